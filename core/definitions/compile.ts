@@ -1,0 +1,433 @@
+/**
+ * Compiles WorkflowTask and Workflow definitions once into the typed values the executor runs:
+ * parsed templates, compiled schemas and conditions, durations in milliseconds and the built graph.
+ * The validator calls the same functions, so validation and execution cannot disagree about
+ * dependencies or syntax.
+ */
+import { createHash } from 'node:crypto';
+import { compileCondition, type CompiledCondition } from '../condition.ts';
+import { parseDuration } from '../duration.ts';
+import type { FieldError } from '../errors.ts';
+import { DependencyCycleError, ExecutionGraph } from '../graph/execution-graph.ts';
+import { LIMITS } from '../model/resources.ts';
+import type { HttpMethod, RetryClass, WorkflowDocument, WorkflowTaskDocument } from '../model/schema.ts';
+import { compileJsonSchema, type CompiledSchema } from '../schema/json-schema.ts';
+import { closestName } from '../suggest.ts';
+import { collectRefs, compileValue, joinField, type CompiledValue } from '../template/compiled-value.ts';
+
+/** Retry behaviour of a task with defaults applied. */
+export interface RetryPolicy {
+  maxAttempts: number;
+  initialMs: number;
+  maxMs: number;
+  multiplier: number;
+  retryOn: ReadonlySet<RetryClass>;
+  /** POST and PATCH are retried only when this is true or the request has an Idempotency-Key. */
+  retryNonIdempotent: boolean;
+}
+
+/** A secret the task reads, resolved by name in the task's namespace at run time. */
+export interface SecretBinding {
+  name: string;
+  secretName: string;
+  key: string;
+}
+
+/** A WorkflowTask ready to run. */
+export interface CompiledTask {
+  name: string;
+  namespace: string;
+  method: HttpMethod;
+  url: CompiledValue;
+  query: CompiledValue | undefined;
+  headers: CompiledValue | undefined;
+  body: CompiledValue | undefined;
+  inputSchema: CompiledSchema | undefined;
+  outputSchema: CompiledSchema | undefined;
+  timeoutMs: number;
+  retry: RetryPolicy;
+  secrets: readonly SecretBinding[];
+  maxResponseBytes: number;
+  /** The source spec, for revisions and snapshots. */
+  spec: WorkflowTaskDocument['spec'];
+}
+
+/** One step of a compiled workflow. */
+export interface CompiledStep {
+  id: string;
+  index: number;
+  taskRef: string;
+  task: CompiledTask;
+  input: CompiledValue;
+  when: CompiledCondition | undefined;
+  /** Every dependency: explicit `dependsOn`, template references and `when` references. */
+  dependsOn: readonly string[];
+  /** Dependencies whose output this step's input reads (skipped producer ⇒ skipped consumer). */
+  dataDependencies: readonly string[];
+  onError: 'fail' | 'continue';
+}
+
+/** A Workflow ready to run. */
+export interface CompiledWorkflow {
+  name: string;
+  namespace: string;
+  /** `sha256:<hex>` of the workflow spec and the specs of the tasks it references. */
+  revision: string;
+  inputSchema: CompiledSchema | undefined;
+  steps: ReadonlyMap<string, CompiledStep>;
+  graph: ExecutionGraph;
+  output: CompiledValue | undefined;
+  timeoutMs: number;
+  maxConcurrency: number;
+  spec: WorkflowDocument['spec'];
+}
+
+/** A compilation outcome: the compiled value when there were no errors, and every error found. */
+export interface Compiled<T> {
+  value: T | undefined;
+  errors: FieldError[];
+}
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+/** Compiles a task's duration field, recording an error when it does not parse. */
+function duration(text: string | undefined, fallback: number, field: string, errors: FieldError[]): number {
+  if (text === undefined) return fallback;
+  const ms = parseDuration(text);
+  if (ms === undefined) {
+    errors.push({
+      code: 'InvalidDuration',
+      field,
+      message: `\`${text}\` is not a duration`,
+      suggestion: 'write a whole number with a unit: ms, s, m or h (e.g. `2s`)',
+    });
+    return fallback;
+  }
+  return ms;
+}
+
+function schema(source: Record<string, unknown> | undefined, field: string, errors: FieldError[]) {
+  if (source === undefined) return undefined;
+  const compiled = compileJsonSchema(source);
+  if (compiled instanceof Error) {
+    errors.push({ code: 'InvalidSchema', field, message: `invalid JSON Schema: ${compiled.message}` });
+    return undefined;
+  }
+  return compiled;
+}
+
+/** Compiles a templated value, recording syntax errors with their field path and column. */
+function templated(value: unknown, field: string, errors: FieldError[]): CompiledValue {
+  const result = compileValue(value);
+  for (const { at, error } of result.errors) {
+    errors.push({
+      code: 'TemplateSyntax',
+      field: joinField(field, at),
+      message: error.message,
+      ...(error.suggestion ? { suggestion: error.suggestion } : {}),
+    });
+  }
+  return result.value;
+}
+
+/** Compiles a WorkflowTask whose shape has already been validated. */
+export function compileTask(doc: WorkflowTaskDocument): Compiled<CompiledTask> {
+  const errors: FieldError[] = [];
+  const spec = doc.spec;
+  const namespace = doc.metadata.namespace ?? 'default';
+  const secrets: SecretBinding[] = [];
+  const secretNames = new Set<string>();
+  (spec.secrets ?? []).forEach((secret, i) => {
+    const field = `spec.secrets[${i}]`;
+    if (secretNames.has(secret.name)) {
+      errors.push({ code: 'DuplicateName', field: `${field}.name`, message: `secret \`${secret.name}\` is declared twice` });
+    }
+    secretNames.add(secret.name);
+    const ref = secret.secretKeyRef;
+    if (ref.namespace !== undefined && ref.namespace !== namespace) {
+      errors.push({
+        code: 'CrossNamespaceSecret',
+        field: `${field}.secretKeyRef.namespace`,
+        message: `secret ${ref.namespace}/${ref.name} is in another namespace; tasks may read Secrets of their own namespace (${namespace}) only`,
+        suggestion: 'copy the Secret into this namespace and remove `namespace`',
+      });
+    }
+    secrets.push({ name: secret.name, secretName: ref.name, key: ref.key });
+  });
+
+  const url = templated(spec.http.url, 'spec.http.url', errors);
+  const query = spec.http.query === undefined ? undefined : templated(spec.http.query, 'spec.http.query', errors);
+  const headers =
+    spec.http.headers === undefined ? undefined : templated(spec.http.headers, 'spec.http.headers', errors);
+  const body = spec.http.body === undefined ? undefined : templated(spec.http.body, 'spec.http.body', errors);
+  const inputSchema = schema(spec.inputSchema, 'spec.inputSchema', errors);
+  const outputSchema = schema(spec.outputSchema, 'spec.outputSchema', errors);
+
+  // A task sees only its own input and its declared secrets.
+  const parts: Array<[string, CompiledValue | undefined]> = [
+    ['spec.http.url', url],
+    ['spec.http.query', query],
+    ['spec.http.headers', headers],
+    ['spec.http.body', body],
+  ];
+  for (const [base, value] of parts) {
+    if (!value) continue;
+    for (const { ref, at } of collectRefs(value)) {
+      const field = joinField(base, at);
+      if (ref.source === 'task') {
+        errors.push({
+          code: 'TemplateScope',
+          field,
+          message: `a WorkflowTask cannot read \`tasks.${ref.taskId}\`; pass the value through its input`,
+          suggestion: 'use `{{input.<field>}}` and map it in the Workflow',
+        });
+      } else if (ref.source === 'secret' && !secretNames.has(ref.name)) {
+        const near = closestName(ref.name, secretNames);
+        errors.push({
+          code: 'UnknownSecret',
+          field,
+          message: `secret \`${ref.name}\` is not declared in spec.secrets`,
+          suggestion: near ? `did you mean \`${near}\`?` : `add {name: ${ref.name}, secretKeyRef: {...}} to spec.secrets`,
+        });
+      }
+    }
+  }
+  const retry = spec.retry;
+  const policy: RetryPolicy = {
+    maxAttempts: retry?.maxAttempts ?? 1,
+    initialMs: duration(retry?.backoff?.initial, 100, 'spec.retry.backoff.initial', errors),
+    maxMs: duration(retry?.backoff?.max, 2_000, 'spec.retry.backoff.max', errors),
+    multiplier: retry?.backoff?.multiplier ?? 2,
+    retryOn: new Set(retry?.retryOn ?? ['5xx', '429', 'connect-error', 'timeout']),
+    retryNonIdempotent: retry?.retryNonIdempotent ?? false,
+  };
+  const task: CompiledTask = {
+    name: doc.metadata.name ?? '',
+    namespace,
+    method: spec.http.method,
+    url,
+    query,
+    headers,
+    body,
+    inputSchema,
+    outputSchema,
+    timeoutMs: duration(spec.timeout, LIMITS.defaultTaskTimeoutMs, 'spec.timeout', errors),
+    retry: policy,
+    secrets,
+    maxResponseBytes: spec.maxResponseBytes ?? LIMITS.defaultMaxResponseBytes,
+    spec,
+  };
+  return { value: errors.length ? undefined : task, errors };
+}
+
+/** Looks up compiled tasks of the workflow's namespace by name. */
+export interface TaskResolver {
+  /** The compiled task, `undefined` when no such task exists, `null` when it exists but is invalid. */
+  get(name: string): CompiledTask | null | undefined;
+  names(): Iterable<string>;
+}
+
+/** Compiles a Workflow whose shape has already been validated, against the tasks it may reference. */
+export function compileWorkflow(doc: WorkflowDocument, tasks: TaskResolver): Compiled<CompiledWorkflow> {
+  const errors: FieldError[] = [];
+  const spec = doc.spec;
+  const ids = new Set<string>();
+  spec.tasks.forEach((step, i) => {
+    if (!DNS_LABEL.test(step.id)) {
+      errors.push({
+        code: 'InvalidName',
+        field: `spec.tasks[${i}].id`,
+        message: `\`${step.id}\` is not a DNS label`,
+        suggestion: 'use lower-case letters, digits and `-`, starting and ending with a letter or digit',
+      });
+    }
+    if (ids.has(step.id)) {
+      errors.push({ code: 'DuplicateName', field: `spec.tasks[${i}].id`, message: `step id \`${step.id}\` is used twice` });
+    }
+    ids.add(step.id);
+  });
+
+  const timeoutMs = duration(spec.timeout, LIMITS.defaultWorkflowTimeoutMs, 'spec.timeout', errors);
+  if (timeoutMs > LIMITS.maxWorkflowTimeoutMs) {
+    errors.push({
+      code: 'TimeoutTooLarge',
+      field: 'spec.timeout',
+      message: `${spec.timeout} exceeds the server maximum of 5m`,
+      suggestion: 'use at most `5m`',
+    });
+  }
+
+  const steps = new Map<string, CompiledStep>();
+  let incomplete = false;
+  spec.tasks.forEach((step, i) => {
+    const base = `spec.tasks[${i}]`;
+    const task = tasks.get(step.taskRef.name);
+    if (task === undefined) {
+      const near = closestName(step.taskRef.name, tasks.names());
+      errors.push({
+        code: 'TaskNotFound',
+        field: `${base}.taskRef.name`,
+        message: `WorkflowTask \`${step.taskRef.name}\` does not exist in namespace ${doc.metadata.namespace ?? 'default'}`,
+        ...(near ? { suggestion: `did you mean \`${near}\`?` } : {}),
+      });
+    }
+    const input = templated(step.input ?? {}, `${base}.input`, errors);
+    let when: CompiledCondition | undefined;
+    if (step.when !== undefined) {
+      const compiled = compileCondition(step.when);
+      if (compiled instanceof Error) {
+        errors.push({
+          code: 'InvalidWhen',
+          field: `${base}.when`,
+          message: `invalid CEL expression: ${compiled.message.split('\n')[0]}`,
+        });
+      } else {
+        when = compiled;
+      }
+    }
+    const refs = collectRefs(input);
+    const dataDependencies = new Set<string>();
+    for (const { ref, at } of refs) {
+      if (ref.source === 'secret') {
+        errors.push({
+          code: 'TemplateScope',
+          field: joinField(`${base}.input`, at),
+          message: 'a Workflow cannot read secrets; declare the secret on the WorkflowTask',
+          suggestion: 'move `{{secrets.' + ref.name + '}}` into the task spec.http',
+        });
+      } else if (ref.source === 'task') {
+        dataDependencies.add(ref.taskId);
+      }
+    }
+    const explicit = step.dependsOn ?? [];
+    explicit.forEach((dep, j) => {
+      if (!ids.has(dep)) unknownStep(dep, `${base}.dependsOn[${j}]`, ids, errors);
+    });
+    for (const dep of when?.taskRefs ?? []) {
+      if (!ids.has(dep)) unknownStep(dep, `${base}.when`, ids, errors);
+    }
+    for (const dep of dataDependencies) {
+      if (!ids.has(dep)) {
+        const at = refs.find((r) => r.ref.source === 'task' && r.ref.taskId === dep)?.at ?? [];
+        unknownStep(dep, joinField(`${base}.input`, at), ids, errors);
+      }
+    }
+    const dependsOn = [...new Set([...explicit, ...dataDependencies, ...(when?.taskRefs ?? [])])].filter((d) =>
+      ids.has(d),
+    );
+    if (dependsOn.includes(step.id)) {
+      errors.push({ code: 'DependencyCycle', field: `${base}`, message: `step \`${step.id}\` depends on itself` });
+    }
+    if (!task) {
+      incomplete = true;
+      return;
+    }
+    if (task.timeoutMs > timeoutMs) {
+      errors.push({
+        code: 'TimeoutTooLarge',
+        field: `${base}.taskRef.name`,
+        message: `task \`${task.name}\` timeout ${task.spec.timeout} exceeds the workflow timeout ${spec.timeout ?? '30s'}`,
+        suggestion: 'raise spec.timeout or lower the task timeout',
+      });
+    }
+    steps.set(step.id, {
+      id: step.id,
+      index: i,
+      taskRef: step.taskRef.name,
+      task,
+      input,
+      when,
+      dependsOn,
+      dataDependencies: [...dataDependencies].filter((d) => ids.has(d)),
+      onError: step.onError ?? 'fail',
+    });
+  });
+
+  const output = spec.output === undefined ? undefined : templated(spec.output, 'spec.output', errors);
+  for (const { ref, at } of output ? collectRefs(output) : []) {
+    if (ref.source === 'task' && !ids.has(ref.taskId)) unknownStep(ref.taskId, joinField('spec.output', at), ids, errors);
+    if (ref.source === 'secret') {
+      errors.push({
+        code: 'TemplateScope',
+        field: joinField('spec.output', at),
+        message: 'the workflow output cannot read secrets',
+      });
+    }
+  }
+
+  let graph: ExecutionGraph | undefined;
+  try {
+    graph = ExecutionGraph.build(
+      spec.tasks.map((step) => ({
+        id: step.id,
+        dependsOn: dependenciesOf(step, spec.tasks, steps),
+      })),
+    );
+  } catch (error) {
+    if (!(error instanceof DependencyCycleError)) throw error;
+    const first = spec.tasks.findIndex((s) => s.id === error.cycle[0]);
+    errors.push({
+      code: 'DependencyCycle',
+      field: `spec.tasks[${first}]`,
+      message: `dependency cycle: ${error.cycle.join(' -> ')}`,
+      suggestion: 'remove one of the references or dependsOn edges in the cycle',
+    });
+  }
+  const inputSchema = schema(spec.inputSchema, 'spec.inputSchema', errors);
+  if (errors.length > 0 || incomplete || !graph) return { value: undefined, errors };
+  return {
+    value: {
+      name: doc.metadata.name ?? '',
+      namespace: doc.metadata.namespace ?? 'default',
+      revision: revisionOf(spec, [...steps.values()].map((s) => s.task)),
+      inputSchema,
+      steps,
+      graph,
+      output,
+      timeoutMs,
+      maxConcurrency: spec.maxConcurrency ?? LIMITS.defaultMaxConcurrency,
+      spec,
+    },
+    errors,
+  };
+}
+
+function dependenciesOf(
+  step: WorkflowDocument['spec']['tasks'][number],
+  all: WorkflowDocument['spec']['tasks'],
+  steps: Map<string, CompiledStep>,
+): string[] {
+  const compiled = steps.get(step.id);
+  if (compiled && compiled.index === all.indexOf(step)) return [...compiled.dependsOn];
+  // The step did not compile (unknown task): still take its template edges for cycle detection.
+  const refs = collectRefs(compileValue(step.input ?? {}).value);
+  return [...(step.dependsOn ?? []), ...refs.flatMap((r) => (r.ref.source === 'task' ? [r.ref.taskId] : []))];
+}
+
+function unknownStep(id: string, field: string, ids: Set<string>, errors: FieldError[]): void {
+  const near = closestName(id, ids);
+  errors.push({
+    code: 'UnknownTask',
+    field,
+    message: `no step with id \`${id}\` in spec.tasks`,
+    ...(near ? { suggestion: `did you mean \`${near}\`?` } : {}),
+  });
+}
+
+/** JSON with object keys sorted, so equal documents hash equally. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const keys = Object.keys(value).sort();
+    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`).join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
+}
+
+/** The revision hash of a workflow spec together with the specs of the tasks it references. */
+export function revisionOf(spec: WorkflowDocument['spec'], tasks: readonly CompiledTask[]): string {
+  const taskSpecs: Record<string, unknown> = {};
+  for (const task of tasks) taskSpecs[task.name] = task.spec;
+  const hash = createHash('sha256').update(canonicalJson({ workflow: spec, tasks: taskSpecs })).digest('hex');
+  return `sha256:${hash}`;
+}
