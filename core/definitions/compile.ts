@@ -10,7 +10,13 @@ import { parseDuration } from '../duration.ts';
 import type { FieldError } from '../errors.ts';
 import { DependencyCycleError, ExecutionGraph } from '../graph/execution-graph.ts';
 import { LIMITS } from '../model/resources.ts';
-import type { HttpMethod, RetryClass, WorkflowDocument, WorkflowTaskDocument } from '../model/schema.ts';
+import {
+  RETRY_CLASSES,
+  type HttpMethod,
+  type RetryClass,
+  type WorkflowDocument,
+  type WorkflowTaskDocument,
+} from '../model/schema.ts';
 import { compileJsonSchema, type CompiledSchema } from '../schema/json-schema.ts';
 import { closestName } from '../suggest.ts';
 import { collectRefs, compileValue, joinField, type CompiledValue } from '../template/compiled-value.ts';
@@ -198,7 +204,7 @@ export function compileTask(doc: WorkflowTaskDocument): Compiled<CompiledTask> {
     initialMs: duration(retry?.backoff?.initial, 100, 'spec.retry.backoff.initial', errors),
     maxMs: duration(retry?.backoff?.max, 2_000, 'spec.retry.backoff.max', errors),
     multiplier: retry?.backoff?.multiplier ?? 2,
-    retryOn: new Set(retry?.retryOn ?? ['5xx', '429', 'connect-error', 'timeout']),
+    retryOn: new Set((retry?.retryOn ?? RETRY_CLASSES).map((c) => String(c) as RetryClass)),
     retryNonIdempotent: retry?.retryNonIdempotent ?? false,
   };
   const task: CompiledTask = {

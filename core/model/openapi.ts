@@ -36,7 +36,11 @@ export function toStructural(schema: TSchema | OpenApiSchema): OpenApiSchema {
   if (Array.isArray(s.anyOf)) {
     const members = s.anyOf as OpenApiSchema[];
     if (members.every((m) => 'const' in m)) {
-      const out: OpenApiSchema = { type: typeof members[0]?.const, enum: members.map((m) => m.const) };
+      const types = new Set(members.map((m) => typeof m.const));
+      const out: OpenApiSchema =
+        types.size === 1
+          ? { type: typeof members[0]?.const, enum: members.map((m) => m.const) }
+          : { 'x-kubernetes-int-or-string': true, enum: members.map((m) => m.const) };
       if (s.description) out.description = s.description;
       return out;
     }

@@ -83,7 +83,8 @@ const RetrySpec = Type.Object(
     ),
     retryOn: Type.Optional(
       Type.Array(
-        Type.Union(RETRY_CLASSES.map((c) => Type.Literal(c))),
+        // YAML reads a bare 429 as a number, so the number is accepted too.
+        Type.Union([...RETRY_CLASSES.map((c) => Type.Literal(c)), Type.Literal(429)]),
         { description: 'Failure classes that are retried: 5xx, 429, connect-error, timeout.' },
       ),
     ),

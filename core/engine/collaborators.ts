@@ -1,0 +1,73 @@
+/**
+ * The narrow interfaces through which the executor reaches the outside world. The server, the CLI
+ * and tests each inject their own implementations; core never reads globals.
+ */
+import type { CompiledWorkflow } from '../definitions/compile.ts';
+import type { TaskExecutionStatus, WorkflowExecutionStatus } from '../model/schema.ts';
+
+/** Where a secret value lives: key `key` of Secret `secretName` in `namespace`. */
+export interface SecretReference {
+  namespace: string;
+  secretName: string;
+  key: string;
+}
+
+/** Resolves secret values; `undefined` when the Secret or key does not exist. */
+export interface SecretResolver {
+  resolve(ref: SecretReference): string | undefined | Promise<string | undefined>;
+}
+
+/** A resolver with no secrets at all, for workflows that use none. */
+export const NO_SECRETS: SecretResolver = { resolve: () => undefined };
+
+/** Time source. `now()` is milliseconds since the epoch and must never go backwards. */
+export interface Clock {
+  now(): number;
+  setTimer(callback: () => void, ms: number): unknown;
+  clearTimer(handle: unknown): void;
+}
+
+/** The real clock: monotonic `performance.now()` anchored at the process time origin. */
+export const SYSTEM_CLOCK: Clock = {
+  now: () => performance.timeOrigin + performance.now(),
+  setTimer: (callback, ms) => setTimeout(callback, ms),
+  clearTimer: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
+};
+
+/** Structured logging the engine needs (a pino logger satisfies it). Messages never carry secrets. */
+export interface EngineLogger {
+  warn(fields: Record<string, unknown>, message: string): void;
+  debug(fields: Record<string, unknown>, message: string): void;
+}
+
+/** A logger that drops everything. */
+export const SILENT_LOGGER: EngineLogger = { warn: () => {}, debug: () => {} };
+
+/** What an observer is told when an execution starts. */
+export interface ExecutionStartedEvent {
+  workflow: CompiledWorkflow;
+  input: unknown;
+  startTime: string;
+}
+
+/** What an observer is told when a task reaches a final phase (secret values already redacted). */
+export interface TaskFinishedEvent {
+  workflow: CompiledWorkflow;
+  task: TaskExecutionStatus;
+}
+
+/** What an observer is told when the execution is finished (the returned status, redacted). */
+export interface ExecutionFinishedEvent {
+  workflow: CompiledWorkflow;
+  status: WorkflowExecutionStatus;
+}
+
+/**
+ * Hooks for history recording, metrics and watch streams. Called synchronously on the execution
+ * path, so implementations must only enqueue; errors they throw are logged and ignored.
+ */
+export interface ExecutionObserver {
+  executionStarted?(event: ExecutionStartedEvent): void;
+  taskFinished?(event: TaskFinishedEvent): void;
+  executionFinished?(event: ExecutionFinishedEvent): void;
+}

@@ -1,0 +1,176 @@
+/**
+ * The HTTP client tasks call upstreams with: undici `Agent.request` with keep-alive pools per
+ * origin, every destination checked by the egress policy, sockets pinned to checked addresses,
+ * redirects refused or re-checked hop by hop, response bodies capped while they stream in.
+ */
+import { Agent } from 'undici';
+import { SyncflowError } from '../errors.ts';
+import type { HttpMethod } from '../model/schema.ts';
+import type { EgressPolicy } from '../egress/policy.ts';
+
+/** One upstream call as the executor describes it. */
+export interface TaskRequest {
+  method: HttpMethod;
+  url: string;
+  headers: Record<string, string>;
+  body: string | undefined;
+  signal: AbortSignal;
+  maxResponseBytes: number;
+}
+
+/** The upstream's answer with the whole (size-checked) body. */
+export interface TaskResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Buffer;
+}
+
+/**
+ * Sends task requests. Rejects with `SyncflowError` (ConnectError, EgressDenied, RedirectRefused,
+ * ResponseTooLarge) or with the signal's abort reason when the signal fires.
+ */
+export interface TaskHttpClient {
+  send(request: TaskRequest): Promise<TaskResponse>;
+  close(): Promise<void>;
+}
+
+/** Options of the undici-based client. */
+export interface UndiciTaskClientOptions {
+  policy: EgressPolicy;
+  /** Idle keep-alive time of pooled connections (default 30s). */
+  keepAliveTimeoutMs?: number;
+  /** Connections per origin (default unlimited). */
+  connectionsPerOrigin?: number;
+}
+
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+const EMPTY = Buffer.alloc(0);
+
+/** `TaskHttpClient` over one undici `Agent` whose sockets resolve through the egress policy. */
+export class UndiciTaskClient implements TaskHttpClient {
+  private readonly agent: Agent;
+  private readonly policy: EgressPolicy;
+
+  constructor(options: UndiciTaskClientOptions) {
+    this.policy = options.policy;
+    this.agent = new Agent({
+      keepAliveTimeout: options.keepAliveTimeoutMs ?? 30_000,
+      connections: options.connectionsPerOrigin ?? null,
+      // Our own per-attempt timers govern; undici's 300s defaults must never fire first.
+      headersTimeout: 0,
+      bodyTimeout: 0,
+      connect: { lookup: this.policy.lookup as never },
+    });
+  }
+
+  async send(request: TaskRequest): Promise<TaskResponse> {
+    let url = parseUrl(request.url);
+    let method: string = request.method;
+    let body = request.body;
+    let headers = request.headers;
+    for (let hop = 0; ; hop++) {
+      const decision = this.policy.checkUrl(url);
+      if (!decision.allowed) throw new SyncflowError('EgressDenied', `egress to ${url.host} denied: ${decision.reason}`);
+      let response;
+      try {
+        response = await this.agent.request({
+          origin: url.origin,
+          path: url.pathname + url.search,
+          method,
+          headers,
+          body,
+          signal: request.signal,
+        });
+      } catch (error) {
+        throw connectFailure(error, request.signal, url);
+      }
+      const location = response.headers.location;
+      if (REDIRECTS.has(response.statusCode) && typeof location === 'string') {
+        await response.body.dump().catch(() => undefined);
+        if (hop >= this.policy.maxRedirects) {
+          throw new SyncflowError(
+            'RedirectRefused',
+            `upstream answered ${response.statusCode} redirecting to ${location}; redirects are not followed`,
+          );
+        }
+        const next = parseUrl(location, url);
+        if (next.origin !== url.origin) {
+          // Credentials are for the origin the task named, never for where it sends us.
+          headers = Object.fromEntries(
+            Object.entries(headers).filter(([k]) => !['authorization', 'cookie'].includes(k.toLowerCase())),
+          );
+        }
+        if (response.statusCode === 303 || ((response.statusCode === 301 || response.statusCode === 302) && method === 'POST')) {
+          method = 'GET';
+          body = undefined;
+        }
+        url = next;
+        continue;
+      }
+      return {
+        status: response.statusCode,
+        headers: response.headers,
+        body: await readBody(response.body, response.headers['content-length'], request, url),
+      };
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.agent.close();
+  }
+}
+
+function parseUrl(text: string, base?: URL): URL {
+  try {
+    return new URL(text, base);
+  } catch (error) {
+    throw new SyncflowError('TemplateResolution', `\`${text}\` is not a valid URL`, { cause: error });
+  }
+}
+
+type BodyStream = AsyncIterable<Buffer> & { destroy(error?: Error): unknown };
+
+async function readBody(
+  stream: BodyStream,
+  contentLength: string | string[] | undefined,
+  request: TaskRequest,
+  url: URL,
+): Promise<Buffer> {
+  const limit = request.maxResponseBytes;
+  const declared = typeof contentLength === 'string' ? Number(contentLength) : NaN;
+  if (declared > limit) {
+    stream.destroy();
+    throw tooLarge(limit, url);
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  try {
+    for await (const chunk of stream) {
+      size += chunk.length;
+      if (size > limit) {
+        stream.destroy();
+        throw tooLarge(limit, url);
+      }
+      chunks.push(chunk);
+    }
+  } catch (error) {
+    if (error instanceof SyncflowError) throw error;
+    throw connectFailure(error, request.signal, url);
+  }
+  if (chunks.length === 0) return EMPTY;
+  return chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size);
+}
+
+function tooLarge(limit: number, url: URL): SyncflowError {
+  return new SyncflowError('ResponseTooLarge', `response from ${url.host} exceeds the limit of ${limit} bytes`);
+}
+
+/** Keeps policy errors and aborts as they are; every other transport failure is a ConnectError. */
+function connectFailure(error: unknown, signal: AbortSignal, url: URL): unknown {
+  if (signal.aborted) return signal.reason;
+  for (let e: unknown = error; e instanceof Error; e = e.cause) {
+    if (e instanceof SyncflowError) return e;
+  }
+  const detail = error instanceof Error ? ((error as { code?: string }).code ?? error.message) : String(error);
+  return new SyncflowError('ConnectError', `cannot reach ${url.host}: ${detail}`, { cause: error });
+}
