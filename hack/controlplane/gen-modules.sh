@@ -13,9 +13,9 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-# shellcheck source=/dev/null
-[[ -f "$here/versions.env" ]] && . "$here/versions.env"
-k8s_version="${1:-${KUBERNETES_VERSION:?usage: gen-modules.sh vX.Y.Z}}"
+pinned="$(sed -n 's/^KUBERNETES_VERSION=//p' "$here/versions.env" 2>/dev/null || true)"
+k8s_version="${1:-$pinned}"
+[[ -n "$k8s_version" ]] || { echo "usage: gen-modules.sh vX.Y.Z" >&2; exit 2; }
 if [[ ! "$k8s_version" =~ ^v1\.([0-9]+)\.([0-9]+)$ ]]; then
   echo "gen-modules: expected a release like v1.37.2, got '$k8s_version'" >&2
   exit 2
@@ -29,7 +29,7 @@ release_mod="$(go mod download -json "k8s.io/kubernetes@$k8s_version" | sed -n '
 go_directive="$(grep -m1 '^go ' "$release_mod")"
 godebug_lines="$(grep '^godebug ' "$release_mod" || true)"
 # Default etcd: the etcd client version this release is built and tested against.
-etcd_version="${ETCD_VERSION_OVERRIDE:-${ETCD_VERSION_ARG:-}}"
+etcd_version="${ETCD_VERSION:-}"
 if [[ -z "$etcd_version" ]]; then
   etcd_version="$(awk '$1 == "go.etcd.io/etcd/client/v3" { print $2; exit }' "$release_mod")"
 fi

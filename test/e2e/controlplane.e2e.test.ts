@@ -1,0 +1,81 @@
+// The development control plane itself: one Kubernetes release for server and kubectl, and client-go.
+import { expect } from 'chai';
+import { ClientGo } from '../harness/clientgo.ts';
+import { ControlPlane } from '../harness/controlplane.ts';
+
+interface VersionView {
+  clientVersion: { gitVersion: string; major: string; minor: string };
+  serverVersion: { gitVersion: string; major: string; minor: string };
+}
+
+describe('development control plane', function () {
+  this.timeout(60 * 60_000);
+  let cp: ControlPlane;
+
+  before(async function () {
+    cp = await ControlPlane.acquire();
+  });
+
+  it('runs kubectl and kube-apiserver built from the same Kubernetes release', async function () {
+    const version = await cp.kubectl.json<VersionView>(['version']);
+    expect(version.clientVersion.gitVersion).to.equal(version.serverVersion.gitVersion);
+    expect(version.serverVersion.gitVersion).to.match(/^v1\.\d+\.\d+$/);
+    expect(Number(version.serverVersion.minor)).to.be.at.least(34);
+    if (cp.settings.kubernetesVersion !== undefined) {
+      expect(version.serverVersion.gitVersion).to.equal(cp.settings.kubernetesVersion);
+    }
+  });
+
+  it('answers /readyz with every check passing', async function () {
+    const readyz = await cp.kubectl.ok(['get', '--raw', '/readyz?verbose']);
+    expect(readyz).to.match(/readyz check passed\s*$/);
+    expect(readyz).to.include('[+]etcd ok');
+  });
+
+  describe('client-go (test/clientgo)', function () {
+    let clientgo: ClientGo;
+    let namespace: string;
+
+    before(async function () {
+      clientgo = await ClientGo.forKubeconfig(cp.settings.kubeconfig);
+      namespace = await cp.createNamespace('e2e-clientgo');
+      await cp.kubectl.ok(['apply', '-f', '-'], {
+        stdin: JSON.stringify({
+          apiVersion: 'v1',
+          kind: 'List',
+          items: [
+            {
+              apiVersion: 'syncflow.io/v1alpha1',
+              kind: 'WorkflowTask',
+              metadata: { name: 'ping', namespace },
+              spec: { http: { method: 'GET', url: 'http://ping.example.svc/' } },
+            },
+            {
+              apiVersion: 'syncflow.io/v1alpha1',
+              kind: 'Workflow',
+              metadata: { name: 'ping', namespace },
+              spec: { tasks: [{ id: 'ping', taskRef: { name: 'ping' } }] },
+            },
+          ],
+        }),
+      });
+    });
+
+    after(async function () {
+      if (namespace !== undefined) await cp.deleteNamespace(namespace);
+    });
+
+    it('lists Workflows with the dynamic client', async function () {
+      const result = await clientgo.run(namespace, 'list-workflows');
+      expect(result.code, result.stderr).to.equal(0);
+      const list = JSON.parse(result.stdout) as { items: { metadata: { name: string } }[] };
+      expect(list.items.map((item) => item.metadata.name)).to.deep.equal(['ping']);
+    });
+
+    it('reports a usage error for create-execution without -workflow', async function () {
+      const result = await clientgo.run(namespace, 'create-execution');
+      expect(result.code).to.equal(2);
+      expect(result.stderr).to.include('-workflow is required');
+    });
+  });
+});
