@@ -104,7 +104,7 @@ async function loadFile(absolute: string, file: string, result: LoadResult): Pro
     result.problems.push(fileProblem(file, 'ParseError', 'file is not valid UTF-8 text'));
     return;
   }
-  const parsed = parseAllDocuments(text, { prettyErrors: false, uniqueKeys: true });
+  const parsed = parseAllDocuments(text, { prettyErrors: true, uniqueKeys: true });
   const docs = Array.isArray(parsed) ? parsed : [parsed];
   let position = 0;
   for (const doc of docs) {
@@ -118,7 +118,7 @@ async function loadFile(absolute: string, file: string, result: LoadResult): Pro
           kind: '',
           name: '',
           field: `(document ${position})`,
-          message: `malformed YAML at ${where}: ${error.message.split('\n')[0]}`,
+          message: `malformed YAML at ${where}: ${(error.message.split('\n')[0] as string).replace(/ at line \d+, column \d+:?$/, '')}`,
           code: 'ParseError',
         });
       }

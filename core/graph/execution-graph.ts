@@ -92,6 +92,8 @@ export class ExecutionGraph {
 
 /** Depth-first search for a cycle; returns it as `[a, b, ..., a]`, or undefined. */
 function findCycle(nodes: readonly GraphNode[], dependencies: Map<string, string[]>): string[] | undefined {
+  const index = new Map(nodes.map((n, i) => [n.id, i]));
+  const position = (id: string) => index.get(id) as number;
   const state = new Map<string, 'visiting' | 'done'>();
   const stack: string[] = [];
   const visit = (id: string): string[] | undefined => {
@@ -102,7 +104,10 @@ function findCycle(nodes: readonly GraphNode[], dependencies: Map<string, string
       if (s === 'visiting') {
         // The stack holds the path of "depends on" edges; report it in execution direction.
         const cycle = stack.slice(stack.indexOf(dep)).reverse();
-        return [...cycle, cycle[0] as string];
+        // Start at the earliest-declared step so the message is stable and easy to find.
+        const first = cycle.reduce((best, id, i) => (position(id) < position(cycle[best] as string) ? i : best), 0);
+        const rotated = [...cycle.slice(first), ...cycle.slice(0, first)];
+        return [...rotated, rotated[0] as string];
       }
       if (s === undefined) {
         const found = visit(dep);
