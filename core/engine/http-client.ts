@@ -128,7 +128,7 @@ function parseUrl(text: string, base?: URL): URL {
   }
 }
 
-type BodyStream = AsyncIterable<Buffer> & { destroy(error?: Error): unknown };
+type BodyStream = AsyncIterable<Buffer> & { destroy(error?: Error): unknown; on(event: 'error', listener: () => void): unknown };
 
 async function readBody(
   stream: BodyStream,
@@ -139,6 +139,8 @@ async function readBody(
   const limit = request.maxResponseBytes;
   const declared = typeof contentLength === 'string' ? Number(contentLength) : NaN;
   if (declared > limit) {
+    // Nobody reads the stream any more: swallow the abort error that destroying it emits.
+    stream.on('error', () => {});
     stream.destroy();
     throw tooLarge(limit, url);
   }
@@ -148,6 +150,7 @@ async function readBody(
     for await (const chunk of stream) {
       size += chunk.length;
       if (size > limit) {
+        stream.on('error', () => {});
         stream.destroy();
         throw tooLarge(limit, url);
       }
@@ -170,6 +173,10 @@ function connectFailure(error: unknown, signal: AbortSignal, url: URL): unknown 
   if (signal.aborted) return signal.reason;
   for (let e: unknown = error; e instanceof Error; e = e.cause) {
     if (e instanceof SyncflowError) return e;
+  }
+  if ((error as { code?: string } | undefined)?.code === 'UND_ERR_INVALID_ARG') {
+    // A templated header or URL produced something HTTP cannot carry: not worth retrying.
+    return new SyncflowError('TemplateResolution', `invalid request to ${url.host}: ${(error as Error).message}`, { cause: error });
   }
   const detail = error instanceof Error ? ((error as { code?: string }).code ?? error.message) : String(error);
   return new SyncflowError('ConnectError', `cannot reach ${url.host}: ${detail}`, { cause: error });

@@ -1,0 +1,632 @@
+/**
+ * The workflow executor: runs a compiled workflow's DAG with the input and returns the execution
+ * status of DESIGN.md §4. Steps start the moment their last dependency finishes (not level by
+ * level), bounded by `maxConcurrency`; one deadline bounds every attempt and every backoff sleep;
+ * the first failure cancels what is in flight. Everything outside (HTTP, time, secrets, logging,
+ * history) is reached through injected collaborators.
+ */
+import type { CompiledStep, CompiledTask, CompiledWorkflow } from '../definitions/compile.ts';
+import { SyncflowError, type ErrorCode } from '../errors.ts';
+import type { TaskExecutionStatus, TaskPhase, WorkflowExecutionStatus } from '../model/schema.ts';
+import { schemaErrorsToFieldErrors } from '../schema/json-schema.ts';
+import { resolveValue, type TemplateScope } from '../template/resolve.ts';
+import {
+  NO_SECRETS,
+  SILENT_LOGGER,
+  SYSTEM_CLOCK,
+  type Clock,
+  type EngineLogger,
+  type ExecutionObserver,
+  type SecretResolver,
+} from './collaborators.ts';
+import type { TaskHttpClient } from './http-client.ts';
+import { checkWorkflowInput } from './input.ts';
+import { SecretRedactor } from './redact.ts';
+import { resolveRequest, type ResolvedRequest } from './request.ts';
+import { backoffDelayMs, retryAfterMs } from './retry.ts';
+import { childTraceparent, overlaps, traceContextFrom, type TraceContext } from './trace.ts';
+
+/** Per-execution options. */
+export interface ExecuteOptions {
+  /** Resolves `{{secrets.*}}` values; every value resolved is redacted from the result. */
+  secrets?: SecretResolver;
+  /** Aborting it cancels the execution (phase Failed, reason Cancelled). */
+  signal?: AbortSignal;
+  /** The caller's W3C trace context, continued in upstream calls. */
+  traceparent?: string;
+  /** An observer for this execution only, in addition to the executor's. */
+  observer?: ExecutionObserver;
+}
+
+/** Runs workflows synchronously. The server, the run gateway and the CLI all use this interface. */
+export interface WorkflowExecutor {
+  /**
+   * Runs the workflow to completion and returns its final status (phase Succeeded or Failed).
+   * Throws `SyncflowError('InvalidInput')` with `spec.input.*` causes, before anything runs, when
+   * the input does not match the inputSchema.
+   */
+  execute(workflow: CompiledWorkflow, input: unknown, options?: ExecuteOptions): Promise<WorkflowExecutionStatus>;
+}
+
+/** Collaborators of the DAG executor. */
+export interface DagExecutorOptions {
+  http: TaskHttpClient;
+  clock?: Clock;
+  logger?: EngineLogger;
+  /** Told about every execution (history, metrics, watch). */
+  observer?: ExecutionObserver;
+  /** Source of jitter in [0, 1); injectable for reproducible tests. */
+  random?: () => number;
+}
+
+/** The workflow's graph as index arrays, computed once per compiled workflow. */
+interface PreparedGraph {
+  steps: CompiledStep[];
+  index: Map<string, number>;
+  dependents: number[][];
+  dependencyCount: number[];
+  dataDependencies: number[][];
+}
+
+/** How one task ended. */
+interface TaskOutcome {
+  phase: 'Succeeded' | 'Failed' | 'Cancelled';
+  output?: unknown;
+  error?: { reason: string; message: string };
+  httpStatus?: number;
+  attempts: number;
+  attemptLog: NonNullable<TaskExecutionStatus['attemptLog']>;
+}
+
+/** How one attempt ended. */
+interface AttemptOutcome {
+  ok: boolean;
+  output?: unknown;
+  status?: number;
+  error?: { reason: ErrorCode; message: string };
+  retryClass?: '5xx' | '429' | 'connect-error' | 'timeout';
+  retryAfterMs?: number;
+  /** The execution was aborted while the attempt ran. */
+  aborted?: boolean;
+}
+
+const prepared = new WeakMap<CompiledWorkflow, PreparedGraph>();
+
+function prepare(workflow: CompiledWorkflow): PreparedGraph {
+  let graph = prepared.get(workflow);
+  if (graph) return graph;
+  const steps = [...workflow.steps.values()];
+  const index = new Map(steps.map((s, i) => [s.id, i]));
+  const at = (id: string) => index.get(id) as number;
+  graph = {
+    steps,
+    index,
+    dependents: steps.map((s) => (workflow.graph.dependents.get(s.id) ?? []).map(at)),
+    dependencyCount: steps.map((s) => (workflow.graph.dependencies.get(s.id) ?? []).length),
+    dataDependencies: steps.map((s) => s.dataDependencies.map(at)),
+  };
+  prepared.set(workflow, graph);
+  return graph;
+}
+
+/** `WorkflowExecutor` that schedules the DAG event by event over an injected HTTP client. */
+export class DagExecutor implements WorkflowExecutor {
+  readonly http: TaskHttpClient;
+  readonly clock: Clock;
+  readonly logger: EngineLogger;
+  readonly observer: ExecutionObserver | undefined;
+  readonly random: () => number;
+
+  constructor(options: DagExecutorOptions) {
+    this.http = options.http;
+    this.clock = options.clock ?? SYSTEM_CLOCK;
+    this.logger = options.logger ?? SILENT_LOGGER;
+    this.observer = options.observer;
+    this.random = options.random ?? Math.random;
+  }
+
+  async execute(workflow: CompiledWorkflow, input: unknown, options: ExecuteOptions = {}): Promise<WorkflowExecutionStatus> {
+    const checked = checkWorkflowInput(workflow, input);
+    return new Execution(this, workflow, prepare(workflow), checked, options).run();
+  }
+}
+
+/** One run of a workflow: the scheduler state and the records it produces. */
+class Execution {
+  private readonly n: number;
+  private readonly phases: TaskPhase[];
+  private readonly outputs: unknown[];
+  private readonly records: TaskExecutionStatus[];
+  private readonly pending: number[];
+  private readonly readyAt: number[];
+  private readonly startedAt: number[];
+  private readonly endedAt: number[];
+  private readonly queue: number[] = [];
+  private queueHead = 0;
+  private inflight = 0;
+  private finished = 0;
+  private failure: { reason: string; message: string } | undefined;
+  private readonly controller = new AbortController();
+  private readonly secretValues: string[] = [];
+  private readonly trace: TraceContext;
+  private readonly observers: ExecutionObserver[];
+  private readonly scope: TemplateScope;
+  private readonly start: number;
+  private readonly deadlineAt: number;
+  private done: () => void = () => {};
+
+  constructor(
+    private readonly executor: DagExecutor,
+    private readonly workflow: CompiledWorkflow,
+    private readonly graph: PreparedGraph,
+    private readonly input: unknown,
+    private readonly options: ExecuteOptions,
+  ) {
+    const n = graph.steps.length;
+    this.n = n;
+    this.phases = new Array<TaskPhase>(n).fill('Pending');
+    this.outputs = new Array<unknown>(n);
+    this.records = new Array<TaskExecutionStatus>(n);
+    this.pending = [...graph.dependencyCount];
+    this.readyAt = new Array<number>(n).fill(0);
+    this.startedAt = new Array<number>(n).fill(-1);
+    this.endedAt = new Array<number>(n).fill(0);
+    this.trace = traceContextFrom(options.traceparent);
+    this.observers = [executor.observer, options.observer].filter((o): o is ExecutionObserver => o !== undefined);
+    this.scope = { input, taskOutput: (id) => this.outputOf(id), secret: () => undefined };
+    this.start = executor.clock.now();
+    this.deadlineAt = this.start + workflow.timeoutMs;
+  }
+
+  async run(): Promise<WorkflowExecutionStatus> {
+    const { clock } = this.executor;
+    const startTime = iso(this.start);
+    this.notify('executionStarted', { workflow: this.workflow, input: this.input, startTime });
+    const finishedAll = new Promise<void>((resolve) => (this.done = resolve));
+    const deadline = clock.setTimer(
+      () =>
+        this.abort(
+          'DeadlineExceeded',
+          `workflow deadline of ${this.workflow.timeoutMs} ms exceeded`,
+        ),
+      this.workflow.timeoutMs,
+    );
+    const signal = this.options.signal;
+    const onCancel = () => this.abort('Cancelled', 'execution cancelled by the caller');
+    signal?.addEventListener('abort', onCancel, { once: true });
+    if (signal?.aborted) onCancel();
+    for (let i = 0; i < this.n; i++) if (this.pending[i] === 0 && this.phases[i] === 'Pending') this.ready(i);
+    this.pump();
+    if (this.finished < this.n) await finishedAll;
+    clock.clearTimer(deadline);
+    signal?.removeEventListener('abort', onCancel);
+    return this.status(startTime);
+  }
+
+  /** Stops the execution: records why (first reason wins) and aborts everything in flight. */
+  private abort(reason: ErrorCode, message: string): void {
+    if (this.controller.signal.aborted) return;
+    this.failure ??= { reason, message };
+    this.controller.abort(new SyncflowError(reason, message));
+    this.pump();
+  }
+
+  /** Dependencies done: decide whether the step is cancelled, skipped, failed or queued. */
+  private ready(i: number): void {
+    this.readyAt[i] = this.executor.clock.now();
+    const step = this.graph.steps[i] as CompiledStep;
+    if (this.controller.signal.aborted) {
+      this.finish(i, { phase: 'Cancelled', error: this.abortError(), attempts: 0, attemptLog: [] });
+      return;
+    }
+    for (const d of this.graph.dataDependencies[i] as number[]) {
+      if (this.phases[d] !== 'Succeeded') {
+        this.finish(i, { phase: 'Skipped' });
+        return;
+      }
+    }
+    if (step.when) {
+      const tasks: Record<string, { output: unknown }> = {};
+      for (const id of step.when.taskRefs) tasks[id] = { output: this.outputOf(id) };
+      let run: boolean;
+      try {
+        run = step.when.evaluate({ input: this.input, tasks });
+      } catch (error) {
+        // CEL raises "No such key" for absent fields: a condition about data that is not there is false.
+        if (error instanceof Error && error.message.startsWith('No such key')) {
+          run = false;
+        } else {
+          this.finish(i, {
+            phase: 'Failed',
+            error: { reason: 'InvalidWhen', message: `when \`${step.when.source}\` failed: ${firstLine(error)}` },
+            attempts: 0,
+            attemptLog: [],
+          });
+          return;
+        }
+      }
+      if (!run) {
+        this.finish(i, { phase: 'Skipped' });
+        return;
+      }
+    }
+    this.queue.push(i);
+  }
+
+  /** Starts queued steps while there is room; after an abort, cancels everything queued. */
+  private pump(): void {
+    const aborted = this.controller.signal.aborted;
+    while (this.queueHead < this.queue.length && (aborted || this.inflight < this.workflow.maxConcurrency)) {
+      const i = this.queue[this.queueHead++] as number;
+      if (aborted) {
+        this.finish(i, { phase: 'Cancelled', error: this.abortError(), attempts: 0, attemptLog: [] });
+        continue;
+      }
+      this.inflight++;
+      this.phases[i] = 'Running';
+      this.startedAt[i] = this.executor.clock.now();
+      void this.runTask(i).then((outcome) => {
+        this.inflight--;
+        this.finish(i, outcome);
+      });
+    }
+    if (this.queueHead > 1024 && this.queueHead === this.queue.length) {
+      this.queue.length = 0;
+      this.queueHead = 0;
+    }
+  }
+
+  /** Records a final phase, releases dependents and, on a failing step, stops the execution. */
+  private finish(i: number, outcome: Partial<Omit<TaskOutcome, 'phase'>> & { phase: TaskPhase }): void {
+    const step = this.graph.steps[i] as CompiledStep;
+    const now = this.executor.clock.now();
+    this.phases[i] = outcome.phase;
+    this.endedAt[i] = now;
+    if (outcome.phase === 'Succeeded') this.outputs[i] = outcome.output;
+    const record: TaskExecutionStatus = { id: step.id, taskRef: step.taskRef, phase: outcome.phase };
+    const started = this.startedAt[i] as number;
+    if (started >= 0) {
+      record.startTime = iso(started);
+      record.completionTime = iso(now);
+      record.durationMs = ms(now - started);
+      record.waitMs = ms(started - (this.readyAt[i] as number));
+    }
+    if (outcome.attempts) record.attempts = outcome.attempts;
+    if (outcome.httpStatus !== undefined) record.httpStatus = outcome.httpStatus;
+    if (outcome.phase === 'Succeeded') record.output = outcome.output;
+    if (outcome.error) record.error = outcome.error;
+    if (outcome.attemptLog?.length) record.attemptLog = outcome.attemptLog;
+    this.records[i] = record;
+    this.finished++;
+    if (outcome.phase === 'Failed' && step.onError === 'fail' && outcome.error) {
+      const reason = outcome.error.reason;
+      this.abort(
+        reason === 'DeadlineExceeded' || reason === 'InvalidOutput' ? reason : 'TaskFailed',
+        `task ${step.id} failed: ${outcome.error.message}`,
+      );
+    }
+    if (this.observers.length) {
+      const redactor = new SecretRedactor(this.secretValues);
+      this.notify('taskFinished', { workflow: this.workflow, task: redactor.value(record) });
+    }
+    for (const d of this.graph.dependents[i] as number[]) {
+      if (--(this.pending[d] as number) === 0) this.ready(d);
+    }
+    this.pump();
+    if (this.finished === this.n) this.done();
+  }
+
+  /** The output a template sees for a step: `null` once it ended without succeeding. */
+  private outputOf(id: string): unknown {
+    const i = this.graph.index.get(id);
+    if (i === undefined) return undefined;
+    const phase = this.phases[i];
+    if (phase === 'Succeeded') return this.outputs[i];
+    return phase === 'Pending' || phase === 'Running' ? undefined : null;
+  }
+
+  private abortError(): { reason: string; message: string } {
+    const reason = this.controller.signal.reason as SyncflowError;
+    return { reason: 'Cancelled', message: `not run: ${reason.message}` };
+  }
+
+  /** Runs one step: input, secrets, request, then attempts with retries. Never rejects. */
+  private async runTask(i: number): Promise<TaskOutcome> {
+    const step = this.graph.steps[i] as CompiledStep;
+    const task = step.task;
+    const signal = this.controller.signal;
+    const log: TaskOutcome['attemptLog'] = [];
+    let attempts = 0;
+    let httpStatus: number | undefined;
+    const failed = (reason: string, message: string): TaskOutcome => ({
+      phase: 'Failed',
+      error: { reason, message },
+      attempts,
+      attemptLog: log,
+      ...(httpStatus === undefined ? {} : { httpStatus }),
+    });
+    const aborted = (): TaskOutcome => {
+      const reason = signal.reason as SyncflowError;
+      // The deadline fails the steps it interrupts; any other abort cancels them.
+      if (reason.code === 'DeadlineExceeded') return failed('DeadlineExceeded', reason.message);
+      return { ...failed('Cancelled', `cancelled: ${reason.message}`), phase: 'Cancelled' };
+    };
+    try {
+      const input = resolveValue(step.input, this.scope);
+      if (task.inputSchema && !task.inputSchema.validate(input)) {
+        const causes = schemaErrorsToFieldErrors(task.inputSchema.validate.errors, `tasks.${step.id}.input`, 'InvalidInput');
+        return failed(
+          'InvalidInput',
+          `input of task ${task.name} does not match its inputSchema: ${causes.map((c) => `${c.field} ${c.message}`).join('; ')}`,
+        );
+      }
+      const secrets = task.secrets.length ? await this.resolveSecrets(task, signal) : undefined;
+      if (secrets instanceof SyncflowError) return failed(secrets.code, secrets.message);
+      const request = resolveRequest(task, {
+        input,
+        taskOutput: () => undefined,
+        secret: (name) => secrets?.get(name),
+      });
+      for (;;) {
+        attempts++;
+        const outcome = await this.attempt(step, request, log, attempts);
+        if (outcome.status !== undefined) httpStatus = outcome.status;
+        if (outcome.ok) return { phase: 'Succeeded', output: outcome.output, attempts, attemptLog: log, httpStatus };
+        if (outcome.aborted || signal.aborted) return aborted();
+        const error = outcome.error as { reason: ErrorCode; message: string };
+        const policy = task.retry;
+        const retryable =
+          outcome.retryClass !== undefined && policy.retryOn.has(outcome.retryClass) && request.retryable;
+        if (!retryable || attempts >= policy.maxAttempts) return failed(error.reason, error.message);
+        const delay = outcome.retryAfterMs ?? backoffDelayMs(policy, attempts, this.executor.random);
+        const lastDuration = (log[log.length - 1] as { durationMs: number }).durationMs;
+        // A retry that cannot finish before the deadline is not started: fail now with the real cause.
+        if (this.executor.clock.now() + delay + lastDuration > this.deadlineAt) {
+          return failed(error.reason, `${error.message}; retry not started: it could not finish before the workflow deadline`);
+        }
+        if (delay > 0) await this.sleep(delay, signal);
+      }
+    } catch (error) {
+      if (signal.aborted) return aborted();
+      if (error instanceof SyncflowError) return failed(error.code, error.message);
+      return failed('TaskFailed', firstLine(error));
+    }
+  }
+
+  /** One HTTP attempt bounded by the task timeout and the workflow deadline. */
+  private async attempt(
+    step: CompiledStep,
+    request: ResolvedRequest,
+    log: TaskOutcome['attemptLog'],
+    attempt: number,
+  ): Promise<AttemptOutcome> {
+    const { clock, http } = this.executor;
+    const task = step.task;
+    const parent = this.controller.signal;
+    const started = clock.now();
+    const remaining = this.deadlineAt - started;
+    const limitMs = Math.max(0, Math.min(task.timeoutMs, remaining));
+    const controller = new AbortController();
+    const onParent = () => controller.abort(parent.reason);
+    parent.addEventListener('abort', onParent, { once: true });
+    const timer = clock.setTimer(() => controller.abort(TIMED_OUT), limitMs);
+    let outcome: AttemptOutcome;
+    try {
+      const response = await http.send({
+        method: task.method,
+        url: request.url,
+        headers: { ...request.headers, traceparent: childTraceparent(this.trace) },
+        body: request.body,
+        signal: controller.signal,
+        maxResponseBytes: task.maxResponseBytes,
+      });
+      outcome = this.interpret(step, response.status, response.headers, response.body);
+    } catch (error) {
+      if (parent.aborted) {
+        outcome = { ok: false, aborted: true };
+      } else if (controller.signal.aborted) {
+        const byDeadline = limitMs < task.timeoutMs;
+        outcome = {
+          ok: false,
+          error: byDeadline
+            ? { reason: 'DeadlineExceeded', message: `attempt ${attempt} cut off by the workflow deadline after ${limitMs} ms` }
+            : { reason: 'Timeout', message: `attempt ${attempt} timed out after ${limitMs} ms` },
+          retryClass: 'timeout',
+        };
+      } else if (error instanceof SyncflowError) {
+        outcome = {
+          ok: false,
+          error: { reason: error.code, message: error.message },
+          ...(error.code === 'ConnectError' ? { retryClass: 'connect-error' as const } : {}),
+        };
+      } else {
+        outcome = { ok: false, error: { reason: 'ConnectError', message: firstLine(error) }, retryClass: 'connect-error' };
+      }
+    } finally {
+      clock.clearTimer(timer);
+      parent.removeEventListener('abort', onParent);
+    }
+    const entry: TaskOutcome['attemptLog'][number] = {
+      attempt,
+      startTime: iso(started),
+      durationMs: ms(clock.now() - started),
+    };
+    if (outcome.status !== undefined) entry.httpStatus = outcome.status;
+    if (outcome.error) entry.error = `${outcome.error.reason}: ${outcome.error.message}`;
+    else if (outcome.aborted) entry.error = `Cancelled: ${(parent.reason as Error).message}`;
+    log.push(entry);
+    return outcome;
+  }
+
+  /** Classifies a response: HTTP errors with their retry class, or the parsed and checked output. */
+  private interpret(
+    step: CompiledStep,
+    status: number,
+    headers: Record<string, string | string[] | undefined>,
+    body: Buffer,
+  ): AttemptOutcome {
+    if (status < 200 || status > 299) {
+      const snippet = body.length ? `: ${body.subarray(0, 200).toString('utf8').replace(/\s+/g, ' ').trim()}` : '';
+      const outcome: AttemptOutcome = {
+        ok: false,
+        status,
+        error: { reason: 'HTTPError', message: `upstream answered HTTP ${status}${snippet}` },
+      };
+      if (status >= 500) outcome.retryClass = '5xx';
+      else if (status === 429) outcome.retryClass = '429';
+      if (outcome.retryClass) {
+        const after = retryAfterMs(headers['retry-after'], Date.now());
+        if (after !== undefined) outcome.retryAfterMs = after;
+      }
+      return outcome;
+    }
+    let output: unknown = null;
+    if (body.length) {
+      const text = body.toString('utf8');
+      try {
+        output = JSON.parse(text);
+      } catch (error) {
+        const type = headers['content-type'];
+        return {
+          ok: false,
+          status,
+          error: {
+            reason: 'InvalidResponse',
+            message: `response is not JSON (content-type ${typeof type === 'string' ? type : 'not set'}): ${firstLine(error)}`,
+          },
+        };
+      }
+    }
+    const schema = step.task.outputSchema;
+    if (schema && !schema.validate(output)) {
+      const causes = schemaErrorsToFieldErrors(schema.validate.errors, `tasks.${step.id}.output`, 'InvalidOutput');
+      return {
+        ok: false,
+        status,
+        error: {
+          reason: 'InvalidOutput',
+          message: `response does not match the outputSchema of ${step.task.name}: ${causes
+            .map((c) => `${c.field} ${c.message}`)
+            .join('; ')}`,
+        },
+      };
+    }
+    return { ok: true, status, output };
+  }
+
+  /** Resolves the task's secrets, remembering every value for redaction. */
+  private async resolveSecrets(task: CompiledTask, signal: AbortSignal): Promise<Map<string, string> | SyncflowError> {
+    const resolver = this.options.secrets ?? NO_SECRETS;
+    const values = new Map<string, string>();
+    for (const binding of task.secrets) {
+      const ref = { namespace: task.namespace, secretName: binding.secretName, key: binding.key };
+      const value = await untilAborted(Promise.resolve(resolver.resolve(ref)), signal);
+      if (value === undefined) {
+        return new SyncflowError(
+          'SecretNotFound',
+          `secret ${task.namespace}/${binding.secretName} has no key ${binding.key} (needed as secrets.${binding.name})`,
+        );
+      }
+      values.set(binding.name, value);
+      this.secretValues.push(value);
+    }
+    return values;
+  }
+
+  private sleep(delayMs: number, signal: AbortSignal): Promise<void> {
+    const { clock } = this.executor;
+    return new Promise((resolve, reject) => {
+      const onAbort = () => {
+        clock.clearTimer(timer);
+        reject(signal.reason as Error);
+      };
+      const timer = clock.setTimer(() => {
+        signal.removeEventListener('abort', onAbort);
+        resolve();
+      }, delayMs);
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  private notify<K extends keyof ExecutionObserver>(
+    hook: K,
+    event: Parameters<NonNullable<ExecutionObserver[K]>>[0],
+  ): void {
+    for (const observer of this.observers) {
+      try {
+        (observer[hook] as ((e: typeof event) => void) | undefined)?.call(observer, event);
+      } catch (error) {
+        this.executor.logger.warn(
+          { workflow: `${this.workflow.namespace}/${this.workflow.name}`, hook, error: firstLine(error) },
+          'execution observer failed',
+        );
+      }
+    }
+  }
+
+  /** The final status: phase, reason, output mapping, task records with overlaps, secrets redacted. */
+  private status(startTime: string): WorkflowExecutionStatus {
+    const end = this.executor.clock.now();
+    const intervals = [];
+    for (let i = 0; i < this.n; i++) {
+      const started = this.startedAt[i] as number;
+      if (started >= 0) intervals.push({ id: (this.graph.steps[i] as CompiledStep).id, start: started, end: this.endedAt[i] as number });
+    }
+    if (intervals.length > 1) {
+      const overlapping = overlaps(intervals);
+      for (const record of this.records) {
+        const ids = overlapping.get(record.id);
+        if (ids) record.overlappedWith = ids;
+      }
+    }
+    const status: WorkflowExecutionStatus = { phase: this.failure ? 'Failed' : 'Succeeded' };
+    if (this.failure) {
+      status.reason = this.failure.reason;
+      status.message = this.failure.message;
+    } else if (this.workflow.output) {
+      status.output = resolveValue(this.workflow.output, this.scope);
+    }
+    status.workflowRevision = this.workflow.revision;
+    status.startTime = startTime;
+    status.completionTime = iso(end);
+    status.durationMs = ms(end - this.start);
+    status.tasks = this.records;
+    const redacted = new SecretRedactor(this.secretValues).value(status);
+    this.notify('executionFinished', { workflow: this.workflow, status: redacted });
+    return redacted;
+  }
+}
+
+const TIMED_OUT = new SyncflowError('Timeout', 'attempt timed out');
+
+function iso(epochMs: number): string {
+  return new Date(epochMs).toISOString();
+}
+
+/** Durations with microsecond resolution: enough for a millisecond-scale engine, short to print. */
+function ms(value: number): number {
+  return Math.round(value * 1000) / 1000;
+}
+
+function firstLine(error: unknown): string {
+  const text = error instanceof Error ? error.message : String(error);
+  return text.split('\n')[0] as string;
+}
+
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason as Error);
+  return new Promise((resolve, reject) => {
+    const onAbort = () => reject(signal.reason as Error);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error as Error);
+      },
+    );
+  });
+}

@@ -1,0 +1,49 @@
+/** Tracing: W3C trace context for upstream calls, and which tasks overlapped in time. */
+import { randomBytes } from 'node:crypto';
+
+/** The trace an execution belongs to: the caller's, or a new one. */
+export interface TraceContext {
+  traceId: string;
+  flags: string;
+}
+
+const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
+
+/** Continues the caller's `traceparent` when it is valid, otherwise starts a sampled trace. */
+export function traceContextFrom(traceparent: string | undefined): TraceContext {
+  const match = traceparent === undefined ? null : TRACEPARENT.exec(traceparent.trim().toLowerCase());
+  if (match && !/^0+$/.test(match[1] as string) && !/^0+$/.test(match[2] as string)) {
+    return { traceId: match[1] as string, flags: match[3] as string };
+  }
+  return { traceId: randomBytes(16).toString('hex'), flags: '01' };
+}
+
+/** A `traceparent` header for one upstream attempt (a new span id per attempt). */
+export function childTraceparent(trace: TraceContext): string {
+  return `00-${trace.traceId}-${randomBytes(8).toString('hex')}-${trace.flags}`;
+}
+
+/** A time interval a task ran in. */
+export interface RunInterval {
+  id: string;
+  start: number;
+  end: number;
+}
+
+/** For each task, the ids of the tasks whose run intervals intersect its own (sweep over starts). */
+export function overlaps(intervals: readonly RunInterval[]): Map<string, string[]> {
+  const sorted = [...intervals].sort((a, b) => a.start - b.start);
+  const out = new Map<string, string[]>();
+  for (let i = 0; i < sorted.length; i++) {
+    const a = sorted[i] as RunInterval;
+    for (let j = i + 1; j < sorted.length; j++) {
+      const b = sorted[j] as RunInterval;
+      if (b.start >= a.end) break;
+      if (!out.has(a.id)) out.set(a.id, []);
+      if (!out.has(b.id)) out.set(b.id, []);
+      (out.get(a.id) as string[]).push(b.id);
+      (out.get(b.id) as string[]).push(a.id);
+    }
+  }
+  return out;
+}
