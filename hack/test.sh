@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# The one test command (`npm test` / `make test`): installs what it needs, then runs static checks,
+# the unit suite with the coverage gate (Node 20) and again on Node 24, the PostgreSQL integration
+# suite on a throwaway server, and the end-to-end suite on a real kube-apiserver + etcd built from
+# source. Ends with one line `N passed, N failed` totalled over every suite.
+#
+#   SYNCFLOW_SKIP_E2E=1      skip the control-plane suite (fast local loop)
+#   SYNCFLOW_SKIP_NODE24=1   skip the Node 24 run of the unit suite
+set -uo pipefail
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$repo"
+cache="${SYNCFLOW_CACHE:-$HOME/.cache/syncflow}"
+summary="$(mktemp "${TMPDIR:-/tmp}/syncflow-summary.XXXXXX")"
+export SYNCFLOW_TEST_SUMMARY="$summary"
+failed_steps=()
+
+step() { echo; echo "=== $*" >&2; }
+record() { # record NAME STATUS: a failed non-mocha step counts as one failed test
+  if [[ $2 -ne 0 ]]; then failed_steps+=("$1"); fi
+}
+check() { # check NAME CMD...: a static check counted as one test
+  local name=$1; shift
+  step "$name"
+  if "$@"; then echo "check:$name 1 0 0" >>"$summary"; else echo "check:$name 0 1 0" >>"$summary"; failed_steps+=("$name"); fi
+}
+
+step "npm packages"
+if [[ ! -d node_modules || package-lock.json -nt node_modules/.package-lock.json ]]; then
+  npm ci --no-audit --no-fund || { echo "npm ci failed" >&2; exit 1; }
+fi
+
+check typecheck npx tsc --noEmit
+check lint npx eslint --max-warnings 0 .
+check crds-up-to-date npx tsx hack/generate-crds.ts --check
+
+step "unit suite on $(node --version) with coverage"
+rm -rf coverage
+SYNCFLOW_TEST_SUITE=unit npx c8 --check-coverage=false --reporter=none npm run -s test:unit
+record unit $?
+
+if [[ -z "${SYNCFLOW_SKIP_NODE24:-}" ]]; then
+  step "unit suite on Node 24"
+  node24="$cache/node24/node_modules/node/bin/node"
+  if [[ ! -x "$node24" ]]; then
+    npm install --prefix "$cache/node24" --no-audit --no-fund --no-save node@24 >/dev/null || true
+  fi
+  if [[ -x "$node24" ]]; then
+    SYNCFLOW_TEST_SUITE=unit-node24 "$node24" node_modules/mocha/bin/mocha.js \
+      'core/**/*.test.ts' 'cli/**/*.test.ts' 'admission/**/*.test.ts' 'apiserver/**/*.test.ts' 'test/unit/**/*.test.ts'
+    record unit-node24 $?
+  else
+    echo "node@24 could not be installed" >&2; record node24-install 1
+  fi
+fi
+
+if [[ -d test/integration ]]; then
+  step "integration suite on a throwaway PostgreSQL"
+  SYNCFLOW_TEST_SUITE=integration npx c8 --clean=false --check-coverage=false --reporter=none \
+    bash hack/postgres.sh run npx mocha 'test/integration/**/*.integration.test.ts'
+  record integration $?
+fi
+
+step "coverage gate (core, cli, admission, apiserver: lines >= 90%)"
+npx c8 report --reporter=text-summary --reporter=json-summary && npx c8 check-coverage --lines 90
+cov=$?
+if [[ $cov -eq 0 ]]; then echo "check:coverage 1 0 0" >>"$summary"; else echo "check:coverage 0 1 0" >>"$summary"; failed_steps+=(coverage); fi
+
+if [[ -z "${SYNCFLOW_SKIP_E2E:-}" ]]; then
+  step "end-to-end suite on a real control plane"
+  SYNCFLOW_TEST_SUITE=e2e bash hack/e2e.sh
+  record e2e $?
+fi
+
+passed=0; failed=0; skipped=0
+while read -r _ p f s; do passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s)); done <"$summary"
+echo
+echo "--- per suite (name passed failed pending):" >&2
+cat "$summary" >&2
+rm -f "$summary"
+# A step that crashed before mocha could report still fails the run.
+for name in "${failed_steps[@]}"; do echo "failed step: $name" >&2; done
+if ((${#failed_steps[@]} > 0 && failed == 0)); then failed=${#failed_steps[@]}; fi
+echo "${passed} passed, ${failed} failed"
+((failed == 0 && ${#failed_steps[@]} == 0))
