@@ -26,9 +26,9 @@ export interface CidrBlock {
  */
 export function parseIPv4(text: string): IpAddress | undefined {
   const parts = text.split('.');
-  if (parts.length === 0 || parts.length > 4) return undefined;
   // A trailing dot is accepted by resolvers (`127.0.0.1.`).
   if (parts.length > 1 && parts[parts.length - 1] === '') parts.pop();
+  if (parts.length > 4) return undefined;
   const numbers: number[] = [];
   for (const part of parts) {
     let value: number;
