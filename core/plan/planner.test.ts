@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { SyncflowError } from '../errors.ts';
+import type { SyncflowError } from '../errors.ts';
 import { compileFixture } from '../engine/testdata/fixtures.ts';
 import { planExecution } from './planner.ts';
 

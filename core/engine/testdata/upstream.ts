@@ -15,7 +15,7 @@ export interface SeenRequest {
 }
 
 /** Answers one request; `body` is the request body text. */
-export type RouteHandler = (request: SeenRequest, response: ServerResponse) => void | Promise<void>;
+export type RouteHandler = (request: SeenRequest, response: ServerResponse) => unknown;
 
 /** A running test upstream. */
 export class TestUpstream {
