@@ -94,7 +94,19 @@ function identityErrors(doc: unknown): FieldError[] {
 
 /** Shape errors that still allow compiling (unknown fields are reported but harmless). */
 function blocking(errors: FieldError[]): boolean {
-  return errors.some((e) => e.code !== 'UnknownField' && e.code !== 'InvalidName');
+  const harmless: FieldError['code'][] = ['UnknownField', 'InvalidName', 'InvalidDuration'];
+  return errors.some((e) => !harmless.includes(e.code));
+}
+
+/** Drops repeated reports of one problem (the shape check and the compiler may both see it). */
+function unique(errors: FieldError[]): FieldError[] {
+  const seen = new Set<string>();
+  return errors.filter((e) => {
+    const key = `${e.code}|${e.field}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
 }
 
 /** Validates a WorkflowTask on its own; returns the compiled task when it is valid. */
@@ -106,7 +118,7 @@ export function validateTask(doc: unknown): { errors: FieldError[]; task: Compil
   if (blocking(errors)) return { errors, task: undefined };
   const compiled = compileTask(doc as WorkflowTaskDocument);
   errors.push(...compiled.errors);
-  return { errors, task: errors.length ? undefined : compiled.value };
+  return { errors: unique(errors), task: errors.length ? undefined : compiled.value };
 }
 
 /**
@@ -126,7 +138,7 @@ export function validateWorkflow(
   const compiled = compileWorkflow(workflow, tasks);
   errors.push(...compiled.errors);
   errors.push(...referenceErrors(workflow, tasks));
-  return { errors, workflow: errors.length ? undefined : compiled.value };
+  return { errors: unique(errors), workflow: errors.length ? undefined : compiled.value };
 }
 
 /** Checks every template reference of a workflow against the schemas it points into. */
