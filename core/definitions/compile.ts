@@ -77,8 +77,8 @@ export interface CompiledStep {
 export interface CompiledWorkflow {
   name: string;
   namespace: string;
-  /** `sha256:<hex>` of the workflow spec and the specs of the tasks it references. */
-  revision: string;
+  /** `sha256:<hex>` of the workflow spec and the specs of the tasks it references (computed lazily). */
+  readonly revision: string;
   inputSchema: CompiledSchema | undefined;
   steps: ReadonlyMap<string, CompiledStep>;
   graph: ExecutionGraph;
@@ -381,11 +381,15 @@ export function compileWorkflow(doc: WorkflowDocument, tasks: TaskResolver): Com
   }
   const inputSchema = schema(spec.inputSchema, 'spec.inputSchema', errors);
   if (errors.length > 0 || incomplete || !graph) return { value: undefined, errors };
+  let revision: string | undefined;
   return {
     value: {
       name: doc.metadata.name ?? '',
       namespace: doc.metadata.namespace ?? 'default',
-      revision: revisionOf(spec, [...steps.values()].map((s) => s.task)),
+      // Hashing every spec is the costliest part of compiling and validation never needs it.
+      get revision() {
+        return (revision ??= revisionOf(spec, [...steps.values()].map((s) => s.task)));
+      },
       inputSchema,
       steps,
       graph,

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { incompatibility, jsonTypeOf, schemaAt, typesOf } from './schema-types.ts';
+import { incompatibility, jsonTypeOf, schemaAt, typesOf, type JsonSchema } from './schema-types.ts';
 
 const user = {
   type: 'object',
@@ -37,7 +37,7 @@ describe('schemaAt', () => {
 });
 
 describe('incompatibility', () => {
-  const cases: Array<[string, object, object, string | undefined]> = [
+  const cases: Array<[string, JsonSchema, JsonSchema, string | undefined]> = [
     ['same type', { type: 'string' }, { type: 'string' }, undefined],
     ['integer into number', { type: 'integer' }, { type: 'number' }, undefined],
     ['number into integer', { type: 'number' }, { type: 'integer' }, 'expects integer, got number'],
