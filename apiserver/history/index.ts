@@ -1,0 +1,118 @@
+/**
+ * Wiring of the execution history: database (PostgreSQL from a URL, or embedded PGlite), schema
+ * migrations, store, batched writer, retention and metrics, with one `close()` that shuts them
+ * down in order (stop admitting, flush, end watches, close connections).
+ */
+import pg from 'pg';
+import type { Registry } from 'prom-client';
+import { startEmbeddedDatabase, type EmbeddedDatabase } from './embedded.ts';
+import { errorFields, type HistoryLogger } from './logger.ts';
+import { createHistoryMetrics } from './metrics.ts';
+import { applyMigrations } from './migrate.ts';
+import { PgExecutionStore } from './pg-store.ts';
+import { RetentionSweeper, type RetentionOptions } from './retention.ts';
+import { ExecutionWriter, type ExecutionWriterOptions } from './writer.ts';
+
+export { PgExecutionStore } from './pg-store.ts';
+export { ExecutionWriter, type WriteReservation } from './writer.ts';
+export { RetentionSweeper } from './retention.ts';
+export { parseFieldSelector, parseLabelSelector } from './selector.ts';
+export type * from './store.ts';
+export type { HistoryLogger } from './logger.ts';
+
+/** Options of the history; the caller reads flags and environment, not this module. */
+export interface HistoryOptions {
+  /** PostgreSQL URL (e.g. from DATABASE_URL); the embedded PGlite database when absent. */
+  databaseUrl?: string;
+  /** Embedded database directory; in memory when absent. Ignored with `databaseUrl`. */
+  embeddedDataDir?: string;
+  logger: HistoryLogger;
+  /** Registry the history metrics are registered on. */
+  registry: Registry;
+  /** Connections in the pool (default 8). */
+  poolSize?: number;
+  writer?: Omit<ExecutionWriterOptions, 'sink' | 'logger' | 'metrics'>;
+  /** Retention settings, or false to run no sweeper (e.g. only one replica sweeps). */
+  retention?: Omit<RetentionOptions, 'target' | 'logger' | 'metrics'> | false;
+  watchPollIntervalMs?: number;
+}
+
+/** The running history. */
+export interface History {
+  store: PgExecutionStore;
+  writer: ExecutionWriter;
+  retention: RetentionSweeper | undefined;
+  /** Where the data lives, for logs: never the password. */
+  target: string;
+  /** Stops admitting, flushes the queue (see `ExecutionWriter.close`), then closes everything. */
+  close(options?: { timeoutMs?: number }): Promise<void>;
+}
+
+/** Describes a URL without its credentials. */
+export function describeDatabase(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.protocol}//${u.hostname}${u.port ? `:${u.port}` : ''}${u.pathname}`;
+  } catch {
+    return 'a database URL that is not a valid URL';
+  }
+}
+
+/** Opens the history: connects, migrates, and starts the writer and retention. */
+export async function openHistory(options: HistoryOptions): Promise<History> {
+  const { logger } = options;
+  const poolSize = options.poolSize ?? 8;
+  let embedded: EmbeddedDatabase | undefined;
+  let url = options.databaseUrl;
+  if (url === undefined) {
+    embedded = await startEmbeddedDatabase({
+      logger,
+      maxConnections: poolSize + 2,
+      ...(options.embeddedDataDir !== undefined ? { dataDir: options.embeddedDataDir } : {}),
+    });
+    url = embedded.connectionString;
+  }
+  const target = embedded ? `embedded PGlite (${options.embeddedDataDir ?? 'memory'})` : describeDatabase(url);
+  const pool = new pg.Pool({ connectionString: url, max: poolSize, connectionTimeoutMillis: 5_000 });
+  // Idle connections die when the database restarts; the pool replaces them. Without a listener
+  // the error would crash the process.
+  pool.on('error', (error) => logger.warn(errorFields(error), 'history database connection lost'));
+  try {
+    await applyMigrations(pool, logger);
+  } catch (error) {
+    await pool.end().catch(() => undefined);
+    await embedded?.close().catch(() => undefined);
+    throw error;
+  }
+  const store = new PgExecutionStore({
+    pool,
+    logger,
+    ...(options.watchPollIntervalMs !== undefined ? { watchPollIntervalMs: options.watchPollIntervalMs } : {}),
+  });
+  let writer: ExecutionWriter | undefined;
+  const metrics = createHistoryMetrics(options.registry, () => writer?.depth ?? 0);
+  writer = new ExecutionWriter({ ...options.writer, sink: store, logger, metrics });
+  const retention =
+    options.retention === false
+      ? undefined
+      : new RetentionSweeper({ ...options.retention, target: store, logger, metrics });
+  retention?.start();
+  logger.info({ database: target }, 'execution history ready');
+  const opened = writer;
+  return {
+    store,
+    writer: opened,
+    retention,
+    target,
+    async close(closeOptions = {}) {
+      try {
+        await opened.close(closeOptions);
+      } finally {
+        await retention?.stop();
+        store.close();
+        await pool.end();
+        await embedded?.close();
+      }
+    },
+  };
+}
