@@ -51,6 +51,8 @@ export async function applyMigrations(
   const all = migrations ?? (await loadMigrations());
   const client = await pool.connect();
   const applied: number[] = [];
+  const ignore = () => undefined; // a dying connection also fails the query in progress
+  client.on('error', ignore);
   try {
     await client.query('SELECT pg_advisory_lock($1, $2)', [...MIGRATION_LOCK]);
     try {
@@ -86,6 +88,7 @@ export async function applyMigrations(
       await client.query('SELECT pg_advisory_unlock($1, $2)', [...MIGRATION_LOCK]).catch(() => undefined);
     }
   } finally {
+    client.off('error', ignore);
     client.release();
   }
   return applied;

@@ -250,6 +250,11 @@ export class PgExecutionStore implements ExecutionStore, ChangeFeed {
   private async writeTransaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
     let failure: Error | undefined;
+    // A checked-out connection that dies between queries emits 'error'; the failing query reports it.
+    const onError = (error: Error) => {
+      failure = error;
+    };
+    client.on('error', onError);
     try {
       await client.query('BEGIN');
       await client.query('SELECT pg_advisory_xact_lock($1, $2)', [...WRITE_LOCK]);
@@ -262,6 +267,7 @@ export class PgExecutionStore implements ExecutionStore, ChangeFeed {
       throw error;
     } finally {
       // A connection that failed mid-transaction may be broken: let the pool discard it.
+      client.off('error', onError);
       client.release(failure);
     }
   }
