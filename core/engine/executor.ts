@@ -19,6 +19,7 @@ import {
   type ExecutionObserver,
   type SecretResolver,
 } from './collaborators.ts';
+import { Cancellation } from './cancellation.ts';
 import type { TaskHttpClient } from './http-client.ts';
 import { checkWorkflowInput } from './input.ts';
 import { SecretRedactor } from './redact.ts';
@@ -146,13 +147,16 @@ class Execution {
   private inflight = 0;
   private finished = 0;
   private failure: { reason: string; message: string } | undefined;
-  private readonly controller = new AbortController();
+  /** Aborted on failure, deadline or caller cancellation; in-flight attempts hold their own. */
+  private readonly cancellation = new Cancellation();
+  private readonly attemptsInFlight = new Set<Cancellation>();
   private readonly secretValues: string[] = [];
   private readonly trace: TraceContext;
   private readonly observers: ExecutionObserver[];
   private readonly scope: TemplateScope;
   private readonly start: number;
   private readonly deadlineAt: number;
+  readonly timeoutMs: number;
   private done: () => void = () => {};
 
   constructor(
@@ -173,41 +177,42 @@ class Execution {
     this.endedAt = new Array<number>(n).fill(0);
     this.trace = traceContextFrom(options.traceparent);
     this.observers = [executor.observer, options.observer].filter((o): o is ExecutionObserver => o !== undefined);
-    this.scope = { input, taskOutput: (id) => this.outputOf(id), secret: () => undefined };
+    this.scope = new ExecutionScope(input, this);
     this.start = executor.clock.now();
     this.deadlineAt = this.start + workflow.timeoutMs;
+    this.timeoutMs = workflow.timeoutMs;
   }
 
   async run(): Promise<WorkflowExecutionStatus> {
     const { clock } = this.executor;
     const startTime = iso(this.start);
     this.notify('executionStarted', { workflow: this.workflow, input: this.input, startTime });
-    const finishedAll = new Promise<void>((resolve) => (this.done = resolve));
-    const deadline = clock.setTimer(
-      () =>
-        this.abort(
-          'DeadlineExceeded',
-          `workflow deadline of ${this.workflow.timeoutMs} ms exceeded`,
-        ),
-      this.workflow.timeoutMs,
-    );
+    const deadline = clock.setTimer(deadlinePassed, this.workflow.timeoutMs, this);
     const signal = this.options.signal;
-    const onCancel = () => this.abort('Cancelled', 'execution cancelled by the caller');
-    signal?.addEventListener('abort', onCancel, { once: true });
-    if (signal?.aborted) onCancel();
+    if (signal) {
+      if (signal.aborted) callerCancelled(this);
+      else signal.addEventListener('abort', this, { once: true });
+    }
     for (let i = 0; i < this.n; i++) if (this.pending[i] === 0 && this.phases[i] === 'Pending') this.ready(i);
     this.pump();
-    if (this.finished < this.n) await finishedAll;
+    if (this.finished < this.n) await new Promise<void>((resolve) => (this.done = resolve));
     clock.clearTimer(deadline);
-    signal?.removeEventListener('abort', onCancel);
+    signal?.removeEventListener('abort', this);
     return this.status(startTime);
   }
 
+  /** EventListener protocol: the caller's signal aborted (an object listener needs no closure). */
+  handleEvent(): void {
+    callerCancelled(this);
+  }
+
   /** Stops the execution: records why (first reason wins) and aborts everything in flight. */
-  private abort(reason: ErrorCode, message: string): void {
-    if (this.controller.signal.aborted) return;
+  abort(reason: ErrorCode, message: string): void {
+    if (this.cancellation.aborted) return;
     this.failure ??= { reason, message };
-    this.controller.abort(new SyncflowError(reason, message));
+    const error = new SyncflowError(reason, message);
+    this.cancellation.abort(error);
+    for (const attempt of this.attemptsInFlight) attempt.abort(error);
     this.pump();
   }
 
@@ -215,7 +220,7 @@ class Execution {
   private ready(i: number): void {
     this.readyAt[i] = this.executor.clock.now();
     const step = this.graph.steps[i] as CompiledStep;
-    if (this.controller.signal.aborted) {
+    if (this.cancellation.aborted) {
       this.finish(i, { phase: 'Cancelled', error: this.abortError(), attempts: 0, attemptLog: [] });
       return;
     }
@@ -255,7 +260,7 @@ class Execution {
 
   /** Starts queued steps while there is room; after an abort, cancels everything queued. */
   private pump(): void {
-    const aborted = this.controller.signal.aborted;
+    const aborted = this.cancellation.aborted;
     while (this.queueHead < this.queue.length && (aborted || this.inflight < this.workflow.maxConcurrency)) {
       const i = this.queue[this.queueHead++] as number;
       if (aborted) {
@@ -265,15 +270,18 @@ class Execution {
       this.inflight++;
       this.phases[i] = 'Running';
       this.startedAt[i] = this.executor.clock.now();
-      void this.runTask(i).then((outcome) => {
-        this.inflight--;
-        this.finish(i, outcome);
-      });
+      void this.runAndFinish(i);
     }
     if (this.queueHead > 1024 && this.queueHead === this.queue.length) {
       this.queue.length = 0;
       this.queueHead = 0;
     }
+  }
+
+  private async runAndFinish(i: number): Promise<void> {
+    const outcome = await this.runTask(i);
+    this.inflight--;
+    this.finish(i, outcome);
   }
 
   /** Records a final phase, releases dependents and, on a failing step, stops the execution. */
@@ -317,7 +325,7 @@ class Execution {
   }
 
   /** The output a template sees for a step: `null` once it ended without succeeding. */
-  private outputOf(id: string): unknown {
+  outputOf(id: string): unknown {
     const i = this.graph.index.get(id);
     if (i === undefined) return undefined;
     const phase = this.phases[i];
@@ -326,7 +334,7 @@ class Execution {
   }
 
   private abortError(): { reason: string; message: string } {
-    const reason = this.controller.signal.reason as SyncflowError;
+    const reason = this.cancellation.reason as SyncflowError;
     return { reason: 'Cancelled', message: `not run: ${reason.message}` };
   }
 
@@ -334,62 +342,52 @@ class Execution {
   private async runTask(i: number): Promise<TaskOutcome> {
     const step = this.graph.steps[i] as CompiledStep;
     const task = step.task;
-    const signal = this.controller.signal;
-    const log: TaskOutcome['attemptLog'] = [];
-    let attempts = 0;
-    let httpStatus: number | undefined;
-    const failed = (reason: string, message: string): TaskOutcome => ({
-      phase: 'Failed',
-      error: { reason, message },
-      attempts,
-      attemptLog: log,
-      ...(httpStatus === undefined ? {} : { httpStatus }),
-    });
-    const aborted = (): TaskOutcome => {
-      const reason = signal.reason as SyncflowError;
-      // The deadline fails the steps it interrupts; any other abort cancels them.
-      if (reason.code === 'DeadlineExceeded') return failed('DeadlineExceeded', reason.message);
-      return { ...failed('Cancelled', `cancelled: ${reason.message}`), phase: 'Cancelled' };
-    };
+    const cancellation = this.cancellation;
+    const state: TaskOutcome = { phase: 'Failed', attempts: 0, attemptLog: [] };
     try {
       const input = resolveValue(step.input, this.scope);
       if (task.inputSchema && !task.inputSchema.validate(input)) {
         const causes = schemaErrorsToFieldErrors(task.inputSchema.validate.errors, `tasks.${step.id}.input`, 'InvalidInput');
-        return failed(
+        return failedWith(
+          state,
           'InvalidInput',
           `input of task ${task.name} does not match its inputSchema: ${causes.map((c) => `${c.field} ${c.message}`).join('; ')}`,
         );
       }
-      const secrets = task.secrets.length ? await this.resolveSecrets(task, signal) : undefined;
-      if (secrets instanceof SyncflowError) return failed(secrets.code, secrets.message);
-      const request = resolveRequest(task, {
-        input,
-        taskOutput: () => undefined,
-        secret: (name) => secrets?.get(name),
-      });
+      const secrets = task.secrets.length ? await this.resolveSecrets(task) : undefined;
+      if (secrets instanceof SyncflowError) return failedWith(state, secrets.code, secrets.message);
+      const request = resolveRequest(task, new TaskScope(input, secrets));
       for (;;) {
-        attempts++;
-        const outcome = await this.attempt(step, request, log, attempts);
-        if (outcome.status !== undefined) httpStatus = outcome.status;
-        if (outcome.ok) return { phase: 'Succeeded', output: outcome.output, attempts, attemptLog: log, httpStatus };
-        if (outcome.aborted || signal.aborted) return aborted();
+        const attempt = ++state.attempts;
+        const outcome = await this.attempt(step, request, state.attemptLog, attempt);
+        if (outcome.status !== undefined) state.httpStatus = outcome.status;
+        if (outcome.ok) {
+          state.phase = 'Succeeded';
+          state.output = outcome.output;
+          return state;
+        }
+        if (outcome.aborted || cancellation.aborted) return abortedWith(state, cancellation.reason);
         const error = outcome.error as { reason: ErrorCode; message: string };
         const policy = task.retry;
         const retryable =
           outcome.retryClass !== undefined && policy.retryOn.has(outcome.retryClass) && request.retryable;
-        if (!retryable || attempts >= policy.maxAttempts) return failed(error.reason, error.message);
-        const delay = outcome.retryAfterMs ?? backoffDelayMs(policy, attempts, this.executor.random);
-        const lastDuration = (log[log.length - 1] as { durationMs: number }).durationMs;
+        if (!retryable || attempt >= policy.maxAttempts) return failedWith(state, error.reason, error.message);
+        const delay = outcome.retryAfterMs ?? backoffDelayMs(policy, attempt, this.executor.random);
+        const lastDuration = (state.attemptLog[state.attemptLog.length - 1] as { durationMs: number }).durationMs;
         // A retry that cannot finish before the deadline is not started: fail now with the real cause.
         if (this.executor.clock.now() + delay + lastDuration > this.deadlineAt) {
-          return failed(error.reason, `${error.message}; retry not started: it could not finish before the workflow deadline`);
+          return failedWith(
+            state,
+            error.reason,
+            `${error.message}; retry not started: it could not finish before the workflow deadline`,
+          );
         }
-        if (delay > 0) await this.sleep(delay, signal);
+        if (delay > 0) await this.sleep(delay);
       }
     } catch (error) {
-      if (signal.aborted) return aborted();
-      if (error instanceof SyncflowError) return failed(error.code, error.message);
-      return failed('TaskFailed', firstLine(error));
+      if (cancellation.aborted) return abortedWith(state, cancellation.reason);
+      if (error instanceof SyncflowError) return failedWith(state, error.code, error.message);
+      return failedWith(state, 'TaskFailed', firstLine(error));
     }
   }
 
@@ -402,14 +400,13 @@ class Execution {
   ): Promise<AttemptOutcome> {
     const { clock, http } = this.executor;
     const task = step.task;
-    const parent = this.controller.signal;
+    const parent = this.cancellation;
     const started = clock.now();
     const remaining = this.deadlineAt - started;
     const limitMs = Math.max(0, Math.min(task.timeoutMs, remaining));
-    const controller = new AbortController();
-    const onParent = () => controller.abort(parent.reason);
-    parent.addEventListener('abort', onParent, { once: true });
-    const timer = clock.setTimer(() => controller.abort(TIMED_OUT), limitMs);
+    const cancellation = new Cancellation();
+    this.attemptsInFlight.add(cancellation);
+    const timer = clock.setTimer(expire, limitMs, cancellation);
     let outcome: AttemptOutcome;
     try {
       const response = await http.send({
@@ -417,14 +414,14 @@ class Execution {
         url: request.url,
         headers: { ...request.headers, traceparent: childTraceparent(this.trace) },
         body: request.body,
-        signal: controller.signal,
+        signal: cancellation,
         maxResponseBytes: task.maxResponseBytes,
       });
       outcome = this.interpret(step, response.status, response.headers, response.body);
     } catch (error) {
       if (parent.aborted) {
         outcome = { ok: false, aborted: true };
-      } else if (controller.signal.aborted) {
+      } else if (cancellation.aborted) {
         const byDeadline = limitMs < task.timeoutMs;
         outcome = {
           ok: false,
@@ -434,18 +431,14 @@ class Execution {
           retryClass: 'timeout',
         };
       } else if (error instanceof SyncflowError) {
-        outcome = {
-          ok: false,
-          error: { reason: error.code, message: error.message },
-          ...(error.code === 'ConnectError' ? { retryClass: 'connect-error' as const } : {}),
-        };
+        outcome = { ok: false, error: { reason: error.code, message: error.message } };
+        if (error.code === 'ConnectError') outcome.retryClass = 'connect-error';
       } else {
         outcome = { ok: false, error: { reason: 'ConnectError', message: firstLine(error) }, retryClass: 'connect-error' };
       }
-    } finally {
-      clock.clearTimer(timer);
-      parent.removeEventListener('abort', onParent);
     }
+    clock.clearTimer(timer);
+    this.attemptsInFlight.delete(cancellation);
     const entry: TaskOutcome['attemptLog'][number] = {
       attempt,
       startTime: iso(started),
@@ -515,12 +508,12 @@ class Execution {
   }
 
   /** Resolves the task's secrets, remembering every value for redaction. */
-  private async resolveSecrets(task: CompiledTask, signal: AbortSignal): Promise<Map<string, string> | SyncflowError> {
+  private async resolveSecrets(task: CompiledTask): Promise<Map<string, string> | SyncflowError> {
     const resolver = this.options.secrets ?? NO_SECRETS;
     const values = new Map<string, string>();
     for (const binding of task.secrets) {
       const ref = { namespace: task.namespace, secretName: binding.secretName, key: binding.key };
-      const value = await untilAborted(Promise.resolve(resolver.resolve(ref)), signal);
+      const value = await untilCancelled(Promise.resolve(resolver.resolve(ref)), this.cancellation);
       if (value === undefined) {
         return new SyncflowError(
           'SecretNotFound',
@@ -533,18 +526,24 @@ class Execution {
     return values;
   }
 
-  private sleep(delayMs: number, signal: AbortSignal): Promise<void> {
+  /** Waits before a retry; rejects as soon as the execution is cancelled. */
+  private sleep(delayMs: number): Promise<void> {
     const { clock } = this.executor;
+    const cancellation = this.cancellation;
     return new Promise((resolve, reject) => {
       const onAbort = () => {
         clock.clearTimer(timer);
-        reject(signal.reason as Error);
+        reject(cancellation.reason as Error);
       };
-      const timer = clock.setTimer(() => {
-        signal.removeEventListener('abort', onAbort);
-        resolve();
-      }, delayMs);
-      signal.addEventListener('abort', onAbort, { once: true });
+      const timer = clock.setTimer(
+        () => {
+          cancellation.removeListener('abort', onAbort);
+          resolve();
+        },
+        delayMs,
+        undefined,
+      );
+      cancellation.once('abort', onAbort);
     });
   }
 
@@ -599,8 +598,19 @@ class Execution {
 
 const TIMED_OUT = new SyncflowError('Timeout', 'attempt timed out');
 
+let isoSecond = -1;
+let isoPrefix = '';
+
+/** ISO timestamp at millisecond resolution; the `YYYY-MM-DDTHH:MM:SS.` prefix is cached per second. */
 function iso(epochMs: number): string {
-  return new Date(epochMs).toISOString();
+  const whole = Math.floor(epochMs);
+  const second = Math.floor(whole / 1000);
+  if (second !== isoSecond) {
+    isoSecond = second;
+    isoPrefix = new Date(second * 1000).toISOString().slice(0, 20);
+  }
+  const millis = whole - second * 1000;
+  return `${isoPrefix}${millis < 10 ? '00' : millis < 100 ? '0' : ''}${millis}Z`;
 }
 
 /** Durations with microsecond resolution: enough for a millisecond-scale engine, short to print. */
@@ -613,20 +623,79 @@ function firstLine(error: unknown): string {
   return text.split('\n')[0] as string;
 }
 
-function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason as Error);
+function untilCancelled<T>(promise: Promise<T>, cancellation: Cancellation): Promise<T> {
+  if (cancellation.aborted) return Promise.reject(cancellation.reason as Error);
   return new Promise((resolve, reject) => {
-    const onAbort = () => reject(signal.reason as Error);
-    signal.addEventListener('abort', onAbort, { once: true });
+    const onAbort = () => reject(cancellation.reason as Error);
+    cancellation.once('abort', onAbort);
     promise.then(
       (value) => {
-        signal.removeEventListener('abort', onAbort);
+        cancellation.removeListener('abort', onAbort);
         resolve(value);
       },
       (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
+        cancellation.removeListener('abort', onAbort);
         reject(error as Error);
       },
     );
   });
+}
+
+function failedWith(state: TaskOutcome, reason: string, message: string): TaskOutcome {
+  state.phase = 'Failed';
+  state.error = { reason, message };
+  return state;
+}
+
+/** The deadline fails the steps it interrupts; any other abort cancels them. */
+function abortedWith(state: TaskOutcome, reason: unknown): TaskOutcome {
+  const error = reason as SyncflowError;
+  if (error.code === 'DeadlineExceeded') return failedWith(state, 'DeadlineExceeded', error.message);
+  failedWith(state, 'Cancelled', `cancelled: ${error.message}`);
+  state.phase = 'Cancelled';
+  return state;
+}
+
+function expire(cancellation: Cancellation): void {
+  cancellation.abort(TIMED_OUT);
+}
+
+function callerCancelled(execution: Execution): void {
+  execution.abort('Cancelled', 'execution cancelled by the caller');
+}
+
+function deadlinePassed(execution: Execution): void {
+  execution.abort('DeadlineExceeded', `workflow deadline of ${execution.timeoutMs} ms exceeded`);
+}
+
+/** Template scope of step inputs and the output mapping: the input and finished steps' outputs. */
+class ExecutionScope implements TemplateScope {
+  constructor(
+    readonly input: unknown,
+    private readonly execution: Execution,
+  ) {}
+
+  taskOutput(id: string): unknown {
+    return this.execution.outputOf(id);
+  }
+
+  secret(): undefined {
+    return undefined;
+  }
+}
+
+/** Template scope of a task's HTTP request: its own input and its declared secrets. */
+class TaskScope implements TemplateScope {
+  constructor(
+    readonly input: unknown,
+    private readonly secrets: Map<string, string> | undefined,
+  ) {}
+
+  taskOutput(): undefined {
+    return undefined;
+  }
+
+  secret(name: string): string | undefined {
+    return this.secrets?.get(name);
+  }
 }

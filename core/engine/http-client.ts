@@ -7,6 +7,7 @@ import { Agent } from 'undici';
 import { SyncflowError } from '../errors.ts';
 import type { HttpMethod } from '../model/schema.ts';
 import type { EgressPolicy } from '../egress/policy.ts';
+import type { CancelSignal } from './cancellation.ts';
 
 /** One upstream call as the executor describes it. */
 export interface TaskRequest {
@@ -14,7 +15,8 @@ export interface TaskRequest {
   url: string;
   headers: Record<string, string>;
   body: string | undefined;
-  signal: AbortSignal;
+  /** Cancels the call; an EventEmitter-shaped signal, which undici accepts and which is cheap. */
+  signal: CancelSignal;
   maxResponseBytes: number;
 }
 
@@ -79,7 +81,8 @@ export class UndiciTaskClient implements TaskHttpClient {
           method,
           headers,
           body,
-          signal: request.signal,
+          // undici accepts EventEmitter-shaped signals (`once`/`removeListener`).
+          signal: request.signal as unknown as AbortSignal,
         });
       } catch (error) {
         throw connectFailure(error, request.signal, url);
@@ -128,7 +131,11 @@ function parseUrl(text: string, base?: URL): URL {
   }
 }
 
-type BodyStream = AsyncIterable<Buffer> & { destroy(error?: Error): unknown; on(event: 'error', listener: () => void): unknown };
+type BodyStream = AsyncIterable<Buffer> & {
+  destroy(error?: Error): unknown;
+  on(event: 'error', listener: () => void): unknown;
+  bytes(): Promise<Uint8Array>;
+};
 
 async function readBody(
   stream: BodyStream,
@@ -143,6 +150,15 @@ async function readBody(
     stream.on('error', () => {});
     stream.destroy();
     throw tooLarge(limit, url);
+  }
+  if (declared >= 0) {
+    // HTTP framing stops the body at the declared length, so it can be read in one go.
+    try {
+      const bytes = await stream.bytes();
+      return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    } catch (error) {
+      throw connectFailure(error, request.signal, url);
+    }
   }
   const chunks: Buffer[] = [];
   let size = 0;
@@ -169,7 +185,7 @@ function tooLarge(limit: number, url: URL): SyncflowError {
 }
 
 /** Keeps policy errors and aborts as they are; every other transport failure is a ConnectError. */
-function connectFailure(error: unknown, signal: AbortSignal, url: URL): unknown {
+function connectFailure(error: unknown, signal: CancelSignal, url: URL): unknown {
   if (signal.aborted) return signal.reason;
   for (let e: unknown = error; e instanceof Error; e = e.cause) {
     if (e instanceof SyncflowError) return e;

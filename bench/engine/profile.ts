@@ -1,0 +1,49 @@
+/**
+ * Throughput loop of workload (b) for profiling one implementation at a time:
+ *   node --import tsx --cpu-prof bench/engine/profile.ts syncflow|baseline [iterations]
+ */
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { Agent } from 'undici';
+import { DagExecutor } from '../../core/engine/executor.ts';
+import { UndiciTaskClient } from '../../core/engine/http-client.ts';
+import { EgressPolicy } from '../../core/egress/policy.ts';
+import { baselineRun, FAN, syncflowWorkflow, type Run } from './workloads.ts';
+
+const mode = process.argv[2] === 'baseline' ? 'baseline' : 'syncflow';
+const iterations = Number(process.argv[3] ?? 10_000);
+const upstream = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('upstream.ts', import.meta.url))], {
+  stdio: ['ignore', 'pipe', 'inherit'],
+});
+const port = await new Promise<number>((resolve) =>
+  upstream.stdout?.on('data', (c: Buffer) => {
+    const m = /PORT (\d+)/.exec(c.toString());
+    if (m) resolve(Number(m[1]));
+  }),
+);
+const base = `http://127.0.0.1:${port}`;
+const client = new UndiciTaskClient({ policy: new EgressPolicy({ allowLoopback: true }) });
+const agent = new Agent({ keepAliveTimeout: 30_000 });
+const executor = new DagExecutor({ http: client });
+const workflow = syncflowWorkflow(base, 0, FAN);
+const run: Run = mode === 'baseline' ? baselineRun(agent, base, 0, FAN) : () => executor.execute(workflow, { userId: '42' });
+
+async function loop(n: number): Promise<number> {
+  let started = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: 64 }, async () => {
+      while (started < n) {
+        started++;
+        await run();
+      }
+    }),
+  );
+  return n / ((performance.now() - t0) / 1000);
+}
+
+await loop(Math.min(2_000, iterations));
+process.stdout.write(`${mode}: ${Math.round(await loop(iterations))} executions/s\n`);
+upstream.kill('SIGTERM');
+await client.close();
+await agent.close();
