@@ -17,7 +17,9 @@ const VERSION = 1;
 
 /** Encodes a position as an opaque URL-safe token. */
 export function encodeContinue(position: ContinuePosition): string {
-  return Buffer.from(JSON.stringify({ v: VERSION, s: position.snapshot, a: position.after })).toString('base64url');
+  return Buffer.from(JSON.stringify({ v: VERSION, s: position.snapshot, a: position.after })).toString(
+    'base64url',
+  );
 }
 
 /** Decodes a token; throws `BadRequest` naming the `continue` parameter when it is not one of ours. */

@@ -4,6 +4,7 @@
  * down in order (stop admitting, flush, end watches, close connections).
  */
 import pg from 'pg';
+import { SyncflowError } from '../../core/errors.ts';
 import type { Registry } from 'prom-client';
 import { startEmbeddedDatabase, type EmbeddedDatabase } from './embedded.ts';
 import { errorFields, type HistoryLogger } from './logger.ts';
@@ -52,6 +53,8 @@ export interface History {
 export function describeDatabase(url: string): string {
   try {
     const u = new URL(url);
+    if (u.protocol !== 'postgres:' && u.protocol !== 'postgresql:')
+      return `a ${u.protocol} URL (expected postgres://)`;
     return `${u.protocol}//${u.hostname}${u.port ? `:${u.port}` : ''}${u.pathname}`;
   } catch {
     return 'a database URL that is not a valid URL';
@@ -72,7 +75,9 @@ export async function openHistory(options: HistoryOptions): Promise<History> {
     });
     url = embedded.connectionString;
   }
-  const target = embedded ? `embedded PGlite (${options.embeddedDataDir ?? 'memory'})` : describeDatabase(url);
+  const target = embedded
+    ? `embedded PGlite (${options.embeddedDataDir ?? 'memory'})`
+    : describeDatabase(url);
   const pool = new pg.Pool({ connectionString: url, max: poolSize, connectionTimeoutMillis: 5_000 });
   // Idle connections die when the database restarts; the pool replaces them. Without a listener
   // the error would crash the process.
@@ -82,31 +87,38 @@ export async function openHistory(options: HistoryOptions): Promise<History> {
   } catch (error) {
     await pool.end().catch(() => undefined);
     await embedded?.close().catch(() => undefined);
-    throw error;
+    if (error instanceof SyncflowError) throw error;
+    throw new SyncflowError(
+      'ServiceUnavailable',
+      `cannot open the execution history at ${target}: ${(error as Error).message}; check DATABASE_URL and that PostgreSQL 15+ is running and reachable`,
+      { cause: error },
+    );
   }
   const store = new PgExecutionStore({
     pool,
     logger,
-    ...(options.watchPollIntervalMs !== undefined ? { watchPollIntervalMs: options.watchPollIntervalMs } : {}),
+    ...(options.watchPollIntervalMs !== undefined
+      ? { watchPollIntervalMs: options.watchPollIntervalMs }
+      : {}),
   });
-  let writer: ExecutionWriter | undefined;
-  const metrics = createHistoryMetrics(options.registry, () => writer?.depth ?? 0);
-  writer = new ExecutionWriter({ ...options.writer, sink: store, logger, metrics });
+  const created: { writer?: ExecutionWriter } = {};
+  const metrics = createHistoryMetrics(options.registry, () => created.writer?.depth ?? 0);
+  const writer = new ExecutionWriter({ ...options.writer, sink: store, logger, metrics });
+  created.writer = writer;
   const retention =
     options.retention === false
       ? undefined
       : new RetentionSweeper({ ...options.retention, target: store, logger, metrics });
   retention?.start();
   logger.info({ database: target }, 'execution history ready');
-  const opened = writer;
   return {
     store,
-    writer: opened,
+    writer,
     retention,
     target,
     async close(closeOptions = {}) {
       try {
-        await opened.close(closeOptions);
+        await writer.close(closeOptions);
       } finally {
         await retention?.stop();
         store.close();

@@ -61,7 +61,9 @@ export async function applyMigrations(
         name text NOT NULL,
         applied_at timestamptz NOT NULL DEFAULT now())`);
       const done = new Set(
-        (await client.query<{ version: number }>('SELECT version FROM schema_migrations')).rows.map((r) => r.version),
+        (await client.query<{ version: number }>('SELECT version FROM schema_migrations')).rows.map(
+          (r) => r.version,
+        ),
       );
       for (const migration of all) {
         if (done.has(migration.version)) continue;

@@ -11,7 +11,11 @@
 import type pg from 'pg';
 import { SyncflowError } from '../../core/errors.ts';
 import { EXECUTION_API_VERSION, WORKFLOW_LABEL } from '../../core/model/resources.ts';
-import type { ExecutionPhase, TaskExecutionStatus, WorkflowExecutionStatus } from '../../core/model/schema.ts';
+import type {
+  ExecutionPhase,
+  TaskExecutionStatus,
+  WorkflowExecutionStatus,
+} from '../../core/model/schema.ts';
 import { decodeContinue, encodeContinue } from './continue-token.ts';
 import type { HistoryLogger } from './logger.ts';
 import {
@@ -143,9 +147,13 @@ function timestamp(date: Date): string {
 function parseRv(value: string | undefined, field: string): number {
   if (value === undefined || value === '') return 0;
   if (!/^\d+$/.test(value) || !Number.isSafeInteger(Number(value))) {
-    throw new SyncflowError('BadRequest', `${field}: "${value}" is not a resourceVersion; use one returned by list or get`, {
-      causes: [{ code: 'FieldInvalid', field, message: 'not a resourceVersion' }],
-    });
+    throw new SyncflowError(
+      'BadRequest',
+      `${field}: "${value}" is not a resourceVersion; use one returned by list or get`,
+      {
+        causes: [{ code: 'FieldInvalid', field, message: 'not a resourceVersion' }],
+      },
+    );
   }
   return Number(value);
 }
@@ -210,7 +218,12 @@ function compileFilter(filter: ExecutionFilter): CompiledFilter {
 function filterConditions(filter: CompiledFilter, params: SqlParameters): string[] {
   const conditions: string[] = [];
   if (filter.namespace !== undefined) conditions.push(`e.namespace = ${params.add(filter.namespace)}`);
-  conditions.push(...labelSelectorConditions(filter.labels, params, { labels: 'e.labels', workflowName: 'e.workflow_name' }));
+  conditions.push(
+    ...labelSelectorConditions(filter.labels, params, {
+      labels: 'e.labels',
+      workflowName: 'e.workflow_name',
+    }),
+  );
   conditions.push(...fieldSelectorConditions(filter.fields, params, 'e'));
   if (filter.createdAfter) conditions.push(`e.created_at >= ${params.add(filter.createdAfter)}`);
   if (filter.createdBefore) conditions.push(`e.created_at < ${params.add(filter.createdBefore)}`);
@@ -220,9 +233,13 @@ function filterConditions(filter: CompiledFilter, params: SqlParameters): string
 function checkLimit(limit: number | undefined): number {
   if (limit === undefined || limit === 0) return 0;
   if (!Number.isSafeInteger(limit) || limit < 0) {
-    throw new SyncflowError('BadRequest', `limit: ${limit} is not a non-negative integer; use e.g. limit=500`, {
-      causes: [{ code: 'FieldInvalid', field: 'limit', message: 'must be a non-negative integer' }],
-    });
+    throw new SyncflowError(
+      'BadRequest',
+      `limit: ${limit} is not a non-negative integer; use e.g. limit=500`,
+      {
+        causes: [{ code: 'FieldInvalid', field: 'limit', message: 'must be a non-negative integer' }],
+      },
+    );
   }
   return limit;
 }
@@ -242,7 +259,9 @@ export class PgExecutionStore implements ExecutionStore, ChangeFeed {
       feed: this,
       logger: options.logger,
       ...(options.watchPollIntervalMs !== undefined ? { pollIntervalMs: options.watchPollIntervalMs } : {}),
-      ...(options.watchMaxBufferedEvents !== undefined ? { maxBufferedEvents: options.watchMaxBufferedEvents } : {}),
+      ...(options.watchMaxBufferedEvents !== undefined
+        ? { maxBufferedEvents: options.watchMaxBufferedEvents }
+        : {}),
     });
   }
 
@@ -291,7 +310,9 @@ export class PgExecutionStore implements ExecutionStore, ChangeFeed {
       };
     });
     return this.writeTransaction(async (client) => {
-      const inserted = await client.query<{ id: string; uid: string }>(INSERT_EXECUTIONS, [JSON.stringify(rows)]);
+      const inserted = await client.query<{ id: string; uid: string }>(INSERT_EXECUTIONS, [
+        JSON.stringify(rows),
+      ]);
       const ids = new Map(inserted.rows.map((r) => [r.uid, r.id]));
       const taskRows: unknown[] = [];
       for (const x of batch) {
@@ -321,7 +342,9 @@ export class PgExecutionStore implements ExecutionStore, ChangeFeed {
       const owner = new Map(existing.rows.map((r) => [`${r.namespace}/${r.name}`, r.uid]));
       return batch.map((x) => {
         if (ids.get(x.metadata.uid) !== undefined && !missing.includes(x)) return 'inserted';
-        return owner.get(`${x.metadata.namespace}/${x.metadata.name}`) === x.metadata.uid ? 'duplicate' : 'conflict';
+        return owner.get(`${x.metadata.namespace}/${x.metadata.name}`) === x.metadata.uid
+          ? 'duplicate'
+          : 'conflict';
       });
     });
   }
@@ -421,7 +444,10 @@ export class PgExecutionStore implements ExecutionStore, ChangeFeed {
   }
 
   async updateMetadata(namespace: string, name: string, update: MetadataUpdate): Promise<WorkflowExecution> {
-    const expectedRv = update.resourceVersion === undefined ? undefined : parseRv(update.resourceVersion, 'metadata.resourceVersion');
+    const expectedRv =
+      update.resourceVersion === undefined
+        ? undefined
+        : parseRv(update.resourceVersion, 'metadata.resourceVersion');
     return this.writeTransaction(async (client) => {
       const current = await client.query<{ id: string; resource_version: string; workflow_name: string }>(
         'SELECT id, resource_version, workflow_name FROM executions WHERE namespace = $1 AND name = $2 FOR UPDATE',
@@ -452,9 +478,10 @@ export class PgExecutionStore implements ExecutionStore, ChangeFeed {
         [row.id, JSON.stringify(update.labels), JSON.stringify(update.annotations)],
       );
       await client.query(MARK_LAST_RV);
-      const updated = await client.query<ExecutionRow>(`SELECT ${EXECUTION_COLUMNS} FROM executions e WHERE e.id = $1`, [
-        row.id,
-      ]);
+      const updated = await client.query<ExecutionRow>(
+        `SELECT ${EXECUTION_COLUMNS} FROM executions e WHERE e.id = $1`,
+        [row.id],
+      );
       return toExecution(updated.rows[0] as ExecutionRow);
     });
   }
@@ -547,7 +574,9 @@ export class PgExecutionStore implements ExecutionStore, ChangeFeed {
     const hex = /^(?:sha256:)?([0-9a-f]{10,})$/.exec(revision.hash)?.[1];
     if (!hex) {
       const message = `"${revision.hash}" is not a sha256 revision; pass Workflow status.revision (sha256:<hex>)`;
-      throw new SyncflowError('FieldInvalid', `hash: ${message}`, { causes: [{ code: 'FieldInvalid', field: 'hash', message }] });
+      throw new SyncflowError('FieldInvalid', `hash: ${message}`, {
+        causes: [{ code: 'FieldInvalid', field: 'hash', message }],
+      });
     }
     const name = `${revision.workflowName}-${hex.slice(0, 10)}`;
     const result = await this.writeTransaction(async (client) => {
@@ -569,15 +598,16 @@ export class PgExecutionStore implements ExecutionStore, ChangeFeed {
     });
     const record = toRevision(result.row);
     this.knownRevisions.set(key, record);
-    if (result.created) this.logger.info({ namespace: record.namespace, revision: record.name }, 'recorded workflow revision');
+    if (result.created)
+      this.logger.info({ namespace: record.namespace, revision: record.name }, 'recorded workflow revision');
     return { revision: record, created: result.created };
   }
 
   async getRevision(namespace: string, name: string): Promise<WorkflowRevisionRecord | undefined> {
-    const result = await this.pool.query<RevisionRow>('SELECT * FROM workflow_revisions WHERE namespace = $1 AND name = $2', [
-      namespace,
-      name,
-    ]);
+    const result = await this.pool.query<RevisionRow>(
+      'SELECT * FROM workflow_revisions WHERE namespace = $1 AND name = $2',
+      [namespace, name],
+    );
     return result.rows[0] ? toRevision(result.rows[0]) : undefined;
   }
 

@@ -41,7 +41,9 @@ export const DEFAULT_RETENTION_MS = 7 * 24 * 3600 * 1000;
 
 /** Periodically applies the retention policy. */
 export class RetentionSweeper {
-  private readonly options: Required<Omit<RetentionOptions, 'metrics'>> & { metrics: HistoryMetrics | undefined };
+  private readonly options: Required<Omit<RetentionOptions, 'metrics'>> & {
+    metrics: HistoryMetrics | undefined;
+  };
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<SweepResult> | undefined;
   private stopped = false;
@@ -79,7 +81,10 @@ export class RetentionSweeper {
       await sleep(pauseMs);
     }
     if (result.executions > 0 || result.changes > 0) {
-      this.options.logger.info({ ...result, olderThan: executionCutoff.toISOString() }, 'history retention sweep done');
+      this.options.logger.info(
+        { ...result, olderThan: executionCutoff.toISOString() },
+        'history retention sweep done',
+      );
     }
     return result;
   }
@@ -89,7 +94,10 @@ export class RetentionSweeper {
     const tick = () => {
       if (this.stopped) return;
       this.running = this.sweep().catch((error: unknown) => {
-        this.options.logger.warn(errorFields(error), 'history retention sweep failed; will retry at the next interval');
+        this.options.logger.warn(
+          errorFields(error),
+          'history retention sweep failed; will retry at the next interval',
+        );
         return { executions: 0, changes: 0 };
       });
       void this.running.finally(() => {

@@ -18,7 +18,12 @@ export interface LabelRequirement {
 export type LabelSelector = LabelRequirement[];
 
 /** Fields of an execution a field selector may name. */
-export const SELECTABLE_FIELDS = ['metadata.name', 'metadata.namespace', 'spec.workflowRef.name', 'status.phase'] as const;
+export const SELECTABLE_FIELDS = [
+  'metadata.name',
+  'metadata.namespace',
+  'spec.workflowRef.name',
+  'status.phase',
+] as const;
 export type SelectableField = (typeof SELECTABLE_FIELDS)[number];
 
 /** One requirement of a field selector. */
@@ -44,7 +49,10 @@ function checkKey(key: string, requirement: string): void {
   const prefix = slash >= 0 ? key.slice(0, slash) : undefined;
   const name = slash >= 0 ? key.slice(slash + 1) : key;
   if (prefix !== undefined && (prefix.length > 253 || !PREFIX.test(prefix))) {
-    throw invalid('labelSelector', `"${requirement}": key prefix "${prefix}" must be a DNS subdomain such as example.com`);
+    throw invalid(
+      'labelSelector',
+      `"${requirement}": key prefix "${prefix}" must be a DNS subdomain such as example.com`,
+    );
   }
   if (!NAME.test(name)) {
     throw invalid(
@@ -105,7 +113,10 @@ function parseRequirement(text: string): LabelRequirement {
     return { key, operator: op === '!=' ? 'neq' : 'eq', values: [value.trim()] };
   }
   if (/[<>]/.test(text)) {
-    throw invalid('labelSelector', `"${text}": the operators < and > are not supported; use =, !=, in, notin or exists`);
+    throw invalid(
+      'labelSelector',
+      `"${text}": the operators < and > are not supported; use =, !=, in, notin or exists`,
+    );
   }
   if (text.startsWith('!')) {
     const key = text.slice(1).trim();
@@ -158,7 +169,10 @@ export function parseFieldSelector(selector: string): FieldSelector {
     }
     const [, field = '', op = '', value = ''] = m;
     if (!(SELECTABLE_FIELDS as readonly string[]).includes(field)) {
-      throw invalid('fieldSelector', `field "${field}" is not selectable; use one of ${SELECTABLE_FIELDS.join(', ')}`);
+      throw invalid(
+        'fieldSelector',
+        `field "${field}" is not selectable; use one of ${SELECTABLE_FIELDS.join(', ')}`,
+      );
     }
     return { field: field as SelectableField, operator: op === '!=' ? 'neq' : 'eq', value: value.trim() };
   });

@@ -25,7 +25,11 @@ export interface SelectorColumns {
 }
 
 /** SQL conditions for every requirement of a label selector (Kubernetes semantics). */
-export function labelSelectorConditions(selector: LabelSelector, params: SqlParameters, columns: SelectorColumns): string[] {
+export function labelSelectorConditions(
+  selector: LabelSelector,
+  params: SqlParameters,
+  columns: SelectorColumns,
+): string[] {
   return selector.map((r) => {
     const value = () => `(${columns.labels} ->> ${params.add(r.key)}::text)`;
     const isWorkflow = r.key === WORKFLOW_LABEL;
@@ -58,8 +62,13 @@ const FIELD_COLUMNS = {
 } as const satisfies Record<SelectableField, string>;
 
 /** SQL conditions for a field selector over the executions table. */
-export function fieldSelectorConditions(selector: FieldSelector, params: SqlParameters, tableAlias: string): string[] {
+export function fieldSelectorConditions(
+  selector: FieldSelector,
+  params: SqlParameters,
+  tableAlias: string,
+): string[] {
   return selector.map(
-    (r) => `${tableAlias}.${FIELD_COLUMNS[r.field]} ${r.operator === 'eq' ? '=' : '<>'} ${params.add(r.value)}`,
+    (r) =>
+      `${tableAlias}.${FIELD_COLUMNS[r.field]} ${r.operator === 'eq' ? '=' : '<>'} ${params.add(r.value)}`,
   );
 }

@@ -168,7 +168,9 @@ export interface ExecutionStore extends ExecutionBatchSink {
   /** The newest committed resourceVersion. */
   currentResourceVersion(): Promise<string>;
 
-  recordRevision(revision: NewWorkflowRevision): Promise<{ revision: WorkflowRevisionRecord; created: boolean }>;
+  recordRevision(
+    revision: NewWorkflowRevision,
+  ): Promise<{ revision: WorkflowRevisionRecord; created: boolean }>;
   getRevision(namespace: string, name: string): Promise<WorkflowRevisionRecord | undefined>;
   listRevisions(options?: RevisionListOptions): Promise<RevisionList>;
 

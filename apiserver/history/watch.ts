@@ -81,7 +81,8 @@ export class WatchHub {
    * Gone when `fromRv` is older than the compacted resourceVersion.
    */
   async watch(fromRv: number, accepts: (event: WatchEvent) => boolean): Promise<ExecutionWatch> {
-    if (this.stopped) throw new SyncflowError('ServiceUnavailable', 'the history store is closed; retry on another replica');
+    if (this.stopped)
+      throw new SyncflowError('ServiceUnavailable', 'the history store is closed; retry on another replica');
     const queue: StoredChange[] = [];
     let waiting: ((result: IteratorResult<WatchEvent>) => void) | undefined;
     let failWaiting: ((error: Error) => void) | undefined;
@@ -165,7 +166,11 @@ export class WatchHub {
         throw new SyncflowError(
           'BadRequest',
           `resourceVersion: ${watcher.position} is newer than the newest stored resourceVersion ${page.lastRv}; watch from a resourceVersion returned by list or get`,
-          { causes: [{ code: 'FieldInvalid', field: 'resourceVersion', message: 'newer than any stored change' }] },
+          {
+            causes: [
+              { code: 'FieldInvalid', field: 'resourceVersion', message: 'newer than any stored change' },
+            ],
+          },
         );
       }
       first = false;
@@ -226,7 +231,10 @@ export class WatchHub {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
-    const error = new SyncflowError('ServiceUnavailable', 'the history store is shutting down; watch again on another replica');
+    const error = new SyncflowError(
+      'ServiceUnavailable',
+      'the history store is shutting down; watch again on another replica',
+    );
     for (const watcher of [...this.watchers]) watcher.fail(error);
   }
 }

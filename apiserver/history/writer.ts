@@ -44,7 +44,8 @@ export function checkRecordable(execution: WorkflowExecution): void {
   const problems: [string, string][] = [];
   if (!m?.namespace) problems.push(['metadata.namespace', 'is required']);
   if (!m?.name) problems.push(['metadata.name', 'is required']);
-  if (!m?.uid || !UUID.test(m.uid)) problems.push(['metadata.uid', 'must be a UUID (use crypto.randomUUID())']);
+  if (!m?.uid || !UUID.test(m.uid))
+    problems.push(['metadata.uid', 'must be a UUID (use crypto.randomUUID())']);
   if (!m?.creationTimestamp || Number.isNaN(Date.parse(m.creationTimestamp))) {
     problems.push(['metadata.creationTimestamp', 'must be an RFC 3339 time (use new Date().toISOString())']);
   }
@@ -144,7 +145,8 @@ export class ExecutionWriter {
     this.reserved++;
     let used = false;
     const use = () => {
-      if (used) throw new SyncflowError('InternalError', 'this write reservation was already used or released');
+      if (used)
+        throw new SyncflowError('InternalError', 'this write reservation was already used or released');
       used = true;
       this.reserved--;
     };
@@ -228,7 +230,8 @@ export class ExecutionWriter {
       this.writing = false;
     }
     const remaining = this.queue.length - this.head;
-    if (remaining > 0) this.schedule(delay > 0 ? delay : remaining >= this.maxBatch ? 0 : this.flushIntervalMs);
+    if (remaining > 0)
+      this.schedule(delay > 0 ? delay : remaining >= this.maxBatch ? 0 : this.flushIntervalMs);
   }
 
   /**

@@ -97,7 +97,10 @@ export function describeStoreContract(title: string, harness: () => StoreHarness
         await pool.query('CREATE SCHEMA public');
         const other = harness().newPool();
         extraPools.push(other);
-        const applied = await Promise.all([applyMigrations(pool, silentLogger), applyMigrations(other, silentLogger)]);
+        const applied = await Promise.all([
+          applyMigrations(pool, silentLogger),
+          applyMigrations(other, silentLogger),
+        ]);
         expect(applied.flat()).to.deep.equal([1]);
       });
     });
@@ -108,7 +111,10 @@ export function describeStoreContract(title: string, harness: () => StoreHarness
         expect(await store.insertExecutions([x])).to.deep.equal(['inserted']);
         const got = await store.get('shop', x.metadata.name);
         expect(got?.metadata.resourceVersion).to.match(/^\d+$/);
-        expect(got).to.deep.equal({ ...x, metadata: { ...x.metadata, resourceVersion: got?.metadata.resourceVersion } });
+        expect(got).to.deep.equal({
+          ...x,
+          metadata: { ...x.metadata, resourceVersion: got?.metadata.resourceVersion },
+        });
         expect(got?.status.tasks).to.have.length(5);
       });
 
@@ -116,7 +122,9 @@ export function describeStoreContract(title: string, harness: () => StoreHarness
         const x = execution({ workflow: 'checkout' });
         delete x.metadata.labels;
         await store.insertExecutions([x]);
-        expect((await store.get('shop', x.metadata.name))?.metadata.labels).to.deep.equal({ [WORKFLOW_LABEL]: 'checkout' });
+        expect((await store.get('shop', x.metadata.name))?.metadata.labels).to.deep.equal({
+          [WORKFLOW_LABEL]: 'checkout',
+        });
       });
 
       it('keeps an execution without tasks without inventing any', async () => {
@@ -135,7 +143,11 @@ export function describeStoreContract(title: string, harness: () => StoreHarness
         await store.insertExecutions([x]);
         const clash = { ...execution(), metadata: { ...execution().metadata, name: x.metadata.name } };
         const fresh = execution();
-        expect(await store.insertExecutions([x, clash, fresh])).to.deep.equal(['duplicate', 'conflict', 'inserted']);
+        expect(await store.insertExecutions([x, clash, fresh])).to.deep.equal([
+          'duplicate',
+          'conflict',
+          'inserted',
+        ]);
         expect((await store.get('shop', x.metadata.name))?.metadata.uid).to.equal(x.metadata.uid);
         const taskRows = await pool.query('SELECT count(*)::int AS n FROM task_executions');
         expect(taskRows.rows[0].n).to.equal(10);
@@ -156,7 +168,8 @@ export function describeStoreContract(title: string, harness: () => StoreHarness
         versions.push(Number(await store.currentResourceVersion()));
         await store.delete('shop', x.metadata.name);
         versions.push(Number(await store.currentResourceVersion()));
-        for (let i = 1; i < versions.length; i++) expect(versions[i]).to.be.greaterThan(versions[i - 1] as number);
+        for (let i = 1; i < versions.length; i++)
+          expect(versions[i]).to.be.greaterThan(versions[i - 1] as number);
       });
     });
 
@@ -165,37 +178,98 @@ export function describeStoreContract(title: string, harness: () => StoreHarness
       beforeEach(async () => {
         const base = Date.parse('2026-01-01T00:00:00Z');
         all = [
-          execution({ name: 'a', namespace: 'shop', workflow: 'profile', labels: { team: 'web', tier: 'gold' }, createdAt: new Date(base) }),
-          execution({ name: 'b', namespace: 'shop', workflow: 'profile', phase: 'Failed', labels: { team: 'api' }, createdAt: new Date(base + 1000) }),
-          execution({ name: 'c', namespace: 'shop', workflow: 'checkout', labels: { tier: 'silver' }, createdAt: new Date(base + 2000) }),
-          execution({ name: 'd', namespace: 'bank', workflow: 'profile', labels: { team: 'web' }, createdAt: new Date(base + 3000) }),
+          execution({
+            name: 'a',
+            namespace: 'shop',
+            workflow: 'profile',
+            labels: { team: 'web', tier: 'gold' },
+            createdAt: new Date(base),
+          }),
+          execution({
+            name: 'b',
+            namespace: 'shop',
+            workflow: 'profile',
+            phase: 'Failed',
+            labels: { team: 'api' },
+            createdAt: new Date(base + 1000),
+          }),
+          execution({
+            name: 'c',
+            namespace: 'shop',
+            workflow: 'checkout',
+            labels: { tier: 'silver' },
+            createdAt: new Date(base + 2000),
+          }),
+          execution({
+            name: 'd',
+            namespace: 'bank',
+            workflow: 'profile',
+            labels: { team: 'web' },
+            createdAt: new Date(base + 3000),
+          }),
         ];
         for (const x of all) await store.insertExecutions([x]);
       });
 
-      const cases: { title: string; options: Parameters<PgExecutionStore['list']>[0]; expected: string[] }[] = [
-        { title: 'all namespaces, newest first', options: {}, expected: ['d', 'c', 'b', 'a'] },
-        { title: 'one namespace', options: { namespace: 'shop' }, expected: ['c', 'b', 'a'] },
-        { title: 'label equality', options: { labelSelector: 'team=web' }, expected: ['d', 'a'] },
-        { title: 'label inequality (absent keys match)', options: { labelSelector: 'team!=web' }, expected: ['c', 'b'] },
-        { title: 'label in', options: { labelSelector: 'tier in (gold, silver)' }, expected: ['c', 'a'] },
-        { title: 'label notin', options: { labelSelector: 'tier notin (gold)' }, expected: ['d', 'c', 'b'] },
-        { title: 'label exists', options: { labelSelector: 'tier' }, expected: ['c', 'a'] },
-        { title: 'label does not exist', options: { labelSelector: '!tier' }, expected: ['d', 'b'] },
-        { title: 'the workflow label', options: { labelSelector: `${WORKFLOW_LABEL}=profile` }, expected: ['d', 'b', 'a'] },
-        { title: 'workflow label in a set', options: { labelSelector: `${WORKFLOW_LABEL} in (checkout)` }, expected: ['c'] },
-        { title: 'parsed selector form', options: { labelSelector: [{ key: 'team', operator: 'eq', values: ['api'] }] }, expected: ['b'] },
-        { title: 'field spec.workflowRef.name', options: { fieldSelector: 'spec.workflowRef.name=checkout' }, expected: ['c'] },
-        { title: 'field status.phase', options: { fieldSelector: 'status.phase=Failed' }, expected: ['b'] },
-        { title: 'field status.phase negated, with namespace', options: { namespace: 'shop', fieldSelector: 'status.phase!=Failed' }, expected: ['c', 'a'] },
-        { title: 'field metadata.name', options: { fieldSelector: 'metadata.name=d' }, expected: ['d'] },
-        {
-          title: 'time range [after, before)',
-          options: { createdAfter: new Date('2026-01-01T00:00:01Z'), createdBefore: new Date('2026-01-01T00:00:03Z') },
-          expected: ['c', 'b'],
-        },
-        { title: 'combined label and field selectors', options: { labelSelector: 'team=web', fieldSelector: 'metadata.namespace=shop' }, expected: ['a'] },
-      ];
+      const cases: { title: string; options: Parameters<PgExecutionStore['list']>[0]; expected: string[] }[] =
+        [
+          { title: 'all namespaces, newest first', options: {}, expected: ['d', 'c', 'b', 'a'] },
+          { title: 'one namespace', options: { namespace: 'shop' }, expected: ['c', 'b', 'a'] },
+          { title: 'label equality', options: { labelSelector: 'team=web' }, expected: ['d', 'a'] },
+          {
+            title: 'label inequality (absent keys match)',
+            options: { labelSelector: 'team!=web' },
+            expected: ['c', 'b'],
+          },
+          { title: 'label in', options: { labelSelector: 'tier in (gold, silver)' }, expected: ['c', 'a'] },
+          {
+            title: 'label notin',
+            options: { labelSelector: 'tier notin (gold)' },
+            expected: ['d', 'c', 'b'],
+          },
+          { title: 'label exists', options: { labelSelector: 'tier' }, expected: ['c', 'a'] },
+          { title: 'label does not exist', options: { labelSelector: '!tier' }, expected: ['d', 'b'] },
+          {
+            title: 'the workflow label',
+            options: { labelSelector: `${WORKFLOW_LABEL}=profile` },
+            expected: ['d', 'b', 'a'],
+          },
+          {
+            title: 'workflow label in a set',
+            options: { labelSelector: `${WORKFLOW_LABEL} in (checkout)` },
+            expected: ['c'],
+          },
+          {
+            title: 'parsed selector form',
+            options: { labelSelector: [{ key: 'team', operator: 'eq', values: ['api'] }] },
+            expected: ['b'],
+          },
+          {
+            title: 'field spec.workflowRef.name',
+            options: { fieldSelector: 'spec.workflowRef.name=checkout' },
+            expected: ['c'],
+          },
+          { title: 'field status.phase', options: { fieldSelector: 'status.phase=Failed' }, expected: ['b'] },
+          {
+            title: 'field status.phase negated, with namespace',
+            options: { namespace: 'shop', fieldSelector: 'status.phase!=Failed' },
+            expected: ['c', 'a'],
+          },
+          { title: 'field metadata.name', options: { fieldSelector: 'metadata.name=d' }, expected: ['d'] },
+          {
+            title: 'time range [after, before)',
+            options: {
+              createdAfter: new Date('2026-01-01T00:00:01Z'),
+              createdBefore: new Date('2026-01-01T00:00:03Z'),
+            },
+            expected: ['c', 'b'],
+          },
+          {
+            title: 'combined label and field selectors',
+            options: { labelSelector: 'team=web', fieldSelector: 'metadata.namespace=shop' },
+            expected: ['a'],
+          },
+        ];
       for (const c of cases) {
         it(`filters by ${c.title}`, async () => {
           expect(names((await store.list(c.options)).items)).to.deep.equal(c.expected);
@@ -251,10 +325,19 @@ export function describeStoreContract(title: string, harness: () => StoreHarness
       });
 
       it('applies the filter on every page', async () => {
-        for (let i = 0; i < 6; i++) await store.insertExecutions([execution({ phase: i % 2 ? 'Failed' : 'Succeeded' })]);
+        for (let i = 0; i < 6; i++)
+          await store.insertExecutions([execution({ phase: i % 2 ? 'Failed' : 'Succeeded' })]);
         const first = await store.list({ fieldSelector: 'status.phase=Failed', limit: 2 });
-        const second = await store.list({ fieldSelector: 'status.phase=Failed', limit: 2, continue: first.continue as string });
-        expect([...first.items, ...second.items].map((x) => x.status.phase)).to.deep.equal(['Failed', 'Failed', 'Failed']);
+        const second = await store.list({
+          fieldSelector: 'status.phase=Failed',
+          limit: 2,
+          continue: first.continue as string,
+        });
+        expect([...first.items, ...second.items].map((x) => x.status.phase)).to.deep.equal([
+          'Failed',
+          'Failed',
+          'Failed',
+        ]);
         expect(second).to.not.have.property('continue');
       });
     });
@@ -271,7 +354,9 @@ export function describeStoreContract(title: string, harness: () => StoreHarness
         });
         expect(updated.metadata.labels).to.deep.equal({ [WORKFLOW_LABEL]: 'user-profile', team: 'web' });
         expect(updated.metadata.annotations).to.deep.equal({ reviewed: 'yes' });
-        expect(Number(updated.metadata.resourceVersion)).to.be.greaterThan(Number(before.metadata.resourceVersion));
+        expect(Number(updated.metadata.resourceVersion)).to.be.greaterThan(
+          Number(before.metadata.resourceVersion),
+        );
         expect(updated.status).to.deep.equal(before.status);
         expect(await store.get('shop', x.metadata.name)).to.deep.equal(updated);
       });
@@ -280,7 +365,11 @@ export function describeStoreContract(title: string, harness: () => StoreHarness
         const x = execution();
         await store.insertExecutions([x]);
         const error = await rejection(
-          store.updateMetadata('shop', x.metadata.name, { labels: x.metadata.labels ?? {}, annotations: {}, resourceVersion: '1' }),
+          store.updateMetadata('shop', x.metadata.name, {
+            labels: x.metadata.labels ?? {},
+            annotations: {},
+            resourceVersion: '1',
+          }),
           'Conflict',
         );
         expect(error.message).to.contain('metadata.resourceVersion');
@@ -289,7 +378,10 @@ export function describeStoreContract(title: string, harness: () => StoreHarness
       it('refuses to change or drop the workflow label, naming it', async () => {
         const x = execution();
         await store.insertExecutions([x]);
-        const error = await rejection(store.updateMetadata('shop', x.metadata.name, { labels: {}, annotations: {} }), 'FieldInvalid');
+        const error = await rejection(
+          store.updateMetadata('shop', x.metadata.name, { labels: {}, annotations: {} }),
+          'FieldInvalid',
+        );
         expect(error.causes[0]?.field).to.equal(`metadata.labels[${WORKFLOW_LABEL}]`);
       });
 
@@ -316,7 +408,9 @@ export function describeStoreContract(title: string, harness: () => StoreHarness
         const gone = Array.from({ length: 3 }, () => execution({ labels: { team: 'web' } }));
         await store.insertExecutions([keep, ...gone]);
         const deleted = await store.deleteCollection({ namespace: 'shop', labelSelector: 'team=web' });
-        expect(deleted.map((x) => x.metadata.uid).sort()).to.deep.equal(gone.map((x) => x.metadata.uid).sort());
+        expect(deleted.map((x) => x.metadata.uid).sort()).to.deep.equal(
+          gone.map((x) => x.metadata.uid).sort(),
+        );
         expect(names((await store.list()).items)).to.deep.equal([keep.metadata.name]);
       });
     });
@@ -427,14 +521,33 @@ export function describeStoreContract(title: string, harness: () => StoreHarness
       const hash = (c: string) => `sha256:${c.repeat(64)}`;
 
       it('records a revision once and returns the stored one afterwards', async () => {
-        const first = await store.recordRevision({ namespace: 'shop', workflowName: 'profile', hash: hash('a'), definition: { spec: 1 } });
+        const first = await store.recordRevision({
+          namespace: 'shop',
+          workflowName: 'profile',
+          hash: hash('a'),
+          definition: { spec: 1 },
+        });
         expect(first.created).to.equal(true);
-        expect(first.revision).to.include({ name: 'profile-aaaaaaaaaa', workflowName: 'profile', hash: hash('a') });
+        expect(first.revision).to.include({
+          name: 'profile-aaaaaaaaaa',
+          workflowName: 'profile',
+          hash: hash('a'),
+        });
         expect(first.revision.definition).to.deep.equal({ spec: 1 });
-        const again = await store.recordRevision({ namespace: 'shop', workflowName: 'profile', hash: hash('a'), definition: { spec: 1 } });
+        const again = await store.recordRevision({
+          namespace: 'shop',
+          workflowName: 'profile',
+          hash: hash('a'),
+          definition: { spec: 1 },
+        });
         expect(again).to.deep.equal({ revision: first.revision, created: false });
         const otherStore = newStore();
-        const fromOtherReplica = await otherStore.recordRevision({ namespace: 'shop', workflowName: 'profile', hash: hash('a'), definition: {} });
+        const fromOtherReplica = await otherStore.recordRevision({
+          namespace: 'shop',
+          workflowName: 'profile',
+          hash: hash('a'),
+          definition: {},
+        });
         expect(fromOtherReplica).to.deep.equal({ revision: first.revision, created: false });
         expect(await store.getRevision('shop', 'profile-aaaaaaaaaa')).to.deep.equal(first.revision);
         expect(await store.getRevision('shop', 'profile-bbbbbbbbbb')).to.equal(undefined);
@@ -442,10 +555,24 @@ export function describeStoreContract(title: string, harness: () => StoreHarness
 
       it('lists the revisions of a workflow newest first, with pagination', async () => {
         for (const c of ['a', 'b', 'c']) {
-          await store.recordRevision({ namespace: 'shop', workflowName: 'profile', hash: hash(c), definition: {} });
+          await store.recordRevision({
+            namespace: 'shop',
+            workflowName: 'profile',
+            hash: hash(c),
+            definition: {},
+          });
         }
-        await store.recordRevision({ namespace: 'shop', workflowName: 'checkout', hash: hash('d'), definition: {} });
-        const first = await store.listRevisions({ namespace: 'shop', labelSelector: `${WORKFLOW_LABEL}=profile`, limit: 2 });
+        await store.recordRevision({
+          namespace: 'shop',
+          workflowName: 'checkout',
+          hash: hash('d'),
+          definition: {},
+        });
+        const first = await store.listRevisions({
+          namespace: 'shop',
+          labelSelector: `${WORKFLOW_LABEL}=profile`,
+          limit: 2,
+        });
         expect(first.items.map((r) => r.name)).to.deep.equal(['profile-cccccccccc', 'profile-bbbbbbbbbb']);
         const second = await store.listRevisions({
           namespace: 'shop',
@@ -479,7 +606,11 @@ export function describeStoreContract(title: string, harness: () => StoreHarness
           ['t1', 60, 5],
         ]);
         expect(stats[0]?.p90Ms).to.be.closeTo(46, 0.001);
-        const recent = await store.taskDurationStats({ namespace: 'shop', workflowName: 'profile', recentExecutions: 2 });
+        const recent = await store.taskDurationStats({
+          namespace: 'shop',
+          workflowName: 'profile',
+          recentExecutions: 2,
+        });
         expect(recent[0]?.p50Ms).to.equal(45);
       });
     });
@@ -488,11 +619,19 @@ export function describeStoreContract(title: string, harness: () => StoreHarness
       it('deletes executions older than the configured age in batches, telling watchers', async () => {
         const now = Date.parse('2026-06-10T00:00:00Z');
         const day = 24 * 3600 * 1000;
-        const old = Array.from({ length: 5 }, (_, i) => execution({ createdAt: new Date(now - 8 * day - i * 1000) }));
+        const old = Array.from({ length: 5 }, (_, i) =>
+          execution({ createdAt: new Date(now - 8 * day - i * 1000) }),
+        );
         const recent = execution({ createdAt: new Date(now - 6 * day) });
         await store.insertExecutions([...old, recent]);
         const watch = await store.watch({ resourceVersion: await store.currentResourceVersion() });
-        const sweeper = new RetentionSweeper({ target: store, logger: silentLogger, batchSize: 2, pauseMs: 1, now: () => now });
+        const sweeper = new RetentionSweeper({
+          target: store,
+          logger: silentLogger,
+          batchSize: 2,
+          pauseMs: 1,
+          now: () => now,
+        });
         expect(await sweeper.sweep()).to.deep.equal({ executions: 5, changes: 0 });
         expect(names((await store.list()).items)).to.deep.equal([recent.metadata.name]);
         const events = await take(watch, 5);

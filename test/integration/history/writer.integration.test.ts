@@ -7,7 +7,10 @@ import { execution } from './fixtures.ts';
 import { freshSchema } from './store-contract.ts';
 
 if (TEST_DATABASE_URL === undefined) {
-  announceSkip('openHistory on PostgreSQL', 'TEST_DATABASE_URL is not set; run through `hack/postgres.sh run`');
+  announceSkip(
+    'openHistory on PostgreSQL',
+    'TEST_DATABASE_URL is not set; run through `hack/postgres.sh run`',
+  );
 } else {
   describe('openHistory on PostgreSQL', function () {
     this.timeout(60_000);
@@ -18,7 +21,12 @@ if (TEST_DATABASE_URL === undefined) {
       const pool = testPool();
       await freshSchema(pool);
       await pool.end();
-      history = await openHistory({ databaseUrl: TEST_DATABASE_URL, logger: silentLogger, registry, retention: false });
+      history = await openHistory({
+        databaseUrl: TEST_DATABASE_URL,
+        logger: silentLogger,
+        registry,
+        retention: false,
+      });
     });
 
     after(async () => {

@@ -1,0 +1,285 @@
+import { expect } from 'chai';
+import { Registry } from 'prom-client';
+import sinon from 'sinon';
+import { SyncflowError } from '../../core/errors.ts';
+import { execution } from '../../test/integration/history/fixtures.ts';
+import { createHistoryMetrics } from './metrics.ts';
+import type { ExecutionBatchSink, InsertOutcome, WorkflowExecution } from './store.ts';
+import { RecordingLogger } from './testing.ts';
+import { checkRecordable, ExecutionWriter, isDataError, type ExecutionWriterOptions } from './writer.ts';
+
+/** A sink that records batches and can be made to fail. */
+class FakeSink implements ExecutionBatchSink {
+  readonly batches: string[][] = [];
+  failure: Error | undefined;
+  readonly poisoned = new Set<string>();
+  readonly taken = new Set<string>();
+  private waiting: (() => void)[] = [];
+
+  async insertExecutions(batch: readonly WorkflowExecution[]): Promise<InsertOutcome[]> {
+    await Promise.resolve();
+    if (this.failure) throw this.failure;
+    if (batch.some((x) => this.poisoned.has(x.metadata.name))) {
+      throw Object.assign(new Error('invalid input syntax for type timestamp'), { code: '22007' });
+    }
+    this.batches.push(batch.map((x) => x.metadata.name));
+    for (const resolve of this.waiting.splice(0)) resolve();
+    return batch.map((x) => (this.taken.has(x.metadata.name) ? 'conflict' : 'inserted'));
+  }
+
+  /** Resolves at the next successful batch. */
+  nextBatch(): Promise<void> {
+    return new Promise((resolve) => this.waiting.push(resolve));
+  }
+
+  get written(): string[] {
+    return this.batches.flat();
+  }
+}
+
+const connectionLost = () =>
+  Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
+
+describe('ExecutionWriter', () => {
+  let sink: FakeSink;
+  let logger: RecordingLogger;
+  let registry: Registry;
+  const writers: ExecutionWriter[] = [];
+
+  function writer(options: Partial<ExecutionWriterOptions> = {}): ExecutionWriter {
+    const created: { writer?: ExecutionWriter } = {};
+    const metrics = createHistoryMetrics(registry, () => created.writer?.depth ?? 0);
+    const w = new ExecutionWriter({ sink, logger, metrics, retryDelayMs: 1, maxRetryDelayMs: 2, ...options });
+    created.writer = w;
+    writers.push(w);
+    return w;
+  }
+
+  async function metric(name: string): Promise<number> {
+    const values = (await registry.getSingleMetric(name)?.get())?.values ?? [];
+    return values.reduce((sum, v) => sum + v.value, 0);
+  }
+
+  beforeEach(() => {
+    sink = new FakeSink();
+    logger = new RecordingLogger();
+    registry = new Registry();
+  });
+
+  afterEach(async () => {
+    sink.failure = undefined;
+    await Promise.all(writers.splice(0).map((w) => w.close({ timeoutMs: 1000 }).catch(() => undefined)));
+  });
+
+  it('writes executions in batches of at most maxBatch, in the order they were recorded', async () => {
+    const w = writer({ maxBatch: 3 });
+    const xs = Array.from({ length: 7 }, () => execution());
+    for (const x of xs) w.record(x);
+    await w.flush();
+    expect(sink.batches.map((b) => b.length)).to.deep.equal([3, 3, 1]);
+    expect(sink.written).to.deep.equal(xs.map((x) => x.metadata.name));
+    expect(await metric('syncflow_history_executions_written_total')).to.equal(7);
+    expect(await metric('syncflow_history_queue_depth')).to.equal(0);
+  });
+
+  describe('flush timing (fake clock)', () => {
+    let clock: sinon.SinonFakeTimers;
+    beforeEach(() => {
+      clock = sinon.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    });
+    afterEach(() => clock.restore());
+
+    it('writes a partial batch flushIntervalMs after its first execution, without being asked', async () => {
+      const w = writer({ flushIntervalMs: 50, maxBatch: 100 });
+      w.record(execution());
+      await clock.tickAsync(49);
+      expect(sink.batches).to.have.length(0);
+      await clock.tickAsync(1);
+      expect(sink.batches).to.have.length(1);
+    });
+
+    it('writes a full batch at once', async () => {
+      const w = writer({ flushIntervalMs: 50, maxBatch: 2 });
+      w.record(execution());
+      w.record(execution());
+      await clock.tickAsync(0);
+      expect(sink.batches).to.deep.equal([sink.written]);
+      expect(sink.written).to.have.length(2);
+    });
+  });
+
+  it('refuses with ServiceUnavailable at admission once queued and running executions reach the bound', async () => {
+    sink.failure = connectionLost();
+    const w = writer({ maxQueued: 3 });
+    w.record(execution());
+    const running = w.admit();
+    w.admit().record(execution());
+    expect(w.canAccept()).to.equal(false);
+    let error: unknown;
+    try {
+      w.admit();
+    } catch (e) {
+      error = e;
+    }
+    expect(error).to.be.instanceOf(SyncflowError);
+    expect((error as SyncflowError).code).to.equal('ServiceUnavailable');
+    expect((error as SyncflowError).message).to.contain(
+      '3 executions are waiting for the history database (bound 3)',
+    );
+    expect(await metric('syncflow_history_admissions_refused_total')).to.equal(1);
+    running.release();
+    expect(w.canAccept()).to.equal(true);
+  });
+
+  it('buffers while the database is down, then writes everything and accepts again when it returns', async () => {
+    sink.failure = connectionLost();
+    const w = writer({ maxQueued: 2 });
+    const xs = [execution(), execution()];
+    for (const x of xs) w.record(x);
+    const flushed = w.flush();
+    expect(() => w.admit()).to.throw(SyncflowError);
+    while ((await metric('syncflow_history_flush_failures_total')) < 3)
+      await new Promise((r) => setTimeout(r, 1));
+    sink.failure = undefined;
+    await flushed;
+    expect(sink.written).to.deep.equal(xs.map((x) => x.metadata.name));
+    expect(w.canAccept()).to.equal(true);
+    expect(logger.at('warn')).to.deep.equal(['history batch failed; buffering executions and retrying']);
+    expect(logger.at('info')).to.include('history database reachable again; writing the buffered executions');
+    expect(JSON.stringify(logger.entries)).to.contain('ECONNREFUSED');
+  });
+
+  it('isolates executions the database rejects, writes the others and logs each rejected one', async () => {
+    const w = writer({ maxBatch: 8 });
+    const xs = Array.from({ length: 8 }, () => execution());
+    sink.poisoned.add(xs[5]?.metadata.name as string);
+    for (const x of xs) w.record(x);
+    await w.flush();
+    expect([...sink.written].sort()).to.deep.equal(
+      xs
+        .filter((_, i) => i !== 5)
+        .map((x) => x.metadata.name)
+        .sort(),
+    );
+    const rejected = logger.entries.filter((e) => e.level === 'error');
+    expect(rejected.map((e) => e.fields.execution)).to.deep.equal([xs[5]?.metadata.name]);
+    expect(rejected[0]?.message).to.equal('execution not recorded: the database rejected it');
+  });
+
+  it('logs and counts an execution whose name was already taken', async () => {
+    const w = writer();
+    const x = execution();
+    sink.taken.add(x.metadata.name);
+    w.record(x);
+    await w.flush();
+    expect(logger.entries.find((e) => e.level === 'error')?.fields.execution).to.equal(x.metadata.name);
+    expect(await metric('syncflow_history_name_conflicts_total')).to.equal(1);
+  });
+
+  it('validates an execution when it is recorded, naming each bad field', () => {
+    const w = writer();
+    const x = execution();
+    x.metadata.uid = 'not-a-uuid';
+    x.metadata.creationTimestamp = 'yesterday';
+    const reservation = w.admit();
+    let error: SyncflowError | undefined;
+    try {
+      reservation.record(x);
+    } catch (e) {
+      error = e as SyncflowError;
+    }
+    expect(error?.code).to.equal('FieldInvalid');
+    expect(error?.causes.map((c) => c.field)).to.deep.equal(['metadata.uid', 'metadata.creationTimestamp']);
+    expect(w.depth).to.equal(0);
+  });
+
+  it('lets a reservation be used once', () => {
+    const w = writer();
+    const reservation = w.admit();
+    reservation.release();
+    expect(() => reservation.record(execution())).to.throw(SyncflowError, 'already used or released');
+    expect(w.depth).to.equal(0);
+  });
+
+  it('flush resolves at once when nothing is pending', async () => {
+    await writer().flush();
+    expect(sink.batches).to.deep.equal([]);
+  });
+
+  it('close stops admitting and writes what is queued', async () => {
+    const w = writer();
+    const x = execution();
+    w.record(x);
+    await w.close();
+    expect(sink.written).to.deep.equal([x.metadata.name]);
+    expect(() => w.admit()).to.throw(SyncflowError, 'the server is shutting down');
+  });
+
+  it('close reports how many executions it could not write when the database stays down', async () => {
+    sink.failure = connectionLost();
+    const w = writer();
+    w.record(execution());
+    w.record(execution());
+    let error: SyncflowError | undefined;
+    try {
+      await w.close({ timeoutMs: 20 });
+    } catch (e) {
+      error = e as SyncflowError;
+    }
+    expect(error?.code).to.equal('ServiceUnavailable');
+    expect(error?.message).to.contain('2 executions could not be written');
+    expect(logger.at('error')).to.include(
+      'history writer closed with executions not written to the database',
+    );
+  });
+
+  it('refuses a flush interval above 50 ms, naming the option', () => {
+    expect(() => writer({ flushIntervalMs: 100 })).to.throw(
+      SyncflowError,
+      'flushIntervalMs: 100 must be in (0, 50] ms',
+    );
+  });
+});
+
+describe('checkRecordable', () => {
+  it('accepts a complete execution', () => {
+    expect(() => checkRecordable(execution())).to.not.throw();
+  });
+
+  it('names every missing field', () => {
+    const x = execution();
+    const broken = {
+      ...x,
+      metadata: { ...x.metadata, name: '', namespace: '' },
+      spec: { workflowRef: { name: '' } },
+      status: {},
+    } as unknown as WorkflowExecution;
+    try {
+      checkRecordable(broken);
+      expect.fail('expected an error');
+    } catch (error) {
+      expect((error as SyncflowError).causes.map((c) => c.field)).to.deep.equal([
+        'metadata.namespace',
+        'metadata.name',
+        'spec.workflowRef.name',
+        'status.phase',
+      ]);
+    }
+  });
+});
+
+describe('isDataError', () => {
+  const cases: [string, unknown, boolean][] = [
+    ['invalid text representation', { code: '22P02' }, true],
+    ['unique violation', { code: '23505' }, true],
+    ['connection refused', { code: 'ECONNREFUSED' }, false],
+    ['admin shutdown', { code: '57P01' }, false],
+    ['undefined table (operations must fix it; retry, do not drop)', { code: '42P01' }, false],
+    ['no code', new Error('Connection terminated unexpectedly'), false],
+  ];
+  for (const [title, error, expected] of cases) {
+    it(`${expected ? 'drops' : 'retries'} on ${title}`, () => {
+      expect(isDataError(error)).to.equal(expected);
+    });
+  }
+});
