@@ -1,0 +1,159 @@
+/**
+ * Client-certificate verification on `node:crypto`'s X509Certificate: chains a presented leaf
+ * (optionally through presented intermediates) to one certificate of a trusted CA bundle, checking
+ * issuer names, signatures, validity periods, CA basic constraints and the clientAuth extended key
+ * usage, as Go's `x509.Certificate.Verify` does for Kubernetes' client-certificate authenticators.
+ */
+import { X509Certificate } from 'node:crypto';
+import type { TLSSocket, DetailedPeerCertificate } from 'node:tls';
+
+const PEM_BLOCK = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
+const CLIENT_AUTH_OID = '1.3.6.1.5.5.7.3.2';
+const ANY_EKU_OID = '2.5.29.37.0';
+/** Longest chain followed (leaf + intermediates), so a hostile chain cannot make us loop or work hard. */
+const MAX_CHAIN_LENGTH = 8;
+
+/** A parsed certificate with its validity period compiled to milliseconds once. */
+export interface TrustedCertificate {
+  cert: X509Certificate;
+  notBefore: number;
+  notAfter: number;
+}
+
+/**
+ * Parses a PEM bundle (one or more CERTIFICATE blocks; other blocks are skipped). Throws an Error
+ * naming the block index when a certificate cannot be parsed or the bundle holds none.
+ */
+export function parseCertificateBundle(pem: string): TrustedCertificate[] {
+  const blocks = pem.match(PEM_BLOCK) ?? [];
+  if (blocks.length === 0) throw new Error('no PEM "CERTIFICATE" block found');
+  return blocks.map((block, index) => {
+    try {
+      return trusted(new X509Certificate(block));
+    } catch (cause) {
+      throw new Error(`certificate #${index + 1} of the bundle cannot be parsed: ${(cause as Error).message}`, { cause });
+    }
+  });
+}
+
+function trusted(cert: X509Certificate): TrustedCertificate {
+  return { cert, notBefore: Date.parse(cert.validFrom), notAfter: Date.parse(cert.validTo) };
+}
+
+/** Why a chain was not accepted, phrased for a log line or a 401 message (never containing key material). */
+export type VerificationResult = { verified: true; chain: X509Certificate[] } | { verified: false; reason: string };
+
+/** Options of {@link verifyClientCertificate}. */
+export interface VerifyOptions {
+  /** Current time in ms since the epoch. */
+  now: number;
+}
+
+/**
+ * Verifies that `presented[0]` (the leaf) chains to one of `roots`, possibly through the other
+ * presented certificates acting as intermediates. Every certificate on the path must be within its
+ * validity period; issuers must be CAs; the leaf and intermediates, when they restrict extended key
+ * usage, must allow clientAuth.
+ */
+export function verifyClientCertificate(
+  presented: readonly X509Certificate[],
+  roots: readonly TrustedCertificate[],
+  options: VerifyOptions,
+): VerificationResult {
+  const leaf = presented[0];
+  if (leaf === undefined) return { verified: false, reason: 'no client certificate' };
+  const intermediates = presented.slice(1).map(trusted);
+  const path: X509Certificate[] = [];
+  let current = trusted(leaf);
+  for (let depth = 0; depth < MAX_CHAIN_LENGTH; depth++) {
+    const problem = validityProblem(current, options.now) ?? usageProblem(current.cert);
+    if (problem !== undefined) return { verified: false, reason: `${describe(current.cert)}: ${problem}` };
+    path.push(current.cert);
+    const root = roots.find((candidate) => issued(candidate, current.cert));
+    if (root !== undefined) {
+      const rootProblem = validityProblem(root, options.now);
+      if (rootProblem !== undefined) return { verified: false, reason: `CA ${describe(root.cert)}: ${rootProblem}` };
+      return { verified: true, chain: [...path, root.cert] };
+    }
+    const next = intermediates.find((candidate) => !path.includes(candidate.cert) && issued(candidate, current.cert));
+    if (next === undefined) {
+      return { verified: false, reason: `${describe(current.cert)} is not signed by a trusted CA` };
+    }
+    current = next;
+  }
+  return { verified: false, reason: `certificate chain longer than ${MAX_CHAIN_LENGTH}` };
+}
+
+function issued(issuer: TrustedCertificate, subject: X509Certificate): boolean {
+  if (!issuer.cert.ca || !subject.checkIssued(issuer.cert)) return false;
+  try {
+    return subject.verify(issuer.cert.publicKey);
+  } catch {
+    return false;
+  }
+}
+
+function validityProblem(cert: TrustedCertificate, now: number): string | undefined {
+  if (!(now >= cert.notBefore)) return `not valid before ${cert.cert.validFrom}`;
+  if (!(now <= cert.notAfter)) return `expired at ${cert.cert.validTo}`;
+  return undefined;
+}
+
+function usageProblem(cert: X509Certificate): string | undefined {
+  const usages = extendedKeyUsages(cert);
+  if (usages === undefined || usages.includes(CLIENT_AUTH_OID) || usages.includes(ANY_EKU_OID)) return undefined;
+  return 'extended key usage does not allow client authentication';
+}
+
+/** The certificate's extended key usage OIDs; `extKeyUsage` on Node ≥ 23, `keyUsage` before. */
+function extendedKeyUsages(cert: X509Certificate): string[] | undefined {
+  const withNewName = cert as X509Certificate & { extKeyUsage?: string[] };
+  return 'extKeyUsage' in withNewName ? withNewName.extKeyUsage : cert.keyUsage;
+}
+
+/** `CN=…` of a certificate, for messages. */
+function describe(cert: X509Certificate): string {
+  const cn = subjectAttributes(cert, 'CN')[0];
+  return cn === undefined ? `certificate "${cert.subject.replaceAll('\n', ', ')}"` : `certificate CN="${cn}"`;
+}
+
+/**
+ * Values of one attribute (`CN`, `O`, …) of the certificate's subject, in order. Node renders the
+ * subject one attribute per line, `KEY=value`, with several values of a key as `KEY=a` lines.
+ */
+export function subjectAttributes(cert: X509Certificate, key: string): string[] {
+  const values: string[] = [];
+  for (const line of cert.subject.split('\n')) {
+    const eq = line.indexOf('=');
+    if (eq > 0 && line.slice(0, eq) === key) values.push(line.slice(eq + 1));
+  }
+  return values;
+}
+
+const chainsBySocket = new WeakMap<TLSSocket, X509Certificate[]>();
+
+/**
+ * The client certificate chain of a TLS connection, leaf first, empty when the client sent none.
+ * Parsed once per connection (keep-alive connections from the front proxy carry many requests).
+ * The server must be created with `requestCert: true` and `rejectUnauthorized: false`; verification
+ * is done by the authenticators, not by the TLS layer.
+ */
+export function peerCertificateChain(socket: TLSSocket): X509Certificate[] {
+  const cached = chainsBySocket.get(socket);
+  if (cached !== undefined) return cached;
+  const chain: X509Certificate[] = [];
+  const leaf = socket.getPeerX509Certificate();
+  if (leaf !== undefined) {
+    chain.push(leaf);
+    const detailed = socket.getPeerCertificate(true) as DetailedPeerCertificate | undefined;
+    let issuer = detailed?.issuerCertificate;
+    let previous: DetailedPeerCertificate | undefined = detailed;
+    while (issuer !== undefined && issuer !== previous && issuer.raw !== undefined && chain.length < MAX_CHAIN_LENGTH) {
+      chain.push(new X509Certificate(issuer.raw));
+      previous = issuer;
+      issuer = issuer.issuerCertificate;
+    }
+  }
+  chainsBySocket.set(socket, chain);
+  return chain;
+}

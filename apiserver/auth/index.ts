@@ -1,0 +1,9 @@
+/** Authentication and authorization of the syncflow API server, as Kubernetes extension servers do them. */
+export * from './user.ts';
+export * from './authenticator.ts';
+export * from './authorizer.ts';
+export * from './authentication-config.ts';
+export * from './kube-reviews.ts';
+export * from './configmap-source.ts';
+export { peerCertificateChain, parseCertificateBundle, verifyClientCertificate } from './certificates.ts';
+export type { AuthLogger } from './logger.ts';
