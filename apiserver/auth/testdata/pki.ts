@@ -1,0 +1,140 @@
+/**
+ * Real certificates for the auth tests, made once per process with the openssl CLI into a temp dir
+ * (EC P-256 keys, so the whole set takes well under a second). Validity: 30 days from now.
+ */
+import { execFileSync } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const OPENSSL_CONFIG = `
+[req]
+distinguished_name = dn
+[dn]
+[ca]
+basicConstraints = critical,CA:TRUE
+keyUsage = critical,keyCertSign,cRLSign
+subjectKeyIdentifier = hash
+[client]
+basicConstraints = CA:FALSE
+keyUsage = critical,digitalSignature
+extendedKeyUsage = clientAuth
+[server]
+basicConstraints = CA:FALSE
+keyUsage = critical,digitalSignature
+extendedKeyUsage = serverAuth
+subjectAltName = DNS:localhost,IP:127.0.0.1
+`;
+
+/** One issued certificate: PEMs and the parsed certificate. */
+export interface Issued {
+  certPem: string;
+  keyPem: string;
+  cert: X509Certificate;
+}
+
+/** The test PKI. */
+export interface TestPki {
+  frontProxyCA: Issued;
+  /** CN=front-proxy-client, signed by frontProxyCA. */
+  frontProxyClient: Issued;
+  /** CN=other-proxy, signed by frontProxyCA. */
+  otherProxy: Issued;
+  /** A CA with the same subject as frontProxyCA but another key. */
+  rogueCA: Issued;
+  /** CN=front-proxy-client signed by rogueCA. */
+  rogueProxy: Issued;
+  clientCA: Issued;
+  /** CN=alice, O=dev, O=ops, signed by clientCA. */
+  alice: Issued;
+  /** CN=server-only with extendedKeyUsage serverAuth only, signed by clientCA. */
+  serverOnly: Issued;
+  /** Root CA of a two-level chain. */
+  rootCA: Issued;
+  /** Intermediate CA signed by rootCA. */
+  intermediateCA: Issued;
+  /** CN=bob, O=team, signed by intermediateCA. */
+  bob: Issued;
+  /** CN=localhost serving certificate signed by clientCA. */
+  server: Issued;
+  /** A second client CA (for CA rotation), and carol (CN=carol) signed by it. */
+  clientCA2: Issued;
+  carol: Issued;
+}
+
+let pki: TestPki | undefined;
+
+/** The test PKI, generated on first use. */
+export function testPki(): TestPki {
+  pki ??= generate();
+  return pki;
+}
+
+function generate(): TestPki {
+  const dir = mkdtempSync(join(tmpdir(), 'syncflow-auth-pki-'));
+  try {
+    const cnf = join(dir, 'openssl.cnf');
+    writeFileSync(cnf, OPENSSL_CONFIG);
+    const openssl = (...args: string[]): void => {
+      execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+    };
+    let serial = 1000;
+    const read = (name: string): Issued => {
+      const certPem = readFileSync(join(dir, `${name}.crt`), 'utf8');
+      return { certPem, keyPem: readFileSync(join(dir, `${name}.key`), 'utf8'), cert: new X509Certificate(certPem) };
+    };
+    const key = (name: string): void => openssl('ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', `${name}.key`);
+    const root = (name: string, subject: string): Issued => {
+      key(name);
+      openssl('req', '-new', '-x509', '-key', `${name}.key`, '-subj', subject, '-days', '30', '-config', cnf, '-extensions', 'ca', '-out', `${name}.crt`);
+      return read(name);
+    };
+    const issue = (name: string, subject: string, issuer: string, extensions: string): Issued => {
+      key(name);
+      openssl('req', '-new', '-key', `${name}.key`, '-subj', subject, '-config', cnf, '-out', `${name}.csr`);
+      openssl(
+        'x509', '-req', '-in', `${name}.csr`, '-CA', `${issuer}.crt`, '-CAkey', `${issuer}.key`,
+        '-set_serial', String(serial++), '-days', '30', '-extfile', cnf, '-extensions', extensions, '-out', `${name}.crt`,
+      );
+      return read(name);
+    };
+    return {
+      frontProxyCA: root('fpca', '/CN=front-proxy-ca'),
+      frontProxyClient: issue('fpclient', '/CN=front-proxy-client', 'fpca', 'client'),
+      otherProxy: issue('other', '/CN=other-proxy', 'fpca', 'client'),
+      rogueCA: root('rogue', '/CN=front-proxy-ca'),
+      rogueProxy: issue('rogueproxy', '/CN=front-proxy-client', 'rogue', 'client'),
+      clientCA: root('clientca', '/CN=client-ca'),
+      alice: issue('alice', '/O=dev/O=ops/CN=alice', 'clientca', 'client'),
+      serverOnly: issue('serveronly', '/CN=server-only', 'clientca', 'server'),
+      rootCA: root('root', '/CN=root-ca'),
+      intermediateCA: issue('intermediate', '/CN=intermediate-ca', 'root', 'ca'),
+      bob: issue('bob', '/O=team/CN=bob', 'intermediate', 'client'),
+      server: issue('server', '/CN=localhost', 'clientca', 'server'),
+      clientCA2: root('clientca2', '/CN=client-ca-2'),
+      carol: issue('carol', '/CN=carol', 'clientca2', 'client'),
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** 24 hours in ms. */
+export const DAY_MS = 86_400_000;
+
+/** ConfigMap data as kube-apiserver writes it for the test PKI; `overrides` replace keys (undefined deletes). */
+export function authenticationConfigMapData(overrides: Record<string, string | undefined> = {}): Record<string, string> {
+  const p = testPki();
+  const data: Record<string, string | undefined> = {
+    'client-ca-file': p.clientCA.certPem + p.rootCA.certPem,
+    'requestheader-client-ca-file': p.frontProxyCA.certPem,
+    'requestheader-allowed-names': '["front-proxy-client"]',
+    'requestheader-username-headers': '["X-Remote-User"]',
+    'requestheader-uid-headers': '["X-Remote-Uid"]',
+    'requestheader-group-headers': '["X-Remote-Group"]',
+    'requestheader-extra-headers-prefix': '["X-Remote-Extra-"]',
+    ...overrides,
+  };
+  return Object.fromEntries(Object.entries(data).filter((entry): entry is [string, string] => entry[1] !== undefined));
+}
