@@ -3,7 +3,7 @@
  * (compiled workflow on the DagExecutor, with schemas and templates) and the baseline, a minimal
  * hand-written orchestrator over undici with no validation.
  */
-import { Agent } from 'undici';
+import type { Agent } from 'undici';
 import { compileTask, compileWorkflow, type CompiledTask, type CompiledWorkflow } from '../../core/definitions/compile.ts';
 import type { WorkflowDocument, WorkflowTaskDocument } from '../../core/model/schema.ts';
 

@@ -1,0 +1,225 @@
+/**
+ * `syncflow run -f FILE|DIR... --workflow NAME [--namespace NS] --input JSON|@file [-o json|yaml]
+ * [--secret SECRET/KEY=VALUE]... [--secrets-file FILE]`: executes a workflow locally (no cluster)
+ * and prints the WorkflowExecution object. Exit 0 Succeeded, 1 Failed, 2 usage or invalid
+ * definitions/input.
+ */
+import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { parse as parseYaml, parseAllDocuments, stringify as toYaml } from 'yaml';
+import type { CompiledWorkflow } from '../core/definitions/compile.ts';
+import { SyncflowError } from '../core/errors.ts';
+import { EgressPolicy } from '../core/egress/policy.ts';
+import type { SecretReference, SecretResolver } from '../core/engine/collaborators.ts';
+import { DagExecutor } from '../core/engine/executor.ts';
+import { UndiciTaskClient } from '../core/engine/http-client.ts';
+import { EXECUTION_API_VERSION, WORKFLOW_LABEL } from '../core/model/resources.ts';
+import type { WorkflowExecutionStatus } from '../core/model/schema.ts';
+import { closestName } from '../core/suggest.ts';
+import { EXIT, UsageError, type CliIO } from './io.ts';
+import { formatLine, loadDefinitions } from './load.ts';
+
+export const RUN_USAGE = `usage: syncflow run -f FILE|DIR... --workflow NAME [--namespace NS] [--input JSON|@file] [-o yaml|json]
+                    [--secret SECRET/KEY=VALUE]... [--secrets-file FILE]
+  --secret        value of key KEY of Secret SECRET, as secretKeyRef names them (repeatable)
+  --secrets-file  YAML/JSON map {SECRET: {KEY: VALUE}} or Kubernetes Secret documents
+Upstreams on loopback are allowed locally; link-local and metadata addresses are not.`;
+
+/** Arguments shared by `run` and `plan`. */
+export interface RunArguments {
+  files: string[];
+  workflow: string;
+  namespace: string | undefined;
+  input: string | undefined;
+  output: 'yaml' | 'json';
+  secrets: string[];
+  secretsFiles: string[];
+}
+
+/** Parses `run`/`plan` arguments; throws `UsageError` on misuse. */
+export function parseRunArguments(args: readonly string[]): RunArguments {
+  const parsed: RunArguments = { files: [], workflow: '', namespace: undefined, input: undefined, output: 'yaml', secrets: [], secretsFiles: [] };
+  let afterFile = false;
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i] as string;
+    const eq = arg.startsWith('--') ? arg.indexOf('=') : -1;
+    const flag = eq > 0 ? arg.slice(0, eq) : arg;
+    const value = (): string => {
+      if (eq > 0) return arg.slice(eq + 1);
+      const next = args[++i];
+      if (next === undefined) throw new UsageError(`${flag} needs a value`);
+      return next;
+    };
+    switch (flag) {
+      case '-f':
+      case '--filename':
+        parsed.files.push(value());
+        afterFile = true;
+        continue;
+      case '-w':
+      case '--workflow':
+        parsed.workflow = value();
+        break;
+      case '-n':
+      case '--namespace':
+        parsed.namespace = value();
+        break;
+      case '-i':
+      case '--input':
+        parsed.input = value();
+        break;
+      case '-o':
+      case '--output': {
+        const format = value();
+        if (format !== 'yaml' && format !== 'json') throw new UsageError(`-o takes yaml or json, got ${format}`);
+        parsed.output = format;
+        break;
+      }
+      case '--secret':
+        parsed.secrets.push(value());
+        break;
+      case '--secrets-file':
+        parsed.secretsFiles.push(value());
+        break;
+      default:
+        if (arg.startsWith('-')) throw new UsageError(`unknown flag ${arg}`);
+        // `-f a.yaml b.yaml`: further plain arguments after -f are files too.
+        if (!afterFile) throw new UsageError(`unexpected argument ${arg}; give files with -f`);
+        parsed.files.push(arg);
+        continue;
+    }
+    afterFile = false;
+  }
+  if (parsed.files.length === 0) throw new UsageError('give at least one -f FILE|DIR');
+  if (!parsed.workflow) throw new UsageError('give --workflow NAME');
+  return parsed;
+}
+
+/** Definitions and input ready to run, or the exit code after printing why not. */
+export type Prepared = { workflow: CompiledWorkflow; input: unknown } | { exit: number };
+
+/** Loads and checks definitions, picks the workflow and reads the input; prints problems. */
+export async function prepareRun(args: RunArguments, io: CliIO): Promise<Prepared> {
+  let input: unknown = {};
+  if (args.input !== undefined) {
+    try {
+      input = args.input.startsWith('@')
+        ? parseYaml(await readFile(resolve(io.cwd, args.input.slice(1)), 'utf8'))
+        : JSON.parse(args.input);
+    } catch (error) {
+      const what = args.input.startsWith('@') ? `cannot read input file ${args.input.slice(1)}` : 'input is not valid JSON';
+      io.stderr.write(`${what}: ${(error as Error).message.split('\n')[0]}\n`);
+      return { exit: EXIT.usage };
+    }
+  }
+  const loaded = await loadDefinitions(args.files, io.cwd);
+  if (loaded.lines.length > 0) {
+    for (const line of loaded.lines) io.stderr.write(`${formatLine(line)}\n`);
+    return { exit: EXIT.usage };
+  }
+  const candidates = [...loaded.workflows.values()].filter((w) => w.name === args.workflow);
+  let workflow: CompiledWorkflow | undefined;
+  if (args.namespace !== undefined) workflow = candidates.find((w) => w.namespace === args.namespace);
+  else if (candidates.length === 1) workflow = candidates[0];
+  else workflow = candidates.find((w) => w.namespace === 'default');
+  if (!workflow) {
+    const near = closestName(args.workflow, [...loaded.workflows.values()].map((w) => w.name));
+    const where = args.namespace ? ` in namespace ${args.namespace}` : candidates.length > 1 ? ' (several namespaces: give --namespace)' : '';
+    io.stderr.write(`workflow ${args.workflow} not found${where}${near && near !== args.workflow ? ` (did you mean \`${near}\`?)` : ''}\n`);
+    return { exit: EXIT.usage };
+  }
+  return { workflow, input };
+}
+
+/** Prints an InvalidInput error the way `validate` prints definition errors. */
+export function printInvalidInput(error: SyncflowError, workflow: CompiledWorkflow, source: string, io: CliIO): void {
+  for (const cause of error.causes) {
+    io.stderr.write(`${source}: Workflow/${workflow.name}: ${cause.field}: ${cause.message}\n`);
+  }
+}
+
+/** Builds a secret resolver from `--secret` values and secrets files. */
+export async function localSecrets(args: RunArguments, cwd: string): Promise<SecretResolver> {
+  const values = new Map<string, string>();
+  const key = (secret: string, k: string) => `${secret}\u0000${k}`;
+  for (const file of args.secretsFiles) {
+    let text: string;
+    try {
+      text = await readFile(resolve(cwd, file), 'utf8');
+    } catch (error) {
+      throw new UsageError(`cannot read secrets file ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+    }
+    for (const doc of parseAllDocuments(text)) {
+      const value = doc.toJS() as Record<string, unknown> | null;
+      if (!value || typeof value !== 'object') continue;
+      if (value.kind === 'Secret') {
+        const name = (value.metadata as { name?: string } | undefined)?.name ?? '';
+        for (const [k, v] of Object.entries((value.data as Record<string, string>) ?? {})) {
+          values.set(key(name, k), Buffer.from(String(v), 'base64').toString('utf8'));
+        }
+        for (const [k, v] of Object.entries((value.stringData as Record<string, string>) ?? {})) values.set(key(name, k), String(v));
+        continue;
+      }
+      for (const [secret, entries] of Object.entries(value)) {
+        if (!entries || typeof entries !== 'object') throw new UsageError(`secrets file ${file}: ${secret} must map keys to values`);
+        for (const [k, v] of Object.entries(entries as Record<string, unknown>)) values.set(key(secret, k), String(v));
+      }
+    }
+  }
+  for (const text of args.secrets) {
+    const match = /^([^/=]+)\/([^=]+)=(.*)$/s.exec(text);
+    if (!match) throw new UsageError(`--secret takes SECRET/KEY=VALUE, got \`${text.split('=')[0]}=…\``);
+    values.set(key(match[1] as string, match[2] as string), match[3] as string);
+  }
+  return { resolve: (ref: SecretReference) => values.get(key(ref.secretName, ref.key)) };
+}
+
+/** A `generateName`-style name: `<prefix><5 characters>`. */
+export function generateName(prefix: string): string {
+  const alphabet = 'bcdfghjklmnpqrstvwxz2456789';
+  return prefix + [...randomBytes(5)].map((b) => alphabet[b % alphabet.length]).join('');
+}
+
+/** The WorkflowExecution object as the API would return it. */
+export function executionObject(workflow: CompiledWorkflow, input: unknown, status: WorkflowExecutionStatus): Record<string, unknown> {
+  return {
+    apiVersion: EXECUTION_API_VERSION,
+    kind: 'WorkflowExecution',
+    metadata: {
+      name: generateName(`${workflow.name}-`),
+      namespace: workflow.namespace,
+      labels: { [WORKFLOW_LABEL]: workflow.name },
+    },
+    spec: { workflowRef: { name: workflow.name }, input },
+    status,
+  };
+}
+
+/** Writes an object as YAML or JSON. */
+export function printObject(object: unknown, format: 'yaml' | 'json', io: CliIO): void {
+  io.stdout.write(format === 'json' ? `${JSON.stringify(object, null, 2)}\n` : toYaml(object, { aliasDuplicateObjects: false }));
+}
+
+/** Runs `run`; returns the exit code. */
+export async function runCommand(args: readonly string[], io: CliIO): Promise<number> {
+  const parsed = parseRunArguments(args);
+  const secrets = await localSecrets(parsed, io.cwd);
+  const prepared = await prepareRun(parsed, io);
+  if ('exit' in prepared) return prepared.exit;
+  const { workflow, input } = prepared;
+  const http = new UndiciTaskClient({ policy: new EgressPolicy({ allowLoopback: true }) });
+  try {
+    const status = await new DagExecutor({ http }).execute(workflow, input, { secrets });
+    printObject(executionObject(workflow, input, status), parsed.output, io);
+    return status.phase === 'Succeeded' ? EXIT.ok : EXIT.failed;
+  } catch (error) {
+    if (error instanceof SyncflowError && error.code === 'InvalidInput') {
+      printInvalidInput(error, workflow, parsed.input ?? '--input', io);
+      return EXIT.usage;
+    }
+    throw error;
+  } finally {
+    await http.close();
+  }
+}
