@@ -103,9 +103,9 @@ function groupBody() {
 }
 
 /** `GET /apis/execution.syncflow.io/v1alpha1`: the APIResourceList (what `kubectl api-resources` reads). */
-export function apiResourceList(): object {
+export function apiResourceList(served: readonly ResourceDescription[] = EXECUTION_RESOURCES): object {
   const resources: object[] = [];
-  for (const r of EXECUTION_RESOURCES) {
+  for (const r of served) {
     resources.push({
       name: r.name,
       singularName: r.singularName,
@@ -133,7 +133,10 @@ export function apiResourceList(): object {
  * `GET /apis` with the aggregated Accept: an APIGroupDiscoveryList of `apidiscovery.k8s.io/<version>`.
  * v2 and v2beta1 have the same JSON shape; only `apiVersion` differs.
  */
-export function aggregatedDiscovery(version: AggregatedDiscoveryVersion): object {
+export function aggregatedDiscovery(
+  version: AggregatedDiscoveryVersion,
+  served: readonly ResourceDescription[] = EXECUTION_RESOURCES,
+): object {
   return {
     kind: DISCOVERY_KIND,
     apiVersion: `${DISCOVERY_GROUP}/${version}`,
@@ -144,7 +147,7 @@ export function aggregatedDiscovery(version: AggregatedDiscoveryVersion): object
         versions: [
           {
             version: VERSION,
-            resources: EXECUTION_RESOURCES.map((r) => ({
+            resources: served.map((r) => ({
               resource: r.name,
               responseKind: { group: EXECUTION_GROUP, version: VERSION, kind: r.kind },
               scope: r.namespaced ? 'Namespaced' : 'Cluster',
