@@ -44,7 +44,7 @@ export function authRequestFrom(req: IncomingMessage): AuthRequest {
   return {
     headers: req.headers,
     headersDistinct: req.headersDistinct,
-    peerCertificateChain: typeof socket.getPeerX509Certificate === 'function' ? peerCertificateChain(socket as TLSSocket) : [],
+    peerCertificateChain: typeof socket.getPeerCertificate === 'function' ? peerCertificateChain(socket as TLSSocket) : [],
   };
 }
 

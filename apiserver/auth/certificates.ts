@@ -134,25 +134,23 @@ const chainsBySocket = new WeakMap<TLSSocket, X509Certificate[]>();
 
 /**
  * The client certificate chain of a TLS connection, leaf first, empty when the client sent none.
- * Parsed once per connection (keep-alive connections from the front proxy carry many requests).
- * The server must be created with `requestCert: true` and `rejectUnauthorized: false`; verification
- * is done by the authenticators, not by the TLS layer.
+ * Read once per connection and cached: Node returns the issuer chain from
+ * `getPeerCertificate(true)` on the first call only (later calls, and calls after
+ * `getPeerX509Certificate()`, give the leaf alone), and keep-alive connections from the front
+ * proxy carry many requests. Use this function rather than those methods elsewhere in the server.
+ * The server must be created with `requestCert: true` and `rejectUnauthorized: false`;
+ * verification is done by the authenticators, not by the TLS layer.
  */
 export function peerCertificateChain(socket: TLSSocket): X509Certificate[] {
   const cached = chainsBySocket.get(socket);
   if (cached !== undefined) return cached;
   const chain: X509Certificate[] = [];
-  const leaf = socket.getPeerX509Certificate();
-  if (leaf !== undefined) {
-    chain.push(leaf);
-    const detailed = socket.getPeerCertificate(true) as DetailedPeerCertificate | undefined;
-    let issuer = detailed?.issuerCertificate;
-    let previous: DetailedPeerCertificate | undefined = detailed;
-    while (issuer !== undefined && issuer !== previous && issuer.raw !== undefined && chain.length < MAX_CHAIN_LENGTH) {
-      chain.push(new X509Certificate(issuer.raw));
-      previous = issuer;
-      issuer = issuer.issuerCertificate;
-    }
+  const seen = new Set<DetailedPeerCertificate>();
+  let current = socket.getPeerCertificate(true) as DetailedPeerCertificate | null | undefined;
+  while (current?.raw !== undefined && !seen.has(current) && chain.length < MAX_CHAIN_LENGTH) {
+    seen.add(current);
+    chain.push(new X509Certificate(current.raw));
+    current = current.issuerCertificate;
   }
   chainsBySocket.set(socket, chain);
   return chain;

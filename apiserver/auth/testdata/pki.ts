@@ -84,15 +84,13 @@ function generate(): TestPki {
       const certPem = readFileSync(join(dir, `${name}.crt`), 'utf8');
       return { certPem, keyPem: readFileSync(join(dir, `${name}.key`), 'utf8'), cert: new X509Certificate(certPem) };
     };
-    const key = (name: string): void => openssl('ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', `${name}.key`);
+    const newKey = (name: string): string[] => ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', `${name}.key`];
     const root = (name: string, subject: string): Issued => {
-      key(name);
-      openssl('req', '-new', '-x509', '-key', `${name}.key`, '-subj', subject, '-days', '30', '-config', cnf, '-extensions', 'ca', '-out', `${name}.crt`);
+      openssl('req', '-new', '-x509', ...newKey(name), '-subj', subject, '-days', '30', '-config', cnf, '-extensions', 'ca', '-out', `${name}.crt`);
       return read(name);
     };
     const issue = (name: string, subject: string, issuer: string, extensions: string): Issued => {
-      key(name);
-      openssl('req', '-new', '-key', `${name}.key`, '-subj', subject, '-config', cnf, '-out', `${name}.csr`);
+      openssl('req', '-new', ...newKey(name), '-subj', subject, '-config', cnf, '-out', `${name}.csr`);
       openssl(
         'x509', '-req', '-in', `${name}.csr`, '-CA', `${issuer}.crt`, '-CAkey', `${issuer}.key`,
         '-set_serial', String(serial++), '-days', '30', '-extfile', cnf, '-extensions', extensions, '-out', `${name}.crt`,

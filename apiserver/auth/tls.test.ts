@@ -1,0 +1,116 @@
+import { expect } from 'chai';
+import { once } from 'node:events';
+import { createServer, request, type Server } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { SyncflowError } from '../../core/errors.ts';
+import { AuthenticationConfigWatcher, tlsClientCAs, type ConfigMapSource } from './authentication-config.ts';
+import { authRequestFrom, createDelegatingAuthenticator } from './authenticator.ts';
+import { FakeReviewClient } from './testdata/fake-review-client.ts';
+import { authenticationConfigMapData, testPki, type Issued, type TestPki } from './testdata/pki.ts';
+
+interface Answer {
+  status: number;
+  body: { user?: unknown; code?: string; message?: string };
+}
+
+describe('authentication over a real TLS connection', function () {
+  this.timeout(30_000);
+  let p: TestPki;
+  let server: Server;
+  let port: number;
+  let watcher: AuthenticationConfigWatcher;
+  let push: (data: Record<string, string>) => void = () => undefined;
+
+  before(async () => {
+    p = testPki();
+    const source: ConfigMapSource = {
+      get: async () => authenticationConfigMapData(),
+      watch: (onChange) => {
+        push = onChange;
+        return () => undefined;
+      },
+    };
+    watcher = new AuthenticationConfigWatcher({ source, resyncIntervalMs: 0 });
+    const config = await watcher.start();
+    const authenticator = createDelegatingAuthenticator({ config: watcher, client: new FakeReviewClient() });
+    server = createServer(
+      { key: p.server.keyPem, cert: p.server.certPem, requestCert: true, rejectUnauthorized: false, ca: tlsClientCAs(config) },
+      (req, res) => {
+        authenticator.authenticate(authRequestFrom(req)).then(
+          (user) => res.writeHead(user ? 200 : 401).end(JSON.stringify({ user })),
+          (error: SyncflowError) => res.writeHead(error.status).end(JSON.stringify({ code: error.code, message: error.message })),
+        );
+      },
+    );
+    // What the lead's server does: new CAs for the TLS handshake whenever the ConfigMap changes.
+    watcher.on('change', (next) => {
+      server.setSecureContext({ key: p.server.keyPem, cert: p.server.certPem, ca: tlsClientCAs(next) });
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    port = (server.address() as AddressInfo).port;
+  });
+
+  after(async () => {
+    watcher.stop();
+    server.close();
+  });
+
+  function call(client: { identity?: Issued; chain?: Issued[] }, headers: Record<string, string | string[]> = {}): Promise<Answer> {
+    return new Promise((resolve, reject) => {
+      const req = request(
+        {
+          host: '127.0.0.1',
+          port,
+          path: '/apis',
+          agent: false,
+          rejectUnauthorized: false,
+          headers,
+          ...(client.identity
+            ? { key: client.identity.keyPem, cert: [client.identity, ...(client.chain ?? [])].map((c) => c.certPem).join('') }
+            : {}),
+        },
+        (res) => {
+          let text = '';
+          res.setEncoding('utf8');
+          res.on('data', (chunk: string) => (text += chunk));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) as Answer['body'] }));
+        },
+      );
+      req.on('error', reject);
+      req.end();
+    });
+  }
+
+  it('reads repeated X-Remote-Group lines as separate groups from the front proxy', async () => {
+    const answer = await call(
+      { identity: p.frontProxyClient },
+      { 'X-Remote-User': 'alice', 'X-Remote-Group': ['dev', 'ops, qa'], 'X-Remote-Extra-Scopes': ['a', 'b'] },
+    );
+    expect(answer).to.deep.equal({
+      status: 200,
+      body: { user: { username: 'alice', groups: ['dev', 'ops, qa', 'system:authenticated'], extra: { scopes: ['a', 'b'] } } },
+    });
+  });
+
+  it('ignores X-Remote-User from a client without the front-proxy certificate', async () => {
+    expect(await call({}, { 'X-Remote-User': 'admin', 'X-Remote-Group': 'system:masters' })).to.deep.equal({ status: 401, body: {} });
+  });
+
+  it('authenticates a client certificate and ignores its forged headers', async () => {
+    const answer = await call({ identity: p.alice }, { 'X-Remote-User': 'admin' });
+    expect(answer.body.user).to.deep.equal({ username: 'alice', groups: ['dev', 'ops', 'system:authenticated'], extra: {} });
+  });
+
+  it('follows the intermediate a client sends with its certificate', async () => {
+    const answer = await call({ identity: p.bob, chain: [p.intermediateCA] });
+    expect(answer.body.user, JSON.stringify(answer)).to.include({ username: 'bob' });
+  });
+
+  it('accepts a rotated client CA as soon as the ConfigMap changes', async () => {
+    expect((await call({ identity: p.carol })).status).to.equal(401);
+    push(authenticationConfigMapData({ 'client-ca-file': p.clientCA.certPem + p.clientCA2.certPem }));
+    expect((await call({ identity: p.carol })).body.user).to.include({ username: 'carol' });
+    expect((await call({ identity: p.alice })).body.user).to.include({ username: 'alice' });
+  });
+});
