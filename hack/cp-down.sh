@@ -24,6 +24,9 @@ stop() { # name
     kill -TERM "$pid" 2>/dev/null || true
     for _ in $(seq 1 50); do ours "$pid" || break; sleep 0.2; done
     if ours "$pid"; then kill -KILL "$pid" 2>/dev/null || true; fi
+    # An exited process lingers as a zombie until its (re)parent reaps it; give that a moment so
+    # that a process listing right after teardown shows nothing of ours.
+    for _ in $(seq 1 25); do [[ -e "/proc/$pid" ]] || break; sleep 0.2; done
   fi
   rm -f "$file"
 }
