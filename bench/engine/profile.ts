@@ -1,5 +1,6 @@
 /**
- * Throughput loop of workload (b) for profiling one implementation at a time:
+ * Throughput loop of workload (b) for profiling one implementation at a time; prints the rate and
+ * the CPU time this process spends per execution (the upstream runs in its own process):
  *   node --import tsx --cpu-prof bench/engine/profile.ts syncflow|baseline [iterations]
  */
 import { spawn } from 'node:child_process';
@@ -43,7 +44,12 @@ async function loop(n: number): Promise<number> {
 }
 
 await loop(Math.min(2_000, iterations));
-process.stdout.write(`${mode}: ${Math.round(await loop(iterations))} executions/s\n`);
+const cpu = process.cpuUsage();
+const rate = await loop(iterations);
+const used = process.cpuUsage(cpu);
+// CPU per execution is what the engine adds; unlike latency it barely depends on machine load.
+const cpuUs = (used.user + used.system) / iterations;
+process.stdout.write(`${mode}: ${Math.round(rate)} executions/s, ${cpuUs.toFixed(1)} µs CPU per execution\n`);
 upstream.kill('SIGTERM');
 await client.close();
 await agent.close();

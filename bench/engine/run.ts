@@ -41,9 +41,14 @@ async function startUpstream(): Promise<{ child: ChildProcess; base: string }> {
 }
 
 /** Closed loop: `concurrency` workers run `iterations` executions in total; returns latencies (ms). */
-async function closedLoop(run: Run, concurrency: number, iterations: number): Promise<{ latencies: number[]; seconds: number }> {
+async function closedLoop(
+  run: Run,
+  concurrency: number,
+  iterations: number,
+): Promise<{ latencies: number[]; seconds: number; cpuUsPerExecution: number }> {
   const latencies: number[] = [];
   let next = 0;
+  const cpu = process.cpuUsage();
   const started = performance.now();
   const worker = async () => {
     while (next < iterations) {
@@ -54,7 +59,9 @@ async function closedLoop(run: Run, concurrency: number, iterations: number): Pr
     }
   };
   await Promise.all(Array.from({ length: concurrency }, worker));
-  return { latencies, seconds: (performance.now() - started) / 1000 };
+  const seconds = (performance.now() - started) / 1000;
+  const used = process.cpuUsage(cpu);
+  return { latencies, seconds, cpuUsPerExecution: (used.user + used.system) / iterations };
 }
 
 function percentile(values: number[], p: number): number {
@@ -130,12 +137,20 @@ async function main(): Promise<void> {
       const sync10 = syncflowRun(10, DIAMOND);
       const b: number[] = [];
       const s: number[] = [];
+      let bCpu = 0;
+      let sCpu = 0;
       for (let r = 0; r < rounds; r++) {
-        b.push(...(await closedLoop(base10, concurrency, iterations)).latencies);
-        s.push(...(await closedLoop(sync10, concurrency, iterations)).latencies);
+        const bl = await closedLoop(base10, concurrency, iterations);
+        const sl = await closedLoop(sync10, concurrency, iterations);
+        b.push(...bl.latencies);
+        s.push(...sl.latencies);
+        bCpu += bl.cpuUsPerExecution / rounds;
+        sCpu += sl.cpuUsPerExecution / rounds;
       }
       overhead[`c${concurrency}`] = {
         samples: s.length,
+        // CPU time this process spends per execution: robust to load from other processes.
+        cpuUsPerExecution: { baseline: Math.round(bCpu), syncflow: Math.round(sCpu), added: Math.round(sCpu - bCpu) },
         baselineMs: { p50: round3(percentile(b, 50)), p99: round3(percentile(b, 99)) },
         syncflowMs: { p50: round3(percentile(s, 50)), p99: round3(percentile(s, 99)) },
         overheadMs: {
@@ -151,14 +166,20 @@ async function main(): Promise<void> {
     const sync0 = syncflowRun(0, FAN);
     let baselineRate = 0;
     let syncflowRate = 0;
+    let baselineCpu = 0;
+    let syncflowCpu = 0;
     for (let r = 0; r < rounds; r++) {
       const b = await closedLoop(base0, 64, iterations);
       const s = await closedLoop(sync0, 64, iterations);
       baselineRate += iterations / b.seconds;
       syncflowRate += iterations / s.seconds;
+      baselineCpu += b.cpuUsPerExecution / rounds;
+      syncflowCpu += s.cpuUsPerExecution / rounds;
     }
     const throughput = {
       concurrency: 64,
+      cpuUsPerExecution: { baseline: Math.round(baselineCpu), syncflow: Math.round(syncflowCpu) },
+      cpuBoundRatio: round3(baselineCpu / syncflowCpu),
       baselinePerSecond: Math.round(baselineRate / rounds),
       syncflowPerSecond: Math.round(syncflowRate / rounds),
       ratio: round3(syncflowRate / baselineRate),

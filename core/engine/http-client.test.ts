@@ -1,0 +1,107 @@
+import { expect } from 'chai';
+import { SyncflowError } from '../errors.ts';
+import { EgressPolicy } from '../egress/policy.ts';
+import { Cancellation } from './cancellation.ts';
+import { UndiciTaskClient, type TaskRequest } from './http-client.ts';
+import { TestUpstream } from './testdata/upstream.ts';
+
+describe('UndiciTaskClient', () => {
+  let a: TestUpstream;
+  let b: TestUpstream;
+  let client: UndiciTaskClient;
+
+  beforeEach(async () => {
+    a = await new TestUpstream().start();
+    b = await new TestUpstream().start();
+    client = new UndiciTaskClient({ policy: new EgressPolicy({ allowLoopback: true, maxRedirects: 2 }) });
+  });
+  afterEach(async () => {
+    await client.close();
+    await a.stop();
+    await b.stop();
+  });
+
+  const request = (url: string, extra: Partial<TaskRequest> = {}): TaskRequest => ({
+    method: 'GET',
+    url,
+    headers: {},
+    body: undefined,
+    signal: new Cancellation(),
+    maxResponseBytes: 1_000,
+    ...extra,
+  });
+
+  const failure = async (promise: Promise<unknown>): Promise<SyncflowError> => {
+    try {
+      await promise;
+    } catch (error) {
+      return error as SyncflowError;
+    }
+    throw new Error('expected a failure');
+  };
+
+  it('reads a body of declared length in one go', async () => {
+    a.route('GET /x', (_req, res) => res.writeHead(200, { 'content-length': '7' }).end('{"a":1}'));
+    const response = await client.send(request(`${a.base}/x`));
+    expect(response.status).to.equal(200);
+    expect(response.body.toString()).to.equal('{"a":1}');
+  });
+
+  it('follows a cross-origin 303 as GET without credentials', async () => {
+    a.route('POST /start', (_req, res) => res.writeHead(303, { location: `${b.base}/done` }).end());
+    b.route('GET /done', (req, res) => res.writeHead(200).end(JSON.stringify({ auth: req.headers.authorization ?? null })));
+    const response = await client.send(
+      request(`${a.base}/start`, { method: 'POST', body: '{}', headers: { Authorization: 'Bearer t', 'content-type': 'application/json' } }),
+    );
+    expect(JSON.parse(response.body.toString())).to.deep.equal({ auth: null });
+    expect(b.requests[0]?.method).to.equal('GET');
+  });
+
+  it('re-checks every redirect hop against the policy', async () => {
+    a.route('GET /out', (_req, res) => res.writeHead(307, { location: 'http://169.254.169.254/latest' }).end());
+    expect((await failure(client.send(request(`${a.base}/out`)))).code).to.equal('EgressDenied');
+  });
+
+  it('reports unusable URLs and header values as TemplateResolution', async () => {
+    expect((await failure(client.send(request('not a url')))).code).to.equal('TemplateResolution');
+    const bad = await failure(client.send(request(`${a.base}/x`, { headers: { 'x-bad': 'a\r\nInjected: 1' } })));
+    expect(bad.code).to.equal('TemplateResolution');
+    expect(a.requests).to.have.length(0);
+  });
+
+  it('reports a connection dropped mid-body as ConnectError', async () => {
+    a.route('GET /drop', (_req, res) => {
+      res.writeHead(200);
+      res.write('{"partial":');
+      setTimeout(() => res.destroy(), 10);
+    });
+    const error = await failure(client.send(request(`${a.base}/drop`)));
+    expect(error.code).to.equal('ConnectError');
+  });
+
+  it('rejects with the cancellation reason when cancelled', async () => {
+    a.route('GET /slow', () => {});
+    const signal = new Cancellation();
+    const reason = new SyncflowError('Cancelled', 'stop');
+    setTimeout(() => signal.abort(reason), 20);
+    expect(await failure(client.send(request(`${a.base}/slow`, { signal })))).to.equal(reason);
+  });
+});
+
+describe('Cancellation', () => {
+  it('fires listeners once, in order, and not after removal', () => {
+    const c = new Cancellation();
+    const calls: string[] = [];
+    const removed = () => calls.push('removed');
+    c.on('abort', () => calls.push('on'));
+    c.once('abort', removed);
+    c.removeListener('abort', removed);
+    c.removeListener('abort', removed);
+    c.abort('why');
+    c.abort('again');
+    c.once('abort', () => calls.push('late'));
+    expect(calls).to.deep.equal(['on']);
+    expect(c.reason).to.equal('why');
+    new Cancellation().removeListener('abort', removed);
+  });
+});
