@@ -9,10 +9,12 @@
  *   one APIGroupDiscoveryList, and the response `Content-Type` repeats those parameters — client-go
  *   decides between the two formats by the response Content-Type alone.
  *
- * The aggregator fetches `/apis` from each APIService backend with the aggregated Accept header, and
- * falls back to `/apis/<group>/<version>` only on `406 Not Acceptable`; a `200` that is not an
- * APIGroupDiscoveryList marks the group version Stale. Hence `negotiateDiscovery` answers
- * `notAcceptable` when nothing in Accept is servable, and the server must answer 406 then.
+ * The aggregator fetches `/apis` from each APIService backend with `Accept: <v2>,<v2beta1>` and
+ * `If-None-Match` (a 304 keeps its cached copy); a 200 is used only when its Content-Type names the
+ * APIGroupDiscoveryList, anything else makes it fall back to `/apis/<group>/<version>`. Older
+ * aggregators (1.27-1.29) asked for v2beta1 alone and fell back only on `406 Not Acceptable`, so
+ * `negotiateDiscovery` answers `notAcceptable` when nothing in Accept is servable and the server must
+ * then answer 406, as kube-apiserver does.
  */
 import { createHash } from 'node:crypto';
 import { EXECUTION_GROUP, EXECUTION_NAMES, VERSION } from '../../core/model/resources.ts';
