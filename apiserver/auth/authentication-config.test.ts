@@ -50,7 +50,11 @@ describe('parseAuthenticationConfigMap', function () {
   it('treats absent, empty and null keys as not configured', () => {
     expect(parseAuthenticationConfigMap({})).to.deep.equal({});
     const config = parseAuthenticationConfigMap(
-      authenticationConfigMapData({ 'client-ca-file': ' ', 'requestheader-allowed-names': 'null', 'requestheader-uid-headers': undefined }),
+      authenticationConfigMapData({
+        'client-ca-file': ' ',
+        'requestheader-allowed-names': 'null',
+        'requestheader-uid-headers': undefined,
+      }),
     );
     expect(config.clientCA).to.equal(undefined);
     expect(config.requestHeader).to.deep.include({ allowedNames: [], uidHeaders: [] });
@@ -72,15 +76,17 @@ describe('parseAuthenticationConfigMap', function () {
       'data[requestheader-group-headers]',
       'data[requestheader-extra-headers-prefix]',
     ]);
-    expect(error.message).to.match(/^ConfigMap kube-system\/extension-apiserver-authentication is invalid: data\[client-ca-file\]: not a PEM/);
+    expect(error.message).to.match(
+      /^ConfigMap kube-system\/extension-apiserver-authentication is invalid: data\[client-ca-file\]: not a PEM/,
+    );
     expect(error.causes[1]?.suggestion).to.contain(`'["front-proxy-client"]'`);
     expect(error.causes[2]?.message).to.equal('"X Remote Group" is not a valid HTTP header name');
   });
 
   it('rejects a requestheader CA that is not a certificate', () => {
-    expect(parseError(authenticationConfigMapData({ 'requestheader-client-ca-file': 'x' })).causes[0]?.field).to.equal(
-      'data[requestheader-client-ca-file]',
-    );
+    expect(
+      parseError(authenticationConfigMapData({ 'requestheader-client-ca-file': 'x' })).causes[0]?.field,
+    ).to.equal('data[requestheader-client-ca-file]');
   });
 });
 
@@ -160,13 +166,21 @@ describe('AuthenticationConfigWatcher', function () {
     expect(watcher.current()).to.equal(config);
     expect(config.requestHeader?.allowedNames).to.deep.equal(['front-proxy-client']);
     expect(changes).to.deep.equal([[config, undefined]]);
-    expect(logger.lines[0]).to.deep.include({ level: 'info', message: 'authentication configuration loaded' });
+    expect(logger.lines[0]).to.deep.include({
+      level: 'info',
+      message: 'authentication configuration loaded',
+    });
   });
 
   it('applies a changed ConfigMap live', async () => {
     const first = await watcher.start();
     const p = testPki();
-    source.push(authenticationConfigMapData({ 'requestheader-allowed-names': '["aggregator"]', 'client-ca-file': p.clientCA2.certPem }));
+    source.push(
+      authenticationConfigMapData({
+        'requestheader-allowed-names': '["aggregator"]',
+        'client-ca-file': p.clientCA2.certPem,
+      }),
+    );
     const current = watcher.current();
     expect(current?.requestHeader?.allowedNames).to.deep.equal(['aggregator']);
     expect(current?.clientCA).to.equal(p.clientCA2.certPem);
@@ -185,7 +199,9 @@ describe('AuthenticationConfigWatcher', function () {
     source.push(authenticationConfigMapData({ 'requestheader-allowed-names': 'front-proxy-client' }));
     expect(watcher.current()).to.equal(first);
     expect(changes).to.have.length(1);
-    expect(rejections[0]?.message).to.contain('data[requestheader-allowed-names]: must be a JSON array of strings');
+    expect(rejections[0]?.message).to.contain(
+      'data[requestheader-allowed-names]: must be a JSON array of strings',
+    );
     expect(logger.lines.at(-1)).to.deep.include({ level: 'warn' });
     source.push(authenticationConfigMapData({ 'requestheader-allowed-names': '["fixed"]' }));
     expect(watcher.current()?.requestHeader?.allowedNames).to.deep.equal(['fixed']);

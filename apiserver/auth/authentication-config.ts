@@ -10,7 +10,10 @@ import { parseCertificateBundle, type TrustedCertificate } from './certificates.
 import { errorFields, silentAuthLogger, type AuthLogger } from './logger.ts';
 
 /** Namespace and name of the ConfigMap kube-apiserver maintains for extension API servers. */
-export const AUTHENTICATION_CONFIGMAP = { namespace: 'kube-system', name: 'extension-apiserver-authentication' } as const;
+export const AUTHENTICATION_CONFIGMAP = {
+  namespace: 'kube-system',
+  name: 'extension-apiserver-authentication',
+} as const;
 
 /** Front-proxy (requestheader) authentication settings. */
 export interface RequestHeaderConfig {
@@ -54,7 +57,8 @@ export function parseAuthenticationConfigMap(data: Record<string, string>): Auth
   const errors: FieldError[] = [];
   const config: AuthenticationConfig = {};
   const clientCA = nonEmpty(data[CONFIGMAP_KEYS.clientCA]);
-  if (clientCA !== undefined && checkBundle(CONFIGMAP_KEYS.clientCA, clientCA, errors)) config.clientCA = clientCA;
+  if (clientCA !== undefined && checkBundle(CONFIGMAP_KEYS.clientCA, clientCA, errors))
+    config.clientCA = clientCA;
   const requestHeaderCA = nonEmpty(data[CONFIGMAP_KEYS.requestHeaderClientCA]);
   const lists = {
     allowedNames: stringList(data, CONFIGMAP_KEYS.allowedNames, false, errors),
@@ -63,13 +67,20 @@ export function parseAuthenticationConfigMap(data: Record<string, string>): Auth
     groupHeaders: stringList(data, CONFIGMAP_KEYS.groupHeaders, true, errors),
     extraHeaderPrefixes: stringList(data, CONFIGMAP_KEYS.extraHeaderPrefixes, true, errors),
   };
-  if (requestHeaderCA !== undefined && checkBundle(CONFIGMAP_KEYS.requestHeaderClientCA, requestHeaderCA, errors)) {
+  if (
+    requestHeaderCA !== undefined &&
+    checkBundle(CONFIGMAP_KEYS.requestHeaderClientCA, requestHeaderCA, errors)
+  ) {
     config.requestHeader = { clientCA: requestHeaderCA, ...lists };
   }
   if (errors.length > 0) {
-    throw new SyncflowError('FieldInvalid', `${WHERE} is invalid: ${errors.map((e) => `${e.field}: ${e.message}`).join('; ')}`, {
-      causes: errors,
-    });
+    throw new SyncflowError(
+      'FieldInvalid',
+      `${WHERE} is invalid: ${errors.map((e) => `${e.field}: ${e.message}`).join('; ')}`,
+      {
+        causes: errors,
+      },
+    );
   }
   compileAuthenticationConfig(config);
   return config;
@@ -99,7 +110,12 @@ function checkBundle(key: string, pem: string, errors: FieldError[]): boolean {
 }
 
 /** A JSON array of strings (kube-apiserver's encoding); absent or empty = []. */
-function stringList(data: Record<string, string>, key: string, headerNames: boolean, errors: FieldError[]): string[] {
+function stringList(
+  data: Record<string, string>,
+  key: string,
+  headerNames: boolean,
+  errors: FieldError[],
+): string[] {
   const raw = nonEmpty(data[key]);
   if (raw === undefined) return [];
   let parsed: unknown;
@@ -181,15 +197,23 @@ export function compileAuthenticationConfig(config: AuthenticationConfig): Compi
  * asks clients for certificates these CAs issued. Verification itself is done by the authenticators.
  */
 export function tlsClientCAs(config: AuthenticationConfig | undefined): string[] {
-  return [config?.requestHeader?.clientCA, config?.clientCA].filter((pem): pem is string => pem !== undefined);
+  return [config?.requestHeader?.clientCA, config?.clientCA].filter(
+    (pem): pem is string => pem !== undefined,
+  );
 }
 
 /** Where the authenticators read the current configuration from. */
-export type AuthenticationConfigProvider = AuthenticationConfig | { current(): AuthenticationConfig | undefined };
+export type AuthenticationConfigProvider =
+  AuthenticationConfig | { current(): AuthenticationConfig | undefined };
 
 /** The current compiled configuration of a provider (a fixed config or a watcher). */
-export function currentCompiledConfig(provider: AuthenticationConfigProvider): CompiledAuthenticationConfig | undefined {
-  const config = 'current' in provider && typeof provider.current === 'function' ? provider.current() : (provider as AuthenticationConfig);
+export function currentCompiledConfig(
+  provider: AuthenticationConfigProvider,
+): CompiledAuthenticationConfig | undefined {
+  const config =
+    'current' in provider && typeof provider.current === 'function'
+      ? provider.current()
+      : (provider as AuthenticationConfig);
   return config === undefined ? undefined : compileAuthenticationConfig(config);
 }
 
@@ -282,7 +306,10 @@ export class AuthenticationConfigWatcher extends EventEmitter<AuthenticationConf
     try {
       this.#onData(await this.#source.get());
     } catch (error) {
-      this.#logger.warn({ ...errorFields(error), configMap: WHERE }, 'cannot re-read the authentication ConfigMap; keeping the current configuration');
+      this.#logger.warn(
+        { ...errorFields(error), configMap: WHERE },
+        'cannot re-read the authentication ConfigMap; keeping the current configuration',
+      );
     }
   }
 
@@ -307,7 +334,10 @@ export class AuthenticationConfigWatcher extends EventEmitter<AuthenticationConf
   }
 
   #reject(error: Error): void {
-    this.#logger.warn({ ...errorFields(error), configMap: WHERE }, 'authentication ConfigMap change rejected; keeping the current configuration');
+    this.#logger.warn(
+      { ...errorFields(error), configMap: WHERE },
+      'authentication ConfigMap change rejected; keeping the current configuration',
+    );
     this.emit('rejected', error);
   }
 

@@ -19,8 +19,12 @@ import { authenticationConfigMapData, DAY_MS, testPki, type TestPki } from './te
 function request(chain: X509Certificate[], headers: Record<string, string | string[]> = {}): AuthRequest {
   const lower = Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v]));
   return {
-    headers: Object.fromEntries(Object.entries(lower).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : v])) as IncomingHttpHeaders,
-    headersDistinct: Object.fromEntries(Object.entries(lower).map(([k, v]) => [k, Array.isArray(v) ? v : [v]])),
+    headers: Object.fromEntries(
+      Object.entries(lower).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : v]),
+    ) as IncomingHttpHeaders,
+    headersDistinct: Object.fromEntries(
+      Object.entries(lower).map(([k, v]) => [k, Array.isArray(v) ? v : [v]]),
+    ),
     peerCertificateChain: chain,
   };
 }
@@ -76,49 +80,71 @@ describe('FrontProxyAuthenticator', function () {
   });
 
   it('ignores X-Remote-User from a client without the front-proxy certificate', async () => {
-    expect(await authenticator.authenticate(request([], { 'X-Remote-User': 'admin', 'X-Remote-Group': 'system:masters' }))).to.equal(
-      undefined,
-    );
+    expect(
+      await authenticator.authenticate(
+        request([], { 'X-Remote-User': 'admin', 'X-Remote-Group': 'system:masters' }),
+      ),
+    ).to.equal(undefined);
   });
 
   it('rejects a front-proxy certificate whose CN is not in the allowed names', async () => {
-    const error = await rejection(authenticator.authenticate(request([p.otherProxy.cert], { 'X-Remote-User': 'admin' })));
+    const error = await rejection(
+      authenticator.authenticate(request([p.otherProxy.cert], { 'X-Remote-User': 'admin' })),
+    );
     expect(error.code).to.equal('Unauthorized');
     expect(error.message).to.contain('CN="other-proxy" is not in requestheader-allowed-names');
   });
 
   it('accepts any CN signed by the requestheader CA when the allowed names are empty', async () => {
     const open = new FrontProxyAuthenticator({
-      config: parseAuthenticationConfigMap(authenticationConfigMapData({ 'requestheader-allowed-names': '[]' })),
+      config: parseAuthenticationConfigMap(
+        authenticationConfigMapData({ 'requestheader-allowed-names': '[]' }),
+      ),
     });
-    expect(await open.authenticate(request([p.otherProxy.cert], { 'X-Remote-User': 'bob' }))).to.include({ username: 'bob' });
+    expect(await open.authenticate(request([p.otherProxy.cert], { 'X-Remote-User': 'bob' }))).to.include({
+      username: 'bob',
+    });
   });
 
   it('rejects a certificate with the allowed CN from another CA', async () => {
-    const error = await rejection(authenticator.authenticate(request([p.rogueProxy.cert], { 'X-Remote-User': 'admin' })));
+    const error = await rejection(
+      authenticator.authenticate(request([p.rogueProxy.cert], { 'X-Remote-User': 'admin' })),
+    );
     expect(error.message).to.match(/front-proxy verification failed: .*not signed by a trusted CA/);
   });
 
   it('rejects a client certificate of the cluster client CA (it is not the front proxy)', async () => {
-    const error = await rejection(authenticator.authenticate(request([p.alice.cert], { 'X-Remote-User': 'admin' })));
+    const error = await rejection(
+      authenticator.authenticate(request([p.alice.cert], { 'X-Remote-User': 'admin' })),
+    );
     expect(error.code).to.equal('Unauthorized');
   });
 
   it('rejects an expired front-proxy certificate', async () => {
     const later = new FrontProxyAuthenticator({ config, now: () => Date.now() + 31 * DAY_MS });
-    const error = await rejection(later.authenticate(request([p.frontProxyClient.cert], { 'X-Remote-User': 'alice' })));
+    const error = await rejection(
+      later.authenticate(request([p.frontProxyClient.cert], { 'X-Remote-User': 'alice' })),
+    );
     expect(error.message).to.contain('expired');
   });
 
   it('yields no user when the verified front proxy sends no username', async () => {
-    expect(await authenticator.authenticate(request([p.frontProxyClient.cert], { 'X-Remote-Group': 'g' }))).to.equal(undefined);
+    expect(
+      await authenticator.authenticate(request([p.frontProxyClient.cert], { 'X-Remote-Group': 'g' })),
+    ).to.equal(undefined);
   });
 
   it('takes the first non-empty username among the configured headers', async () => {
     const twoHeaders = new FrontProxyAuthenticator({
-      config: parseAuthenticationConfigMap(authenticationConfigMapData({ 'requestheader-username-headers': '["X-Remote-User","X-Forwarded-User"]' })),
+      config: parseAuthenticationConfigMap(
+        authenticationConfigMapData({
+          'requestheader-username-headers': '["X-Remote-User","X-Forwarded-User"]',
+        }),
+      ),
     });
-    const user = await twoHeaders.authenticate(request([p.frontProxyClient.cert], { 'X-Remote-User': '', 'X-Forwarded-User': 'carol' }));
+    const user = await twoHeaders.authenticate(
+      request([p.frontProxyClient.cert], { 'X-Remote-User': '', 'X-Forwarded-User': 'carol' }),
+    );
     expect(user).to.deep.equal({ username: 'carol', groups: [], extra: {} });
   });
 
@@ -126,12 +152,18 @@ describe('FrontProxyAuthenticator', function () {
     const req = request([p.frontProxyClient.cert]);
     delete req.headersDistinct;
     req.headers = { 'x-remote-user': 'alice', 'x-remote-group': 'a, b', 'x-remote-extra-k': 'v' };
-    expect(await authenticator.authenticate(req)).to.deep.equal({ username: 'alice', groups: ['a, b'], extra: { k: ['v'] } });
+    expect(await authenticator.authenticate(req)).to.deep.equal({
+      username: 'alice',
+      groups: ['a, b'],
+      extra: { k: ['v'] },
+    });
   });
 
   it('trusts nobody when the ConfigMap has no requestheader CA', async () => {
     const none = new FrontProxyAuthenticator({ config: { clientCA: p.clientCA.certPem } });
-    expect(await none.authenticate(request([p.frontProxyClient.cert], { 'X-Remote-User': 'alice' }))).to.equal(undefined);
+    expect(
+      await none.authenticate(request([p.frontProxyClient.cert], { 'X-Remote-User': 'alice' })),
+    ).to.equal(undefined);
   });
 
   it('reads the configuration in effect at each request', async () => {
@@ -141,7 +173,9 @@ describe('FrontProxyAuthenticator', function () {
     expect(await live.authenticate(req)).to.equal(undefined);
     current = config;
     await rejection(live.authenticate(req));
-    current = parseAuthenticationConfigMap(authenticationConfigMapData({ 'requestheader-allowed-names': '["other-proxy"]' }));
+    current = parseAuthenticationConfigMap(
+      authenticationConfigMapData({ 'requestheader-allowed-names': '["other-proxy"]' }),
+    );
     expect(await live.authenticate(req)).to.include({ username: 'alice' });
   });
 });
@@ -152,20 +186,30 @@ describe('ClientCertAuthenticator', function () {
   let authenticator: ClientCertAuthenticator;
   before(() => {
     p = testPki();
-    authenticator = new ClientCertAuthenticator({ config: parseAuthenticationConfigMap(authenticationConfigMapData()) });
+    authenticator = new ClientCertAuthenticator({
+      config: parseAuthenticationConfigMap(authenticationConfigMapData()),
+    });
   });
 
   it('authenticates CN as the username and O values as groups', async () => {
-    expect(await authenticator.authenticate(request([p.alice.cert]))).to.deep.equal({ username: 'alice', groups: ['dev', 'ops'], extra: {} });
+    expect(await authenticator.authenticate(request([p.alice.cert]))).to.deep.equal({
+      username: 'alice',
+      groups: ['dev', 'ops'],
+      extra: {},
+    });
   });
 
   it('follows a presented intermediate to a CA of the bundle', async () => {
-    expect(await authenticator.authenticate(request([p.bob.cert, p.intermediateCA.cert]))).to.include({ username: 'bob' });
+    expect(await authenticator.authenticate(request([p.bob.cert, p.intermediateCA.cert]))).to.include({
+      username: 'bob',
+    });
   });
 
   it('rejects a certificate from another CA', async () => {
     const error = await rejection(authenticator.authenticate(request([p.frontProxyClient.cert])));
-    expect(error.message).to.match(/^client certificate verification failed: certificate CN="front-proxy-client" is not signed/);
+    expect(error.message).to.match(
+      /^client certificate verification failed: certificate CN="front-proxy-client" is not signed/,
+    );
   });
 
   it('rejects an expired certificate', async () => {
@@ -202,7 +246,12 @@ describe('TokenReviewAuthenticator', () => {
         return {
           status: {
             authenticated: true,
-            user: { username: `user-${token}`, uid: 'u1', groups: ['system:authenticated'], extra: { 'authentication.kubernetes.io/pod-name': ['p'] } },
+            user: {
+              username: `user-${token}`,
+              uid: 'u1',
+              groups: ['system:authenticated'],
+              extra: { 'authentication.kubernetes.io/pod-name': ['p'] },
+            },
           },
         };
       }
@@ -220,7 +269,9 @@ describe('TokenReviewAuthenticator', () => {
       groups: ['system:authenticated'],
       extra: { 'authentication.kubernetes.io/pod-name': ['p'] },
     });
-    expect(client.tokenReviews).to.deep.equal([{ apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token: 'good-1' } }]);
+    expect(client.tokenReviews).to.deep.equal([
+      { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token: 'good-1' } },
+    ]);
   });
 
   it('rejects an unauthenticated token without naming it', async () => {
@@ -231,11 +282,16 @@ describe('TokenReviewAuthenticator', () => {
 
   it('answers ServiceUnavailable when the review fails, keeping the token out of the error', async () => {
     client.tokenReview = () => {
-      throw Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED', request: { body: 'bad-secret-token' } });
+      throw Object.assign(new Error('connect ECONNREFUSED'), {
+        code: 'ECONNREFUSED',
+        request: { body: 'bad-secret-token' },
+      });
     };
     const error = await rejection(authenticator.authenticate(bearer('bad-secret-token')));
     expect(error.code).to.equal('ServiceUnavailable');
-    expect(JSON.stringify({ message: error.message, cause: error.cause, props: { ...(error.cause as object) } })).not.to.contain('secret');
+    expect(
+      JSON.stringify({ message: error.message, cause: error.cause, props: { ...(error.cause as object) } }),
+    ).not.to.contain('secret');
     expect((error.cause as Error).message).to.equal('connect ECONNREFUSED');
   });
 
@@ -297,12 +353,20 @@ describe('TokenReviewAuthenticator', () => {
 
   it('requests the configured audiences and requires one back', async () => {
     const withAudience = new TokenReviewAuthenticator({ client, now: clock.now, audiences: ['syncflow'] });
-    client.tokenReview = () => ({ status: { authenticated: true, user: { username: 'x' }, audiences: ['other'] } });
+    client.tokenReview = () => ({
+      status: { authenticated: true, user: { username: 'x' }, audiences: ['other'] },
+    });
     const error = await rejection(withAudience.authenticate(bearer('t')));
     expect(error.message).to.equal('bearer token not valid for this audience');
     expect(client.tokenReviews[0]).to.deep.include({ spec: { token: 't', audiences: ['syncflow'] } });
-    client.tokenReview = () => ({ status: { authenticated: true, user: { username: 'x' }, audiences: ['syncflow'] } });
-    expect(await withAudience.authenticate(bearer('t2'))).to.deep.equal({ username: 'x', groups: [], extra: {} });
+    client.tokenReview = () => ({
+      status: { authenticated: true, user: { username: 'x' }, audiences: ['syncflow'] },
+    });
+    expect(await withAudience.authenticate(bearer('t2'))).to.deep.equal({
+      username: 'x',
+      groups: [],
+      extra: {},
+    });
   });
 
   it('treats an authenticated review without a username as a rejection', async () => {
@@ -327,13 +391,23 @@ describe('UnionAuthenticator', function () {
     client = new FakeReviewClient();
     client.tokenReview = (body) =>
       (body.spec as { token: string }).token === 'good'
-        ? { status: { authenticated: true, user: { username: 'token-user', groups: ['system:authenticated', 'viewers'] } } }
+        ? {
+            status: {
+              authenticated: true,
+              user: { username: 'token-user', groups: ['system:authenticated', 'viewers'] },
+            },
+          }
         : { status: { authenticated: false } };
-    union = createDelegatingAuthenticator({ config: parseAuthenticationConfigMap(authenticationConfigMapData()), client });
+    union = createDelegatingAuthenticator({
+      config: parseAuthenticationConfigMap(authenticationConfigMapData()),
+      client,
+    });
   });
 
   it('prefers the front proxy over the token it forwards', async () => {
-    const user = await union.authenticate(request([p.frontProxyClient.cert], { 'X-Remote-User': 'alice', Authorization: 'Bearer good' }));
+    const user = await union.authenticate(
+      request([p.frontProxyClient.cert], { 'X-Remote-User': 'alice', Authorization: 'Bearer good' }),
+    );
     expect(user).to.deep.equal({ username: 'alice', groups: ['system:authenticated'], extra: {} });
     expect(client.tokenReviews).to.have.length(0);
   });
@@ -347,36 +421,57 @@ describe('UnionAuthenticator', function () {
   });
 
   it('ignores forged X-Remote-* headers next to a client certificate', async () => {
-    const user = await union.authenticate(request([p.alice.cert], { 'X-Remote-User': 'admin', 'X-Remote-Group': 'system:masters' }));
+    const user = await union.authenticate(
+      request([p.alice.cert], { 'X-Remote-User': 'admin', 'X-Remote-Group': 'system:masters' }),
+    );
     expect(user?.username).to.equal('alice');
     expect(user?.groups).not.to.include('system:masters');
   });
 
   it('ignores forged X-Remote-* headers and uses the bearer token', async () => {
-    const user = await union.authenticate(request([], { 'X-Remote-User': 'admin', Authorization: 'Bearer good' }));
-    expect(user).to.deep.equal({ username: 'token-user', groups: ['system:authenticated', 'viewers'], extra: {} });
+    const user = await union.authenticate(
+      request([], { 'X-Remote-User': 'admin', Authorization: 'Bearer good' }),
+    );
+    expect(user).to.deep.equal({
+      username: 'token-user',
+      groups: ['system:authenticated', 'viewers'],
+      extra: {},
+    });
   });
 
   it('yields no user for a request without credentials, or system:anonymous when enabled', async () => {
     expect(await union.authenticate(request([], { 'X-Remote-User': 'admin' }))).to.equal(undefined);
     const anonymous = new UnionAuthenticator([], { anonymous: true });
-    expect(await anonymous.authenticate(request([]))).to.deep.equal({ username: 'system:anonymous', groups: ['system:unauthenticated'], extra: {} });
+    expect(await anonymous.authenticate(request([]))).to.deep.equal({
+      username: 'system:anonymous',
+      groups: ['system:unauthenticated'],
+      extra: {},
+    });
   });
 
   it('rejects when every credential is bad, with each reason', async () => {
-    const error = await rejection(union.authenticate(request([p.rogueProxy.cert], { Authorization: 'Bearer nope' })));
+    const error = await rejection(
+      union.authenticate(request([p.rogueProxy.cert], { Authorization: 'Bearer nope' })),
+    );
     expect(error.code).to.equal('Unauthorized');
-    expect(error.message).to.contain('front-proxy verification failed').and.to.contain('client certificate verification failed').and.to.contain('invalid bearer token');
+    expect(error.message)
+      .to.contain('front-proxy verification failed')
+      .and.to.contain('client certificate verification failed')
+      .and.to.contain('invalid bearer token');
   });
 
   it('never answers anonymous for bad credentials', async () => {
     const anonymous = createDelegatingAuthenticator({ config: {}, client, anonymous: true });
-    expect((await rejection(anonymous.authenticate(request([], { Authorization: 'Bearer nope' })))).message).to.equal('invalid bearer token');
+    expect(
+      (await rejection(anonymous.authenticate(request([], { Authorization: 'Bearer nope' })))).message,
+    ).to.equal('invalid bearer token');
   });
 
   it('answers ServiceUnavailable when the token could not be reviewed', async () => {
     client.tokenReview = () => Promise.reject(new Error('down'));
-    const error = await rejection(union.authenticate(request([p.rogueProxy.cert], { Authorization: 'Bearer good' })));
+    const error = await rejection(
+      union.authenticate(request([p.rogueProxy.cert], { Authorization: 'Bearer good' })),
+    );
     expect(error.code).to.equal('ServiceUnavailable');
   });
 

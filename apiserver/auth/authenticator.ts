@@ -44,7 +44,8 @@ export function authRequestFrom(req: IncomingMessage): AuthRequest {
   return {
     headers: req.headers,
     headersDistinct: req.headersDistinct,
-    peerCertificateChain: typeof socket.getPeerCertificate === 'function' ? peerCertificateChain(socket as TLSSocket) : [],
+    peerCertificateChain:
+      typeof socket.getPeerCertificate === 'function' ? peerCertificateChain(socket as TLSSocket) : [],
   };
 }
 
@@ -109,7 +110,10 @@ export class FrontProxyAuthenticator implements Authenticator {
     if (rh.allowedNames.size > 0) {
       const cn = subjectAttributes(result.chain[0] as X509Certificate, 'CN')[0] ?? '';
       if (!rh.allowedNames.has(cn)) {
-        throw new SyncflowError('Unauthorized', `front-proxy certificate CN="${cn}" is not in requestheader-allowed-names`);
+        throw new SyncflowError(
+          'Unauthorized',
+          `front-proxy certificate CN="${cn}" is not in requestheader-allowed-names`,
+        );
       }
     }
     const username = firstValue(req, rh.usernameHeaders);
@@ -143,7 +147,8 @@ export class ClientCertAuthenticator implements Authenticator {
     const cas = currentCompiledConfig(this.#config)?.clientCAs;
     if (cas === undefined || req.peerCertificateChain.length === 0) return undefined;
     const result = verifyClientCertificate(req.peerCertificateChain, cas, { now: this.#now() });
-    if (!result.verified) throw new SyncflowError('Unauthorized', `client certificate verification failed: ${result.reason}`);
+    if (!result.verified)
+      throw new SyncflowError('Unauthorized', `client certificate verification failed: ${result.reason}`);
     const leaf = result.chain[0] as X509Certificate;
     const username = subjectAttributes(leaf, 'CN')[0];
     if (username === undefined || username === '') return undefined;
@@ -219,13 +224,21 @@ export class TokenReviewAuthenticator implements Authenticator {
     } catch (cause) {
       end({ result: 'error' });
       this.#logger.warn(errorFields(cause), 'TokenReview failed');
-      throw new SyncflowError('ServiceUnavailable', 'token review is unavailable; retry later', { cause: withoutDetails(cause) });
+      throw new SyncflowError('ServiceUnavailable', 'token review is unavailable; retry later', {
+        cause: withoutDetails(cause),
+      });
     }
     const status = response?.status ?? {};
     const user = status.user;
     const audienceOk =
-      this.#audiences.length === 0 || (status.audiences ?? []).some((audience) => this.#audiences.includes(audience));
-    if (status.authenticated !== true || user?.username === undefined || user.username === '' || !audienceOk) {
+      this.#audiences.length === 0 ||
+      (status.audiences ?? []).some((audience) => this.#audiences.includes(audience));
+    if (
+      status.authenticated !== true ||
+      user?.username === undefined ||
+      user.username === '' ||
+      !audienceOk
+    ) {
       end({ result: 'unauthenticated' });
       if (status.error) this.#logger.debug({ reason: status.error }, 'TokenReview rejected a token');
       return { reason: audienceOk ? 'invalid bearer token' : 'bearer token not valid for this audience' };
@@ -302,7 +315,10 @@ export class UnionAuthenticator implements Authenticator {
         errors.push(error);
       }
     }
-    if (errors.length === 0) return this.#anonymous ? { ...ANONYMOUS_USER, groups: [...ANONYMOUS_USER.groups], extra: {} } : undefined;
+    if (errors.length === 0)
+      return this.#anonymous
+        ? { ...ANONYMOUS_USER, groups: [...ANONYMOUS_USER.groups], extra: {} }
+        : undefined;
     const unavailable = errors.find((e) => e instanceof SyncflowError && e.code === 'ServiceUnavailable');
     if (unavailable !== undefined) throw unavailable;
     if (errors.length === 1 && errors[0] instanceof SyncflowError) throw errors[0];
@@ -312,7 +328,8 @@ export class UnionAuthenticator implements Authenticator {
 }
 
 /** Options of {@link createDelegatingAuthenticator}. */
-export interface DelegatingAuthenticatorOptions extends Omit<TokenReviewAuthenticatorOptions, 'client'>, UnionAuthenticatorOptions {
+export interface DelegatingAuthenticatorOptions
+  extends Omit<TokenReviewAuthenticatorOptions, 'client'>, UnionAuthenticatorOptions {
   config: AuthenticationConfigProvider;
   client: ReviewClient;
 }
@@ -321,7 +338,11 @@ export interface DelegatingAuthenticatorOptions extends Omit<TokenReviewAuthenti
 export function createDelegatingAuthenticator(options: DelegatingAuthenticatorOptions): UnionAuthenticator {
   const certificateOptions = { config: options.config, ...(options.now ? { now: options.now } : {}) };
   return new UnionAuthenticator(
-    [new FrontProxyAuthenticator(certificateOptions), new ClientCertAuthenticator(certificateOptions), new TokenReviewAuthenticator(options)],
+    [
+      new FrontProxyAuthenticator(certificateOptions),
+      new ClientCertAuthenticator(certificateOptions),
+      new TokenReviewAuthenticator(options),
+    ],
     { anonymous: options.anonymous ?? false },
   );
 }

@@ -16,7 +16,7 @@ const alice: UserInfo = {
   username: 'alice',
   uid: 'u-1',
   groups: ['dev', 'system:authenticated'],
-  extra: { 'scopes': ['read'], 'acme.com/project': ['p1', 'p2'] },
+  extra: { scopes: ['read'], 'acme.com/project': ['p1', 'p2'] },
 };
 const createWfx: ResourceAttributes = {
   verb: 'create',
@@ -45,7 +45,9 @@ describe('subjectAccessReviewSpec', () => {
   });
 
   it('maps non-resource requests to nonResourceAttributes and omits absent uid and extra', () => {
-    expect(subjectAccessReviewSpec({ username: 'bob', groups: [], extra: {} }, { verb: 'get', path: '/metrics' })).to.deep.equal({
+    expect(
+      subjectAccessReviewSpec({ username: 'bob', groups: [], extra: {} }, { verb: 'get', path: '/metrics' }),
+    ).to.deep.equal({
       user: 'bob',
       groups: [],
       nonResourceAttributes: { path: '/metrics', verb: 'get' },
@@ -61,28 +63,45 @@ describe('SubjectAccessReviewAuthorizer', () => {
   let allowed: boolean;
   const cacheCount = async (result: string, decision: string): Promise<number> => {
     const metric = await registry.getSingleMetric('syncflow_authz_cache_total')!.get();
-    return metric.values.find((v) => v.labels.result === result && v.labels.decision === decision)?.value ?? 0;
+    return (
+      metric.values.find((v) => v.labels.result === result && v.labels.decision === decision)?.value ?? 0
+    );
   };
 
   beforeEach(() => {
     allowed = true;
     client = new FakeReviewClient();
-    client.subjectAccessReview = () => ({ status: allowed ? { allowed: true, reason: 'RBAC: allowed by RoleBinding "run"' } : { allowed: false } });
+    client.subjectAccessReview = () => ({
+      status: allowed ? { allowed: true, reason: 'RBAC: allowed by RoleBinding "run"' } : { allowed: false },
+    });
     clock = new FakeClock();
     registry = new Registry();
     authorizer = new SubjectAccessReviewAuthorizer({ client, now: clock.now, registry });
   });
 
   it('sends an authorization.k8s.io/v1 SubjectAccessReview and returns its decision', async () => {
-    expect(await authorizer.authorize(alice, createWfx)).to.deep.equal({ allowed: true, reason: 'RBAC: allowed by RoleBinding "run"' });
+    expect(await authorizer.authorize(alice, createWfx)).to.deep.equal({
+      allowed: true,
+      reason: 'RBAC: allowed by RoleBinding "run"',
+    });
     expect(client.subjectAccessReviews).to.deep.equal([
-      { apiVersion: 'authorization.k8s.io/v1', kind: 'SubjectAccessReview', spec: subjectAccessReviewSpec(alice, createWfx) },
+      {
+        apiVersion: 'authorization.k8s.io/v1',
+        kind: 'SubjectAccessReview',
+        spec: subjectAccessReviewSpec(alice, createWfx),
+      },
     ]);
   });
 
   it('reports an explicit deny', async () => {
-    client.subjectAccessReview = () => ({ status: { allowed: false, denied: true, reason: 'denied by policy', evaluationError: 'x' } });
-    expect(await authorizer.authorize(alice, createWfx)).to.deep.equal({ allowed: false, denied: true, reason: 'denied by policy' });
+    client.subjectAccessReview = () => ({
+      status: { allowed: false, denied: true, reason: 'denied by policy', evaluationError: 'x' },
+    });
+    expect(await authorizer.authorize(alice, createWfx)).to.deep.equal({
+      allowed: false,
+      denied: true,
+      reason: 'denied by policy',
+    });
   });
 
   it('never allows a review that is both allowed and denied', async () => {
@@ -92,7 +111,9 @@ describe('SubjectAccessReviewAuthorizer', () => {
 
   it('asks kube-apiserver even for system:masters', async () => {
     allowed = false;
-    expect(await authorizer.authorize({ username: 'root', groups: ['system:masters'], extra: {} }, createWfx)).to.include({ allowed: false });
+    expect(
+      await authorizer.authorize({ username: 'root', groups: ['system:masters'], extra: {} }, createWfx),
+    ).to.include({ allowed: false });
     expect(client.subjectAccessReviews).to.have.length(1);
   });
 
@@ -122,7 +143,12 @@ describe('SubjectAccessReviewAuthorizer', () => {
   });
 
   it('honours configured TTLs', async () => {
-    const custom = new SubjectAccessReviewAuthorizer({ client, now: clock.now, allowTtlMs: 100, denyTtlMs: 0 });
+    const custom = new SubjectAccessReviewAuthorizer({
+      client,
+      now: clock.now,
+      allowTtlMs: 100,
+      denyTtlMs: 0,
+    });
     await custom.authorize(alice, createWfx);
     clock.advance(100);
     await custom.authorize(alice, createWfx);
@@ -209,9 +235,17 @@ describe('forbiddenMessage', () => {
     expect(forbiddenMessage(alice, createWfx)).to.equal(
       'User "alice" cannot create resource "workflowexecutions" in API group "execution.syncflow.io" in the namespace "shop"',
     );
-    expect(forbiddenMessage(alice, { ...createWfx, namespace: undefined, verb: 'list', subresource: 'status' }, 'no RBAC policy matched')).to.equal(
+    expect(
+      forbiddenMessage(
+        alice,
+        { ...createWfx, namespace: undefined, verb: 'list', subresource: 'status' },
+        'no RBAC policy matched',
+      ),
+    ).to.equal(
       'User "alice" cannot list resource "workflowexecutions/status" in API group "execution.syncflow.io" at the cluster scope: no RBAC policy matched',
     );
-    expect(forbiddenMessage(undefined, { verb: 'get', path: '/metrics' })).to.equal('User "" cannot get path "/metrics"');
+    expect(forbiddenMessage(undefined, { verb: 'get', path: '/metrics' })).to.equal(
+      'User "" cannot get path "/metrics"',
+    );
   });
 });

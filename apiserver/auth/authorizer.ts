@@ -41,7 +41,9 @@ export interface Authorizer {
 }
 
 /** Whether the attributes are a resource request (have `resource`). */
-export function isResourceAttributes(attrs: ResourceAttributes | NonResourceAttributes): attrs is ResourceAttributes {
+export function isResourceAttributes(
+  attrs: ResourceAttributes | NonResourceAttributes,
+): attrs is ResourceAttributes {
   return 'resource' in attrs;
 }
 
@@ -50,11 +52,15 @@ export function isResourceAttributes(attrs: ResourceAttributes | NonResourceAttr
  * authentication produced them, and either resourceAttributes or nonResourceAttributes. Empty
  * optional fields are omitted, as Go's `omitempty` does.
  */
-export function subjectAccessReviewSpec(user: UserInfo, attrs: ResourceAttributes | NonResourceAttributes): Record<string, unknown> {
+export function subjectAccessReviewSpec(
+  user: UserInfo,
+  attrs: ResourceAttributes | NonResourceAttributes,
+): Record<string, unknown> {
   const spec: Record<string, unknown> = { user: user.username, groups: [...user.groups] };
   if (user.uid !== undefined && user.uid !== '') spec.uid = user.uid;
   const extraKeys = Object.keys(user.extra).sort();
-  if (extraKeys.length > 0) spec.extra = Object.fromEntries(extraKeys.map((key) => [key, [...(user.extra[key] ?? [])]]));
+  if (extraKeys.length > 0)
+    spec.extra = Object.fromEntries(extraKeys.map((key) => [key, [...(user.extra[key] ?? [])]]));
   if (isResourceAttributes(attrs)) {
     const resourceAttributes: Record<string, string> = {};
     for (const key of ['namespace', 'verb', 'group', 'version', 'resource', 'subresource', 'name'] as const) {
@@ -123,7 +129,9 @@ export class SubjectAccessReviewAuthorizer implements Authorizer {
 
   async #review(spec: Record<string, unknown>): Promise<Decision> {
     const end = this.#metrics.reviewDuration.startTimer();
-    let response: { status?: { allowed?: boolean; denied?: boolean; reason?: string; evaluationError?: string } };
+    let response: {
+      status?: { allowed?: boolean; denied?: boolean; reason?: string; evaluationError?: string };
+    };
     try {
       response = (await this.#client.createSubjectAccessReview({
         apiVersion: 'authorization.k8s.io/v1',
@@ -133,14 +141,19 @@ export class SubjectAccessReviewAuthorizer implements Authorizer {
     } catch (cause) {
       end({ result: 'error' });
       this.#logger.warn(errorFields(cause), 'SubjectAccessReview failed');
-      throw new SyncflowError('ServiceUnavailable', 'authorization is unavailable: the SubjectAccessReview failed; retry later', {
-        cause,
-      });
+      throw new SyncflowError(
+        'ServiceUnavailable',
+        'authorization is unavailable: the SubjectAccessReview failed; retry later',
+        {
+          cause,
+        },
+      );
     }
     const status = response?.status ?? {};
     const allowed = status.allowed === true && status.denied !== true;
     end({ result: allowed ? 'allow' : 'deny' });
-    if (status.evaluationError) this.#logger.debug({ evaluationError: status.evaluationError }, 'SubjectAccessReview evaluation error');
+    if (status.evaluationError)
+      this.#logger.debug({ evaluationError: status.evaluationError }, 'SubjectAccessReview evaluation error');
     const decision: Decision = { allowed, reason: status.reason ?? '' };
     if (status.denied === true) decision.denied = true;
     return decision;
@@ -202,7 +215,8 @@ export class AlwaysAllowPaths implements Authorizer {
   }
 
   async authorize(user: UserInfo, attrs: ResourceAttributes | NonResourceAttributes): Promise<Decision> {
-    if (!isResourceAttributes(attrs) && this.allows(attrs)) return { allowed: true, reason: 'always-allowed path' };
+    if (!isResourceAttributes(attrs) && this.allows(attrs))
+      return { allowed: true, reason: 'always-allowed path' };
     return this.#delegate.authorize(user, attrs);
   }
 }
@@ -212,14 +226,20 @@ export class AlwaysAllowPaths implements Authorizer {
  * "workflowexecutions" in API group "execution.syncflow.io" in the namespace "shop"`, followed by
  * `: <reason>` when the authorizer gave one.
  */
-export function forbiddenMessage(user: UserInfo | undefined, attrs: ResourceAttributes | NonResourceAttributes, reason = ''): string {
+export function forbiddenMessage(
+  user: UserInfo | undefined,
+  attrs: ResourceAttributes | NonResourceAttributes,
+  reason = '',
+): string {
   const who = JSON.stringify(user?.username ?? '');
   let message: string;
   if (!isResourceAttributes(attrs)) {
     message = `User ${who} cannot ${attrs.verb} path ${JSON.stringify(attrs.path)}`;
   } else {
     const resource = attrs.subresource ? `${attrs.resource}/${attrs.subresource}` : attrs.resource;
-    const scope = attrs.namespace ? `in the namespace ${JSON.stringify(attrs.namespace)}` : 'at the cluster scope';
+    const scope = attrs.namespace
+      ? `in the namespace ${JSON.stringify(attrs.namespace)}`
+      : 'at the cluster scope';
     message = `User ${who} cannot ${attrs.verb} resource ${JSON.stringify(resource)} in API group ${JSON.stringify(attrs.group)} ${scope}`;
   }
   return reason === '' ? message : `${message}: ${reason}`;

@@ -10,8 +10,18 @@ describe('verifyClientCertificate', function () {
     p = testPki();
   });
 
-  const cases: Array<{ title: string; chain: (p: TestPki) => X509Certificate[]; roots: (p: TestPki) => string; shift?: number; reason?: RegExp }> = [
-    { title: 'accepts a leaf signed by a CA of the bundle', chain: (p) => [p.alice.cert], roots: (p) => p.clientCA.certPem },
+  const cases: Array<{
+    title: string;
+    chain: (p: TestPki) => X509Certificate[];
+    roots: (p: TestPki) => string;
+    shift?: number;
+    reason?: RegExp;
+  }> = [
+    {
+      title: 'accepts a leaf signed by a CA of the bundle',
+      chain: (p) => [p.alice.cert],
+      roots: (p) => p.clientCA.certPem,
+    },
     {
       title: 'accepts a leaf signed by the second CA of a bundle',
       chain: (p) => [p.alice.cert],
@@ -60,12 +70,19 @@ describe('verifyClientCertificate', function () {
       roots: (p) => p.alice.certPem,
       reason: /not signed by a trusted CA/,
     },
-    { title: 'rejects an empty chain', chain: () => [], roots: (p) => p.clientCA.certPem, reason: /no client certificate/ },
+    {
+      title: 'rejects an empty chain',
+      chain: () => [],
+      roots: (p) => p.clientCA.certPem,
+      reason: /no client certificate/,
+    },
   ];
 
   for (const c of cases) {
     it(c.title, () => {
-      const result = verifyClientCertificate(c.chain(p), parseCertificateBundle(c.roots(p)), { now: Date.now() + (c.shift ?? 0) });
+      const result = verifyClientCertificate(c.chain(p), parseCertificateBundle(c.roots(p)), {
+        now: Date.now() + (c.shift ?? 0),
+      });
       if (c.reason === undefined) {
         expect(result, JSON.stringify(result)).to.include({ verified: true });
       } else {
@@ -79,14 +96,24 @@ describe('verifyClientCertificate', function () {
     // The leaf and its CA expire together, so the CA's expiry is simulated on its compiled entry.
     const roots = parseCertificateBundle(p.clientCA.certPem);
     const root = roots[0]!;
-    const result = verifyClientCertificate([p.alice.cert], [{ ...root, notAfter: Date.now() - 1 }], { now: Date.now() });
+    const result = verifyClientCertificate([p.alice.cert], [{ ...root, notAfter: Date.now() - 1 }], {
+      now: Date.now(),
+    });
     expect(result).to.deep.include({ verified: false });
     expect((result as { reason: string }).reason).to.match(/^CA certificate CN="client-ca": expired/);
   });
 
   it('returns the verified chain leaf first, root last', () => {
-    const result = verifyClientCertificate([p.bob.cert, p.intermediateCA.cert], parseCertificateBundle(p.rootCA.certPem), { now: Date.now() });
-    expect(result.verified && result.chain.map((cert) => subjectAttributes(cert, 'CN')[0])).to.deep.equal(['bob', 'intermediate-ca', 'root-ca']);
+    const result = verifyClientCertificate(
+      [p.bob.cert, p.intermediateCA.cert],
+      parseCertificateBundle(p.rootCA.certPem),
+      { now: Date.now() },
+    );
+    expect(result.verified && result.chain.map((cert) => subjectAttributes(cert, 'CN')[0])).to.deep.equal([
+      'bob',
+      'intermediate-ca',
+      'root-ca',
+    ]);
   });
 });
 
@@ -94,7 +121,10 @@ describe('parseCertificateBundle', () => {
   it('parses every certificate of a bundle and skips other PEM blocks', () => {
     const p = testPki();
     const bundle = `${p.clientCA.certPem}\n${p.alice.keyPem}\n${p.rootCA.certPem}`;
-    expect(parseCertificateBundle(bundle).map((t) => subjectAttributes(t.cert, 'CN')[0])).to.deep.equal(['client-ca', 'root-ca']);
+    expect(parseCertificateBundle(bundle).map((t) => subjectAttributes(t.cert, 'CN')[0])).to.deep.equal([
+      'client-ca',
+      'root-ca',
+    ]);
   });
 
   it('rejects text without a certificate', () => {

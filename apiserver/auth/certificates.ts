@@ -31,7 +31,10 @@ export function parseCertificateBundle(pem: string): TrustedCertificate[] {
     try {
       return trusted(new X509Certificate(block));
     } catch (cause) {
-      throw new Error(`certificate #${index + 1} of the bundle cannot be parsed: ${(cause as Error).message}`, { cause });
+      throw new Error(
+        `certificate #${index + 1} of the bundle cannot be parsed: ${(cause as Error).message}`,
+        { cause },
+      );
     }
   });
 }
@@ -41,7 +44,8 @@ function trusted(cert: X509Certificate): TrustedCertificate {
 }
 
 /** Why a chain was not accepted, phrased for a log line or a 401 message (never containing key material). */
-export type VerificationResult = { verified: true; chain: X509Certificate[] } | { verified: false; reason: string };
+export type VerificationResult =
+  { verified: true; chain: X509Certificate[] } | { verified: false; reason: string };
 
 /** Options of {@link verifyClientCertificate}. */
 export interface VerifyOptions {
@@ -72,10 +76,13 @@ export function verifyClientCertificate(
     const root = roots.find((candidate) => issued(candidate, current.cert));
     if (root !== undefined) {
       const rootProblem = validityProblem(root, options.now);
-      if (rootProblem !== undefined) return { verified: false, reason: `CA ${describe(root.cert)}: ${rootProblem}` };
+      if (rootProblem !== undefined)
+        return { verified: false, reason: `CA ${describe(root.cert)}: ${rootProblem}` };
       return { verified: true, chain: [...path, root.cert] };
     }
-    const next = intermediates.find((candidate) => !path.includes(candidate.cert) && issued(candidate, current.cert));
+    const next = intermediates.find(
+      (candidate) => !path.includes(candidate.cert) && issued(candidate, current.cert),
+    );
     if (next === undefined) {
       return { verified: false, reason: `${describe(current.cert)} is not signed by a trusted CA` };
     }
@@ -101,7 +108,8 @@ function validityProblem(cert: TrustedCertificate, now: number): string | undefi
 
 function usageProblem(cert: X509Certificate): string | undefined {
   const usages = extendedKeyUsages(cert);
-  if (usages === undefined || usages.includes(CLIENT_AUTH_OID) || usages.includes(ANY_EKU_OID)) return undefined;
+  if (usages === undefined || usages.includes(CLIENT_AUTH_OID) || usages.includes(ANY_EKU_OID))
+    return undefined;
   return 'extended key usage does not allow client authentication';
 }
 

@@ -33,12 +33,19 @@ export class KubernetesConfigMapSource implements ConfigMapSource {
 
   async get(): Promise<Record<string, string> | undefined> {
     try {
-      const configMap = await this.#core.readNamespacedConfigMap({ name: this.#name, namespace: this.#namespace });
+      const configMap = await this.#core.readNamespacedConfigMap({
+        name: this.#name,
+        namespace: this.#namespace,
+      });
       return configMap.data ?? {};
     } catch (error) {
       const code = (error as { code?: unknown }).code;
       if (code === 404) return undefined;
-      throw new Error(typeof code === 'number' ? `reading the ConfigMap failed with HTTP ${code}` : (error as Error).message);
+      throw new Error(
+        typeof code === 'number'
+          ? `reading the ConfigMap failed with HTTP ${code}`
+          : (error as Error).message,
+      );
     }
   }
 
@@ -62,7 +69,8 @@ export class KubernetesConfigMapSource implements ConfigMapSource {
           },
           (error: unknown) => {
             if (stopped) return;
-            if (error) this.#logger.debug(errorFields(error), 'authentication ConfigMap watch closed; re-watching');
+            if (error)
+              this.#logger.debug(errorFields(error), 'authentication ConfigMap watch closed; re-watching');
             delay = sawEvent ? this.#rewatchDelayMs : Math.min(delay * 2, 30_000);
             timer = setTimeout(start, delay);
             timer.unref();

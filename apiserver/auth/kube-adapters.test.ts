@@ -22,7 +22,8 @@ class FakeApiServer {
       req.on('end', () => {
         this.requests.push({ method: req.method ?? '', url: req.url ?? '', body });
         const route = this.routes.get(`${req.method} ${(req.url ?? '').split('?')[0]}`);
-        if (route === undefined) res.writeHead(404, { 'content-type': 'application/json' }).end('{"kind":"Status","code":404}');
+        if (route === undefined)
+          res.writeHead(404, { 'content-type': 'application/json' }).end('{"kind":"Status","code":404}');
         else route(req, body, res);
       });
     });
@@ -33,7 +34,13 @@ class FakeApiServer {
     await once(this.server, 'listening');
     const kubeConfig = new KubeConfig();
     kubeConfig.loadFromOptions({
-      clusters: [{ name: 'fake', server: `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`, skipTLSVerify: true }],
+      clusters: [
+        {
+          name: 'fake',
+          server: `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`,
+          skipTLSVerify: true,
+        },
+      ],
       users: [{ name: 'server', token: 'server-token' }],
       contexts: [{ name: 'fake', cluster: 'fake', user: 'server' }],
       currentContext: 'fake',
@@ -64,7 +71,10 @@ describe('KubernetesReviewClient', () => {
   it('creates a TokenReview and returns the object kube-apiserver answers', async () => {
     api.routes.set('POST /apis/authentication.k8s.io/v1/tokenreviews', (_req, body, res) => {
       const review = JSON.parse(body) as Record<string, unknown>;
-      json(res, 201, { ...review, status: { authenticated: true, user: { username: 'alice', groups: ['g'], extra: { k: ['v'] } } } });
+      json(res, 201, {
+        ...review,
+        status: { authenticated: true, user: { username: 'alice', groups: ['g'], extra: { k: ['v'] } } },
+      });
     });
     const review = (await client.createTokenReview({
       apiVersion: 'authentication.k8s.io/v1',
@@ -72,7 +82,11 @@ describe('KubernetesReviewClient', () => {
       spec: { token: 'abc' },
     })) as { status: { user: { username: string; extra: unknown } } };
     expect(review.status.user).to.deep.include({ username: 'alice', extra: { k: ['v'] } });
-    expect(JSON.parse(api.requests[0]!.body)).to.deep.equal({ apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token: 'abc' } });
+    expect(JSON.parse(api.requests[0]!.body)).to.deep.equal({
+      apiVersion: 'authentication.k8s.io/v1',
+      kind: 'TokenReview',
+      spec: { token: 'abc' },
+    });
   });
 
   it('creates a SubjectAccessReview with resource attributes, uid and extra intact', async () => {
@@ -84,9 +98,19 @@ describe('KubernetesReviewClient', () => {
       uid: 'u1',
       groups: ['dev'],
       extra: { 'acme.com/project': ['p1'] },
-      resourceAttributes: { namespace: 'shop', verb: 'create', group: 'execution.syncflow.io', version: 'v1alpha1', resource: 'workflowexecutions' },
+      resourceAttributes: {
+        namespace: 'shop',
+        verb: 'create',
+        group: 'execution.syncflow.io',
+        version: 'v1alpha1',
+        resource: 'workflowexecutions',
+      },
     };
-    const review = (await client.createSubjectAccessReview({ apiVersion: 'authorization.k8s.io/v1', kind: 'SubjectAccessReview', spec })) as {
+    const review = (await client.createSubjectAccessReview({
+      apiVersion: 'authorization.k8s.io/v1',
+      kind: 'SubjectAccessReview',
+      spec,
+    })) as {
       status: unknown;
     };
     expect(review.status).to.deep.equal({ allowed: true, reason: 'ok' });
@@ -94,12 +118,16 @@ describe('KubernetesReviewClient', () => {
   });
 
   it('reports an HTTP failure by status only, never with the response body', async () => {
-    api.routes.set('POST /apis/authentication.k8s.io/v1/tokenreviews', (_req, body, res) => json(res, 500, { echoed: body }));
+    api.routes.set('POST /apis/authentication.k8s.io/v1/tokenreviews', (_req, body, res) =>
+      json(res, 500, { echoed: body }),
+    );
     const error = await client.createTokenReview({ spec: { token: 'very-secret' } }).then(
       () => expect.fail('expected a rejection'),
       (e: ReviewError) => e,
     );
-    expect(error).to.be.instanceOf(ReviewError).and.include({ message: 'TokenReview failed with HTTP 500', statusCode: 500 });
+    expect(error)
+      .to.be.instanceOf(ReviewError)
+      .and.include({ message: 'TokenReview failed with HTTP 500', statusCode: 500 });
     expect(JSON.stringify({ ...error, message: error.message })).not.to.contain('very-secret');
   });
 
@@ -135,12 +163,16 @@ describe('KubernetesConfigMapSource', () => {
   afterEach(() => api.stop());
 
   it('gets the data of the ConfigMap', async () => {
-    api.routes.set(`GET ${path}`, (_req, _body, res) => json(res, 200, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x' }, data: { a: 'b' } }));
+    api.routes.set(`GET ${path}`, (_req, _body, res) =>
+      json(res, 200, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x' }, data: { a: 'b' } }),
+    );
     expect(await source.get()).to.deep.equal({ a: 'b' });
   });
 
   it('gets empty data for a ConfigMap without data, and undefined for a missing one', async () => {
-    api.routes.set(`GET ${path}`, (_req, _body, res) => json(res, 200, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x' } }));
+    api.routes.set(`GET ${path}`, (_req, _body, res) =>
+      json(res, 200, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x' } }),
+    );
     expect(await source.get()).to.deep.equal({});
     api.routes.delete(`GET ${path}`);
     expect(await source.get()).to.equal(undefined);
@@ -181,7 +213,9 @@ describe('KubernetesConfigMapSource', () => {
     await secondWatch;
     expect(seen).to.deep.equal([{ v: '1' }, {}, undefined, { v: '2' }]);
     const watchRequest = api.requests.find((r) => r.url.includes('watch=true'));
-    expect(decodeURIComponent(watchRequest?.url ?? '')).to.contain('fieldSelector=metadata.name=extension-apiserver-authentication');
+    expect(decodeURIComponent(watchRequest?.url ?? '')).to.contain(
+      'fieldSelector=metadata.name=extension-apiserver-authentication',
+    );
   });
 
   it('retries a watch that fails to start, until stopped', async () => {

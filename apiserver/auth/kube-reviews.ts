@@ -2,7 +2,13 @@
  * The two review calls authentication and authorization delegate to kube-apiserver, behind a narrow
  * interface so tests inject a fake, and an implementation on @kubernetes/client-node 1.x.
  */
-import { AuthenticationV1Api, AuthorizationV1Api, type KubeConfig, type V1SubjectAccessReview, type V1TokenReview } from '@kubernetes/client-node';
+import {
+  AuthenticationV1Api,
+  AuthorizationV1Api,
+  type KubeConfig,
+  type V1SubjectAccessReview,
+  type V1TokenReview,
+} from '@kubernetes/client-node';
 
 /** Creates TokenReviews and SubjectAccessReviews; resolves with the created object (its `status` filled). */
 export interface ReviewClient {
@@ -34,7 +40,9 @@ export class KubernetesReviewClient implements ReviewClient {
   }
 
   createSubjectAccessReview(body: object): Promise<object> {
-    return this.#call('SubjectAccessReview', () => this.#authz.createSubjectAccessReview({ body: body as V1SubjectAccessReview }));
+    return this.#call('SubjectAccessReview', () =>
+      this.#authz.createSubjectAccessReview({ body: body as V1SubjectAccessReview }),
+    );
   }
 
   /**
@@ -44,7 +52,10 @@ export class KubernetesReviewClient implements ReviewClient {
   async #call(kind: string, call: () => Promise<object>): Promise<object> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new ReviewError(`${kind} timed out after ${this.#timeoutMs} ms`)), this.#timeoutMs);
+      timer = setTimeout(
+        () => reject(new ReviewError(`${kind} timed out after ${this.#timeoutMs} ms`)),
+        this.#timeoutMs,
+      );
     });
     try {
       return await Promise.race([call(), timeout]);
@@ -52,7 +63,9 @@ export class KubernetesReviewClient implements ReviewClient {
       if (error instanceof ReviewError) throw error;
       const status = (error as { code?: unknown }).code;
       throw new ReviewError(
-        typeof status === 'number' ? `${kind} failed with HTTP ${status}` : `${kind} failed: ${safeMessage(error)}`,
+        typeof status === 'number'
+          ? `${kind} failed with HTTP ${status}`
+          : `${kind} failed: ${safeMessage(error)}`,
         typeof status === 'number' ? status : undefined,
       );
     } finally {

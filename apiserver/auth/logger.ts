@@ -12,7 +12,12 @@ export const silentAuthLogger: AuthLogger = { debug() {}, info() {}, warn() {} }
 export function errorFields(error: unknown): Record<string, unknown> {
   if (error instanceof Error) {
     const code = (error as { code?: unknown }).code;
-    return { err: { message: error.message, ...(typeof code === 'string' || typeof code === 'number' ? { code } : {}) } };
+    return {
+      err: {
+        message: error.message,
+        ...(typeof code === 'string' || typeof code === 'number' ? { code } : {}),
+      },
+    };
   }
   return { err: { message: String(error) } };
 }

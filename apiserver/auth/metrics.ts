@@ -25,7 +25,8 @@ export interface AuthzMetrics {
  * "metric already registered".
  */
 function metricMaker(registry: Registry | undefined): <M>(name: string, create: () => M) => M {
-  return (name, create) => (registry === undefined ? create() : ((registry.getSingleMetric(name) as never) ?? create()));
+  return (name, create) =>
+    registry === undefined ? create() : ((registry.getSingleMetric(name) as never) ?? create());
 }
 
 /** Creates (or reuses) the authentication metrics on `registry`; without one, metrics go nowhere. */

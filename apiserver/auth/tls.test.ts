@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { once } from 'node:events';
 import { createServer, request, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { SyncflowError } from '../../core/errors.ts';
+import type { SyncflowError } from '../../core/errors.ts';
 import { AuthenticationConfigWatcher, tlsClientCAs, type ConfigMapSource } from './authentication-config.ts';
 import { authRequestFrom, createDelegatingAuthenticator } from './authenticator.ts';
 import { FakeReviewClient } from './testdata/fake-review-client.ts';
@@ -34,11 +34,18 @@ describe('authentication over a real TLS connection', function () {
     const config = await watcher.start();
     const authenticator = createDelegatingAuthenticator({ config: watcher, client: new FakeReviewClient() });
     server = createServer(
-      { key: p.server.keyPem, cert: p.server.certPem, requestCert: true, rejectUnauthorized: false, ca: tlsClientCAs(config) },
+      {
+        key: p.server.keyPem,
+        cert: p.server.certPem,
+        requestCert: true,
+        rejectUnauthorized: false,
+        ca: tlsClientCAs(config),
+      },
       (req, res) => {
         authenticator.authenticate(authRequestFrom(req)).then(
           (user) => res.writeHead(user ? 200 : 401).end(JSON.stringify({ user })),
-          (error: SyncflowError) => res.writeHead(error.status).end(JSON.stringify({ code: error.code, message: error.message })),
+          (error: SyncflowError) =>
+            res.writeHead(error.status).end(JSON.stringify({ code: error.code, message: error.message })),
         );
       },
     );
@@ -56,7 +63,10 @@ describe('authentication over a real TLS connection', function () {
     server.close();
   });
 
-  function call(client: { identity?: Issued; chain?: Issued[] }, headers: Record<string, string | string[]> = {}): Promise<Answer> {
+  function call(
+    client: { identity?: Issued; chain?: Issued[] },
+    headers: Record<string, string | string[]> = {},
+  ): Promise<Answer> {
     return new Promise((resolve, reject) => {
       const req = request(
         {
@@ -67,14 +77,19 @@ describe('authentication over a real TLS connection', function () {
           rejectUnauthorized: false,
           headers,
           ...(client.identity
-            ? { key: client.identity.keyPem, cert: [client.identity, ...(client.chain ?? [])].map((c) => c.certPem).join('') }
+            ? {
+                key: client.identity.keyPem,
+                cert: [client.identity, ...(client.chain ?? [])].map((c) => c.certPem).join(''),
+              }
             : {}),
         },
         (res) => {
           let text = '';
           res.setEncoding('utf8');
           res.on('data', (chunk: string) => (text += chunk));
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) as Answer['body'] }));
+          res.on('end', () =>
+            resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) as Answer['body'] }),
+          );
         },
       );
       req.on('error', reject);
@@ -89,17 +104,30 @@ describe('authentication over a real TLS connection', function () {
     );
     expect(answer).to.deep.equal({
       status: 200,
-      body: { user: { username: 'alice', groups: ['dev', 'ops, qa', 'system:authenticated'], extra: { scopes: ['a', 'b'] } } },
+      body: {
+        user: {
+          username: 'alice',
+          groups: ['dev', 'ops, qa', 'system:authenticated'],
+          extra: { scopes: ['a', 'b'] },
+        },
+      },
     });
   });
 
   it('ignores X-Remote-User from a client without the front-proxy certificate', async () => {
-    expect(await call({}, { 'X-Remote-User': 'admin', 'X-Remote-Group': 'system:masters' })).to.deep.equal({ status: 401, body: {} });
+    expect(await call({}, { 'X-Remote-User': 'admin', 'X-Remote-Group': 'system:masters' })).to.deep.equal({
+      status: 401,
+      body: {},
+    });
   });
 
   it('authenticates a client certificate and ignores its forged headers', async () => {
     const answer = await call({ identity: p.alice }, { 'X-Remote-User': 'admin' });
-    expect(answer.body.user).to.deep.equal({ username: 'alice', groups: ['dev', 'ops', 'system:authenticated'], extra: {} });
+    expect(answer.body.user).to.deep.equal({
+      username: 'alice',
+      groups: ['dev', 'ops', 'system:authenticated'],
+      extra: {},
+    });
   });
 
   it('follows the intermediate a client sends with its certificate', async () => {

@@ -45,10 +45,25 @@ describe('TtlCache', () => {
       loads++;
       return Promise.reject(new Error('down'));
     };
-    const results = await Promise.allSettled([cache.getOrLoad('k', failing, () => 10), cache.getOrLoad('k', failing, () => 10)]);
+    const results = await Promise.allSettled([
+      cache.getOrLoad('k', failing, () => 10),
+      cache.getOrLoad('k', failing, () => 10),
+    ]);
     expect(results.map((r) => r.status)).to.deep.equal(['rejected', 'rejected']);
     expect(loads).to.equal(1);
-    expect(await cache.getOrLoad('k', async () => 7, () => 10)).to.deep.equal({ value: 7, hit: false });
-    expect(await cache.getOrLoad('k', async () => 8, () => 10)).to.deep.equal({ value: 7, hit: true });
+    expect(
+      await cache.getOrLoad(
+        'k',
+        async () => 7,
+        () => 10,
+      ),
+    ).to.deep.equal({ value: 7, hit: false });
+    expect(
+      await cache.getOrLoad(
+        'k',
+        async () => 8,
+        () => 10,
+      ),
+    ).to.deep.equal({ value: 7, hit: true });
   });
 });

@@ -60,7 +60,11 @@ export class TtlCache<V> {
    * Returns the cached value (`hit: true`) or runs `load` once for all concurrent callers of `key`,
    * caching its value for the TTL `ttlOf(value)` returns. A rejected load is not cached.
    */
-  async getOrLoad(key: string, load: () => Promise<V>, ttlOf: (value: V) => number): Promise<{ value: V; hit: boolean }> {
+  async getOrLoad(
+    key: string,
+    load: () => Promise<V>,
+    ttlOf: (value: V) => number,
+  ): Promise<{ value: V; hit: boolean }> {
     const cached = this.get(key);
     if (cached !== undefined) return { value: cached, hit: true };
     let pending = this.#inFlight.get(key);

@@ -25,6 +25,7 @@ export const AUTHENTICATED_GROUP = 'system:authenticated';
  * authenticator except the anonymous one (the front proxy and TokenReview usually include it already).
  */
 export function withAuthenticatedGroup(user: UserInfo): UserInfo {
-  if (user.groups.includes(AUTHENTICATED_GROUP) || user.groups.includes('system:unauthenticated')) return user;
+  if (user.groups.includes(AUTHENTICATED_GROUP) || user.groups.includes('system:unauthenticated'))
+    return user;
   return { ...user, groups: [...user.groups, AUTHENTICATED_GROUP] };
 }

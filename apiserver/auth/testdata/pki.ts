@@ -82,18 +82,61 @@ function generate(): TestPki {
     let serial = 1000;
     const read = (name: string): Issued => {
       const certPem = readFileSync(join(dir, `${name}.crt`), 'utf8');
-      return { certPem, keyPem: readFileSync(join(dir, `${name}.key`), 'utf8'), cert: new X509Certificate(certPem) };
+      return {
+        certPem,
+        keyPem: readFileSync(join(dir, `${name}.key`), 'utf8'),
+        cert: new X509Certificate(certPem),
+      };
     };
-    const newKey = (name: string): string[] => ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', `${name}.key`];
+    const newKey = (name: string): string[] => [
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-keyout',
+      `${name}.key`,
+    ];
     const root = (name: string, subject: string): Issued => {
-      openssl('req', '-new', '-x509', ...newKey(name), '-subj', subject, '-days', '30', '-config', cnf, '-extensions', 'ca', '-out', `${name}.crt`);
+      openssl(
+        'req',
+        '-new',
+        '-x509',
+        ...newKey(name),
+        '-subj',
+        subject,
+        '-days',
+        '30',
+        '-config',
+        cnf,
+        '-extensions',
+        'ca',
+        '-out',
+        `${name}.crt`,
+      );
       return read(name);
     };
     const issue = (name: string, subject: string, issuer: string, extensions: string): Issued => {
       openssl('req', '-new', ...newKey(name), '-subj', subject, '-config', cnf, '-out', `${name}.csr`);
       openssl(
-        'x509', '-req', '-in', `${name}.csr`, '-CA', `${issuer}.crt`, '-CAkey', `${issuer}.key`,
-        '-set_serial', String(serial++), '-days', '30', '-extfile', cnf, '-extensions', extensions, '-out', `${name}.crt`,
+        'x509',
+        '-req',
+        '-in',
+        `${name}.csr`,
+        '-CA',
+        `${issuer}.crt`,
+        '-CAkey',
+        `${issuer}.key`,
+        '-set_serial',
+        String(serial++),
+        '-days',
+        '30',
+        '-extfile',
+        cnf,
+        '-extensions',
+        extensions,
+        '-out',
+        `${name}.crt`,
       );
       return read(name);
     };
@@ -122,7 +165,9 @@ function generate(): TestPki {
 export const DAY_MS = 86_400_000;
 
 /** ConfigMap data as kube-apiserver writes it for the test PKI; `overrides` replace keys (undefined deletes). */
-export function authenticationConfigMapData(overrides: Record<string, string | undefined> = {}): Record<string, string> {
+export function authenticationConfigMapData(
+  overrides: Record<string, string | undefined> = {},
+): Record<string, string> {
   const p = testPki();
   const data: Record<string, string | undefined> = {
     'client-ca-file': p.clientCA.certPem + p.rootCA.certPem,
@@ -134,5 +179,7 @@ export function authenticationConfigMapData(overrides: Record<string, string | u
     'requestheader-extra-headers-prefix': '["X-Remote-Extra-"]',
     ...overrides,
   };
-  return Object.fromEntries(Object.entries(data).filter((entry): entry is [string, string] => entry[1] !== undefined));
+  return Object.fromEntries(
+    Object.entries(data).filter((entry): entry is [string, string] => entry[1] !== undefined),
+  );
 }
