@@ -15,6 +15,8 @@ usage:
 
 const commands: Record<string, { run: () => Promise<Command>; usage: string }> = {
   validate: { run: async () => validateCommand, usage: VALIDATE_USAGE },
+  // Loaded on demand: `validate` should not pay for the server's or the engine's imports.
+  server: { run: async () => (await import('../apiserver/command.ts')).serverCommand, usage: 'usage: syncflow server [flags] (see --help)' },
 };
 
 /** Registers a command; used by modules that are loaded lazily (run, plan, server). */

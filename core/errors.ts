@@ -55,6 +55,8 @@ export const ERROR_CATALOGUE = {
   BadRequest: { status: 400, title: 'bad request' },
   NotFound: { status: 404, title: 'not found' },
   MethodNotAllowed: { status: 405, title: 'method not allowed' },
+  NotAcceptable: { status: 406, title: 'not acceptable' },
+  UnsupportedMediaType: { status: 415, title: 'unsupported media type' },
   Conflict: { status: 409, title: 'conflict' },
   Gone: { status: 410, title: 'resource version too old' },
   InternalError: { status: 500, title: 'internal error' },

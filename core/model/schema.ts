@@ -262,7 +262,8 @@ export const ExecutionPlan = Type.Object(
   { description: 'Dry-run plan.' },
 );
 
-export const EXECUTION_PHASES = ['Running', 'Succeeded', 'Failed'] as const;
+/** Pending: planned by a dry run, never run. Running: in flight (seen by watch). */
+export const EXECUTION_PHASES = ['Pending', 'Running', 'Succeeded', 'Failed'] as const;
 
 export const WorkflowExecutionSpec = Type.Object(
   {

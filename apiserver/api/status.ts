@@ -1,0 +1,122 @@
+/**
+ * Kubernetes `meta.k8s.io/v1 Status` objects for errors, converted from the one error catalogue at
+ * this boundary only. Reasons follow apimachinery's StatusReason values so kubectl and client-go
+ * print and classify them correctly.
+ */
+import { ERROR_CATALOGUE, SyncflowError, type ErrorCode, type FieldError } from '../../core/errors.ts';
+import { EXECUTION_GROUP } from '../../core/model/resources.ts';
+
+/** A Kubernetes Status object. */
+export interface KubeStatus {
+  kind: 'Status';
+  apiVersion: 'v1';
+  metadata: Record<string, never>;
+  status: 'Failure' | 'Success';
+  message: string;
+  reason: string;
+  code: number;
+  details?: {
+    name?: string;
+    group?: string;
+    kind?: string;
+    causes?: Array<{ reason: string; message: string; field: string }>;
+    retryAfterSeconds?: number;
+  };
+}
+
+/** apimachinery StatusReason for each HTTP status we use. */
+const REASONS: Record<number, string> = {
+  400: 'BadRequest',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'NotFound',
+  405: 'MethodNotAllowed',
+  406: 'NotAcceptable',
+  409: 'Conflict',
+  410: 'Expired',
+  413: 'RequestEntityTooLarge',
+  415: 'UnsupportedMediaType',
+  422: 'Invalid',
+  429: 'TooManyRequests',
+  500: 'InternalError',
+  502: 'InternalError',
+  503: 'ServiceUnavailable',
+  504: 'Timeout',
+};
+
+/** apimachinery CauseType for a field error code. */
+function causeReason(code: ErrorCode): string {
+  switch (code) {
+    case 'FieldRequired':
+    case 'MissingRequiredInput':
+      return 'FieldValueRequired';
+    case 'UnknownField':
+    case 'UnknownInputField':
+      return 'FieldValueNotSupported';
+    case 'DuplicateName':
+      return 'FieldValueDuplicate';
+    default:
+      return 'FieldValueInvalid';
+  }
+}
+
+/** What a Status is about (for details.kind/name). */
+export interface StatusSubject {
+  kind?: string;
+  name?: string;
+  retryAfterSeconds?: number;
+}
+
+/** Builds a failure Status with an explicit code. */
+export function failureStatus(code: number, message: string, subject: StatusSubject = {}, causes: FieldError[] = []): KubeStatus {
+  const status: KubeStatus = {
+    kind: 'Status',
+    apiVersion: 'v1',
+    metadata: {},
+    status: 'Failure',
+    message,
+    reason: REASONS[code] ?? 'Unknown',
+    code,
+  };
+  if (subject.kind || subject.name || causes.length || subject.retryAfterSeconds !== undefined) {
+    status.details = {
+      ...(subject.name ? { name: subject.name } : {}),
+      group: EXECUTION_GROUP,
+      ...(subject.kind ? { kind: subject.kind } : {}),
+      ...(causes.length
+        ? { causes: causes.map((c) => ({ reason: causeReason(c.code), message: c.suggestion ? `${c.message} (${c.suggestion})` : c.message, field: c.field })) }
+        : {}),
+      ...(subject.retryAfterSeconds !== undefined ? { retryAfterSeconds: subject.retryAfterSeconds } : {}),
+    };
+  }
+  return status;
+}
+
+/** Converts any error into a Status; unknown errors become a 500 without internal details. */
+export function statusFromError(error: unknown, subject: StatusSubject = {}): KubeStatus {
+  if (error instanceof SyncflowError) {
+    const code = ERROR_CATALOGUE[error.code].status;
+    // Kubernetes phrases validation failures as `Kind "name" is invalid: field: message, ...`.
+    let message = error.message;
+    if (code === 422 && error.causes.length && subject.kind) {
+      const fields = error.causes.map((c) => `${c.field}: ${c.message}`).join(', ');
+      message = `${subject.kind}.${EXECUTION_GROUP} "${subject.name ?? ''}" is invalid: ${fields}`;
+    }
+    return failureStatus(code, message, subject, error.causes);
+  }
+  return failureStatus(500, 'internal error: the server could not complete the request', subject);
+}
+
+/** A success Status (for delete responses that return no object). */
+export function successStatus(subject: StatusSubject = {}): KubeStatus {
+  return {
+    kind: 'Status',
+    apiVersion: 'v1',
+    metadata: {},
+    status: 'Success',
+    message: '',
+    reason: '',
+    code: 200,
+    ...(subject.kind || subject.name ? { details: { group: EXECUTION_GROUP, ...subject } } : {}),
+  } as KubeStatus;
+}

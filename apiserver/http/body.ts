@@ -1,0 +1,60 @@
+/**
+ * Reads request bodies with the limits of DESIGN.md §7: at most 3 MiB, JSON only, nesting depth
+ * bounded, so that no input can exhaust memory or the stack.
+ */
+import type { IncomingMessage } from 'node:http';
+import { SyncflowError } from '../../core/errors.ts';
+import { LIMITS } from '../../core/model/resources.ts';
+
+/** Reads the raw body, refusing more than `limit` bytes with 413. */
+export async function readBody(req: IncomingMessage, limit: number = LIMITS.maxRequestBytes): Promise<Buffer> {
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > limit) {
+    req.resume();
+    throw new SyncflowError('RequestTooLarge', `request body is ${declared} bytes; the limit is ${limit} bytes (3 MiB)`);
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > limit) {
+      req.resume();
+      throw new SyncflowError('RequestTooLarge', `request body exceeds the limit of ${limit} bytes (3 MiB)`);
+    }
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+/** Deepest nesting of arrays/objects in JSON text, counted without parsing (cheap pre-check). */
+export function jsonDepth(text: string): number {
+  let depth = 0;
+  let max = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 92) i++; // backslash: skip the escaped character
+      else if (c === 34) inString = false;
+    } else if (c === 34) inString = true;
+    else if (c === 123 || c === 91) {
+      if (++depth > max) max = depth;
+    } else if (c === 125 || c === 93) depth--;
+  }
+  return max;
+}
+
+/** Parses a JSON body; 400 with the parser's position for malformed JSON, 422 when too deep. */
+export function parseJson(raw: Buffer, what = 'request body'): unknown {
+  const text = raw.toString('utf8');
+  if (text.trim() === '') throw new SyncflowError('BadRequest', `${what} is empty: send a JSON object`);
+  const depth = jsonDepth(text);
+  if (depth > LIMITS.maxJsonDepth) {
+    throw new SyncflowError('BadRequest', `${what} nests ${depth} levels deep; the limit is ${LIMITS.maxJsonDepth}`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new SyncflowError('BadRequest', `${what} is not valid JSON: ${(error as Error).message}`);
+  }
+}

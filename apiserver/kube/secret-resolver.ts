@@ -1,0 +1,70 @@
+/**
+ * Secret values for task templates, read from the execution's own namespace only (the namespace is
+ * fixed per resolver, so a workflow can never reach another namespace's Secrets), with a short
+ * cache so that the hot path rarely waits for the API server.
+ */
+import * as k8s from '@kubernetes/client-node';
+import type { SecretReference, SecretResolver } from '../../core/engine/collaborators.ts';
+import type { NamespacedSecrets } from '../execution/service.ts';
+
+/** Reads one Secret's data (base64 values), `undefined` when it does not exist. */
+export interface SecretReader {
+  read(namespace: string, name: string): Promise<Record<string, string> | undefined>;
+}
+
+/** `SecretReader` over the Kubernetes API. */
+export class KubeSecretReader implements SecretReader {
+  private readonly api: k8s.CoreV1Api;
+
+  constructor(kubeConfig: k8s.KubeConfig) {
+    this.api = kubeConfig.makeApiClient(k8s.CoreV1Api);
+  }
+
+  async read(namespace: string, name: string): Promise<Record<string, string> | undefined> {
+    try {
+      const secret = await this.api.readNamespacedSecret({ name, namespace });
+      return secret.data ?? {};
+    } catch (error) {
+      if ((error as { code?: number }).code === 404) return undefined;
+      throw error;
+    }
+  }
+}
+
+/** Caches Secrets per namespace for `ttlMs` (default 10 s); values never leave this object except to the engine. */
+export class CachedSecrets implements NamespacedSecrets {
+  private readonly cache = new Map<string, { expires: number; data: Promise<Record<string, string> | undefined> }>();
+
+  constructor(
+    private readonly reader: SecretReader,
+    private readonly options: { ttlMs?: number; now?: () => number; maxEntries?: number } = {},
+  ) {}
+
+  forNamespace(namespace: string): SecretResolver {
+    return { resolve: (ref: SecretReference) => this.resolve(namespace, ref) };
+  }
+
+  private async resolve(namespace: string, ref: SecretReference): Promise<string | undefined> {
+    // The resolver's namespace wins over whatever the reference says.
+    const key = `${namespace}/${ref.secretName}`;
+    const now = (this.options.now ?? Date.now)();
+    let entry = this.cache.get(key);
+    if (!entry || entry.expires <= now) {
+      if (this.cache.size >= (this.options.maxEntries ?? 10_000)) this.cache.clear();
+      entry = { expires: now + (this.options.ttlMs ?? 10_000), data: this.reader.read(namespace, ref.secretName) };
+      this.cache.set(key, entry);
+      entry.data.catch(() => this.cache.delete(key));
+    }
+    const data = await entry.data;
+    const value = data?.[ref.key];
+    return value === undefined ? undefined : Buffer.from(value, 'base64').toString('utf8');
+  }
+}
+
+/** Secrets given directly (the local CLI's `--secret name=value`), keyed by Secret name and key. */
+export class StaticSecrets implements NamespacedSecrets {
+  constructor(private readonly values: ReadonlyMap<string, string>) {}
+  forNamespace(): SecretResolver {
+    return { resolve: (ref) => this.values.get(`${ref.secretName}/${ref.key}`) ?? this.values.get(ref.secretName) };
+  }
+}

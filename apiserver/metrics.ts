@@ -1,0 +1,70 @@
+/**
+ * Prometheus metrics of the server: executions by namespace/workflow/phase, durations, per-task
+ * durations and upstream errors, in-flight executions and shed requests. The executor reports
+ * through `ExecutionObserver`, so the engine stays free of metrics code.
+ */
+import { Counter, Gauge, Histogram, collectDefaultMetrics, type Registry } from 'prom-client';
+import type { ExecutionObserver } from '../core/engine/collaborators.ts';
+
+const DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
+
+/** The server's execution metrics. */
+export interface ServerMetrics {
+  observer: ExecutionObserver;
+  inFlight: Gauge;
+  shed: Counter;
+}
+
+/** Registers the execution metrics (and the process defaults) on a registry. */
+export function createServerMetrics(registry: Registry, options: { defaults?: boolean } = {}): ServerMetrics {
+  if (options.defaults !== false) collectDefaultMetrics({ register: registry, prefix: 'syncflow_' });
+  const executions = new Counter({
+    name: 'syncflow_executions_total',
+    help: 'Finished executions by namespace, workflow, phase and failure reason.',
+    labelNames: ['namespace', 'workflow', 'phase', 'reason'],
+    registers: [registry],
+  });
+  const duration = new Histogram({
+    name: 'syncflow_execution_duration_seconds',
+    help: 'Wall-clock duration of executions.',
+    labelNames: ['namespace', 'workflow', 'phase'],
+    buckets: DURATION_BUCKETS,
+    registers: [registry],
+  });
+  const taskDuration = new Histogram({
+    name: 'syncflow_task_duration_seconds',
+    help: 'Duration of each task of an execution, all attempts included.',
+    labelNames: ['namespace', 'workflow', 'task', 'phase'],
+    buckets: DURATION_BUCKETS,
+    registers: [registry],
+  });
+  const upstreamErrors = new Counter({
+    name: 'syncflow_upstream_errors_total',
+    help: 'Failed task attempts by reason (HTTPError, ConnectError, Timeout, ...).',
+    labelNames: ['namespace', 'workflow', 'task', 'reason'],
+    registers: [registry],
+  });
+  const inFlight = new Gauge({ name: 'syncflow_executions_in_flight', help: 'Executions running now.', registers: [registry] });
+  const shed = new Counter({
+    name: 'syncflow_requests_shed_total',
+    help: 'Requests refused with 429 because the in-flight limit was reached.',
+    registers: [registry],
+  });
+  const observer: ExecutionObserver = {
+    executionStarted: () => inFlight.inc(),
+    taskFinished: ({ workflow, task }) => {
+      const labels = { namespace: workflow.namespace, workflow: workflow.name, task: task.id };
+      if (task.durationMs !== undefined) taskDuration.observe({ ...labels, phase: task.phase }, task.durationMs / 1000);
+      for (const attempt of task.attemptLog ?? []) {
+        if (attempt.error) upstreamErrors.inc({ ...labels, reason: attempt.error.split(':')[0] ?? 'Error' });
+      }
+    },
+    executionFinished: ({ workflow, status }) => {
+      inFlight.dec();
+      const labels = { namespace: workflow.namespace, workflow: workflow.name, phase: status.phase };
+      executions.inc({ ...labels, reason: status.reason ?? '' });
+      if (status.durationMs !== undefined) duration.observe(labels, status.durationMs / 1000);
+    },
+  };
+  return { observer, inFlight, shed };
+}

@@ -1,0 +1,245 @@
+/**
+ * `syncflow server` options: flags and environment → `ServerOptions` → `validate()` (every problem
+ * at once, each naming the flag and the fix) → `ServerConfig` with parsed values.
+ */
+import { parseDuration } from '../core/duration.ts';
+
+/** Options as given on the command line (strings, before validation). */
+export interface ServerOptions {
+  securePort: string;
+  bindAddress: string;
+  tlsCertFile: string;
+  tlsPrivateKeyFile: string;
+  kubeconfig: string;
+  databaseUrl: string;
+  embeddedDataDir: string;
+  historyRetention: string;
+  historyMaxQueued: string;
+  maxInFlight: string;
+  shutdownGrace: string;
+  egressAllowLoopback: boolean;
+  egressAllowCidrs: string[];
+  egressDenyCidrs: string[];
+  egressAllowHosts: string[];
+  egressDenyHosts: string[];
+  egressMaxRedirects: string;
+  hostAliases: string[];
+  logLevel: string;
+  leaderElect: boolean;
+  leaderElectionNamespace: string;
+  podName: string;
+  anonymousAuth: boolean;
+}
+
+/** Validated, parsed configuration. */
+export interface ServerConfig {
+  securePort: number;
+  bindAddress: string;
+  tlsCertFile: string;
+  tlsPrivateKeyFile: string;
+  /** Path of a kubeconfig; in-cluster configuration when empty. */
+  kubeconfig: string;
+  /** PostgreSQL URL; the embedded PGlite database when empty. */
+  databaseUrl: string;
+  embeddedDataDir: string;
+  historyRetentionMs: number;
+  historyMaxQueued: number;
+  maxInFlight: number;
+  shutdownGraceMs: number;
+  egress: {
+    allowLoopback: boolean;
+    allowCidrs: string[];
+    denyCidrs: string[];
+    allowHosts: string[];
+    denyHosts: string[];
+    maxRedirects: number;
+  };
+  /** Host names resolved to fixed addresses (`demo.svc=127.0.0.88`), for local development. */
+  hostAliases: Map<string, string>;
+  logLevel: string;
+  leaderElect: boolean;
+  leaderElectionNamespace: string;
+  podName: string;
+  anonymousAuth: boolean;
+}
+
+/** Defaults, also shown in `--help`. */
+export function defaultServerOptions(env: Record<string, string | undefined> = {}): ServerOptions {
+  return {
+    securePort: '8443',
+    bindAddress: '0.0.0.0',
+    tlsCertFile: '',
+    tlsPrivateKeyFile: '',
+    kubeconfig: env.KUBECONFIG ?? '',
+    databaseUrl: env.DATABASE_URL ?? '',
+    embeddedDataDir: '',
+    historyRetention: '7d',
+    historyMaxQueued: '20000',
+    maxInFlight: '1024',
+    shutdownGrace: '30s',
+    egressAllowLoopback: false,
+    egressAllowCidrs: [],
+    egressDenyCidrs: [],
+    egressAllowHosts: [],
+    egressDenyHosts: [],
+    egressMaxRedirects: '0',
+    hostAliases: [],
+    logLevel: env.LOG_LEVEL ?? 'info',
+    leaderElect: true,
+    leaderElectionNamespace: env.POD_NAMESPACE ?? 'syncflow-system',
+    podName: env.POD_NAME ?? env.HOSTNAME ?? 'syncflow',
+    anonymousAuth: false,
+  };
+}
+
+interface FlagSpec {
+  key: keyof ServerOptions;
+  help: string;
+}
+
+const FLAGS: Record<string, FlagSpec> = {
+  'secure-port': { key: 'securePort', help: 'HTTPS port (default 8443)' },
+  'bind-address': { key: 'bindAddress', help: 'address to listen on (default 0.0.0.0)' },
+  'tls-cert-file': { key: 'tlsCertFile', help: 'serving certificate (PEM); reloaded when it changes' },
+  'tls-private-key-file': { key: 'tlsPrivateKeyFile', help: 'serving key (PEM); reloaded when it changes' },
+  kubeconfig: { key: 'kubeconfig', help: 'kubeconfig to reach the cluster (default: in-cluster, or $KUBECONFIG)' },
+  'database-url': { key: 'databaseUrl', help: 'PostgreSQL URL (default $DATABASE_URL; embedded PGlite when empty)' },
+  'embedded-data-dir': { key: 'embeddedDataDir', help: 'directory of the embedded database (default: in memory)' },
+  'history-retention': { key: 'historyRetention', help: 'how long executions are kept (default 7d; units ms s m h d)' },
+  'history-max-queued': { key: 'historyMaxQueued', help: 'executions buffered while the database is slow (default 20000)' },
+  'max-in-flight': { key: 'maxInFlight', help: 'concurrent executions before 429 (default 1024)' },
+  'shutdown-grace': { key: 'shutdownGrace', help: 'time to finish in-flight executions on SIGTERM (default 30s)' },
+  'egress-allow-loopback': { key: 'egressAllowLoopback', help: 'allow task URLs on 127.0.0.0/8 and ::1 (development only)' },
+  'egress-allow-cidr': { key: 'egressAllowCidrs', help: 'only call these CIDR blocks (repeatable, comma-separated)' },
+  'egress-deny-cidr': { key: 'egressDenyCidrs', help: 'never call these CIDR blocks (repeatable)' },
+  'egress-allow-host': { key: 'egressAllowHosts', help: 'only call these hosts; *.example.com for subdomains (repeatable)' },
+  'egress-deny-host': { key: 'egressDenyHosts', help: 'never call these hosts (repeatable)' },
+  'egress-max-redirects': { key: 'egressMaxRedirects', help: 'redirect hops followed, each re-checked (default 0)' },
+  'host-alias': { key: 'hostAliases', help: 'resolve HOST to ADDRESS, as HOST=ADDRESS (repeatable; development)' },
+  'log-level': { key: 'logLevel', help: 'trace, debug, info, warn or error (default info)' },
+  'leader-elect': { key: 'leaderElect', help: 'elect one replica to run the status controller (default true)' },
+  'leader-election-namespace': { key: 'leaderElectionNamespace', help: 'namespace of the leader Lease' },
+  'pod-name': { key: 'podName', help: 'identity in leader election (default $POD_NAME)' },
+  'anonymous-auth': { key: 'anonymousAuth', help: 'treat requests without credentials as system:anonymous' },
+};
+
+/** `--help` text. */
+export function serverUsage(): string {
+  const lines = Object.entries(FLAGS).map(([flag, spec]) => `  --${flag.padEnd(28)} ${spec.help}`);
+  return `usage: syncflow server [flags]\n\nflags:\n${lines.join('\n')}\n`;
+}
+
+/** Parses `--flag value`, `--flag=value` and boolean `--flag` / `--flag=false`. */
+export function parseServerFlags(args: readonly string[], base: ServerOptions): { options: ServerOptions; errors: string[] } {
+  const options: ServerOptions = { ...base, egressAllowCidrs: [...base.egressAllowCidrs], egressDenyCidrs: [...base.egressDenyCidrs], egressAllowHosts: [...base.egressAllowHosts], egressDenyHosts: [...base.egressDenyHosts], hostAliases: [...base.hostAliases] };
+  const errors: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i] as string;
+    if (!arg.startsWith('--')) {
+      errors.push(`unexpected argument ${JSON.stringify(arg)}: flags start with --`);
+      continue;
+    }
+    const eq = arg.indexOf('=');
+    const name = arg.slice(2, eq < 0 ? undefined : eq);
+    const spec = FLAGS[name];
+    if (!spec) {
+      errors.push(`unknown flag --${name} (see syncflow server --help)`);
+      continue;
+    }
+    const current = options[spec.key];
+    if (typeof current === 'boolean') {
+      const value = eq < 0 ? 'true' : arg.slice(eq + 1);
+      if (value !== 'true' && value !== 'false') errors.push(`--${name} takes true or false, got ${JSON.stringify(value)}`);
+      (options[spec.key] as boolean) = value === 'true';
+      continue;
+    }
+    let value: string | undefined;
+    if (eq >= 0) value = arg.slice(eq + 1);
+    else value = args[++i];
+    if (value === undefined) {
+      errors.push(`--${name} needs a value`);
+      continue;
+    }
+    if (Array.isArray(current)) current.push(...value.split(',').map((v) => v.trim()).filter(Boolean));
+    else (options[spec.key] as string) = value;
+  }
+  return { options, errors };
+}
+
+function retention(text: string): number | undefined {
+  const days = /^([0-9]+)d$/.exec(text);
+  if (days) return Number(days[1]) * 86_400_000;
+  return parseDuration(text);
+}
+
+function positiveInt(text: string): number | undefined {
+  const n = Number(text);
+  return Number.isInteger(n) && n > 0 ? n : undefined;
+}
+
+/** Checks every option; returns the config, or every problem found. */
+export function validateServerOptions(o: ServerOptions): { config?: ServerConfig; errors: string[] } {
+  const errors: string[] = [];
+  const port = Number(o.securePort);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) errors.push(`--secure-port ${o.securePort}: must be a port number from 1 to 65535`);
+  if (!o.tlsCertFile) errors.push('--tls-cert-file is required: the server only serves HTTPS');
+  if (!o.tlsPrivateKeyFile) errors.push('--tls-private-key-file is required: the server only serves HTTPS');
+  const retentionMs = retention(o.historyRetention);
+  if (retentionMs === undefined || retentionMs <= 0) errors.push(`--history-retention ${o.historyRetention}: use a duration such as 7d, 12h or 30m`);
+  const maxQueued = positiveInt(o.historyMaxQueued);
+  if (maxQueued === undefined) errors.push(`--history-max-queued ${o.historyMaxQueued}: must be a positive integer`);
+  const maxInFlight = positiveInt(o.maxInFlight);
+  if (maxInFlight === undefined) errors.push(`--max-in-flight ${o.maxInFlight}: must be a positive integer`);
+  const grace = parseDuration(o.shutdownGrace);
+  if (grace === undefined) errors.push(`--shutdown-grace ${o.shutdownGrace}: use a duration such as 30s`);
+  const redirects = Number(o.egressMaxRedirects);
+  if (!Number.isInteger(redirects) || redirects < 0 || redirects > 20) errors.push(`--egress-max-redirects ${o.egressMaxRedirects}: must be an integer from 0 to 20`);
+  if (!['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].includes(o.logLevel)) {
+    errors.push(`--log-level ${o.logLevel}: use trace, debug, info, warn or error`);
+  }
+  if (o.databaseUrl) {
+    try {
+      const url = new URL(o.databaseUrl);
+      if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') errors.push('--database-url: must be a postgres:// or postgresql:// URL');
+    } catch {
+      errors.push('--database-url: is not a valid URL (expected postgres://user:password@host:5432/db)');
+    }
+  }
+  const hostAliases = new Map<string, string>();
+  for (const alias of o.hostAliases) {
+    const [host, address] = alias.split('=');
+    if (!host || !address) errors.push(`--host-alias ${alias}: use HOST=ADDRESS`);
+    else hostAliases.set(host.toLowerCase(), address);
+  }
+  if (errors.length) return { errors };
+  return {
+    errors,
+    config: {
+      securePort: port,
+      bindAddress: o.bindAddress,
+      tlsCertFile: o.tlsCertFile,
+      tlsPrivateKeyFile: o.tlsPrivateKeyFile,
+      kubeconfig: o.kubeconfig,
+      databaseUrl: o.databaseUrl,
+      embeddedDataDir: o.embeddedDataDir,
+      historyRetentionMs: retentionMs as number,
+      historyMaxQueued: maxQueued as number,
+      maxInFlight: maxInFlight as number,
+      shutdownGraceMs: grace as number,
+      egress: {
+        allowLoopback: o.egressAllowLoopback,
+        allowCidrs: o.egressAllowCidrs,
+        denyCidrs: o.egressDenyCidrs,
+        allowHosts: o.egressAllowHosts,
+        denyHosts: o.egressDenyHosts,
+        maxRedirects: redirects,
+      },
+      hostAliases,
+      logLevel: o.logLevel,
+      leaderElect: o.leaderElect,
+      leaderElectionNamespace: o.leaderElectionNamespace,
+      podName: o.podName,
+      anonymousAuth: o.anonymousAuth,
+    },
+  };
+}

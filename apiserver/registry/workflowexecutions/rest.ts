@@ -1,0 +1,337 @@
+/**
+ * The HTTP surface of `workflowexecutions` (and the read-only `workflowrevisions`) as the
+ * Kubernetes API conventions define it: create runs the workflow, get/list/watch/delete read the
+ * history, patch changes labels and annotations only. Errors are `Status` objects.
+ */
+import express, { type Request, type Response, type Router } from 'express';
+import { SyncflowError } from '../../../core/errors.ts';
+import { EXECUTION_API_VERSION } from '../../../core/model/resources.ts';
+import { executionTable, revisionTable, wantsTable } from '../../api/table.ts';
+import { statusFromError } from '../../api/status.ts';
+import { fieldValidationOutcome, parseFieldValidation, validateExecutionFields } from '../../api/openapi.ts';
+import type { UserInfo } from '../../auth/user.ts';
+import type { ExecutionService } from '../../execution/service.ts';
+import type { ExecutionStore, WorkflowExecution, WorkflowRevisionRecord, WatchEvent } from '../../history/store.ts';
+import { parseJson, readBody } from '../../http/body.ts';
+import type { RequestGuard, ResourceRequest } from '../../http/guard.ts';
+import { applyObjectPatch, patchTypeOf } from './patch.ts';
+import { checkPatchedObject, validateCreate } from './strategy.ts';
+
+/** Observability hooks of the REST layer. */
+export interface RestObserver {
+  requestFailed?(error: unknown, context: { verb: string; namespace?: string; name?: string }): void;
+}
+
+/** Collaborators of the REST handlers. */
+export interface ExecutionRestOptions {
+  service: ExecutionService;
+  store: ExecutionStore;
+  guard: RequestGuard;
+  observer?: RestObserver;
+  /** Interval of watch BOOKMARK events when the client allows them (default 15 s). */
+  bookmarkIntervalMs?: number;
+}
+
+const EXECUTIONS = 'workflowexecutions';
+const REVISIONS = 'workflowrevisions';
+
+/** Routes under `/apis/execution.syncflow.io/v1alpha1`. */
+export function executionRoutes(options: ExecutionRestOptions): Router {
+  const router = express.Router({ strict: true });
+  const { guard, store, service } = options;
+
+  /** Authenticates, authorizes and runs a handler; every error becomes a Status. */
+  const handle =
+    (resource: string, verbOf: (req: Request) => string, run: (req: Request, res: Response, user: UserInfo) => Promise<void>) =>
+    async (req: Request, res: Response): Promise<void> => {
+      const namespace = req.params.namespace as string | undefined;
+      const name = req.params.name as string | undefined;
+      const verb = verbOf(req);
+      try {
+        const user = await guard.authenticate(req);
+        const request: ResourceRequest = { verb, resource, ...(namespace ? { namespace } : {}), ...(name ? { name } : {}) };
+        await guard.authorize(user, request);
+        await run(req, res, user);
+      } catch (error) {
+        options.observer?.requestFailed?.(error, { verb, ...(namespace ? { namespace } : {}), ...(name ? { name } : {}) });
+        sendError(res, error, resource === EXECUTIONS ? 'WorkflowExecution' : 'WorkflowRevision', name);
+      }
+    };
+
+  const listVerb = (req: Request) => (isWatch(req) ? 'watch' : 'list');
+
+  // Collections.
+  for (const path of ['/namespaces/:namespace/workflowexecutions', '/workflowexecutions']) {
+    router.get(path, handle(EXECUTIONS, listVerb, (req, res) => (isWatch(req) ? watchExecutions(req, res) : listExecutions(req, res))));
+  }
+  router.post(
+    '/namespaces/:namespace/workflowexecutions',
+    handle(EXECUTIONS, () => 'create', async (req, res, user) => {
+      const body = parseJson(await readBody(req));
+      const namespace = req.params.namespace as string;
+      const warnings = fieldValidation(req, body);
+      const request = validateCreate(body, namespace);
+      const controller = new AbortController();
+      // A client that goes away cancels its execution (it is still recorded, as Cancelled).
+      const onClose = () => {
+        if (!res.writableFinished) controller.abort();
+      };
+      res.once('close', onClose);
+      const dryRun = queryValues(req, 'dryRun');
+      if (dryRun.some((v) => v !== 'All')) throw new SyncflowError('BadRequest', `dryRun=${dryRun.join(',')} is not supported: use dryRun=All`);
+      const traceparent = req.headers.traceparent;
+      const object = await service.run(request, {
+        user: user.username,
+        dryRun: dryRun.length > 0,
+        signal: controller.signal,
+        ...(typeof traceparent === 'string' ? { traceparent } : {}),
+      });
+      res.off('close', onClose);
+      for (const warning of warnings) res.append('Warning', warning);
+      res.setHeader('Syncflow-Execution', `${object.metadata.namespace}/${object.metadata.name}`);
+      sendObject(req, res, 201, object);
+    }),
+  );
+  router.delete(
+    '/namespaces/:namespace/workflowexecutions',
+    handle(EXECUTIONS, () => 'deletecollection', async (req, res) => {
+      const deleted = await store.deleteCollection(filterOf(req));
+      res.status(200).json(listObject(deleted, await store.currentResourceVersion()));
+    }),
+  );
+
+  // Single executions.
+  const single = '/namespaces/:namespace/workflowexecutions/:name';
+  router.get(
+    single,
+    handle(EXECUTIONS, () => 'get', async (req, res) => {
+      sendObject(req, res, 200, await getExecution(req.params.namespace as string, req.params.name as string));
+    }),
+  );
+  router.delete(
+    single,
+    handle(EXECUTIONS, () => 'delete', async (req, res) => {
+      const deleted = await store.delete(req.params.namespace as string, req.params.name as string);
+      // Deletion is immediate (no finalizers), so the response is the object as it was.
+      res.status(200).json(deleted);
+    }),
+  );
+  router.patch(
+    single,
+    handle(EXECUTIONS, () => 'patch', async (req, res) => {
+      const type = patchTypeOf(req.headers['content-type']);
+      const patch = parseJson(await readBody(req), 'patch');
+      const namespace = req.params.namespace as string;
+      const name = req.params.name as string;
+      const stored = await getExecution(namespace, name);
+      const patched = applyObjectPatch(stored, type, patch);
+      const { labels, annotations } = checkPatchedObject(stored, patched);
+      const rv = (patched as WorkflowExecution).metadata?.resourceVersion;
+      const updated = await store.updateMetadata(namespace, name, {
+        labels,
+        annotations,
+        ...(rv && rv !== stored.metadata.resourceVersion ? { resourceVersion: rv } : {}),
+      });
+      sendObject(req, res, 200, updated);
+    }),
+  );
+  router.put(single, handle(EXECUTIONS, () => 'update', async () => {
+    throw new SyncflowError('MethodNotAllowed', 'executions are immutable: use PATCH to change labels or annotations');
+  }));
+
+  // Revisions (read-only).
+  for (const path of ['/namespaces/:namespace/workflowrevisions', '/workflowrevisions']) {
+    router.get(
+      path,
+      handle(REVISIONS, listVerb, async (req, res) => {
+        if (isWatch(req)) throw new SyncflowError('MethodNotAllowed', 'workflowrevisions cannot be watched; list them');
+        const list = await store.listRevisions({
+          ...(req.params.namespace ? { namespace: req.params.namespace as string } : {}),
+          ...optionalQuery(req, 'labelSelector', 'labelSelector'),
+          ...limitAndContinue(req),
+        });
+        const items = list.items.map(revisionObject);
+        if (wantsTable(req.headers.accept)) {
+          res.status(200).json(revisionTable({ items, resourceVersion: list.resourceVersion, ...(list.continue ? { continue: list.continue } : {}) }, tableOptions(req)));
+          return;
+        }
+        res.status(200).json({
+          apiVersion: EXECUTION_API_VERSION,
+          kind: 'WorkflowRevisionList',
+          metadata: { resourceVersion: list.resourceVersion, ...(list.continue ? { continue: list.continue } : {}) },
+          items,
+        });
+      }),
+    );
+  }
+  router.get(
+    '/namespaces/:namespace/workflowrevisions/:name',
+    handle(REVISIONS, () => 'get', async (req, res) => {
+      const revision = await store.getRevision(req.params.namespace as string, req.params.name as string);
+      if (!revision) throw new SyncflowError('NotFound', `workflowrevisions.execution.syncflow.io "${String(req.params.name)}" not found`);
+      const object = revisionObject(revision);
+      if (wantsTable(req.headers.accept)) res.status(200).json(revisionTable({ items: [object] }, tableOptions(req)));
+      else res.status(200).json(object);
+    }),
+  );
+
+  return router;
+
+  async function getExecution(namespace: string, name: string): Promise<WorkflowExecution> {
+    const found = (await store.get(namespace, name)) ?? service.recentExecution(namespace, name);
+    if (!found) throw new SyncflowError('NotFound', `workflowexecutions.execution.syncflow.io "${name}" not found`);
+    return found;
+  }
+
+  async function listExecutions(req: Request, res: Response): Promise<void> {
+    const list = await store.list({ ...filterOf(req), ...limitAndContinue(req) });
+    if (wantsTable(req.headers.accept)) {
+      res.status(200).json(
+        executionTable({ items: list.items, resourceVersion: list.resourceVersion, ...(list.continue ? { continue: list.continue } : {}) }, tableOptions(req)),
+      );
+      return;
+    }
+    res.status(200).json(listObject(list.items, list.resourceVersion, list.continue));
+  }
+
+  async function watchExecutions(req: Request, res: Response): Promise<void> {
+    const resourceVersion = typeof req.query.resourceVersion === 'string' ? req.query.resourceVersion : undefined;
+    const watch = await store.watch({ ...filterOf(req), ...(resourceVersion ? { resourceVersion } : {}) });
+    const asTable = wantsTable(req.headers.accept);
+    res.status(200);
+    res.setHeader('Content-Type', 'application/json');
+    res.setHeader('Cache-Control', 'no-cache, private');
+    res.flushHeaders();
+    let lastVersion = resourceVersion && resourceVersion !== '0' ? resourceVersion : await store.currentResourceVersion();
+    const timeoutSeconds = Number(req.query.timeoutSeconds);
+    const timers: NodeJS.Timeout[] = [];
+    const stop = () => {
+      for (const t of timers) clearTimeout(t);
+      watch.close();
+    };
+    res.on('close', stop);
+    if (Number.isFinite(timeoutSeconds) && timeoutSeconds > 0) timers.push(setTimeout(() => res.end(), timeoutSeconds * 1000));
+    if (req.query.allowWatchBookmarks === 'true') {
+      const interval = setInterval(() => {
+        res.write(`${JSON.stringify({ type: 'BOOKMARK', object: { apiVersion: EXECUTION_API_VERSION, kind: 'WorkflowExecution', metadata: { resourceVersion: lastVersion } } })}\n`);
+      }, options.bookmarkIntervalMs ?? 15_000);
+      timers.push(interval);
+    }
+    try {
+      for await (const event of watch) {
+        lastVersion = event.object.metadata.resourceVersion ?? lastVersion;
+        res.write(`${JSON.stringify(asTable ? tableEvent(event, req) : event)}\n`);
+      }
+    } catch (error) {
+      // Errors after the stream started are delivered as an ERROR event, as the API server does.
+      res.write(`${JSON.stringify({ type: 'ERROR', object: statusFromError(error) })}\n`);
+    } finally {
+      stop();
+      res.end();
+    }
+  }
+}
+
+function tableEvent(event: WatchEvent, req: Request): unknown {
+  return { type: event.type, object: executionTable({ items: [event.object] }, tableOptions(req)) };
+}
+
+function tableOptions(req: Request): { includeObject?: 'None' | 'Metadata' | 'Object' } {
+  const include = req.query.includeObject;
+  return include === 'None' || include === 'Metadata' || include === 'Object' ? { includeObject: include } : {};
+}
+
+function isWatch(req: Request): boolean {
+  return req.query.watch === 'true' || req.query.watch === '1';
+}
+
+function queryValues(req: Request, name: string): string[] {
+  const value = req.query[name];
+  if (value === undefined) return [];
+  return (Array.isArray(value) ? value : [value]).map(String);
+}
+
+function optionalQuery(req: Request, name: string, as: string): Record<string, string> {
+  const value = req.query[name];
+  return typeof value === 'string' && value !== '' ? { [as]: value } : {};
+}
+
+function limitAndContinue(req: Request): { limit?: number; continue?: string } {
+  const out: { limit?: number; continue?: string } = {};
+  if (req.query.limit !== undefined) {
+    const limit = Number(req.query.limit);
+    if (!Number.isInteger(limit) || limit < 0) throw new SyncflowError('BadRequest', `limit=${String(req.query.limit)} must be a non-negative integer`);
+    if (limit > 0) out.limit = limit;
+  }
+  if (typeof req.query.continue === 'string' && req.query.continue) out.continue = req.query.continue;
+  return out;
+}
+
+function filterOf(req: Request) {
+  return {
+    ...(req.params.namespace ? { namespace: req.params.namespace as string } : {}),
+    ...optionalQuery(req, 'labelSelector', 'labelSelector'),
+    ...optionalQuery(req, 'fieldSelector', 'fieldSelector'),
+  };
+}
+
+/** Applies `fieldValidation` (Strict, Warn, Ignore; Warn is the default as in Kubernetes). */
+function fieldValidation(req: Request, body: unknown): string[] {
+  const raw = typeof req.query.fieldValidation === 'string' ? req.query.fieldValidation : undefined;
+  const directive = parseFieldValidation(raw);
+  if (!directive) throw new SyncflowError('BadRequest', `fieldValidation=${String(raw)} is not supported: use Strict, Warn or Ignore`);
+  const declared = body as { kind?: unknown; apiVersion?: unknown };
+  const outcome = fieldValidationOutcome(directive, validateExecutionFields(body), {
+    kind: typeof declared.kind === 'string' ? declared.kind : 'WorkflowExecution',
+    version: typeof declared.apiVersion === 'string' ? (declared.apiVersion.split('/')[1] ?? 'v1alpha1') : 'v1alpha1',
+  });
+  if (outcome.badRequest) throw new SyncflowError('BadRequest', outcome.badRequest.message);
+  return outcome.warnings;
+}
+
+function listObject(items: WorkflowExecution[], resourceVersion: string, next?: string) {
+  return {
+    apiVersion: EXECUTION_API_VERSION,
+    kind: 'WorkflowExecutionList',
+    metadata: { resourceVersion, ...(next ? { continue: next } : {}) },
+    items,
+  };
+}
+
+function revisionObject(record: WorkflowRevisionRecord) {
+  return {
+    apiVersion: EXECUTION_API_VERSION,
+    kind: 'WorkflowRevision',
+    metadata: {
+      name: record.name,
+      namespace: record.namespace,
+      labels: { 'syncflow.io/workflow': record.workflowName },
+      creationTimestamp: record.creationTimestamp,
+      resourceVersion: record.resourceVersion,
+    },
+    workflow: record.workflowName,
+    hash: record.hash,
+    definition: record.definition,
+  };
+}
+
+function sendObject(req: Request, res: Response, code: number, object: WorkflowExecution): void {
+  if (wantsTable(req.headers.accept)) {
+    res.status(code).json(executionTable({ items: [object] }, tableOptions(req)));
+  } else {
+    res.status(code).json(object);
+  }
+}
+
+/** Writes an error as a Kubernetes Status, with Retry-After for 429 and 503. */
+export function sendError(res: Response, error: unknown, kind: string, name?: string): void {
+  const retryAfter = error instanceof SyncflowError && (error.code === 'TooManyRequests' || error.code === 'ServiceUnavailable') ? 1 : undefined;
+  const status = statusFromError(error, { kind, ...(name ? { name } : {}), ...(retryAfter ? { retryAfterSeconds: retryAfter } : {}) });
+  if (res.headersSent) {
+    res.end();
+    return;
+  }
+  if (retryAfter) res.setHeader('Retry-After', String(retryAfter));
+  res.status(status.code).json(status);
+}
+

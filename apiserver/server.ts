@@ -1,0 +1,170 @@
+/**
+ * `syncflow server`: wires the real collaborators (Kubernetes client, delegated authentication and
+ * authorization, history, informers, engine) into the application and serves it over HTTPS with
+ * a hot-reloaded certificate and a graceful shutdown.
+ */
+import { watchFile, unwatchFile, readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:https';
+import * as k8s from '@kubernetes/client-node';
+import pino, { type Logger } from 'pino';
+import { Registry } from 'prom-client';
+import { EgressPolicy, systemResolver, type HostResolver } from '../core/egress/policy.ts';
+import { DagExecutor } from '../core/engine/executor.ts';
+import { UndiciTaskClient } from '../core/engine/http-client.ts';
+import { buildApp } from './app.ts';
+import {
+  AlwaysAllowPaths,
+  AuthenticationConfigWatcher,
+  KubernetesConfigMapSource,
+  KubernetesReviewClient,
+  SubjectAccessReviewAuthorizer,
+  createDelegatingAuthenticator,
+  tlsClientCAs,
+} from './auth/index.ts';
+import { DefinitionCatalog } from './definitions/catalog.ts';
+import { ExecutionService } from './execution/service.ts';
+import { openHistory, type History } from './history/index.ts';
+import { DelegatingGuard } from './http/guard.ts';
+import { startDefinitionInformers, type DefinitionInformers } from './kube/definition-informers.ts';
+import { CachedSecrets, KubeSecretReader } from './kube/secret-resolver.ts';
+import { createServerMetrics } from './metrics.ts';
+import type { ServerConfig } from './options.ts';
+
+/** A running server. */
+export interface RunningServer {
+  port: number;
+  /** Stops accepting, waits for in-flight executions (up to the grace period), flushes history. */
+  shutdown(): Promise<void>;
+}
+
+/** Resolves configured aliases to fixed addresses, everything else through the system resolver. */
+export function aliasResolver(aliases: ReadonlyMap<string, string>, fallback: HostResolver = systemResolver): HostResolver {
+  return {
+    resolve: async (hostname) => {
+      const address = aliases.get(hostname.toLowerCase());
+      if (address) return [{ address, family: address.includes(':') ? 6 : 4 }];
+      return fallback.resolve(hostname);
+    },
+  };
+}
+
+function loadKubeConfig(path: string): k8s.KubeConfig {
+  const kc = new k8s.KubeConfig();
+  if (path) kc.loadFromFile(path);
+  else kc.loadFromCluster();
+  return kc;
+}
+
+/** Starts the server; resolves once it listens. */
+export async function startServer(config: ServerConfig, logger: Logger = pino({ level: config.logLevel })): Promise<RunningServer> {
+  const registry = new Registry();
+  const kubeConfig = loadKubeConfig(config.kubeconfig);
+  const reviews = new KubernetesReviewClient({ kubeConfig });
+  const authConfig = new AuthenticationConfigWatcher({ source: new KubernetesConfigMapSource({ kubeConfig }), logger });
+  await authConfig.start();
+  const authenticator = createDelegatingAuthenticator({ config: authConfig, client: reviews, registry, logger, anonymous: config.anonymousAuth });
+  const authorizer = new AlwaysAllowPaths(new SubjectAccessReviewAuthorizer({ client: reviews, registry, logger }));
+  const guard = new DelegatingGuard(authenticator, authorizer);
+
+  if (!config.databaseUrl) {
+    logger.warn(
+      { embeddedDataDir: config.embeddedDataDir || '(memory)' },
+      'no --database-url / DATABASE_URL: using the embedded PGlite database, a development default; use PostgreSQL in production',
+    );
+  }
+  const history: History = await openHistory({
+    ...(config.databaseUrl ? { databaseUrl: config.databaseUrl } : {}),
+    ...(config.embeddedDataDir ? { embeddedDataDir: config.embeddedDataDir } : {}),
+    logger,
+    registry,
+    writer: { maxQueued: config.historyMaxQueued },
+    retention: { maxAgeMs: config.historyRetentionMs },
+  });
+
+  const catalog = new DefinitionCatalog();
+  const informers: DefinitionInformers = await startDefinitionInformers(kubeConfig, catalog, logger);
+  const metrics = createServerMetrics(registry);
+  const policy = new EgressPolicy(config.egress, aliasResolver(config.hostAliases));
+  const http = new UndiciTaskClient({ policy });
+  const executor = new DagExecutor({ http, logger, observer: metrics.observer });
+  const service = new ExecutionService({
+    catalog,
+    executor,
+    history: history.writer,
+    store: history.store,
+    secrets: new CachedSecrets(new KubeSecretReader(kubeConfig)),
+    logger,
+    onBackgroundError: (error, what) => logger.warn({ err: String((error as Error)?.message ?? error) }, `failed ${what}`),
+  });
+  let shuttingDown = false;
+  const app = buildApp({
+    service,
+    store: history.store,
+    guard,
+    registry,
+    maxInFlight: config.maxInFlight,
+    onShed: () => metrics.shed.inc(),
+    readiness: [
+      { name: 'informers-synced', check: () => informers.synced() },
+      { name: 'history-writable', check: () => history.writer.canAccept() },
+      { name: 'shutdown', check: () => !shuttingDown },
+    ],
+    observer: {
+      requestFailed: (error, context) => {
+        const status = (error as { status?: number }).status;
+        if (status === undefined || status >= 500) logger.error({ ...context, err: String((error as Error)?.message ?? error) }, 'request failed');
+      },
+    },
+  });
+
+  const secureContext = () => ({
+    cert: readFileSync(config.tlsCertFile),
+    key: readFileSync(config.tlsPrivateKeyFile),
+    ca: tlsClientCAs(authConfig.current()),
+  });
+  const server: Server = createServer(
+    { ...secureContext(), requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.2' },
+    app,
+  );
+  const reload = (why: string) => {
+    try {
+      server.setSecureContext(secureContext());
+      logger.info({ why }, 'TLS context reloaded');
+    } catch (error) {
+      // A half-written certificate must not take the server down: keep the old context.
+      logger.warn({ why, err: String((error as Error).message) }, 'TLS context reload failed; keeping the previous one');
+    }
+  };
+  for (const file of [config.tlsCertFile, config.tlsPrivateKeyFile]) {
+    watchFile(file, { interval: 1_000 }, () => reload(`${file} changed`));
+  }
+  authConfig.on('change', () => reload('extension-apiserver-authentication changed'));
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.securePort, config.bindAddress, () => resolve());
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : config.securePort;
+  logger.info({ port, database: history.target }, 'syncflow server listening');
+
+  return {
+    port,
+    async shutdown() {
+      if (shuttingDown) return;
+      shuttingDown = true;
+      logger.info({ graceMs: config.shutdownGraceMs }, 'shutting down: finishing in-flight executions');
+      for (const file of [config.tlsCertFile, config.tlsPrivateKeyFile]) unwatchFile(file);
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      const grace = new Promise<void>((resolve) => setTimeout(resolve, config.shutdownGraceMs).unref());
+      await Promise.race([closed, grace]);
+      server.closeAllConnections();
+      await history.close({ timeoutMs: config.shutdownGraceMs });
+      await informers.stop();
+      authConfig.stop();
+      await http.close();
+      logger.info('shut down');
+    },
+  };
+}
