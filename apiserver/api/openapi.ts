@@ -658,6 +658,20 @@ const SECURITY_SCHEME = {
 };
 const INFO = { title: 'syncflow execution API', version: VERSION };
 
+/**
+ * v2 definitions. Our copies of apimachinery types lose their GVK extensions here: when they differ
+ * from kube's, the aggregator keeps them under a renamed key (`…Status_v2`), and a second definition
+ * claiming `v1 Status` would make kubectl's GVK → model lookup ambiguous. In v3 (not merged) they keep
+ * them, as kube's own per-group documents do.
+ */
+function v2Definitions(): Record<string, OpenApiSchema> {
+  const definitions = toV2Schema(schemas()) as Record<string, OpenApiSchema>;
+  for (const [name, definition] of Object.entries(definitions)) {
+    if (name.startsWith('io.k8s.')) delete definition['x-kubernetes-group-version-kind'];
+  }
+  return definitions;
+}
+
 /** `GET /openapi/v2`: the swagger 2.0 document of our group version. */
 export function openApiV2(): object {
   return openApiV2Document().document;
@@ -686,7 +700,7 @@ export function openApiV2Document(): { document: object; json: string; etag: str
     swagger: '2.0',
     info: INFO,
     paths: renderV2Paths(),
-    definitions: toV2Schema(schemas()) as OpenApiSchema,
+    definitions: v2Definitions(),
     securityDefinitions: SECURITY_SCHEME,
     security: [{ BearerToken: [] }],
   });
