@@ -1,7 +1,11 @@
 // kube-apiserver's aggregator is wired to where the syncflow server listens (an ExternalName Service to
 // localhost:<SYNCFLOW_SERVER_PORT>). Until a server runs there, the APIService is honestly unavailable.
 import { readFile } from 'node:fs/promises';
+import { createServer } from 'node:https';
+import type { IncomingHttpHeaders } from 'node:http';
 import { connect } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import { X509Certificate } from 'node:crypto';
 import { expect } from 'chai';
 import { ControlPlane } from '../harness/controlplane.ts';
 
@@ -81,6 +85,21 @@ describe('aggregated API registration for execution.syncflow.io', function () {
     }
   });
 
+  it('issues the syncflow serving cert for the Service name, localhost and 127.0.0.1 from the bundled CA', async function () {
+    const { tlsCertFile } = cp.settings;
+    if (tlsCertFile === undefined) this.skip();
+    const cert = new X509Certificate(await readFile(tlsCertFile));
+    const ca = new X509Certificate(
+      await readFile(tlsCertFile.replace(/syncflow-serving\.crt$/, 'syncflow-ca.crt')),
+    );
+    expect(cert.checkIssued(ca) && cert.verify(ca.publicKey), 'signed by syncflow-ca').to.equal(true);
+    expect(cert.subjectAltName?.split(', ')).to.include.members([
+      'DNS:syncflow.syncflow-system.svc',
+      'DNS:localhost',
+      'IP Address:127.0.0.1',
+    ]);
+  });
+
   it('reports Available=False while no syncflow server listens', async function () {
     if (await listening(cp.settings.serverPort ?? 0)) {
       // A server is running (a later issue's suites start one): availability is asserted there.
@@ -105,5 +124,131 @@ describe('aggregated API registration for execution.syncflow.io', function () {
     expect(discovery.stderr).to.match(
       /service unavailable|ServiceUnavailable|the server is currently unable/i,
     );
+  });
+  describe('with an extension server listening on SYNCFLOW_SERVER_PORT', function () {
+    // A minimal stand-in that serves only discovery, to prove the wiring cp-up sets up (ExternalName
+    // resolution, serving cert and caBundle, front-proxy client cert, X-Remote-* headers). It is not
+    // syncflow: the server's own suites exercise the real thing.
+    interface SeenRequest {
+      path: string;
+      headers: IncomingHttpHeaders;
+      peerCn: string | undefined;
+      peerAuthorized: boolean;
+    }
+    const seen: SeenRequest[] = [];
+    let stub: ReturnType<typeof createServer> | undefined;
+
+    before(async function () {
+      const port = cp.settings.serverPort ?? 0;
+      if (await listening(port)) this.skip(); // a real server owns the port
+      const { tlsCertFile, tlsKeyFile, requestheaderClientCaFile } = cp.settings;
+      if (tlsCertFile === undefined || tlsKeyFile === undefined || requestheaderClientCaFile === undefined) {
+        this.skip();
+      }
+      stub = createServer(
+        {
+          cert: await readFile(tlsCertFile),
+          key: await readFile(tlsKeyFile),
+          ca: await readFile(requestheaderClientCaFile),
+          requestCert: true,
+          rejectUnauthorized: false,
+        },
+        (req, res) => {
+          const socket = req.socket as TLSSocket;
+          const cn = socket.getPeerCertificate().subject?.CN;
+          seen.push({
+            path: req.url ?? '',
+            headers: req.headers,
+            peerCn: Array.isArray(cn) ? cn[0] : cn,
+            peerAuthorized: socket.authorized,
+          });
+          res.setHeader('content-type', 'application/json');
+          if (req.url === '/apis/execution.syncflow.io/v1alpha1') {
+            res.end(
+              JSON.stringify({
+                kind: 'APIResourceList',
+                apiVersion: 'v1',
+                groupVersion: 'execution.syncflow.io/v1alpha1',
+                resources: [
+                  {
+                    name: 'workflowexecutions',
+                    singularName: 'workflowexecution',
+                    namespaced: true,
+                    kind: 'WorkflowExecution',
+                    verbs: ['get', 'list'],
+                  },
+                ],
+              }),
+            );
+            return;
+          }
+          res.statusCode = 404;
+          res.end(
+            JSON.stringify({
+              kind: 'Status',
+              apiVersion: 'v1',
+              status: 'Failure',
+              reason: 'NotFound',
+              code: 404,
+            }),
+          );
+        },
+      );
+      await new Promise<void>((resolve) => stub?.listen(port, '127.0.0.1', resolve));
+      // Any change to the Service makes the aggregator re-check availability now rather than at resync.
+      await cp.kubectl.ok([
+        'annotate',
+        '--overwrite',
+        'service',
+        'syncflow',
+        '-n',
+        'syncflow-system',
+        `e2e/poke=${Date.now()}`,
+      ]);
+    });
+
+    after(async function () {
+      if (stub === undefined) return;
+      stub.closeAllConnections();
+      await new Promise((resolve) => stub?.close(resolve));
+      await cp.kubectl.ok([
+        'annotate',
+        '--overwrite',
+        'service',
+        'syncflow',
+        '-n',
+        'syncflow-system',
+        `e2e/poke=${Date.now()}`,
+      ]);
+    });
+
+    it('becomes Available once the server answers discovery', async function () {
+      let status: string | undefined;
+      for (let attempt = 0; attempt < 60 && status !== 'True'; attempt++) {
+        if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 1000));
+        const view = await cp.kubectl.json<ApiServiceView>([
+          'get',
+          'apiservice',
+          'v1alpha1.execution.syncflow.io',
+        ]);
+        status = view.status?.conditions?.find((c) => c.type === 'Available')?.status;
+      }
+      expect(status).to.equal('True');
+    });
+
+    it('proxies requests with the front-proxy client cert and the requesting user in X-Remote-* headers', async function () {
+      seen.length = 0;
+      const result = await cp.kubectl.run(['get', '--raw', '/apis/execution.syncflow.io/v1alpha1'], {
+        as: { user: 'e2e-alice', groups: ['e2e-devs'] },
+      });
+      expect(result.code, result.stderr).to.equal(0);
+      expect(JSON.parse(result.stdout)).to.include({ groupVersion: 'execution.syncflow.io/v1alpha1' });
+      const request = seen.find((r) => r.headers['x-remote-user'] === 'e2e-alice');
+      expect(request, JSON.stringify(seen.map((r) => r.headers['x-remote-user']))).to.not.equal(undefined);
+      expect(request?.path).to.equal('/apis/execution.syncflow.io/v1alpha1');
+      expect(request?.peerCn).to.equal('front-proxy-client');
+      expect(request?.peerAuthorized, 'client cert signed by the requestheader CA').to.equal(true);
+      expect(String(request?.headers['x-remote-group']).split(/,\s*/)).to.include('e2e-devs');
+    });
   });
 });
