@@ -11,11 +11,7 @@
 import type pg from 'pg';
 import { SyncflowError } from '../../core/errors.ts';
 import { EXECUTION_API_VERSION, WORKFLOW_LABEL } from '../../core/model/resources.ts';
-import type {
-  ExecutionPhase,
-  TaskExecutionStatus,
-  WorkflowExecutionStatus,
-} from '../../core/model/schema.ts';
+import type { ExecutionPhase, WorkflowExecutionStatus } from '../../core/model/schema.ts';
 import { decodeContinue, encodeContinue } from './continue-token.ts';
 import type { HistoryLogger } from './logger.ts';
 import {
@@ -75,7 +71,6 @@ interface ExecutionRow {
   annotations: Record<string, string>;
   spec: WorkflowExecution['spec'] | null;
   status: WorkflowExecutionStatus | null;
-  tasks: TaskExecutionStatus[] | null;
 }
 
 interface ChangeRow extends ExecutionRow {
@@ -94,9 +89,7 @@ interface RevisionRow {
 
 /** Columns of an execution as an object; `rv` is its current resourceVersion. */
 const EXECUTION_COLUMNS = `e.resource_version AS rv, e.id, e.namespace, e.name, e.uid::text AS uid, e.workflow_name,
-  e.phase, e.created_at, e.labels, e.annotations, e.spec, e.status,
-  CASE WHEN e.task_count = 0 THEN NULL ELSE
-    (SELECT jsonb_agg(t.record ORDER BY t.ordinal) FROM task_executions t WHERE t.execution_id = e.id) END AS tasks`;
+  e.phase, e.created_at, e.labels, e.annotations, e.spec, e.status`;
 
 const INSERT_EXECUTIONS = `
 INSERT INTO executions (id, resource_version, namespace, name, uid, workflow_name, phase, created_at,
@@ -105,15 +98,13 @@ SELECT r.rv, r.rv, r.namespace, r.name, r.uid, r.workflow_name, r.phase, r.creat
        r.labels, r.annotations, r.spec, r.status, r.task_count
 FROM (SELECT nextval('resource_version_seq') AS rv, j.*
       FROM json_to_recordset($1::json) AS j(namespace text, name text, uid uuid, workflow_name text, phase text,
-           created_at timestamptz, labels jsonb, annotations jsonb, spec jsonb, status jsonb, task_count int)) r
+           created_at timestamptz, labels jsonb, annotations jsonb, spec json, status json, task_count int)) r
 ON CONFLICT (namespace, name) DO NOTHING
 RETURNING id, uid::text AS uid`;
 
 const INSERT_TASKS = `
-INSERT INTO task_executions (execution_id, ordinal, task_id, phase, duration_ms, record)
-SELECT t.execution_id, t.ordinal, t.task_id, t.phase, t.duration_ms, t.record
-FROM json_to_recordset($1::json) AS t(execution_id bigint, ordinal int, task_id text, phase text,
-       duration_ms float8, record jsonb)`;
+INSERT INTO task_executions (execution_id, ordinal, task_id, phase, duration_ms)
+SELECT * FROM unnest($1::bigint[], $2::int[], $3::text[], $4::text[], $5::float8[])`;
 
 const MARK_LAST_RV = `UPDATE history_state SET last_rv = (SELECT last_value FROM resource_version_seq)`;
 
@@ -130,7 +121,7 @@ SELECT nextval('resource_version_seq'), 'DELETED', d.id, d.namespace, d.name, d.
        d.phase, d.created_at, d.labels, d.annotations
 FROM (SELECT * FROM d ORDER BY id) d
 RETURNING rv, type, rv AS id, namespace, name, uid::text AS uid, workflow_name, phase, created_at, labels,
-          annotations, NULL::jsonb AS spec, NULL::jsonb AS status, NULL::jsonb AS tasks`;
+          annotations, NULL::json AS spec, NULL::json AS status`;
 
 function notFound(namespace: string, name: string): SyncflowError {
   return new SyncflowError(
@@ -178,10 +169,13 @@ function toExecution(row: ExecutionRow): WorkflowExecution {
       status: { phase: row.phase },
     };
   }
-  const status: WorkflowExecutionStatus = Array.isArray(row.status.tasks)
-    ? { ...row.status, tasks: row.tasks ?? [] }
-    : row.status;
-  return { apiVersion: EXECUTION_API_VERSION, kind: 'WorkflowExecution', metadata, spec: row.spec, status };
+  return {
+    apiVersion: EXECUTION_API_VERSION,
+    kind: 'WorkflowExecution',
+    metadata,
+    spec: row.spec,
+    status: row.status,
+  };
 }
 
 function toRevision(row: RevisionRow): WorkflowRevisionRecord {
@@ -293,43 +287,44 @@ export class PgExecutionStore implements ExecutionStore, ChangeFeed {
 
   async insertExecutions(batch: readonly WorkflowExecution[]): Promise<InsertOutcome[]> {
     if (batch.length === 0) return [];
-    const rows = batch.map((x) => {
-      const { tasks, ...status } = x.status;
-      return {
-        namespace: x.metadata.namespace,
-        name: x.metadata.name,
-        uid: x.metadata.uid,
-        workflow_name: x.spec.workflowRef.name,
-        phase: x.status.phase,
-        created_at: x.metadata.creationTimestamp,
-        labels: { ...x.metadata.labels, [WORKFLOW_LABEL]: x.spec.workflowRef.name },
-        annotations: x.metadata.annotations ?? {},
-        spec: x.spec,
-        status: tasks ? { ...status, tasks: [] } : status,
-        task_count: tasks?.length ?? 0,
-      };
-    });
+    const rows = batch.map((x) => ({
+      namespace: x.metadata.namespace,
+      name: x.metadata.name,
+      uid: x.metadata.uid,
+      workflow_name: x.spec.workflowRef.name,
+      phase: x.status.phase,
+      created_at: x.metadata.creationTimestamp,
+      labels: { ...x.metadata.labels, [WORKFLOW_LABEL]: x.spec.workflowRef.name },
+      annotations: x.metadata.annotations ?? {},
+      spec: x.spec,
+      status: x.status,
+      task_count: x.status.tasks?.length ?? 0,
+    }));
     return this.writeTransaction(async (client) => {
       const inserted = await client.query<{ id: string; uid: string }>(INSERT_EXECUTIONS, [
         JSON.stringify(rows),
       ]);
       const ids = new Map(inserted.rows.map((r) => [r.uid, r.id]));
-      const taskRows: unknown[] = [];
+      // Task rows as column arrays: five array parameters instead of a document to parse.
+      const executionIds: string[] = [];
+      const ordinals: number[] = [];
+      const taskIds: string[] = [];
+      const phases: string[] = [];
+      const durations: (number | null)[] = [];
       for (const x of batch) {
         const id = ids.get(x.metadata.uid);
         if (id === undefined) continue;
-        x.status.tasks?.forEach((task, ordinal) =>
-          taskRows.push({
-            execution_id: id,
-            ordinal,
-            task_id: task.id,
-            phase: task.phase,
-            duration_ms: task.durationMs ?? null,
-            record: task,
-          }),
-        );
+        x.status.tasks?.forEach((task, ordinal) => {
+          executionIds.push(id);
+          ordinals.push(ordinal);
+          taskIds.push(task.id);
+          phases.push(task.phase);
+          durations.push(task.durationMs ?? null);
+        });
       }
-      if (taskRows.length > 0) await client.query(INSERT_TASKS, [JSON.stringify(taskRows)]);
+      if (executionIds.length > 0) {
+        await client.query(INSERT_TASKS, [executionIds, ordinals, taskIds, phases, durations]);
+      }
       if (inserted.rows.length > 0) await client.query(MARK_LAST_RV);
       if (inserted.rows.length === batch.length) return batch.map(() => 'inserted' as const);
       // Some were not inserted: a retry of a batch that did commit (same uid) or a name conflict.
@@ -398,9 +393,7 @@ export class PgExecutionStore implements ExecutionStore, ChangeFeed {
         (SELECT c.type, c.rv AS event_rv, c.rv, c.execution_id, c.namespace, c.name, c.uid::text, c.workflow_name,
                 c.phase, c.created_at, c.labels, c.annotations,
                 CASE WHEN c.type = 'MODIFIED' THEN e.spec END,
-                CASE WHEN c.type = 'MODIFIED' THEN e.status END,
-                CASE WHEN c.type = 'MODIFIED' AND e.task_count > 0 THEN
-                  (SELECT jsonb_agg(t.record ORDER BY t.ordinal) FROM task_executions t WHERE t.execution_id = e.id) END
+                CASE WHEN c.type = 'MODIFIED' THEN e.status END
          FROM execution_changes c LEFT JOIN executions e ON e.id = c.execution_id
          WHERE c.rv > $1 ORDER BY c.rv LIMIT $2)
       ) x ORDER BY event_rv LIMIT $2`,
