@@ -60,12 +60,12 @@ function metaSchemas(): Record<string, OpenApiSchema> {
     [`${META}.FieldsV1`]: { type: 'object', description: 'Set of fields in the managedFields format.' },
     [`${META}.ManagedFieldsEntry`]: {
       type: 'object',
-      description: 'Workflow-id, field set and version of a field manager.',
+      description: 'A field manager, the fields it owns and the version they apply to.',
       properties: {
         apiVersion: str('Version of the resource this field set applies to.'),
         fieldsType: str('Format of fieldsV1; only FieldsV1.'),
         fieldsV1: ref(`${META}.FieldsV1`, { description: 'The field set.' }),
-        manager: str('Identifier of the workflow managing these fields.'),
+        manager: str('Identifier of the field manager.'),
         operation: str('Apply or Update.'),
         subresource: str('Subresource used to update the object, if any.'),
         time: ref(`${META}.Time`, { description: 'When the fields were last changed.' }),

@@ -6,8 +6,9 @@
  * `columnDefinitions` kubectl prints (upper-cased headers; `priority > 0` only with `-o wide`) and whose
  * rows carry `cells` in column order plus `object`: PartialObjectMetadata in the Table's own version by
  * default (`?includeObject=Metadata`), the full object with `Object`, nothing with `None`. Cells that
- * have no value are `null` (kubectl prints `<none>`). Date columns hold human-readable ages, as the
- * CRD table convertor does.
+ * have no value are `null` (kubectl prints them blank, as for CRD printer columns). Date columns hold
+ * human-readable ages, as the CRD table convertor does. Checked against kubectl v1.37.2: `get`,
+ * `get -o wide`, `--show-labels` (reads labels from the PartialObjectMetadata) and `get syncflow`.
  */
 import type { WorkflowExecutionSpec, WorkflowExecutionStatus } from '../../core/model/schema.ts';
 import { matchesJson, parseAccept } from './discovery.ts';
