@@ -142,11 +142,12 @@ const chainsBySocket = new WeakMap<TLSSocket, X509Certificate[]>();
 
 /**
  * The client certificate chain of a TLS connection, leaf first, empty when the client sent none.
- * Read once per connection and cached: Node returns the issuer chain from
- * `getPeerCertificate(true)` on the first call only (later calls, and calls after
- * `getPeerX509Certificate()`, give the leaf alone), and keep-alive connections from the front
- * proxy carry many requests. Use this function rather than those methods elsewhere in the server.
- * The server must be created with `requestCert: true` and `rejectUnauthorized: false`;
+ * Read once per connection and cached (keep-alive connections from the front proxy carry many
+ * requests). Node 20 returns the presented intermediates from `getPeerCertificate(true)` on the
+ * first call only (later calls, and calls after `getPeerX509Certificate()`, give the leaf alone),
+ * so use this function rather than those methods elsewhere in the server. Node 24 gives a server
+ * the leaf alone: there, an intermediate CA must be in the CA bundle (it then acts as a root, as
+ * in Go). The server must be created with `requestCert: true` and `rejectUnauthorized: false`;
  * verification is done by the authenticators, not by the TLS layer.
  */
 export function peerCertificateChain(socket: TLSSocket): X509Certificate[] {
