@@ -37,8 +37,18 @@ else
   dir="$(cd "$dir" && pwd)"
 fi
 mkdir -p "$dir/pids" "$dir/logs"
-# Any failure from here on removes what was started.
-trap 'rc=$?; if ((rc != 0)); then log "failed (exit $rc); logs: $dir/logs (kept in $dir.failed-logs)"; cp -r "$dir/logs" "$dir.failed-logs" 2>/dev/null || true; "$repo/hack/cp-down.sh" "$dir" >&2 || true; fi' EXIT
+# Any failure (or interruption) from here on shows the logs' tails and removes what was started.
+on_exit() {
+  local rc=$?
+  ((rc == 0)) && return
+  log "failed (exit $rc)"
+  local file
+  for file in "$dir"/logs/*.log; do
+    [[ -s "$file" ]] && { echo "--- last lines of $(basename "$file")" >&2; tail -n 20 "$file" >&2; }
+  done
+  "$repo/hack/cp-down.sh" "$dir" >&2 || true
+}
+trap on_exit EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 

@@ -1,6 +1,8 @@
 // The development control plane itself: one Kubernetes release for server and kubectl, and client-go.
+import { readFile } from 'node:fs/promises';
 import { expect } from 'chai';
 import { ClientGo } from '../harness/clientgo.ts';
+import { Kubectl } from '../harness/kubectl.ts';
 import { ControlPlane } from '../harness/controlplane.ts';
 
 interface VersionView {
@@ -30,6 +32,53 @@ describe('development control plane', function () {
     const readyz = await cp.kubectl.ok(['get', '--raw', '/readyz?verbose']);
     expect(readyz).to.match(/readyz check passed\s*$/);
     expect(readyz).to.include('[+]etcd ok');
+  });
+
+  it('publishes the requestheader and client CA configuration extension servers read', async function () {
+    const { requestheaderClientCaFile, clientCaFile } = cp.settings;
+    if (requestheaderClientCaFile === undefined || clientCaFile === undefined) this.skip();
+    const configMap = await cp.kubectl.json<{ data: Record<string, string> }>([
+      'get',
+      'configmap',
+      'extension-apiserver-authentication',
+      '-n',
+      'kube-system',
+    ]);
+    expect(configMap.data['requestheader-client-ca-file']?.trim()).to.equal(
+      (await readFile(requestheaderClientCaFile, 'utf8')).trim(),
+    );
+    expect(configMap.data['client-ca-file']?.trim()).to.equal((await readFile(clientCaFile, 'utf8')).trim());
+    expect(JSON.parse(configMap.data['requestheader-allowed-names'] ?? '[]')).to.deep.equal([
+      'front-proxy-client',
+    ]);
+    expect(JSON.parse(configMap.data['requestheader-username-headers'] ?? '[]')).to.deep.equal([
+      'X-Remote-User',
+    ]);
+    expect(JSON.parse(configMap.data['requestheader-group-headers'] ?? '[]')).to.deep.equal([
+      'X-Remote-Group',
+    ]);
+    expect(JSON.parse(configMap.data['requestheader-extra-headers-prefix'] ?? '[]')).to.deep.equal([
+      'X-Remote-Extra-',
+    ]);
+  });
+
+  it('lets the syncflow server identity delegate authn/authz and read definitions, nothing more', async function () {
+    const { serverKubeconfig } = cp.settings;
+    if (serverKubeconfig === undefined) this.skip();
+    const server = new Kubectl(cp.settings.kubectl, serverKubeconfig);
+    const whoami = await server.json<{ status: { userInfo: { username: string } } }>(['auth', 'whoami']);
+    expect(whoami.status.userInfo.username).to.equal('system:serviceaccount:syncflow-system:syncflow');
+    const canI = async (...args: string[]) => (await server.run(['auth', 'can-i', ...args])).stdout.trim();
+    expect(await canI('create', 'tokenreviews.authentication.k8s.io')).to.equal('yes');
+    expect(await canI('create', 'subjectaccessreviews.authorization.k8s.io')).to.equal('yes');
+    expect(await canI('get', 'configmap/extension-apiserver-authentication', '-n', 'kube-system')).to.equal(
+      'yes',
+    );
+    expect(await canI('watch', 'workflows.syncflow.io', '--all-namespaces')).to.equal('yes');
+    expect(await canI('update', 'workflows.syncflow.io', '--subresource=status', '-n', 'default')).to.equal(
+      'yes',
+    );
+    expect(await canI('delete', 'workflows.syncflow.io', '-n', 'default')).to.equal('no');
   });
 
   describe('client-go (test/clientgo)', function () {
