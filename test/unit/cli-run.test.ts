@@ -66,7 +66,7 @@ describe('syncflow run / plan', () => {
     dir = await mkdtemp(join(tmpdir(), 'syncflow-run-'));
     // The examples call the in-cluster demo service; point them at the local mock.
     await mkdir(join(dir, 'defs'));
-    for (const name of await readdir(EXAMPLES)) {
+    for (const name of (await readdir(EXAMPLES)).filter((n) => n.endsWith('.yaml'))) {
       const text = await readFile(new URL(name, EXAMPLES), 'utf8');
       await writeFile(join(dir, 'defs', name), text.replaceAll('http://demo.syncflow-system.svc:8080', upstream.base));
     }
