@@ -563,16 +563,17 @@ function renderV3Paths(): Record<string, OpenApiSchema> {
         };
       }
       responses['401'] = { description: 'Unauthorized' };
+      const body = op.body;
       rendered[op.method] = {
         tags: [TAG],
         description: op.description,
         operationId: op.operationId,
         ...(op.params.length > 0 ? { parameters: op.params.map(v3Param) } : {}),
-        ...(op.body
+        ...(body
           ? {
               requestBody: {
-                content: Object.fromEntries(op.body.contentTypes.map((t) => [t, { schema: plainRef(op.body!.definition) }])),
-                ...(op.body.required ? { required: true } : {}),
+                content: Object.fromEntries(body.contentTypes.map((t) => [t, { schema: plainRef(body.definition) }])),
+                ...(body.required ? { required: true } : {}),
               },
             }
           : {}),
