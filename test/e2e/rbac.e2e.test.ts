@@ -62,6 +62,8 @@ describe('RBAC for syncflow definitions', function () {
   });
 
   it('answers 403 to a client-node client authenticated by a client certificate without a binding', async function () {
+    // Minting client certificates needs the client CA key, which only hack/cp-up.sh control planes expose.
+    if (cp.settings.clientCaFile === undefined) this.skip();
     const api = (await cp.kubeConfig(nobody)).makeApiClient(CustomObjectsApi);
     const error = await api.listNamespacedCustomObject({ ...workflows, namespace }).then(
       () => undefined,
@@ -72,6 +74,8 @@ describe('RBAC for syncflow definitions', function () {
   });
 
   it('lets a client-node client with the reader group list workflows', async function () {
+    // Minting client certificates needs the client CA key, which only hack/cp-up.sh control planes expose.
+    if (cp.settings.clientCaFile === undefined) this.skip();
     const api = (await cp.kubeConfig(reader)).makeApiClient(CustomObjectsApi);
     const list = (await api.listNamespacedCustomObject({ ...workflows, namespace })) as {
       kind: string;
