@@ -116,6 +116,11 @@ export class ExecutionService {
     return this.recent.get(`${namespace}/${name}`);
   }
 
+  /** Drops an execution from the read-your-writes cache (it was deleted). */
+  forget(namespace: string, name: string): void {
+    this.recent.delete(`${namespace}/${name}`);
+  }
+
   private resolve(namespace: string, name: string) {
     const found = this.options.catalog.lookup(namespace, name);
     if (found.kind === 'notFound') {

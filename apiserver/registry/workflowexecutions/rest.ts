@@ -96,6 +96,7 @@ export function executionRoutes(options: ExecutionRestOptions): Router {
     '/namespaces/:namespace/workflowexecutions',
     handle(EXECUTIONS, () => 'deletecollection', async (req, res) => {
       const deleted = await store.deleteCollection(filterOf(req));
+      for (const object of deleted) service.forget(object.metadata.namespace, object.metadata.name);
       res.status(200).json(listObject(deleted, await store.currentResourceVersion()));
     }),
   );
@@ -112,6 +113,7 @@ export function executionRoutes(options: ExecutionRestOptions): Router {
     single,
     handle(EXECUTIONS, () => 'delete', async (req, res) => {
       const deleted = await store.delete(req.params.namespace as string, req.params.name as string);
+      service.forget(deleted.metadata.namespace, deleted.metadata.name);
       // Deletion is immediate (no finalizers), so the response is the object as it was.
       res.status(200).json(deleted);
     }),
