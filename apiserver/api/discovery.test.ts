@@ -69,8 +69,13 @@ describe('legacy discovery', () => {
     expect(list.groups).to.have.length(1);
     const [group] = list.groups;
     expect(group?.name).to.equal('execution.syncflow.io');
-    expect(group?.versions).to.deep.equal([{ groupVersion: 'execution.syncflow.io/v1alpha1', version: 'v1alpha1' }]);
-    expect(group?.preferredVersion).to.deep.equal({ groupVersion: 'execution.syncflow.io/v1alpha1', version: 'v1alpha1' });
+    expect(group?.versions).to.deep.equal([
+      { groupVersion: 'execution.syncflow.io/v1alpha1', version: 'v1alpha1' },
+    ]);
+    expect(group?.preferredVersion).to.deep.equal({
+      groupVersion: 'execution.syncflow.io/v1alpha1',
+      version: 'v1alpha1',
+    });
   });
 
   it('GET /apis/execution.syncflow.io is an APIGroup', () => {
@@ -82,8 +87,17 @@ describe('legacy discovery', () => {
   });
 
   it('GET /apis/execution.syncflow.io/v1alpha1 lists both resources as kubectl api-resources reads them', () => {
-    const list = apiResourceList() as { kind: string; apiVersion: string; groupVersion: string; resources: APIResource[] };
-    expect(list).to.include({ kind: 'APIResourceList', apiVersion: 'v1', groupVersion: 'execution.syncflow.io/v1alpha1' });
+    const list = apiResourceList() as {
+      kind: string;
+      apiVersion: string;
+      groupVersion: string;
+      resources: APIResource[];
+    };
+    expect(list).to.include({
+      kind: 'APIResourceList',
+      apiVersion: 'v1',
+      groupVersion: 'execution.syncflow.io/v1alpha1',
+    });
     const [wfx, rev] = list.resources;
     expect(wfx).to.deep.include({
       name: 'workflowexecutions',
@@ -93,14 +107,31 @@ describe('legacy discovery', () => {
       shortNames: ['wfx'],
       categories: ['syncflow'],
     });
-    expect(wfx?.verbs).to.have.members(['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'watch']);
-    expect(rev).to.deep.include({ name: 'workflowrevisions', singularName: 'workflowrevision', kind: 'WorkflowRevision', namespaced: true });
+    expect(wfx?.verbs).to.have.members([
+      'create',
+      'delete',
+      'deletecollection',
+      'get',
+      'list',
+      'patch',
+      'watch',
+    ]);
+    expect(rev).to.deep.include({
+      name: 'workflowrevisions',
+      singularName: 'workflowrevision',
+      kind: 'WorkflowRevision',
+      namespaced: true,
+    });
     expect(rev?.verbs).to.deep.equal(['get', 'list']);
     expect(rev).not.to.have.property('shortNames');
   });
 
   it('computes storageVersionHash as Kubernetes does (base64 of 8 bytes of sha256 of group/version/kind)', () => {
-    const expected = createHash('sha256').update('execution.syncflow.io/v1alpha1/WorkflowExecution').digest().subarray(0, 8).toString('base64');
+    const expected = createHash('sha256')
+      .update('execution.syncflow.io/v1alpha1/WorkflowExecution')
+      .digest()
+      .subarray(0, 8)
+      .toString('base64');
     expect(storageVersionHash('execution.syncflow.io', 'v1alpha1', 'WorkflowExecution')).to.equal(expected);
     const list = apiResourceList() as { resources: APIResource[] };
     expect(list.resources[0]?.storageVersionHash).to.equal(expected);
@@ -109,9 +140,16 @@ describe('legacy discovery', () => {
 
   it('lists subresources as <resource>/<subresource> entries', () => {
     const [executions, revisions] = EXECUTION_RESOURCES as [ResourceDescription, ResourceDescription];
-    const served = [{ ...executions, subresources: [{ name: 'status', kind: 'WorkflowExecution', verbs: ['get'] }] }, revisions];
+    const served = [
+      { ...executions, subresources: [{ name: 'status', kind: 'WorkflowExecution', verbs: ['get'] }] },
+      revisions,
+    ];
     const list = apiResourceList(served) as { resources: APIResource[] };
-    expect(list.resources.map((r) => r.name)).to.deep.equal(['workflowexecutions', 'workflowexecutions/status', 'workflowrevisions']);
+    expect(list.resources.map((r) => r.name)).to.deep.equal([
+      'workflowexecutions',
+      'workflowexecutions/status',
+      'workflowrevisions',
+    ]);
     const agg = aggregatedDiscovery('v2', served) as {
       items: Array<{ versions: Array<{ resources: Array<{ subresources?: unknown[] }> }> }>;
     };
@@ -161,7 +199,11 @@ describe('negotiateDiscovery', () => {
   const cases: Array<[string, string | undefined, string]> = [
     ['kubectl (v2, v2beta1, json)', KUBECTL_ACCEPT, 'aggregated v2'],
     ['the aggregator (v2beta1 only, 1.27-1.29)', AGGREGATED_V2BETA1, 'aggregated v2beta1'],
-    ['v2 with extra parameters (profile=nopeer) in any order', 'application/json;as=APIGroupDiscoveryList;profile=nopeer;v=v2;g=apidiscovery.k8s.io', 'aggregated v2'],
+    [
+      'v2 with extra parameters (profile=nopeer) in any order',
+      'application/json;as=APIGroupDiscoveryList;profile=nopeer;v=v2;g=apidiscovery.k8s.io',
+      'aggregated v2',
+    ],
     ['q-values preferring v2beta1', `${AGGREGATED_V2};q=0.5,${AGGREGATED_V2BETA1}`, 'aggregated v2beta1'],
     ['no Accept header', undefined, 'legacy'],
     ['empty Accept header', '', 'legacy'],
@@ -169,14 +211,30 @@ describe('negotiateDiscovery', () => {
     ['JSON with charset', 'application/json; charset=utf-8', 'legacy'],
     ['wildcards', '*/*', 'legacy'],
     ['application/*', 'application/*', 'legacy'],
-    ['unknown aggregated version, then JSON', 'application/json;g=apidiscovery.k8s.io;v=v3;as=APIGroupDiscoveryList,application/json', 'legacy'],
-    ['protobuf aggregated, then JSON aggregated', `application/vnd.kubernetes.protobuf;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,${AGGREGATED_V2}`, 'aggregated v2'],
+    [
+      'unknown aggregated version, then JSON',
+      'application/json;g=apidiscovery.k8s.io;v=v3;as=APIGroupDiscoveryList,application/json',
+      'legacy',
+    ],
+    [
+      'protobuf aggregated, then JSON aggregated',
+      `application/vnd.kubernetes.protobuf;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,${AGGREGATED_V2}`,
+      'aggregated v2',
+    ],
     ['protobuf only', 'application/vnd.kubernetes.protobuf', 'notAcceptable'],
-    ['unknown aggregated version only', 'application/json;g=apidiscovery.k8s.io;v=v3;as=APIGroupDiscoveryList', 'notAcceptable'],
+    [
+      'unknown aggregated version only',
+      'application/json;g=apidiscovery.k8s.io;v=v3;as=APIGroupDiscoveryList',
+      'notAcceptable',
+    ],
     ['a Table', 'application/json;as=Table;v=v1;g=meta.k8s.io', 'notAcceptable'],
     ['JSON refused with q=0', 'application/json;q=0', 'notAcceptable'],
     ['malformed clauses are skipped', 'garbage,;;,application/json', 'legacy'],
-    ['quoted parameter values', 'application/json;g="apidiscovery.k8s.io";v="v2";as="APIGroupDiscoveryList"', 'aggregated v2'],
+    [
+      'quoted parameter values',
+      'application/json;g="apidiscovery.k8s.io";v="v2";as="APIGroupDiscoveryList"',
+      'aggregated v2',
+    ],
     ['an unparsable q counts as 1', 'application/json;q=abc', 'legacy'],
   ];
   for (const [name, accept, expected] of cases) {
@@ -184,14 +242,19 @@ describe('negotiateDiscovery', () => {
       const result = negotiateDiscovery(accept);
       const summary = result.kind === 'aggregated' ? `aggregated ${result.version}` : result.kind;
       expect(summary).to.equal(expected);
-      if (result.kind === 'aggregated') expect(result.contentType).to.equal(aggregatedDiscoveryContentType(result.version));
+      if (result.kind === 'aggregated')
+        expect(result.contentType).to.equal(aggregatedDiscoveryContentType(result.version));
       if (result.kind === 'legacy') expect(result.contentType).to.equal('application/json');
     });
   }
 
   it('parseAccept keeps the client order for equal q and drops q=0', () => {
     const ranges = parseAccept('text/plain;q=0.2, application/json, application/yaml;q=0, */*;q=0.5');
-    expect(ranges.map((r) => `${r.type}/${r.subtype}:${r.q}`)).to.deep.equal(['application/json:1', '*/*:0.5', 'text/plain:0.2']);
+    expect(ranges.map((r) => `${r.type}/${r.subtype}:${r.q}`)).to.deep.equal([
+      'application/json:1',
+      '*/*:0.5',
+      'text/plain:0.2',
+    ]);
   });
 });
 

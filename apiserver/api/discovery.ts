@@ -83,7 +83,11 @@ const DISCOVERY_KIND = 'APIGroupDiscoveryList';
  * Storage-version migrators compare it across restarts; ours never changes.
  */
 export function storageVersionHash(group: string, version: string, kind: string): string {
-  return createHash('sha256').update(`${group}/${version}/${kind}`).digest().subarray(0, 8).toString('base64');
+  return createHash('sha256')
+    .update(`${group}/${version}/${kind}`)
+    .digest()
+    .subarray(0, 8)
+    .toString('base64');
 }
 
 /** `GET /apis`: the legacy APIGroupList with our single group. */
@@ -252,7 +256,8 @@ export function negotiateDiscovery(accept: string | undefined): DiscoveryNegotia
     }
     if (g === DISCOVERY_GROUP && as === DISCOVERY_KIND) {
       const version = AGGREGATED_DISCOVERY_VERSIONS.find((known) => known === v);
-      if (version) return { kind: 'aggregated', version, contentType: aggregatedDiscoveryContentType(version) };
+      if (version)
+        return { kind: 'aggregated', version, contentType: aggregatedDiscoveryContentType(version) };
     }
   }
   return { kind: 'notAcceptable' };
@@ -290,7 +295,9 @@ export function discoveryResponse(negotiation: DiscoveryNegotiation): CachedDocu
   const key = negotiation.kind === 'aggregated' ? negotiation.version : 'legacy';
   let hit = cached.get(key);
   if (!hit) {
-    hit = cacheDocument(negotiation.kind === 'aggregated' ? aggregatedDiscovery(negotiation.version) : apiGroupList());
+    hit = cacheDocument(
+      negotiation.kind === 'aggregated' ? aggregatedDiscovery(negotiation.version) : apiGroupList(),
+    );
     cached.set(key, hit);
   }
   return hit;

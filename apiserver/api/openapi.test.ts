@@ -24,7 +24,16 @@ type Gvk = { group: string; version: string; kind: string };
 
 const META = 'io.k8s.apimachinery.pkg.apis.meta.v1';
 const OUR_KINDS = ['WorkflowExecution', 'WorkflowExecutionList', 'WorkflowRevision', 'WorkflowRevisionList'];
-const META_DEFINITIONS = ['ObjectMeta', 'ListMeta', 'Status', 'StatusDetails', 'StatusCause', 'DeleteOptions', 'Patch', 'Time'];
+const META_DEFINITIONS = [
+  'ObjectMeta',
+  'ListMeta',
+  'Status',
+  'StatusDetails',
+  'StatusCause',
+  'DeleteOptions',
+  'Patch',
+  'Time',
+];
 
 /** Every `$ref` string anywhere in a document. */
 function refs(node: unknown, out: string[] = []): string[] {
@@ -50,8 +59,14 @@ function keys(node: unknown, out = new Set<string>()): Set<string> {
   return out;
 }
 
-const v3 = () => openApiV3GroupVersion().document as { openapi: string; paths: Record<string, Node>; components: { schemas: Record<string, Node> } };
-const v2 = () => openApiV2() as { swagger: string; paths: Record<string, Node>; definitions: Record<string, Node> };
+const v3 = () =>
+  openApiV3GroupVersion().document as {
+    openapi: string;
+    paths: Record<string, Node>;
+    components: { schemas: Record<string, Node> };
+  };
+const v2 = () =>
+  openApiV2() as { swagger: string; paths: Record<string, Node>; definitions: Record<string, Node> };
 
 /** Follows kube-openapi's `allOf: [{$ref}]` wrapping and plain refs to the named schema. */
 function deref(schema: Node, schemas: Record<string, Node>): Node {
@@ -83,7 +98,8 @@ function supportsQueryParamV3(doc: ReturnType<typeof v3>, gvk: Gvk, param: strin
   for (const item of Object.values(doc.paths)) {
     const op = item.patch as Node | undefined;
     const opGvk = op?.['x-kubernetes-group-version-kind'] as Gvk | undefined;
-    if (!op || opGvk?.group !== gvk.group || opGvk.version !== gvk.version || opGvk.kind !== gvk.kind) continue;
+    if (!op || opGvk?.group !== gvk.group || opGvk.version !== gvk.version || opGvk.kind !== gvk.kind)
+      continue;
     return ((op.parameters as Array<{ name: string }> | undefined) ?? []).some((p) => p.name === param);
   }
   return false;
@@ -108,7 +124,9 @@ describe('OpenAPI v3 document', () => {
     for (const kind of OUR_KINDS) {
       const schema = schemas[definitionName(kind)];
       expect(schema, kind).to.be.an('object');
-      expect(schema?.['x-kubernetes-group-version-kind']).to.deep.equal([{ group: 'execution.syncflow.io', kind, version: 'v1alpha1' }]);
+      expect(schema?.['x-kubernetes-group-version-kind']).to.deep.equal([
+        { group: 'execution.syncflow.io', kind, version: 'v1alpha1' },
+      ]);
     }
     expect(definitionName('WorkflowExecution')).to.equal('io.syncflow.execution.v1alpha1.WorkflowExecution');
     for (const name of META_DEFINITIONS) expect(schemas, name).to.have.property(`${META}.${name}`);
@@ -118,17 +136,28 @@ describe('OpenAPI v3 document', () => {
     const tasks = explain(v3(), wfxGvk, 'status.tasks');
     expect(tasks?.type).to.equal('array');
     const item = tasks?.items as Node;
-    expect(Object.keys(item.properties as Node)).to.include.members(['id', 'phase', 'durationMs', 'attempts', 'httpStatus', 'error']);
+    expect(Object.keys(item.properties as Node)).to.include.members([
+      'id',
+      'phase',
+      'durationMs',
+      'attempts',
+      'httpStatus',
+      'error',
+    ]);
     expect(explain(v3(), wfxGvk, 'status.tasks.phase')?.enum).to.include('Succeeded');
     expect(explain(v3(), wfxGvk, 'metadata.labels')?.type).to.equal('object');
     expect(explain(v3(), wfxGvk, 'spec.workflowRef.name')?.type).to.equal('string');
     expect(explain(v3(), wfxGvk, 'spec.input')?.['x-kubernetes-preserve-unknown-fields']).to.equal(true);
-    expect(explain(v3(), { ...wfxGvk, kind: 'WorkflowRevision' }, 'definition.workflow.tasks')?.type).to.equal('array');
+    expect(
+      explain(v3(), { ...wfxGvk, kind: 'WorkflowRevision' }, 'definition.workflow.tasks')?.type,
+    ).to.equal('array');
   });
 
   it('declares fieldValidation on the PATCH operations, so kubectl leaves field validation to the server', () => {
     expect(supportsQueryParamV3(v3(), wfxGvk, 'fieldValidation')).to.equal(true);
-    expect(supportsQueryParamV3(v3(), { ...wfxGvk, kind: 'WorkflowRevision' }, 'fieldValidation')).to.equal(false);
+    expect(supportsQueryParamV3(v3(), { ...wfxGvk, kind: 'WorkflowRevision' }, 'fieldValidation')).to.equal(
+      false,
+    );
   });
 
   it('gives every operation x-kubernetes-action and, per resource, the verbs discovery announces', () => {
@@ -143,11 +172,29 @@ describe('OpenAPI v3 document', () => {
         (actions[kind] ??= []).push(op['x-kubernetes-action'] as string);
       }
     }
-    expect([...new Set(actions.WorkflowExecution)]).to.have.members(['list', 'create', 'deletecollection', 'get', 'delete', 'patch']);
+    expect([...new Set(actions.WorkflowExecution)]).to.have.members([
+      'list',
+      'create',
+      'deletecollection',
+      'get',
+      'delete',
+      'patch',
+    ]);
     expect([...new Set(actions.WorkflowRevision)]).to.have.members(['list', 'get']);
-    const named = doc.paths['/apis/execution.syncflow.io/v1alpha1/namespaces/{namespace}/workflowexecutions/{name}']!;
-    expect((named.parameters as Array<{ name: string; in: string; required?: boolean }>).filter((p) => p.in === 'path')).to.deep.equal([
-      { name: 'name', in: 'path', description: 'name of the WorkflowExecution', required: true, schema: { type: 'string', uniqueItems: true } },
+    const named =
+      doc.paths['/apis/execution.syncflow.io/v1alpha1/namespaces/{namespace}/workflowexecutions/{name}']!;
+    expect(
+      (named.parameters as Array<{ name: string; in: string; required?: boolean }>).filter(
+        (p) => p.in === 'path',
+      ),
+    ).to.deep.equal([
+      {
+        name: 'name',
+        in: 'path',
+        description: 'name of the WorkflowExecution',
+        required: true,
+        schema: { type: 'string', uniqueItems: true },
+      },
       {
         name: 'namespace',
         in: 'path',
@@ -157,8 +204,12 @@ describe('OpenAPI v3 document', () => {
       },
     ]);
     const patch = named.patch as { requestBody: { content: Node } };
-    expect(Object.keys(patch.requestBody.content)).to.deep.equal(['application/json-patch+json', 'application/merge-patch+json']);
-    const list = doc.paths['/apis/execution.syncflow.io/v1alpha1/namespaces/{namespace}/workflowexecutions']!.get as Node;
+    expect(Object.keys(patch.requestBody.content)).to.deep.equal([
+      'application/json-patch+json',
+      'application/merge-patch+json',
+    ]);
+    const list = doc.paths['/apis/execution.syncflow.io/v1alpha1/namespaces/{namespace}/workflowexecutions']!
+      .get as Node;
     expect((list.parameters as Array<{ name: string }>).map((p) => p.name)).to.include.members([
       'labelSelector',
       'fieldSelector',
@@ -178,12 +229,26 @@ describe('OpenAPI v3 document', () => {
     const execution = {
       apiVersion: 'execution.syncflow.io/v1alpha1',
       kind: 'WorkflowExecution',
-      metadata: { name: 'x', namespace: 'shop', labels: { 'syncflow.io/workflow': 'p' }, creationTimestamp: '2026-01-01T00:00:00Z' },
+      metadata: {
+        name: 'x',
+        namespace: 'shop',
+        labels: { 'syncflow.io/workflow': 'p' },
+        creationTimestamp: '2026-01-01T00:00:00Z',
+      },
       spec: { workflowRef: { name: 'p' }, input: { userId: '42' } },
       status: {
         phase: 'Succeeded',
         durationMs: 12,
-        tasks: [{ id: 'user', taskRef: 'get-user', phase: 'Succeeded', attempts: 1, httpStatus: 200, output: { a: 1 } }],
+        tasks: [
+          {
+            id: 'user',
+            taskRef: 'get-user',
+            phase: 'Succeeded',
+            attempts: 1,
+            httpStatus: 200,
+            output: { a: 1 },
+          },
+        ],
       },
     };
     expect(validate(execution), JSON.stringify(validate.errors)).to.equal(true);
@@ -281,7 +346,9 @@ describe('OpenAPI v2 document', () => {
     expect((list.items?.items as Node).$ref).to.equal(`#/definitions/${definitionName('WorkflowExecution')}`);
     for (const name of META_DEFINITIONS) expect(defs, name).to.have.property(`${META}.${name}`);
     // Only our kinds claim GVKs in v2: copies of kube's types may be renamed by the merge.
-    const claimed = Object.entries(defs).filter(([, d]) => d['x-kubernetes-group-version-kind']).map(([name]) => name);
+    const claimed = Object.entries(defs)
+      .filter(([, d]) => d['x-kubernetes-group-version-kind'])
+      .map(([name]) => name);
     expect(claimed).to.have.members(OUR_KINDS.map(definitionName));
     expect(v3().components.schemas[`${META}.Status`]?.['x-kubernetes-group-version-kind']).to.deep.equal([
       { group: '', kind: 'Status', version: 'v1' },
@@ -290,18 +357,35 @@ describe('OpenAPI v2 document', () => {
 
   it('keeps every path under /apis/ (the aggregator drops the rest) with body parameters and GVK on operations', () => {
     const doc = v2();
-    for (const path of Object.keys(doc.paths)) expect(path.startsWith('/apis/execution.syncflow.io/v1alpha1/'), path).to.equal(true);
-    const collection = doc.paths['/apis/execution.syncflow.io/v1alpha1/namespaces/{namespace}/workflowexecutions']!;
+    for (const path of Object.keys(doc.paths))
+      expect(path.startsWith('/apis/execution.syncflow.io/v1alpha1/'), path).to.equal(true);
+    const collection =
+      doc.paths['/apis/execution.syncflow.io/v1alpha1/namespaces/{namespace}/workflowexecutions']!;
     const create = collection.post as Node;
     expect(create['x-kubernetes-action']).to.equal('create');
-    expect(create['x-kubernetes-group-version-kind']).to.deep.equal({ group: 'execution.syncflow.io', kind: 'WorkflowExecution', version: 'v1alpha1' });
+    expect(create['x-kubernetes-group-version-kind']).to.deep.equal({
+      group: 'execution.syncflow.io',
+      kind: 'WorkflowExecution',
+      version: 'v1alpha1',
+    });
     const params = create.parameters as Node[];
-    expect(params[0]).to.deep.equal({ name: 'body', in: 'body', required: true, schema: { $ref: `#/definitions/${definitionName('WorkflowExecution')}` } });
+    expect(params[0]).to.deep.equal({
+      name: 'body',
+      in: 'body',
+      required: true,
+      schema: { $ref: `#/definitions/${definitionName('WorkflowExecution')}` },
+    });
     expect(params.map((p) => p.name)).to.include('fieldValidation');
     expect(create.consumes).to.deep.equal(['application/json']);
-    expect((create.responses as Record<string, Node>)['201']?.schema).to.deep.equal({ $ref: `#/definitions/${definitionName('WorkflowExecution')}` });
-    const named = doc.paths['/apis/execution.syncflow.io/v1alpha1/namespaces/{namespace}/workflowexecutions/{name}']!;
-    expect((named.patch as Node).consumes).to.deep.equal(['application/json-patch+json', 'application/merge-patch+json']);
+    expect((create.responses as Record<string, Node>)['201']?.schema).to.deep.equal({
+      $ref: `#/definitions/${definitionName('WorkflowExecution')}`,
+    });
+    const named =
+      doc.paths['/apis/execution.syncflow.io/v1alpha1/namespaces/{namespace}/workflowexecutions/{name}']!;
+    expect((named.patch as Node).consumes).to.deep.equal([
+      'application/json-patch+json',
+      'application/merge-patch+json',
+    ]);
     expect((named.get as Node).consumes).to.deep.equal(['*/*']);
     expect((named.parameters as Node[])[0]).to.deep.equal({
       uniqueItems: true,
@@ -351,7 +435,9 @@ describe('validateExecutionFields', () => {
       namespace: 'shop',
       labels: { team: 'web' },
       annotations: { a: 'b' },
-      managedFields: [{ manager: 'kubectl', operation: 'Update', fieldsType: 'FieldsV1', fieldsV1: { 'f:metadata': {} } }],
+      managedFields: [
+        { manager: 'kubectl', operation: 'Update', fieldsType: 'FieldsV1', fieldsV1: { 'f:metadata': {} } },
+      ],
       ownerReferences: [{ apiVersion: 'v1', kind: 'ConfigMap', name: 'c', uid: 'u' }],
     },
     spec: { workflowRef: { name: 'p' }, input: { anything: { nested: [1, { deep: true }] } } },
@@ -359,13 +445,46 @@ describe('validateExecutionFields', () => {
 
   const cases: Array<[string, unknown, string[]]> = [
     ['a complete, known body', valid, []],
-    ['free-form input and outputs', { ...valid, status: { phase: 'Succeeded', output: { x: 1 }, tasks: [{ id: 'a', phase: 'Succeeded', output: { y: [1] } }] } }, []],
+    [
+      'free-form input and outputs',
+      {
+        ...valid,
+        status: {
+          phase: 'Succeeded',
+          output: { x: 1 },
+          tasks: [{ id: 'a', phase: 'Succeeded', output: { y: [1] } }],
+        },
+      },
+      [],
+    ],
     ['an unknown top-level field', { ...valid, sepc: {} }, ['sepc']],
-    ['unknown spec fields, in document order', { ...valid, spec: { ...valid.spec, foo: 1, bar: 2 } }, ['spec.foo', 'spec.bar']],
-    ['an unknown nested spec field', { ...valid, spec: { workflowRef: { name: 'p', namespace: 'x' } } }, ['spec.workflowRef.namespace']],
+    [
+      'unknown spec fields, in document order',
+      { ...valid, spec: { ...valid.spec, foo: 1, bar: 2 } },
+      ['spec.foo', 'spec.bar'],
+    ],
+    [
+      'an unknown nested spec field',
+      { ...valid, spec: { workflowRef: { name: 'p', namespace: 'x' } } },
+      ['spec.workflowRef.namespace'],
+    ],
     ['an unknown metadata field', { ...valid, metadata: { name: 'x', lables: {} } }, ['metadata.lables']],
-    ['an unknown field inside a list item', { ...valid, metadata: { ownerReferences: [{ uid: 'u' }, { uid: 'v', owner: true }] } }, ['metadata.ownerReferences[1].owner']],
-    ['an unknown field in status tasks', { ...valid, status: { phase: 'Failed', tasks: [{ id: 'a', phase: 'Failed', error: { reason: 'r', message: 'm', code: 1 } }] } }, ['status.tasks[0].error.code']],
+    [
+      'an unknown field inside a list item',
+      { ...valid, metadata: { ownerReferences: [{ uid: 'u' }, { uid: 'v', owner: true }] } },
+      ['metadata.ownerReferences[1].owner'],
+    ],
+    [
+      'an unknown field in status tasks',
+      {
+        ...valid,
+        status: {
+          phase: 'Failed',
+          tasks: [{ id: 'a', phase: 'Failed', error: { reason: 'r', message: 'm', code: 1 } }],
+        },
+      },
+      ['status.tasks[0].error.code'],
+    ],
     ['wrong types are not unknown fields', { ...valid, spec: 'nope', metadata: { labels: [] } }, []],
     ['non-object bodies have no fields', 'text', []],
   ];
@@ -376,9 +495,13 @@ describe('validateExecutionFields', () => {
   }
 
   it('also checks revisions, and refuses kinds it has no schema for', () => {
-    expect(validateKnownFields('WorkflowRevision', { workflow: 'w', hash: 'h', definition: { workflow: { tasks: [] }, tasks: { t: { http: { method: 'GET', url: 'u', verb: 1 } } } } }).unknown).to.deep.equal([
-      'definition.tasks.t.http.verb',
-    ]);
+    expect(
+      validateKnownFields('WorkflowRevision', {
+        workflow: 'w',
+        hash: 'h',
+        definition: { workflow: { tasks: [] }, tasks: { t: { http: { method: 'GET', url: 'u', verb: 1 } } } },
+      }).unknown,
+    ).to.deep.equal(['definition.tasks.t.http.verb']);
     expect(() => validateKnownFields('Pod', {})).to.throw(/no schema for kind Pod/);
   });
 });
@@ -411,8 +534,14 @@ describe('field validation wording (as kube-apiserver)', () => {
   });
 
   it('names the declared kind and the kind decoded into when they differ', () => {
-    const outcome = fieldValidationOutcome('Strict', { unknown: ['x'] }, { kind: 'Other', version: 'v9', into: 'WorkflowExecution' });
-    expect(outcome.badRequest?.message).to.equal('Other in version "v9" cannot be handled as a WorkflowExecution: strict decoding error: unknown field "x"');
+    const outcome = fieldValidationOutcome(
+      'Strict',
+      { unknown: ['x'] },
+      { kind: 'Other', version: 'v9', into: 'WorkflowExecution' },
+    );
+    expect(outcome.badRequest?.message).to.equal(
+      'Other in version "v9" cannot be handled as a WorkflowExecution: strict decoding error: unknown field "x"',
+    );
   });
 
   it('escapes quotes and backslashes in Warning headers and drops what cannot be sent', () => {

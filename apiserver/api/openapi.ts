@@ -44,19 +44,39 @@ function ref(name: string, extra: OpenApiSchema = {}): OpenApiSchema {
 }
 const plainRef = (name: string): OpenApiSchema => ({ $ref: V3_REF + name });
 
-const str = (description: string, extra: OpenApiSchema = {}): OpenApiSchema => ({ type: 'string', description, ...extra });
-const int = (description: string, format = 'int64'): OpenApiSchema => ({ type: 'integer', format, description });
+const str = (description: string, extra: OpenApiSchema = {}): OpenApiSchema => ({
+  type: 'string',
+  description,
+  ...extra,
+});
+const int = (description: string, format = 'int64'): OpenApiSchema => ({
+  type: 'integer',
+  format,
+  description,
+});
 const bool = (description: string): OpenApiSchema => ({ type: 'boolean', description });
-const strings = (description: string): OpenApiSchema => ({ type: 'array', items: { type: 'string', default: '' }, description });
+const strings = (description: string): OpenApiSchema => ({
+  type: 'array',
+  items: { type: 'string', default: '' },
+  description,
+});
 
-const API_VERSION_DOC = 'Versioned schema of this representation of an object; e.g. execution.syncflow.io/v1alpha1.';
+const API_VERSION_DOC =
+  'Versioned schema of this representation of an object; e.g. execution.syncflow.io/v1alpha1.';
 const KIND_DOC = 'REST resource this object represents, in CamelCase.';
-const typeMeta = (): Record<string, OpenApiSchema> => ({ apiVersion: str(API_VERSION_DOC), kind: str(KIND_DOC) });
+const typeMeta = (): Record<string, OpenApiSchema> => ({
+  apiVersion: str(API_VERSION_DOC),
+  kind: str(KIND_DOC),
+});
 
 /** The apimachinery definitions our operations and kinds reference, in kube's shape. */
 function metaSchemas(): Record<string, OpenApiSchema> {
   return {
-    [`${META}.Time`]: { type: 'string', format: 'date-time', description: 'RFC 3339 timestamp, serialised in UTC.' },
+    [`${META}.Time`]: {
+      type: 'string',
+      format: 'date-time',
+      description: 'RFC 3339 timestamp, serialised in UTC.',
+    },
     [`${META}.FieldsV1`]: { type: 'object', description: 'Set of fields in the managedFields format.' },
     [`${META}.ManagedFieldsEntry`]: {
       type: 'object',
@@ -94,10 +114,18 @@ function metaSchemas(): Record<string, OpenApiSchema> {
           additionalProperties: { type: 'string', default: '' },
           description: 'Unstructured key-value map stored with the object.',
         },
-        creationTimestamp: ref(`${META}.Time`, { description: 'When the object was created; set by the server.' }),
+        creationTimestamp: ref(`${META}.Time`, {
+          description: 'When the object was created; set by the server.',
+        }),
         deletionGracePeriodSeconds: int('Seconds allowed for graceful termination.'),
-        deletionTimestamp: ref(`${META}.Time`, { description: 'When the object will be deleted; set by the server.' }),
-        finalizers: { ...strings('Must be empty before the object is deleted.'), 'x-kubernetes-list-type': 'set', 'x-kubernetes-patch-strategy': 'merge' },
+        deletionTimestamp: ref(`${META}.Time`, {
+          description: 'When the object will be deleted; set by the server.',
+        }),
+        finalizers: {
+          ...strings('Must be empty before the object is deleted.'),
+          'x-kubernetes-list-type': 'set',
+          'x-kubernetes-patch-strategy': 'merge',
+        },
         generateName: str('Prefix the server uses to generate a unique name when name is empty.'),
         generation: int('Sequence number of a specific generation of the desired state.'),
         labels: {
@@ -187,7 +215,10 @@ function metaSchemas(): Record<string, OpenApiSchema> {
       description: 'Options for a delete.',
       properties: {
         ...typeMeta(),
-        dryRun: { ...strings('All: process the request without persisting it.'), 'x-kubernetes-list-type': 'atomic' },
+        dryRun: {
+          ...strings('All: process the request without persisting it.'),
+          'x-kubernetes-list-type': 'atomic',
+        },
         gracePeriodSeconds: int('Seconds before the object is deleted.'),
         ignoreStoreReadErrorWithClusterBreakingPotential: bool('Delete corrupt objects that cannot be read.'),
         orphanDependents: bool('Deprecated: use propagationPolicy.'),
@@ -205,7 +236,9 @@ function metaSchemas(): Record<string, OpenApiSchema> {
       description: 'One event of a watch stream.',
       required: ['type', 'object'],
       properties: {
-        object: ref('io.k8s.apimachinery.pkg.runtime.RawExtension', { description: 'The object, or a Status for ERROR.' }),
+        object: ref('io.k8s.apimachinery.pkg.runtime.RawExtension', {
+          description: 'The object, or a Status for ERROR.',
+        }),
         type: str('ADDED, MODIFIED, DELETED, BOOKMARK or ERROR.'),
       },
       'x-kubernetes-group-version-kind': [{ group: '', kind: 'WatchEvent', version: 'v1' }],
@@ -220,7 +253,12 @@ function metaSchemas(): Record<string, OpenApiSchema> {
 const gvk = (kind: string) => ({ group: EXECUTION_GROUP, kind, version: VERSION });
 
 /** The kind schema of a resource: TypeMeta, ObjectMeta reference, then the model's own fields. */
-function kindSchema(kind: string, description: string, fields: Record<string, OpenApiSchema>, required: string[]): OpenApiSchema {
+function kindSchema(
+  kind: string,
+  description: string,
+  fields: Record<string, OpenApiSchema>,
+  required: string[],
+): OpenApiSchema {
   return {
     type: 'object',
     description,
@@ -241,7 +279,11 @@ function listSchema(resource: ResourceDescription): OpenApiSchema {
     required: ['items'],
     properties: {
       ...typeMeta(),
-      items: { type: 'array', description: `The ${resource.name}.`, items: ref(definitionName(resource.kind), { default: {} }) },
+      items: {
+        type: 'array',
+        description: `The ${resource.name}.`,
+        items: ref(definitionName(resource.kind), { default: {} }),
+      },
       metadata: ref(`${META}.ListMeta`, { default: {}, description: 'Standard list metadata.' }),
     },
     'x-kubernetes-group-version-kind': [gvk(resource.listKind)],
@@ -304,7 +346,11 @@ function schemas(): Record<string, OpenApiSchema> {
       properties: {
         ...typeMeta(),
         groupVersion: str('The group version.'),
-        resources: { type: 'array', items: ref(`${META}.APIResource`, { default: {} }), description: 'The resources.' },
+        resources: {
+          type: 'array',
+          items: ref(`${META}.APIResource`, { default: {} }),
+          description: 'The resources.',
+        },
       },
       'x-kubernetes-group-version-kind': [{ group: '', kind: 'APIResourceList', version: 'v1' }],
     },
@@ -345,10 +391,19 @@ interface PathItem {
   operations: Operation[];
 }
 
-const q = (name: string, type: Param['type'], description: string): Param => ({ name, in: 'query', type, description });
+const q = (name: string, type: Param['type'], description: string): Param => ({
+  name,
+  in: 'query',
+  type,
+  description,
+});
 
 const PRETTY = q('pretty', 'string', "If 'true', the output is pretty printed.");
-const DRY_RUN = q('dryRun', 'string', 'All: process the request (validate, plan) without running it or persisting anything.');
+const DRY_RUN = q(
+  'dryRun',
+  'string',
+  'All: process the request (validate, plan) without running it or persisting anything.',
+);
 const FIELD_MANAGER = q('fieldManager', 'string', 'Name of the actor making the change.');
 const FIELD_VALIDATION = q(
   'fieldValidation',
@@ -358,10 +413,18 @@ const FIELD_VALIDATION = q(
 const LIST_PARAMS: Param[] = [
   q('allowWatchBookmarks', 'boolean', 'Ask for BOOKMARK watch events.'),
   q('continue', 'string', 'Token from a previous limited list, to fetch the next page.'),
-  q('fieldSelector', 'string', 'Restricts the list by fields: spec.workflowRef.name, status.phase, metadata.name, metadata.namespace.'),
+  q(
+    'fieldSelector',
+    'string',
+    'Restricts the list by fields: spec.workflowRef.name, status.phase, metadata.name, metadata.namespace.',
+  ),
   q('labelSelector', 'string', 'Restricts the list by labels.'),
   q('limit', 'integer', 'Maximum number of items to return; use continue for the rest.'),
-  q('resourceVersion', 'string', 'Version to list or watch from; see the Kubernetes resourceVersion semantics.'),
+  q(
+    'resourceVersion',
+    'string',
+    'Version to list or watch from; see the Kubernetes resourceVersion semantics.',
+  ),
   q('resourceVersionMatch', 'string', 'How resourceVersion applies to list calls: Exact or NotOlderThan.'),
   q('sendInitialEvents', 'boolean', 'With watch: start with synthetic ADDED events for the current state.'),
   q('timeoutSeconds', 'integer', 'Timeout of the list or watch call.'),
@@ -375,7 +438,13 @@ const DELETE_PARAMS: Param[] = [
   q('propagationPolicy', 'string', 'Accepted for compatibility: Orphan, Background or Foreground.'),
 ];
 
-const pathParam = (name: string, description: string): Param => ({ name, in: 'path', type: 'string', description, required: true });
+const pathParam = (name: string, description: string): Param => ({
+  name,
+  in: 'path',
+  type: 'string',
+  description,
+  required: true,
+});
 const NAMESPACE_PARAM = pathParam('namespace', 'object name and auth scope, such as for teams and projects');
 
 function groupCamel(): string {
@@ -442,13 +511,20 @@ function resourcePaths(resource: ResourceDescription): PathItem[] {
       operationId: `delete${id}CollectionNamespaced${kind}`,
       description: `delete collection of ${kind}`,
       kind,
-      params: [...LIST_PARAMS.filter((p) => p.name !== 'watch' && p.name !== 'allowWatchBookmarks'), ...DELETE_PARAMS],
+      params: [
+        ...LIST_PARAMS.filter((p) => p.name !== 'watch' && p.name !== 'allowWatchBookmarks'),
+        ...DELETE_PARAMS,
+      ],
       body: { definition: `${META}.DeleteOptions`, contentTypes: json, required: false },
       responses: { '200': `${META}.Status` },
     });
   }
   if (collection.length > 0) {
-    items.push({ path: `${base}/namespaces/{namespace}/${resource.name}`, params: [NAMESPACE_PARAM, PRETTY], operations: collection });
+    items.push({
+      path: `${base}/namespaces/{namespace}/${resource.name}`,
+      params: [NAMESPACE_PARAM, PRETTY],
+      operations: collection,
+    });
   }
 
   const named: Operation[] = [];
@@ -482,7 +558,12 @@ function resourcePaths(resource: ResourceDescription): PathItem[] {
       operationId: `patch${id}Namespaced${kind}`,
       description: `partially update the specified ${kind} (metadata labels and annotations only)`,
       kind,
-      params: [DRY_RUN, FIELD_MANAGER, FIELD_VALIDATION, q('force', 'boolean', 'Accepted for compatibility; apply patches are not supported.')],
+      params: [
+        DRY_RUN,
+        FIELD_MANAGER,
+        FIELD_VALIDATION,
+        q('force', 'boolean', 'Accepted for compatibility; apply patches are not supported.'),
+      ],
       body: {
         definition: `${META}.Patch`,
         contentTypes: ['application/json-patch+json', 'application/merge-patch+json'],
@@ -520,7 +601,9 @@ function allPaths(): PathItem[] {
   return [resources, ...EXECUTION_RESOURCES.flatMap(resourcePaths)];
 }
 
-const TAG = `${EXECUTION_GROUP.split('.').map((p, i) => (i === 0 ? p : p.charAt(0).toUpperCase() + p.slice(1))).join('')}_${VERSION}`;
+const TAG = `${EXECUTION_GROUP.split('.')
+  .map((p, i) => (i === 0 ? p : p.charAt(0).toUpperCase() + p.slice(1)))
+  .join('')}_${VERSION}`;
 
 function operationExtensions(op: Operation): OpenApiSchema {
   return {
@@ -572,7 +655,9 @@ function renderV3Paths(): Record<string, OpenApiSchema> {
         ...(body
           ? {
               requestBody: {
-                content: Object.fromEntries(body.contentTypes.map((t) => [t, { schema: plainRef(body.definition) }])),
+                content: Object.fromEntries(
+                  body.contentTypes.map((t) => [t, { schema: plainRef(body.definition) }]),
+                ),
                 ...(body.required ? { required: true } : {}),
               },
             }
@@ -646,7 +731,9 @@ export function toV2Schema(schema: unknown): unknown {
     if (key === '$ref' && typeof value === 'string') out.$ref = value.replace(V3_REF, V2_REF);
     // Property names are data, not keywords: recurse into their schemas only.
     else if (key === 'properties' || key === 'definitions') {
-      out[key] = Object.fromEntries(Object.entries(value as OpenApiSchema).map(([k, v]) => [k, toV2Schema(v)]));
+      out[key] = Object.fromEntries(
+        Object.entries(value as OpenApiSchema).map(([k, v]) => [k, toV2Schema(v)]),
+      );
     } else if (typeof value === 'object' && key !== 'enum' && key !== 'default' && key !== 'example') {
       out[key] = toV2Schema(value);
     } else out[key] = value;
@@ -655,7 +742,12 @@ export function toV2Schema(schema: unknown): unknown {
 }
 
 const SECURITY_SCHEME = {
-  BearerToken: { type: 'apiKey', description: 'Bearer token authentication', name: 'authorization', in: 'header' },
+  BearerToken: {
+    type: 'apiKey',
+    description: 'Bearer token authentication',
+    name: 'authorization',
+    in: 'header',
+  },
 };
 const INFO = { title: 'syncflow execution API', version: VERSION };
 
@@ -686,7 +778,9 @@ export function openApiV3Index(): object {
   const { hash } = openApiV3GroupVersion();
   return {
     paths: {
-      [OPENAPI_V3_GROUP_VERSION_PATH]: { serverRelativeURL: `/openapi/v3/${OPENAPI_V3_GROUP_VERSION_PATH}?hash=${hash}` },
+      [OPENAPI_V3_GROUP_VERSION_PATH]: {
+        serverRelativeURL: `/openapi/v3/${OPENAPI_V3_GROUP_VERSION_PATH}?hash=${hash}`,
+      },
     },
   };
 }
@@ -734,8 +828,7 @@ export function openApiV3IndexDocument(): { document: object; json: string; etag
 
 /** How to answer a v3 group-version request, following kube-openapi's handler. */
 export type OpenApiV3Answer =
-  | { status: 301; location: string }
-  | { status: 200 | 304; headers: Record<string, string>; body?: string };
+  { status: 301; location: string } | { status: 200 | 304; headers: Record<string, string>; body?: string };
 
 /**
  * Decides the answer to `GET /openapi/v3/apis/execution.syncflow.io/v1alpha1[?hash=…]` as kube-openapi
@@ -743,12 +836,20 @@ export type OpenApiV3Answer =
  * immutable (`Cache-Control: public, immutable`, `Expires` a year ahead); `If-None-Match` equal to the
  * ETag gives 304. Content negotiation (JSON only; 406 otherwise) stays with the caller.
  */
-export function answerOpenApiV3(request: { hash?: string; ifNoneMatch?: string; now?: Date }): OpenApiV3Answer {
+export function answerOpenApiV3(request: {
+  hash?: string;
+  ifNoneMatch?: string;
+  now?: Date;
+}): OpenApiV3Answer {
   const doc = openApiV3GroupVersion();
   if (request.hash && request.hash !== doc.hash) {
     return { status: 301, location: `/openapi/v3/${OPENAPI_V3_GROUP_VERSION_PATH}?hash=${doc.hash}` };
   }
-  const headers: Record<string, string> = { 'Content-Type': 'application/json', ETag: doc.etag, Vary: 'Accept' };
+  const headers: Record<string, string> = {
+    'Content-Type': 'application/json',
+    ETag: doc.etag,
+    Vary: 'Accept',
+  };
   if (request.hash) {
     const expires = new Date(request.now ?? new Date());
     expires.setUTCFullYear(expires.getUTCFullYear() + 1);
@@ -784,7 +885,12 @@ function resolve(schema: OpenApiSchema, components: Record<string, OpenApiSchema
   let s = schema;
   for (let depth = 0; depth < 8; depth++) {
     const allOf = s.allOf as OpenApiSchema[] | undefined;
-    const target = typeof s.$ref === 'string' ? s.$ref : allOf?.length === 1 ? (allOf[0]?.$ref as string | undefined) : undefined;
+    const target =
+      typeof s.$ref === 'string'
+        ? s.$ref
+        : allOf?.length === 1
+          ? (allOf[0]?.$ref as string | undefined)
+          : undefined;
     if (!target) return s;
     s = components[target.replace(V3_REF, '')] ?? {};
   }
@@ -809,7 +915,8 @@ function collectUnknown(
   const additional = s.additionalProperties as OpenApiSchema | boolean | undefined;
   for (const [key, child] of Object.entries(value as Record<string, unknown>)) {
     const childPath = path ? `${path}.${key}` : key;
-    const known = properties && Object.prototype.hasOwnProperty.call(properties, key) ? properties[key] : undefined;
+    const known =
+      properties && Object.prototype.hasOwnProperty.call(properties, key) ? properties[key] : undefined;
     if (known) collectUnknown(child, known, childPath, components, out);
     else if (typeof additional === 'object') collectUnknown(child, additional, childPath, components, out);
     // Objects without properties (FieldsV1, Patch, RawExtension) accept anything.
@@ -819,8 +926,9 @@ function collectUnknown(
 
 /** Names unknown fields of an object of one of our kinds (top level, metadata, spec, status). */
 export function validateKnownFields(kind: string, body: unknown): FieldValidationResult {
-  const components = (openApiV3GroupVersion().document as { components: { schemas: Record<string, OpenApiSchema> } })
-    .components.schemas;
+  const components = (
+    openApiV3GroupVersion().document as { components: { schemas: Record<string, OpenApiSchema> } }
+  ).components.schemas;
   const schema = components[definitionName(kind)];
   if (!schema) throw new Error(`no schema for kind ${kind}`);
   const unknown: string[] = [];

@@ -29,13 +29,19 @@ describe('WorkflowRevision schema', () => {
   });
 
   const rejects: Array<[string, unknown]> = [
-    ['a malformed creationTimestamp', { ...revision, metadata: { ...revision.metadata, creationTimestamp: 'today' } }],
+    [
+      'a malformed creationTimestamp',
+      { ...revision, metadata: { ...revision.metadata, creationTimestamp: 'today' } },
+    ],
     ['a hash without the sha256: prefix', { ...revision, hash: 'ab'.repeat(32) }],
     ['a short hash', { ...revision, hash: 'sha256:abc' }],
     ['another kind', { ...revision, kind: 'WorkflowExecution' }],
     ['an unknown top-level field', { ...revision, extra: true }],
     ['a task spec without http', { ...revision, definition: { ...revision.definition, tasks: { t: {} } } }],
-    ['a workflow without steps', { ...revision, definition: { ...revision.definition, workflow: { tasks: [] } } }],
+    [
+      'a workflow without steps',
+      { ...revision, definition: { ...revision.definition, workflow: { tasks: [] } } },
+    ],
     ['an unknown definition field', { ...revision, definition: { ...revision.definition, secrets: {} } }],
   ];
   for (const [name, body] of rejects) {
@@ -43,7 +49,11 @@ describe('WorkflowRevision schema', () => {
   }
 
   it('names the resource as discovery and Table printing do', () => {
-    expect(REVISION_NAMES).to.deep.include({ kind: 'WorkflowRevision', plural: 'workflowrevisions', listKind: 'WorkflowRevisionList' });
+    expect(REVISION_NAMES).to.deep.include({
+      kind: 'WorkflowRevision',
+      plural: 'workflowrevisions',
+      listKind: 'WorkflowRevisionList',
+    });
     expect(new RegExp(REVISION_HASH_PATTERN).test(revision.hash)).to.equal(true);
   });
 });

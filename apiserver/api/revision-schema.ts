@@ -56,7 +56,8 @@ export const WorkflowRevision = Type.Object(
     workflow: Type.String({ description: 'Name of the Workflow this revision snapshots.' }),
     hash: Type.String({
       pattern: REVISION_HASH_PATTERN,
-      description: 'sha256 of the workflow spec and its task specs; executions record it in status.workflowRevision.',
+      description:
+        'sha256 of the workflow spec and its task specs; executions record it in status.workflowRevision.',
     }),
     definition: RevisionDefinition,
   },

@@ -19,11 +19,21 @@ interface Table {
   kind: string;
   apiVersion: string;
   metadata: { resourceVersion?: string; continue?: string; remainingItemCount?: number };
-  columnDefinitions: Array<{ name: string; type: string; format: string; description: string; priority: number }>;
-  rows: Array<{ cells: unknown[]; object?: { kind?: string; apiVersion?: string; metadata?: Record<string, unknown>; spec?: unknown } }>;
+  columnDefinitions: Array<{
+    name: string;
+    type: string;
+    format: string;
+    description: string;
+    priority: number;
+  }>;
+  rows: Array<{
+    cells: unknown[];
+    object?: { kind?: string; apiVersion?: string; metadata?: Record<string, unknown>; spec?: unknown };
+  }>;
 }
 
-const KUBECTL_ACCEPT = 'application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json';
+const KUBECTL_ACCEPT =
+  'application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json';
 const HASH = `sha256:${'0123456789abcdef'.repeat(4)}`;
 const NOW = new Date('2026-03-01T12:00:00Z');
 
@@ -77,7 +87,10 @@ describe('executionTable', () => {
   });
 
   it('renders one row per execution, cells in column order, null where there is no value', () => {
-    const table = executionTable({ items: [succeeded, running], resourceVersion: '57' }, { now: NOW }) as Table;
+    const table = executionTable(
+      { items: [succeeded, running], resourceVersion: '57' },
+      { now: NOW },
+    ) as Table;
     expect(table.rows.map((r) => r.cells)).to.deep.equal([
       ['user-profile-x7k2p', 'user-profile', 'Succeeded', '12ms', '3m', '0123456789ab', '2/3', 'alice'],
       ['slow', 'slow-wf', 'Running', null, '2s', null, null, null],
@@ -87,8 +100,15 @@ describe('executionTable', () => {
 
   it('carries PartialObjectMetadata by default, in the Table version', () => {
     const v1 = executionTable({ items: [succeeded] }, { now: NOW }) as Table;
-    expect(v1.rows[0]?.object).to.deep.equal({ kind: 'PartialObjectMetadata', apiVersion: 'meta.k8s.io/v1', metadata: succeeded.metadata });
-    const beta = executionTable({ items: [succeeded] }, { now: NOW, version: 'v1beta1', includeObject: 'Metadata' }) as Table;
+    expect(v1.rows[0]?.object).to.deep.equal({
+      kind: 'PartialObjectMetadata',
+      apiVersion: 'meta.k8s.io/v1',
+      metadata: succeeded.metadata,
+    });
+    const beta = executionTable(
+      { items: [succeeded] },
+      { now: NOW, version: 'v1beta1', includeObject: 'Metadata' },
+    ) as Table;
     expect(beta.apiVersion).to.equal('meta.k8s.io/v1beta1');
     expect(beta.rows[0]?.object?.apiVersion).to.equal('meta.k8s.io/v1beta1');
   });
@@ -101,7 +121,10 @@ describe('executionTable', () => {
   });
 
   it('repeats list metadata: resourceVersion, continue and remainingItemCount', () => {
-    const table = executionTable({ items: [succeeded], resourceVersion: '9', continue: 'tok', remainingItemCount: 4 }, { now: NOW }) as Table;
+    const table = executionTable(
+      { items: [succeeded], resourceVersion: '9', continue: 'tok', remainingItemCount: 4 },
+      { now: NOW },
+    ) as Table;
     expect(table.metadata).to.deep.equal({ resourceVersion: '9', continue: 'tok', remainingItemCount: 4 });
     const zero = executionTable({ items: [], remainingItemCount: 0 }, { now: NOW }) as Table;
     expect(zero.metadata).to.deep.equal({ remainingItemCount: 0 });
@@ -127,7 +150,11 @@ describe('revisionTable', () => {
           {
             apiVersion: 'execution.syncflow.io/v1alpha1',
             kind: 'WorkflowRevision',
-            metadata: { name: 'user-profile-0123456789', namespace: 'shop', creationTimestamp: '2026-02-27T09:00:00Z' },
+            metadata: {
+              name: 'user-profile-0123456789',
+              namespace: 'shop',
+              creationTimestamp: '2026-02-27T09:00:00Z',
+            },
             workflow: 'user-profile',
             hash: HASH,
           },
@@ -137,8 +164,18 @@ describe('revisionTable', () => {
       },
       { now: NOW },
     ) as Table;
-    expect(table.columnDefinitions.map((c) => c.name.toUpperCase())).to.deep.equal(['NAME', 'WORKFLOW', 'HASH', 'AGE']);
-    expect(table.rows[0]?.cells).to.deep.equal(['user-profile-0123456789', 'user-profile', '0123456789ab', '2d3h']);
+    expect(table.columnDefinitions.map((c) => c.name.toUpperCase())).to.deep.equal([
+      'NAME',
+      'WORKFLOW',
+      'HASH',
+      'AGE',
+    ]);
+    expect(table.rows[0]?.cells).to.deep.equal([
+      'user-profile-0123456789',
+      'user-profile',
+      '0123456789ab',
+      '2d3h',
+    ]);
     expect(table.rows[1]?.cells).to.deep.equal(['', null, null, '<unknown>']);
     expect(table.rows[0]?.object?.kind).to.equal('PartialObjectMetadata');
     expect(REVISION_COLUMNS.every((c) => c.priority === 0)).to.equal(true);
@@ -153,7 +190,11 @@ describe('wantsTable / negotiateTable', () => {
     ['plain JSON first', `application/json,${KUBECTL_ACCEPT}`, undefined],
     ['no Accept', undefined, undefined],
     ['wildcard', '*/*', undefined],
-    ['an unknown Table version, then v1beta1', 'application/json;as=Table;v=v2;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io', 'v1beta1'],
+    [
+      'an unknown Table version, then v1beta1',
+      'application/json;as=Table;v=v2;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io',
+      'v1beta1',
+    ],
     ['Table of another group', 'application/json;as=Table;v=v1;g=example.com', undefined],
     ['PartialObjectMetadata', 'application/json;as=PartialObjectMetadata;v=v1;g=meta.k8s.io', undefined],
     ['protobuf Table', 'application/vnd.kubernetes.protobuf;as=Table;v=v1;g=meta.k8s.io', undefined],

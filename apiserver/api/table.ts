@@ -90,19 +90,55 @@ const AGE_DOC = 'CreationTimestamp is a timestamp representing the server time w
 /** Columns of `kubectl get workflowexecutions`; REVISION, TASKS and USER only with `-o wide`. */
 export const EXECUTION_COLUMNS: readonly ColumnDefinition[] = Object.freeze([
   { name: 'Name', type: 'string', format: 'name', description: NAME_DOC, priority: 0 },
-  { name: 'Workflow', type: 'string', format: '', description: 'The workflow that ran (spec.workflowRef.name).', priority: 0 },
-  { name: 'Phase', type: 'string', format: '', description: 'Running, Succeeded or Failed (status.phase).', priority: 0 },
-  { name: 'Duration', type: 'string', format: '', description: 'Wall-clock time of the run (status.durationMs).', priority: 0 },
+  {
+    name: 'Workflow',
+    type: 'string',
+    format: '',
+    description: 'The workflow that ran (spec.workflowRef.name).',
+    priority: 0,
+  },
+  {
+    name: 'Phase',
+    type: 'string',
+    format: '',
+    description: 'Running, Succeeded or Failed (status.phase).',
+    priority: 0,
+  },
+  {
+    name: 'Duration',
+    type: 'string',
+    format: '',
+    description: 'Wall-clock time of the run (status.durationMs).',
+    priority: 0,
+  },
   { name: 'Age', type: 'date', format: '', description: AGE_DOC, priority: 0 },
-  { name: 'Revision', type: 'string', format: '', description: 'Short hash of the workflow revision that ran.', priority: 1 },
-  { name: 'Tasks', type: 'string', format: '', description: 'Succeeded tasks out of all tasks.', priority: 1 },
+  {
+    name: 'Revision',
+    type: 'string',
+    format: '',
+    description: 'Short hash of the workflow revision that ran.',
+    priority: 1,
+  },
+  {
+    name: 'Tasks',
+    type: 'string',
+    format: '',
+    description: 'Succeeded tasks out of all tasks.',
+    priority: 1,
+  },
   { name: 'User', type: 'string', format: '', description: 'Who created the execution.', priority: 1 },
 ] satisfies ColumnDefinition[]);
 
 /** Columns of `kubectl get workflowrevisions`. */
 export const REVISION_COLUMNS: readonly ColumnDefinition[] = Object.freeze([
   { name: 'Name', type: 'string', format: 'name', description: NAME_DOC, priority: 0 },
-  { name: 'Workflow', type: 'string', format: '', description: 'The workflow this revision snapshots.', priority: 0 },
+  {
+    name: 'Workflow',
+    type: 'string',
+    format: '',
+    description: 'The workflow this revision snapshots.',
+    priority: 0,
+  },
   { name: 'Hash', type: 'string', format: '', description: 'Short sha256 of the definition.', priority: 0 },
   { name: 'Age', type: 'date', format: '', description: AGE_DOC, priority: 0 },
 ] satisfies ColumnDefinition[]);
@@ -210,7 +246,11 @@ function partialObjectMetadata(metadata: RowMetadata, version: TableVersion): ob
   return { kind: 'PartialObjectMetadata', apiVersion: `meta.k8s.io/${version}`, metadata };
 }
 
-function rowObject<T extends { metadata: RowMetadata }>(item: T, include: IncludeObject, version: TableVersion): object {
+function rowObject<T extends { metadata: RowMetadata }>(
+  item: T,
+  include: IncludeObject,
+  version: TableVersion,
+): object {
   if (include === 'None') return {};
   if (include === 'Object') return { object: item };
   return { object: partialObjectMetadata(item.metadata, version) };
@@ -269,7 +309,12 @@ export function revisionTable(list: TableSource<WorkflowRevisionLike>, options: 
   return table(
     list,
     REVISION_COLUMNS,
-    (r, now) => [r.metadata.name ?? '', r.workflow ?? null, shortHash(r.hash), formatAge(r.metadata.creationTimestamp, now)],
+    (r, now) => [
+      r.metadata.name ?? '',
+      r.workflow ?? null,
+      shortHash(r.hash),
+      formatAge(r.metadata.creationTimestamp, now),
+    ],
     options,
   );
 }
