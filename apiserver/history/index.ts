@@ -78,7 +78,14 @@ export async function openHistory(options: HistoryOptions): Promise<History> {
   const target = embedded
     ? `embedded PGlite (${options.embeddedDataDir ?? 'memory'})`
     : describeDatabase(url);
-  const pool = new pg.Pool({ connectionString: url, max: poolSize, connectionTimeoutMillis: 5_000 });
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: poolSize,
+    connectionTimeoutMillis: 5_000,
+    // A hung server must fail the batch (it is retried) rather than stall the writer for ever.
+    query_timeout: 60_000,
+    keepAlive: true,
+  });
   // Idle connections die when the database restarts; the pool replaces them. Without a listener
   // the error would crash the process.
   pool.on('error', (error) => logger.warn(errorFields(error), 'history database connection lost'));
