@@ -117,6 +117,34 @@ describe('verifyClientCertificate', function () {
   });
 });
 
+describe('verifyClientCertificate on one connection', function () {
+  this.timeout(30_000);
+
+  it('remembers a success only while every certificate of its path is valid', () => {
+    const p = testPki();
+    const presented = [p.alice.cert];
+    const roots = parseCertificateBundle(p.clientCA.certPem);
+    const now = Date.now();
+    expect(verifyClientCertificate(presented, roots, { now }).verified).to.equal(true);
+    expect(verifyClientCertificate(presented, roots, { now: now + 1000 }).verified).to.equal(true);
+    const later = verifyClientCertificate(presented, roots, { now: now + 31 * DAY_MS });
+    expect(later.verified === false && later.reason).to.match(/expired/);
+    expect(verifyClientCertificate(presented, roots, { now }).verified).to.equal(true);
+  });
+
+  it('answers a second request on the same chain and CAs from memory', () => {
+    const p = testPki();
+    const presented = [p.bob.cert, p.intermediateCA.cert];
+    const roots = parseCertificateBundle(p.rootCA.certPem);
+    const first = verifyClientCertificate(presented, roots, { now: Date.now() });
+    expect(verifyClientCertificate(presented, roots, { now: Date.now() })).to.equal(first);
+    const rejected = verifyClientCertificate(presented, parseCertificateBundle(p.clientCA.certPem), {
+      now: Date.now(),
+    });
+    expect(rejected.verified).to.equal(false);
+  });
+});
+
 describe('parseCertificateBundle', () => {
   it('parses every certificate of a bundle and skips other PEM blocks', () => {
     const p = testPki();
