@@ -287,23 +287,24 @@ export class PgExecutionStore implements ExecutionStore, ChangeFeed {
 
   async insertExecutions(batch: readonly WorkflowExecution[]): Promise<InsertOutcome[]> {
     if (batch.length === 0) return [];
-    const rows = batch.map((x) => ({
-      namespace: x.metadata.namespace,
-      name: x.metadata.name,
-      uid: x.metadata.uid,
-      workflow_name: x.spec.workflowRef.name,
-      phase: x.status.phase,
-      created_at: x.metadata.creationTimestamp,
-      labels: { ...x.metadata.labels, [WORKFLOW_LABEL]: x.spec.workflowRef.name },
-      annotations: x.metadata.annotations ?? {},
-      spec: x.spec,
-      status: x.status,
-      task_count: x.status.tasks?.length ?? 0,
-    }));
+    // Serialised before taking the write lock, which other replicas are waiting for.
+    const document = JSON.stringify(
+      batch.map((x) => ({
+        namespace: x.metadata.namespace,
+        name: x.metadata.name,
+        uid: x.metadata.uid,
+        workflow_name: x.spec.workflowRef.name,
+        phase: x.status.phase,
+        created_at: x.metadata.creationTimestamp,
+        labels: { ...x.metadata.labels, [WORKFLOW_LABEL]: x.spec.workflowRef.name },
+        annotations: x.metadata.annotations ?? {},
+        spec: x.spec,
+        status: x.status,
+        task_count: x.status.tasks?.length ?? 0,
+      })),
+    );
     return this.writeTransaction(async (client) => {
-      const inserted = await client.query<{ id: string; uid: string }>(INSERT_EXECUTIONS, [
-        JSON.stringify(rows),
-      ]);
+      const inserted = await client.query<{ id: string; uid: string }>(INSERT_EXECUTIONS, [document]);
       const ids = new Map(inserted.rows.map((r) => [r.uid, r.id]));
       // Task rows as column arrays: five array parameters instead of a document to parse.
       const executionIds: string[] = [];
@@ -311,9 +312,11 @@ export class PgExecutionStore implements ExecutionStore, ChangeFeed {
       const taskIds: string[] = [];
       const phases: string[] = [];
       const durations: (number | null)[] = [];
+      const written = new Set<string>();
       for (const x of batch) {
         const id = ids.get(x.metadata.uid);
-        if (id === undefined) continue;
+        if (id === undefined || written.has(id)) continue; // not inserted, or the same object twice
+        written.add(id);
         x.status.tasks?.forEach((task, ordinal) => {
           executionIds.push(id);
           ordinals.push(ordinal);
@@ -336,7 +339,7 @@ export class PgExecutionStore implements ExecutionStore, ChangeFeed {
       );
       const owner = new Map(existing.rows.map((r) => [`${r.namespace}/${r.name}`, r.uid]));
       return batch.map((x) => {
-        if (ids.get(x.metadata.uid) !== undefined && !missing.includes(x)) return 'inserted';
+        if (ids.has(x.metadata.uid)) return 'inserted';
         return owner.get(`${x.metadata.namespace}/${x.metadata.name}`) === x.metadata.uid
           ? 'duplicate'
           : 'conflict';

@@ -134,6 +134,13 @@ export function describeStoreContract(title: string, harness: () => StoreHarness
         expect((await store.get('shop', x.metadata.name))?.status).to.not.have.property('tasks');
       });
 
+      it('writes an execution recorded twice in one batch once', async () => {
+        const x = execution();
+        expect(await store.insertExecutions([x, x])).to.deep.equal(['inserted', 'inserted']);
+        const rows = await pool.query('SELECT count(*)::int AS n FROM task_executions');
+        expect(rows.rows[0].n).to.equal(5);
+      });
+
       it('returns undefined for an unknown execution', async () => {
         expect(await store.get('shop', 'nope')).to.equal(undefined);
       });
