@@ -4,7 +4,8 @@
  *   (a) overhead = syncflow − baseline latency, p50/p99, 5-task diamond, 10 ms upstreams, c=1 and c=32
  *   (b) throughput ratio syncflow/baseline, 3-task workflow, 0 ms upstreams, c=64
  *   (c) RSS with 1,000 executions in flight (separate process, so earlier phases do not inflate it)
- * Rounds alternate baseline and syncflow so that machine noise hits both alike. Loopback only;
+ * Latency is measured paired (each worker alternates the two implementations) and throughput in
+ * alternating rounds, so that machine noise hits both alike. Loopback only;
  * every loop is bounded by an iteration count.
  *
  *   npx tsx bench/engine/run.ts [--quick] [--out bench/results/engine.json]
@@ -62,6 +63,31 @@ async function closedLoop(
   const seconds = (performance.now() - started) / 1000;
   const used = process.cpuUsage(cpu);
   return { latencies, seconds, cpuUsPerExecution: (used.user + used.system) / iterations };
+}
+
+/**
+ * Paired closed loop for latency: every worker alternates baseline and syncflow executions, so both
+ * see the same machine at the same moments (other load on a shared VM cancels out of the difference).
+ */
+async function interleaved(
+  baseline: Run,
+  syncflow: Run,
+  concurrency: number,
+  iterations: number,
+): Promise<{ baseline: number[]; syncflow: number[] }> {
+  const out = { baseline: [] as number[], syncflow: [] as number[] };
+  let next = 0;
+  const worker = async (offset: number) => {
+    while (next < iterations) {
+      const turn = next++ + offset;
+      const [run, into] = turn % 2 === 0 ? [baseline, out.baseline] : [syncflow, out.syncflow];
+      const t0 = performance.now();
+      await run();
+      into.push(performance.now() - t0);
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, (_, w) => worker(w)));
+  return out;
 }
 
 function percentile(values: number[], p: number): number {
@@ -132,25 +158,15 @@ async function main(): Promise<void> {
 
     const overhead: Record<string, unknown> = {};
     for (const concurrency of [1, 32]) {
-      const iterations = concurrency === 1 ? (quick ? 50 : 300) : quick ? 500 : 3_000;
-      const base10 = baselineRun(agent, base, 10, DIAMOND);
-      const sync10 = syncflowRun(10, DIAMOND);
-      const b: number[] = [];
-      const s: number[] = [];
-      let bCpu = 0;
-      let sCpu = 0;
-      for (let r = 0; r < rounds; r++) {
-        const bl = await closedLoop(base10, concurrency, iterations);
-        const sl = await closedLoop(sync10, concurrency, iterations);
-        b.push(...bl.latencies);
-        s.push(...sl.latencies);
-        bCpu += bl.cpuUsPerExecution / rounds;
-        sCpu += sl.cpuUsPerExecution / rounds;
-      }
+      const iterations = concurrency === 1 ? (quick ? 100 : 900) : quick ? 1_000 : 9_000;
+      const { baseline: b, syncflow: s } = await interleaved(
+        baselineRun(agent, base, 10, DIAMOND),
+        syncflowRun(10, DIAMOND),
+        concurrency,
+        iterations,
+      );
       overhead[`c${concurrency}`] = {
         samples: s.length,
-        // CPU time this process spends per execution: robust to load from other processes.
-        cpuUsPerExecution: { baseline: Math.round(bCpu), syncflow: Math.round(sCpu), added: Math.round(sCpu - bCpu) },
         baselineMs: { p50: round3(percentile(b, 50)), p99: round3(percentile(b, 99)) },
         syncflowMs: { p50: round3(percentile(s, 50)), p99: round3(percentile(s, 99)) },
         overheadMs: {
@@ -206,7 +222,8 @@ async function main(): Promise<void> {
       method: {
         upstream: 'separate node:http process on 127.0.0.1 with fixed latency (setTimeout)',
         baseline: 'hand-written undici Agent orchestrator, same calls and order, no validation',
-        driver: 'in-process closed loop; baseline and syncflow rounds alternate',
+        driver:
+          'in-process closed loop; (a) every worker alternates baseline and syncflow executions (paired), (b) rounds alternate',
         rounds,
       },
       overhead,
