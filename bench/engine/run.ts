@@ -77,10 +77,12 @@ async function interleaved(
 ): Promise<{ baseline: number[]; syncflow: number[] }> {
   const out = { baseline: [] as number[], syncflow: [] as number[] };
   let next = 0;
-  const worker = async (offset: number) => {
+  const worker = async (first: number) => {
+    // Each worker toggles between the two; half the workers start with each.
+    let turn = first;
     while (next < iterations) {
-      const turn = next++ + offset;
-      const [run, into] = turn % 2 === 0 ? [baseline, out.baseline] : [syncflow, out.syncflow];
+      next++;
+      const [run, into] = turn++ % 2 === 0 ? [baseline, out.baseline] : [syncflow, out.syncflow];
       const t0 = performance.now();
       await run();
       into.push(performance.now() - t0);
