@@ -91,16 +91,69 @@ interface RevisionRow {
 const EXECUTION_COLUMNS = `e.resource_version AS rv, e.id, e.namespace, e.name, e.uid::text AS uid, e.workflow_name,
   e.phase, e.created_at, e.labels, e.annotations, e.spec, e.status`;
 
-const INSERT_EXECUTIONS = `
-INSERT INTO executions (id, resource_version, namespace, name, uid, workflow_name, phase, created_at,
+/** Parameters per execution row of the insert statement. */
+const EXECUTION_PARAMS = 11;
+
+/**
+ * Statement sizes an insert is split into (largest first). Each size is one prepared statement per
+ * connection: parsed and planned once, then only bound. Passing spec and status as separate
+ * parameters instead of one JSON document spares the server from parsing the whole batch (measured:
+ * about 40% less time per batch, see docs/history.md).
+ */
+const EXECUTION_CHUNKS = [256, 64, 16, 4, 1] as const;
+
+function insertExecutionsSql(rows: number): string {
+  const values: string[] = [];
+  for (let i = 0; i < rows; i++) {
+    const p = (k: number) => `$${i * EXECUTION_PARAMS + k}`;
+    values.push(
+      `(${p(1)}, ${p(2)}, ${p(3)}::uuid, ${p(4)}, ${p(5)}, ${p(6)}::timestamptz, ${p(7)}::jsonb, ${p(8)}::jsonb, ${p(9)}::json, ${p(10)}::json, ${p(11)}::int)`,
+    );
+  }
+  return `INSERT INTO executions (id, resource_version, namespace, name, uid, workflow_name, phase, created_at,
                         labels, annotations, spec, status, task_count)
 SELECT r.rv, r.rv, r.namespace, r.name, r.uid, r.workflow_name, r.phase, r.created_at,
        r.labels, r.annotations, r.spec, r.status, r.task_count
-FROM (SELECT nextval('resource_version_seq') AS rv, j.*
-      FROM json_to_recordset($1::json) AS j(namespace text, name text, uid uuid, workflow_name text, phase text,
-           created_at timestamptz, labels jsonb, annotations jsonb, spec json, status json, task_count int)) r
+FROM (SELECT nextval('resource_version_seq') AS rv, v.*
+      FROM (VALUES ${values.join(',\n')}) AS v(namespace, name, uid, workflow_name, phase, created_at, labels,
+                                              annotations, spec, status, task_count)) r
 ON CONFLICT (namespace, name) DO NOTHING
 RETURNING id, uid::text AS uid`;
+}
+
+const INSERT_EXECUTIONS_SQL = new Map(EXECUTION_CHUNKS.map((n) => [n, insertExecutionsSql(n)]));
+
+/**
+ * Prepared statement names are made unique per connection: pglite-socket multiplexes all
+ * connections onto one backend session, where equal names would collide.
+ */
+const connectionIds = new WeakMap<object, number>();
+let nextConnectionId = 0;
+function statementName(client: object, rows: number): string {
+  let id = connectionIds.get(client);
+  if (id === undefined) {
+    id = ++nextConnectionId;
+    connectionIds.set(client, id);
+  }
+  return `syncflow_history_insert_${rows}_${id}`;
+}
+
+/** The parameters of one execution row, in statement order. */
+function executionParams(x: WorkflowExecution): unknown[] {
+  return [
+    x.metadata.namespace,
+    x.metadata.name,
+    x.metadata.uid,
+    x.spec.workflowRef.name,
+    x.status.phase,
+    x.metadata.creationTimestamp,
+    JSON.stringify({ ...x.metadata.labels, [WORKFLOW_LABEL]: x.spec.workflowRef.name }),
+    JSON.stringify(x.metadata.annotations ?? {}),
+    JSON.stringify(x.spec),
+    JSON.stringify(x.status),
+    x.status.tasks?.length ?? 0,
+  ];
+}
 
 const INSERT_TASKS = `
 INSERT INTO task_executions (execution_id, ordinal, task_id, phase, duration_ms)
@@ -288,24 +341,28 @@ export class PgExecutionStore implements ExecutionStore, ChangeFeed {
   async insertExecutions(batch: readonly WorkflowExecution[]): Promise<InsertOutcome[]> {
     if (batch.length === 0) return [];
     // Serialised before taking the write lock, which other replicas are waiting for.
-    const document = JSON.stringify(
-      batch.map((x) => ({
-        namespace: x.metadata.namespace,
-        name: x.metadata.name,
-        uid: x.metadata.uid,
-        workflow_name: x.spec.workflowRef.name,
-        phase: x.status.phase,
-        created_at: x.metadata.creationTimestamp,
-        labels: { ...x.metadata.labels, [WORKFLOW_LABEL]: x.spec.workflowRef.name },
-        annotations: x.metadata.annotations ?? {},
-        spec: x.spec,
-        status: x.status,
-        task_count: x.status.tasks?.length ?? 0,
-      })),
-    );
+    const chunks: { rows: number; params: unknown[] }[] = [];
+    let next = 0;
+    for (const size of EXECUTION_CHUNKS) {
+      while (batch.length - next >= size) {
+        const params: unknown[] = [];
+        for (let i = next; i < next + size; i++)
+          params.push(...executionParams(batch[i] as WorkflowExecution));
+        chunks.push({ rows: size, params });
+        next += size;
+      }
+    }
     return this.writeTransaction(async (client) => {
-      const inserted = await client.query<{ id: string; uid: string }>(INSERT_EXECUTIONS, [document]);
-      const ids = new Map(inserted.rows.map((r) => [r.uid, r.id]));
+      const inserted: { id: string; uid: string }[] = [];
+      for (const chunk of chunks) {
+        const result = await client.query<{ id: string; uid: string }>({
+          name: statementName(client, chunk.rows),
+          text: INSERT_EXECUTIONS_SQL.get(chunk.rows as (typeof EXECUTION_CHUNKS)[number]) as string,
+          values: chunk.params,
+        });
+        inserted.push(...result.rows);
+      }
+      const ids = new Map(inserted.map((r) => [r.uid, r.id]));
       // Task rows as column arrays: five array parameters instead of a document to parse.
       const executionIds: string[] = [];
       const ordinals: number[] = [];
@@ -328,8 +385,8 @@ export class PgExecutionStore implements ExecutionStore, ChangeFeed {
       if (executionIds.length > 0) {
         await client.query(INSERT_TASKS, [executionIds, ordinals, taskIds, phases, durations]);
       }
-      if (inserted.rows.length > 0) await client.query(MARK_LAST_RV);
-      if (inserted.rows.length === batch.length) return batch.map(() => 'inserted' as const);
+      if (inserted.length > 0) await client.query(MARK_LAST_RV);
+      if (inserted.length === batch.length) return batch.map(() => 'inserted' as const);
       // Some were not inserted: a retry of a batch that did commit (same uid) or a name conflict.
       const missing = batch.filter((x) => !ids.has(x.metadata.uid));
       const existing = await client.query<{ namespace: string; name: string; uid: string }>(
