@@ -22,7 +22,7 @@ import { openHistory, type History } from './history/index.ts';
 import type { RequestGuard, ResourceRequest } from './http/guard.ts';
 import { StaticSecrets } from './kube/secret-resolver.ts';
 import { createServerMetrics } from './metrics.ts';
-import { aliasResolver } from './server.ts';
+import { aliasResolver } from '../core/egress/host-aliases.ts';
 
 const ADDRESS = '127.0.0.89';
 

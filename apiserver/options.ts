@@ -3,6 +3,7 @@
  * at once, each naming the flag and the fix) → `ServerConfig` with parsed values.
  */
 import { parseDuration } from '../core/duration.ts';
+import { parseHostAliases } from '../core/egress/host-aliases.ts';
 
 /** Options as given on the command line (strings, before validation). */
 export interface ServerOptions {
@@ -205,12 +206,8 @@ export function validateServerOptions(o: ServerOptions): { config?: ServerConfig
       errors.push('--database-url: is not a valid URL (expected postgres://user:password@host:5432/db)');
     }
   }
-  const hostAliases = new Map<string, string>();
-  for (const alias of o.hostAliases) {
-    const [host, address] = alias.split('=');
-    if (!host || !address) errors.push(`--host-alias ${alias}: use HOST=ADDRESS`);
-    else hostAliases.set(host.toLowerCase(), address);
-  }
+  const { aliases: hostAliases, errors: aliasErrors } = parseHostAliases(o.hostAliases);
+  errors.push(...aliasErrors.map((e) => `--${e}`));
   if (errors.length) return { errors };
   return {
     errors,

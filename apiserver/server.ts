@@ -8,7 +8,8 @@ import { createServer, type Server } from 'node:https';
 import * as k8s from '@kubernetes/client-node';
 import pino, { type Logger } from 'pino';
 import { Registry } from 'prom-client';
-import { EgressPolicy, systemResolver, type HostResolver } from '../core/egress/policy.ts';
+import { aliasResolver } from '../core/egress/host-aliases.ts';
+import { EgressPolicy } from '../core/egress/policy.ts';
 import { DagExecutor } from '../core/engine/executor.ts';
 import { UndiciTaskClient } from '../core/engine/http-client.ts';
 import { buildApp } from './app.ts';
@@ -35,17 +36,6 @@ export interface RunningServer {
   port: number;
   /** Stops accepting, waits for in-flight executions (up to the grace period), flushes history. */
   shutdown(): Promise<void>;
-}
-
-/** Resolves configured aliases to fixed addresses, everything else through the system resolver. */
-export function aliasResolver(aliases: ReadonlyMap<string, string>, fallback: HostResolver = systemResolver): HostResolver {
-  return {
-    resolve: async (hostname) => {
-      const address = aliases.get(hostname.toLowerCase());
-      if (address) return [{ address, family: address.includes(':') ? 6 : 4 }];
-      return fallback.resolve(hostname);
-    },
-  };
 }
 
 function loadKubeConfig(path: string): k8s.KubeConfig {

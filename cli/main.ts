@@ -15,6 +15,8 @@ usage:
 
 const commands: Record<string, { run: () => Promise<Command>; usage: string }> = {
   validate: { run: async () => validateCommand, usage: VALIDATE_USAGE },
+  run: { run: async () => (await import('./run.ts')).runCommand, usage: 'usage: syncflow run -f FILE|DIR... --workflow NAME [--namespace NS] --input JSON|@file [-o json|yaml]' },
+  plan: { run: async () => (await import('./plan.ts')).planCommand, usage: 'usage: syncflow plan -f FILE|DIR... --workflow NAME [--namespace NS] --input JSON|@file [-o json|yaml]' },
   // Loaded on demand: `validate` should not pay for the server's or the engine's imports.
   server: { run: async () => (await import('../apiserver/command.ts')).serverCommand, usage: 'usage: syncflow server [flags] (see --help)' },
 };

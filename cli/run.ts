@@ -10,6 +10,7 @@ import { resolve } from 'node:path';
 import { parse as parseYaml, parseAllDocuments, stringify as toYaml } from 'yaml';
 import type { CompiledWorkflow } from '../core/definitions/compile.ts';
 import { SyncflowError } from '../core/errors.ts';
+import { aliasResolver, parseHostAliases } from '../core/egress/host-aliases.ts';
 import { EgressPolicy } from '../core/egress/policy.ts';
 import type { SecretReference, SecretResolver } from '../core/engine/collaborators.ts';
 import { DagExecutor } from '../core/engine/executor.ts';
@@ -24,6 +25,7 @@ export const RUN_USAGE = `usage: syncflow run -f FILE|DIR... --workflow NAME [--
                     [--secret SECRET/KEY=VALUE]... [--secrets-file FILE]
   --secret        value of key KEY of Secret SECRET, as secretKeyRef names them (repeatable)
   --secrets-file  YAML/JSON map {SECRET: {KEY: VALUE}} or Kubernetes Secret documents
+  --host-alias    resolve HOST to ADDRESS, as HOST=ADDRESS (repeatable), e.g. to a local demo upstream
 Upstreams on loopback are allowed locally; link-local and metadata addresses are not.`;
 
 /** Arguments shared by `run` and `plan`. */
@@ -35,11 +37,12 @@ export interface RunArguments {
   output: 'yaml' | 'json';
   secrets: string[];
   secretsFiles: string[];
+  hostAliases: string[];
 }
 
 /** Parses `run`/`plan` arguments; throws `UsageError` on misuse. */
 export function parseRunArguments(args: readonly string[]): RunArguments {
-  const parsed: RunArguments = { files: [], workflow: '', namespace: undefined, input: undefined, output: 'yaml', secrets: [], secretsFiles: [] };
+  const parsed: RunArguments = { files: [], workflow: '', namespace: undefined, input: undefined, output: 'yaml', secrets: [], secretsFiles: [], hostAliases: [] };
   let afterFile = false;
   for (let i = 0; i < args.length; i++) {
     const arg = args[i] as string;
@@ -81,6 +84,9 @@ export function parseRunArguments(args: readonly string[]): RunArguments {
         break;
       case '--secrets-file':
         parsed.secretsFiles.push(value());
+        break;
+      case '--host-alias':
+        parsed.hostAliases.push(value());
         break;
       default:
         if (arg.startsWith('-')) throw new UsageError(`unknown flag ${arg}`);
@@ -208,7 +214,9 @@ export async function runCommand(args: readonly string[], io: CliIO): Promise<nu
   const prepared = await prepareRun(parsed, io);
   if ('exit' in prepared) return prepared.exit;
   const { workflow, input } = prepared;
-  const http = new UndiciTaskClient({ policy: new EgressPolicy({ allowLoopback: true }) });
+  const { aliases, errors: aliasErrors } = parseHostAliases(parsed.hostAliases);
+  if (aliasErrors.length) throw new UsageError(aliasErrors.join('; '));
+  const http = new UndiciTaskClient({ policy: new EgressPolicy({ allowLoopback: true }, aliasResolver(aliases)) });
   try {
     const status = await new DagExecutor({ http }).execute(workflow, input, { secrets });
     printObject(executionObject(workflow, input, status), parsed.output, io);

@@ -1,0 +1,113 @@
+// Runs the real `syncflow server` process against a control plane from hack/cp-up.sh, with the demo
+// upstream, exactly as the README's run command does, and waits for the APIService to be Available.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DEMO_HOST, startDemoUpstream, type DemoUpstream } from '../../examples/demo-upstream/server.ts';
+import { repoRoot, type ControlPlane } from './controlplane.ts';
+
+/** The arguments the e2e server runs with (the Deployment uses the same flags, see manifests/). */
+export function serverArgs(controlPlane: ControlPlane, options: { demoAddress: string; dataDir: string }): string[] {
+  const s = controlPlane.settings;
+  if (!s.serverPort || !s.tlsCertFile || !s.tlsKeyFile || !s.serverKubeconfig) {
+    throw new Error('the syncflow server needs a control plane from hack/cp-up.sh (SYNCFLOW_SERVER_* variables)');
+  }
+  return [
+    'server',
+    `--secure-port=${s.serverPort}`,
+    '--bind-address=127.0.0.1',
+    `--tls-cert-file=${s.tlsCertFile}`,
+    `--tls-private-key-file=${s.tlsKeyFile}`,
+    `--kubeconfig=${s.serverKubeconfig}`,
+    `--embedded-data-dir=${options.dataDir}`,
+    '--egress-allow-loopback',
+    `--host-alias=${DEMO_HOST}=${options.demoAddress}`,
+    '--leader-elect=false',
+    '--shutdown-grace=5s',
+  ];
+}
+
+/** A running syncflow server process and its demo upstream. */
+export class SyncflowServer {
+  private process: ChildProcess | undefined;
+  private output = '';
+
+  private constructor(
+    readonly controlPlane: ControlPlane,
+    readonly upstream: DemoUpstream,
+    readonly dataDir: string,
+    readonly demoAddress: string,
+  ) {}
+
+  /** Starts the demo upstream and the server; resolves when the APIService is Available. */
+  static async start(controlPlane: ControlPlane, options: { demoAddress?: string } = {}): Promise<SyncflowServer> {
+    const demoAddress = options.demoAddress ?? '127.0.0.90';
+    const upstream = await startDemoUpstream({ host: demoAddress, port: 8080 });
+    const dataDir = await mkdtemp(join(tmpdir(), 'syncflow-e2e-db-'));
+    const server = new SyncflowServer(controlPlane, upstream, dataDir, demoAddress);
+    await server.startProcess();
+    return server;
+  }
+
+  /** Everything the server printed (JSON log lines). */
+  get logs(): string {
+    return this.output;
+  }
+
+  /** Stops the server (SIGTERM, graceful) and starts it again on the same database. */
+  async restart(): Promise<void> {
+    await this.stopProcess();
+    await this.startProcess();
+  }
+
+  /** Stops the server and the upstream and removes the database. */
+  async stop(): Promise<void> {
+    await this.stopProcess();
+    await this.upstream.close();
+    await rm(this.dataDir, { recursive: true, force: true });
+  }
+
+  private async startProcess(): Promise<void> {
+    const child = spawn(process.execPath, [join(repoRoot, 'bin/syncflow.js'), ...serverArgs(this.controlPlane, { demoAddress: this.demoAddress, dataDir: this.dataDir })], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.process = child;
+    child.stdout?.setEncoding('utf8').on('data', (chunk: string) => (this.output += chunk));
+    child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (this.output += chunk));
+    // Never outlive the test process.
+    const kill = () => child.kill('SIGKILL');
+    process.once('exit', kill);
+    child.once('exit', () => process.off('exit', kill));
+    await this.waitAvailable(child);
+  }
+
+  private async waitAvailable(child: ChildProcess): Promise<void> {
+    const deadline = Date.now() + 120_000;
+    while (Date.now() < deadline) {
+      if (child.exitCode !== null) throw new Error(`syncflow server exited with ${child.exitCode}:\n${this.output.slice(-4000)}`);
+      const result = await this.controlPlane.kubectl.run([
+        'get',
+        'apiservice',
+        'v1alpha1.execution.syncflow.io',
+        '-o',
+        'jsonpath={.status.conditions[?(@.type=="Available")].status}',
+      ]);
+      if (result.stdout.trim() === 'True' && this.output.includes('definitions listed')) return;
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+    throw new Error(`APIService did not become Available within 120 s; server output:\n${this.output.slice(-4000)}`);
+  }
+
+  private async stopProcess(): Promise<void> {
+    const child = this.process;
+    if (!child || child.exitCode !== null) return;
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+    await exited;
+    clearTimeout(timer);
+  }
+}
+
+export { repoRoot };
