@@ -15,6 +15,8 @@ import { executionObject, generateName, type ExecutionCreateRequest } from '../r
 /** Reserves places in the history writer's queue. */
 export interface HistoryAdmission {
   admit(): WriteReservation;
+  /** Resolves when everything recorded so far is durable. */
+  flush(): Promise<void>;
 }
 
 /** Records workflow revisions the first time they are seen. */
@@ -47,7 +49,15 @@ export interface RunContext {
   dryRun?: boolean;
   traceparent?: string;
   signal?: AbortSignal;
+  /**
+   * Wait (bounded) until the record is in the history before returning, so that a list right after
+   * a create sees it, as Kubernetes clients expect. The direct gateway does not wait.
+   */
+  waitForHistory?: boolean;
 }
+
+/** Longest wait for the history on the Kubernetes create path; the record stays queued after it. */
+const HISTORY_WAIT_MS = 2_000;
 
 /** Runs executions and keeps the newest ones readable until the history has written them. */
 export class ExecutionService {
@@ -96,6 +106,7 @@ export class ExecutionService {
     }
     reservation.record(object);
     this.remember(object);
+    if (context.waitForHistory) await this.waitForHistory();
     this.options.logger?.info(
       {
         execution: `${object.metadata.namespace}/${object.metadata.name}`,
@@ -114,6 +125,13 @@ export class ExecutionService {
   /** An execution this replica ran recently and the history may not have yet. */
   recentExecution(namespace: string, name: string): WorkflowExecution | undefined {
     return this.recent.get(`${namespace}/${name}`);
+  }
+
+  private async waitForHistory(): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, HISTORY_WAIT_MS)));
+    await Promise.race([this.options.history.flush(), timeout]);
+    clearTimeout(timer);
   }
 
   /** Drops an execution from the read-your-writes cache (it was deleted). */

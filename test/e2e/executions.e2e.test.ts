@@ -9,7 +9,8 @@ import { ControlPlane } from '../harness/controlplane.ts';
 import type { KubectlResult } from '../harness/kubectl.ts';
 import { SyncflowServer } from '../harness/syncflow-server.ts';
 
-const NS = 'e2e-exec';
+// Unique per run: without kube-controller-manager a deleted namespace stays Terminating for ever.
+const NS = `e2e-exec-${Date.now().toString(36)}`;
 
 function execution(workflow: string, input: unknown, extra: Record<string, unknown> = {}): string {
   return JSON.stringify({
@@ -208,10 +209,18 @@ describe('workflowexecutions through kube-apiserver', function () {
     expect((JSON.parse(listed.stdout) as { items: unknown[] }).items).to.have.length(1);
   });
 
-  it('after a restart the APIService is Available again and the history is intact', async () => {
-    const name = (await createExecution('user-profile', { userId: 'r1' })).metadata.name;
-    await server.restart();
-    const phase = await ok(['-n', NS, 'get', 'wfx', name, '-o', 'jsonpath={.status.phase}']);
-    expect(phase).to.equal('Succeeded');
+  describe('restart', () => {
+    it('after a restart the APIService is Available again and the history is intact', async () => {
+      const name = (await createExecution('user-profile', { userId: 'r1' })).metadata.name;
+      await server.restart();
+      let available = '';
+      for (let i = 0; i < 120 && available !== 'True'; i++) {
+        available = await ok(['get', 'apiservice', 'v1alpha1.execution.syncflow.io', '-o', 'jsonpath={.status.conditions[?(@.type=="Available")].status}']);
+        if (available !== 'True') await new Promise((resolve) => setTimeout(resolve, 500));
+      }
+      expect(available).to.equal('True');
+      const phase = await ok(['-n', NS, 'get', 'wfx', name, '-o', 'jsonpath={.status.phase}']);
+      expect(phase).to.equal('Succeeded');
+    });
   });
 });

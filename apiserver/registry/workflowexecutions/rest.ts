@@ -84,6 +84,7 @@ export function executionRoutes(options: ExecutionRestOptions): Router {
         user: user.username,
         dryRun: dryRun.length > 0,
         signal: controller.signal,
+        waitForHistory: true,
         ...(typeof traceparent === 'string' ? { traceparent } : {}),
       });
       res.off('close', onClose);

@@ -130,7 +130,8 @@ export function executionObject(
       uid: randomUUID(),
       labels: { ...request.labels, [WORKFLOW_LABEL]: request.workflowName },
       ...(Object.keys(request.annotations).length ? { annotations: request.annotations } : {}),
-      creationTimestamp,
+      // metav1.Time is RFC 3339 with whole seconds.
+      creationTimestamp: new Date(creationTimestamp).toISOString().replace(/\.\d{3}Z$/, 'Z'),
     },
     spec: { workflowRef: { name: request.workflowName }, input: request.input },
     status,
