@@ -11,7 +11,8 @@ import {
 } from '../definitions/compile.ts';
 import type { FieldError } from '../errors.ts';
 import type { WorkflowDocument, WorkflowTaskDocument } from '../model/schema.ts';
-import { DEFINITIONS_API_VERSION } from '../model/resources.ts';
+import { DEFINITIONS_API_VERSION, EXECUTION_API_VERSION } from '../model/resources.ts';
+import { schemaErrorsToFieldErrors } from '../schema/json-schema.ts';
 import { closestName } from '../suggest.ts';
 import { collectRefs, compileValue, joinField, type CompiledValue } from '../template/compiled-value.ts';
 import { formatRef, type PathSegment, type TemplateRef } from '../template/parser.ts';
@@ -57,7 +58,7 @@ function identityErrors(doc: unknown): FieldError[] {
   }
   const { kind, apiVersion } = doc as { kind?: unknown; apiVersion?: unknown };
   if (typeof kind !== 'string' || !KINDS.includes(kind as DefinitionKind)) {
-    const near = typeof kind === 'string' ? closestName(kind, KINDS) : undefined;
+    const near = typeof kind === 'string' ? closestName(kind, [...KINDS, 'WorkflowExecution']) : undefined;
     return [
       {
         code: 'UnknownKind',
@@ -65,7 +66,7 @@ function identityErrors(doc: unknown): FieldError[] {
         message:
           kind === undefined
             ? 'is required: WorkflowTask or Workflow'
-            : `unknown kind \`${String(kind)}\`: syncflow validates WorkflowTask and Workflow`,
+            : `unknown kind \`${String(kind)}\`: syncflow validates WorkflowTask, Workflow and WorkflowExecution`,
         ...(near ? { suggestion: `did you mean \`${near}\`?` } : {}),
       },
     ];
@@ -324,6 +325,7 @@ export function validateDocuments(docs: readonly unknown[]): DocumentReport[] {
     return { index, kind: typeof kind === 'string' ? kind : '', ...metadataOf(doc), errors: [] };
   });
   const taskSets = new Map<string, TaskSet>();
+  const workflows = new Map<string, CompiledWorkflow>();
   const seen = new Map<string, number>();
   const setFor = (namespace: string) => {
     let set = taskSets.get(namespace);
@@ -351,14 +353,43 @@ export function validateDocuments(docs: readonly unknown[]): DocumentReport[] {
     if (!duplicate(report) && report.name) setFor(report.namespace).set(report.name, result.task ?? null);
   }
   for (const report of reports) {
-    if (report.kind === 'WorkflowTask') continue;
+    if (report.kind === 'WorkflowTask' || report.kind === 'WorkflowExecution') continue;
     if (report.kind !== 'Workflow') {
       report.errors.push(...identityErrors(docs[report.index]));
       continue;
     }
     const result = validateWorkflow(docs[report.index], setFor(report.namespace));
     report.errors.push(...result.errors);
-    duplicate(report);
+    if (!duplicate(report) && result.workflow) workflows.set(`${report.namespace}/${report.name}`, result.workflow);
+  }
+  for (const report of reports) {
+    if (report.kind === 'WorkflowExecution') report.errors.push(...executionErrors(docs[report.index], report.namespace, workflows));
   }
   return reports;
+}
+
+/**
+ * Checks a WorkflowExecution document (a sample run kept next to the definitions): its shape and,
+ * when its workflow is among the documents, its input against the workflow's inputSchema.
+ */
+function executionErrors(doc: unknown, namespace: string, workflows: ReadonlyMap<string, CompiledWorkflow>): FieldError[] {
+  const errors: FieldError[] = [];
+  const object = doc as { apiVersion?: unknown; metadata?: { name?: unknown; generateName?: unknown }; spec?: { workflowRef?: { name?: unknown }; input?: unknown } };
+  if (object.apiVersion !== EXECUTION_API_VERSION) {
+    errors.push({ code: 'FieldInvalid', field: 'apiVersion', message: `must be \`${EXECUTION_API_VERSION}\`, got \`${String(object.apiVersion)}\`` });
+  }
+  if (!object.metadata?.name && !object.metadata?.generateName) {
+    errors.push({ code: 'FieldRequired', field: 'metadata.name', message: 'name or generateName is required' });
+  }
+  const workflowName = object.spec?.workflowRef?.name;
+  if (typeof workflowName !== 'string' || !workflowName) {
+    errors.push({ code: 'FieldRequired', field: 'spec.workflowRef.name', message: 'is required' });
+    return errors;
+  }
+  const workflow = workflows.get(`${namespace}/${workflowName}`);
+  const input = object.spec?.input ?? {};
+  if (workflow?.inputSchema && !workflow.inputSchema.validate(input)) {
+    errors.push(...schemaErrorsToFieldErrors(workflow.inputSchema.validate.errors, 'spec.input', 'InvalidInput'));
+  }
+  return errors;
 }

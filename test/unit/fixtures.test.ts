@@ -62,7 +62,7 @@ describe('definition fixtures', () => {
   it('works through the `syncflow` binary with the documented text format', async () => {
     const exec = promisify(execFile);
     const ok = await exec(process.execPath, ['bin/syncflow.js', 'validate', 'examples/'], { cwd: root });
-    expect(ok.stdout).to.match(/13 documents valid/);
+    expect(ok.stdout).to.match(/16 documents valid/);
     const failed = await exec(
       process.execPath,
       ['bin/syncflow.js', 'validate', 'test/fixtures/invalid/cycle-two-steps.yaml'],
