@@ -42,7 +42,8 @@ export class SyncflowServer {
 
   /** Starts the demo upstream and the server; resolves when the APIService is Available. */
   static async start(controlPlane: ControlPlane, options: { demoAddress?: string } = {}): Promise<SyncflowServer> {
-    const demoAddress = options.demoAddress ?? '127.0.0.90';
+    // A loopback address of its own (Linux routes all of 127/8), so parallel runs never share port 8080.
+    const demoAddress = options.demoAddress ?? `127.${100 + (process.pid % 100)}.${Math.floor(Math.random() * 250) + 1}.${Math.floor(Math.random() * 250) + 1}`;
     const upstream = await startDemoUpstream({ host: demoAddress, port: 8080 });
     const dataDir = await mkdtemp(join(tmpdir(), 'syncflow-e2e-db-'));
     const server = new SyncflowServer(controlPlane, upstream, dataDir, demoAddress);

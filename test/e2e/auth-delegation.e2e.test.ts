@@ -8,7 +8,7 @@ import { createServer, request, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { connect } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
-import { SyncflowError } from '../../../core/errors.ts';
+import { SyncflowError } from '../../core/errors.ts';
 import {
   AlwaysAllowPaths,
   AuthenticationConfigWatcher,
@@ -22,8 +22,8 @@ import {
   tlsClientCAs,
   type NonResourceAttributes,
   type ResourceAttributes,
-} from '../../../apiserver/auth/index.ts';
-import { ControlPlane } from '../../harness/controlplane.ts';
+} from '../../apiserver/auth/index.ts';
+import { ControlPlane } from '../harness/controlplane.ts';
 
 const GROUP_VERSION = '/apis/execution.syncflow.io/v1alpha1';
 
