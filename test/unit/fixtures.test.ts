@@ -59,7 +59,9 @@ describe('definition fixtures', () => {
     expect(examples.code).to.equal(0);
   });
 
-  it('works through the `syncflow` binary with the documented text format', async () => {
+  it('works through the `syncflow` binary with the documented text format', async function () {
+    // Two fresh processes that compile TypeScript on start: slow on a loaded 2-core machine.
+    this.timeout(120_000);
     const exec = promisify(execFile);
     const ok = await exec(process.execPath, ['bin/syncflow.js', 'validate', 'examples/'], { cwd: root });
     expect(ok.stdout).to.match(/16 documents valid/);
