@@ -32,8 +32,12 @@ export interface AppParts {
   maxInFlight: number;
   onShed?: () => void;
   observer?: RestObserver;
+  /** Interval of watch BOOKMARK events (default 15 s). */
+  bookmarkIntervalMs?: number;
   /** Version served at /version. */
   version?: { gitVersion: string };
+  /** Validating admission webhooks (admission/routes.ts); mounted ahead of load shedding. [issue 7] */
+  admission?: express.Router;
 }
 
 /** Builds the express application. */
@@ -150,8 +154,19 @@ export function buildApp(parts: AppParts): express.Express {
     res.once('close', release);
     next();
   };
+  // Admission reviews are never shed: kube-apiserver would refuse the user's change (failurePolicy Fail). [issue 7]
+  if (parts.admission) app.use(parts.admission);
   app.use(shed);
-  app.use(API_PREFIX, executionRoutes({ service: parts.service, store: parts.store, guard: parts.guard, ...(parts.observer ? { observer: parts.observer } : {}) }));
+  app.use(
+    API_PREFIX,
+    executionRoutes({
+      service: parts.service,
+      store: parts.store,
+      guard: parts.guard,
+      ...(parts.observer ? { observer: parts.observer } : {}),
+      ...(parts.bookmarkIntervalMs ? { bookmarkIntervalMs: parts.bookmarkIntervalMs } : {}),
+    }),
+  );
   app.use(runGatewayRoutes({ service: parts.service, guard: parts.guard }));
 
   app.use((req: Request, res: Response) => {
