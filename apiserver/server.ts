@@ -12,6 +12,8 @@ import { aliasResolver } from '../core/egress/host-aliases.ts';
 import { EgressPolicy } from '../core/egress/policy.ts';
 import { DagExecutor } from '../core/engine/executor.ts';
 import { UndiciTaskClient } from '../core/engine/http-client.ts';
+import { admissionRoutes } from '../admission/routes.ts';
+import { KubeLiveDefinitions, KubeSecretDirectory } from '../admission/kube.ts';
 import { buildApp } from './app.ts';
 import {
   AlwaysAllowPaths,
@@ -22,6 +24,7 @@ import {
   createDelegatingAuthenticator,
   tlsClientCAs,
 } from './auth/index.ts';
+import { startDefinitionController } from './controller/index.ts';
 import { DefinitionCatalog } from './definitions/catalog.ts';
 import { ExecutionService } from './execution/service.ts';
 import { openHistory, type History } from './history/index.ts';
@@ -72,7 +75,19 @@ export async function startServer(config: ServerConfig, logger: Logger = pino({ 
   });
 
   const catalog = new DefinitionCatalog();
-  const informers: DefinitionInformers = await startDefinitionInformers(kubeConfig, catalog, logger);
+  const informersStarting = startDefinitionInformers(kubeConfig, catalog, logger);
+  // [issue 7] Status controller (leader only); subscribes to the catalog now, reconciles once both kinds listed.
+  const controller = startDefinitionController({
+    kubeConfig,
+    catalog,
+    revisions: history.store,
+    logger,
+    leaderElect: config.leaderElect,
+    leaseNamespace: config.leaderElectionNamespace,
+    identity: config.podName,
+    synced: async () => (await informersStarting).waitForSync(),
+  });
+  const informers: DefinitionInformers = await informersStarting;
   const metrics = createServerMetrics(registry);
   const policy = new EgressPolicy(config.egress, aliasResolver(config.hostAliases));
   const http = new UndiciTaskClient({ policy });
@@ -93,6 +108,8 @@ export async function startServer(config: ServerConfig, logger: Logger = pino({ 
     guard,
     registry,
     maxInFlight: config.maxInFlight,
+    // [issue 7] Validating webhooks for Workflow and WorkflowTask.
+    admission: admissionRoutes({ definitions: catalog, live: new KubeLiveDefinitions(kubeConfig), secrets: new KubeSecretDirectory(kubeConfig), logger }),
     onShed: () => metrics.shed.inc(),
     readiness: [
       { name: 'informers-synced', check: () => informers.synced() },
@@ -150,6 +167,7 @@ export async function startServer(config: ServerConfig, logger: Logger = pino({ 
       const grace = new Promise<void>((resolve) => setTimeout(resolve, config.shutdownGraceMs).unref());
       await Promise.race([closed, grace]);
       server.closeAllConnections();
+      await controller.stop(); // [issue 7]
       await history.close({ timeoutMs: config.shutdownGraceMs });
       await informers.stop();
       authConfig.stop();

@@ -1,0 +1,66 @@
+/**
+ * The admission collaborators over the Kubernetes API: live reads of definitions and the key names
+ * of Secrets (values are read by the client but dropped here, never kept or logged).
+ */
+import * as k8s from '@kubernetes/client-node';
+import { DEFINITIONS_GROUP, VERSION, WORKFLOW_NAMES, WORKFLOW_TASK_NAMES } from '../core/model/resources.ts';
+import type { LiveDefinitions, StoredDefinition } from './definitions.ts';
+import type { SecretDirectory } from './secrets.ts';
+
+function isNotFound(error: unknown): boolean {
+  return (error as { code?: number }).code === 404;
+}
+
+/** Definitions read straight from kube-apiserver. */
+export class KubeLiveDefinitions implements LiveDefinitions {
+  private readonly api: k8s.CustomObjectsApi;
+
+  constructor(kubeConfig: k8s.KubeConfig) {
+    this.api = kubeConfig.makeApiClient(k8s.CustomObjectsApi);
+  }
+
+  async getTask(namespace: string, name: string): Promise<StoredDefinition | undefined> {
+    try {
+      const object = (await this.api.getNamespacedCustomObject({
+        group: DEFINITIONS_GROUP,
+        version: VERSION,
+        namespace,
+        plural: WORKFLOW_TASK_NAMES.plural,
+        name,
+      })) as StoredDefinition;
+      return { ...object, kind: 'WorkflowTask' };
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw error;
+    }
+  }
+
+  async listWorkflows(namespace: string): Promise<StoredDefinition[]> {
+    const list = (await this.api.listNamespacedCustomObject({
+      group: DEFINITIONS_GROUP,
+      version: VERSION,
+      namespace,
+      plural: WORKFLOW_NAMES.plural,
+    })) as { items?: StoredDefinition[] };
+    return (list.items ?? []).map((item) => ({ ...item, kind: 'Workflow' }));
+  }
+}
+
+/** Secret key names from kube-apiserver. */
+export class KubeSecretDirectory implements SecretDirectory {
+  private readonly api: k8s.CoreV1Api;
+
+  constructor(kubeConfig: k8s.KubeConfig) {
+    this.api = kubeConfig.makeApiClient(k8s.CoreV1Api);
+  }
+
+  async keysOf(namespace: string, name: string): Promise<readonly string[] | undefined> {
+    try {
+      const secret = await this.api.readNamespacedSecret({ name, namespace });
+      return [...Object.keys(secret.data ?? {}), ...Object.keys(secret.stringData ?? {})];
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw new Error(`reading Secret ${namespace}/${name} failed with ${(error as { code?: number }).code ?? 'an error'}`);
+    }
+  }
+}

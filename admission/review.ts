@@ -1,0 +1,183 @@
+/**
+ * AdmissionReview v1 at the boundary: reading a review kube-apiserver sent (never throwing on odd
+ * input) and writing the response, with denials as `meta.k8s.io/v1 Status` built from the error
+ * catalogue. Nothing else in admission/ knows the wire format.
+ */
+import { ERROR_CATALOGUE, type ErrorCode, type FieldError } from '../core/errors.ts';
+import { DEFINITIONS_GROUP } from '../core/model/resources.ts';
+
+/** The operations a validating webhook sees. */
+export type AdmissionOperation = 'CREATE' | 'UPDATE' | 'DELETE' | 'CONNECT';
+
+/** A definition object as it arrives in a review (server fields included). */
+export interface ReviewedObject {
+  apiVersion?: string;
+  kind?: string;
+  metadata: {
+    name?: string;
+    generateName?: string;
+    namespace?: string;
+    generation?: number;
+    resourceVersion?: string;
+  };
+  spec?: unknown;
+  status?: unknown;
+}
+
+/** The parts of `AdmissionReview.request` syncflow decides on. */
+export interface AdmissionRequest {
+  uid: string;
+  /** Kind of the object (`Workflow`, `WorkflowTask`). */
+  kind: string;
+  operation: AdmissionOperation;
+  namespace: string;
+  name: string;
+  object: ReviewedObject | undefined;
+  oldObject: ReviewedObject | undefined;
+  /** True for `--dry-run=server`: decisions must have no side effects (ours never have any). */
+  dryRun: boolean;
+}
+
+/** The outcome of an admission check. */
+export type AdmissionDecision =
+  | { allowed: true; warnings: string[] }
+  | { allowed: false; warnings: string[]; denial: Denial };
+
+/** Why a request is refused: a catalogue code, a message for kubectl and the field errors behind it. */
+export interface Denial {
+  code: ErrorCode;
+  message: string;
+  causes: FieldError[];
+  /** Kind and name of the object refused, for Status.details. */
+  kind: string;
+  name: string;
+}
+
+/** A `meta.k8s.io/v1 Status` as an admission response carries it. */
+export interface AdmissionStatus {
+  status: 'Failure';
+  code: number;
+  reason: string;
+  message: string;
+  details: {
+    group: string;
+    kind: string;
+    name: string;
+    causes: Array<{ reason: string; field: string; message: string }>;
+  };
+}
+
+/** A complete `admission.k8s.io/v1 AdmissionReview` response. */
+export interface AdmissionReviewResponse {
+  apiVersion: 'admission.k8s.io/v1';
+  kind: 'AdmissionReview';
+  response: {
+    uid: string;
+    allowed: boolean;
+    status?: AdmissionStatus;
+    warnings?: string[];
+  };
+}
+
+const OPERATIONS: readonly AdmissionOperation[] = ['CREATE', 'UPDATE', 'DELETE', 'CONNECT'];
+
+/** apimachinery StatusReason for the HTTP statuses a denial can have. */
+const REASONS: Record<number, string> = { 400: 'BadRequest', 403: 'Forbidden', 409: 'Conflict', 422: 'Invalid', 500: 'InternalError', 503: 'ServiceUnavailable' };
+
+/** Kubernetes truncates longer warnings; keep them whole by shortening ourselves. */
+const MAX_WARNING_LENGTH = 256;
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+/** The object with `metadata` always present, so later code needs no guards. */
+function asObject(value: unknown): ReviewedObject | undefined {
+  if (!isObject(value)) return undefined;
+  return { ...value, metadata: isObject(value.metadata) ? value.metadata : {} } as ReviewedObject;
+}
+
+/**
+ * Reads an AdmissionReview body. Returns the request, or an error message naming what is wrong
+ * (answered with HTTP 400: without a uid there is nothing to answer to).
+ */
+export function parseAdmissionReview(body: unknown): AdmissionRequest | { error: string } {
+  if (!isObject(body)) return { error: 'the body must be an admission.k8s.io/v1 AdmissionReview JSON object' };
+  if (body.apiVersion !== 'admission.k8s.io/v1' || body.kind !== 'AdmissionReview') {
+    return {
+      error: `expected apiVersion admission.k8s.io/v1 and kind AdmissionReview, got ${String(body.apiVersion)} ${String(body.kind)} (set admissionReviewVersions: [v1] in the webhook configuration)`,
+    };
+  }
+  const request = body.request;
+  if (!isObject(request)) return { error: 'request: is required' };
+  if (typeof request.uid !== 'string' || request.uid === '') return { error: 'request.uid: is required' };
+  const operation = request.operation;
+  if (typeof operation !== 'string' || !OPERATIONS.includes(operation as AdmissionOperation)) {
+    return { error: `request.operation: must be one of ${OPERATIONS.join(', ')}, got ${String(operation)}` };
+  }
+  const kind = isObject(request.kind) && typeof request.kind.kind === 'string' ? request.kind.kind : '';
+  const object = asObject(request.object);
+  const oldObject = asObject(request.oldObject);
+  const name =
+    typeof request.name === 'string' && request.name
+      ? request.name
+      : (object?.metadata.name ?? oldObject?.metadata.name ?? '');
+  return {
+    uid: request.uid,
+    kind,
+    operation: operation as AdmissionOperation,
+    namespace: typeof request.namespace === 'string' && request.namespace ? request.namespace : 'default',
+    name: typeof name === 'string' ? name : '',
+    object,
+    oldObject,
+    dryRun: request.dryRun === true,
+  };
+}
+
+/** One field error as one line: `field: message (suggestion) [Code]` — the CLI's text plus the code. */
+export function describeCause(error: FieldError): string {
+  return `${error.field}: ${error.message}${error.suggestion ? ` (${error.suggestion})` : ''} [${error.code}]`;
+}
+
+/** Shortens a warning to what Kubernetes passes on whole. */
+export function warningText(text: string): string {
+  const single = text.replace(/\s+/g, ' ').trim();
+  return single.length <= MAX_WARNING_LENGTH ? single : `${single.slice(0, MAX_WARNING_LENGTH - 1)}…`;
+}
+
+/** The AdmissionReview response for a decision. */
+export function admissionResponse(uid: string, decision: AdmissionDecision): AdmissionReviewResponse {
+  const response: AdmissionReviewResponse['response'] = { uid, allowed: decision.allowed };
+  if (decision.warnings.length) response.warnings = decision.warnings.map(warningText);
+  if (!decision.allowed) {
+    const { denial } = decision;
+    const code = ERROR_CATALOGUE[denial.code].status;
+    response.status = {
+      status: 'Failure',
+      code,
+      reason: REASONS[code] ?? 'Invalid',
+      message: denial.message,
+      details: {
+        group: DEFINITIONS_GROUP,
+        kind: denial.kind,
+        name: denial.name,
+        causes: denial.causes.map((c) => ({
+          reason: c.code,
+          field: c.field,
+          message: c.suggestion ? `${c.message} (${c.suggestion})` : c.message,
+        })),
+      },
+    };
+  }
+  return { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response };
+}
+
+/** Allows, with warnings. */
+export function allow(warnings: string[] = []): AdmissionDecision {
+  return { allowed: true, warnings };
+}
+
+/** Denies with the given code, message and causes. */
+export function deny(denial: Denial, warnings: string[] = []): AdmissionDecision {
+  return { allowed: false, warnings, denial };
+}
