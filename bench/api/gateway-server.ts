@@ -1,0 +1,231 @@
+/**
+ * The servers of the gateway benchmark, each run as its own process (forked by gateway.ts, driven
+ * over IPC) so that the driver's and the other server's work are not charged to it.
+ *
+ *   syncflow  the application of `syncflow server` (`buildApp`) over HTTPS with everything a request
+ *             meets in production: the real DelegatingGuard (front-proxy certificate verification,
+ *             X-Remote-* headers, SubjectAccessReview authorizer with its cache; only the review call
+ *             itself is answered in-process), the real DagExecutor over undici with egress policy,
+ *             pino info logs (to /dev/null), Prometheus metrics and the history writer on PostgreSQL
+ *             (or embedded PGlite).
+ *   baseline  the engine benchmark's hand-written orchestrator (bench/engine/workloads.ts) behind a
+ *             minimal node:https server on the same certificate: what a gateway costs at the least.
+ *
+ * Both serve `POST /run/v1/namespaces/bench/workflows/{fan,diamond}`.
+ */
+import { createServer, type Server } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import pino from 'pino';
+import { Registry } from 'prom-client';
+import { Agent } from 'undici';
+import { buildApp } from '../../apiserver/app.ts';
+import { AlwaysAllowPaths, SubjectAccessReviewAuthorizer, createDelegatingAuthenticator, tlsClientCAs, type AuthenticationConfig, type ReviewClient } from '../../apiserver/auth/index.ts';
+import { DefinitionCatalog, type DefinitionObject } from '../../apiserver/definitions/catalog.ts';
+import { ExecutionService } from '../../apiserver/execution/service.ts';
+import { openHistory, type History } from '../../apiserver/history/index.ts';
+import { DelegatingGuard } from '../../apiserver/http/guard.ts';
+import { StaticSecrets } from '../../apiserver/kube/secret-resolver.ts';
+import { createServerMetrics } from '../../apiserver/metrics.ts';
+import { EgressPolicy } from '../../core/egress/policy.ts';
+import { DagExecutor } from '../../core/engine/executor.ts';
+import { UndiciTaskClient } from '../../core/engine/http-client.ts';
+import { baselineRun, DIAMOND, FAN, type Run } from '../engine/workloads.ts';
+import type { BenchPki } from './pki.ts';
+
+/** The two workflows: name, shape and upstream delay. */
+export const WORKFLOWS = { fan: { shape: FAN, delayMs: 0 }, diamond: { shape: DIAMOND, delayMs: 10 } } as const;
+export type WorkflowName = keyof typeof WORKFLOWS;
+export const NAMESPACE = 'bench';
+/** The group the benchmark's callers are in; RBAC (the fake review) allows it to create executions. */
+export const CALLER_GROUP = 'bench-callers';
+
+/** Messages from the driver. */
+export type DriverMessage =
+  | { type: 'start'; mode: 'syncflow' | 'baseline'; pki: BenchPki; upstream: string; databaseUrl?: string }
+  | { type: 'cpu' }
+  | { type: 'finish'; lastExecution?: string };
+
+/** The same definitions as bench/engine/workloads.ts, as the objects the informers would deliver. */
+function definitions(upstream: string): DefinitionObject[] {
+  const objects: DefinitionObject[] = [];
+  const outputSchema = {
+    type: 'object',
+    required: ['id', 'email'],
+    properties: { id: { type: 'string' }, email: { type: 'string' }, v: { type: 'integer' }, items: { type: 'array' } },
+  };
+  let rv = 1;
+  for (const [workflow, { shape, delayMs }] of Object.entries(WORKFLOWS)) {
+    for (const step of shape) {
+      objects.push({
+        apiVersion: 'syncflow.io/v1alpha1',
+        kind: 'WorkflowTask',
+        metadata: { name: `${workflow}-${step.id}`, namespace: NAMESPACE, resourceVersion: String(rv++) },
+        spec: {
+          inputSchema: { type: 'object', properties: { userId: { type: 'string' } } },
+          outputSchema,
+          http: { method: 'GET', url: `${upstream}/delay/${delayMs}/t-${step.id}/{{input.userId}}`, headers: { 'x-user': '{{input.userId}}' } },
+          timeout: '5s',
+        },
+      } as DefinitionObject);
+    }
+    const last = shape[shape.length - 1] as { id: string };
+    objects.push({
+      apiVersion: 'syncflow.io/v1alpha1',
+      kind: 'Workflow',
+      metadata: { name: workflow, namespace: NAMESPACE, resourceVersion: String(rv++) },
+      spec: {
+        inputSchema: { type: 'object', required: ['userId'], properties: { userId: { type: 'string' } } },
+        tasks: shape.map((s) => ({
+          id: s.id,
+          taskRef: { name: `${workflow}-${s.id}` },
+          input: { userId: s.deps.length ? `{{tasks.${s.deps[0]}.output.id}}` : '{{input.userId}}' },
+          dependsOn: s.deps,
+        })),
+        output: { email: '{{tasks.a.output.email}}', last: `{{tasks.${last.id}.output}}` },
+        maxConcurrency: 16,
+      },
+    } as DefinitionObject);
+  }
+  return objects;
+}
+
+/**
+ * SubjectAccessReview answered in-process as kube-apiserver's RBAC would for the benchmark: the
+ * callers' group may create workflowexecutions in the namespace; everyone else is denied.
+ */
+class InProcessReviews implements ReviewClient {
+  reviews = 0;
+  async createTokenReview(body: object): Promise<object> {
+    return { ...body, status: { authenticated: false } };
+  }
+  async createSubjectAccessReview(body: object): Promise<object> {
+    this.reviews++;
+    const spec = (body as { spec: { groups?: string[]; resourceAttributes?: { verb?: string; resource?: string; namespace?: string } } }).spec;
+    const r = spec.resourceAttributes;
+    const allowed = Boolean(spec.groups?.includes(CALLER_GROUP) && r?.verb === 'create' && r.resource === 'workflowexecutions' && r.namespace === NAMESPACE);
+    await new Promise((resolve) => setImmediate(resolve));
+    return { ...body, status: { allowed, ...(allowed ? { reason: 'RBAC: allowed by RoleBinding bench/callers' } : {}) } };
+  }
+}
+
+interface Running {
+  server: Server;
+  close(lastExecution?: string): Promise<Record<string, unknown>>;
+}
+
+async function startSyncflow(message: Extract<DriverMessage, { type: 'start' }>): Promise<Running> {
+  const { pki } = message;
+  const registry = new Registry();
+  const logger = pino({ level: 'info' }, pino.destination({ dest: '/dev/null', sync: false }));
+  const authConfig: AuthenticationConfig = {
+    requestHeader: {
+      clientCA: pki.frontProxyCa,
+      allowedNames: ['front-proxy-client'],
+      usernameHeaders: ['X-Remote-User'],
+      uidHeaders: ['X-Remote-Uid'],
+      groupHeaders: ['X-Remote-Group'],
+      extraHeaderPrefixes: ['X-Remote-Extra-'],
+    },
+  };
+  const reviews = new InProcessReviews();
+  const authenticator = createDelegatingAuthenticator({ config: authConfig, client: reviews, registry, logger });
+  const authorizer = new AlwaysAllowPaths(new SubjectAccessReviewAuthorizer({ client: reviews, registry, logger }));
+  const guard = new DelegatingGuard(authenticator, authorizer);
+  const history: History = await openHistory({ ...(message.databaseUrl ? { databaseUrl: message.databaseUrl } : {}), logger, registry, retention: false });
+  const catalog = new DefinitionCatalog();
+  for (const object of definitions(message.upstream)) catalog.upsert(object);
+  const metrics = createServerMetrics(registry);
+  const http = new UndiciTaskClient({ policy: new EgressPolicy({ allowLoopback: true }) });
+  const service = new ExecutionService({
+    catalog,
+    executor: new DagExecutor({ http, logger, observer: metrics.observer }),
+    history: history.writer,
+    store: history.store,
+    secrets: new StaticSecrets(new Map()),
+    logger,
+  });
+  const app = buildApp({
+    service,
+    store: history.store,
+    guard,
+    registry,
+    maxInFlight: 1024,
+    onShed: () => metrics.shed.inc(),
+    readiness: [{ name: 'history-writable', check: () => history.writer.canAccept() }],
+  });
+  const server = createServer(
+    { cert: pki.serverCert, key: pki.serverKey, ca: tlsClientCAs(authConfig), requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.2' },
+    app,
+  );
+  return {
+    server,
+    async close(lastExecution) {
+      await history.writer.flush();
+      const [ns, name] = (lastExecution ?? '/').split('/') as [string, string];
+      const recorded = name ? await history.store.get(ns, name) : undefined;
+      const verdict = {
+        history: history.target,
+        lastExecutionRecorded: recorded !== undefined,
+        lastExecutionUser: recorded?.status.user,
+        subjectAccessReviews: reviews.reviews,
+      };
+      server.closeAllConnections();
+      server.close();
+      await history.close();
+      await http.close();
+      return verdict;
+    },
+  };
+}
+
+async function startBaseline(message: Extract<DriverMessage, { type: 'start' }>): Promise<Running> {
+  const agent = new Agent({ keepAliveTimeout: 30_000, connections: null });
+  const runs = new Map<string, Run>(Object.entries(WORKFLOWS).map(([name, w]) => [name, baselineRun(agent, message.upstream, w.delayMs, w.shape)]));
+  const prefix = `/run/v1/namespaces/${NAMESPACE}/workflows/`;
+  const server = createServer({ cert: message.pki.serverCert, key: message.pki.serverKey, minVersion: 'TLSv1.2' }, (req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const run = req.method === 'POST' && req.url?.startsWith(prefix) ? runs.get(req.url.slice(prefix.length)) : undefined;
+      if (!run) {
+        res.writeHead(404).end();
+        return;
+      }
+      JSON.parse(Buffer.concat(chunks).toString('utf8'));
+      run().then(
+        (output) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(output)),
+        (error: unknown) => res.writeHead(502, { 'content-type': 'text/plain' }).end(String(error)),
+      );
+    });
+  });
+  return {
+    server,
+    async close() {
+      server.closeAllConnections();
+      server.close();
+      await agent.close();
+      return {};
+    },
+  };
+}
+
+let running: Running | undefined;
+process.on('message', (message: DriverMessage) => {
+  void (async () => {
+    if (message.type === 'start') {
+      running = message.mode === 'syncflow' ? await startSyncflow(message) : await startBaseline(message);
+      running.server.keepAliveTimeout = 60_000;
+      await new Promise<void>((resolve) => running?.server.listen(0, '127.0.0.1', resolve));
+      process.send?.({ type: 'listening', port: (running.server.address() as AddressInfo).port });
+    } else if (message.type === 'cpu') {
+      process.send?.({ type: 'cpu', usage: process.cpuUsage() });
+    } else if (message.type === 'finish') {
+      const verdict = (await running?.close(message.lastExecution)) ?? {};
+      process.send?.({ type: 'finished', verdict }, () => process.exit(0));
+    }
+  })().catch((error: unknown) => {
+    process.stderr.write(`gateway-server: ${(error as Error).stack ?? String(error)}\n`);
+    process.exit(1);
+  });
+});
+process.on('disconnect', () => process.exit(0));

@@ -1,0 +1,227 @@
+/**
+ * Direct run gateway benchmark (issue 6 acceptance): the gateway with authentication, authorization
+ * and history on, against the engine benchmark's baseline orchestrator behind a minimal HTTPS server,
+ * in the same run and against the same mock upstream process (bench/engine/upstream.ts).
+ *
+ *   (1) throughput ratio gateway/baseline: 3-task fan `a → (b, c)`, 0 ms upstreams, concurrency 64,
+ *       alternating rounds; target ≥ 0.5
+ *   (2) p50 latency overhead gateway − baseline: 5-task diamond, 10 ms upstreams, paired closed loop
+ *       at concurrency 1 and 32; target ≤ 2 ms
+ *
+ * Each server runs in its own process (gateway-server.ts); the driver presents the front-proxy client
+ * certificate and X-Remote-User/Group headers, as kube-apiserver's aggregator does. History goes to
+ * PostgreSQL when a URL is given (--database-url, or TEST_DATABASE_URL as `hack/postgres.sh run` sets
+ * it), else to embedded PGlite. Loopback only; every loop is bounded by a request count.
+ *
+ *   hack/postgres.sh run npx tsx bench/api/gateway.ts --out bench/results/api-gateway.json
+ *   npx tsx bench/api/gateway.ts --quick
+ */
+import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import { loadavg } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { Agent } from 'undici';
+import { baselineRun, FAN } from '../engine/workloads.ts';
+import { CALLER_GROUP, NAMESPACE, type DriverMessage, type WorkflowName } from './gateway-server.ts';
+import { closedLoop, machine, pairedLoop, round3, summary, type Shot } from './measure.ts';
+import { makeBenchPki } from './pki.ts';
+
+const args = process.argv.slice(2);
+const quick = args.includes('--quick');
+const flag = (name: string) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : undefined;
+};
+const out = flag('--out');
+const databaseUrl = flag('--database-url') ?? process.env.TEST_DATABASE_URL ?? process.env.DATABASE_URL;
+const here = fileURLToPath(new URL('.', import.meta.url));
+
+/** The engine benchmark's upstream process; resolves with its base URL. */
+async function startUpstream(): Promise<{ child: ChildProcess; base: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', `${here}../engine/upstream.ts`], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise<number>((resolve, reject) => {
+    let text = '';
+    child.stdout?.on('data', (chunk: Buffer) => {
+      text += chunk.toString();
+      const match = /PORT (\d+)/.exec(text);
+      if (match) resolve(Number(match[1]));
+    });
+    child.on('exit', (code) => reject(new Error(`upstream exited with ${code}`)));
+  });
+  return { child, base: `http://127.0.0.1:${port}` };
+}
+
+/** A server process of gateway-server.ts, driven over IPC. */
+class ServerProcess {
+  private constructor(
+    private readonly child: ChildProcess,
+    readonly origin: string,
+  ) {}
+
+  static async start(start: Extract<DriverMessage, { type: 'start' }>): Promise<ServerProcess> {
+    const child = fork(`${here}gateway-server.ts`, [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    child.send(start);
+    const { port } = await ServerProcess.reply<{ port: number }>(child, 'listening');
+    return new ServerProcess(child, `https://127.0.0.1:${port}`);
+  }
+
+  private static reply<T>(child: ChildProcess, type: string): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const onMessage = (message: { type: string } & T) => {
+        if (message.type !== type) return;
+        child.off('message', onMessage);
+        child.off('exit', onExit);
+        resolve(message);
+      };
+      const onExit = (code: number | null) => reject(new Error(`gateway server exited with ${code} before '${type}'`));
+      child.on('message', onMessage);
+      child.once('exit', onExit);
+    });
+  }
+
+  /** User + system CPU time the process has used, in µs. */
+  async cpuMicros(): Promise<number> {
+    this.child.send({ type: 'cpu' } satisfies DriverMessage);
+    const { usage } = await ServerProcess.reply<{ usage: NodeJS.CpuUsage }>(this.child, 'cpu');
+    return usage.user + usage.system;
+  }
+
+  async finish(lastExecution?: string): Promise<Record<string, unknown>> {
+    this.child.send({ type: 'finish', ...(lastExecution ? { lastExecution } : {}) } satisfies DriverMessage);
+    const { verdict } = await ServerProcess.reply<{ verdict: Record<string, unknown> }>(this.child, 'finished');
+    return verdict;
+  }
+
+  kill(): void {
+    if (this.child.exitCode === null) this.child.kill('SIGTERM');
+  }
+}
+
+async function main(): Promise<void> {
+  const loadBefore = loadavg();
+  const pki = await makeBenchPki();
+  const upstream = await startUpstream();
+  const start = { type: 'start' as const, pki, upstream: upstream.base, ...(databaseUrl ? { databaseUrl } : {}) };
+  const servers: ServerProcess[] = [];
+  // The aggregator's connection to an extension server: front-proxy client certificate, keep-alive.
+  const agent = new Agent({ connect: { ca: pki.servingCa, cert: pki.frontProxyCert, key: pki.frontProxyKey }, connections: null, keepAliveTimeout: 30_000 });
+  const local = new Agent({ keepAliveTimeout: 30_000, connections: null });
+  let lastExecution: string | undefined;
+  try {
+    const syncflow = await ServerProcess.start({ ...start, mode: 'syncflow' });
+    servers.push(syncflow);
+    const baseline = await ServerProcess.start({ ...start, mode: 'baseline' });
+    servers.push(baseline);
+
+    const body = JSON.stringify({ userId: '42' });
+    const shot =
+      (origin: string, workflow: WorkflowName): Shot =>
+      async () => {
+        const res = await agent.request({
+          origin,
+          path: `/run/v1/namespaces/${NAMESPACE}/workflows/${workflow}`,
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'x-remote-user': 'system:serviceaccount:shop:checkout', 'x-remote-group': CALLER_GROUP },
+          body,
+        });
+        const text = await res.body.text();
+        if (res.statusCode !== 200) throw new Error(`${res.statusCode} ${text.slice(0, 300)}`);
+        const execution = res.headers['syncflow-execution'];
+        if (typeof execution === 'string') lastExecution = execution;
+      };
+
+    // Warm-up: JIT, connection pools, the authorizer's cache, the history's prepared statements.
+    const warm = quick ? 300 : 2_000;
+    for (const target of [syncflow, baseline]) {
+      for (const workflow of ['fan', 'diamond'] as const) {
+        const w = await closedLoop(shot(target.origin, workflow), 16, warm);
+        if (w.errors) throw new Error(`warm-up against ${target.origin} failed: ${w.firstError}`);
+      }
+    }
+
+    const latency: Record<string, unknown> = {};
+    let errors = 0;
+    for (const concurrency of [1, 32]) {
+      const total = concurrency === 1 ? (quick ? 200 : 1_000) : quick ? 2_000 : 8_000;
+      const { a: b, b: s } = await pairedLoop(shot(baseline.origin, 'diamond'), shot(syncflow.origin, 'diamond'), concurrency, total);
+      errors += b.errors + s.errors;
+      const bs = summary(b.latencies);
+      const ss = summary(s.latencies);
+      latency[`c${concurrency}`] = {
+        samples: s.latencies.length,
+        errors: { baseline: b.errors, gateway: s.errors, ...(b.firstError || s.firstError ? { first: b.firstError ?? s.firstError } : {}) },
+        baselineMs: bs,
+        gatewayMs: ss,
+        overheadMs: { p50: round3(ss.p50 - bs.p50), p90: round3(ss.p90 - bs.p90), p99: round3(ss.p99 - bs.p99) },
+      };
+      process.stderr.write(`latency c=${concurrency}: ${JSON.stringify(latency[`c${concurrency}`])}\n`);
+    }
+
+    const rounds = quick ? 1 : 3;
+    const perRound = quick ? 2_000 : 6_000;
+    const rates = { baseline: [] as number[], gateway: [] as number[] };
+    const cpu = { baseline: 0, gateway: 0 };
+    for (let r = 0; r < rounds; r++) {
+      for (const [name, target] of [['baseline', baseline], ['gateway', syncflow]] as const) {
+        const cpu0 = await target.cpuMicros();
+        const result = await closedLoop(shot(target.origin, 'fan'), 64, perRound);
+        cpu[name] += (await target.cpuMicros()) - cpu0;
+        errors += result.errors;
+        if (result.errors) process.stderr.write(`throughput ${name}: ${result.errors} errors, first: ${result.firstError}\n`);
+        rates[name].push(result.latencies.length / result.seconds);
+      }
+    }
+    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    // Reference only: the bare in-process orchestrator of bench/engine (no HTTP in front of it).
+    const bare = await closedLoop(baselineRun(local, upstream.base, 0, FAN), 64, perRound);
+    const throughput = {
+      workflow: 'fan: a → (b, c), 0 ms upstreams',
+      concurrency: 64,
+      rounds,
+      requestsPerRound: perRound,
+      baselinePerSecond: Math.round(mean(rates.baseline)),
+      gatewayPerSecond: Math.round(mean(rates.gateway)),
+      perRound: { baseline: rates.baseline.map(Math.round), gateway: rates.gateway.map(Math.round) },
+      ratio: round3(mean(rates.gateway) / mean(rates.baseline)),
+      serverCpuUsPerRequest: { baseline: Math.round(cpu.baseline / (rounds * perRound)), gateway: Math.round(cpu.gateway / (rounds * perRound)) },
+      inProcessEngineBaselinePerSecond: Math.round(bare.latencies.length / bare.seconds),
+    };
+    process.stderr.write(`throughput: ${JSON.stringify(throughput)}\n`);
+
+    const verdict = await syncflow.finish(lastExecution);
+    await baseline.finish();
+    const c1 = latency.c1 as { overheadMs: { p50: number } };
+    const c32 = latency.c32 as { overheadMs: { p50: number } };
+    const result = {
+      benchmark: 'api-gateway',
+      date: new Date().toISOString(),
+      machine: machine(loadBefore, 'shared 2-core VM; other engineers build and test concurrently, see the load averages'),
+      method: {
+        upstream: 'bench/engine/upstream.ts: separate node:http process on 127.0.0.1, fixed latency',
+        gateway:
+          'buildApp over node:https in its own process: DelegatingGuard with FrontProxyAuthenticator (certificate chain verified against the requestheader CA, allowed names) and SubjectAccessReviewAuthorizer (real cache; the review answered in-process), DagExecutor over undici with egress policy, pino info logs to /dev/null, metrics, history writer',
+        baseline: 'bench/engine/workloads.ts baselineRun (hand-written undici orchestrator) behind a minimal node:https server, own process, same certificate',
+        driver: 'undici client in a third process with the front-proxy client certificate and X-Remote-User/Group, keep-alive; latency paired (workers alternate targets), throughput in alternating rounds',
+        history: verdict.history,
+      },
+      latency,
+      throughput,
+      verification: { errors, ...verdict },
+      targets: {
+        throughputRatio: { target: 0.5, value: throughput.ratio, met: throughput.ratio >= 0.5 },
+        overheadP50Ms: { target: 2, c1: c1.overheadMs.p50, c32: c32.overheadMs.p50, met: Math.max(c1.overheadMs.p50, c32.overheadMs.p50) <= 2 },
+        zeroErrors: { met: errors === 0 },
+      },
+    };
+    const text = `${JSON.stringify(result, null, 2)}\n`;
+    if (out) await writeFile(out, text);
+    process.stdout.write(text);
+  } finally {
+    await agent.close();
+    await local.close();
+    for (const server of servers) server.kill();
+    upstream.child.kill('SIGTERM');
+  }
+}
+
+await main();

@@ -1,0 +1,94 @@
+/**
+ * Load drivers and statistics of the API benchmarks: bounded closed loops (a fixed number of
+ * requests shared by N workers), paired so that two targets see the same machine at the same moments.
+ */
+import { cpus, loadavg, totalmem } from 'node:os';
+
+/** Sends one request; resolves when its response is read, rejects on any error or unexpected status. */
+export type Shot = () => Promise<unknown>;
+
+/** Outcome of a loop: latencies in ms of the successful shots, the errors, and the wall time. */
+export interface LoopResult {
+  latencies: number[];
+  errors: number;
+  firstError?: string;
+  seconds: number;
+}
+
+/** Closed loop: `concurrency` workers send `total` requests in all. */
+export async function closedLoop(shot: Shot, concurrency: number, total: number): Promise<LoopResult> {
+  const result: LoopResult = { latencies: [], errors: 0, seconds: 0 };
+  let next = 0;
+  const started = performance.now();
+  const worker = async () => {
+    while (next < total) {
+      next++;
+      const t0 = performance.now();
+      try {
+        await shot();
+        result.latencies.push(performance.now() - t0);
+      } catch (error) {
+        result.errors++;
+        result.firstError ??= String((error as Error).message ?? error);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  result.seconds = (performance.now() - started) / 1000;
+  return result;
+}
+
+/**
+ * Paired closed loop: every worker alternates the two targets (half the workers start with each), so
+ * load from other processes hits both alike and cancels out of the difference.
+ */
+export async function pairedLoop(a: Shot, b: Shot, concurrency: number, total: number): Promise<{ a: LoopResult; b: LoopResult }> {
+  const out = { a: { latencies: [], errors: 0, seconds: 0 } as LoopResult, b: { latencies: [], errors: 0, seconds: 0 } as LoopResult };
+  let next = 0;
+  const started = performance.now();
+  const worker = async (first: number) => {
+    let turn = first;
+    while (next < total) {
+      next++;
+      const [shot, into] = turn++ % 2 === 0 ? [a, out.a] : [b, out.b];
+      const t0 = performance.now();
+      try {
+        await shot();
+        into.latencies.push(performance.now() - t0);
+      } catch (error) {
+        into.errors++;
+        into.firstError ??= String((error as Error).message ?? error);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, (_, w) => worker(w)));
+  out.a.seconds = out.b.seconds = (performance.now() - started) / 1000;
+  return out;
+}
+
+/** The p-th percentile (nearest rank) of unsorted values. */
+export function percentile(values: number[], p: number): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((x, y) => x - y);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
+}
+
+export const round3 = (n: number): number => Math.round(n * 1000) / 1000;
+
+/** p50/p90/p99 in ms, rounded. */
+export function summary(latencies: number[]): { p50: number; p90: number; p99: number } {
+  return { p50: round3(percentile(latencies, 50)), p90: round3(percentile(latencies, 90)), p99: round3(percentile(latencies, 99)) };
+}
+
+/** The machine a result was measured on. */
+export function machine(loadBefore: number[], note: string): Record<string, unknown> {
+  return {
+    cpu: cpus()[0]?.model,
+    cores: cpus().length,
+    memoryGB: Math.round(totalmem() / 1024 ** 3),
+    node: process.version,
+    loadavgBefore: loadBefore.map(round3),
+    loadavgAfter: loadavg().map(round3),
+    note,
+  };
+}
