@@ -51,6 +51,11 @@ export interface Denial {
   /** Kind and name of the object refused, for Status.details. */
   kind: string;
   name: string;
+  /**
+   * HTTP status instead of the catalogue's. A conflict with *other* objects (dependents) is answered
+   * 409: kubectl prints an Invalid (422) denial as its causes only and would drop the message.
+   */
+  httpStatus?: 409;
 }
 
 /** A `meta.k8s.io/v1 Status` as an admission response carries it. */
@@ -151,7 +156,7 @@ export function admissionResponse(uid: string, decision: AdmissionDecision): Adm
   if (decision.warnings.length) response.warnings = decision.warnings.map(warningText);
   if (!decision.allowed) {
     const { denial } = decision;
-    const code = ERROR_CATALOGUE[denial.code].status;
+    const code = denial.httpStatus ?? ERROR_CATALOGUE[denial.code].status;
     response.status = {
       status: 'Failure',
       code,
@@ -161,10 +166,11 @@ export function admissionResponse(uid: string, decision: AdmissionDecision): Adm
         group: DEFINITIONS_GROUP,
         kind: denial.kind,
         name: denial.name,
+        // kubectl prints Invalid errors as `field: message` per cause, so the code goes into the message.
         causes: denial.causes.map((c) => ({
           reason: c.code,
           field: c.field,
-          message: c.suggestion ? `${c.message} (${c.suggestion})` : c.message,
+          message: `${c.message}${c.suggestion ? ` (${c.suggestion})` : ''} [${c.code}]`,
         })),
       },
     };

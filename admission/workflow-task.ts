@@ -82,10 +82,9 @@ export class WorkflowTaskAdmission {
     return deny(
       {
         code: 'DependentBroken',
-        message: `${subject}: this change would break ${broken.length} ${plural} using it (${broken.map((b) => b.workflow).join(', ')}):\n${lines.join('\n')}\nchange the ${plural} first, or make the change compatible (e.g. add fields instead of changing their types)`,
-        causes: broken.flatMap((b) =>
-          b.errors.map((e) => ({ ...e, field: 'spec', message: `workflow ${b.workflow}: ${e.field}: ${e.message}` })),
-        ),
+        message: `${subject}: this change would break ${broken.length} ${plural} using it (${broken.map((b) => b.workflow).join(', ')}) [DependentBroken]:\n${lines.join('\n')}\nchange the ${plural} first, or make the change compatible (e.g. add fields instead of changing their types)`,
+        causes: [],
+        httpStatus: 409,
         kind: 'WorkflowTask',
         name,
       },
@@ -117,16 +116,12 @@ export class WorkflowTaskAdmission {
     if (dependents.workflows.length === 0) return allow(warnings);
     const names = dependents.workflows.map((w) => w.metadata.name ?? '');
     const plural = names.length === 1 ? 'Workflow' : 'Workflows';
-    const causes: FieldError[] = names.map((workflow) => ({
-      code: 'TaskInUse',
-      field: 'metadata.name',
-      message: `referenced by Workflow ${request.namespace}/${workflow}`,
-    }));
     return deny(
       {
         code: 'TaskInUse',
         message: `WorkflowTask ${request.namespace}/${name} is used by ${names.length} ${plural}: ${names.join(', ')}; delete ${names.length === 1 ? 'it' : 'them'} or point ${names.length === 1 ? 'it' : 'them'} at another task first [TaskInUse]`,
-        causes,
+        causes: [],
+        httpStatus: 409,
         kind: 'WorkflowTask',
         name,
       },

@@ -73,21 +73,26 @@ export class KubeEventRecorder implements EventRecorder {
   }
 }
 
-/** One named Lease. */
+/**
+ * One named Lease. Written as plain JSON through the generic custom-objects client: the typed client
+ * serialises MicroTime with milliseconds, which kube-apiserver rejects (it wants microseconds).
+ */
 export class KubeLeaseClient implements LeaseClient {
-  private readonly api: k8s.CoordinationV1Api;
+  private readonly api: k8s.CustomObjectsApi;
+  private readonly path: { group: string; version: string; plural: string; namespace: string };
 
   constructor(
     kubeConfig: k8s.KubeConfig,
-    private readonly namespace: string,
+    namespace: string,
     private readonly name: string,
   ) {
-    this.api = kubeConfig.makeApiClient(k8s.CoordinationV1Api);
+    this.api = kubeConfig.makeApiClient(k8s.CustomObjectsApi);
+    this.path = { group: 'coordination.k8s.io', version: 'v1', plural: 'leases', namespace };
   }
 
   async get(): Promise<StoredLease | undefined> {
     try {
-      return toStored(await this.api.readNamespacedLease({ name: this.name, namespace: this.namespace }));
+      return toStored((await this.api.getNamespacedCustomObject({ ...this.path, name: this.name })) as LeaseObject);
     } catch (error) {
       if ((error as { code?: number }).code === 404) return undefined;
       throw error;
@@ -95,48 +100,37 @@ export class KubeLeaseClient implements LeaseClient {
   }
 
   async create(spec: LeaseRecord): Promise<StoredLease> {
-    return toStored(
-      await this.api.createNamespacedLease({
-        namespace: this.namespace,
-        body: { metadata: { name: this.name, namespace: this.namespace }, spec: toSpec(spec) },
-      }),
-    );
+    const body = { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: this.name, namespace: this.path.namespace }, spec: toSpec(spec) };
+    return toStored((await this.api.createNamespacedCustomObject({ ...this.path, body })) as LeaseObject);
   }
 
   async replace(spec: LeaseRecord, resourceVersion: string): Promise<StoredLease> {
-    return toStored(
-      await this.api.replaceNamespacedLease({
-        name: this.name,
-        namespace: this.namespace,
-        body: { metadata: { name: this.name, namespace: this.namespace, resourceVersion }, spec: toSpec(spec) },
-      }),
-    );
+    const body = { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: this.name, namespace: this.path.namespace, resourceVersion }, spec: toSpec(spec) };
+    return toStored((await this.api.replaceNamespacedCustomObject({ ...this.path, name: this.name, body })) as LeaseObject);
   }
 }
 
-function toSpec(record: LeaseRecord): k8s.V1LeaseSpec {
+interface LeaseObject {
+  metadata?: { resourceVersion?: string };
+  spec?: LeaseRecord;
+}
+
+/** MicroTime: RFC 3339 with exactly six fractional digits. */
+export function microTime(iso: string): string {
+  const date = new Date(iso);
+  return Number.isNaN(date.getTime()) ? iso : date.toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
+}
+
+function toSpec(record: LeaseRecord): LeaseRecord {
   return {
     holderIdentity: record.holderIdentity ?? '',
     ...(record.leaseDurationSeconds !== undefined ? { leaseDurationSeconds: record.leaseDurationSeconds } : {}),
-    ...(record.acquireTime ? { acquireTime: new Date(record.acquireTime) } : {}),
-    ...(record.renewTime ? { renewTime: new Date(record.renewTime) } : {}),
+    ...(record.acquireTime ? { acquireTime: microTime(record.acquireTime) } : {}),
+    ...(record.renewTime ? { renewTime: microTime(record.renewTime) } : {}),
     ...(record.leaseTransitions !== undefined ? { leaseTransitions: record.leaseTransitions } : {}),
-  } as k8s.V1LeaseSpec;
+  };
 }
 
-function toStored(lease: k8s.V1Lease): StoredLease {
-  const spec = lease.spec ?? {};
-  const time = (value: unknown) => (value instanceof Date ? value.toISOString() : typeof value === 'string' ? value : undefined);
-  const acquireTime = time(spec.acquireTime);
-  const renewTime = time(spec.renewTime);
-  return {
-    resourceVersion: lease.metadata?.resourceVersion ?? '',
-    spec: {
-      ...(spec.holderIdentity !== undefined ? { holderIdentity: spec.holderIdentity } : {}),
-      ...(spec.leaseDurationSeconds !== undefined ? { leaseDurationSeconds: spec.leaseDurationSeconds } : {}),
-      ...(acquireTime ? { acquireTime } : {}),
-      ...(renewTime ? { renewTime } : {}),
-      ...(spec.leaseTransitions !== undefined ? { leaseTransitions: spec.leaseTransitions } : {}),
-    },
-  };
+function toStored(lease: LeaseObject): StoredLease {
+  return { resourceVersion: lease.metadata?.resourceVersion ?? '', spec: lease.spec ?? {} };
 }
