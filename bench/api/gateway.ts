@@ -59,7 +59,9 @@ class ServerProcess {
   ) {}
 
   static async start(start: Extract<DriverMessage, { type: 'start' }>): Promise<ServerProcess> {
-    const child = fork(`${here}gateway-server.ts`, [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    // SYNCFLOW_BENCH_CPU_PROF=DIR writes a V8 CPU profile of each server process there (for profiling).
+    const profile = process.env.SYNCFLOW_BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.SYNCFLOW_BENCH_CPU_PROF}`] : [];
+    const child = fork(`${here}gateway-server.ts`, [], { execArgv: ['--import', 'tsx', ...profile], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     child.send(start);
     const { port } = await ServerProcess.reply<{ port: number }>(child, 'listening');
     return new ServerProcess(child, `https://127.0.0.1:${port}`);
@@ -92,8 +94,13 @@ class ServerProcess {
     return verdict;
   }
 
-  kill(): void {
-    if (this.child.exitCode === null) this.child.kill('SIGTERM');
+  /** Waits for the process to exit by itself after `finish` (a CPU profile is written then), else ends it. */
+  async stop(): Promise<void> {
+    if (this.child.exitCode !== null) return;
+    const exited = new Promise((resolve) => this.child.once('exit', resolve));
+    const timer = setTimeout(() => this.child.kill('SIGTERM'), 10_000);
+    await exited;
+    clearTimeout(timer);
   }
 }
 
@@ -219,7 +226,7 @@ async function main(): Promise<void> {
   } finally {
     await agent.close();
     await local.close();
-    for (const server of servers) server.kill();
+    await Promise.all(servers.map((server) => server.stop()));
     upstream.child.kill('SIGTERM');
   }
 }
