@@ -7,7 +7,14 @@ import { Watch, type KubeConfig } from '@kubernetes/client-node';
 import type { WorkflowExecution } from '../apiserver/history/store.ts';
 import { EXECUTION_API_VERSION } from '../core/model/resources.ts';
 import type { WorkflowExecutionStatus } from '../core/model/schema.ts';
-import { SyncflowApiError, SyncflowRunError, problemOfResponse, retryAfterSeconds, statusForCode, statusOfResponse } from './errors.ts';
+import {
+  SyncflowApiError,
+  SyncflowRunError,
+  problemOfResponse,
+  retryAfterSeconds,
+  statusForCode,
+  statusOfResponse,
+} from './errors.ts';
 import { KubeConfigTransport, type Endpoint, type TransportResponse } from './transport.ts';
 
 export type { WorkflowExecution };
@@ -126,7 +133,12 @@ export class SyncflowClient {
    * with {@link SyncflowApiError} when the server refuses: 422 Invalid (causes name
    * `spec.input.<field>`), 404 unknown workflow, 409 not Ready, 403, 429 (see `retryAfterSeconds`).
    */
-  async execute<Output = unknown>(namespace: string, workflow: string, input: unknown, options: ExecuteOptions = {}): Promise<WorkflowExecutionOf<Output>> {
+  async execute<Output = unknown>(
+    namespace: string,
+    workflow: string,
+    input: unknown,
+    options: ExecuteOptions = {},
+  ): Promise<WorkflowExecutionOf<Output>> {
     const body = {
       apiVersion: EXECUTION_API_VERSION,
       kind: 'WorkflowExecution',
@@ -139,28 +151,49 @@ export class SyncflowClient {
       spec: { workflowRef: { name: workflow }, input },
     };
     const query = options.dryRun ? '?dryRun=All' : '';
-    const res = await this.#api('POST', `${collectionPath(namespace)}${query}`, options, JSON.stringify(body));
+    const res = await this.#api(
+      'POST',
+      `${collectionPath(namespace)}${query}`,
+      options,
+      JSON.stringify(body),
+    );
     return JSON.parse(res.body) as WorkflowExecutionOf<Output>;
   }
 
   /** One execution; rejects with a 404 {@link SyncflowApiError} when there is none. */
-  async get<Output = unknown>(namespace: string, name: string, options: CallOptions = {}): Promise<WorkflowExecutionOf<Output>> {
+  async get<Output = unknown>(
+    namespace: string,
+    name: string,
+    options: CallOptions = {},
+  ): Promise<WorkflowExecutionOf<Output>> {
     const res = await this.#api('GET', `${collectionPath(namespace)}/${encodeURIComponent(name)}`, options);
     return JSON.parse(res.body) as WorkflowExecutionOf<Output>;
   }
 
   /** A page of executions of a namespace (`''`: all namespaces), newest first. */
   async list(namespace: string, options: ListOptions = {}): Promise<WorkflowExecutionList> {
-    const query = queryString({ labelSelector: options.labelSelector, fieldSelector: options.fieldSelector, limit: options.limit, continue: options.continue });
+    const query = queryString({
+      labelSelector: options.labelSelector,
+      fieldSelector: options.fieldSelector,
+      limit: options.limit,
+      continue: options.continue,
+    });
     const res = await this.#api('GET', `${collectionPath(namespace)}${query}`, options);
     return JSON.parse(res.body) as WorkflowExecutionList;
   }
 
   /** Every matching execution, fetching pages of `limit` (default 500) as the iteration goes. */
-  async *listAll(namespace: string, options: Omit<ListOptions, 'continue'> = {}): AsyncGenerator<WorkflowExecution> {
+  async *listAll(
+    namespace: string,
+    options: Omit<ListOptions, 'continue'> = {},
+  ): AsyncGenerator<WorkflowExecution> {
     let next: string | undefined;
     do {
-      const page = await this.list(namespace, { ...options, limit: options.limit ?? 500, ...(next ? { continue: next } : {}) });
+      const page = await this.list(namespace, {
+        ...options,
+        limit: options.limit ?? 500,
+        ...(next ? { continue: next } : {}),
+      });
       yield* page.items;
       next = page.metadata.continue;
     } while (next);
@@ -168,7 +201,11 @@ export class SyncflowClient {
 
   /** Deletes an execution's record; resolves with it as last stored. */
   async delete(namespace: string, name: string, options: CallOptions = {}): Promise<WorkflowExecution> {
-    const res = await this.#api('DELETE', `${collectionPath(namespace)}/${encodeURIComponent(name)}`, options);
+    const res = await this.#api(
+      'DELETE',
+      `${collectionPath(namespace)}/${encodeURIComponent(name)}`,
+      options,
+    );
     return JSON.parse(res.body) as WorkflowExecution;
   }
 
@@ -176,7 +213,11 @@ export class SyncflowClient {
    * Watches executions of a namespace (`''`: all namespaces) with client-node's `Watch`; `onEvent`
    * is called for every change. Rejects at once when the watch cannot start (e.g. 403).
    */
-  async watch(namespace: string, options: WatchOptions, onEvent: (event: ExecutionWatchEvent) => void): Promise<ExecutionWatch> {
+  async watch(
+    namespace: string,
+    options: WatchOptions,
+    onEvent: (event: ExecutionWatchEvent) => void,
+  ): Promise<ExecutionWatch> {
     let failure: unknown;
     let stopped = false;
     let started = false;
@@ -216,7 +257,8 @@ export class SyncflowClient {
       },
       (error: unknown) => {
         options.signal?.removeEventListener('abort', stop);
-        const outcome = failure ?? (stopped || error === null || error === undefined ? undefined : watchError(error));
+        const outcome =
+          failure ?? (stopped || error === null || error === undefined ? undefined : watchError(error));
         // A watch that could not start is reported by watch() itself, not through `done`.
         if (!started && outcome !== undefined) startError = outcome;
         else if (outcome === undefined) settle.resolve();
@@ -235,10 +277,21 @@ export class SyncflowClient {
    * workflow output; rejects with {@link SyncflowRunError} (problem+json) when the input is bad,
    * the workflow is unknown, a task failed (502) or the deadline passed (504). Needs `options.gateway`.
    */
-  async run<Output = unknown>(namespace: string, workflow: string, input: unknown, options: CallOptions = {}): Promise<RunResult<Output>> {
+  async run<Output = unknown>(
+    namespace: string,
+    workflow: string,
+    input: unknown,
+    options: CallOptions = {},
+  ): Promise<RunResult<Output>> {
     const gateway = this.#options.gateway;
-    if (!gateway) throw new TypeError('SyncflowClient.run needs the gateway address: new SyncflowClient(kubeConfig, { gateway: { url, ca } })');
-    const endpoint: Endpoint = { server: gateway.url, ...(gateway.ca !== undefined ? { ca: gateway.ca } : {}) };
+    if (!gateway)
+      throw new TypeError(
+        'SyncflowClient.run needs the gateway address: new SyncflowClient(kubeConfig, { gateway: { url, ca } })',
+      );
+    const endpoint: Endpoint = {
+      server: gateway.url,
+      ...(gateway.ca !== undefined ? { ca: gateway.ca } : {}),
+    };
     const res = await this.#transport.send({
       method: 'POST',
       path: `/run/v1/namespaces/${encodeURIComponent(namespace)}/workflows/${encodeURIComponent(workflow)}`,
@@ -261,25 +314,44 @@ export class SyncflowClient {
     this.#transport.close();
   }
 
-  async #api(method: 'GET' | 'POST' | 'DELETE', path: string, options: CallOptions, body?: string): Promise<TransportResponse> {
-    const res = await this.#transport.send({ method, path, ...(body !== undefined ? { body } : {}), ...this.#callOptions(options) });
+  async #api(
+    method: 'GET' | 'POST' | 'DELETE',
+    path: string,
+    options: CallOptions,
+    body?: string,
+  ): Promise<TransportResponse> {
+    const res = await this.#transport.send({
+      method,
+      path,
+      ...(body !== undefined ? { body } : {}),
+      ...this.#callOptions(options),
+    });
     if (res.status >= 200 && res.status < 300) return res;
-    throw new SyncflowApiError(statusOfResponse(res.status, res.body), optional('retryAfterSeconds', retryAfterSeconds(res.headers['retry-after'])));
+    throw new SyncflowApiError(
+      statusOfResponse(res.status, res.body),
+      optional('retryAfterSeconds', retryAfterSeconds(res.headers['retry-after'])),
+    );
   }
 
   #callOptions(options: CallOptions): { signal?: AbortSignal; timeoutMs?: number } {
     const timeoutMs = options.timeoutMs ?? this.#options.timeoutMs;
-    return { ...(options.signal ? { signal: options.signal } : {}), ...(timeoutMs !== undefined ? { timeoutMs } : {}) };
+    return {
+      ...(options.signal ? { signal: options.signal } : {}),
+      ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+    };
   }
 }
 
 function collectionPath(namespace: string): string {
-  return namespace === '' ? `${GROUP_PATH}/workflowexecutions` : `${GROUP_PATH}/namespaces/${encodeURIComponent(namespace)}/workflowexecutions`;
+  return namespace === ''
+    ? `${GROUP_PATH}/workflowexecutions`
+    : `${GROUP_PATH}/namespaces/${encodeURIComponent(namespace)}/workflowexecutions`;
 }
 
 function queryString(params: Record<string, string | number | undefined>): string {
   const search = new URLSearchParams();
-  for (const [key, value] of Object.entries(params)) if (value !== undefined && value !== '') search.set(key, String(value));
+  for (const [key, value] of Object.entries(params))
+    if (value !== undefined && value !== '') search.set(key, String(value));
   const text = search.toString();
   return text ? `?${text}` : '';
 }
@@ -296,6 +368,10 @@ function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]
 /** client-node's Watch reports a refused start as an Error with `statusCode` (the body is dropped). */
 function watchError(error: unknown): unknown {
   const code = (error as { statusCode?: unknown }).statusCode;
-  if (typeof code === 'number') return new SyncflowApiError(statusForCode(code, `the watch was refused: ${code} ${(error as Error).message}`), { cause: error });
+  if (typeof code === 'number')
+    return new SyncflowApiError(
+      statusForCode(code, `the watch was refused: ${code} ${(error as Error).message}`),
+      { cause: error },
+    );
   return error;
 }

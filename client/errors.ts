@@ -66,7 +66,10 @@ export class SyncflowApiError extends Error {
   readonly status: KubernetesStatus;
 
   constructor(status: KubernetesStatus, options: { retryAfterSeconds?: number; cause?: unknown } = {}) {
-    super(status.message || `${status.code} ${status.reason ?? STATUS_CODES[status.code] ?? 'error'}`, options.cause === undefined ? undefined : { cause: options.cause });
+    super(
+      status.message || `${status.code} ${status.reason ?? STATUS_CODES[status.code] ?? 'error'}`,
+      options.cause === undefined ? undefined : { cause: options.cause },
+    );
     this.status = status;
     this.code = status.code;
     this.reason = status.reason || REASON_BY_CODE[status.code] || 'Unknown';
@@ -118,7 +121,13 @@ export class SyncflowRunError extends Error {
 export function statusOfResponse(httpStatus: number, body: string): KubernetesStatus {
   try {
     const parsed = JSON.parse(body) as Partial<KubernetesStatus>;
-    if (parsed && parsed.kind === 'Status') return { ...parsed, kind: 'Status', apiVersion: parsed.apiVersion ?? 'v1', code: parsed.code ?? httpStatus };
+    if (parsed && parsed.kind === 'Status')
+      return {
+        ...parsed,
+        kind: 'Status',
+        apiVersion: parsed.apiVersion ?? 'v1',
+        code: parsed.code ?? httpStatus,
+      };
   } catch {
     // Not JSON (a proxy's HTML page, an empty body): fall through.
   }
@@ -142,13 +151,26 @@ export function problemOfResponse(httpStatus: number, body: string): RunProblem 
   try {
     const parsed = JSON.parse(body) as Partial<RunProblem>;
     if (parsed && typeof parsed.code === 'string') {
-      return { type: parsed.type ?? 'about:blank', title: parsed.title ?? '', detail: parsed.detail ?? '', ...parsed, status: parsed.status ?? httpStatus, code: parsed.code };
+      return {
+        type: parsed.type ?? 'about:blank',
+        title: parsed.title ?? '',
+        detail: parsed.detail ?? '',
+        ...parsed,
+        status: parsed.status ?? httpStatus,
+        code: parsed.code,
+      };
     }
   } catch {
     // Not a problem document.
   }
   const title = STATUS_CODES[httpStatus] ?? 'error';
-  return { type: 'about:blank', title, status: httpStatus, detail: body.trim().slice(0, 500) || title, code: REASON_BY_CODE[httpStatus] ?? 'Unknown' };
+  return {
+    type: 'about:blank',
+    title,
+    status: httpStatus,
+    detail: body.trim().slice(0, 500) || title,
+    code: REASON_BY_CODE[httpStatus] ?? 'Unknown',
+  };
 }
 
 /** Seconds of a `Retry-After` header given in seconds (HTTP dates are not used by these servers). */

@@ -7,7 +7,12 @@
  * execution pays a handshake. Here the credentials are applied per request (tokens refresh) while
  * the connection pool is kept until the TLS material changes.
  */
-import { Agent as HttpAgent, request as httpRequest, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http';
+import {
+  Agent as HttpAgent,
+  request as httpRequest,
+  type IncomingHttpHeaders,
+  type OutgoingHttpHeaders,
+} from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest, type RequestOptions } from 'node:https';
 import type { KubeConfig } from '@kubernetes/client-node';
 
@@ -65,7 +70,11 @@ export class KubeConfigTransport {
     // Through a proxy, client-node's own proxy agent is the one that knows how to reach the server.
     const agent = proxied ? options.agent : this.#agentFor(url, base, options);
     const signal = combineSignals(request.signal, request.timeoutMs);
-    const headers: OutgoingHttpHeaders = { accept: 'application/json', ...(options.headers as OutgoingHttpHeaders), ...request.headers };
+    const headers: OutgoingHttpHeaders = {
+      accept: 'application/json',
+      ...(options.headers as OutgoingHttpHeaders),
+      ...request.headers,
+    };
     if (request.body !== undefined) {
       headers['content-type'] ??= 'application/json';
       headers['content-length'] = Buffer.byteLength(request.body);
@@ -75,12 +84,24 @@ export class KubeConfigTransport {
       const fail = (error: unknown) => reject(signal?.aborted ? signal.reason : error);
       const req = send(
         url,
-        { method: request.method, headers, agent, ...(options.auth ? { auth: options.auth } : {}), ...(signal ? { signal } : {}) },
+        {
+          method: request.method,
+          headers,
+          agent,
+          ...(options.auth ? { auth: options.auth } : {}),
+          ...(signal ? { signal } : {}),
+        },
         (res) => {
           const chunks: Buffer[] = [];
           res.on('data', (chunk: Buffer) => chunks.push(chunk));
           res.on('error', fail);
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
+          res.on('end', () =>
+            resolve({
+              status: res.statusCode ?? 0,
+              headers: res.headers,
+              body: Buffer.concat(chunks).toString('utf8'),
+            }),
+          );
         },
       );
       req.on('error', fail);
@@ -108,7 +129,9 @@ export class KubeConfigTransport {
             ...(options.ca !== undefined ? { ca: options.ca } : {}),
             ...(options.cert !== undefined ? { cert: options.cert } : {}),
             ...(options.key !== undefined ? { key: options.key } : {}),
-            ...(options.rejectUnauthorized !== undefined ? { rejectUnauthorized: options.rejectUnauthorized } : {}),
+            ...(options.rejectUnauthorized !== undefined
+              ? { rejectUnauthorized: options.rejectUnauthorized }
+              : {}),
             ...(options.servername !== undefined ? { servername: options.servername } : {}),
           });
     this.#agents.set(base, { material, agent });
@@ -125,7 +148,10 @@ function toBuffer(value: unknown): Buffer {
 }
 
 /** The caller's signal and a timeout as one signal (undefined when neither is given). */
-export function combineSignals(signal: AbortSignal | undefined, timeoutMs: number | undefined): AbortSignal | undefined {
+export function combineSignals(
+  signal: AbortSignal | undefined,
+  timeoutMs: number | undefined,
+): AbortSignal | undefined {
   const timeout = timeoutMs !== undefined && timeoutMs > 0 ? AbortSignal.timeout(timeoutMs) : undefined;
   if (signal && timeout) return AbortSignal.any([signal, timeout]);
   return signal ?? timeout;

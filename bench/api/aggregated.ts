@@ -12,16 +12,15 @@
  * run SubjectAccessReview (cached) and wait for the history as Kubernetes clients expect. Paired
  * closed loops (each worker alternates the paths); loopback only; bounded request counts.
  *
- *   . DIR/env.sh && npx tsx bench/api/aggregated.ts --out bench/results/api-aggregated.json
+ *   . DIR/env.sh && npx tsx bench/api/aggregated.ts --out bench/results/api.json
  */
 import { readFileSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Agent } from 'undici';
 import { ControlPlane } from '../../test/harness/controlplane.ts';
 import { SyncflowServer } from '../../test/harness/syncflow-server.ts';
-import { closedLoop, machine, pairedLoop, round3, summary, type Shot } from './measure.ts';
+import { closedLoop, machine, pairedLoop, round3, summary, writeSection, type Shot } from './measure.ts';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -51,24 +50,42 @@ async function main(): Promise<void> {
   const loadBefore = loadavg();
   const cp = await ControlPlane.acquire();
   const s = cp.settings;
-  if (!s.serverPort || !s.tlsCertFile) throw new Error('needs a control plane from hack/cp-up.sh (SYNCFLOW_SERVER_* variables)');
+  if (!s.serverPort || !s.tlsCertFile)
+    throw new Error('needs a control plane from hack/cp-up.sh (SYNCFLOW_SERVER_* variables)');
   const kubeConfig = await cp.kubeConfig();
   const cluster = kubeConfig.getCurrentCluster();
   const user = kubeConfig.getCurrentUser();
   const cert = bytes(user?.certFile, user?.certData);
   const key = bytes(user?.keyFile, user?.keyData);
-  if (!cluster || !cert || !key) throw new Error('the kubeconfig must use a client certificate (hack/cp-up.sh writes one)');
+  if (!cluster || !cert || !key)
+    throw new Error('the kubeconfig must use a client certificate (hack/cp-up.sh writes one)');
   const apiserverCa = bytes(cluster.caFile, cluster.caData);
   const syncflowCa = readFileSync(join(dirname(s.tlsCertFile), 'syncflow-ca.crt'));
   const apiserverPid = s.dir ? join(s.dir, 'pids', 'kube-apiserver.pid') : undefined;
   const version = (await cp.kubectl.ok(['version', '-o', 'json'])) as string;
 
   const ns = await cp.createNamespace('bench-agg');
-  await cp.kubectl.ok(['-n', ns, 'create', 'secret', 'generic', 'demo-api', '--from-literal=token=bench-token']);
+  await cp.kubectl.ok([
+    '-n',
+    ns,
+    'create',
+    'secret',
+    'generic',
+    'demo-api',
+    '--from-literal=token=bench-token',
+  ]);
   await cp.kubectl.ok(['-n', ns, 'apply', '-f', 'examples/']);
   const server = await SyncflowServer.start(cp);
-  const viaApiserver = new Agent({ connect: { ...(apiserverCa ? { ca: apiserverCa } : {}), cert, key }, connections: null, keepAliveTimeout: 30_000 });
-  const direct = new Agent({ connect: { ca: syncflowCa, cert, key }, connections: null, keepAliveTimeout: 30_000 });
+  const viaApiserver = new Agent({
+    connect: { ...(apiserverCa ? { ca: apiserverCa } : {}), cert, key },
+    connections: null,
+    keepAliveTimeout: 30_000,
+  });
+  const direct = new Agent({
+    connect: { ca: syncflowCa, cert, key },
+    connections: null,
+    keepAliveTimeout: 30_000,
+  });
   try {
     const path = `/apis/execution.syncflow.io/v1alpha1/namespaces/${ns}/workflowexecutions`;
     const body = JSON.stringify({
@@ -80,7 +97,13 @@ async function main(): Promise<void> {
     const shot =
       (agent: Agent, origin: string): Shot =>
       async () => {
-        const res = await agent.request({ origin, path, method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json' }, body });
+        const res = await agent.request({
+          origin,
+          path,
+          method: 'POST',
+          headers: { 'content-type': 'application/json', accept: 'application/json' },
+          body,
+        });
         const text = await res.body.text();
         if (res.statusCode !== 201) throw new Error(`${res.statusCode} ${text.slice(0, 300)}`);
         const phase = (JSON.parse(text) as { status?: { phase?: string } }).status?.phase;
@@ -106,13 +129,25 @@ async function main(): Promise<void> {
       const ds = summary(b.latencies);
       results[`c${concurrency}`] = {
         requests: { aggregated: a.latencies.length + a.errors, direct: b.latencies.length + b.errors },
-        errors: { aggregated: a.errors, direct: b.errors, ...(a.firstError || b.firstError ? { first: a.firstError ?? b.firstError } : {}) },
+        errors: {
+          aggregated: a.errors,
+          direct: b.errors,
+          ...(a.firstError || b.firstError ? { first: a.firstError ?? b.firstError } : {}),
+        },
         executionsPerSecond: round3((a.latencies.length + b.latencies.length) / a.seconds),
         aggregatedMs: as,
         directMs: ds,
-        addedLatencyMs: { p50: round3(as.p50 - ds.p50), p90: round3(as.p90 - ds.p90), p99: round3(as.p99 - ds.p99) },
+        addedLatencyMs: {
+          p50: round3(as.p50 - ds.p50),
+          p90: round3(as.p90 - ds.p90),
+          p99: round3(as.p99 - ds.p99),
+        },
         ...(apiserverCpu0 !== undefined && apiserverCpu1 !== undefined
-          ? { kubeApiserverCpuMsPerAggregatedRequest: round3(((apiserverCpu1 - apiserverCpu0) * 1000) / (a.latencies.length + a.errors)) }
+          ? {
+              kubeApiserverCpuMsPerAggregatedRequest: round3(
+                ((apiserverCpu1 - apiserverCpu0) * 1000) / (a.latencies.length + a.errors),
+              ),
+            }
           : {}),
       };
       process.stderr.write(`c=${concurrency}: ${JSON.stringify(results[`c${concurrency}`])}\n`);
@@ -120,17 +155,23 @@ async function main(): Promise<void> {
 
     const kube = JSON.parse(version) as { serverVersion?: { gitVersion?: string } };
     const result = {
-      benchmark: 'api-aggregated',
       date: new Date().toISOString(),
-      machine: machine(loadBefore, 'shared 2-core VM; kube-apiserver, etcd, the syncflow server, the demo upstream and this driver all share its 2 cores'),
+      machine: machine(
+        loadBefore,
+        'shared 2-core VM; kube-apiserver, etcd, the syncflow server, the demo upstream and this driver all share its 2 cores',
+      ),
       method: {
         controlPlane: `kube-apiserver ${kube.serverVersion?.gitVersion ?? '?'} + etcd from hack/cp-up.sh, 127.0.0.1`,
-        server: 'the real `syncflow server` process (test/harness/syncflow-server.ts): embedded PGlite history, informers, SubjectAccessReview against kube-apiserver',
-        workflow: 'examples/user-profile.yaml against the demo upstream (examples/demo-upstream), input {userId: "42"}',
-        request: 'POST workflowexecutions (create = synchronous run, 201 with the finished object; waits for the history)',
+        server:
+          'the real `syncflow server` process (test/harness/syncflow-server.ts): embedded PGlite history, informers, SubjectAccessReview against kube-apiserver',
+        workflow:
+          'examples/user-profile.yaml against the demo upstream (examples/demo-upstream), input {userId: "42"}',
+        request:
+          'POST workflowexecutions (create = synchronous run, 201 with the finished object; waits for the history)',
         client: 'undici, keep-alive, the admin client certificate of the kubeconfig on both paths',
         driver: 'paired closed loop: each worker alternates aggregated and direct creates',
-        kubeApiserverCpu: 'CPU time of the kube-apiserver process during the loop (/proc) divided by the aggregated requests; includes its SubjectAccessReviews for both paths (mostly cached) and background work',
+        kubeApiserverCpu:
+          'CPU time of the kube-apiserver process during the loop (/proc) divided by the aggregated requests; includes its SubjectAccessReviews for both paths (mostly cached) and background work',
       },
       results,
       targets: {
@@ -138,7 +179,7 @@ async function main(): Promise<void> {
       },
     };
     const text = `${JSON.stringify(result, null, 2)}\n`;
-    if (out) await writeFile(out, text);
+    if (out) await writeSection(out, 'aggregated', result);
     process.stdout.write(text);
   } finally {
     await viaApiserver.close();

@@ -19,7 +19,14 @@ import pino from 'pino';
 import { Registry } from 'prom-client';
 import { Agent } from 'undici';
 import { buildApp } from '../../apiserver/app.ts';
-import { AlwaysAllowPaths, SubjectAccessReviewAuthorizer, createDelegatingAuthenticator, tlsClientCAs, type AuthenticationConfig, type ReviewClient } from '../../apiserver/auth/index.ts';
+import {
+  AlwaysAllowPaths,
+  SubjectAccessReviewAuthorizer,
+  createDelegatingAuthenticator,
+  tlsClientCAs,
+  type AuthenticationConfig,
+  type ReviewClient,
+} from '../../apiserver/auth/index.ts';
 import { DefinitionCatalog, type DefinitionObject } from '../../apiserver/definitions/catalog.ts';
 import { ExecutionService } from '../../apiserver/execution/service.ts';
 import { openHistory, type History } from '../../apiserver/history/index.ts';
@@ -33,7 +40,10 @@ import { baselineRun, DIAMOND, FAN, type Run } from '../engine/workloads.ts';
 import type { BenchPki } from './pki.ts';
 
 /** The two workflows: name, shape and upstream delay. */
-export const WORKFLOWS = { fan: { shape: FAN, delayMs: 0 }, diamond: { shape: DIAMOND, delayMs: 10 } } as const;
+export const WORKFLOWS = {
+  fan: { shape: FAN, delayMs: 0 },
+  diamond: { shape: DIAMOND, delayMs: 10 },
+} as const;
 export type WorkflowName = keyof typeof WORKFLOWS;
 export const NAMESPACE = 'bench';
 /** The group the benchmark's callers are in; RBAC (the fake review) allows it to create executions. */
@@ -51,7 +61,12 @@ function definitions(upstream: string): DefinitionObject[] {
   const outputSchema = {
     type: 'object',
     required: ['id', 'email'],
-    properties: { id: { type: 'string' }, email: { type: 'string' }, v: { type: 'integer' }, items: { type: 'array' } },
+    properties: {
+      id: { type: 'string' },
+      email: { type: 'string' },
+      v: { type: 'integer' },
+      items: { type: 'array' },
+    },
   };
   let rv = 1;
   for (const [workflow, { shape, delayMs }] of Object.entries(WORKFLOWS)) {
@@ -63,7 +78,11 @@ function definitions(upstream: string): DefinitionObject[] {
         spec: {
           inputSchema: { type: 'object', properties: { userId: { type: 'string' } } },
           outputSchema,
-          http: { method: 'GET', url: `${upstream}/delay/${delayMs}/t-${step.id}/{{input.userId}}`, headers: { 'x-user': '{{input.userId}}' } },
+          http: {
+            method: 'GET',
+            url: `${upstream}/delay/${delayMs}/t-${step.id}/{{input.userId}}`,
+            headers: { 'x-user': '{{input.userId}}' },
+          },
           timeout: '5s',
         },
       } as DefinitionObject);
@@ -100,11 +119,26 @@ class InProcessReviews implements ReviewClient {
   }
   async createSubjectAccessReview(body: object): Promise<object> {
     this.reviews++;
-    const spec = (body as { spec: { groups?: string[]; resourceAttributes?: { verb?: string; resource?: string; namespace?: string } } }).spec;
+    const spec = (
+      body as {
+        spec: {
+          groups?: string[];
+          resourceAttributes?: { verb?: string; resource?: string; namespace?: string };
+        };
+      }
+    ).spec;
     const r = spec.resourceAttributes;
-    const allowed = Boolean(spec.groups?.includes(CALLER_GROUP) && r?.verb === 'create' && r.resource === 'workflowexecutions' && r.namespace === NAMESPACE);
+    const allowed = Boolean(
+      spec.groups?.includes(CALLER_GROUP) &&
+      r?.verb === 'create' &&
+      r.resource === 'workflowexecutions' &&
+      r.namespace === NAMESPACE,
+    );
     await new Promise((resolve) => setImmediate(resolve));
-    return { ...body, status: { allowed, ...(allowed ? { reason: 'RBAC: allowed by RoleBinding bench/callers' } : {}) } };
+    return {
+      ...body,
+      status: { allowed, ...(allowed ? { reason: 'RBAC: allowed by RoleBinding bench/callers' } : {}) },
+    };
   }
 }
 
@@ -128,10 +162,22 @@ async function startSyncflow(message: Extract<DriverMessage, { type: 'start' }>)
     },
   };
   const reviews = new InProcessReviews();
-  const authenticator = createDelegatingAuthenticator({ config: authConfig, client: reviews, registry, logger });
-  const authorizer = new AlwaysAllowPaths(new SubjectAccessReviewAuthorizer({ client: reviews, registry, logger }));
+  const authenticator = createDelegatingAuthenticator({
+    config: authConfig,
+    client: reviews,
+    registry,
+    logger,
+  });
+  const authorizer = new AlwaysAllowPaths(
+    new SubjectAccessReviewAuthorizer({ client: reviews, registry, logger }),
+  );
   const guard = new DelegatingGuard(authenticator, authorizer);
-  const history: History = await openHistory({ ...(message.databaseUrl ? { databaseUrl: message.databaseUrl } : {}), logger, registry, retention: false });
+  const history: History = await openHistory({
+    ...(message.databaseUrl ? { databaseUrl: message.databaseUrl } : {}),
+    logger,
+    registry,
+    retention: false,
+  });
   const catalog = new DefinitionCatalog();
   for (const object of definitions(message.upstream)) catalog.upsert(object);
   const metrics = createServerMetrics(registry);
@@ -154,7 +200,14 @@ async function startSyncflow(message: Extract<DriverMessage, { type: 'start' }>)
     readiness: [{ name: 'history-writable', check: () => history.writer.canAccept() }],
   });
   const server = createServer(
-    { cert: pki.serverCert, key: pki.serverKey, ca: tlsClientCAs(authConfig), requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.2' },
+    {
+      cert: pki.serverCert,
+      key: pki.serverKey,
+      ca: tlsClientCAs(authConfig),
+      requestCert: true,
+      rejectUnauthorized: false,
+      minVersion: 'TLSv1.2',
+    },
     app,
   );
   return {
@@ -180,24 +233,35 @@ async function startSyncflow(message: Extract<DriverMessage, { type: 'start' }>)
 
 async function startBaseline(message: Extract<DriverMessage, { type: 'start' }>): Promise<Running> {
   const agent = new Agent({ keepAliveTimeout: 30_000, connections: null });
-  const runs = new Map<string, Run>(Object.entries(WORKFLOWS).map(([name, w]) => [name, baselineRun(agent, message.upstream, w.delayMs, w.shape)]));
+  const runs = new Map<string, Run>(
+    Object.entries(WORKFLOWS).map(([name, w]) => [
+      name,
+      baselineRun(agent, message.upstream, w.delayMs, w.shape),
+    ]),
+  );
   const prefix = `/run/v1/namespaces/${NAMESPACE}/workflows/`;
-  const server = createServer({ cert: message.pki.serverCert, key: message.pki.serverKey, minVersion: 'TLSv1.2' }, (req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const run = req.method === 'POST' && req.url?.startsWith(prefix) ? runs.get(req.url.slice(prefix.length)) : undefined;
-      if (!run) {
-        res.writeHead(404).end();
-        return;
-      }
-      JSON.parse(Buffer.concat(chunks).toString('utf8'));
-      run().then(
-        (output) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(output)),
-        (error: unknown) => res.writeHead(502, { 'content-type': 'text/plain' }).end(String(error)),
-      );
-    });
-  });
+  const server = createServer(
+    { cert: message.pki.serverCert, key: message.pki.serverKey, minVersion: 'TLSv1.2' },
+    (req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const run =
+          req.method === 'POST' && req.url?.startsWith(prefix)
+            ? runs.get(req.url.slice(prefix.length))
+            : undefined;
+        if (!run) {
+          res.writeHead(404).end();
+          return;
+        }
+        JSON.parse(Buffer.concat(chunks).toString('utf8'));
+        run().then(
+          (output) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(output)),
+          (error: unknown) => res.writeHead(502, { 'content-type': 'text/plain' }).end(String(error)),
+        );
+      });
+    },
+  );
   return {
     server,
     async close() {

@@ -13,17 +13,16 @@
  * PostgreSQL when a URL is given (--database-url, or TEST_DATABASE_URL as `hack/postgres.sh run` sets
  * it), else to embedded PGlite. Loopback only; every loop is bounded by a request count.
  *
- *   hack/postgres.sh run npx tsx bench/api/gateway.ts --out bench/results/api-gateway.json
+ *   hack/postgres.sh run npx tsx bench/api/gateway.ts --out bench/results/api.json
  *   npx tsx bench/api/gateway.ts --quick
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Agent } from 'undici';
 import { baselineRun, FAN } from '../engine/workloads.ts';
 import { CALLER_GROUP, NAMESPACE, type DriverMessage, type WorkflowName } from './gateway-server.ts';
-import { closedLoop, machine, pairedLoop, round3, summary, type Shot } from './measure.ts';
+import { closedLoop, machine, pairedLoop, round3, summary, writeSection, type Shot } from './measure.ts';
 import { makeBenchPki } from './pki.ts';
 
 const args = process.argv.slice(2);
@@ -38,7 +37,9 @@ const here = fileURLToPath(new URL('.', import.meta.url));
 
 /** The engine benchmark's upstream process; resolves with its base URL. */
 async function startUpstream(): Promise<{ child: ChildProcess; base: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', `${here}../engine/upstream.ts`], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', `${here}../engine/upstream.ts`], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const port = await new Promise<number>((resolve, reject) => {
     let text = '';
     child.stdout?.on('data', (chunk: Buffer) => {
@@ -60,8 +61,13 @@ class ServerProcess {
 
   static async start(start: Extract<DriverMessage, { type: 'start' }>): Promise<ServerProcess> {
     // SYNCFLOW_BENCH_CPU_PROF=DIR writes a V8 CPU profile of each server process there (for profiling).
-    const profile = process.env.SYNCFLOW_BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.SYNCFLOW_BENCH_CPU_PROF}`] : [];
-    const child = fork(`${here}gateway-server.ts`, [], { execArgv: ['--import', 'tsx', ...profile], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const profile = process.env.SYNCFLOW_BENCH_CPU_PROF
+      ? ['--cpu-prof', `--cpu-prof-dir=${process.env.SYNCFLOW_BENCH_CPU_PROF}`]
+      : [];
+    const child = fork(`${here}gateway-server.ts`, [], {
+      execArgv: ['--import', 'tsx', ...profile],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
     child.send(start);
     const { port } = await ServerProcess.reply<{ port: number }>(child, 'listening');
     return new ServerProcess(child, `https://127.0.0.1:${port}`);
@@ -75,7 +81,8 @@ class ServerProcess {
         child.off('exit', onExit);
         resolve(message);
       };
-      const onExit = (code: number | null) => reject(new Error(`gateway server exited with ${code} before '${type}'`));
+      const onExit = (code: number | null) =>
+        reject(new Error(`gateway server exited with ${code} before '${type}'`));
       child.on('message', onMessage);
       child.once('exit', onExit);
     });
@@ -90,7 +97,10 @@ class ServerProcess {
 
   async finish(lastExecution?: string): Promise<Record<string, unknown>> {
     this.child.send({ type: 'finish', ...(lastExecution ? { lastExecution } : {}) } satisfies DriverMessage);
-    const { verdict } = await ServerProcess.reply<{ verdict: Record<string, unknown> }>(this.child, 'finished');
+    const { verdict } = await ServerProcess.reply<{ verdict: Record<string, unknown> }>(
+      this.child,
+      'finished',
+    );
     return verdict;
   }
 
@@ -108,10 +118,19 @@ async function main(): Promise<void> {
   const loadBefore = loadavg();
   const pki = await makeBenchPki();
   const upstream = await startUpstream();
-  const start = { type: 'start' as const, pki, upstream: upstream.base, ...(databaseUrl ? { databaseUrl } : {}) };
+  const start = {
+    type: 'start' as const,
+    pki,
+    upstream: upstream.base,
+    ...(databaseUrl ? { databaseUrl } : {}),
+  };
   const servers: ServerProcess[] = [];
   // The aggregator's connection to an extension server: front-proxy client certificate, keep-alive.
-  const agent = new Agent({ connect: { ca: pki.servingCa, cert: pki.frontProxyCert, key: pki.frontProxyKey }, connections: null, keepAliveTimeout: 30_000 });
+  const agent = new Agent({
+    connect: { ca: pki.servingCa, cert: pki.frontProxyCert, key: pki.frontProxyKey },
+    connections: null,
+    keepAliveTimeout: 30_000,
+  });
   const local = new Agent({ keepAliveTimeout: 30_000, connections: null });
   let lastExecution: string | undefined;
   try {
@@ -128,7 +147,11 @@ async function main(): Promise<void> {
           origin,
           path: `/run/v1/namespaces/${NAMESPACE}/workflows/${workflow}`,
           method: 'POST',
-          headers: { 'content-type': 'application/json', 'x-remote-user': 'system:serviceaccount:shop:checkout', 'x-remote-group': CALLER_GROUP },
+          headers: {
+            'content-type': 'application/json',
+            'x-remote-user': 'system:serviceaccount:shop:checkout',
+            'x-remote-group': CALLER_GROUP,
+          },
           body,
         });
         const text = await res.body.text();
@@ -150,16 +173,29 @@ async function main(): Promise<void> {
     let errors = 0;
     for (const concurrency of [1, 32]) {
       const total = concurrency === 1 ? (quick ? 200 : 1_000) : quick ? 2_000 : 8_000;
-      const { a: b, b: s } = await pairedLoop(shot(baseline.origin, 'diamond'), shot(syncflow.origin, 'diamond'), concurrency, total);
+      const { a: b, b: s } = await pairedLoop(
+        shot(baseline.origin, 'diamond'),
+        shot(syncflow.origin, 'diamond'),
+        concurrency,
+        total,
+      );
       errors += b.errors + s.errors;
       const bs = summary(b.latencies);
       const ss = summary(s.latencies);
       latency[`c${concurrency}`] = {
         samples: s.latencies.length,
-        errors: { baseline: b.errors, gateway: s.errors, ...(b.firstError || s.firstError ? { first: b.firstError ?? s.firstError } : {}) },
+        errors: {
+          baseline: b.errors,
+          gateway: s.errors,
+          ...(b.firstError || s.firstError ? { first: b.firstError ?? s.firstError } : {}),
+        },
         baselineMs: bs,
         gatewayMs: ss,
-        overheadMs: { p50: round3(ss.p50 - bs.p50), p90: round3(ss.p90 - bs.p90), p99: round3(ss.p99 - bs.p99) },
+        overheadMs: {
+          p50: round3(ss.p50 - bs.p50),
+          p90: round3(ss.p90 - bs.p90),
+          p99: round3(ss.p99 - bs.p99),
+        },
       };
       process.stderr.write(`latency c=${concurrency}: ${JSON.stringify(latency[`c${concurrency}`])}\n`);
     }
@@ -169,12 +205,16 @@ async function main(): Promise<void> {
     const rates = { baseline: [] as number[], gateway: [] as number[] };
     const cpu = { baseline: 0, gateway: 0 };
     for (let r = 0; r < rounds; r++) {
-      for (const [name, target] of [['baseline', baseline], ['gateway', syncflow]] as const) {
+      for (const [name, target] of [
+        ['baseline', baseline],
+        ['gateway', syncflow],
+      ] as const) {
         const cpu0 = await target.cpuMicros();
         const result = await closedLoop(shot(target.origin, 'fan'), 64, perRound);
         cpu[name] += (await target.cpuMicros()) - cpu0;
         errors += result.errors;
-        if (result.errors) process.stderr.write(`throughput ${name}: ${result.errors} errors, first: ${result.firstError}\n`);
+        if (result.errors)
+          process.stderr.write(`throughput ${name}: ${result.errors} errors, first: ${result.firstError}\n`);
         rates[name].push(result.latencies.length / result.seconds);
       }
     }
@@ -190,7 +230,10 @@ async function main(): Promise<void> {
       gatewayPerSecond: Math.round(mean(rates.gateway)),
       perRound: { baseline: rates.baseline.map(Math.round), gateway: rates.gateway.map(Math.round) },
       ratio: round3(mean(rates.gateway) / mean(rates.baseline)),
-      serverCpuUsPerRequest: { baseline: Math.round(cpu.baseline / (rounds * perRound)), gateway: Math.round(cpu.gateway / (rounds * perRound)) },
+      serverCpuUsPerRequest: {
+        baseline: Math.round(cpu.baseline / (rounds * perRound)),
+        gateway: Math.round(cpu.gateway / (rounds * perRound)),
+      },
       inProcessEngineBaselinePerSecond: Math.round(bare.latencies.length / bare.seconds),
     };
     process.stderr.write(`throughput: ${JSON.stringify(throughput)}\n`);
@@ -200,15 +243,19 @@ async function main(): Promise<void> {
     const c1 = latency.c1 as { overheadMs: { p50: number } };
     const c32 = latency.c32 as { overheadMs: { p50: number } };
     const result = {
-      benchmark: 'api-gateway',
       date: new Date().toISOString(),
-      machine: machine(loadBefore, 'shared 2-core VM; other engineers build and test concurrently, see the load averages'),
+      machine: machine(
+        loadBefore,
+        'shared 2-core VM; other engineers build and test concurrently, see the load averages',
+      ),
       method: {
         upstream: 'bench/engine/upstream.ts: separate node:http process on 127.0.0.1, fixed latency',
         gateway:
           'buildApp over node:https in its own process: DelegatingGuard with FrontProxyAuthenticator (certificate chain verified against the requestheader CA, allowed names) and SubjectAccessReviewAuthorizer (real cache; the review answered in-process), DagExecutor over undici with egress policy, pino info logs to /dev/null, metrics, history writer',
-        baseline: 'bench/engine/workloads.ts baselineRun (hand-written undici orchestrator) behind a minimal node:https server, own process, same certificate',
-        driver: 'undici client in a third process with the front-proxy client certificate and X-Remote-User/Group, keep-alive; latency paired (workers alternate targets), throughput in alternating rounds',
+        baseline:
+          'bench/engine/workloads.ts baselineRun (hand-written undici orchestrator) behind a minimal node:https server, own process, same certificate',
+        driver:
+          'undici client in a third process with the front-proxy client certificate and X-Remote-User/Group, keep-alive; latency paired (workers alternate targets), throughput in alternating rounds',
         history: verdict.history,
       },
       latency,
@@ -216,12 +263,17 @@ async function main(): Promise<void> {
       verification: { errors, ...verdict },
       targets: {
         throughputRatio: { target: 0.5, value: throughput.ratio, met: throughput.ratio >= 0.5 },
-        overheadP50Ms: { target: 2, c1: c1.overheadMs.p50, c32: c32.overheadMs.p50, met: Math.max(c1.overheadMs.p50, c32.overheadMs.p50) <= 2 },
+        overheadP50Ms: {
+          target: 2,
+          c1: c1.overheadMs.p50,
+          c32: c32.overheadMs.p50,
+          met: Math.max(c1.overheadMs.p50, c32.overheadMs.p50) <= 2,
+        },
         zeroErrors: { met: errors === 0 },
       },
     };
     const text = `${JSON.stringify(result, null, 2)}\n`;
-    if (out) await writeFile(out, text);
+    if (out) await writeSection(out, 'gateway', result);
     process.stdout.write(text);
   } finally {
     await agent.close();

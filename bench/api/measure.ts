@@ -2,6 +2,7 @@
  * Load drivers and statistics of the API benchmarks: bounded closed loops (a fixed number of
  * requests shared by N workers), paired so that two targets see the same machine at the same moments.
  */
+import { readFile, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, totalmem } from 'node:os';
 
 /** Sends one request; resolves when its response is read, rejects on any error or unexpected status. */
@@ -42,8 +43,16 @@ export async function closedLoop(shot: Shot, concurrency: number, total: number)
  * Paired closed loop: every worker alternates the two targets (half the workers start with each), so
  * load from other processes hits both alike and cancels out of the difference.
  */
-export async function pairedLoop(a: Shot, b: Shot, concurrency: number, total: number): Promise<{ a: LoopResult; b: LoopResult }> {
-  const out = { a: { latencies: [], errors: 0, seconds: 0 } as LoopResult, b: { latencies: [], errors: 0, seconds: 0 } as LoopResult };
+export async function pairedLoop(
+  a: Shot,
+  b: Shot,
+  concurrency: number,
+  total: number,
+): Promise<{ a: LoopResult; b: LoopResult }> {
+  const out = {
+    a: { latencies: [], errors: 0, seconds: 0 } as LoopResult,
+    b: { latencies: [], errors: 0, seconds: 0 } as LoopResult,
+  };
   let next = 0;
   const started = performance.now();
   const worker = async (first: number) => {
@@ -77,7 +86,11 @@ export const round3 = (n: number): number => Math.round(n * 1000) / 1000;
 
 /** p50/p90/p99 in ms, rounded. */
 export function summary(latencies: number[]): { p50: number; p90: number; p99: number } {
-  return { p50: round3(percentile(latencies, 50)), p90: round3(percentile(latencies, 90)), p99: round3(percentile(latencies, 99)) };
+  return {
+    p50: round3(percentile(latencies, 50)),
+    p90: round3(percentile(latencies, 90)),
+    p99: round3(percentile(latencies, 99)),
+  };
 }
 
 /** The machine a result was measured on. */
@@ -91,4 +104,20 @@ export function machine(loadBefore: number[], note: string): Record<string, unkn
     loadavgAfter: loadavg().map(round3),
     note,
   };
+}
+
+/**
+ * Writes one benchmark's result as `section` of a shared results file (bench/results/api.json holds
+ * `gateway` and `aggregated`), keeping the other sections.
+ */
+export async function writeSection(file: string, section: string, result: unknown): Promise<void> {
+  let doc: Record<string, unknown> = {};
+  try {
+    doc = JSON.parse(await readFile(file, 'utf8')) as Record<string, unknown>;
+  } catch {
+    // First section written.
+  }
+  doc.benchmark = 'api';
+  doc[section] = result;
+  await writeFile(file, `${JSON.stringify(doc, null, 2)}\n`);
 }

@@ -19,12 +19,15 @@ interface Profile {
 }
 
 async function main(): Promise<number> {
-  const [namespace = 'default', workflow = 'user-profile', inputJson = '{"userId":"42","withOrders":true}'] = process.argv.slice(2);
+  const [namespace = 'default', workflow = 'user-profile', inputJson = '{"userId":"42","withOrders":true}'] =
+    process.argv.slice(2);
   const kubeConfig = new KubeConfig();
   kubeConfig.loadFromDefault();
   const client = new SyncflowClient(kubeConfig, { timeoutMs: 30_000 });
   try {
-    const execution = await client.execute<Profile>(namespace, workflow, JSON.parse(inputJson), { labels: { app: 'run-workflow-example' } });
+    const execution = await client.execute<Profile>(namespace, workflow, JSON.parse(inputJson), {
+      labels: { app: 'run-workflow-example' },
+    });
     const { phase, durationMs, output, reason, message } = execution.status;
     console.log(`${namespace}/${execution.metadata.name}: ${phase} in ${durationMs} ms`);
     if (phase === 'Succeeded') {
@@ -34,7 +37,10 @@ async function main(): Promise<number> {
     // A failed workflow is a recorded result: the failing tasks say why.
     console.log(`${reason}: ${message}`);
     for (const task of execution.status.tasks ?? []) {
-      if (task.phase === 'Failed') console.log(`  task ${task.id}: ${task.error?.reason} ${task.error?.message} (HTTP ${task.httpStatus ?? '-'})`);
+      if (task.phase === 'Failed')
+        console.log(
+          `  task ${task.id}: ${task.error?.reason} ${task.error?.message} (HTTP ${task.httpStatus ?? '-'})`,
+        );
     }
     return 1;
   } catch (error) {
