@@ -21,7 +21,13 @@ import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Agent } from 'undici';
 import { baselineRun, FAN } from '../engine/workloads.ts';
-import { CALLER_GROUP, NAMESPACE, type DriverMessage, type WorkflowName } from './gateway-server.ts';
+import {
+  CALLER_GROUP,
+  NAMESPACE,
+  type Ablation,
+  type DriverMessage,
+  type WorkflowName,
+} from './gateway-server.ts';
 import { closedLoop, machine, pairedLoop, round3, summary, writeSection, type Shot } from './measure.ts';
 import { makeBenchPki } from './pki.ts';
 
@@ -114,6 +120,80 @@ class ServerProcess {
   }
 }
 
+/**
+ * `--ablation`: the gateway's server CPU per request with one part switched off at a time (fan
+ * workflow, concurrency 64), to see where the gateway's cost over the baseline goes. CPU time per
+ * request is measured in the server process, so it is far less sensitive to machine load than rates.
+ */
+async function ablation(start: Extract<DriverMessage, { type: 'start' }>, agent: Agent): Promise<void> {
+  const variants: Array<{ name: string; mode: 'syncflow' | 'baseline'; without: Ablation[] }> = [
+    { name: 'baseline', mode: 'baseline', without: [] },
+    { name: 'gateway', mode: 'syncflow', without: [] },
+    { name: 'without auth (TrustingGuard)', mode: 'syncflow', without: ['auth'] },
+    { name: 'without history', mode: 'syncflow', without: ['history'] },
+    { name: 'without execution logs', mode: 'syncflow', without: ['logs'] },
+    { name: 'without metrics observer', mode: 'syncflow', without: ['metrics'] },
+    { name: 'without all four', mode: 'syncflow', without: ['auth', 'history', 'logs', 'metrics'] },
+  ];
+  const requests = quick ? 2_000 : 5_000;
+  const rows: Record<string, unknown> = {};
+  for (const variant of variants) {
+    const server = await ServerProcess.start({ ...start, mode: variant.mode, without: variant.without });
+    try {
+      const shot = gatewayShot(agent, server.origin, 'fan');
+      await closedLoop(shot, 64, requests / 2);
+      const cpu0 = await server.cpuMicros();
+      const result = await closedLoop(shot, 64, requests);
+      const cpu = (await server.cpuMicros()) - cpu0;
+      rows[variant.name] = {
+        serverCpuUsPerRequest: Math.round(cpu / requests),
+        perSecond: Math.round(result.latencies.length / result.seconds),
+        errors: result.errors,
+      };
+      process.stderr.write(`${variant.name}: ${JSON.stringify(rows[variant.name])}\n`);
+      await server.finish();
+    } finally {
+      await server.stop();
+    }
+  }
+  if (out)
+    await writeSection(out, 'gatewayAblation', {
+      date: new Date().toISOString(),
+      machine: machine(loadavg(), 'see gateway.machine'),
+      workflow: 'fan, 0 ms upstreams, concurrency 64',
+      requests,
+      rows,
+    });
+}
+
+const BODY = JSON.stringify({ userId: '42' });
+
+/** One run through the gateway (or the baseline server) as the aggregator would send it. */
+function gatewayShot(
+  agent: Agent,
+  origin: string,
+  workflow: WorkflowName,
+  onExecution?: (name: string) => void,
+): Shot {
+  return async () => {
+    const res = await agent.request({
+      origin,
+      path: `/run/v1/namespaces/${NAMESPACE}/workflows/${workflow}`,
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        'x-remote-user': 'system:serviceaccount:shop:checkout',
+        'x-remote-group': CALLER_GROUP,
+      },
+      body: BODY,
+    });
+    const text = await res.body.text();
+    if (res.statusCode !== 200) throw new Error(`${res.statusCode} ${text.slice(0, 300)}`);
+    const execution = res.headers['syncflow-execution'];
+    if (onExecution && typeof execution === 'string') onExecution(execution);
+  };
+}
+
 async function main(): Promise<void> {
   const loadBefore = loadavg();
   const pki = await makeBenchPki();
@@ -134,31 +214,17 @@ async function main(): Promise<void> {
   const local = new Agent({ keepAliveTimeout: 30_000, connections: null });
   let lastExecution: string | undefined;
   try {
+    if (args.includes('--ablation')) {
+      await ablation(start, agent);
+      return;
+    }
     const syncflow = await ServerProcess.start({ ...start, mode: 'syncflow' });
     servers.push(syncflow);
     const baseline = await ServerProcess.start({ ...start, mode: 'baseline' });
     servers.push(baseline);
 
-    const body = JSON.stringify({ userId: '42' });
-    const shot =
-      (origin: string, workflow: WorkflowName): Shot =>
-      async () => {
-        const res = await agent.request({
-          origin,
-          path: `/run/v1/namespaces/${NAMESPACE}/workflows/${workflow}`,
-          method: 'POST',
-          headers: {
-            'content-type': 'application/json',
-            'x-remote-user': 'system:serviceaccount:shop:checkout',
-            'x-remote-group': CALLER_GROUP,
-          },
-          body,
-        });
-        const text = await res.body.text();
-        if (res.statusCode !== 200) throw new Error(`${res.statusCode} ${text.slice(0, 300)}`);
-        const execution = res.headers['syncflow-execution'];
-        if (typeof execution === 'string') lastExecution = execution;
-      };
+    const shot = (origin: string, workflow: WorkflowName): Shot =>
+      gatewayShot(agent, origin, workflow, (name) => (lastExecution = name));
 
     // Warm-up: JIT, connection pools, the authorizer's cache, the history's prepared statements.
     const warm = quick ? 300 : 2_000;
