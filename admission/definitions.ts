@@ -5,7 +5,7 @@
  * task about to be deleted.
  */
 import type { WorkflowDocument, WorkflowTaskDocument } from '../core/model/schema.ts';
-import { TaskSet, validateTask } from '../core/validation/validate.ts';
+import { validateTask, type TaskSet } from '../core/validation/validate.ts';
 
 /** A definition object as stored by the API server. */
 export interface StoredDefinition {
@@ -48,8 +48,18 @@ export function referencedTaskNames(spec: unknown): string[] {
 }
 
 /** The validator's view of a stored object: its identity and spec, without server fields. */
-export function asDocument(kind: 'Workflow', object: StoredDefinition, namespace: string, name?: string): WorkflowDocument;
-export function asDocument(kind: 'WorkflowTask', object: StoredDefinition, namespace: string, name?: string): WorkflowTaskDocument;
+export function asDocument(
+  kind: 'Workflow',
+  object: StoredDefinition,
+  namespace: string,
+  name?: string,
+): WorkflowDocument;
+export function asDocument(
+  kind: 'WorkflowTask',
+  object: StoredDefinition,
+  namespace: string,
+  name?: string,
+): WorkflowTaskDocument;
 export function asDocument(
   kind: 'Workflow' | 'WorkflowTask',
   object: StoredDefinition,
@@ -86,7 +96,8 @@ export class FreshDefinitions {
     const found = await Promise.all(missing.map((name) => this.live?.getTask(namespace, name)));
     found.forEach((object, i) => {
       const name = missing[i] as string;
-      if (object) tasks.set(name, validateTask(asDocument('WorkflowTask', object, namespace, name)).task ?? null);
+      if (object)
+        tasks.set(name, validateTask(asDocument('WorkflowTask', object, namespace, name)).task ?? null);
     });
     return tasks;
   }
@@ -105,7 +116,9 @@ export class FreshDefinitions {
       };
     }
     // A workflow deleted a moment ago may still be cached; the live list is the authority when it answered.
-    return { workflows: byName(listed.filter((workflow) => referencedTaskNames(workflow.spec).includes(taskName))) };
+    return {
+      workflows: byName(listed.filter((workflow) => referencedTaskNames(workflow.spec).includes(taskName))),
+    };
   }
 }
 

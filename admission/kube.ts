@@ -60,7 +60,9 @@ export class KubeSecretDirectory implements SecretDirectory {
       return [...Object.keys(secret.data ?? {}), ...Object.keys(secret.stringData ?? {})];
     } catch (error) {
       if (isNotFound(error)) return undefined;
-      throw new Error(`reading Secret ${namespace}/${name} failed with ${(error as { code?: number }).code ?? 'an error'}`);
+      throw new Error(
+        `reading Secret ${namespace}/${name} failed with ${(error as { code?: number }).code ?? 'an error'}`,
+      );
     }
   }
 }

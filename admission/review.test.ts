@@ -6,10 +6,30 @@ describe('AdmissionReview boundary', () => {
   describe('parseAdmissionReview', () => {
     const cases: Array<{ name: string; body: unknown; error: RegExp }> = [
       { name: 'a non-object', body: 'x', error: /must be an admission\.k8s\.io\/v1 AdmissionReview/ },
-      { name: 'a v1beta1 review', body: { apiVersion: 'admission.k8s.io/v1beta1', kind: 'AdmissionReview' }, error: /admissionReviewVersions: \[v1\]/ },
-      { name: 'no request', body: { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview' }, error: /^request: is required$/ },
-      { name: 'no uid', body: { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: {} }, error: /^request\.uid: is required$/ },
-      { name: 'an unknown operation', body: { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { uid: 'u', operation: 'PATCH' } }, error: /request\.operation: must be one of CREATE, UPDATE, DELETE, CONNECT/ },
+      {
+        name: 'a v1beta1 review',
+        body: { apiVersion: 'admission.k8s.io/v1beta1', kind: 'AdmissionReview' },
+        error: /admissionReviewVersions: \[v1\]/,
+      },
+      {
+        name: 'no request',
+        body: { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview' },
+        error: /^request: is required$/,
+      },
+      {
+        name: 'no uid',
+        body: { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: {} },
+        error: /^request\.uid: is required$/,
+      },
+      {
+        name: 'an unknown operation',
+        body: {
+          apiVersion: 'admission.k8s.io/v1',
+          kind: 'AdmissionReview',
+          request: { uid: 'u', operation: 'PATCH' },
+        },
+        error: /request\.operation: must be one of CREATE, UPDATE, DELETE, CONNECT/,
+      },
     ];
     for (const c of cases) {
       it(`names what is wrong with ${c.name}`, () => {
@@ -20,11 +40,20 @@ describe('AdmissionReview boundary', () => {
 
     it('reads kind, operation, namespace, name and dryRun', () => {
       const parsed = parseAdmissionReview(review('Workflow', 'CREATE', { object: profile(), dryRun: true }));
-      expect(parsed).to.include({ uid: 'b3f1c9e2-0000-4000-8000-000000000001', kind: 'Workflow', operation: 'CREATE', namespace: 'shop', name: 'profile', dryRun: true });
+      expect(parsed).to.include({
+        uid: 'b3f1c9e2-0000-4000-8000-000000000001',
+        kind: 'Workflow',
+        operation: 'CREATE',
+        namespace: 'shop',
+        name: 'profile',
+        dryRun: true,
+      });
     });
 
     it('takes the name from the object when the request has none, and gives every object metadata', () => {
-      const body = review('Workflow', 'CREATE', { object: profile() }) as { request: Record<string, unknown> };
+      const body = review('Workflow', 'CREATE', { object: profile() }) as {
+        request: Record<string, unknown>;
+      };
       delete body.request.name;
       delete body.request.namespace;
       body.request.oldObject = { spec: {} };
@@ -49,14 +78,38 @@ describe('AdmissionReview boundary', () => {
     it('describes a denial as a Status of the definitions group, suggestion and code in each cause', () => {
       const response = admissionResponse(
         'u',
-        deny({ code: 'TaskNotFound', message: 'm', kind: 'Workflow', name: 'p', causes: [{ code: 'TaskNotFound', field: 'spec.tasks[0].taskRef.name', message: 'missing', suggestion: 'did you mean `a`?' }] }),
+        deny({
+          code: 'TaskNotFound',
+          message: 'm',
+          kind: 'Workflow',
+          name: 'p',
+          causes: [
+            {
+              code: 'TaskNotFound',
+              field: 'spec.tasks[0].taskRef.name',
+              message: 'missing',
+              suggestion: 'did you mean `a`?',
+            },
+          ],
+        }),
       );
       expect(response.response.status).to.deep.equal({
         status: 'Failure',
         code: 422,
         reason: 'Invalid',
         message: 'm',
-        details: { group: 'syncflow.io', kind: 'Workflow', name: 'p', causes: [{ reason: 'TaskNotFound', field: 'spec.tasks[0].taskRef.name', message: 'missing (did you mean `a`?) [TaskNotFound]' }] },
+        details: {
+          group: 'syncflow.io',
+          kind: 'Workflow',
+          name: 'p',
+          causes: [
+            {
+              reason: 'TaskNotFound',
+              field: 'spec.tasks[0].taskRef.name',
+              message: 'missing (did you mean `a`?) [TaskNotFound]',
+            },
+          ],
+        },
       });
     });
   });

@@ -40,8 +40,7 @@ export interface AdmissionRequest {
 
 /** The outcome of an admission check. */
 export type AdmissionDecision =
-  | { allowed: true; warnings: string[] }
-  | { allowed: false; warnings: string[]; denial: Denial };
+  { allowed: true; warnings: string[] } | { allowed: false; warnings: string[]; denial: Denial };
 
 /** Why a request is refused: a catalogue code, a message for kubectl and the field errors behind it. */
 export interface Denial {
@@ -87,7 +86,14 @@ export interface AdmissionReviewResponse {
 const OPERATIONS: readonly AdmissionOperation[] = ['CREATE', 'UPDATE', 'DELETE', 'CONNECT'];
 
 /** apimachinery StatusReason for the HTTP statuses a denial can have. */
-const REASONS: Record<number, string> = { 400: 'BadRequest', 403: 'Forbidden', 409: 'Conflict', 422: 'Invalid', 500: 'InternalError', 503: 'ServiceUnavailable' };
+const REASONS: Record<number, string> = {
+  400: 'BadRequest',
+  403: 'Forbidden',
+  409: 'Conflict',
+  422: 'Invalid',
+  500: 'InternalError',
+  503: 'ServiceUnavailable',
+};
 
 /** Kubernetes truncates longer warnings; keep them whole by shortening ourselves. */
 const MAX_WARNING_LENGTH = 256;
@@ -107,7 +113,8 @@ function asObject(value: unknown): ReviewedObject | undefined {
  * (answered with HTTP 400: without a uid there is nothing to answer to).
  */
 export function parseAdmissionReview(body: unknown): AdmissionRequest | { error: string } {
-  if (!isObject(body)) return { error: 'the body must be an admission.k8s.io/v1 AdmissionReview JSON object' };
+  if (!isObject(body))
+    return { error: 'the body must be an admission.k8s.io/v1 AdmissionReview JSON object' };
   if (body.apiVersion !== 'admission.k8s.io/v1' || body.kind !== 'AdmissionReview') {
     return {
       error: `expected apiVersion admission.k8s.io/v1 and kind AdmissionReview, got ${String(body.apiVersion)} ${String(body.kind)} (set admissionReviewVersions: [v1] in the webhook configuration)`,

@@ -10,7 +10,17 @@ interface Answer {
   status: number;
   body: {
     message?: string;
-    response?: { uid: string; allowed: boolean; warnings?: string[]; status?: { code: number; reason: string; message: string; details: { causes: Array<{ reason: string; field: string; message: string }> } } };
+    response?: {
+      uid: string;
+      allowed: boolean;
+      warnings?: string[];
+      status?: {
+        code: number;
+        reason: string;
+        message: string;
+        details: { causes: Array<{ reason: string; field: string; message: string }> };
+      };
+    };
   };
 }
 
@@ -31,7 +41,10 @@ describe('admissionRoutes', () => {
         definitions: catalog,
         live,
         secrets: new FakeSecrets({}),
-        logger: { info: (fields, message) => logged.push({ fields, message }), warn: (fields, message) => logged.push({ fields, message }) },
+        logger: {
+          info: (fields, message) => logged.push({ fields, message }),
+          warn: (fields, message) => logged.push({ fields, message }),
+        },
         onDecision: (event) => decisions.push(event),
         ...options,
       }),
@@ -42,7 +55,11 @@ describe('admissionRoutes', () => {
   }
 
   async function post(path: string, body: unknown, contentType = 'application/json'): Promise<Answer> {
-    const response = await fetch(`${base}${path}`, { method: 'POST', headers: { 'content-type': contentType }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+    const response = await fetch(`${base}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': contentType },
+      body: typeof body === 'string' ? body : JSON.stringify(body),
+    });
     return { status: response.status, body: (await response.json()) as Answer['body'] };
   }
 
@@ -56,26 +73,40 @@ describe('admissionRoutes', () => {
   it('answers an allowed Workflow review with the request uid', async () => {
     const answer = await post(ADMISSION_PATHS.workflows, review('Workflow', 'CREATE', { object: profile() }));
     expect(answer.status).to.equal(200);
-    expect(answer.body).to.deep.equal({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: { uid: 'b3f1c9e2-0000-4000-8000-000000000001', allowed: true } });
+    expect(answer.body).to.deep.equal({
+      apiVersion: 'admission.k8s.io/v1',
+      kind: 'AdmissionReview',
+      response: { uid: 'b3f1c9e2-0000-4000-8000-000000000001', allowed: true },
+    });
     expect(decisions).to.have.length(1);
   });
 
   it('denies with a 422 Invalid Status whose causes carry field, code and message (kubectl prints them)', async () => {
     const steps = [{ id: 'user', taskRef: { name: 'get-user' }, input: { userId: 42 } }];
-    const answer = await post(ADMISSION_PATHS.workflows, review('Workflow', 'CREATE', { object: profile('p', steps) }));
+    const answer = await post(
+      ADMISSION_PATHS.workflows,
+      review('Workflow', 'CREATE', { object: profile('p', steps) }),
+    );
     const status = answer.body.response?.status;
     expect(answer.body.response?.allowed).to.equal(false);
     expect(status?.code).to.equal(422);
     expect(status?.reason).to.equal('Invalid');
     expect(status?.details.causes).to.deep.equal([
-      { reason: 'TypeMismatch', field: 'spec.tasks[0].input.userId', message: 'get-user input expects string, got integer [TypeMismatch]' },
+      {
+        reason: 'TypeMismatch',
+        field: 'spec.tasks[0].input.userId',
+        message: 'get-user input expects string, got integer [TypeMismatch]',
+      },
     ]);
     expect(logged.map((l) => l.message)).to.include('admission denied');
   });
 
   it('answers a WorkflowTask DELETE in use with 409 Conflict and the dependents in the message', async () => {
     live.workflows = [profile()];
-    const answer = await post(ADMISSION_PATHS.workflowtasks, review('WorkflowTask', 'DELETE', { oldObject: getUser() }));
+    const answer = await post(
+      ADMISSION_PATHS.workflowtasks,
+      review('WorkflowTask', 'DELETE', { oldObject: getUser() }),
+    );
     expect(answer.body.response?.status?.code).to.equal(409);
     expect(answer.body.response?.status?.reason).to.equal('Conflict');
     expect(answer.body.response?.status?.message).to.contain('used by 1 Workflow: profile');
@@ -83,15 +114,23 @@ describe('admissionRoutes', () => {
 
   it('passes warnings on', async () => {
     const task = getUser({ secrets: [{ name: 'token', secretKeyRef: { name: 'users-api', key: 'token' } }] });
-    const answer = await post(ADMISSION_PATHS.workflowtasks, review('WorkflowTask', 'CREATE', { object: task }));
+    const answer = await post(
+      ADMISSION_PATHS.workflowtasks,
+      review('WorkflowTask', 'CREATE', { object: task }),
+    );
     expect(answer.body.response?.allowed).to.equal(true);
     expect(answer.body.response?.warnings?.[0]).to.match(/^WorkflowTask `get-user` reads Secret `users-api`/);
   });
 
   it('refuses a review of the wrong kind for the path, saying how to fix the configuration', async () => {
-    const answer = await post(ADMISSION_PATHS.workflowtasks, review('Workflow', 'CREATE', { object: profile() }));
+    const answer = await post(
+      ADMISSION_PATHS.workflowtasks,
+      review('Workflow', 'CREATE', { object: profile() }),
+    );
     expect(answer.body.response?.allowed).to.equal(false);
-    expect(answer.body.response?.status?.message).to.contain('fix the rules of the ValidatingWebhookConfiguration');
+    expect(answer.body.response?.status?.message).to.contain(
+      'fix the rules of the ValidatingWebhookConfiguration',
+    );
   });
 
   it('turns a failing check into a denial asking to retry, never a crash', async () => {
@@ -100,10 +139,15 @@ describe('admissionRoutes', () => {
       throw new Error('etcdserver: request timed out');
     };
     const steps = [{ id: 'x', taskRef: { name: 'not-cached' } }];
-    const answer = await post(ADMISSION_PATHS.workflows, review('Workflow', 'CREATE', { object: profile('p', steps) }));
+    const answer = await post(
+      ADMISSION_PATHS.workflows,
+      review('Workflow', 'CREATE', { object: profile('p', steps) }),
+    );
     expect(answer.status).to.equal(200);
     expect(answer.body.response?.status?.code).to.equal(503);
-    expect(answer.body.response?.status?.message).to.equal('syncflow could not check Workflow shop/p: etcdserver: request timed out; retry');
+    expect(answer.body.response?.status?.message).to.equal(
+      'syncflow could not check Workflow shop/p: etcdserver: request timed out; retry',
+    );
   });
 
   it('answers 400 to a body that is not an AdmissionReview', async () => {

@@ -61,14 +61,23 @@ export function admissionRoutes(options: AdmissionRouteOptions): express.Router 
   // Two objects of at most 1.5 MiB each (etcd's limit) plus the envelope.
   const json = express.json({ limit: '4mb', type: () => true });
   router.post(ADMISSION_PATHS.workflows, json, handler('Workflow', new WorkflowAdmission(shared), options));
-  router.post(ADMISSION_PATHS.workflowtasks, json, handler('WorkflowTask', new WorkflowTaskAdmission(shared), options));
+  router.post(
+    ADMISSION_PATHS.workflowtasks,
+    json,
+    handler('WorkflowTask', new WorkflowTaskAdmission(shared), options),
+  );
   router.all([ADMISSION_PATHS.workflows, ADMISSION_PATHS.workflowtasks], (req, res) => {
-    res.status(405).setHeader('Allow', 'POST').json({ message: `${req.method} is not allowed: kube-apiserver POSTs AdmissionReviews here` });
+    res
+      .status(405)
+      .setHeader('Allow', 'POST')
+      .json({ message: `${req.method} is not allowed: kube-apiserver POSTs AdmissionReviews here` });
   });
   router.use((error: unknown, req: Request, res: Response, next: NextFunction) => {
     if (!req.path.startsWith('/admission/')) return next(error);
     const status = (error as { status?: number }).status ?? 400;
-    res.status(status >= 400 && status < 500 ? status : 400).json({ message: `the body is not a JSON AdmissionReview: ${(error as Error).message}` });
+    res
+      .status(status >= 400 && status < 500 ? status : 400)
+      .json({ message: `the body is not a JSON AdmissionReview: ${(error as Error).message}` });
   });
   return router;
 }
@@ -95,7 +104,10 @@ function handler(kind: 'Workflow' | 'WorkflowTask', reviewer: Reviewer, options:
         decision = await reviewer.review(request);
       } catch (error) {
         const reason = (error as Error)?.message ?? String(error);
-        options.logger?.warn({ kind, namespace: request.namespace, name: request.name, err: reason }, 'admission check failed');
+        options.logger?.warn(
+          { kind, namespace: request.namespace, name: request.name, err: reason },
+          'admission check failed',
+        );
         decision = deny({
           code: 'ServiceUnavailable',
           message: `syncflow could not check ${kind} ${request.namespace}/${request.name}: ${reason}; retry`,
@@ -108,7 +120,15 @@ function handler(kind: 'Workflow' | 'WorkflowTask', reviewer: Reviewer, options:
     const durationMs = performance.now() - started;
     if (!decision.allowed) {
       options.logger?.info(
-        { kind, namespace: request.namespace, name: request.name, operation: request.operation, dryRun: request.dryRun, code: decision.denial.code, causes: decision.denial.causes.map((c) => `${c.code} ${c.field}`) },
+        {
+          kind,
+          namespace: request.namespace,
+          name: request.name,
+          operation: request.operation,
+          dryRun: request.dryRun,
+          code: decision.denial.code,
+          causes: decision.denial.causes.map((c) => `${c.code} ${c.field}`),
+        },
         'admission denied',
       );
     }

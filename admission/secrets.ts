@@ -47,7 +47,9 @@ export async function checkSecrets(
       const result = await lookup(binding.secretName);
       const field = `spec.tasks[${index}].taskRef.name`;
       if ('failure' in result) {
-        warnings.push(`${field}: could not check Secret ${binding.secretName} of WorkflowTask ${task.name}: ${result.failure}`);
+        warnings.push(
+          `${field}: could not check Secret ${binding.secretName} of WorkflowTask ${task.name}: ${result.failure}`,
+        );
       } else if (result.keys === undefined) {
         errors.push({
           code: 'UnknownSecret',
@@ -60,7 +62,9 @@ export async function checkSecrets(
           code: 'UnknownSecret',
           field,
           message: `WorkflowTask \`${task.name}\` reads key \`${binding.key}\` of Secret \`${binding.secretName}\`, which has no such key`,
-          suggestion: result.keys.length ? `its keys are: ${result.keys.join(', ')}` : 'the Secret has no keys',
+          suggestion: result.keys.length
+            ? `its keys are: ${result.keys.join(', ')}`
+            : 'the Secret has no keys',
         });
       }
     }

@@ -5,7 +5,12 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { FieldError } from '../core/errors.ts';
 import { validateTask, validateWorkflow } from '../core/validation/validate.ts';
-import { asDocument, referencedTaskNames, type FreshDefinitions, type StoredDefinition } from './definitions.ts';
+import {
+  asDocument,
+  referencedTaskNames,
+  type FreshDefinitions,
+  type StoredDefinition,
+} from './definitions.ts';
 import { allow, deny, describeCause, type AdmissionDecision, type AdmissionRequest } from './review.ts';
 import { checkSecrets, type SecretDirectory } from './secrets.ts';
 
@@ -43,10 +48,24 @@ export class WorkflowTaskAdmission {
     const name = object?.metadata?.name || request.name;
     const subject = `WorkflowTask ${request.namespace}/${name}`;
     if (!object) {
-      const error: FieldError = { code: 'FieldRequired', field: 'request.object', message: 'the review carries no object' };
-      return deny({ code: 'BadRequest', message: `${subject}: ${describeCause(error)}`, causes: [error], kind: 'WorkflowTask', name });
+      const error: FieldError = {
+        code: 'FieldRequired',
+        field: 'request.object',
+        message: 'the review carries no object',
+      };
+      return deny({
+        code: 'BadRequest',
+        message: `${subject}: ${describeCause(error)}`,
+        causes: [error],
+        kind: 'WorkflowTask',
+        name,
+      });
     }
-    if (request.operation === 'UPDATE' && request.oldObject && isDeepStrictEqual(request.oldObject.spec, object.spec)) {
+    if (
+      request.operation === 'UPDATE' &&
+      request.oldObject &&
+      isDeepStrictEqual(request.oldObject.spec, object.spec)
+    ) {
       return allow();
     }
     const { errors, task } = validateTask(asDocument('WorkflowTask', object, request.namespace, name));
@@ -65,7 +84,8 @@ export class WorkflowTaskAdmission {
       // A task may be applied before its Secret; only a Workflow using it needs the Secret to exist.
       const secrets = await checkSecrets(this.options.secrets, request.namespace, [{ index: 0, task }]);
       warnings.push(...secrets.warnings);
-      for (const error of secrets.errors) warnings.push(`${error.message}; Workflows using this task will be refused until it exists`);
+      for (const error of secrets.errors)
+        warnings.push(`${error.message}; Workflows using this task will be refused until it exists`);
     }
     if (request.operation === 'CREATE') return allow(warnings);
 
@@ -73,8 +93,15 @@ export class WorkflowTaskAdmission {
     if (dependents.warning) warnings.push(dependents.warning);
     const broken: Breakage[] = [];
     for (const workflow of dependents.workflows) {
-      const errors = await this.newErrors(request.namespace, workflow, name, request.oldObject ?? null, object);
-      if (errors.length) broken.push({ workflow: `${request.namespace}/${workflow.metadata.name ?? ''}`, errors });
+      const errors = await this.newErrors(
+        request.namespace,
+        workflow,
+        name,
+        request.oldObject ?? null,
+        object,
+      );
+      if (errors.length)
+        broken.push({ workflow: `${request.namespace}/${workflow.metadata.name ?? ''}`, errors });
     }
     if (broken.length === 0) return allow(warnings);
     const lines = broken.flatMap((b) => b.errors.map((e) => `- workflow ${b.workflow}: ${describeCause(e)}`));
@@ -103,9 +130,15 @@ export class WorkflowTaskAdmission {
     const needed = referencedTaskNames(workflow.spec);
     const doc = asDocument('Workflow', workflow, namespace);
     const key = (e: FieldError) => `${e.code}|${e.field}|${e.message}`;
-    const old = validateWorkflow(doc, await this.options.definitions.tasksFor(namespace, needed, { name: taskName, object: before }));
+    const old = validateWorkflow(
+      doc,
+      await this.options.definitions.tasksFor(namespace, needed, { name: taskName, object: before }),
+    );
     const known = new Set(old.errors.map(key));
-    const next = validateWorkflow(doc, await this.options.definitions.tasksFor(namespace, needed, { name: taskName, object: after }));
+    const next = validateWorkflow(
+      doc,
+      await this.options.definitions.tasksFor(namespace, needed, { name: taskName, object: after }),
+    );
     return next.errors.filter((e) => !known.has(key(e)));
   }
 

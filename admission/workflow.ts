@@ -29,11 +29,25 @@ export class WorkflowAdmission {
     const name = object?.metadata?.name || request.name;
     const subject = `Workflow ${request.namespace}/${name}`;
     if (!object) {
-      const error: FieldError = { code: 'FieldRequired', field: 'request.object', message: 'the review carries no object' };
-      return deny({ code: 'BadRequest', message: `${subject}: ${describeCause(error)}`, causes: [error], kind: 'Workflow', name });
+      const error: FieldError = {
+        code: 'FieldRequired',
+        field: 'request.object',
+        message: 'the review carries no object',
+      };
+      return deny({
+        code: 'BadRequest',
+        message: `${subject}: ${describeCause(error)}`,
+        causes: [error],
+        kind: 'Workflow',
+        name,
+      });
     }
     // Metadata-only updates (labels, finalizers) must stay possible for a workflow that broke underneath.
-    if (request.operation === 'UPDATE' && request.oldObject && isDeepStrictEqual(request.oldObject.spec, object.spec)) {
+    if (
+      request.operation === 'UPDATE' &&
+      request.oldObject &&
+      isDeepStrictEqual(request.oldObject.spec, object.spec)
+    ) {
       return allow();
     }
     const needed = referencedTaskNames(object.spec);
@@ -43,16 +57,23 @@ export class WorkflowAdmission {
     const errors = [...result.errors, ...invalidTaskErrors(object.spec, tasks)];
     const warnings: string[] = [];
     if (this.options.secrets) {
-      const secrets = await checkSecrets(this.options.secrets, request.namespace, stepsWithTasks(object.spec, tasks));
+      const secrets = await checkSecrets(
+        this.options.secrets,
+        request.namespace,
+        stepsWithTasks(object.spec, tasks),
+      );
       errors.push(...secrets.errors);
       warnings.push(...secrets.warnings);
     }
-    if (result.workflow) warnings.push(...deadlineWarnings(result.workflow.timeoutMs, stepsWithTasks(object.spec, tasks)));
+    if (result.workflow)
+      warnings.push(...deadlineWarnings(result.workflow.timeoutMs, stepsWithTasks(object.spec, tasks)));
     if (errors.length === 0) return allow(warnings);
     const count = errors.length === 1 ? '1 error' : `${errors.length} errors`;
     return deny(
       {
-        code: errors.some((e) => e.code !== 'TaskNotFound') ? (errors[0]?.code ?? 'FieldInvalid') : 'TaskNotFound',
+        code: errors.some((e) => e.code !== 'TaskNotFound')
+          ? (errors[0]?.code ?? 'FieldInvalid')
+          : 'TaskNotFound',
         message: `${subject} is invalid (${count}):\n${errors.map((e) => `- ${describeCause(e)}`).join('\n')}`,
         causes: errors,
         kind: 'Workflow',

@@ -5,7 +5,15 @@ import type { SecretDirectory } from '../secrets.ts';
 export const NS = 'shop';
 
 /** get-user: userId → {id, email: string}. */
-export function getUser(overrides: { email?: string; extra?: Record<string, unknown>; secrets?: unknown[]; timeout?: string; maxAttempts?: number } = {}): StoredDefinition {
+export function getUser(
+  overrides: {
+    email?: string;
+    extra?: Record<string, unknown>;
+    secrets?: unknown[];
+    timeout?: string;
+    maxAttempts?: number;
+  } = {},
+): StoredDefinition {
   return {
     kind: 'WorkflowTask',
     metadata: { name: 'get-user', namespace: NS, resourceVersion: '1', generation: 1 },
@@ -14,9 +22,17 @@ export function getUser(overrides: { email?: string; extra?: Record<string, unkn
       outputSchema: {
         type: 'object',
         required: ['id', 'email'],
-        properties: { id: { type: 'string' }, email: { type: overrides.email ?? 'string' }, ...(overrides.extra ?? {}) },
+        properties: {
+          id: { type: 'string' },
+          email: { type: overrides.email ?? 'string' },
+          ...(overrides.extra ?? {}),
+        },
       },
-      http: { method: 'GET', url: 'http://users.shop.svc/users/{{input.userId}}', ...(overrides.secrets ? { headers: { Authorization: 'Bearer {{secrets.token}}' } } : {}) },
+      http: {
+        method: 'GET',
+        url: 'http://users.shop.svc/users/{{input.userId}}',
+        ...(overrides.secrets ? { headers: { Authorization: 'Bearer {{secrets.token}}' } } : {}),
+      },
       ...(overrides.secrets ? { secrets: overrides.secrets } : {}),
       ...(overrides.timeout ? { timeout: overrides.timeout } : {}),
       ...(overrides.maxAttempts ? { retry: { maxAttempts: overrides.maxAttempts } } : {}),
@@ -38,7 +54,11 @@ export function notify(): StoredDefinition {
 }
 
 /** profile: get-user then notify with the user's email. */
-export function profile(name = 'profile', steps?: unknown[], extra: Record<string, unknown> = {}): StoredDefinition {
+export function profile(
+  name = 'profile',
+  steps?: unknown[],
+  extra: Record<string, unknown> = {},
+): StoredDefinition {
   return {
     kind: 'Workflow',
     metadata: { name, namespace: NS, resourceVersion: '1', generation: 1 },
@@ -66,7 +86,11 @@ export function review(
     request: {
       uid: 'b3f1c9e2-0000-4000-8000-000000000001',
       kind: { group: 'syncflow.io', version: 'v1alpha1', kind },
-      resource: { group: 'syncflow.io', version: 'v1alpha1', resource: kind === 'Workflow' ? 'workflows' : 'workflowtasks' },
+      resource: {
+        group: 'syncflow.io',
+        version: 'v1alpha1',
+        resource: kind === 'Workflow' ? 'workflows' : 'workflowtasks',
+      },
       name,
       namespace: NS,
       operation,
@@ -103,4 +127,3 @@ export class FakeSecrets implements SecretDirectory {
     return found;
   }
 }
-

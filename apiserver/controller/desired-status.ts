@@ -39,18 +39,31 @@ function stepCount(object: DefinitionObject): number {
  * The status a Workflow should have. When it is not Ready, `revision` and `parallelGroups` keep
  * describing the last Ready definition (what ran last); the Ready condition says what is wrong now.
  */
-export function desiredWorkflowStatus(object: DefinitionObject, lookup: WorkflowLookup, now: Date): WorkflowStatus {
+export function desiredWorkflowStatus(
+  object: DefinitionObject,
+  lookup: WorkflowLookup,
+  now: Date,
+): WorkflowStatus {
   const stored = storedStatus<WorkflowStatus>(object);
   const generation = object.metadata.generation;
   const previous = readyCondition(object);
   let ready: Condition;
-  const status: WorkflowStatus = { ...(generation !== undefined ? { observedGeneration: generation } : {}), taskCount: stepCount(object) };
+  const status: WorkflowStatus = {
+    ...(generation !== undefined ? { observedGeneration: generation } : {}),
+    taskCount: stepCount(object),
+  };
   if (lookup.kind === 'ready') {
-    ready = { type: 'Ready', status: 'True', reason: 'Valid', message: `all ${lookup.workflow.steps.size} steps resolve; revision ${lookup.workflow.revision.slice(0, 19)}` };
+    ready = {
+      type: 'Ready',
+      status: 'True',
+      reason: 'Valid',
+      message: `all ${lookup.workflow.steps.size} steps resolve; revision ${lookup.workflow.revision.slice(0, 19)}`,
+    };
     status.revision = lookup.workflow.revision;
     status.parallelGroups = lookup.workflow.graph.parallelGroups.map((group) => [...group]);
   } else {
-    const message = lookup.kind === 'notFound' ? 'the workflow is not in the server catalog yet' : lookup.message;
+    const message =
+      lookup.kind === 'notFound' ? 'the workflow is not in the server catalog yet' : lookup.message;
     ready = {
       type: 'Ready',
       status: 'False',
@@ -61,7 +74,10 @@ export function desiredWorkflowStatus(object: DefinitionObject, lookup: Workflow
     if (stored.parallelGroups !== undefined) status.parallelGroups = stored.parallelGroups;
   }
   if (generation !== undefined) ready.observedGeneration = generation;
-  ready.lastTransitionTime = previous?.status === ready.status && previous.lastTransitionTime ? previous.lastTransitionTime : now.toISOString().replace(/\.\d{3}Z$/, 'Z');
+  ready.lastTransitionTime =
+    previous?.status === ready.status && previous.lastTransitionTime
+      ? previous.lastTransitionTime
+      : now.toISOString().replace(/\.\d{3}Z$/, 'Z');
   status.conditions = [ready];
   return status;
 }

@@ -6,7 +6,11 @@ import type * as k8s from '@kubernetes/client-node';
 import type { DefinitionCatalog } from '../definitions/catalog.ts';
 import { KubeEventRecorder, KubeLeaseClient, KubeStatusWriter } from './kube.ts';
 import { LeaderElector } from './leader-election.ts';
-import { DefinitionStatusController, type ControllerLogger, type RevisionRecorder } from './status-controller.ts';
+import {
+  DefinitionStatusController,
+  type ControllerLogger,
+  type RevisionRecorder,
+} from './status-controller.ts';
 
 /** Name of the Lease replicas elect a leader with. */
 export const LEASE_NAME = 'syncflow-controller';
@@ -44,7 +48,10 @@ export function startDefinitionController(options: DefinitionControllerOptions):
   if (!options.leaderElect) {
     void options.synced().then(() => {
       if (stopped) return;
-      logger.info({ identity: options.identity }, 'leader election off: this replica runs the definitions controller');
+      logger.info(
+        { identity: options.identity },
+        'leader election off: this replica runs the definitions controller',
+      );
       controller.start();
     });
     return {
@@ -59,14 +66,18 @@ export function startDefinitionController(options: DefinitionControllerOptions):
     identity: options.identity,
     client: new KubeLeaseClient(kubeConfig, options.leaseNamespace, LEASE_NAME),
     onStartedLeading: () => {
-      logger.info({ identity: options.identity, lease: `${options.leaseNamespace}/${LEASE_NAME}` }, 'became leader: running the definitions controller');
+      logger.info(
+        { identity: options.identity, lease: `${options.leaseNamespace}/${LEASE_NAME}` },
+        'became leader: running the definitions controller',
+      );
       controller.start();
     },
     onStoppedLeading: () => {
       logger.info({ identity: options.identity }, 'no longer leader: definitions controller paused');
       void controller.stop();
     },
-    onError: (error) => logger.warn({ err: String((error as Error)?.message ?? error) }, 'leader election round failed'),
+    onError: (error) =>
+      logger.warn({ err: String((error as Error)?.message ?? error) }, 'leader election round failed'),
   });
   void options.synced().then(() => {
     if (!stopped) elector.start();

@@ -3,7 +3,13 @@
  * core/v1 Events, and the coordination.k8s.io/v1 Lease of leader election.
  */
 import * as k8s from '@kubernetes/client-node';
-import { DEFINITIONS_API_VERSION, DEFINITIONS_GROUP, VERSION, WORKFLOW_NAMES, WORKFLOW_TASK_NAMES } from '../../core/model/resources.ts';
+import {
+  DEFINITIONS_API_VERSION,
+  DEFINITIONS_GROUP,
+  VERSION,
+  WORKFLOW_NAMES,
+  WORKFLOW_TASK_NAMES,
+} from '../../core/model/resources.ts';
 import type { WorkflowStatus, WorkflowTaskStatus } from '../../core/model/schema.ts';
 import type { LeaseClient, LeaseRecord, StoredLease } from './leader-election.ts';
 import type { DefinitionEvent, EventRecorder, StatusWriter } from './status-controller.ts';
@@ -28,7 +34,15 @@ export class KubeStatusWriter implements StatusWriter {
 
   private async patch(plural: string, namespace: string, name: string, status: object): Promise<void> {
     await this.api.patchNamespacedCustomObjectStatus(
-      { group: DEFINITIONS_GROUP, version: VERSION, namespace, plural, name, body: { status }, fieldManager: 'syncflow-controller' },
+      {
+        group: DEFINITIONS_GROUP,
+        version: VERSION,
+        namespace,
+        plural,
+        name,
+        body: { status },
+        fieldManager: 'syncflow-controller',
+      },
       MERGE_PATCH,
     );
   }
@@ -92,7 +106,9 @@ export class KubeLeaseClient implements LeaseClient {
 
   async get(): Promise<StoredLease | undefined> {
     try {
-      return toStored((await this.api.getNamespacedCustomObject({ ...this.path, name: this.name })) as LeaseObject);
+      return toStored(
+        (await this.api.getNamespacedCustomObject({ ...this.path, name: this.name })) as LeaseObject,
+      );
     } catch (error) {
       if ((error as { code?: number }).code === 404) return undefined;
       throw error;
@@ -100,13 +116,25 @@ export class KubeLeaseClient implements LeaseClient {
   }
 
   async create(spec: LeaseRecord): Promise<StoredLease> {
-    const body = { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: this.name, namespace: this.path.namespace }, spec: toSpec(spec) };
+    const body = {
+      apiVersion: 'coordination.k8s.io/v1',
+      kind: 'Lease',
+      metadata: { name: this.name, namespace: this.path.namespace },
+      spec: toSpec(spec),
+    };
     return toStored((await this.api.createNamespacedCustomObject({ ...this.path, body })) as LeaseObject);
   }
 
   async replace(spec: LeaseRecord, resourceVersion: string): Promise<StoredLease> {
-    const body = { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: this.name, namespace: this.path.namespace, resourceVersion }, spec: toSpec(spec) };
-    return toStored((await this.api.replaceNamespacedCustomObject({ ...this.path, name: this.name, body })) as LeaseObject);
+    const body = {
+      apiVersion: 'coordination.k8s.io/v1',
+      kind: 'Lease',
+      metadata: { name: this.name, namespace: this.path.namespace, resourceVersion },
+      spec: toSpec(spec),
+    };
+    return toStored(
+      (await this.api.replaceNamespacedCustomObject({ ...this.path, name: this.name, body })) as LeaseObject,
+    );
   }
 }
 
@@ -124,7 +152,9 @@ export function microTime(iso: string): string {
 function toSpec(record: LeaseRecord): LeaseRecord {
   return {
     holderIdentity: record.holderIdentity ?? '',
-    ...(record.leaseDurationSeconds !== undefined ? { leaseDurationSeconds: record.leaseDurationSeconds } : {}),
+    ...(record.leaseDurationSeconds !== undefined
+      ? { leaseDurationSeconds: record.leaseDurationSeconds }
+      : {}),
     ...(record.acquireTime ? { acquireTime: microTime(record.acquireTime) } : {}),
     ...(record.renewTime ? { renewTime: microTime(record.renewTime) } : {}),
     ...(record.leaseTransitions !== undefined ? { leaseTransitions: record.leaseTransitions } : {}),

@@ -20,7 +20,8 @@ class FakeLease implements LeaseClient {
     return (this.stored = { spec, resourceVersion: String(++this.version) });
   }
   async replace(spec: LeaseRecord, resourceVersion: string) {
-    if (!this.stored || this.stored.resourceVersion !== resourceVersion) throw Object.assign(new Error('conflict'), { code: 409 });
+    if (!this.stored || this.stored.resourceVersion !== resourceVersion)
+      throw Object.assign(new Error('conflict'), { code: 409 });
     return (this.stored = { spec, resourceVersion: String(++this.version) });
   }
 }
@@ -48,7 +49,11 @@ describe('LeaderElector', () => {
   it('creates the Lease and leads when there is none', async () => {
     const a = candidate('a', lease, events);
     expect(await a.step(0)).to.equal(true);
-    expect(lease.stored?.spec).to.deep.include({ holderIdentity: 'a', leaseDurationSeconds: 15, leaseTransitions: 0 });
+    expect(lease.stored?.spec).to.deep.include({
+      holderIdentity: 'a',
+      leaseDurationSeconds: 15,
+      leaseTransitions: 0,
+    });
     expect(events).to.deep.equal(['a started']);
   });
 
@@ -83,7 +88,12 @@ describe('LeaderElector', () => {
     expect(await a.step(2_000)).to.equal(true);
     lease.failNext = new Error('connection refused');
     expect(await a.step(10_000)).to.equal(false);
-    expect(events).to.deep.equal(['a started', 'a error: connection refused', 'a error: connection refused', 'a stopped']);
+    expect(events).to.deep.equal([
+      'a started',
+      'a error: connection refused',
+      'a error: connection refused',
+      'a stopped',
+    ]);
   });
 
   it('loses a write race without error (409 from a concurrent candidate)', async () => {

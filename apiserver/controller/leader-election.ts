@@ -103,7 +103,10 @@ export class LeaderElector {
     const lease = this.current;
     if (!lease || lease.spec.holderIdentity !== this.options.identity) return;
     try {
-      await this.options.client.replace({ ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1 }, lease.resourceVersion);
+      await this.options.client.replace(
+        { ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1 },
+        lease.resourceVersion,
+      );
     } catch (error) {
       this.options.onError?.(error);
     }

@@ -23,7 +23,11 @@ function workflow(name: string, taskNames: string[], rv = '1', generation = 1): 
     metadata: { name, namespace: NS, resourceVersion: rv, generation, uid: `uid-${name}` },
     spec: {
       inputSchema: { type: 'object', required: ['userId'], properties: { userId: { type: 'string' } } },
-      tasks: taskNames.map((t, i) => ({ id: `s${i}`, taskRef: { name: t }, input: { userId: '{{input.userId}}' } })),
+      tasks: taskNames.map((t, i) => ({
+        id: `s${i}`,
+        taskRef: { name: t },
+        input: { userId: '{{input.userId}}' },
+      })),
     },
   };
 }
@@ -48,7 +52,9 @@ class CatalogWriter implements StatusWriter {
 }
 
 function statusOf(catalog: DefinitionCatalog, name: string): WorkflowStatus {
-  return (catalog.listWorkflows(NS).find((w) => w.metadata.name === name) as { status: WorkflowStatus }).status;
+  return (
+    catalog.listWorkflows(NS).find((w) => w.metadata.name === name) as unknown as { status: WorkflowStatus }
+  ).status;
 }
 
 function usedBy(catalog: DefinitionCatalog, name: string): number | undefined {
@@ -93,7 +99,14 @@ describe('DefinitionStatusController', () => {
     expect(status).to.deep.include({ observedGeneration: 1, taskCount: 2, parallelGroups: [['s0', 's1']] });
     expect(status.revision).to.match(/^sha256:[0-9a-f]{64}$/);
     expect(status.conditions).to.deep.equal([
-      { type: 'Ready', status: 'True', reason: 'Valid', message: `all 2 steps resolve; revision ${status.revision?.slice(0, 19)}`, observedGeneration: 1, lastTransitionTime: '2026-11-26T12:00:00Z' },
+      {
+        type: 'Ready',
+        status: 'True',
+        reason: 'Valid',
+        message: `all 2 steps resolve; revision ${status.revision?.slice(0, 19)}`,
+        observedGeneration: 1,
+        lastTransitionTime: '2026-11-26T12:00:00Z',
+      },
     ]);
   });
 
@@ -102,7 +115,11 @@ describe('DefinitionStatusController', () => {
     catalog.upsert(workflow('second', ['get-user']));
     controller.start();
     await controller.idle();
-    expect([usedBy(catalog, 'get-user'), usedBy(catalog, 'get-recs'), usedBy(catalog, 'unused')]).to.deep.equal([2, 1, 0]);
+    expect([
+      usedBy(catalog, 'get-user'),
+      usedBy(catalog, 'get-recs'),
+      usedBy(catalog, 'unused'),
+    ]).to.deep.equal([2, 1, 0]);
   });
 
   it('records each new revision once, with the workflow and task specs', async () => {
@@ -110,11 +127,17 @@ describe('DefinitionStatusController', () => {
     await controller.idle();
     expect(revisions).to.have.length(1);
     expect(revisions[0]?.workflowName).to.equal('profile');
-    expect(Object.keys((revisions[0]?.definition as { tasks: object }).tasks).sort()).to.deep.equal(['get-recs', 'get-user']);
+    expect(Object.keys((revisions[0]?.definition as { tasks: object }).tasks).sort()).to.deep.equal([
+      'get-recs',
+      'get-user',
+    ]);
     catalog.upsert(task('get-user', 'string', '2')); // same spec, new resourceVersion: same revision
     await controller.idle();
     expect(revisions).to.have.length(1);
-    catalog.upsert({ ...task('get-user', 'string', '3'), spec: { ...(task('get-user').spec as object), description: 'changed' } });
+    catalog.upsert({
+      ...task('get-user', 'string', '3'),
+      spec: { ...(task('get-user').spec as object), description: 'changed' },
+    });
     await controller.idle();
     expect(revisions).to.have.length(2);
     expect(revisions[1]?.hash).to.equal(statusOf(catalog, 'profile').revision);
@@ -128,10 +151,20 @@ describe('DefinitionStatusController', () => {
     await controller.idle();
     const status = statusOf(catalog, 'profile');
     expect(status.conditions?.[0]).to.deep.include({ status: 'False', reason: 'TaskNotFound' });
-    expect(status.conditions?.[0]?.message).to.contain('WorkflowTask `get-recs` does not exist in namespace shop');
+    expect(status.conditions?.[0]?.message).to.contain(
+      'WorkflowTask `get-recs` does not exist in namespace shop',
+    );
     expect(status.revision, 'the last Ready revision stays').to.equal(revision);
     expect(events).to.deep.equal([
-      { namespace: NS, kind: 'Workflow', name: 'profile', uid: 'uid-profile', type: 'Warning', reason: 'TaskNotFound', message: `Workflow is not Ready: ${status.conditions?.[0]?.message}` },
+      {
+        namespace: NS,
+        kind: 'Workflow',
+        name: 'profile',
+        uid: 'uid-profile',
+        type: 'Warning',
+        reason: 'TaskNotFound',
+        message: `Workflow is not Ready: ${status.conditions?.[0]?.message}`,
+      },
     ]);
     controller.enqueue(NS);
     await controller.idle();
@@ -145,10 +178,17 @@ describe('DefinitionStatusController', () => {
     catalog.upsert({
       kind: 'WorkflowTask',
       metadata: { name: 'notify', namespace: NS, resourceVersion: '1' },
-      spec: { inputSchema: { type: 'object', properties: { email: { type: 'string' } } }, http: { method: 'GET', url: 'http://n/' } },
+      spec: {
+        inputSchema: { type: 'object', properties: { email: { type: 'string' } } },
+        http: { method: 'GET', url: 'http://n/' },
+      },
     });
     const uses = workflow('uses', ['get-user']);
-    (uses.spec as { tasks: unknown[] }).tasks.push({ id: 'n', taskRef: { name: 'notify' }, input: { email: '{{tasks.s0.output.email}}' } });
+    (uses.spec as { tasks: unknown[] }).tasks.push({
+      id: 'n',
+      taskRef: { name: 'notify' },
+      input: { email: '{{tasks.s0.output.email}}' },
+    });
     catalog.upsert(uses);
     await controller.idle();
     catalog.upsert(task('get-user', 'integer', '9'));
@@ -157,8 +197,14 @@ describe('DefinitionStatusController', () => {
     expect(events.map((e) => `${e.type} ${e.reason} ${e.name}`)).to.deep.equal(['Warning Invalid uses']);
     catalog.upsert(task('get-user', 'string', '10'));
     await controller.idle();
-    expect(statusOf(catalog, 'uses').conditions?.[0]).to.deep.include({ status: 'True', lastTransitionTime: '2026-11-26T12:00:00Z' });
-    expect(events.map((e) => `${e.type} ${e.reason} ${e.name}`)).to.deep.equal(['Warning Invalid uses', 'Normal Ready uses']);
+    expect(statusOf(catalog, 'uses').conditions?.[0]).to.deep.include({
+      status: 'True',
+      lastTransitionTime: '2026-11-26T12:00:00Z',
+    });
+    expect(events.map((e) => `${e.type} ${e.reason} ${e.name}`)).to.deep.equal([
+      'Warning Invalid uses',
+      'Normal Ready uses',
+    ]);
   });
 
   it('writes nothing when the stored status is already right', async () => {

@@ -7,7 +7,12 @@
  */
 import type { WorkflowStatus, WorkflowTaskStatus } from '../../core/model/schema.ts';
 import type { DefinitionObject, WorkflowLookup } from '../definitions/catalog.ts';
-import { desiredTaskStatus, desiredWorkflowStatus, readyCondition, statusUpToDate } from './desired-status.ts';
+import {
+  desiredTaskStatus,
+  desiredWorkflowStatus,
+  readyCondition,
+  statusUpToDate,
+} from './desired-status.ts';
 
 /** The catalog view the controller reads (`DefinitionCatalog` satisfies it). */
 export interface DefinitionView {
@@ -44,7 +49,12 @@ export interface EventRecorder {
 
 /** Stores revision snapshots (the history store). */
 export interface RevisionRecorder {
-  recordRevision(revision: { namespace: string; workflowName: string; hash: string; definition: unknown }): Promise<unknown>;
+  recordRevision(revision: {
+    namespace: string;
+    workflowName: string;
+    hash: string;
+    definition: unknown;
+  }): Promise<unknown>;
 }
 
 /** Logging the controller needs. */
@@ -132,7 +142,10 @@ export class DefinitionStatusController {
         const attempt = (this.failures.get(namespace) ?? 0) + 1;
         this.failures.set(namespace, attempt);
         const delayMs = Math.min(30_000, 250 * 2 ** (attempt - 1));
-        this.options.logger?.warn({ namespace, attempt, delayMs, err: String((error as Error)?.message ?? error) }, 'reconciling definition status failed; retrying');
+        this.options.logger?.warn(
+          { namespace, attempt, delayMs, err: String((error as Error)?.message ?? error) },
+          'reconciling definition status failed; retrying',
+        );
         const schedule = this.options.scheduleRetry ?? ((run, ms) => setTimeout(run, ms).unref());
         schedule(() => this.enqueue(namespace), delayMs);
       }
@@ -175,13 +188,18 @@ export class DefinitionStatusController {
   }
 
   /** An Event when the Workflow turns not Ready (or Ready again after that), once per change. */
-  private async announce(namespace: string, workflow: DefinitionObject, lookup: WorkflowLookup): Promise<void> {
+  private async announce(
+    namespace: string,
+    workflow: DefinitionObject,
+    lookup: WorkflowLookup,
+  ): Promise<void> {
     const name = workflow.metadata.name ?? '';
     const key = `${namespace}/${name}`;
     const stored = readyCondition(workflow);
     if (lookup.kind === 'notReady') {
       const signature = `${lookup.reason}|${lookup.message}`;
-      const alreadyStored = stored?.status === 'False' && stored.reason === lookup.reason && stored.message === lookup.message;
+      const alreadyStored =
+        stored?.status === 'False' && stored.reason === lookup.reason && stored.message === lookup.message;
       if (this.announced.get(key) === signature || (alreadyStored && !this.announced.has(key))) {
         this.announced.set(key, signature);
         return;
@@ -210,14 +228,23 @@ export class DefinitionStatusController {
     }
   }
 
-  private async recordRevision(namespace: string, name: string, lookup: Extract<WorkflowLookup, { kind: 'ready' }>): Promise<void> {
+  private async recordRevision(
+    namespace: string,
+    name: string,
+    lookup: Extract<WorkflowLookup, { kind: 'ready' }>,
+  ): Promise<void> {
     const { workflow } = lookup;
     const key = `${namespace}/${name}/${workflow.revision}`;
     if (this.recorded.has(key)) return;
     const tasks: Record<string, unknown> = {};
     for (const step of workflow.steps.values()) tasks[step.task.name] = step.task.spec;
     // The same snapshot shape the execution service records, so either writer may come first.
-    await this.options.revisions.recordRevision({ namespace, workflowName: name, hash: workflow.revision, definition: { workflow: workflow.spec, tasks } });
+    await this.options.revisions.recordRevision({
+      namespace,
+      workflowName: name,
+      hash: workflow.revision,
+      definition: { workflow: workflow.spec, tasks },
+    });
     this.recorded.add(key);
   }
 
@@ -232,6 +259,9 @@ export class DefinitionStatusController {
   }
 
   private namespaces(): Set<string> {
-    return new Set([...this.seen, ...this.options.catalog.listWorkflows().map((w) => w.metadata.namespace || 'default')]);
+    return new Set([
+      ...this.seen,
+      ...this.options.catalog.listWorkflows().map((w) => w.metadata.namespace || 'default'),
+    ]);
   }
 }
