@@ -125,7 +125,10 @@ class ServerProcess {
  * workflow, concurrency 64), to see where the gateway's cost over the baseline goes. CPU time per
  * request is measured in the server process, so it is far less sensitive to machine load than rates.
  */
-async function ablation(start: Extract<DriverMessage, { type: 'start' }>, agent: Agent): Promise<void> {
+async function ablation(
+  start: Omit<Extract<DriverMessage, { type: 'start' }>, 'mode'>,
+  agent: Agent,
+): Promise<void> {
   const variants: Array<{ name: string; mode: 'syncflow' | 'baseline'; without: Ablation[] }> = [
     { name: 'baseline', mode: 'baseline', without: [] },
     { name: 'gateway', mode: 'syncflow', without: [] },
