@@ -46,7 +46,9 @@ describe('server application limits', function () {
   const executor = new GatedExecutor();
   const shed: number[] = [];
 
-  before(async () => {
+  before(async function () {
+    // Starting embedded PGlite (WebAssembly) takes seconds on a loaded 2-core machine.
+    this.timeout(120_000);
     history = await openHistory({ logger: pino({ level: 'silent' }), registry: new Registry(), retention: false, watchPollIntervalMs: 20 });
     const catalog = new DefinitionCatalog();
     catalog.upsert({ kind: 'WorkflowTask', metadata: { name: 't', namespace: 'ns', resourceVersion: '1' }, spec: { http: { method: 'GET', url: 'http://x.svc/' } } });
@@ -69,9 +71,9 @@ describe('server application limits', function () {
 
   after(async () => {
     executor.releaseAll();
-    server.closeAllConnections();
-    await new Promise((resolve) => server.close(resolve));
-    await history.close();
+    server?.closeAllConnections();
+    if (server) await new Promise((resolve) => server.close(resolve));
+    await history?.close();
   });
 
   it('sheds executions beyond the in-flight limit with 429 and Retry-After, then accepts again', async () => {

@@ -95,7 +95,9 @@ describe('server application', function () {
   const create = (workflow: string, input: unknown, extra: Record<string, unknown> = {}) =>
     call('POST', executions, { body: { apiVersion: 'execution.syncflow.io/v1alpha1', kind: 'WorkflowExecution', metadata: { generateName: `${workflow}-`, labels: { team: 'web' } }, spec: { workflowRef: { name: workflow }, input }, ...extra } });
 
-  before(async () => {
+  before(async function () {
+    // Starting embedded PGlite (WebAssembly) takes seconds on a loaded 2-core machine.
+    this.timeout(120_000);
     upstream = await startDemoUpstream({ host: ADDRESS, port: 8080 });
     history = await openHistory({ logger: pino({ level: 'silent' }), registry, retention: false, watchPollIntervalMs: 20 });
     let rv = 1;
@@ -131,10 +133,10 @@ describe('server application', function () {
   });
 
   after(async () => {
-    server.closeAllConnections();
-    await new Promise((resolve) => server.close(resolve));
-    await history.close();
-    await upstream.close();
+    server?.closeAllConnections();
+    if (server) await new Promise((resolve) => server.close(resolve));
+    await history?.close();
+    await upstream?.close();
   });
 
   describe('create', () => {
