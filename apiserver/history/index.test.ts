@@ -9,7 +9,7 @@ import { describeDatabase, openHistory } from './index.ts';
 import { RecordingLogger } from './testing.ts';
 
 describe('openHistory', function () {
-  this.timeout(60_000);
+  this.timeout(180_000);
 
   it('without a database URL uses embedded PGlite and says it is a development default', async () => {
     const logger = new RecordingLogger();

@@ -10,7 +10,9 @@ describe('PgExecutionStore on embedded PGlite', function () {
   this.timeout(60_000);
   let db: EmbeddedDatabase;
 
-  before(async () => {
+  before(async function () {
+    // Embedded PGlite (WebAssembly) starts slowly on a loaded 2-core machine.
+    this.timeout(120_000);
     db = await startEmbeddedDatabase({ logger: silentLogger, maxConnections: 32 });
   });
 
