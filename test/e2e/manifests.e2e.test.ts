@@ -365,6 +365,50 @@ describe('installation manifests (kustomize overlays on a real kube-apiserver)',
     });
   }
 
+  // Docker cannot run on the development machine (no daemon), so the image is checked by structure.
+  it('Dockerfile: multi-stage, production dependencies only, non-root, `syncflow server` entrypoint', () => {
+    const dockerfile = readFileSync(join(repoRoot, 'Dockerfile'), 'utf8');
+    const instructions = dockerfile
+      .replace(/\\\n/g, ' ')
+      .split('\n')
+      .map((line) => line.trim())
+      .filter((line) => line !== '' && !line.startsWith('#'));
+    const stages = instructions.filter((line) => line.startsWith('FROM '));
+    expect(stages, 'a build stage and a runtime stage').to.have.length(2);
+    expect(stages[0]).to.match(/^FROM node:24\S* AS build$/);
+    const runtimeStart = instructions.indexOf(stages[1] ?? '');
+    const runtime = instructions.slice(runtimeStart);
+    expect(
+      runtime.some((line) => /^RUN /.test(line)),
+      'the runtime stage runs nothing (no shell needed)',
+    ).to.equal(false);
+    const installs = instructions.filter((line) => /\bnpm (ci|install)\b/.test(line));
+    expect(installs).to.have.length(1);
+    expect(installs[0]).to.match(/npm ci .*--omit=dev/);
+    const user = runtime.filter((line) => line.startsWith('USER ')).at(-1);
+    expect(user, 'the last USER is numeric and not root').to.match(/^USER [1-9][0-9]*(:[1-9][0-9]*)?$/);
+    const uid = Number(user?.split(' ')[1]?.split(':')[0]);
+    expect(podSpec(overlay('production')).securityContext).to.deep.include({ runAsUser: uid });
+    const copied = runtime.filter((line) => line.startsWith('COPY '));
+    expect(
+      copied.every((line) => line.includes('--from=build')),
+      'the runtime copies only from the build stage',
+    ).to.equal(true);
+    // Only runtime sources enter the build context.
+    const ignore = readFileSync(join(repoRoot, '.dockerignore'), 'utf8').split('\n');
+    expect(ignore[ignore.findIndex((l) => !l.startsWith('#'))]).to.equal('*');
+    for (const kept of ['!package.json', '!package-lock.json', '!bin/', '!core/', '!apiserver/', '!cli/'])
+      expect(ignore).to.include(kept);
+    for (const dropped of ['**/*.test.ts', '**/node_modules/']) expect(ignore).to.include(dropped);
+    // Every directory the CLI entry point reaches at run time is in the image.
+    const sources = new Set(
+      instructions
+        .filter((l) => /^COPY (bin|core|apiserver|admission|cli)\/ /.test(l))
+        .map((l) => l.split(' ')[1]),
+    );
+    expect([...sources].sort()).to.deep.equal(['admission/', 'apiserver/', 'bin/', 'cli/', 'core/']);
+  });
+
   it('dev runs one replica on the embedded database, without DATABASE_URL', () => {
     const c = server(overlay('dev'));
     expect(c.env.map((e) => e.name)).not.to.include('DATABASE_URL');
