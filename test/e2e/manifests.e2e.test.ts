@@ -5,9 +5,13 @@
 // and a fail-closed webhook pointing at a Service without Pods would refuse every Workflow of the
 // other suites. The Deployment's flags are checked against those the e2e server runs with.
 import { expect } from 'chai';
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseAllDocuments, stringify } from 'yaml';
+import { startDemoUpstream } from '../../examples/demo-upstream/server.ts';
 import { ControlPlane } from '../harness/controlplane.ts';
 import { repoRoot, serverArgs } from '../harness/syncflow-server.ts';
 
@@ -129,6 +133,8 @@ describe('installation manifests (kustomize overlays on a real kube-apiserver)',
   let cp: ControlPlane;
   const rendered = new Map<string, KubeObject[]>();
   const namespaces: string[] = [];
+  /** The production RBAC copied for a fresh ServiceAccount (set by the RBAC test, used by the next). */
+  let rbacCopy: { ns: string; workload: string; suffix: string; objects: KubeObject[] } | undefined;
 
   const render = async (overlay: string): Promise<KubeObject[]> => {
     const text = await cp.kubectl.ok(['kustomize', join(repoRoot, 'manifests/overlays', overlay)]);
@@ -163,6 +169,16 @@ describe('installation manifests (kustomize overlays on a real kube-apiserver)',
   });
 
   after(async () => {
+    for (const o of rbacCopy?.objects ?? []) {
+      const args = [
+        'delete',
+        `${o.kind.toLowerCase()}.rbac.authorization.k8s.io`,
+        o.metadata.name,
+        '--ignore-not-found',
+      ];
+      if (o.metadata.namespace) args.push('-n', o.metadata.namespace);
+      await cp.kubectl.run(args);
+    }
     for (const ns of namespaces) await cp.deleteNamespace(ns);
   });
 
@@ -604,15 +620,109 @@ describe('installation manifests (kustomize overlays on a real kube-apiserver)',
     expect(await can('get', 'secrets', '-n', workload)).to.equal('yes');
     expect(await can('list', 'secrets', '-n', workload)).to.equal('no');
     expect(await can('get', 'secrets', '-n', 'kube-system')).to.equal('no');
-    for (const o of rbac) {
-      const args = [
-        'delete',
-        `${o.kind.toLowerCase()}.rbac.authorization.k8s.io`,
-        o.metadata.name,
-        '--ignore-not-found',
-      ];
-      if (o.metadata.namespace) args.push('-n', o.metadata.namespace);
-      await cp.kubectl.run(args);
+    rbacCopy = { ns, workload, suffix, objects: rbac };
+  });
+
+  it('the real server runs with nothing but that RBAC: executions with a Secret, leader election, Workflow status', async function () {
+    if (!rbacCopy || !cp.settings.serverPort || !cp.settings.clientCaFile) this.skip();
+    const { ns, workload } = rbacCopy;
+    // A client certificate for the ServiceAccount's user name: RBAC sees exactly that identity.
+    const kubeConfig = await cp.kubeConfig({
+      user: `system:serviceaccount:${ns}:syncflow`,
+      groups: ['system:serviceaccounts', `system:serviceaccounts:${ns}`],
+    });
+    const dir = await mkdtemp(join(tmpdir(), 'syncflow-rbac-'));
+    const kubeconfigFile = join(dir, 'kubeconfig');
+    await writeFile(kubeconfigFile, kubeConfig.exportConfig());
+    const upstream = await startDemoUpstream({ host: '127.0.0.92', port: 8080 });
+    await cp.kubectl.ok([
+      '-n',
+      workload,
+      'create',
+      'secret',
+      'generic',
+      'demo-api',
+      '--from-literal=token=rbac-s3cr3t',
+    ]);
+    await cp.kubectl.ok(['-n', workload, 'apply', '-f', join(repoRoot, 'examples/')]);
+    // The e2e flags with this identity, and leader election on (as in the Deployment) in its namespace.
+    const args = serverArgs(cp, { demoAddress: '127.0.0.92', dataDir: join(dir, 'db') })
+      .filter((a) => !a.startsWith('--kubeconfig=') && !a.startsWith('--leader-elect'))
+      .concat([
+        `--kubeconfig=${kubeconfigFile}`,
+        '--leader-elect=true',
+        `--leader-election-namespace=${ns}`,
+        `--pod-name=rbac-${rbacCopy.suffix}`,
+      ]);
+    const child = spawn(process.execPath, [join(repoRoot, 'bin/syncflow.js'), ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let logs = '';
+    child.stdout.setEncoding('utf8').on('data', (c: string) => (logs += c));
+    child.stderr.setEncoding('utf8').on('data', (c: string) => (logs += c));
+    const kill = () => child.kill('SIGKILL');
+    process.once('exit', kill);
+    try {
+      const deadline = Date.now() + 90_000;
+      let reachable = false;
+      while (!reachable && Date.now() < deadline && child.exitCode === null) {
+        if (logs.includes('definitions listed')) {
+          reachable =
+            (
+              await cp.kubectl.run([
+                'get',
+                '--raw',
+                '/apis/execution.syncflow.io/v1alpha1/workflowexecutions?limit=1',
+              ])
+            ).code === 0;
+        }
+        if (!reachable) await new Promise((resolve) => setTimeout(resolve, 500));
+      }
+      expect(reachable, `server not reachable through the aggregator:\n${logs.slice(-3000)}`).to.equal(true);
+      const execution = {
+        apiVersion: 'execution.syncflow.io/v1alpha1',
+        kind: 'WorkflowExecution',
+        metadata: { generateName: 'user-profile-', namespace: workload },
+        spec: { workflowRef: { name: 'user-profile' }, input: { userId: '7' } },
+      };
+      const created = await cp.kubectl.run(['create', '-f', '-', '-o', 'json'], {
+        stdin: JSON.stringify(execution),
+      });
+      expect(created.code, `${created.stderr}\n${logs.slice(-3000)}`).to.equal(0);
+      const status = (JSON.parse(created.stdout) as { status: { phase: string; output: { email: string } } })
+        .status;
+      expect(status.phase, created.stdout).to.equal('Succeeded');
+      expect(status.output.email).to.equal('user7@example.com');
+      // The status controller elected itself in its own namespace and wrote the Workflow's status.
+      let ready = '';
+      let holder = '';
+      for (let i = 0; i < 60 && (ready !== 'True' || holder === ''); i++) {
+        ready = await cp.kubectl.ok([
+          '-n',
+          workload,
+          'get',
+          'workflow',
+          'user-profile',
+          '-o',
+          'jsonpath={.status.conditions[?(@.type=="Ready")].status}',
+        ]);
+        holder = (
+          await cp.kubectl.run(['-n', ns, 'get', 'leases', '-o', 'jsonpath={.items[*].spec.holderIdentity}'])
+        ).stdout;
+        if (ready !== 'True' || holder === '') await new Promise((resolve) => setTimeout(resolve, 500));
+      }
+      expect(holder).to.contain(`rbac-${rbacCopy.suffix}`);
+      expect(ready, logs.slice(-3000)).to.equal('True');
+      expect(logs, 'no authorization failure logged').not.to.match(/forbidden/i);
+    } finally {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      const timer = setTimeout(kill, 15_000);
+      await exited;
+      clearTimeout(timer);
+      process.off('exit', kill);
+      await upstream.close();
+      await rm(dir, { recursive: true, force: true });
     }
   });
 });
