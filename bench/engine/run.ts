@@ -10,7 +10,7 @@
  *
  *   npx tsx bench/engine/run.ts [--quick] [--out bench/results/engine.json]
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -19,27 +19,12 @@ import { DagExecutor } from '../../core/engine/executor.ts';
 import { UndiciTaskClient } from '../../core/engine/http-client.ts';
 import { EgressPolicy } from '../../core/egress/policy.ts';
 import { baselineRun, DIAMOND, FAN, syncflowWorkflow, type Run } from './workloads.ts';
+import { startUpstream } from './upstream-process.ts';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const outIndex = args.indexOf('--out');
 const out = outIndex >= 0 ? args[outIndex + 1] : undefined;
-const here = fileURLToPath(new URL('.', import.meta.url));
-
-/** Starts the upstream process and waits for its port. */
-async function startUpstream(): Promise<{ child: ChildProcess; base: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', `${here}upstream.ts`], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const port = await new Promise<number>((resolve, reject) => {
-    let text = '';
-    child.stdout?.on('data', (chunk: Buffer) => {
-      text += chunk.toString();
-      const match = /PORT (\d+)/.exec(text);
-      if (match) resolve(Number(match[1]));
-    });
-    child.on('exit', (code) => reject(new Error(`upstream exited with ${code}`)));
-  });
-  return { child, base: `http://127.0.0.1:${port}` };
-}
 
 /** Closed loop: `concurrency` workers run `iterations` executions in total; returns latencies (ms). */
 async function closedLoop(

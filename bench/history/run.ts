@@ -13,11 +13,9 @@
  *
  *   hack/postgres.sh run npx tsx bench/history/run.ts [--quick] [--out bench/results/history.json]
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { cpus, loadavg, totalmem } from 'node:os';
-import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { Registry } from 'prom-client';
 import { DagExecutor } from '../../core/engine/executor.ts';
@@ -35,6 +33,7 @@ import { silentLogger } from '../../apiserver/history/logger.ts';
 import { freshSchema } from '../../test/integration/history/store-contract.ts';
 import { execution } from '../../test/integration/history/fixtures.ts';
 import { DIAMOND, syncflowWorkflow } from '../engine/workloads.ts';
+import { startUpstream } from '../engine/upstream-process.ts';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -150,21 +149,6 @@ async function sustained(rate: number, seconds: number): Promise<Record<string, 
     maxQueueDepth: maxDepth,
     flush: latency,
   };
-}
-
-async function startUpstream(): Promise<{ child: ChildProcess; base: string }> {
-  const here = fileURLToPath(new URL('../engine/upstream.ts', import.meta.url));
-  const child = spawn(process.execPath, ['--import', 'tsx', here], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const port = await new Promise<number>((resolve, reject) => {
-    let text = '';
-    child.stdout?.on('data', (chunk: Buffer) => {
-      text += chunk.toString();
-      const match = /PORT (\d+)/.exec(text);
-      if (match) resolve(Number(match[1]));
-    });
-    child.on('exit', (code) => reject(new Error(`upstream exited with ${code}`)));
-  });
-  return { child, base: `http://127.0.0.1:${port}` };
 }
 
 /** The object the API server would record for a finished execution. */
