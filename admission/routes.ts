@@ -9,7 +9,7 @@
  * our serving certificate against the configuration's caBundle but presents no client certificate
  * unless an AdmissionConfiguration tells it to. The endpoints have no side effects; a caller reaching
  * them learns only whether definitions or Secrets of a given name exist (never Secret values). Restrict
- * who can reach the port (NetworkPolicy) where that matters. See docs/admission.md.
+ * who can reach the port (NetworkPolicy) where that matters. See admission/README.md.
  */
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { FreshDefinitions, type CachedDefinitions, type LiveDefinitions } from './definitions.ts';

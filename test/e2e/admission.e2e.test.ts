@@ -4,7 +4,9 @@
 //
 // The webhook configuration is limited to this run's namespaces (a namespace label unique to the run),
 // so other suites sharing the control plane never depend on this server being up; it is removed after.
+import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { expect } from 'chai';
 import { parseAllDocuments, stringify } from 'yaml';
@@ -523,6 +525,121 @@ describe('definitions lifecycle: admission webhooks, status controller, revision
       await eventually('Ready True', async () =>
         ready(await workflowView(ns, 'profile'))?.status === 'True' ? true : undefined,
       );
+    });
+  });
+
+  describe('leader election over a coordination.k8s.io/v1 Lease', () => {
+    let ns: string;
+    const replicas: Array<{ child: ChildProcess; output: string }> = [];
+
+    async function freePort(): Promise<number> {
+      const probe = createServer();
+      await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+      const port = (probe.address() as { port: number }).port;
+      await new Promise((resolve) => probe.close(resolve));
+      return port;
+    }
+
+    /** A further `syncflow server` replica with leader election on (the harness server runs without). */
+    async function replica(identity: string) {
+      const s = cp.settings;
+      const args = [
+        join(repoRoot, 'bin/syncflow.js'),
+        'server',
+        `--secure-port=${await freePort()}`,
+        '--bind-address=127.0.0.1',
+        `--tls-cert-file=${s.tlsCertFile}`,
+        `--tls-private-key-file=${s.tlsKeyFile}`,
+        `--kubeconfig=${s.serverKubeconfig}`,
+        '--leader-elect=true',
+        `--leader-election-namespace=${ns}`,
+        `--pod-name=${identity}`,
+        '--shutdown-grace=1s',
+      ];
+      const entry = {
+        child: spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] }),
+        output: '',
+      };
+      entry.child.stdout?.setEncoding('utf8').on('data', (chunk: string) => (entry.output += chunk));
+      entry.child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (entry.output += chunk));
+      const kill = () => entry.child.kill('SIGKILL');
+      process.once('exit', kill);
+      entry.child.once('exit', () => process.off('exit', kill));
+      replicas.push(entry);
+      return entry;
+    }
+
+    async function stopReplica(entry: { child: ChildProcess }) {
+      if (entry.child.exitCode !== null) return;
+      const exited = new Promise((resolve) => entry.child.once('exit', resolve));
+      entry.child.kill('SIGTERM');
+      await exited;
+    }
+
+    const holder = async () => {
+      const result = await kubectl([
+        'get',
+        'lease',
+        'syncflow-controller',
+        '-n',
+        ns,
+        '-o',
+        'jsonpath={.spec.holderIdentity}',
+      ]);
+      return result.code === 0 ? result.stdout : undefined;
+    };
+
+    before(async () => {
+      ns = await namespace('e2e-adm-lease');
+    });
+
+    after(async () => {
+      for (const entry of replicas) await stopReplica(entry);
+    });
+
+    it('elects one of two replicas; the other takes over when the leader shuts down and releases the Lease', async () => {
+      const a = await replica(`a-${RUN}`);
+      expect(
+        await eventually(
+          'replica a to hold the Lease',
+          async () => ((await holder()) === `a-${RUN}` ? true : undefined),
+          90_000,
+        ),
+      ).to.equal(true);
+      const b = await replica(`b-${RUN}`);
+      await eventually(
+        'replica b to be up',
+        async () => (b.output.includes('definitions listed') ? true : undefined),
+        90_000,
+      );
+      await new Promise((resolve) => setTimeout(resolve, 3_000)); // a few election rounds
+      expect(await holder()).to.equal(`a-${RUN}`);
+      expect(b.output).to.not.contain('became leader');
+      const transitionsBefore = Number(
+        (await ok([
+          'get',
+          'lease',
+          'syncflow-controller',
+          '-n',
+          ns,
+          '-o',
+          'jsonpath={.spec.leaseTransitions}',
+        ])) || 0,
+      );
+      await stopReplica(a);
+      // a released the Lease on shutdown: b need not wait out the 15 s lease duration.
+      await eventually(
+        'replica b to take over',
+        async () => ((await holder()) === `b-${RUN}` ? true : undefined),
+        10_000,
+      );
+      expect(b.output).to.contain('became leader: running the definitions controller');
+      const lease = JSON.parse(await ok(['get', 'lease', 'syncflow-controller', '-n', ns, '-o', 'json'])) as {
+        spec: { leaseDurationSeconds: number; leaseTransitions: number; renewTime: string };
+      };
+      expect(lease.spec.leaseDurationSeconds).to.equal(15);
+      expect(lease.spec.leaseTransitions).to.equal(transitionsBefore + 1);
+      expect(lease.spec.renewTime).to.match(/\.\d{6}Z$/);
     });
   });
 });
