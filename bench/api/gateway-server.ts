@@ -15,6 +15,7 @@
  */
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import express from 'express';
 import pino from 'pino';
 import { Registry } from 'prom-client';
 import { Agent } from 'undici';
@@ -64,6 +65,8 @@ export type DriverMessage =
       upstream: string;
       databaseUrl?: string;
       without?: Ablation[];
+      /** Ablation only: the baseline inside express (see expressBaseline). */
+      express?: boolean;
     }
   | { type: 'cpu' }
   | { type: 'finish'; lastExecution?: string };
@@ -268,6 +271,8 @@ async function startBaseline(message: Extract<DriverMessage, { type: 'start' }>)
     ]),
   );
   const prefix = `/run/v1/namespaces/${NAMESPACE}/workflows/`;
+  if (message.express)
+    return { server: expressBaseline(message, runs), close: async () => (await agent.close(), {}) };
   const server = createServer(
     { cert: message.pki.serverCert, key: message.pki.serverKey, minVersion: 'TLSv1.2' },
     (req, res) => {
@@ -299,6 +304,45 @@ async function startBaseline(message: Extract<DriverMessage, { type: 'start' }>)
       return {};
     },
   };
+}
+
+/**
+ * Ablation only: the same baseline orchestrator inside an express 5 application set up as
+ * `buildApp` sets it up (route parameters, `res.status().type().send()`), behind the same TLS
+ * settings as the gateway (client certificates requested): what the HTTP framework costs by itself.
+ */
+function expressBaseline(message: Extract<DriverMessage, { type: 'start' }>, runs: Map<string, Run>): Server {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.set('query parser', 'extended');
+  const router = express.Router({ strict: true });
+  router.post('/run/v1/namespaces/:namespace/workflows/:name', async (req, res) => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    const run = runs.get(req.params.name as string);
+    if (!run) {
+      res.status(404).end();
+      return;
+    }
+    res
+      .status(200)
+      .type('application/json')
+      .send(JSON.stringify(await run()));
+  });
+  app.use(router);
+  return createServer(
+    {
+      cert: message.pki.serverCert,
+      key: message.pki.serverKey,
+      ca: [message.pki.frontProxyCa],
+      requestCert: true,
+      rejectUnauthorized: false,
+      minVersion: 'TLSv1.2',
+    },
+    app,
+  );
 }
 
 let running: Running | undefined;

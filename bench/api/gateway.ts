@@ -129,19 +129,30 @@ async function ablation(
   start: Omit<Extract<DriverMessage, { type: 'start' }>, 'mode'>,
   agent: Agent,
 ): Promise<void> {
-  const variants: Array<{ name: string; mode: 'syncflow' | 'baseline'; without: Ablation[] }> = [
+  const variants: Array<{
+    name: string;
+    mode: 'syncflow' | 'baseline';
+    without: Ablation[];
+    express?: boolean;
+  }> = [
     { name: 'baseline', mode: 'baseline', without: [] },
+    { name: 'baseline inside express', mode: 'baseline', without: [], express: true },
     { name: 'gateway', mode: 'syncflow', without: [] },
-    { name: 'without auth (TrustingGuard)', mode: 'syncflow', without: ['auth'] },
-    { name: 'without history', mode: 'syncflow', without: ['history'] },
-    { name: 'without execution logs', mode: 'syncflow', without: ['logs'] },
-    { name: 'without metrics observer', mode: 'syncflow', without: ['metrics'] },
-    { name: 'without all four', mode: 'syncflow', without: ['auth', 'history', 'logs', 'metrics'] },
+    {
+      name: 'gateway without auth, history, logs and metrics',
+      mode: 'syncflow',
+      without: ['auth', 'history', 'logs', 'metrics'],
+    },
   ];
-  const requests = quick ? 2_000 : 5_000;
+  const requests = quick ? 1_000 : 3_000;
   const rows: Record<string, unknown> = {};
   for (const variant of variants) {
-    const server = await ServerProcess.start({ ...start, mode: variant.mode, without: variant.without });
+    const server = await ServerProcess.start({
+      ...start,
+      mode: variant.mode,
+      without: variant.without,
+      express: variant.express ?? false,
+    });
     try {
       const shot = gatewayShot(agent, server.origin, 'fan');
       await closedLoop(shot, 64, requests / 2);
