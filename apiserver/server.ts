@@ -14,6 +14,7 @@ import { DagExecutor } from '../core/engine/executor.ts';
 import { UndiciTaskClient } from '../core/engine/http-client.ts';
 import { admissionRoutes } from '../admission/routes.ts';
 import { KubeLiveDefinitions, KubeSecretDirectory } from '../admission/kube.ts';
+import { admissionMetrics } from '../admission/metrics.ts';
 import { buildApp } from './app.ts';
 import {
   AlwaysAllowPaths,
@@ -109,7 +110,13 @@ export async function startServer(config: ServerConfig, logger: Logger = pino({ 
     registry,
     maxInFlight: config.maxInFlight,
     // [issue 7] Validating webhooks for Workflow and WorkflowTask.
-    admission: admissionRoutes({ definitions: catalog, live: new KubeLiveDefinitions(kubeConfig), secrets: new KubeSecretDirectory(kubeConfig), logger }),
+    admission: admissionRoutes({
+      definitions: catalog,
+      live: new KubeLiveDefinitions(kubeConfig),
+      secrets: new KubeSecretDirectory(kubeConfig),
+      logger,
+      onDecision: admissionMetrics(registry),
+    }),
     onShed: () => metrics.shed.inc(),
     readiness: [
       { name: 'informers-synced', check: () => informers.synced() },
