@@ -61,7 +61,7 @@ export function admissionRoutes(options: AdmissionRouteOptions): express.Router 
   // Two objects of at most 1.5 MiB each (etcd's limit) plus the envelope.
   const json = express.json({ limit: '4mb', type: () => true });
   // Timed from arrival, so reading and parsing the body count too.
-  router.use((_req, res, next) => {
+  router.use([ADMISSION_PATHS.workflows, ADMISSION_PATHS.workflowtasks], (_req, res, next) => {
     res.locals.admissionStarted = performance.now();
     next();
   });
