@@ -46,8 +46,12 @@ function runScript(script: string, env: NodeJS.ProcessEnv, timeoutMs: number): P
     };
     const timer = setTimeout(killGroup, timeoutMs);
     child.on('error', reject);
+    // Background jobs of the script (the server, the demo upstream) keep its pipes open: once bash
+    // itself has exited, end them so that 'close' follows.
+    child.on('exit', killGroup);
     child.on('close', (code) => {
       clearTimeout(timer);
+      process.off('exit', killGroup);
       resolve({ code, stdout, stderr });
     });
     process.once('exit', killGroup);
