@@ -12,7 +12,7 @@ import { repoRoot } from '../harness/syncflow-server.ts';
 /** The shell blocks of a Markdown file marked `<!-- doctest: NAME -->`, by name. */
 export function doctestBlocks(markdown: string): Map<string, string> {
   const blocks = new Map<string, string>();
-  for (const match of markdown.matchAll(/<!-- doctest: ([a-z0-9-]+) -->\n```sh\n([\s\S]*?)\n```/g)) {
+  for (const match of markdown.matchAll(/<!-- doctest: ([a-z0-9-]+) -->\s*\n```sh\n([\s\S]*?)\n```/g)) {
     if (match[1] !== undefined && match[2] !== undefined) blocks.set(match[1], match[2]);
   }
   return blocks;
