@@ -16,10 +16,11 @@
  *   hack/postgres.sh run npx tsx bench/api/gateway.ts --out bench/results/api.json
  *   npx tsx bench/api/gateway.ts --quick
  */
-import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { fork, type ChildProcess } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Agent } from 'undici';
+import { startUpstream } from '../engine/upstream-process.ts';
 import { baselineRun, FAN } from '../engine/workloads.ts';
 import {
   CALLER_GROUP,
@@ -40,23 +41,6 @@ const flag = (name: string) => {
 const out = flag('--out');
 const databaseUrl = flag('--database-url') ?? process.env.TEST_DATABASE_URL ?? process.env.DATABASE_URL;
 const here = fileURLToPath(new URL('.', import.meta.url));
-
-/** The engine benchmark's upstream process; resolves with its base URL. */
-async function startUpstream(): Promise<{ child: ChildProcess; base: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', `${here}../engine/upstream.ts`], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const port = await new Promise<number>((resolve, reject) => {
-    let text = '';
-    child.stdout?.on('data', (chunk: Buffer) => {
-      text += chunk.toString();
-      const match = /PORT (\d+)/.exec(text);
-      if (match) resolve(Number(match[1]));
-    });
-    child.on('exit', (code) => reject(new Error(`upstream exited with ${code}`)));
-  });
-  return { child, base: `http://127.0.0.1:${port}` };
-}
 
 /** A server process of gateway-server.ts, driven over IPC. */
 class ServerProcess {
