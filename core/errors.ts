@@ -44,6 +44,7 @@ export const ERROR_CATALOGUE = {
   EgressDenied: { status: 502, title: 'egress policy denied the destination' },
   RedirectRefused: { status: 502, title: 'redirects are not followed' },
   TemplateResolution: { status: 502, title: 'template could not be resolved' },
+  SecretTooShort: { status: 502, title: 'secret value too short to redact safely' },
   SecretNotFound: { status: 502, title: 'secret value not found' },
   Cancelled: { status: 499, title: 'cancelled' },
   // Serving.

@@ -542,6 +542,23 @@ spec:
     expect(upstream.requests).to.have.length(0);
   });
 
+  it('refuses a secret too short to redact safely instead of corrupting outputs', async () => {
+    const workflow = compile(`kind: WorkflowTask
+metadata: {name: s}
+spec:
+  http: {method: GET, url: "\${BASE}/x", headers: {A: "{{secrets.token}}"}}
+  secrets: [{name: token, secretKeyRef: {name: api, key: token}}]
+---
+kind: Workflow
+spec:
+  tasks: [{id: s, taskRef: {name: s}}]
+`);
+    const status = await executor.execute(workflow, {}, { secrets: { resolve: () => 'x' } });
+    expect(byId(status, 's').error?.reason).to.equal('SecretTooShort');
+    expect(byId(status, 's').error?.message).to.contain('shorter than 6');
+    expect(upstream.requests).to.have.length(0);
+  });
+
   it('rejects invalid input with spec.input field paths before anything runs', async () => {
     const workflow = compile(`${task('ok', '/ok')}kind: Workflow
 spec:

@@ -22,7 +22,7 @@ import {
 import { Cancellation } from './cancellation.ts';
 import type { TaskHttpClient } from './http-client.ts';
 import { checkWorkflowInput } from './input.ts';
-import { SecretRedactor } from './redact.ts';
+import { MIN_SECRET_LENGTH, SecretRedactor } from './redact.ts';
 import { resolveRequest, type ResolvedRequest } from './request.ts';
 import { backoffDelayMs, retryAfterMs } from './retry.ts';
 import { childTraceparent, overlaps, traceContextFrom, type TraceContext } from './trace.ts';
@@ -518,6 +518,14 @@ class Execution {
         return new SyncflowError(
           'SecretNotFound',
           `secret ${task.namespace}/${binding.secretName} has no key ${binding.key} (needed as secrets.${binding.name})`,
+        );
+      }
+      if (value.length < MIN_SECRET_LENGTH) {
+        // Redaction replaces every occurrence of a secret; a very short value would match inside
+        // unrelated data (an email, an id) and corrupt outputs. Refuse it rather than leak it.
+        return new SyncflowError(
+          'SecretTooShort',
+          `secret ${task.namespace}/${binding.secretName} key ${binding.key} is ${value.length} characters; values shorter than ${MIN_SECRET_LENGTH} cannot be redacted safely (needed as secrets.${binding.name})`,
         );
       }
       values.set(binding.name, value);

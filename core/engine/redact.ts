@@ -3,6 +3,9 @@
 /** The text that replaces a secret value. */
 export const REDACTED = '***';
 
+/** Shortest secret value the engine uses: shorter ones would match inside unrelated data. */
+export const MIN_SECRET_LENGTH = 6;
+
 /** Replaces every occurrence of the given secret values inside the strings of a JSON value. */
 export class SecretRedactor {
   private readonly values: string[];
