@@ -47,7 +47,7 @@ if [[ -z "${SYNCFLOW_SKIP_NODE24:-}" ]]; then
   fi
   if [[ -x "$node24" ]]; then
     SYNCFLOW_TEST_SUITE=unit-node24 "$node24" node_modules/mocha/bin/mocha.js \
-      'core/**/*.test.ts' 'cli/**/*.test.ts' 'admission/**/*.test.ts' 'apiserver/**/*.test.ts' 'test/unit/**/*.test.ts'
+      'core/**/*.test.ts' 'cli/**/*.test.ts' 'client/**/*.test.ts' 'admission/**/*.test.ts' 'apiserver/**/*.test.ts' 'test/unit/**/*.test.ts'
     record unit-node24 $?
   else
     echo "node@24 could not be installed" >&2; record node24-install 1
