@@ -3,7 +3,9 @@
  * the controller compares it with what is stored and writes only differences.
  */
 import { isDeepStrictEqual } from 'node:util';
+import { DEFINITIONS_API_VERSION } from '../../core/model/resources.ts';
 import type { WorkflowStatus, WorkflowTaskStatus } from '../../core/model/schema.ts';
+import { validateTask } from '../../core/validation/validate.ts';
 import type { DefinitionObject, WorkflowLookup } from '../definitions/catalog.ts';
 
 /** A Kubernetes condition as stored in status. */
@@ -68,29 +70,62 @@ export function desiredWorkflowStatus(
       type: 'Ready',
       status: 'False',
       reason: lookup.kind === 'notFound' ? 'Unknown' : lookup.reason,
-      message: message.length > MAX_MESSAGE ? `${message.slice(0, MAX_MESSAGE - 1)}…` : message,
+      message: truncate(message),
     };
     if (stored.revision !== undefined) status.revision = stored.revision;
     if (stored.parallelGroups !== undefined) status.parallelGroups = stored.parallelGroups;
   }
   if (generation !== undefined) ready.observedGeneration = generation;
-  ready.lastTransitionTime =
-    previous?.status === ready.status && previous.lastTransitionTime
-      ? previous.lastTransitionTime
-      : now.toISOString().replace(/\.\d{3}Z$/, 'Z');
+  ready.lastTransitionTime = transitionTime(previous, ready, now);
   status.conditions = [ready];
   return status;
 }
 
-/** The status a WorkflowTask should have: how many Workflows use it. */
-export function desiredTaskStatus(object: DefinitionObject, usedBy: number): WorkflowTaskStatus {
+/** Whether a WorkflowTask is valid on its own (one admitted while the webhook was bypassed may not be). */
+export type TaskVerdict = { valid: true } | { valid: false; message: string };
+
+/** The verdict of the shared validator on a stored task. */
+export function taskVerdict(object: DefinitionObject): TaskVerdict {
+  const { errors } = validateTask({
+    apiVersion: DEFINITIONS_API_VERSION,
+    kind: 'WorkflowTask',
+    metadata: { name: object.metadata.name, namespace: object.metadata.namespace },
+    spec: object.spec,
+  });
+  if (errors.length === 0) return { valid: true };
+  return { valid: false, message: errors.map((e) => `${e.field}: ${e.message} [${e.code}]`).join('; ') };
+}
+
+/** The status a WorkflowTask should have: how many Workflows use it, and whether it is valid. */
+export function desiredTaskStatus(
+  object: DefinitionObject,
+  usedBy: number,
+  verdict: TaskVerdict,
+  now: Date,
+): WorkflowTaskStatus {
   const generation = object.metadata.generation;
-  const stored = storedStatus<WorkflowTaskStatus>(object);
+  const previous = readyCondition(object);
+  const ready: Condition = verdict.valid
+    ? { type: 'Ready', status: 'True', reason: 'Valid', message: 'the task is valid' }
+    : { type: 'Ready', status: 'False', reason: 'Invalid', message: truncate(verdict.message) };
+  if (generation !== undefined) ready.observedGeneration = generation;
+  ready.lastTransitionTime = transitionTime(previous, ready, now);
   return {
     ...(generation !== undefined ? { observedGeneration: generation } : {}),
     usedBy,
-    ...(stored.conditions !== undefined ? { conditions: stored.conditions } : {}),
+    conditions: [ready],
   };
+}
+
+function truncate(message: string): string {
+  return message.length > MAX_MESSAGE ? `${message.slice(0, MAX_MESSAGE - 1)}…` : message;
+}
+
+/** Kept while the condition's status stays the same; now when it flips. */
+function transitionTime(previous: Condition | undefined, next: Condition, now: Date): string {
+  return previous?.status === next.status && previous.lastTransitionTime
+    ? previous.lastTransitionTime
+    : now.toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
 /** Whether the stored status already says what `desired` says. */

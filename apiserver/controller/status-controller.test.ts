@@ -207,6 +207,42 @@ describe('DefinitionStatusController', () => {
     ]);
   });
 
+  it('marks a WorkflowTask admitted while the webhook was bypassed Ready False (Invalid) with a Warning Event', async () => {
+    controller.start();
+    await controller.idle();
+    catalog.upsert({
+      kind: 'WorkflowTask',
+      metadata: { name: 'broken', namespace: NS, resourceVersion: '7', generation: 2, uid: 'uid-broken' },
+      spec: { http: { method: 'GET', url: 'http://x/{{input.id' } },
+    });
+    await controller.idle();
+    const status = (catalog.getTask(NS, 'broken') as unknown as { status: WorkflowTaskStatus }).status;
+    expect(status).to.deep.include({ observedGeneration: 2, usedBy: 0 });
+    expect(status.conditions?.[0]).to.deep.include({
+      type: 'Ready',
+      status: 'False',
+      reason: 'Invalid',
+      observedGeneration: 2,
+    });
+    expect(status.conditions?.[0]?.message).to.match(/^spec\.http\.url: .* \[TemplateSyntax\]$/);
+    expect(events.map((e) => `${e.type} ${e.reason} ${e.kind}/${e.name}`)).to.deep.equal([
+      'Warning Invalid WorkflowTask/broken',
+    ]);
+    catalog.upsert({
+      kind: 'WorkflowTask',
+      metadata: { name: 'broken', namespace: NS, resourceVersion: '8', generation: 3, uid: 'uid-broken' },
+      spec: { http: { method: 'GET', url: 'http://x/{{input.id}}' } },
+    });
+    await controller.idle();
+    expect(
+      (catalog.getTask(NS, 'broken') as unknown as { status: WorkflowTaskStatus }).status.conditions?.[0],
+    ).to.deep.include({ status: 'True', reason: 'Valid' });
+    expect(events.map((e) => `${e.type} ${e.reason} ${e.kind}/${e.name}`)).to.deep.equal([
+      'Warning Invalid WorkflowTask/broken',
+      'Normal Ready WorkflowTask/broken',
+    ]);
+  });
+
   it('writes nothing when the stored status is already right', async () => {
     controller.start();
     await controller.idle();

@@ -12,6 +12,7 @@ import {
   desiredWorkflowStatus,
   readyCondition,
   statusUpToDate,
+  taskVerdict,
 } from './desired-status.ts';
 
 /** The catalog view the controller reads (`DefinitionCatalog` satisfies it). */
@@ -166,10 +167,8 @@ export class DefinitionStatusController {
     for (const name of [...catalog.taskResolver(namespace).names()]) {
       const task = catalog.getTask(namespace, name);
       if (!task) continue;
-      const desired = desiredTaskStatus(task, catalog.dependentsOf(namespace, name).length);
-      if (statusUpToDate(task, desired)) continue;
       try {
-        await this.write(() => this.options.writer.writeTaskStatus(namespace, name, desired));
+        await this.reconcileTask(namespace, name, task);
       } catch (error) {
         failure ??= error;
       }
@@ -177,53 +176,84 @@ export class DefinitionStatusController {
     if (failure !== undefined) throw failure;
   }
 
+  private now(): Date {
+    return (this.options.now ?? (() => new Date()))();
+  }
+
   private async reconcileWorkflow(namespace: string, workflow: DefinitionObject): Promise<void> {
     const name = workflow.metadata.name ?? '';
     const lookup = this.options.catalog.lookup(namespace, name);
-    const desired = desiredWorkflowStatus(workflow, lookup, (this.options.now ?? (() => new Date()))());
+    const desired = desiredWorkflowStatus(workflow, lookup, this.now());
     if (lookup.kind === 'ready') await this.recordRevision(namespace, name, lookup);
-    await this.announce(namespace, workflow, lookup);
+    await this.announce(
+      'Workflow',
+      workflow,
+      lookup.kind === 'ready'
+        ? { ready: true, message: `Workflow is Ready again at revision ${lookup.workflow.revision}` }
+        : lookup.kind === 'notReady'
+          ? { ready: false, reason: lookup.reason, message: lookup.message }
+          : undefined,
+    );
     if (statusUpToDate(workflow, desired)) return;
     await this.write(() => this.options.writer.writeWorkflowStatus(namespace, name, desired));
   }
 
-  /** An Event when the Workflow turns not Ready (or Ready again after that), once per change. */
+  private async reconcileTask(namespace: string, name: string, task: DefinitionObject): Promise<void> {
+    const verdict = taskVerdict(task);
+    const desired = desiredTaskStatus(
+      task,
+      this.options.catalog.dependentsOf(namespace, name).length,
+      verdict,
+      this.now(),
+    );
+    await this.announce(
+      'WorkflowTask',
+      task,
+      verdict.valid
+        ? { ready: true, message: 'WorkflowTask is valid again' }
+        : { ready: false, reason: 'Invalid', message: verdict.message },
+    );
+    if (statusUpToDate(task, desired)) return;
+    await this.write(() => this.options.writer.writeTaskStatus(namespace, name, desired));
+  }
+
+  /**
+   * An Event when an object turns not Ready (a failure found after admission), and when it is Ready
+   * again after that; once per change, and not again for what the stored status already shows.
+   */
   private async announce(
-    namespace: string,
-    workflow: DefinitionObject,
-    lookup: WorkflowLookup,
+    kind: 'Workflow' | 'WorkflowTask',
+    object: DefinitionObject,
+    verdict: { ready: true; message: string } | { ready: false; reason: string; message: string } | undefined,
   ): Promise<void> {
-    const name = workflow.metadata.name ?? '';
-    const key = `${namespace}/${name}`;
-    const stored = readyCondition(workflow);
-    if (lookup.kind === 'notReady') {
-      const signature = `${lookup.reason}|${lookup.message}`;
+    if (!verdict) return;
+    const namespace = object.metadata.namespace || 'default';
+    const name = object.metadata.name ?? '';
+    const key = `${kind}/${namespace}/${name}`;
+    const stored = readyCondition(object);
+    const subject = { namespace, kind, name, ...(object.metadata.uid ? { uid: object.metadata.uid } : {}) };
+    if (!verdict.ready) {
+      const signature = `${verdict.reason}|${verdict.message}`;
       const alreadyStored =
-        stored?.status === 'False' && stored.reason === lookup.reason && stored.message === lookup.message;
+        stored?.status === 'False' && stored.reason === verdict.reason && stored.message === verdict.message;
       if (this.announced.get(key) === signature || (alreadyStored && !this.announced.has(key))) {
         this.announced.set(key, signature);
         return;
       }
       this.announced.set(key, signature);
       await this.options.events.record({
-        namespace,
-        kind: 'Workflow',
-        name,
-        ...(workflow.metadata.uid ? { uid: workflow.metadata.uid } : {}),
+        ...subject,
         type: 'Warning',
-        reason: lookup.reason,
-        message: `Workflow is not Ready: ${lookup.message}`,
+        reason: verdict.reason,
+        message: `${kind} is not Ready: ${verdict.message}`,
       });
-    } else if (lookup.kind === 'ready' && (this.announced.has(key) || stored?.status === 'False')) {
+    } else if (this.announced.has(key) || stored?.status === 'False') {
       this.announced.delete(key);
       await this.options.events.record({
-        namespace,
-        kind: 'Workflow',
-        name,
-        ...(workflow.metadata.uid ? { uid: workflow.metadata.uid } : {}),
+        ...subject,
         type: 'Normal',
         reason: 'Ready',
-        message: `Workflow is Ready again at revision ${lookup.workflow.revision}`,
+        message: verdict.message,
       });
     }
   }

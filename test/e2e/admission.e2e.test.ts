@@ -487,6 +487,11 @@ describe('definitions lifecycle: admission webhooks, status controller, revision
           const result = await kubectl(['delete', 'workflowtask', 'notify', '-n', ns]);
           return result.code === 0 ? true : undefined;
         });
+        // Also unchecked: a task the CRD schema accepts but the validator does not (an unclosed template).
+        const broken = task('broken');
+        (broken.spec as { http: { url: string } }).http.url = 'http://users.example.svc/{{input.userId';
+        const applied = await apply(ns, [broken]);
+        expect(applied.code, applied.stderr).to.equal(0);
       } finally {
         await installWebhooks(main);
       }
@@ -517,6 +522,40 @@ describe('definitions lifecycle: admission webhooks, status controller, revision
       });
       expect(events[0]?.type).to.equal('Warning');
       expect(events[0]?.message).to.contain('Workflow is not Ready: spec.tasks[1].taskRef.name');
+    });
+
+    it('marks a WorkflowTask admitted meanwhile Ready False (Invalid) with a Warning Event', async () => {
+      const condition = await eventually('task Ready False', async () => {
+        const out = await ok([
+          'get',
+          'workflowtask',
+          'broken',
+          '-n',
+          ns,
+          '-o',
+          'jsonpath={.status.conditions[0]}',
+        ]);
+        const c = out ? (JSON.parse(out) as Condition) : undefined;
+        return c?.status === 'False' ? c : undefined;
+      });
+      expect(condition.reason).to.equal('Invalid');
+      expect(condition.message).to.match(/^spec\.http\.url: .*\[TemplateSyntax\]$/);
+      const events = await eventually('a Warning Event on the WorkflowTask', async () => {
+        const out = await ok([
+          'get',
+          'events',
+          '-n',
+          ns,
+          '--field-selector',
+          'involvedObject.kind=WorkflowTask,involvedObject.name=broken,reason=Invalid',
+          '-o',
+          'json',
+        ]);
+        const items = (JSON.parse(out) as { items: Array<{ type: string; message: string }> }).items;
+        return items.length ? items : undefined;
+      });
+      expect(events[0]?.type).to.equal('Warning');
+      expect(events[0]?.message).to.match(/^WorkflowTask is not Ready: spec\.http\.url: /);
     });
 
     it('turns Ready True again once the task is back', async () => {
