@@ -4,6 +4,7 @@
  * that callers branch on data, not on message text.
  */
 import { STATUS_CODES } from 'node:http';
+import { STATUS_REASONS, type RunProblem } from '../core/model/wire.ts';
 
 /** One field-level cause of a Kubernetes `Status` (`details.causes[]`). */
 export interface StatusCause {
@@ -32,25 +33,6 @@ export interface KubernetesStatus {
   };
 }
 
-/** apimachinery's StatusReason for an HTTP status, for responses that carry no Status body. */
-const REASON_BY_CODE: Record<number, string> = {
-  400: 'BadRequest',
-  401: 'Unauthorized',
-  403: 'Forbidden',
-  404: 'NotFound',
-  405: 'MethodNotAllowed',
-  406: 'NotAcceptable',
-  409: 'Conflict',
-  410: 'Expired',
-  413: 'RequestEntityTooLarge',
-  415: 'UnsupportedMediaType',
-  422: 'Invalid',
-  429: 'TooManyRequests',
-  500: 'InternalError',
-  503: 'ServiceUnavailable',
-  504: 'Timeout',
-};
-
 /** A failed Kubernetes API call: the `Status` the server returned (or one built from the HTTP status). */
 export class SyncflowApiError extends Error {
   override readonly name = 'SyncflowApiError';
@@ -72,7 +54,7 @@ export class SyncflowApiError extends Error {
     );
     this.status = status;
     this.code = status.code;
-    this.reason = status.reason || REASON_BY_CODE[status.code] || 'Unknown';
+    this.reason = status.reason || STATUS_REASONS[status.code] || 'Unknown';
     this.causes = status.details?.causes ?? [];
     this.retryAfterSeconds = status.details?.retryAfterSeconds ?? options.retryAfterSeconds;
   }
@@ -84,17 +66,7 @@ export class SyncflowApiError extends Error {
 }
 
 /** An RFC 9457 problem document of the direct run gateway. */
-export interface RunProblem {
-  type: string;
-  title: string;
-  status: number;
-  detail: string;
-  /** syncflow error code or failure reason: `InvalidInput`, `NotFound`, `TaskFailed`, `DeadlineExceeded`, ... */
-  code: string;
-  /** The recorded execution, for failures of a run that happened. */
-  instance?: string;
-  errors?: Array<{ field: string; message: string }>;
-}
+export type { RunProblem };
 
 /** A failed direct run (`POST /run/v1/...`): the problem document and, when it ran, the execution. */
 export class SyncflowRunError extends Error {
@@ -141,7 +113,7 @@ export function statusForCode(httpStatus: number, message?: string): KubernetesS
     apiVersion: 'v1',
     status: 'Failure',
     code: httpStatus,
-    reason: REASON_BY_CODE[httpStatus] ?? 'Unknown',
+    reason: STATUS_REASONS[httpStatus] ?? 'Unknown',
     message: message || `the server responded ${httpStatus} ${STATUS_CODES[httpStatus] ?? ''}`.trim(),
   };
 }
@@ -169,7 +141,7 @@ export function problemOfResponse(httpStatus: number, body: string): RunProblem 
     title,
     status: httpStatus,
     detail: body.trim().slice(0, 500) || title,
-    code: REASON_BY_CODE[httpStatus] ?? 'Unknown',
+    code: STATUS_REASONS[httpStatus] ?? 'Unknown',
   };
 }
 

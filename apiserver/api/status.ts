@@ -5,6 +5,7 @@
  */
 import { ERROR_CATALOGUE, SyncflowError, type ErrorCode, type FieldError } from '../../core/errors.ts';
 import { EXECUTION_GROUP } from '../../core/model/resources.ts';
+import { STATUS_REASONS } from '../../core/model/wire.ts';
 
 /** A Kubernetes Status object. */
 export interface KubeStatus {
@@ -23,26 +24,6 @@ export interface KubeStatus {
     retryAfterSeconds?: number;
   };
 }
-
-/** apimachinery StatusReason for each HTTP status we use. */
-const REASONS: Record<number, string> = {
-  400: 'BadRequest',
-  401: 'Unauthorized',
-  403: 'Forbidden',
-  404: 'NotFound',
-  405: 'MethodNotAllowed',
-  406: 'NotAcceptable',
-  409: 'Conflict',
-  410: 'Expired',
-  413: 'RequestEntityTooLarge',
-  415: 'UnsupportedMediaType',
-  422: 'Invalid',
-  429: 'TooManyRequests',
-  500: 'InternalError',
-  502: 'InternalError',
-  503: 'ServiceUnavailable',
-  504: 'Timeout',
-};
 
 /** apimachinery CauseType for a field error code. */
 function causeReason(code: ErrorCode): string {
@@ -75,7 +56,7 @@ export function failureStatus(code: number, message: string, subject: StatusSubj
     metadata: {},
     status: 'Failure',
     message,
-    reason: REASONS[code] ?? 'Unknown',
+    reason: STATUS_REASONS[code] ?? 'Unknown',
     code,
   };
   if (subject.kind || subject.name || causes.length || subject.retryAfterSeconds !== undefined) {

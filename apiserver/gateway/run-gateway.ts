@@ -5,6 +5,7 @@
  */
 import express, { type Request, type Response, type Router } from 'express';
 import { ERROR_CATALOGUE, SyncflowError } from '../../core/errors.ts';
+import type { RunProblem } from '../../core/model/wire.ts';
 import type { ExecutionService } from '../execution/service.ts';
 import { parseJson, readBody } from '../http/body.ts';
 import type { RequestGuard } from '../http/guard.ts';
@@ -12,16 +13,8 @@ import type { RequestGuard } from '../http/guard.ts';
 /** Status codes of the gateway by the execution's failure reason (DESIGN.md §4). */
 const FAILURE_STATUS: Record<string, number> = { DeadlineExceeded: 504 };
 
-/** An RFC 9457 problem document. */
-export interface Problem {
-  type: string;
-  title: string;
-  status: number;
-  detail: string;
-  code: string;
-  instance?: string;
-  errors?: Array<{ field: string; message: string }>;
-}
+/** An RFC 9457 problem document (the gateway's error format). */
+export type Problem = RunProblem;
 
 /** Builds the problem document for an error. */
 export function problemFor(error: unknown): Problem {
