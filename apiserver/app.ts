@@ -4,13 +4,14 @@
  * tests run it with fakes and `server.ts` with the real cluster.
  */
 import express, { type NextFunction, type Request, type Response } from 'express';
+import type { RequestListener } from 'node:http';
 import type { Registry } from 'prom-client';
 import { SyncflowError } from '../core/errors.ts';
 import { apiGroup, apiResourceList, discoveryResponse, negotiateDiscovery } from './api/discovery.ts';
 import { answerOpenApiV3, openApiV2Document, openApiV3IndexDocument } from './api/openapi.ts';
 import { failureStatus, statusFromError } from './api/status.ts';
 import type { ExecutionService } from './execution/service.ts';
-import { runGatewayRoutes } from './gateway/run-gateway.ts';
+import { runGatewayHandler, type InFlightLimiter } from './gateway/run-gateway.ts';
 import type { ExecutionStore } from './history/store.ts';
 import { API_PREFIX, type RequestGuard } from './http/guard.ts';
 import { executionRoutes, type RestObserver } from './registry/workflowexecutions/rest.ts';
@@ -40,8 +41,25 @@ export interface AppParts {
   admission?: express.Router;
 }
 
-/** Builds the express application. */
-export function buildApp(parts: AppParts): express.Express {
+/** Counts executions in flight against a limit. */
+class CountingLimiter implements InFlightLimiter {
+  inFlight = 0;
+  constructor(private readonly limit: number) {}
+  tryAcquire(): boolean {
+    if (this.inFlight >= this.limit) return false;
+    this.inFlight++;
+    return true;
+  }
+  release(): void {
+    this.inFlight--;
+  }
+}
+
+/**
+ * Builds the request handler: the direct run gateway (the hot path) is served ahead of express;
+ * everything else goes through the express application.
+ */
+export function buildApp(parts: AppParts): RequestListener {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
@@ -128,34 +146,27 @@ export function buildApp(parts: AppParts): express.Express {
   });
 
   // Load shedding: executions beyond the limit get 429 with Retry-After before any work.
-  let inFlight = 0;
+  const limiter = new CountingLimiter(parts.maxInFlight);
   const shed = (req: Request, res: Response, next: NextFunction) => {
     if (req.method !== 'POST') return next();
-    if (inFlight >= parts.maxInFlight) {
+    if (!limiter.tryAcquire()) {
       parts.onShed?.();
       res.setHeader('Retry-After', '1');
-      const error = new SyncflowError('TooManyRequests', `the server is running ${inFlight} executions, its limit; retry after 1 second`);
-      if (req.path.startsWith('/run/')) {
-        res.status(429).type('application/problem+json').send(JSON.stringify({ type: 'https://syncflow.io/problems/TooManyRequests', title: 'too many requests', status: 429, detail: error.message, code: 'TooManyRequests' }));
-      } else {
-        res.status(429).json(statusFromError(error, { retryAfterSeconds: 1 }));
-      }
+      const error = new SyncflowError('TooManyRequests', `the server is running ${limiter.inFlight} executions, its limit; retry after 1 second`);
+      res.status(429).json(statusFromError(error, { retryAfterSeconds: 1 }));
       return;
     }
-    inFlight++;
     let released = false;
     const release = () => {
       if (!released) {
         released = true;
-        inFlight--;
+        limiter.release();
       }
     };
     res.once('finish', release);
     res.once('close', release);
     next();
   };
-  // Admission reviews are never shed: kube-apiserver would refuse the user's change (failurePolicy Fail). [issue 7]
-  if (parts.admission) app.use(parts.admission);
   app.use(shed);
   app.use(
     API_PREFIX,
@@ -167,7 +178,6 @@ export function buildApp(parts: AppParts): express.Express {
       ...(parts.bookmarkIntervalMs ? { bookmarkIntervalMs: parts.bookmarkIntervalMs } : {}),
     }),
   );
-  app.use(runGatewayRoutes({ service: parts.service, guard: parts.guard }));
 
   app.use((req: Request, res: Response) => {
     res.status(404).json(failureStatus(404, `the server could not find the requested resource (${req.method} ${req.path})`));
@@ -176,7 +186,10 @@ export function buildApp(parts: AppParts): express.Express {
   app.use((error: unknown, _req: Request, res: Response, _next: NextFunction) => {
     sendStatus(res, error instanceof SyntaxError ? new SyncflowError('BadRequest', 'malformed request') : error);
   });
-  return app;
+  const gateway = runGatewayHandler({ service: parts.service, guard: parts.guard, limiter, ...(parts.onShed ? { onShed: parts.onShed } : {}) });
+  return (req, res) => {
+    if (!gateway(req, res)) app(req, res);
+  };
 }
 
 function safeCheck(check: HealthCheck): boolean {

@@ -56,6 +56,9 @@ export interface RunContext {
   waitForHistory?: boolean;
 }
 
+/** How long one generation of the read-your-writes cache lasts. */
+const RECENT_GENERATION_MS = 2_500;
+
 /** Longest wait for the history on the Kubernetes create path; the record stays queued after it. */
 const HISTORY_WAIT_MS = 2_000;
 
@@ -63,8 +66,13 @@ const HISTORY_WAIT_MS = 2_000;
 export class ExecutionService {
   private readonly options: ExecutionServiceOptions;
   private readonly knownRevisions = new Set<string>();
-  /** Executions this replica returned that may not be durable yet, for read-your-writes `get`. */
-  private readonly recent = new Map<string, WorkflowExecution>();
+  /**
+   * Executions this replica returned that may not be durable yet, for read-your-writes `get`: two
+   * generations swapped every few seconds, so an entry lives 2.5–5 s without a timer per execution.
+   */
+  private recent = new Map<string, WorkflowExecution>();
+  private previous = new Map<string, WorkflowExecution>();
+  private rotatedAt = 0;
   private readonly now: () => Date;
 
   constructor(options: ExecutionServiceOptions) {
@@ -124,7 +132,8 @@ export class ExecutionService {
 
   /** An execution this replica ran recently and the history may not have yet. */
   recentExecution(namespace: string, name: string): WorkflowExecution | undefined {
-    return this.recent.get(`${namespace}/${name}`);
+    const key = `${namespace}/${name}`;
+    return this.recent.get(key) ?? this.previous.get(key);
   }
 
   private async waitForHistory(): Promise<void> {
@@ -137,6 +146,7 @@ export class ExecutionService {
   /** Drops an execution from the read-your-writes cache (it was deleted). */
   forget(namespace: string, name: string): void {
     this.recent.delete(`${namespace}/${name}`);
+    this.previous.delete(`${namespace}/${name}`);
   }
 
   private resolve(namespace: string, name: string) {
@@ -153,10 +163,14 @@ export class ExecutionService {
   }
 
   private remember(object: WorkflowExecution): void {
-    const key = `${object.metadata.namespace}/${object.metadata.name}`;
-    this.recent.set(key, object);
     // The writer flushes within 50 ms; a few seconds covers a slow database without growing.
-    setTimeout(() => this.recent.delete(key), 5_000).unref();
+    const now = Date.now();
+    if (now - this.rotatedAt > RECENT_GENERATION_MS) {
+      this.previous = this.recent;
+      this.recent = new Map();
+      this.rotatedAt = now;
+    }
+    this.recent.set(`${object.metadata.namespace}/${object.metadata.name}`, object);
   }
 
   private recordRevision(namespace: string, workflowName: string, hash: string, workflow: { spec: unknown; steps: ReadonlyMap<string, { task: { name: string; spec: unknown } }> }): void {
