@@ -11,7 +11,7 @@ import {
   WORKFLOW_TASK_NAMES,
 } from '../../core/model/resources.ts';
 import type { WorkflowStatus, WorkflowTaskStatus } from '../../core/model/schema.ts';
-import type { LeaseClient, LeaseRecord, StoredLease } from './leader-election.ts';
+import { microTime, type LeaseClient, type LeaseRecord, type StoredLease } from './leader-election.ts';
 import type { DefinitionEvent, EventRecorder, StatusWriter } from './status-controller.ts';
 
 const MERGE_PATCH = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
@@ -141,12 +141,6 @@ export class KubeLeaseClient implements LeaseClient {
 interface LeaseObject {
   metadata?: { resourceVersion?: string };
   spec?: LeaseRecord;
-}
-
-/** MicroTime: RFC 3339 with exactly six fractional digits. */
-export function microTime(iso: string): string {
-  const date = new Date(iso);
-  return Number.isNaN(date.getTime()) ? iso : date.toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
 }
 
 function toSpec(record: LeaseRecord): LeaseRecord {

@@ -1,5 +1,11 @@
 import { expect } from 'chai';
-import { LeaderElector, type LeaseClient, type LeaseRecord, type StoredLease } from './leader-election.ts';
+import {
+  LeaderElector,
+  microTime,
+  type LeaseClient,
+  type LeaseRecord,
+  type StoredLease,
+} from './leader-election.ts';
 
 /** One Lease with optimistic concurrency, shared by the candidates of a test. */
 class FakeLease implements LeaseClient {
@@ -125,5 +131,11 @@ describe('LeaderElector', () => {
     const a = candidate('a', lease, events);
     await a.stop();
     expect(lease.stored).to.equal(undefined);
+  });
+
+  it('writes Lease times as MicroTime (six fractional digits), which kube-apiserver requires', () => {
+    expect(microTime('2026-11-26T12:07:06.600Z')).to.equal('2026-11-26T12:07:06.600000Z');
+    expect(microTime('2026-11-26T12:07:06.600000Z')).to.equal('2026-11-26T12:07:06.600000Z');
+    expect(microTime('not a time')).to.equal('not a time');
   });
 });

@@ -13,6 +13,7 @@ import {
   readyCondition,
   statusUpToDate,
   taskVerdict,
+  type TaskVerdict,
 } from './desired-status.ts';
 
 /** The catalog view the controller reads (`DefinitionCatalog` satisfies it). */
@@ -86,6 +87,10 @@ export class DefinitionStatusController {
   /** Last Event per workflow, so a repeated reconcile does not repeat it. */
   private readonly announced = new Map<string, string>();
   private readonly recorded = new Set<string>();
+  private readonly verdicts = new Map<
+    string,
+    { resourceVersion: string | undefined; verdict: TaskVerdict }
+  >();
   /** Every namespace the catalog reported, also before this replica led (tasks-only namespaces included). */
   private readonly seen = new Set<string>();
 
@@ -199,7 +204,16 @@ export class DefinitionStatusController {
   }
 
   private async reconcileTask(namespace: string, name: string, task: DefinitionObject): Promise<void> {
-    const verdict = taskVerdict(task);
+    // Validated once per resourceVersion: every change in a namespace reconciles all its tasks.
+    const key = `${namespace}/${name}`;
+    const rv = task.metadata.resourceVersion;
+    let cached = this.verdicts.get(key);
+    if (!cached || cached.resourceVersion !== rv || rv === undefined) {
+      if (this.verdicts.size >= 50_000) this.verdicts.clear();
+      cached = { resourceVersion: rv, verdict: taskVerdict(task) };
+      this.verdicts.set(key, cached);
+    }
+    const verdict = cached.verdict;
     const desired = desiredTaskStatus(
       task,
       this.options.catalog.dependentsOf(namespace, name).length,
