@@ -167,6 +167,8 @@ export function buildApp(parts: AppParts): RequestListener {
     res.once('close', release);
     next();
   };
+  // Admission reviews are never shed: kube-apiserver would refuse the user's change (failurePolicy Fail). [issue 7]
+  if (parts.admission) app.use(parts.admission);
   app.use(shed);
   app.use(
     API_PREFIX,
