@@ -176,7 +176,7 @@ describe('definitions lifecycle: admission webhooks, status controller, revision
 
   /** Polls until `check` returns a value (the controller and informers are asynchronous). */
   async function eventually<T>(
-    what: string,
+    what: string | (() => string),
     check: () => Promise<T | undefined>,
     timeoutMs = 30_000,
   ): Promise<T> {
@@ -184,7 +184,11 @@ describe('definitions lifecycle: admission webhooks, status controller, revision
     for (;;) {
       const value = await check();
       if (value !== undefined) return value;
-      if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+      if (Date.now() > deadline) {
+        throw new Error(
+          `timed out after ${timeoutMs} ms waiting for ${typeof what === 'string' ? what : what()}`,
+        );
+      }
       await new Promise((resolve) => setTimeout(resolve, 300));
     }
   }
@@ -215,10 +219,15 @@ describe('definitions lifecycle: admission webhooks, status controller, revision
       ...profileWorkflow('webhook-probe'),
       spec: { tasks: [{ id: 'a', taskRef: { name: 'no-such-task' } }] },
     };
-    await eventually('the webhooks to be called', async () => {
-      const result = await apply(probeNamespace, [probe], ['--dry-run=server']);
-      return result.code !== 0 && result.stderr.includes('TaskNotFound') ? true : undefined;
-    });
+    let last = '';
+    await eventually(
+      () => `the webhooks to be called (last kubectl answer: ${last})`,
+      async () => {
+        const result = await apply(probeNamespace, [probe], ['--dry-run=server']);
+        last = `${result.code} ${result.stdout} ${result.stderr}`.trim();
+        return result.code !== 0 && result.stderr.includes('TaskNotFound') ? true : undefined;
+      },
+    );
   }
 
   let main: string;
