@@ -36,6 +36,8 @@ export async function checkSecrets(
     }
     return found;
   };
+  // Start every lookup at once: a workflow's tasks may read many Secrets, each a round trip.
+  for (const { task } of readers) for (const binding of task.secrets) void lookup(binding.secretName);
   const errors: FieldError[] = [];
   const warnings: string[] = [];
   const reported = new Set<string>();
@@ -70,4 +72,33 @@ export async function checkSecrets(
     }
   }
   return { errors, warnings };
+}
+
+/**
+ * Remembers Secrets found (for `ttlMs`, default 10 s), so re-applying a workflow does not read them
+ * all again. Absence is never remembered: `kubectl create secret` followed at once by `kubectl apply`
+ * of the Workflow must see the new Secret.
+ */
+export class CachedSecretDirectory implements SecretDirectory {
+  private readonly found = new Map<string, { keys: readonly string[]; expires: number }>();
+
+  constructor(
+    private readonly directory: SecretDirectory,
+    private readonly options: { ttlMs?: number; now?: () => number; maxEntries?: number } = {},
+  ) {}
+
+  async keysOf(namespace: string, name: string): Promise<readonly string[] | undefined> {
+    const key = `${namespace}/${name}`;
+    const now = (this.options.now ?? Date.now)();
+    const cached = this.found.get(key);
+    if (cached && cached.expires > now) return cached.keys;
+    const keys = await this.directory.keysOf(namespace, name);
+    if (keys === undefined) {
+      this.found.delete(key);
+      return undefined;
+    }
+    if (this.found.size >= (this.options.maxEntries ?? 10_000)) this.found.clear();
+    this.found.set(key, { keys, expires: now + (this.options.ttlMs ?? 10_000) });
+    return keys;
+  }
 }

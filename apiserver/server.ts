@@ -15,6 +15,7 @@ import { UndiciTaskClient } from '../core/engine/http-client.ts';
 import { admissionRoutes } from '../admission/routes.ts';
 import { KubeLiveDefinitions, KubeSecretDirectory } from '../admission/kube.ts';
 import { admissionMetrics } from '../admission/metrics.ts';
+import { CachedSecretDirectory } from '../admission/secrets.ts';
 import { buildApp } from './app.ts';
 import {
   AlwaysAllowPaths,
@@ -113,7 +114,7 @@ export async function startServer(config: ServerConfig, logger: Logger = pino({ 
     admission: admissionRoutes({
       definitions: catalog,
       live: new KubeLiveDefinitions(kubeConfig),
-      secrets: new KubeSecretDirectory(kubeConfig),
+      secrets: new CachedSecretDirectory(new KubeSecretDirectory(kubeConfig)),
       logger,
       onDecision: admissionMetrics(registry),
     }),
