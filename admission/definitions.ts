@@ -20,6 +20,8 @@ export interface CachedDefinitions {
   taskResolver(namespace: string, override?: { name: string; object: StoredDefinition | null }): TaskSet;
   /** Workflows of a namespace that reference the task. */
   dependentsOf(namespace: string, taskName: string): StoredDefinition[];
+  /** Called with the namespace whenever its definitions change; enables reusing a namespace's resolver. */
+  onChange?(listener: (namespace: string) => void): () => void;
 }
 
 /** Reads from the API server itself, for objects the informers may not have delivered yet. */
@@ -76,10 +78,26 @@ export function asDocument(
 
 /** Cached definitions, made current by live reads where a decision depends on it. */
 export class FreshDefinitions {
+  /** The resolver of each namespace, reused until the catalog reports a change there (read-only). */
+  private readonly resolvers = new Map<string, TaskSet>();
+
   constructor(
     private readonly cached: CachedDefinitions,
     private readonly live?: LiveDefinitions,
-  ) {}
+  ) {
+    cached.onChange?.((namespace) => this.resolvers.delete(namespace));
+  }
+
+  private resolver(namespace: string): TaskSet {
+    if (!this.cached.onChange) return this.cached.taskResolver(namespace);
+    let resolver = this.resolvers.get(namespace);
+    if (!resolver) {
+      if (this.resolvers.size >= 10_000) this.resolvers.clear();
+      resolver = this.cached.taskResolver(namespace);
+      this.resolvers.set(namespace, resolver);
+    }
+    return resolver;
+  }
 
   /**
    * The namespace's tasks as a resolver, with `override` applied; any of `needed` the cache does not
@@ -90,6 +108,12 @@ export class FreshDefinitions {
     needed: readonly string[],
     override?: { name: string; object: StoredDefinition | null },
   ): Promise<TaskSet> {
+    if (!override) {
+      const shared = this.resolver(namespace);
+      const absent = needed.filter((name) => shared.get(name) === undefined);
+      // The usual case: everything is known, and validation only reads the resolver.
+      if (absent.length === 0 || !this.live) return shared;
+    }
     const tasks = this.cached.taskResolver(namespace, override);
     if (!this.live) return tasks;
     const missing = needed.filter((name) => name !== override?.name && tasks.get(name) === undefined);
