@@ -3,6 +3,7 @@
  * input) and writing the response, with denials as `meta.k8s.io/v1 Status` built from the error
  * catalogue. Nothing else in admission/ knows the wire format.
  */
+import { isDeepStrictEqual } from 'node:util';
 import { ERROR_CATALOGUE, type ErrorCode, type FieldError } from '../core/errors.ts';
 import { DEFINITIONS_GROUP } from '../core/model/resources.ts';
 
@@ -193,4 +194,30 @@ export function allow(warnings: string[] = []): AdmissionDecision {
 /** Denies with the given code, message and causes. */
 export function deny(denial: Denial, warnings: string[] = []): AdmissionDecision {
   return { allowed: false, warnings, denial };
+}
+
+/** What a CREATE/UPDATE review checks: the object, its name and how messages name it. */
+export interface WriteSubject {
+  object: ReviewedObject;
+  name: string;
+  subject: string;
+}
+
+/**
+ * The start every CREATE/UPDATE review shares: a review without an object is refused, and an
+ * UPDATE that leaves the spec as it was (labels, finalizers, status) is allowed without checks, so a
+ * definition that broke underneath can still be relabelled or deleted.
+ */
+export function writeSubject(request: AdmissionRequest, kind: 'Workflow' | 'WorkflowTask'): WriteSubject | AdmissionDecision {
+  const object = request.object;
+  const name = object?.metadata?.name || request.name;
+  const subject = `${kind} ${request.namespace}/${name}`;
+  if (!object) {
+    const error: FieldError = { code: 'FieldRequired', field: 'request.object', message: 'the review carries no object' };
+    return deny({ code: 'BadRequest', message: `${subject}: ${describeCause(error)}`, causes: [error], kind, name });
+  }
+  if (request.operation === 'UPDATE' && request.oldObject && isDeepStrictEqual(request.oldObject.spec, object.spec)) {
+    return allow();
+  }
+  return { object, name, subject };
 }

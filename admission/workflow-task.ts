@@ -2,7 +2,6 @@
  * WorkflowTask admission: the task on its own (CREATE/UPDATE), every Workflow that uses it re-checked
  * against the new spec (UPDATE), and no DELETE while a Workflow references it. Reads only.
  */
-import { isDeepStrictEqual } from 'node:util';
 import type { FieldError } from '../core/errors.ts';
 import { validateTask, validateWorkflow } from '../core/validation/validate.ts';
 import {
@@ -11,7 +10,7 @@ import {
   type FreshDefinitions,
   type StoredDefinition,
 } from './definitions.ts';
-import { allow, deny, describeCause, type AdmissionDecision, type AdmissionRequest } from './review.ts';
+import { allow, deny, describeCause, writeSubject, type AdmissionDecision, type AdmissionRequest } from './review.ts';
 import { checkSecrets, type SecretDirectory } from './secrets.ts';
 
 /** What WorkflowTask admission reads. */
@@ -44,30 +43,9 @@ export class WorkflowTaskAdmission {
   }
 
   private async reviewWrite(request: AdmissionRequest): Promise<AdmissionDecision> {
-    const object = request.object;
-    const name = object?.metadata?.name || request.name;
-    const subject = `WorkflowTask ${request.namespace}/${name}`;
-    if (!object) {
-      const error: FieldError = {
-        code: 'FieldRequired',
-        field: 'request.object',
-        message: 'the review carries no object',
-      };
-      return deny({
-        code: 'BadRequest',
-        message: `${subject}: ${describeCause(error)}`,
-        causes: [error],
-        kind: 'WorkflowTask',
-        name,
-      });
-    }
-    if (
-      request.operation === 'UPDATE' &&
-      request.oldObject &&
-      isDeepStrictEqual(request.oldObject.spec, object.spec)
-    ) {
-      return allow();
-    }
+    const checked = writeSubject(request, 'WorkflowTask');
+    if ('allowed' in checked) return checked;
+    const { object, name, subject } = checked;
     const { errors, task } = validateTask(asDocument('WorkflowTask', object, request.namespace, name));
     if (!task || errors.length) {
       const count = errors.length === 1 ? '1 error' : `${errors.length} errors`;

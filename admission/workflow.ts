@@ -3,13 +3,12 @@
  * checks only a cluster can make (the tasks exist, their current schemas fit, the Secrets they read
  * exist). Non-fatal findings become warnings. Reads only: dry runs and real requests are alike.
  */
-import { isDeepStrictEqual } from 'node:util';
 import type { CompiledTask, TaskResolver } from '../core/definitions/compile.ts';
 import { formatDuration } from '../core/duration.ts';
 import type { FieldError } from '../core/errors.ts';
 import { validateWorkflow } from '../core/validation/validate.ts';
 import { asDocument, referencedTaskNames, type FreshDefinitions } from './definitions.ts';
-import { allow, deny, describeCause, type AdmissionDecision, type AdmissionRequest } from './review.ts';
+import { allow, deny, describeCause, writeSubject, type AdmissionDecision, type AdmissionRequest } from './review.ts';
 import { checkSecrets, type SecretDirectory } from './secrets.ts';
 
 /** What Workflow admission reads. */
@@ -25,31 +24,9 @@ export class WorkflowAdmission {
 
   async review(request: AdmissionRequest): Promise<AdmissionDecision> {
     if (request.operation !== 'CREATE' && request.operation !== 'UPDATE') return allow();
-    const object = request.object;
-    const name = object?.metadata?.name || request.name;
-    const subject = `Workflow ${request.namespace}/${name}`;
-    if (!object) {
-      const error: FieldError = {
-        code: 'FieldRequired',
-        field: 'request.object',
-        message: 'the review carries no object',
-      };
-      return deny({
-        code: 'BadRequest',
-        message: `${subject}: ${describeCause(error)}`,
-        causes: [error],
-        kind: 'Workflow',
-        name,
-      });
-    }
-    // Metadata-only updates (labels, finalizers) must stay possible for a workflow that broke underneath.
-    if (
-      request.operation === 'UPDATE' &&
-      request.oldObject &&
-      isDeepStrictEqual(request.oldObject.spec, object.spec)
-    ) {
-      return allow();
-    }
+    const checked = writeSubject(request, 'Workflow');
+    if ('allowed' in checked) return checked;
+    const { object, name, subject } = checked;
     const needed = referencedTaskNames(object.spec);
     const tasks = await this.options.definitions.tasksFor(request.namespace, needed);
     const doc = asDocument('Workflow', object, request.namespace, name);
