@@ -234,6 +234,7 @@ describe('definitions lifecycle: admission webhooks, status controller, revision
 
   before(async function () {
     cp = await ControlPlane.acquire();
+    // Only control planes from hack/cp-up.sh (what the test command uses) provide this; a kind cluster does not.
     if (!cp.settings.serverPort || !cp.settings.tlsCertFile) this.skip();
     main = await namespace('e2e-adm');
     server = await SyncflowServer.start(cp);

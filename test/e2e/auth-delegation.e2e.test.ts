@@ -239,6 +239,7 @@ describe('delegated authentication and authorization on a real kube-apiserver', 
 
     before(async function () {
       const port = cp.settings.serverPort;
+      // Only control planes from hack/cp-up.sh route the APIService to a local port with known certificates.
       if (port === undefined || cp.settings.tlsCertFile === undefined || cp.settings.tlsKeyFile === undefined)
         this.skip();
       if (await listening(port)) this.skip(); // a real syncflow server owns the port

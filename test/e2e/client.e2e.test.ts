@@ -32,6 +32,7 @@ describe('SyncflowClient against kube-apiserver and the syncflow server', functi
   before(async function () {
     cp = await ControlPlane.acquire();
     const s = cp.settings;
+    // Only control planes from hack/cp-up.sh (what the test command uses) provide this; a kind cluster does not.
     if (!s.serverPort || !s.tlsCertFile) this.skip();
     ns = await cp.createNamespace('e2e-client');
     await cp.kubectl.ok([

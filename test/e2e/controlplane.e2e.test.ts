@@ -36,6 +36,7 @@ describe('development control plane', function () {
 
   it('publishes the requestheader and client CA configuration extension servers read', async function () {
     const { requestheaderClientCaFile, clientCaFile } = cp.settings;
+    // Only control planes from hack/cp-up.sh (what the test command uses) provide this; a kind cluster does not.
     if (requestheaderClientCaFile === undefined || clientCaFile === undefined) this.skip();
     const configMap = await cp.kubectl.json<{ data: Record<string, string> }>([
       'get',
@@ -64,6 +65,7 @@ describe('development control plane', function () {
 
   it('lets the syncflow server identity delegate authn/authz and read definitions, nothing more', async function () {
     const { serverKubeconfig } = cp.settings;
+    // Only control planes from hack/cp-up.sh (what the test command uses) provide this; a kind cluster does not.
     if (serverKubeconfig === undefined) this.skip();
     const server = new Kubectl(cp.settings.kubectl, serverKubeconfig);
     const whoami = await server.json<{ status: { userInfo: { username: string } } }>(['auth', 'whoami']);

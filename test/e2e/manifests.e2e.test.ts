@@ -626,6 +626,7 @@ describe('installation manifests (kustomize overlays on a real kube-apiserver)',
   });
 
   it('the real server runs with nothing but that RBAC: executions with a Secret, leader election, Workflow status', async function () {
+    // Only control planes from hack/cp-up.sh (what the test command uses) provide this; a kind cluster does not.
     if (!rbacCopy || !cp.settings.serverPort || !cp.settings.clientCaFile) this.skip();
     const { ns, workload } = rbacCopy;
     // A client certificate for the ServiceAccount's user name: RBAC sees exactly that identity.

@@ -77,6 +77,7 @@ describe('RBAC for syncflow users (syncflow-author, -runner, -viewer; view/edit 
 
   before(async function () {
     cp = await ControlPlane.acquire();
+    // Only control planes from hack/cp-up.sh (what the test command uses) provide this; a kind cluster does not.
     if (!cp.settings.serverPort) this.skip();
     // The user roles exactly as the production overlay renders them.
     const rendered = await cp.kubectl.ok(['kustomize', join(repoRoot, 'manifests/overlays/production')]);
