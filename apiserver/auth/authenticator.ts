@@ -9,7 +9,12 @@ import type { TLSSocket } from 'node:tls';
 import type { Registry } from 'prom-client';
 import { SyncflowError } from '../../core/errors.ts';
 import { currentCompiledConfig, type AuthenticationConfigProvider } from './authentication-config.ts';
-import { peerCertificateChain, subjectAttributes, verifyClientCertificate } from './certificates.ts';
+import {
+  peerCertificateChain,
+  subjectAttributes,
+  verifyClientCertificate,
+  type TrustedCertificate,
+} from './certificates.ts';
 import type { ReviewClient } from './kube-reviews.ts';
 import { errorFields, silentAuthLogger, type AuthLogger } from './logger.ts';
 import { createAuthnMetrics, type AuthnMetrics } from './metrics.ts';
@@ -87,6 +92,22 @@ export interface CertificateAuthenticatorOptions {
 }
 
 /**
+ * The leaf of the request's client certificate once its chain verifies against `cas`; undefined
+ * when there is no certificate or no CA configured; Unauthorized (naming `what`) when it does not verify.
+ */
+function verifiedLeaf(
+  req: AuthRequest,
+  cas: readonly TrustedCertificate[] | undefined,
+  now: number,
+  what: string,
+): X509Certificate | undefined {
+  if (cas === undefined || req.peerCertificateChain.length === 0) return undefined;
+  const result = verifyClientCertificate(req.peerCertificateChain, cas, { now });
+  if (!result.verified) throw new SyncflowError('Unauthorized', `${what} failed: ${result.reason}`);
+  return result.chain[0] as X509Certificate;
+}
+
+/**
  * Trusts `X-Remote-User`/`-Group`/`-Extra-*`/`-Uid` (names from the config) only from a client whose
  * certificate chains to the requestheader CA and whose CN is in the allowed names (any CN when the
  * list is empty). From any other client those headers are ignored: another authenticator decides.
@@ -102,13 +123,10 @@ export class FrontProxyAuthenticator implements Authenticator {
 
   async authenticate(req: AuthRequest): Promise<UserInfo | undefined> {
     const rh = currentCompiledConfig(this.#config)?.requestHeader;
-    if (rh === undefined || req.peerCertificateChain.length === 0) return undefined;
-    const result = verifyClientCertificate(req.peerCertificateChain, rh.cas, { now: this.#now() });
-    if (!result.verified) {
-      throw new SyncflowError('Unauthorized', `front-proxy verification failed: ${result.reason}`);
-    }
+    const leaf = verifiedLeaf(req, rh?.cas, this.#now(), 'front-proxy verification');
+    if (rh === undefined || leaf === undefined) return undefined;
     if (rh.allowedNames.size > 0) {
-      const cn = subjectAttributes(result.chain[0] as X509Certificate, 'CN')[0] ?? '';
+      const cn = subjectAttributes(leaf, 'CN')[0] ?? '';
       if (!rh.allowedNames.has(cn)) {
         throw new SyncflowError(
           'Unauthorized',
@@ -144,12 +162,13 @@ export class ClientCertAuthenticator implements Authenticator {
   }
 
   async authenticate(req: AuthRequest): Promise<UserInfo | undefined> {
-    const cas = currentCompiledConfig(this.#config)?.clientCAs;
-    if (cas === undefined || req.peerCertificateChain.length === 0) return undefined;
-    const result = verifyClientCertificate(req.peerCertificateChain, cas, { now: this.#now() });
-    if (!result.verified)
-      throw new SyncflowError('Unauthorized', `client certificate verification failed: ${result.reason}`);
-    const leaf = result.chain[0] as X509Certificate;
+    const leaf = verifiedLeaf(
+      req,
+      currentCompiledConfig(this.#config)?.clientCAs,
+      this.#now(),
+      'client certificate verification',
+    );
+    if (leaf === undefined) return undefined;
     const username = subjectAttributes(leaf, 'CN')[0];
     if (username === undefined || username === '') return undefined;
     return { username, groups: subjectAttributes(leaf, 'O'), extra: {} };
