@@ -1,5 +1,9 @@
 /** Access to the real PostgreSQL of the integration tests (hack/postgres.sh run sets the variables). */
 import pg from 'pg';
+import type { Registry } from 'prom-client';
+import { openHistory, type History, type HistoryOptions } from '../../../apiserver/history/index.ts';
+import { silentLogger } from '../../../apiserver/history/logger.ts';
+import { freshSchema } from './store-contract.ts';
 
 /** URL of the throwaway test database, or undefined when the suite should be skipped. */
 export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL;
@@ -17,4 +21,21 @@ export function testPool(max = 4): pg.Pool {
   const pool = new pg.Pool({ connectionString: TEST_DATABASE_URL, max });
   pool.on('error', () => undefined);
   return pool;
+}
+
+/** Opens the history on the test database after emptying it; no retention sweeper runs. */
+export async function openFreshHistory(
+  registry: Registry,
+  writer?: HistoryOptions['writer'],
+): Promise<History> {
+  const pool = testPool();
+  await freshSchema(pool);
+  await pool.end();
+  return openHistory({
+    databaseUrl: TEST_DATABASE_URL,
+    logger: silentLogger,
+    registry,
+    retention: false,
+    ...(writer ? { writer } : {}),
+  });
 }

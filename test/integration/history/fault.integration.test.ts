@@ -3,11 +3,9 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { Registry } from 'prom-client';
 import { SyncflowError } from '../../../core/errors.ts';
-import { openHistory, type History } from '../../../apiserver/history/index.ts';
-import { silentLogger } from '../../../apiserver/history/logger.ts';
-import { announceSkip, PG_CTL, TEST_DATABASE_URL, testPool } from './database.ts';
+import type { History } from '../../../apiserver/history/index.ts';
+import { announceSkip, openFreshHistory, PG_CTL, TEST_DATABASE_URL, testPool } from './database.ts';
 import { execution } from './fixtures.ts';
-import { freshSchema } from './store-contract.ts';
 
 const run = promisify(execFile);
 
@@ -32,15 +30,11 @@ if (TEST_DATABASE_URL === undefined || PG_CTL === undefined) {
     const registry = new Registry();
 
     before(async () => {
-      const pool = testPool();
-      await freshSchema(pool);
-      await pool.end();
-      history = await openHistory({
-        databaseUrl: TEST_DATABASE_URL,
-        logger: silentLogger,
-        registry,
-        retention: false,
-        writer: { maxQueued: BOUND, maxBatch: 500, retryDelayMs: 50, maxRetryDelayMs: 500 },
+      history = await openFreshHistory(registry, {
+        maxQueued: BOUND,
+        maxBatch: 500,
+        retryDelayMs: 50,
+        maxRetryDelayMs: 500,
       });
     });
 

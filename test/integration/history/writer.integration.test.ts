@@ -1,10 +1,8 @@
 import { expect } from 'chai';
 import { Registry } from 'prom-client';
-import { openHistory, type History } from '../../../apiserver/history/index.ts';
-import { silentLogger } from '../../../apiserver/history/logger.ts';
-import { announceSkip, TEST_DATABASE_URL, testPool } from './database.ts';
+import type { History } from '../../../apiserver/history/index.ts';
+import { announceSkip, openFreshHistory, TEST_DATABASE_URL } from './database.ts';
 import { execution } from './fixtures.ts';
-import { freshSchema } from './store-contract.ts';
 
 if (TEST_DATABASE_URL === undefined) {
   announceSkip(
@@ -18,15 +16,7 @@ if (TEST_DATABASE_URL === undefined) {
     const registry = new Registry();
 
     before(async () => {
-      const pool = testPool();
-      await freshSchema(pool);
-      await pool.end();
-      history = await openHistory({
-        databaseUrl: TEST_DATABASE_URL,
-        logger: silentLogger,
-        registry,
-        retention: false,
-      });
+      history = await openFreshHistory(registry);
     });
 
     after(async () => {
