@@ -7,7 +7,7 @@ import { join, resolve } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import type { CompiledWorkflow } from '../core/definitions/compile.ts';
 import type { ErrorCode } from '../core/errors.ts';
-import { validateDocuments, validateWorkflow, TaskSet, validateTask } from '../core/validation/validate.ts';
+import { validateDocuments } from '../core/validation/validate.ts';
 
 /** Definition files larger than this are refused: etcd stores objects up to 1.5 MiB anyway. */
 export const MAX_FILE_BYTES = 3 * 1024 * 1024;
@@ -138,12 +138,17 @@ async function loadFile(absolute: string, file: string, result: LoadResult): Pro
   }
 }
 
-/** Validates loaded documents and returns one report line per error, in file order. */
-export function validateLoaded(documents: readonly LoadedDocument[]): ReportLine[] {
+/** Validates loaded documents: one report line per error, and the workflows that compiled. */
+export function validateLoaded(documents: readonly LoadedDocument[]): {
+  lines: ReportLine[];
+  workflows: Map<string, CompiledWorkflow>;
+} {
   const reports = validateDocuments(documents.map((d) => d.doc));
   const lines: ReportLine[] = [];
+  const workflows = new Map<string, CompiledWorkflow>();
   for (const report of reports) {
     const source = documents[report.index] as LoadedDocument;
+    if (report.workflow) workflows.set(`${report.namespace}/${report.name}`, report.workflow);
     for (const error of report.errors) {
       lines.push({
         file: source.file,
@@ -155,7 +160,7 @@ export function validateLoaded(documents: readonly LoadedDocument[]): ReportLine
       });
     }
   }
-  return lines;
+  return { lines, workflows };
 }
 
 /** Formats a report line as `<file>: <Kind>/<name>: <field.path>: <message>`. */
@@ -174,24 +179,7 @@ export interface LoadedDefinitions {
 /** Loads, validates and compiles definitions; `lines` is empty when all are valid. */
 export async function loadDefinitions(paths: readonly string[], cwd: string): Promise<LoadedDefinitions> {
   const loaded = await loadDocuments(paths, cwd);
-  const lines = [...loaded.problems, ...validateLoaded(loaded.documents)];
-  const workflows = new Map<string, CompiledWorkflow>();
-  if (lines.length === 0) {
-    const sets = new Map<string, TaskSet>();
-    for (const { doc } of loaded.documents) {
-      if ((doc as { kind?: string }).kind !== 'WorkflowTask') continue;
-      const task = validateTask(doc).task;
-      if (!task) continue;
-      let set = sets.get(task.namespace);
-      if (!set) sets.set(task.namespace, (set = new TaskSet()));
-      set.set(task.name, task);
-    }
-    for (const { doc } of loaded.documents) {
-      if ((doc as { kind?: string }).kind !== 'Workflow') continue;
-      const namespace = (doc as { metadata: { namespace?: string } }).metadata.namespace || 'default';
-      const workflow = validateWorkflow(doc, sets.get(namespace) ?? new TaskSet()).workflow;
-      if (workflow) workflows.set(`${workflow.namespace}/${workflow.name}`, workflow);
-    }
-  }
-  return { lines, unreadable: loaded.unreadable, workflows };
+  const { lines, workflows } = validateLoaded(loaded.documents);
+  lines.unshift(...loaded.problems);
+  return { lines, unreadable: loaded.unreadable, workflows: lines.length === 0 ? workflows : new Map() };
 }

@@ -8,7 +8,7 @@ export const VALIDATE_USAGE = 'usage: syncflow validate FILE|DIR... [-o text|jso
 export async function validateCommand(args: readonly string[], io: CliIO): Promise<number> {
   const { paths, output } = parseArgs(args);
   const loaded = await loadDocuments(paths, io.cwd);
-  const lines = [...loaded.problems, ...validateLoaded(loaded.documents)];
+  const lines = [...loaded.problems, ...validateLoaded(loaded.documents).lines];
   if (output === 'json') {
     io.stdout.write(`${JSON.stringify(lines, null, 2)}\n`);
   } else {

@@ -38,6 +38,8 @@ export interface DocumentReport {
   name: string;
   namespace: string;
   errors: FieldError[];
+  /** The compiled workflow, for a valid Workflow document (what `syncflow run` executes). */
+  workflow?: CompiledWorkflow;
 }
 
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
@@ -360,7 +362,10 @@ export function validateDocuments(docs: readonly unknown[]): DocumentReport[] {
     }
     const result = validateWorkflow(docs[report.index], setFor(report.namespace));
     report.errors.push(...result.errors);
-    if (!duplicate(report) && result.workflow) workflows.set(`${report.namespace}/${report.name}`, result.workflow);
+    if (!duplicate(report) && result.workflow) {
+      report.workflow = result.workflow;
+      workflows.set(`${report.namespace}/${report.name}`, result.workflow);
+    }
   }
   for (const report of reports) {
     if (report.kind === 'WorkflowExecution') report.errors.push(...executionErrors(docs[report.index], report.namespace, workflows));
