@@ -6,6 +6,7 @@ import * as k8s from '@kubernetes/client-node';
 import { DEFINITIONS_GROUP, VERSION, WORKFLOW_NAMES, WORKFLOW_TASK_NAMES } from '../core/model/resources.ts';
 import type { LiveDefinitions, StoredDefinition } from './definitions.ts';
 import type { SecretDirectory } from './secrets.ts';
+import type { SecretReader } from '../apiserver/kube/secret-resolver.ts';
 
 function isNotFound(error: unknown): boolean {
   return (error as { code?: number }).code === 404;
@@ -48,21 +49,11 @@ export class KubeLiveDefinitions implements LiveDefinitions {
 
 /** Secret key names from kube-apiserver. */
 export class KubeSecretDirectory implements SecretDirectory {
-  private readonly api: k8s.CoreV1Api;
-
-  constructor(kubeConfig: k8s.KubeConfig) {
-    this.api = kubeConfig.makeApiClient(k8s.CoreV1Api);
-  }
+  /** Reads through the server's Secret reader (one Kubernetes client for both uses). */
+  constructor(private readonly reader: SecretReader) {}
 
   async keysOf(namespace: string, name: string): Promise<readonly string[] | undefined> {
-    try {
-      const secret = await this.api.readNamespacedSecret({ name, namespace });
-      return [...Object.keys(secret.data ?? {}), ...Object.keys(secret.stringData ?? {})];
-    } catch (error) {
-      if (isNotFound(error)) return undefined;
-      throw new Error(
-        `reading Secret ${namespace}/${name} failed with ${(error as { code?: number }).code ?? 'an error'}`,
-      );
-    }
+    const data = await this.reader.read(namespace, name);
+    return data === undefined ? undefined : Object.keys(data);
   }
 }

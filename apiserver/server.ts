@@ -76,6 +76,7 @@ export async function startServer(config: ServerConfig, logger: Logger = pino({ 
     retention: { maxAgeMs: config.historyRetentionMs },
   });
 
+  const secretReader = new KubeSecretReader(kubeConfig);
   const catalog = new DefinitionCatalog();
   const informersStarting = startDefinitionInformers(kubeConfig, catalog, logger);
   // [issue 7] Status controller (leader only); subscribes to the catalog now, reconciles once both kinds listed.
@@ -99,7 +100,7 @@ export async function startServer(config: ServerConfig, logger: Logger = pino({ 
     executor,
     history: history.writer,
     store: history.store,
-    secrets: new CachedSecrets(new KubeSecretReader(kubeConfig)),
+    secrets: new CachedSecrets(secretReader),
     logger,
     onBackgroundError: (error, what) => logger.warn({ err: String((error as Error)?.message ?? error) }, `failed ${what}`),
   });
@@ -114,7 +115,7 @@ export async function startServer(config: ServerConfig, logger: Logger = pino({ 
     admission: admissionRoutes({
       definitions: catalog,
       live: new KubeLiveDefinitions(kubeConfig),
-      secrets: new CachedSecretDirectory(new KubeSecretDirectory(kubeConfig)),
+      secrets: new CachedSecretDirectory(new KubeSecretDirectory(secretReader)),
       logger,
       onDecision: admissionMetrics(registry),
     }),

@@ -25,8 +25,10 @@ export class KubeSecretReader implements SecretReader {
       const secret = await this.api.readNamespacedSecret({ name, namespace });
       return secret.data ?? {};
     } catch (error) {
-      if ((error as { code?: number }).code === 404) return undefined;
-      throw error;
+      const code = (error as { code?: number }).code;
+      if (code === 404) return undefined;
+      // client-node's messages carry the response body; name the status only.
+      throw new Error(`reading Secret ${namespace}/${name} failed with ${code ?? 'an error'}`);
     }
   }
 }
