@@ -35,16 +35,7 @@ describe('SyncflowClient against kube-apiserver and the syncflow server', functi
     // Only control planes from hack/cp-up.sh (what the test command uses) provide this; a kind cluster does not.
     if (!s.serverPort || !s.tlsCertFile) this.skip();
     ns = await cp.createNamespace('e2e-client');
-    await cp.kubectl.ok([
-      '-n',
-      ns,
-      'create',
-      'secret',
-      'generic',
-      'demo-api',
-      '--from-literal=token=e2e-s3cr3t',
-    ]);
-    await cp.kubectl.ok(['-n', ns, 'apply', '-f', 'examples/']);
+    await cp.installExamples(ns);
     server = await SyncflowServer.start(cp);
     // The serving certificate is issued by the CA next to it (the APIService's caBundle).
     const ca = readFileSync(join(dirname(s.tlsCertFile as string), 'syncflow-ca.crt'));

@@ -44,8 +44,7 @@ describe('workflowexecutions through kube-apiserver', function () {
     // Only control planes from hack/cp-up.sh (what the test command uses) provide this; a kind cluster does not.
     if (!cp.settings.serverPort) this.skip();
     await ok(['create', 'namespace', NS]);
-    await ok(['-n', NS, 'create', 'secret', 'generic', 'demo-api', '--from-literal=token=e2e-s3cr3t']);
-    await ok(['-n', NS, 'apply', '-f', 'examples/']);
+    await cp.installExamples(NS);
     server = await SyncflowServer.start(cp);
   });
 

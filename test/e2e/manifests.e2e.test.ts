@@ -638,16 +638,7 @@ describe('installation manifests (kustomize overlays on a real kube-apiserver)',
     const kubeconfigFile = join(dir, 'kubeconfig');
     await writeFile(kubeconfigFile, kubeConfig.exportConfig());
     const upstream = await startDemoUpstream({ host: '127.0.0.92', port: 8080 });
-    await cp.kubectl.ok([
-      '-n',
-      workload,
-      'create',
-      'secret',
-      'generic',
-      'demo-api',
-      '--from-literal=token=rbac-s3cr3t',
-    ]);
-    await cp.kubectl.ok(['-n', workload, 'apply', '-f', join(repoRoot, 'examples/')]);
+    await cp.installExamples(workload, 'rbac-s3cr3t');
     // The e2e flags with this identity, and leader election on (as in the Deployment) in its namespace.
     const args = serverArgs(cp, { demoAddress: '127.0.0.92', dataDir: join(dir, 'db') })
       .filter((a) => !a.startsWith('--kubeconfig=') && !a.startsWith('--leader-elect'))

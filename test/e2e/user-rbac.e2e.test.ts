@@ -89,16 +89,7 @@ describe('RBAC for syncflow users (syncflow-author, -runner, -viewer; view/edit 
       stdin: roles.map((r) => stringify(r)).join('---\n'),
     });
     ns = await cp.createNamespace('e2e-users');
-    await cp.kubectl.ok([
-      '-n',
-      ns,
-      'create',
-      'secret',
-      'generic',
-      'demo-api',
-      '--from-literal=token=e2e-s3cr3t',
-    ]);
-    await cp.kubectl.ok(['-n', ns, 'apply', '-f', join(repoRoot, 'examples/')]);
+    await cp.installExamples(ns);
     for (const [role, who] of [
       ['syncflow-runner', runner],
       ['syncflow-viewer', viewer],

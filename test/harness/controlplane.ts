@@ -154,6 +154,15 @@ export class ControlPlane {
     return name;
   }
 
+  /**
+   * Installs the examples in a namespace, with the Secret `demo-api` their tasks read (the demo
+   * upstream accepts any token; it must be long enough for the engine to redact it).
+   */
+  async installExamples(namespace: string, token = 'e2e-s3cr3t'): Promise<void> {
+    await this.kubectl.ok(['-n', namespace, 'create', 'secret', 'generic', 'demo-api', `--from-literal=token=${token}`]);
+    await this.kubectl.ok(['-n', namespace, 'apply', '-f', join(repoRoot, 'examples/')]);
+  }
+
   /** Deletes a namespace made by {@link createNamespace} without waiting for it to finish. */
   async deleteNamespace(name: string): Promise<void> {
     await this.kubectl.ok(['delete', 'namespace', name, '--wait=false', '--ignore-not-found']);
