@@ -1,7 +1,7 @@
 /**
  * The run path shared by `POST workflowexecutions` and the direct run gateway: find the compiled
- * workflow, reserve a place in the history queue (so nothing runs unrecorded), run it, record it,
- * and remember it locally until the history has it.
+ * workflow, reserve a place in the history queue (so nothing runs unrecorded), run it and record
+ * it; until the history has written it, the writer's queue answers reads of it.
  */
 import { SyncflowError } from '../../core/errors.ts';
 import type { SecretResolver } from '../../core/engine/collaborators.ts';
@@ -17,6 +17,8 @@ export interface HistoryAdmission {
   admit(): WriteReservation;
   /** Resolves when everything recorded so far is durable. */
   flush(): Promise<void>;
+  /** A recorded execution the history has not written yet. */
+  pending(namespace: string, name: string): WorkflowExecution | undefined;
 }
 
 /** Records workflow revisions the first time they are seen. */
@@ -56,23 +58,13 @@ export interface RunContext {
   waitForHistory?: boolean;
 }
 
-/** How long one generation of the read-your-writes cache lasts. */
-const RECENT_GENERATION_MS = 2_500;
-
 /** Longest wait for the history on the Kubernetes create path; the record stays queued after it. */
 const HISTORY_WAIT_MS = 2_000;
 
-/** Runs executions and keeps the newest ones readable until the history has written them. */
+/** Runs executions; the ones not written to the history yet stay readable through {@link recentExecution}. */
 export class ExecutionService {
   private readonly options: ExecutionServiceOptions;
   private readonly knownRevisions = new Set<string>();
-  /**
-   * Executions this replica returned that may not be durable yet, for read-your-writes `get`: two
-   * generations swapped every few seconds, so an entry lives 2.5–5 s without a timer per execution.
-   */
-  private recent = new Map<string, WorkflowExecution>();
-  private previous = new Map<string, WorkflowExecution>();
-  private rotatedAt = 0;
   private readonly now: () => Date;
 
   constructor(options: ExecutionServiceOptions) {
@@ -83,7 +75,7 @@ export class ExecutionService {
   /** Runs (or, with dryRun, plans) an execution; returns the finished object. */
   async run(request: ExecutionCreateRequest, context: RunContext): Promise<WorkflowExecution> {
     const workflow = this.resolve(request.namespace, request.workflowName);
-    if (request.name && (this.recent.has(`${request.namespace}/${request.name}`) || (await this.options.store.get(request.namespace, request.name)))) {
+    if (request.name && (this.recentExecution(request.namespace, request.name) || (await this.options.store.get(request.namespace, request.name)))) {
       throw new SyncflowError('Conflict', `workflowexecutions.execution.syncflow.io "${request.name}" already exists`);
     }
     const name = request.name ?? generateName(request.generateName as string);
@@ -113,7 +105,6 @@ export class ExecutionService {
       throw error;
     }
     reservation.record(object);
-    this.remember(object);
     if (context.waitForHistory) await this.waitForHistory();
     this.options.logger?.info(
       {
@@ -130,10 +121,12 @@ export class ExecutionService {
     return object;
   }
 
-  /** An execution this replica ran recently and the history may not have yet. */
+  /**
+   * An execution this replica ran that the history has not written yet. Ask this before the store:
+   * the writer drops an execution from its queue only after the store has it.
+   */
   recentExecution(namespace: string, name: string): WorkflowExecution | undefined {
-    const key = `${namespace}/${name}`;
-    return this.recent.get(key) ?? this.previous.get(key);
+    return this.options.history.pending(namespace, name);
   }
 
   private async waitForHistory(): Promise<void> {
@@ -141,12 +134,6 @@ export class ExecutionService {
     const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, HISTORY_WAIT_MS)));
     await Promise.race([this.options.history.flush(), timeout]);
     clearTimeout(timer);
-  }
-
-  /** Drops an execution from the read-your-writes cache (it was deleted). */
-  forget(namespace: string, name: string): void {
-    this.recent.delete(`${namespace}/${name}`);
-    this.previous.delete(`${namespace}/${name}`);
   }
 
   private resolve(namespace: string, name: string) {
@@ -160,17 +147,6 @@ export class ExecutionService {
       });
     }
     return found.workflow;
-  }
-
-  private remember(object: WorkflowExecution): void {
-    // The writer flushes within 50 ms; a few seconds covers a slow database without growing.
-    const now = Date.now();
-    if (now - this.rotatedAt > RECENT_GENERATION_MS) {
-      this.previous = this.recent;
-      this.recent = new Map();
-      this.rotatedAt = now;
-    }
-    this.recent.set(`${object.metadata.namespace}/${object.metadata.name}`, object);
   }
 
   private recordRevision(namespace: string, workflowName: string, hash: string, workflow: { spec: unknown; steps: ReadonlyMap<string, { task: { name: string; spec: unknown } }> }): void {

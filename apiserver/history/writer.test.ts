@@ -201,6 +201,22 @@ describe('ExecutionWriter', () => {
     expect(w.depth).to.equal(0);
   });
 
+  it('finds an execution by name while it waits for the database, and not once it is written', async () => {
+    const w = writer();
+    sink.failure = connectionLost();
+    const [a, b] = [execution(), execution()];
+    w.record(a);
+    w.record(b);
+    expect(w.pending(b.metadata.namespace, b.metadata.name)).to.equal(b);
+    expect(w.pending(a.metadata.namespace, a.metadata.name)).to.equal(a);
+    expect(w.pending('elsewhere', a.metadata.name)).to.equal(undefined);
+    sink.failure = undefined;
+    await w.flush();
+    expect(w.pending(a.metadata.namespace, a.metadata.name)).to.equal(undefined);
+    expect(w.pending(b.metadata.namespace, b.metadata.name)).to.equal(undefined);
+    expect(w.depth).to.equal(0);
+  });
+
   it('flush resolves at once when nothing is pending', async () => {
     await writer().flush();
     expect(sink.batches).to.deep.equal([]);

@@ -86,8 +86,8 @@ export class ExecutionWriter {
   private readonly retryDelayMs: number;
   private readonly maxRetryDelayMs: number;
 
+  /** Recorded and not yet durable, oldest first; written entries leave it at once (nothing keeps them alive). */
   private queue: Pending[] = [];
-  private head = 0;
   private reserved = 0;
   private enqueued = 0;
   private durable = 0;
@@ -118,7 +118,7 @@ export class ExecutionWriter {
 
   /** Executions queued (not yet durable) plus places reserved by running executions. */
   get depth(): number {
-    return this.queue.length - this.head + this.reserved;
+    return this.queue.length + this.reserved;
   }
 
   /** Whether `admit()` would succeed now. */
@@ -170,9 +170,21 @@ export class ExecutionWriter {
     this.admit().record(execution);
   }
 
+  /**
+   * A recorded execution that is not durable yet (newest first), for read-your-writes: once it is
+   * written it is gone from here and readable from the store, in that order.
+   */
+  pending(namespace: string, name: string): WorkflowExecution | undefined {
+    for (let i = this.queue.length - 1; i >= 0; i--) {
+      const m = (this.queue[i] as Pending).execution.metadata;
+      if (m.name === name && m.namespace === namespace) return (this.queue[i] as Pending).execution;
+    }
+    return undefined;
+  }
+
   private enqueue(execution: WorkflowExecution): void {
     this.queue.push({ execution, sequence: ++this.enqueued });
-    if (this.queue.length - this.head >= this.maxBatch) this.schedule(0);
+    if (this.queue.length >= this.maxBatch) this.schedule(0);
     else this.schedule(this.flushIntervalMs);
   }
 
@@ -189,20 +201,16 @@ export class ExecutionWriter {
   }
 
   private async writeNext(): Promise<void> {
-    if (this.writing || this.head >= this.queue.length) return;
+    if (this.writing || this.queue.length === 0) return;
     this.writing = true;
-    const batch = this.queue.slice(this.head, this.head + this.maxBatch);
+    const batch = this.queue.slice(0, this.maxBatch);
     const started = performance.now();
     let delay = 0;
     try {
       await this.writeBatch(batch.map((p) => p.execution));
       this.metrics?.flushDuration.observe({ result: 'ok' }, (performance.now() - started) / 1000);
       this.metrics?.written.inc(batch.length);
-      this.head += batch.length;
-      if (this.head > 4096 && this.head * 2 > this.queue.length) {
-        this.queue = this.queue.slice(this.head);
-        this.head = 0;
-      }
+      this.queue.splice(0, batch.length);
       this.markDurable(batch[batch.length - 1]?.sequence ?? this.durable);
       if (this.failingSince !== undefined) {
         this.logger.info(
@@ -229,7 +237,7 @@ export class ExecutionWriter {
     } finally {
       this.writing = false;
     }
-    const remaining = this.queue.length - this.head;
+    const remaining = this.queue.length;
     if (remaining > 0)
       this.schedule(delay > 0 ? delay : remaining >= this.maxBatch ? 0 : this.flushIntervalMs);
   }
@@ -303,7 +311,7 @@ export class ExecutionWriter {
       if (result === 'expired') {
         this.abandoned = true;
         clearTimeout(this.timer);
-        const unwritten = this.queue.length - this.head;
+        const unwritten = this.queue.length;
         this.logger.error(
           { unwritten, ...errorFields(this.lastError) },
           'history writer closed with executions not written to the database',

@@ -208,6 +208,7 @@ async function startSyncflow(message: Extract<DriverMessage, { type: 'start' }>)
   const noHistory = {
     admit: () => ({ record: () => undefined, release: () => undefined }),
     flush: async () => undefined,
+    pending: () => undefined,
   };
   const service = new ExecutionService({
     catalog,

@@ -55,7 +55,7 @@ class ServerProcess {
       ? ['--cpu-prof', `--cpu-prof-dir=${process.env.SYNCFLOW_BENCH_CPU_PROF}`]
       : [];
     const child = fork(`${here}gateway-server.ts`, [], {
-      execArgv: ['--import', 'tsx', ...profile],
+      execArgv: ['--import', 'tsx', ...profile, ...(process.env.SYNCFLOW_BENCH_SERVER_FLAGS?.split(' ').filter(Boolean) ?? [])],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     child.send(start);
@@ -113,47 +113,77 @@ async function ablation(
   start: Omit<Extract<DriverMessage, { type: 'start' }>, 'mode'>,
   agent: Agent,
 ): Promise<void> {
-  const variants: Array<{
+  const all: Array<{
     name: string;
     mode: 'syncflow' | 'baseline';
     without: Ablation[];
     express?: boolean;
   }> = [
     { name: 'baseline', mode: 'baseline', without: [] },
-    { name: 'baseline inside express', mode: 'baseline', without: [], express: true },
+    { name: 'baseline inside express', mode: 'baseline', without: [] , express: true },
     { name: 'gateway', mode: 'syncflow', without: [] },
+    ...(['auth', 'history', 'logs', 'metrics'] as const).map((part) => ({
+      name: `gateway without ${part}`,
+      mode: 'syncflow' as const,
+      without: [part],
+    })),
     {
       name: 'gateway without auth, history, logs and metrics',
       mode: 'syncflow',
       without: ['auth', 'history', 'logs', 'metrics'],
     },
   ];
-  const requests = quick ? 1_000 : 3_000;
-  const rows: Record<string, unknown> = {};
-  for (const variant of variants) {
-    const server = await ServerProcess.start({
-      ...start,
-      mode: variant.mode,
-      without: variant.without,
-      express: variant.express ?? false,
-    });
-    try {
-      const shot = gatewayShot(agent, server.origin, 'fan');
-      await closedLoop(shot, 64, requests / 2);
-      const cpu0 = await server.cpuMicros();
-      const result = await closedLoop(shot, 64, requests);
-      const cpu = (await server.cpuMicros()) - cpu0;
-      rows[variant.name] = {
-        serverCpuUsPerRequest: Math.round(cpu / requests),
-        perSecond: Math.round(result.latencies.length / result.seconds),
-        errors: result.errors,
-      };
-      process.stderr.write(`${variant.name}: ${JSON.stringify(rows[variant.name])}\n`);
-      await server.finish();
-    } finally {
-      await server.stop();
+  // --variants a,b,c picks rows by name (default: the four summary rows); --repeat N runs the
+  // chosen rows N times interleaved and reports each row's median, which damps a shared machine.
+  const chosen = flag('--variants')?.split(',');
+  const variants = chosen
+    ? chosen.map((name) => {
+        const found = all.find((v) => v.name === name);
+        if (!found) throw new Error(`--variants: no row "${name}"; rows: ${all.map((v) => v.name).join(', ')}`);
+        return found;
+      })
+    : all.filter((v) => ['baseline', 'baseline inside express', 'gateway', 'gateway without auth, history, logs and metrics'].includes(v.name));
+  const repeat = Number(flag('--repeat') ?? 1);
+  const requests = Number(flag('--requests') ?? (quick ? 1_000 : 3_000));
+  const samples = new Map<string, Array<{ cpu: number; perSecond: number; errors: number }>>();
+  for (let r = 0; r < repeat; r++) {
+    for (const variant of variants) {
+      const server = await ServerProcess.start({
+        ...start,
+        mode: variant.mode,
+        without: variant.without,
+        express: variant.express ?? false,
+      });
+      try {
+        const shot = gatewayShot(agent, server.origin, 'fan');
+        await closedLoop(shot, 64, requests / 2);
+        const cpu0 = await server.cpuMicros();
+        const result = await closedLoop(shot, 64, requests);
+        const cpu = (await server.cpuMicros()) - cpu0;
+        const sample = {
+          cpu: Math.round(cpu / requests),
+          perSecond: Math.round(result.latencies.length / result.seconds),
+          errors: result.errors,
+        };
+        samples.set(variant.name, [...(samples.get(variant.name) ?? []), sample]);
+        process.stderr.write(`${variant.name}: ${JSON.stringify(sample)}\n`);
+        await server.finish();
+      } finally {
+        await server.stop();
+      }
     }
   }
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
+  const rows: Record<string, unknown> = {};
+  for (const [name, list] of samples) {
+    rows[name] = {
+      serverCpuUsPerRequest: median(list.map((x) => x.cpu)),
+      perSecond: median(list.map((x) => x.perSecond)),
+      errors: list.reduce((a, x) => a + x.errors, 0),
+      ...(list.length > 1 ? { runs: list.length, cpuPerRun: list.map((x) => x.cpu) } : {}),
+    };
+  }
+  process.stderr.write(`${JSON.stringify(rows, null, 1)}\n`);
   if (out)
     await writeSection(out, 'gatewayAblation', {
       date: new Date().toISOString(),

@@ -97,7 +97,6 @@ export function executionRoutes(options: ExecutionRestOptions): Router {
     '/namespaces/:namespace/workflowexecutions',
     handle(EXECUTIONS, () => 'deletecollection', async (req, res) => {
       const deleted = await store.deleteCollection(filterOf(req));
-      for (const object of deleted) service.forget(object.metadata.namespace, object.metadata.name);
       res.status(200).json(listObject(deleted, await store.currentResourceVersion()));
     }),
   );
@@ -114,7 +113,6 @@ export function executionRoutes(options: ExecutionRestOptions): Router {
     single,
     handle(EXECUTIONS, () => 'delete', async (req, res) => {
       const deleted = await store.delete(req.params.namespace as string, req.params.name as string);
-      service.forget(deleted.metadata.namespace, deleted.metadata.name);
       // Deletion is immediate (no finalizers), so the response is the object as it was.
       res.status(200).json(deleted);
     }),
@@ -181,7 +179,8 @@ export function executionRoutes(options: ExecutionRestOptions): Router {
   return router;
 
   async function getExecution(namespace: string, name: string): Promise<WorkflowExecution> {
-    const found = (await store.get(namespace, name)) ?? service.recentExecution(namespace, name);
+    // The writer's queue first: an execution leaves it only once the store has it.
+    const found = service.recentExecution(namespace, name) ?? (await store.get(namespace, name));
     if (!found) throw new SyncflowError('NotFound', `workflowexecutions.execution.syncflow.io "${name}" not found`);
     return found;
   }
