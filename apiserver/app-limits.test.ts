@@ -3,7 +3,7 @@ import { expect } from 'chai';
 import { createServer, request, type Server } from 'node:http';
 import pino from 'pino';
 import { Registry } from 'prom-client';
-import type { WorkflowExecutor } from '../core/engine/executor.ts';
+import type { ExecuteOptions, WorkflowExecutor } from '../core/engine/executor.ts';
 import type { WorkflowExecutionStatus } from '../core/model/schema.ts';
 import { buildApp } from './app.ts';
 import { DefinitionCatalog } from './definitions/catalog.ts';
@@ -15,9 +15,11 @@ import { StaticSecrets } from './kube/secret-resolver.ts';
 /** An executor whose executions finish only when the test says so. */
 class GatedExecutor implements WorkflowExecutor {
   started = 0;
+  readonly signals: Array<ExecuteOptions['signal']> = [];
   private releases: Array<() => void> = [];
-  async execute(): Promise<WorkflowExecutionStatus> {
+  async execute(_workflow: unknown, _input: unknown, options: ExecuteOptions = {}): Promise<WorkflowExecutionStatus> {
     this.started++;
+    this.signals.push(options.signal);
     await new Promise<void>((resolve) => this.releases.push(resolve));
     return { phase: 'Succeeded', output: { ok: true }, startTime: new Date().toISOString(), durationMs: 1 };
   }
@@ -96,6 +98,25 @@ describe('server application limits', function () {
     while (executor.started < 3) await new Promise((resolve) => setImmediate(resolve));
     executor.releaseAll();
     expect((await again).status).to.equal(201);
+  });
+
+  it('cancels a gateway execution whose caller goes away and frees its slot', async () => {
+    const before = executor.started;
+    const gone = request({ host: '127.0.0.1', port, method: 'POST', path: '/run/v1/namespaces/ns/workflows/wf', headers: { 'content-type': 'application/json' } });
+    gone.on('error', () => undefined);
+    gone.end('{}');
+    while (executor.started === before) await new Promise((resolve) => setImmediate(resolve));
+    const signal = executor.signals[executor.signals.length - 1];
+    expect(signal?.aborted).to.equal(false);
+    gone.destroy();
+    while (!signal?.aborted) await new Promise((resolve) => setImmediate(resolve));
+    // Both slots (maxInFlight 2) are free again although the gated execution has not returned.
+    const path = '/apis/execution.syncflow.io/v1alpha1/namespaces/ns/workflowexecutions';
+    const body = { metadata: { generateName: 'wf-' }, spec: { workflowRef: { name: 'wf' } } };
+    const [a, b] = [post(port, path, body), post(port, '/run/v1/namespaces/ns/workflows/wf', {})];
+    while (executor.started < before + 3) await new Promise((resolve) => setImmediate(resolve));
+    executor.releaseAll();
+    expect([(await a).status, (await b).status]).to.deep.equal([201, 200]);
   });
 
   it('sends BOOKMARK events to watchers that allow them', async () => {

@@ -50,21 +50,38 @@ export function createServerMetrics(registry: Registry, options: { defaults?: bo
     help: 'Requests refused with 429 because the in-flight limit was reached.',
     registers: [registry],
   });
+  // prom-client hashes and validates a label object on every call; the children of a label set are
+  // looked up once and kept (as prom-client keeps the series anyway).
+  const taskDurationOf = children((key: string[]) => taskDuration.labels(...key));
+  const upstreamErrorsOf = children((key: string[]) => upstreamErrors.labels(...key));
+  const executionsOf = children((key: string[]) => executions.labels(...key));
+  const durationOf = children((key: string[]) => duration.labels(...key));
   const observer: ExecutionObserver = {
     executionStarted: () => inFlight.inc(),
     taskFinished: ({ workflow, task }) => {
-      const labels = { namespace: workflow.namespace, workflow: workflow.name, task: task.id };
-      if (task.durationMs !== undefined) taskDuration.observe({ ...labels, phase: task.phase }, task.durationMs / 1000);
+      if (task.durationMs !== undefined) {
+        taskDurationOf([workflow.namespace, workflow.name, task.id, task.phase]).observe(task.durationMs / 1000);
+      }
       for (const attempt of task.attemptLog ?? []) {
-        if (attempt.error) upstreamErrors.inc({ ...labels, reason: attempt.error.split(':')[0] ?? 'Error' });
+        if (attempt.error) upstreamErrorsOf([workflow.namespace, workflow.name, task.id, attempt.error.split(':')[0] ?? 'Error']).inc();
       }
     },
     executionFinished: ({ workflow, status }) => {
       inFlight.dec();
-      const labels = { namespace: workflow.namespace, workflow: workflow.name, phase: status.phase };
-      executions.inc({ ...labels, reason: status.reason ?? '' });
-      if (status.durationMs !== undefined) duration.observe(labels, status.durationMs / 1000);
+      executionsOf([workflow.namespace, workflow.name, status.phase, status.reason ?? '']).inc();
+      if (status.durationMs !== undefined) durationOf([workflow.namespace, workflow.name, status.phase]).observe(status.durationMs / 1000);
     },
   };
   return { observer, inFlight, shed };
+}
+
+/** Memoises a metric's children by their label values (in the metric's labelNames order). */
+function children<T>(make: (values: string[]) => T): (values: string[]) => T {
+  const known = new Map<string, T>();
+  return (values) => {
+    const key = values.join('\u0000');
+    let child = known.get(key);
+    if (child === undefined) known.set(key, (child = make(values)));
+    return child;
+  };
 }

@@ -6,7 +6,8 @@
 import { watchFile, unwatchFile, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import * as k8s from '@kubernetes/client-node';
-import pino, { type Logger } from 'pino';
+import type { Logger } from 'pino';
+import { serverLogger } from './logging.ts';
 import { Registry } from 'prom-client';
 import { aliasResolver } from '../core/egress/host-aliases.ts';
 import { EgressPolicy } from '../core/egress/policy.ts';
@@ -51,7 +52,7 @@ function loadKubeConfig(path: string): k8s.KubeConfig {
 }
 
 /** Starts the server; resolves once it listens. */
-export async function startServer(config: ServerConfig, logger: Logger = pino({ level: config.logLevel })): Promise<RunningServer> {
+export async function startServer(config: ServerConfig, logger: Logger = serverLogger(config.logLevel)): Promise<RunningServer> {
   const registry = new Registry();
   const kubeConfig = loadKubeConfig(config.kubeconfig);
   const reviews = new KubernetesReviewClient({ kubeConfig });
@@ -182,6 +183,7 @@ export async function startServer(config: ServerConfig, logger: Logger = pino({ 
       authConfig.stop();
       await http.close();
       logger.info('shut down');
+      await new Promise<void>((resolve) => logger.flush(() => resolve()));
     },
   };
 }

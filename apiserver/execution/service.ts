@@ -5,6 +5,7 @@
  */
 import { SyncflowError } from '../../core/errors.ts';
 import type { SecretResolver } from '../../core/engine/collaborators.ts';
+import type { CallerSignal } from '../../core/engine/cancellation.ts';
 import type { WorkflowExecutor } from '../../core/engine/executor.ts';
 import { planExecution, type ExecutionStatistics } from '../../core/plan/planner.ts';
 import type { WorkflowCatalog } from '../definitions/catalog.ts';
@@ -50,7 +51,7 @@ export interface RunContext {
   user: string;
   dryRun?: boolean;
   traceparent?: string;
-  signal?: AbortSignal;
+  signal?: CallerSignal;
   /**
    * Wait (bounded) until the record is in the history before returning, so that a list right after
    * a create sees it, as Kubernetes clients expect. The direct gateway does not wait.

@@ -4,6 +4,7 @@
  * authentication and the same RBAC check as creating a WorkflowExecution, and recorded the same way.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Cancellation } from '../../core/engine/cancellation.ts';
 import { ERROR_CATALOGUE, SyncflowError } from '../../core/errors.ts';
 import type { RunProblem } from '../../core/model/wire.ts';
 import type { ExecutionService } from '../execution/service.ts';
@@ -41,6 +42,9 @@ function sendProblem(res: ServerResponse, problem: Problem): void {
   res.end(JSON.stringify(problem));
 }
 
+/** Why an execution stops when its caller closed the connection. */
+const CALLER_GONE = new SyncflowError('Cancelled', 'the caller closed the connection');
+
 const ROUTE = /^\/run\/v1\/namespaces\/([^/?]+)\/workflows\/([^/?]+)\/?(?:\?.*)?$/;
 
 /** Limits how many executions run at once (shared with the Kubernetes API's create). */
@@ -69,34 +73,31 @@ export function runGatewayHandler(options: { service: ExecutionService; guard: R
       sendProblem(res, problemFor(new SyncflowError('TooManyRequests', 'the server is running as many executions as it may; retry after 1 second')));
       return true;
     }
+    // One listener for the connection: it frees the slot and cancels the execution if the caller
+    // goes away first (a Cancellation costs far less than an AbortController per request).
+    const cancellation = new Cancellation();
     let released = false;
-    const release = () => {
+    res.once('close', () => {
+      if (!res.writableFinished) cancellation.abort(CALLER_GONE);
       if (!released) {
         released = true;
         options.limiter.release();
       }
-    };
-    res.once('close', release);
-    void run(decodeURIComponent(match[1] as string), decodeURIComponent(match[2] as string), req, res).finally(release);
+    });
+    void run(decodeURIComponent(match[1] as string), decodeURIComponent(match[2] as string), req, res, cancellation);
     return true;
   };
 
-  async function run(namespace: string, name: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  async function run(namespace: string, name: string, req: IncomingMessage, res: ServerResponse, cancellation: Cancellation): Promise<void> {
     try {
       const user = await options.guard.authenticate(req);
       await options.guard.authorize(user, { verb: 'create', resource: 'workflowexecutions', namespace });
       const input = parseJson(await readBody(req), 'input');
-      const controller = new AbortController();
-      const onClose = () => {
-        if (!res.writableFinished) controller.abort();
-      };
-      res.once('close', onClose);
       const traceparent = req.headers.traceparent;
       const execution = await options.service.run(
         { namespace, name: undefined, generateName: `${name}-`, labels: {}, annotations: {}, workflowName: name, input },
-        { user: user.username, signal: controller.signal, ...(typeof traceparent === 'string' ? { traceparent } : {}) },
+        { user: user.username, signal: cancellation, ...(typeof traceparent === 'string' ? { traceparent } : {}) },
       );
-      res.off('close', onClose);
       res.setHeader('Syncflow-Execution', `${namespace}/${execution.metadata.name}`);
       const status = execution.status;
       if (status.phase === 'Succeeded') {

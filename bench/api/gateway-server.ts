@@ -16,7 +16,7 @@
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
-import pino from 'pino';
+import { serverLogger } from '../../apiserver/logging.ts';
 import { Registry } from 'prom-client';
 import { Agent } from 'undici';
 import { buildApp } from '../../apiserver/app.ts';
@@ -166,7 +166,8 @@ interface Running {
 async function startSyncflow(message: Extract<DriverMessage, { type: 'start' }>): Promise<Running> {
   const { pki } = message;
   const registry = new Registry();
-  const logger = pino({ level: 'info' }, pino.destination({ dest: '/dev/null', sync: false }));
+  // The server's own logger (buffered JSON lines), to /dev/null.
+  const logger = serverLogger('info', '/dev/null');
   const authConfig: AuthenticationConfig = {
     requestHeader: {
       clientCA: pki.frontProxyCa,

@@ -1,6 +1,7 @@
 /**
- * A one-shot cancellation signal, cheaper than AbortController on the hot path (one per attempt).
- * It has the `on`/`once`/`removeListener` shape undici accepts as a request `signal`.
+ * A one-shot cancellation signal, cheaper than AbortController on the hot path (one per attempt,
+ * one per request). It has the `on`/`once`/`removeListener` shape undici accepts as a request
+ * `signal`, and the `addEventListener` shape of a {@link CallerSignal}.
  */
 
 /** What a cancellable operation watches. */
@@ -11,16 +12,43 @@ export interface CancelSignal {
   removeListener(event: 'abort', listener: () => void): unknown;
 }
 
+/** An object listener (the DOM EventListener protocol): no closure needed. */
+export interface AbortListener {
+  handleEvent(): void;
+}
+
+/** What an execution watches of its caller's signal: an AbortSignal or a {@link Cancellation}. */
+export interface CallerSignal {
+  readonly aborted: boolean;
+  addEventListener(type: 'abort', listener: AbortListener, options?: { once?: boolean }): void;
+  removeEventListener(type: 'abort', listener: AbortListener): void;
+}
+
+type Listener = (() => void) | AbortListener;
+
 /** A cancellation that can be triggered once, with a reason. */
-export class Cancellation implements CancelSignal {
+export class Cancellation implements CancelSignal, CallerSignal {
   aborted = false;
   reason: unknown = undefined;
-  private listeners: Array<() => void> | undefined;
+  private listeners: Listener[] | undefined;
 
   once(_event: 'abort', listener: () => void): this {
-    if (this.aborted) return this;
-    (this.listeners ??= []).push(listener);
+    this.add(listener);
     return this;
+  }
+
+  /** Listens once (the signal fires at most once, so `once` is implied). */
+  addEventListener(_type: 'abort', listener: AbortListener): void {
+    this.add(listener);
+  }
+
+  removeEventListener(_type: 'abort', listener: AbortListener): void {
+    this.remove(listener);
+  }
+
+  private add(listener: Listener): void {
+    if (this.aborted) return;
+    (this.listeners ??= []).push(listener);
   }
 
   /** Same as `once`: the signal fires at most once. undici checks that `on` exists. */
@@ -29,12 +57,16 @@ export class Cancellation implements CancelSignal {
   }
 
   removeListener(_event: 'abort', listener: () => void): this {
+    this.remove(listener);
+    return this;
+  }
+
+  private remove(listener: Listener): void {
     const listeners = this.listeners;
     if (listeners) {
       const at = listeners.indexOf(listener);
       if (at >= 0) listeners.splice(at, 1);
     }
-    return this;
   }
 
   /** Triggers the cancellation; later calls are ignored. Listeners run synchronously, once. */
@@ -44,6 +76,6 @@ export class Cancellation implements CancelSignal {
     this.reason = reason;
     const listeners = this.listeners;
     this.listeners = undefined;
-    if (listeners) for (const listener of listeners) listener();
+    if (listeners) for (const listener of listeners) typeof listener === 'function' ? listener() : listener.handleEvent();
   }
 }

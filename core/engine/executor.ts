@@ -19,7 +19,7 @@ import {
   type ExecutionObserver,
   type SecretResolver,
 } from './collaborators.ts';
-import { Cancellation } from './cancellation.ts';
+import { Cancellation, type CallerSignal } from './cancellation.ts';
 import type { TaskHttpClient } from './http-client.ts';
 import { checkWorkflowInput } from './input.ts';
 import { MIN_SECRET_LENGTH, SecretRedactor } from './redact.ts';
@@ -32,7 +32,7 @@ export interface ExecuteOptions {
   /** Resolves `{{secrets.*}}` values; every value resolved is redacted from the result. */
   secrets?: SecretResolver;
   /** Aborting it cancels the execution (phase Failed, reason Cancelled). */
-  signal?: AbortSignal;
+  signal?: CallerSignal;
   /** The caller's W3C trace context, continued in upstream calls. */
   traceparent?: string;
   /** An observer for this execution only, in addition to the executor's. */
