@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import type { IncomingMessage } from 'node:http';
 import { PassThrough } from 'node:stream';
-import { SyncflowError } from '../../core/errors.ts';
+import type { SyncflowError } from '../../core/errors.ts';
 import { parseJson, readBody } from './body.ts';
 
 /** A request body stream with the headers readBody looks at. */

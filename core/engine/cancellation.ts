@@ -76,6 +76,10 @@ export class Cancellation implements CancelSignal, CallerSignal {
     this.reason = reason;
     const listeners = this.listeners;
     this.listeners = undefined;
-    if (listeners) for (const listener of listeners) typeof listener === 'function' ? listener() : listener.handleEvent();
+    if (!listeners) return;
+    for (const listener of listeners) {
+      if (typeof listener === 'function') listener();
+      else listener.handleEvent();
+    }
   }
 }
