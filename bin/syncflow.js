@@ -1,11 +1,7 @@
 #!/usr/bin/env node
-// Entry point for the `syncflow` CLI: runs the TypeScript sources through tsx's ESM loader.
+// Entry point for the `syncflow` CLI from a checkout: runs the TypeScript sources through tsx's ESM
+// loader. The image runs the compiled dist/cli/bin.js instead (`npm run build`).
 import { register } from 'tsx/esm/api';
 
 register();
-const { main } = await import('../cli/main.ts');
-process.exitCode = await main(process.argv.slice(2), {
-  stdout: process.stdout,
-  stderr: process.stderr,
-  cwd: process.cwd(),
-});
+await import('../cli/bin.ts');

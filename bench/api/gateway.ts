@@ -13,11 +13,16 @@
  * PostgreSQL when a URL is given (--database-url, or TEST_DATABASE_URL as `hack/postgres.sh run` sets
  * it), else to embedded PGlite. Loopback only; every loop is bounded by a request count.
  *
+ * Both servers run compiled (hack/build.sh with tsconfig.bench.json), as the image runs the server;
+ * `--tsx` runs them from the TypeScript sources instead.
+ *
  *   hack/postgres.sh run npx tsx bench/api/gateway.ts --out bench/results/api.json
  *   npx tsx bench/api/gateway.ts --quick
+ *   npx tsx bench/api/gateway.ts --ablation [--variants a,b] [--repeat N] [--requests N]
  */
-import { fork, type ChildProcess } from 'node:child_process';
+import { execFileSync, fork, type ChildProcess } from 'node:child_process';
 import { loadavg } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Agent } from 'undici';
 import { startUpstream } from '../engine/upstream-process.ts';
@@ -42,6 +47,16 @@ const out = flag('--out');
 const databaseUrl = flag('--database-url') ?? process.env.TEST_DATABASE_URL ?? process.env.DATABASE_URL;
 const here = fileURLToPath(new URL('.', import.meta.url));
 
+/** The compiled server (tsconfig.bench.json through hack/build.sh), unless --tsx. */
+const compiled = args.includes('--tsx') ? undefined : buildServer();
+
+function buildServer(): string {
+  const repo = fileURLToPath(new URL('../..', import.meta.url));
+  const out = join(repo, '.cache', 'bench-build');
+  execFileSync('bash', [join(repo, 'hack', 'build.sh'), out, 'tsconfig.bench.json'], { cwd: repo, stdio: ['ignore', 'ignore', 'inherit'] });
+  return join(out, 'bench', 'api', 'gateway-server.js');
+}
+
 /** A server process of gateway-server.ts, driven over IPC. */
 class ServerProcess {
   private constructor(
@@ -50,14 +65,21 @@ class ServerProcess {
   ) {}
 
   static async start(start: Extract<DriverMessage, { type: 'start' }>): Promise<ServerProcess> {
-    // SYNCFLOW_BENCH_CPU_PROF=DIR writes a V8 CPU profile of each server process there (for profiling).
-    const profile = process.env.SYNCFLOW_BENCH_CPU_PROF
-      ? ['--cpu-prof', `--cpu-prof-dir=${process.env.SYNCFLOW_BENCH_CPU_PROF}`]
-      : [];
-    const child = fork(`${here}gateway-server.ts`, [], {
-      execArgv: ['--import', 'tsx', ...profile, ...(process.env.SYNCFLOW_BENCH_SERVER_FLAGS?.split(' ').filter(Boolean) ?? [])],
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    });
+    // SYNCFLOW_BENCH_CPU_PROF=DIR writes a V8 CPU profile of each server process there (for profiling);
+    // SYNCFLOW_BENCH_SERVER_FLAGS adds Node flags to the server processes (e.g. --trace-gc).
+    const flags = [
+      ...(process.env.SYNCFLOW_BENCH_CPU_PROF
+        ? ['--cpu-prof', `--cpu-prof-dir=${process.env.SYNCFLOW_BENCH_CPU_PROF}`]
+        : []),
+      ...(process.env.SYNCFLOW_BENCH_SERVER_FLAGS?.split(' ').filter(Boolean) ?? []),
+    ];
+    // Both servers run compiled JavaScript, as the image does (hack/build.sh); --tsx runs the sources.
+    const child = compiled
+      ? fork(compiled, [], { execArgv: flags, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+      : fork(`${here}gateway-server.ts`, [], {
+          execArgv: ['--import', 'tsx', ...flags],
+          stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+        });
     child.send(start);
     const { port } = await ServerProcess.reply<{ port: number }>(child, 'listening');
     return new ServerProcess(child, `https://127.0.0.1:${port}`);

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Compiles the server and CLI to JavaScript in dist/ (what the image runs: no TypeScript loader at
+# run time), with the history migrations next to the code that reads them.
+#   bash hack/build.sh [OUT_DIR] [TSCONFIG]    (defaults: dist, tsconfig.build.json)
+set -euo pipefail
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$repo"
+out="${1:-dist}"
+config="${2:-tsconfig.build.json}"
+rm -rf "$out"
+npx tsc -p "$config" --outDir "$out"
+mkdir -p "$out/apiserver/history"
+cp -R apiserver/history/migrations "$out/apiserver/history/"
+echo "build: $(find "$out" -name '*.js' | wc -l) modules in $out" >&2
