@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'coverage/**', '.cache/**', 'hack/controlplane/**', 'test/clientgo/**'] },
+  { ignores: ['node_modules/**', 'dist/**', 'coverage/**', '.cache/**', 'hack/controlplane/**', 'test/clientgo/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

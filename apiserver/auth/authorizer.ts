@@ -119,10 +119,10 @@ export class SubjectAccessReviewAuthorizer implements Authorizer {
         () => this.#review(spec),
         (decision) => (decision.allowed ? this.#allowTtlMs : this.#denyTtlMs),
       );
-      this.#metrics.cache.inc({ result: hit ? 'hit' : 'miss', decision: value.allowed ? 'allow' : 'deny' });
+      this.#metrics.cache.series(hit ? 'hit' : 'miss', value.allowed ? 'allow' : 'deny').inc();
       return value;
     } catch (error) {
-      this.#metrics.cache.inc({ result: 'miss', decision: 'error' });
+      this.#metrics.cache.series('miss', 'error').inc();
       throw error;
     }
   }

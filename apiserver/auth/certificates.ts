@@ -174,11 +174,19 @@ function describe(cert: X509Certificate): string {
  */
 export function subjectAttributes(cert: X509Certificate, key: string): string[] {
   const values: string[] = [];
-  for (const line of cert.subject.split('\n')) {
+  for (const line of subjectLines(cert)) {
     const eq = line.indexOf('=');
     if (eq > 0 && line.slice(0, eq) === key) values.push(line.slice(eq + 1));
   }
   return values;
+}
+
+/** `cert.subject` is rebuilt by OpenSSL on every read: read it once per certificate. */
+const subjects = new WeakMap<X509Certificate, string[]>();
+function subjectLines(cert: X509Certificate): string[] {
+  let lines = subjects.get(cert);
+  if (lines === undefined) subjects.set(cert, (lines = cert.subject.split('\n')));
+  return lines;
 }
 
 const chainsBySocket = new WeakMap<TLSSocket, X509Certificate[]>();
