@@ -80,8 +80,8 @@ export class ExecutionService {
       throw new SyncflowError('Conflict', `workflowexecutions.execution.syncflow.io "${request.name}" already exists`);
     }
     const name = request.name ?? generateName(request.generateName as string);
-    const created = this.now().toISOString();
     if (context.dryRun) {
+      const created = this.now().toISOString();
       const stats = this.options.store;
       const statistics: ExecutionStatistics = {
         async stepDurationsP50(wf) {
@@ -100,7 +100,7 @@ export class ExecutionService {
         ...(context.signal ? { signal: context.signal } : {}),
         ...(context.traceparent ? { traceparent: context.traceparent } : {}),
       });
-      object = executionObject(request, name, { ...status, workflowRevision: workflow.revision, user: context.user }, status.startTime ?? created);
+      object = executionObject(request, name, { ...status, workflowRevision: workflow.revision, user: context.user }, status.startTime ?? this.now().toISOString());
     } catch (error) {
       reservation.release();
       throw error;

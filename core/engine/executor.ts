@@ -151,6 +151,8 @@ class Execution {
   private readonly cancellation = new Cancellation();
   private readonly attemptsInFlight = new Set<Cancellation>();
   private readonly secretValues: string[] = [];
+  /** The redactor of `secretValues`, rebuilt only when a secret was added. */
+  private redactorOf: { redactor: SecretRedactor; values: number } | undefined;
   private readonly trace: TraceContext;
   private readonly observers: ExecutionObserver[];
   private readonly scope: TemplateScope;
@@ -314,8 +316,7 @@ class Execution {
       );
     }
     if (this.observers.length) {
-      const redactor = new SecretRedactor(this.secretValues);
-      this.notify('taskFinished', { workflow: this.workflow, task: redactor.value(record) });
+      this.notify('taskFinished', { workflow: this.workflow, task: this.redactor().value(record) });
     }
     for (const d of this.graph.dependents[i] as number[]) {
       if (--(this.pending[d] as number) === 0) this.ready(d);
@@ -555,6 +556,13 @@ class Execution {
     });
   }
 
+  private redactor(): SecretRedactor {
+    if (this.redactorOf?.values !== this.secretValues.length) {
+      this.redactorOf = { redactor: new SecretRedactor(this.secretValues), values: this.secretValues.length };
+    }
+    return this.redactorOf.redactor;
+  }
+
   private notify<K extends keyof ExecutionObserver>(
     hook: K,
     event: Parameters<NonNullable<ExecutionObserver[K]>>[0],
@@ -598,7 +606,7 @@ class Execution {
     status.completionTime = iso(end);
     status.durationMs = ms(end - this.start);
     status.tasks = this.records;
-    const redacted = new SecretRedactor(this.secretValues).value(status);
+    const redacted = this.redactor().value(status);
     this.notify('executionFinished', { workflow: this.workflow, status: redacted });
     return redacted;
   }

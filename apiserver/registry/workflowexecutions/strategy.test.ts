@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { SyncflowError } from '../../../core/errors.ts';
-import { checkPatchedObject, executionObject, generateName, metadataMapErrors, validateCreate } from './strategy.ts';
+import { checkPatchedObject, executionObject, generateName, metadataMapErrors, validateCreate, wholeSeconds } from './strategy.ts';
 
 function causesOf(fn: () => unknown): string[] {
   try {
@@ -55,6 +55,12 @@ describe('workflowexecutions strategy', () => {
     expect(object.metadata.creationTimestamp).to.equal('2026-01-02T03:04:05Z');
     expect(object.metadata.labels).to.deep.equal({ 'syncflow.io/workflow': 'wf' });
     expect(object.metadata.uid).to.match(/^[0-9a-f-]{36}$/);
+  });
+
+  it('cuts any RFC 3339 time to whole seconds in UTC', () => {
+    expect(wholeSeconds('2026-01-02T03:04:05.678Z')).to.equal('2026-01-02T03:04:05Z');
+    expect(wholeSeconds('2026-01-02T03:04:05Z')).to.equal('2026-01-02T03:04:05Z');
+    expect(wholeSeconds('2026-01-02T05:04:05.1+02:00')).to.equal('2026-01-02T03:04:05Z');
   });
 
   it('lets a patch change labels and annotations only', () => {

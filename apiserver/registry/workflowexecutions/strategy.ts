@@ -130,12 +130,17 @@ export function executionObject(
       uid: randomUUID(),
       labels: { ...request.labels, [WORKFLOW_LABEL]: request.workflowName },
       ...(Object.keys(request.annotations).length ? { annotations: request.annotations } : {}),
-      // metav1.Time is RFC 3339 with whole seconds.
-      creationTimestamp: new Date(creationTimestamp).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+      creationTimestamp: wholeSeconds(creationTimestamp),
     },
     spec: { workflowRef: { name: request.workflowName }, input: request.input },
     status,
   };
+}
+
+/** metav1.Time: RFC 3339 with whole seconds (`toISOString()` output is cut without a Date). */
+export function wholeSeconds(timestamp: string): string {
+  if (timestamp.length === 24 && timestamp[19] === '.' && timestamp[23] === 'Z') return `${timestamp.slice(0, 19)}Z`;
+  return new Date(timestamp).toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
 /**
