@@ -1,23 +1,25 @@
 # syncflow server image.
 #   docker build -t registry.example.com/syncflow:0.1.0 .
-# Stage 1 installs the production dependencies on the full Node image; stage 2 copies them and the
-# sources into a distroless Node runtime (no shell, no package manager) that runs as a non-root user.
-# The server runs its TypeScript through tsx (a production dependency), so there is no compile step.
+# Stage 1 compiles the TypeScript to JavaScript (hack/build.sh) on the full Node image and keeps the
+# production dependencies; stage 2 copies the compiled dist/ and those dependencies into a distroless
+# Node runtime (no shell, no package manager, no TypeScript loader) that runs as a non-root user.
 
 FROM node:24-bookworm AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
-# Production dependencies only: no test runners, linters or type definitions in the image.
-RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
- && npm cache clean --force
-COPY bin/ bin/
+# Every dependency for the compile step; the development ones are pruned right after it, so no test
+# runner, linter, compiler or type definition reaches the image.
+RUN npm ci --ignore-scripts --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY hack/build.sh hack/build.sh
 COPY core/ core/
 COPY apiserver/ apiserver/
 COPY admission/ admission/
 COPY cli/ cli/
-# Tests and their fixtures are not part of the runtime (.dockerignore drops most; this catches the rest).
-RUN find core apiserver admission cli -name '*.test.ts' -delete \
- && find core apiserver admission cli -type d -name testdata -prune -exec rm -rf {} +
+COPY client/ client/
+RUN bash hack/build.sh dist \
+ && npm prune --omit=dev --no-audit --no-fund \
+ && npm cache clean --force
 
 FROM gcr.io/distroless/nodejs24-debian12:nonroot
 LABEL org.opencontainers.image.title="syncflow" \
@@ -26,9 +28,11 @@ LABEL org.opencontainers.image.title="syncflow" \
       org.opencontainers.image.source="https://gitlab.com/syncflow/syncflow"
 ENV NODE_ENV=production
 WORKDIR /app
-COPY --from=build --chown=0:0 /app /app
+COPY --from=build --chown=0:0 /app/package.json /app/package.json
+COPY --from=build --chown=0:0 /app/node_modules /app/node_modules
+COPY --from=build --chown=0:0 /app/dist /app/dist
 # 65532 = nonroot of the distroless image; the manifests run it with a read-only root filesystem
 # and an emptyDir on /tmp.
 USER 65532:65532
 EXPOSE 8443
-ENTRYPOINT ["/nodejs/bin/node", "/app/bin/syncflow.js", "server"]
+ENTRYPOINT ["/nodejs/bin/node", "/app/dist/cli/bin.js", "server"]

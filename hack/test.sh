@@ -33,6 +33,8 @@ fi
 check typecheck npx tsc --noEmit
 check lint npx eslint --max-warnings 0 .
 check crds-up-to-date npx tsx hack/generate-crds.ts --check
+# The compiled build the image runs (hack/build.sh), smoke-tested by running its CLI on the examples.
+check compiled-build bash -c 'out=.cache/build-check && bash hack/build.sh "$out" && test -f "$out/apiserver/history/migrations/001_initial.sql" && node "$out/cli/bin.js" validate examples'
 
 step "unit suite on $(node --version) with coverage"
 rm -rf coverage

@@ -359,7 +359,7 @@ describe('installation manifests (kustomize overlays on a real kube-apiserver)',
       const e2eArgs = serverArgs(cp, { demoAddress: '127.0.0.90', dataDir: '/tmp/e2e-data' });
       // The image's entrypoint supplies `syncflow server`; the Deployment only adds flags.
       const entrypoint = dockerEntrypoint();
-      expect(entrypoint.slice(-2)).to.deep.equal(['/app/bin/syncflow.js', 'server']);
+      expect(entrypoint.slice(-2)).to.deep.equal(['/app/dist/cli/bin.js', 'server']);
       expect(e2eArgs[0]).to.equal('server');
       const e2e = flags(e2eArgs.slice(1));
       const pod = flags(c.args);
@@ -384,7 +384,7 @@ describe('installation manifests (kustomize overlays on a real kube-apiserver)',
   }
 
   // Docker cannot run on the development machine (no daemon), so the image is checked by structure.
-  it('Dockerfile: multi-stage, production dependencies only, non-root, `syncflow server` entrypoint', () => {
+  it('Dockerfile: multi-stage, compiled, production dependencies only, non-root, `syncflow server` entrypoint', () => {
     const dockerfile = readFileSync(join(repoRoot, 'Dockerfile'), 'utf8');
     const instructions = dockerfile
       .replace(/\\\n/g, ' ')
@@ -402,7 +402,10 @@ describe('installation manifests (kustomize overlays on a real kube-apiserver)',
     ).to.equal(false);
     const installs = instructions.filter((line) => /\bnpm (ci|install)\b/.test(line));
     expect(installs).to.have.length(1);
-    expect(installs[0]).to.match(/npm ci .*--omit=dev/);
+    expect(installs[0]).to.match(/^RUN npm ci /);
+    // The compile step runs hack/build.sh, then the development dependencies are pruned in the same layer.
+    const build = instructions.find((line) => line.includes('hack/build.sh dist'));
+    expect(build, 'a RUN that compiles into dist/').to.match(/^RUN bash hack\/build\.sh dist .*npm prune --omit=dev/);
     const user = runtime.filter((line) => line.startsWith('USER ')).at(-1);
     expect(user, 'the last USER is numeric and not root').to.match(/^USER [1-9][0-9]*(:[1-9][0-9]*)?$/);
     const uid = Number(user?.split(' ')[1]?.split(':')[0]);
@@ -415,16 +418,19 @@ describe('installation manifests (kustomize overlays on a real kube-apiserver)',
     // Only runtime sources enter the build context.
     const ignore = readFileSync(join(repoRoot, '.dockerignore'), 'utf8').split('\n');
     expect(ignore[ignore.findIndex((l) => !l.startsWith('#'))]).to.equal('*');
-    for (const kept of ['!package.json', '!package-lock.json', '!bin/', '!core/', '!apiserver/', '!cli/'])
+    for (const kept of ['!package.json', '!package-lock.json', '!core/', '!apiserver/', '!admission/', '!cli/', '!client/', '!tsconfig.json', '!tsconfig.build.json', '!hack/build.sh'])
       expect(ignore).to.include(kept);
     for (const dropped of ['**/*.test.ts', '**/node_modules/']) expect(ignore).to.include(dropped);
-    // Every directory the CLI entry point reaches at run time is in the image.
+    // Every directory the compiled build covers (tsconfig.build.json) is copied in for the compile step.
     const sources = new Set(
       instructions
-        .filter((l) => /^COPY (bin|core|apiserver|admission|cli)\/ /.test(l))
+        .filter((l) => /^COPY (core|apiserver|admission|cli|client)\/ /.test(l))
         .map((l) => l.split(' ')[1]),
     );
-    expect([...sources].sort()).to.deep.equal(['admission/', 'apiserver/', 'bin/', 'cli/', 'core/']);
+    const buildConfig = JSON.parse(readFileSync(join(repoRoot, 'tsconfig.build.json'), 'utf8')) as { include: string[] };
+    expect([...sources].sort()).to.deep.equal(buildConfig.include.map((dir) => `${dir}/`).sort());
+    // The runtime holds the compiled code, its dependencies and package.json (for "type": "module").
+    expect(copied.map((line) => line.split(' ').at(-1)).sort()).to.deep.equal(['/app/dist', '/app/node_modules', '/app/package.json']);
   });
 
   it('dev runs one replica on the embedded database, without DATABASE_URL', () => {
