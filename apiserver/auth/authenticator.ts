@@ -48,18 +48,23 @@ export function authRequestFrom(req: IncomingMessage): AuthRequest {
   const socket = req.socket as Partial<TLSSocket>;
   return {
     headers: req.headers,
-    headersDistinct: req.headersDistinct,
+    // Node builds headersDistinct on first read (an object and an array per header): only when a
+    // header value looks joined is it read.
+    get headersDistinct() {
+      return req.headersDistinct;
+    },
     peerCertificateChain:
       typeof socket.getPeerCertificate === 'function' ? peerCertificateChain(socket as TLSSocket) : [],
   };
 }
 
 function headerValues(req: AuthRequest, name: string): string[] {
-  const distinct = req.headersDistinct?.[name];
-  if (distinct !== undefined) return distinct;
   const value = req.headers[name];
   if (value === undefined) return [];
-  return Array.isArray(value) ? value : [value];
+  if (Array.isArray(value)) return value;
+  // Repeated lines of a custom header arrive joined with ", ": only then are the lines needed.
+  if (!value.includes(',')) return [value];
+  return req.headersDistinct?.[name] ?? [value];
 }
 
 /** First non-empty value among `names`, in order (Go's `Header.Get` per name). */
@@ -140,7 +145,7 @@ export class FrontProxyAuthenticator implements Authenticator {
     const uid = firstValue(req, rh.uidHeaders);
     if (uid !== undefined) user.uid = uid;
     if (rh.extraHeaderPrefixes.length > 0) {
-      for (const name of Object.keys(req.headersDistinct ?? req.headers)) {
+      for (const name of Object.keys(req.headers)) {
         const prefix = rh.extraHeaderPrefixes.find((p) => name.startsWith(p));
         if (prefix === undefined || name.length === prefix.length) continue;
         const key = extraKey(name.slice(prefix.length));

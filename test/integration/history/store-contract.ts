@@ -134,6 +134,23 @@ export function describeStoreContract(title: string, harness: () => StoreHarness
         expect((await store.get('shop', x.metadata.name))?.status).to.not.have.property('tasks');
       });
 
+      it('writes one task row per status task: id, phase, duration (none when absent), in order from 0', async () => {
+        const x = execution({ taskDurations: [4.5, 6] });
+        const tasks = x.status.tasks ?? [];
+        (tasks[1] as { phase: string }).phase = 'Skipped';
+        delete (tasks[1] as { durationMs?: number }).durationMs;
+        await store.insertExecutions([x]);
+        const rows = await pool.query(
+          `SELECT t.ordinal, t.task_id, t.phase, t.duration_ms FROM task_executions t
+           JOIN executions e ON e.id = t.execution_id WHERE e.name = $1 ORDER BY t.ordinal`,
+          [x.metadata.name],
+        );
+        expect(rows.rows).to.deep.equal([
+          { ordinal: 0, task_id: tasks[0]?.id, phase: 'Succeeded', duration_ms: 4.5 },
+          { ordinal: 1, task_id: tasks[1]?.id, phase: 'Skipped', duration_ms: null },
+        ]);
+      });
+
       it('writes an execution recorded twice in one batch once', async () => {
         const x = execution();
         expect(await store.insertExecutions([x, x])).to.deep.equal(['inserted', 'inserted']);
