@@ -21,6 +21,7 @@
  *   npx tsx bench/api/gateway.ts --ablation [--variants a,b] [--repeat N] [--requests N]
  */
 import { execFileSync, fork, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -47,6 +48,20 @@ const out = flag('--out');
 const databaseUrl = flag('--database-url') ?? process.env.TEST_DATABASE_URL ?? process.env.DATABASE_URL;
 const here = fileURLToPath(new URL('.', import.meta.url));
 
+/**
+ * The Node flags the image runs the server with (the Dockerfile's ENTRYPOINT between the node binary
+ * and the script), given to both server processes so that the baseline gets the same runtime.
+ */
+const IMAGE_NODE_FLAGS = imageNodeFlags();
+
+function imageNodeFlags(): string[] {
+  const dockerfile = readFileSync(fileURLToPath(new URL('../../Dockerfile', import.meta.url)), 'utf8');
+  const entrypoint = [...dockerfile.matchAll(/^ENTRYPOINT\s+(\[.*\])\s*$/gm)].at(-1)?.[1];
+  if (!entrypoint) throw new Error('Dockerfile has no exec-form ENTRYPOINT');
+  const words = JSON.parse(entrypoint) as string[];
+  return words.slice(1, words.findIndex((w) => w.endsWith('.js')));
+}
+
 /** The compiled server (tsconfig.bench.json through hack/build.sh), unless --tsx. */
 const compiled = args.includes('--tsx') ? undefined : buildServer();
 
@@ -68,6 +83,7 @@ class ServerProcess {
     // SYNCFLOW_BENCH_CPU_PROF=DIR writes a V8 CPU profile of each server process there (for profiling);
     // SYNCFLOW_BENCH_SERVER_FLAGS adds Node flags to the server processes (e.g. --trace-gc).
     const flags = [
+      ...IMAGE_NODE_FLAGS,
       ...(process.env.SYNCFLOW_BENCH_CPU_PROF
         ? ['--cpu-prof', `--cpu-prof-dir=${process.env.SYNCFLOW_BENCH_CPU_PROF}`]
         : []),
@@ -373,6 +389,9 @@ async function main(): Promise<void> {
         driver:
           'undici client in a third process with the front-proxy client certificate and X-Remote-User/Group, keep-alive; latency paired (workers alternate targets), throughput in alternating rounds',
         history: verdict.history,
+        runtime: compiled
+          ? `both servers compiled (hack/build.sh), node ${IMAGE_NODE_FLAGS.join(' ')} as the image's ENTRYPOINT`
+          : `both servers from the TypeScript sources through tsx, node ${IMAGE_NODE_FLAGS.join(' ')}`,
       },
       latency,
       throughput,
