@@ -39,6 +39,7 @@ import type {
   WorkflowExecution,
   WorkflowRevisionRecord,
 } from './store.ts';
+import { EXECUTION_ROW_COLUMNS, executionRecord, type ExecutionRecord } from './record.ts';
 import { WatchHub, type ChangeFeed, type ChangePage, type StoredChange } from './watch.ts';
 
 /** Advisory lock serialising history writes (two int4 keys: "sflw", 2). */
@@ -92,7 +93,7 @@ const EXECUTION_COLUMNS = `e.resource_version AS rv, e.id, e.namespace, e.name, 
   e.phase, e.created_at, e.labels, e.annotations, e.spec, e.status`;
 
 /** Parameters per execution row of the insert statement. */
-const EXECUTION_PARAMS = 11;
+const EXECUTION_PARAMS = EXECUTION_ROW_COLUMNS.length;
 
 /**
  * Statement sizes an insert is split into (largest first): powers of two, so a batch of n rows takes
@@ -137,23 +138,6 @@ function statementName(client: object, rows: number): string {
     connectionIds.set(client, id);
   }
   return `syncflow_history_insert_${rows}_${id}`;
-}
-
-/** The parameters of one execution row, in statement order. */
-function executionParams(x: WorkflowExecution): unknown[] {
-  return [
-    x.metadata.namespace,
-    x.metadata.name,
-    x.metadata.uid,
-    x.spec.workflowRef.name,
-    x.status.phase,
-    x.metadata.creationTimestamp,
-    JSON.stringify({ ...x.metadata.labels, [WORKFLOW_LABEL]: x.spec.workflowRef.name }),
-    JSON.stringify(x.metadata.annotations ?? {}),
-    JSON.stringify(x.spec),
-    JSON.stringify(x.status),
-    x.status.tasks?.length ?? 0,
-  ];
 }
 
 const INSERT_TASKS = `
@@ -349,6 +333,10 @@ export class PgExecutionStore implements ExecutionStore, ChangeFeed {
   }
 
   async insertExecutions(batch: readonly WorkflowExecution[]): Promise<InsertOutcome[]> {
+    return this.insertRecords(batch.map(executionRecord));
+  }
+
+  async insertRecords(batch: readonly ExecutionRecord[]): Promise<InsertOutcome[]> {
     if (batch.length === 0) return [];
     // Serialised before taking the write lock, which other replicas are waiting for.
     const chunks: { rows: number; params: unknown[] }[] = [];
@@ -357,7 +345,7 @@ export class PgExecutionStore implements ExecutionStore, ChangeFeed {
       while (batch.length - next >= size) {
         const params: unknown[] = [];
         for (let i = next; i < next + size; i++)
-          params.push(...executionParams(batch[i] as WorkflowExecution));
+          params.push(...(batch[i] as ExecutionRecord).row);
         chunks.push({ rows: size, params });
         next += size;
       }
@@ -381,15 +369,15 @@ export class PgExecutionStore implements ExecutionStore, ChangeFeed {
       const durations: (number | null)[] = [];
       const written = new Set<string>();
       for (const x of batch) {
-        const id = ids.get(x.metadata.uid);
+        const id = ids.get(x.uid);
         if (id === undefined || written.has(id)) continue; // not inserted, or the same object twice
         written.add(id);
-        x.status.tasks?.forEach((task, ordinal) => {
+        x.tasks.forEach(([taskId, phase, durationMs], ordinal) => {
           executionIds.push(id);
           ordinals.push(ordinal);
-          taskIds.push(task.id);
-          phases.push(task.phase);
-          durations.push(task.durationMs ?? null);
+          taskIds.push(taskId);
+          phases.push(phase);
+          durations.push(durationMs);
         });
       }
       if (executionIds.length > 0) {
@@ -398,16 +386,16 @@ export class PgExecutionStore implements ExecutionStore, ChangeFeed {
       commit.markLastRv = inserted.length > 0;
       if (inserted.length === batch.length) return batch.map(() => 'inserted' as const);
       // Some were not inserted: a retry of a batch that did commit (same uid) or a name conflict.
-      const missing = batch.filter((x) => !ids.has(x.metadata.uid));
+      const missing = batch.filter((x) => !ids.has(x.uid));
       const existing = await client.query<{ namespace: string; name: string; uid: string }>(
         `SELECT namespace, name, uid::text AS uid FROM executions
          WHERE (namespace, name) IN (SELECT * FROM unnest($1::text[], $2::text[]))`,
-        [missing.map((x) => x.metadata.namespace), missing.map((x) => x.metadata.name)],
+        [missing.map((x) => x.namespace), missing.map((x) => x.name)],
       );
       const owner = new Map(existing.rows.map((r) => [`${r.namespace}/${r.name}`, r.uid]));
       return batch.map((x) => {
-        if (ids.has(x.metadata.uid)) return 'inserted';
-        return owner.get(`${x.metadata.namespace}/${x.metadata.name}`) === x.metadata.uid
+        if (ids.has(x.uid)) return 'inserted';
+        return owner.get(`${x.namespace}/${x.name}`) === x.uid
           ? 'duplicate'
           : 'conflict';
       });

@@ -6,6 +6,7 @@
 import type { EXECUTION_API_VERSION } from '../../core/model/resources.ts';
 import type { WorkflowExecutionSpec, WorkflowExecutionStatus } from '../../core/model/schema.ts';
 import type { FieldSelector, LabelSelector } from './selector.ts';
+import type { ExecutionRecord } from './record.ts';
 
 /** Metadata of a stored execution; `resourceVersion` is set by the store. */
 export interface ExecutionMetadata {
@@ -150,11 +151,13 @@ export interface TaskDurationStats {
 /** Inserts executions in bulk; what the batched writer needs from a store. */
 export interface ExecutionBatchSink {
   /** Inserts all of them in one transaction (task rows included), returning one outcome each. */
-  insertExecutions(batch: readonly WorkflowExecution[]): Promise<InsertOutcome[]>;
+  insertRecords(batch: readonly ExecutionRecord[]): Promise<InsertOutcome[]>;
 }
 
 /** The execution history store. */
 export interface ExecutionStore extends ExecutionBatchSink {
+  /** `insertRecords` of the executions' records. */
+  insertExecutions(batch: readonly WorkflowExecution[]): Promise<InsertOutcome[]>;
   get(namespace: string, name: string): Promise<WorkflowExecution | undefined>;
   list(options?: ExecutionListOptions): Promise<ExecutionList>;
   /** Rejects with `SyncflowError('Gone')` when `resourceVersion` is older than the compacted one. */

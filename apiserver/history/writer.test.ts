@@ -4,6 +4,7 @@ import sinon from 'sinon';
 import { SyncflowError } from '../../core/errors.ts';
 import { execution } from '../../test/integration/history/fixtures.ts';
 import { createHistoryMetrics } from './metrics.ts';
+import type { ExecutionRecord } from './record.ts';
 import type { ExecutionBatchSink, InsertOutcome, WorkflowExecution } from './store.ts';
 import { RecordingLogger } from './testing.ts';
 import { checkRecordable, ExecutionWriter, isDataError, type ExecutionWriterOptions } from './writer.ts';
@@ -16,15 +17,15 @@ class FakeSink implements ExecutionBatchSink {
   readonly taken = new Set<string>();
   private waiting: (() => void)[] = [];
 
-  async insertExecutions(batch: readonly WorkflowExecution[]): Promise<InsertOutcome[]> {
+  async insertRecords(batch: readonly ExecutionRecord[]): Promise<InsertOutcome[]> {
     await Promise.resolve();
     if (this.failure) throw this.failure;
-    if (batch.some((x) => this.poisoned.has(x.metadata.name))) {
+    if (batch.some((x) => this.poisoned.has(x.name))) {
       throw Object.assign(new Error('invalid input syntax for type timestamp'), { code: '22007' });
     }
-    this.batches.push(batch.map((x) => x.metadata.name));
+    this.batches.push(batch.map((x) => x.name));
     for (const resolve of this.waiting.splice(0)) resolve();
-    return batch.map((x) => (this.taken.has(x.metadata.name) ? 'conflict' : 'inserted'));
+    return batch.map((x) => (this.taken.has(x.name) ? 'conflict' : 'inserted'));
   }
 
   /** Resolves at the next successful batch. */
@@ -207,8 +208,8 @@ describe('ExecutionWriter', () => {
     const [a, b] = [execution(), execution()];
     w.record(a);
     w.record(b);
-    expect(w.pending(b.metadata.namespace, b.metadata.name)).to.equal(b);
-    expect(w.pending(a.metadata.namespace, a.metadata.name)).to.equal(a);
+    expect(w.pending(b.metadata.namespace, b.metadata.name)).to.deep.equal(b);
+    expect(w.pending(a.metadata.namespace, a.metadata.name)).to.deep.equal(a);
     expect(w.pending('elsewhere', a.metadata.name)).to.equal(undefined);
     sink.failure = undefined;
     await w.flush();

@@ -8,6 +8,7 @@
 import { SyncflowError } from '../../core/errors.ts';
 import { errorFields, type HistoryLogger } from './logger.ts';
 import type { HistoryMetrics } from './metrics.ts';
+import { executionFromRecord, executionRecord, type ExecutionRecord } from './record.ts';
 import type { ExecutionBatchSink, WorkflowExecution } from './store.ts';
 
 /** Options of the writer; durations in ms. */
@@ -71,7 +72,8 @@ export function isDataError(error: unknown): boolean {
 }
 
 interface Pending {
-  execution: WorkflowExecution;
+  /** Serialised when recorded: the queue keeps strings, not the execution's object graph. */
+  record: ExecutionRecord;
   sequence: number;
 }
 
@@ -176,14 +178,14 @@ export class ExecutionWriter {
    */
   pending(namespace: string, name: string): WorkflowExecution | undefined {
     for (let i = this.queue.length - 1; i >= 0; i--) {
-      const m = (this.queue[i] as Pending).execution.metadata;
-      if (m.name === name && m.namespace === namespace) return (this.queue[i] as Pending).execution;
+      const record = (this.queue[i] as Pending).record;
+      if (record.name === name && record.namespace === namespace) return executionFromRecord(record);
     }
     return undefined;
   }
 
   private enqueue(execution: WorkflowExecution): void {
-    this.queue.push({ execution, sequence: ++this.enqueued });
+    this.queue.push({ record: executionRecord(execution), sequence: ++this.enqueued });
     if (this.queue.length >= this.maxBatch) this.schedule(0);
     else this.schedule(this.flushIntervalMs);
   }
@@ -207,7 +209,7 @@ export class ExecutionWriter {
     const started = performance.now();
     let delay = 0;
     try {
-      await this.writeBatch(batch.map((p) => p.execution));
+      await this.writeBatch(batch.map((p) => p.record));
       this.metrics?.flushDuration.observe({ result: 'ok' }, (performance.now() - started) / 1000);
       this.metrics?.written.inc(batch.length);
       this.queue.splice(0, batch.length);
@@ -246,12 +248,12 @@ export class ExecutionWriter {
    * Writes a batch; a batch the database rejects for its data (not the connection) is split until
    * the bad executions are isolated, which are then dropped with an error log naming them.
    */
-  private async writeBatch(batch: WorkflowExecution[]): Promise<void> {
+  private async writeBatch(batch: ExecutionRecord[]): Promise<void> {
     try {
-      const outcomes = await this.sink.insertExecutions(batch);
+      const outcomes = await this.sink.insertRecords(batch);
       outcomes.forEach((outcome, i) => {
         if (outcome !== 'conflict') return;
-        const m = batch[i]?.metadata;
+        const m = batch[i];
         this.metrics?.conflicts.inc();
         this.logger.error(
           { namespace: m?.namespace, execution: m?.name, uid: m?.uid },
@@ -261,7 +263,7 @@ export class ExecutionWriter {
     } catch (error) {
       if (!isDataError(error)) throw error;
       if (batch.length === 1) {
-        const m = batch[0]?.metadata;
+        const m = batch[0];
         this.metrics?.flushFailures.inc();
         this.logger.error(
           { ...errorFields(error), namespace: m?.namespace, execution: m?.name, uid: m?.uid },

@@ -166,7 +166,7 @@ async function ablation(
       without: [part],
     })),
     {
-      name: 'gateway without auth, history, logs and metrics',
+      name: 'gateway without auth/history/logs/metrics',
       mode: 'syncflow',
       without: ['auth', 'history', 'logs', 'metrics'],
     },
@@ -180,7 +180,7 @@ async function ablation(
         if (!found) throw new Error(`--variants: no row "${name}"; rows: ${all.map((v) => v.name).join(', ')}`);
         return found;
       })
-    : all.filter((v) => ['baseline', 'baseline inside express', 'gateway', 'gateway without auth, history, logs and metrics'].includes(v.name));
+    : all.filter((v) => ['baseline', 'baseline inside express', 'gateway', 'gateway without auth/history/logs/metrics'].includes(v.name));
   const repeat = Number(flag('--repeat') ?? 1);
   const requests = Number(flag('--requests') ?? (quick ? 1_000 : 3_000));
   const samples = new Map<string, Array<{ cpu: number; perSecond: number; errors: number }>>();

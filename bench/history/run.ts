@@ -243,7 +243,7 @@ async function engineOverhead(
 /** Cost of recording on the caller's path alone: admit, build the object, record (no database). */
 async function callerPath(iterations: number): Promise<Record<string, unknown>> {
   const writer = new ExecutionWriter({
-    sink: { insertExecutions: async (batch) => batch.map(() => 'inserted' as const) },
+    sink: { insertRecords: async (batch) => batch.map(() => 'inserted' as const) },
     logger: silentLogger,
     maxQueued: iterations + 1,
     maxBatch: iterations + 1,

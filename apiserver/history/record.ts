@@ -1,0 +1,80 @@
+/**
+ * An execution as the history writer queues it: the executions row and the task rows, serialised
+ * when it is recorded. The queue then holds a few strings per execution instead of its object graph,
+ * which the garbage collector would otherwise copy at every scavenge until the batch is written.
+ */
+import { EXECUTION_API_VERSION, WORKFLOW_LABEL } from '../../core/model/resources.ts';
+import type { WorkflowExecution } from './store.ts';
+
+/** One task row: id, phase, duration in ms (null when the task did not run). */
+export type TaskRow = readonly [id: string, phase: string, durationMs: number | null];
+
+/** A recorded execution, ready for the batch insert. */
+export interface ExecutionRecord {
+  readonly namespace: string;
+  readonly name: string;
+  readonly uid: string;
+  /** The executions row in the insert statement's order (see EXECUTION_ROW_COLUMNS). */
+  readonly row: readonly (string | number)[];
+  readonly tasks: readonly TaskRow[];
+}
+
+/** The insert statement's columns, in `row` order. */
+export const EXECUTION_ROW_COLUMNS = [
+  'namespace',
+  'name',
+  'uid',
+  'workflow_name',
+  'phase',
+  'created_at',
+  'labels',
+  'annotations',
+  'spec',
+  'status',
+  'task_count',
+] as const;
+
+/** Serialises an execution for the history (labels get `syncflow.io/workflow`, as stored). */
+export function executionRecord(x: WorkflowExecution): ExecutionRecord {
+  const m = x.metadata;
+  const tasks = x.status.tasks ?? [];
+  return {
+    namespace: m.namespace,
+    name: m.name,
+    uid: m.uid,
+    row: [
+      m.namespace,
+      m.name,
+      m.uid,
+      x.spec.workflowRef.name,
+      x.status.phase,
+      m.creationTimestamp,
+      JSON.stringify({ ...m.labels, [WORKFLOW_LABEL]: x.spec.workflowRef.name }),
+      JSON.stringify(m.annotations ?? {}),
+      JSON.stringify(x.spec),
+      JSON.stringify(x.status),
+      tasks.length,
+    ],
+    tasks: tasks.map((t) => [t.id, t.phase, t.durationMs ?? null] as const),
+  };
+}
+
+/** The execution a record was made from (for reads of executions not written yet). */
+export function executionFromRecord(record: ExecutionRecord): WorkflowExecution {
+  const [namespace, name, uid, , , creationTimestamp, labels, annotations, spec, status] = record.row as string[];
+  const parsedAnnotations = JSON.parse(annotations as string) as Record<string, string>;
+  return {
+    apiVersion: EXECUTION_API_VERSION,
+    kind: 'WorkflowExecution',
+    metadata: {
+      name: name as string,
+      namespace: namespace as string,
+      uid: uid as string,
+      labels: JSON.parse(labels as string) as Record<string, string>,
+      ...(Object.keys(parsedAnnotations).length ? { annotations: parsedAnnotations } : {}),
+      creationTimestamp: creationTimestamp as string,
+    },
+    spec: JSON.parse(spec as string) as WorkflowExecution['spec'],
+    status: JSON.parse(status as string) as WorkflowExecution['status'],
+  };
+}
