@@ -682,7 +682,12 @@ describe('definitions lifecycle: admission webhooks, status controller, revision
         async () => ((await holder()) === `b-${RUN}` ? true : undefined),
         10_000,
       );
-      expect(b.output).to.contain('became leader: running the definitions controller');
+      // The server's log lines are buffered (at most 250 ms, apiserver/logging.ts).
+      await eventually(
+        'replica b to log that it became leader',
+        async () => (b.output.includes('became leader: running the definitions controller') ? true : undefined),
+        5_000,
+      );
       const lease = JSON.parse(await ok(['get', 'lease', 'syncflow-controller', '-n', ns, '-o', 'json'])) as {
         spec: { leaseDurationSeconds: number; leaseTransitions: number; renewTime: string };
       };
