@@ -85,8 +85,10 @@ export class SyncflowServer {
   }
 
   /**
-   * Waits until this process has listed the definitions and a request through kube-apiserver's
-   * aggregator reaches it (the APIService condition alone can be stale right after a restart).
+   * Waits until this process has listed the definitions, a request through kube-apiserver's
+   * aggregator reaches it (the APIService condition alone can be stale right after a restart), and
+   * kube-apiserver's discovery lists the resource again (kubectl maps `workflowexecutions.execution.syncflow.io`
+   * through it; `api-resources` also refreshes kubectl's discovery cache).
    */
   private async waitAvailable(child: ChildProcess, logOffset: number): Promise<void> {
     const deadline = Date.now() + 120_000;
@@ -94,7 +96,10 @@ export class SyncflowServer {
       if (child.exitCode !== null) throw new Error(`syncflow server exited with ${child.exitCode}:\n${this.output.slice(-4000)}`);
       if (this.output.slice(logOffset).includes('definitions listed')) {
         const result = await this.controlPlane.kubectl.run(['get', '--raw', '/apis/execution.syncflow.io/v1alpha1/workflowexecutions?limit=1']);
-        if (result.code === 0) return;
+        if (result.code === 0) {
+          const discovery = await this.controlPlane.kubectl.run(['api-resources', '--api-group=execution.syncflow.io', '-o', 'name']);
+          if (discovery.code === 0 && discovery.stdout.includes('workflowexecutions.execution.syncflow.io')) return;
+        }
       }
       await new Promise((resolve) => setTimeout(resolve, 500));
     }
