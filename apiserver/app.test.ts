@@ -368,6 +368,13 @@ describe('server application', function () {
       expect(failed.json.code).to.equal('TaskFailed');
       expect(failed.headers['syncflow-execution']).to.match(/^shop\//);
       expect((await call('POST', `${gateway}/user-profile`, { raw: 'not json' })).status).to.equal(400);
+      // A path that is not valid percent-encoding is the caller's 400, never a crash.
+      const undecodable = await call('POST', `${gateway}/user-%E0%A4%A`, { body: {} });
+      expect(undecodable.status).to.equal(400);
+      expect(undecodable.json.detail).to.contain('percent-encoding');
+      expect((await call('POST', `${gateway}/nope`, { body: {} })).status).to.equal(404);
+      const kube = await call('GET', '/apis/execution.syncflow.io/v1alpha1/namespaces/%E0%A4%A/workflowexecutions');
+      expect(kube.status).to.equal(400);
     });
 
     it('uses the same RBAC check as creating an execution', async () => {

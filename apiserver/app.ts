@@ -186,7 +186,10 @@ export function buildApp(parts: AppParts): RequestListener {
   });
   // Last resort: never crash, never leak internals.
   app.use((error: unknown, _req: Request, res: Response, _next: NextFunction) => {
-    sendStatus(res, error instanceof SyntaxError ? new SyncflowError('BadRequest', 'malformed request') : error);
+    if (error instanceof SyntaxError) error = new SyncflowError('BadRequest', 'malformed request');
+    // The router's decoding of a path parameter that is not valid percent-encoding.
+    else if (error instanceof URIError) error = new SyncflowError('BadRequest', 'the path is not valid percent-encoding');
+    sendStatus(res, error);
   });
   const gateway = runGatewayHandler({ service: parts.service, guard: parts.guard, limiter, ...(parts.onShed ? { onShed: parts.onShed } : {}) });
   return (req, res) => {

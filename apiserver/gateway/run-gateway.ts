@@ -84,12 +84,14 @@ export function runGatewayHandler(options: { service: ExecutionService; guard: R
         options.limiter.release();
       }
     });
-    void run(decodeURIComponent(match[1] as string), decodeURIComponent(match[2] as string), req, res, cancellation);
+    void run(match[1] as string, match[2] as string, req, res, cancellation);
     return true;
   };
 
-  async function run(namespace: string, name: string, req: IncomingMessage, res: ServerResponse, cancellation: Cancellation): Promise<void> {
+  async function run(rawNamespace: string, rawName: string, req: IncomingMessage, res: ServerResponse, cancellation: Cancellation): Promise<void> {
     try {
+      const namespace = pathSegment(rawNamespace, 'namespace');
+      const name = pathSegment(rawName, 'workflow name');
       const user = await options.guard.authenticate(req);
       await options.guard.authorize(user, { verb: 'create', resource: 'workflowexecutions', namespace });
       const input = parseJson(await readBody(req), 'input');
@@ -119,5 +121,14 @@ export function runGatewayHandler(options: { service: ExecutionService; guard: R
     } catch (error) {
       sendProblem(res, problemFor(error));
     }
+  }
+}
+
+/** A decoded path segment; 400 when it is not valid percent-encoding. */
+function pathSegment(raw: string, what: string): string {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    throw new SyncflowError('BadRequest', `the ${what} in the path (${raw}) is not valid percent-encoding`);
   }
 }

@@ -194,6 +194,15 @@ describe('ExecutionWriter', () => {
     expect(w.depth).to.equal(0);
   });
 
+  it('refuses at record time an execution that cannot be serialised, and frees its place', () => {
+    const w = writer({ maxQueued: 1 });
+    const x = execution();
+    (x.status as { output?: unknown }).output = { big: BigInt(1) };
+    expect(() => w.record(x)).to.throw(TypeError, /BigInt/);
+    expect(w.depth).to.equal(0);
+    expect(w.canAccept()).to.equal(true);
+  });
+
   it('lets a reservation be used once', () => {
     const w = writer();
     const reservation = w.admit();

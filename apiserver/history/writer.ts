@@ -154,14 +154,17 @@ export class ExecutionWriter {
     };
     return {
       record: (execution) => {
+        let record: ExecutionRecord;
         try {
           checkRecordable(execution);
+          // Serialised now: what cannot be serialised fails here, on the caller's path, not in a batch.
+          record = executionRecord(execution);
         } catch (error) {
           use();
           throw error;
         }
         use();
-        this.enqueue(execution);
+        this.enqueue(record);
       },
       release: use,
     };
@@ -184,8 +187,8 @@ export class ExecutionWriter {
     return undefined;
   }
 
-  private enqueue(execution: WorkflowExecution): void {
-    this.queue.push({ record: executionRecord(execution), sequence: ++this.enqueued });
+  private enqueue(record: ExecutionRecord): void {
+    this.queue.push({ record, sequence: ++this.enqueued });
     if (this.queue.length >= this.maxBatch) this.schedule(0);
     else this.schedule(this.flushIntervalMs);
   }
