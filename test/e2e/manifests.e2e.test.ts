@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { parseAllDocuments, stringify } from 'yaml';
 import { startDemoUpstream } from '../../examples/demo-upstream/server.ts';
 import { ControlPlane } from '../harness/controlplane.ts';
-import { repoRoot, serverArgs } from '../harness/syncflow-server.ts';
+import { repoRoot, servedThroughAggregator, serverArgs } from '../harness/syncflow-server.ts';
 
 /** A rendered Kubernetes object, loosely typed: the assertions say what they expect. */
 interface KubeObject {
@@ -666,16 +666,7 @@ describe('installation manifests (kustomize overlays on a real kube-apiserver)',
       const deadline = Date.now() + 90_000;
       let reachable = false;
       while (!reachable && Date.now() < deadline && child.exitCode === null) {
-        if (logs.includes('definitions listed')) {
-          reachable =
-            (
-              await cp.kubectl.run([
-                'get',
-                '--raw',
-                '/apis/execution.syncflow.io/v1alpha1/workflowexecutions?limit=1',
-              ])
-            ).code === 0;
-        }
+        if (logs.includes('definitions listed')) reachable = await servedThroughAggregator(cp);
         if (!reachable) await new Promise((resolve) => setTimeout(resolve, 500));
       }
       expect(reachable, `server not reachable through the aggregator:\n${logs.slice(-3000)}`).to.equal(true);

@@ -8,6 +8,19 @@ import { DEMO_HOST, startDemoUpstream, type DemoUpstream } from '../../examples/
 import { repoRoot, type ControlPlane } from './controlplane.ts';
 
 /** The arguments the e2e server runs with (the Deployment uses the same flags, see manifests/). */
+/**
+ * Whether a request through kube-apiserver's aggregator reaches a syncflow server and
+ * kube-apiserver's discovery lists its resources again: kubectl maps
+ * `workflowexecutions.execution.syncflow.io` (and the kind) through that discovery, which lags a
+ * server (re)start. `api-resources` also refreshes kubectl's discovery cache.
+ */
+export async function servedThroughAggregator(controlPlane: ControlPlane): Promise<boolean> {
+  const result = await controlPlane.kubectl.run(['get', '--raw', '/apis/execution.syncflow.io/v1alpha1/workflowexecutions?limit=1']);
+  if (result.code !== 0) return false;
+  const discovery = await controlPlane.kubectl.run(['api-resources', '--api-group=execution.syncflow.io', '-o', 'name']);
+  return discovery.code === 0 && discovery.stdout.includes('workflowexecutions.execution.syncflow.io');
+}
+
 export function serverArgs(controlPlane: ControlPlane, options: { demoAddress: string; dataDir: string }): string[] {
   const s = controlPlane.settings;
   if (!s.serverPort || !s.tlsCertFile || !s.tlsKeyFile || !s.serverKubeconfig) {
@@ -85,21 +98,15 @@ export class SyncflowServer {
   }
 
   /**
-   * Waits until this process has listed the definitions, a request through kube-apiserver's
-   * aggregator reaches it (the APIService condition alone can be stale right after a restart), and
-   * kube-apiserver's discovery lists the resource again (kubectl maps `workflowexecutions.execution.syncflow.io`
-   * through it; `api-resources` also refreshes kubectl's discovery cache).
+   * Waits until this process has listed the definitions and is served through the aggregator,
+   * discovery included (the APIService condition alone can be stale right after a restart).
    */
   private async waitAvailable(child: ChildProcess, logOffset: number): Promise<void> {
     const deadline = Date.now() + 120_000;
     while (Date.now() < deadline) {
       if (child.exitCode !== null) throw new Error(`syncflow server exited with ${child.exitCode}:\n${this.output.slice(-4000)}`);
       if (this.output.slice(logOffset).includes('definitions listed')) {
-        const result = await this.controlPlane.kubectl.run(['get', '--raw', '/apis/execution.syncflow.io/v1alpha1/workflowexecutions?limit=1']);
-        if (result.code === 0) {
-          const discovery = await this.controlPlane.kubectl.run(['api-resources', '--api-group=execution.syncflow.io', '-o', 'name']);
-          if (discovery.code === 0 && discovery.stdout.includes('workflowexecutions.execution.syncflow.io')) return;
-        }
+        if (await servedThroughAggregator(this.controlPlane)) return;
       }
       await new Promise((resolve) => setTimeout(resolve, 500));
     }
