@@ -489,6 +489,23 @@ describe('definitions lifecycle: admission webhooks, status controller, revision
       );
     });
 
+    /** The Events the status controller recorded about an object for a reason, once there are any. */
+    const warningEvents = (kind: string, name: string, reason: string) =>
+      eventually(`a ${reason} Event on the ${kind} ${name}`, async () => {
+        const out = await ok([
+          'get',
+          'events',
+          '-n',
+          ns,
+          '--field-selector',
+          `involvedObject.kind=${kind},involvedObject.name=${name},reason=${reason}`,
+          '-o',
+          'json',
+        ]);
+        const items = (JSON.parse(out) as { items: Array<{ type: string; message: string }> }).items;
+        return items.length ? items : undefined;
+      });
+
     it('turns Ready False with reason TaskNotFound and a Warning Event; READY shows False', async () => {
       // The webhook is briefly gone (as if the server were down with failurePolicy Ignore, or removed by an admin).
       await ok(['delete', 'validatingwebhookconfiguration', WEBHOOK_NAME]);
@@ -516,20 +533,7 @@ describe('definitions lifecycle: admission webhooks, status controller, revision
       expect(await ok(['get', 'workflows', '-n', ns, '--no-headers'])).to.match(
         /^profile\s+False\s+2\s+sha256:/,
       );
-      const events = await eventually('a Warning Event on the Workflow', async () => {
-        const out = await ok([
-          'get',
-          'events',
-          '-n',
-          ns,
-          '--field-selector',
-          'involvedObject.kind=Workflow,involvedObject.name=profile,reason=TaskNotFound',
-          '-o',
-          'json',
-        ]);
-        const items = (JSON.parse(out) as { items: Array<{ type: string; message: string }> }).items;
-        return items.length ? items : undefined;
-      });
+      const events = await warningEvents('Workflow', 'profile', 'TaskNotFound');
       expect(events[0]?.type).to.equal('Warning');
       expect(events[0]?.message).to.contain('Workflow is not Ready: spec.tasks[1].taskRef.name');
     });
@@ -550,20 +554,7 @@ describe('definitions lifecycle: admission webhooks, status controller, revision
       });
       expect(condition.reason).to.equal('Invalid');
       expect(condition.message).to.match(/^spec\.http\.url: .*\[TemplateSyntax\]$/);
-      const events = await eventually('a Warning Event on the WorkflowTask', async () => {
-        const out = await ok([
-          'get',
-          'events',
-          '-n',
-          ns,
-          '--field-selector',
-          'involvedObject.kind=WorkflowTask,involvedObject.name=broken,reason=Invalid',
-          '-o',
-          'json',
-        ]);
-        const items = (JSON.parse(out) as { items: Array<{ type: string; message: string }> }).items;
-        return items.length ? items : undefined;
-      });
+      const events = await warningEvents('WorkflowTask', 'broken', 'Invalid');
       expect(events[0]?.type).to.equal('Warning');
       expect(events[0]?.message).to.match(/^WorkflowTask is not Ready: spec\.http\.url: /);
     });
