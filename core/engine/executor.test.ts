@@ -526,8 +526,8 @@ spec:
     expect(byId(status, 'fail').error?.message).to.contain('denied for Bearer ***');
   });
 
-  it('fails the step with SecretNotFound when a secret has no value', async () => {
-    const workflow = compile(`kind: WorkflowTask
+  /** One task sending secret `api/token` in a header. */
+  const ONE_SECRET_HEADER = `kind: WorkflowTask
 metadata: {name: s}
 spec:
   http: {method: GET, url: "\${BASE}/x", headers: {A: "{{secrets.token}}"}}
@@ -536,23 +536,17 @@ spec:
 kind: Workflow
 spec:
   tasks: [{id: s, taskRef: {name: s}}]
-`);
+`;
+
+  it('fails the step with SecretNotFound when a secret has no value', async () => {
+    const workflow = compile(ONE_SECRET_HEADER);
     const status = await executor.execute(workflow, {});
     expect(byId(status, 's').error?.reason).to.equal('SecretNotFound');
     expect(upstream.requests).to.have.length(0);
   });
 
   it('refuses a secret too short to redact safely instead of corrupting outputs', async () => {
-    const workflow = compile(`kind: WorkflowTask
-metadata: {name: s}
-spec:
-  http: {method: GET, url: "\${BASE}/x", headers: {A: "{{secrets.token}}"}}
-  secrets: [{name: token, secretKeyRef: {name: api, key: token}}]
----
-kind: Workflow
-spec:
-  tasks: [{id: s, taskRef: {name: s}}]
-`);
+    const workflow = compile(ONE_SECRET_HEADER);
     const status = await executor.execute(workflow, {}, { secrets: { resolve: () => 'x' } });
     expect(byId(status, 's').error?.reason).to.equal('SecretTooShort');
     expect(byId(status, 's').error?.message).to.contain('shorter than 6');
