@@ -21,11 +21,11 @@
  *   npx tsx bench/api/gateway.ts --ablation [--variants a,b] [--repeat N] [--requests N]
  */
 import { execFileSync, fork, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Agent } from 'undici';
+import { dockerEntrypoint } from '../../test/harness/dockerfile.ts';
 import { startUpstream } from '../engine/upstream-process.ts';
 import { baselineRun, FAN } from '../engine/workloads.ts';
 import {
@@ -55,10 +55,7 @@ const here = fileURLToPath(new URL('.', import.meta.url));
 const IMAGE_NODE_FLAGS = imageNodeFlags();
 
 function imageNodeFlags(): string[] {
-  const dockerfile = readFileSync(fileURLToPath(new URL('../../Dockerfile', import.meta.url)), 'utf8');
-  const entrypoint = [...dockerfile.matchAll(/^ENTRYPOINT\s+(\[.*\])\s*$/gm)].at(-1)?.[1];
-  if (!entrypoint) throw new Error('Dockerfile has no exec-form ENTRYPOINT');
-  const words = JSON.parse(entrypoint) as string[];
+  const words = dockerEntrypoint();
   return words.slice(1, words.findIndex((w) => w.endsWith('.js')));
 }
 

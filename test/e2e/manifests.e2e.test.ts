@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { parseAllDocuments, stringify } from 'yaml';
 import { startDemoUpstream } from '../../examples/demo-upstream/server.ts';
 import { ControlPlane } from '../harness/controlplane.ts';
+import { dockerEntrypoint } from '../harness/dockerfile.ts';
 import { repoRoot, servedThroughAggregator, serverArgs } from '../harness/syncflow-server.ts';
 
 /** A rendered Kubernetes object, loosely typed: the assertions say what they expect. */
@@ -101,15 +102,6 @@ function flags(args: readonly string[]): Map<string, string> {
     result.set(match[1], match[2] ?? 'true');
   }
   return result;
-}
-
-/** The image's ENTRYPOINT from the Dockerfile (exec form). */
-function dockerEntrypoint(): string[] {
-  const dockerfile = readFileSync(join(repoRoot, 'Dockerfile'), 'utf8');
-  const lines = [...dockerfile.matchAll(/^ENTRYPOINT\s+(\[.*\])\s*$/gm)];
-  const last = lines.at(-1)?.[1];
-  if (last === undefined) throw new Error('Dockerfile has no exec-form ENTRYPOINT');
-  return JSON.parse(last) as string[];
 }
 
 const find = (objects: KubeObject[], kind: string, name: string): KubeObject => {
