@@ -43,16 +43,12 @@ record unit $?
 
 if [[ -z "${SYNCFLOW_SKIP_NODE24:-}" ]]; then
   step "unit suite on Node 24"
-  node24="$cache/node24/node_modules/node/bin/node"
-  if [[ ! -x "$node24" ]]; then
-    npm install --prefix "$cache/node24" --no-audit --no-fund --no-save node@24 >/dev/null || true
-  fi
-  if [[ -x "$node24" ]]; then
+  if node24="$(bash hack/node24.sh)"; then
     SYNCFLOW_TEST_SUITE=unit-node24 "$node24" node_modules/mocha/bin/mocha.js \
       'core/**/*.test.ts' 'cli/**/*.test.ts' 'client/**/*.test.ts' 'admission/**/*.test.ts' 'apiserver/**/*.test.ts' 'test/unit/**/*.test.ts'
     record unit-node24 $?
   else
-    echo "node@24 could not be installed" >&2; record node24-install 1
+    record node24-install 1
   fi
 fi
 

@@ -13,19 +13,21 @@
  * PostgreSQL when a URL is given (--database-url, or TEST_DATABASE_URL as `hack/postgres.sh run` sets
  * it), else to embedded PGlite. Loopback only; every loop is bounded by a request count.
  *
- * Both servers run compiled (hack/build.sh with tsconfig.bench.json), as the image runs the server;
- * `--tsx` runs them from the TypeScript sources instead.
+ * Both servers run as the image runs the server: compiled (hack/build.sh with tsconfig.bench.json),
+ * with the Node flags of the Dockerfile's ENTRYPOINT, on the image's Node major (Node 24 from
+ * hack/node24.sh when the machine's node is older; `--node PATH` picks another binary). `--tsx`
+ * runs them from the TypeScript sources instead. The driver runs on the machine's node.
  *
  *   hack/postgres.sh run npx tsx bench/api/gateway.ts --out bench/results/api.json
  *   npx tsx bench/api/gateway.ts --quick
  *   npx tsx bench/api/gateway.ts --ablation [--variants a,b] [--repeat N] [--requests N]
  */
 import { execFileSync, fork, type ChildProcess } from 'node:child_process';
-import { loadavg } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Agent } from 'undici';
-import { dockerEntrypoint } from '../../test/harness/dockerfile.ts';
+import { dockerEntrypoint, dockerNodeMajor } from '../../test/harness/dockerfile.ts';
 import { startUpstream } from '../engine/upstream-process.ts';
 import { baselineRun, FAN } from '../engine/workloads.ts';
 import {
@@ -59,6 +61,20 @@ function imageNodeFlags(): string[] {
   return words.slice(1, words.findIndex((w) => w.endsWith('.js')));
 }
 
+/**
+ * The Node binary both servers run on: the image's Node major (the machine's node may be older;
+ * hack/node24.sh installs Node 24 into the cache), or `--node PATH`.
+ */
+const SERVER_NODE = flag('--node') ?? imageNode();
+
+function imageNode(): string {
+  const major = dockerNodeMajor();
+  if (Number(process.versions.node.split('.')[0]) === major) return process.execPath;
+  if (major !== 24) throw new Error(`the image runs Node ${major}: pass --node PATH to a Node ${major} binary`);
+  const repo = fileURLToPath(new URL('../..', import.meta.url));
+  return execFileSync('bash', [join(repo, 'hack', 'node24.sh')], { encoding: 'utf8' }).trim();
+}
+
 /** The compiled server (tsconfig.bench.json through hack/build.sh), unless --tsx. */
 const compiled = args.includes('--tsx') ? undefined : buildServer();
 
@@ -74,6 +90,8 @@ class ServerProcess {
   private constructor(
     private readonly child: ChildProcess,
     readonly origin: string,
+    /** The server's Node version. */
+    readonly node: string,
   ) {}
 
   static async start(start: Extract<DriverMessage, { type: 'start' }>): Promise<ServerProcess> {
@@ -88,14 +106,15 @@ class ServerProcess {
     ];
     // Both servers run compiled JavaScript, as the image does (hack/build.sh); --tsx runs the sources.
     const child = compiled
-      ? fork(compiled, [], { execArgv: flags, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+      ? fork(compiled, [], { execPath: SERVER_NODE, execArgv: flags, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
       : fork(`${here}gateway-server.ts`, [], {
+          execPath: SERVER_NODE,
           execArgv: ['--import', 'tsx', ...flags],
           stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
         });
     child.send(start);
-    const { port } = await ServerProcess.reply<{ port: number }>(child, 'listening');
-    return new ServerProcess(child, `https://127.0.0.1:${port}`);
+    const { port, node } = await ServerProcess.reply<{ port: number; node: string }>(child, 'listening');
+    return new ServerProcess(child, `https://127.0.0.1:${port}`, node);
   }
 
   private static reply<T>(child: ChildProcess, type: string): Promise<T> {
@@ -180,7 +199,7 @@ async function ablation(
     : all.filter((v) => ['baseline', 'baseline inside express', 'gateway', 'gateway without auth/history/logs/metrics'].includes(v.name));
   const repeat = Number(flag('--repeat') ?? 1);
   const requests = Number(flag('--requests') ?? (quick ? 1_000 : 3_000));
-  const samples = new Map<string, Array<{ cpu: number; perSecond: number; errors: number }>>();
+  const samples = new Map<string, Array<{ cpu: number; machine: number; perSecond: number; errors: number }>>();
   for (let r = 0; r < repeat; r++) {
     for (const variant of variants) {
       const server = await ServerProcess.start({
@@ -193,10 +212,12 @@ async function ablation(
         const shot = gatewayShot(agent, server.origin, 'fan');
         await closedLoop(shot, 64, requests / 2);
         const cpu0 = await server.cpuMicros();
+        const machine0 = machineBusyMicros();
         const result = await closedLoop(shot, 64, requests);
         const cpu = (await server.cpuMicros()) - cpu0;
         const sample = {
           cpu: Math.round(cpu / requests),
+          machine: Math.round((machineBusyMicros() - machine0) / requests),
           perSecond: Math.round(result.latencies.length / result.seconds),
           errors: result.errors,
         };
@@ -213,6 +234,7 @@ async function ablation(
   for (const [name, list] of samples) {
     rows[name] = {
       serverCpuUsPerRequest: median(list.map((x) => x.cpu)),
+      machineCpuUsPerRequest: median(list.map((x) => x.machine)),
       perSecond: median(list.map((x) => x.perSecond)),
       errors: list.reduce((a, x) => a + x.errors, 0),
       ...(list.length > 1 ? { runs: list.length, cpuPerRun: list.map((x) => x.cpu) } : {}),
@@ -227,6 +249,16 @@ async function ablation(
       requests,
       rows,
     });
+}
+
+/**
+ * CPU time of the whole machine (all cores, all processes: driver, upstream, server, PostgreSQL)
+ * in µs: per request, it tells whether a row is bound by the server's thread or by the machine.
+ */
+function machineBusyMicros(): number {
+  let ms = 0;
+  for (const { times } of cpus()) ms += times.user + times.nice + times.sys + times.irq;
+  return ms * 1000;
 }
 
 const BODY = JSON.stringify({ userId: '42' });
@@ -388,8 +420,8 @@ async function main(): Promise<void> {
           'undici client in a third process with the front-proxy client certificate and X-Remote-User/Group, keep-alive; latency paired (workers alternate targets), throughput in alternating rounds',
         history: verdict.history,
         runtime: compiled
-          ? `both servers compiled (hack/build.sh), node ${IMAGE_NODE_FLAGS.join(' ')} as the image's ENTRYPOINT`
-          : `both servers from the TypeScript sources through tsx, node ${IMAGE_NODE_FLAGS.join(' ')}`,
+          ? `both servers compiled (hack/build.sh) on Node ${syncflow.node}, node ${IMAGE_NODE_FLAGS.join(' ')} as the image's ENTRYPOINT; driver on Node ${process.version}`
+          : `both servers from the TypeScript sources through tsx on Node ${syncflow.node}, node ${IMAGE_NODE_FLAGS.join(' ')}; driver on Node ${process.version}`,
       },
       latency,
       throughput,

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { parseAllDocuments, stringify } from 'yaml';
 import { startDemoUpstream } from '../../examples/demo-upstream/server.ts';
 import { ControlPlane } from '../harness/controlplane.ts';
-import { dockerEntrypoint } from '../harness/dockerfile.ts';
+import { dockerEntrypoint, dockerNodeMajor } from '../harness/dockerfile.ts';
 import { repoRoot, servedThroughAggregator, serverArgs } from '../harness/syncflow-server.ts';
 
 /** A rendered Kubernetes object, loosely typed: the assertions say what they expect. */
@@ -386,6 +386,8 @@ describe('installation manifests (kustomize overlays on a real kube-apiserver)',
     const stages = instructions.filter((line) => line.startsWith('FROM '));
     expect(stages, 'a build stage and a runtime stage').to.have.length(2);
     expect(stages[0]).to.match(/^FROM node:24\S* AS build$/);
+    // The gateway benchmark runs its servers on the runtime stage's Node major (dockerNodeMajor).
+    expect(dockerNodeMajor(), 'the runtime stage runs the Node major it was built with').to.equal(24);
     const runtimeStart = instructions.indexOf(stages[1] ?? '');
     const runtime = instructions.slice(runtimeStart);
     expect(

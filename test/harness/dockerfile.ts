@@ -11,3 +11,12 @@ export function dockerEntrypoint(): string[] {
   if (last === undefined) throw new Error('Dockerfile has no exec-form ENTRYPOINT');
   return JSON.parse(last) as string[];
 }
+
+/** The Node major of the image's runtime stage (the last FROM, e.g. distroless `nodejs24`). */
+export function dockerNodeMajor(): number {
+  const dockerfile = readFileSync(join(repoRoot, 'Dockerfile'), 'utf8');
+  const from = [...dockerfile.matchAll(/^FROM\s+(\S+)/gm)].at(-1)?.[1] ?? '';
+  const major = /node(?:js)?:?(\d+)/.exec(from)?.[1];
+  if (major === undefined) throw new Error(`Dockerfile: cannot tell the Node major of the runtime image "${from}"`);
+  return Number(major);
+}
