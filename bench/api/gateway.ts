@@ -19,6 +19,7 @@
  * runs them from the TypeScript sources instead. The driver runs on the machine's node.
  *
  *   hack/postgres.sh run npx tsx bench/api/gateway.ts --out bench/results/api.json
+ *   hack/postgres.sh run npx tsx bench/api/gateway.ts --node "$(command -v node)" --section gatewayOnNode20 --out …
  *   npx tsx bench/api/gateway.ts --quick
  *   npx tsx bench/api/gateway.ts --ablation [--variants a,b] [--repeat N] [--requests N]
  */
@@ -441,7 +442,8 @@ async function main(): Promise<void> {
       },
     };
     const text = `${JSON.stringify(result, null, 2)}\n`;
-    if (out) await writeSection(out, 'gateway', result);
+    // --section NAME writes another section (e.g. the run with --node on the machine's node).
+    if (out) await writeSection(out, flag('--section') ?? 'gateway', result);
     process.stdout.write(text);
   } finally {
     await agent.close();
