@@ -3,11 +3,11 @@
 import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:https';
 import type { IncomingHttpHeaders } from 'node:http';
-import { connect } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { X509Certificate } from 'node:crypto';
 import { expect } from 'chai';
 import { ControlPlane } from '../harness/controlplane.ts';
+import { pokeApiServiceBackend, portInUse, stubDiscovery, waitForApiServiceAvailable } from '../harness/stub-apiservice.ts';
 
 interface ApiServiceView {
   spec: {
@@ -21,19 +21,6 @@ interface ApiServiceView {
 
 interface ServiceView {
   spec: { type: string; externalName?: string; ports: { port: number }[] };
-}
-
-/** True when something accepts TCP connections on 127.0.0.1:port (a syncflow server is running). */
-function listening(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host: '127.0.0.1', port });
-    const done = (result: boolean) => {
-      socket.destroy();
-      resolve(result);
-    };
-    socket.once('connect', () => done(true)).once('error', () => done(false));
-    socket.setTimeout(1000, () => done(false));
-  });
 }
 
 describe('aggregated API registration for execution.syncflow.io', function () {
@@ -102,7 +89,7 @@ describe('aggregated API registration for execution.syncflow.io', function () {
   });
 
   it('reports Available=False while no syncflow server listens', async function () {
-    if (await listening(cp.settings.serverPort ?? 0)) {
+    if (await portInUse(cp.settings.serverPort ?? 0)) {
       // A server is running (a later issue's suites start one): availability is asserted there.
       this.skip();
     }
@@ -141,7 +128,7 @@ describe('aggregated API registration for execution.syncflow.io', function () {
 
     before(async function () {
       const port = cp.settings.serverPort ?? 0;
-      if (await listening(port)) this.skip(); // a real server owns the port
+      if (await portInUse(port)) this.skip(); // a real server owns the port
       const { tlsCertFile, tlsKeyFile, requestheaderClientCaFile } = cp.settings;
       if (tlsCertFile === undefined || tlsKeyFile === undefined || requestheaderClientCaFile === undefined) {
         // Only control planes from hack/cp-up.sh (what the test command uses) provide these; a kind cluster does not.
@@ -166,22 +153,7 @@ describe('aggregated API registration for execution.syncflow.io', function () {
           });
           res.setHeader('content-type', 'application/json');
           if (req.url === '/apis/execution.syncflow.io/v1alpha1') {
-            res.end(
-              JSON.stringify({
-                kind: 'APIResourceList',
-                apiVersion: 'v1',
-                groupVersion: 'execution.syncflow.io/v1alpha1',
-                resources: [
-                  {
-                    name: 'workflowexecutions',
-                    singularName: 'workflowexecution',
-                    namespaced: true,
-                    kind: 'WorkflowExecution',
-                    verbs: ['get', 'list'],
-                  },
-                ],
-              }),
-            );
+            res.end(JSON.stringify(stubDiscovery(['get', 'list'])));
             return;
           }
           res.statusCode = 404;
@@ -197,45 +169,18 @@ describe('aggregated API registration for execution.syncflow.io', function () {
         },
       );
       await new Promise<void>((resolve) => stub?.listen(port, '127.0.0.1', resolve));
-      // Any change to the Service makes the aggregator re-check availability now rather than at resync.
-      await cp.kubectl.ok([
-        'annotate',
-        '--overwrite',
-        'service',
-        'syncflow',
-        '-n',
-        'syncflow-system',
-        `e2e/poke=${Date.now()}`,
-      ]);
+      await pokeApiServiceBackend(cp);
     });
 
     after(async function () {
       if (stub === undefined) return;
       stub.closeAllConnections();
       await new Promise((resolve) => stub?.close(resolve));
-      await cp.kubectl.ok([
-        'annotate',
-        '--overwrite',
-        'service',
-        'syncflow',
-        '-n',
-        'syncflow-system',
-        `e2e/poke=${Date.now()}`,
-      ]);
+      await pokeApiServiceBackend(cp);
     });
 
     it('becomes Available once the server answers discovery', async function () {
-      let status: string | undefined;
-      for (let attempt = 0; attempt < 60 && status !== 'True'; attempt++) {
-        if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 1000));
-        const view = await cp.kubectl.json<ApiServiceView>([
-          'get',
-          'apiservice',
-          'v1alpha1.execution.syncflow.io',
-        ]);
-        status = view.status?.conditions?.find((c) => c.type === 'Available')?.status;
-      }
-      expect(status).to.equal('True');
+      expect(await waitForApiServiceAvailable(cp, 60)).to.equal('True');
     });
 
     it('proxies requests with the front-proxy client cert and the requesting user in X-Remote-* headers', async function () {

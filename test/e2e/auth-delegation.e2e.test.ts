@@ -6,7 +6,6 @@ import { expect } from 'chai';
 import { readFile } from 'node:fs/promises';
 import { createServer, request, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { connect } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
 import { SyncflowError } from '../../core/errors.ts';
 import {
@@ -24,19 +23,9 @@ import {
   type ResourceAttributes,
 } from '../../apiserver/auth/index.ts';
 import { ControlPlane } from '../harness/controlplane.ts';
+import { pokeApiServiceBackend, portInUse, stubDiscovery, waitForApiServiceAvailable } from '../harness/stub-apiservice.ts';
 
 const GROUP_VERSION = '/apis/execution.syncflow.io/v1alpha1';
-
-function listening(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host: '127.0.0.1', port });
-    const done = (result: boolean): void => {
-      socket.destroy();
-      resolve(result);
-    };
-    socket.once('connect', () => done(true)).once('error', () => done(false));
-  });
-}
 
 describe('delegated authentication and authorization on a real kube-apiserver', function () {
   this.timeout(10 * 60_000);
@@ -195,20 +184,7 @@ describe('delegated authentication and authorization on a real kube-apiserver', 
             message: forbiddenMessage(user, attrs, decision.reason),
           });
         if (path === GROUP_VERSION) {
-          return respond(res, 200, {
-            kind: 'APIResourceList',
-            apiVersion: 'v1',
-            groupVersion: 'execution.syncflow.io/v1alpha1',
-            resources: [
-              {
-                name: 'workflowexecutions',
-                singularName: 'workflowexecution',
-                namespaced: true,
-                kind: 'WorkflowExecution',
-                verbs: ['list'],
-              },
-            ],
-          });
+          return respond(res, 200, stubDiscovery(['list']));
         }
         respond(res, 200, { user });
       };
@@ -225,42 +201,22 @@ describe('delegated authentication and authorization on a real kube-apiserver', 
       return https;
     }
 
-    async function poke(): Promise<void> {
-      await cp.kubectl.ok([
-        'annotate',
-        '--overwrite',
-        'service',
-        'syncflow',
-        '-n',
-        'syncflow-system',
-        `it-auth/poke=${Date.now()}`,
-      ]);
-    }
-
     before(async function () {
       const port = cp.settings.serverPort;
       // Only control planes from hack/cp-up.sh route the APIService to a local port with known certificates.
       if (port === undefined || cp.settings.tlsCertFile === undefined || cp.settings.tlsKeyFile === undefined)
         this.skip();
-      if (await listening(port)) this.skip(); // a real syncflow server owns the port
+      if (await portInUse(port)) this.skip(); // a real syncflow server owns the port
       server = await startServer(port);
-      await poke();
-      let status: string | undefined;
-      for (let attempt = 0; attempt < 90 && status !== 'True'; attempt++) {
-        if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 1000));
-        const view = await cp.kubectl.json<{
-          status?: { conditions?: Array<{ type: string; status: string }> };
-        }>(['get', 'apiservice', 'v1alpha1.execution.syncflow.io']);
-        status = view.status?.conditions?.find((c) => c.type === 'Available')?.status;
-      }
-      expect(status, 'APIService Available').to.equal('True');
+      await pokeApiServiceBackend(cp);
+      expect(await waitForApiServiceAvailable(cp, 90), 'APIService Available').to.equal('True');
     });
 
     after(async function () {
       if (server === undefined) return;
       server.closeAllConnections();
       await new Promise((resolve) => server?.close(resolve));
-      await poke();
+      await pokeApiServiceBackend(cp);
     });
 
     it('authenticates the user the front proxy forwards', async function () {
