@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Prints the path of a Node 24 binary (the image's Node major: the machine's node may be older),
 # installing the npm package node@24 into the cache first when it is not there yet.
-#   bash hack/node24.sh            → /root/.cache/syncflow/node24/node_modules/node/bin/node
+#   bash hack/node24.sh            → ~/.cache/syncflow/node24/node_modules/node/bin/node
 # Exits 1 (with the reason on stderr) when it cannot be installed (no registry access).
 set -euo pipefail
 cache="${SYNCFLOW_CACHE:-$HOME/.cache/syncflow}"

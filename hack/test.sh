@@ -10,7 +10,6 @@ set -uo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
-cache="${SYNCFLOW_CACHE:-$HOME/.cache/syncflow}"
 summary="$(mktemp "${TMPDIR:-/tmp}/syncflow-summary.XXXXXX")"
 export SYNCFLOW_TEST_SUMMARY="$summary"
 failed_steps=()

@@ -162,7 +162,8 @@ class ServerProcess {
 /**
  * `--ablation`: the gateway's server CPU per request with one part switched off at a time (fan
  * workflow, concurrency 64), to see where the gateway's cost over the baseline goes. CPU time per
- * request is measured in the server process, so it is far less sensitive to machine load than rates.
+ * request is measured in the server process, so it is far less sensitive to machine load than rates;
+ * the whole machine's CPU per request is reported next to it (what PostgreSQL and the driver add).
  */
 async function ablation(
   start: Omit<Extract<DriverMessage, { type: 'start' }>, 'mode'>,
