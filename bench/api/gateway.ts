@@ -28,6 +28,7 @@ import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Agent } from 'undici';
+import { repoRoot } from '../../test/harness/controlplane.ts';
 import { dockerEntrypoint, dockerNodeMajor } from '../../test/harness/dockerfile.ts';
 import { startUpstream } from '../engine/upstream-process.ts';
 import { baselineRun, FAN } from '../engine/workloads.ts';
@@ -72,17 +73,15 @@ function imageNode(): string {
   const major = dockerNodeMajor();
   if (Number(process.versions.node.split('.')[0]) === major) return process.execPath;
   if (major !== 24) throw new Error(`the image runs Node ${major}: pass --node PATH to a Node ${major} binary`);
-  const repo = fileURLToPath(new URL('../..', import.meta.url));
-  return execFileSync('bash', [join(repo, 'hack', 'node24.sh')], { encoding: 'utf8' }).trim();
+  return execFileSync('bash', [join(repoRoot, 'hack', 'node24.sh')], { encoding: 'utf8' }).trim();
 }
 
 /** The compiled server (tsconfig.bench.json through hack/build.sh), unless --tsx. */
 const compiled = args.includes('--tsx') ? undefined : buildServer();
 
 function buildServer(): string {
-  const repo = fileURLToPath(new URL('../..', import.meta.url));
-  const out = join(repo, '.cache', 'bench-build');
-  execFileSync('bash', [join(repo, 'hack', 'build.sh'), out, 'tsconfig.bench.json'], { cwd: repo, stdio: ['ignore', 'ignore', 'inherit'] });
+  const out = join(repoRoot, '.cache', 'bench-build');
+  execFileSync('bash', [join(repoRoot, 'hack', 'build.sh'), out, 'tsconfig.bench.json'], { cwd: repoRoot, stdio: ['ignore', 'ignore', 'inherit'] });
   return join(out, 'bench', 'api', 'gateway-server.js');
 }
 
