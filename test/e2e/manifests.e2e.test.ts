@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { parseAllDocuments, stringify } from 'yaml';
 import { startDemoUpstream } from '../../examples/demo-upstream/server.ts';
 import { ControlPlane } from '../harness/controlplane.ts';
-import { dockerEntrypoint, dockerNodeMajor } from '../harness/dockerfile.ts';
+import { dockerEntrypoint, dockerfileText, dockerNodeMajor } from '../harness/dockerfile.ts';
 import { repoRoot, servedThroughAggregator, serverArgs } from '../harness/syncflow-server.ts';
 
 /** A rendered Kubernetes object, loosely typed: the assertions say what they expect. */
@@ -377,8 +377,7 @@ describe('installation manifests (kustomize overlays on a real kube-apiserver)',
 
   // Docker cannot run on the development machine (no daemon), so the image is checked by structure.
   it('Dockerfile: multi-stage, compiled, production dependencies only, non-root, `syncflow server` entrypoint', () => {
-    const dockerfile = readFileSync(join(repoRoot, 'Dockerfile'), 'utf8');
-    const instructions = dockerfile
+    const instructions = dockerfileText()
       .replace(/\\\n/g, ' ')
       .split('\n')
       .map((line) => line.trim())

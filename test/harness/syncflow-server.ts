@@ -7,7 +7,6 @@ import { join } from 'node:path';
 import { DEMO_HOST, startDemoUpstream, type DemoUpstream } from '../../examples/demo-upstream/server.ts';
 import { repoRoot, type ControlPlane } from './controlplane.ts';
 
-/** The arguments the e2e server runs with (the Deployment uses the same flags, see manifests/). */
 /**
  * Whether a request through kube-apiserver's aggregator reaches a syncflow server and
  * kube-apiserver's discovery lists its resources again: kubectl maps
@@ -21,6 +20,7 @@ export async function servedThroughAggregator(controlPlane: ControlPlane): Promi
   return discovery.code === 0 && discovery.stdout.includes('workflowexecutions.execution.syncflow.io');
 }
 
+/** The arguments the e2e server runs with (the Deployment uses the same flags, see manifests/). */
 export function serverArgs(controlPlane: ControlPlane, options: { demoAddress: string; dataDir: string }): string[] {
   const s = controlPlane.settings;
   if (!s.serverPort || !s.tlsCertFile || !s.tlsKeyFile || !s.serverKubeconfig) {
