@@ -54,13 +54,35 @@ describe('EgressPolicy', () => {
   it('applies CIDR allow lists as allow-only and deny lists as overriding', () => {
     const policy = new EgressPolicy({ allowCidrs: ['10.0.0.0/8', '127.0.0.1/32'], denyCidrs: ['10.9.0.0/16'] });
     expect(policy.checkUrl(new URL('http://10.1.2.3/')).allowed).to.equal(true);
-    expect(policy.checkUrl(new URL('http://127.0.0.1/')).allowed, 'explicit allow beats built-in').to.equal(true);
+    expect(policy.checkUrl(new URL('http://127.0.0.1/')).allowed, 'loopback needs allowLoopback, not an allow block').to.equal(false);
     expect(policy.checkUrl(new URL('http://10.9.1.1/'))).to.deep.equal({
       allowed: false,
       reason: '10.9.1.1 is in the denied block 10.9.0.0/16',
     });
     expect(policy.checkUrl(new URL('http://8.8.8.8/')).allowed).to.equal(false);
     expect(policy.checkUrl(new URL('http://[::ffff:10.9.0.1]/')).allowed, 'mapped form of a denied address').to.equal(false);
+  });
+
+  it('never lets an allow block override the metadata, link-local and other always-refused addresses', () => {
+    const policy = new EgressPolicy({ allowCidrs: ['0.0.0.0/0', '::/0', '169.254.169.254/32', '169.254.0.0/16'] });
+    const refused = [
+      ['http://169.254.169.254/', 'the cloud metadata address'],
+      ['http://[fd00:ec2::254]/', 'the cloud metadata address'],
+      ['http://100.100.100.200/', 'the cloud metadata address'],
+      ['http://169.254.1.1/', 'a link-local address'],
+      ['http://[fe80::1]/', 'a link-local address'],
+      ['http://[::ffff:169.254.169.254]/', 'the cloud metadata address'],
+      ['http://0.0.0.0/', 'a "this network" address'],
+      ['http://224.0.0.1/', 'a multicast address'],
+      ['http://127.0.0.1/', 'a loopback address'],
+    ] as const;
+    for (const [url, why] of refused) {
+      const decision = policy.checkUrl(new URL(url));
+      expect(decision.allowed, url).to.equal(false);
+      expect((decision as { reason: string }).reason, url).to.contain(why);
+    }
+    expect(policy.checkUrl(new URL('http://10.1.2.3/')).allowed).to.equal(true);
+    expect(new EgressPolicy({ allowCidrs: ['127.0.0.0/8'], allowLoopback: true }).checkUrl(new URL('http://127.0.0.1/')).allowed).to.equal(true);
   });
 
   it('applies host allow and deny lists with subdomain patterns', () => {

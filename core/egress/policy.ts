@@ -13,7 +13,7 @@ import { cidrContains, embeddedIPv4, formatIp, parseCidr, parseIp, type CidrBloc
 export interface EgressPolicyOptions {
   /** Allow 127.0.0.0/8 and ::1 (the local CLI and tests do; the server does not). */
   allowLoopback?: boolean;
-  /** When non-empty, only addresses in these blocks; they also override the built-in denials. */
+  /** When non-empty, only addresses in these blocks; they never override the built-in denials. */
   allowCidrs?: readonly string[];
   /** Addresses never called, whatever else allows them. */
   denyCidrs?: readonly string[];
@@ -115,13 +115,14 @@ export class EgressPolicy {
       const denied = this.denyCidrs.find((b) => cidrContains(b, candidate));
       if (denied) return { allowed: false, reason: `${shown} is in the denied block ${denied.text}` };
     }
-    if (this.allowCidrs.length) {
-      if (candidates.some((c) => this.allowCidrs.some((b) => cidrContains(b, c)))) return ALLOWED;
-      return { allowed: false, reason: `${shown} is not in the allowed blocks` };
-    }
+    // The built-in denials come before the allow list: an allow block only narrows what may be
+    // called, it never reopens the metadata or link-local addresses (loopback has its own option).
     for (const candidate of candidates) {
       const builtin = this.builtin.find((b) => cidrContains(b.block, candidate));
       if (builtin) return { allowed: false, reason: `${shown} is ${builtin.why}` };
+    }
+    if (this.allowCidrs.length && !candidates.some((c) => this.allowCidrs.some((b) => cidrContains(b, c)))) {
+      return { allowed: false, reason: `${shown} is not in the allowed blocks` };
     }
     return ALLOWED;
   }
