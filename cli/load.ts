@@ -124,7 +124,14 @@ async function loadFile(absolute: string, file: string, result: LoadResult): Pro
       }
       continue;
     }
-    const value = doc.toJS({ maxAliasCount: 100 }) as unknown;
+    let value: unknown;
+    try {
+      value = doc.toJS({ maxAliasCount: 100 });
+    } catch (error) {
+      // The yaml library refuses alias expansion past maxAliasCount (a "billion laughs" document).
+      result.problems.push({ file, kind: '', name: '', field: `(document ${position})`, message: `YAML not expanded: ${(error as Error).message.split('\n')[0]}`, code: 'ParseError' });
+      continue;
+    }
     if (value === null || value === undefined) continue; // empty document between separators
     if (typeof value === 'object' && !Array.isArray(value) && (value as { kind?: unknown }).kind === 'List') {
       const items = (value as { items?: unknown }).items;

@@ -5,7 +5,7 @@
  * definitions/input.
  */
 import { randomBytes } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parse as parseYaml, parseAllDocuments, stringify as toYaml } from 'yaml';
 import type { CompiledWorkflow } from '../core/definitions/compile.ts';
@@ -15,7 +15,8 @@ import { EgressPolicy } from '../core/egress/policy.ts';
 import type { SecretReference, SecretResolver } from '../core/engine/collaborators.ts';
 import { DagExecutor } from '../core/engine/executor.ts';
 import { UndiciTaskClient } from '../core/engine/http-client.ts';
-import { EXECUTION_API_VERSION, WORKFLOW_LABEL } from '../core/model/resources.ts';
+import { valueDepth } from '../core/model/depth.ts';
+import { EXECUTION_API_VERSION, LIMITS, WORKFLOW_LABEL } from '../core/model/resources.ts';
 import type { WorkflowExecutionStatus } from '../core/model/schema.ts';
 import { closestName } from '../core/suggest.ts';
 import { EXIT, UsageError, type CliIO } from './io.ts';
@@ -109,15 +110,12 @@ export type Prepared = { workflow: CompiledWorkflow; input: unknown } | { exit: 
 export async function prepareRun(args: RunArguments, io: CliIO): Promise<Prepared> {
   let input: unknown = {};
   if (args.input !== undefined) {
-    try {
-      input = args.input.startsWith('@')
-        ? parseYaml(await readFile(resolve(io.cwd, args.input.slice(1)), 'utf8'))
-        : JSON.parse(args.input);
-    } catch (error) {
-      const what = args.input.startsWith('@') ? `cannot read input file ${args.input.slice(1)}` : 'input is not valid JSON';
-      io.stderr.write(`${what}: ${(error as Error).message.split('\n')[0]}\n`);
+    const read = await readInput(args.input, io.cwd);
+    if ('problem' in read) {
+      io.stderr.write(`${read.problem}\n`);
       return { exit: EXIT.usage };
     }
+    input = read.value;
   }
   const loaded = await loadDefinitions(args.files, io.cwd);
   if (loaded.lines.length > 0) {
@@ -138,6 +136,38 @@ export async function prepareRun(args: RunArguments, io: CliIO): Promise<Prepare
   return { workflow, input };
 }
 
+/**
+ * Reads `--input JSON|@file` with the server's request limits (DESIGN.md §7: 3 MiB, JSON depth), so
+ * that what runs locally would also be accepted by the server; a file is measured before it is read.
+ */
+export async function readInput(argument: string, cwd: string): Promise<{ value: unknown } | { problem: string }> {
+  const file = argument.startsWith('@') ? argument.slice(1) : undefined;
+  const what = file === undefined ? '--input' : `input file ${file}`;
+  const tooLarge = (bytes: number) => ({
+    problem: `${what} is ${(bytes / 1024 / 1024).toFixed(1)} MiB; the limit is ${LIMITS.maxRequestBytes / 1024 / 1024} MiB, as for the server's request body`,
+  });
+  let value: unknown;
+  try {
+    if (file === undefined) {
+      const bytes = Buffer.byteLength(argument);
+      if (bytes > LIMITS.maxRequestBytes) return tooLarge(bytes);
+      value = JSON.parse(argument);
+    } else {
+      const path = resolve(cwd, file);
+      const size = (await stat(path)).size;
+      if (size > LIMITS.maxRequestBytes) return tooLarge(size);
+      value = parseYaml(await readFile(path, 'utf8'), { maxAliasCount: 100 });
+    }
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message.split('\n')[0];
+    return { problem: file === undefined ? `input is not valid JSON: ${reason}` : `cannot read input file ${file}: ${reason}` };
+  }
+  // At most 3 MiB of text: measuring the whole depth is cheap and names the actual figure.
+  const depth = valueDepth(value);
+  if (depth > LIMITS.maxJsonDepth) return { problem: `${what} nests ${depth} levels deep; the limit is ${LIMITS.maxJsonDepth}` };
+  return { value };
+}
+
 /** Prints an InvalidInput error the way `validate` prints definition errors. */
 export function printInvalidInput(error: SyncflowError, workflow: CompiledWorkflow, source: string, io: CliIO): void {
   for (const cause of error.causes) {
@@ -151,13 +181,22 @@ export async function localSecrets(args: RunArguments, cwd: string): Promise<Sec
   const key = (secret: string, k: string) => `${secret}\u0000${k}`;
   for (const file of args.secretsFiles) {
     let text: string;
+    let size: number;
+    const path = resolve(cwd, file);
     try {
-      text = await readFile(resolve(cwd, file), 'utf8');
+      size = (await stat(path)).size;
+      text = size > LIMITS.maxRequestBytes ? '' : await readFile(path, 'utf8');
     } catch (error) {
       throw new UsageError(`cannot read secrets file ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
     }
+    if (size > LIMITS.maxRequestBytes) throw new UsageError(`secrets file ${file} is larger than ${LIMITS.maxRequestBytes / 1024 / 1024} MiB`);
     for (const doc of parseAllDocuments(text)) {
-      const value = doc.toJS() as Record<string, unknown> | null;
+      let value: Record<string, unknown> | null;
+      try {
+        value = doc.toJS({ maxAliasCount: 100 }) as Record<string, unknown> | null;
+      } catch (error) {
+        throw new UsageError(`secrets file ${file}: ${(error as Error).message.split('\n')[0]}`);
+      }
       if (!value || typeof value !== 'object') continue;
       if (value.kind === 'Secret') {
         const name = (value.metadata as { name?: string } | undefined)?.name ?? '';

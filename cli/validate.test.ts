@@ -41,6 +41,19 @@ describe('syncflow validate', () => {
     });
   }
 
+  it('reports a YAML alias bomb as a line naming its file and goes on with the other files', async () => {
+    const letters = 'abcdefghij';
+    const lines = ['a: &a [x, x, x, x, x, x, x, x, x, x]'];
+    for (let i = 1; i < 9; i++) lines.push(`${letters[i]}: &${letters[i]} [${Array(10).fill(`*${letters[i - 1]}`).join(', ')}]`);
+    writeFileSync(join(dir, 'bomb.yaml'), lines.join('\n') + '\n');
+    writeFileSync(join(dir, 'after-bomb.yaml'), 'apiVersion: v1\nkind: Pod\nmetadata: {name: p}\n');
+    const result = await run('validate', 'bomb.yaml', 'after-bomb.yaml');
+    expect(result.code).to.equal(1);
+    expect(result.stdout).to.match(/^bomb.yaml: -: \(document 1\): .*alias/m);
+    expect(result.stdout).to.match(/after-bomb.yaml: Pod\/p: kind:/);
+    expect(result.stdout + result.stderr).not.to.match(/\n\s+at /);
+  });
+
   it('exits 2 for a path that cannot be read, and still reports the others', async () => {
     writeFileSync(join(dir, 'pod2.yaml'), 'apiVersion: v1\nkind: Pod\nmetadata: {name: p}\n');
     const result = await run('validate', 'missing.yaml', 'pod2.yaml');

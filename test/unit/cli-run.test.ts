@@ -164,6 +164,31 @@ describe('syncflow run / plan', () => {
     await rm(invalidDir, { recursive: true, force: true });
   });
 
+  it('refuses an input file over the server body limit before reading it, naming the file and the limit', async () => {
+    await writeFile(join(dir, 'huge.json'), `{"userId":"${'4'.repeat(4 * 1024 * 1024)}"}`);
+    const { code, io } = await run(['-f', 'defs', '-w', 'user-profile', '--input', '@huge.json']);
+    expect(code).to.equal(2);
+    expect(io.err()).to.contain('input file huge.json is 4.0 MiB; the limit is 3 MiB');
+  });
+
+  it('refuses an inline input over the server body limit', async () => {
+    const { code, io } = await run(['-f', 'defs', '-w', 'user-profile', '--input', `{"userId":"${'4'.repeat(3 * 1024 * 1024)}"}`]);
+    expect(code).to.equal(2);
+    expect(io.err()).to.contain('--input is 3.0 MiB; the limit is 3 MiB');
+  });
+
+  it('refuses input nested deeper than the server allows, and a YAML alias bomb, with a clear message', async () => {
+    const deep = await run(['-f', 'defs', '-w', 'user-profile', '--input', `${'['.repeat(100)}${']'.repeat(100)}`]);
+    expect(deep.code).to.equal(2);
+    expect(deep.io.err()).to.contain('nests 100 levels deep; the limit is 64');
+    const bomb = ['a: &a ["x","x","x","x","x","x","x","x","x","x"]'];
+    for (let i = 1; i < 9; i++) bomb.push(`${'abcdefghij'[i]}: &${'abcdefghij'[i]} [${Array(10).fill(`*${'abcdefghij'[i - 1]}`).join(',')}]`);
+    await writeFile(join(dir, 'bomb.yaml'), bomb.join('\n') + '\n');
+    const aliases = await run(['-f', 'defs', '-w', 'user-profile', '--input', '@bomb.yaml']);
+    expect(aliases.code).to.equal(2);
+    expect(aliases.io.err()).to.match(/cannot read input file bomb.yaml: .*alias/i);
+  });
+
   it('rejects misuse with a UsageError', () => {
     const cases: string[][] = [
       [],

@@ -1,0 +1,21 @@
+/** How deeply external JSON values nest, measured without recursion (DESIGN.md §7: JSON depth). */
+
+/**
+ * The nesting depth of a JSON value (a scalar is 0, `[]` and `{}` are 1), counted iteratively so
+ * that any depth is measured without growing the stack; stops counting once `limit` is passed.
+ */
+export function valueDepth(value: unknown, limit: number = Number.MAX_SAFE_INTEGER): number {
+  let deepest = 0;
+  const stack: Array<[unknown, number]> = [[value, 0]];
+  while (stack.length > 0) {
+    const [item, depth] = stack.pop() as [unknown, number];
+    if (item === null || typeof item !== 'object') continue;
+    const here = depth + 1;
+    if (here > deepest) deepest = here;
+    if (deepest > limit) return deepest;
+    for (const child of Array.isArray(item) ? item : Object.values(item)) {
+      if (child !== null && typeof child === 'object') stack.push([child, here]);
+    }
+  }
+  return deepest;
+}
