@@ -7,6 +7,7 @@
  */
 import type { CompiledStep, CompiledTask, CompiledWorkflow } from '../definitions/compile.ts';
 import { SyncflowError, type ErrorCode } from '../errors.ts';
+import { LIMITS } from '../model/resources.ts';
 import type { TaskExecutionStatus, TaskPhase, WorkflowExecutionStatus } from '../model/schema.ts';
 import { schemaErrorsToFieldErrors } from '../schema/json-schema.ts';
 import { resolveValue, type TemplateScope } from '../template/resolve.ts';
@@ -20,8 +21,9 @@ import {
   type SecretResolver,
 } from './collaborators.ts';
 import { Cancellation, type CallerSignal } from './cancellation.ts';
-import type { TaskHttpClient } from './http-client.ts';
+import type { TaskHttpClient, TaskResponse } from './http-client.ts';
 import { checkWorkflowInput } from './input.ts';
+import { jsonTextExceedsDepth } from './json-depth.ts';
 import { MIN_SECRET_LENGTH, SecretRedactor } from './redact.ts';
 import { resolveRequest, type ResolvedRequest } from './request.ts';
 import { backoffDelayMs, retryAfterMs } from './retry.ts';
@@ -44,7 +46,8 @@ export interface WorkflowExecutor {
   /**
    * Runs the workflow to completion and returns its final status (phase Succeeded or Failed).
    * Throws `SyncflowError('InvalidInput')` with `spec.input.*` causes, before anything runs, when
-   * the input does not match the inputSchema.
+   * the input does not match the inputSchema. Once running it never rejects: a failure of the
+   * engine itself ends the execution Failed with reason `InternalError`, so it is still recorded.
    */
   execute(workflow: CompiledWorkflow, input: unknown, options?: ExecuteOptions): Promise<WorkflowExecutionStatus>;
 }
@@ -160,6 +163,8 @@ class Execution {
   private readonly deadlineAt: number;
   readonly timeoutMs: number;
   private done: () => void = () => {};
+  /** Set when the engine itself failed: the execution ends at once as InternalError. */
+  private broken: { message: string } | undefined;
 
   constructor(
     private readonly executor: DagExecutor,
@@ -191,16 +196,27 @@ class Execution {
     this.notify('executionStarted', { workflow: this.workflow, input: this.input, startTime });
     const deadline = clock.setTimer(deadlinePassed, this.workflow.timeoutMs, this);
     const signal = this.options.signal;
-    if (signal) {
-      if (signal.aborted) callerCancelled(this);
-      else signal.addEventListener('abort', this, { once: true });
+    try {
+      if (signal) {
+        if (signal.aborted) callerCancelled(this);
+        else signal.addEventListener('abort', this, { once: true });
+      }
+      for (let i = 0; i < this.n; i++) if (this.pending[i] === 0 && this.phases[i] === 'Pending') this.ready(i);
+      this.pump();
+      if (this.finished < this.n && !this.broken) await new Promise<void>((resolve) => (this.done = resolve));
+    } catch (error) {
+      this.breakDown(error);
     }
-    for (let i = 0; i < this.n; i++) if (this.pending[i] === 0 && this.phases[i] === 'Pending') this.ready(i);
-    this.pump();
-    if (this.finished < this.n) await new Promise<void>((resolve) => (this.done = resolve));
     clock.clearTimer(deadline);
     signal?.removeEventListener('abort', this);
-    return this.status(startTime);
+    if (!this.broken) {
+      try {
+        return this.status(startTime);
+      } catch (error) {
+        this.breakDown(error);
+      }
+    }
+    return this.internalStatus(startTime);
   }
 
   /** EventListener protocol: the caller's signal aborted (an object listener needs no closure). */
@@ -216,6 +232,27 @@ class Execution {
     this.cancellation.abort(error);
     for (const attempt of this.attemptsInFlight) attempt.abort(error);
     this.pump();
+  }
+
+  /**
+   * The engine itself failed (a bug, a collaborator breaking its contract): stop everything and
+   * end the execution now as InternalError. The state may be inconsistent, so nothing else runs.
+   */
+  breakDown(error: unknown): void {
+    if (this.broken) return;
+    const message = this.describe(error);
+    this.broken = { message };
+    this.executor.logger.warn(
+      { workflow: `${this.workflow.namespace}/${this.workflow.name}`, error: message },
+      'execution failed internally',
+    );
+    const stop = new SyncflowError('InternalError', 'execution stopped by an internal error');
+    try {
+      this.cancellation.abort(stop);
+      for (const attempt of this.attemptsInFlight) attempt.abort(stop);
+    } finally {
+      this.done();
+    }
   }
 
   /** Dependencies done: decide whether the step is cancelled, skipped, failed or queued. */
@@ -245,7 +282,7 @@ class Execution {
         } else {
           this.finish(i, {
             phase: 'Failed',
-            error: { reason: 'InvalidWhen', message: `when \`${step.when.source}\` failed: ${firstLine(error)}` },
+            error: { reason: 'InvalidWhen', message: `when \`${step.when.source}\` failed: ${this.describe(error)}` },
             attempts: 0,
             attemptLog: [],
           });
@@ -262,6 +299,7 @@ class Execution {
 
   /** Starts queued steps while there is room; after an abort, cancels everything queued. */
   private pump(): void {
+    if (this.broken) return;
     const aborted = this.cancellation.aborted;
     while (this.queueHead < this.queue.length && (aborted || this.inflight < this.workflow.maxConcurrency)) {
       const i = this.queue[this.queueHead++] as number;
@@ -281,13 +319,19 @@ class Execution {
   }
 
   private async runAndFinish(i: number): Promise<void> {
-    const outcome = await this.runTask(i);
-    this.inflight--;
-    this.finish(i, outcome);
+    try {
+      const outcome = await this.runTask(i);
+      if (this.broken) return;
+      this.inflight--;
+      this.finish(i, outcome);
+    } catch (error) {
+      this.breakDown(error);
+    }
   }
 
   /** Records a final phase, releases dependents and, on a failing step, stops the execution. */
   private finish(i: number, outcome: Partial<Omit<TaskOutcome, 'phase'>> & { phase: TaskPhase }): void {
+    if (this.broken) return;
     const step = this.graph.steps[i] as CompiledStep;
     const now = this.executor.clock.now();
     this.phases[i] = outcome.phase;
@@ -308,10 +352,11 @@ class Execution {
     if (outcome.attemptLog?.length) record.attemptLog = outcome.attemptLog;
     this.records[i] = record;
     this.finished++;
-    if (outcome.phase === 'Failed' && step.onError === 'fail' && outcome.error) {
+    // An internal error is the engine's, not the upstream's: `onError: continue` does not cover it.
+    if (outcome.phase === 'Failed' && outcome.error && (step.onError === 'fail' || outcome.error.reason === 'InternalError')) {
       const reason = outcome.error.reason;
       this.abort(
-        reason === 'DeadlineExceeded' || reason === 'InvalidOutput' ? reason : 'TaskFailed',
+        reason === 'DeadlineExceeded' || reason === 'InvalidOutput' || reason === 'InternalError' ? reason : 'TaskFailed',
         `task ${step.id} failed: ${outcome.error.message}`,
       );
     }
@@ -358,9 +403,10 @@ class Execution {
       const secrets = task.secrets.length ? await this.resolveSecrets(task) : undefined;
       if (secrets instanceof SyncflowError) return failedWith(state, secrets.code, secrets.message);
       const request = resolveRequest(task, new TaskScope(input, secrets));
+      const carriers = secrets ? secretCarriers(request, secrets) : NO_CARRIERS;
       for (;;) {
         const attempt = ++state.attempts;
-        const outcome = await this.attempt(step, request, state.attemptLog, attempt);
+        const outcome = await this.attempt(step, request, carriers, state.attemptLog, attempt);
         if (outcome.status !== undefined) state.httpStatus = outcome.status;
         if (outcome.ok) {
           state.phase = 'Succeeded';
@@ -387,8 +433,9 @@ class Execution {
       }
     } catch (error) {
       if (cancellation.aborted) return abortedWith(state, cancellation.reason);
-      if (error instanceof SyncflowError) return failedWith(state, error.code, error.message);
-      return failedWith(state, 'TaskFailed', firstLine(error));
+      if (error instanceof SyncflowError) return failedWith(state, error.code, this.describe(error));
+      // Whatever reaches here is not an upstream's doing (those are classified per attempt).
+      return failedWith(state, 'InternalError', `internal error: ${this.describe(error)}`);
     }
   }
 
@@ -396,6 +443,7 @@ class Execution {
   private async attempt(
     step: CompiledStep,
     request: ResolvedRequest,
+    carriers: SecretCarriers,
     log: TaskOutcome['attemptLog'],
     attempt: number,
   ): Promise<AttemptOutcome> {
@@ -408,17 +456,19 @@ class Execution {
     const cancellation = new Cancellation();
     this.attemptsInFlight.add(cancellation);
     const timer = clock.setTimer(expire, limitMs, cancellation);
-    let outcome: AttemptOutcome;
+    let outcome: AttemptOutcome | undefined;
+    let response: TaskResponse | undefined;
     try {
-      const response = await http.send({
+      response = await http.send({
         method: task.method,
         url: request.url,
         headers: { ...request.headers, traceparent: childTraceparent(this.trace) },
         body: request.body,
         signal: cancellation,
         maxResponseBytes: task.maxResponseBytes,
+        secretHeaders: carriers.headers,
+        secretBody: carriers.body,
       });
-      outcome = this.interpret(step, response.status, response.headers, response.body);
     } catch (error) {
       if (parent.aborted) {
         outcome = { ok: false, aborted: true };
@@ -432,14 +482,16 @@ class Execution {
           retryClass: 'timeout',
         };
       } else if (error instanceof SyncflowError) {
-        outcome = { ok: false, error: { reason: error.code, message: error.message } };
+        outcome = { ok: false, error: { reason: error.code, message: this.describe(error) } };
         if (error.code === 'ConnectError') outcome.retryClass = 'connect-error';
       } else {
-        outcome = { ok: false, error: { reason: 'ConnectError', message: firstLine(error) }, retryClass: 'connect-error' };
+        outcome = { ok: false, error: { reason: 'ConnectError', message: this.describe(error) }, retryClass: 'connect-error' };
       }
     }
     clock.clearTimer(timer);
     this.attemptsInFlight.delete(cancellation);
+    // Outside the transport's try: a failure here is the engine's (InternalError), not a connect error.
+    outcome ??= this.interpret(step, response as TaskResponse);
     const entry: TaskOutcome['attemptLog'][number] = {
       attempt,
       startTime: iso(started),
@@ -453,14 +505,10 @@ class Execution {
   }
 
   /** Classifies a response: HTTP errors with their retry class, or the parsed and checked output. */
-  private interpret(
-    step: CompiledStep,
-    status: number,
-    headers: Record<string, string | string[] | undefined>,
-    body: Buffer,
-  ): AttemptOutcome {
+  private interpret(step: CompiledStep, response: TaskResponse): AttemptOutcome {
+    const { status, headers, body } = response;
     if (status < 200 || status > 299) {
-      const snippet = body.length ? `: ${body.subarray(0, 200).toString('utf8').replace(/\s+/g, ' ').trim()}` : '';
+      const snippet = body.length ? `: ${this.bodySnippet(body)}` : '';
       const outcome: AttemptOutcome = {
         ok: false,
         status,
@@ -477,6 +525,17 @@ class Execution {
     let output: unknown = null;
     if (body.length) {
       const text = body.toString('utf8');
+      // Upstream JSON gets the depth limit of request bodies: every later walk over it is bounded.
+      if (jsonTextExceedsDepth(text, LIMITS.maxJsonDepth)) {
+        return {
+          ok: false,
+          status,
+          error: {
+            reason: 'InvalidResponse',
+            message: `response nests more than ${LIMITS.maxJsonDepth} levels deep, the limit for JSON`,
+          },
+        };
+      }
       try {
         output = JSON.parse(text);
       } catch (error) {
@@ -486,7 +545,9 @@ class Execution {
           status,
           error: {
             reason: 'InvalidResponse',
-            message: `response is not JSON (content-type ${typeof type === 'string' ? type : 'not set'}): ${firstLine(error)}`,
+            message: this.describe(
+              `response is not JSON (content-type ${typeof type === 'string' ? type : 'not set'}): ${parseProblem(error)}`,
+            ),
           },
         };
       }
@@ -514,7 +575,16 @@ class Execution {
     const values = new Map<string, string>();
     for (const binding of task.secrets) {
       const ref = { namespace: task.namespace, secretName: binding.secretName, key: binding.key };
-      const value = await untilCancelled(Promise.resolve(resolver.resolve(ref)), this.cancellation);
+      let value: string | undefined;
+      try {
+        value = await untilCancelled(Promise.resolve(resolver.resolve(ref)), this.cancellation);
+      } catch (error) {
+        if (this.cancellation.aborted) throw error;
+        return new SyncflowError(
+          'TaskFailed',
+          `secret ${task.namespace}/${binding.secretName} could not be read: ${this.describe(error)}`,
+        );
+      }
       if (value === undefined) {
         return new SyncflowError(
           'SecretNotFound',
@@ -556,6 +626,22 @@ class Execution {
     });
   }
 
+  /** An error as one line of text for records and logs: secrets redacted first, then bounded. */
+  private describe(error: unknown): string {
+    const text = this.redactor().text(error instanceof Error ? error.message : String(error));
+    return this.redactor().shortened(firstLine(text), MAX_MESSAGE_CHARS);
+  }
+
+  /** The start of an upstream error body, redacted before it is cut and with whitespace collapsed. */
+  private bodySnippet(body: Buffer): string {
+    const redactor = this.redactor();
+    // Enough bytes for SNIPPET_CHARS characters plus any secret spelling that straddles the cut.
+    const window = body.subarray(0, (SNIPPET_CHARS + redactor.longest) * 4 + 4);
+    const cutShort = window.length < body.length;
+    const collapsed = redactor.text(window.toString('utf8')).replace(/\s+/g, ' ').trim();
+    return redactor.shortened(collapsed, SNIPPET_CHARS, cutShort);
+  }
+
   private redactor(): SecretRedactor {
     if (this.redactorOf?.values !== this.secretValues.length) {
       this.redactorOf = { redactor: new SecretRedactor(this.secretValues), values: this.secretValues.length };
@@ -572,7 +658,7 @@ class Execution {
         (observer[hook] as ((e: typeof event) => void) | undefined)?.call(observer, event);
       } catch (error) {
         this.executor.logger.warn(
-          { workflow: `${this.workflow.namespace}/${this.workflow.name}`, hook, error: firstLine(error) },
+          { workflow: `${this.workflow.namespace}/${this.workflow.name}`, hook, error: this.describe(error) },
           'execution observer failed',
         );
       }
@@ -610,6 +696,83 @@ class Execution {
     this.notify('executionFinished', { workflow: this.workflow, status: redacted });
     return redacted;
   }
+
+  /**
+   * The status of an execution the engine failed: what is known of each task (no outputs: they may
+   * be what broke it), every message redacted, never anything that could fail again.
+   */
+  private internalStatus(startTime: string): WorkflowExecutionStatus {
+    const redactor = this.redactor();
+    const tasks = this.graph.steps.map((step, i): TaskExecutionStatus => {
+      const record = this.records[i];
+      if (!record) {
+        return {
+          id: step.id,
+          taskRef: step.taskRef,
+          phase: 'Cancelled',
+          error: { reason: 'Cancelled', message: 'not finished: the execution stopped on an internal error' },
+        };
+      }
+      const kept: TaskExecutionStatus = { id: record.id, taskRef: record.taskRef, phase: record.phase };
+      for (const key of ['startTime', 'completionTime', 'durationMs', 'waitMs', 'attempts', 'httpStatus'] as const) {
+        if (record[key] !== undefined) (kept as Record<string, unknown>)[key] = record[key];
+      }
+      if (record.error) kept.error = { reason: record.error.reason, message: redactor.text(record.error.message) };
+      return kept;
+    });
+    let end = this.start;
+    try {
+      end = this.executor.clock.now();
+    } catch {
+      // A clock that throws is what broke the execution: the start time will do.
+    }
+    const status: WorkflowExecutionStatus = {
+      phase: 'Failed',
+      reason: 'InternalError',
+      message: `internal error: ${(this.broken as { message: string }).message}`,
+      workflowRevision: this.workflow.revision,
+      startTime,
+      completionTime: iso(end),
+      durationMs: ms(end - this.start),
+      tasks,
+    };
+    this.notify('executionFinished', { workflow: this.workflow, status });
+    return status;
+  }
+}
+
+/** Which parts of a request carry a secret: they never follow a redirect to another origin. */
+interface SecretCarriers {
+  headers: ReadonlySet<string> | undefined;
+  body: boolean;
+}
+
+const NO_CARRIERS: SecretCarriers = { headers: undefined, body: false };
+
+/** Finds the headers (lower-case names) and body that carry one of the task's secrets, in any spelling. */
+function secretCarriers(request: ResolvedRequest, secrets: Map<string, string>): SecretCarriers {
+  const redactor = new SecretRedactor(secrets.values());
+  const headers = new Set<string>();
+  for (const name in request.headers) {
+    const value = request.headers[name] as string;
+    if (redactor.text(value) !== value) headers.add(name.toLowerCase());
+  }
+  const body = request.body !== undefined && redactor.text(request.body) !== request.body;
+  return { headers, body };
+}
+
+/** Characters of an upstream error body kept in the task's error message. */
+const SNIPPET_CHARS = 200;
+/** Longest error message kept from an exception. */
+const MAX_MESSAGE_CHARS = 1_000;
+
+/**
+ * A JSON parse error without the excerpt of the text V8 quotes: the excerpt is cut wherever V8
+ * likes, possibly inside a secret, where redaction can no longer recognise it.
+ */
+function parseProblem(error: unknown): string {
+  const text = firstLine(error);
+  return text.replace(/,\s*(?:\.\.\.)?".*"(?:\.\.\.)?\s+is not valid JSON$/s, ' (the text is not valid JSON)');
 }
 
 const TIMED_OUT = new SyncflowError('Timeout', 'attempt timed out');
@@ -676,12 +839,21 @@ function expire(cancellation: Cancellation): void {
   cancellation.abort(TIMED_OUT);
 }
 
+// Called from timers and event listeners: an exception there would end the process.
 function callerCancelled(execution: Execution): void {
-  execution.abort('Cancelled', 'execution cancelled by the caller');
+  try {
+    execution.abort('Cancelled', 'execution cancelled by the caller');
+  } catch (error) {
+    execution.breakDown(error);
+  }
 }
 
 function deadlinePassed(execution: Execution): void {
-  execution.abort('DeadlineExceeded', `workflow deadline of ${execution.timeoutMs} ms exceeded`);
+  try {
+    execution.abort('DeadlineExceeded', `workflow deadline of ${execution.timeoutMs} ms exceeded`);
+  } catch (error) {
+    execution.breakDown(error);
+  }
 }
 
 /** Template scope of step inputs and the output mapping: the input and finished steps' outputs. */

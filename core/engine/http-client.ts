@@ -5,7 +5,7 @@
  */
 import { Agent } from 'undici';
 import { SyncflowError } from '../errors.ts';
-import type { HttpMethod } from '../model/schema.ts';
+import { MAX_RESPONSE_BYTES_CEILING, type HttpMethod } from '../model/schema.ts';
 import type { EgressPolicy } from '../egress/policy.ts';
 import type { CancelSignal } from './cancellation.ts';
 
@@ -17,7 +17,12 @@ export interface TaskRequest {
   body: string | undefined;
   /** Cancels the call; an EventEmitter-shaped signal, which undici accepts and which is cheap. */
   signal: CancelSignal;
+  /** Largest body accepted; the client never accepts more than `MAX_RESPONSE_BYTES_CEILING`. */
   maxResponseBytes: number;
+  /** Lower-case names of headers whose values carry a secret: never sent to another origin. */
+  secretHeaders?: ReadonlySet<string>;
+  /** The body carries a secret: it is never replayed to another origin. */
+  secretBody?: boolean;
 }
 
 /** The upstream's answer with the whole (size-checked) body. */
@@ -29,7 +34,10 @@ export interface TaskResponse {
 
 /**
  * Sends task requests. Rejects with `SyncflowError` (ConnectError, EgressDenied, RedirectRefused,
- * ResponseTooLarge) or with the signal's abort reason when the signal fires.
+ * ResponseTooLarge) or with the signal's abort reason when the signal fires. On a redirect to
+ * another origin, credentials (Authorization, Cookie, Proxy-Authorization and every header that
+ * carries a secret) are dropped, and a body that carries a secret is not replayed: the redirect is
+ * refused instead.
  */
 export interface TaskHttpClient {
   send(request: TaskRequest): Promise<TaskResponse>;
@@ -46,6 +54,8 @@ export interface UndiciTaskClientOptions {
 }
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+/** Headers that are credentials by definition, whatever their value. */
+const CREDENTIAL_HEADERS = new Set(['authorization', 'cookie', 'proxy-authorization']);
 const EMPTY = Buffer.alloc(0);
 
 /** `TaskHttpClient` over one undici `Agent` whose sockets resolve through the egress policy. */
@@ -97,15 +107,22 @@ export class UndiciTaskClient implements TaskHttpClient {
           );
         }
         const next = parseUrl(location, url);
-        if (next.origin !== url.origin) {
-          // Credentials are for the origin the task named, never for where it sends us.
-          headers = Object.fromEntries(
-            Object.entries(headers).filter(([k]) => !['authorization', 'cookie'].includes(k.toLowerCase())),
-          );
-        }
         if (response.statusCode === 303 || ((response.statusCode === 301 || response.statusCode === 302) && method === 'POST')) {
           method = 'GET';
           body = undefined;
+        }
+        if (next.origin !== url.origin) {
+          // Credentials are for the origin the task named, never for where it sends us.
+          if (body !== undefined && request.secretBody) {
+            throw new SyncflowError(
+              'RedirectRefused',
+              `upstream answered ${response.statusCode} redirecting to another origin (${next.host}); the request body carries a secret and is not sent there`,
+            );
+          }
+          const secret = request.secretHeaders;
+          headers = Object.fromEntries(
+            Object.entries(headers).filter(([k]) => !CREDENTIAL_HEADERS.has(k.toLowerCase()) && !secret?.has(k.toLowerCase())),
+          );
         }
         url = next;
         continue;
@@ -143,7 +160,7 @@ async function readBody(
   request: TaskRequest,
   url: URL,
 ): Promise<Buffer> {
-  const limit = request.maxResponseBytes;
+  const limit = Math.min(request.maxResponseBytes, MAX_RESPONSE_BYTES_CEILING);
   const declared = typeof contentLength === 'string' ? Number(contentLength) : NaN;
   if (declared > limit) {
     // Nobody reads the stream any more: swallow the abort error that destroying it emits.
@@ -181,7 +198,10 @@ async function readBody(
 }
 
 function tooLarge(limit: number, url: URL): SyncflowError {
-  return new SyncflowError('ResponseTooLarge', `response from ${url.host} exceeds the limit of ${limit} bytes`);
+  return new SyncflowError(
+    'ResponseTooLarge',
+    `response too large: the body from ${url.host} exceeds the limit of ${limit} bytes (maxResponseBytes)`,
+  );
 }
 
 /** Keeps policy errors and aborts as they are; every other transport failure is a ConnectError. */

@@ -30,6 +30,12 @@ const Duration = (description: string) => Type.String({ pattern: DURATION_PATTER
 const StringMap = (description: string) =>
   Type.Record(Type.String(), Type.String(), { description });
 
+/**
+ * Hard ceiling of `maxResponseBytes`: a task may ask less, never more. The HTTP client enforces
+ * `min(task, ceiling)` while the body streams in, so no task can make the server buffer more.
+ */
+export const MAX_RESPONSE_BYTES_CEILING = 64 * 1024 * 1024;
+
 export const HTTP_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
 export const RETRY_CLASSES = ['5xx', '429', 'connect-error', 'timeout'] as const;
 
@@ -105,7 +111,11 @@ export const WorkflowTaskSpec = Type.Object(
     timeout: Type.Optional(Duration('Per-attempt timeout (default 5s).')),
     retry: Type.Optional(RetrySpec),
     maxResponseBytes: Type.Optional(
-      Type.Integer({ minimum: 1, description: 'Largest accepted response body (default 10 MiB).' }),
+      Type.Integer({
+        minimum: 1,
+        maximum: MAX_RESPONSE_BYTES_CEILING,
+        description: 'Largest accepted response body in bytes (default 10 MiB, at most 64 MiB).',
+      }),
     ),
   },
   { ...closed, description: 'An HTTP task that workflows compose.' },
