@@ -20,6 +20,7 @@ import {
 import { compileJsonSchema, type CompiledSchema } from '../schema/json-schema.ts';
 import { closestName } from '../suggest.ts';
 import { collectRefs, compileValue, joinField, type CompiledValue } from '../template/compiled-value.ts';
+import { compileUrlTemplate, type UrlTemplate } from '../template/url.ts';
 
 /** Retry behaviour of a task with defaults applied. */
 export interface RetryPolicy {
@@ -45,6 +46,8 @@ export interface CompiledTask {
   namespace: string;
   method: HttpMethod;
   url: CompiledValue;
+  /** The URL with each template's component decided (scheme, host and port fixed). */
+  urlTemplate: UrlTemplate;
   query: CompiledValue | undefined;
   headers: CompiledValue | undefined;
   body: CompiledValue | undefined;
@@ -162,6 +165,13 @@ export function compileTask(doc: WorkflowTaskDocument): Compiled<CompiledTask> {
   });
 
   const url = templated(spec.http.url, 'spec.http.url', errors);
+  let urlTemplate = compileUrlTemplate(url);
+  if (Array.isArray(urlTemplate)) {
+    for (const problem of urlTemplate) {
+      errors.push({ code: 'UrlTemplatePosition', field: 'spec.http.url', message: problem.message, suggestion: problem.suggestion });
+    }
+    urlTemplate = { parts: [], checkHost: false, checkPath: false };
+  }
   const query = spec.http.query === undefined ? undefined : templated(spec.http.query, 'spec.http.query', errors);
   const headers =
     spec.http.headers === undefined ? undefined : templated(spec.http.headers, 'spec.http.headers', errors);
@@ -212,6 +222,7 @@ export function compileTask(doc: WorkflowTaskDocument): Compiled<CompiledTask> {
     namespace,
     method: spec.http.method,
     url,
+    urlTemplate,
     query,
     headers,
     body,

@@ -1,11 +1,14 @@
 /**
- * Turns a compiled task and its resolved input into the HTTP request to send. Values substituted
- * into a URL path or query are percent-encoded, so data can never change the URL's structure
- * (`../admin`, `?x=`, `#`); a template that supplies the scheme and host is used as written.
+ * Turns a compiled task and its resolved input into the HTTP request to send. The URL template
+ * fixes scheme, host and port at definition time (a template may fill one host label, checked
+ * here); values substituted into the path, query or fragment are percent-encoded for that
+ * component, so data can never change the URL's structure or its destination (`../admin`, `?x=`,
+ * `#`, `@`, `:port`). Header values that would split the header block are refused, not sent.
  */
 import type { CompiledTask } from '../definitions/compile.ts';
-import type { CompiledValue } from '../template/compiled-value.ts';
-import { resolveRef, resolveValue, stringifyForInterpolation, type TemplateScope } from '../template/resolve.ts';
+import { SyncflowError } from '../errors.ts';
+import { resolveValue, stringifyForInterpolation, type TemplateScope } from '../template/resolve.ts';
+import { resolveUrlTemplate } from '../template/url.ts';
 
 /** The parts of a request that templates determine. */
 export interface ResolvedRequest {
@@ -16,22 +19,41 @@ export interface ResolvedRequest {
   retryable: boolean;
 }
 
-/** Resolves URL, query, headers and body of a task against the task's scope. */
+/** Characters that end or split a header line. */
+const HEADER_BREAK = /[\r\n\0]/;
+
+/**
+ * Resolves URL, query, headers and body of a task against the task's scope. Throws
+ * `SyncflowError('UnsafeRequestValue')` (not retryable: the same data fails the same way) when a
+ * value cannot be placed where its template stands.
+ */
 export function resolveRequest(task: CompiledTask, scope: TemplateScope): ResolvedRequest {
-  let url = resolveUrl(task.url, scope);
+  let url = resolveUrlTemplate(task.urlTemplate, scope);
   if (task.query) {
     const query = resolveValue(task.query, scope) as Record<string, unknown>;
     const params = new URLSearchParams();
     for (const key in query) params.append(key, stringifyForInterpolation(query[key]));
     const text = params.toString();
-    if (text) url += (url.includes('?') ? '&' : '?') + text;
+    if (text) {
+      const hash = url.indexOf('#');
+      const fragment = hash < 0 ? '' : url.slice(hash);
+      const base = hash < 0 ? url : url.slice(0, hash);
+      url = base + (base.includes('?') ? '&' : '?') + text + fragment;
+    }
   }
   const headers: Record<string, string> = { accept: 'application/json' };
   let idempotencyKey = false;
   if (task.headers) {
     const resolved = resolveValue(task.headers, scope) as Record<string, unknown>;
     for (const key in resolved) {
-      headers[key] = stringifyForInterpolation(resolved[key]);
+      const value = stringifyForInterpolation(resolved[key]);
+      if (HEADER_BREAK.test(value)) {
+        throw new SyncflowError(
+          'UnsafeRequestValue',
+          `spec.http.headers.${key}: the resolved value contains a line break or NUL, which would split the header; nothing was sent`,
+        );
+      }
+      headers[key] = value;
       if (key.toLowerCase() === 'idempotency-key') idempotencyKey = true;
     }
   }
@@ -44,34 +66,4 @@ export function resolveRequest(task: CompiledTask, scope: TemplateScope): Resolv
   const retryable =
     (method !== 'POST' && method !== 'PATCH') || task.retry.retryNonIdempotent || idempotencyKey;
   return { url, headers, body, retryable };
-}
-
-/** Resolves a URL template, encoding substituted values once the path has begun. */
-export function resolveUrl(value: CompiledValue, scope: TemplateScope): string {
-  switch (value.kind) {
-    case 'const':
-      return String(value.value);
-    case 'exact':
-      return stringifyForInterpolation(resolveRef(value.ref, scope));
-    case 'interpolated': {
-      let out = '';
-      for (const part of value.parts) {
-        if (typeof part === 'string') {
-          out += part;
-          continue;
-        }
-        const text = stringifyForInterpolation(resolveRef(part, scope));
-        out += inPath(out) ? encodeURIComponent(text) : text;
-      }
-      return out;
-    }
-    default:
-      // Object and array URLs are rejected by the schema; stringify defensively.
-      return stringifyForInterpolation(resolveValue(value, scope));
-  }
-}
-
-function inPath(prefix: string): boolean {
-  const scheme = prefix.indexOf('://');
-  return scheme >= 0 && prefix.indexOf('/', scheme + 3) >= 0;
 }

@@ -87,3 +87,83 @@ describe('validateDocuments', () => {
     expect(canonicalJson({ b: [{ d: 1, c: 2 }], a: null, u: undefined })).to.equal('{"a":null,"b":[{"c":2,"d":1}],"u":null}');
   });
 });
+
+describe('validateTask', () => {
+  const task = (http: Record<string, unknown>, extra: Record<string, unknown> = {}) => ({
+    apiVersion: 'syncflow.io/v1alpha1',
+    kind: 'WorkflowTask',
+    metadata: { name: 't', namespace: 'shop' },
+    spec: { http: { method: 'GET', ...http }, ...extra },
+  });
+  const codes = (doc: unknown) => validateTask(doc).errors.map((e) => `${e.code} ${e.field}`);
+
+  describe('fixes scheme, userinfo and port at definition time and lets a template pick one host label only', () => {
+    for (const [url, where] of [
+      ['{{input.base}}', 'scheme'],
+      ['{{input.base}}/users/1', 'scheme'],
+      ['http{{input.s}}://users.svc/', 'scheme'],
+      ['http://{{input.host}}/p', 'host'],
+      ['http://{{input.host}}:8080/p', 'host'],
+      ['http://users.{{input.tld}}/p', 'host'],
+      ['http://{{input.a}}_x.users.svc/p', 'host'],
+      ['http://users.svc:{{input.port}}/p', 'port'],
+      ['http://{{input.t}}.users.svc:80{{input.port}}/p', 'port'],
+      ['http://{{input.user}}@users.svc/p', 'userinfo'],
+      ['http://u:{{input.password}}@users.svc/p', 'userinfo'],
+      ['http://[::{{input.ip}}]/p', 'host'],
+    ] as const) {
+      it(`refuses ${url} (${where})`, () => {
+        const { errors } = validateTask(task({ url }));
+        expect(errors.map((e) => `${e.code} ${e.field}`)).to.deep.equal(['UrlTemplatePosition spec.http.url']);
+        expect(errors[0]?.message).to.contain(where);
+        expect(errors[0]?.suggestion).to.match(/\{\{input\.tenant\}\}\.users\.svc|literal/);
+      });
+    }
+    for (const url of [
+      'http://{{input.tenant}}.users.svc/p',
+      'http://api-{{input.tenant}}.users.svc:8080/p/{{input.id}}?q={{input.q}}#{{input.f}}',
+      'http://users.svc?name={{input.name}}',
+      'https://u:p@users.svc/{{input.id}}',
+    ]) {
+      it(`accepts ${url}`, () => expect(codes(task({ url }))).to.deep.equal([]));
+    }
+  });
+
+  describe('checks the input properties its own templates read against its inputSchema', () => {
+    const schema = { type: 'object', properties: { userId: { type: 'string' }, tenant: { type: 'string' } } };
+    it('refuses a reference to an undeclared property with a suggestion, in url, query, headers and body', () => {
+      const { errors } = validateTask(
+        task(
+          {
+            url: 'http://users.svc/u/{{input.userID}}',
+            query: { t: '{{input.tenat}}' },
+            headers: { 'X-User': 'u-{{input.usrId}}' },
+            body: { nested: { id: '{{input.userid}}' } },
+          },
+          { inputSchema: schema },
+        ),
+      );
+      expect(errors.map((e) => `${e.code} ${e.field}`)).to.deep.equal([
+        'UnknownInputField spec.http.url',
+        'UnknownInputField spec.http.query.t',
+        'UnknownInputField spec.http.headers.X-User',
+        'UnknownInputField spec.http.body.nested.id',
+      ]);
+      expect(errors[0]?.message).to.equal('`input.userID`: `userID` is not in the task inputSchema');
+      expect(errors.map((e) => e.suggestion)).to.deep.equal([
+        'did you mean `userId`?',
+        'did you mean `tenant`?',
+        'did you mean `userId`?',
+        'did you mean `userId`?',
+      ]);
+    });
+
+    it('accepts what the schema allows: declared paths, additionalProperties schemas, and schemas that list no properties', () => {
+      const url = 'http://users.svc/u/{{input.userId}}/{{input.extra.x}}';
+      expect(codes(task({ url: 'http://users.svc/u/{{input.userId}}' }, { inputSchema: schema }))).to.deep.equal([]);
+      expect(codes(task({ url }, { inputSchema: { type: 'object', additionalProperties: { type: 'object' } } }))).to.deep.equal([]);
+      expect(codes(task({ url }, { inputSchema: { type: 'object' } }))).to.deep.equal([]);
+      expect(codes(task({ url }))).to.deep.equal([]);
+    });
+  });
+});

@@ -120,7 +120,7 @@ export function validateTask(doc: unknown): { errors: FieldError[]; task: Compil
   errors.push(...shape.filter((e) => e.field !== 'apiVersion' && e.field !== 'metadata.name'));
   if (blocking(errors)) return { errors, task: undefined };
   const compiled = compileTask(doc as WorkflowTaskDocument);
-  errors.push(...compiled.errors);
+  errors.push(...compiled.errors, ...taskInputErrors(doc as WorkflowTaskDocument));
   return { errors: unique(errors), task: errors.length ? undefined : compiled.value };
 }
 
@@ -175,19 +175,9 @@ function referenceErrors(doc: WorkflowDocument, tasks: TaskResolver): FieldError
     code: 'UnknownInputField' | 'UnknownOutputPath',
     owner: string,
   ): JsonSchema | undefined => {
-    const found = schemaAt(root, path);
+    const found = lookupRef(root, path, field, ref, code, owner);
     if (found.found) return found.schema;
-    const near = typeof found.missing === 'string' ? closestName(found.missing, found.candidates) : undefined;
-    errors.push({
-      code,
-      field,
-      message: `\`${formatRef(ref)}\`: \`${String(found.missing)}\` is not in ${owner}`,
-      ...(near
-        ? { suggestion: `did you mean \`${near}\`?` }
-        : found.candidates.length
-          ? { suggestion: `known fields: ${found.candidates.join(', ')}` }
-          : {}),
-    });
+    errors.push(found.error);
     return undefined;
   };
 
@@ -276,6 +266,60 @@ function referenceErrors(doc: WorkflowDocument, tasks: TaskResolver): FieldError
     const reason = incompatibility({ type }, target);
     if (reason) errors.push({ code: 'TypeMismatch', field, message: `${taskName} input ${reason}` });
   }
+}
+
+/** Follows a reference's path through the schema it reads; the error names the missing part and a fix. */
+function lookupRef(
+  root: JsonSchema,
+  path: readonly PathSegment[],
+  field: string,
+  ref: TemplateRef,
+  code: 'UnknownInputField' | 'UnknownOutputPath',
+  owner: string,
+): { found: true; schema: JsonSchema } | { found: false; error: FieldError } {
+  const found = schemaAt(root, path);
+  if (found.found) return { found: true, schema: found.schema };
+  const near = typeof found.missing === 'string' ? closestName(found.missing, found.candidates) : undefined;
+  return {
+    found: false,
+    error: {
+      code,
+      field,
+      message: `\`${formatRef(ref)}\`: \`${String(found.missing)}\` is not in ${owner}`,
+      ...(near
+        ? { suggestion: `did you mean \`${near}\`?` }
+        : found.candidates.length
+          ? { suggestion: `known fields: ${found.candidates.join(', ')}` }
+          : {}),
+    },
+  };
+}
+
+/**
+ * Input references of a WorkflowTask's own templates (url, query, headers, body) checked against
+ * its inputSchema, by the same rule as a Workflow's references to its input.
+ */
+function taskInputErrors(doc: WorkflowTaskDocument): FieldError[] {
+  const schema = doc.spec.inputSchema as JsonSchema | undefined;
+  if (!schema) return [];
+  const errors: FieldError[] = [];
+  const http = doc.spec.http;
+  const parts: Array<[string, unknown]> = [
+    ['spec.http.url', http.url],
+    ['spec.http.query', http.query],
+    ['spec.http.headers', http.headers],
+    ['spec.http.body', http.body],
+  ];
+  for (const [base, value] of parts) {
+    if (value === undefined) continue;
+    // Syntax errors are reported by the compiler; the strings that parse are still checked here.
+    for (const { ref, at } of collectRefs(compileValue(value).value)) {
+      if (ref.source !== 'input') continue;
+      const found = lookupRef(schema, ref.path, joinField(base, at), ref, 'UnknownInputField', 'the task inputSchema');
+      if (!found.found) errors.push(found.error);
+    }
+  }
+  return errors;
 }
 
 /** Parses the templates of one string; undefined when it is malformed. */
