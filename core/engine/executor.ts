@@ -685,7 +685,9 @@ class Execution {
       status.reason = this.failure.reason;
       status.message = this.failure.message;
     } else if (this.workflow.output) {
-      status.output = resolveValue(this.workflow.output, this.scope);
+      // Built from the redacted outputs the records show: a secret stringified into a longer string
+      // here would be escaped once more, into a spelling redaction no longer recognises.
+      status.output = resolveValue(this.workflow.output, new RedactedOutputScope(this.input, this, this.redactor()));
     }
     status.workflowRevision = this.workflow.revision;
     status.startTime = startTime;
@@ -865,6 +867,26 @@ class ExecutionScope implements TemplateScope {
 
   taskOutput(id: string): unknown {
     return this.execution.outputOf(id);
+  }
+
+  secret(): undefined {
+    return undefined;
+  }
+}
+
+/** Template scope of the workflow's output mapping: finished steps' outputs with secrets redacted. */
+class RedactedOutputScope implements TemplateScope {
+  private readonly redacted = new Map<string, unknown>();
+
+  constructor(
+    readonly input: unknown,
+    private readonly execution: Execution,
+    private readonly redactor: SecretRedactor,
+  ) {}
+
+  taskOutput(id: string): unknown {
+    if (!this.redacted.has(id)) this.redacted.set(id, this.redactor.value(this.execution.outputOf(id)));
+    return this.redacted.get(id);
   }
 
   secret(): undefined {
