@@ -2,9 +2,9 @@ import { expect } from 'chai';
 import { SyncflowError } from '../errors.ts';
 import { EgressPolicy } from '../egress/policy.ts';
 import type { TaskExecutionStatus, WorkflowExecutionStatus } from '../model/schema.ts';
-import type { ExecutionObserver, SecretResolver } from './collaborators.ts';
+import { SYSTEM_CLOCK, type Clock, type ExecutionObserver, type SecretResolver } from './collaborators.ts';
 import { DagExecutor } from './executor.ts';
-import { UndiciTaskClient } from './http-client.ts';
+import { UndiciTaskClient, type TaskHttpClient } from './http-client.ts';
 import { compileFixture } from './testdata/fixtures.ts';
 import { delay, json, sequence, TestUpstream } from './testdata/upstream.ts';
 
@@ -643,5 +643,116 @@ spec:
     const status = await noisy.execute(workflow, {});
     expect(status.phase).to.equal('Succeeded');
     expect(warnings).to.deep.equal(['execution observer failed']);
+  });
+
+  describe('failures of the engine itself', () => {
+    /** A clock that starts throwing once `broken.now` is set: a collaborator failing mid-execution. */
+    const broken = { now: false };
+    const brittleClock: Clock = {
+      now: () => {
+        if (broken.now) throw new Error('clock failed');
+        return SYSTEM_CLOCK.now();
+      },
+      setTimer: SYSTEM_CLOCK.setTimer,
+      clearTimer: SYSTEM_CLOCK.clearTimer,
+    };
+    beforeEach(() => (broken.now = false));
+
+    it('end the execution Failed with reason InternalError, returned, logged and observed', async () => {
+      upstream.route('GET /ok', (_req, res) => {
+        broken.now = true;
+        res.writeHead(200).end('{}');
+      });
+      const warnings: unknown[] = [];
+      const finished: unknown[] = [];
+      const brittle = new DagExecutor({
+        http: client,
+        clock: brittleClock,
+        logger: { warn: (f, m) => warnings.push([m, f.error]), debug: () => {} },
+        observer: { executionFinished: (e) => finished.push(e.status) },
+      });
+      const workflow = compile(`${task('ok', '/ok')}kind: Workflow
+spec:
+  tasks: [{id: a, taskRef: {name: ok}}]
+`);
+      const status = await brittle.execute(workflow, {});
+      expect(status).to.deep.include({ phase: 'Failed', reason: 'InternalError', message: 'internal error: clock failed' });
+      expect(byId(status, 'a')).to.deep.include({ phase: 'Cancelled' });
+      expect(finished).to.deep.equal([status]);
+      expect(warnings).to.deep.equal([['execution failed internally', 'clock failed']]);
+    });
+
+    for (const trigger of ['the caller cancelling', 'the workflow deadline'] as const) {
+      it(`end the execution as InternalError when it breaks on ${trigger}, without escaping to the process`, async () => {
+        upstream.route('GET /slow', json(200, {}, { delayMs: 3_000 })).route('GET /ok', json(200, {}));
+        const workflow = compile(`${task('slow', '/slow')}${task('ok', '/ok')}kind: Workflow
+spec:
+  timeout: 200ms
+  maxConcurrency: 1
+  tasks: [{id: s, taskRef: {name: slow}}, {id: q, taskRef: {name: ok}}]
+`.replace('/slow"}', '/slow"}\n  timeout: 200ms').replace('/ok"}', '/ok"}\n  timeout: 200ms'));
+        const controller = new AbortController();
+        setTimeout(() => {
+          broken.now = true;
+          if (trigger === 'the caller cancelling') controller.abort();
+        }, 50);
+        const status = await new DagExecutor({ http: client, clock: brittleClock }).execute(workflow, {}, { signal: controller.signal });
+        expect(status).to.deep.include({ phase: 'Failed', reason: 'InternalError' });
+      });
+    }
+
+    it('fail the execution even when the step says onError: continue', async () => {
+      upstream.route('GET /ok', json(200, {}));
+      const contractBreaking: TaskHttpClient = {
+        send: async (request) => ({ ...(await client.send(request)), body: undefined as never }),
+        close: async () => {},
+      };
+      const workflow = compile(`${task('ok', '/ok')}kind: Workflow
+spec:
+  tasks: [{id: a, taskRef: {name: ok}, onError: continue}]
+`);
+      const status = await new DagExecutor({ http: contractBreaking }).execute(workflow, {});
+      expect(status.reason).to.equal('InternalError');
+      expect(byId(status, 'a').error?.reason).to.equal('InternalError');
+    });
+  });
+
+  it('refuses input nested deeper than the JSON depth limit before anything runs', async () => {
+    const workflow = compile(`${task('ok', '/ok')}kind: Workflow
+spec:
+  tasks: [{id: a, taskRef: {name: ok}}]
+`);
+    let deep: unknown = 1;
+    for (let i = 0; i < 10_000; i++) deep = [deep];
+    let caught: unknown;
+    try {
+      await executor.execute(workflow, { deep });
+    } catch (error) {
+      caught = error;
+    }
+    expect((caught as SyncflowError).code).to.equal('InvalidInput');
+    expect((caught as SyncflowError).causes).to.deep.equal([
+      { code: 'InvalidInput', field: 'spec.input', message: 'nests more than 64 levels deep, the limit for JSON', suggestion: 'flatten the input' },
+    ]);
+    expect(upstream.requests).to.have.length(0);
+  });
+
+  it('redacts an upstream error body before cutting it to 200 characters', async () => {
+    const secret = 'cut-HERE-0123456789';
+    upstream.route('GET /x', (req, res) => res.writeHead(500).end(`${'e'.repeat(190)}${String(req.headers.a)} rest`));
+    const workflow = compile(ONE_SECRET_HEADER);
+    const status = await executor.execute(workflow, {}, { secrets: { resolve: () => secret } });
+    const message = byId(status, 's').error?.message as string;
+    expect(message).to.contain(`${'e'.repeat(190)}***`);
+    expect(message).not.to.contain('cut-HE');
+  });
+
+  it('fails the step naming the secret when the secret resolver fails', async () => {
+    const workflow = compile(ONE_SECRET_HEADER);
+    const status = await executor.execute(workflow, {}, { secrets: { resolve: () => Promise.reject(new Error('forbidden')) } });
+    expect(byId(status, 's').error).to.deep.equal({
+      reason: 'TaskFailed',
+      message: 'secret test/api could not be read: forbidden',
+    });
   });
 });

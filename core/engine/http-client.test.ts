@@ -3,6 +3,7 @@ import { SyncflowError } from '../errors.ts';
 import { EgressPolicy } from '../egress/policy.ts';
 import { Cancellation } from './cancellation.ts';
 import { UndiciTaskClient, type TaskRequest } from './http-client.ts';
+import { MAX_RESPONSE_BYTES_CEILING } from '../model/schema.ts';
 import { TestUpstream } from './testdata/upstream.ts';
 
 describe('UndiciTaskClient', () => {
@@ -55,6 +56,47 @@ describe('UndiciTaskClient', () => {
     );
     expect(JSON.parse(response.body.toString())).to.deep.equal({ auth: null });
     expect(b.requests[0]?.method).to.equal('GET');
+  });
+
+  it('drops credentials and every secret-bearing header on a cross-origin redirect, keeps them on the same origin', async () => {
+    const headers = {
+      Authorization: 'Bearer t',
+      Cookie: 'c=1',
+      'Proxy-Authorization': 'Basic x',
+      'X-Api-Key': 'secret-key',
+      'X-Plain': 'kept',
+    };
+    const secretHeaders = new Set(['x-api-key']);
+    a.route('GET /hop', (_req, res) => res.writeHead(302, { location: '/same' }).end());
+    a.route('GET /same', (_req, res) => res.writeHead(307, { location: `${b.base}/other` }).end());
+    b.route('GET /other', (_req, res) => res.writeHead(200).end('{}'));
+    await client.send(request(`${a.base}/hop`, { headers, secretHeaders }));
+    expect(a.requests[1]?.headers).to.include({ authorization: 'Bearer t', 'x-api-key': 'secret-key', 'proxy-authorization': 'Basic x' });
+    const crossed = b.requests[0]?.headers ?? {};
+    expect(crossed['x-plain']).to.equal('kept');
+    for (const name of ['authorization', 'cookie', 'proxy-authorization', 'x-api-key']) expect(crossed).not.to.have.property(name);
+  });
+
+  it('refuses to replay a secret-bearing body to another origin, and replays it on the same origin', async () => {
+    a.route('PUT /cross', (_req, res) => res.writeHead(308, { location: `${b.base}/x` }).end());
+    a.route('PUT /local', (_req, res) => res.writeHead(307, { location: '/x' }).end());
+    a.route('PUT /x', (req, res) => res.writeHead(200).end(req.body));
+    const put = (path: string) => request(`${a.base}${path}`, { method: 'PUT', body: '{"k":"s3cret"}', secretBody: true });
+    const refused = await failure(client.send(put('/cross')));
+    expect(refused.code).to.equal('RedirectRefused');
+    expect(refused.message).to.contain('carries a secret');
+    expect(b.requests).to.have.length(0);
+    expect((await client.send(put('/local'))).body.toString()).to.equal('{"k":"s3cret"}');
+  });
+
+  it('never accepts more than the ceiling, whatever the request asks', async () => {
+    a.route('GET /big', (_req, res) => {
+      res.writeHead(200, { 'content-length': String(MAX_RESPONSE_BYTES_CEILING + 1) });
+      res.write('x');
+    });
+    const error = await failure(client.send(request(`${a.base}/big`, { maxResponseBytes: 2 ** 53 })));
+    expect(error.code).to.equal('ResponseTooLarge');
+    expect(error.message).to.equal(`response too large: the body from ${new URL(a.base).host} exceeds the limit of ${MAX_RESPONSE_BYTES_CEILING} bytes (maxResponseBytes)`);
   });
 
   it('re-checks every redirect hop against the policy', async () => {

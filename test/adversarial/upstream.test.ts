@@ -82,7 +82,11 @@ describe('hostile upstreams (real executor, real undici client, loopback)', func
         const yaml = withSecret
           ? oneTask('/deep')
           : oneTask('/deep').replace(', headers: {X-Api-Key: "{{secrets.key}}"}', '').replace(/ {2}secrets: .*\n/, '');
-        const status = await executor.execute(compileFixture(yaml, a.base), {}, { secrets });
+        // An observer makes the executor redact each task record as it finishes (where the stack overflowed).
+        const observed: unknown[] = [];
+        const observer = { taskFinished: (e: unknown) => observed.push(e), executionFinished: (e: unknown) => observed.push(e) };
+        const status = await executor.execute(compileFixture(yaml, a.base), {}, { secrets, observer });
+        expect(observed).to.have.length(2);
         expect(status.phase).to.equal('Failed');
         expect(only(status).error?.reason).to.equal('InvalidResponse');
         expect(only(status).error?.message).to.match(/nests more than 64 levels/);
