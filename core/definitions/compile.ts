@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { compileCondition, type CompiledCondition } from '../condition.ts';
-import { parseDuration } from '../duration.ts';
+import { formatDuration, parseDuration } from '../duration.ts';
 import type { FieldError } from '../errors.ts';
 import { DependencyCycleError, ExecutionGraph } from '../graph/execution-graph.ts';
 import { LIMITS } from '../model/resources.ts';
@@ -343,7 +343,7 @@ export function compileWorkflow(doc: WorkflowDocument, tasks: TaskResolver): Com
       errors.push({
         code: 'TimeoutTooLarge',
         field: `${base}.taskRef.name`,
-        message: `task \`${task.name}\` timeout ${task.spec.timeout} exceeds the workflow timeout ${spec.timeout ?? '30s'}`,
+        message: `task \`${task.name}\` timeout ${task.spec.timeout ?? `${formatDuration(task.timeoutMs)} (the default)`} exceeds the workflow timeout ${spec.timeout ?? `${formatDuration(timeoutMs)} (the default)`}`,
         suggestion: 'raise spec.timeout or lower the task timeout',
       });
     }
