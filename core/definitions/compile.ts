@@ -5,7 +5,7 @@
  * dependencies or syntax.
  */
 import { createHash } from 'node:crypto';
-import { compileCondition, type CompiledCondition } from '../condition.ts';
+import { CEL_COST_LIMIT, compileCondition, type CompiledCondition } from '../condition.ts';
 import { formatDuration, parseDuration } from '../duration.ts';
 import type { FieldError } from '../errors.ts';
 import { DependencyCycleError, ExecutionGraph } from '../graph/execution-graph.ts';
@@ -291,12 +291,28 @@ export function compileWorkflow(doc: WorkflowDocument, tasks: TaskResolver): Com
     const input = templated(step.input ?? {}, `${base}.input`, errors);
     let when: CompiledCondition | undefined;
     if (step.when !== undefined) {
-      const compiled = compileCondition(step.when);
+      const compiled = compileCondition(step.when, {
+        input: spec.inputSchema,
+        taskOutput: (id) => {
+          const producer = spec.tasks.find((s) => s.id === id);
+          return producer ? tasks.get(producer.taskRef.name)?.spec.outputSchema : undefined;
+        },
+      });
       if (compiled instanceof Error) {
         errors.push({
           code: 'InvalidWhen',
           field: `${base}.when`,
           message: `invalid CEL expression: ${compiled.message.split('\n')[0]}`,
+        });
+      } else if (compiled.estimatedCost > CEL_COST_LIMIT) {
+        const unbounded = compiled.unboundedPaths;
+        errors.push({
+          code: 'WhenTooCostly',
+          field: `${base}.when`,
+          message: `estimated cost ${compiled.estimatedCost.toLocaleString('en-US')} exceeds the limit of ${CEL_COST_LIMIT.toLocaleString('en-US')} (nested comprehensions multiply by each list's size)`,
+          suggestion: unbounded.length
+            ? `declare bounds in the schemas: ${unbounded.slice(0, 4).join(', ')}; or avoid nesting comprehensions`
+            : 'lower the declared bounds or avoid nesting comprehensions',
         });
       } else {
         when = compiled;
