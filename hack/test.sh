@@ -40,6 +40,10 @@ rm -rf coverage
 SYNCFLOW_TEST_SUITE=unit npx c8 --check-coverage=false --reporter=none npm run -s test:unit
 record unit $?
 
+step "adversarial suite (hostile upstreams, secret encodings, URL injection, names, CEL cost, overload)"
+SYNCFLOW_TEST_SUITE=adversarial npx c8 --clean=false --check-coverage=false --reporter=none npx mocha 'test/adversarial/**/*.test.ts'
+record adversarial $?
+
 if [[ -z "${SYNCFLOW_SKIP_NODE24:-}" ]]; then
   step "unit suite on Node 24"
   if node24="$(bash hack/node24.sh)"; then
