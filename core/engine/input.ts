@@ -2,8 +2,8 @@
 import type { CompiledWorkflow } from '../definitions/compile.ts';
 import { SyncflowError } from '../errors.ts';
 import { LIMITS } from '../model/resources.ts';
+import { valueDepth } from '../model/depth.ts';
 import { schemaErrorsToFieldErrors } from '../schema/json-schema.ts';
-import { valueExceedsDepth } from './json-depth.ts';
 
 /**
  * Returns the input to run with (`{}` when none was given). Throws `SyncflowError('InvalidInput')`
@@ -13,7 +13,7 @@ import { valueExceedsDepth } from './json-depth.ts';
  */
 export function checkWorkflowInput(workflow: CompiledWorkflow, input: unknown): unknown {
   const value = input === undefined ? {} : input;
-  if (valueExceedsDepth(value, LIMITS.maxJsonDepth)) {
+  if (valueDepth(value, LIMITS.maxJsonDepth) > LIMITS.maxJsonDepth) {
     const message = `nests more than ${LIMITS.maxJsonDepth} levels deep, the limit for JSON`;
     throw new SyncflowError('InvalidInput', `input ${message}`, {
       causes: [{ code: 'InvalidInput', field: 'spec.input', message, suggestion: 'flatten the input' }],
