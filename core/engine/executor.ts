@@ -600,7 +600,8 @@ class Execution {
         );
       }
       values.set(binding.name, value);
-      this.secretValues.push(value);
+      // The execution's redactor is rebuilt when a new value arrives, not when a known one recurs.
+      if (!this.secretValues.includes(value)) this.secretValues.push(value);
     }
     return values;
   }
@@ -687,7 +688,9 @@ class Execution {
     } else if (this.workflow.output) {
       // Built from the redacted outputs the records show: a secret stringified into a longer string
       // here would be escaped once more, into a spelling redaction no longer recognises.
-      status.output = resolveValue(this.workflow.output, new RedactedOutputScope(this.input, this, this.redactor()));
+      const redactor = this.redactor();
+      const scope = redactor.empty ? this.scope : new RedactedOutputScope(this.input, this, redactor);
+      status.output = resolveValue(this.workflow.output, scope);
     }
     status.workflowRevision = this.workflow.revision;
     status.startTime = startTime;
