@@ -13,7 +13,11 @@ function compiled(source: string): CompiledCondition {
 }
 
 /** The validation errors of a one-step workflow with this `when` and workflow inputSchema. */
-function whenErrors(when: string, inputSchema?: Record<string, unknown>, outputSchema?: Record<string, unknown>) {
+function whenErrors(
+  when: string,
+  inputSchema?: Record<string, unknown>,
+  outputSchema?: Record<string, unknown>,
+) {
   const tasks = new TaskSet();
   const task = validateTask({
     apiVersion: 'syncflow.io/v1alpha1',
@@ -29,7 +33,10 @@ function whenErrors(when: string, inputSchema?: Record<string, unknown>, outputS
       metadata: { name: 'w' },
       spec: {
         ...(inputSchema ? { inputSchema } : {}),
-        tasks: [{ id: 'first', taskRef: { name: 't' } }, { id: 'second', taskRef: { name: 't' }, when }],
+        tasks: [
+          { id: 'first', taskRef: { name: 't' } },
+          { id: 'second', taskRef: { name: 't' }, when },
+        ],
       },
     },
     tasks,
@@ -39,7 +46,11 @@ function whenErrors(when: string, inputSchema?: Record<string, unknown>, outputS
 const list = (extra: Record<string, unknown> = {}) => ({
   type: 'object',
   properties: {
-    items: { type: 'array', ...extra, items: { type: 'object', properties: { n: { type: 'integer' }, id: { type: 'string' } } } },
+    items: {
+      type: 'array',
+      ...extra,
+      items: { type: 'object', properties: { n: { type: 'integer' }, id: { type: 'string' } } },
+    },
     s: { type: 'string', maxLength: 64 },
     flag: { type: 'boolean' },
   },
@@ -73,15 +84,24 @@ describe('when conditions: static cost estimate (admission and validate)', () =>
 
   it('uses the producer outputSchema bounds for tasks.<id>.output', () => {
     const output = { type: 'object', properties: { rows: { type: 'array', items: { type: 'integer' } } } };
-    const when = 'tasks.first.output.rows.all(a, tasks.first.output.rows.all(b, tasks.first.output.rows.all(c, a + b + c > 0)))';
+    const when =
+      'tasks.first.output.rows.all(a, tasks.first.output.rows.all(b, tasks.first.output.rows.all(c, a + b + c > 0)))';
     expect(whenErrors(when, undefined, output).map((e) => e.code)).to.deep.equal(['WhenTooCostly']);
-    const bounded = { type: 'object', properties: { rows: { type: 'array', maxItems: 10, items: { type: 'integer' } } } };
+    const bounded = {
+      type: 'object',
+      properties: { rows: { type: 'array', maxItems: 10, items: { type: 'integer' } } },
+    };
     expect(whenErrors(when, undefined, bounded)).to.deep.equal([]);
   });
 
   it('counts growth through cel.bind and concatenation', () => {
-    const doubling = Array.from({ length: 30 }, (_, i) => i).reduceRight((body, i) => `cel.bind(v${i + 1}, v${i} + v${i}, ${body})`, 'v30.size() > 0');
-    expect(whenErrors(`cel.bind(v0, input.s, ${doubling})`, list()).map((e) => e.code)).to.deep.equal(['WhenTooCostly']);
+    const doubling = Array.from({ length: 30 }, (_, i) => i).reduceRight(
+      (body, i) => `cel.bind(v${i + 1}, v${i} + v${i}, ${body})`,
+      'v30.size() > 0',
+    );
+    expect(whenErrors(`cel.bind(v0, input.s, ${doubling})`, list()).map((e) => e.code)).to.deep.equal([
+      'WhenTooCostly',
+    ]);
   });
 
   it('refuses regular expressions that can backtrack catastrophically or come from data', () => {
@@ -94,7 +114,10 @@ describe('when conditions: static cost estimate (admission and validate)', () =>
       ['input.s.matches(input.s)', /string literal/],
     ] as const) {
       const errors = whenErrors(when, list());
-      expect(errors.map((e) => `${e.code} ${e.field}`), when).to.deep.equal(['InvalidWhen spec.tasks[1].when']);
+      expect(
+        errors.map((e) => `${e.code} ${e.field}`),
+        when,
+      ).to.deep.equal(['InvalidWhen spec.tasks[1].when']);
       expect(errors[0]?.message, when).to.match(reason);
     }
   });
@@ -102,7 +125,8 @@ describe('when conditions: static cost estimate (admission and validate)', () =>
 
 describe('when conditions: runtime cost budget', () => {
   it(`refuses to evaluate an expression whose cost on the actual data exceeds ${CEL_COST_LIMIT}, before running it`, () => {
-    const four = 'input.items.all(a, input.items.all(b, input.items.all(c, input.items.all(d, a.n + b.n + c.n + d.n >= 0))))';
+    const four =
+      'input.items.all(a, input.items.all(b, input.items.all(c, input.items.all(d, a.n + b.n + c.n + d.n >= 0))))';
     for (const source of [four, nested3]) {
       let error: unknown;
       try {
@@ -125,10 +149,17 @@ describe('when conditions: runtime cost budget', () => {
     expect(inner.evaluate({ input: { items: items(5) }, tasks: {} })).to.equal(true);
     const wide = items(5).map((item) => ({ ...item, tags: Array.from({ length: 400 }, (_, i) => `t${i}`) }));
     expect(() => inner.evaluate({ input: { items: wide }, tasks: {} })).to.throw(SyncflowError, /cost limit/);
-    const fromTask = compiled('tasks.a.output.rows.all(x, tasks.a.output.rows.all(y, tasks.a.output.rows.all(z, x + y + z > 0)))');
+    const fromTask = compiled(
+      'tasks.a.output.rows.all(x, tasks.a.output.rows.all(y, tasks.a.output.rows.all(z, x + y + z > 0)))',
+    );
     const rows = Array.from({ length: 300 }, (_, i) => i + 1);
-    expect(() => fromTask.evaluate({ input: {}, tasks: { a: { output: { rows } } } })).to.throw(SyncflowError, /cost limit/);
-    expect(fromTask.evaluate({ input: {}, tasks: { a: { output: { rows: rows.slice(0, 10) } } } })).to.equal(true);
+    expect(() => fromTask.evaluate({ input: {}, tasks: { a: { output: { rows } } } })).to.throw(
+      SyncflowError,
+      /cost limit/,
+    );
+    expect(fromTask.evaluate({ input: {}, tasks: { a: { output: { rows: rows.slice(0, 10) } } } })).to.equal(
+      true,
+    );
   });
 
   it('estimates a cost for each compiled condition', () => {

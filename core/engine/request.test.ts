@@ -51,15 +51,34 @@ describe('resolveRequest', () => {
       ['http://users.svc#x={{input.v}}', `http://users.svc#x=${encoded}`],
     ] as const) {
       it(`${url}`, () => {
-        expect(resolveRequest(taskOf(`{method: GET, url: "${url}"}`), scope({ v: value })).url).to.equal(expected);
+        expect(resolveRequest(taskOf(`{method: GET, url: "${url}"}`), scope({ v: value })).url).to.equal(
+          expected,
+        );
       });
     }
   });
 
   it('keeps the host fixed: a templated host label takes exactly one DNS label', () => {
     const http = '{method: GET, url: "http://{{input.tenant}}.users.internal/u/{{input.id}}"}';
-    expect(resolveRequest(taskOf(http), scope({ tenant: 'acme-2', id: '7' })).url).to.equal('http://acme-2.users.internal/u/7');
-    for (const tenant of ['127.0.0.172:18999/x?', 'evil.com#', 'a@b', 'a/b', 'a.b', 'Acme', 'ac me', '-a', 'a\u3002b', '', 'x'.repeat(64), '[::1]', 'a%2Fb', 'a\\b']) {
+    expect(resolveRequest(taskOf(http), scope({ tenant: 'acme-2', id: '7' })).url).to.equal(
+      'http://acme-2.users.internal/u/7',
+    );
+    for (const tenant of [
+      '127.0.0.172:18999/x?',
+      'evil.com#',
+      'a@b',
+      'a/b',
+      'a.b',
+      'Acme',
+      'ac me',
+      '-a',
+      'a\u3002b',
+      '',
+      'x'.repeat(64),
+      '[::1]',
+      'a%2Fb',
+      'a\\b',
+    ]) {
       const error = refusal(http, { tenant, id: '7' });
       expect(error?.code, JSON.stringify(tenant)).to.equal('UnsafeRequestValue');
       expect(error?.message).to.contain('input.tenant').and.to.contain('DNS label');
@@ -88,7 +107,9 @@ describe('resolveRequest', () => {
   });
 
   it('appends query parameters and sends JSON bodies', () => {
-    const task = taskOf('{method: POST, url: "http://h/p?a=1", query: {b: "{{input.b}}", c: "x"}, body: {n: "{{input.n}}"}}');
+    const task = taskOf(
+      '{method: POST, url: "http://h/p?a=1", query: {b: "{{input.b}}", c: "x"}, body: {n: "{{input.n}}"}}',
+    );
     const request = resolveRequest(task, scope({ b: 'two words', n: 3 }));
     expect(request.url).to.equal('http://h/p?a=1&b=two+words&c=x');
     expect(request.body).to.equal('{"n":3}');
@@ -97,8 +118,16 @@ describe('resolveRequest', () => {
   });
 
   it('lets POST and PATCH retry with an Idempotency-Key or the opt-in', () => {
-    expect(resolveRequest(taskOf('{method: PATCH, url: "http://h/", headers: {idempotency-key: "k"}}'), scope({})).retryable).to.equal(true);
-    expect(resolveRequest(taskOf('{method: POST, url: "http://h/"}', '  retry: {retryNonIdempotent: true}'), scope({})).retryable).to.equal(true);
+    expect(
+      resolveRequest(taskOf('{method: PATCH, url: "http://h/", headers: {idempotency-key: "k"}}'), scope({}))
+        .retryable,
+    ).to.equal(true);
+    expect(
+      resolveRequest(
+        taskOf('{method: POST, url: "http://h/"}', '  retry: {retryNonIdempotent: true}'),
+        scope({}),
+      ).retryable,
+    ).to.equal(true);
     expect(resolveRequest(taskOf('{method: PUT, url: "http://h/"}'), scope({})).retryable).to.equal(true);
   });
 });

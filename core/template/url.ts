@@ -96,9 +96,17 @@ export function compileUrlTemplate(value: CompiledValue): UrlTemplate | UrlTempl
         const index = labelIndex(host, a - hostStart);
         const label = labels[index] as string;
         if (index === labels.length - 1) {
-          refused(ref, 'host', 'a template may fill one label under a literal parent domain, not the whole host or its last label');
+          refused(
+            ref,
+            'host',
+            'a template may fill one label under a literal parent domain, not the whole host or its last label',
+          );
         } else if (!LABEL_VALUE.test(label.replaceAll(SLOT, ''))) {
-          refused(ref, 'host', `label \`${label.replaceAll(SLOT, '{{…}}')}\` mixes the template with characters a DNS label cannot hold`);
+          refused(
+            ref,
+            'host',
+            `label \`${label.replaceAll(SLOT, '{{…}}')}\` mixes the template with characters a DNS label cannot hold`,
+          );
         } else {
           slots.push({ ref, component: 'host', index });
         }
@@ -111,7 +119,10 @@ export function compileUrlTemplate(value: CompiledValue): UrlTemplate | UrlTempl
     else slots.push({ ref, component: 'fragment', index: 0 });
   }
   if (schemeEnd < 0 && problems.length === 0 && refs.length > 0) {
-    problems.push({ message: 'a templated URL must start with a literal scheme and host (`http://…`)', suggestion: FIXED });
+    problems.push({
+      message: 'a templated URL must start with a literal scheme and host (`http://…`)',
+      suggestion: FIXED,
+    });
   }
   if (problems.length) return problems;
   const parts: Array<string | UrlSlot> = [];

@@ -21,7 +21,9 @@ const secrets: SecretResolver = { resolve: () => SECRET };
 const resolver: HostResolver = {
   resolve: (hostname) =>
     Promise.resolve(
-      hostname === 'blocked.users.test' ? [{ address: '169.254.169.254', family: 4 }] : [{ address: '127.0.0.1', family: 4 }],
+      hostname === 'blocked.users.test'
+        ? [{ address: '169.254.169.254', family: 4 }]
+        : [{ address: '127.0.0.1', family: 4 }],
     ),
 };
 
@@ -72,7 +74,9 @@ describe('URL-template injection (real executor, real undici client, loopback up
     b = await new TestUpstream().start();
     for (const upstream of [a, b]) {
       for (const path of ['/u/42', '/u/..%2F..%2Fadmin', '/', '/x', '/admin']) {
-        upstream.route(`GET ${path}`, (_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end('{}'));
+        upstream.route(`GET ${path}`, (_req, res) =>
+          res.writeHead(200, { 'content-type': 'application/json' }).end('{}'),
+        );
       }
     }
     client = new UndiciTaskClient({ policy: new EgressPolicy({ allowLoopback: true }, resolver) });
@@ -91,27 +95,53 @@ describe('URL-template injection (real executor, real undici client, loopback up
   });
 
   async function run(url: string, input: Record<string, unknown>): Promise<TaskExecutionStatus> {
-    const status = await executor.execute(compileFixture(workflowYaml(url, port(a)), a.base), input, { secrets });
+    const status = await executor.execute(compileFixture(workflowYaml(url, port(a)), a.base), input, {
+      secrets,
+    });
     return status.tasks?.[0] as TaskExecutionStatus;
   }
 
   const port = (upstream: TestUpstream) => Number(upstream.base.split(':')[2]);
   const bPort = () => port(b);
   const scenarios: Scenario[] = [
-    { name: 'a well-formed tenant', input: () => (base), expect: '/u/42?q=x&k=y' },
-    { name: "host with ':port/'", input: () => ({ ...base, tenant: `127.0.0.1:${bPort()}/x?` }), expect: 'refused' },
-    { name: "host with '@'", input: () => ({ ...base, tenant: `x@127.0.0.1:${bPort()}` }), expect: 'refused' },
-    { name: 'host with userinfo', input: () => ({ ...base, tenant: `u:p@127.0.0.1:${bPort()}/` }), expect: 'refused' },
+    { name: 'a well-formed tenant', input: () => base, expect: '/u/42?q=x&k=y' },
+    {
+      name: "host with ':port/'",
+      input: () => ({ ...base, tenant: `127.0.0.1:${bPort()}/x?` }),
+      expect: 'refused',
+    },
+    {
+      name: "host with '@'",
+      input: () => ({ ...base, tenant: `x@127.0.0.1:${bPort()}` }),
+      expect: 'refused',
+    },
+    {
+      name: 'host with userinfo',
+      input: () => ({ ...base, tenant: `u:p@127.0.0.1:${bPort()}/` }),
+      expect: 'refused',
+    },
     { name: "host with '/'", input: () => ({ ...base, tenant: 'a/b' }), expect: 'refused' },
     { name: "host with '?'", input: () => ({ ...base, tenant: 'a?' }), expect: 'refused' },
     { name: "host with '#'", input: () => ({ ...base, tenant: 'a#' }), expect: 'refused' },
     { name: "host with '%2F'", input: () => ({ ...base, tenant: 'a%2Fb' }), expect: 'refused' },
     { name: 'host with a backslash', input: () => ({ ...base, tenant: 'a\\b' }), expect: 'refused' },
-    { name: "host with the unicode dot '。'", input: () => ({ ...base, tenant: 'a\u3002b' }), expect: 'refused' },
+    {
+      name: "host with the unicode dot '。'",
+      input: () => ({ ...base, tenant: 'a\u3002b' }),
+      expect: 'refused',
+    },
     { name: 'host with IPv6 brackets', input: () => ({ ...base, tenant: '[::1]' }), expect: 'refused' },
     { name: 'host with two labels', input: () => ({ ...base, tenant: 'a.b' }), expect: 'refused' },
-    { name: 'CRLF in a header value', input: () => ({ ...base, note: 'x\r\nX-Injected: 1' }), expect: 'refused' },
-    { name: "'../' in a path segment", input: () => ({ ...base, id: '../../admin' }), expect: '/u/..%2F..%2Fadmin?q=x&k=y' },
+    {
+      name: 'CRLF in a header value',
+      input: () => ({ ...base, note: 'x\r\nX-Injected: 1' }),
+      expect: 'refused',
+    },
+    {
+      name: "'../' in a path segment",
+      input: () => ({ ...base, id: '../../admin' }),
+      expect: '/u/..%2F..%2Fadmin?q=x&k=y',
+    },
     { name: "'..' as a whole path segment", input: () => ({ ...base, id: '..' }), expect: 'refused' },
     {
       name: "'&', '=' and '#' in query values",
@@ -169,7 +199,9 @@ describe('URL-template injection (real executor, real undici client, loopback up
           metadata: { name: 't', namespace: 'shop' },
           spec: { http: { method: 'GET', url } },
         });
-        expect(errors.map((e) => `${e.code} ${e.field}`)).to.deep.equal(['UrlTemplatePosition spec.http.url']);
+        expect(errors.map((e) => `${e.code} ${e.field}`)).to.deep.equal([
+          'UrlTemplatePosition spec.http.url',
+        ]);
         expect(errors[0]?.suggestion).to.contain('{{input.tenant}}.users.svc');
       });
     }
