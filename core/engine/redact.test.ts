@@ -40,6 +40,10 @@ describe('SecretRedactor', () => {
     expect(spellingsOf(pem)).to.include('line-oneline-twoend');
   });
 
+  it('redacts a secret echoed from a header, which lost its outer whitespace', () => {
+    expect(new SecretRedactor([' \tkey-with-space ']).text('Bearer key-with-space')).to.equal(`Bearer ${REDACTED}`);
+  });
+
   it('replaces a secret that contains another one whole', () => {
     expect(new SecretRedactor(['abcdef', 'abcdefgh']).text('x abcdefgh y')).to.equal(`x ${REDACTED} y`);
   });

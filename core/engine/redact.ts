@@ -2,9 +2,9 @@
  * Removes secret values from anything the engine hands out (status, outputs, errors, events), in
  * every encoding an upstream may echo them back in: raw, percent-encoded (URI component and form
  * style, either hex case), JSON-escaped (also the ASCII-only `\uXXXX` style), HTML-escaped,
- * base64 and base64url (also embedded in a longer base64 text, as in `Basic` credentials), and
- * with whitespace collapsed. Text is redacted before it is ever cut short, and a cut never keeps
- * the beginning of a secret.
+ * base64 and base64url (also embedded in a longer base64 text, as in `Basic` credentials),
+ * trimmed (as in a header), and with whitespace collapsed or removed. Text is redacted before it
+ * is ever cut short, and a cut never keeps the beginning of a secret.
  */
 
 /** The text that replaces a secret value. */
@@ -118,7 +118,8 @@ function emptyLike(value: object): Record<string, unknown> | unknown[] {
 /** Every way an upstream may echo `secret`. */
 export function spellingsOf(secret: string): Set<string> {
   const out = new Set<string>();
-  const forms = new Set([secret, secret.replace(/\s+/g, ' ').trim(), secret.replace(/\s+/g, '')]);
+  // Header values lose their leading and trailing whitespace on the wire.
+  const forms = new Set([secret, secret.trim(), secret.replace(/\s+/g, ' ').trim(), secret.replace(/\s+/g, '')]);
   for (const form of forms) {
     out.add(form);
     for (const encoded of [encodeURIComponent(form), formEncode(form), encodeURI(form)]) {

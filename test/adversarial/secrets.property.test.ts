@@ -79,7 +79,7 @@ class EchoUpstream {
     try {
       switch (echo.mode) {
         case 'body':
-          res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ echo: encoded, url: req.url }));
+          res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ echo: encoded, url: req.url, headers: req.headers }));
           return;
         case 'error':
           res.writeHead(500, { 'content-type': 'text/plain' }).end(`${filler}${encoded}~~ trailing text`);
@@ -188,7 +188,7 @@ ${echoes.map((_, i) => `    t${i}: "{{tasks.t${i}.output}}"\n    line${i}: "saw 
           expect(jsonText).not.to.contain(encoded);
         }
       }),
-      { numRuns: 150 },
+      { numRuns: 200 },
     );
   });
 });
