@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { compileCondition, CEL_COST_LIMIT, type CompiledCondition } from './condition.ts';
+import { compileCondition, CEL_COST_LIMIT, regexProblem, type CompiledCondition } from './condition.ts';
 import { SyncflowError } from './errors.ts';
 import { TaskSet, validateTask, validateWorkflow } from './validation/validate.ts';
 
@@ -162,8 +162,84 @@ describe('when conditions: runtime cost budget', () => {
     );
   });
 
+  it('refuses a result that is not a boolean', () => {
+    expect(() => compiled('input.s + "x"').evaluate({ input: { s: 'a' }, tasks: {} })).to.throw(
+      /must be a boolean/,
+    );
+  });
+
   it('estimates a cost for each compiled condition', () => {
     expect(compiled('input.flag == true').estimatedCost).to.be.below(10);
     expect(compiled(nested3).estimatedCost).to.be.above(CEL_COST_LIMIT);
   });
+});
+
+describe('when conditions: every construct that grows with the data counts against the budget', () => {
+  const small = { s: 'abc', l: ['a', 'b'], m: { a: 1 } };
+  const l = Array.from({ length: 20_000 }, (_, i) => `v${i}`);
+  const large = { s: 'x'.repeat(1_000), l, m: Object.fromEntries(l.map((key) => [key, 1])) };
+  for (const source of [
+    'input.l.all(x, input.s.split(",").size() > 0)',
+    'input.l.all(x, [input.s, x].join("-").size() > 0)',
+    'input.l.all(x, input.s.trim().size() > 0 && input.s.substring(1).size() >= 0)',
+    'input.l.all(x, input.s.upperAscii() != input.s.lowerAscii() || true)',
+    'input.l.all(x, (input.s + x).size() > 0)',
+    'input.l.all(x, input.s.matches("^[a-z]+$") || true)',
+    'input.l.all(x, input.s < input.s || true)',
+    'input.l.all(x, string(input.s).size() > 0 && bytes(input.s).size() > 0)',
+    'input.l.all(x, x in input.l)',
+    'input.l.all(x, (x == "" ? input.s.trim() : input.s.upperAscii()).size() > 0)',
+    'input.l.all(x, input.l.filter(y, y == x).size() == 1)',
+    'input.l.map(x, input.s + x).all(y, y.size() > 0)',
+    'input.m.all(k, input.s.endsWith(k) || true)',
+  ]) {
+    it(source, () => {
+      expect(compiled(source).evaluate({ input: small, tasks: {} })).to.be.a('boolean');
+      expect(() => compiled(source).evaluate({ input: large, tasks: {} })).to.throw(
+        SyncflowError,
+        /cost limit/,
+      );
+    });
+  }
+
+  it('estimates literals, indexes and conditionals without growing', () => {
+    for (const source of [
+      '{"a": [1, 2, 3], "b": input.s}["a"].size() == 3',
+      '[input.s, "x"][0].size() > 0 && input.m["a"] == 1 && input.m[input.s] == 1',
+      '!(-input.m.a > 0) ? dyn(input.s).size() > 0 : false',
+      'bytes(input.s).json().a == 1',
+      'input.s.reverse() == "x"',
+    ]) {
+      expect(compiled(source).estimatedCost, source).to.be.below(1_000);
+    }
+  });
+});
+
+describe('regexProblem', () => {
+  for (const [pattern, problem] of [
+    ['^[a-z0-9-]+$', undefined],
+    ['^[^)]+$', undefined],
+    ['^[]a]+$', undefined],
+    ['^(?:ab)+$', undefined],
+    ['^(\\d{3}-)+\\d{4}$', undefined],
+    ['^\\(a+\\)+$', undefined],
+    ['^(a|b)*$', undefined],
+    ['^(a+)?$', undefined],
+    ['^(a){2,}$', undefined],
+    ['^(a+)+$', /nested quantifier/],
+    ['^((ab)c+)*$', /nested quantifier/],
+    ['^((a+)b)*$', /nested quantifier/],
+    ['^(a+){2}$', /nested quantifier/],
+    ['^(a{1,3})+$', /nested quantifier/],
+    ['(a)\\1', /back-reference/],
+    ['(?<n>a)\\k<n>', /back-reference/],
+    ['(?<=a)b', /lookaround/],
+    ['a(?!b)', /lookaround/],
+  ] as const) {
+    it(`${pattern}: ${problem ? 'refused' : 'allowed'}`, () => {
+      const found = regexProblem(pattern);
+      if (problem) expect(found).to.match(problem);
+      else expect(found).to.equal(undefined);
+    });
+  }
 });

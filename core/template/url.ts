@@ -118,12 +118,6 @@ export function compileUrlTemplate(value: CompiledValue): UrlTemplate | UrlTempl
     else if (r < fragmentAt) slots.push({ ref, component: 'query', index: 0 });
     else slots.push({ ref, component: 'fragment', index: 0 });
   }
-  if (schemeEnd < 0 && problems.length === 0 && refs.length > 0) {
-    problems.push({
-      message: 'a templated URL must start with a literal scheme and host (`http://…`)',
-      suggestion: FIXED,
-    });
-  }
   if (problems.length) return problems;
   const parts: Array<string | UrlSlot> = [];
   slot = 0;
