@@ -39,3 +39,11 @@ describe('compileUrlTemplate', () => {
     expect(() => resolveUrlTemplate(template, scope({ t: 'eu-' }))).to.throw(/one DNS label/);
   });
 });
+
+describe('resolveUrlTemplate', () => {
+  it('refuses a value that has no UTF-8 encoding (a lone surrogate) instead of throwing URIError', () => {
+    const template = compileUrlTemplate(compileValue('http://users.svc/u/{{input.id}}').value);
+    if (Array.isArray(template)) throw new Error('refused');
+    expect(() => resolveUrlTemplate(template, scope({ id: 'a\ud800' }))).to.throw(/not valid Unicode/);
+  });
+});

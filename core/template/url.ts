@@ -155,11 +155,24 @@ export function resolveUrlTemplate(template: UrlTemplate, scope: TemplateScope):
       if (!LABEL_VALUE.test(text)) throw hostLabelError(part.ref, text);
       out += text;
     } else {
-      out += encodeURIComponent(text);
+      out += encodeComponent(part.ref, text);
     }
   }
   if (template.checkHost || template.checkPath) checkResolved(template, out);
   return out;
+}
+
+/** Percent-encodes a value for a path segment, query key or value, or fragment. */
+function encodeComponent(ref: TemplateRef, text: string): string {
+  try {
+    return encodeURIComponent(text);
+  } catch {
+    // A lone surrogate (JSON allows `"\ud800"`) has no UTF-8 encoding.
+    throw new SyncflowError(
+      'UnsafeRequestValue',
+      `spec.http.url: \`{{${formatRef(ref)}}}\` resolved to text that is not valid Unicode; nothing was sent`,
+    );
+  }
 }
 
 function hostLabelError(ref: TemplateRef, text: string): SyncflowError {
