@@ -62,6 +62,7 @@ export const ERROR_CATALOGUE = {
   NotAcceptable: { status: 406, title: 'not acceptable' },
   UnsupportedMediaType: { status: 415, title: 'unsupported media type' },
   Conflict: { status: 409, title: 'conflict' },
+  AlreadyExists: { status: 409, title: 'already exists' },
   Gone: { status: 410, title: 'resource version too old' },
   InternalError: { status: 500, title: 'internal error' },
 } as const satisfies Record<string, { status: number; title: string }>;

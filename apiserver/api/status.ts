@@ -83,7 +83,10 @@ export function statusFromError(error: unknown, subject: StatusSubject = {}): Ku
       const fields = error.causes.map((c) => `${c.field}: ${c.message}`).join(', ');
       message = `${subject.kind}.${EXECUTION_GROUP} "${subject.name ?? ''}" is invalid: ${fields}`;
     }
-    return failureStatus(code, message, subject, error.causes);
+    const status = failureStatus(code, message, subject, error.causes);
+    // A taken name is `AlreadyExists` in Kubernetes (kubectl prints it so), other 409s `Conflict`.
+    if (error.code === 'AlreadyExists') status.reason = 'AlreadyExists';
+    return status;
   }
   return failureStatus(500, 'internal error: the server could not complete the request', subject);
 }

@@ -1,17 +1,31 @@
 /**
  * The run path shared by `POST workflowexecutions` and the direct run gateway: find the compiled
- * workflow, reserve a place in the history queue (so nothing runs unrecorded), run it and record
- * it; until the history has written it, the writer's queue answers reads of it.
+ * workflow, reserve a place in the history queue (so nothing runs unrecorded) and the execution's
+ * name (so nothing runs under a name that is taken), run it and record it; until the history has
+ * written it, the writer's queue answers reads of it.
+ *
+ * Names: an explicit name is held in this replica's {@link NameReservations} before the first
+ * `await`, then checked against the writer's queue and the store, all before anything runs; the
+ * name is given back once the writer has queued the execution (from then on the queue and then the
+ * store answer for it). A generated name is drawn again (bounded, as Kubernetes does) while it is
+ * held or queued here; whether the store has it is asked while the workflow runs (the name is not
+ * visible to anyone before the answer), and a stored one is replaced before the execution is
+ * recorded. Across replicas the history's unique (namespace, name) constraint is the authority:
+ * a conflict that slipped past these checks is recorded under a unique name, loudly (writer.ts).
  */
+import { randomUUID } from 'node:crypto';
 import { SyncflowError } from '../../core/errors.ts';
 import type { SecretResolver } from '../../core/engine/collaborators.ts';
 import type { CallerSignal } from '../../core/engine/cancellation.ts';
 import type { WorkflowExecutor } from '../../core/engine/executor.ts';
+import type { WorkflowExecutionStatus } from '../../core/model/schema.ts';
 import { planExecution, type ExecutionStatistics } from '../../core/plan/planner.ts';
 import type { WorkflowCatalog } from '../definitions/catalog.ts';
 import type { ExecutionStore, WorkflowExecution } from '../history/store.ts';
 import type { WriteReservation } from '../history/writer.ts';
 import { executionObject, generateName, type ExecutionCreateRequest } from '../registry/workflowexecutions/strategy.ts';
+import { NameReservations, type NameReservation } from './names.ts';
+import { StoredNameCheck } from './stored-names.ts';
 
 /** Reserves places in the history writer's queue. */
 export interface HistoryAdmission {
@@ -37,13 +51,15 @@ export interface ExecutionServiceOptions {
   catalog: WorkflowCatalog;
   executor: WorkflowExecutor;
   history: HistoryAdmission;
-  store: Pick<ExecutionStore, 'get' | 'taskDurationStats'> & RevisionRecorder;
+  store: Pick<ExecutionStore, 'get' | 'storedNames' | 'taskDurationStats'> & RevisionRecorder;
   secrets: NamespacedSecrets;
   /** Logs one line per execution (name, user, workflow, phase); never inputs, outputs or secrets. */
   logger?: { info(fields: Record<string, unknown>, message: string): void };
-  /** Called when something off the hot path fails (revision recording). */
+  /** Called when something off the hot path fails (revision recording, an executor that threw). */
   onBackgroundError?: (error: unknown, what: string) => void;
   now?: () => Date;
+  /** Random source of generated names (tests force collisions with it). */
+  random?: () => number;
 }
 
 /** Who asked and how. */
@@ -62,50 +78,56 @@ export interface RunContext {
 /** Longest wait for the history on the Kubernetes create path; the record stays queued after it. */
 const HISTORY_WAIT_MS = 2_000;
 
+/** Names drawn for one generateName before giving up (Kubernetes retries generateName too). */
+export const GENERATE_NAME_ATTEMPTS = 8;
+
+function alreadyExists(name: string): SyncflowError {
+  return new SyncflowError('AlreadyExists', `workflowexecutions.execution.syncflow.io "${name}" already exists`);
+}
+
 /** Runs executions; the ones not written to the history yet stay readable through {@link recentExecution}. */
 export class ExecutionService {
   private readonly options: ExecutionServiceOptions;
   private readonly knownRevisions = new Set<string>();
   private readonly now: () => Date;
+  private readonly random: () => number;
+  private readonly names = new NameReservations();
+  private readonly storedNames: StoredNameCheck;
 
   constructor(options: ExecutionServiceOptions) {
     this.options = options;
     this.now = options.now ?? (() => new Date());
+    this.random = options.random ?? Math.random;
+    this.storedNames = new StoredNameCheck((names) => options.store.storedNames(names));
   }
 
   /** Runs (or, with dryRun, plans) an execution; returns the finished object. */
   async run(request: ExecutionCreateRequest, context: RunContext): Promise<WorkflowExecution> {
     const workflow = this.resolve(request.namespace, request.workflowName);
-    if (request.name && (this.recentExecution(request.namespace, request.name) || (await this.options.store.get(request.namespace, request.name)))) {
-      throw new SyncflowError('Conflict', `workflowexecutions.execution.syncflow.io "${request.name}" already exists`);
-    }
-    const name = request.name ?? generateName(request.generateName as string);
-    if (context.dryRun) {
-      const created = this.now().toISOString();
-      const stats = this.options.store;
-      const statistics: ExecutionStatistics = {
-        async stepDurationsP50(wf) {
-          const rows = await stats.taskDurationStats({ namespace: wf.namespace, workflowName: wf.name });
-          return new Map(rows.map((r) => [r.taskId, r.p50Ms]));
-        },
-      };
-      const plan = await planExecution(workflow, request.input, { statistics });
-      return executionObject(request, name, { phase: 'Pending', workflowRevision: workflow.revision, user: context.user, plan }, created);
-    }
-    const reservation = this.options.history.admit();
-    let object: WorkflowExecution;
+    if (context.dryRun) return this.plan(request, workflow, context);
+    const admission = this.options.history.admit();
+    let name: NameReservation;
     try {
-      const status = await this.options.executor.execute(workflow, request.input, {
-        secrets: this.options.secrets.forNamespace(request.namespace),
-        ...(context.signal ? { signal: context.signal } : {}),
-        ...(context.traceparent ? { traceparent: context.traceparent } : {}),
-      });
-      object = executionObject(request, name, { ...status, workflowRevision: workflow.revision, user: context.user }, status.startTime ?? this.now().toISOString());
+      name = request.name ? await this.reserveName(request.namespace, request.name) : this.reserveGeneratedName(request.namespace, request.generateName as string);
     } catch (error) {
-      reservation.release();
+      admission.release();
       throw error;
     }
-    reservation.record(object);
+    let object: WorkflowExecution;
+    try {
+      // A generated name is checked against the store while the workflow runs.
+      const stored = request.name ? undefined : this.storedNames.isStored(name.namespace, name.name).catch((error: unknown) => error);
+      const status = await this.execute(workflow, request, context);
+      const storedAnswer = stored ? await stored : false;
+      if (storedAnswer === true) name = await this.replaceGeneratedName(name, request.generateName as string);
+      // The store could not say: keep the name; a conflict at the insert is still recorded (writer.ts).
+      else if (storedAnswer !== false) this.options.onBackgroundError?.(storedAnswer, 'checking a generated execution name against the history');
+      object = executionObject(request, name.name, { ...status, workflowRevision: workflow.revision, user: context.user }, status.startTime ?? this.now().toISOString());
+      admission.record(object);
+    } finally {
+      // Recorded (the writer's queue answers for the name now) or failed: the name is free here.
+      name.release();
+    }
     if (context.waitForHistory) await this.waitForHistory();
     this.options.logger?.info(
       {
@@ -120,6 +142,100 @@ export class ExecutionService {
     );
     this.recordRevision(workflow.namespace, workflow.name, workflow.revision, workflow);
     return object;
+  }
+
+  /** Whether a name is free for a new execution now: not held, queued or stored (dry runs call nothing). */
+  private async nameIsTaken(namespace: string, name: string): Promise<boolean> {
+    return this.names.isReserved(namespace, name) || this.recentExecution(namespace, name) !== undefined || (await this.storedNames.isStored(namespace, name));
+  }
+
+  private async plan(request: ExecutionCreateRequest, workflow: ReturnType<ExecutionService['resolve']>, context: RunContext): Promise<WorkflowExecution> {
+    if (request.name && (await this.nameIsTaken(request.namespace, request.name))) throw alreadyExists(request.name);
+    const name = request.name ?? generateName(request.generateName as string, this.random);
+    const created = this.now().toISOString();
+    const stats = this.options.store;
+    const statistics: ExecutionStatistics = {
+      async stepDurationsP50(wf) {
+        const rows = await stats.taskDurationStats({ namespace: wf.namespace, workflowName: wf.name });
+        return new Map(rows.map((r) => [r.taskId, r.p50Ms]));
+      },
+    };
+    const plan = await planExecution(workflow, request.input, { statistics });
+    return executionObject(request, name, { phase: 'Pending', workflowRevision: workflow.revision, user: context.user, plan }, created);
+  }
+
+  /**
+   * Holds an explicit name, synchronously before any `await`, then makes sure no queued or stored
+   * execution has it; 409 AlreadyExists otherwise, before anything runs.
+   */
+  private async reserveName(namespace: string, name: string): Promise<NameReservation> {
+    const reservation = this.names.tryReserve(namespace, name);
+    if (!reservation) throw alreadyExists(name);
+    try {
+      if (this.recentExecution(namespace, name) || (await this.storedNames.isStored(namespace, name))) throw alreadyExists(name);
+    } catch (error) {
+      reservation.release();
+      throw error;
+    }
+    return reservation;
+  }
+
+  /** Draws a generated name that no execution of this replica holds or has queued (synchronous). */
+  private reserveGeneratedName(namespace: string, prefix: string): NameReservation {
+    for (let attempt = 0; attempt < GENERATE_NAME_ATTEMPTS; attempt++) {
+      const reservation = this.names.tryReserve(namespace, generateName(prefix, this.random));
+      if (!reservation) continue;
+      if (!this.recentExecution(namespace, reservation.name)) return reservation;
+      reservation.release();
+    }
+    throw new SyncflowError(
+      'AlreadyExists',
+      `could not generate a unique name from generateName "${prefix}" in ${GENERATE_NAME_ATTEMPTS} attempts; retry, or use a longer prefix`,
+    );
+  }
+
+  /**
+   * The generated name turned out to be stored: draws names again, each checked against the store,
+   * until one is free. The execution has run and must be recorded, so the last resort is a name made
+   * unique by a UUID, never a refusal.
+   */
+  private async replaceGeneratedName(taken: NameReservation, prefix: string): Promise<NameReservation> {
+    taken.release();
+    for (let attempt = 1; attempt < GENERATE_NAME_ATTEMPTS; attempt++) {
+      const reservation = this.names.tryReserve(taken.namespace, generateName(prefix, this.random));
+      if (!reservation) continue;
+      // A store that cannot answer now is not a reason to lose the execution: the insert decides.
+      const stored = this.recentExecution(reservation.namespace, reservation.name) !== undefined || (await this.storedNames.isStored(reservation.namespace, reservation.name).catch(() => false));
+      if (!stored) return reservation;
+      reservation.release();
+    }
+    return this.names.tryReserve(taken.namespace, `${prefix.slice(0, 253 - 36)}${randomUUID()}`) as NameReservation;
+  }
+
+  /**
+   * Runs the workflow. An executor that rejects (a defect, not a task failure) still yields a
+   * Failed execution with reason InternalError, which is recorded like any other.
+   */
+  private async execute(workflow: ReturnType<ExecutionService['resolve']>, request: ExecutionCreateRequest, context: RunContext): Promise<WorkflowExecutionStatus> {
+    const started = this.now();
+    try {
+      return await this.options.executor.execute(workflow, request.input, {
+        secrets: this.options.secrets.forNamespace(request.namespace),
+        ...(context.signal ? { signal: context.signal } : {}),
+        ...(context.traceparent ? { traceparent: context.traceparent } : {}),
+      });
+    } catch (error) {
+      this.options.onBackgroundError?.(error, 'running an execution (recorded as Failed with reason InternalError)');
+      const completed = this.now();
+      return {
+        phase: 'Failed',
+        reason: 'InternalError',
+        message: 'the execution failed inside the server; the server log has the details',
+        startTime: started.toISOString(),
+        completionTime: completed.toISOString(),
+        durationMs: completed.getTime() - started.getTime(),
+      };
+    }
   }
 
   /**

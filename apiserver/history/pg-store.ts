@@ -25,6 +25,7 @@ import {
 import { fieldSelectorConditions, labelSelectorConditions, SqlParameters } from './sql-filter.ts';
 import type {
   ExecutionFilter,
+  ExecutionName,
   ExecutionList,
   ExecutionListOptions,
   ExecutionStore,
@@ -409,6 +410,16 @@ export class PgExecutionStore implements ExecutionStore, ChangeFeed {
     );
     const row = result.rows[0];
     return row ? toExecution(row) : undefined;
+  }
+
+  async storedNames(names: readonly ExecutionName[]): Promise<Set<string>> {
+    if (names.length === 0) return new Set();
+    const result = await this.pool.query<{ namespace: string; name: string }>(
+      `SELECT namespace, name FROM executions
+       WHERE (namespace, name) IN (SELECT * FROM unnest($1::text[], $2::text[]))`,
+      [names.map((n) => n.namespace), names.map((n) => n.name)],
+    );
+    return new Set(result.rows.map((r) => `${r.namespace}/${r.name}`));
   }
 
   async list(options: ExecutionListOptions = {}): Promise<ExecutionList> {

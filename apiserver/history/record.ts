@@ -59,6 +59,22 @@ export function executionRecord(x: WorkflowExecution): ExecutionRecord {
   };
 }
 
+/** Annotation of an execution recorded under another name than the one its creator was given. */
+export const REQUESTED_NAME_ANNOTATION = 'syncflow.io/requested-name';
+
+/**
+ * The record under a name made unique by its uid, annotated with the name it was created with: for
+ * an execution whose name another replica's execution took after this one was acknowledged.
+ */
+export function renamedRecord(record: ExecutionRecord): ExecutionRecord {
+  const name = `${record.name.slice(0, 253 - 37)}-${record.uid}`;
+  const row = [...record.row];
+  const annotations = JSON.parse(row[7] as string) as Record<string, string>;
+  row[1] = name;
+  row[7] = JSON.stringify({ ...annotations, [REQUESTED_NAME_ANNOTATION]: record.name });
+  return { ...record, name, row };
+}
+
 /** The execution a record was made from (for reads of executions not written yet). */
 export function executionFromRecord(record: ExecutionRecord): WorkflowExecution {
   const [namespace, name, uid, , , creationTimestamp, labels, annotations, spec, status] = record.row as string[];

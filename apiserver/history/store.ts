@@ -94,6 +94,12 @@ export interface MetadataUpdate {
   resourceVersion?: string;
 }
 
+/** The identity of an execution: names are unique within a namespace. */
+export interface ExecutionName {
+  namespace: string;
+  name: string;
+}
+
 /** Outcome of inserting one execution of a batch. */
 export type InsertOutcome =
   | 'inserted'
@@ -159,6 +165,8 @@ export interface ExecutionStore extends ExecutionBatchSink {
   /** `insertRecords` of the executions' records. */
   insertExecutions(batch: readonly WorkflowExecution[]): Promise<InsertOutcome[]>;
   get(namespace: string, name: string): Promise<WorkflowExecution | undefined>;
+  /** Which of the names are taken by a stored execution, as `namespace/name` keys (one query). */
+  storedNames(names: readonly ExecutionName[]): Promise<Set<string>>;
   list(options?: ExecutionListOptions): Promise<ExecutionList>;
   /** Rejects with `SyncflowError('Gone')` when `resourceVersion` is older than the compacted one. */
   watch(options?: ExecutionWatchOptions): Promise<ExecutionWatch>;

@@ -15,6 +15,8 @@ class FakeSink implements ExecutionBatchSink {
   failure: Error | undefined;
   readonly poisoned = new Set<string>();
   readonly taken = new Set<string>();
+  /** The row of each execution written, by name. */
+  readonly rows = new Map<string, ExecutionRecord['row']>();
   private waiting: (() => void)[] = [];
 
   async insertRecords(batch: readonly ExecutionRecord[]): Promise<InsertOutcome[]> {
@@ -24,6 +26,7 @@ class FakeSink implements ExecutionBatchSink {
       throw Object.assign(new Error('invalid input syntax for type timestamp'), { code: '22007' });
     }
     this.batches.push(batch.map((x) => x.name));
+    for (const x of batch) this.rows.set(x.name, x.row);
     for (const resolve of this.waiting.splice(0)) resolve();
     return batch.map((x) => (this.taken.has(x.name) ? 'conflict' : 'inserted'));
   }
@@ -167,14 +170,36 @@ describe('ExecutionWriter', () => {
     expect(rejected[0]?.message).to.equal('execution not recorded: the database rejected it');
   });
 
-  it('logs and counts an execution whose name was already taken', async () => {
+  it('records an acknowledged execution whose name another replica took under a uid-derived name, loudly, never dropping it', async () => {
+    const w = writer();
+    const x = execution();
+    const other = execution();
+    sink.taken.add(x.metadata.name);
+    w.record(x);
+    w.record(other);
+    await w.flush();
+    const renamed = `${x.metadata.name}-${x.metadata.uid}`;
+    expect(sink.written).to.include.members([renamed, other.metadata.name]);
+    expect(sink.rows.get(renamed)?.[7]).to.equal(JSON.stringify({ 'syncflow.io/requested-name': x.metadata.name }));
+    const errors = logger.entries.filter((e) => e.level === 'error');
+    expect(errors.map((e) => e.fields)).to.deep.equal([{ namespace: x.metadata.namespace, execution: x.metadata.name, uid: x.metadata.uid, recordedAs: renamed }]);
+    expect(errors[0]?.message).to.match(/^execution recorded under another name/);
+    expect(logger.entries.filter((e) => /not recorded/.test(e.message))).to.deep.equal([]);
+    expect(await metric('syncflow_history_name_conflicts_total')).to.equal(1);
+  });
+
+  it('logs an execution as not recorded only if its uid-derived name is taken as well', async () => {
     const w = writer();
     const x = execution();
     sink.taken.add(x.metadata.name);
+    sink.taken.add(`${x.metadata.name}-${x.metadata.uid}`);
     w.record(x);
     await w.flush();
-    expect(logger.entries.find((e) => e.level === 'error')?.fields.execution).to.equal(x.metadata.name);
-    expect(await metric('syncflow_history_name_conflicts_total')).to.equal(1);
+    expect(logger.at('error')).to.deep.equal([
+      'execution recorded under another name: another execution took its name after it was acknowledged (another replica); its annotation syncflow.io/requested-name holds the name its creator was given',
+      'execution not recorded: its uid-derived name is taken too',
+    ]);
+    expect(await metric('syncflow_history_name_conflicts_total')).to.equal(2);
   });
 
   it('validates an execution when it is recorded, naming each bad field', () => {

@@ -8,7 +8,7 @@
 import { SyncflowError } from '../../core/errors.ts';
 import { errorFields, type HistoryLogger } from './logger.ts';
 import type { HistoryMetrics } from './metrics.ts';
-import { executionFromRecord, executionRecord, type ExecutionRecord } from './record.ts';
+import { executionFromRecord, executionRecord, renamedRecord, REQUESTED_NAME_ANNOTATION, type ExecutionRecord } from './record.ts';
 import type { ExecutionBatchSink, WorkflowExecution } from './store.ts';
 
 /** Options of the writer; durations in ms. */
@@ -249,20 +249,28 @@ export class ExecutionWriter {
 
   /**
    * Writes a batch; a batch the database rejects for its data (not the connection) is split until
-   * the bad executions are isolated, which are then dropped with an error log naming them.
+   * the bad executions are isolated, which are then dropped with an error log naming them. An
+   * execution whose name another one took meanwhile (another replica: this replica's own names are
+   * reserved before they run) was acknowledged already, so it is not dropped: it is written under a
+   * name made unique by its uid, annotated with the name it was given, and logged as an error.
    */
-  private async writeBatch(batch: ExecutionRecord[]): Promise<void> {
+  private async writeBatch(batch: ExecutionRecord[], renamed = false): Promise<void> {
     try {
       const outcomes = await this.sink.insertRecords(batch);
-      outcomes.forEach((outcome, i) => {
-        if (outcome !== 'conflict') return;
-        const m = batch[i];
+      const conflicts = batch.filter((_, i) => outcomes[i] === 'conflict');
+      for (const m of conflicts) {
         this.metrics?.conflicts.inc();
+        if (renamed) {
+          // Unreachable unless uids repeat: the new name contains the uid.
+          this.logger.error({ namespace: m.namespace, execution: m.name, uid: m.uid }, 'execution not recorded: its uid-derived name is taken too');
+          continue;
+        }
         this.logger.error(
-          { namespace: m?.namespace, execution: m?.name, uid: m?.uid },
-          'execution not recorded: another execution with this name exists; the API server must generate unique names',
+          { namespace: m.namespace, execution: m.name, uid: m.uid, recordedAs: renamedRecord(m).name },
+          `execution recorded under another name: another execution took its name after it was acknowledged (another replica); its annotation ${REQUESTED_NAME_ANNOTATION} holds the name its creator was given`,
         );
-      });
+      }
+      if (conflicts.length > 0 && !renamed) await this.writeBatch(conflicts.map(renamedRecord), true);
     } catch (error) {
       if (!isDataError(error)) throw error;
       if (batch.length === 1) {
@@ -275,8 +283,8 @@ export class ExecutionWriter {
         return;
       }
       const half = Math.ceil(batch.length / 2);
-      await this.writeBatch(batch.slice(0, half));
-      await this.writeBatch(batch.slice(half));
+      await this.writeBatch(batch.slice(0, half), renamed);
+      await this.writeBatch(batch.slice(half), renamed);
     }
   }
 
