@@ -202,6 +202,21 @@ describe('when conditions: every construct that grows with the data counts again
     });
   }
 
+  it('counts equality of nested data at every depth', () => {
+    const cube = (n: number) =>
+      Array.from({ length: n }, () => Array.from({ length: n }, () => Array.from({ length: n }, () => 1)));
+    const source = 'input.l.all(x, input.a == input.b)';
+    expect(compiled(source).evaluate({ input: { l: ['x'], a: cube(3), b: cube(3) }, tasks: {} })).to.equal(
+      true,
+    );
+    expect(() =>
+      compiled(source).evaluate({
+        input: { l: Array.from({ length: 100 }, String), a: cube(60), b: cube(60) },
+        tasks: {},
+      }),
+    ).to.throw(SyncflowError, /cost limit/);
+  });
+
   it('estimates literals, indexes and conditionals without growing', () => {
     for (const source of [
       '{"a": [1, 2, 3], "b": input.s}["a"].size() == 3',

@@ -187,6 +187,7 @@ function sizeOfValue(value: unknown): number {
 /** The sizes actual data has: every value that can reach one position of the expression. */
 class DataShape implements Shape {
   private sized: number | undefined;
+  private weighed: number | undefined;
   private elements: DataShape | undefined;
   private readonly fields = new Map<string, DataShape>();
 
@@ -199,6 +200,16 @@ class DataShape implements Shape {
       this.sized = max;
     }
     return this.sized;
+  }
+
+  /** Elements, entries and characters of the largest value here, at every depth (what `==` walks). */
+  weight(): number {
+    if (this.weighed === undefined) {
+      let max = 0;
+      for (const value of this.values) max = Math.max(max, weightOf(value));
+      this.weighed = max;
+    }
+    return this.weighed;
   }
 
   element(): Shape {
@@ -230,6 +241,19 @@ class DataShape implements Shape {
     }
     return shape;
   }
+}
+
+/** Elements, entries and characters of a value at every depth; iterative, linear in its size. */
+function weightOf(root: unknown): number {
+  let total = 0;
+  const stack: unknown[] = [root];
+  while (stack.length) {
+    const value = stack.pop();
+    total += sizeOfValue(value);
+    if (Array.isArray(value)) for (const item of value) stack.push(item);
+    else if (isPlainObject(value)) for (const key in value) stack.push(value[key]);
+  }
+  return total;
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
@@ -382,8 +406,12 @@ function sum(estimates: readonly Estimate[]): number {
   return estimates.reduce((c, x) => c + x.cost, 0);
 }
 
-/** Elements and characters in a value of this shape, two levels deep (what `==` may compare). */
+/**
+ * Elements and characters `==` may walk in a value of this shape: all of them for actual data,
+ * two levels deep for declared bounds (validation is the estimate; run time is the guard).
+ */
 function deepSize(shape: Shape): number {
+  if (shape instanceof DataShape) return shape.weight();
   const n = shape.size();
   return n === 0 ? 0 : n * Math.max(1, shape.element().size());
 }
