@@ -282,7 +282,8 @@ class Execution {
         } else {
           this.finish(i, {
             phase: 'Failed',
-            error: { reason: 'InvalidWhen', message: `when \`${step.when.source}\` failed: ${this.describe(error)}` },
+            // The run-time cost budget refuses before evaluating (WhenTooCostly); anything else is InvalidWhen.
+            error: { reason: error instanceof SyncflowError ? error.code : 'InvalidWhen', message: `when \`${step.when.source}\` failed: ${this.describe(error)}` },
             attempts: 0,
             attemptLog: [],
           });

@@ -164,7 +164,7 @@ describe('CEL cost (real executor, loopback upstream)', function () {
         const { result, maxLagMs, elapsedMs } = await withLag(() => executor.execute(workflow, input()));
         const task = result.tasks?.[0] as TaskExecutionStatus;
         expect(result.phase).to.equal('Failed');
-        expect(task.error?.reason).to.equal('InvalidWhen');
+        expect(task.error?.reason).to.equal('WhenTooCostly');
         expect(task.error?.message).to.match(/CEL cost limit exceeded: .* it was not evaluated/);
         expect(upstream.requests).to.deep.equal([]);
         expect(elapsedMs, 'answered within 2 s').to.be.below(2_000);
