@@ -14,6 +14,7 @@ import type { ExecutionService } from './execution/service.ts';
 import { runGatewayHandler, type InFlightLimiter } from './gateway/run-gateway.ts';
 import type { ExecutionStore } from './history/store.ts';
 import { API_PREFIX, type RequestGuard } from './http/guard.ts';
+import { NO_DELAY, WorkLimiter, type LoadSignal } from './http/overload.ts';
 import { executionRoutes, type RestObserver } from './registry/workflowexecutions/rest.ts';
 
 /** A named readiness check (`/readyz?verbose` lists them). */
@@ -31,6 +32,11 @@ export interface AppParts {
   readiness: HealthCheck[];
   /** Executions allowed at once before 429 (create and gateway). */
   maxInFlight: number;
+  /**
+   * Executions are also refused while the event loop runs later than `maxDelayMs` (0: never), so
+   * that work beyond what the CPU serves in time is refused at once instead of queued.
+   */
+  load?: { signal: LoadSignal; maxDelayMs: number };
   onShed?: () => void;
   observer?: RestObserver;
   /** Interval of watch BOOKMARK events (default 15 s). */
@@ -39,20 +45,6 @@ export interface AppParts {
   version?: { gitVersion: string };
   /** Validating admission webhooks (admission/routes.ts); mounted ahead of load shedding. [issue 7] */
   admission?: express.Router;
-}
-
-/** Counts executions in flight against a limit. */
-class CountingLimiter implements InFlightLimiter {
-  inFlight = 0;
-  constructor(private readonly limit: number) {}
-  tryAcquire(): boolean {
-    if (this.inFlight >= this.limit) return false;
-    this.inFlight++;
-    return true;
-  }
-  release(): void {
-    this.inFlight--;
-  }
 }
 
 /**
@@ -145,14 +137,19 @@ export function buildApp(parts: AppParts): RequestListener {
     else res.end();
   });
 
-  // Load shedding: executions beyond the limit get 429 with Retry-After before any work.
-  const limiter = new CountingLimiter(parts.maxInFlight);
+  // Load shedding: executions beyond the limit, or while the event loop lags, get 429 with
+  // Retry-After before any work (authentication, body, routing).
+  const limiter: InFlightLimiter & WorkLimiter = new WorkLimiter({
+    limit: parts.maxInFlight,
+    maxDelayMs: parts.load?.maxDelayMs ?? 0,
+    signal: parts.load?.signal ?? NO_DELAY,
+  });
   const shed = (req: Request, res: Response, next: NextFunction) => {
     if (req.method !== 'POST') return next();
     if (!limiter.tryAcquire()) {
       parts.onShed?.();
       res.setHeader('Retry-After', '1');
-      const error = new SyncflowError('TooManyRequests', `the server is running ${limiter.inFlight} executions, its limit; retry after 1 second`);
+      const error = new SyncflowError('TooManyRequests', limiter.refusal('executions'));
       res.status(429).json(statusFromError(error, { retryAfterSeconds: 1 }));
       return;
     }

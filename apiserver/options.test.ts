@@ -17,6 +17,17 @@ describe('server options', () => {
     expect(config?.hostAliases.get('demo.svc')).to.equal('127.0.0.88');
     expect(config?.historyRetentionMs).to.equal(7 * 86_400_000);
     expect(config?.shutdownGraceMs).to.equal(30_000);
+    expect(config).to.deep.include({ maxInFlight: 1024, maxConnections: 4096, maxEventLoopDelayMs: 100 });
+  });
+
+  it('reads the overload limits and refuses a connection cap below the in-flight limit', () => {
+    const parsed = parseServerFlags(['--tls-cert-file=/c', '--tls-private-key-file=/k', '--max-in-flight=256', '--max-connections=512', '--max-event-loop-delay=0'], base);
+    expect(validateServerOptions(parsed.options).config).to.deep.include({ maxInFlight: 256, maxConnections: 512, maxEventLoopDelayMs: 0 });
+    const bad = parseServerFlags(['--tls-cert-file=/c', '--tls-private-key-file=/k', '--max-in-flight=256', '--max-connections=100', '--max-event-loop-delay=soon'], base);
+    const errors = validateServerOptions(bad.options).errors.join('\n');
+    expect(errors).to.contain('--max-connections 100: must be at least --max-in-flight (256)');
+    expect(errors).to.contain('--max-event-loop-delay soon: use a duration such as 100ms, or 0 to disable');
+    expect(validateServerOptions({ ...bad.options, maxConnections: 'x', maxEventLoopDelay: '50ms' }).errors.join()).to.contain('--max-connections x: must be a positive integer');
   });
 
   it('reports every problem at once, naming the flag and the fix', () => {
@@ -51,6 +62,6 @@ describe('server options', () => {
 
   it('documents every flag in --help', () => {
     const usage = serverUsage();
-    for (const flag of ['--secure-port', '--database-url', '--egress-allow-cidr', '--host-alias', '--max-in-flight']) expect(usage).to.contain(flag);
+    for (const flag of ['--secure-port', '--database-url', '--egress-allow-cidr', '--host-alias', '--max-in-flight', '--max-connections', '--max-event-loop-delay']) expect(usage).to.contain(flag);
   });
 });

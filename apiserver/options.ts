@@ -17,6 +17,8 @@ export interface ServerOptions {
   historyRetention: string;
   historyMaxQueued: string;
   maxInFlight: string;
+  maxConnections: string;
+  maxEventLoopDelay: string;
   shutdownGrace: string;
   egressAllowLoopback: boolean;
   egressAllowCidrs: string[];
@@ -46,6 +48,10 @@ export interface ServerConfig {
   historyRetentionMs: number;
   historyMaxQueued: number;
   maxInFlight: number;
+  /** Open connections; more are closed as they are accepted. */
+  maxConnections: number;
+  /** Event loop delay above which executions are refused with 429; 0 disables. */
+  maxEventLoopDelayMs: number;
   shutdownGraceMs: number;
   egress: {
     allowLoopback: boolean;
@@ -77,6 +83,8 @@ export function defaultServerOptions(env: Record<string, string | undefined> = {
     historyRetention: '7d',
     historyMaxQueued: '20000',
     maxInFlight: '1024',
+    maxConnections: '4096',
+    maxEventLoopDelay: '100ms',
     shutdownGrace: '30s',
     egressAllowLoopback: false,
     egressAllowCidrs: [],
@@ -109,6 +117,8 @@ const FLAGS: Record<string, FlagSpec> = {
   'history-retention': { key: 'historyRetention', help: 'how long executions are kept (default 7d; units ms s m h d)' },
   'history-max-queued': { key: 'historyMaxQueued', help: 'executions buffered while the database is slow (default 20000)' },
   'max-in-flight': { key: 'maxInFlight', help: 'concurrent executions before 429 (default 1024)' },
+  'max-connections': { key: 'maxConnections', help: 'open connections; more are closed on accept (default 4096)' },
+  'max-event-loop-delay': { key: 'maxEventLoopDelay', help: 'refuse executions with 429 while the event loop is this late (default 100ms; 0 disables)' },
   'shutdown-grace': { key: 'shutdownGrace', help: 'time to finish in-flight executions on SIGTERM (default 30s)' },
   'egress-allow-loopback': { key: 'egressAllowLoopback', help: 'allow task URLs on 127.0.0.0/8 and ::1 (development only)' },
   'egress-allow-cidr': { key: 'egressAllowCidrs', help: 'only call these CIDR blocks (repeatable, comma-separated)' },
@@ -191,6 +201,13 @@ export function validateServerOptions(o: ServerOptions): { config?: ServerConfig
   if (maxQueued === undefined) errors.push(`--history-max-queued ${o.historyMaxQueued}: must be a positive integer`);
   const maxInFlight = positiveInt(o.maxInFlight);
   if (maxInFlight === undefined) errors.push(`--max-in-flight ${o.maxInFlight}: must be a positive integer`);
+  const maxConnections = positiveInt(o.maxConnections);
+  if (maxConnections === undefined) errors.push(`--max-connections ${o.maxConnections}: must be a positive integer`);
+  else if (maxInFlight !== undefined && maxConnections < maxInFlight) {
+    errors.push(`--max-connections ${o.maxConnections}: must be at least --max-in-flight (${o.maxInFlight}), or callers would be cut off instead of getting 429`);
+  }
+  const maxEventLoopDelayMs = o.maxEventLoopDelay === '0' ? 0 : parseDuration(o.maxEventLoopDelay);
+  if (maxEventLoopDelayMs === undefined) errors.push(`--max-event-loop-delay ${o.maxEventLoopDelay}: use a duration such as 100ms, or 0 to disable`);
   const grace = parseDuration(o.shutdownGrace);
   if (grace === undefined) errors.push(`--shutdown-grace ${o.shutdownGrace}: use a duration such as 30s`);
   const redirects = Number(o.egressMaxRedirects);
@@ -222,6 +239,8 @@ export function validateServerOptions(o: ServerOptions): { config?: ServerConfig
       historyRetentionMs: retentionMs as number,
       historyMaxQueued: maxQueued as number,
       maxInFlight: maxInFlight as number,
+      maxConnections: maxConnections as number,
+      maxEventLoopDelayMs: maxEventLoopDelayMs as number,
       shutdownGraceMs: grace as number,
       egress: {
         allowLoopback: o.egressAllowLoopback,

@@ -4,7 +4,6 @@
  * a hot-reloaded certificate and a graceful shutdown.
  */
 import { watchFile, unwatchFile, readFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:https';
 import * as k8s from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { serverLogger } from './logging.ts';
@@ -32,6 +31,8 @@ import { DefinitionCatalog } from './definitions/catalog.ts';
 import { ExecutionService } from './execution/service.ts';
 import { openHistory, type History } from './history/index.ts';
 import { DelegatingGuard } from './http/guard.ts';
+import { DEFAULT_CONNECTION_LIMITS, SecureListener } from './http/listener.ts';
+import { EventLoopDelay } from './http/overload.ts';
 import { startDefinitionInformers, type DefinitionInformers } from './kube/definition-informers.ts';
 import { CachedSecrets, KubeSecretReader } from './kube/secret-resolver.ts';
 import { createServerMetrics } from './metrics.ts';
@@ -106,12 +107,14 @@ export async function startServer(config: ServerConfig, logger: Logger = serverL
     onBackgroundError: (error, what) => logger.warn({ err: String((error as Error)?.message ?? error) }, `failed ${what}`),
   });
   let shuttingDown = false;
+  const loopDelay = new EventLoopDelay();
   const app = buildApp({
     service,
     store: history.store,
     guard,
     registry,
     maxInFlight: config.maxInFlight,
+    load: { signal: loopDelay, maxDelayMs: config.maxEventLoopDelayMs },
     // [issue 7] Validating webhooks for Workflow and WorkflowTask.
     admission: admissionRoutes({
       definitions: catalog,
@@ -139,10 +142,11 @@ export async function startServer(config: ServerConfig, logger: Logger = serverL
     key: readFileSync(config.tlsPrivateKeyFile),
     ca: tlsClientCAs(authConfig.current()),
   });
-  const server: Server = createServer(
-    { ...secureContext(), requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.2' },
-    app,
-  );
+  const server = new SecureListener({
+    tls: secureContext(),
+    handler: app,
+    limits: { ...DEFAULT_CONNECTION_LIMITS, maxConnections: config.maxConnections },
+  });
   const reload = (why: string) => {
     try {
       server.setSecureContext(secureContext());
@@ -157,12 +161,7 @@ export async function startServer(config: ServerConfig, logger: Logger = serverL
   }
   authConfig.on('change', () => reload('extension-apiserver-authentication changed'));
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(config.securePort, config.bindAddress, () => resolve());
-  });
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : config.securePort;
+  const port = await server.listen(config.securePort, config.bindAddress);
   logger.info({ port, database: history.target }, 'syncflow server listening');
 
   return {
@@ -172,11 +171,12 @@ export async function startServer(config: ServerConfig, logger: Logger = serverL
       shuttingDown = true;
       logger.info({ graceMs: config.shutdownGraceMs }, 'shutting down: finishing in-flight executions');
       for (const file of [config.tlsCertFile, config.tlsPrivateKeyFile]) unwatchFile(file);
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      const closed = server.close();
       server.closeIdleConnections();
       const grace = new Promise<void>((resolve) => setTimeout(resolve, config.shutdownGraceMs).unref());
       await Promise.race([closed, grace]);
       server.closeAllConnections();
+      loopDelay.stop();
       await controller.stop(); // [issue 7]
       await history.close({ timeoutMs: config.shutdownGraceMs });
       await informers.stop();

@@ -1,0 +1,236 @@
+/**
+ * The server of the overload benchmark, in its own process (forked by run.ts, driven over IPC): the
+ * application of `syncflow server` (`buildApp`) on the server's own HTTPS listener
+ * (apiserver/http/listener.ts, with the limits `syncflow server` derives from its flags), the real
+ * DelegatingGuard (front-proxy client certificates, SubjectAccessReview authorizer with its cache;
+ * only the review call is answered in-process), the real DagExecutor over undici, the history writer
+ * on PostgreSQL or embedded PGlite, and the admission webhooks.
+ */
+import type { AddressInfo } from 'node:net';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { Registry } from 'prom-client';
+import { admissionRoutes } from '../../admission/routes.ts';
+import { buildApp } from '../../apiserver/app.ts';
+import {
+  AlwaysAllowPaths,
+  SubjectAccessReviewAuthorizer,
+  createDelegatingAuthenticator,
+  tlsClientCAs,
+  type AuthenticationConfig,
+  type ReviewClient,
+} from '../../apiserver/auth/index.ts';
+import { DefinitionCatalog, type DefinitionObject } from '../../apiserver/definitions/catalog.ts';
+import { ExecutionService } from '../../apiserver/execution/service.ts';
+import { openHistory } from '../../apiserver/history/index.ts';
+import { DelegatingGuard } from '../../apiserver/http/guard.ts';
+import { DEFAULT_CONNECTION_LIMITS, SecureListener } from '../../apiserver/http/listener.ts';
+import { EventLoopDelay } from '../../apiserver/http/overload.ts';
+import { createServer, type Server as HttpsServer } from 'node:https';
+import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import { serverLogger } from '../../apiserver/logging.ts';
+import { StaticSecrets } from '../../apiserver/kube/secret-resolver.ts';
+import { createServerMetrics } from '../../apiserver/metrics.ts';
+import { EgressPolicy } from '../../core/egress/policy.ts';
+import { DagExecutor } from '../../core/engine/executor.ts';
+import { UndiciTaskClient } from '../../core/engine/http-client.ts';
+import type { BenchPki } from '../api/pki.ts';
+
+/** Namespace, workflow and the group RBAC (the in-process review) lets create executions. */
+export const NAMESPACE = 'bench';
+export const WORKFLOW = 'slow';
+export const CALLER_GROUP = 'bench-callers';
+
+/** Messages from the driver. */
+export type OverloadServerMessage =
+  | {
+      type: 'start';
+      pki: BenchPki;
+      upstream: string;
+      delayMs: number;
+      maxInFlight: number;
+      maxConnections: number;
+      maxEventLoopDelayMs: number;
+      /** Servers on the port (default: the listener's). */
+      acceptors?: number;
+      /** The server as it was before issue 13: default Node HTTPS settings, shedding by count only. */
+      before?: boolean;
+      databaseUrl?: string;
+    }
+  | { type: 'stats'; since?: number }
+  | { type: 'finish' };
+
+/** SubjectAccessReview as RBAC would answer it: the callers' group may create executions in the namespace. */
+class InProcessReviews implements ReviewClient {
+  async createTokenReview(body: object): Promise<object> {
+    return { ...body, status: { authenticated: false } };
+  }
+  async createSubjectAccessReview(body: object): Promise<object> {
+    const spec = (
+      body as { spec: { groups?: string[]; resourceAttributes?: { verb?: string; namespace?: string } } }
+    ).spec;
+    const allowed = Boolean(
+      spec.groups?.includes(CALLER_GROUP) && spec.resourceAttributes?.namespace === NAMESPACE,
+    );
+    await new Promise((resolve) => setImmediate(resolve));
+    return { ...body, status: { allowed } };
+  }
+}
+
+/** One task calling the upstream's `/delay/<ms>`: an execution takes about `delayMs`. */
+function definitions(upstream: string, delayMs: number): DefinitionObject[] {
+  return [
+    {
+      apiVersion: 'syncflow.io/v1alpha1',
+      kind: 'WorkflowTask',
+      metadata: { name: 'wait', namespace: NAMESPACE, resourceVersion: '1' },
+      spec: { http: { method: 'GET', url: `${upstream}/delay/${delayMs}/{{input.userId}}` }, timeout: '30s' },
+    } as DefinitionObject,
+    {
+      apiVersion: 'syncflow.io/v1alpha1',
+      kind: 'Workflow',
+      metadata: { name: WORKFLOW, namespace: NAMESPACE, resourceVersion: '2' },
+      spec: {
+        inputSchema: { type: 'object', required: ['userId'], properties: { userId: { type: 'string' } } },
+        tasks: [{ id: 'wait', taskRef: { name: 'wait' }, input: { userId: '{{input.userId}}' } }],
+        output: { answer: '{{tasks.wait.output.id}}' },
+        timeout: '60s',
+      },
+    } as DefinitionObject,
+  ];
+}
+
+async function start(
+  message: Extract<OverloadServerMessage, { type: 'start' }>,
+): Promise<() => Promise<void>> {
+  const { pki } = message;
+  const registry = new Registry();
+  const logger = serverLogger('info', '/dev/null');
+  const authConfig: AuthenticationConfig = {
+    requestHeader: {
+      clientCA: pki.frontProxyCa,
+      allowedNames: ['front-proxy-client'],
+      usernameHeaders: ['X-Remote-User'],
+      uidHeaders: ['X-Remote-Uid'],
+      groupHeaders: ['X-Remote-Group'],
+      extraHeaderPrefixes: ['X-Remote-Extra-'],
+    },
+  };
+  const reviews = new InProcessReviews();
+  const guard = new DelegatingGuard(
+    createDelegatingAuthenticator({ config: authConfig, client: reviews, registry, logger }),
+    new AlwaysAllowPaths(new SubjectAccessReviewAuthorizer({ client: reviews, registry, logger })),
+  );
+  const history = await openHistory({
+    ...(message.databaseUrl ? { databaseUrl: message.databaseUrl } : {}),
+    logger,
+    registry,
+    retention: false,
+  });
+  const catalog = new DefinitionCatalog();
+  for (const object of definitions(message.upstream, message.delayMs)) catalog.upsert(object);
+  const metrics = createServerMetrics(registry);
+  const http = new UndiciTaskClient({ policy: new EgressPolicy({ allowLoopback: true }) });
+  const service = new ExecutionService({
+    catalog,
+    executor: new DagExecutor({ http, logger, observer: metrics.observer }),
+    history: history.writer,
+    store: history.store,
+    secrets: new StaticSecrets(new Map()),
+    logger,
+  });
+  const app = buildApp({
+    service,
+    store: history.store,
+    guard,
+    registry,
+    maxInFlight: message.maxInFlight,
+    ...(message.before
+      ? {}
+      : { load: { signal: new EventLoopDelay(), maxDelayMs: message.maxEventLoopDelayMs } }),
+    onShed: () => metrics.shed.inc(),
+    readiness: [{ name: 'history-writable', check: () => history.writer.canAccept() }],
+    admission: admissionRoutes({ definitions: catalog }),
+  });
+  const tls = { cert: pki.serverCert, key: pki.serverKey, ca: tlsClientCAs(authConfig) };
+  const listener = message.before
+    ? undefined
+    : new SecureListener({
+        tls,
+        handler: app,
+        limits: { ...DEFAULT_CONNECTION_LIMITS, maxConnections: message.maxConnections },
+        ...(message.acceptors ? { acceptors: message.acceptors } : {}),
+      });
+  const servers = listener
+    ? [...listener.httpsServers]
+    : [createServer({ ...tls, requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.2' }, app)];
+  const delay = monitorEventLoopDelay({ resolution: 10 });
+  delay.enable();
+  const phases = { requests: 0 };
+  const acceptedAt = new Map<number, number>();
+  const accepts: number[] = [];
+  const handshakes: number[] = [];
+  for (const server of servers)
+    server.on('connection', (socket: Socket) => {
+      const now = performance.timeOrigin + performance.now();
+      accepts.push(now);
+      acceptedAt.set(socket.remotePort ?? 0, now);
+    });
+  for (const server of servers)
+    server.on('secureConnection', (socket: TLSSocket) => {
+      const at = acceptedAt.get(socket.remotePort ?? 0);
+      if (at) handshakes.push(performance.timeOrigin + performance.now() - at);
+    });
+  for (const server of servers) server.on('request', () => phases.requests++);
+  diagnostics = (since = 0) => ({
+    ...phases,
+    acceptsAfterMs: pct(accepts.filter((a) => a >= since).map((a) => a - since)),
+    handshakeMs: pct(handshakes),
+    loopDelayMs: { p50: delay.percentile(50) / 1e6, p99: delay.percentile(99) / 1e6, max: delay.max / 1e6 },
+  });
+  let port: number;
+  if (listener) port = await listener.listen(0, '127.0.0.1');
+  else {
+    const server = servers[0] as HttpsServer;
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    port = (server.address() as AddressInfo).port;
+  }
+  process.send?.({ type: 'listening', port, node: process.version, acceptors: servers.length });
+  return async () => {
+    for (const server of servers) {
+      server.closeAllConnections();
+      server.close();
+    }
+    await history.close();
+    await http.close();
+  };
+}
+
+let stop: (() => Promise<void>) | undefined;
+let diagnostics: (since?: number) => object = () => ({});
+function pct(values: number[]) {
+  const sorted = [...values].sort((a, b) => a - b);
+  const at = (p: number) =>
+    Math.round(sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? 0);
+  return { n: sorted.length, p50: at(0.5), p90: at(0.9), max: at(1) };
+}
+process.on('message', (message: OverloadServerMessage) => {
+  void (async () => {
+    if (message.type === 'start') stop = await start(message);
+    else if (message.type === 'stats')
+      process.send?.({
+        type: 'stats',
+        rssBytes: process.memoryUsage.rss(),
+        elu: performance.eventLoopUtilization(),
+        diagnostics: diagnostics(message.since),
+      });
+    else if (message.type === 'finish') {
+      await stop?.();
+      process.send?.({ type: 'finished' }, () => process.exit(0));
+    }
+  })().catch((error: unknown) => {
+    process.stderr.write(`overload server: ${(error as Error).stack ?? String(error)}\n`);
+    process.exit(1);
+  });
+});
+process.on('disconnect', () => process.exit(0));
