@@ -1,22 +1,18 @@
 import { expect } from 'chai';
 import { createHash } from 'node:crypto';
 import { Ajv } from 'ajv';
+import { META_V1_SCHEMAS } from './generated/meta-v1.ts';
 import {
   OPENAPI_V3_GROUP_VERSION_PATH,
   answerOpenApiV3,
   definitionName,
-  fieldValidationOutcome,
   openApiV2,
   openApiV2Document,
   openApiV3GroupVersion,
   openApiV3Index,
   openApiV3IndexDocument,
-  parseFieldValidation,
-  toV2Schema,
-  unknownFieldMessage,
   validateExecutionFields,
   validateKnownFields,
-  warningHeaderValue,
 } from './openapi.ts';
 
 type Node = Record<string, unknown>;
@@ -130,6 +126,19 @@ describe('OpenAPI v3 document', () => {
     }
     expect(definitionName('WorkflowExecution')).to.equal('io.syncflow.execution.v1alpha1.WorkflowExecution');
     for (const name of META_DEFINITIONS) expect(schemas, name).to.have.property(`${META}.${name}`);
+  });
+
+  it("carries Kubernetes' own apimachinery definitions, exactly as the pinned release publishes them", () => {
+    const schemas = v3().components.schemas;
+    const kubes = Object.keys(schemas).filter((name) => name.startsWith('io.k8s.'));
+    expect(kubes).to.have.members(Object.keys(META_V1_SCHEMAS));
+    for (const name of kubes) expect(schemas[name], name).to.deep.equal(META_V1_SCHEMAS[name]);
+    // Facts of the pinned release a hand-written copy had missed or reworded.
+    expect(schemas[`${META}.ListMeta`]?.properties).to.have.property('shardInfo');
+    expect(schemas[`${META}.ObjectMeta`]?.description).to.match(/^ObjectMeta is metadata that all persisted/);
+    expect(explain(v3(), wfxGvk, 'metadata.generateName')?.description).to.match(
+      /^GenerateName is an optional prefix/,
+    );
   });
 
   it('lets kubectl explain wfx.status.tasks find the task fields', () => {
@@ -402,28 +411,6 @@ describe('OpenAPI v2 document', () => {
     expect(openApiV2Document()).to.equal(a);
     expect(a.etag).to.equal(`"${createHash('sha512').update(a.json).digest('hex').toUpperCase()}"`);
   });
-
-  it('toV2Schema unwraps allOf refs, rewrites component refs and drops nullable, leaving data alone', () => {
-    expect(
-      toV2Schema({
-        properties: {
-          allOf: { type: 'string' },
-          m: { allOf: [{ $ref: '#/components/schemas/X' }], description: 'd', nullable: true },
-          r: { $ref: '#/components/schemas/Y' },
-          e: { type: 'string', enum: [{ nullable: true }], default: { nullable: 1 } },
-        },
-        items: [{ nullable: false }],
-      }),
-    ).to.deep.equal({
-      properties: {
-        allOf: { type: 'string' },
-        m: { $ref: '#/definitions/X', description: 'd' },
-        r: { $ref: '#/definitions/Y' },
-        e: { type: 'string', enum: [{ nullable: true }], default: { nullable: 1 } },
-      },
-      items: [{}],
-    });
-  });
 });
 
 describe('validateExecutionFields', () => {
@@ -503,59 +490,5 @@ describe('validateExecutionFields', () => {
       }).unknown,
     ).to.deep.equal(['definition.tasks.t.http.verb']);
     expect(() => validateKnownFields('Pod', {})).to.throw(/no schema for kind Pod/);
-  });
-});
-
-describe('field validation wording (as kube-apiserver)', () => {
-  const declared = { kind: 'WorkflowExecution', version: 'v1alpha1' };
-  const unknown = { unknown: ['spec.foo', 'spec.bar'] };
-
-  it('Strict: 400 BadRequest naming every unknown field', () => {
-    expect(fieldValidationOutcome('Strict', unknown, declared)).to.deep.equal({
-      badRequest: {
-        code: 400,
-        reason: 'BadRequest',
-        message:
-          'WorkflowExecution in version "v1alpha1" cannot be handled as a WorkflowExecution: strict decoding error: unknown field "spec.foo", unknown field "spec.bar"',
-      },
-      warnings: [],
-    });
-  });
-
-  it('Warn: one 299 Warning header per unknown field', () => {
-    expect(fieldValidationOutcome('Warn', unknown, declared)).to.deep.equal({
-      warnings: ['299 - "unknown field \\"spec.foo\\""', '299 - "unknown field \\"spec.bar\\""'],
-    });
-  });
-
-  it('Ignore, or nothing unknown: no effect', () => {
-    expect(fieldValidationOutcome('Ignore', unknown, declared)).to.deep.equal({ warnings: [] });
-    expect(fieldValidationOutcome('Strict', { unknown: [] }, declared)).to.deep.equal({ warnings: [] });
-  });
-
-  it('names the declared kind and the kind decoded into when they differ', () => {
-    const outcome = fieldValidationOutcome(
-      'Strict',
-      { unknown: ['x'] },
-      { kind: 'Other', version: 'v9', into: 'WorkflowExecution' },
-    );
-    expect(outcome.badRequest?.message).to.equal(
-      'Other in version "v9" cannot be handled as a WorkflowExecution: strict decoding error: unknown field "x"',
-    );
-  });
-
-  it('escapes quotes and backslashes in Warning headers and drops what cannot be sent', () => {
-    expect(unknownFieldMessage('spec.a"b')).to.equal('unknown field "spec.a\\"b"');
-    expect(warningHeaderValue('a\\b "c"')).to.equal('299 - "a\\\\b \\"c\\""');
-    expect(warningHeaderValue('line\nbreak')).to.equal(undefined);
-    expect(warningHeaderValue('snow ☃')).to.equal(undefined);
-    expect(warningHeaderValue('café')).to.equal('299 - "café"');
-  });
-
-  it('parses ?fieldValidation= with Warn as the default', () => {
-    expect(parseFieldValidation(undefined)).to.equal('Warn');
-    expect(parseFieldValidation('')).to.equal('Warn');
-    for (const d of ['Strict', 'Warn', 'Ignore'] as const) expect(parseFieldValidation(d)).to.equal(d);
-    expect(parseFieldValidation('strict')).to.equal(undefined);
   });
 });

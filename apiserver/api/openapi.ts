@@ -13,7 +13,10 @@
  * `io.k8s.apimachinery.pkg.apis.meta.v1.*` definitions they reference (ObjectMeta, ListMeta, Status,
  * DeleteOptions, Patch, …) under kube's names, so v3 clients (`kubectl explain`, kubectl's
  * fieldValidation support check) resolve every `$ref` within our document, and the v2 merge either
- * de-duplicates them or renames ours harmlessly.
+ * de-duplicates them or renames ours harmlessly. Those copies are Kubernetes' own, generated from the
+ * OpenAPI the pinned release publishes (generated/meta-v1.ts, by hack/generate-openapi.ts).
+ *
+ * Paths are rendered once, as v3; the v2 document is derived from the v3 one (openapi-v2.ts).
  *
  * kubectl decides whether the server validates fields itself by finding, in the v3 document, the PATCH
  * operation whose `x-kubernetes-group-version-kind` is the object's kind and checking that it lists a
@@ -21,10 +24,16 @@
  */
 import type { TSchema } from '@sinclair/typebox';
 import { toStructural, type OpenApiSchema } from '../../core/model/openapi.ts';
-import { PRESERVE_UNKNOWN, WorkflowExecutionSpec, WorkflowExecutionStatus } from '../../core/model/schema.ts';
+import { WorkflowExecutionSpec, WorkflowExecutionStatus } from '../../core/model/schema.ts';
 import { EXECUTION_GROUP, VERSION } from '../../core/model/resources.ts';
 import { cacheDocument, sha512Hex, EXECUTION_RESOURCES, type ResourceDescription } from './discovery.ts';
+import { unknownFields, type FieldValidationResult } from './field-validation.ts';
+import { META_V1_SCHEMAS } from './generated/meta-v1.ts';
+import { toV2Document, type OpenApiV3Document } from './openapi-v2.ts';
 import { WorkflowRevision } from './revision-schema.ts';
+
+// Kept here for the callers that import field validation from this module (the execution registry).
+export { fieldValidationOutcome, parseFieldValidation } from './field-validation.ts';
 
 const META = 'io.k8s.apimachinery.pkg.apis.meta.v1';
 /** Definition name prefix: the reversed group, as kube names CRD and aggregated types. */
@@ -36,7 +45,6 @@ export function definitionName(kind: string): string {
 }
 
 const V3_REF = '#/components/schemas/';
-const V2_REF = '#/definitions/';
 
 /** A `$ref` as kube-openapi writes it in v3 properties: wrapped in allOf so siblings are honoured. */
 function ref(name: string, extra: OpenApiSchema = {}): OpenApiSchema {
@@ -49,18 +57,6 @@ const str = (description: string, extra: OpenApiSchema = {}): OpenApiSchema => (
   description,
   ...extra,
 });
-const int = (description: string, format = 'int64'): OpenApiSchema => ({
-  type: 'integer',
-  format,
-  description,
-});
-const bool = (description: string): OpenApiSchema => ({ type: 'boolean', description });
-const strings = (description: string): OpenApiSchema => ({
-  type: 'array',
-  items: { type: 'string', default: '' },
-  description,
-});
-
 const API_VERSION_DOC =
   'Versioned schema of this representation of an object; e.g. execution.syncflow.io/v1alpha1.';
 const KIND_DOC = 'REST resource this object represents, in CamelCase.';
@@ -68,187 +64,6 @@ const typeMeta = (): Record<string, OpenApiSchema> => ({
   apiVersion: str(API_VERSION_DOC),
   kind: str(KIND_DOC),
 });
-
-/** The apimachinery definitions our operations and kinds reference, in kube's shape. */
-function metaSchemas(): Record<string, OpenApiSchema> {
-  return {
-    [`${META}.Time`]: {
-      type: 'string',
-      format: 'date-time',
-      description: 'RFC 3339 timestamp, serialised in UTC.',
-    },
-    [`${META}.FieldsV1`]: { type: 'object', description: 'Set of fields in the managedFields format.' },
-    [`${META}.ManagedFieldsEntry`]: {
-      type: 'object',
-      description: 'A field manager, the fields it owns and the version they apply to.',
-      properties: {
-        apiVersion: str('Version of the resource this field set applies to.'),
-        fieldsType: str('Format of fieldsV1; only FieldsV1.'),
-        fieldsV1: ref(`${META}.FieldsV1`, { description: 'The field set.' }),
-        manager: str('Identifier of the field manager.'),
-        operation: str('Apply or Update.'),
-        subresource: str('Subresource used to update the object, if any.'),
-        time: ref(`${META}.Time`, { description: 'When the fields were last changed.' }),
-      },
-    },
-    [`${META}.OwnerReference`]: {
-      type: 'object',
-      description: 'Identifies an owning object in the same namespace.',
-      required: ['apiVersion', 'kind', 'name', 'uid'],
-      properties: {
-        apiVersion: str('API version of the owner.'),
-        blockOwnerDeletion: bool('Owner cannot be deleted from storage before this object is removed.'),
-        controller: bool('The owner is the managing controller.'),
-        kind: str('Kind of the owner.'),
-        name: str('Name of the owner.'),
-        uid: str('UID of the owner.'),
-      },
-      'x-kubernetes-map-type': 'atomic',
-    },
-    [`${META}.ObjectMeta`]: {
-      type: 'object',
-      description: 'Metadata every persisted resource has.',
-      properties: {
-        annotations: {
-          type: 'object',
-          additionalProperties: { type: 'string', default: '' },
-          description: 'Unstructured key-value map stored with the object.',
-        },
-        creationTimestamp: ref(`${META}.Time`, {
-          description: 'When the object was created; set by the server.',
-        }),
-        deletionGracePeriodSeconds: int('Seconds allowed for graceful termination.'),
-        deletionTimestamp: ref(`${META}.Time`, {
-          description: 'When the object will be deleted; set by the server.',
-        }),
-        finalizers: {
-          ...strings('Must be empty before the object is deleted.'),
-          'x-kubernetes-list-type': 'set',
-          'x-kubernetes-patch-strategy': 'merge',
-        },
-        generateName: str('Prefix the server uses to generate a unique name when name is empty.'),
-        generation: int('Sequence number of a specific generation of the desired state.'),
-        labels: {
-          type: 'object',
-          additionalProperties: { type: 'string', default: '' },
-          description: 'Key-value pairs used to organise and select objects.',
-        },
-        managedFields: {
-          type: 'array',
-          items: ref(`${META}.ManagedFieldsEntry`, { default: {} }),
-          description: 'Field managers and the fields they own.',
-          'x-kubernetes-list-type': 'atomic',
-        },
-        name: str('Name, unique within the namespace.'),
-        namespace: str('Namespace of the object.'),
-        ownerReferences: {
-          type: 'array',
-          items: ref(`${META}.OwnerReference`, { default: {} }),
-          description: 'Objects this object depends on.',
-          'x-kubernetes-list-map-keys': ['uid'],
-          'x-kubernetes-list-type': 'map',
-          'x-kubernetes-patch-merge-key': 'uid',
-          'x-kubernetes-patch-strategy': 'merge',
-        },
-        resourceVersion: str('Opaque version of the object, for concurrency control and watch.'),
-        selfLink: str('Deprecated; not set.'),
-        uid: str('Unique id of this object in time and space; set by the server.'),
-      },
-    },
-    [`${META}.ListMeta`]: {
-      type: 'object',
-      description: 'Metadata of synthetic list resources.',
-      properties: {
-        continue: str('Opaque token to fetch the next page of a limited list.'),
-        remainingItemCount: int('Number of items after this page, when known.'),
-        resourceVersion: str('Version of the list, for watch and consistent reads.'),
-        selfLink: str('Deprecated; not set.'),
-      },
-    },
-    [`${META}.StatusCause`]: {
-      type: 'object',
-      description: 'One cause of an error, often a field.',
-      properties: {
-        field: str('Path of the field that caused the error, e.g. spec.input.userId.'),
-        message: str('Human-readable description of the cause.'),
-        reason: str('Machine-readable description of the cause.'),
-      },
-    },
-    [`${META}.StatusDetails`]: {
-      type: 'object',
-      description: 'Extended data of a Status.',
-      properties: {
-        causes: {
-          type: 'array',
-          items: ref(`${META}.StatusCause`, { default: {} }),
-          description: 'Causes of the error.',
-          'x-kubernetes-list-type': 'atomic',
-        },
-        group: str('Group of the resource.'),
-        kind: str('Kind of the resource.'),
-        name: str('Name of the resource.'),
-        retryAfterSeconds: int('Seconds to wait before retrying.', 'int32'),
-        uid: str('UID of the resource.'),
-      },
-    },
-    [`${META}.Status`]: {
-      type: 'object',
-      description: 'Return value of calls that do not return other objects.',
-      properties: {
-        ...typeMeta(),
-        code: int('HTTP status code.', 'int32'),
-        details: ref(`${META}.StatusDetails`, { description: 'Extended data of the error.' }),
-        message: str('Human-readable description of the status.'),
-        metadata: ref(`${META}.ListMeta`, { default: {}, description: 'Standard list metadata.' }),
-        reason: str('Machine-readable reason, e.g. Invalid or NotFound.'),
-        status: str('Success or Failure.'),
-      },
-      'x-kubernetes-group-version-kind': [{ group: '', kind: 'Status', version: 'v1' }],
-    },
-    [`${META}.Preconditions`]: {
-      type: 'object',
-      description: 'Must be fulfilled before an operation is carried out.',
-      properties: { resourceVersion: str('Target resourceVersion.'), uid: str('Target UID.') },
-    },
-    [`${META}.DeleteOptions`]: {
-      type: 'object',
-      description: 'Options for a delete.',
-      properties: {
-        ...typeMeta(),
-        dryRun: {
-          ...strings('All: process the request without persisting it.'),
-          'x-kubernetes-list-type': 'atomic',
-        },
-        gracePeriodSeconds: int('Seconds before the object is deleted.'),
-        ignoreStoreReadErrorWithClusterBreakingPotential: bool('Delete corrupt objects that cannot be read.'),
-        orphanDependents: bool('Deprecated: use propagationPolicy.'),
-        preconditions: ref(`${META}.Preconditions`, { description: 'Must be fulfilled before deleting.' }),
-        propagationPolicy: str('Orphan, Background or Foreground.'),
-      },
-      'x-kubernetes-group-version-kind': [{ group: '', kind: 'DeleteOptions', version: 'v1' }],
-    },
-    [`${META}.Patch`]: {
-      type: 'object',
-      description: 'A JSON patch or JSON merge patch body.',
-    },
-    [`${META}.WatchEvent`]: {
-      type: 'object',
-      description: 'One event of a watch stream.',
-      required: ['type', 'object'],
-      properties: {
-        object: ref('io.k8s.apimachinery.pkg.runtime.RawExtension', {
-          description: 'The object, or a Status for ERROR.',
-        }),
-        type: str('ADDED, MODIFIED, DELETED, BOOKMARK or ERROR.'),
-      },
-      'x-kubernetes-group-version-kind': [{ group: '', kind: 'WatchEvent', version: 'v1' }],
-    },
-    'io.k8s.apimachinery.pkg.runtime.RawExtension': {
-      type: 'object',
-      description: 'An embedded object.',
-    },
-  };
-}
 
 const gvk = (kind: string) => ({ group: EXECUTION_GROUP, kind, version: VERSION });
 
@@ -322,39 +137,7 @@ function schemas(): Record<string, OpenApiSchema> {
       revision.required,
     ),
     [definitionName(revisions.listKind)]: listSchema(revisions),
-    [`${META}.APIResource`]: {
-      type: 'object',
-      description: 'A resource of a group version.',
-      required: ['name', 'singularName', 'namespaced', 'kind', 'verbs'],
-      properties: {
-        categories: strings('Categories the resource belongs to.'),
-        group: str('Preferred group of the resource.'),
-        kind: str('Kind of the resource.'),
-        name: str('Plural name of the resource.'),
-        namespaced: bool('Whether the resource is namespaced.'),
-        shortNames: strings('Short names of the resource.'),
-        singularName: str('Singular name of the resource.'),
-        storageVersionHash: str('Hash of the storage version.'),
-        verbs: strings('Supported verbs.'),
-        version: str('Preferred version of the resource.'),
-      },
-    },
-    [`${META}.APIResourceList`]: {
-      type: 'object',
-      description: 'The resources of a group version.',
-      required: ['groupVersion', 'resources'],
-      properties: {
-        ...typeMeta(),
-        groupVersion: str('The group version.'),
-        resources: {
-          type: 'array',
-          items: ref(`${META}.APIResource`, { default: {} }),
-          description: 'The resources.',
-        },
-      },
-      'x-kubernetes-group-version-kind': [{ group: '', kind: 'APIResourceList', version: 'v1' }],
-    },
-    ...metaSchemas(),
+    ...META_V1_SCHEMAS,
   };
 }
 
@@ -622,18 +405,8 @@ function v3Param(p: Param): OpenApiSchema {
   };
 }
 
-function v2Param(p: Param): OpenApiSchema {
-  return {
-    uniqueItems: true,
-    type: p.type,
-    description: p.description,
-    name: p.name,
-    in: p.in,
-    ...(p.required ? { required: true } : {}),
-  };
-}
-
-function renderV3Paths(): Record<string, OpenApiSchema> {
+/** The paths of the v3 document; the v2 document derives its own from them. */
+function renderPaths(): Record<string, OpenApiSchema> {
   const out: Record<string, OpenApiSchema> = {};
   for (const item of allPaths()) {
     const rendered: OpenApiSchema = {};
@@ -672,75 +445,6 @@ function renderV3Paths(): Record<string, OpenApiSchema> {
   return out;
 }
 
-function renderV2Paths(): Record<string, OpenApiSchema> {
-  const out: Record<string, OpenApiSchema> = {};
-  for (const item of allPaths()) {
-    const rendered: OpenApiSchema = {};
-    for (const op of item.operations) {
-      const responses: Record<string, OpenApiSchema> = {};
-      for (const [code, definition] of Object.entries(op.responses)) {
-        responses[code] = {
-          description: code === '201' ? 'Created' : code === '202' ? 'Accepted' : 'OK',
-          schema: { $ref: V2_REF + definition },
-        };
-      }
-      responses['401'] = { description: 'Unauthorized' };
-      const parameters = op.params.map(v2Param);
-      if (op.body) {
-        parameters.unshift({
-          name: 'body',
-          in: 'body',
-          ...(op.body.required ? { required: true } : {}),
-          schema: { $ref: V2_REF + op.body.definition },
-        });
-      }
-      rendered[op.method] = {
-        description: op.description,
-        consumes: op.body ? op.body.contentTypes : ['*/*'],
-        produces: ['application/json'],
-        schemes: ['https'],
-        tags: [TAG],
-        operationId: op.operationId,
-        ...(parameters.length > 0 ? { parameters } : {}),
-        responses,
-        ...operationExtensions(op),
-      };
-    }
-    if (item.params.length > 0) rendered.parameters = item.params.map(v2Param);
-    out[item.path] = rendered;
-  }
-  return out;
-}
-
-/**
- * Converts a v3 schema to swagger 2.0: `#/components/schemas/` refs become `#/definitions/`, an
- * `allOf` wrapping a single `$ref` becomes the `$ref` itself (as kube's v2 writes it), and `nullable`
- * (not part of swagger 2.0) is dropped.
- */
-export function toV2Schema(schema: unknown): unknown {
-  if (Array.isArray(schema)) return schema.map(toV2Schema);
-  if (schema === null || typeof schema !== 'object') return schema;
-  const s = schema as OpenApiSchema;
-  const out: OpenApiSchema = {};
-  const allOf = s.allOf as OpenApiSchema[] | undefined;
-  if (allOf?.length === 1 && typeof allOf[0]?.$ref === 'string') {
-    out.$ref = (allOf[0].$ref as string).replace(V3_REF, V2_REF);
-  }
-  for (const [key, value] of Object.entries(s)) {
-    if (key === 'nullable' || (key === 'allOf' && out.$ref)) continue;
-    if (key === '$ref' && typeof value === 'string') out.$ref = value.replace(V3_REF, V2_REF);
-    // Property names are data, not keywords: recurse into their schemas only.
-    else if (key === 'properties' || key === 'definitions') {
-      out[key] = Object.fromEntries(
-        Object.entries(value as OpenApiSchema).map(([k, v]) => [k, toV2Schema(v)]),
-      );
-    } else if (typeof value === 'object' && key !== 'enum' && key !== 'default' && key !== 'example') {
-      out[key] = toV2Schema(value);
-    } else out[key] = value;
-  }
-  return out;
-}
-
 const SECURITY_SCHEME = {
   BearerToken: {
     type: 'apiKey',
@@ -750,20 +454,6 @@ const SECURITY_SCHEME = {
   },
 };
 const INFO = { title: 'syncflow execution API', version: VERSION };
-
-/**
- * v2 definitions. Our copies of apimachinery types lose their GVK extensions here: when they differ
- * from kube's, the aggregator keeps them under a renamed key (`…Status_v2`), and a second definition
- * claiming `v1 Status` would make kubectl's GVK → model lookup ambiguous. In v3 (not merged) they keep
- * them, as kube's own per-group documents do.
- */
-function v2Definitions(): Record<string, OpenApiSchema> {
-  const definitions = toV2Schema(schemas()) as Record<string, OpenApiSchema>;
-  for (const [name, definition] of Object.entries(definitions)) {
-    if (name.startsWith('io.k8s.')) delete definition['x-kubernetes-group-version-kind'];
-  }
-  return definitions;
-}
 
 /** `GET /openapi/v2`: the swagger 2.0 document of our group version. */
 export function openApiV2(): object {
@@ -786,19 +476,12 @@ export function openApiV3Index(): object {
 }
 
 let v2Cache: ReturnType<typeof cacheDocument> | undefined;
-let v3Cache: (ReturnType<typeof cacheDocument> & { hash: string }) | undefined;
+let v3Cache: ReturnType<typeof openApiV3GroupVersion> | undefined;
 let v3IndexCache: ReturnType<typeof cacheDocument> | undefined;
 
 /** The v2 document serialised once, with its ETag (quoted upper-case hex sha512, like kube-openapi). */
 export function openApiV2Document(): { document: object; json: string; etag: string } {
-  v2Cache ??= cacheDocument({
-    swagger: '2.0',
-    info: INFO,
-    paths: renderV2Paths(),
-    definitions: v2Definitions(),
-    securityDefinitions: SECURITY_SCHEME,
-    security: [{ BearerToken: [] }],
-  });
+  v2Cache ??= cacheDocument(toV2Document(openApiV3GroupVersion().document));
   return v2Cache;
 }
 
@@ -806,16 +489,22 @@ export function openApiV2Document(): { document: object; json: string; etag: str
  * `GET /openapi/v3/apis/execution.syncflow.io/v1alpha1`: the self-contained v3 document, its JSON,
  * its ETag (quoted) and the `hash` query value the index advertises (the same digest, unquoted).
  */
-export function openApiV3GroupVersion(): { document: object; json: string; etag: string; hash: string } {
+export function openApiV3GroupVersion(): {
+  document: OpenApiV3Document;
+  json: string;
+  etag: string;
+  hash: string;
+} {
   if (!v3Cache) {
-    const cachedDoc = cacheDocument({
+    const document: OpenApiV3Document = {
       openapi: '3.0.0',
       info: INFO,
-      paths: renderV3Paths(),
+      paths: renderPaths(),
       components: { schemas: schemas(), securitySchemes: SECURITY_SCHEME },
       security: [{ BearerToken: [] }],
-    });
-    v3Cache = { ...cachedDoc, hash: sha512Hex(cachedDoc.json) };
+    };
+    const cached = cacheDocument(document);
+    v3Cache = { document, json: cached.json, etag: cached.etag, hash: sha512Hex(cached.json) };
   }
   return v3Cache;
 }
@@ -860,136 +549,15 @@ export function answerOpenApiV3(request: {
   return { status: 200, headers, body: doc.json };
 }
 
-// ---------------------------------------------------------------------------------------------------
-// Server-side field validation (fieldValidation=Strict|Warn|Ignore), worded as kube-apiserver words it.
-
-/** The three directives of `?fieldValidation=`. */
-export type FieldValidationDirective = 'Strict' | 'Warn' | 'Ignore';
-
-/**
- * Parses `?fieldValidation=`: absent or empty means Warn (kube's default since 1.27); anything other
- * than the three directives returns `undefined`, which the caller rejects.
- */
-export function parseFieldValidation(value: string | undefined): FieldValidationDirective | undefined {
-  if (value === undefined || value === '') return 'Warn';
-  return value === 'Strict' || value === 'Warn' || value === 'Ignore' ? value : undefined;
-}
-
-/** Result of checking a request body for fields the schema does not know. */
-export interface FieldValidationResult {
-  /** Paths of unknown fields in document order, kube-style: `spec.foo`, `status.tasks[0].bar`. */
-  unknown: string[];
-}
-
-function resolve(schema: OpenApiSchema, components: Record<string, OpenApiSchema>): OpenApiSchema {
-  let s = schema;
-  for (let depth = 0; depth < 8; depth++) {
-    const allOf = s.allOf as OpenApiSchema[] | undefined;
-    const target =
-      typeof s.$ref === 'string'
-        ? s.$ref
-        : allOf?.length === 1
-          ? (allOf[0]?.$ref as string | undefined)
-          : undefined;
-    if (!target) return s;
-    s = components[target.replace(V3_REF, '')] ?? {};
-  }
-  return s;
-}
-
-function collectUnknown(
-  value: unknown,
-  schema: OpenApiSchema,
-  path: string,
-  components: Record<string, OpenApiSchema>,
-  out: string[],
-): void {
-  const s = resolve(schema, components);
-  if (s[PRESERVE_UNKNOWN] === true || value === null || typeof value !== 'object') return;
-  if (Array.isArray(value)) {
-    const items = s.items as OpenApiSchema | undefined;
-    if (items) value.forEach((item, i) => collectUnknown(item, items, `${path}[${i}]`, components, out));
-    return;
-  }
-  const properties = s.properties as Record<string, OpenApiSchema> | undefined;
-  const additional = s.additionalProperties as OpenApiSchema | boolean | undefined;
-  for (const [key, child] of Object.entries(value as Record<string, unknown>)) {
-    const childPath = path ? `${path}.${key}` : key;
-    const known =
-      properties && Object.prototype.hasOwnProperty.call(properties, key) ? properties[key] : undefined;
-    if (known) collectUnknown(child, known, childPath, components, out);
-    else if (typeof additional === 'object') collectUnknown(child, additional, childPath, components, out);
-    // Objects without properties (FieldsV1, Patch, RawExtension) accept anything.
-    else if (properties && additional !== true) out.push(childPath);
-  }
-}
-
 /** Names unknown fields of an object of one of our kinds (top level, metadata, spec, status). */
 export function validateKnownFields(kind: string, body: unknown): FieldValidationResult {
-  const components = (
-    openApiV3GroupVersion().document as { components: { schemas: Record<string, OpenApiSchema> } }
-  ).components.schemas;
-  const schema = components[definitionName(kind)];
+  const { schemas } = openApiV3GroupVersion().document.components;
+  const schema = schemas[definitionName(kind)];
   if (!schema) throw new Error(`no schema for kind ${kind}`);
-  const unknown: string[] = [];
-  collectUnknown(body, schema, '', components, unknown);
-  return { unknown };
+  return unknownFields(body, schema, schemas);
 }
 
 /** Unknown fields of a WorkflowExecution create body (spec.input and status outputs are free-form). */
 export function validateExecutionFields(body: unknown): FieldValidationResult {
   return validateKnownFields('WorkflowExecution', body);
-}
-
-/** `unknown field "spec.foo"`, the text kube-apiserver uses for one unknown field. */
-export function unknownFieldMessage(path: string): string {
-  return `unknown field ${JSON.stringify(path)}`;
-}
-
-/**
- * The Warning header value kube sends for one problem: `299 - "<text>"`, with `"` and `\` escaped.
- * Returns `undefined` where kube would drop the warning (control characters) or Node could not send
- * it (characters outside Latin-1).
- */
-export function warningHeaderValue(text: string): string | undefined {
-  // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u001f\u007f]/.test(text)) return undefined;
-  const value = `299 - "${text.replace(/[\\"]/g, (c) => `\\${c}`)}"`;
-  return /[^\u0020-\u00ff]/.test(value) ? undefined : value;
-}
-
-/** What the handler does with unknown fields under a directive. */
-export interface FieldValidationOutcome {
-  /** Set under Strict when there are unknown fields: answer `400 BadRequest` with this message. */
-  badRequest?: { code: 400; reason: 'BadRequest'; message: string };
-  /** Under Warn: one `Warning` header value per unknown field. */
-  warnings: string[];
-}
-
-/**
- * Applies a directive to unknown fields, worded as kube-apiserver: Strict fails with
- * `WorkflowExecution in version "v1alpha1" cannot be handled as a WorkflowExecution: strict decoding
- * error: unknown field "spec.foo", unknown field "spec.bar"` (400 BadRequest); Warn adds
- * `299 - "unknown field \"spec.foo\""` per field; Ignore does nothing. `bodyKind`/`bodyVersion` are
- * the kind and version the body declared (kube names them in the message).
- */
-export function fieldValidationOutcome(
-  directive: FieldValidationDirective,
-  result: FieldValidationResult,
-  declared: { kind: string; version: string; into?: string },
-): FieldValidationOutcome {
-  if (result.unknown.length === 0 || directive === 'Ignore') return { warnings: [] };
-  const messages = result.unknown.map(unknownFieldMessage);
-  if (directive === 'Warn') {
-    return { warnings: messages.map(warningHeaderValue).filter((w): w is string => w !== undefined) };
-  }
-  const into = declared.into ?? declared.kind;
-  return {
-    badRequest: {
-      code: 400,
-      reason: 'BadRequest',
-      message: `${declared.kind} in version ${JSON.stringify(declared.version)} cannot be handled as a ${into}: strict decoding error: ${messages.join(', ')}`,
-    },
-    warnings: [],
-  };
 }
