@@ -32,6 +32,7 @@ fi
 check typecheck npx tsc --noEmit
 check lint npx eslint --max-warnings 0 .
 check crds-up-to-date npx tsx hack/generate-crds.ts --check
+check validators-up-to-date npx tsx hack/generate-validators.ts --check
 check openapi-up-to-date npx tsx hack/generate-openapi.ts --check
 # The compiled build the image runs (hack/build.sh), smoke-tested by running its CLI on the examples.
 check compiled-build bash -c 'out=.cache/build-check && bash hack/build.sh "$out" && test -f "$out/apiserver/history/migrations/001_initial.sql" && node "$out/cli/bin.js" validate examples'

@@ -10,13 +10,8 @@ import { formatDuration, parseDuration } from '../duration.ts';
 import type { FieldError } from '../errors.ts';
 import { DependencyCycleError, ExecutionGraph } from '../graph/execution-graph.ts';
 import { LIMITS } from '../model/resources.ts';
-import {
-  RETRY_CLASSES,
-  type HttpMethod,
-  type RetryClass,
-  type WorkflowDocument,
-  type WorkflowTaskDocument,
-} from '../model/schema.ts';
+import { RETRY_CLASSES } from '../model/literals.ts';
+import type { HttpMethod, RetryClass, WorkflowDocument, WorkflowTaskDocument } from '../model/schema.ts';
 import { compileJsonSchema, type CompiledSchema } from '../schema/json-schema.ts';
 import { closestName } from '../suggest.ts';
 import { collectRefs, compileValue, joinField, type CompiledValue } from '../template/compiled-value.ts';

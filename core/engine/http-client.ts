@@ -5,7 +5,8 @@
  */
 import { Agent } from 'undici';
 import { SyncflowError } from '../errors.ts';
-import { MAX_RESPONSE_BYTES_CEILING, type HttpMethod } from '../model/schema.ts';
+import { MAX_RESPONSE_BYTES_CEILING } from '../model/literals.ts';
+import type { HttpMethod } from '../model/schema.ts';
 import type { EgressPolicy } from '../egress/policy.ts';
 import type { CancelSignal } from './cancellation.ts';
 

@@ -9,9 +9,16 @@
  *   outputs); only those carry `x-kubernetes-preserve-unknown-fields`.
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import {
+  DURATION_PATTERN,
+  HTTP_METHODS,
+  MAX_RESPONSE_BYTES_CEILING,
+  PRESERVE_UNKNOWN,
+  RETRY_CLASSES,
+} from './literals.ts';
 
-/** Marker keyword for user-provided JSON; kept in CRDs, understood by the runtime validator. */
-export const PRESERVE_UNKNOWN = 'x-kubernetes-preserve-unknown-fields';
+// Re-exported for the modules that import them from here (the CRD and OpenAPI generators, tests).
+export { MAX_RESPONSE_BYTES_CEILING, PRESERVE_UNKNOWN };
 
 /** Arbitrary JSON value written by users (schemas, templated bodies, inputs, outputs). */
 export const UserJson = (description: string) =>
@@ -23,21 +30,10 @@ export const UserObject = (description: string) =>
 
 const closed = { additionalProperties: false } as const;
 
-/** Durations such as `250ms`, `2s`, `1m`, `1h`. */
-export const DURATION_PATTERN = '^[0-9]+(ms|s|m|h)$';
 const Duration = (description: string) => Type.String({ pattern: DURATION_PATTERN, description });
 
 const StringMap = (description: string) =>
   Type.Record(Type.String(), Type.String(), { description });
-
-/**
- * Hard ceiling of `maxResponseBytes`: a task may ask less, never more. The HTTP client enforces
- * `min(task, ceiling)` while the body streams in, so no task can make the server buffer more.
- */
-export const MAX_RESPONSE_BYTES_CEILING = 64 * 1024 * 1024;
-
-export const HTTP_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
-export const RETRY_CLASSES = ['5xx', '429', 'connect-error', 'timeout'] as const;
 
 const HttpSpec = Type.Object(
   {

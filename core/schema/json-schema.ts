@@ -2,17 +2,20 @@
  * JSON Schema compilation for user schemas (inputSchema/outputSchema), strict ajv, cached by
  * content so that identical schemas are compiled once per process.
  */
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import { Ajv, type CodeOptions, type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import type { FieldError } from '../errors.ts';
-import { PRESERVE_UNKNOWN } from '../model/schema.ts';
+import { PRESERVE_UNKNOWN } from '../model/literals.ts';
 
 // ajv-formats ships CommonJS; its default export is the plugin function.
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
 
-/** Builds a strict ajv instance that knows the Kubernetes extension keywords. */
-export function createAjv(options: { allErrors?: boolean } = {}): Ajv {
-  const ajv = new Ajv({ strict: true, allErrors: options.allErrors ?? true, allowUnionTypes: true });
+/**
+ * Builds a strict ajv instance that knows the Kubernetes extension keywords. `code` is for
+ * hack/generate-validators.ts, which emits standalone validators with the same options.
+ */
+export function createAjv(options: { allErrors?: boolean; code?: CodeOptions } = {}): Ajv {
+  const ajv = new Ajv({ strict: true, allErrors: options.allErrors ?? true, allowUnionTypes: true, ...(options.code ? { code: options.code } : {}) });
   addFormats(ajv);
   for (const keyword of [PRESERVE_UNKNOWN, 'x-kubernetes-int-or-string', 'x-kubernetes-list-type']) {
     ajv.addKeyword({ keyword });
@@ -26,7 +29,8 @@ export interface CompiledSchema {
   validate: ValidateFunction;
 }
 
-const ajv = createAjv();
+// Created on first use: `syncflow validate` of documents without JSON Schemas never needs it.
+let userSchemaAjv: Ajv | undefined;
 const cache = new Map<string, CompiledSchema | Error>();
 const CACHE_LIMIT = 5_000;
 
@@ -37,7 +41,7 @@ export function compileJsonSchema(schema: Record<string, unknown>): CompiledSche
   if (cached) return cached;
   let result: CompiledSchema | Error;
   try {
-    result = { source: schema, validate: ajv.compile(schema) };
+    result = { source: schema, validate: (userSchemaAjv ??= createAjv()).compile(schema) };
   } catch (error) {
     result = error instanceof Error ? error : new Error(String(error));
   }

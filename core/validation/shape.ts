@@ -1,17 +1,28 @@
-/** Checks that a document has the shape of the v1alpha1 model (fields, types, enums, patterns). */
-import type { ValidateFunction } from 'ajv';
+/**
+ * Checks that a document has the shape of the v1alpha1 model (fields, types, enums, patterns). The
+ * validators are ajv standalone code generated from core/model/schema.ts at build time
+ * (hack/generate-validators.ts, checked for staleness by the test command): nothing is compiled,
+ * and TypeBox is not loaded, when a command starts.
+ */
+import type { ErrorObject } from 'ajv';
 import type { FieldError } from '../errors.ts';
-import { DURATION_PATTERN, WorkflowDocument, WorkflowTaskDocument } from '../model/schema.ts';
-import { createAjv, pointerToPath } from '../schema/json-schema.ts';
+import { DURATION_PATTERN } from '../model/literals.ts';
+import { pointerToPath } from '../schema/json-schema.ts';
+import * as generated from './shape-validators.generated.ts';
 
-const ajv = createAjv();
-const validators: Record<'Workflow' | 'WorkflowTask', ValidateFunction> = {
-  Workflow: ajv.compile(WorkflowDocument),
-  WorkflowTask: ajv.compile(WorkflowTaskDocument),
-};
+type Kind = 'Workflow' | 'WorkflowTask';
+
+/** A generated validator: true when valid, else the ajv errors on `errors`. */
+interface ShapeValidator {
+  (doc: unknown): boolean;
+  errors?: ErrorObject[] | null;
+}
+
+const validators: Record<Kind, ShapeValidator> = { Workflow: generated.Workflow, WorkflowTask: generated.WorkflowTask };
+const unionLiterals: Record<Kind, Record<string, string>> = generated.unionLiterals;
 
 /** Returns every shape error of a Workflow or WorkflowTask document. */
-export function shapeErrors(kind: 'Workflow' | 'WorkflowTask', doc: unknown): FieldError[] {
+export function shapeErrors(kind: Kind, doc: unknown): FieldError[] {
   const validate = validators[kind];
   if (validate(doc)) return [];
   const errors: FieldError[] = [];
@@ -78,14 +89,7 @@ function valueAt(doc: unknown, pointer: string): unknown {
 }
 
 /** The literal values of the union at an ajv schema path, formatted for a message. */
-function enumAt(kind: 'Workflow' | 'WorkflowTask', schemaPath: string): string | undefined {
-  let node: unknown = kind === 'Workflow' ? WorkflowDocument : WorkflowTaskDocument;
-  const parts = schemaPath.replace(/^#\//, '').split('/');
-  for (const part of parts) {
-    if (part === 'anyOf') break;
-    if (node === null || typeof node !== 'object') return undefined;
-    node = (node as Record<string, unknown>)[part];
-  }
-  const anyOf = (node as { anyOf?: Array<{ const?: unknown }> } | undefined)?.anyOf;
-  return anyOf?.map((m) => String(m.const)).join(', ');
+function enumAt(kind: Kind, schemaPath: string): string | undefined {
+  const at = schemaPath.indexOf('/anyOf');
+  return at < 0 ? undefined : unionLiterals[kind][schemaPath.slice(0, at)];
 }
