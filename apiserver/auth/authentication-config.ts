@@ -193,8 +193,10 @@ export function compileAuthenticationConfig(config: AuthenticationConfig): Compi
 }
 
 /**
- * The CA bundles to give the HTTPS server as `ca` (front-proxy CA first, then the client CA), so TLS
- * asks clients for certificates these CAs issued. Verification itself is done by the authenticators.
+ * The CA bundles to give the HTTPS server as `ca` (front-proxy CA first, then the client CA): OpenSSL
+ * verifies client chains against their union at the handshake, and the authenticators require that
+ * verdict, then classify which bundle the chain leads to. Rebuild the TLS context from the same
+ * config on every change (`change` event), so OpenSSL and the classification see the same CAs.
  */
 export function tlsClientCAs(config: AuthenticationConfig | undefined): string[] {
   return [config?.requestHeader?.clientCA, config?.clientCA].filter(

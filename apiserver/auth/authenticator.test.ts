@@ -13,10 +13,20 @@ import {
   type AuthRequest,
   type Authenticator,
 } from './authenticator.ts';
+import type { HandshakeVerdict } from './certificates.ts';
 import { FakeClock, FakeReviewClient } from './testdata/fake-review-client.ts';
 import { authenticationConfigMapData, DAY_MS, testPki, type TestPki } from './testdata/pki.ts';
 
-function request(chain: X509Certificate[], headers: Record<string, string | string[]> = {}): AuthRequest {
+/** What OpenSSL says at the handshake about a chain of the test PKI that the TLS context trusts. */
+const AUTHORIZED: HandshakeVerdict = { authorized: true };
+/** What OpenSSL says about rogueProxy (its CA shares a name with the front-proxy CA, not a key). */
+const ROGUE: HandshakeVerdict = { authorized: false, error: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' };
+
+function request(
+  chain: X509Certificate[],
+  headers: Record<string, string | string[]> = {},
+  verdict: HandshakeVerdict = AUTHORIZED,
+): AuthRequest {
   const lower = Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v]));
   return {
     headers: Object.fromEntries(
@@ -26,6 +36,7 @@ function request(chain: X509Certificate[], headers: Record<string, string | stri
       Object.entries(lower).map(([k, v]) => [k, Array.isArray(v) ? v : [v]]),
     ),
     peerCertificateChain: chain,
+    peerCertificateVerdict: verdict,
   };
 }
 
@@ -108,16 +119,46 @@ describe('FrontProxyAuthenticator', function () {
 
   it('rejects a certificate with the allowed CN from another CA', async () => {
     const error = await rejection(
-      authenticator.authenticate(request([p.rogueProxy.cert], { 'X-Remote-User': 'admin' })),
+      authenticator.authenticate(request([p.rogueProxy.cert], { 'X-Remote-User': 'admin' }, ROGUE)),
     );
     expect(error.message).to.match(/front-proxy verification failed: .*not signed by a trusted CA/);
   });
 
   it('rejects a client certificate of the cluster client CA (it is not the front proxy)', async () => {
     const error = await rejection(
-      authenticator.authenticate(request([p.alice.cert], { 'X-Remote-User': 'admin' })),
+      authenticator.authenticate(request([p.alice.cert, p.clientCA.cert], { 'X-Remote-User': 'admin' })),
     );
     expect(error.code).to.equal('Unauthorized');
+    expect(error.message).to.equal(
+      'front-proxy verification failed: certificate CN="alice" is not signed by a trusted CA',
+    );
+  });
+
+  it('rejects a front-proxy certificate that OpenSSL refused at the handshake', async () => {
+    const error = await rejection(
+      authenticator.authenticate(
+        request(
+          [p.frontProxyClient.cert],
+          { 'X-Remote-User': 'admin' },
+          {
+            authorized: false,
+            error: 'PATH_LENGTH_EXCEEDED',
+          },
+        ),
+      ),
+    );
+    expect(error.message).to.equal(
+      'front-proxy verification failed: certificate CN="front-proxy-client": its chain exceeds the path length a CA allows',
+    );
+  });
+
+  it('rejects a front-proxy certificate of a request that carries no handshake verdict', async () => {
+    const unverified = request([p.frontProxyClient.cert], { 'X-Remote-User': 'admin' });
+    delete unverified.peerCertificateVerdict;
+    const error = await rejection(authenticator.authenticate(unverified));
+    expect(error.message).to.equal(
+      'front-proxy verification failed: certificate CN="front-proxy-client" was not verified at the TLS handshake',
+    );
   });
 
   it('rejects an expired front-proxy certificate', async () => {
@@ -209,6 +250,15 @@ describe('ClientCertAuthenticator', function () {
     const error = await rejection(authenticator.authenticate(request([p.frontProxyClient.cert])));
     expect(error.message).to.match(
       /^client certificate verification failed: certificate CN="front-proxy-client" is not signed/,
+    );
+  });
+
+  it('rejects a certificate that OpenSSL refused at the handshake', async () => {
+    const error = await rejection(
+      authenticator.authenticate(request([p.alice.cert], {}, { authorized: false, error: 'UNSPECIFIED' })),
+    );
+    expect(error.message).to.match(
+      /^client certificate verification failed: certificate CN="alice" failed TLS verification \(UNSPECIFIED/,
     );
   });
 
@@ -451,7 +501,7 @@ describe('UnionAuthenticator', function () {
 
   it('rejects when every credential is bad, with each reason', async () => {
     const error = await rejection(
-      union.authenticate(request([p.rogueProxy.cert], { Authorization: 'Bearer nope' })),
+      union.authenticate(request([p.rogueProxy.cert], { Authorization: 'Bearer nope' }, ROGUE)),
     );
     expect(error.code).to.equal('Unauthorized');
     expect(error.message)
@@ -470,7 +520,7 @@ describe('UnionAuthenticator', function () {
   it('answers ServiceUnavailable when the token could not be reviewed', async () => {
     client.tokenReview = () => Promise.reject(new Error('down'));
     const error = await rejection(
-      union.authenticate(request([p.rogueProxy.cert], { Authorization: 'Bearer good' })),
+      union.authenticate(request([p.rogueProxy.cert], { Authorization: 'Bearer good' }, ROGUE)),
     );
     expect(error.code).to.equal('ServiceUnavailable');
   });

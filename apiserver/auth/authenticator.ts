@@ -10,9 +10,11 @@ import type { Registry } from 'prom-client';
 import { SyncflowError } from '../../core/errors.ts';
 import { currentCompiledConfig, type AuthenticationConfigProvider } from './authentication-config.ts';
 import {
+  acceptClientCertificate,
+  handshakeVerdict,
   peerCertificateChain,
   subjectAttributes,
-  verifyClientCertificate,
+  type HandshakeVerdict,
   type TrustedCertificate,
 } from './certificates.ts';
 import type { ReviewClient } from './kube-reviews.ts';
@@ -32,6 +34,11 @@ export interface AuthRequest {
   headersDistinct?: NodeJS.Dict<string[]>;
   /** Client certificate chain, leaf first; empty if none. */
   peerCertificateChain: X509Certificate[];
+  /**
+   * OpenSSL's verdict on that chain at the TLS handshake. Absent = not verified: every client
+   * certificate is then refused.
+   */
+  peerCertificateVerdict?: HandshakeVerdict;
 }
 
 /** Turns one request's credentials into a user. */
@@ -43,9 +50,10 @@ export interface Authenticator {
   authenticate(req: AuthRequest): Promise<UserInfo | undefined>;
 }
 
-/** The {@link AuthRequest} of a Node HTTPS request (headers and the TLS peer chain). */
+/** The {@link AuthRequest} of a Node HTTPS request (headers, the TLS peer chain and OpenSSL's verdict on it). */
 export function authRequestFrom(req: IncomingMessage): AuthRequest {
   const socket = req.socket as Partial<TLSSocket>;
+  const tls = typeof socket.getPeerCertificate === 'function';
   return {
     headers: req.headers,
     // Node builds headersDistinct on first read (an object and an array per header): only when a
@@ -53,8 +61,8 @@ export function authRequestFrom(req: IncomingMessage): AuthRequest {
     get headersDistinct() {
       return req.headersDistinct;
     },
-    peerCertificateChain:
-      typeof socket.getPeerCertificate === 'function' ? peerCertificateChain(socket as TLSSocket) : [],
+    peerCertificateChain: tls ? peerCertificateChain(socket as TLSSocket) : [],
+    ...(tls ? { peerCertificateVerdict: handshakeVerdict(socket as TLSSocket) } : {}),
   };
 }
 
@@ -97,8 +105,8 @@ export interface CertificateAuthenticatorOptions {
 }
 
 /**
- * The leaf of the request's client certificate once its chain verifies against `cas`; undefined
- * when there is no certificate or no CA configured; Unauthorized (naming `what`) when it does not verify.
+ * The leaf of the request's client certificate once OpenSSL verified its chain and it leads to `cas`;
+ * undefined when there is no certificate or no CA configured; Unauthorized (naming `what`) otherwise.
  */
 function verifiedLeaf(
   req: AuthRequest,
@@ -107,7 +115,10 @@ function verifiedLeaf(
   what: string,
 ): X509Certificate | undefined {
   if (cas === undefined || req.peerCertificateChain.length === 0) return undefined;
-  const result = verifyClientCertificate(req.peerCertificateChain, cas, { now });
+  const result = acceptClientCertificate(req.peerCertificateChain, cas, {
+    verdict: req.peerCertificateVerdict,
+    now,
+  });
   if (!result.verified) throw new SyncflowError('Unauthorized', `${what} failed: ${result.reason}`);
   return result.chain[0] as X509Certificate;
 }

@@ -1,9 +1,18 @@
 import { expect } from 'chai';
 import type { X509Certificate } from 'node:crypto';
-import { parseCertificateBundle, subjectAttributes, verifyClientCertificate } from './certificates.ts';
+import type { TLSSocket } from 'node:tls';
+import {
+  acceptClientCertificate,
+  handshakeVerdict,
+  parseCertificateBundle,
+  subjectAttributes,
+  type HandshakeVerdict,
+} from './certificates.ts';
 import { DAY_MS, testPki, type TestPki } from './testdata/pki.ts';
 
-describe('verifyClientCertificate', function () {
+const AUTHORIZED: HandshakeVerdict = { authorized: true };
+
+describe('acceptClientCertificate', function () {
   this.timeout(30_000);
   let p: TestPki;
   before(() => {
@@ -13,74 +22,107 @@ describe('verifyClientCertificate', function () {
   const cases: Array<{
     title: string;
     chain: (p: TestPki) => X509Certificate[];
-    roots: (p: TestPki) => string;
+    bundle: (p: TestPki) => string;
+    verdict?: HandshakeVerdict | undefined;
     shift?: number;
     reason?: RegExp;
   }> = [
     {
-      title: 'accepts a leaf signed by a CA of the bundle',
+      title: 'accepts a verified leaf signed by a CA of the bundle',
       chain: (p) => [p.alice.cert],
-      roots: (p) => p.clientCA.certPem,
+      bundle: (p) => p.clientCA.certPem,
     },
     {
-      title: 'accepts a leaf signed by the second CA of a bundle',
+      title: 'accepts a verified leaf signed by the second CA of a bundle',
       chain: (p) => [p.alice.cert],
-      roots: (p) => p.frontProxyCA.certPem + p.clientCA.certPem,
+      bundle: (p) => p.frontProxyCA.certPem + p.clientCA.certPem,
     },
     {
-      title: 'accepts a leaf through a presented intermediate',
-      chain: (p) => [p.bob.cert, p.intermediateCA.cert],
-      roots: (p) => p.rootCA.certPem,
+      title: 'accepts the chain as Node 20 reports it, with the CA of the TLS context appended',
+      chain: (p) => [p.alice.cert, p.clientCA.cert],
+      bundle: (p) => p.clientCA.certPem,
     },
     {
-      title: 'rejects a leaf whose intermediate was not presented',
-      chain: (p) => [p.bob.cert],
-      roots: (p) => p.rootCA.certPem,
-      reason: /CN="bob" is not signed by a trusted CA/,
+      title: 'accepts a verified leaf through a presented intermediate',
+      chain: (p) => [p.bob.cert, p.intermediateCA.cert, p.rootCA.cert],
+      bundle: (p) => p.rootCA.certPem,
     },
     {
-      title: 'rejects a leaf from a CA with the same name but another key',
-      chain: (p) => [p.rogueProxy.cert],
-      roots: (p) => p.frontProxyCA.certPem,
+      title: 'refuses a chain OpenSSL refused, although it leads to the bundle',
+      chain: (p) => [p.alice.cert],
+      bundle: (p) => p.clientCA.certPem,
+      verdict: { authorized: false, error: 'CERT_REVOKED' },
+      reason: /^certificate CN="alice" failed TLS verification \(CERT_REVOKED\)$/,
+    },
+    {
+      title: 'refuses a chain without a handshake verdict',
+      chain: (p) => [p.alice.cert],
+      bundle: (p) => p.clientCA.certPem,
+      verdict: undefined,
+      reason: /^certificate CN="alice" was not verified at the TLS handshake$/,
+    },
+    {
+      title: 'refuses a verified chain that leads to the other bundle (client CA is not front proxy)',
+      chain: (p) => [p.alice.cert, p.clientCA.cert],
+      bundle: (p) => p.frontProxyCA.certPem,
+      reason: /^certificate CN="alice" is not signed by a trusted CA$/,
+    },
+    {
+      title: 'refuses a verified chain that leads to the other bundle (front proxy is not a client CA)',
+      chain: (p) => [p.frontProxyClient.cert, p.frontProxyCA.cert],
+      bundle: (p) => p.clientCA.certPem + p.rootCA.certPem,
+      reason: /^certificate CN="front-proxy-client" is not signed by a trusted CA$/,
+    },
+    {
+      title: 'does not skip a presented certificate that did not issue the one before it',
+      chain: (p) => [p.alice.cert, p.frontProxyCA.cert],
+      bundle: (p) => p.frontProxyCA.certPem,
+      reason: /CN="alice" is not signed by a trusted CA/,
+    },
+    {
+      title: 'does not classify through a presented certificate that is not a CA',
+      chain: (p) => [p.alice.cert, p.alice.cert],
+      bundle: (p) => p.alice.certPem,
       reason: /not signed by a trusted CA/,
     },
     {
-      title: 'rejects an expired leaf',
-      chain: (p) => [p.alice.cert],
-      roots: (p) => p.clientCA.certPem,
-      shift: 31 * DAY_MS,
-      reason: /CN="alice": expired at/,
+      title: 'does not classify a leaf whose intermediate was not presented',
+      chain: (p) => [p.bob.cert],
+      bundle: (p) => p.rootCA.certPem,
+      reason: /CN="bob" is not signed by a trusted CA/,
     },
     {
-      title: 'rejects a leaf that is not valid yet',
+      title: 'does not classify a leaf from a CA with the same name but another key',
+      chain: (p) => [p.rogueProxy.cert],
+      bundle: (p) => p.frontProxyCA.certPem,
+      reason: /not signed by a trusted CA/,
+    },
+    {
+      title: 'refuses a leaf that expired after the handshake (a long keep-alive connection)',
       chain: (p) => [p.alice.cert],
-      roots: (p) => p.clientCA.certPem,
+      bundle: (p) => p.clientCA.certPem,
+      shift: 31 * DAY_MS,
+      reason: /^certificate CN="alice": expired at/,
+    },
+    {
+      title: 'refuses a leaf that is not valid yet by the clock of the request',
+      chain: (p) => [p.alice.cert],
+      bundle: (p) => p.clientCA.certPem,
       shift: -DAY_MS,
       reason: /not valid before/,
     },
     {
-      title: 'rejects a leaf whose extended key usage excludes client authentication',
-      chain: (p) => [p.serverOnly.cert],
-      roots: (p) => p.clientCA.certPem,
-      reason: /extended key usage/,
-    },
-    {
-      title: 'rejects a leaf signed by a leaf (issuer is not a CA)',
-      chain: (p) => [p.alice.cert, p.alice.cert],
-      roots: (p) => p.alice.certPem,
-      reason: /not signed by a trusted CA/,
-    },
-    {
-      title: 'rejects an empty chain',
+      title: 'refuses an empty chain',
       chain: () => [],
-      roots: (p) => p.clientCA.certPem,
-      reason: /no client certificate/,
+      bundle: (p) => p.clientCA.certPem,
+      reason: /^no client certificate$/,
     },
   ];
 
   for (const c of cases) {
     it(c.title, () => {
-      const result = verifyClientCertificate(c.chain(p), parseCertificateBundle(c.roots(p)), {
+      const result = acceptClientCertificate(c.chain(p), parseCertificateBundle(c.bundle(p)), {
+        verdict: 'verdict' in c ? c.verdict : AUTHORIZED,
         now: Date.now() + (c.shift ?? 0),
       });
       if (c.reason === undefined) {
@@ -92,22 +134,73 @@ describe('verifyClientCertificate', function () {
     });
   }
 
-  it('rejects a chain whose CA has expired', () => {
-    // The leaf and its CA expire together, so the CA's expiry is simulated on its compiled entry.
-    const roots = parseCertificateBundle(p.clientCA.certPem);
-    const root = roots[0]!;
-    const result = verifyClientCertificate([p.alice.cert], [{ ...root, notAfter: Date.now() - 1 }], {
-      now: Date.now(),
-    });
-    expect(result).to.deep.include({ verified: false });
-    expect((result as { reason: string }).reason).to.match(/^CA certificate CN="client-ca": expired/);
+  describe('words the reasons OpenSSL gives as the authenticators always have', () => {
+    const reasons: Array<{ error: string; shift?: number; reason: RegExp }> = [
+      {
+        error: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+        reason: /^certificate CN="alice" is not signed by a trusted CA$/,
+      },
+      {
+        error: 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+        reason: /^certificate CN="alice" is not signed by a trusted CA$/,
+      },
+      {
+        error: 'SELF_SIGNED_CERT_IN_CHAIN',
+        reason: /^certificate CN="alice" is not signed by a trusted CA$/,
+      },
+      { error: 'CERT_HAS_EXPIRED', shift: 31 * DAY_MS, reason: /^certificate CN="alice": expired at / },
+      {
+        error: 'CERT_HAS_EXPIRED',
+        reason: /^certificate CN="alice": a certificate of its chain has expired$/,
+      },
+      { error: 'CERT_NOT_YET_VALID', shift: -DAY_MS, reason: /^certificate CN="alice": not valid before / },
+      {
+        error: 'CERT_NOT_YET_VALID',
+        reason: /^certificate CN="alice": a certificate of its chain is not valid yet$/,
+      },
+      {
+        error: 'INVALID_PURPOSE',
+        reason: /^certificate CN="alice": extended key usage does not allow client authentication$/,
+      },
+      {
+        error: 'PATH_LENGTH_EXCEEDED',
+        reason: /^certificate CN="alice": its chain exceeds the path length a CA allows$/,
+      },
+      {
+        error: 'INVALID_CA',
+        reason: /^certificate CN="alice": its chain holds an issuer that is not a valid CA$/,
+      },
+      {
+        error: 'UNSPECIFIED',
+        reason: /^certificate CN="alice" failed TLS verification \(UNSPECIFIED: e\.g\. an issuer's key usage/,
+      },
+    ];
+    for (const r of reasons) {
+      it(`${r.error}${r.shift ? ' (dates explain it)' : ''}`, () => {
+        const result = acceptClientCertificate([p.alice.cert], parseCertificateBundle(p.clientCA.certPem), {
+          verdict: { authorized: false, error: r.error },
+          now: Date.now() + (r.shift ?? 0),
+        });
+        expect(result.verified === false && result.reason).to.match(r.reason);
+      });
+    }
   });
 
-  it('returns the verified chain leaf first, root last', () => {
-    const result = verifyClientCertificate(
+  it('rejects a chain whose CA has expired since the handshake', () => {
+    // The leaf and its CA expire together, so the CA's expiry is simulated on its compiled entry.
+    const root = parseCertificateBundle(p.clientCA.certPem)[0]!;
+    const result = acceptClientCertificate([p.alice.cert], [{ ...root, notAfter: Date.now() - 1 }], {
+      verdict: AUTHORIZED,
+      now: Date.now(),
+    });
+    expect(result.verified === false && result.reason).to.match(/^CA certificate CN="client-ca": expired/);
+  });
+
+  it('returns the classified chain leaf first, the CA of the bundle last', () => {
+    const result = acceptClientCertificate(
       [p.bob.cert, p.intermediateCA.cert],
       parseCertificateBundle(p.rootCA.certPem),
-      { now: Date.now() },
+      { verdict: AUTHORIZED, now: Date.now() },
     );
     expect(result.verified && result.chain.map((cert) => subjectAttributes(cert, 'CN')[0])).to.deep.equal([
       'bob',
@@ -115,33 +208,51 @@ describe('verifyClientCertificate', function () {
       'root-ca',
     ]);
   });
+
+  it('checks the time at every request on a chain classified once', () => {
+    const presented = [p.alice.cert];
+    const bundle = parseCertificateBundle(p.clientCA.certPem);
+    const now = Date.now();
+    const at = (time: number) =>
+      acceptClientCertificate(presented, bundle, { verdict: AUTHORIZED, now: time });
+    expect(at(now).verified).to.equal(true);
+    const later = at(now + 31 * DAY_MS);
+    expect(later.verified === false && later.reason).to.match(/expired/);
+    expect(at(now).verified).to.equal(true);
+    const other = acceptClientCertificate(presented, parseCertificateBundle(p.frontProxyCA.certPem), {
+      verdict: AUTHORIZED,
+      now,
+    });
+    expect(other.verified).to.equal(false);
+  });
 });
 
-describe('verifyClientCertificate on one connection', function () {
-  this.timeout(30_000);
+describe('handshakeVerdict', () => {
+  const socket = (fields: { authorized: boolean; authorizationError?: unknown }): TLSSocket =>
+    ({ ...fields, getPeerCertificate: () => ({}) }) as unknown as TLSSocket;
 
-  it('remembers a success only while every certificate of its path is valid', () => {
-    const p = testPki();
-    const presented = [p.alice.cert];
-    const roots = parseCertificateBundle(p.clientCA.certPem);
-    const now = Date.now();
-    expect(verifyClientCertificate(presented, roots, { now }).verified).to.equal(true);
-    expect(verifyClientCertificate(presented, roots, { now: now + 1000 }).verified).to.equal(true);
-    const later = verifyClientCertificate(presented, roots, { now: now + 31 * DAY_MS });
-    expect(later.verified === false && later.reason).to.match(/expired/);
-    expect(verifyClientCertificate(presented, roots, { now }).verified).to.equal(true);
-  });
-
-  it('answers a second request on the same chain and CAs from memory', () => {
-    const p = testPki();
-    const presented = [p.bob.cert, p.intermediateCA.cert];
-    const roots = parseCertificateBundle(p.rootCA.certPem);
-    const first = verifyClientCertificate(presented, roots, { now: Date.now() });
-    expect(verifyClientCertificate(presented, roots, { now: Date.now() })).to.equal(first);
-    const rejected = verifyClientCertificate(presented, parseCertificateBundle(p.clientCA.certPem), {
-      now: Date.now(),
+  it("reads OpenSSL's verdict and its error code from the socket", () => {
+    expect(handshakeVerdict(socket({ authorized: true }))).to.deep.equal({ authorized: true });
+    expect(
+      handshakeVerdict(socket({ authorized: false, authorizationError: 'PATH_LENGTH_EXCEEDED' })),
+    ).to.deep.equal({ authorized: false, error: 'PATH_LENGTH_EXCEEDED' });
+    expect(
+      handshakeVerdict(
+        socket({
+          authorized: false,
+          authorizationError: Object.assign(new Error('x'), { code: 'INVALID_CA' }),
+        }),
+      ),
+    ).to.deep.equal({ authorized: false, error: 'INVALID_CA' });
+    expect(
+      handshakeVerdict(socket({ authorized: false, authorizationError: new Error('odd') })),
+    ).to.deep.equal({
+      authorized: false,
+      error: 'odd',
     });
-    expect(rejected.verified).to.equal(false);
+    expect(handshakeVerdict(socket({ authorized: false, authorizationError: null }))).to.deep.equal({
+      authorized: false,
+    });
   });
 });
 

@@ -1,15 +1,12 @@
 /**
- * Client-certificate verification on `node:crypto`'s X509Certificate: chains a presented leaf
- * (optionally through presented intermediates) to one certificate of a trusted CA bundle, checking
- * issuer names, signatures, validity periods, CA basic constraints and the clientAuth extended key
- * usage, as Go's `x509.Certificate.Verify` does for Kubernetes' client-certificate authenticators.
+ * Client certificates as the authenticators accept them: verified by OpenSSL at the TLS handshake
+ * (the server requests certificates with every trusted CA in its context), then classified here by
+ * the bundle (front-proxy CA or cluster client CA) their chain leads to. No chain is verified here.
  */
 import { X509Certificate } from 'node:crypto';
 import type { TLSSocket, DetailedPeerCertificate } from 'node:tls';
 
 const PEM_BLOCK = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
-const CLIENT_AUTH_OID = '1.3.6.1.5.5.7.3.2';
-const ANY_EKU_OID = '2.5.29.37.0';
 /** Longest chain followed (leaf + intermediates), so a hostile chain cannot make us loop or work hard. */
 const MAX_CHAIN_LENGTH = 8;
 
@@ -47,97 +44,172 @@ function trusted(cert: X509Certificate): TrustedCertificate {
 export type VerificationResult =
   { verified: true; chain: X509Certificate[] } | { verified: false; reason: string };
 
-/** Options of {@link verifyClientCertificate}. */
-export interface VerifyOptions {
+/**
+ * OpenSSL's verdict on the client's chain at the TLS handshake (`TLSSocket.authorized` and
+ * `authorizationError`), reached against every CA given to the TLS context: path length, key usage
+ * of issuers, name constraints, unknown critical extensions, validity and the clientAuth purpose.
+ */
+export interface HandshakeVerdict {
+  authorized: boolean;
+  /** OpenSSL's error as Node names it (`CERT_HAS_EXPIRED`, `UNSPECIFIED`, …) when not authorized. */
+  error?: string;
+}
+
+/** The {@link HandshakeVerdict} of a TLS connection, read with its chain ({@link peerCertificateChain}). */
+export function handshakeVerdict(socket: TLSSocket): HandshakeVerdict {
+  return peerCertificates(socket).verdict;
+}
+
+function readVerdict(socket: TLSSocket): HandshakeVerdict {
+  if (socket.authorized) return { authorized: true };
+  // Typed as Error, but Node sets the OpenSSL code as a string.
+  const error = socket.authorizationError as Error | string | null | undefined;
+  if (error === null || error === undefined) return { authorized: false };
+  const code = typeof error === 'string' ? error : ((error as { code?: string }).code ?? error.message);
+  return { authorized: false, error: code };
+}
+
+/** Options of {@link acceptClientCertificate}. */
+export interface AcceptOptions {
+  /** OpenSSL's verdict on `presented` at the handshake; absent = not verified. */
+  verdict: HandshakeVerdict | undefined;
   /** Current time in ms since the epoch. */
   now: number;
 }
 
 /**
- * Verifies that `presented[0]` (the leaf) chains to one of `roots`, possibly through the other
- * presented certificates acting as intermediates. Every certificate on the path must be within its
- * validity period; issuers must be CAs; the leaf and intermediates, when they restrict extended key
- * usage, must allow clientAuth.
- *
- * Signature checks cost ~0.3 ms, so outcomes are remembered per (`presented` array, `roots` array)
- * — both stable per connection ({@link peerCertificateChain}) and per configuration — for as long
- * as the time says the outcome holds: a success until the first certificate of its path expires, a
- * non-time failure for good, a time failure never.
+ * Accepts `presented` (leaf first) as a client certificate of one trust bundle. Trust is OpenSSL's:
+ * the chain must have been verified at the handshake. OpenSSL verifies against the union of the
+ * bundles, so what remains here is classification — the leaf must lead, by issuer name and
+ * signature through presented CA certificates, to a certificate of `bundle`, so that a client-CA
+ * certificate is never taken as the front proxy or the reverse — and a time check on that path,
+ * because a keep-alive connection outlives its handshake (Go checks at every request).
  */
-export function verifyClientCertificate(
+export function acceptClientCertificate(
   presented: readonly X509Certificate[],
-  roots: readonly TrustedCertificate[],
-  options: VerifyOptions,
+  bundle: readonly TrustedCertificate[],
+  options: AcceptOptions,
 ): VerificationResult {
-  const remembered = outcomes.get(presented)?.get(roots);
-  if (remembered !== undefined && options.now >= remembered.from && options.now <= remembered.until) {
-    return remembered.result;
-  }
-  const outcome = verifyPath(presented, roots, options.now);
-  if (outcome.from !== undefined) {
-    let byRoots = outcomes.get(presented);
-    if (byRoots === undefined) outcomes.set(presented, (byRoots = new WeakMap()));
-    byRoots.set(roots, outcome as Outcome);
-  }
-  return outcome.result;
-}
-
-/** A verification result and the time window in which it holds (absent: do not remember it). */
-interface Outcome {
-  result: VerificationResult;
-  from: number;
-  until: number;
-}
-
-const outcomes = new WeakMap<readonly X509Certificate[], WeakMap<readonly TrustedCertificate[], Outcome>>();
-
-function verifyPath(
-  presented: readonly X509Certificate[],
-  roots: readonly TrustedCertificate[],
-  now: number,
-): Outcome | { result: VerificationResult; from?: undefined } {
-  const permanent = (reason: string): Outcome => ({
-    result: { verified: false, reason },
-    from: -Infinity,
-    until: Infinity,
-  });
   const leaf = presented[0];
-  if (leaf === undefined) return permanent('no client certificate');
-  const intermediates = presented.slice(1).map(trusted);
-  const path: TrustedCertificate[] = [];
-  let current = trusted(leaf);
-  for (let depth = 0; depth < MAX_CHAIN_LENGTH; depth++) {
-    const timeProblem = validityProblem(current, now);
-    if (timeProblem !== undefined)
-      return { result: { verified: false, reason: `${describe(current.cert)}: ${timeProblem}` } };
-    const usage = usageProblem(current.cert);
-    if (usage !== undefined) return permanent(`${describe(current.cert)}: ${usage}`);
-    path.push(current);
-    const root = roots.find((candidate) => issued(candidate, current.cert));
-    if (root !== undefined) {
-      const rootProblem = validityProblem(root, now);
-      if (rootProblem !== undefined)
-        return { result: { verified: false, reason: `CA ${describe(root.cert)}: ${rootProblem}` } };
-      path.push(root);
-      return {
-        result: { verified: true, chain: path.map((entry) => entry.cert) },
-        from: Math.max(...path.map((entry) => entry.notBefore)),
-        until: Math.min(...path.map((entry) => entry.notAfter)),
-      };
-    }
-    const next = intermediates.find(
-      (candidate) => !path.some((entry) => entry.cert === candidate.cert) && issued(candidate, current.cert),
-    );
-    if (next === undefined) return permanent(`${describe(current.cert)} is not signed by a trusted CA`);
-    current = next;
+  if (leaf === undefined) return { verified: false, reason: 'no client certificate' };
+  const verdict = options.verdict ?? { authorized: false };
+  if (!verdict.authorized) {
+    return { verified: false, reason: handshakeReason(leaf, presented, verdict.error, options.now) };
   }
-  return permanent(`certificate chain longer than ${MAX_CHAIN_LENGTH}`);
+  const path = pathToBundle(presented, bundle);
+  if (path === undefined)
+    return { verified: false, reason: `${describe(leaf)} is not signed by a trusted CA` };
+  for (const [index, entry] of path.entries()) {
+    const problem = validityProblem(entry, options.now);
+    if (problem !== undefined) {
+      const ca = index === path.length - 1 ? 'CA ' : '';
+      return { verified: false, reason: `${ca}${describe(entry.cert)}: ${problem}` };
+    }
+  }
+  return { verified: true, chain: path.map((entry) => entry.cert) };
 }
 
-function issued(issuer: TrustedCertificate, subject: X509Certificate): boolean {
-  if (!issuer.cert.ca || !subject.checkIssued(issuer.cert)) return false;
+/** OpenSSL errors (as Node names them) meaning: no trusted CA issued this chain. */
+const UNTRUSTED = new Set([
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_DECRYPT_CERT_SIGNATURE',
+  'CERT_SIGNATURE_FAILURE',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'CERT_UNTRUSTED',
+]);
+
+/** The 401 reason for a chain OpenSSL refused, in the words the authenticators have always used. */
+function handshakeReason(
+  leaf: X509Certificate,
+  presented: readonly X509Certificate[],
+  error: string | undefined,
+  now: number,
+): string {
+  const dated = (problem: (entry: TrustedCertificate) => string | undefined): string | undefined => {
+    for (const cert of presented) {
+      const found = problem(trusted(cert));
+      if (found !== undefined) return `${describe(cert)}: ${found}`;
+    }
+    return undefined;
+  };
+  switch (error) {
+    case 'CERT_HAS_EXPIRED':
+      return (
+        dated((e) => (now > e.notAfter ? `expired at ${e.cert.validTo}` : undefined)) ??
+        `${describe(leaf)}: a certificate of its chain has expired`
+      );
+    case 'CERT_NOT_YET_VALID':
+      return (
+        dated((e) => (now < e.notBefore ? `not valid before ${e.cert.validFrom}` : undefined)) ??
+        `${describe(leaf)}: a certificate of its chain is not valid yet`
+      );
+    case 'INVALID_PURPOSE':
+      return `${describe(leaf)}: extended key usage does not allow client authentication`;
+    case 'PATH_LENGTH_EXCEEDED':
+      return `${describe(leaf)}: its chain exceeds the path length a CA allows`;
+    case 'INVALID_CA':
+      return `${describe(leaf)}: its chain holds an issuer that is not a valid CA`;
+    default:
+      if (error === undefined) return `${describe(leaf)} was not verified at the TLS handshake`;
+      if (UNTRUSTED.has(error)) return `${describe(leaf)} is not signed by a trusted CA`;
+      // Node names only some OpenSSL errors; the others (an issuer's key usage, name constraints,
+      // an unknown critical extension, …) all arrive as UNSPECIFIED.
+      return error === 'UNSPECIFIED'
+        ? `${describe(leaf)} failed TLS verification (UNSPECIFIED: e.g. an issuer's key usage, a name constraint or an unknown critical extension)`
+        : `${describe(leaf)} failed TLS verification (${error})`;
+  }
+}
+
+/** Classifications remembered per (presented array, bundle array): both are stable per connection and per configuration. */
+const paths = new WeakMap<
+  readonly X509Certificate[],
+  WeakMap<readonly TrustedCertificate[], TrustedCertificate[] | null>
+>();
+
+/**
+ * The certificates from the leaf to the certificate of `bundle` that issued the last of them, or
+ * undefined. Signature checks cost ~0.3 ms, so the answer is remembered; it depends on no clock.
+ */
+function pathToBundle(
+  presented: readonly X509Certificate[],
+  bundle: readonly TrustedCertificate[],
+): TrustedCertificate[] | undefined {
+  let byBundle = paths.get(presented);
+  const remembered = byBundle?.get(bundle);
+  if (remembered !== undefined) return remembered ?? undefined;
+  const path = findPath(presented, bundle);
+  if (byBundle === undefined) paths.set(presented, (byBundle = new WeakMap()));
+  byBundle.set(bundle, path ?? null);
+  return path;
+}
+
+/**
+ * Follows `presented` in order (as Node reports it: leaf, the intermediates, the CA OpenSSL found)
+ * until a certificate of `bundle` issued the current one. Each step needs the issuer's name, its CA
+ * flag and its signature; everything else is OpenSSL's verdict.
+ */
+function findPath(
+  presented: readonly X509Certificate[],
+  bundle: readonly TrustedCertificate[],
+): TrustedCertificate[] | undefined {
+  const path: TrustedCertificate[] = [];
+  for (let index = 0; index < Math.min(presented.length, MAX_CHAIN_LENGTH); index++) {
+    const current = presented[index] as X509Certificate;
+    if (index > 0 && !issued(current, presented[index - 1] as X509Certificate)) return undefined;
+    path.push(trusted(current));
+    const anchor = bundle.find((candidate) => issued(candidate.cert, current));
+    if (anchor !== undefined) return [...path, anchor];
+  }
+  return undefined;
+}
+
+function issued(issuer: X509Certificate, subject: X509Certificate): boolean {
+  if (!issuer.ca || !subject.checkIssued(issuer)) return false;
   try {
-    return subject.verify(issuer.cert.publicKey);
+    return subject.verify(issuer.publicKey);
   } catch {
     return false;
   }
@@ -147,19 +219,6 @@ function validityProblem(cert: TrustedCertificate, now: number): string | undefi
   if (!(now >= cert.notBefore)) return `not valid before ${cert.cert.validFrom}`;
   if (!(now <= cert.notAfter)) return `expired at ${cert.cert.validTo}`;
   return undefined;
-}
-
-function usageProblem(cert: X509Certificate): string | undefined {
-  const usages = extendedKeyUsages(cert);
-  if (usages === undefined || usages.includes(CLIENT_AUTH_OID) || usages.includes(ANY_EKU_OID))
-    return undefined;
-  return 'extended key usage does not allow client authentication';
-}
-
-/** The certificate's extended key usage OIDs; `extKeyUsage` on Node ≥ 23, `keyUsage` before. */
-function extendedKeyUsages(cert: X509Certificate): string[] | undefined {
-  const withNewName = cert as X509Certificate & { extKeyUsage?: string[] };
-  return 'extKeyUsage' in withNewName ? withNewName.extKeyUsage : cert.keyUsage;
 }
 
 /** `CN=…` of a certificate, for messages. */
@@ -189,20 +248,32 @@ function subjectLines(cert: X509Certificate): string[] {
   return lines;
 }
 
-const chainsBySocket = new WeakMap<TLSSocket, X509Certificate[]>();
+/** What a connection's client presented and what OpenSSL said of it, read together once. */
+interface PeerCertificates {
+  chain: X509Certificate[];
+  verdict: HandshakeVerdict;
+}
+
+const peersBySocket = new WeakMap<TLSSocket, PeerCertificates>();
 
 /**
  * The client certificate chain of a TLS connection, leaf first, empty when the client sent none.
  * Read once per connection and cached (keep-alive connections from the front proxy carry many
- * requests). Node 20 returns the presented intermediates from `getPeerCertificate(true)` on the
- * first call only (later calls, and calls after `getPeerX509Certificate()`, give the leaf alone),
- * so use this function rather than those methods elsewhere in the server. Node 24 gives a server
- * the leaf alone: there, an intermediate CA must be in the CA bundle (it then acts as a root, as
- * in Go). The server must be created with `requestCert: true` and `rejectUnauthorized: false`;
- * verification is done by the authenticators, not by the TLS layer.
+ * requests), together with OpenSSL's verdict ({@link handshakeVerdict}), so the two always
+ * describe the same handshake. Node 20 returns the presented intermediates from
+ * `getPeerCertificate(true)` on the first call only (later calls, and calls after
+ * `getPeerX509Certificate()`, give the leaf alone), so use this function rather than those methods
+ * elsewhere in the server; it appends the CA of the TLS context that issued the last presented
+ * certificate. Node 24 gives a server the leaf alone: there, an intermediate CA must be in the CA
+ * bundle (with its root) to be classified. The server must be created with `requestCert: true`
+ * (and `rejectUnauthorized: false`, since token clients present no certificate).
  */
 export function peerCertificateChain(socket: TLSSocket): X509Certificate[] {
-  const cached = chainsBySocket.get(socket);
+  return peerCertificates(socket).chain;
+}
+
+function peerCertificates(socket: TLSSocket): PeerCertificates {
+  const cached = peersBySocket.get(socket);
   if (cached !== undefined) return cached;
   const chain: X509Certificate[] = [];
   const seen = new Set<DetailedPeerCertificate>();
@@ -212,6 +283,7 @@ export function peerCertificateChain(socket: TLSSocket): X509Certificate[] {
     chain.push(new X509Certificate(current.raw));
     current = current.issuerCertificate;
   }
-  chainsBySocket.set(socket, chain);
-  return chain;
+  const peer = { chain, verdict: readVerdict(socket) };
+  peersBySocket.set(socket, peer);
+  return peer;
 }

@@ -5,5 +5,11 @@ export * from './authorizer.ts';
 export * from './authentication-config.ts';
 export * from './kube-reviews.ts';
 export * from './configmap-source.ts';
-export { peerCertificateChain, parseCertificateBundle, verifyClientCertificate } from './certificates.ts';
+export {
+  acceptClientCertificate,
+  handshakeVerdict,
+  parseCertificateBundle,
+  peerCertificateChain,
+  type HandshakeVerdict,
+} from './certificates.ts';
 export type { AuthLogger } from './logger.ts';

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { once } from 'node:events';
-import { createServer, request, type Server } from 'node:https';
+import { Agent, createServer, request, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { SyncflowError } from '../../core/errors.ts';
 import { AuthenticationConfigWatcher, tlsClientCAs, type ConfigMapSource } from './authentication-config.ts';
@@ -10,6 +10,7 @@ import { authenticationConfigMapData, testPki, type Issued, type TestPki } from 
 
 interface Answer {
   status: number;
+  reusedSocket?: boolean;
   body: { user?: unknown; code?: string; message?: string; presented?: number };
 }
 
@@ -68,7 +69,7 @@ describe('authentication over a real TLS connection', function () {
   });
 
   function call(
-    client: { identity?: Issued; chain?: Issued[] },
+    client: { identity?: Issued; chain?: Issued[]; agent?: Agent },
     headers: Record<string, string | string[]> = {},
   ): Promise<Answer> {
     return new Promise((resolve, reject) => {
@@ -77,7 +78,7 @@ describe('authentication over a real TLS connection', function () {
           host: '127.0.0.1',
           port,
           path: '/apis',
-          agent: false,
+          agent: client.agent ?? false,
           rejectUnauthorized: false,
           headers,
           ...(client.identity
@@ -88,11 +89,16 @@ describe('authentication over a real TLS connection', function () {
             : {}),
         },
         (res) => {
+          const reusedSocket = req.reusedSocket;
           let text = '';
           res.setEncoding('utf8');
           res.on('data', (chunk: string) => (text += chunk));
           res.on('end', () =>
-            resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) as Answer['body'] }),
+            resolve({
+              status: res.statusCode ?? 0,
+              body: JSON.parse(text) as Answer['body'],
+              ...(client.agent ? { reusedSocket } : {}),
+            }),
           );
         },
       );
@@ -142,10 +148,112 @@ describe('authentication over a real TLS connection', function () {
     expect(answer.body.user, JSON.stringify(answer)).to.include({ username: 'bob' });
   });
 
-  it('accepts a leaf whose intermediate CA is in the bundle, as Go treats every bundle entry as a root', async () => {
+  it('accepts a leaf whose intermediate CA is in the bundle beside its root', async () => {
+    push(
+      authenticationConfigMapData({
+        'client-ca-file': p.clientCA.certPem + p.intermediateCA.certPem + p.rootCA.certPem,
+      }),
+    );
+    try {
+      expect((await call({ identity: p.bob })).body.user).to.include({ username: 'bob' });
+    } finally {
+      push(authenticationConfigMapData());
+    }
+  });
+
+  it('refuses a leaf whose intermediate CA is in the bundle without its root (OpenSSL needs the root)', async () => {
     push(authenticationConfigMapData({ 'client-ca-file': p.clientCA.certPem + p.intermediateCA.certPem }));
-    expect((await call({ identity: p.bob })).body.user).to.include({ username: 'bob' });
-    push(authenticationConfigMapData());
+    try {
+      const answer = await call({ identity: p.bob });
+      expect(answer.status).to.equal(401);
+      expect(answer.body.message).to.contain(
+        'client certificate verification failed: certificate CN="bob" is not signed by a trusted CA',
+      );
+    } finally {
+      push(authenticationConfigMapData());
+    }
+  });
+
+  describe('refuses what OpenSSL refuses at the handshake', () => {
+    const cases: Array<{ title: string; client: (p: TestPki) => Issued[]; extraCA: (p: TestPki) => Issued }> =
+      [
+        {
+          title: 'a chain through a CA below a root whose path length is 0',
+          client: (p) => [p.dave, p.pathLenViolatingCA],
+          extraCA: (p) => p.pathLenZeroCA,
+        },
+        {
+          title: 'a certificate issued by a CA whose key usage lacks keyCertSign',
+          client: (p) => [p.erin],
+          extraCA: (p) => p.noCertSignCA,
+        },
+        {
+          title: 'a certificate carrying an unknown critical extension',
+          client: (p) => [p.unknownCritical],
+          extraCA: (p) => p.clientCA,
+        },
+        {
+          title: "a certificate outside its CA's name constraints",
+          client: (p) => [p.mallory],
+          extraCA: (p) => p.nameConstrainedCA,
+        },
+      ];
+    for (const c of cases) {
+      it(`refuses ${c.title} with 401`, async () => {
+        const [leaf, ...chain] = c.client(p) as [Issued, ...Issued[]];
+        const cn = leaf.cert.subject
+          .split('\n')
+          .find((line) => line.startsWith('CN='))
+          ?.slice(3);
+        push(authenticationConfigMapData({ 'client-ca-file': p.clientCA.certPem + c.extraCA(p).certPem }));
+        try {
+          const answer = await call({ identity: leaf, chain }, { 'X-Remote-User': 'admin' });
+          expect(answer.status, JSON.stringify(answer)).to.equal(401);
+          expect(answer.body.code).to.equal('Unauthorized');
+          expect(answer.body.message).to.contain(
+            `client certificate verification failed: certificate CN="${cn}"`,
+          );
+          expect(answer.body.message).to.contain(`front-proxy verification failed: certificate CN="${cn}"`);
+        } finally {
+          push(authenticationConfigMapData());
+        }
+      });
+    }
+  });
+
+  it('does not take a front-proxy certificate as a cluster client certificate', async () => {
+    const answer = await call({ identity: p.frontProxyClient });
+    expect(answer.status).to.equal(401);
+    expect(answer.body.message).to.equal(
+      'client certificate verification failed: certificate CN="front-proxy-client" is not signed by a trusted CA',
+    );
+  });
+
+  it('does not take a cluster client certificate as the front proxy', async () => {
+    push(authenticationConfigMapData({ 'requestheader-allowed-names': '[]' }));
+    try {
+      const answer = await call({ identity: p.alice }, { 'X-Remote-User': 'admin' });
+      expect(answer.body.user).to.include({ username: 'alice' });
+    } finally {
+      push(authenticationConfigMapData());
+    }
+  });
+
+  it('refuses a leaf whose CA was removed, on a connection opened before the removal', async () => {
+    const agent = new Agent({ keepAlive: true, maxSockets: 1, key: p.alice.keyPem, cert: p.alice.certPem });
+    try {
+      expect((await call({ agent })).body.user).to.include({ username: 'alice' });
+      push(authenticationConfigMapData({ 'client-ca-file': p.rootCA.certPem }));
+      const answer = await call({ agent });
+      expect(answer.status).to.equal(401);
+      expect(answer.body.message).to.contain(
+        'client certificate verification failed: certificate CN="alice" is not signed by a trusted CA',
+      );
+      expect(answer.reusedSocket, 'the second request must reuse the first connection').to.equal(true);
+    } finally {
+      agent.destroy();
+      push(authenticationConfigMapData());
+    }
   });
 
   it('accepts a rotated client CA as soon as the ConfigMap changes', async () => {

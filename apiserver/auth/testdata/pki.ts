@@ -16,10 +16,30 @@ distinguished_name = dn
 basicConstraints = critical,CA:TRUE
 keyUsage = critical,keyCertSign,cRLSign
 subjectKeyIdentifier = hash
+[ca_pathlen0]
+basicConstraints = critical,CA:TRUE,pathlen:0
+keyUsage = critical,keyCertSign,cRLSign
+subjectKeyIdentifier = hash
+[ca_no_cert_sign]
+basicConstraints = critical,CA:TRUE
+keyUsage = critical,digitalSignature,cRLSign
+subjectKeyIdentifier = hash
 [client]
 basicConstraints = CA:FALSE
 keyUsage = critical,digitalSignature
 extendedKeyUsage = clientAuth
+[ca_name_constrained]
+basicConstraints = critical,CA:TRUE
+keyUsage = critical,keyCertSign,cRLSign
+subjectKeyIdentifier = hash
+nameConstraints = critical,permitted;dirName:permitted_subtree
+[permitted_subtree]
+O = allowed
+[client_unknown_critical]
+basicConstraints = CA:FALSE
+keyUsage = critical,digitalSignature
+extendedKeyUsage = clientAuth
+1.3.6.1.4.1.55555.1 = critical,ASN1:NULL
 [server]
 basicConstraints = CA:FALSE
 keyUsage = critical,digitalSignature
@@ -61,6 +81,22 @@ export interface TestPki {
   /** A second client CA (for CA rotation), and carol (CN=carol) signed by it. */
   clientCA2: Issued;
   carol: Issued;
+  /** Root CA with pathLenConstraint 0: it may issue leaves only, no CA below it. */
+  pathLenZeroCA: Issued;
+  /** CA:TRUE signed by pathLenZeroCA, which was not allowed to issue a CA. */
+  pathLenViolatingCA: Issued;
+  /** CN=dave, signed by pathLenViolatingCA (valid only if path length is ignored). */
+  dave: Issued;
+  /** Root CA (CA:TRUE) whose keyUsage lacks keyCertSign: it may not sign certificates. */
+  noCertSignCA: Issued;
+  /** CN=erin, signed by noCertSignCA. */
+  erin: Issued;
+  /** CN=frank, signed by clientCA, carrying an unknown extension marked critical. */
+  unknownCritical: Issued;
+  /** Root CA whose name constraints permit subjects under O=allowed only. */
+  nameConstrainedCA: Issued;
+  /** O=other, CN=mallory, signed by nameConstrainedCA outside its permitted subtree. */
+  mallory: Issued;
 }
 
 let pki: TestPki | undefined;
@@ -97,7 +133,7 @@ function generate(): TestPki {
       '-keyout',
       `${name}.key`,
     ];
-    const root = (name: string, subject: string): Issued => {
+    const root = (name: string, subject: string, extensions = 'ca'): Issued => {
       openssl(
         'req',
         '-new',
@@ -110,7 +146,7 @@ function generate(): TestPki {
         '-config',
         cnf,
         '-extensions',
-        'ca',
+        extensions,
         '-out',
         `${name}.crt`,
       );
@@ -155,6 +191,14 @@ function generate(): TestPki {
       server: issue('server', '/CN=localhost', 'clientca', 'server'),
       clientCA2: root('clientca2', '/CN=client-ca-2'),
       carol: issue('carol', '/CN=carol', 'clientca2', 'client'),
+      pathLenZeroCA: root('pathlen0', '/CN=path-len-zero-ca', 'ca_pathlen0'),
+      pathLenViolatingCA: issue('pathlenviolating', '/CN=path-len-violating-ca', 'pathlen0', 'ca'),
+      dave: issue('dave', '/CN=dave', 'pathlenviolating', 'client'),
+      noCertSignCA: root('nocertsign', '/CN=no-cert-sign-ca', 'ca_no_cert_sign'),
+      erin: issue('erin', '/CN=erin', 'nocertsign', 'client'),
+      unknownCritical: issue('frank', '/CN=frank', 'clientca', 'client_unknown_critical'),
+      nameConstrainedCA: root('nameconstrained', '/O=allowed/CN=name-constrained-ca', 'ca_name_constrained'),
+      mallory: issue('mallory', '/O=other/CN=mallory', 'nameconstrained', 'client'),
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });
