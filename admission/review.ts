@@ -221,3 +221,28 @@ export function writeSubject(request: AdmissionRequest, kind: 'Workflow' | 'Work
   }
   return { object, name, subject };
 }
+
+/** Denials whose message names other objects of the namespace (dependents). */
+const CROSS_OBJECT_DENIALS: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['DependentBroken', 'TaskInUse']);
+
+/**
+ * The decision as a caller not authenticated as the API server may see it: the verdict, the code
+ * and the field errors of the object it sent, but no suggestions (they name other objects of the
+ * namespace, e.g. "did you mean `get-user`") and, for a conflict with other objects, not which
+ * objects. See docs/operations.md, "Admission webhooks".
+ */
+export function withoutNamespaceDetails(decision: AdmissionDecision): AdmissionDecision {
+  if (decision.allowed) return decision;
+  const { denial } = decision;
+  if (CROSS_OBJECT_DENIALS.has(denial.code)) {
+    const message = `${denial.kind} ${denial.name}: this change conflicts with other objects of the namespace [${denial.code}]; the details are given to the authenticated API server only`;
+    return deny({ ...denial, message, causes: [] }, decision.warnings);
+  }
+  if (!denial.causes.some((c) => c.suggestion)) return decision;
+  const causes = denial.causes.map(({ suggestion: _suggestion, ...cause }) => cause);
+  // Messages list the causes under a headline ending in ':'; rebuilt from the causes without suggestions.
+  const headline = denial.message.split('\n')[0] ?? '';
+  const list = causes.map((c) => `- ${describeCause(c)}`).join('\n');
+  const message = headline.endsWith(':') ? `${headline}\n${list}` : `${denial.kind} ${denial.name} is invalid (${causes.length}):\n${list}`;
+  return deny({ ...denial, message, causes }, decision.warnings);
+}

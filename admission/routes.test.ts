@@ -3,7 +3,7 @@ import express from 'express';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { DefinitionCatalog } from '../apiserver/definitions/catalog.ts';
-import { ADMISSION_PATHS, admissionRoutes, type AdmissionRouteOptions } from './routes.ts';
+import { ADMISSION_PATHS, admissionRoutes, type AdmissionCallers, type AdmissionRouteOptions } from './routes.ts';
 import { FakeLive, FakeSecrets, getUser, notify, profile, review } from './testdata/definitions.ts';
 
 interface Answer {
@@ -63,6 +63,14 @@ describe('admissionRoutes', () => {
     return { status: response.status, body: (await response.json()) as Answer['body'] };
   }
 
+  /** Reviews come from the API server (its client certificate verified). */
+  const API_SERVER: AdmissionCallers = { identify: () => ({ apiServer: true }) };
+
+  async function restart(options: Partial<AdmissionRouteOptions>) {
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await start(options);
+  }
+
   beforeEach(async () => {
     logged.length = 0;
     decisions.length = 0;
@@ -101,7 +109,8 @@ describe('admissionRoutes', () => {
     expect(logged.map((l) => l.message)).to.include('admission denied');
   });
 
-  it('answers a WorkflowTask DELETE in use with 409 Conflict and the dependents in the message', async () => {
+  it('answers a WorkflowTask DELETE in use with 409 Conflict and the dependents in the message to the API server', async () => {
+    await restart({ callers: API_SERVER });
     live.workflows = [profile()];
     const answer = await post(
       ADMISSION_PATHS.workflowtasks,
@@ -110,6 +119,68 @@ describe('admissionRoutes', () => {
     expect(answer.body.response?.status?.code).to.equal(409);
     expect(answer.body.response?.status?.reason).to.equal('Conflict');
     expect(answer.body.response?.status?.message).to.contain('used by 1 Workflow: profile');
+  });
+
+  describe('callers not authenticated as the API server (issue 13 item 9)', () => {
+    it('learn that a task is in use, but not by which objects', async () => {
+      live.workflows = [profile()];
+      const answer = await post(ADMISSION_PATHS.workflowtasks, review('WorkflowTask', 'DELETE', { oldObject: getUser() }));
+      expect(answer.body.response?.status?.code).to.equal(409);
+      expect(answer.body.response?.status?.message).to.equal(
+        'WorkflowTask get-user: this change conflicts with other objects of the namespace [TaskInUse]; the details are given to the authenticated API server only',
+      );
+      expect(JSON.stringify(answer.body)).not.to.contain('profile');
+    });
+
+    it('get no suggestion naming other objects of the namespace ("did you mean"), in causes or message', async () => {
+      const steps = [{ id: 'user', taskRef: { name: 'get-usr' }, input: { userId: '42' } }];
+      const body = review('Workflow', 'CREATE', { object: profile('p', steps) });
+      const anonymous = await post(ADMISSION_PATHS.workflows, body);
+      expect(anonymous.body.response?.allowed).to.equal(false);
+      expect(anonymous.body.response?.status?.details.causes.map((c) => c.reason)).to.include('TaskNotFound');
+      expect(JSON.stringify(anonymous.body)).not.to.contain('get-user');
+      expect(JSON.stringify(anonymous.body)).not.to.contain('notify');
+      await restart({ callers: API_SERVER });
+      const apiServer = await post(ADMISSION_PATHS.workflows, body);
+      expect(JSON.stringify(apiServer.body)).to.contain('get-user');
+    });
+
+    it('are refused with 403 before their body is read when the callers are checked', async () => {
+      await restart({ callers: { identify: () => ({ apiServer: false, refusal: 'no client certificate was presented' }) } });
+      const answer = await post(ADMISSION_PATHS.workflows, review('Workflow', 'CREATE', { object: profile() }));
+      expect(answer.status).to.equal(403);
+      expect(answer.body.message).to.equal('reviews are accepted from the API server only: no client certificate was presented');
+      expect(decisions).to.have.length(0);
+    });
+  });
+
+  describe('limits (issue 13 item 9)', () => {
+    it('refuses a review larger than its body limit with 413 before reading it', async () => {
+      await restart({ maxBodyBytes: 1024 });
+      const answer = await post(ADMISSION_PATHS.workflows, review('Workflow', 'CREATE', { object: profile('p', undefined, { description: 'x'.repeat(2000) }) }));
+      expect(answer.status).to.equal(413);
+      expect(answer.body.message).to.match(/^the review is \d+ bytes; this webhook reads at most 1024 bytes$/);
+    });
+
+    it('has a default body limit below the 3.9 MB reviews that were never refused', async () => {
+      const answer = await post(ADMISSION_PATHS.workflows, review('Workflow', 'CREATE', { object: profile('p', undefined, { description: 'x'.repeat(3_900_000) }) }));
+      expect(answer.status).to.equal(413);
+    });
+
+    it('refuses reviews beyond its in-flight limit with 429 and Retry-After, and frees the slot after each answer', async () => {
+      let inFlight = 0;
+      const limiter = { tryAcquire: () => (inFlight < 1 ? (inFlight++, true) : false), release: () => void inFlight-- };
+      const shed: number[] = [];
+      await restart({ limiter, onShed: () => shed.push(1) });
+      const body = review('Workflow', 'CREATE', { object: profile() });
+      expect((await post(ADMISSION_PATHS.workflows, body)).status).to.equal(200);
+      expect(inFlight).to.equal(0);
+      inFlight = 1;
+      const response = await fetch(`${base}${ADMISSION_PATHS.workflows}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      expect(response.status).to.equal(429);
+      expect(response.headers.get('retry-after')).to.equal('1');
+      expect(shed).to.have.length(1);
+    });
   });
 
   it('passes warnings on', async () => {

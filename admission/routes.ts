@@ -5,18 +5,21 @@
  * Every well-formed review gets an HTTP 200 AdmissionReview answer (a failed check is a denial that
  * says so); only a body that is not a review gets 400.
  *
- * Authentication: none beyond TLS, as Kubernetes webhook servers usually do — kube-apiserver verifies
- * our serving certificate against the configuration's caBundle but presents no client certificate
- * unless an AdmissionConfiguration tells it to. The endpoints have no side effects; a caller reaching
- * them learns only whether definitions or Secrets of a given name exist (never Secret values). Restrict
- * who can reach the port (NetworkPolicy) where that matters. See admission/README.md.
+ * Callers: kube-apiserver presents a client certificate to webhooks when an AdmissionConfiguration
+ * tells it to (docs/install.md). With `callers` that verify it, reviews from anyone else are refused
+ * (403) before their body is read; without, every review is answered, but a caller not authenticated
+ * as the API server gets no suggestions and no names of other objects (`withoutNamespaceDetails`).
+ * Reviews have their own in-flight limit (429) and body limit (413), both checked before the body
+ * is read. See admission/README.md and docs/operations.md.
  */
 import express, { type NextFunction, type Request, type Response } from 'express';
+import type { IncomingMessage } from 'node:http';
 import { FreshDefinitions, type CachedDefinitions, type LiveDefinitions } from './definitions.ts';
 import {
   admissionResponse,
   deny,
   parseAdmissionReview,
+  withoutNamespaceDetails,
   type AdmissionDecision,
   type AdmissionRequest,
 } from './review.ts';
@@ -36,6 +39,26 @@ export interface AdmissionLogger {
   warn(fields: Record<string, unknown>, message: string): void;
 }
 
+/** Largest review body read (an UPDATE carries the object twice): definitions up to ~1 MiB each. */
+export const ADMISSION_MAX_BODY_BYTES = 2 * 1024 * 1024;
+
+/** Who sent a review. */
+export type AdmissionCaller = { apiServer: true } | { apiServer: false; refusal?: string };
+
+/** Tells the API server's reviews from anyone else's (by its client certificate). */
+export interface AdmissionCallers {
+  identify(req: IncomingMessage): AdmissionCaller;
+}
+
+/** Limits the reviews in flight (the server's `WorkLimiter`). */
+export interface AdmissionLimiter {
+  tryAcquire(): boolean;
+  release(): void;
+}
+
+/** Nobody is known to be the API server: every review is answered without namespace details. */
+export const UNAUTHENTICATED_CALLERS: AdmissionCallers = { identify: () => ({ apiServer: false }) };
+
 /** What the webhook routes are built from. */
 export interface AdmissionRouteOptions {
   /** The informers' view of definitions (`DefinitionCatalog`). */
@@ -46,6 +69,14 @@ export interface AdmissionRouteOptions {
   logger?: AdmissionLogger;
   /** Observes each decision (metrics); `durationMs` runs from the request's arrival to the answer. */
   onDecision?: (event: { kind: string; operation: string; allowed: boolean; durationMs: number }) => void;
+  /** Who may see namespace details, and whether others are refused (default: nobody, nobody). */
+  callers?: AdmissionCallers;
+  /** Reviews in flight; beyond it 429 (default: unlimited). */
+  limiter?: AdmissionLimiter;
+  /** Called for each review refused with 429. */
+  onShed?: () => void;
+  /** Body limit in bytes (default {@link ADMISSION_MAX_BODY_BYTES}). */
+  maxBodyBytes?: number;
 }
 
 /** A reviewer of one kind. */
@@ -58,11 +89,42 @@ export function admissionRoutes(options: AdmissionRouteOptions): express.Router 
   const definitions = new FreshDefinitions(options.definitions, options.live);
   const shared = { definitions, ...(options.secrets ? { secrets: options.secrets } : {}) };
   const router = express.Router();
-  // Two objects of at most 1.5 MiB each (etcd's limit) plus the envelope.
-  const json = express.json({ limit: '4mb', type: () => true });
-  // Timed from arrival, so reading and parsing the body count too.
-  router.use([ADMISSION_PATHS.workflows, ADMISSION_PATHS.workflowtasks], (_req, res, next) => {
+  const maxBodyBytes = options.maxBodyBytes ?? ADMISSION_MAX_BODY_BYTES;
+  const json = express.json({ limit: maxBodyBytes, type: () => true });
+  const callers = options.callers ?? UNAUTHENTICATED_CALLERS;
+  // Timed from arrival, so reading and parsing the body count too. Who is calling, how large the
+  // body is said to be and how many reviews are running are decided before the body is read.
+  router.post([ADMISSION_PATHS.workflows, ADMISSION_PATHS.workflowtasks], (req, res, next) => {
     res.locals.admissionStarted = performance.now();
+    const caller = callers.identify(req);
+    if (!caller.apiServer && caller.refusal) {
+      refuse(req, res, 403, `reviews are accepted from the API server only: ${caller.refusal}`);
+      return;
+    }
+    res.locals.apiServer = caller.apiServer;
+    const declared = Number(req.headers['content-length']);
+    if (Number.isFinite(declared) && declared > maxBodyBytes) {
+      refuse(req, res, 413, `the review is ${declared} bytes; this webhook reads at most ${maxBodyBytes} bytes`);
+      return;
+    }
+    const limiter = options.limiter;
+    if (limiter) {
+      if (!limiter.tryAcquire()) {
+        options.onShed?.();
+        res.setHeader('Retry-After', '1');
+        refuse(req, res, 429, 'the server is checking as many reviews as it may at once; retry after 1 second');
+        return;
+      }
+      let released = false;
+      const release = () => {
+        if (!released) {
+          released = true;
+          limiter.release();
+        }
+      };
+      res.once('finish', release);
+      res.once('close', release);
+    }
     next();
   });
   router.post(ADMISSION_PATHS.workflows, json, handler('Workflow', new WorkflowAdmission(shared), options));
@@ -85,6 +147,13 @@ export function admissionRoutes(options: AdmissionRouteOptions): express.Router 
       .json({ message: `the body is not a JSON AdmissionReview: ${(error as Error).message}` });
   });
   return router;
+}
+
+/** Answers without reading the body; the connection is closed after it so an unread body costs nothing. */
+function refuse(req: Request, res: Response, status: number, message: string): void {
+  res.setHeader('Connection', 'close');
+  res.status(status).json({ message });
+  req.resume();
 }
 
 function handler(kind: 'Workflow' | 'WorkflowTask', reviewer: Reviewer, options: AdmissionRouteOptions) {
@@ -139,6 +208,6 @@ function handler(kind: 'Workflow' | 'WorkflowTask', reviewer: Reviewer, options:
       );
     }
     options.onDecision?.({ kind, operation: request.operation, allowed: decision.allowed, durationMs });
-    res.status(200).json(admissionResponse(request.uid, decision));
+    res.status(200).json(admissionResponse(request.uid, res.locals.apiServer === true ? decision : withoutNamespaceDetails(decision)));
   };
 }

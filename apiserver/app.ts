@@ -164,7 +164,7 @@ export function buildApp(parts: AppParts): RequestListener {
     res.once('close', release);
     next();
   };
-  // Admission reviews are never shed: kube-apiserver would refuse the user's change (failurePolicy Fail). [issue 7]
+  // Admission reviews are not shed with executions: they have their own limits (admission/routes.ts). [issue 7, 13]
   if (parts.admission) app.use(parts.admission);
   app.use(shed);
   app.use(

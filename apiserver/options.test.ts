@@ -60,8 +60,17 @@ describe('server options', () => {
     expect(validateServerOptions({ ...options, databaseUrl: 'not a url' }).errors.join()).to.contain('is not a valid URL');
   });
 
+  it('reads the admission limits and client CA, and refuses allowed names without a CA', () => {
+    const parsed = parseServerFlags(['--tls-cert-file=/c', '--tls-private-key-file=/k', '--admission-client-ca=/ca.pem', '--admission-allowed-names=kube-apiserver,other', '--admission-max-in-flight=8'], base);
+    expect(validateServerOptions(parsed.options).config).to.deep.include({ admissionClientCa: '/ca.pem', admissionAllowedNames: ['kube-apiserver', 'other'], admissionMaxInFlight: 8 });
+    expect(validateServerOptions({ ...parsed.options, admissionClientCa: '', admissionMaxInFlight: '0' }).errors).to.deep.equal([
+      '--admission-max-in-flight 0: must be a positive integer',
+      '--admission-allowed-names needs --admission-client-ca (the CA that signs those names)',
+    ]);
+  });
+
   it('documents every flag in --help', () => {
     const usage = serverUsage();
-    for (const flag of ['--secure-port', '--database-url', '--egress-allow-cidr', '--host-alias', '--max-in-flight', '--max-connections', '--max-event-loop-delay']) expect(usage).to.contain(flag);
+    for (const flag of ['--secure-port', '--database-url', '--egress-allow-cidr', '--host-alias', '--max-in-flight', '--max-connections', '--max-event-loop-delay', '--admission-client-ca', '--admission-max-in-flight']) expect(usage).to.contain(flag);
   });
 });

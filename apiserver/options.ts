@@ -19,6 +19,9 @@ export interface ServerOptions {
   maxInFlight: string;
   maxConnections: string;
   maxEventLoopDelay: string;
+  admissionMaxInFlight: string;
+  admissionClientCa: string;
+  admissionAllowedNames: string[];
   shutdownGrace: string;
   egressAllowLoopback: boolean;
   egressAllowCidrs: string[];
@@ -52,6 +55,12 @@ export interface ServerConfig {
   maxConnections: number;
   /** Event loop delay above which executions are refused with 429; 0 disables. */
   maxEventLoopDelayMs: number;
+  /** Admission reviews checked at once before 429. */
+  admissionMaxInFlight: number;
+  /** CA bundle file of the client certificate kube-apiserver presents to webhooks; empty: not checked. */
+  admissionClientCa: string;
+  /** Accepted common names of that certificate; empty: any the CA signed. */
+  admissionAllowedNames: string[];
   shutdownGraceMs: number;
   egress: {
     allowLoopback: boolean;
@@ -85,6 +94,9 @@ export function defaultServerOptions(env: Record<string, string | undefined> = {
     maxInFlight: '1024',
     maxConnections: '4096',
     maxEventLoopDelay: '100ms',
+    admissionMaxInFlight: '32',
+    admissionClientCa: '',
+    admissionAllowedNames: [],
     shutdownGrace: '30s',
     egressAllowLoopback: false,
     egressAllowCidrs: [],
@@ -119,6 +131,9 @@ const FLAGS: Record<string, FlagSpec> = {
   'max-in-flight': { key: 'maxInFlight', help: 'concurrent executions before 429 (default 1024)' },
   'max-connections': { key: 'maxConnections', help: 'open connections; more are closed on accept (default 4096)' },
   'max-event-loop-delay': { key: 'maxEventLoopDelay', help: 'refuse executions with 429 while the event loop is this late (default 100ms; 0 disables)' },
+  'admission-max-in-flight': { key: 'admissionMaxInFlight', help: 'admission reviews checked at once before 429 (default 32)' },
+  'admission-client-ca': { key: 'admissionClientCa', help: 'CA of the client certificate kube-apiserver presents to webhooks; others are refused' },
+  'admission-allowed-names': { key: 'admissionAllowedNames', help: 'accepted common names of that certificate (repeatable; default: any)' },
   'shutdown-grace': { key: 'shutdownGrace', help: 'time to finish in-flight executions on SIGTERM (default 30s)' },
   'egress-allow-loopback': { key: 'egressAllowLoopback', help: 'allow task URLs on 127.0.0.0/8 and ::1 (development only)' },
   'egress-allow-cidr': { key: 'egressAllowCidrs', help: 'only call these CIDR blocks (repeatable, comma-separated)' },
@@ -142,7 +157,7 @@ export function serverUsage(): string {
 
 /** Parses `--flag value`, `--flag=value` and boolean `--flag` / `--flag=false`. */
 export function parseServerFlags(args: readonly string[], base: ServerOptions): { options: ServerOptions; errors: string[] } {
-  const options: ServerOptions = { ...base, egressAllowCidrs: [...base.egressAllowCidrs], egressDenyCidrs: [...base.egressDenyCidrs], egressAllowHosts: [...base.egressAllowHosts], egressDenyHosts: [...base.egressDenyHosts], hostAliases: [...base.hostAliases] };
+  const options: ServerOptions = { ...base, egressAllowCidrs: [...base.egressAllowCidrs], egressDenyCidrs: [...base.egressDenyCidrs], egressAllowHosts: [...base.egressAllowHosts], egressDenyHosts: [...base.egressDenyHosts], hostAliases: [...base.hostAliases], admissionAllowedNames: [...base.admissionAllowedNames] };
   const errors: string[] = [];
   for (let i = 0; i < args.length; i++) {
     const arg = args[i] as string;
@@ -208,6 +223,9 @@ export function validateServerOptions(o: ServerOptions): { config?: ServerConfig
   }
   const maxEventLoopDelayMs = o.maxEventLoopDelay === '0' ? 0 : parseDuration(o.maxEventLoopDelay);
   if (maxEventLoopDelayMs === undefined) errors.push(`--max-event-loop-delay ${o.maxEventLoopDelay}: use a duration such as 100ms, or 0 to disable`);
+  const admissionMaxInFlight = positiveInt(o.admissionMaxInFlight);
+  if (admissionMaxInFlight === undefined) errors.push(`--admission-max-in-flight ${o.admissionMaxInFlight}: must be a positive integer`);
+  if (o.admissionAllowedNames.length > 0 && !o.admissionClientCa) errors.push('--admission-allowed-names needs --admission-client-ca (the CA that signs those names)');
   const grace = parseDuration(o.shutdownGrace);
   if (grace === undefined) errors.push(`--shutdown-grace ${o.shutdownGrace}: use a duration such as 30s`);
   const redirects = Number(o.egressMaxRedirects);
@@ -241,6 +259,9 @@ export function validateServerOptions(o: ServerOptions): { config?: ServerConfig
       maxInFlight: maxInFlight as number,
       maxConnections: maxConnections as number,
       maxEventLoopDelayMs: maxEventLoopDelayMs as number,
+      admissionMaxInFlight: admissionMaxInFlight as number,
+      admissionClientCa: o.admissionClientCa,
+      admissionAllowedNames: o.admissionAllowedNames,
       shutdownGraceMs: grace as number,
       egress: {
         allowLoopback: o.egressAllowLoopback,

@@ -32,7 +32,8 @@ import { ExecutionService } from './execution/service.ts';
 import { openHistory, type History } from './history/index.ts';
 import { DelegatingGuard } from './http/guard.ts';
 import { DEFAULT_CONNECTION_LIMITS, SecureListener } from './http/listener.ts';
-import { EventLoopDelay } from './http/overload.ts';
+import { EventLoopDelay, WorkLimiter } from './http/overload.ts';
+import { ClientCertificateCallers } from './http/admission-callers.ts';
 import { startDefinitionInformers, type DefinitionInformers } from './kube/definition-informers.ts';
 import { CachedSecrets, KubeSecretReader } from './kube/secret-resolver.ts';
 import { createServerMetrics } from './metrics.ts';
@@ -108,6 +109,8 @@ export async function startServer(config: ServerConfig, logger: Logger = serverL
   });
   let shuttingDown = false;
   const loopDelay = new EventLoopDelay();
+  // [issue 13] Read once at start: the file names a CA kube-apiserver's webhook client certificate comes from.
+  const admissionCa = config.admissionClientCa ? readFileSync(config.admissionClientCa, 'utf8') : undefined;
   const app = buildApp({
     service,
     store: history.store,
@@ -122,6 +125,10 @@ export async function startServer(config: ServerConfig, logger: Logger = serverL
       secrets: new CachedSecretDirectory(new KubeSecretDirectory(secretReader)),
       logger,
       onDecision: admissionMetrics(registry),
+      // [issue 13] Own limits (count and event loop delay, body size), and who may see namespace details.
+      limiter: new WorkLimiter({ limit: config.admissionMaxInFlight, maxDelayMs: config.maxEventLoopDelayMs, signal: loopDelay }),
+      onShed: () => metrics.shed.inc(),
+      ...(admissionCa ? { callers: new ClientCertificateCallers(admissionCa, config.admissionAllowedNames) } : {}),
     }),
     onShed: () => metrics.shed.inc(),
     readiness: [
@@ -140,7 +147,7 @@ export async function startServer(config: ServerConfig, logger: Logger = serverL
   const secureContext = () => ({
     cert: readFileSync(config.tlsCertFile),
     key: readFileSync(config.tlsPrivateKeyFile),
-    ca: tlsClientCAs(authConfig.current()),
+    ca: [...tlsClientCAs(authConfig.current()), ...(admissionCa ? [admissionCa] : [])],
   });
   const server = new SecureListener({
     tls: secureContext(),
