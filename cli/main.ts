@@ -1,48 +1,80 @@
 /** The `syncflow` command line: dispatches to validate, run, plan and server. */
+import { PLAN, RUN, SERVER, TOP_LEVEL, VALIDATE } from './commands.ts';
+import { formatHelp, parseFlags, usageLine, type CommandSpec } from './flags.ts';
 import { EXIT, UsageError, type CliIO } from './io.ts';
-import { VALIDATE_USAGE, validateCommand } from './validate.ts';
 
 type Command = (args: readonly string[], io: CliIO) => Promise<number>;
 
-const USAGE = `syncflow — synchronous workflows on Kubernetes
-
-usage:
-  syncflow validate FILE|DIR... [-o text|json]
-  syncflow run -f FILE|DIR... --workflow NAME [--namespace NS] --input JSON|@file [-o json|yaml]
-  syncflow plan -f FILE|DIR... --workflow NAME [--namespace NS] --input JSON|@file [-o json|yaml]
-  syncflow server [flags]   (see syncflow server --help)
-`;
-
-const commands: Record<string, { run: () => Promise<Command>; usage: string }> = {
-  validate: { run: async () => validateCommand, usage: VALIDATE_USAGE },
-  run: { run: async () => (await import('./run.ts')).runCommand, usage: 'usage: syncflow run -f FILE|DIR... --workflow NAME [--namespace NS] --input JSON|@file [-o json|yaml]' },
-  plan: { run: async () => (await import('./plan.ts')).planCommand, usage: 'usage: syncflow plan -f FILE|DIR... --workflow NAME [--namespace NS] --input JSON|@file [-o json|yaml]' },
-  // Loaded on demand: `validate` should not pay for the server's or the engine's imports.
-  server: { run: async () => (await import('../apiserver/command.ts')).serverCommand, usage: 'usage: syncflow server [flags] (see --help)' },
+/**
+ * Each command's grammar and its implementation, loaded on demand: a usage error or `--help` costs
+ * no more than start-up, and `validate` does not pay for the engine's or the server's imports.
+ */
+const commands: Record<string, { spec: CommandSpec; load: () => Promise<Command> }> = {
+  validate: { spec: VALIDATE, load: async () => (await import('./validate.ts')).validateCommand },
+  run: { spec: RUN, load: async () => (await import('./run.ts')).runCommand },
+  plan: { spec: PLAN, load: async () => (await import('./plan.ts')).planCommand },
+  // The server parses and documents its own flags (apiserver/options.ts), `--help` included.
+  server: { spec: SERVER, load: async () => (await import('../apiserver/command.ts')).serverCommand },
 };
 
-/** Registers a command; used by modules that are loaded lazily (run, plan, server). */
-export function registerCommand(name: string, usage: string, load: () => Promise<Command>): void {
-  commands[name] = { run: load, usage };
-}
+const USAGE = `${TOP_LEVEL.summary}
+
+usage:
+${Object.values(commands)
+  .map(({ spec }) => `  ${usageLine(spec).slice('usage: '.length)}`)
+  .join('\n')}
+
+flags:
+  -h, --help  print this help (syncflow COMMAND --help, or syncflow help COMMAND, for a command's flags)
+`;
 
 /** Runs the CLI with the given arguments; returns the process exit code. */
 export async function main(argv: readonly string[], io: CliIO): Promise<number> {
-  const [name, ...args] = argv;
-  if (!name || name === '-h' || name === '--help' || name === 'help') {
-    io.stdout.write(USAGE);
-    return name ? EXIT.ok : EXIT.usage;
-  }
-  const command = commands[name];
-  if (!command) {
-    io.stderr.write(`syncflow: unknown command \`${name}\`\n${USAGE}`);
+  // Top-level flags come before the command; everything after it belongs to the command.
+  const at = argv.findIndex((arg) => !arg.startsWith('-') || arg === '-');
+  const [name, ...args] = at < 0 ? [] : argv.slice(at);
+  try {
+    const { values } = parseFlags(TOP_LEVEL.flags, at < 0 ? argv : argv.slice(0, at));
+    if (values.help) {
+      io.stdout.write(USAGE);
+      return EXIT.ok;
+    }
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    io.stderr.write(`syncflow: ${error.message}\n${USAGE}`);
     return EXIT.usage;
   }
+  if (!name) {
+    io.stdout.write(USAGE);
+    return EXIT.usage;
+  }
+  if (name === 'help' && args[0] === undefined) {
+    io.stdout.write(USAGE);
+    return EXIT.ok;
+  }
+  const command = commands[name === 'help' ? (args[0] as string) : name];
+  if (!command) {
+    io.stderr.write(`syncflow: unknown command \`${name === 'help' ? args[0] : name}\`\n${USAGE}`);
+    return EXIT.usage;
+  }
+  if (name === 'help') {
+    if (command.spec === SERVER) return (await command.load())(['--help'], io);
+    io.stdout.write(formatHelp(command.spec));
+    return EXIT.ok;
+  }
   try {
-    return await (await command.run())(args, io);
+    if (command.spec !== SERVER) {
+      // Flag errors and --help are answered here, before the command's modules load.
+      const { values } = parseFlags(command.spec.flags, args);
+      if (values.help) {
+        io.stdout.write(formatHelp(command.spec));
+        return EXIT.ok;
+      }
+    }
+    return await (await command.load())(args, io);
   } catch (error) {
     if (error instanceof UsageError) {
-      io.stderr.write(`syncflow ${name}: ${error.message}\n${command.usage}\n`);
+      io.stderr.write(`syncflow ${name}: ${error.message}\n${usageLine(command.spec)}\n(syncflow ${name} --help lists every flag)\n`);
       return EXIT.usage;
     }
     io.stderr.write(`syncflow ${name}: ${error instanceof Error ? error.message : String(error)}\n`);

@@ -8,8 +8,6 @@ import { planExecution } from '../core/plan/planner.ts';
 import { EXIT, type CliIO } from './io.ts';
 import { executionObject, parseRunArguments, prepareRun, printInvalidInput, printObject } from './run.ts';
 
-export const PLAN_USAGE = `usage: syncflow plan -f FILE|DIR... --workflow NAME [--namespace NS] [--input JSON|@file] [-o yaml|json]`;
-
 /** Runs `plan`; returns 0 with the plan printed, 2 on misuse or invalid definitions/input. */
 export async function planCommand(args: readonly string[], io: CliIO): Promise<number> {
   const parsed = parseRunArguments(args);

@@ -1,8 +1,6 @@
 /**
- * `syncflow run -f FILE|DIR... --workflow NAME [--namespace NS] --input JSON|@file [-o json|yaml]
- * [--secret SECRET/KEY=VALUE]... [--secrets-file FILE]`: executes a workflow locally (no cluster)
- * and prints the WorkflowExecution object. Exit 0 Succeeded, 1 Failed, 2 usage or invalid
- * definitions/input.
+ * `syncflow run` (flags in cli/commands.ts): executes a workflow locally (no cluster) and prints
+ * the WorkflowExecution object. Exit 0 Succeeded, 1 Failed, 2 usage or invalid definitions/input.
  */
 import { randomBytes } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
@@ -19,15 +17,10 @@ import { valueDepth } from '../core/model/depth.ts';
 import { EXECUTION_API_VERSION, LIMITS, WORKFLOW_LABEL } from '../core/model/resources.ts';
 import type { WorkflowExecutionStatus } from '../core/model/schema.ts';
 import { closestName } from '../core/suggest.ts';
+import { RUN_FLAGS } from './commands.ts';
+import { parseFlags } from './flags.ts';
 import { EXIT, UsageError, type CliIO } from './io.ts';
 import { formatLine, loadDefinitions } from './load.ts';
-
-export const RUN_USAGE = `usage: syncflow run -f FILE|DIR... --workflow NAME [--namespace NS] [--input JSON|@file] [-o yaml|json]
-                    [--secret SECRET/KEY=VALUE]... [--secrets-file FILE]
-  --secret        value of key KEY of Secret SECRET, as secretKeyRef names them (repeatable)
-  --secrets-file  YAML/JSON map {SECRET: {KEY: VALUE}} or Kubernetes Secret documents
-  --host-alias    resolve HOST to ADDRESS, as HOST=ADDRESS (repeatable), e.g. to a local demo upstream
-Upstreams on loopback are allowed locally; link-local and metadata addresses are not.`;
 
 /** Arguments shared by `run` and `plan`. */
 export interface RunArguments {
@@ -41,66 +34,27 @@ export interface RunArguments {
   hostAliases: string[];
 }
 
-/** Parses `run`/`plan` arguments; throws `UsageError` on misuse. */
+/** Parses `run`/`plan` arguments (flags defined in cli/commands.ts); throws `UsageError` on misuse. */
 export function parseRunArguments(args: readonly string[]): RunArguments {
-  const parsed: RunArguments = { files: [], workflow: '', namespace: undefined, input: undefined, output: 'yaml', secrets: [], secretsFiles: [], hostAliases: [] };
-  let afterFile = false;
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i] as string;
-    const eq = arg.startsWith('--') ? arg.indexOf('=') : -1;
-    const flag = eq > 0 ? arg.slice(0, eq) : arg;
-    const value = (): string => {
-      if (eq > 0) return arg.slice(eq + 1);
-      const next = args[++i];
-      if (next === undefined) throw new UsageError(`${flag} needs a value`);
-      return next;
-    };
-    switch (flag) {
-      case '-f':
-      case '--filename':
-        parsed.files.push(value());
-        afterFile = true;
-        continue;
-      case '-w':
-      case '--workflow':
-        parsed.workflow = value();
-        break;
-      case '-n':
-      case '--namespace':
-        parsed.namespace = value();
-        break;
-      case '-i':
-      case '--input':
-        parsed.input = value();
-        break;
-      case '-o':
-      case '--output': {
-        const format = value();
-        if (format !== 'yaml' && format !== 'json') throw new UsageError(`-o takes yaml or json, got ${format}`);
-        parsed.output = format;
-        break;
-      }
-      case '--secret':
-        parsed.secrets.push(value());
-        break;
-      case '--secrets-file':
-        parsed.secretsFiles.push(value());
-        break;
-      case '--host-alias':
-        parsed.hostAliases.push(value());
-        break;
-      default:
-        if (arg.startsWith('-')) throw new UsageError(`unknown flag ${arg}`);
-        // `-f a.yaml b.yaml`: further plain arguments after -f are files too.
-        if (!afterFile) throw new UsageError(`unexpected argument ${arg}; give files with -f`);
-        parsed.files.push(arg);
-        continue;
-    }
-    afterFile = false;
+  const { values, positionals } = parseFlags(RUN_FLAGS, args);
+  const files = [...values.filename];
+  for (const positional of positionals) {
+    // `-f a.yaml b.yaml`: further plain arguments right after -f are files too.
+    if (positional.follows !== 'filename') throw new UsageError(`unexpected argument ${positional.value}; give files with -f`);
+    files.push(positional.value);
   }
-  if (parsed.files.length === 0) throw new UsageError('give at least one -f FILE|DIR');
-  if (!parsed.workflow) throw new UsageError('give --workflow NAME');
-  return parsed;
+  if (files.length === 0) throw new UsageError('give at least one -f FILE|DIR');
+  if (!values.workflow) throw new UsageError('give --workflow NAME');
+  return {
+    files,
+    workflow: values.workflow,
+    namespace: values.namespace,
+    input: values.input,
+    output: values.output,
+    secrets: values.secret,
+    secretsFiles: values['secrets-file'],
+    hostAliases: values['host-alias'],
+  };
 }
 
 /** Definitions and input ready to run, or the exit code after printing why not. */
