@@ -87,6 +87,28 @@ fi
 pki="$dir/pki"
 "$repo/hack/controlplane/pki.sh" "$pki"
 
+# kube-apiserver presents the webhook-client certificate to admission webhooks (any host: '*'), so
+# the syncflow server can tell its reviews from anyone else's (--admission-client-ca).
+cat > "$dir/webhook-client.kubeconfig" <<YAML
+apiVersion: v1
+kind: Config
+users:
+- name: '*'
+  user:
+    client-certificate: $pki/webhook-client.crt
+    client-key: $pki/webhook-client.key
+YAML
+cat > "$dir/admission-config.yaml" <<YAML
+apiVersion: apiserver.config.k8s.io/v1
+kind: AdmissionConfiguration
+plugins:
+- name: ValidatingAdmissionWebhook
+  configuration:
+    apiVersion: apiserver.config.k8s.io/v1
+    kind: WebhookAdmissionConfiguration
+    kubeConfigFile: $dir/webhook-client.kubeconfig
+YAML
+
 start_time=$SECONDS
 start etcd "$bin/etcd" --name=syncflow-dev --data-dir="$dir/etcd" \
   --listen-client-urls="http://127.0.0.1:$etcd_port" --advertise-client-urls="http://127.0.0.1:$etcd_port" \
@@ -114,6 +136,7 @@ start kube-apiserver "$bin/kube-apiserver" \
   --requestheader-group-headers=X-Remote-Group \
   --requestheader-extra-headers-prefix=X-Remote-Extra- \
   --proxy-client-cert-file="$pki/front-proxy-client.crt" --proxy-client-key-file="$pki/front-proxy-client.key" \
+  --admission-control-config-file="$dir/admission-config.yaml" \
   --profiling=false --v=1
 
 curl_admin=(curl -fsS --cacert "$pki/serving-ca.crt" --cert "$pki/admin.crt" --key "$pki/admin.key")
@@ -198,6 +221,7 @@ export SYNCFLOW_TLS_KEY_FILE=$pki/syncflow-serving.key
 export SYNCFLOW_REQUESTHEADER_CLIENT_CA_FILE=$pki/front-proxy-ca.crt
 export SYNCFLOW_REQUESTHEADER_ALLOWED_NAMES=front-proxy-client
 export SYNCFLOW_CLIENT_CA_FILE=$pki/client-ca.crt
+export SYNCFLOW_ADMISSION_CLIENT_CA_FILE=$pki/webhook-client-ca.crt
 ENV
 
 trap - EXIT

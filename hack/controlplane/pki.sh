@@ -6,6 +6,9 @@
 #                   -> syncflow-server      the syncflow server's identity towards kube-apiserver
 #   syncflow-ca     -> syncflow-serving     the syncflow server's serving cert; syncflow-ca.crt is the
 #                                           APIService caBundle
+#   webhook-client-ca -> webhook-client     kube-apiserver's client cert towards admission webhooks
+#                                           (AdmissionConfiguration kubeConfigFile; the server's
+#                                           --admission-client-ca)
 #   sa.key/sa.pub                           service-account token signing key pair
 # ECDSA P-256 keys: generated in milliseconds and accepted by every Kubernetes component.
 set -euo pipefail
@@ -39,6 +42,7 @@ new_ca serving-ca syncflow-dev-serving-ca
 new_ca front-proxy-ca syncflow-dev-front-proxy-ca
 new_ca client-ca syncflow-dev-client-ca
 new_ca syncflow-ca syncflow-dev-syncflow-ca
+new_ca webhook-client-ca syncflow-dev-webhook-client-ca
 
 new_cert apiserver serving-ca "/CN=kube-apiserver" serverAuth \
   "IP:127.0.0.1,DNS:localhost,IP:10.0.0.1,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
@@ -47,6 +51,7 @@ new_cert admin client-ca "/O=system:masters/CN=syncflow-dev-admin" clientAuth
 # The identity a syncflow Deployment would have (its ServiceAccount), so the same RBAC applies in dev.
 new_cert syncflow-server client-ca \
   "/O=system:serviceaccounts/O=system:serviceaccounts:syncflow-system/CN=system:serviceaccount:syncflow-system:syncflow" clientAuth
+new_cert webhook-client webhook-client-ca "/CN=kube-apiserver-webhook-client" clientAuth
 new_cert syncflow-serving syncflow-ca "/CN=syncflow.syncflow-system.svc" serverAuth \
   "DNS:syncflow.syncflow-system.svc,DNS:syncflow.syncflow-system.svc.cluster.local,DNS:localhost,IP:127.0.0.1"
 

@@ -30,6 +30,8 @@ export interface ControlPlaneSettings {
   tlsKeyFile?: string;
   clientCaFile?: string;
   requestheaderClientCaFile?: string;
+  /** CA of the client certificate kube-apiserver presents to webhooks (the server's --admission-client-ca). */
+  admissionClientCaFile?: string;
 }
 
 /** Reads the settings from SYNCFLOW_* variables; undefined when SYNCFLOW_KUBECONFIG is not set. */
@@ -50,6 +52,7 @@ export function settingsFromEnv(
     tlsKeyFile: env.SYNCFLOW_TLS_KEY_FILE,
     clientCaFile: env.SYNCFLOW_CLIENT_CA_FILE,
     requestheaderClientCaFile: env.SYNCFLOW_REQUESTHEADER_CLIENT_CA_FILE,
+    admissionClientCaFile: env.SYNCFLOW_ADMISSION_CLIENT_CA_FILE,
   };
 }
 

@@ -38,6 +38,8 @@ export function serverArgs(controlPlane: ControlPlane, options: { demoAddress: s
     `--host-alias=${DEMO_HOST}=${options.demoAddress}`,
     '--leader-elect=false',
     '--shutdown-grace=5s',
+    // Reviews only from kube-apiserver's webhook client certificate (hack/cp-up.sh's AdmissionConfiguration).
+    ...(s.admissionClientCaFile ? [`--admission-client-ca=${s.admissionClientCaFile}`] : []),
   ];
 }
 
