@@ -1,7 +1,32 @@
 #!/usr/bin/env node
-// Entry point for the `syncflow` CLI from a checkout: runs the TypeScript sources through tsx's ESM
-// loader. The image runs the compiled dist/cli/bin.js instead (`npm run build`).
-import { register } from 'tsx/esm/api';
+// Entry point of the `syncflow` CLI (package.json `bin`). It runs the compiled build in dist/
+// (`npm run build`, what the image runs) when that build was made from the sources as they are now
+// (bin/build-stamp.js); otherwise the TypeScript sources through tsx, a development dependency, and
+// says so when a build exists but is stale. Under coverage (NODE_V8_COVERAGE, set by c8) it runs
+// the sources, which are what the coverage report measures.
+import { fileURLToPath } from 'node:url';
+import { buildState } from './build-stamp.js';
 
-register();
-await import('../cli/bin.ts');
+const root = fileURLToPath(new URL('..', import.meta.url));
+const state = process.env.NODE_V8_COVERAGE ? 'coverage' : buildState(root);
+
+if (state === 'fresh') {
+  await import('../dist/cli/bin.js');
+} else {
+  if (state === 'stale') {
+    process.stderr.write('syncflow: dist/ was built from other sources; running the sources through tsx (`npm run build` refreshes dist/)\n');
+  }
+  let tsx;
+  try {
+    tsx = await import('tsx/esm/api');
+  } catch {
+    process.stderr.write(
+      'syncflow: no up-to-date build in dist/, and tsx (a development dependency) is not installed: run `npm install` and `npm run build`\n',
+    );
+    process.exitCode = 2;
+  }
+  if (tsx) {
+    tsx.register();
+    await import('../cli/bin.ts');
+  }
+}
