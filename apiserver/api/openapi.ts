@@ -142,7 +142,7 @@ function schemas(): Record<string, OpenApiSchema> {
 }
 
 // ---------------------------------------------------------------------------------------------------
-// Paths. Operations are described once, neutrally, then rendered as v2 and as v3.
+// Paths. Operations are described once, then rendered as v3; openapi-v2.ts derives v2 from that.
 
 type Action = 'get' | 'list' | 'create' | 'delete' | 'deletecollection' | 'patch';
 type Method = 'get' | 'post' | 'delete' | 'patch';
