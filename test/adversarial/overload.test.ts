@@ -20,7 +20,8 @@ import { ExecutionService } from '../../apiserver/execution/service.ts';
 import { openHistory, type History } from '../../apiserver/history/index.ts';
 import { TrustingGuard, type RequestGuard } from '../../apiserver/http/guard.ts';
 import { DEFAULT_CONNECTION_LIMITS, SecureListener } from '../../apiserver/http/listener.ts';
-import { EventLoopDelay } from '../../apiserver/http/overload.ts';
+import { EventLoopDelay, WorkLimiter } from '../../apiserver/http/overload.ts';
+import { ADMISSION_PATHS, admissionRoutes } from '../../admission/routes.ts';
 import { StaticSecrets } from '../../apiserver/kube/secret-resolver.ts';
 import type { UserInfo } from '../../apiserver/auth/user.ts';
 import { makeBenchPki, type BenchPki } from '../../bench/api/pki.ts';
@@ -34,6 +35,8 @@ const CPU_SLICES = 6;
 const CPU_SLICE_MS = 10;
 const UPSTREAM_WAIT_MS = 1_000;
 const EXECUTION_MS = CPU_SLICES * CPU_SLICE_MS + UPSTREAM_WAIT_MS;
+/** Admission reviews checked at once. */
+const ADMISSION_IN_FLIGHT = 4;
 /** The bound on a refusal (and on /livez), generous for a loaded shared machine. */
 const ANSWER_BOUND_MS = 2_000;
 
@@ -87,6 +90,7 @@ describe('overload (adversarial)', function () {
   let loopDelay: EventLoopDelay;
   let origin: string;
   const executor = new CpuHeavyExecutor();
+  let reviewed = 0;
   const guard = new CountingGuard();
   let secureContext: ReturnType<typeof createSecureContext>;
 
@@ -126,6 +130,11 @@ describe('overload (adversarial)', function () {
       maxInFlight: MAX_IN_FLIGHT,
       load: { signal: loopDelay, maxDelayMs: 100 },
       readiness: [],
+      admission: admissionRoutes({
+        definitions: catalog,
+        limiter: new WorkLimiter({ limit: ADMISSION_IN_FLIGHT, maxDelayMs: 100, signal: loopDelay }),
+        onDecision: () => reviewed++,
+      }),
     });
     listener = new SecureListener({
       tls: { cert: pki.serverCert, key: pki.serverKey },
@@ -221,6 +230,57 @@ describe('overload (adversarial)', function () {
     ).to.deep.equal([]);
     // Refused callers cost no authentication (a TokenReview and SubjectAccessReview in production).
     expect(guard.authentications).to.equal(executor.started);
+  });
+
+  it('refuses oversized admission reviews with 413 and reviews beyond its own limit with 429, while the gateway answers (item 9)', async () => {
+    const review = (padding: number) =>
+      JSON.stringify({
+        apiVersion: 'admission.k8s.io/v1',
+        kind: 'AdmissionReview',
+        request: {
+          uid: 'u',
+          operation: 'CREATE',
+          namespace: 'ns',
+          kind: { kind: 'Workflow' },
+          object: {
+            kind: 'Workflow',
+            metadata: { name: 'big', annotations: { pad: 'x'.repeat(padding) } },
+            spec: { tasks: [{ id: 'a', taskRef: { name: 't' } }] },
+          },
+        },
+      });
+    const sendReviews = (body: string) =>
+      Promise.all(
+        Array.from({ length: 20 }, async () => {
+          const c = client();
+          const t0 = performance.now();
+          const res = await c.request({
+            path: ADMISSION_PATHS.workflows,
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body,
+            signal: AbortSignal.timeout(20_000),
+          });
+          await res.body.dump();
+          await c.close();
+          return { status: res.statusCode, ms: performance.now() - t0 };
+        }),
+      );
+    const gatewayCall = async () => {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      const c = client();
+      const answer = await send(c, runPath, {});
+      await c.close();
+      return answer;
+    };
+    const before = reviewed;
+    const [huge, gateway] = await Promise.all([sendReviews(review(3_900_000)), gatewayCall()]);
+    expect(huge.map((a) => a.status)).to.deep.equal(Array(20).fill(413));
+    expect(huge.filter((a) => a.ms > ANSWER_BOUND_MS)).to.deep.equal([]);
+    expect(reviewed, 'oversized reviews reach no check').to.equal(before);
+    expect(gateway.status).to.equal(200);
+    const large = await sendReviews(review(1_500_000));
+    expect(new Set(large.map((a) => a.status))).to.deep.equal(new Set([200, 429]));
   });
 
   it('accepts work again right after the load', async () => {
