@@ -2,13 +2,13 @@
 // Entry point of the `syncflow` CLI (package.json `bin`). It runs the compiled build in dist/
 // (`npm run build`, what the image runs) when that build was made from the sources as they are now
 // (bin/build-stamp.js); otherwise the TypeScript sources through tsx, a development dependency, and
-// says so when a build exists but is stale. Under coverage (NODE_V8_COVERAGE, set by c8) it runs
-// the sources, which are what the coverage report measures.
+// says so when a build exists but is stale. It runs the sources under coverage (NODE_V8_COVERAGE,
+// set by c8: the report measures the sources) and when SYNCFLOW_SOURCES=1 asks for them.
 import { fileURLToPath } from 'node:url';
 import { buildState } from './build-stamp.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const state = process.env.NODE_V8_COVERAGE ? 'coverage' : buildState(root);
+const state = process.env.NODE_V8_COVERAGE || process.env.SYNCFLOW_SOURCES === '1' ? 'sources asked' : buildState(root);
 
 if (state === 'fresh') {
   await import('../dist/cli/bin.js');

@@ -83,9 +83,10 @@ describe('bin/syncflow.js', function () {
     expect((await launch()).stdout).to.equal('compiled');
   });
 
-  it('runs the sources under coverage, which measures them', async () => {
+  it('runs the sources under coverage, which measures them, and when SYNCFLOW_SOURCES=1 asks for them', async () => {
     await stamp();
-    expect((await launch({ NODE_V8_COVERAGE: join(root, 'coverage') })).stdout).to.equal('sources');
+    expect(await launch({ NODE_V8_COVERAGE: join(root, 'coverage') })).to.deep.equal({ stdout: 'sources', stderr: '', code: 0 });
+    expect(await launch({ SYNCFLOW_SOURCES: '1' })).to.deep.equal({ stdout: 'sources', stderr: '', code: 0 });
   });
 
   it('without a fresh build and without tsx, says what to do and exits 2', async () => {
