@@ -6,6 +6,7 @@
 // so other suites sharing the control plane never depend on this server being up; it is removed after.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { expect } from 'chai';
@@ -346,6 +347,42 @@ describe('definitions lifecycle: admission webhooks, status controller, revision
           : undefined;
       });
       expect(table.split('\n')[0]?.split(/\s+/)).to.deep.equal(['NAME', 'READY', 'TASKS', 'REVISION', 'AGE']);
+    });
+  });
+
+  describe('who may call the webhooks (issue 13 item 9)', () => {
+    let ns: string;
+    before(async function () {
+      // kube-apiserver presents a client certificate to webhooks only with hack/cp-up.sh's AdmissionConfiguration.
+      if (!cp.settings.admissionClientCaFile) this.skip();
+      ns = await namespace('e2e-adm-callers');
+      await ok(['apply', '-n', ns, '-f', '-'], stringify(task('get-user')));
+    });
+
+    it("gives kube-apiserver's reviews (its client certificate) the suggestion naming the namespace's task", async () => {
+      const typo = { ...profileWorkflow('typo'), spec: { tasks: [{ id: 'user', taskRef: { name: 'get-usr' }, input: { userId: '1' } }] } };
+      const result = await apply(ns, [typo]);
+      expect(result.code).to.equal(1);
+      expect(result.stderr).to.contain('TaskNotFound');
+      expect(result.stderr).to.contain('`get-user`');
+    });
+
+    it('refuses a review sent to the server without that certificate, before reading it', async () => {
+      const ca = readFileSync(join(dirname(cp.settings.tlsCertFile as string), 'syncflow-ca.crt'), 'utf8');
+      const { status, body } = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = httpsRequest(
+          { host: '127.0.0.1', port: cp.settings.serverPort, path: '/admission/v1/workflows', method: 'POST', ca, headers: { 'content-type': 'application/json' } },
+          (res) => {
+            let text = '';
+            res.on('data', (chunk: Buffer) => (text += chunk.toString()));
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+          },
+        );
+        req.on('error', reject);
+        req.end(JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { uid: 'x', operation: 'CREATE', namespace: ns, kind: { kind: 'Workflow' }, object: profileWorkflow('probe') } }));
+      });
+      expect(status).to.equal(403);
+      expect(JSON.parse(body)).to.deep.equal({ message: 'reviews are accepted from the API server only: no client certificate was presented' });
     });
   });
 
