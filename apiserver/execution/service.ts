@@ -123,6 +123,13 @@ export class ExecutionService {
       // The store could not say: keep the name; a conflict at the insert is still recorded (writer.ts).
       else if (storedAnswer !== false) this.options.onBackgroundError?.(storedAnswer, 'checking a generated execution name against the history');
       object = executionObject(request, name.name, { ...status, workflowRevision: workflow.revision, user: context.user }, status.startTime ?? this.now().toISOString());
+    } catch (error) {
+      // Refused before anything ran (invalid input): nothing to record.
+      admission.release();
+      name.release();
+      throw error;
+    }
+    try {
       admission.record(object);
     } finally {
       // Recorded (the writer's queue answers for the name now) or failed: the name is free here.
@@ -225,6 +232,9 @@ export class ExecutionService {
         ...(context.traceparent ? { traceparent: context.traceparent } : {}),
       });
     } catch (error) {
+      // Input that does not match the workflow's inputSchema is the caller's error (422), refused
+      // before any task ran; any other rejection is a defect of the server.
+      if (error instanceof SyncflowError && error.code === 'InvalidInput') throw error;
       this.options.onBackgroundError?.(error, 'running an execution (recorded as Failed with reason InternalError)');
       const completed = this.now();
       return {
