@@ -112,4 +112,11 @@ describe('SecureListener', function () {
     const outcomes = await Promise.all(Array.from({ length: 8 }, () => tlsOutcome(port, pki)));
     expect(outcomes).to.deep.equal(Array(8).fill('secure'));
   });
+
+  it('uses fewer servers when the connection cap leaves each a small share', async function () {
+    if (!reusePortSupported()) this.skip();
+    expect((await start({ maxConnections: 4096 })).listener.httpsServers).to.have.length(8);
+    expect((await start({ maxConnections: 600 })).listener.httpsServers).to.have.length(2);
+    expect((await start({ maxConnections: 100 })).listener.httpsServers).to.have.length(1);
+  });
 });

@@ -79,7 +79,10 @@ export class SecureListener {
 
   constructor(options: SecureListenerOptions) {
     const limits = options.limits ?? DEFAULT_CONNECTION_LIMITS;
-    const count = Math.max(1, options.acceptors ?? (reusePortSupported() ? ACCEPTORS : 1));
+    // Each server gets a share of the connection cap; shares below ~256 would refuse early when the
+    // kernel's spread is uneven, so a small cap means fewer servers.
+    const fitting = Math.max(1, Math.min(ACCEPTORS, Math.floor(limits.maxConnections / 256)));
+    const count = Math.max(1, options.acceptors ?? (reusePortSupported() ? fitting : 1));
     this.servers = Array.from({ length: count }, () => {
       const server = createServer(
         {
