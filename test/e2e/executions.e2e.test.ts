@@ -66,6 +66,13 @@ describe('workflowexecutions through kube-apiserver', function () {
     const resources = await ok(['api-resources', '--api-group=execution.syncflow.io', '--no-headers']);
     expect(resources).to.match(/^workflowexecutions\s+wfx\s+execution\.syncflow\.io\/v1alpha1\s+true\s+WorkflowExecution$/m);
     expect(resources).to.match(/^workflowrevisions\s+execution\.syncflow\.io\/v1alpha1\s+true\s+WorkflowRevision$/m);
+    // The aggregator lists the group's OpenAPI v3 a few seconds after the APIService is Available;
+    // kubectl explain reads it from there.
+    for (let waited = 0; waited < 30_000; waited += 500) {
+      const index = await cp.kubectl.run(['get', '--raw', '/openapi/v3']);
+      if (index.code === 0 && index.stdout.includes('apis/execution.syncflow.io/v1alpha1')) break;
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
     const explain = await ok(['explain', 'wfx.status.tasks']);
     expect(explain).to.contain('FIELD: tasks <[]Object>');
     expect(explain).to.contain('httpStatus');
