@@ -1,0 +1,118 @@
+/**
+ * The embedded database's bridge under concurrent clients [issue 13 item 10]: PGlite is one
+ * PostgreSQL session, and pglite-socket forwards each protocol message of each connection as it
+ * comes, so without serialisation one client's Parse/Bind/Execute interleave with another's
+ * (a watch failed with "unnamed prepared statement does not exist", and the bridge could stall).
+ */
+import { expect } from 'chai';
+import pg from 'pg';
+import { Registry } from 'prom-client';
+import { execution } from '../../test/integration/history/fixtures.ts';
+import { startEmbeddedDatabase, type EmbeddedDatabase } from './embedded.ts';
+import { openHistory } from './index.ts';
+import { RecordingLogger } from './testing.ts';
+
+/** Resolves with the work's result, or rejects naming what stalled after `ms`. */
+async function within<T>(ms: number, what: string, work: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const stalled = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} stalled for ${ms} ms`)), ms)));
+  try {
+    return await Promise.race([work, stalled]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+describe('embedded database bridge', function () {
+  // Starting PGlite (WebAssembly) takes seconds on a loaded 2-core machine.
+  this.timeout(120_000);
+  let db: EmbeddedDatabase | undefined;
+  let pool: pg.Pool | undefined;
+
+  afterEach(async () => {
+    // Bounded: a stalled bridge (the defect) would keep its clients checked out for ever.
+    await within(5_000, 'closing the pool', pool?.end() ?? Promise.resolve()).catch(() => undefined);
+    await within(5_000, 'closing the database', db?.close() ?? Promise.resolve()).catch(() => undefined);
+    pool = undefined;
+    db = undefined;
+  });
+
+  it('keeps the extended-protocol messages of one client together while eight clients mix transactions, parameterised reads and failing queries', async () => {
+    db = await startEmbeddedDatabase({ logger: new RecordingLogger(), maxConnections: 10 });
+    pool = new pg.Pool({ connectionString: db.connectionString, max: 8 });
+    const clients = pool;
+    pool.on('error', () => undefined);
+    await clients.query('CREATE TABLE items (id serial PRIMARY KEY, value text)');
+    const errors: string[] = [];
+    const workers = Array.from({ length: 8 }, async (_, worker) => {
+      for (let i = 0; i < 40; i++) {
+        try {
+          if (worker % 2 === 1) {
+            // A write as the history does it: BEGIN and a statement in one simple query, then extended ones.
+            const client = await clients.connect();
+            try {
+              await client.query('BEGIN; SELECT 1');
+              await client.query('INSERT INTO items (value) VALUES ($1)', [`w${worker}-${i}`]);
+              await client.query('COMMIT');
+            } finally {
+              client.release();
+            }
+          } else {
+            await clients.query('SELECT id, value FROM items WHERE id > $1 ORDER BY id LIMIT $2', [i, 10]);
+            // A query that fails mid-sequence: the backend skips to Sync, which must not swallow other clients' messages.
+            await clients.query('SELECT 1 / 0 WHERE $1::int > 0', [1]).then(
+              () => errors.push('division by zero succeeded'),
+              (error: Error) => (error.message === 'division by zero' ? undefined : errors.push(error.message)),
+            );
+          }
+        } catch (error) {
+          errors.push((error as Error).message);
+        }
+      }
+    });
+    await within(30_000, 'the bridge', Promise.all(workers));
+    expect(errors).to.deep.equal([]);
+    const count = await clients.query<{ n: string }>('SELECT count(*) AS n FROM items');
+    expect(count.rows[0]?.n).to.equal('160');
+  });
+
+  it('serves a watch, lists and gets while the history writes batches through a pool of eight connections', async () => {
+    const logger = new RecordingLogger();
+    const history = await openHistory({ logger, registry: new Registry(), retention: false, poolSize: 8, watchPollIntervalMs: 5 });
+    try {
+      const watch = await history.store.watch({ namespace: 'shop' });
+      const seen = new Set<string>();
+      const watching = (async () => {
+        for await (const event of watch) {
+          seen.add(event.object.metadata.name);
+          if (seen.size === 200) return;
+        }
+      })();
+      const failures: string[] = [];
+      const names: string[] = [];
+      await within(
+        60_000,
+        'the history',
+        Promise.all(
+          Array.from({ length: 8 }, async () => {
+            for (let i = 0; i < 25; i++) {
+              const x = execution();
+              names.push(x.metadata.name);
+              history.writer.record(x);
+              await history.store.get('shop', x.metadata.name).catch((error: Error) => failures.push(`get: ${error.message}`));
+              await history.store.list({ namespace: 'shop', limit: 5 }).catch((error: Error) => failures.push(`list: ${error.message}`));
+              await history.store.storedNames([{ namespace: 'shop', name: x.metadata.name }]).catch((error: Error) => failures.push(`storedNames: ${error.message}`));
+            }
+          }),
+        ),
+      );
+      await within(60_000, 'the watch', watching);
+      watch.close();
+      expect(failures).to.deep.equal([]);
+      expect([...seen].sort()).to.deep.equal(names.sort());
+      expect(logger.at('warn').filter((m) => !m.includes('embedded PGlite'))).to.deep.equal([]);
+    } finally {
+      await history.close();
+    }
+  });
+});
