@@ -35,6 +35,9 @@ const delayMs = Number(flag('--delay-ms') ?? 1000);
 const timeoutMs = 20_000;
 const newConnections = args.includes('--new-connections');
 const before = args.includes('--before');
+const floor = args.includes('--floor');
+/** Connections open over this time (0: all at once, the storm). */
+const rampMs = Number(flag('--ramp-ms') ?? 0);
 const maxEventLoopDelayMs = Number(flag('--max-event-loop-delay-ms') ?? 100);
 const acceptors = flag('--acceptors') ? Number(flag('--acceptors')) : undefined;
 /** The server runs on the image's Node (reusePort needs Node ≥ 22.12), or --node PATH. */
@@ -88,6 +91,7 @@ async function startServer(pki: BenchPki, upstream: string, maxInFlight: number)
       maxConnections: Math.max(4096, maxInFlight),
       maxEventLoopDelayMs,
       before,
+      floor,
       ...(acceptors ? { acceptors } : {}),
       ...(databaseUrl ? { databaseUrl } : {}),
     },
@@ -208,6 +212,7 @@ async function overload(pki: BenchPki, upstream: string, maxInFlight: number, co
   })();
   const connects: number[] = [];
   const worker = async (user: number) => {
+    if (rampMs) await new Promise((resolve) => setTimeout(resolve, (user * rampMs) / connections));
     let c = client(pki, server.port);
     const t0 = performance.now();
     c.once('connect', () => connects.push(performance.now() - t0));
@@ -255,9 +260,12 @@ async function overload(pki: BenchPki, upstream: string, maxInFlight: number, co
     maxInFlight,
     connections,
     newConnectionPerRequest: newConnections,
-    server: before
-      ? 'before issue 13 (default Node HTTPS settings, shedding by count only)'
-      : `--max-event-loop-delay ${maxEventLoopDelayMs}ms`,
+    connectionsOpenedOverMs: rampMs,
+    server: floor
+      ? 'floor: the same listener with a handler answering 429 at once (no application)'
+      : before
+        ? 'before issue 13 (default Node HTTPS settings, shedding by count only)'
+        : `--max-event-loop-delay ${maxEventLoopDelayMs}ms`,
     upstreamDelayMs: delayMs,
     loadSeconds: round3(loadSeconds),
     requests: outcomes.length,
@@ -293,7 +301,7 @@ const loadBefore = loadavg();
 const results: Record<string, unknown> = {};
 try {
   for (const [maxInFlight, connections] of runs) {
-    const key = `${maxInFlight}x${connections}${newConnections ? '-reconnect' : ''}${before ? '-before' : ''}`;
+    const key = `${maxInFlight}x${connections}${newConnections ? '-reconnect' : ''}${rampMs ? `-ramp${rampMs}ms` : ''}${before ? '-before' : ''}${floor ? '-floor' : ''}`;
     results[key] = await overload(pki, upstream.base, maxInFlight, connections);
     process.stdout.write(`${key}: ${JSON.stringify(results[key], null, 2)}\n`);
   }

@@ -27,6 +27,7 @@ import { DEFAULT_CONNECTION_LIMITS, SecureListener } from '../../apiserver/http/
 import { EventLoopDelay } from '../../apiserver/http/overload.ts';
 import { createServer, type Server as HttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
+import type { RequestListener } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import { serverLogger } from '../../apiserver/logging.ts';
 import { StaticSecrets } from '../../apiserver/kube/secret-resolver.ts';
@@ -55,6 +56,8 @@ export type OverloadServerMessage =
       acceptors?: number;
       /** The server as it was before issue 13: default Node HTTPS settings, shedding by count only. */
       before?: boolean;
+      /** The floor: the same listener with a handler that answers at once (429 to POST), nothing else. */
+      floor?: boolean;
       databaseUrl?: string;
     }
   | { type: 'stats'; since?: number }
@@ -139,7 +142,7 @@ async function start(
     secrets: new StaticSecrets(new Map()),
     logger,
   });
-  const app = buildApp({
+  const syncflow = buildApp({
     service,
     store: history.store,
     guard,
@@ -152,6 +155,16 @@ async function start(
     readiness: [{ name: 'history-writable', check: () => history.writer.canAccept() }],
     admission: admissionRoutes({ definitions: catalog }),
   });
+  const app: RequestListener = message.floor
+    ? (req, res) => {
+        req.resume();
+        res.writeHead(req.url === '/livez' ? 200 : 429, {
+          'content-type': 'application/json',
+          'retry-after': '1',
+        });
+        res.end('{}');
+      }
+    : syncflow;
   const tls = { cert: pki.serverCert, key: pki.serverKey, ca: tlsClientCAs(authConfig) };
   const listener = message.before
     ? undefined
