@@ -1,0 +1,226 @@
+/**
+ * ExecutionService's name rules and failure handling with fakes: an in-memory writer and store, a
+ * gated executor, a scripted random source. The HTTP path is covered by test/adversarial/names.test.ts.
+ */
+import { expect } from 'chai';
+import { Registry } from 'prom-client';
+import type { SyncflowError } from '../../core/errors.ts';
+import type { ExecuteOptions, WorkflowExecutor } from '../../core/engine/executor.ts';
+import type { WorkflowExecutionStatus } from '../../core/model/schema.ts';
+import { DefinitionCatalog } from '../definitions/catalog.ts';
+import type { ExecutionName, WorkflowExecution } from '../history/store.ts';
+import { RecordingLogger } from '../history/testing.ts';
+import { ExecutionWriter } from '../history/writer.ts';
+import type { ExecutionRecord } from '../history/record.ts';
+import { createHistoryMetrics } from '../history/metrics.ts';
+import { StaticSecrets } from '../kube/secret-resolver.ts';
+import type { ExecutionCreateRequest } from '../registry/workflowexecutions/strategy.ts';
+import { ExecutionService, GENERATE_NAME_ATTEMPTS } from './service.ts';
+
+const ALPHABET = 'bcdfghjklmnpqrstvwxz2456789';
+
+/** Yields the scripted name suffixes, then `fallback` for ever. */
+function scriptedRandom(suffixes: string[], fallback = 0.5): () => number {
+  const values = suffixes.flatMap((s) => [...s].map((c) => (ALPHABET.indexOf(c) + 0.5) / ALPHABET.length));
+  return () => values.shift() ?? fallback;
+}
+
+/** An executor whose executions finish when the test says so (or at once), or reject. */
+class FakeExecutor implements WorkflowExecutor {
+  calls = 0;
+  gated = false;
+  failure: Error | undefined;
+  private releases: (() => void)[] = [];
+  async execute(_workflow: unknown, _input: unknown, _options?: ExecuteOptions): Promise<WorkflowExecutionStatus> {
+    this.calls++;
+    if (this.gated) await new Promise<void>((resolve) => this.releases.push(resolve));
+    if (this.failure) throw this.failure;
+    return { phase: 'Succeeded', output: { ok: true }, startTime: new Date().toISOString(), durationMs: 1 };
+  }
+  releaseAll(): void {
+    for (const release of this.releases.splice(0)) release();
+  }
+}
+
+/** A store holding executions in a map; `storedNames` can be made to fail. */
+class FakeStore {
+  readonly executions = new Map<string, WorkflowExecution>();
+  lookupFailure: Error | undefined;
+  lookups = 0;
+  async insertRecords(batch: readonly ExecutionRecord[]) {
+    return batch.map((r) => {
+      if (this.executions.has(`${r.namespace}/${r.name}`)) return 'conflict' as const;
+      this.executions.set(`${r.namespace}/${r.name}`, { metadata: { name: r.name, namespace: r.namespace, uid: r.uid } } as WorkflowExecution);
+      return 'inserted' as const;
+    });
+  }
+  async get(namespace: string, name: string) {
+    return this.executions.get(`${namespace}/${name}`);
+  }
+  async storedNames(names: readonly ExecutionName[]) {
+    this.lookups++;
+    if (this.lookupFailure) throw this.lookupFailure;
+    return new Set(names.map((n) => `${n.namespace}/${n.name}`).filter((k) => this.executions.has(k)));
+  }
+  async taskDurationStats() {
+    return [];
+  }
+  async recordRevision() {
+    return {};
+  }
+  hold(namespace: string, name: string): void {
+    this.executions.set(`${namespace}/${name}`, { metadata: { name, namespace, uid: 'stored' } } as WorkflowExecution);
+  }
+}
+
+describe('ExecutionService', () => {
+  let store: FakeStore;
+  let executor: FakeExecutor;
+  let writer: ExecutionWriter;
+  let background: string[];
+  const catalog = new DefinitionCatalog();
+  catalog.upsert({ kind: 'WorkflowTask', metadata: { name: 't', namespace: 'ns', resourceVersion: '1' }, spec: { http: { method: 'GET', url: 'http://x.svc/' } } });
+  catalog.upsert({ kind: 'Workflow', metadata: { name: 'wf', namespace: 'ns', resourceVersion: '2' }, spec: { tasks: [{ id: 'a', taskRef: { name: 't' } }] } });
+
+  function service(random?: () => number): ExecutionService {
+    return new ExecutionService({
+      catalog,
+      executor,
+      history: writer,
+      store,
+      secrets: new StaticSecrets(new Map()),
+      onBackgroundError: (error, what) => background.push(`${what}: ${(error as Error).message}`),
+      ...(random ? { random } : {}),
+    });
+  }
+  const request = (metadata: { name?: string; generateName?: string }): ExecutionCreateRequest => ({
+    namespace: 'ns',
+    name: metadata.name,
+    generateName: metadata.generateName,
+    labels: {},
+    annotations: {},
+    workflowName: 'wf',
+    input: {},
+  });
+  const refusal = (promise: Promise<unknown>) => promise.then(() => undefined, (error: unknown) => error as SyncflowError);
+
+  beforeEach(() => {
+    store = new FakeStore();
+    executor = new FakeExecutor();
+    background = [];
+    writer = new ExecutionWriter({ sink: store, logger: new RecordingLogger(), metrics: createHistoryMetrics(new Registry(), () => 0) });
+  });
+  afterEach(async () => {
+    executor.releaseAll();
+    await writer.close();
+  });
+
+  describe('explicit names', () => {
+    it('runs one of two concurrent creates with a name; the other is refused with AlreadyExists before it runs', async () => {
+      executor.gated = true;
+      const s = service();
+      const first = s.run(request({ name: 'x' }), { user: 'u' });
+      const second = await refusal(s.run(request({ name: 'x' }), { user: 'u' }));
+      expect(second?.code).to.equal('AlreadyExists');
+      expect(second?.message).to.equal('workflowexecutions.execution.syncflow.io "x" already exists');
+      while (executor.calls === 0) await new Promise((resolve) => setImmediate(resolve));
+      executor.releaseAll();
+      expect((await first).metadata.name).to.equal('x');
+      expect(executor.calls).to.equal(1);
+    });
+
+    it('refuses a name the writer has queued or the store has, and frees the name after every refusal', async () => {
+      const s = service();
+      await s.run(request({ name: 'queued' }), { user: 'u' });
+      expect((await refusal(s.run(request({ name: 'queued' }), { user: 'u' })))?.code).to.equal('AlreadyExists');
+      store.hold('ns', 'stored');
+      expect((await refusal(s.run(request({ name: 'stored' }), { user: 'u' })))?.code).to.equal('AlreadyExists');
+      store.executions.delete('ns/stored');
+      expect((await s.run(request({ name: 'stored' }), { user: 'u' })).metadata.name).to.equal('stored');
+      expect(executor.calls).to.equal(2);
+    });
+
+    it('runs nothing when the store cannot be asked, and frees the name and the history place', async () => {
+      const s = service();
+      store.lookupFailure = new Error('connection refused');
+      expect((await refusal(s.run(request({ name: 'x' }), { user: 'u' })))?.message).to.equal('connection refused');
+      expect(executor.calls).to.equal(0);
+      expect(writer.depth).to.equal(0);
+      store.lookupFailure = undefined;
+      expect((await s.run(request({ name: 'x' }), { user: 'u' })).metadata.name).to.equal('x');
+    });
+
+    it('refuses a dry run of a taken name and plans a free one without running or holding it', async () => {
+      const s = service();
+      store.hold('ns', 'taken');
+      expect((await refusal(s.run(request({ name: 'taken' }), { user: 'u', dryRun: true })))?.code).to.equal('AlreadyExists');
+      const planned = await s.run(request({ name: 'free' }), { user: 'u', dryRun: true });
+      expect(planned.status.phase).to.equal('Pending');
+      expect(executor.calls).to.equal(0);
+      expect((await s.run(request({ name: 'free' }), { user: 'u' })).metadata.name).to.equal('free');
+    });
+  });
+
+  describe('generated names', () => {
+    it('draws again while a name is held by a running execution', async () => {
+      executor.gated = true;
+      const s = service(scriptedRandom(['bbbbb', 'bbbbb', 'ccccc']));
+      const first = s.run(request({ generateName: 'g-' }), { user: 'u' });
+      const second = s.run(request({ generateName: 'g-' }), { user: 'u' });
+      while (executor.calls < 2) await new Promise((resolve) => setImmediate(resolve));
+      executor.releaseAll();
+      expect([(await first).metadata.name, (await second).metadata.name]).to.deep.equal(['g-bbbbb', 'g-ccccc']);
+    });
+
+    it(`refuses with AlreadyExists, running nothing, after ${GENERATE_NAME_ATTEMPTS} candidates all held`, async () => {
+      executor.gated = true;
+      // The fallback 0 draws `bbbbb` for ever.
+      const s = service(scriptedRandom([], 0));
+      const first = s.run(request({ generateName: 'g-' }), { user: 'u' });
+      const second = await refusal(s.run(request({ generateName: 'g-' }), { user: 'u' }));
+      expect(second?.code).to.equal('AlreadyExists');
+      expect(second?.message).to.match(/could not generate a unique name from generateName "g-" in 8 attempts/);
+      while (executor.calls === 0) await new Promise((resolve) => setImmediate(resolve));
+      executor.releaseAll();
+      await first;
+      expect(executor.calls).to.equal(1);
+    });
+
+    it('replaces a stored name after the run with one the store does not have', async () => {
+      store.hold('ns', 'g-bbbbb');
+      store.hold('ns', 'g-ccccc');
+      const s = service(scriptedRandom(['bbbbb', 'ccccc', 'ddddd']));
+      const object = await s.run(request({ generateName: 'g-' }), { user: 'u' });
+      expect(object.metadata.name).to.equal('g-ddddd');
+      expect(executor.calls).to.equal(1);
+    });
+
+    it('falls back to a UUID-suffixed name rather than losing an execution whose every candidate is stored', async () => {
+      store.hold('ns', 'g-bbbbb');
+      const s = service(scriptedRandom([], 0));
+      const object = await s.run(request({ generateName: 'g-' }), { user: 'u' });
+      expect(object.metadata.name).to.match(/^g-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+      await writer.flush();
+      expect(store.executions.has(`ns/${object.metadata.name}`)).to.equal(true);
+    });
+
+    it('keeps the drawn name when the store cannot say, and reports why', async () => {
+      store.lookupFailure = new Error('connection refused');
+      const s = service(scriptedRandom(['bbbbb']));
+      const object = await s.run(request({ generateName: 'g-' }), { user: 'u' });
+      expect(object.metadata.name).to.equal('g-bbbbb');
+      expect(background).to.deep.equal(['checking a generated execution name against the history: connection refused']);
+    });
+  });
+
+  it('records an executor that rejects as a Failed execution with reason InternalError, without its message', async () => {
+    executor.failure = new Error('secret-bearing internal detail');
+    const s = service();
+    const object = await s.run(request({ name: 'broken' }), { user: 'u' });
+    expect(object.status).to.include({ phase: 'Failed', reason: 'InternalError' });
+    expect(object.status.message).to.not.contain('secret-bearing');
+    expect(background).to.deep.equal(['running an execution (recorded as Failed with reason InternalError): secret-bearing internal detail']);
+    await writer.flush();
+    expect(store.executions.has('ns/broken')).to.equal(true);
+  });
+});
