@@ -158,6 +158,18 @@ export function describeStoreContract(title: string, harness: () => StoreHarness
         expect(rows.rows[0].n).to.equal(5);
       });
 
+      it('tells which of a set of names are stored, in one query, namespace by namespace', async () => {
+        const x = execution();
+        await store.insertExecutions([x]);
+        expect(await store.storedNames([])).to.deep.equal(new Set());
+        const found = await store.storedNames([
+          { namespace: 'shop', name: x.metadata.name },
+          { namespace: 'other', name: x.metadata.name },
+          { namespace: 'shop', name: 'nope' },
+        ]);
+        expect(found).to.deep.equal(new Set([`shop/${x.metadata.name}`]));
+      });
+
       it('returns undefined for an unknown execution', async () => {
         expect(await store.get('shop', 'nope')).to.equal(undefined);
       });
