@@ -12,7 +12,10 @@
  * reports CPU time per run (the children's user + system time from /proc/self/stat), less
  * sensitive to other processes than wall time, and the modules each command loads (compiled).
  *
- *   npx tsx bench/cli/run.ts [--runs 20] [--build-dist] [--out bench/results/cli.json]
+ * `--before DIR` also times another compiled build (e.g. hack/build.sh of an older commit, with a
+ * node_modules beside it) under the same conditions.
+ *
+ *   npx tsx bench/cli/run.ts [--runs 20] [--build-dist] [--before DIR] [--out bench/results/cli.json]
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -30,6 +33,7 @@ const option = (name: string): string | undefined => {
 const runs = Number(option('runs') ?? 20);
 const out = option('out');
 const buildDist = args.includes('--build-dist');
+const before = option('before');
 const TARGETS_MS = { validate: 250, run: 350 } as const;
 
 function build(dir: string): void {
@@ -172,6 +176,7 @@ try {
   const distState = buildState(repo);
   const variants: Variant[] = [{ name: 'node -e 0', command: 'baseline', argv: ['-e', '0'] }];
   for (const [command, argv] of Object.entries(commands) as Array<['validate' | 'run', string[]]>) {
+    if (before) variants.push({ name: `${command} before: compiled build in ${before}`, command, argv: [join(before, 'cli/bin.js'), ...argv] });
     variants.push({ name: `${command} compiled (node .cache/bench-cli/cli/bin.js)`, command, argv: [compiledBin, ...argv] });
     if (distState === 'fresh') variants.push({ name: `${command} bin/syncflow.js (fresh dist/)`, command, argv: [checkoutBin, ...argv] });
     variants.push({ name: `${command} bin/syncflow.js (sources through tsx)`, command, argv: [checkoutBin, ...argv], env: { SYNCFLOW_SOURCES: '1' } });
@@ -182,9 +187,9 @@ try {
   const results: Record<string, Figures> = {};
   for (const variant of variants) {
     const f = figures.get(variant.name) as Figures;
-    const target = variant.command === 'baseline' || variant.name.includes('tsx') ? undefined : TARGETS_MS[variant.command];
+    const target = variant.command === 'baseline' || variant.name.includes('tsx') || variant.name.includes('before') ? undefined : TARGETS_MS[variant.command];
     results[variant.name] = target === undefined ? f : { ...f, targetMs: target, met: f.medianMs <= target };
-    console.error(`${variant.name.padEnd(58)} median ${String(f.medianMs).padStart(7)} ms  p90 ${String(f.p90Ms).padStart(7)} ms  cpu ${f.cpuMsPerRun} ms${target ? `  (target ≤ ${target}: ${f.medianMs <= target ? 'met' : 'NOT met'})` : ''}`);
+    console.error(`${variant.name.padEnd(64)} median ${String(f.medianMs).padStart(7)} ms  p90 ${String(f.p90Ms).padStart(7)} ms  cpu ${f.cpuMsPerRun} ms${target ? `  (target ≤ ${target}: ${f.medianMs <= target ? 'met' : 'NOT met'})` : ''}`);
   }
   const report = {
     benchmark: 'CLI start-up: validate of one small file, run of a one-task workflow, beside node -e 0',
