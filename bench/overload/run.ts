@@ -36,6 +36,8 @@ const timeoutMs = 20_000;
 const newConnections = args.includes('--new-connections');
 const before = args.includes('--before');
 const floor = args.includes('--floor');
+/** Clients wait the Retry-After second after a 429 (well-behaved callers) instead of asking again at once. */
+const honourRetryAfter = args.includes('--honour-retry-after');
 /** Connections open over this time (0: all at once, the storm). */
 const rampMs = Number(flag('--ramp-ms') ?? 0);
 const maxEventLoopDelayMs = Number(flag('--max-event-loop-delay-ms') ?? 100);
@@ -226,6 +228,8 @@ async function overload(pki: BenchPki, upstream: string, maxInFlight: number, co
         c.destroy().catch(() => undefined);
         c = client(pki, server.port);
       }
+      if (honourRetryAfter && outcome.status === 429)
+        await new Promise((resolve) => setTimeout(resolve, 1000));
     }
     await c.destroy();
   };
@@ -261,6 +265,7 @@ async function overload(pki: BenchPki, upstream: string, maxInFlight: number, co
     connections,
     newConnectionPerRequest: newConnections,
     connectionsOpenedOverMs: rampMs,
+    clientsHonourRetryAfter: honourRetryAfter,
     server: floor
       ? 'floor: the same listener with a handler answering 429 at once (no application)'
       : before
@@ -301,7 +306,7 @@ const loadBefore = loadavg();
 const results: Record<string, unknown> = {};
 try {
   for (const [maxInFlight, connections] of runs) {
-    const key = `${maxInFlight}x${connections}${newConnections ? '-reconnect' : ''}${rampMs ? `-ramp${rampMs}ms` : ''}${before ? '-before' : ''}${floor ? '-floor' : ''}`;
+    const key = `${maxInFlight}x${connections}${newConnections ? '-reconnect' : ''}${rampMs ? `-ramp${rampMs}ms` : ''}${before ? '-before' : ''}${floor ? '-floor' : ''}${honourRetryAfter ? '-retry-after' : ''}`;
     results[key] = await overload(pki, upstream.base, maxInFlight, connections);
     process.stdout.write(`${key}: ${JSON.stringify(results[key], null, 2)}\n`);
   }
