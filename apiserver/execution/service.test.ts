@@ -62,6 +62,15 @@ class FakeStore {
     if (this.lookupFailure) throw this.lookupFailure;
     return new Set(names.map((n) => `${n.namespace}/${n.name}`).filter((k) => this.executions.has(k)));
   }
+  readonly reserved = new Set<string>();
+  async reserveName(namespace: string, name: string) {
+    this.lookups++;
+    if (this.lookupFailure) throw this.lookupFailure;
+    const key = `${namespace}/${name}`;
+    if (this.executions.has(key) || this.reserved.has(key)) return false;
+    this.reserved.add(key);
+    return true;
+  }
   async taskDurationStats() {
     return [];
   }
@@ -138,6 +147,12 @@ describe('ExecutionService', () => {
       store.executions.delete('ns/stored');
       expect((await s.run(request({ name: 'stored' }), { user: 'u' })).metadata.name).to.equal('stored');
       expect(executor.calls).to.equal(2);
+    });
+
+    it('refuses a name another replica reserved in the history database, running nothing', async () => {
+      store.reserved.add('ns/elsewhere');
+      expect((await refusal(service().run(request({ name: 'elsewhere' }), { user: 'u' })))?.code).to.equal('AlreadyExists');
+      expect(executor.calls).to.equal(0);
     });
 
     it('runs nothing when the store cannot be asked, and frees the name and the history place', async () => {

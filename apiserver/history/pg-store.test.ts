@@ -49,6 +49,7 @@ describe('PgExecutionStore on embedded PGlite', function () {
   });
 
   describeStoreContract('the store contract', () => ({
+    sharedSession: true,
     newPool() {
       const pool = new pg.Pool({ connectionString: db.connectionString, max: 4 });
       pool.on('error', () => undefined);

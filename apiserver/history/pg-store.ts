@@ -422,6 +422,30 @@ export class PgExecutionStore implements ExecutionStore, ChangeFeed {
     return new Set(result.rows.map((r) => `${r.namespace}/${r.name}`));
   }
 
+  async reserveName(namespace: string, name: string, ttlMs: number): Promise<boolean> {
+    // One statement: refused when an execution has the name or an unexpired reservation holds it;
+    // two replicas reserving at once meet on the primary key and one of them gets no row back.
+    const result = await this.pool.query(
+      `INSERT INTO execution_name_reservations (namespace, name, expires_at)
+       SELECT $1, $2, now() + $3 * interval '1 millisecond'
+       WHERE NOT EXISTS (SELECT 1 FROM executions WHERE namespace = $1 AND name = $2)
+       ON CONFLICT (namespace, name) DO UPDATE SET expires_at = EXCLUDED.expires_at
+         WHERE execution_name_reservations.expires_at < now()
+       RETURNING 1`,
+      [namespace, name, ttlMs],
+    );
+    return result.rowCount === 1;
+  }
+
+  async purgeNameReservations(batchSize: number): Promise<number> {
+    const result = await this.pool.query(
+      `DELETE FROM execution_name_reservations WHERE (namespace, name) IN (
+         SELECT namespace, name FROM execution_name_reservations WHERE expires_at < now() LIMIT $1)`,
+      [batchSize],
+    );
+    return result.rowCount ?? 0;
+  }
+
   async list(options: ExecutionListOptions = {}): Promise<ExecutionList> {
     const filter = compileFilter(options);
     const limit = checkLimit(options.limit);

@@ -10,6 +10,8 @@ import type { HistoryMetrics } from './metrics.ts';
 export interface RetentionTarget {
   deleteCreatedBefore(cutoff: Date, batchSize: number): Promise<number>;
   compactChanges(cutoff: Date, batchSize: number): Promise<number>;
+  /** Deletes expired execution name reservations (stores that keep none need not have it). */
+  purgeNameReservations?(batchSize: number): Promise<number>;
 }
 
 /** Options of the sweeper; durations in ms. */
@@ -77,6 +79,11 @@ export class RetentionSweeper {
     for (;;) {
       const n = await target.compactChanges(changeCutoff, batchSize);
       result.changes += n;
+      if (n < batchSize || this.stopped) break;
+      await sleep(pauseMs);
+    }
+    for (;;) {
+      const n = (await target.purgeNameReservations?.(batchSize)) ?? 0;
       if (n < batchSize || this.stopped) break;
       await sleep(pauseMs);
     }

@@ -167,6 +167,13 @@ export interface ExecutionStore extends ExecutionBatchSink {
   get(namespace: string, name: string): Promise<WorkflowExecution | undefined>;
   /** Which of the names are taken by a stored execution, as `namespace/name` keys (one query). */
   storedNames(names: readonly ExecutionName[]): Promise<Set<string>>;
+  /**
+   * Reserves a name for an execution about to run, for `ttlMs`: false when a stored execution has
+   * it or another reservation holds it (of concurrent reservations from any replicas, one wins).
+   */
+  reserveName(namespace: string, name: string, ttlMs: number): Promise<boolean>;
+  /** Deletes up to `batchSize` expired name reservations; returns how many. */
+  purgeNameReservations(batchSize: number): Promise<number>;
   list(options?: ExecutionListOptions): Promise<ExecutionList>;
   /** Rejects with `SyncflowError('Gone')` when `resourceVersion` is older than the compacted one. */
   watch(options?: ExecutionWatchOptions): Promise<ExecutionWatch>;

@@ -16,7 +16,7 @@ import { UndiciTaskClient } from '../../core/engine/http-client.ts';
 import { buildApp } from '../../apiserver/app.ts';
 import { DefinitionCatalog } from '../../apiserver/definitions/catalog.ts';
 import { ExecutionService } from '../../apiserver/execution/service.ts';
-import { openHistory, type History } from '../../apiserver/history/index.ts';
+import { ExecutionWriter, openHistory, type History } from '../../apiserver/history/index.ts';
 import { RecordingLogger } from '../../apiserver/history/testing.ts';
 import { TrustingGuard } from '../../apiserver/http/guard.ts';
 import { StaticSecrets } from '../../apiserver/kube/secret-resolver.ts';
@@ -57,13 +57,15 @@ describe('adversarial: execution names', function () {
   let upstream: Server;
   let server: Server;
   let port: number;
+  /** A second replica: its own service, names and history writer, on the same database. */
+  let replica: { server: Server; port: number; writer: ExecutionWriter };
   let upstreamCalls = 0;
   const logger = new RecordingLogger();
   const random = new ScriptedRandom();
 
-  function send(method: string, path: string, body: unknown, contentType = 'application/json'): Promise<Reply> {
+  function send(method: string, path: string, body: unknown, contentType = 'application/json', to = port): Promise<Reply> {
     return new Promise((resolve, reject) => {
-      const req = request({ host: '127.0.0.1', port, method, path, headers: { 'content-type': contentType } }, (res) => {
+      const req = request({ host: '127.0.0.1', port: to, method, path, headers: { 'content-type': contentType } }, (res) => {
         let text = '';
         res.on('data', (c: Buffer) => (text += c.toString('utf8')));
         res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, json: text ? JSON.parse(text) : {} }));
@@ -72,8 +74,8 @@ describe('adversarial: execution names', function () {
       req.end(JSON.stringify(body));
     });
   }
-  const create = (metadata: Record<string, unknown>) =>
-    send('POST', EXECUTIONS, { apiVersion: 'execution.syncflow.io/v1alpha1', kind: 'WorkflowExecution', metadata, spec: { workflowRef: { name: 'count' }, input: {} } });
+  const create = (metadata: Record<string, unknown>, to = port) =>
+    send('POST', EXECUTIONS, { apiVersion: 'execution.syncflow.io/v1alpha1', kind: 'WorkflowExecution', metadata, spec: { workflowRef: { name: 'count' }, input: {} } }, 'application/json', to);
   const notRecorded = () => logger.entries.filter((e) => /not recorded|another name/.test(e.message));
 
   before(async function () {
@@ -102,11 +104,19 @@ describe('adversarial: execution names', function () {
     server = createServer(buildApp({ service, store: history.store, guard: new TrustingGuard(), registry: new Registry(), maxInFlight: 256, readiness: [] }));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     port = (server.address() as { port: number }).port;
+    const writer = new ExecutionWriter({ sink: history.store, logger });
+    const other = new ExecutionService({ catalog, executor: new DagExecutor({ http }), history: writer, store: history.store, secrets: new StaticSecrets(new Map()) });
+    const otherServer = createServer(buildApp({ service: other, store: history.store, guard: new TrustingGuard(), registry: new Registry(), maxInFlight: 256, readiness: [] }));
+    await new Promise<void>((resolve) => otherServer.listen(0, '127.0.0.1', resolve));
+    replica = { server: otherServer, port: (otherServer.address() as { port: number }).port, writer };
   });
 
   after(async () => {
-    server?.closeAllConnections();
-    if (server) await new Promise((resolve) => server.close(resolve));
+    for (const s of [server, replica?.server]) {
+      s?.closeAllConnections();
+      if (s) await new Promise((resolve) => s.close(resolve));
+    }
+    await replica?.writer.close();
     await history?.close();
     upstream?.closeAllConnections();
     if (upstream) await new Promise((resolve) => upstream.close(resolve));
@@ -135,6 +145,17 @@ describe('adversarial: execution names', function () {
       expect(notRecorded()).to.deep.equal([]);
     });
   }
+
+  it('runs exactly one of 20 concurrent creates with one name sent to two replicas of one database', async () => {
+    const callsBefore = upstreamCalls;
+    const replies = await Promise.all(Array.from({ length: 20 }, (_, i) => create({ name: 'two-replicas' }, i % 2 === 0 ? port : replica.port)));
+    expect(replies.filter((r) => r.status === 201), 'exactly one 201').to.have.length(1);
+    expect(replies.filter((r) => r.status === 409 && r.json.reason === 'AlreadyExists')).to.have.length(19);
+    expect(upstreamCalls - callsBefore, 'the upstream is called once').to.equal(1);
+    await Promise.all([history.writer.flush(), replica.writer.flush()]);
+    expect((await history.store.get(NAMESPACE, 'two-replicas'))?.metadata.uid).to.equal(replies.find((r) => r.status === 201)?.json.metadata?.uid);
+    expect(notRecorded()).to.deep.equal([]);
+  });
 
   it('generates again when a generated name is taken by a running, queued or stored execution, and records every one', async () => {
     // A stored execution holds gen-bbbbb.

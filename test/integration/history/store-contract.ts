@@ -7,7 +7,7 @@ import type pg from 'pg';
 import { SyncflowError } from '../../../core/errors.ts';
 import { WORKFLOW_LABEL } from '../../../core/model/resources.ts';
 import { silentLogger } from '../../../apiserver/history/logger.ts';
-import { applyMigrations } from '../../../apiserver/history/migrate.ts';
+import { applyMigrations, loadMigrations } from '../../../apiserver/history/migrate.ts';
 import { PgExecutionStore } from '../../../apiserver/history/pg-store.ts';
 import { RetentionSweeper } from '../../../apiserver/history/retention.ts';
 import type { ExecutionWatch, WatchEvent, WorkflowExecution } from '../../../apiserver/history/store.ts';
@@ -17,6 +17,11 @@ import { execution } from './fixtures.ts';
 export interface StoreHarness {
   /** A new pool to the test database; each pool plays one server replica. */
   newPool(): pg.Pool;
+  /**
+   * All pools share one database session (embedded PGlite): session advisory locks cannot exclude
+   * one from another, so replicas starting together are not a case it can play.
+   */
+  sharedSession?: boolean;
 }
 
 /** Reads `n` events from a watch (the suite's timeout fails a watch that delivers fewer). */
@@ -73,7 +78,7 @@ export function describeStoreContract(title: string, harness: () => StoreHarness
     });
 
     beforeEach(async () => {
-      await pool.query('TRUNCATE executions, task_executions, execution_changes, workflow_revisions');
+      await pool.query('TRUNCATE executions, task_executions, execution_changes, workflow_revisions, execution_name_reservations');
       await pool.query('UPDATE history_state SET compacted_rv = 0');
       store = newStore();
     });
@@ -97,11 +102,11 @@ export function describeStoreContract(title: string, harness: () => StoreHarness
         await pool.query('CREATE SCHEMA public');
         const other = harness().newPool();
         extraPools.push(other);
-        const applied = await Promise.all([
-          applyMigrations(pool, silentLogger),
-          applyMigrations(other, silentLogger),
-        ]);
-        expect(applied.flat()).to.deep.equal([1]);
+        const versions = (await loadMigrations()).map((m) => m.version);
+        const applied = harness().sharedSession
+          ? [await applyMigrations(pool, silentLogger), await applyMigrations(other, silentLogger)]
+          : await Promise.all([applyMigrations(pool, silentLogger), applyMigrations(other, silentLogger)]);
+        expect(applied.flat()).to.deep.equal(versions);
       });
     });
 
@@ -168,6 +173,28 @@ export function describeStoreContract(title: string, harness: () => StoreHarness
           { namespace: 'shop', name: 'nope' },
         ]);
         expect(found).to.deep.equal(new Set([`shop/${x.metadata.name}`]));
+      });
+
+      it('reserves a name once: refused while reserved by anyone or stored, free again once expired, purged by retention', async () => {
+        expect(await store.reserveName('shop', 'r1', 60_000)).to.equal(true);
+        expect(await store.reserveName('shop', 'r1', 60_000), 'reserved already').to.equal(false);
+        expect(await store.reserveName('other', 'r1', 60_000), 'another namespace').to.equal(true);
+        const x = execution();
+        await store.insertExecutions([x]);
+        expect(await store.reserveName('shop', x.metadata.name, 60_000), 'stored').to.equal(false);
+        expect(await store.reserveName('shop', 'r2', -1_000)).to.equal(true);
+        expect(await store.reserveName('shop', 'r2', 60_000), 'an expired reservation is taken over').to.equal(true);
+        expect(await store.reserveName('shop', 'r3', -1_000)).to.equal(true);
+        expect(await store.reserveName('shop', 'r4', -1_000)).to.equal(true);
+        expect(await store.purgeNameReservations(1)).to.equal(1);
+        expect(await store.purgeNameReservations(10)).to.equal(1);
+        expect(await store.purgeNameReservations(10)).to.equal(0);
+        expect(await store.reserveName('shop', 'r1', 60_000), 'unexpired reservations are kept').to.equal(false);
+      });
+
+      it('lets exactly one of many concurrent reservations of a name win', async () => {
+        const results = await Promise.all(Array.from({ length: 12 }, () => store.reserveName('shop', 'contended', 60_000)));
+        expect(results.filter(Boolean)).to.have.length(1);
       });
 
       it('returns undefined for an unknown execution', async () => {
