@@ -5,6 +5,7 @@
  * (a watch failed with "unnamed prepared statement does not exist", and the bridge could stall).
  */
 import { expect } from 'chai';
+import { connect } from 'node:net';
 import pg from 'pg';
 import { Registry } from 'prom-client';
 import { execution } from '../../test/integration/history/fixtures.ts';
@@ -74,6 +75,29 @@ describe('embedded database bridge', function () {
     expect(errors).to.deep.equal([]);
     const count = await clients.query<{ n: string }>('SELECT count(*) AS n FROM items');
     expect(count.rows[0]?.n).to.equal('160');
+  });
+
+  it('serves the other clients again when a client goes away in the middle of an extended-protocol sequence', async () => {
+    db = await startEmbeddedDatabase({ logger: new RecordingLogger(), maxConnections: 10 });
+    const [host, port] = db.connectionString.replace(/^postgres:\/\/postgres@/, '').replace(/\/postgres$/, '').split(':') as [string, string];
+    // A raw client: startup, then a Parse without its Sync, then gone.
+    const socket = connect(Number(port), host);
+    const startup = Buffer.from('\0\0\0\0\0\x03\0\0user\0postgres\0database\0postgres\0\0', 'latin1');
+    startup.writeInt32BE(startup.length, 0);
+    const query = Buffer.from('\0SELECT 1\0\0\0', 'latin1');
+    const parse = Buffer.concat([Buffer.from('P\0\0\0\0', 'latin1'), query]);
+    parse.writeInt32BE(parse.length - 1, 1);
+    await new Promise<void>((resolve, reject) => {
+      socket.once('error', reject);
+      socket.once('data', () => resolve());
+      socket.write(startup);
+    });
+    socket.write(parse);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    socket.destroy();
+    pool = new pg.Pool({ connectionString: db.connectionString, max: 2 });
+    const reply = await within(10_000, 'a query after the half-finished sequence', pool.query<{ one: number }>('SELECT $1::int AS one', [1]));
+    expect(reply.rows).to.deep.equal([{ one: 1 }]);
   });
 
   it('serves a watch, lists and gets while the history writes batches through a pool of eight connections', async () => {
