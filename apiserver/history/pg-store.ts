@@ -153,12 +153,14 @@ const BEGIN_LOCKED = `BEGIN; SELECT pg_advisory_xact_lock(${WRITE_LOCK[0]}, ${WR
 const MARK_LAST_RV_AND_COMMIT = `${MARK_LAST_RV}; COMMIT`;
 
 /**
- * Deletes executions by id with their task rows and writes a DELETED change for each, all in the
- * caller's transaction. Returns the change rows.
+ * Deletes executions by id with their task rows and name reservations and writes a DELETED change
+ * for each, all in the caller's transaction. Returns the change rows.
  */
 const DELETE_EXECUTIONS = `
 WITH d AS (DELETE FROM executions WHERE id = ANY($1::bigint[]) RETURNING *),
-     t AS (DELETE FROM task_executions WHERE execution_id = ANY($1::bigint[]))
+     t AS (DELETE FROM task_executions WHERE execution_id = ANY($1::bigint[])),
+     -- A deleted execution's name is free again at once, as in Kubernetes.
+     r AS (DELETE FROM execution_name_reservations WHERE (namespace, name) IN (SELECT namespace, name FROM d))
 INSERT INTO execution_changes (rv, type, execution_id, namespace, name, uid, workflow_name, phase,
                                created_at, labels, annotations)
 SELECT nextval('resource_version_seq'), 'DELETED', d.id, d.namespace, d.name, d.uid, d.workflow_name,

@@ -146,6 +146,13 @@ describe('adversarial: execution names', function () {
     });
   }
 
+  it('accepts a name again once its execution is deleted, as Kubernetes does', async () => {
+    expect((await create({ name: 'reused' })).status).to.equal(201);
+    expect((await create({ name: 'reused' })).status).to.equal(409);
+    expect((await send('DELETE', `${EXECUTIONS}/reused`, undefined)).status).to.equal(200);
+    expect((await create({ name: 'reused' })).status).to.equal(201);
+  });
+
   it('runs exactly one of 20 concurrent creates with one name sent to two replicas of one database', async () => {
     const callsBefore = upstreamCalls;
     const replies = await Promise.all(Array.from({ length: 20 }, (_, i) => create({ name: 'two-replicas' }, i % 2 === 0 ? port : replica.port)));

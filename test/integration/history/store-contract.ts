@@ -192,6 +192,20 @@ export function describeStoreContract(title: string, harness: () => StoreHarness
         expect(await store.reserveName('shop', 'r1', 60_000), 'unexpired reservations are kept').to.equal(false);
       });
 
+      it('frees the name of a deleted execution for a new reservation at once', async () => {
+        const x = execution();
+        expect(await store.reserveName('shop', x.metadata.name, 60_000)).to.equal(true);
+        await store.insertExecutions([x]);
+        expect(await store.reserveName('shop', x.metadata.name, 60_000)).to.equal(false);
+        await store.delete('shop', x.metadata.name);
+        expect(await store.reserveName('shop', x.metadata.name, 60_000)).to.equal(true);
+        const y = execution();
+        expect(await store.reserveName('shop', y.metadata.name, 60_000)).to.equal(true);
+        await store.insertExecutions([y]);
+        await store.deleteCollection({ namespace: 'shop' });
+        expect(await store.reserveName('shop', y.metadata.name, 60_000)).to.equal(true);
+      });
+
       it('lets exactly one of many concurrent reservations of a name win', async () => {
         const results = await Promise.all(Array.from({ length: 12 }, () => store.reserveName('shop', 'contended', 60_000)));
         expect(results.filter(Boolean)).to.have.length(1);
