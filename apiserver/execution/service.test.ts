@@ -4,7 +4,7 @@
  */
 import { expect } from 'chai';
 import { Registry } from 'prom-client';
-import type { SyncflowError } from '../../core/errors.ts';
+import { SyncflowError } from '../../core/errors.ts';
 import type { ExecuteOptions, WorkflowExecutor } from '../../core/engine/executor.ts';
 import type { WorkflowExecutionStatus } from '../../core/model/schema.ts';
 import { DefinitionCatalog } from '../definitions/catalog.ts';
@@ -70,6 +70,11 @@ class FakeStore {
     if (this.executions.has(key) || this.reserved.has(key)) return false;
     this.reserved.add(key);
     return true;
+  }
+  releaseFailure: Error | undefined;
+  async releaseName(namespace: string, name: string) {
+    if (this.releaseFailure) throw this.releaseFailure;
+    this.reserved.delete(`${namespace}/${name}`);
   }
   async taskDurationStats() {
     return [];
@@ -226,6 +231,19 @@ describe('ExecutionService', () => {
       expect(object.metadata.name).to.equal('g-bbbbb');
       expect(background).to.deep.equal(['checking a generated execution name against the history: connection refused']);
     });
+  });
+
+  it('refuses input the workflow does not accept with InvalidInput and frees the name and its database reservation', async () => {
+    executor.failure = new SyncflowError('InvalidInput', 'input does not match the inputSchema');
+    const s = service();
+    expect((await refusal(s.run(request({ name: 'bad-input' }), { user: 'u' })))?.code).to.equal('InvalidInput');
+    expect(store.reserved.has('ns/bad-input')).to.equal(false);
+    expect(writer.depth).to.equal(0);
+    store.releaseFailure = new Error('connection refused');
+    expect((await refusal(s.run(request({ name: 'bad-again' }), { user: 'u' })))?.code).to.equal('InvalidInput');
+    expect(background).to.deep.equal(['releasing the name reservation of ns/bad-again (it expires in 15 minutes): connection refused']);
+    executor.failure = undefined;
+    expect((await s.run(request({ name: 'bad-input' }), { user: 'u' })).metadata.name).to.equal('bad-input');
   });
 
   it('records an executor that rejects as a Failed execution with reason InternalError, without its message', async () => {

@@ -55,7 +55,7 @@ export interface ExecutionServiceOptions {
   catalog: WorkflowCatalog;
   executor: WorkflowExecutor;
   history: HistoryAdmission;
-  store: Pick<ExecutionStore, 'get' | 'storedNames' | 'reserveName' | 'taskDurationStats'> & RevisionRecorder;
+  store: Pick<ExecutionStore, 'get' | 'storedNames' | 'reserveName' | 'releaseName' | 'taskDurationStats'> & RevisionRecorder;
   secrets: NamespacedSecrets;
   /** Logs one line per execution (name, user, workflow, phase); never inputs, outputs or secrets. */
   logger?: { info(fields: Record<string, unknown>, message: string): void };
@@ -135,9 +135,10 @@ export class ExecutionService {
       else if (storedAnswer !== false) this.options.onBackgroundError?.(storedAnswer, 'checking a generated execution name against the history');
       object = executionObject(request, name.name, { ...status, workflowRevision: workflow.revision, user: context.user }, status.startTime ?? this.now().toISOString());
     } catch (error) {
-      // Refused before anything ran (invalid input): nothing to record.
+      // Refused before anything ran (invalid input): nothing to record, and the name is free again.
       admission.release();
       name.release();
+      if (request.name) await this.releaseStoredReservation(request.namespace, request.name);
       throw error;
     }
     try {
@@ -197,6 +198,15 @@ export class ExecutionService {
       throw error;
     }
     return reservation;
+  }
+
+  /** Gives back a database name reservation of an execution that did not run; it expires otherwise. */
+  private async releaseStoredReservation(namespace: string, name: string): Promise<void> {
+    try {
+      await this.options.store.releaseName(namespace, name);
+    } catch (error) {
+      this.options.onBackgroundError?.(error, `releasing the name reservation of ${namespace}/${name} (it expires in ${NAME_RESERVATION_TTL_MS / 60_000} minutes)`);
+    }
   }
 
   /** Draws a generated name that no execution of this replica holds or has queued (synchronous). */

@@ -439,6 +439,10 @@ export class PgExecutionStore implements ExecutionStore, ChangeFeed {
     return result.rowCount === 1;
   }
 
+  async releaseName(namespace: string, name: string): Promise<void> {
+    await this.pool.query('DELETE FROM execution_name_reservations WHERE namespace = $1 AND name = $2', [namespace, name]);
+  }
+
   async purgeNameReservations(batchSize: number): Promise<number> {
     const result = await this.pool.query(
       `DELETE FROM execution_name_reservations WHERE (namespace, name) IN (

@@ -172,6 +172,8 @@ export interface ExecutionStore extends ExecutionBatchSink {
    * it or another reservation holds it (of concurrent reservations from any replicas, one wins).
    */
   reserveName(namespace: string, name: string, ttlMs: number): Promise<boolean>;
+  /** Deletes the reservation of a name whose execution did not run (a refused input). */
+  releaseName(namespace: string, name: string): Promise<void>;
   /** Deletes up to `batchSize` expired name reservations; returns how many. */
   purgeNameReservations(batchSize: number): Promise<number>;
   list(options?: ExecutionListOptions): Promise<ExecutionList>;

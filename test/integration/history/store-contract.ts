@@ -192,6 +192,12 @@ export function describeStoreContract(title: string, harness: () => StoreHarness
         expect(await store.reserveName('shop', 'r1', 60_000), 'unexpired reservations are kept').to.equal(false);
       });
 
+      it('releases a reservation on request (an execution refused before it ran)', async () => {
+        expect(await store.reserveName('shop', 'refused', 60_000)).to.equal(true);
+        await store.releaseName('shop', 'refused');
+        expect(await store.reserveName('shop', 'refused', 60_000)).to.equal(true);
+      });
+
       it('frees the name of a deleted execution for a new reservation at once', async () => {
         const x = execution();
         expect(await store.reserveName('shop', x.metadata.name, 60_000)).to.equal(true);
