@@ -16,6 +16,9 @@ interface Startup {
   code: number;
   output: string;
   packages: string[];
+  /** Loaded files under node_modules, e.g. `undici/lib/dispatcher/agent.js`. */
+  files: string[];
+  nodeUndici: boolean;
   ajvInstances: number;
   compiles: number;
 }
@@ -95,6 +98,14 @@ describe('CLI start-up cost', function () {
     expect(result.code, result.output).to.equal(0);
     expect(JSON.parse(result.output)).to.deep.nested.include({ 'status.output': { greeting: 'hi' } });
     for (const name of SERVER_ONLY) expect(result.packages, name).not.to.include(name);
+  });
+
+  it('run loads undici\'s Agent, not its web APIs (fetch, WebSocket, cookies) nor Node\'s bundled undici', async () => {
+    const result = await startup(dir, 'run', '-f', 'one-task.yaml', '-w', 'greet', '-o', 'json');
+    expect(result.code, result.output).to.equal(0);
+    expect(result.files).to.include('undici/lib/dispatcher/agent.js');
+    expect(result.files.filter((file) => file.startsWith('undici/lib/web/'))).to.deep.equal([]);
+    expect(result.nodeUndici).to.equal(false);
   });
 
   for (const command of ['validate', 'run', 'plan']) {

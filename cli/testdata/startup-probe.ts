@@ -50,8 +50,13 @@ const code = await main(process.argv.slice(2), {
 });
 await new Promise((resolve) => setTimeout(resolve, 50)); // let the last hook messages arrive
 const packages = new Set<string>();
+const files = new Set<string>();
 for (const file of [...loaded, ...Object.keys(require.cache)]) {
-  const match = /node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(decodeURIComponent(file));
-  if (match) packages.add(match[1] as string);
+  const match = /node_modules\/(((?:@[^/]+\/)?[^/]+)\/.*)$/.exec(decodeURIComponent(file));
+  if (!match) continue;
+  packages.add(match[2] as string);
+  files.add(match[1] as string);
 }
-process.stdout.write(JSON.stringify({ code, output, packages: [...packages].sort(), ajvInstances, compiles }));
+// Node's own bundled undici loads when a web global (fetch, Headers, ...) is first touched.
+const nodeUndici = process.moduleLoadList.some((name) => name.includes('internal/deps/undici'));
+process.stdout.write(JSON.stringify({ code, output, packages: [...packages].sort(), files: [...files].sort(), nodeUndici, ajvInstances, compiles }));

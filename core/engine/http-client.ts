@@ -3,12 +3,21 @@
  * origin, every destination checked by the egress policy, sockets pinned to checked addresses,
  * redirects refused or re-checked hop by hop, response bodies capped while they stream in.
  */
-import { Agent } from 'undici';
+import { createRequire } from 'node:module';
+import type { Agent as UndiciAgent } from 'undici';
 import { SyncflowError } from '../errors.ts';
 import { MAX_RESPONSE_BYTES_CEILING } from '../model/literals.ts';
 import type { HttpMethod } from '../model/schema.ts';
 import type { EgressPolicy } from '../egress/policy.ts';
 import type { CancelSignal } from './cancellation.ts';
+
+// undici's Agent and its request API only. The package index also loads fetch, WebSocket, cookies,
+// caches and mocks (112 modules, and through the Headers global Node's own bundled undici): about
+// 80 ms of every `syncflow run` (bench/README.md, CLI). The index adds the request API to
+// Dispatcher.prototype in the same way.
+const load = createRequire(import.meta.url);
+const Agent = load('undici/lib/dispatcher/agent.js') as typeof UndiciAgent;
+Object.assign((load('undici/lib/dispatcher/dispatcher.js') as { prototype: object }).prototype, load('undici/lib/api/index.js'));
 
 /** One upstream call as the executor describes it. */
 export interface TaskRequest {
@@ -61,7 +70,7 @@ const EMPTY = Buffer.alloc(0);
 
 /** `TaskHttpClient` over one undici `Agent` whose sockets resolve through the egress policy. */
 export class UndiciTaskClient implements TaskHttpClient {
-  private readonly agent: Agent;
+  private readonly agent: UndiciAgent;
   private readonly policy: EgressPolicy;
 
   constructor(options: UndiciTaskClientOptions) {
