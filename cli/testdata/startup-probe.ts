@@ -58,5 +58,6 @@ for (const file of [...loaded, ...Object.keys(require.cache)]) {
   files.add(match[1] as string);
 }
 // Node's own bundled undici loads when a web global (fetch, Headers, ...) is first touched.
-const nodeUndici = process.moduleLoadList.some((name) => name.includes('internal/deps/undici'));
+const { moduleLoadList } = process as unknown as { moduleLoadList: string[] };
+const nodeUndici = moduleLoadList.some((name) => name.includes('internal/deps/undici'));
 process.stdout.write(JSON.stringify({ code, output, packages: [...packages].sort(), files: [...files].sort(), nodeUndici, ajvInstances, compiles }));
