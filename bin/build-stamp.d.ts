@@ -4,7 +4,10 @@
 export declare const STAMP: string;
 
 /** The fingerprint of the sources a build with `tsconfig` (relative to `root`) compiles. */
-export declare function sourceFingerprint(root: string, tsconfig?: string): { tsconfig: string; files: number; sha256: string };
+export declare function sourceFingerprint(
+  root: string,
+  tsconfig?: string,
+): { tsconfig: string; files: number; sha256: string };
 
 /** `fresh`, `stale` (a build from other sources, or an unreadable stamp) or `missing` (no build). */
 export declare function buildState(root: string, out?: string): 'fresh' | 'stale' | 'missing';

@@ -47,7 +47,7 @@ export function sourceFingerprint(root, tsconfig = 'tsconfig.build.json') {
   let include = [];
   let exclude = [];
   // Follow `extends` for the include and exclude lists, as tsc does (the nearest one wins).
-  for (let name = tsconfig; name; ) {
+  for (let name = tsconfig; name;) {
     const config = JSON.parse(readFileSync(join(root, name), 'utf8'));
     if (include.length === 0 && config.include) include = config.include;
     if (exclude.length === 0 && config.exclude) exclude = config.exclude;

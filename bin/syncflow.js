@@ -8,13 +8,16 @@ import { fileURLToPath } from 'node:url';
 import { buildState } from './build-stamp.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const state = process.env.NODE_V8_COVERAGE || process.env.SYNCFLOW_SOURCES === '1' ? 'sources asked' : buildState(root);
+const state =
+  process.env.NODE_V8_COVERAGE || process.env.SYNCFLOW_SOURCES === '1' ? 'sources asked' : buildState(root);
 
 if (state === 'fresh') {
   await import('../dist/cli/bin.js');
 } else {
   if (state === 'stale') {
-    process.stderr.write('syncflow: dist/ was built from other sources; running the sources through tsx (`npm run build` refreshes dist/)\n');
+    process.stderr.write(
+      'syncflow: dist/ was built from other sources; running the sources through tsx (`npm run build` refreshes dist/)\n',
+    );
   }
   let tsx;
   try {

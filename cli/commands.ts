@@ -6,36 +6,76 @@
 import type { CommandSpec, FlagSpec } from './flags.ts';
 
 export const VALIDATE_FLAGS = {
-  output: { short: 'o', value: 'FORMAT', choices: ['text', 'json'], default: 'text', description: 'text: one line per error; json: an array of {file, kind, name, field, message, code}' },
+  output: {
+    short: 'o',
+    value: 'FORMAT',
+    choices: ['text', 'json'],
+    default: 'text',
+    description: 'text: one line per error; json: an array of {file, kind, name, field, message, code}',
+  },
 } as const satisfies Record<string, FlagSpec>;
 
 /** `syncflow validate`. */
 export const VALIDATE: CommandSpec = {
   name: 'validate',
   synopsis: 'FILE|DIR... [-o text|json]',
-  summary: 'Checks WorkflowTask and Workflow documents (YAML or JSON; directories recursively) without a cluster.\nExit 0 all valid, 1 any invalid, 2 usage or an unreadable path.',
+  summary:
+    'Checks WorkflowTask and Workflow documents (YAML or JSON; directories recursively) without a cluster.\nExit 0 all valid, 1 any invalid, 2 usage or an unreadable path.',
   flags: VALIDATE_FLAGS,
 };
 
 /** Flags shared by `run` and `plan`. */
 export const RUN_FLAGS = {
-  filename: { short: 'f', value: 'FILE|DIR', multiple: true, description: 'definition files or directories; plain arguments right after -f are files too' },
+  filename: {
+    short: 'f',
+    value: 'FILE|DIR',
+    multiple: true,
+    description: 'definition files or directories; plain arguments right after -f are files too',
+  },
   workflow: { short: 'w', value: 'NAME', description: 'the workflow to run (required)' },
-  namespace: { short: 'n', value: 'NS', description: 'namespace of the workflow, when the files hold several' },
-  input: { short: 'i', value: 'JSON|@file', description: 'workflow input as JSON, or @ and a YAML/JSON file (default {})' },
-  output: { short: 'o', value: 'FORMAT', choices: ['yaml', 'json'], default: 'yaml', description: 'how the WorkflowExecution is printed: yaml or json' },
-  secret: { value: 'SECRET/KEY=VALUE', multiple: true, description: 'value of key KEY of Secret SECRET, as secretKeyRef names them' },
-  'secrets-file': { value: 'FILE', multiple: true, description: 'YAML/JSON map {SECRET: {KEY: VALUE}} or Kubernetes Secret documents' },
-  'host-alias': { value: 'HOST=ADDRESS', multiple: true, description: 'resolve HOST to ADDRESS, e.g. to a local demo upstream' },
+  namespace: {
+    short: 'n',
+    value: 'NS',
+    description: 'namespace of the workflow, when the files hold several',
+  },
+  input: {
+    short: 'i',
+    value: 'JSON|@file',
+    description: 'workflow input as JSON, or @ and a YAML/JSON file (default {})',
+  },
+  output: {
+    short: 'o',
+    value: 'FORMAT',
+    choices: ['yaml', 'json'],
+    default: 'yaml',
+    description: 'how the WorkflowExecution is printed: yaml or json',
+  },
+  secret: {
+    value: 'SECRET/KEY=VALUE',
+    multiple: true,
+    description: 'value of key KEY of Secret SECRET, as secretKeyRef names them',
+  },
+  'secrets-file': {
+    value: 'FILE',
+    multiple: true,
+    description: 'YAML/JSON map {SECRET: {KEY: VALUE}} or Kubernetes Secret documents',
+  },
+  'host-alias': {
+    value: 'HOST=ADDRESS',
+    multiple: true,
+    description: 'resolve HOST to ADDRESS, e.g. to a local demo upstream',
+  },
 } as const satisfies Record<string, FlagSpec>;
 
-const RUN_SYNOPSIS = '-f FILE|DIR... --workflow NAME [--namespace NS] [--input JSON|@file] [-o yaml|json] [flags]';
+const RUN_SYNOPSIS =
+  '-f FILE|DIR... --workflow NAME [--namespace NS] [--input JSON|@file] [-o yaml|json] [flags]';
 
 /** `syncflow run`. */
 export const RUN: CommandSpec = {
   name: 'run',
   synopsis: RUN_SYNOPSIS,
-  summary: 'Executes a workflow locally (no cluster) and prints the WorkflowExecution object.\nExit 0 Succeeded, 1 Failed, 2 usage or invalid definitions/input.',
+  summary:
+    'Executes a workflow locally (no cluster) and prints the WorkflowExecution object.\nExit 0 Succeeded, 1 Failed, 2 usage or invalid definitions/input.',
   flags: RUN_FLAGS,
   notes: 'Upstreams on loopback are allowed locally; link-local and metadata addresses are not.',
 };
@@ -47,7 +87,8 @@ export const PLAN: CommandSpec = {
   summary:
     'Prints the dry-run plan (order, parallel groups, inputs and `when` results the input decides) as a\nWorkflowExecution with status.plan, as `kubectl create --dry-run=server` shows it. Calls nothing.',
   flags: RUN_FLAGS,
-  notes: 'Takes the arguments of `run`; secrets and host aliases are accepted and unused, since nothing is called.',
+  notes:
+    'Takes the arguments of `run`; secrets and host aliases are accepted and unused, since nothing is called.',
 };
 
 /** `syncflow server`: its flags are parsed and listed by the server (`syncflow server --help`). */

@@ -44,7 +44,9 @@ type FlagValue<F extends FlagSpec> = F extends { value: string }
   : boolean;
 
 /** The parsed flags of a command, typed from its flag table; `help` is always there. */
-export type FlagValues<S extends Record<string, FlagSpec>> = { [K in keyof S]: FlagValue<S[K]> } & { help: boolean };
+export type FlagValues<S extends Record<string, FlagSpec>> = { [K in keyof S]: FlagValue<S[K]> } & {
+  help: boolean;
+};
 
 /** A plain argument, and the flag it follows (`-f a.yaml b.yaml`: b.yaml follows `filename`). */
 export interface Positional {
@@ -64,13 +66,24 @@ export function parseFlags<S extends Record<string, FlagSpec>>(
   const options = Object.fromEntries(
     Object.entries(table).map(([name, flag]) => [
       name,
-      { type: flag.value ? ('string' as const) : ('boolean' as const), ...(flag.short ? { short: flag.short } : {}), multiple: flag.multiple ?? false },
+      {
+        type: flag.value ? ('string' as const) : ('boolean' as const),
+        ...(flag.short ? { short: flag.short } : {}),
+        multiple: flag.multiple ?? false,
+      },
     ]),
   );
   // Not strict: the checks below name the flag in the words of this CLI (exit 2 with the usage).
-  const { tokens } = parseArgs({ args: [...args], options, strict: false, allowPositionals: true, tokens: true });
+  const { tokens } = parseArgs({
+    args: [...args],
+    options,
+    strict: false,
+    allowPositionals: true,
+    tokens: true,
+  });
   const values: Record<string, unknown> = {};
-  for (const [name, flag] of Object.entries(table)) values[name] = flag.multiple ? [] : flag.value ? flag.default : false;
+  for (const [name, flag] of Object.entries(table))
+    values[name] = flag.multiple ? [] : flag.value ? flag.default : false;
   const positionals: Positional[] = [];
   let follows: string | undefined;
   for (const token of tokens) {
@@ -91,10 +104,13 @@ export function parseFlags<S extends Record<string, FlagSpec>>(
       continue;
     }
     // `-o=json` reads as `-o json`, as it always has.
-    const value = token.inlineValue && !token.rawName.startsWith('--') ? token.value?.replace(/^=/, '') : token.value;
+    const value =
+      token.inlineValue && !token.rawName.startsWith('--') ? token.value?.replace(/^=/, '') : token.value;
     if (value === undefined) throw new UsageError(`${token.rawName} needs a value`);
     if (flag.choices && !flag.choices.includes(value)) {
-      throw new UsageError(`${token.rawName} takes ${flag.choices.join(' or ')}, got ${value === '' ? 'nothing' : value}`);
+      throw new UsageError(
+        `${token.rawName} takes ${flag.choices.join(' or ')}, got ${value === '' ? 'nothing' : value}`,
+      );
     }
     if (flag.multiple) (values[token.name] as string[]).push(value);
     else values[token.name] = value;
@@ -109,11 +125,15 @@ export function usageLine(spec: CommandSpec): string {
 
 /** The full help of a command: usage line, summary, every flag, notes. */
 export function formatHelp(spec: CommandSpec): string {
-  const rows = Object.entries({ ...spec.flags, help: HELP_FLAG } as Record<string, FlagSpec>).map(([name, flag]) => {
-    const names = `${flag.short ? `-${flag.short}, ` : ''}--${name}${flag.value ? ` ${flag.value}` : ''}`;
-    const extra = [flag.multiple ? 'repeatable' : '', flag.default ? `default ${flag.default}` : ''].filter(Boolean).join(', ');
-    return [names, extra ? `${flag.description} (${extra})` : flag.description] as const;
-  });
+  const rows = Object.entries({ ...spec.flags, help: HELP_FLAG } as Record<string, FlagSpec>).map(
+    ([name, flag]) => {
+      const names = `${flag.short ? `-${flag.short}, ` : ''}--${name}${flag.value ? ` ${flag.value}` : ''}`;
+      const extra = [flag.multiple ? 'repeatable' : '', flag.default ? `default ${flag.default}` : '']
+        .filter(Boolean)
+        .join(', ');
+      return [names, extra ? `${flag.description} (${extra})` : flag.description] as const;
+    },
+  );
   const width = Math.max(...rows.map(([names]) => names.length)) + 2;
   const table = rows.map(([names, text]) => `  ${names.padEnd(width)}${text}`).join('\n');
   return `${usageLine(spec)}\n\n${spec.summary}\n\nflags:\n${table}\n${spec.notes ? `\n${spec.notes}\n` : ''}`;

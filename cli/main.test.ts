@@ -4,15 +4,39 @@ import { main } from './main.ts';
 async function cli(...args: string[]) {
   let stdout = '';
   let stderr = '';
-  const code = await main(args, { stdout: { write: (s: string) => (stdout += s) }, stderr: { write: (s: string) => (stderr += s) }, cwd: process.cwd() });
+  const code = await main(args, {
+    stdout: { write: (s: string) => (stdout += s) },
+    stderr: { write: (s: string) => (stderr += s) },
+    cwd: process.cwd(),
+  });
   return { code, stdout, stderr };
 }
 
 /** Every flag of each command, as DESIGN.md §8 and the commands' docs name them. */
 const FLAGS: Record<string, string[]> = {
   validate: ['-o, --output', '-h, --help'],
-  run: ['-f, --filename', '-w, --workflow', '-n, --namespace', '-i, --input', '-o, --output', '--secret', '--secrets-file', '--host-alias', '-h, --help'],
-  plan: ['-f, --filename', '-w, --workflow', '-n, --namespace', '-i, --input', '-o, --output', '--secret', '--secrets-file', '--host-alias', '-h, --help'],
+  run: [
+    '-f, --filename',
+    '-w, --workflow',
+    '-n, --namespace',
+    '-i, --input',
+    '-o, --output',
+    '--secret',
+    '--secrets-file',
+    '--host-alias',
+    '-h, --help',
+  ],
+  plan: [
+    '-f, --filename',
+    '-w, --workflow',
+    '-n, --namespace',
+    '-i, --input',
+    '-o, --output',
+    '--secret',
+    '--secrets-file',
+    '--host-alias',
+    '-h, --help',
+  ],
 };
 
 describe('syncflow command line', () => {
@@ -28,7 +52,9 @@ describe('syncflow command line', () => {
     it(`${command} names an unknown flag and prints its usage, exit 2`, async () => {
       const result = await cli(command, '--bogus', 'x');
       expect(result.code).to.equal(2);
-      expect(result.stderr).to.match(new RegExp(`^syncflow ${command}: unknown flag --bogus\\nusage: syncflow ${command} `));
+      expect(result.stderr).to.match(
+        new RegExp(`^syncflow ${command}: unknown flag --bogus\\nusage: syncflow ${command} `),
+      );
     });
     it(`help ${command} prints the same usage as ${command} --help`, async () => {
       expect((await cli('help', command)).stdout).to.equal((await cli(command, '--help')).stdout);
@@ -38,7 +64,8 @@ describe('syncflow command line', () => {
   it('the top-level usage names every command', async () => {
     const result = await cli('--help');
     expect(result.code).to.equal(0);
-    for (const command of ['validate', 'run', 'plan', 'server']) expect(result.stdout).to.match(new RegExp(`^  syncflow ${command} `, 'm'));
+    for (const command of ['validate', 'run', 'plan', 'server'])
+      expect(result.stdout).to.match(new RegExp(`^  syncflow ${command} `, 'm'));
   });
 
   it('refuses an unknown top-level flag with exit 2', async () => {
@@ -59,7 +86,7 @@ describe('syncflow command line', () => {
     expect(result.stderr).to.match(/^syncflow: unknown command `nope`/);
   });
 
-  it('a value outside a flag\'s choices is named with the choices', async () => {
+  it("a value outside a flag's choices is named with the choices", async () => {
     const result = await cli('run', '-f', 'x.yaml', '-w', 'w', '--output=table');
     expect(result.code).to.equal(2);
     expect(result.stderr).to.match(/^syncflow run: --output takes yaml or json, got table\n/);

@@ -71,10 +71,14 @@ export async function main(argv: readonly string[], io: CliIO): Promise<number> 
         return EXIT.ok;
       }
     }
-    return await (await command.load())(args, io);
+    return await (
+      await command.load()
+    )(args, io);
   } catch (error) {
     if (error instanceof UsageError) {
-      io.stderr.write(`syncflow ${name}: ${error.message}\n${usageLine(command.spec)}\n(syncflow ${name} --help lists every flag)\n`);
+      io.stderr.write(
+        `syncflow ${name}: ${error.message}\n${usageLine(command.spec)}\n(syncflow ${name} --help lists every flag)\n`,
+      );
       return EXIT.usage;
     }
     io.stderr.write(`syncflow ${name}: ${error instanceof Error ? error.message : String(error)}\n`);

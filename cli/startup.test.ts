@@ -30,12 +30,23 @@ async function startup(cwd: string, ...args: string[]): Promise<Startup> {
 
 /** The same, counting Ajv instances and compilations (which loads ajv first). */
 async function startupCountingAjv(cwd: string, ...args: string[]): Promise<Startup> {
-  const { stdout } = await exec(process.execPath, ['--import', TSX, PROBE, ...args], { cwd, env: { ...process.env, PROBE_COUNT_AJV: '1' } });
+  const { stdout } = await exec(process.execPath, ['--import', TSX, PROBE, ...args], {
+    cwd,
+    env: { ...process.env, PROBE_COUNT_AJV: '1' },
+  });
   return JSON.parse(stdout) as Startup;
 }
 
 /** Packages that only the server needs: the local commands must not pay for them. */
-const SERVER_ONLY = ['@sinclair/typebox', '@kubernetes/client-node', 'pino', 'prom-client', 'express', 'pg', '@electric-sql/pglite'];
+const SERVER_ONLY = [
+  '@sinclair/typebox',
+  '@kubernetes/client-node',
+  'pino',
+  'prom-client',
+  'express',
+  'pg',
+  '@electric-sql/pglite',
+];
 
 const TASK = `apiVersion: syncflow.io/v1alpha1
 kind: WorkflowTask
@@ -64,7 +75,10 @@ describe('CLI start-up cost', function () {
     await writeFile(join(dir, 'one-task.yaml'), `${TASK.replace('PORT', port)}---\n${WORKFLOW}`);
     await writeFile(
       join(dir, 'with-schema.yaml'),
-      TASK.replace('PORT', port).replace('spec:\n', 'spec:\n  inputSchema: {type: object, properties: {a: {type: string}}}\n'),
+      TASK.replace('PORT', port).replace(
+        'spec:\n',
+        'spec:\n  inputSchema: {type: object, properties: {a: {type: string}}}\n',
+      ),
     );
   });
   after(async () => {
@@ -100,7 +114,7 @@ describe('CLI start-up cost', function () {
     for (const name of SERVER_ONLY) expect(result.packages, name).not.to.include(name);
   });
 
-  it('run loads undici\'s Agent, not its web APIs (fetch, WebSocket, cookies) nor Node\'s bundled undici', async () => {
+  it("run loads undici's Agent, not its web APIs (fetch, WebSocket, cookies) nor Node's bundled undici", async () => {
     const result = await startup(dir, 'run', '-f', 'one-task.yaml', '-w', 'greet', '-o', 'json');
     expect(result.code, result.output).to.equal(0);
     expect(result.files).to.include('undici/lib/dispatcher/agent.js');
@@ -112,7 +126,8 @@ describe('CLI start-up cost', function () {
     it(`${command} --help loads neither the validator nor the HTTP client`, async () => {
       const result = await startup(dir, command, '--help');
       expect(result.code).to.equal(0);
-      for (const name of ['ajv', 'undici', 'yaml', ...SERVER_ONLY]) expect(result.packages, name).not.to.include(name);
+      for (const name of ['ajv', 'undici', 'yaml', ...SERVER_ONLY])
+        expect(result.packages, name).not.to.include(name);
     });
   }
 });

@@ -18,7 +18,9 @@ const OUTPUT = 'core/validation/shape-validators.generated.ts';
 const DOCUMENTS = { Workflow: WorkflowDocument, WorkflowTask: WorkflowTaskDocument } as const;
 
 // ajv's standalone module is CommonJS with the function on `default`.
-const standaloneCode = (standaloneModule as unknown as { default: (ajv: Ajv, refs: Record<string, string>) => string }).default;
+const standaloneCode = (
+  standaloneModule as unknown as { default: (ajv: Ajv, refs: Record<string, string>) => string }
+).default;
 
 /** The ajv standalone source, with its CommonJS `require`s of ajv's runtime turned into imports. */
 function validatorSource(): string {
@@ -50,7 +52,8 @@ function unionLiterals(): Record<string, Record<string, string>> {
     const walk = (node: unknown, path: string): void => {
       if (node === null || typeof node !== 'object') return;
       const anyOf = (node as { anyOf?: Array<{ const?: unknown }> }).anyOf;
-      if (anyOf?.every((member) => 'const' in member)) unions[path] = anyOf.map((member) => String(member.const)).join(', ');
+      if (anyOf?.every((member) => 'const' in member))
+        unions[path] = anyOf.map((member) => String(member.const)).join(', ');
       for (const [key, child] of Object.entries(node)) walk(child, `${path}/${key}`);
     };
     walk(schema, '#');

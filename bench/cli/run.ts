@@ -42,7 +42,10 @@ const section = option('section') ?? `node${nodeVersion.replace(/^v(\d+).*$/, '$
 const TARGETS_MS = { validate: 250, run: 350 } as const;
 
 function build(dir: string): void {
-  const result = spawnSync('bash', ['hack/build.sh', dir], { cwd: repo, stdio: ['ignore', 'ignore', 'inherit'] });
+  const result = spawnSync('bash', ['hack/build.sh', dir], {
+    cwd: repo,
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
   if (result.status !== 0) throw new Error(`hack/build.sh ${dir} failed`);
 }
 
@@ -51,7 +54,9 @@ async function startUpstream(): Promise<{ port: number; stop: () => void }> {
   const script = `const s = require('node:http').createServer((q, r) => { r.writeHead(200, { 'content-type': 'application/json' }); r.end('{"text":"hi"}'); });
 s.listen(0, '127.0.0.1', () => console.log(s.address().port));`;
   const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const port = await new Promise<number>((resolve) => child.stdout.once('data', (chunk: Buffer) => resolve(Number(chunk.toString().trim()))));
+  const port = await new Promise<number>((resolve) =>
+    child.stdout.once('data', (chunk: Buffer) => resolve(Number(chunk.toString().trim()))),
+  );
   return { port, stop: () => child.kill() };
 }
 
@@ -76,7 +81,9 @@ spec:
 
 /** Children's CPU time so far (user + system of waited-for children), in ms. */
 function childrenCpuMs(): number {
-  const fields = readFileSync('/proc/self/stat', 'utf8').replace(/^.*\) /, '').split(' ');
+  const fields = readFileSync('/proc/self/stat', 'utf8')
+    .replace(/^.*\) /, '')
+    .split(' ');
   // Fields 16 and 17 of stat (cutime, cstime), counted from field 3 after the command name.
   return ((Number(fields[13]) + Number(fields[14])) * 1000) / 100;
 }
@@ -98,7 +105,8 @@ interface Figures {
   met?: boolean;
 }
 
-const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] as number;
+const percentile = (sorted: number[], p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] as number;
 const round = (ms: number) => Math.round(ms * 10) / 10;
 
 function hyperfine(): boolean {
@@ -113,9 +121,16 @@ function measureBySpawn(variants: Variant[], cwd: string): Map<string, Figures> 
     for (const variant of variants) {
       const cpuBefore = childrenCpuMs();
       const start = process.hrtime.bigint();
-      const result = spawnSync(node, variant.argv, { cwd, env: { ...process.env, ...variant.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+      const result = spawnSync(node, variant.argv, {
+        cwd,
+        env: { ...process.env, ...variant.env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       const ms = Number(process.hrtime.bigint() - start) / 1e6;
-      if (result.status !== 0) throw new Error(`${variant.name} exited ${result.status}: ${result.stderr.toString()}${result.stdout.toString()}`);
+      if (result.status !== 0)
+        throw new Error(
+          `${variant.name} exited ${result.status}: ${result.stderr.toString()}${result.stdout.toString()}`,
+        );
       if (r < 0) continue;
       wall.get(variant.name)?.push(ms);
       cpu.set(variant.name, (cpu.get(variant.name) ?? 0) + childrenCpuMs() - cpuBefore);
@@ -124,7 +139,16 @@ function measureBySpawn(variants: Variant[], cwd: string): Map<string, Figures> 
   return new Map(
     variants.map((v) => {
       const sorted = [...(wall.get(v.name) ?? [])].sort((a, b) => a - b);
-      return [v.name, { medianMs: round(percentile(sorted, 0.5)), p90Ms: round(percentile(sorted, 0.9)), minMs: round(sorted[0] as number), cpuMsPerRun: round((cpu.get(v.name) ?? 0) / runs), runs }];
+      return [
+        v.name,
+        {
+          medianMs: round(percentile(sorted, 0.5)),
+          p90Ms: round(percentile(sorted, 0.9)),
+          minMs: round(sorted[0] as number),
+          cpuMsPerRun: round((cpu.get(v.name) ?? 0) / runs),
+          runs,
+        },
+      ];
     }),
   );
 }
@@ -134,23 +158,54 @@ function measureByHyperfine(variants: Variant[], cwd: string): Map<string, Figur
   const json = join(mkdtempSync(join(tmpdir(), 'syncflow-bench-cli-')), 'hyperfine.json');
   const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
   // -N runs without a shell: variables go through env(1).
-  const commands = variants.map((v) => `${v.env ? `env ${Object.entries(v.env).map(([k, val]) => `${k}=${val} `).join('')}` : ''}${quote(node)} ${v.argv.map(quote).join(' ')}`);
-  const result = spawnSync('hyperfine', ['-N', '--warmup', '2', '--runs', String(runs), '--export-json', json, ...commands], { cwd, stdio: ['ignore', 'inherit', 'inherit'], shell: false });
+  const commands = variants.map(
+    (v) =>
+      `${
+        v.env
+          ? `env ${Object.entries(v.env)
+              .map(([k, val]) => `${k}=${val} `)
+              .join('')}`
+          : ''
+      }${quote(node)} ${v.argv.map(quote).join(' ')}`,
+  );
+  const result = spawnSync(
+    'hyperfine',
+    ['-N', '--warmup', '2', '--runs', String(runs), '--export-json', json, ...commands],
+    { cwd, stdio: ['ignore', 'inherit', 'inherit'], shell: false },
+  );
   if (result.status !== 0) throw new Error('hyperfine failed');
-  const report = JSON.parse(readFileSync(json, 'utf8')) as { results: Array<{ median: number; min: number; times: number[]; user: number; system: number }> };
+  const report = JSON.parse(readFileSync(json, 'utf8')) as {
+    results: Array<{ median: number; min: number; times: number[]; user: number; system: number }>;
+  };
   return new Map(
     variants.map((v, i) => {
       const r = report.results[i] as (typeof report.results)[number];
       const sorted = [...r.times].sort((a, b) => a - b);
-      return [v.name, { medianMs: round(r.median * 1000), p90Ms: round(percentile(sorted, 0.9) * 1000), minMs: round(r.min * 1000), cpuMsPerRun: round((r.user + r.system) * 1000), runs }];
+      return [
+        v.name,
+        {
+          medianMs: round(r.median * 1000),
+          p90Ms: round(percentile(sorted, 0.9) * 1000),
+          minMs: round(r.min * 1000),
+          cpuMsPerRun: round((r.user + r.system) * 1000),
+          runs,
+        },
+      ];
     }),
   );
 }
 
 /** Packages (and module counts) one compiled command loads, seen by a loader hook and the require cache. */
-function modulesLoaded(compiledBin: string, argv: string[], cwd: string): { total: number; byPackage: Record<string, number> } {
+function modulesLoaded(
+  compiledBin: string,
+  argv: string[],
+  cwd: string,
+): { total: number; byPackage: Record<string, number> } {
   const counter = fileURLToPath(new URL('module-count.mjs', import.meta.url));
-  const result = spawnSync(node, ['--import', counter, compiledBin, ...argv], { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
+  const result = spawnSync(node, ['--import', counter, compiledBin, ...argv], {
+    cwd,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   const files = result.stderr
     .toString()
     .split('\n')
@@ -162,7 +217,10 @@ function modulesLoaded(compiledBin: string, argv: string[], cwd: string): { tota
     const name = match ? (match[1] as string) : file.startsWith('node:') ? '(node built-ins)' : '(syncflow)';
     byPackage[name] = (byPackage[name] ?? 0) + 1;
   }
-  return { total: new Set(files).size, byPackage: Object.fromEntries(Object.entries(byPackage).sort((a, b) => b[1] - a[1])) };
+  return {
+    total: new Set(files).size,
+    byPackage: Object.fromEntries(Object.entries(byPackage).sort((a, b) => b[1] - a[1])),
+  };
 }
 
 const work = mkdtempSync(join(tmpdir(), 'syncflow-bench-cli-'));
@@ -182,10 +240,29 @@ try {
   const distState = buildState(repo);
   const variants: Variant[] = [{ name: 'node -e 0', command: 'baseline', argv: ['-e', '0'] }];
   for (const [command, argv] of Object.entries(commands) as Array<['validate' | 'run', string[]]>) {
-    if (before) variants.push({ name: `${command} before: compiled build in ${before}`, command, argv: [join(before, 'cli/bin.js'), ...argv] });
-    variants.push({ name: `${command} compiled (node .cache/bench-cli/cli/bin.js)`, command, argv: [compiledBin, ...argv] });
-    if (distState === 'fresh') variants.push({ name: `${command} bin/syncflow.js (fresh dist/)`, command, argv: [checkoutBin, ...argv] });
-    variants.push({ name: `${command} bin/syncflow.js (sources through tsx)`, command, argv: [checkoutBin, ...argv], env: { SYNCFLOW_SOURCES: '1' } });
+    if (before)
+      variants.push({
+        name: `${command} before: compiled build in ${before}`,
+        command,
+        argv: [join(before, 'cli/bin.js'), ...argv],
+      });
+    variants.push({
+      name: `${command} compiled (node .cache/bench-cli/cli/bin.js)`,
+      command,
+      argv: [compiledBin, ...argv],
+    });
+    if (distState === 'fresh')
+      variants.push({
+        name: `${command} bin/syncflow.js (fresh dist/)`,
+        command,
+        argv: [checkoutBin, ...argv],
+      });
+    variants.push({
+      name: `${command} bin/syncflow.js (sources through tsx)`,
+      command,
+      argv: [checkoutBin, ...argv],
+      env: { SYNCFLOW_SOURCES: '1' },
+    });
   }
   const tool = hyperfine() ? 'hyperfine' : 'spawnSync + hrtime';
   console.error(`timing ${variants.length} variants x ${runs} runs with ${tool}; dist/ is ${distState}`);
@@ -193,9 +270,14 @@ try {
   const results: Record<string, Figures> = {};
   for (const variant of variants) {
     const f = figures.get(variant.name) as Figures;
-    const target = variant.command === 'baseline' || variant.name.includes('tsx') || variant.name.includes('before') ? undefined : TARGETS_MS[variant.command];
+    const target =
+      variant.command === 'baseline' || variant.name.includes('tsx') || variant.name.includes('before')
+        ? undefined
+        : TARGETS_MS[variant.command];
     results[variant.name] = target === undefined ? f : { ...f, targetMs: target, met: f.medianMs <= target };
-    console.error(`${variant.name.padEnd(64)} median ${String(f.medianMs).padStart(7)} ms  p90 ${String(f.p90Ms).padStart(7)} ms  cpu ${f.cpuMsPerRun} ms${target ? `  (target ≤ ${target}: ${f.medianMs <= target ? 'met' : 'NOT met'})` : ''}`);
+    console.error(
+      `${variant.name.padEnd(64)} median ${String(f.medianMs).padStart(7)} ms  p90 ${String(f.p90Ms).padStart(7)} ms  cpu ${f.cpuMsPerRun} ms${target ? `  (target ≤ ${target}: ${f.medianMs <= target ? 'met' : 'NOT met'})` : ''}`,
+    );
   }
   const report = {
     date: new Date().toISOString(),
@@ -223,7 +305,8 @@ try {
       // a new file
     }
     const merged = {
-      benchmark: 'CLI start-up: validate of one small file, run of a one-task workflow, beside node -e 0 (bench/cli/run.ts)',
+      benchmark:
+        'CLI start-up: validate of one small file, run of a one-task workflow, beside node -e 0 (bench/cli/run.ts)',
       targetsMs: TARGETS_MS,
       sections: { ...file.sections, [section]: report },
     };

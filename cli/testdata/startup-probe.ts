@@ -18,7 +18,10 @@ let port;
 export function initialize(data) { port = data.port; }
 export async function load(url, context, next) { port.postMessage(url); return next(url, context); }
 `;
-register(`data:text/javascript,${encodeURIComponent(hook)}`, { data: { port: port2 }, transferList: [port2] });
+register(`data:text/javascript,${encodeURIComponent(hook)}`, {
+  data: { port: port2 },
+  transferList: [port2],
+});
 
 const require = createRequire(import.meta.url);
 let ajvInstances = 0;
@@ -28,7 +31,10 @@ if (process.env.PROBE_COUNT_AJV) {
   const { Ajv } = require('ajv') as typeof AjvModule;
   const { addKeyword, compile } = Ajv.prototype;
   // Every Ajv constructor registers its vocabulary's keywords before anything else.
-  Ajv.prototype.addKeyword = function (this: InstanceType<typeof Ajv>, ...args: Parameters<typeof addKeyword>) {
+  Ajv.prototype.addKeyword = function (
+    this: InstanceType<typeof Ajv>,
+    ...args: Parameters<typeof addKeyword>
+  ) {
     if (!(this as unknown as { counted?: boolean }).counted) {
       (this as unknown as { counted?: boolean }).counted = true;
       ajvInstances++;
@@ -60,4 +66,14 @@ for (const file of [...loaded, ...Object.keys(require.cache)]) {
 // Node's own bundled undici loads when a web global (fetch, Headers, ...) is first touched.
 const { moduleLoadList } = process as unknown as { moduleLoadList: string[] };
 const nodeUndici = moduleLoadList.some((name) => name.includes('internal/deps/undici'));
-process.stdout.write(JSON.stringify({ code, output, packages: [...packages].sort(), files: [...files].sort(), nodeUndici, ajvInstances, compiles }));
+process.stdout.write(
+  JSON.stringify({
+    code,
+    output,
+    packages: [...packages].sort(),
+    files: [...files].sort(),
+    nodeUndici,
+    ajvInstances,
+    compiles,
+  }),
+);

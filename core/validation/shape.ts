@@ -18,7 +18,10 @@ interface ShapeValidator {
   errors?: ErrorObject[] | null;
 }
 
-const validators: Record<Kind, ShapeValidator> = { Workflow: generated.Workflow, WorkflowTask: generated.WorkflowTask };
+const validators: Record<Kind, ShapeValidator> = {
+  Workflow: generated.Workflow,
+  WorkflowTask: generated.WorkflowTask,
+};
 const unionLiterals: Record<Kind, Record<string, string>> = generated.unionLiterals;
 
 /** Returns every shape error of a Workflow or WorkflowTask document. */
@@ -72,7 +75,9 @@ export function shapeErrors(kind: Kind, doc: unknown): FieldError[] {
     }
   }
   // A failed union also reports each failed literal; keep only the summary.
-  return errors.filter((e) => !(e.code === 'FieldInvalid' && e.message.startsWith('must be equal to constant')));
+  return errors.filter(
+    (e) => !(e.code === 'FieldInvalid' && e.message.startsWith('must be equal to constant')),
+  );
 }
 
 function join(base: string, name: string): string {

@@ -18,23 +18,34 @@ describe('bin/syncflow.js', function () {
   // Coverage (c8) sets NODE_V8_COVERAGE for child processes, which makes the launcher pick the sources.
   const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => name !== 'NODE_V8_COVERAGE'));
 
-  async function launch(extraEnv: Record<string, string> = {}): Promise<{ stdout: string; stderr: string; code: number }> {
+  async function launch(
+    extraEnv: Record<string, string> = {},
+  ): Promise<{ stdout: string; stderr: string; code: number }> {
     try {
-      const { stdout, stderr } = await exec(process.execPath, [join(root, 'bin/syncflow.js')], { env: { ...env, ...extraEnv } });
+      const { stdout, stderr } = await exec(process.execPath, [join(root, 'bin/syncflow.js')], {
+        env: { ...env, ...extraEnv },
+      });
       return { stdout, stderr, code: 0 };
     } catch (error) {
       const failed = error as { stdout: string; stderr: string; code: number };
       return { stdout: failed.stdout, stderr: failed.stderr, code: failed.code };
     }
   }
-  const stamp = async () => writeFileSync(join(root, 'dist/build-stamp.json'), (await exec(process.execPath, [join(root, 'bin/build-stamp.js'), 'print'], { env })).stdout);
+  const stamp = async () =>
+    writeFileSync(
+      join(root, 'dist/build-stamp.json'),
+      (await exec(process.execPath, [join(root, 'bin/build-stamp.js'), 'print'], { env })).stdout,
+    );
 
   beforeEach(() => {
     root = mkdtempSync(join(tmpdir(), 'syncflow-bin-'));
     cpSync(join(repo, 'bin'), join(root, 'bin'), { recursive: true });
     symlinkSync(join(repo, 'node_modules'), join(root, 'node_modules'));
     writeFileSync(join(root, 'package.json'), '{"type": "module"}\n');
-    writeFileSync(join(root, 'tsconfig.build.json'), '{"include": ["cli"], "exclude": ["node_modules", "**/*.test.ts", "**/testdata"]}\n');
+    writeFileSync(
+      join(root, 'tsconfig.build.json'),
+      '{"include": ["cli"], "exclude": ["node_modules", "**/*.test.ts", "**/testdata"]}\n',
+    );
     mkdirSync(join(root, 'cli/testdata'), { recursive: true });
     writeFileSync(join(root, 'cli/bin.ts'), "const from: string = 'sources';\nprocess.stdout.write(from);\n");
     mkdirSync(join(root, 'dist/cli'), { recursive: true });
@@ -54,7 +65,10 @@ describe('bin/syncflow.js', function () {
 
   it('never runs a stale build silently: an edited source runs from the sources, with a warning', async () => {
     await stamp();
-    writeFileSync(join(root, 'cli/bin.ts'), "const from: string = 'sources';\nprocess.stdout.write(from); // edited\n");
+    writeFileSync(
+      join(root, 'cli/bin.ts'),
+      "const from: string = 'sources';\nprocess.stdout.write(from); // edited\n",
+    );
     const result = await launch();
     expect(result.stdout).to.equal('sources');
     expect(result.stderr).to.match(/dist\/ was built from other sources.*npm run build/);
@@ -85,7 +99,11 @@ describe('bin/syncflow.js', function () {
 
   it('runs the sources under coverage, which measures them, and when SYNCFLOW_SOURCES=1 asks for them', async () => {
     await stamp();
-    expect(await launch({ NODE_V8_COVERAGE: join(root, 'coverage') })).to.deep.equal({ stdout: 'sources', stderr: '', code: 0 });
+    expect(await launch({ NODE_V8_COVERAGE: join(root, 'coverage') })).to.deep.equal({
+      stdout: 'sources',
+      stderr: '',
+      code: 0,
+    });
     expect(await launch({ SYNCFLOW_SOURCES: '1' })).to.deep.equal({ stdout: 'sources', stderr: '', code: 0 });
   });
 
@@ -93,6 +111,8 @@ describe('bin/syncflow.js', function () {
     rmSync(join(root, 'node_modules'));
     const result = await launch();
     expect(result.code).to.equal(2);
-    expect(result.stderr).to.match(/tsx \(a development dependency\) is not installed: run `npm install` and `npm run build`/);
+    expect(result.stderr).to.match(
+      /tsx \(a development dependency\) is not installed: run `npm install` and `npm run build`/,
+    );
   });
 });
