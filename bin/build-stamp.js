@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** File name of the stamp inside the build's output folder. */
-export const STAMP = 'build-stamp.json';
+const STAMP = 'build-stamp.json';
 
 // The tsconfig excludes, as names: `**/*.test.ts` (a suffix) and `**/testdata`, `**/.cache`,
 // `node_modules` (folders). A pattern of another form is not understood and makes the check fail
@@ -42,7 +42,7 @@ function walk(root, folder, skip, out) {
 }
 
 /** The fingerprint of the sources a build with `tsconfig` (relative to `root`) compiles. */
-export function sourceFingerprint(root, tsconfig = 'tsconfig.build.json') {
+function sourceFingerprint(root, tsconfig = 'tsconfig.build.json') {
   const configs = [tsconfig];
   let include = [];
   let exclude = [];

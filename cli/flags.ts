@@ -44,18 +44,18 @@ type FlagValue<F extends FlagSpec> = F extends { value: string }
   : boolean;
 
 /** The parsed flags of a command, typed from its flag table; `help` is always there. */
-export type FlagValues<S extends Record<string, FlagSpec>> = { [K in keyof S]: FlagValue<S[K]> } & {
+type FlagValues<S extends Record<string, FlagSpec>> = { [K in keyof S]: FlagValue<S[K]> } & {
   help: boolean;
 };
 
 /** A plain argument, and the flag it follows (`-f a.yaml b.yaml`: b.yaml follows `filename`). */
-export interface Positional {
+interface Positional {
   value: string;
   follows: string | undefined;
 }
 
 /** Every command answers `-h`/`--help`. */
-export const HELP_FLAG = { short: 'h', description: 'print this help' } as const satisfies FlagSpec;
+const HELP_FLAG = { short: 'h', description: 'print this help' } as const satisfies FlagSpec;
 
 /** Parses `args` against a command's flag table; throws `UsageError` naming the flag at fault. */
 export function parseFlags<S extends Record<string, FlagSpec>>(
