@@ -8,11 +8,7 @@ import { resolve } from 'node:path';
 import { parse as parseYaml, parseAllDocuments, stringify as toYaml } from 'yaml';
 import type { CompiledWorkflow } from '../core/definitions/compile.ts';
 import { SyncflowError } from '../core/errors.ts';
-import { aliasResolver, parseHostAliases } from '../core/egress/host-aliases.ts';
-import { EgressPolicy } from '../core/egress/policy.ts';
 import type { SecretReference, SecretResolver } from '../core/engine/collaborators.ts';
-import { DagExecutor } from '../core/engine/executor.ts';
-import { UndiciTaskClient } from '../core/engine/http-client.ts';
 import { valueDepth } from '../core/model/depth.ts';
 import { EXECUTION_API_VERSION, LIMITS, WORKFLOW_LABEL } from '../core/model/resources.ts';
 import type { WorkflowExecutionStatus } from '../core/model/schema.ts';
@@ -207,6 +203,13 @@ export async function runCommand(args: readonly string[], io: CliIO): Promise<nu
   const prepared = await prepareRun(parsed, io);
   if ('exit' in prepared) return prepared.exit;
   const { workflow, input } = prepared;
+  // The engine and its HTTP client load here rather than with this module, which `plan` shares.
+  const [{ aliasResolver, parseHostAliases }, { EgressPolicy }, { DagExecutor }, { UndiciTaskClient }] = await Promise.all([
+    import('../core/egress/host-aliases.ts'),
+    import('../core/egress/policy.ts'),
+    import('../core/engine/executor.ts'),
+    import('../core/engine/http-client.ts'),
+  ]);
   const { aliases, errors: aliasErrors } = parseHostAliases(parsed.hostAliases);
   if (aliasErrors.length) throw new UsageError(aliasErrors.join('; '));
   const http = new UndiciTaskClient({ policy: new EgressPolicy({ allowLoopback: true }, aliasResolver(aliases)) });

@@ -122,6 +122,12 @@ describe('CLI start-up cost', function () {
     expect(result.nodeUndici).to.equal(false);
   });
 
+  it('plan calls nothing and loads no HTTP client', async () => {
+    const result = await startup(dir, 'plan', '-f', 'one-task.yaml', '-w', 'greet', '-o', 'json');
+    expect(result.code, result.output).to.equal(0);
+    for (const name of [...SERVER_ONLY, 'undici']) expect(result.packages, name).not.to.include(name);
+  });
+
   for (const command of ['validate', 'run', 'plan']) {
     it(`${command} --help loads neither the validator nor the HTTP client`, async () => {
       const result = await startup(dir, command, '--help');
