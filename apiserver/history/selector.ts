@@ -4,6 +4,7 @@
  * kubectl sends: `a=b,c!=d,e in (f,g),h notin (i),j,!k` and `spec.workflowRef.name=x,status.phase!=Failed`.
  */
 import { SyncflowError } from '../../core/errors.ts';
+import { isDnsSubdomain, isLabelValue } from '../../core/model/names.ts';
 
 export type LabelOperator = 'exists' | 'notexists' | 'eq' | 'neq' | 'in' | 'notin';
 
@@ -35,8 +36,6 @@ export interface FieldRequirement {
 
 export type FieldSelector = FieldRequirement[];
 
-const NAME = /^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
-const PREFIX = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
 function invalid(field: string, message: string): SyncflowError {
   return new SyncflowError('BadRequest', `${field}: ${message}`, {
@@ -48,13 +47,13 @@ function checkKey(key: string, requirement: string): void {
   const slash = key.indexOf('/');
   const prefix = slash >= 0 ? key.slice(0, slash) : undefined;
   const name = slash >= 0 ? key.slice(slash + 1) : key;
-  if (prefix !== undefined && (prefix.length > 253 || !PREFIX.test(prefix))) {
+  if (prefix !== undefined && !isDnsSubdomain(prefix)) {
     throw invalid(
       'labelSelector',
       `"${requirement}": key prefix "${prefix}" must be a DNS subdomain such as example.com`,
     );
   }
-  if (!NAME.test(name)) {
+  if (!name || !isLabelValue(name)) {
     throw invalid(
       'labelSelector',
       `"${requirement}": key "${key}" must be at most 63 characters of [A-Za-z0-9-_.], starting and ending alphanumeric`,
@@ -63,7 +62,7 @@ function checkKey(key: string, requirement: string): void {
 }
 
 function checkValue(value: string, requirement: string): void {
-  if (value !== '' && !NAME.test(value)) {
+  if (!isLabelValue(value)) {
     throw invalid(
       'labelSelector',
       `"${requirement}": value "${value}" must be empty or at most 63 characters of [A-Za-z0-9-_.], starting and ending alphanumeric`,

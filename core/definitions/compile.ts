@@ -9,6 +9,7 @@ import { CEL_COST_LIMIT, compileCondition, type CompiledCondition } from '../con
 import { formatDuration, parseDuration } from '../duration.ts';
 import type { FieldError } from '../errors.ts';
 import { DependencyCycleError, ExecutionGraph } from '../graph/execution-graph.ts';
+import { dnsLabelErrors } from '../model/names.ts';
 import { LIMITS } from '../model/resources.ts';
 import { RETRY_CLASSES } from '../model/literals.ts';
 import type { HttpMethod, RetryClass, WorkflowDocument, WorkflowTaskDocument } from '../model/schema.ts';
@@ -92,7 +93,6 @@ export interface Compiled<T> {
   errors: FieldError[];
 }
 
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
 /** Compiles a task's duration field, recording an error when it does not parse. */
 function duration(text: string | undefined, fallback: number, field: string, errors: FieldError[]): number {
@@ -245,14 +245,7 @@ export function compileWorkflow(doc: WorkflowDocument, tasks: TaskResolver): Com
   const spec = doc.spec;
   const ids = new Set<string>();
   spec.tasks.forEach((step, i) => {
-    if (!DNS_LABEL.test(step.id)) {
-      errors.push({
-        code: 'InvalidName',
-        field: `spec.tasks[${i}].id`,
-        message: `\`${step.id}\` is not a DNS label`,
-        suggestion: 'use lower-case letters, digits and `-`, starting and ending with a letter or digit',
-      });
-    }
+    errors.push(...dnsLabelErrors(step.id, `spec.tasks[${i}].id`));
     if (ids.has(step.id)) {
       errors.push({ code: 'DuplicateName', field: `spec.tasks[${i}].id`, message: `step id \`${step.id}\` is used twice` });
     }

@@ -6,6 +6,7 @@
  * that component, so data can never move the request to another host or change the URL's structure.
  */
 import { SyncflowError } from '../errors.ts';
+import { isDnsLabel } from '../model/names.ts';
 import type { CompiledValue } from './compiled-value.ts';
 import { formatRef, type TemplateRef } from './parser.ts';
 import { resolveRef, stringifyForInterpolation, type TemplateScope } from './resolve.ts';
@@ -35,7 +36,6 @@ export interface UrlTemplateProblem {
   suggestion: string;
 }
 
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const LABEL_VALUE = /^[a-z0-9-]*$/;
 /** Stands for a template while the literal skeleton is analysed (never valid in a URL). */
 const SLOT = '\u0000';
@@ -196,7 +196,7 @@ function checkResolved(template: UrlTemplate, url: string): void {
   for (const part of template.parts) {
     if (typeof part === 'string') continue;
     const label = labels[part.index] ?? '';
-    if (part.component === 'host' && (label.length > 63 || !DNS_LABEL.test(label))) {
+    if (part.component === 'host' && !isDnsLabel(label)) {
       throw hostLabelError(part.ref, label);
     }
     if (part.component === 'path') {

@@ -10,6 +10,7 @@ import {
   type TaskResolver,
 } from '../definitions/compile.ts';
 import type { FieldError } from '../errors.ts';
+import { objectNameErrors } from '../model/names.ts';
 import type { WorkflowDocument, WorkflowTaskDocument } from '../model/schema.ts';
 import { DEFINITIONS_API_VERSION, EXECUTION_API_VERSION } from '../model/resources.ts';
 import { schemaErrorsToFieldErrors } from '../schema/json-schema.ts';
@@ -42,7 +43,6 @@ export interface DocumentReport {
   workflow?: CompiledWorkflow;
 }
 
-const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const KINDS: DefinitionKind[] = ['Workflow', 'WorkflowTask'];
 
 function metadataOf(doc: unknown): { name: string; namespace: string } {
@@ -84,13 +84,8 @@ function identityErrors(doc: unknown): FieldError[] {
   const { name } = metadataOf(doc);
   if (!name) {
     errors.push({ code: 'FieldRequired', field: 'metadata.name', message: 'is required' });
-  } else if (!DNS_SUBDOMAIN.test(name) || name.length > 253) {
-    errors.push({
-      code: 'InvalidName',
-      field: 'metadata.name',
-      message: `\`${name}\` is not a valid Kubernetes name`,
-      suggestion: 'use lower-case letters, digits, `-` and `.`',
-    });
+  } else {
+    errors.push(...objectNameErrors(name, 'metadata.name'));
   }
   return errors;
 }

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { SyncflowError } from '../../../core/errors.ts';
-import { checkPatchedObject, executionObject, generateName, metadataMapErrors, validateCreate, wholeSeconds } from './strategy.ts';
+import { metadataMapErrors } from '../../../core/model/names.ts';
+import { checkPatchedObject, executionObject, generateName, validateCreate, wholeSeconds } from './strategy.ts';
 
 function causesOf(fn: () => unknown): string[] {
   try {
@@ -38,7 +39,7 @@ describe('workflowexecutions strategy', () => {
       'metadata.annotations: must be a map of string keys to string values',
       'spec.workflowRef.name: is required',
     ]);
-    expect(causesOf(() => validateCreate({ metadata: { name: 'UPPER' } }, 'shop'))).to.include.members(['metadata.name: `UPPER` must be a lower-case DNS subdomain', 'spec: is required']);
+    expect(causesOf(() => validateCreate({ metadata: { name: 'UPPER' } }, 'shop'))).to.include.members(['metadata.name: `UPPER` is not a valid Kubernetes name (a lower-case DNS subdomain of at most 253 characters)', 'spec: is required']);
     expect(() => validateCreate([], 'shop')).to.throw(/must be a WorkflowExecution object/);
   });
 

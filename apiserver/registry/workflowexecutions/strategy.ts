@@ -4,6 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { SyncflowError, type FieldError } from '../../../core/errors.ts';
+import { generateNameErrors, metadataMapErrors, objectNameErrors } from '../../../core/model/names.ts';
 import { EXECUTION_API_VERSION, WORKFLOW_LABEL } from '../../../core/model/resources.ts';
 import type { WorkflowExecution } from '../../history/store.ts';
 
@@ -18,9 +19,6 @@ export interface ExecutionCreateRequest {
   input: unknown;
 }
 
-const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
-const LABEL_KEY_NAME = /^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$/;
 // Kubernetes' generateName alphabet: no vowels (no accidental words), no confusable characters.
 const NAME_ALPHABET = 'bcdfghjklmnpqrstvwxz2456789';
 
@@ -29,36 +27,6 @@ export function generateName(prefix: string, random: () => number = Math.random)
   let suffix = '';
   for (let i = 0; i < 5; i++) suffix += NAME_ALPHABET[Math.floor(random() * NAME_ALPHABET.length)];
   return `${prefix.slice(0, 58)}${suffix}`;
-}
-
-/** Validation errors of a label or annotation map (`field` like `metadata.labels`). */
-export function metadataMapErrors(map: unknown, field: string, kind: 'label' | 'annotation'): FieldError[] {
-  if (map === undefined) return [];
-  if (map === null || typeof map !== 'object' || Array.isArray(map)) {
-    return [{ code: 'FieldInvalid', field, message: 'must be a map of string keys to string values' }];
-  }
-  const errors: FieldError[] = [];
-  let size = 0;
-  for (const [key, value] of Object.entries(map)) {
-    const at = `${field}[${JSON.stringify(key)}]`;
-    const slash = key.lastIndexOf('/');
-    const prefix = slash >= 0 ? key.slice(0, slash) : '';
-    const name = slash >= 0 ? key.slice(slash + 1) : key;
-    if ((prefix && (!DNS_SUBDOMAIN.test(prefix) || prefix.length > 253)) || !LABEL_KEY_NAME.test(name) || name.length > 63) {
-      errors.push({ code: 'FieldInvalid', field: at, message: `\`${key}\` is not a valid ${kind} key`, suggestion: 'use an optional DNS prefix and a name of up to 63 alphanumerics, `-`, `_` or `.`' });
-    }
-    if (typeof value !== 'string') {
-      errors.push({ code: 'FieldInvalid', field: at, message: 'must be a string' });
-    } else if (kind === 'label' && (!LABEL_VALUE.test(value) || value.length > 63)) {
-      errors.push({ code: 'FieldInvalid', field: at, message: `\`${value}\` is not a valid label value`, suggestion: 'use up to 63 alphanumerics, `-`, `_` or `.`' });
-    } else {
-      size += key.length + value.length;
-    }
-  }
-  if (kind === 'annotation' && size > 256 * 1024) {
-    errors.push({ code: 'FieldInvalid', field, message: 'annotations may hold at most 256 KiB' });
-  }
-  return errors;
 }
 
 /** Checks a create body and returns the request it describes; every error at once. */
@@ -80,12 +48,8 @@ export function validateCreate(body: unknown, namespace: string): ExecutionCreat
   if (!name && !prefix) {
     errors.push({ code: 'FieldRequired', field: 'metadata.name', message: 'name or generateName is required' });
   }
-  for (const [field, value] of [['metadata.name', name], ['metadata.generateName', prefix]] as const) {
-    const checked = field === 'metadata.generateName' && value ? `${value}x` : value;
-    if (checked && (!DNS_SUBDOMAIN.test(checked) || checked.length > 253)) {
-      errors.push({ code: 'InvalidName', field, message: `\`${value}\` must be a lower-case DNS subdomain`, suggestion: 'use lower-case letters, digits, `-` and `.`' });
-    }
-  }
+  if (name) errors.push(...objectNameErrors(name, 'metadata.name'));
+  if (prefix) errors.push(...generateNameErrors(prefix, 'metadata.generateName'));
   if (metadata.namespace !== undefined && metadata.namespace !== namespace) {
     errors.push({
       code: 'FieldInvalid',
