@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { ERROR_CATALOGUE, type ErrorCode } from '../core/errors.ts';
 import { admissionResponse, allow, deny, parseAdmissionReview, warningText } from './review.ts';
 import { profile, review } from './testdata/definitions.ts';
 
@@ -104,13 +105,51 @@ describe('AdmissionReview boundary', () => {
           name: 'p',
           causes: [
             {
-              reason: 'TaskNotFound',
+              reason: 'FieldValueNotFound',
               field: 'spec.tasks[0].taskRef.name',
               message: 'missing (did you mean `a`?) [TaskNotFound]',
             },
           ],
         },
       });
+    });
+  });
+
+  describe('denial causes', () => {
+    /** apimachinery's metav1.CauseType values (k8s.io/apimachinery/pkg/apis/meta/v1/types.go). */
+    const CAUSE_TYPES = [
+      'FieldValueNotFound',
+      'FieldValueRequired',
+      'FieldValueDuplicate',
+      'FieldValueInvalid',
+      'FieldValueNotSupported',
+      'FieldValueForbidden',
+      'FieldValueTooLong',
+      'FieldValueTooMany',
+      'InternalError',
+      'FieldValueTypeInvalid',
+    ];
+    const causeOf = (code: ErrorCode) =>
+      admissionResponse(
+        'u',
+        deny({ code, message: 'm', kind: 'Workflow', name: 'p', causes: [{ code, field: 'spec.x', message: 'bad' }] }),
+      ).response.status?.details.causes[0];
+
+    it('carry a Kubernetes CauseType as reason for every catalogue code, and the syncflow code in the message', () => {
+      for (const code of Object.keys(ERROR_CATALOGUE) as ErrorCode[]) {
+        const cause = causeOf(code);
+        expect(CAUSE_TYPES, code).to.include(cause?.reason);
+        expect(cause?.message, code).to.equal(`bad [${code}]`);
+      }
+    });
+
+    it('name the cause type the Kubernetes API uses for required, unknown, duplicate and missing-reference fields', () => {
+      expect(causeOf('FieldRequired')?.reason).to.equal('FieldValueRequired');
+      expect(causeOf('UnknownField')?.reason).to.equal('FieldValueNotSupported');
+      expect(causeOf('DuplicateName')?.reason).to.equal('FieldValueDuplicate');
+      expect(causeOf('TaskNotFound')?.reason).to.equal('FieldValueNotFound');
+      expect(causeOf('TypeMismatch')?.reason).to.equal('FieldValueTypeInvalid');
+      expect(causeOf('FieldInvalid')?.reason).to.equal('FieldValueInvalid');
     });
   });
 });

@@ -4,8 +4,10 @@
  * catalogue. Nothing else in admission/ knows the wire format.
  */
 import { isDeepStrictEqual } from 'node:util';
-import { ERROR_CATALOGUE, type ErrorCode, type FieldError } from '../core/errors.ts';
+import { ERROR_CATALOGUE, messageWithSuggestion, type ErrorCode, type FieldError } from '../core/errors.ts';
 import { DEFINITIONS_GROUP } from '../core/model/resources.ts';
+import { statusCauses, type StatusCause } from '../core/model/status-causes.ts';
+import { STATUS_REASONS } from '../core/model/wire.ts';
 
 /** The operations a validating webhook sees. */
 export type AdmissionOperation = 'CREATE' | 'UPDATE' | 'DELETE' | 'CONNECT';
@@ -68,7 +70,7 @@ export interface AdmissionStatus {
     group: string;
     kind: string;
     name: string;
-    causes: Array<{ reason: string; field: string; message: string }>;
+    causes: StatusCause[];
   };
 }
 
@@ -85,16 +87,6 @@ export interface AdmissionReviewResponse {
 }
 
 const OPERATIONS: readonly AdmissionOperation[] = ['CREATE', 'UPDATE', 'DELETE', 'CONNECT'];
-
-/** apimachinery StatusReason for the HTTP statuses a denial can have. */
-const REASONS: Record<number, string> = {
-  400: 'BadRequest',
-  403: 'Forbidden',
-  409: 'Conflict',
-  422: 'Invalid',
-  500: 'InternalError',
-  503: 'ServiceUnavailable',
-};
 
 /** Kubernetes truncates longer warnings; keep them whole by shortening ourselves. */
 const MAX_WARNING_LENGTH = 256;
@@ -149,7 +141,7 @@ export function parseAdmissionReview(body: unknown): AdmissionRequest | { error:
 
 /** One field error as one line: `field: message (suggestion) [Code]` — the CLI's text plus the code. */
 export function describeCause(error: FieldError): string {
-  return `${error.field}: ${error.message}${error.suggestion ? ` (${error.suggestion})` : ''} [${error.code}]`;
+  return `${error.field}: ${messageWithSuggestion(error)} [${error.code}]`;
 }
 
 /** Shortens a warning to what Kubernetes passes on whole. */
@@ -168,18 +160,15 @@ export function admissionResponse(uid: string, decision: AdmissionDecision): Adm
     response.status = {
       status: 'Failure',
       code,
-      reason: REASONS[code] ?? 'Invalid',
+      reason: STATUS_REASONS[code] ?? 'Invalid',
       message: denial.message,
       details: {
         group: DEFINITIONS_GROUP,
         kind: denial.kind,
         name: denial.name,
-        // kubectl prints Invalid errors as `field: message` per cause, so the code goes into the message.
-        causes: denial.causes.map((c) => ({
-          reason: c.code,
-          field: c.field,
-          message: `${c.message}${c.suggestion ? ` (${c.suggestion})` : ''} [${c.code}]`,
-        })),
+        // Cause types as the aggregated API gives them; kubectl prints `field: message` per cause,
+        // so the syncflow code goes into the message.
+        causes: statusCauses(denial.causes, { withCode: true }),
       },
     };
   }

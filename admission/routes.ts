@@ -14,6 +14,7 @@
  */
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { IncomingMessage } from 'node:http';
+import { releaseWhenDone, setRetryAfter } from '../core/serving.ts';
 import { FreshDefinitions, type CachedDefinitions, type LiveDefinitions } from './definitions.ts';
 import {
   admissionResponse,
@@ -111,19 +112,11 @@ export function admissionRoutes(options: AdmissionRouteOptions): express.Router 
     if (limiter) {
       if (!limiter.tryAcquire()) {
         options.onShed?.();
-        res.setHeader('Retry-After', '1');
+        setRetryAfter(res, 429);
         refuse(req, res, 429, 'the server is checking as many reviews as it may at once; retry after 1 second');
         return;
       }
-      let released = false;
-      const release = () => {
-        if (!released) {
-          released = true;
-          limiter.release();
-        }
-      };
-      res.once('finish', release);
-      res.once('close', release);
+      releaseWhenDone(res, () => limiter.release());
     }
     next();
   });

@@ -7,6 +7,7 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import type { RequestListener } from 'node:http';
 import type { Registry } from 'prom-client';
 import { SyncflowError } from '../core/errors.ts';
+import { releaseWhenDone, setRetryAfter } from '../core/serving.ts';
 import { apiGroup, apiResourceList, discoveryResponse, negotiateDiscovery } from './api/discovery.ts';
 import { answerOpenApiV3, openApiV2Document, openApiV3IndexDocument } from './api/openapi.ts';
 import { failureStatus, statusFromError } from './api/status.ts';
@@ -148,20 +149,12 @@ export function buildApp(parts: AppParts): RequestListener {
     if (req.method !== 'POST') return next();
     if (!limiter.tryAcquire()) {
       parts.onShed?.();
-      res.setHeader('Retry-After', '1');
       const error = new SyncflowError('TooManyRequests', limiter.refusal('executions'));
-      res.status(429).json(statusFromError(error, { retryAfterSeconds: 1 }));
+      const retryAfterSeconds = setRetryAfter(res, error.status);
+      res.status(error.status).json(statusFromError(error, { retryAfterSeconds }));
       return;
     }
-    let released = false;
-    const release = () => {
-      if (!released) {
-        released = true;
-        limiter.release();
-      }
-    };
-    res.once('finish', release);
-    res.once('close', release);
+    releaseWhenDone(res, () => limiter.release());
     next();
   };
   // Admission reviews are not shed with executions: they have their own limits (admission/routes.ts). [issue 7, 13]

@@ -6,7 +6,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import type { CompiledWorkflow } from '../core/definitions/compile.ts';
-import type { ErrorCode } from '../core/errors.ts';
+import { messageWithSuggestion, type ErrorCode } from '../core/errors.ts';
 import { validateDocuments } from '../core/validation/validate.ts';
 
 /** Definition files larger than this are refused: etcd stores objects up to 1.5 MiB anyway. */
@@ -162,7 +162,7 @@ export function validateLoaded(documents: readonly LoadedDocument[]): {
         kind: report.kind,
         name: report.name,
         field: error.field,
-        message: error.suggestion ? `${error.message} (${error.suggestion})` : error.message,
+        message: messageWithSuggestion(error),
         code: error.code,
       });
     }

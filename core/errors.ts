@@ -98,7 +98,12 @@ export class SyncflowError extends Error {
   }
 }
 
+/** A field error's message with its suggested fix, if any: `message (suggestion)`. Every format uses this. */
+export function messageWithSuggestion(error: Pick<FieldError, 'message' | 'suggestion'>): string {
+  return error.suggestion ? `${error.message} (${error.suggestion})` : error.message;
+}
+
 /** Formats a field error as one human-readable line (`field: message (suggestion)`). */
 export function describeFieldError(error: FieldError): string {
-  return `${error.field}: ${error.message}${error.suggestion ? ` (${error.suggestion})` : ''}`;
+  return `${error.field}: ${messageWithSuggestion(error)}`;
 }

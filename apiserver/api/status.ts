@@ -3,8 +3,9 @@
  * this boundary only. Reasons follow apimachinery's StatusReason values so kubectl and client-go
  * print and classify them correctly.
  */
-import { ERROR_CATALOGUE, SyncflowError, type ErrorCode, type FieldError } from '../../core/errors.ts';
+import { ERROR_CATALOGUE, SyncflowError, type FieldError } from '../../core/errors.ts';
 import { EXECUTION_GROUP } from '../../core/model/resources.ts';
+import { statusCauses, type StatusCause } from '../../core/model/status-causes.ts';
 import { STATUS_REASONS } from '../../core/model/wire.ts';
 
 /** A Kubernetes Status object. */
@@ -20,25 +21,9 @@ export interface KubeStatus {
     name?: string;
     group?: string;
     kind?: string;
-    causes?: Array<{ reason: string; message: string; field: string }>;
+    causes?: StatusCause[];
     retryAfterSeconds?: number;
   };
-}
-
-/** apimachinery CauseType for a field error code. */
-function causeReason(code: ErrorCode): string {
-  switch (code) {
-    case 'FieldRequired':
-    case 'MissingRequiredInput':
-      return 'FieldValueRequired';
-    case 'UnknownField':
-    case 'UnknownInputField':
-      return 'FieldValueNotSupported';
-    case 'DuplicateName':
-      return 'FieldValueDuplicate';
-    default:
-      return 'FieldValueInvalid';
-  }
 }
 
 /** What a Status is about (for details.kind/name). */
@@ -64,9 +49,7 @@ export function failureStatus(code: number, message: string, subject: StatusSubj
       ...(subject.name ? { name: subject.name } : {}),
       group: EXECUTION_GROUP,
       ...(subject.kind ? { kind: subject.kind } : {}),
-      ...(causes.length
-        ? { causes: causes.map((c) => ({ reason: causeReason(c.code), message: c.suggestion ? `${c.message} (${c.suggestion})` : c.message, field: c.field })) }
-        : {}),
+      ...(causes.length ? { causes: statusCauses(causes) } : {}),
       ...(subject.retryAfterSeconds !== undefined ? { retryAfterSeconds: subject.retryAfterSeconds } : {}),
     };
   }

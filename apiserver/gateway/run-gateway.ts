@@ -5,40 +5,47 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Cancellation } from '../../core/engine/cancellation.ts';
-import { ERROR_CATALOGUE, SyncflowError } from '../../core/errors.ts';
+import { ERROR_CATALOGUE, messageWithSuggestion, SyncflowError, type ErrorCode } from '../../core/errors.ts';
 import type { RunProblem } from '../../core/model/wire.ts';
+import { setRetryAfter } from '../../core/serving.ts';
 import type { ExecutionService } from '../execution/service.ts';
 import { parseJson, readBody } from '../http/body.ts';
 import type { RequestGuard } from '../http/guard.ts';
 
-/** Status codes of the gateway by the execution's failure reason (DESIGN.md §4). */
-const FAILURE_STATUS: Record<string, number> = { DeadlineExceeded: 504 };
-
 /** An RFC 9457 problem document (the gateway's error format). */
 export type Problem = RunProblem;
 
-/** Builds the problem document for an error. */
+/**
+ * The one problem+json converter: type, title and status come from the error catalogue entry of
+ * `code`; `detail` and the extra members describe this occurrence.
+ */
+function problem(code: ErrorCode, detail: string, extra: Pick<Problem, 'instance' | 'errors'> = {}): Problem {
+  const entry = ERROR_CATALOGUE[code];
+  return { type: `https://syncflow.io/problems/${code}`, title: entry.title, status: entry.status, detail, code, ...extra };
+}
+
+/** Builds the problem document for an error; errors outside the catalogue become a 500 without details. */
 export function problemFor(error: unknown): Problem {
   if (error instanceof SyncflowError) {
-    let status = ERROR_CATALOGUE[error.code].status;
-    // Bad input is the caller's 422; malformed JSON stays 400.
-    if (error.code === 'InvalidInput') status = 422;
-    return {
-      type: `https://syncflow.io/problems/${error.code}`,
-      title: ERROR_CATALOGUE[error.code].title,
-      status,
-      detail: error.message,
-      code: error.code,
-      ...(error.causes.length ? { errors: error.causes.map((c) => ({ field: c.field, message: c.suggestion ? `${c.message} (${c.suggestion})` : c.message })) } : {}),
-    };
+    const errors = error.causes.map((c) => ({ field: c.field, message: messageWithSuggestion(c) }));
+    return problem(error.code, error.message, errors.length ? { errors } : {});
   }
-  return { type: 'https://syncflow.io/problems/InternalError', title: 'internal error', status: 500, detail: 'the server could not complete the request', code: 'InternalError' };
+  return problem('InternalError', 'the server could not complete the request');
+}
+
+/**
+ * The catalogue entry a failed run is answered with (DESIGN.md §4): 504 when the workflow deadline
+ * cut it off, 502 for any other failure.
+ */
+function failureCode(reason: string): ErrorCode {
+  return reason === 'DeadlineExceeded' ? 'DeadlineExceeded' : 'TaskFailed';
 }
 
 function sendProblem(res: ServerResponse, problem: Problem): void {
-  const headers: Record<string, string> = { 'content-type': 'application/problem+json' };
-  if (problem.status === 429 || problem.status === 503) headers['retry-after'] = '1';
-  if (!res.headersSent) res.writeHead(problem.status, headers);
+  if (!res.headersSent) {
+    setRetryAfter(res, problem.status);
+    res.writeHead(problem.status, { 'content-type': 'application/problem+json' });
+  }
   res.end(JSON.stringify(problem));
 }
 
@@ -109,14 +116,14 @@ export function runGatewayHandler(options: { service: ExecutionService; guard: R
       }
       const reason = status.reason ?? 'TaskFailed';
       const failed = (status.tasks ?? []).filter((t) => t.phase === 'Failed');
+      // The type and code name the execution's own reason (`HTTPError`, `Cancelled`, ...).
       sendProblem(res, {
+        ...problem(failureCode(reason), status.message ?? reason, {
+          instance: `/apis/execution.syncflow.io/v1alpha1/namespaces/${namespace}/workflowexecutions/${execution.metadata.name}`,
+          ...(failed.length ? { errors: failed.map((t) => ({ field: `status.tasks[${t.id}]`, message: t.error?.message ?? 'failed' })) } : {}),
+        }),
         type: `https://syncflow.io/problems/${reason}`,
-        title: reason === 'DeadlineExceeded' ? 'workflow deadline exceeded' : 'workflow failed',
-        status: FAILURE_STATUS[reason] ?? 502,
-        detail: status.message ?? reason,
         code: reason,
-        instance: `/apis/execution.syncflow.io/v1alpha1/namespaces/${namespace}/workflowexecutions/${execution.metadata.name}`,
-        ...(failed.length ? { errors: failed.map((t) => ({ field: `status.tasks[${t.id}]`, message: t.error?.message ?? 'failed' })) } : {}),
       });
     } catch (error) {
       sendProblem(res, problemFor(error));

@@ -5,6 +5,7 @@
  */
 import express, { type Request, type Response, type Router } from 'express';
 import { SyncflowError } from '../../../core/errors.ts';
+import { retryAfterSeconds, setRetryAfter } from '../../../core/serving.ts';
 import { EXECUTION_API_VERSION } from '../../../core/model/resources.ts';
 import { executionTable, revisionTable, wantsTable } from '../../api/table.ts';
 import { statusFromError } from '../../api/status.ts';
@@ -327,13 +328,13 @@ function sendObject(req: Request, res: Response, code: number, object: WorkflowE
 
 /** Writes an error as a Kubernetes Status, with Retry-After for 429 and 503. */
 export function sendError(res: Response, error: unknown, kind: string, name?: string): void {
-  const retryAfter = error instanceof SyncflowError && (error.code === 'TooManyRequests' || error.code === 'ServiceUnavailable') ? 1 : undefined;
+  const retryAfter = error instanceof SyncflowError ? retryAfterSeconds(error.status) : undefined;
   const status = statusFromError(error, { kind, ...(name ? { name } : {}), ...(retryAfter ? { retryAfterSeconds: retryAfter } : {}) });
   if (res.headersSent) {
     res.end();
     return;
   }
-  if (retryAfter) res.setHeader('Retry-After', String(retryAfter));
+  setRetryAfter(res, status.code);
   res.status(status.code).json(status);
 }
 
