@@ -18,20 +18,23 @@ describe('server metrics', () => {
   it('counts executions and tasks per label set, each observation in its own series', async () => {
     const registry = new Registry();
     const { observer, inFlight } = createServerMetrics(registry, { defaults: false });
-    const task = (wf: string, id: string, phase: 'Succeeded' | 'Failed', errors: string[]): TaskFinished => ({
+    const task = (wf: string, id: string, phase: 'Succeeded' | 'Failed', errors: Array<[string, string]>): TaskFinished => ({
       workflow: workflow(wf),
       task: {
         id,
         taskRef: id,
         phase,
         durationMs: 20,
-        attemptLog: errors.map((error, i) => ({ attempt: i + 1, startTime: '2026-11-26T00:00:00.000Z', durationMs: 5, error })),
+        attemptLog: errors.map(([reason, error], i) => ({ attempt: i + 1, startTime: '2026-11-26T00:00:00.000Z', durationMs: 5, reason, error })),
       },
     });
     for (const wf of ['a', 'a', 'b']) {
       observer.executionStarted?.({ workflow: workflow(wf), input: {}, startTime: '' });
       observer.taskFinished?.(task(wf, 'get-user', 'Succeeded', []));
-      observer.taskFinished?.(task(wf, 'recs', 'Failed', ['HTTPError: upstream answered HTTP 503', 'Timeout: attempt 2 timed out']));
+      observer.taskFinished?.(task(wf, 'recs', 'Failed', [
+        ['HTTPError', 'HTTPError: upstream answered HTTP 503'],
+        ['Timeout', 'Timeout: attempt 2 timed out'],
+      ]));
       observer.executionFinished?.({ workflow: workflow(wf), status: { phase: wf === 'a' ? 'Succeeded' : 'Failed', ...(wf === 'b' ? { reason: 'TaskFailed' } : {}), durationMs: 40 } });
     }
 
@@ -60,5 +63,21 @@ describe('server metrics', () => {
       ['b', 'recs', 'Timeout', 1],
     ]);
     expect((await inFlight.get()).values[0]?.value).to.equal(0);
+  });
+
+  it("labels upstream errors with the attempt's reason field, whatever its message says", async () => {
+    const registry = new Registry();
+    const { observer } = createServerMetrics(registry, { defaults: false });
+    const attempt = { attempt: 1, startTime: '2026-11-26T00:00:00.000Z', durationMs: 5 };
+    observer.taskFinished?.({
+      workflow: workflow('c'),
+      task: {
+        id: 'recs',
+        phase: 'Failed',
+        attemptLog: [{ ...attempt, reason: 'ConnectError', error: 'connect ECONNREFUSED 10.0.0.1:443' }],
+      },
+    });
+    const upstream = await values(registry, 'syncflow_upstream_errors_total');
+    expect(upstream.map((v) => [v.labels.task, v.labels.reason, v.value])).to.deep.equal([['recs', 'ConnectError', 1]]);
   });
 });

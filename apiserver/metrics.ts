@@ -60,7 +60,7 @@ export function createServerMetrics(registry: Registry, options: { defaults?: bo
         taskDuration.series(workflow.namespace, workflow.name, task.id, task.phase).observe(task.durationMs / 1000);
       }
       for (const attempt of task.attemptLog ?? []) {
-        if (attempt.error) upstreamErrors.series(workflow.namespace, workflow.name, task.id, attempt.error.split(':')[0] ?? 'Error').inc();
+        if (attempt.error) upstreamErrors.series(workflow.namespace, workflow.name, task.id, attempt.reason ?? 'Error').inc();
       }
     },
     executionFinished: ({ workflow, status }) => {

@@ -222,6 +222,8 @@ spec:
     expect(f.attempts).to.equal(3);
     expect(f.attemptLog?.map((a) => a.httpStatus)).to.deep.equal([503, 503, 200]);
     expect(f.attemptLog?.[0]?.error).to.match(/^HTTPError: upstream answered HTTP 503/);
+    // The reason is a field of its own, so nobody has to parse it out of the text.
+    expect(f.attemptLog?.map((a) => a.reason)).to.deep.equal(['HTTPError', 'HTTPError', undefined]);
     // Jitter is 0.5 here: 10 ms then 20 ms between attempts, at least.
     const starts = upstream.requests.map((r) => r.at);
     expect((starts[1] as number) - (starts[0] as number)).to.be.at.least(9);

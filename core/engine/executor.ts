@@ -499,8 +499,13 @@ class Execution {
       durationMs: ms(clock.now() - started),
     };
     if (outcome.status !== undefined) entry.httpStatus = outcome.status;
-    if (outcome.error) entry.error = `${outcome.error.reason}: ${outcome.error.message}`;
-    else if (outcome.aborted) entry.error = `Cancelled: ${(parent.reason as Error).message}`;
+    if (outcome.error) {
+      entry.reason = outcome.error.reason;
+      entry.error = `${outcome.error.reason}: ${outcome.error.message}`;
+    } else if (outcome.aborted) {
+      entry.reason = 'Cancelled';
+      entry.error = `Cancelled: ${(parent.reason as Error).message}`;
+    }
     log.push(entry);
     return outcome;
   }

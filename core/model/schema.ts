@@ -224,6 +224,7 @@ const TaskAttempt = Type.Object({
   startTime: Type.String(),
   durationMs: Type.Number(),
   httpStatus: Type.Optional(Type.Integer()),
+  reason: Type.Optional(Type.String({ description: 'Why the attempt failed: an error code such as HTTPError or Timeout.' })),
   error: Type.Optional(Type.String()),
 });
 
