@@ -62,4 +62,11 @@ describe('CachedSecretDirectory', () => {
     await cached.keysOf('a', 's');
     expect(directory.reads).to.deep.equal(['s', 's', 's']);
   });
+
+  it('when full, forgets the least recently used Secret, not every Secret', async () => {
+    const directory = new CountingDirectory({ a: ['token'], b: ['token'], c: ['token'] });
+    const cached = new CachedSecretDirectory(directory, { now: () => 0, maxEntries: 2 });
+    for (const name of ['a', 'b', 'a', 'c', 'a']) await cached.keysOf('shop', name);
+    expect(directory.reads).to.deep.equal(['a', 'b', 'c']);
+  });
 });

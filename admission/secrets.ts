@@ -5,6 +5,7 @@
  */
 import type { SecretBinding } from '../core/definitions/compile.ts';
 import type { FieldError } from '../core/errors.ts';
+import { TtlCache } from '../core/ttl-cache.ts';
 
 /** What a Secret check can see. */
 export interface SecretDirectory {
@@ -80,25 +81,21 @@ export async function checkSecrets(
  * of the Workflow must see the new Secret.
  */
 export class CachedSecretDirectory implements SecretDirectory {
-  private readonly found = new Map<string, { keys: readonly string[]; expires: number }>();
+  private readonly found: TtlCache<readonly string[] | undefined>;
+  private readonly ttlMs: number;
 
   constructor(
     private readonly directory: SecretDirectory,
-    private readonly options: { ttlMs?: number; now?: () => number; maxEntries?: number } = {},
-  ) {}
+    options: { ttlMs?: number; now?: () => number; maxEntries?: number } = {},
+  ) {
+    this.found = new TtlCache({ maxEntries: options.maxEntries ?? 10_000, now: options.now ?? Date.now });
+    this.ttlMs = options.ttlMs ?? 10_000;
+  }
 
   async keysOf(namespace: string, name: string): Promise<readonly string[] | undefined> {
-    const key = `${namespace}/${name}`;
-    const now = (this.options.now ?? Date.now)();
-    const cached = this.found.get(key);
-    if (cached && cached.expires > now) return cached.keys;
-    const keys = await this.directory.keysOf(namespace, name);
-    if (keys === undefined) {
-      this.found.delete(key);
-      return undefined;
-    }
-    if (this.found.size >= (this.options.maxEntries ?? 10_000)) this.found.clear();
-    this.found.set(key, { keys, expires: now + (this.options.ttlMs ?? 10_000) });
-    return keys;
+    const load = () => this.directory.keysOf(namespace, name);
+    // A TTL of 0 stores nothing: absence is never remembered.
+    const { value } = await this.found.getOrLoad(`${namespace}/${name}`, load, (keys) => (keys ? this.ttlMs : 0));
+    return value;
   }
 }

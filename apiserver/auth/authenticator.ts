@@ -20,7 +20,7 @@ import {
 import type { ReviewClient } from './kube-reviews.ts';
 import { errorFields, silentAuthLogger, type AuthLogger } from './logger.ts';
 import { createAuthnMetrics, type AuthnMetrics } from './metrics.ts';
-import { TtlCache, type Clock } from './ttl-cache.ts';
+import { TtlCache, type Clock } from '../../core/ttl-cache.ts';
 import { ANONYMOUS_USER, withAuthenticatedGroup, type UserInfo } from './user.ts';
 
 /** What authentication looks at in a request. */

@@ -8,7 +8,7 @@ import { SyncflowError } from '../../core/errors.ts';
 import type { ReviewClient } from './kube-reviews.ts';
 import { errorFields, silentAuthLogger, type AuthLogger } from './logger.ts';
 import { createAuthzMetrics, type AuthzMetrics } from './metrics.ts';
-import { TtlCache, type Clock } from './ttl-cache.ts';
+import { TtlCache, type Clock } from '../../core/ttl-cache.ts';
 import type { UserInfo } from './user.ts';
 
 /** A request on an API resource (`create workflowexecutions` in namespace `shop`). */

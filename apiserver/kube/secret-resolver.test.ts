@@ -23,6 +23,21 @@ describe('CachedSecrets', () => {
     expect(reads).to.deep.equal(['shop/api', 'shop/absent', 'shop/api']);
   });
 
+  it('when full, forgets the least recently used Secret, not every Secret', async () => {
+    const reads: string[] = [];
+    const reader: SecretReader = {
+      read: async (_namespace, name) => {
+        reads.push(name);
+        return { k: Buffer.from(name).toString('base64') };
+      },
+    };
+    const resolver = new CachedSecrets(reader, { now: () => 0, maxEntries: 2 }).forNamespace('shop');
+    for (const name of ['a', 'b', 'a', 'c', 'a']) {
+      expect(await resolver.resolve({ namespace: 'shop', secretName: name, key: 'k' })).to.equal(name);
+    }
+    expect(reads).to.deep.equal(['a', 'b', 'c']);
+  });
+
   it('does not cache failures', async () => {
     let calls = 0;
     const secrets = new CachedSecrets({

@@ -5,6 +5,7 @@
  */
 import * as k8s from '@kubernetes/client-node';
 import type { SecretReference, SecretResolver } from '../../core/engine/collaborators.ts';
+import { TtlCache } from '../../core/ttl-cache.ts';
 import type { NamespacedSecrets } from '../execution/service.ts';
 
 /** Reads one Secret's data (base64 values), `undefined` when it does not exist. */
@@ -35,12 +36,17 @@ export class KubeSecretReader implements SecretReader {
 
 /** Caches Secrets per namespace for `ttlMs` (default 10 s); values never leave this object except to the engine. */
 export class CachedSecrets implements NamespacedSecrets {
-  private readonly cache = new Map<string, { expires: number; data: Promise<Record<string, string> | undefined> }>();
+  /** A Secret's data, boxed so that an absent Secret (`data: undefined`) is cached too. */
+  private readonly cache: TtlCache<{ data: Record<string, string> | undefined }>;
+  private readonly ttlMs: number;
 
   constructor(
     private readonly reader: SecretReader,
-    private readonly options: { ttlMs?: number; now?: () => number; maxEntries?: number } = {},
-  ) {}
+    options: { ttlMs?: number; now?: () => number; maxEntries?: number } = {},
+  ) {
+    this.cache = new TtlCache({ maxEntries: options.maxEntries ?? 10_000, now: options.now ?? Date.now });
+    this.ttlMs = options.ttlMs ?? 10_000;
+  }
 
   forNamespace(namespace: string): SecretResolver {
     return { resolve: (ref: SecretReference) => this.resolve(namespace, ref) };
@@ -48,17 +54,9 @@ export class CachedSecrets implements NamespacedSecrets {
 
   private async resolve(namespace: string, ref: SecretReference): Promise<string | undefined> {
     // The resolver's namespace wins over whatever the reference says.
-    const key = `${namespace}/${ref.secretName}`;
-    const now = (this.options.now ?? Date.now)();
-    let entry = this.cache.get(key);
-    if (!entry || entry.expires <= now) {
-      if (this.cache.size >= (this.options.maxEntries ?? 10_000)) this.cache.clear();
-      entry = { expires: now + (this.options.ttlMs ?? 10_000), data: this.reader.read(namespace, ref.secretName) };
-      this.cache.set(key, entry);
-      entry.data.catch(() => this.cache.delete(key));
-    }
-    const data = await entry.data;
-    const value = data?.[ref.key];
+    const load = async () => ({ data: await this.reader.read(namespace, ref.secretName) });
+    const { value: secret } = await this.cache.getOrLoad(`${namespace}/${ref.secretName}`, load, () => this.ttlMs);
+    const value = secret.data?.[ref.key];
     return value === undefined ? undefined : Buffer.from(value, 'base64').toString('utf8');
   }
 }

@@ -1,6 +1,7 @@
 /**
  * A bounded cache whose entries expire after a per-entry TTL, evicting the least recently used entry
- * when full, with single-flight loading so concurrent misses for one key share one review call.
+ * when full, with single-flight loading so concurrent misses for one key share one
+ * load (one TokenReview, one SubjectAccessReview, one Secret read).
  */
 
 /** Milliseconds since the epoch; injected so tests move time without sleeping. */
