@@ -10,6 +10,8 @@ import pino from 'pino';
 import { Registry } from 'prom-client';
 import { parseAllDocuments } from 'yaml';
 import { SyncflowError } from '../core/errors.ts';
+import { causeType } from '../core/model/status-causes.ts';
+import { validateDocuments } from '../core/validation/validate.ts';
 import { EgressPolicy } from '../core/egress/policy.ts';
 import { DagExecutor } from '../core/engine/executor.ts';
 import { UndiciTaskClient } from '../core/engine/http-client.ts';
@@ -176,6 +178,18 @@ describe('server application', function () {
       const fields = reply.json.details.causes.map((c: { field: string }) => c.field);
       expect(fields).to.include.members(['spec.input.userId', 'spec.input.withOrders']);
       expect(reply.json.message).to.contain('spec.input.userId');
+    });
+
+    it('refuses an execution document with the codes and paths `syncflow validate` reports for it', async () => {
+      const file = join(import.meta.dirname, '..', 'test/fixtures/invalid/execution-metadata-invalid.yaml');
+      const document = parseAllDocuments(readFileSync(file, 'utf8'))[0]?.toJS() as Record<string, unknown>;
+      const [report] = validateDocuments([document]);
+      const cli = (report?.errors ?? []).map((e) => ({ field: e.field, reason: causeType(e.code) }));
+      expect(cli).to.have.length(3);
+      const reply = await call('POST', executions, { body: document });
+      expect(reply.status).to.equal(422);
+      const server = reply.json.details.causes.map((c: { field: string; reason: string }) => ({ field: c.field, reason: c.reason }));
+      expect(server).to.deep.equal(cli);
     });
 
     it('answers 404 for an unknown workflow and 409 for one that is not Ready', async () => {

@@ -2,7 +2,6 @@
  * `syncflow run` (flags in cli/commands.ts): executes a workflow locally (no cluster) and prints
  * the WorkflowExecution object. Exit 0 Succeeded, 1 Failed, 2 usage or invalid definitions/input.
  */
-import { randomBytes } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parse as parseYaml, parseAllDocuments, stringify as toYaml } from 'yaml';
@@ -10,7 +9,8 @@ import type { CompiledWorkflow } from '../core/definitions/compile.ts';
 import { SyncflowError } from '../core/errors.ts';
 import type { SecretReference, SecretResolver } from '../core/engine/collaborators.ts';
 import { valueDepth } from '../core/model/depth.ts';
-import { EXECUTION_API_VERSION, LIMITS, WORKFLOW_LABEL } from '../core/model/resources.ts';
+import { executionObject as createdExecution, generateName, type ExecutionCreateRequest, type WorkflowExecution } from '../core/model/execution.ts';
+import { LIMITS } from '../core/model/resources.ts';
 import type { WorkflowExecutionStatus } from '../core/model/schema.ts';
 import { closestName } from '../core/suggest.ts';
 import { RUN_FLAGS } from './commands.ts';
@@ -170,25 +170,18 @@ export async function localSecrets(args: RunArguments, cwd: string): Promise<Sec
   return { resolve: (ref: SecretReference) => values.get(key(ref.secretName, ref.key)) };
 }
 
-/** A `generateName`-style name: `<prefix><5 characters>`. */
-export function generateName(prefix: string): string {
-  const alphabet = 'bcdfghjklmnpqrstvwxz2456789';
-  return prefix + [...randomBytes(5)].map((b) => alphabet[b % alphabet.length]).join('');
-}
-
-/** The WorkflowExecution object as the API would return it. */
-export function executionObject(workflow: CompiledWorkflow, input: unknown, status: WorkflowExecutionStatus): Record<string, unknown> {
-  return {
-    apiVersion: EXECUTION_API_VERSION,
-    kind: 'WorkflowExecution',
-    metadata: {
-      name: generateName(`${workflow.name}-`),
-      namespace: workflow.namespace,
-      labels: { [WORKFLOW_LABEL]: workflow.name },
-    },
-    spec: { workflowRef: { name: workflow.name }, input },
-    status,
+/** The WorkflowExecution object as the API would return it (the server's factory). */
+export function executionObject(workflow: CompiledWorkflow, input: unknown, status: WorkflowExecutionStatus): WorkflowExecution {
+  const request: ExecutionCreateRequest = {
+    namespace: workflow.namespace,
+    name: undefined,
+    generateName: `${workflow.name}-`,
+    labels: {},
+    annotations: {},
+    workflowName: workflow.name,
+    input,
   };
+  return createdExecution(request, generateName(`${workflow.name}-`), status, new Date().toISOString());
 }
 
 /** Writes an object as YAML or JSON. */

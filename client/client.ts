@@ -4,7 +4,7 @@
  * apply), and optionally run through the server's direct gateway on the hot path.
  */
 import { Watch, type KubeConfig } from '@kubernetes/client-node';
-import type { WorkflowExecution } from '../apiserver/history/store.ts';
+import type { WorkflowExecution } from '../core/model/execution.ts';
 import { EXECUTION_API_VERSION } from '../core/model/resources.ts';
 import type { WorkflowExecutionStatus } from '../core/model/schema.ts';
 import {

@@ -25,9 +25,9 @@ import type { WorkflowExecutor } from '../../core/engine/executor.ts';
 import type { WorkflowExecutionStatus } from '../../core/model/schema.ts';
 import { planExecution, type ExecutionStatistics } from '../../core/plan/planner.ts';
 import type { WorkflowCatalog } from '../definitions/catalog.ts';
-import type { ExecutionStore, WorkflowExecution } from '../history/store.ts';
+import type { ExecutionStore } from '../history/store.ts';
 import type { WriteReservation } from '../history/writer.ts';
-import { executionObject, generateName, type ExecutionCreateRequest } from '../registry/workflowexecutions/strategy.ts';
+import { executionObject, generateName, type ExecutionCreateRequest, type WorkflowExecution } from '../../core/model/execution.ts';
 import { NameReservations, type NameReservation } from './names.ts';
 import { StoredNameCheck } from './stored-names.ts';
 

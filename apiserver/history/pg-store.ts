@@ -37,9 +37,9 @@ import type {
   RevisionList,
   RevisionListOptions,
   TaskDurationStats,
-  WorkflowExecution,
   WorkflowRevisionRecord,
 } from './store.ts';
+import type { WorkflowExecution } from '../../core/model/execution.ts';
 import { EXECUTION_ROW_COLUMNS, executionRecord, type ExecutionRecord } from './record.ts';
 import { WatchHub, type ChangeFeed, type ChangePage, type StoredChange } from './watch.ts';
 

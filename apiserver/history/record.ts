@@ -4,7 +4,7 @@
  * which the garbage collector would otherwise copy at every scavenge until the batch is written.
  */
 import { EXECUTION_API_VERSION, WORKFLOW_LABEL } from '../../core/model/resources.ts';
-import type { WorkflowExecution } from './store.ts';
+import type { WorkflowExecution } from '../../core/model/execution.ts';
 
 /** One task row: id, phase, duration in ms (null when the task did not run). */
 export type TaskRow = readonly [id: string, phase: string, durationMs: number | null];

@@ -3,31 +3,9 @@
  * Kubernetes list/watch semantics, workflow revisions and task duration statistics. PostgreSQL is
  * one implementation (`PgExecutionStore`); the interface keeps the API server free of SQL.
  */
-import type { EXECUTION_API_VERSION } from '../../core/model/resources.ts';
-import type { WorkflowExecutionSpec, WorkflowExecutionStatus } from '../../core/model/schema.ts';
+import type { WorkflowExecution } from '../../core/model/execution.ts';
 import type { FieldSelector, LabelSelector } from './selector.ts';
 import type { ExecutionRecord } from './record.ts';
-
-/** Metadata of a stored execution; `resourceVersion` is set by the store. */
-export interface ExecutionMetadata {
-  name: string;
-  namespace: string;
-  uid: string;
-  labels?: Record<string, string>;
-  annotations?: Record<string, string>;
-  /** RFC 3339 time the execution was created (started). */
-  creationTimestamp: string;
-  resourceVersion?: string;
-}
-
-/** A WorkflowExecution as the aggregated API serves it. */
-export interface WorkflowExecution {
-  apiVersion: typeof EXECUTION_API_VERSION;
-  kind: 'WorkflowExecution';
-  metadata: ExecutionMetadata;
-  spec: WorkflowExecutionSpec;
-  status: WorkflowExecutionStatus;
-}
 
 /** Which executions a list, watch or delete-collection concerns. */
 export interface ExecutionFilter {

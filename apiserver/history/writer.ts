@@ -9,7 +9,8 @@ import { SyncflowError } from '../../core/errors.ts';
 import { errorFields, type HistoryLogger } from './logger.ts';
 import type { HistoryMetrics } from './metrics.ts';
 import { executionFromRecord, executionRecord, renamedRecord, REQUESTED_NAME_ANNOTATION, type ExecutionRecord } from './record.ts';
-import type { ExecutionBatchSink, WorkflowExecution } from './store.ts';
+import type { ExecutionBatchSink } from './store.ts';
+import type { WorkflowExecution } from '../../core/model/execution.ts';
 
 /** Options of the writer; durations in ms. */
 export interface ExecutionWriterOptions {

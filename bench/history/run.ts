@@ -27,8 +27,8 @@ import {
   ExecutionWriter,
   openHistory,
   type History,
-  type WorkflowExecution,
 } from '../../apiserver/history/index.ts';
+import type { WorkflowExecution } from '../../core/model/execution.ts';
 import { silentLogger } from '../../apiserver/history/logger.ts';
 import { freshSchema } from '../../test/integration/history/store-contract.ts';
 import { execution } from '../../test/integration/history/fixtures.ts';

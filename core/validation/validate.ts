@@ -10,9 +10,10 @@ import {
   type TaskResolver,
 } from '../definitions/compile.ts';
 import type { FieldError } from '../errors.ts';
+import { executionErrors } from '../model/execution.ts';
 import { objectNameErrors } from '../model/names.ts';
 import type { WorkflowDocument, WorkflowTaskDocument } from '../model/schema.ts';
-import { DEFINITIONS_API_VERSION, EXECUTION_API_VERSION } from '../model/resources.ts';
+import { DEFINITIONS_API_VERSION } from '../model/resources.ts';
 import { schemaErrorsToFieldErrors } from '../schema/json-schema.ts';
 import { closestName } from '../suggest.ts';
 import { collectRefs, compileValue, joinField, type CompiledValue } from '../template/compiled-value.ts';
@@ -407,31 +408,22 @@ export function validateDocuments(docs: readonly unknown[]): DocumentReport[] {
     }
   }
   for (const report of reports) {
-    if (report.kind === 'WorkflowExecution') report.errors.push(...executionErrors(docs[report.index], report.namespace, workflows));
+    if (report.kind === 'WorkflowExecution') report.errors.push(...executionDocumentErrors(docs[report.index], report.namespace, workflows));
   }
   return reports;
 }
 
 /**
- * Checks a WorkflowExecution document (a sample run kept next to the definitions): its shape and,
- * when its workflow is among the documents, its input against the workflow's inputSchema.
+ * Checks a WorkflowExecution document (a sample run kept next to the definitions) with the server's
+ * rules for a create body and, when its workflow is among the documents, its input against the
+ * workflow's inputSchema.
  */
-function executionErrors(doc: unknown, namespace: string, workflows: ReadonlyMap<string, CompiledWorkflow>): FieldError[] {
-  const errors: FieldError[] = [];
-  const object = doc as { apiVersion?: unknown; metadata?: { name?: unknown; generateName?: unknown }; spec?: { workflowRef?: { name?: unknown }; input?: unknown } };
-  if (object.apiVersion !== EXECUTION_API_VERSION) {
-    errors.push({ code: 'FieldInvalid', field: 'apiVersion', message: `must be \`${EXECUTION_API_VERSION}\`, got \`${String(object.apiVersion)}\`` });
-  }
-  if (!object.metadata?.name && !object.metadata?.generateName) {
-    errors.push({ code: 'FieldRequired', field: 'metadata.name', message: 'name or generateName is required' });
-  }
-  const workflowName = object.spec?.workflowRef?.name;
-  if (typeof workflowName !== 'string' || !workflowName) {
-    errors.push({ code: 'FieldRequired', field: 'spec.workflowRef.name', message: 'is required' });
-    return errors;
-  }
-  const workflow = workflows.get(`${namespace}/${workflowName}`);
-  const input = object.spec?.input ?? {};
+function executionDocumentErrors(doc: unknown, namespace: string, workflows: ReadonlyMap<string, CompiledWorkflow>): FieldError[] {
+  const errors = executionErrors(doc, namespace);
+  const spec = (doc as { spec?: { workflowRef?: { name?: unknown }; input?: unknown } } | null)?.spec;
+  const workflowName = spec?.workflowRef?.name;
+  const workflow = typeof workflowName === 'string' ? workflows.get(`${namespace}/${workflowName}`) : undefined;
+  const input = spec?.input ?? {};
   if (workflow?.inputSchema && !workflow.inputSchema.validate(input)) {
     errors.push(...schemaErrorsToFieldErrors(workflow.inputSchema.validate.errors, 'spec.input', 'InvalidInput'));
   }

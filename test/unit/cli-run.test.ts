@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { json, TestUpstream } from '../../core/engine/testdata/upstream.ts';
 import { planCommand } from '../../cli/plan.ts';
-import { generateName, parseRunArguments, runCommand } from '../../cli/run.ts';
+import { generateName } from '../../core/model/execution.ts';
+import { parseRunArguments, runCommand } from '../../cli/run.ts';
 import { UsageError, type CliIO } from '../../cli/io.ts';
 import type { WorkflowExecutionStatus } from '../../core/model/schema.ts';
 

@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import { EXECUTION_API_VERSION, WORKFLOW_LABEL } from '../../../core/model/resources.ts';
 import type { TaskExecutionStatus } from '../../../core/model/schema.ts';
-import type { WorkflowExecution } from '../../../apiserver/history/store.ts';
+import type { WorkflowExecution } from '../../../core/model/execution.ts';
 
 /** What a test wants to vary in an execution. */
 export interface ExecutionFixture {

@@ -10,7 +10,8 @@ import { silentLogger } from '../../../apiserver/history/logger.ts';
 import { applyMigrations, loadMigrations } from '../../../apiserver/history/migrate.ts';
 import { PgExecutionStore } from '../../../apiserver/history/pg-store.ts';
 import { RetentionSweeper } from '../../../apiserver/history/retention.ts';
-import type { ExecutionWatch, WatchEvent, WorkflowExecution } from '../../../apiserver/history/store.ts';
+import type { ExecutionWatch, WatchEvent } from '../../../apiserver/history/store.ts';
+import type { WorkflowExecution } from '../../../core/model/execution.ts';
 import { execution } from './fixtures.ts';
 
 /** How the contract reaches its database. */

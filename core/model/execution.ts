@@ -1,12 +1,34 @@
 /**
- * The rules of the workflowexecutions resource, apart from its storage: what a create body may
- * contain, how names are generated, which labels are set, what a patch may change.
+ * The WorkflowExecution API object in one place: its type, the rules of a create body and of a
+ * patch, name generation and the object a run produces. The aggregated API server (registry),
+ * the execution service and `syncflow validate` / `syncflow run` all use these, so the CLI checks
+ * an execution document with exactly the server's rules.
  */
-import { randomUUID } from 'node:crypto';
-import { SyncflowError, type FieldError } from '../../../core/errors.ts';
-import { generateNameErrors, metadataMapErrors, objectNameErrors } from '../../../core/model/names.ts';
-import { EXECUTION_API_VERSION, WORKFLOW_LABEL } from '../../../core/model/resources.ts';
-import type { WorkflowExecution } from '../../history/store.ts';
+import { SyncflowError, type FieldError } from '../errors.ts';
+import { generateNameErrors, metadataMapErrors, objectNameErrors } from './names.ts';
+import { EXECUTION_API_VERSION, WORKFLOW_LABEL } from './resources.ts';
+import type { WorkflowExecutionSpec, WorkflowExecutionStatus } from './schema.ts';
+
+/** Metadata of a stored execution; `resourceVersion` is set by the store. */
+export interface ExecutionMetadata {
+  name: string;
+  namespace: string;
+  uid: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+  /** RFC 3339 time the execution was created (started). */
+  creationTimestamp: string;
+  resourceVersion?: string;
+}
+
+/** A WorkflowExecution as the aggregated API serves it. */
+export interface WorkflowExecution {
+  apiVersion: typeof EXECUTION_API_VERSION;
+  kind: 'WorkflowExecution';
+  metadata: ExecutionMetadata;
+  spec: WorkflowExecutionSpec;
+  status: WorkflowExecutionStatus;
+}
 
 /** A validated create request. */
 export interface ExecutionCreateRequest {
@@ -29,13 +51,16 @@ export function generateName(prefix: string, random: () => number = Math.random)
   return `${prefix.slice(0, 58)}${suffix}`;
 }
 
-/** Checks a create body and returns the request it describes; every error at once. */
-export function validateCreate(body: unknown, namespace: string): ExecutionCreateRequest {
-  const errors: FieldError[] = [];
-  const object = (body ?? {}) as Record<string, unknown>;
+/**
+ * Every error of a WorkflowExecution document as a create body in `namespace` (the server's rules,
+ * also applied by `syncflow validate`).
+ */
+export function executionErrors(body: unknown, namespace: string): FieldError[] {
   if (body === null || typeof body !== 'object' || Array.isArray(body)) {
-    throw new SyncflowError('BadRequest', 'the request body must be a WorkflowExecution object');
+    return [{ code: 'BadRequest', field: '(body)', message: 'must be a WorkflowExecution object' }];
   }
+  const errors: FieldError[] = [];
+  const object = body as Record<string, unknown>;
   if (object.apiVersion !== undefined && object.apiVersion !== EXECUTION_API_VERSION) {
     errors.push({ code: 'FieldInvalid', field: 'apiVersion', message: `must be ${EXECUTION_API_VERSION}` });
   }
@@ -43,8 +68,7 @@ export function validateCreate(body: unknown, namespace: string): ExecutionCreat
     errors.push({ code: 'FieldInvalid', field: 'kind', message: 'must be WorkflowExecution' });
   }
   const metadata = (object.metadata ?? {}) as Record<string, unknown>;
-  const name = typeof metadata.name === 'string' && metadata.name ? metadata.name : undefined;
-  const prefix = typeof metadata.generateName === 'string' && metadata.generateName ? metadata.generateName : undefined;
+  const { name, prefix } = namesOf(metadata);
   if (!name && !prefix) {
     errors.push({ code: 'FieldRequired', field: 'metadata.name', message: 'name or generateName is required' });
   }
@@ -66,15 +90,35 @@ export function validateCreate(body: unknown, namespace: string): ExecutionCreat
   } else if (typeof workflowName !== 'string' || !workflowName) {
     errors.push({ code: 'FieldRequired', field: 'spec.workflowRef.name', message: 'is required', suggestion: 'name the Workflow to run' });
   }
+  return errors;
+}
+
+function namesOf(metadata: Record<string, unknown>): { name: string | undefined; prefix: string | undefined } {
+  return {
+    name: typeof metadata.name === 'string' && metadata.name ? metadata.name : undefined,
+    prefix: typeof metadata.generateName === 'string' && metadata.generateName ? metadata.generateName : undefined,
+  };
+}
+
+/** Checks a create body and returns the request it describes; every error at once. */
+export function validateCreate(body: unknown, namespace: string): ExecutionCreateRequest {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+    throw new SyncflowError('BadRequest', 'the request body must be a WorkflowExecution object');
+  }
+  const errors = executionErrors(body, namespace);
   if (errors.length) throw new SyncflowError('InvalidInput', 'invalid WorkflowExecution', { causes: errors });
+  const object = body as Record<string, unknown>;
+  const metadata = (object.metadata ?? {}) as Record<string, unknown>;
+  const spec = object.spec as { workflowRef: { name: string }; input?: unknown };
+  const { name, prefix } = namesOf(metadata);
   return {
     namespace,
     name,
     generateName: prefix,
     labels: { ...((metadata.labels as Record<string, string>) ?? {}) },
     annotations: { ...((metadata.annotations as Record<string, string>) ?? {}) },
-    workflowName: workflowName as string,
-    input: spec?.input ?? {},
+    workflowName: spec.workflowRef.name,
+    input: spec.input ?? {},
   };
 }
 
@@ -91,7 +135,7 @@ export function executionObject(
     metadata: {
       name,
       namespace: request.namespace,
-      uid: randomUUID(),
+      uid: crypto.randomUUID(),
       labels: { ...request.labels, [WORKFLOW_LABEL]: request.workflowName },
       ...(Object.keys(request.annotations).length ? { annotations: request.annotations } : {}),
       creationTimestamp: wholeSeconds(creationTimestamp),

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
-import { SyncflowError } from '../../../core/errors.ts';
-import { metadataMapErrors } from '../../../core/model/names.ts';
-import { checkPatchedObject, executionObject, generateName, validateCreate, wholeSeconds } from './strategy.ts';
+import { SyncflowError } from '../errors.ts';
+import { metadataMapErrors } from './names.ts';
+import { checkPatchedObject, executionObject, generateName, validateCreate, wholeSeconds } from './execution.ts';
 
 function causesOf(fn: () => unknown): string[] {
   try {
