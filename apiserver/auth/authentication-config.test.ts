@@ -8,7 +8,7 @@ import {
   type AuthenticationConfig,
   type ConfigMapSource,
 } from './authentication-config.ts';
-import type { AuthLogger } from './logger.ts';
+import type { Logger } from '../../core/logger.ts';
 import { authenticationConfigMapData, testPki } from './testdata/pki.ts';
 
 function parseError(data: Record<string, string>): SyncflowError {
@@ -127,7 +127,7 @@ class FakeConfigMapSource implements ConfigMapSource {
   }
 }
 
-class RecordingLogger implements AuthLogger {
+class RecordingLogger implements Logger {
   readonly lines: Array<{ level: string; fields: Record<string, unknown>; message: string }> = [];
   debug(fields: Record<string, unknown>, message: string): void {
     this.lines.push({ level: 'debug', fields, message });
@@ -137,6 +137,9 @@ class RecordingLogger implements AuthLogger {
   }
   warn(fields: Record<string, unknown>, message: string): void {
     this.lines.push({ level: 'warn', fields, message });
+  }
+  error(fields: Record<string, unknown>, message: string): void {
+    this.lines.push({ level: 'error', fields, message });
   }
 }
 

@@ -7,7 +7,7 @@
 import { EventEmitter } from 'node:events';
 import { SyncflowError, type FieldError } from '../../core/errors.ts';
 import { parseCertificateBundle, type TrustedCertificate } from './certificates.ts';
-import { errorFields, silentAuthLogger, type AuthLogger } from './logger.ts';
+import { errorFields, SILENT_LOGGER, type Logger } from '../../core/logger.ts';
 
 /** Namespace and name of the ConfigMap kube-apiserver maintains for extension API servers. */
 export const AUTHENTICATION_CONFIGMAP = {
@@ -230,7 +230,7 @@ export interface ConfigMapSource {
 /** Options of {@link AuthenticationConfigWatcher}. */
 export interface AuthenticationConfigWatcherOptions {
   source: ConfigMapSource;
-  logger?: AuthLogger;
+  logger?: Logger;
   /** Re-read the ConfigMap this often besides watching (a missed watch event heals); 0 = never. Default 60 s. */
   resyncIntervalMs?: number;
 }
@@ -250,7 +250,7 @@ export interface AuthenticationConfigWatcherEvents {
  */
 export class AuthenticationConfigWatcher extends EventEmitter<AuthenticationConfigWatcherEvents> {
   readonly #source: ConfigMapSource;
-  readonly #logger: AuthLogger;
+  readonly #logger: Logger;
   readonly #resyncIntervalMs: number;
   #config: AuthenticationConfig | undefined;
   #fingerprint: string | undefined;
@@ -260,7 +260,7 @@ export class AuthenticationConfigWatcher extends EventEmitter<AuthenticationConf
   constructor(options: AuthenticationConfigWatcherOptions) {
     super();
     this.#source = options.source;
-    this.#logger = options.logger ?? silentAuthLogger;
+    this.#logger = options.logger ?? SILENT_LOGGER;
     this.#resyncIntervalMs = options.resyncIntervalMs ?? 60_000;
   }
 

@@ -18,7 +18,7 @@ import {
   type TrustedCertificate,
 } from './certificates.ts';
 import type { ReviewClient } from './kube-reviews.ts';
-import { errorFields, silentAuthLogger, type AuthLogger } from './logger.ts';
+import { errorFields, SILENT_LOGGER, type Logger } from '../../core/logger.ts';
 import { createAuthnMetrics, type AuthnMetrics } from './metrics.ts';
 import { TtlCache, type Clock } from '../../core/ttl-cache.ts';
 import { ANONYMOUS_USER, withAuthenticatedGroup, type UserInfo } from './user.ts';
@@ -203,7 +203,7 @@ export interface TokenReviewAuthenticatorOptions {
   /** Audiences to request (`spec.audiences`); the review must confirm one of them. Default: none (the API server's). */
   audiences?: string[];
   registry?: Registry;
-  logger?: AuthLogger;
+  logger?: Logger;
   now?: Clock;
 }
 
@@ -221,7 +221,7 @@ export class TokenReviewAuthenticator implements Authenticator {
   readonly #failureTtlMs: number;
   readonly #audiences: string[];
   readonly #metrics: AuthnMetrics;
-  readonly #logger: AuthLogger;
+  readonly #logger: Logger;
 
   constructor(options: TokenReviewAuthenticatorOptions) {
     this.#client = options.client;
@@ -230,7 +230,7 @@ export class TokenReviewAuthenticator implements Authenticator {
     this.#audiences = options.audiences ?? [];
     this.#cache = new TtlCache({ maxEntries: options.maxEntries ?? 4096, now: options.now ?? Date.now });
     this.#metrics = createAuthnMetrics(options.registry);
-    this.#logger = options.logger ?? silentAuthLogger;
+    this.#logger = options.logger ?? SILENT_LOGGER;
   }
 
   async authenticate(req: AuthRequest): Promise<UserInfo | undefined> {

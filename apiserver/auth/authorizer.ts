@@ -6,7 +6,7 @@
 import type { Registry } from 'prom-client';
 import { SyncflowError } from '../../core/errors.ts';
 import type { ReviewClient } from './kube-reviews.ts';
-import { errorFields, silentAuthLogger, type AuthLogger } from './logger.ts';
+import { errorFields, SILENT_LOGGER, type Logger } from '../../core/logger.ts';
 import { createAuthzMetrics, type AuthzMetrics } from './metrics.ts';
 import { TtlCache, type Clock } from '../../core/ttl-cache.ts';
 import type { UserInfo } from './user.ts';
@@ -84,7 +84,7 @@ export interface SubjectAccessReviewAuthorizerOptions {
   /** Cached decisions at most. Default 8192. */
   maxEntries?: number;
   registry?: Registry;
-  logger?: AuthLogger;
+  logger?: Logger;
   now?: Clock;
 }
 
@@ -99,7 +99,7 @@ export class SubjectAccessReviewAuthorizer implements Authorizer {
   readonly #allowTtlMs: number;
   readonly #denyTtlMs: number;
   readonly #metrics: AuthzMetrics;
-  readonly #logger: AuthLogger;
+  readonly #logger: Logger;
 
   constructor(options: SubjectAccessReviewAuthorizerOptions) {
     this.#client = options.client;
@@ -107,7 +107,7 @@ export class SubjectAccessReviewAuthorizer implements Authorizer {
     this.#denyTtlMs = options.denyTtlMs ?? 2_000;
     this.#cache = new TtlCache({ maxEntries: options.maxEntries ?? 8192, now: options.now ?? Date.now });
     this.#metrics = createAuthzMetrics(options.registry);
-    this.#logger = options.logger ?? silentAuthLogger;
+    this.#logger = options.logger ?? SILENT_LOGGER;
   }
 
   async authorize(user: UserInfo, attrs: ResourceAttributes | NonResourceAttributes): Promise<Decision> {

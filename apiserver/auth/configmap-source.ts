@@ -1,14 +1,14 @@
 /** {@link ConfigMapSource} for the authentication ConfigMap on @kubernetes/client-node 1.x (get + watch). */
 import { CoreV1Api, Watch, type KubeConfig, type V1ConfigMap } from '@kubernetes/client-node';
 import { AUTHENTICATION_CONFIGMAP, type ConfigMapSource } from './authentication-config.ts';
-import { errorFields, silentAuthLogger, type AuthLogger } from './logger.ts';
+import { errorFields, SILENT_LOGGER, type Logger } from '../../core/logger.ts';
 
 /** Options of {@link KubernetesConfigMapSource}. */
 export interface KubernetesConfigMapSourceOptions {
   kubeConfig: KubeConfig;
   namespace?: string;
   name?: string;
-  logger?: AuthLogger;
+  logger?: Logger;
   /** Delay before re-establishing a closed watch; doubles up to 30 s while failing. Default 1 s. */
   rewatchDelayMs?: number;
 }
@@ -19,7 +19,7 @@ export class KubernetesConfigMapSource implements ConfigMapSource {
   readonly #core: CoreV1Api;
   readonly #namespace: string;
   readonly #name: string;
-  readonly #logger: AuthLogger;
+  readonly #logger: Logger;
   readonly #rewatchDelayMs: number;
 
   constructor(options: KubernetesConfigMapSourceOptions) {
@@ -27,7 +27,7 @@ export class KubernetesConfigMapSource implements ConfigMapSource {
     this.#core = options.kubeConfig.makeApiClient(CoreV1Api);
     this.#namespace = options.namespace ?? AUTHENTICATION_CONFIGMAP.namespace;
     this.#name = options.name ?? AUTHENTICATION_CONFIGMAP.name;
-    this.#logger = options.logger ?? silentAuthLogger;
+    this.#logger = options.logger ?? SILENT_LOGGER;
     this.#rewatchDelayMs = options.rewatchDelayMs ?? 1000;
   }
 

@@ -12,4 +12,3 @@ export {
   peerCertificateChain,
   type HandshakeVerdict,
 } from './certificates.ts';
-export type { AuthLogger } from './logger.ts';
