@@ -14,6 +14,7 @@
  */
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { IncomingMessage } from 'node:http';
+import type { Logger } from '../core/logger.ts';
 import { releaseWhenDone, setRetryAfter } from '../core/serving.ts';
 import { FreshDefinitions, type CachedDefinitions, type LiveDefinitions } from './definitions.ts';
 import {
@@ -34,11 +35,8 @@ export const ADMISSION_PATHS = {
   workflowtasks: '/admission/v1/workflowtasks',
 } as const;
 
-/** Logging of decisions (no object contents, no secrets). */
-export interface AdmissionLogger {
-  info(fields: Record<string, unknown>, message: string): void;
-  warn(fields: Record<string, unknown>, message: string): void;
-}
+/** The part of the one {@link Logger} admission calls: decisions, no object contents, no secrets. */
+export type AdmissionLogger = Pick<Logger, 'info' | 'warn'>;
 
 /** Largest review body read (an UPDATE carries the object twice): definitions up to ~1 MiB each. */
 export const ADMISSION_MAX_BODY_BYTES = 2 * 1024 * 1024;

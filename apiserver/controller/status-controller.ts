@@ -5,6 +5,8 @@
  * records each new revision in the history. Runs on the elected leader only; work is queued per
  * namespace, so a burst of changes in one namespace is reconciled once.
  */
+import type { RevisionRecorder } from '../../core/definitions/revision-recorder.ts';
+import type { Logger } from '../../core/logger.ts';
 import type { WorkflowStatus, WorkflowTaskStatus } from '../../core/model/schema.ts';
 import type { DefinitionObject, WorkflowLookup } from '../definitions/catalog.ts';
 import {
@@ -49,21 +51,8 @@ export interface EventRecorder {
   record(event: DefinitionEvent): Promise<void>;
 }
 
-/** Stores revision snapshots (the history store). */
-export interface RevisionRecorder {
-  recordRevision(revision: {
-    namespace: string;
-    workflowName: string;
-    hash: string;
-    definition: unknown;
-  }): Promise<unknown>;
-}
-
-/** Logging the controller needs. */
-export interface ControllerLogger {
-  info(fields: Record<string, unknown>, message: string): void;
-  warn(fields: Record<string, unknown>, message: string): void;
-}
+/** The part of the one {@link Logger} the controller calls. */
+export type ControllerLogger = Pick<Logger, 'info' | 'warn'>;
 
 /** The controller's collaborators. */
 export interface StatusControllerOptions {
@@ -86,7 +75,6 @@ export class DefinitionStatusController {
   private readonly failures = new Map<string, number>();
   /** Last Event per workflow, so a repeated reconcile does not repeat it. */
   private readonly announced = new Map<string, string>();
-  private readonly recorded = new Set<string>();
   private readonly verdicts = new Map<
     string,
     { resourceVersion: string | undefined; verdict: TaskVerdict }
@@ -189,7 +177,7 @@ export class DefinitionStatusController {
     const name = workflow.metadata.name ?? '';
     const lookup = this.options.catalog.lookup(namespace, name);
     const desired = desiredWorkflowStatus(workflow, lookup, this.now());
-    if (lookup.kind === 'ready') await this.recordRevision(namespace, name, lookup);
+    if (lookup.kind === 'ready') await this.options.revisions.record(lookup.workflow);
     await this.announce(
       'Workflow',
       workflow,
@@ -270,26 +258,6 @@ export class DefinitionStatusController {
         message: verdict.message,
       });
     }
-  }
-
-  private async recordRevision(
-    namespace: string,
-    name: string,
-    lookup: Extract<WorkflowLookup, { kind: 'ready' }>,
-  ): Promise<void> {
-    const { workflow } = lookup;
-    const key = `${namespace}/${name}/${workflow.revision}`;
-    if (this.recorded.has(key)) return;
-    const tasks: Record<string, unknown> = {};
-    for (const step of workflow.steps.values()) tasks[step.task.name] = step.task.spec;
-    // The same snapshot shape the execution service records, so either writer may come first.
-    await this.options.revisions.recordRevision({
-      namespace,
-      workflowName: name,
-      hash: workflow.revision,
-      definition: { workflow: workflow.spec, tasks },
-    });
-    this.recorded.add(key);
   }
 
   /** A write; an object deleted meanwhile is not an error (its delete event reconciles again). */

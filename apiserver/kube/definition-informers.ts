@@ -3,14 +3,12 @@
  * (Workflow, WorkflowTask), restarted after errors. The catalog is "synced" once both listed.
  */
 import * as k8s from '@kubernetes/client-node';
+import type { Logger } from '../../core/logger.ts';
 import { DEFINITIONS_GROUP, VERSION, WORKFLOW_NAMES, WORKFLOW_TASK_NAMES } from '../../core/model/resources.ts';
 import type { DefinitionCatalog, DefinitionObject } from '../definitions/catalog.ts';
 
-/** Logging the informers need. */
-export interface InformerLogger {
-  info(fields: Record<string, unknown>, message: string): void;
-  warn(fields: Record<string, unknown>, message: string): void;
-}
+/** The part of the one {@link Logger} the informers call. */
+export type InformerLogger = Pick<Logger, 'info' | 'warn'>;
 
 /** Running informers: whether both kinds have listed, and a way to stop. */
 export interface DefinitionInformers {

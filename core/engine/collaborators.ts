@@ -3,6 +3,7 @@
  * and tests each inject their own implementations; core never reads globals.
  */
 import type { CompiledWorkflow } from '../definitions/compile.ts';
+import type { Logger } from '../logger.ts';
 import type { TaskExecutionStatus, WorkflowExecutionStatus } from '../model/schema.ts';
 
 /** Where a secret value lives: key `key` of Secret `secretName` in `namespace`. */
@@ -35,14 +36,8 @@ export const SYSTEM_CLOCK: Clock = {
   clearTimer: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
 };
 
-/** Structured logging the engine needs (a pino logger satisfies it). Messages never carry secrets. */
-export interface EngineLogger {
-  warn(fields: Record<string, unknown>, message: string): void;
-  debug(fields: Record<string, unknown>, message: string): void;
-}
-
-/** A logger that drops everything. */
-export const SILENT_LOGGER: EngineLogger = { warn: () => {}, debug: () => {} };
+/** The part of the one {@link Logger} the engine calls. Messages never carry secrets. */
+export type EngineLogger = Pick<Logger, 'warn' | 'debug'>;
 
 /** What an observer is told when an execution starts. */
 export interface ExecutionStartedEvent {

@@ -7,13 +7,13 @@
  */
 import type { CompiledStep, CompiledTask, CompiledWorkflow } from '../definitions/compile.ts';
 import { SyncflowError, type ErrorCode } from '../errors.ts';
+import { SILENT_LOGGER } from '../logger.ts';
 import { LIMITS } from '../model/resources.ts';
 import type { TaskExecutionStatus, TaskPhase, WorkflowExecutionStatus } from '../model/schema.ts';
 import { schemaErrorsToFieldErrors } from '../schema/json-schema.ts';
 import { resolveValue, type TemplateScope } from '../template/resolve.ts';
 import {
   NO_SECRETS,
-  SILENT_LOGGER,
   SYSTEM_CLOCK,
   type Clock,
   type EngineLogger,
