@@ -8,6 +8,7 @@ import * as k8s from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { serverLogger } from './logging.ts';
 import { Registry } from 'prom-client';
+import { RevisionRecorder } from '../core/definitions/revision-recorder.ts';
 import { aliasResolver } from '../core/egress/host-aliases.ts';
 import { EgressPolicy } from '../core/egress/policy.ts';
 import { DagExecutor } from '../core/engine/executor.ts';
@@ -80,13 +81,15 @@ export async function startServer(config: ServerConfig, logger: Logger = serverL
   });
 
   const secretReader = new KubeSecretReader(kubeConfig);
+  // One recorder for the execution service and the status controller: one snapshot, one set of repeats skipped.
+  const revisions = new RevisionRecorder(history.store);
   const catalog = new DefinitionCatalog();
   const informersStarting = startDefinitionInformers(kubeConfig, catalog, logger);
   // [issue 7] Status controller (leader only); subscribes to the catalog now, reconciles once both kinds listed.
   const controller = startDefinitionController({
     kubeConfig,
     catalog,
-    revisions: history.store,
+    revisions,
     logger,
     leaderElect: config.leaderElect,
     leaseNamespace: config.leaderElectionNamespace,
@@ -103,6 +106,7 @@ export async function startServer(config: ServerConfig, logger: Logger = serverL
     executor,
     history: history.writer,
     store: history.store,
+    revisions,
     secrets: new CachedSecrets(secretReader),
     logger,
     onBackgroundError: (error, what) => logger.warn({ err: String((error as Error)?.message ?? error) }, `failed ${what}`),

@@ -6,11 +6,8 @@ import type * as k8s from '@kubernetes/client-node';
 import type { DefinitionCatalog } from '../definitions/catalog.ts';
 import { KubeEventRecorder, KubeLeaseClient, KubeStatusWriter } from './kube.ts';
 import { LeaderElector } from './leader-election.ts';
-import {
-  DefinitionStatusController,
-  type ControllerLogger,
-  type RevisionRecorder,
-} from './status-controller.ts';
+import type { RevisionRecorder } from '../../core/definitions/revision-recorder.ts';
+import { DefinitionStatusController, type ControllerLogger } from './status-controller.ts';
 
 /** Name of the Lease replicas elect a leader with. */
 export const LEASE_NAME = 'syncflow-controller';

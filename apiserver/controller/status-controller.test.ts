@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { RevisionRecorder } from '../../core/definitions/revision-recorder.ts';
 import type { WorkflowStatus, WorkflowTaskStatus } from '../../core/model/schema.ts';
 import { DefinitionCatalog, type DefinitionObject } from '../definitions/catalog.ts';
 import { DefinitionStatusController, type DefinitionEvent, type StatusWriter } from './status-controller.ts';
@@ -80,7 +81,7 @@ describe('DefinitionStatusController', () => {
       catalog,
       writer,
       events: { record: async (event) => void events.push(event) },
-      revisions: { recordRevision: async (revision) => void revisions.push(revision) },
+      revisions: new RevisionRecorder({ recordRevision: async (revision) => void revisions.push(revision) }),
       now: () => clock,
       scheduleRetry: (run, delayMs) => retries.push({ run, delayMs }),
       logger: { info: () => {}, warn: () => {} },
@@ -259,7 +260,7 @@ describe('DefinitionStatusController', () => {
       catalog,
       writer,
       events: { record: async (event) => void events.push(event) },
-      revisions: { recordRevision: async () => undefined },
+      revisions: new RevisionRecorder({ recordRevision: async () => undefined }),
     });
     await successor.reconcileNamespace(NS);
     await successor.close();

@@ -20,6 +20,7 @@
 import { randomUUID } from 'node:crypto';
 import { SyncflowError } from '../../core/errors.ts';
 import type { SecretResolver } from '../../core/engine/collaborators.ts';
+import { RevisionRecorder, type RevisionSink } from '../../core/definitions/revision-recorder.ts';
 import type { CallerSignal } from '../../core/engine/cancellation.ts';
 import type { WorkflowExecutor } from '../../core/engine/executor.ts';
 import type { WorkflowExecutionStatus } from '../../core/model/schema.ts';
@@ -40,11 +41,6 @@ export interface HistoryAdmission {
   pending(namespace: string, name: string): WorkflowExecution | undefined;
 }
 
-/** Records workflow revisions the first time they are seen. */
-export interface RevisionRecorder {
-  recordRevision(revision: { namespace: string; workflowName: string; hash: string; definition: unknown }): Promise<unknown>;
-}
-
 /** Resolves secrets of one namespace only. */
 export interface NamespacedSecrets {
   forNamespace(namespace: string): SecretResolver;
@@ -55,7 +51,9 @@ export interface ExecutionServiceOptions {
   catalog: WorkflowCatalog;
   executor: WorkflowExecutor;
   history: HistoryAdmission;
-  store: Pick<ExecutionStore, 'get' | 'storedNames' | 'reserveName' | 'releaseName' | 'taskDurationStats'> & RevisionRecorder;
+  store: Pick<ExecutionStore, 'get' | 'storedNames' | 'reserveName' | 'releaseName' | 'taskDurationStats'> & RevisionSink;
+  /** Records the revision each execution ran (shared with the status controller); one over `store` by default. */
+  revisions?: RevisionRecorder;
   secrets: NamespacedSecrets;
   /** Logs one line per execution (name, user, workflow, phase); never inputs, outputs or secrets. */
   logger?: { info(fields: Record<string, unknown>, message: string): void };
@@ -99,7 +97,7 @@ function alreadyExists(name: string): SyncflowError {
 /** Runs executions; the ones not written to the history yet stay readable through {@link recentExecution}. */
 export class ExecutionService {
   private readonly options: ExecutionServiceOptions;
-  private readonly knownRevisions = new Set<string>();
+  private readonly revisions: RevisionRecorder;
   private readonly now: () => Date;
   private readonly random: () => number;
   private readonly names = new NameReservations();
@@ -108,6 +106,7 @@ export class ExecutionService {
   constructor(options: ExecutionServiceOptions) {
     this.options = options;
     this.now = options.now ?? (() => new Date());
+    this.revisions = options.revisions ?? new RevisionRecorder(options.store);
     this.random = options.random ?? Math.random;
     this.storedNames = new StoredNameCheck((names) => options.store.storedNames(names));
   }
@@ -159,7 +158,7 @@ export class ExecutionService {
       },
       'execution finished',
     );
-    this.recordRevision(workflow.namespace, workflow.name, workflow.revision, workflow);
+    this.revisions.record(workflow).catch((error: unknown) => this.options.onBackgroundError?.(error, 'recording a workflow revision'));
     return object;
   }
 
@@ -296,19 +295,5 @@ export class ExecutionService {
       });
     }
     return found.workflow;
-  }
-
-  private recordRevision(namespace: string, workflowName: string, hash: string, workflow: { spec: unknown; steps: ReadonlyMap<string, { task: { name: string; spec: unknown } }> }): void {
-    const key = `${namespace}/${workflowName}/${hash}`;
-    if (this.knownRevisions.has(key)) return;
-    this.knownRevisions.add(key);
-    const tasks: Record<string, unknown> = {};
-    for (const step of workflow.steps.values()) tasks[step.task.name] = step.task.spec;
-    this.options.store
-      .recordRevision({ namespace, workflowName, hash, definition: { workflow: workflow.spec, tasks } })
-      .catch((error: unknown) => {
-        this.knownRevisions.delete(key);
-        this.options.onBackgroundError?.(error, 'recording a workflow revision');
-      });
   }
 }

@@ -4,9 +4,9 @@
  * The validator calls the same functions, so validation and execution cannot disagree about
  * dependencies or syntax.
  */
-import { createHash } from 'node:crypto';
 import { CEL_COST_LIMIT, compileCondition, type CompiledCondition } from '../condition.ts';
 import { formatDuration, parseDuration } from '../duration.ts';
+import { sha256Hex } from '../sha256.ts';
 import type { FieldError } from '../errors.ts';
 import { DependencyCycleError, ExecutionGraph } from '../graph/execution-graph.ts';
 import { dnsLabelErrors } from '../model/names.ts';
@@ -72,12 +72,20 @@ export interface CompiledStep {
   onError: 'fail' | 'continue';
 }
 
+/** The definition a revision hashes and stores: the workflow spec and each referenced task spec by task name. */
+export interface RevisionSnapshot {
+  workflow: WorkflowDocument['spec'];
+  tasks: Record<string, WorkflowTaskDocument['spec']>;
+}
+
 /** A Workflow ready to run. */
 export interface CompiledWorkflow {
   name: string;
   namespace: string;
-  /** `sha256:<hex>` of the workflow spec and the specs of the tasks it references (computed lazily). */
+  /** `sha256:<hex>` of `revisionSnapshot` (computed lazily). */
   readonly revision: string;
+  /** What a WorkflowRevision stores: this spec and the specs of the tasks it references (built lazily, once). */
+  readonly revisionSnapshot: RevisionSnapshot;
   inputSchema: CompiledSchema | undefined;
   steps: ReadonlyMap<string, CompiledStep>;
   graph: ExecutionGraph;
@@ -397,13 +405,17 @@ export function compileWorkflow(doc: WorkflowDocument, tasks: TaskResolver): Com
   const inputSchema = schema(spec.inputSchema, 'spec.inputSchema', errors);
   if (errors.length > 0 || incomplete || !graph) return { value: undefined, errors };
   let revision: string | undefined;
+  let snapshot: RevisionSnapshot | undefined;
   return {
     value: {
       name: doc.metadata.name ?? '',
       namespace: doc.metadata.namespace ?? 'default',
       // Hashing every spec is the costliest part of compiling and validation never needs it.
       get revision() {
-        return (revision ??= revisionOf(spec, [...steps.values()].map((s) => s.task)));
+        return (revision ??= revisionHash(this.revisionSnapshot));
+      },
+      get revisionSnapshot() {
+        return (snapshot ??= revisionSnapshotOf(spec, [...steps.values()].map((s) => s.task)));
       },
       inputSchema,
       steps,
@@ -449,10 +461,14 @@ export function canonicalJson(value: unknown): string {
   return JSON.stringify(value) ?? 'null';
 }
 
-/** The revision hash of a workflow spec together with the specs of the tasks it references. */
-export function revisionOf(spec: WorkflowDocument['spec'], tasks: readonly CompiledTask[]): string {
-  const taskSpecs: Record<string, unknown> = {};
+/** The snapshot of a workflow spec together with the specs of the tasks it references. */
+function revisionSnapshotOf(spec: WorkflowDocument['spec'], tasks: readonly CompiledTask[]): RevisionSnapshot {
+  const taskSpecs: Record<string, WorkflowTaskDocument['spec']> = {};
   for (const task of tasks) taskSpecs[task.name] = task.spec;
-  const hash = createHash('sha256').update(canonicalJson({ workflow: spec, tasks: taskSpecs })).digest('hex');
-  return `sha256:${hash}`;
+  return { workflow: spec, tasks: taskSpecs };
+}
+
+/** The revision hash of a snapshot: `sha256:` and the hex digest of its canonical JSON. */
+function revisionHash(snapshot: RevisionSnapshot): string {
+  return `sha256:${sha256Hex(canonicalJson(snapshot))}`;
 }
