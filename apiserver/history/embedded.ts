@@ -12,7 +12,7 @@
 import { mkdir } from 'node:fs/promises';
 import { PGlite } from '@electric-sql/pglite';
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
-import type { HistoryLogger } from './logger.ts';
+import type { Logger } from '../../core/logger.ts';
 
 /** A running embedded database. */
 export interface EmbeddedDatabase {
@@ -26,7 +26,7 @@ export interface EmbeddedDatabase {
 export interface EmbeddedDatabaseOptions {
   /** Directory of the data files; in memory (lost at exit) when absent. */
   dataDir?: string;
-  logger: HistoryLogger;
+  logger: Logger;
   /** Concurrent client connections the socket accepts (default 16; the pool must not exceed it). */
   maxConnections?: number;
 }

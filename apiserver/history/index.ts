@@ -7,7 +7,7 @@ import pg from 'pg';
 import { SyncflowError } from '../../core/errors.ts';
 import type { Registry } from 'prom-client';
 import { startEmbeddedDatabase, type EmbeddedDatabase } from './embedded.ts';
-import { errorFields, type HistoryLogger } from './logger.ts';
+import { errorFields, type Logger } from '../../core/logger.ts';
 import { createHistoryMetrics } from './metrics.ts';
 import { applyMigrations } from './migrate.ts';
 import { PgExecutionStore } from './pg-store.ts';
@@ -19,7 +19,6 @@ export { ExecutionWriter, type WriteReservation } from './writer.ts';
 export { RetentionSweeper } from './retention.ts';
 export { parseFieldSelector, parseLabelSelector } from './selector.ts';
 export type * from './store.ts';
-export type { HistoryLogger } from './logger.ts';
 
 /** Options of the history; the caller reads flags and environment, not this module. */
 export interface HistoryOptions {
@@ -27,7 +26,7 @@ export interface HistoryOptions {
   databaseUrl?: string;
   /** Embedded database directory; in memory when absent. Ignored with `databaseUrl`. */
   embeddedDataDir?: string;
-  logger: HistoryLogger;
+  logger: Logger;
   /** Registry the history metrics are registered on. */
   registry: Registry;
   /** Connections in the pool (default 8). */

@@ -7,7 +7,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
 import { SyncflowError } from '../../core/errors.ts';
-import type { HistoryLogger } from './logger.ts';
+import type { Logger } from '../../core/logger.ts';
 
 /** Advisory lock key held while migrating (two int4 keys: "sflw", 1). */
 const MIGRATION_LOCK = [0x73666c77, 1] as const;
@@ -45,7 +45,7 @@ export async function loadMigrations(dir: string = MIGRATIONS_DIR): Promise<Migr
 /** Applies the migrations not applied yet; returns the versions it applied. */
 export async function applyMigrations(
   pool: pg.Pool,
-  logger: HistoryLogger,
+  logger: Logger,
   migrations?: Migration[],
 ): Promise<number[]> {
   const all = migrations ?? (await loadMigrations());

@@ -3,7 +3,7 @@ import pg from 'pg';
 import { describeStoreContract } from '../../test/integration/history/store-contract.ts';
 import { startEmbeddedDatabase, type EmbeddedDatabase } from './embedded.ts';
 import { SyncflowError } from '../../core/errors.ts';
-import { silentLogger } from './logger.ts';
+import { SILENT_LOGGER } from '../../core/logger.ts';
 import { applyMigrations } from './migrate.ts';
 
 describe('PgExecutionStore on embedded PGlite', function () {
@@ -13,7 +13,7 @@ describe('PgExecutionStore on embedded PGlite', function () {
   before(async function () {
     // Embedded PGlite (WebAssembly) starts slowly on a loaded 2-core machine.
     this.timeout(120_000);
-    db = await startEmbeddedDatabase({ logger: silentLogger, maxConnections: 32 });
+    db = await startEmbeddedDatabase({ logger: SILENT_LOGGER, maxConnections: 32 });
   });
 
   after(async () => {
@@ -33,7 +33,7 @@ describe('PgExecutionStore on embedded PGlite', function () {
         { version: 2, name: 'broken', sql: 'CREATE TABLE probe (x int)' },
       ];
       try {
-        await applyMigrations(pool, silentLogger, migrations);
+        await applyMigrations(pool, SILENT_LOGGER, migrations);
         expect.fail('expected an error');
       } catch (error) {
         expect(error).to.be.instanceOf(SyncflowError);

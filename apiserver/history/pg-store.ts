@@ -13,7 +13,7 @@ import { SyncflowError } from '../../core/errors.ts';
 import { EXECUTION_API_VERSION, WORKFLOW_LABEL } from '../../core/model/resources.ts';
 import type { ExecutionPhase, WorkflowExecutionStatus } from '../../core/model/schema.ts';
 import { decodeContinue, encodeContinue } from './continue-token.ts';
-import type { HistoryLogger } from './logger.ts';
+import type { Logger } from '../../core/logger.ts';
 import {
   matchesFields,
   matchesLabels,
@@ -53,7 +53,7 @@ const DELETE_BATCH = 500;
 export interface PgExecutionStoreOptions {
   /** Pool to use; the caller owns it (and must listen for its 'error' events). */
   pool: pg.Pool;
-  logger: HistoryLogger;
+  logger: Logger;
   /** Watch polling interval (default 100 ms). */
   watchPollIntervalMs?: number;
   /** Events buffered per slow watcher before it is closed with Gone (default 10,000). */
@@ -287,7 +287,7 @@ function checkLimit(limit: number | undefined): number {
 /** The execution history in PostgreSQL. */
 export class PgExecutionStore implements ExecutionStore, ChangeFeed {
   private readonly pool: pg.Pool;
-  private readonly logger: HistoryLogger;
+  private readonly logger: Logger;
   private readonly hub: WatchHub;
   /** Revisions known to be stored, so recording a known one costs no round trip. */
   private readonly knownRevisions = new Map<string, WorkflowRevisionRecord>();

@@ -3,7 +3,7 @@
  * past its window, in small batches with a pause between them so a sweep never holds the history
  * write lock for long (safe to run at any hour, on every replica).
  */
-import { errorFields, type HistoryLogger } from './logger.ts';
+import { errorFields, type Logger } from '../../core/logger.ts';
 import type { HistoryMetrics } from './metrics.ts';
 
 /** What retention needs from a store. */
@@ -17,7 +17,7 @@ export interface RetentionTarget {
 /** Options of the sweeper; durations in ms. */
 export interface RetentionOptions {
   target: RetentionTarget;
-  logger: HistoryLogger;
+  logger: Logger;
   metrics?: HistoryMetrics;
   /** Executions older than this are deleted (default 7 days). */
   maxAgeMs?: number;

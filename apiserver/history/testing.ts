@@ -1,5 +1,5 @@
 /** Test doubles shared by the history unit tests. */
-import type { HistoryLogger } from './logger.ts';
+import type { Logger } from '../../core/logger.ts';
 
 /** One captured log entry. */
 export interface LogEntry {
@@ -9,7 +9,7 @@ export interface LogEntry {
 }
 
 /** A logger that keeps what it is told, for assertions. */
-export class RecordingLogger implements HistoryLogger {
+export class RecordingLogger implements Logger {
   readonly entries: LogEntry[] = [];
   debug(fields: Record<string, unknown>, message: string): void {
     this.entries.push({ level: 'debug', fields, message });

@@ -5,7 +5,7 @@
  * queries, then joins the shared loop. See docs/history.md for why polling and the measurement.
  */
 import { SyncflowError } from '../../core/errors.ts';
-import { errorFields, type HistoryLogger } from './logger.ts';
+import { errorFields, type Logger } from '../../core/logger.ts';
 import type { ExecutionWatch, WatchEvent } from './store.ts';
 
 /** A committed change with the resourceVersion that orders it. */
@@ -33,7 +33,7 @@ export interface ChangeFeed {
 /** Options of the watch hub. */
 export interface WatchHubOptions {
   feed: ChangeFeed;
-  logger: HistoryLogger;
+  logger: Logger;
   /** Time between polls when nothing new was found (default 100 ms). */
   pollIntervalMs?: number;
   /** Changes read per query (default 1000). */
@@ -52,7 +52,7 @@ interface Watcher {
 /** Shares one polling loop between all watches of a store. */
 export class WatchHub {
   private readonly feed: ChangeFeed;
-  private readonly logger: HistoryLogger;
+  private readonly logger: Logger;
   private readonly pollIntervalMs: number;
   private readonly pageSize: number;
   private readonly maxBuffered: number;

@@ -6,7 +6,7 @@
  * `ServiceUnavailable` *before* they run, and accepts again as soon as the queue drains.
  */
 import { SyncflowError } from '../../core/errors.ts';
-import { errorFields, type HistoryLogger } from './logger.ts';
+import { errorFields, type Logger } from '../../core/logger.ts';
 import type { HistoryMetrics } from './metrics.ts';
 import { executionFromRecord, executionRecord, renamedRecord, REQUESTED_NAME_ANNOTATION, type ExecutionRecord } from './record.ts';
 import type { ExecutionBatchSink } from './store.ts';
@@ -15,7 +15,7 @@ import type { WorkflowExecution } from '../../core/model/execution.ts';
 /** Options of the writer; durations in ms. */
 export interface ExecutionWriterOptions {
   sink: ExecutionBatchSink;
-  logger: HistoryLogger;
+  logger: Logger;
   /** Metrics to update (create them with `createHistoryMetrics`); none when absent. */
   metrics?: HistoryMetrics;
   /** Executions queued or reserved at most; beyond it `admit()` refuses (default 20,000). */
@@ -81,7 +81,7 @@ interface Pending {
 /** Queues executions and writes them in batches through a sink. */
 export class ExecutionWriter {
   private readonly sink: ExecutionBatchSink;
-  private readonly logger: HistoryLogger;
+  private readonly logger: Logger;
   private readonly metrics: HistoryMetrics | undefined;
   private readonly maxQueued: number;
   private readonly maxBatch: number;

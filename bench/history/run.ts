@@ -29,7 +29,7 @@ import {
   type History,
 } from '../../apiserver/history/index.ts';
 import type { WorkflowExecution } from '../../core/model/execution.ts';
-import { silentLogger } from '../../apiserver/history/logger.ts';
+import { SILENT_LOGGER } from '../../core/logger.ts';
 import { freshSchema } from '../../test/integration/history/store-contract.ts';
 import { execution } from '../../test/integration/history/fixtures.ts';
 import { DIAMOND, syncflowWorkflow } from '../engine/workloads.ts';
@@ -57,7 +57,7 @@ async function open(): Promise<{ history: History; registry: Registry }> {
   await freshSchema(pool);
   await pool.end();
   const registry = new Registry();
-  const history = await openHistory({ databaseUrl: url, logger: silentLogger, registry, retention: false });
+  const history = await openHistory({ databaseUrl: url, logger: SILENT_LOGGER, registry, retention: false });
   return { history, registry };
 }
 
@@ -244,7 +244,7 @@ async function engineOverhead(
 async function callerPath(iterations: number): Promise<Record<string, unknown>> {
   const writer = new ExecutionWriter({
     sink: { insertRecords: async (batch) => batch.map(() => 'inserted' as const) },
-    logger: silentLogger,
+    logger: SILENT_LOGGER,
     maxQueued: iterations + 1,
     maxBatch: iterations + 1,
     flushIntervalMs: 50,

@@ -2,7 +2,7 @@
 import pg from 'pg';
 import type { Registry } from 'prom-client';
 import { openHistory, type History, type HistoryOptions } from '../../../apiserver/history/index.ts';
-import { silentLogger } from '../../../apiserver/history/logger.ts';
+import { SILENT_LOGGER } from '../../../core/logger.ts';
 import { freshSchema } from './store-contract.ts';
 
 /** URL of the throwaway test database, or undefined when the suite should be skipped. */
@@ -33,7 +33,7 @@ export async function openFreshHistory(
   await pool.end();
   return openHistory({
     databaseUrl: TEST_DATABASE_URL,
-    logger: silentLogger,
+    logger: SILENT_LOGGER,
     registry,
     retention: false,
     ...(writer ? { writer } : {}),

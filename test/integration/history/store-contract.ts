@@ -6,7 +6,7 @@ import { expect } from 'chai';
 import type pg from 'pg';
 import { SyncflowError } from '../../../core/errors.ts';
 import { WORKFLOW_LABEL } from '../../../core/model/resources.ts';
-import { silentLogger } from '../../../apiserver/history/logger.ts';
+import { SILENT_LOGGER } from '../../../core/logger.ts';
 import { applyMigrations, loadMigrations } from '../../../apiserver/history/migrate.ts';
 import { PgExecutionStore } from '../../../apiserver/history/pg-store.ts';
 import { RetentionSweeper } from '../../../apiserver/history/retention.ts';
@@ -56,7 +56,7 @@ function names(items: { metadata: { name: string } }[]): string[] {
 export async function freshSchema(pool: pg.Pool): Promise<void> {
   await pool.query('DROP SCHEMA public CASCADE');
   await pool.query('CREATE SCHEMA public');
-  await applyMigrations(pool, silentLogger);
+  await applyMigrations(pool, SILENT_LOGGER);
 }
 
 export function describeStoreContract(title: string, harness: () => StoreHarness): void {
@@ -68,7 +68,7 @@ export function describeStoreContract(title: string, harness: () => StoreHarness
     const stores: PgExecutionStore[] = [];
 
     function newStore(p: pg.Pool = pool): PgExecutionStore {
-      const s = new PgExecutionStore({ pool: p, logger: silentLogger, watchPollIntervalMs: 20 });
+      const s = new PgExecutionStore({ pool: p, logger: SILENT_LOGGER, watchPollIntervalMs: 20 });
       stores.push(s);
       return s;
     }
@@ -95,7 +95,7 @@ export function describeStoreContract(title: string, harness: () => StoreHarness
 
     describe('migrations', () => {
       it('applies nothing the second time', async () => {
-        expect(await applyMigrations(pool, silentLogger)).to.deep.equal([]);
+        expect(await applyMigrations(pool, SILENT_LOGGER)).to.deep.equal([]);
       });
 
       it('lets replicas that start together migrate a fresh database exactly once', async () => {
@@ -105,8 +105,8 @@ export function describeStoreContract(title: string, harness: () => StoreHarness
         extraPools.push(other);
         const versions = (await loadMigrations()).map((m) => m.version);
         const applied = harness().sharedSession
-          ? [await applyMigrations(pool, silentLogger), await applyMigrations(other, silentLogger)]
-          : await Promise.all([applyMigrations(pool, silentLogger), applyMigrations(other, silentLogger)]);
+          ? [await applyMigrations(pool, SILENT_LOGGER), await applyMigrations(other, SILENT_LOGGER)]
+          : await Promise.all([applyMigrations(pool, SILENT_LOGGER), applyMigrations(other, SILENT_LOGGER)]);
         expect(applied.flat()).to.deep.equal(versions);
       });
     });
@@ -711,7 +711,7 @@ export function describeStoreContract(title: string, harness: () => StoreHarness
         const watch = await store.watch({ resourceVersion: await store.currentResourceVersion() });
         const sweeper = new RetentionSweeper({
           target: store,
-          logger: silentLogger,
+          logger: SILENT_LOGGER,
           batchSize: 2,
           pauseMs: 1,
           now: () => now,
