@@ -18,7 +18,7 @@
  */
 import { createHash } from 'node:crypto';
 import { EXECUTION_GROUP, EXECUTION_NAMES, VERSION } from '../../core/model/resources.ts';
-import { REVISION_NAMES } from './revision-schema.ts';
+import { REVISION_NAMES } from '../../core/model/revision.ts';
 
 /** A subresource served under a resource (none today; kept so the shape matches Kubernetes'). */
 export interface SubresourceDescription {

@@ -30,7 +30,7 @@ import { cacheDocument, sha512Hex, EXECUTION_RESOURCES, type ResourceDescription
 import { unknownFields, type FieldValidationResult } from './field-validation.ts';
 import { META_V1_SCHEMAS } from './generated/meta-v1.ts';
 import { toV2Document, type OpenApiV3Document } from './openapi-v2.ts';
-import { WorkflowRevision } from './revision-schema.ts';
+import { WorkflowRevision } from '../../core/model/revision.ts';
 
 // Kept here for the callers that import field validation from this module (the execution registry).
 export { fieldValidationOutcome, parseFieldValidation } from './field-validation.ts';

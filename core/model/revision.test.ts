@@ -1,6 +1,6 @@
 import { expect } from 'chai';
-import { createAjv } from '../../core/schema/json-schema.ts';
-import { REVISION_HASH_PATTERN, REVISION_NAMES, WorkflowRevision } from './revision-schema.ts';
+import { createAjv } from '../schema/json-schema.ts';
+import { REVISION_HASH_PATTERN, REVISION_NAMES, WorkflowRevision } from './revision.ts';
 
 // The project's strict ajv (formats, Kubernetes keywords): the validator the model is meant for.
 const validate = createAjv().compile(WorkflowRevision);

@@ -1,11 +1,11 @@
 /**
- * The `workflowrevisions` resource: a read-only, content-addressed snapshot of a Workflow spec and the
+ * The `workflowrevisions` resource (WorkflowRevision): a read-only, content-addressed snapshot of a Workflow spec and the
  * specs of the WorkflowTasks it referenced when an execution ran. Kept beside the other API documents
  * so that OpenAPI, Table printing and the store all read one definition.
  */
 import { Type, type Static } from '@sinclair/typebox';
-import { EXECUTION_API_VERSION, WORKFLOW_LABEL } from '../../core/model/resources.ts';
-import { WorkflowSpec, WorkflowTaskSpec } from '../../core/model/schema.ts';
+import { EXECUTION_API_VERSION, WORKFLOW_LABEL } from './resources.ts';
+import { WorkflowSpec, WorkflowTaskSpec } from './schema.ts';
 
 /** Names the revision resource is known by (mirrors `EXECUTION_NAMES`). */
 export const REVISION_NAMES = {
