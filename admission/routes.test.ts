@@ -121,7 +121,7 @@ describe('admissionRoutes', () => {
     expect(answer.body.response?.status?.message).to.contain('used by 1 Workflow: profile');
   });
 
-  describe('callers not authenticated as the API server (issue 13 item 9)', () => {
+  describe('callers not authenticated as the API server', () => {
     it('learn that a task is in use, but not by which objects', async () => {
       live.workflows = [profile()];
       const answer = await post(ADMISSION_PATHS.workflowtasks, review('WorkflowTask', 'DELETE', { oldObject: getUser() }));
@@ -155,7 +155,7 @@ describe('admissionRoutes', () => {
     });
   });
 
-  describe('limits (issue 13 item 9)', () => {
+  describe('limits', () => {
     it('refuses a review larger than its body limit with 413 before reading it', async () => {
       await restart({ maxBodyBytes: 1024 });
       const answer = await post(ADMISSION_PATHS.workflows, review('Workflow', 'CREATE', { object: profile('p', undefined, { description: 'x'.repeat(2000) }) }));

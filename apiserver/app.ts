@@ -44,7 +44,7 @@ export interface AppParts {
   bookmarkIntervalMs?: number;
   /** Version served at /version. */
   version?: { gitVersion: string };
-  /** Validating admission webhooks (admission/routes.ts); mounted ahead of load shedding. [issue 7] */
+  /** Validating admission webhooks (admission/routes.ts); mounted ahead of load shedding. */
   admission?: express.Router;
 }
 
@@ -157,7 +157,7 @@ export function buildApp(parts: AppParts): RequestListener {
     releaseWhenDone(res, () => limiter.release());
     next();
   };
-  // Admission reviews are not shed with executions: they have their own limits (admission/routes.ts). [issue 7, 13]
+  // Admission reviews are not shed with executions: they have their own limits (admission/routes.ts).
   if (parts.admission) app.use(parts.admission);
   app.use(shed);
   app.use(

@@ -85,7 +85,7 @@ export async function startServer(config: ServerConfig, logger: Logger = serverL
   const revisions = new RevisionRecorder(history.store);
   const catalog = new DefinitionCatalog();
   const informersStarting = startDefinitionInformers(kubeConfig, catalog, logger);
-  // [issue 7] Status controller (leader only); subscribes to the catalog now, reconciles once both kinds listed.
+  // Status controller (leader only); subscribes to the catalog now, reconciles once both kinds listed.
   const controller = startDefinitionController({
     kubeConfig,
     catalog,
@@ -113,7 +113,7 @@ export async function startServer(config: ServerConfig, logger: Logger = serverL
   });
   let shuttingDown = false;
   const loopDelay = new EventLoopDelay();
-  // [issue 13] Read once at start: the file names a CA kube-apiserver's webhook client certificate comes from.
+  // Read once at start: the file names a CA kube-apiserver's webhook client certificate comes from.
   const admissionCa = config.admissionClientCa ? readFileSync(config.admissionClientCa, 'utf8') : undefined;
   const app = buildApp({
     service,
@@ -122,14 +122,14 @@ export async function startServer(config: ServerConfig, logger: Logger = serverL
     registry,
     maxInFlight: config.maxInFlight,
     load: { signal: loopDelay, maxDelayMs: config.maxEventLoopDelayMs },
-    // [issue 7] Validating webhooks for Workflow and WorkflowTask.
+    // Validating webhooks for Workflow and WorkflowTask.
     admission: admissionRoutes({
       definitions: catalog,
       live: new KubeLiveDefinitions(kubeConfig),
       secrets: new CachedSecretDirectory(new KubeSecretDirectory(secretReader)),
       logger,
       onDecision: admissionMetrics(registry),
-      // [issue 13] Own limits (count and event loop delay, body size), and who may see namespace details.
+      // Own limits (count and event loop delay, body size), and who may see namespace details.
       limiter: new WorkLimiter({ limit: config.admissionMaxInFlight, maxDelayMs: config.maxEventLoopDelayMs, signal: loopDelay }),
       onShed: () => metrics.shed.inc(),
       ...(admissionCa ? { callers: new ClientCertificateCallers(admissionCa, config.admissionAllowedNames) } : {}),
@@ -188,7 +188,7 @@ export async function startServer(config: ServerConfig, logger: Logger = serverL
       await Promise.race([closed, grace]);
       server.closeAllConnections();
       loopDelay.stop();
-      await controller.stop(); // [issue 7]
+      await controller.stop();
       await history.close({ timeoutMs: config.shutdownGraceMs });
       await informers.stop();
       authConfig.stop();

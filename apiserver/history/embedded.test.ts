@@ -1,5 +1,5 @@
 /**
- * The embedded database's bridge under concurrent clients [issue 13 item 10]: PGlite is one
+ * The embedded database's bridge under concurrent clients: PGlite is one
  * PostgreSQL session, and pglite-socket forwards each protocol message of each connection as it
  * comes, so without serialisation one client's Parse/Bind/Execute interleave with another's
  * (a watch failed with "unnamed prepared statement does not exist", and the bridge could stall).

@@ -1,5 +1,5 @@
 /**
- * Added latency of the aggregated path (issue 6 acceptance): creating WorkflowExecutions through
+ * Added latency of the aggregated path: creating WorkflowExecutions through
  * kube-apiserver, whose aggregator proxies to the syncflow server, against creating them directly
  * on the syncflow server, at concurrency 1 and 200, with 0 errors required.
  *

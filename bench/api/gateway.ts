@@ -1,5 +1,5 @@
 /**
- * Direct run gateway benchmark (issue 6 acceptance): the gateway with authentication, authorization
+ * Direct run gateway benchmark: the gateway with authentication, authorization
  * and history on, against the engine benchmark's baseline orchestrator behind a minimal HTTPS server,
  * in the same run and against the same mock upstream process (bench/engine/upstream.ts).
  *

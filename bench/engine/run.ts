@@ -1,5 +1,5 @@
 /**
- * Engine benchmark (issue 4, item 8). Measures, in one run and against the same mock upstream
+ * Engine benchmark. Measures, in one run and against the same mock upstream
  * process, syncflow's DagExecutor and a hand-written baseline orchestrator:
  *   (a) overhead = syncflow − baseline latency, p50/p99, 5-task diamond, 10 ms upstreams, c=1 and c=32
  *   (b) throughput ratio syncflow/baseline, 3-task workflow, 0 ms upstreams, c=64

@@ -1,5 +1,5 @@
 /**
- * History benchmark (issue 5). Against a local PostgreSQL (TEST_DATABASE_URL, e.g. through
+ * History benchmark. Against a local PostgreSQL (TEST_DATABASE_URL, e.g. through
  * `hack/postgres.sh run`), in one run:
  *   (a) capacity: executions (5 task rows each) recorded as fast as the writer admits them, for a
  *       bounded time; executions/s durably written

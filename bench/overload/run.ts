@@ -1,5 +1,5 @@
 /**
- * Overload benchmark (issue 13 item 6): twice `--max-in-flight` clients against a real server
+ * Overload benchmark: twice `--max-in-flight` clients against a real server
  * process whose executions wait on a slow upstream (~1 s). Every client is a closed loop that sends
  * the next request as soon as it has an answer (429 included, ignoring Retry-After: the hostile
  * case) for a fixed time. Reports per answer kind the latency (connection set-up included), client

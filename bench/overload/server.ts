@@ -54,7 +54,7 @@ export type OverloadServerMessage =
       maxEventLoopDelayMs: number;
       /** Servers on the port (default: the listener's). */
       acceptors?: number;
-      /** The server as it was before issue 13: default Node HTTPS settings, shedding by count only. */
+      /** The server as it was before overload protection: default Node HTTPS settings, shedding by count only. */
       before?: boolean;
       /** The floor: the same listener with a handler that answers at once (429 to POST), nothing else. */
       floor?: boolean;

@@ -1,5 +1,5 @@
 /**
- * Stress benchmark of execution names [issue 13 item 4] (not part of the test command):
+ * Stress benchmark of execution names (not part of the test command):
  * `--total` creates (default 100,000) against a real server process (names-server.ts) with the
  * history on, mixing
  *   - groups of 2–50 concurrent creates with one explicit name (a fresh name: exactly one 201, the

@@ -1,5 +1,5 @@
 /**
- * Adversarial: concurrency on execution names [issue 13 item 4, item 10 (patch)]. Through the real
+ * Adversarial: concurrency on execution names (create and patch). Through the real
  * application (buildApp), the real engine calling a counting upstream over HTTP, and the real
  * history (embedded PGlite): a name is reserved before anything runs, so of N concurrent creates
  * with one name exactly one runs and the rest get 409 without calling anything; generated names

@@ -1,5 +1,5 @@
 /**
- * Overload (issue 13 item 6): more callers than the CPU can serve in time — the in-flight limit
+ * Overload: more callers than the CPU can serve in time — the in-flight limit
  * (the default, 1024) is far above what executions costing 60 ms of CPU each allow on one event
  * loop, as the default was on a loaded 2-core machine in the issue. Every caller gets an answer
  * (201/200 or 429) and every 429 arrives within 2 s; /livez answers meanwhile; refused callers are never authenticated; the server

@@ -350,7 +350,7 @@ describe('definitions lifecycle: admission webhooks, status controller, revision
     });
   });
 
-  describe('who may call the webhooks (issue 13 item 9)', () => {
+  describe('who may call the webhooks', () => {
     let ns: string;
     before(async function () {
       // kube-apiserver presents a client certificate to webhooks only with hack/cp-up.sh's AdmissionConfiguration.
