@@ -1,5 +1,5 @@
 /**
- * The grammar of the `syncflow` commands (DESIGN.md §8): each flag is defined here once, and this
+ * The grammar of the `syncflow` commands: each flag is defined here once, and this
  * module imports nothing heavy, so that usage errors and `--help` cost no more than start-up. The
  * `server` command's flags live with the server (apiserver/options.ts).
  */

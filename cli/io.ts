@@ -5,7 +5,7 @@ export interface CliIO {
   cwd: string;
 }
 
-/** Exit codes shared by every command (DESIGN.md §8). */
+/** Exit codes shared by every command (docs/authoring.md). */
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
 
 /** A command-line usage mistake; printed with the command's usage text and exit code 2. */

@@ -12,7 +12,7 @@ async function cli(...args: string[]) {
   return { code, stdout, stderr };
 }
 
-/** Every flag of each command, as DESIGN.md §8 and the commands' docs name them. */
+/** Every flag of each command, as the commands' docs name them. */
 const FLAGS: Record<string, string[]> = {
   validate: ['-o, --output', '-h, --help'],
   run: [

@@ -87,7 +87,7 @@ export async function prepareRun(args: RunArguments, io: CliIO): Promise<Prepare
 }
 
 /**
- * Reads `--input JSON|@file` with the server's request limits (DESIGN.md §7: 3 MiB, JSON depth), so
+ * Reads `--input JSON|@file` with the server's request limits (3 MiB, JSON depth; docs/security.md, "Limits"), so
  * that what runs locally would also be accepted by the server; a file is measured before it is read.
  */
 export async function readInput(argument: string, cwd: string): Promise<{ value: unknown } | { problem: string }> {

@@ -34,7 +34,7 @@ export function problemFor(error: unknown): Problem {
 }
 
 /**
- * The catalogue entry a failed run is answered with (DESIGN.md §4): 504 when the workflow deadline
+ * The catalogue entry a failed run is answered with (docs/client.md, "Errors"): 504 when the workflow deadline
  * cut it off, 502 for any other failure.
  */
 function failureCode(reason: string): ErrorCode {

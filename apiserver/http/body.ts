@@ -1,6 +1,6 @@
 /**
- * Reads request bodies with the limits of DESIGN.md §7: at most 3 MiB, JSON only, nesting depth
- * bounded, so that no input can exhaust memory or the stack.
+ * Reads request bodies with the limits of docs/security.md ("Limits"): at most 3 MiB, JSON only,
+ * nesting depth bounded, so that no input can exhaust memory or the stack.
  */
 import type { IncomingMessage } from 'node:http';
 import { SyncflowError } from '../../core/errors.ts';

@@ -1,5 +1,5 @@
 /**
- * Egress policy for task URLs (DESIGN.md §7). Destinations are checked twice: the URL's host before
+ * Egress policy for task URLs (docs/operations.md, "Egress"). Destinations are checked twice: the URL's host before
  * anything is sent (host lists, IP literals in any spelling), and every resolved address inside the
  * socket's own DNS lookup, so the connection goes to exactly the address that was checked (no
  * time-of-check/time-of-use gap and no DNS rebinding).

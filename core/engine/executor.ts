@@ -1,6 +1,6 @@
 /**
  * The workflow executor: runs a compiled workflow's DAG with the input and returns the execution
- * status of DESIGN.md §4. Steps start the moment their last dependency finishes (not level by
+ * status (`WorkflowExecutionStatus`). Steps start the moment their last dependency finishes (not level by
  * level), bounded by `maxConcurrency`; one deadline bounds every attempt and every backoff sleep;
  * the first failure cancels what is in flight. Everything outside (HTTP, time, secrets, logging,
  * history) is reached through injected collaborators.

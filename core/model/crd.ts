@@ -65,7 +65,7 @@ export function workflowTaskCrd(): OpenApiSchema {
   ]);
 }
 
-/** The Workflow CRD, with the READY, TASKS, REVISION and AGE columns of DESIGN.md. */
+/** The Workflow CRD, with the READY, TASKS, REVISION and AGE columns kubectl shows. */
 export function workflowCrd(): OpenApiSchema {
   return crd(WORKFLOW_NAMES, WorkflowSpec, WorkflowStatus, [
     { name: 'Ready', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].status' },

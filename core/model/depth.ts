@@ -1,4 +1,4 @@
-/** How deeply external JSON values nest, measured without recursion (DESIGN.md §7: JSON depth). */
+/** How deeply external JSON values nest, measured without recursion (the JSON depth limit of docs/security.md, "Limits"). */
 
 /**
  * The nesting depth of a JSON value (a scalar is 0, `[]` and `{}` are 1), counted iteratively so

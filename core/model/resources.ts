@@ -8,7 +8,7 @@ export const EXECUTION_API_VERSION = `${EXECUTION_GROUP}/${VERSION}`;
 /** Label every execution and revision carries, naming its workflow. */
 export const WORKFLOW_LABEL = 'syncflow.io/workflow';
 
-/** Defaults and server limits named by DESIGN.md. */
+/** Defaults and server limits (docs/operations.md, "Limits"). */
 export const LIMITS = {
   defaultWorkflowTimeoutMs: 30_000,
   maxWorkflowTimeoutMs: 5 * 60_000,

@@ -14,18 +14,18 @@ import { aliasResolver } from '../../core/egress/host-aliases.ts';
 import { DagExecutor } from '../../core/engine/executor.ts';
 import { UndiciTaskClient } from '../../core/engine/http-client.ts';
 import { buildApp } from '../../apiserver/app.ts';
-import { DefinitionCatalog } from '../../apiserver/definitions/catalog.ts';
+import { DefinitionCatalog } from '../../core/definitions/catalog.ts';
 import { ExecutionService } from '../../apiserver/execution/service.ts';
 import { ExecutionWriter, openHistory, type History } from '../../apiserver/history/index.ts';
 import { RecordingLogger } from '../../apiserver/history/testing.ts';
 import { TrustingGuard } from '../../apiserver/http/guard.ts';
-import { StaticSecrets } from '../../apiserver/kube/secret-resolver.ts';
+import { StaticSecrets } from '../../kube/secret-resolver.ts';
 
 const UPSTREAM_HOST = 'counter.names.test';
 const UPSTREAM_ADDRESS = '127.0.0.1';
 const NAMESPACE = 'names';
 const EXECUTIONS = `/apis/execution.syncflow.io/v1alpha1/namespaces/${NAMESPACE}/workflowexecutions`;
-// generateName's alphabet (strategy.ts): a suffix is forced by returning each letter's slot.
+// generateName's alphabet (core/model/execution.ts): a suffix is forced by returning each letter's slot.
 const ALPHABET = 'bcdfghjklmnpqrstvwxz2456789';
 
 /** A random source that yields the given name suffixes in order, then a seeded sequence. */
