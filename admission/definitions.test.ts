@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { DefinitionCatalog } from '../apiserver/definitions/catalog.ts';
+import { DefinitionCatalog } from '../core/definitions/catalog.ts';
 import { FreshDefinitions, referencedTaskNames } from './definitions.ts';
 import { FakeLive, getUser, notify, NS } from './testdata/definitions.ts';
 

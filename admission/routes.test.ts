@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import express from 'express';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
-import { DefinitionCatalog } from '../apiserver/definitions/catalog.ts';
+import { DefinitionCatalog } from '../core/definitions/catalog.ts';
 import { ADMISSION_PATHS, admissionRoutes, type AdmissionCallers, type AdmissionRouteOptions } from './routes.ts';
 import { FakeLive, FakeSecrets, getUser, notify, profile, review } from './testdata/definitions.ts';
 

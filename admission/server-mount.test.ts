@@ -4,7 +4,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Registry } from 'prom-client';
 import { buildApp } from '../apiserver/app.ts';
-import { DefinitionCatalog } from '../apiserver/definitions/catalog.ts';
+import { DefinitionCatalog } from '../core/definitions/catalog.ts';
 import type { ExecutionService } from '../apiserver/execution/service.ts';
 import type { ExecutionStore } from '../apiserver/history/store.ts';
 import type { RequestGuard } from '../apiserver/http/guard.ts';

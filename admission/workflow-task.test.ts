@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { DefinitionCatalog } from '../apiserver/definitions/catalog.ts';
+import { DefinitionCatalog } from '../core/definitions/catalog.ts';
 import { FreshDefinitions } from './definitions.ts';
 import { parseAdmissionReview, type AdmissionDecision, type AdmissionRequest } from './review.ts';
 import type { SecretDirectory } from './secrets.ts';

@@ -6,11 +6,11 @@ import { Registry } from 'prom-client';
 import type { ExecuteOptions, WorkflowExecutor } from '../core/engine/executor.ts';
 import type { WorkflowExecutionStatus } from '../core/model/schema.ts';
 import { buildApp } from './app.ts';
-import { DefinitionCatalog } from './definitions/catalog.ts';
+import { DefinitionCatalog } from '../core/definitions/catalog.ts';
 import { ExecutionService } from './execution/service.ts';
 import { openHistory, type History } from './history/index.ts';
 import { TrustingGuard } from './http/guard.ts';
-import { StaticSecrets } from './kube/secret-resolver.ts';
+import { StaticSecrets } from '../kube/secret-resolver.ts';
 
 /** An executor whose executions finish only when the test says so. */
 class GatedExecutor implements WorkflowExecutor {

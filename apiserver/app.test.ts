@@ -18,11 +18,11 @@ import { UndiciTaskClient } from '../core/engine/http-client.ts';
 import { DEMO_HOST, startDemoUpstream, type DemoUpstream } from '../examples/demo-upstream/server.ts';
 import { buildApp } from './app.ts';
 import type { UserInfo } from './auth/user.ts';
-import { DefinitionCatalog, type DefinitionObject } from './definitions/catalog.ts';
+import { DefinitionCatalog, type DefinitionObject } from '../core/definitions/catalog.ts';
 import { ExecutionService } from './execution/service.ts';
 import { openHistory, type History } from './history/index.ts';
 import type { RequestGuard, ResourceRequest } from './http/guard.ts';
-import { StaticSecrets } from './kube/secret-resolver.ts';
+import { StaticSecrets } from '../kube/secret-resolver.ts';
 import { createServerMetrics } from './metrics.ts';
 import { aliasResolver } from '../core/egress/host-aliases.ts';
 

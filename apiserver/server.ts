@@ -4,7 +4,6 @@
  * a hot-reloaded certificate and a graceful shutdown.
  */
 import { watchFile, unwatchFile, readFileSync } from 'node:fs';
-import * as k8s from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { serverLogger } from './logging.ts';
 import { Registry } from 'prom-client';
@@ -14,7 +13,7 @@ import { EgressPolicy } from '../core/egress/policy.ts';
 import { DagExecutor } from '../core/engine/executor.ts';
 import { UndiciTaskClient } from '../core/engine/http-client.ts';
 import { admissionRoutes } from '../admission/routes.ts';
-import { KubeLiveDefinitions, KubeSecretDirectory } from '../admission/kube.ts';
+import { KubeLiveDefinitions, KubeSecretDirectory } from '../kube/admission-clients.ts';
 import { admissionMetrics } from '../admission/metrics.ts';
 import { CachedSecretDirectory } from '../admission/secrets.ts';
 import { buildApp } from './app.ts';
@@ -27,16 +26,17 @@ import {
   createDelegatingAuthenticator,
   tlsClientCAs,
 } from './auth/index.ts';
-import { startDefinitionController } from './controller/index.ts';
-import { DefinitionCatalog } from './definitions/catalog.ts';
+import { startDefinitionController } from '../controller/index.ts';
+import { DefinitionCatalog } from '../core/definitions/catalog.ts';
 import { ExecutionService } from './execution/service.ts';
 import { openHistory, type History } from './history/index.ts';
 import { DelegatingGuard } from './http/guard.ts';
 import { DEFAULT_CONNECTION_LIMITS, SecureListener } from './http/listener.ts';
 import { EventLoopDelay, WorkLimiter } from './http/overload.ts';
 import { ClientCertificateCallers } from './http/admission-callers.ts';
-import { startDefinitionInformers, type DefinitionInformers } from './kube/definition-informers.ts';
-import { CachedSecrets, KubeSecretReader } from './kube/secret-resolver.ts';
+import { startDefinitionInformers, type DefinitionInformers } from '../kube/definition-informers.ts';
+import { loadKubeConfig } from '../kube/config.ts';
+import { CachedSecrets, KubeSecretReader } from '../kube/secret-resolver.ts';
 import { createServerMetrics } from './metrics.ts';
 import type { ServerConfig } from './options.ts';
 
@@ -45,13 +45,6 @@ export interface RunningServer {
   port: number;
   /** Stops accepting, waits for in-flight executions (up to the grace period), flushes history. */
   shutdown(): Promise<void>;
-}
-
-function loadKubeConfig(path: string): k8s.KubeConfig {
-  const kc = new k8s.KubeConfig();
-  if (path) kc.loadFromFile(path);
-  else kc.loadFromCluster();
-  return kc;
 }
 
 /** Starts the server; resolves once it listens. */

@@ -50,7 +50,7 @@ if [[ -z "${SYNCFLOW_SKIP_NODE24:-}" ]]; then
   step "unit suite on Node 24"
   if node24="$(bash hack/node24.sh)"; then
     SYNCFLOW_TEST_SUITE=unit-node24 "$node24" node_modules/mocha/bin/mocha.js \
-      'core/**/*.test.ts' 'cli/**/*.test.ts' 'client/**/*.test.ts' 'admission/**/*.test.ts' 'apiserver/**/*.test.ts' 'test/unit/**/*.test.ts'
+      'core/**/*.test.ts' 'cli/**/*.test.ts' 'client/**/*.test.ts' 'admission/**/*.test.ts' 'apiserver/**/*.test.ts' 'controller/**/*.test.ts' 'kube/**/*.test.ts' 'test/unit/**/*.test.ts'
     record unit-node24 $?
   else
     record node24-install 1

@@ -17,7 +17,7 @@ import {
   type HandshakeVerdict,
   type TrustedCertificate,
 } from './certificates.ts';
-import type { ReviewClient } from './kube-reviews.ts';
+import type { ReviewClient } from '../../kube/reviews.ts';
 import { errorFields, SILENT_LOGGER, type Logger } from '../../core/logger.ts';
 import { createAuthnMetrics, type AuthnMetrics } from './metrics.ts';
 import { TtlCache, type Clock } from '../../core/ttl-cache.ts';

@@ -5,7 +5,7 @@
  */
 import type { Registry } from 'prom-client';
 import { SyncflowError } from '../../core/errors.ts';
-import type { ReviewClient } from './kube-reviews.ts';
+import type { ReviewClient } from '../../kube/reviews.ts';
 import { errorFields, SILENT_LOGGER, type Logger } from '../../core/logger.ts';
 import { createAuthzMetrics, type AuthzMetrics } from './metrics.ts';
 import { TtlCache, type Clock } from '../../core/ttl-cache.ts';

@@ -3,8 +3,8 @@ export * from './user.ts';
 export * from './authenticator.ts';
 export * from './authorizer.ts';
 export * from './authentication-config.ts';
-export * from './kube-reviews.ts';
-export * from './configmap-source.ts';
+export * from '../../kube/reviews.ts';
+export * from '../../kube/configmap-source.ts';
 export {
   acceptClientCertificate,
   handshakeVerdict,

@@ -7,14 +7,14 @@ import { Registry } from 'prom-client';
 import { SyncflowError } from '../../core/errors.ts';
 import type { ExecuteOptions, WorkflowExecutor } from '../../core/engine/executor.ts';
 import type { WorkflowExecutionStatus } from '../../core/model/schema.ts';
-import { DefinitionCatalog } from '../definitions/catalog.ts';
+import { DefinitionCatalog } from '../../core/definitions/catalog.ts';
 import type { ExecutionName } from '../history/store.ts';
 import type { WorkflowExecution } from '../../core/model/execution.ts';
 import { RecordingLogger } from '../history/testing.ts';
 import { ExecutionWriter } from '../history/writer.ts';
 import type { ExecutionRecord } from '../history/record.ts';
 import { createHistoryMetrics } from '../history/metrics.ts';
-import { StaticSecrets } from '../kube/secret-resolver.ts';
+import { StaticSecrets } from '../../kube/secret-resolver.ts';
 import type { ExecutionCreateRequest } from '../../core/model/execution.ts';
 import { ExecutionService, GENERATE_NAME_ATTEMPTS } from './service.ts';
 

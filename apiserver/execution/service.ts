@@ -19,13 +19,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import { SyncflowError } from '../../core/errors.ts';
-import type { SecretResolver } from '../../core/engine/collaborators.ts';
 import { RevisionRecorder, type RevisionSink } from '../../core/definitions/revision-recorder.ts';
 import type { CallerSignal } from '../../core/engine/cancellation.ts';
+import type { NamespacedSecrets } from '../../core/secrets.ts';
 import type { WorkflowExecutor } from '../../core/engine/executor.ts';
 import type { WorkflowExecutionStatus } from '../../core/model/schema.ts';
 import { planExecution, type ExecutionStatistics } from '../../core/plan/planner.ts';
-import type { WorkflowCatalog } from '../definitions/catalog.ts';
+import type { WorkflowCatalog } from '../../core/definitions/catalog.ts';
 import type { ExecutionStore } from '../history/store.ts';
 import type { WriteReservation } from '../history/writer.ts';
 import { executionObject, generateName, type ExecutionCreateRequest, type WorkflowExecution } from '../../core/model/execution.ts';
@@ -39,11 +39,6 @@ export interface HistoryAdmission {
   flush(): Promise<void>;
   /** A recorded execution the history has not written yet. */
   pending(namespace: string, name: string): WorkflowExecution | undefined;
-}
-
-/** Resolves secrets of one namespace only. */
-export interface NamespacedSecrets {
-  forNamespace(namespace: string): SecretResolver;
 }
 
 /** Collaborators of the execution service. */

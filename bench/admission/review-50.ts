@@ -28,7 +28,7 @@ import { cpus, getPriority, loadavg, totalmem } from 'node:os';
 import express from 'express';
 import { Agent, request } from 'undici';
 import { admissionRoutes } from '../../admission/routes.ts';
-import { DefinitionCatalog, type DefinitionObject } from '../../apiserver/definitions/catalog.ts';
+import { DefinitionCatalog, type DefinitionObject } from '../../core/definitions/catalog.ts';
 
 const STEPS = 50;
 const NS = 'bench';

@@ -28,11 +28,11 @@ import {
   type AuthenticationConfig,
   type ReviewClient,
 } from '../../apiserver/auth/index.ts';
-import { DefinitionCatalog, type DefinitionObject } from '../../apiserver/definitions/catalog.ts';
+import { DefinitionCatalog, type DefinitionObject } from '../../core/definitions/catalog.ts';
 import { ExecutionService } from '../../apiserver/execution/service.ts';
 import { openHistory, type History } from '../../apiserver/history/index.ts';
 import { DelegatingGuard, TrustingGuard } from '../../apiserver/http/guard.ts';
-import { StaticSecrets } from '../../apiserver/kube/secret-resolver.ts';
+import { StaticSecrets } from '../../kube/secret-resolver.ts';
 import { createServerMetrics } from '../../apiserver/metrics.ts';
 import { EgressPolicy } from '../../core/egress/policy.ts';
 import { DagExecutor } from '../../core/engine/executor.ts';

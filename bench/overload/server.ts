@@ -19,7 +19,7 @@ import {
   type AuthenticationConfig,
   type ReviewClient,
 } from '../../apiserver/auth/index.ts';
-import { DefinitionCatalog, type DefinitionObject } from '../../apiserver/definitions/catalog.ts';
+import { DefinitionCatalog, type DefinitionObject } from '../../core/definitions/catalog.ts';
 import { ExecutionService } from '../../apiserver/execution/service.ts';
 import { openHistory } from '../../apiserver/history/index.ts';
 import { DelegatingGuard } from '../../apiserver/http/guard.ts';
@@ -30,7 +30,7 @@ import type { Socket } from 'node:net';
 import type { RequestListener } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import { serverLogger } from '../../apiserver/logging.ts';
-import { StaticSecrets } from '../../apiserver/kube/secret-resolver.ts';
+import { StaticSecrets } from '../../kube/secret-resolver.ts';
 import { createServerMetrics } from '../../apiserver/metrics.ts';
 import { EgressPolicy } from '../../core/egress/policy.ts';
 import { DagExecutor } from '../../core/engine/executor.ts';

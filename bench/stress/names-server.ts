@@ -14,11 +14,11 @@
 import { createServer } from 'node:http';
 import { Registry } from 'prom-client';
 import { buildApp } from '../../apiserver/app.ts';
-import { DefinitionCatalog } from '../../apiserver/definitions/catalog.ts';
+import { DefinitionCatalog } from '../../core/definitions/catalog.ts';
 import { ExecutionService } from '../../apiserver/execution/service.ts';
 import { openHistory } from '../../apiserver/history/index.ts';
 import { TrustingGuard } from '../../apiserver/http/guard.ts';
-import { StaticSecrets } from '../../apiserver/kube/secret-resolver.ts';
+import { StaticSecrets } from '../../kube/secret-resolver.ts';
 import { serverLogger } from '../../apiserver/logging.ts';
 import { EgressPolicy } from '../../core/egress/policy.ts';
 import { DagExecutor } from '../../core/engine/executor.ts';

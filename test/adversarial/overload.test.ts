@@ -15,14 +15,14 @@ import { Client } from 'undici';
 import type { ExecuteOptions, WorkflowExecutor } from '../../core/engine/executor.ts';
 import type { WorkflowExecutionStatus } from '../../core/model/schema.ts';
 import { buildApp } from '../../apiserver/app.ts';
-import { DefinitionCatalog } from '../../apiserver/definitions/catalog.ts';
+import { DefinitionCatalog } from '../../core/definitions/catalog.ts';
 import { ExecutionService } from '../../apiserver/execution/service.ts';
 import { openHistory, type History } from '../../apiserver/history/index.ts';
 import { TrustingGuard, type RequestGuard } from '../../apiserver/http/guard.ts';
 import { DEFAULT_CONNECTION_LIMITS, SecureListener } from '../../apiserver/http/listener.ts';
 import { EventLoopDelay, WorkLimiter } from '../../apiserver/http/overload.ts';
 import { ADMISSION_PATHS, admissionRoutes } from '../../admission/routes.ts';
-import { StaticSecrets } from '../../apiserver/kube/secret-resolver.ts';
+import { StaticSecrets } from '../../kube/secret-resolver.ts';
 import type { UserInfo } from '../../apiserver/auth/user.ts';
 import { makeBenchPki, type BenchPki } from '../../bench/api/pki.ts';
 

@@ -1,5 +1,5 @@
 /** A ReviewClient fake: records request bodies and answers from a programmable function. */
-import type { ReviewClient } from '../kube-reviews.ts';
+import type { ReviewClient } from '../../../kube/reviews.ts';
 
 type Answer = (body: Record<string, unknown>) => object | Promise<object>;
 

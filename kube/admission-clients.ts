@@ -4,9 +4,9 @@
  */
 import * as k8s from '@kubernetes/client-node';
 import { DEFINITIONS_GROUP, VERSION, WORKFLOW_NAMES, WORKFLOW_TASK_NAMES } from '../core/model/resources.ts';
-import type { LiveDefinitions, StoredDefinition } from './definitions.ts';
-import type { SecretDirectory } from './secrets.ts';
-import type { SecretReader } from '../apiserver/kube/secret-resolver.ts';
+import type { LiveDefinitions, StoredDefinition } from '../admission/definitions.ts';
+import type { SecretDirectory } from '../admission/secrets.ts';
+import type { SecretReader } from '../core/secrets.ts';
 
 function isNotFound(error: unknown): boolean {
   return (error as { code?: number }).code === 404;

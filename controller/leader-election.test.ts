@@ -1,11 +1,11 @@
 import { expect } from 'chai';
 import {
   LeaderElector,
-  microTime,
   type LeaseClient,
   type LeaseRecord,
   type StoredLease,
 } from './leader-election.ts';
+import { microTime } from '../kube/controller-clients.ts';
 
 /** One Lease with optimistic concurrency, shared by the candidates of a test. */
 class FakeLease implements LeaseClient {

@@ -5,10 +5,10 @@
  * records each new revision in the history. Runs on the elected leader only; work is queued per
  * namespace, so a burst of changes in one namespace is reconciled once.
  */
-import type { RevisionRecorder } from '../../core/definitions/revision-recorder.ts';
-import type { Logger } from '../../core/logger.ts';
-import type { WorkflowStatus, WorkflowTaskStatus } from '../../core/model/schema.ts';
-import type { DefinitionObject, WorkflowLookup } from '../definitions/catalog.ts';
+import type { RevisionRecorder } from '../core/definitions/revision-recorder.ts';
+import type { Logger } from '../core/logger.ts';
+import type { WorkflowStatus, WorkflowTaskStatus } from '../core/model/schema.ts';
+import type { DefinitionObject, WorkflowLookup } from '../core/definitions/catalog.ts';
 import {
   desiredTaskStatus,
   desiredWorkflowStatus,

@@ -1,7 +1,7 @@
 /** {@link ConfigMapSource} for the authentication ConfigMap on @kubernetes/client-node 1.x (get + watch). */
 import { CoreV1Api, Watch, type KubeConfig, type V1ConfigMap } from '@kubernetes/client-node';
-import { AUTHENTICATION_CONFIGMAP, type ConfigMapSource } from './authentication-config.ts';
-import { errorFields, SILENT_LOGGER, type Logger } from '../../core/logger.ts';
+import { AUTHENTICATION_CONFIGMAP, type ConfigMapSource } from '../apiserver/auth/authentication-config.ts';
+import { errorFields, SILENT_LOGGER, type Logger } from '../core/logger.ts';
 
 /** Options of {@link KubernetesConfigMapSource}. */
 export interface KubernetesConfigMapSourceOptions {

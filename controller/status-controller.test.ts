@@ -1,7 +1,7 @@
 import { expect } from 'chai';
-import { RevisionRecorder } from '../../core/definitions/revision-recorder.ts';
-import type { WorkflowStatus, WorkflowTaskStatus } from '../../core/model/schema.ts';
-import { DefinitionCatalog, type DefinitionObject } from '../definitions/catalog.ts';
+import { RevisionRecorder } from '../core/definitions/revision-recorder.ts';
+import type { WorkflowStatus, WorkflowTaskStatus } from '../core/model/schema.ts';
+import { DefinitionCatalog, type DefinitionObject } from '../core/definitions/catalog.ts';
 import { DefinitionStatusController, type DefinitionEvent, type StatusWriter } from './status-controller.ts';
 
 const NS = 'shop';

@@ -2,11 +2,11 @@
  * The definitions controller as the server runs it: the status controller, active while this replica
  * holds the Lease (or always, with leader election off — one replica, development).
  */
-import type * as k8s from '@kubernetes/client-node';
-import type { DefinitionCatalog } from '../definitions/catalog.ts';
-import { KubeEventRecorder, KubeLeaseClient, KubeStatusWriter } from './kube.ts';
+import type { DefinitionCatalog } from '../core/definitions/catalog.ts';
+import type { KubeConfig } from '../kube/config.ts';
+import { KubeEventRecorder, KubeLeaseClient, KubeStatusWriter } from '../kube/controller-clients.ts';
 import { LeaderElector } from './leader-election.ts';
-import type { RevisionRecorder } from '../../core/definitions/revision-recorder.ts';
+import type { RevisionRecorder } from '../core/definitions/revision-recorder.ts';
 import { DefinitionStatusController, type ControllerLogger } from './status-controller.ts';
 
 /** Name of the Lease replicas elect a leader with. */
@@ -14,7 +14,7 @@ export const LEASE_NAME = 'syncflow-controller';
 
 /** What the server passes in. */
 export interface DefinitionControllerOptions {
-  kubeConfig: k8s.KubeConfig;
+  kubeConfig: KubeConfig;
   catalog: DefinitionCatalog;
   revisions: RevisionRecorder;
   logger: ControllerLogger;

@@ -3,9 +3,9 @@
  * (Workflow, WorkflowTask), restarted after errors. The catalog is "synced" once both listed.
  */
 import * as k8s from '@kubernetes/client-node';
-import type { Logger } from '../../core/logger.ts';
-import { DEFINITIONS_GROUP, VERSION, WORKFLOW_NAMES, WORKFLOW_TASK_NAMES } from '../../core/model/resources.ts';
-import type { DefinitionCatalog, DefinitionObject } from '../definitions/catalog.ts';
+import type { Logger } from '../core/logger.ts';
+import { DEFINITIONS_GROUP, VERSION, WORKFLOW_NAMES, WORKFLOW_TASK_NAMES } from '../core/model/resources.ts';
+import type { DefinitionCatalog, DefinitionObject } from '../core/definitions/catalog.ts';
 
 /** The part of the one {@link Logger} the informers call. */
 export type InformerLogger = Pick<Logger, 'info' | 'warn'>;

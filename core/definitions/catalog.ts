@@ -3,10 +3,10 @@
  * compiled once per set of resourceVersions and swapped atomically, so an execution always runs one
  * consistent snapshot and the hot path never parses.
  */
-import type { CompiledTask, CompiledWorkflow } from '../../core/definitions/compile.ts';
-import type { FieldError } from '../../core/errors.ts';
-import type { WorkflowDocument, WorkflowTaskDocument } from '../../core/model/schema.ts';
-import { TaskSet, validateTask, validateWorkflow } from '../../core/validation/validate.ts';
+import type { CompiledTask, CompiledWorkflow } from './compile.ts';
+import type { FieldError } from '../errors.ts';
+import type { WorkflowDocument, WorkflowTaskDocument } from '../model/schema.ts';
+import { TaskSet, validateTask, validateWorkflow } from '../validation/validate.ts';
 
 /** A definition object as the API server stores it. */
 export interface DefinitionObject {

@@ -4,14 +4,9 @@
  * cache so that the hot path rarely waits for the API server.
  */
 import * as k8s from '@kubernetes/client-node';
-import type { SecretReference, SecretResolver } from '../../core/engine/collaborators.ts';
-import { TtlCache } from '../../core/ttl-cache.ts';
-import type { NamespacedSecrets } from '../execution/service.ts';
-
-/** Reads one Secret's data (base64 values), `undefined` when it does not exist. */
-export interface SecretReader {
-  read(namespace: string, name: string): Promise<Record<string, string> | undefined>;
-}
+import type { SecretReference, SecretResolver } from '../core/engine/collaborators.ts';
+import { TtlCache } from '../core/ttl-cache.ts';
+import type { NamespacedSecrets, SecretReader } from '../core/secrets.ts';
 
 /** `SecretReader` over the Kubernetes API. */
 export class KubeSecretReader implements SecretReader {

@@ -1,5 +1,6 @@
 import { expect } from 'chai';
-import { CachedSecrets, StaticSecrets, type SecretReader } from './secret-resolver.ts';
+import type { SecretReader } from '../core/secrets.ts';
+import { CachedSecrets, StaticSecrets } from './secret-resolver.ts';
 
 describe('CachedSecrets', () => {
   it('reads Secrets of the resolver namespace only, caches them for the TTL, and decodes values', async () => {

@@ -4,7 +4,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
 import { KubernetesConfigMapSource } from './configmap-source.ts';
-import { KubernetesReviewClient, ReviewError } from './kube-reviews.ts';
+import { KubernetesReviewClient, ReviewError } from './reviews.ts';
 
 type Route = (req: IncomingMessage, body: string, res: ServerResponse) => void;
 

@@ -3,10 +3,10 @@
  * the controller compares it with what is stored and writes only differences.
  */
 import { isDeepStrictEqual } from 'node:util';
-import { DEFINITIONS_API_VERSION } from '../../core/model/resources.ts';
-import type { WorkflowStatus, WorkflowTaskStatus } from '../../core/model/schema.ts';
-import { validateTask } from '../../core/validation/validate.ts';
-import type { DefinitionObject, WorkflowLookup } from '../definitions/catalog.ts';
+import { DEFINITIONS_API_VERSION } from '../core/model/resources.ts';
+import type { WorkflowStatus, WorkflowTaskStatus } from '../core/model/schema.ts';
+import { validateTask } from '../core/validation/validate.ts';
+import type { DefinitionObject, WorkflowLookup } from '../core/definitions/catalog.ts';
 
 /** A Kubernetes condition as stored in status. */
 export interface Condition {

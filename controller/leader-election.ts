@@ -14,12 +14,6 @@ export interface LeaseRecord {
   leaseTransitions?: number;
 }
 
-/** MicroTime as kube-apiserver requires it: RFC 3339 with exactly six fractional digits. */
-export function microTime(iso: string): string {
-  const date = new Date(iso);
-  return Number.isNaN(date.getTime()) ? iso : date.toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
-}
-
 /** A stored Lease: its record and the resourceVersion to write against. */
 export interface StoredLease {
   spec: LeaseRecord;

@@ -9,10 +9,10 @@ import {
   VERSION,
   WORKFLOW_NAMES,
   WORKFLOW_TASK_NAMES,
-} from '../../core/model/resources.ts';
-import type { WorkflowStatus, WorkflowTaskStatus } from '../../core/model/schema.ts';
-import { microTime, type LeaseClient, type LeaseRecord, type StoredLease } from './leader-election.ts';
-import type { DefinitionEvent, EventRecorder, StatusWriter } from './status-controller.ts';
+} from '../core/model/resources.ts';
+import type { WorkflowStatus, WorkflowTaskStatus } from '../core/model/schema.ts';
+import type { LeaseClient, LeaseRecord, StoredLease } from '../controller/leader-election.ts';
+import type { DefinitionEvent, EventRecorder, StatusWriter } from '../controller/status-controller.ts';
 
 const MERGE_PATCH = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
 
@@ -157,4 +157,10 @@ function toSpec(record: LeaseRecord): LeaseRecord {
 
 function toStored(lease: LeaseObject): StoredLease {
   return { resourceVersion: lease.metadata?.resourceVersion ?? '', spec: lease.spec ?? {} };
+}
+
+/** MicroTime as kube-apiserver requires it: RFC 3339 with exactly six fractional digits. */
+export function microTime(iso: string): string {
+  const date = new Date(iso);
+  return Number.isNaN(date.getTime()) ? iso : date.toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
 }
