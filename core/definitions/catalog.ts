@@ -1,7 +1,10 @@
 /**
- * The definitions the server runs: Workflow and WorkflowTask objects as the informers last saw them,
- * compiled once per set of resourceVersions and swapped atomically, so an execution always runs one
- * consistent snapshot and the hot path never parses.
+ * The definitions the server runs: Workflow and WorkflowTask objects as the informers last saw them.
+ * Informer events only store objects and invalidate; a workflow is compiled on the first `lookup`
+ * after it or any task of its namespace changed (so that caller pays the compile, about 0.2 ms for a
+ * four-step workflow), and the result is cached under the workflow's resourceVersion and the
+ * namespace's task generation until the next change. A lookup returns one compiled workflow, an
+ * immutable snapshot, which the execution keeps even if definitions change while it runs.
  */
 import type { CompiledTask, CompiledWorkflow } from './compile.ts';
 import type { FieldError } from '../errors.ts';
