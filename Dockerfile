@@ -18,6 +18,9 @@ COPY apiserver/ apiserver/
 COPY admission/ admission/
 COPY cli/ cli/
 COPY client/ client/
+COPY history/ history/
+COPY controller/ controller/
+COPY kube/ kube/
 # tsx is a development dependency (bin/syncflow.js uses it from a checkout): checked gone here.
 RUN bash hack/build.sh dist \
  && npm prune --omit=dev --no-audit --no-fund \

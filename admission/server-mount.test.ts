@@ -6,7 +6,7 @@ import { Registry } from 'prom-client';
 import { buildApp } from '../apiserver/app.ts';
 import { DefinitionCatalog } from '../core/definitions/catalog.ts';
 import type { ExecutionService } from '../apiserver/execution/service.ts';
-import type { ExecutionStore } from '../apiserver/history/store.ts';
+import type { ExecutionStore } from '../history/store.ts';
 import type { RequestGuard } from '../apiserver/http/guard.ts';
 import { ADMISSION_PATHS, admissionRoutes } from './routes.ts';
 import { getUser, notify, profile, review } from './testdata/definitions.ts';

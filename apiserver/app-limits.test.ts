@@ -8,7 +8,7 @@ import type { WorkflowExecutionStatus } from '../core/model/schema.ts';
 import { buildApp } from './app.ts';
 import { DefinitionCatalog } from '../core/definitions/catalog.ts';
 import { ExecutionService } from './execution/service.ts';
-import { openHistory, type History } from './history/index.ts';
+import { openHistory, type History } from '../history/index.ts';
 import { TrustingGuard } from './http/guard.ts';
 import { StaticSecrets } from '../kube/secret-resolver.ts';
 

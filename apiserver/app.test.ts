@@ -20,7 +20,7 @@ import { buildApp } from './app.ts';
 import type { UserInfo } from './auth/user.ts';
 import { DefinitionCatalog, type DefinitionObject } from '../core/definitions/catalog.ts';
 import { ExecutionService } from './execution/service.ts';
-import { openHistory, type History } from './history/index.ts';
+import { openHistory, type History } from '../history/index.ts';
 import type { RequestGuard, ResourceRequest } from './http/guard.ts';
 import { StaticSecrets } from '../kube/secret-resolver.ts';
 import { createServerMetrics } from './metrics.ts';

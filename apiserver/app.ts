@@ -13,7 +13,7 @@ import { answerOpenApiV3, openApiV2Document, openApiV3IndexDocument } from './ap
 import { failureStatus, statusFromError } from './api/status.ts';
 import type { ExecutionService } from './execution/service.ts';
 import { runGatewayHandler, type InFlightLimiter } from './gateway/run-gateway.ts';
-import type { ExecutionStore } from './history/store.ts';
+import type { ExecutionStore } from '../history/store.ts';
 import { API_PREFIX, type RequestGuard } from './http/guard.ts';
 import { NO_DELAY, WorkLimiter, type LoadSignal } from './http/overload.ts';
 import { executionRoutes, type RestObserver } from './registry/workflowexecutions/rest.ts';

@@ -29,7 +29,7 @@ import {
 import { startDefinitionController } from '../controller/index.ts';
 import { DefinitionCatalog } from '../core/definitions/catalog.ts';
 import { ExecutionService } from './execution/service.ts';
-import { openHistory, type History } from './history/index.ts';
+import { openHistory, type History } from '../history/index.ts';
 import { DelegatingGuard } from './http/guard.ts';
 import { DEFAULT_CONNECTION_LIMITS, SecureListener } from './http/listener.ts';
 import { EventLoopDelay, WorkLimiter } from './http/overload.ts';

@@ -35,7 +35,7 @@ check crds-up-to-date npx tsx hack/generate-crds.ts --check
 check validators-up-to-date npx tsx hack/generate-validators.ts --check
 check openapi-up-to-date npx tsx hack/generate-openapi.ts --check
 # The compiled build the image runs (hack/build.sh), smoke-tested by running its CLI on the examples.
-check compiled-build bash -c 'out=.cache/build-check && bash hack/build.sh "$out" && test -f "$out/apiserver/history/migrations/001_initial.sql" && node "$out/cli/bin.js" validate examples'
+check compiled-build bash -c 'out=.cache/build-check && bash hack/build.sh "$out" && test -f "$out/history/migrations/001_initial.sql" && node "$out/cli/bin.js" validate examples'
 
 step "unit suite on $(node --version) with coverage"
 rm -rf coverage
@@ -50,7 +50,7 @@ if [[ -z "${SYNCFLOW_SKIP_NODE24:-}" ]]; then
   step "unit suite on Node 24"
   if node24="$(bash hack/node24.sh)"; then
     SYNCFLOW_TEST_SUITE=unit-node24 "$node24" node_modules/mocha/bin/mocha.js \
-      'core/**/*.test.ts' 'cli/**/*.test.ts' 'client/**/*.test.ts' 'admission/**/*.test.ts' 'apiserver/**/*.test.ts' 'controller/**/*.test.ts' 'kube/**/*.test.ts' 'test/unit/**/*.test.ts'
+      'core/**/*.test.ts' 'cli/**/*.test.ts' 'client/**/*.test.ts' 'admission/**/*.test.ts' 'apiserver/**/*.test.ts' 'history/**/*.test.ts' 'controller/**/*.test.ts' 'kube/**/*.test.ts' 'test/unit/**/*.test.ts'
     record unit-node24 $?
   else
     record node24-install 1

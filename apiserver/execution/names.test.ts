@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { NameReservations } from './names.ts';
 import { StoredNameCheck } from './stored-names.ts';
-import type { ExecutionName } from '../history/store.ts';
+import type { ExecutionName } from '../../history/store.ts';
 
 describe('NameReservations', () => {
   it('holds a name once per namespace until it is released', () => {

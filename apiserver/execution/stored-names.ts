@@ -3,7 +3,7 @@
  * goes to the database at once, and those asked while a query is in flight go together in the next
  * one. Under load that is one query per batch of creates rather than one per create.
  */
-import type { ExecutionName } from '../history/store.ts';
+import type { ExecutionName } from '../../history/store.ts';
 
 /** The store's bulk lookup: the `namespace/name` keys of the given names that are stored. */
 export type StoredNamesLookup = (names: readonly ExecutionName[]) => Promise<Set<string>>;

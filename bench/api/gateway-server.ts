@@ -30,7 +30,7 @@ import {
 } from '../../apiserver/auth/index.ts';
 import { DefinitionCatalog, type DefinitionObject } from '../../core/definitions/catalog.ts';
 import { ExecutionService } from '../../apiserver/execution/service.ts';
-import { openHistory, type History } from '../../apiserver/history/index.ts';
+import { openHistory, type History } from '../../history/index.ts';
 import { DelegatingGuard, TrustingGuard } from '../../apiserver/http/guard.ts';
 import { StaticSecrets } from '../../kube/secret-resolver.ts';
 import { createServerMetrics } from '../../apiserver/metrics.ts';

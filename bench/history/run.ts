@@ -27,7 +27,7 @@ import {
   ExecutionWriter,
   openHistory,
   type History,
-} from '../../apiserver/history/index.ts';
+} from '../../history/index.ts';
 import type { WorkflowExecution } from '../../core/model/execution.ts';
 import { SILENT_LOGGER } from '../../core/logger.ts';
 import { freshSchema } from '../../test/integration/history/store-contract.ts';

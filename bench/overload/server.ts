@@ -21,7 +21,7 @@ import {
 } from '../../apiserver/auth/index.ts';
 import { DefinitionCatalog, type DefinitionObject } from '../../core/definitions/catalog.ts';
 import { ExecutionService } from '../../apiserver/execution/service.ts';
-import { openHistory } from '../../apiserver/history/index.ts';
+import { openHistory } from '../../history/index.ts';
 import { DelegatingGuard } from '../../apiserver/http/guard.ts';
 import { DEFAULT_CONNECTION_LIMITS, SecureListener } from '../../apiserver/http/listener.ts';
 import { EventLoopDelay } from '../../apiserver/http/overload.ts';

@@ -16,7 +16,7 @@ import { Registry } from 'prom-client';
 import { buildApp } from '../../apiserver/app.ts';
 import { DefinitionCatalog } from '../../core/definitions/catalog.ts';
 import { ExecutionService } from '../../apiserver/execution/service.ts';
-import { openHistory } from '../../apiserver/history/index.ts';
+import { openHistory } from '../../history/index.ts';
 import { TrustingGuard } from '../../apiserver/http/guard.ts';
 import { StaticSecrets } from '../../kube/secret-resolver.ts';
 import { serverLogger } from '../../apiserver/logging.ts';

@@ -16,8 +16,8 @@ import { UndiciTaskClient } from '../../core/engine/http-client.ts';
 import { buildApp } from '../../apiserver/app.ts';
 import { DefinitionCatalog } from '../../core/definitions/catalog.ts';
 import { ExecutionService } from '../../apiserver/execution/service.ts';
-import { ExecutionWriter, openHistory, type History } from '../../apiserver/history/index.ts';
-import { RecordingLogger } from '../../apiserver/history/testing.ts';
+import { ExecutionWriter, openHistory, type History } from '../../history/index.ts';
+import { RecordingLogger } from '../../history/testing.ts';
 import { TrustingGuard } from '../../apiserver/http/guard.ts';
 import { StaticSecrets } from '../../kube/secret-resolver.ts';
 

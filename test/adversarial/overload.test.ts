@@ -17,7 +17,7 @@ import type { WorkflowExecutionStatus } from '../../core/model/schema.ts';
 import { buildApp } from '../../apiserver/app.ts';
 import { DefinitionCatalog } from '../../core/definitions/catalog.ts';
 import { ExecutionService } from '../../apiserver/execution/service.ts';
-import { openHistory, type History } from '../../apiserver/history/index.ts';
+import { openHistory, type History } from '../../history/index.ts';
 import { TrustingGuard, type RequestGuard } from '../../apiserver/http/guard.ts';
 import { DEFAULT_CONNECTION_LIMITS, SecureListener } from '../../apiserver/http/listener.ts';
 import { EventLoopDelay, WorkLimiter } from '../../apiserver/http/overload.ts';

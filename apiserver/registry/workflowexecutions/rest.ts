@@ -12,7 +12,7 @@ import { statusFromError } from '../../api/status.ts';
 import { fieldValidationOutcome, parseFieldValidation, validateExecutionFields } from '../../api/openapi.ts';
 import type { UserInfo } from '../../auth/user.ts';
 import type { ExecutionService } from '../../execution/service.ts';
-import type { ExecutionStore, WorkflowRevisionRecord, WatchEvent } from '../../history/store.ts';
+import type { ExecutionStore, WorkflowRevisionRecord, WatchEvent } from '../../../history/store.ts';
 import { parseJson, readBody } from '../../http/body.ts';
 import type { RequestGuard, ResourceRequest } from '../../http/guard.ts';
 import { applyObjectPatch, patchTypeOf } from './patch.ts';

@@ -1,7 +1,7 @@
 /** Access to the real PostgreSQL of the integration tests (hack/postgres.sh run sets the variables). */
 import pg from 'pg';
 import type { Registry } from 'prom-client';
-import { openHistory, type History, type HistoryOptions } from '../../../apiserver/history/index.ts';
+import { openHistory, type History, type HistoryOptions } from '../../../history/index.ts';
 import { SILENT_LOGGER } from '../../../core/logger.ts';
 import { freshSchema } from './store-contract.ts';
 

@@ -3,7 +3,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { Registry } from 'prom-client';
 import { SyncflowError } from '../../../core/errors.ts';
-import type { History } from '../../../apiserver/history/index.ts';
+import type { History } from '../../../history/index.ts';
 import { announceSkip, openFreshHistory, PG_CTL, TEST_DATABASE_URL, testPool } from './database.ts';
 import { execution } from './fixtures.ts';
 

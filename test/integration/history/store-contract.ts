@@ -1,16 +1,16 @@
 /**
  * The behaviour every ExecutionStore backed by PostgreSQL must show, run against a real
- * PostgreSQL (store.integration.test.ts) and against embedded PGlite (apiserver/history/pg-store.test.ts).
+ * PostgreSQL (store.integration.test.ts) and against embedded PGlite (history/pg-store.test.ts).
  */
 import { expect } from 'chai';
 import type pg from 'pg';
 import { SyncflowError } from '../../../core/errors.ts';
 import { WORKFLOW_LABEL } from '../../../core/model/resources.ts';
 import { SILENT_LOGGER } from '../../../core/logger.ts';
-import { applyMigrations, loadMigrations } from '../../../apiserver/history/migrate.ts';
-import { PgExecutionStore } from '../../../apiserver/history/pg-store.ts';
-import { RetentionSweeper } from '../../../apiserver/history/retention.ts';
-import type { ExecutionWatch, WatchEvent } from '../../../apiserver/history/store.ts';
+import { applyMigrations, loadMigrations } from '../../../history/migrate.ts';
+import { PgExecutionStore } from '../../../history/pg-store.ts';
+import { RetentionSweeper } from '../../../history/retention.ts';
+import type { ExecutionWatch, WatchEvent } from '../../../history/store.ts';
 import type { WorkflowExecution } from '../../../core/model/execution.ts';
 import { execution } from './fixtures.ts';
 

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { Registry } from 'prom-client';
-import type { History } from '../../../apiserver/history/index.ts';
+import type { History } from '../../../history/index.ts';
 import { announceSkip, openFreshHistory, TEST_DATABASE_URL } from './database.ts';
 import { execution } from './fixtures.ts';
 

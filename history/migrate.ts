@@ -6,8 +6,8 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
-import { SyncflowError } from '../../core/errors.ts';
-import type { Logger } from '../../core/logger.ts';
+import { SyncflowError } from '../core/errors.ts';
+import type { Logger } from '../core/logger.ts';
 
 /** Advisory lock key held while migrating (two int4 keys: "sflw", 1). */
 const MIGRATION_LOCK = [0x73666c77, 1] as const;

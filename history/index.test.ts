@@ -3,8 +3,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
-import { SyncflowError } from '../../core/errors.ts';
-import { execution } from '../../test/integration/history/fixtures.ts';
+import { SyncflowError } from '../core/errors.ts';
+import { execution } from '../test/integration/history/fixtures.ts';
 import { describeDatabase, openHistory } from './index.ts';
 import { RecordingLogger } from './testing.ts';
 

@@ -1,5 +1,5 @@
 /** Test doubles shared by the history unit tests. */
-import type { Logger } from '../../core/logger.ts';
+import type { Logger } from '../core/logger.ts';
 
 /** One captured log entry. */
 export interface LogEntry {

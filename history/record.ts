@@ -3,8 +3,8 @@
  * when it is recorded. The queue then holds a few strings per execution instead of its object graph,
  * which the garbage collector would otherwise copy at every scavenge until the batch is written.
  */
-import { EXECUTION_API_VERSION, WORKFLOW_LABEL } from '../../core/model/resources.ts';
-import type { WorkflowExecution } from '../../core/model/execution.ts';
+import { EXECUTION_API_VERSION, WORKFLOW_LABEL } from '../core/model/resources.ts';
+import type { WorkflowExecution } from '../core/model/execution.ts';
 
 /** One task row: id, phase, duration in ms (null when the task did not run). */
 export type TaskRow = readonly [id: string, phase: string, durationMs: number | null];

@@ -4,8 +4,8 @@
  * filter they match. A watcher starting from an older resourceVersion first catches up with its own
  * queries, then joins the shared loop. See docs/history.md for why polling and the measurement.
  */
-import { SyncflowError } from '../../core/errors.ts';
-import { errorFields, type Logger } from '../../core/logger.ts';
+import { SyncflowError } from '../core/errors.ts';
+import { errorFields, type Logger } from '../core/logger.ts';
 import type { ExecutionWatch, WatchEvent } from './store.ts';
 
 /** A committed change with the resourceVersion that orders it. */

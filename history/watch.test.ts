@@ -1,6 +1,6 @@
 import { expect } from 'chai';
-import { SyncflowError } from '../../core/errors.ts';
-import { execution } from '../../test/integration/history/fixtures.ts';
+import { SyncflowError } from '../core/errors.ts';
+import { execution } from '../test/integration/history/fixtures.ts';
 import type { ExecutionWatch, WatchEvent } from './store.ts';
 import { RecordingLogger } from './testing.ts';
 import { WatchHub, type ChangeFeed, type ChangePage, type StoredChange } from './watch.ts';

@@ -1,12 +1,12 @@
 import { expect } from 'chai';
 import { Registry } from 'prom-client';
 import sinon from 'sinon';
-import { SyncflowError } from '../../core/errors.ts';
-import { execution } from '../../test/integration/history/fixtures.ts';
+import { SyncflowError } from '../core/errors.ts';
+import { execution } from '../test/integration/history/fixtures.ts';
 import { createHistoryMetrics } from './metrics.ts';
 import type { ExecutionRecord } from './record.ts';
 import type { ExecutionBatchSink, InsertOutcome } from './store.ts';
-import type { WorkflowExecution } from '../../core/model/execution.ts';
+import type { WorkflowExecution } from '../core/model/execution.ts';
 import { RecordingLogger } from './testing.ts';
 import { checkRecordable, ExecutionWriter, isDataError, type ExecutionWriterOptions } from './writer.ts';
 

@@ -8,7 +8,7 @@ import { expect } from 'chai';
 import { connect } from 'node:net';
 import pg from 'pg';
 import { Registry } from 'prom-client';
-import { execution } from '../../test/integration/history/fixtures.ts';
+import { execution } from '../test/integration/history/fixtures.ts';
 import { startEmbeddedDatabase, type EmbeddedDatabase } from './embedded.ts';
 import { openHistory } from './index.ts';
 import { RecordingLogger } from './testing.ts';

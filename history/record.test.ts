@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { execution } from '../../test/integration/history/fixtures.ts';
+import { execution } from '../test/integration/history/fixtures.ts';
 import { executionFromRecord, executionRecord } from './record.ts';
 
 describe('execution records', () => {

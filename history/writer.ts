@@ -5,12 +5,12 @@
  * retried and the queue grows up to `maxQueued`; from then on `admit()` refuses new executions with
  * `ServiceUnavailable` *before* they run, and accepts again as soon as the queue drains.
  */
-import { SyncflowError } from '../../core/errors.ts';
-import { errorFields, type Logger } from '../../core/logger.ts';
+import { SyncflowError } from '../core/errors.ts';
+import { errorFields, type Logger } from '../core/logger.ts';
 import type { HistoryMetrics } from './metrics.ts';
 import { executionFromRecord, executionRecord, renamedRecord, REQUESTED_NAME_ANNOTATION, type ExecutionRecord } from './record.ts';
 import type { ExecutionBatchSink } from './store.ts';
-import type { WorkflowExecution } from '../../core/model/execution.ts';
+import type { WorkflowExecution } from '../core/model/execution.ts';
 
 /** Options of the writer; durations in ms. */
 export interface ExecutionWriterOptions {

@@ -2,7 +2,7 @@
  * Translates parsed selectors and time ranges into SQL conditions with bound parameters. Values never
  * enter the SQL text; only column names chosen here do.
  */
-import { WORKFLOW_LABEL } from '../../core/model/resources.ts';
+import { WORKFLOW_LABEL } from '../core/model/resources.ts';
 import type { FieldSelector, LabelSelector, SelectableField } from './selector.ts';
 
 /** Collects bound parameters and hands out their placeholders. */

@@ -3,8 +3,8 @@
  * memory (watch) or translated to SQL (list, see sql-filter.ts). The string syntax is the one
  * kubectl sends: `a=b,c!=d,e in (f,g),h notin (i),j,!k` and `spec.workflowRef.name=x,status.phase!=Failed`.
  */
-import { SyncflowError } from '../../core/errors.ts';
-import { isDnsSubdomain, isLabelValue } from '../../core/model/names.ts';
+import { SyncflowError } from '../core/errors.ts';
+import { isDnsSubdomain, isLabelValue } from '../core/model/names.ts';
 
 export type LabelOperator = 'exists' | 'notexists' | 'eq' | 'neq' | 'in' | 'notin';
 

@@ -3,7 +3,7 @@
  * its first page (items created later are not included, so pages neither repeat nor skip items
  * while inserts go on) and remembers the key of the last item returned.
  */
-import { SyncflowError } from '../../core/errors.ts';
+import { SyncflowError } from '../core/errors.ts';
 
 /** What a continue token carries. */
 export interface ContinuePosition {

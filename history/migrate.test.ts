@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SyncflowError } from '../../core/errors.ts';
+import { SyncflowError } from '../core/errors.ts';
 import { loadMigrations } from './migrate.ts';
 
 describe('loadMigrations', () => {

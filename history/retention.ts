@@ -3,7 +3,7 @@
  * past its window, in small batches with a pause between them so a sweep never holds the history
  * write lock for long (safe to run at any hour, on every replica).
  */
-import { errorFields, type Logger } from '../../core/logger.ts';
+import { errorFields, type Logger } from '../core/logger.ts';
 import type { HistoryMetrics } from './metrics.ts';
 
 /** What retention needs from a store. */

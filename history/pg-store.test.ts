@@ -1,9 +1,9 @@
 import { expect } from 'chai';
 import pg from 'pg';
-import { describeStoreContract } from '../../test/integration/history/store-contract.ts';
+import { describeStoreContract } from '../test/integration/history/store-contract.ts';
 import { startEmbeddedDatabase, type EmbeddedDatabase } from './embedded.ts';
-import { SyncflowError } from '../../core/errors.ts';
-import { SILENT_LOGGER } from '../../core/logger.ts';
+import { SyncflowError } from '../core/errors.ts';
+import { SILENT_LOGGER } from '../core/logger.ts';
 import { applyMigrations } from './migrate.ts';
 
 describe('PgExecutionStore on embedded PGlite', function () {

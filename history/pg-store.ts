@@ -9,11 +9,11 @@
  * are batches (one per replica at a time), patches and deletes, so the lock is cheap.
  */
 import type pg from 'pg';
-import { SyncflowError } from '../../core/errors.ts';
-import { EXECUTION_API_VERSION, WORKFLOW_LABEL } from '../../core/model/resources.ts';
-import type { ExecutionPhase, WorkflowExecutionStatus } from '../../core/model/schema.ts';
+import { SyncflowError } from '../core/errors.ts';
+import { EXECUTION_API_VERSION, WORKFLOW_LABEL } from '../core/model/resources.ts';
+import type { ExecutionPhase, WorkflowExecutionStatus } from '../core/model/schema.ts';
 import { decodeContinue, encodeContinue } from './continue-token.ts';
-import type { Logger } from '../../core/logger.ts';
+import type { Logger } from '../core/logger.ts';
 import {
   matchesFields,
   matchesLabels,
@@ -39,7 +39,7 @@ import type {
   TaskDurationStats,
   WorkflowRevisionRecord,
 } from './store.ts';
-import type { WorkflowExecution } from '../../core/model/execution.ts';
+import type { WorkflowExecution } from '../core/model/execution.ts';
 import { EXECUTION_ROW_COLUMNS, executionRecord, type ExecutionRecord } from './record.ts';
 import { WatchHub, type ChangeFeed, type ChangePage, type StoredChange } from './watch.ts';
 

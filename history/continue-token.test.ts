@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { SyncflowError } from '../../core/errors.ts';
+import { SyncflowError } from '../core/errors.ts';
 import { decodeContinue, encodeContinue } from './continue-token.ts';
 
 describe('continue tokens', () => {

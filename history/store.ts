@@ -3,7 +3,7 @@
  * Kubernetes list/watch semantics, workflow revisions and task duration statistics. PostgreSQL is
  * one implementation (`PgExecutionStore`); the interface keeps the API server free of SQL.
  */
-import type { WorkflowExecution } from '../../core/model/execution.ts';
+import type { WorkflowExecution } from '../core/model/execution.ts';
 import type { FieldSelector, LabelSelector } from './selector.ts';
 import type { ExecutionRecord } from './record.ts';
 

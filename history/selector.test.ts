@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { SyncflowError } from '../../core/errors.ts';
+import { SyncflowError } from '../core/errors.ts';
 import {
   matchesFields,
   matchesLabels,

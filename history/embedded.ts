@@ -12,7 +12,7 @@
 import { mkdir } from 'node:fs/promises';
 import { PGlite } from '@electric-sql/pglite';
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
-import type { Logger } from '../../core/logger.ts';
+import type { Logger } from '../core/logger.ts';
 
 /** A running embedded database. */
 export interface EmbeddedDatabase {

@@ -4,10 +4,10 @@
  * down in order (stop admitting, flush, end watches, close connections).
  */
 import pg from 'pg';
-import { SyncflowError } from '../../core/errors.ts';
+import { SyncflowError } from '../core/errors.ts';
 import type { Registry } from 'prom-client';
 import { startEmbeddedDatabase, type EmbeddedDatabase } from './embedded.ts';
-import { errorFields, type Logger } from '../../core/logger.ts';
+import { errorFields, type Logger } from '../core/logger.ts';
 import { createHistoryMetrics } from './metrics.ts';
 import { applyMigrations } from './migrate.ts';
 import { PgExecutionStore } from './pg-store.ts';
