@@ -14,7 +14,7 @@ const commands: Record<string, { spec: CommandSpec; load: () => Promise<Command>
   run: { spec: RUN, load: async () => (await import('./run.ts')).runCommand },
   plan: { spec: PLAN, load: async () => (await import('./plan.ts')).planCommand },
   // The server parses and documents its own flags (apiserver/options.ts), `--help` included.
-  server: { spec: SERVER, load: async () => (await import('../apiserver/command.ts')).serverCommand },
+  server: { spec: SERVER, load: async () => (await import('./server.ts')).serverCommand },
 };
 
 const USAGE = `${TOP_LEVEL.summary}

@@ -1,7 +1,20 @@
 /** {@link ConfigMapSource} for the authentication ConfigMap on @kubernetes/client-node 1.x (get + watch). */
 import { CoreV1Api, Watch, type KubeConfig, type V1ConfigMap } from '@kubernetes/client-node';
-import { AUTHENTICATION_CONFIGMAP, type ConfigMapSource } from '../apiserver/auth/authentication-config.ts';
 import { errorFields, SILENT_LOGGER, type Logger } from '../core/logger.ts';
+
+/** Namespace and name of the ConfigMap kube-apiserver maintains for extension API servers. */
+export const AUTHENTICATION_CONFIGMAP = {
+  namespace: 'kube-system',
+  name: 'extension-apiserver-authentication',
+} as const;
+
+/** The ConfigMap's data, read and watched through a narrow interface (Kubernetes or a fake). */
+export interface ConfigMapSource {
+  /** The current `data`, or undefined when the ConfigMap does not exist. */
+  get(): Promise<Record<string, string> | undefined>;
+  /** Calls `onChange` with the new `data` (undefined on deletion) until the returned stop function runs. */
+  watch(onChange: (data: Record<string, string> | undefined) => void): () => void;
+}
 
 /** Options of {@link KubernetesConfigMapSource}. */
 export interface KubernetesConfigMapSourceOptions {

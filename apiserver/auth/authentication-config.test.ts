@@ -6,8 +6,8 @@ import {
   parseAuthenticationConfigMap,
   tlsClientCAs,
   type AuthenticationConfig,
-  type ConfigMapSource,
 } from './authentication-config.ts';
+import type { ConfigMapSource } from '../../kube/configmap-source.ts';
 import type { Logger } from '../../core/logger.ts';
 import { authenticationConfigMapData, testPki } from './testdata/pki.ts';
 

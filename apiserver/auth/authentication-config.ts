@@ -4,16 +4,12 @@
  * (requestheader) CA, allowed names and header names. Parsed and compiled once per change; kept in
  * sync by {@link AuthenticationConfigWatcher} so CA rotations apply without a restart.
  */
+import { AUTHENTICATION_CONFIGMAP, type ConfigMapSource } from '../../kube/configmap-source.ts';
 import { EventEmitter } from 'node:events';
 import { SyncflowError, type FieldError } from '../../core/errors.ts';
 import { parseCertificateBundle, type TrustedCertificate } from './certificates.ts';
 import { errorFields, SILENT_LOGGER, type Logger } from '../../core/logger.ts';
 
-/** Namespace and name of the ConfigMap kube-apiserver maintains for extension API servers. */
-export const AUTHENTICATION_CONFIGMAP = {
-  namespace: 'kube-system',
-  name: 'extension-apiserver-authentication',
-} as const;
 
 /** Front-proxy (requestheader) authentication settings. */
 export interface RequestHeaderConfig {
@@ -219,13 +215,6 @@ export function currentCompiledConfig(
   return config === undefined ? undefined : compileAuthenticationConfig(config);
 }
 
-/** The ConfigMap's data, read and watched through a narrow interface (Kubernetes or a fake). */
-export interface ConfigMapSource {
-  /** The current `data`, or undefined when the ConfigMap does not exist. */
-  get(): Promise<Record<string, string> | undefined>;
-  /** Calls `onChange` with the new `data` (undefined on deletion) until the returned stop function runs. */
-  watch(onChange: (data: Record<string, string> | undefined) => void): () => void;
-}
 
 /** Options of {@link AuthenticationConfigWatcher}. */
 export interface AuthenticationConfigWatcherOptions {

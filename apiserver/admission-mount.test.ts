@@ -3,13 +3,13 @@ import { expect } from 'chai';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Registry } from 'prom-client';
-import { buildApp } from '../apiserver/app.ts';
+import { buildApp } from './app.ts';
 import { DefinitionCatalog } from '../core/definitions/catalog.ts';
-import type { ExecutionService } from '../apiserver/execution/service.ts';
+import type { ExecutionService } from './execution/service.ts';
 import type { ExecutionStore } from '../history/store.ts';
-import type { RequestGuard } from '../apiserver/http/guard.ts';
-import { ADMISSION_PATHS, admissionRoutes } from './routes.ts';
-import { getUser, notify, profile, review } from './testdata/definitions.ts';
+import type { RequestGuard } from './http/guard.ts';
+import { ADMISSION_PATHS, admissionRoutes } from '../admission/routes.ts';
+import { getUser, notify, profile, review } from '../admission/testdata/definitions.ts';
 
 describe('admission in the server application', () => {
   let server: Server;

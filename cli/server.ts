@@ -1,11 +1,13 @@
-/** `syncflow server`: flags and environment → validated config → running server until SIGTERM. */
-import type { CliIO } from '../cli/io.ts';
-import { EXIT } from '../cli/io.ts';
-import { defaultServerOptions, parseServerFlags, serverUsage, validateServerOptions } from './options.ts';
-import { startServer } from './server.ts';
+/**
+ * `syncflow server`: flags and environment → validated config → running server until SIGTERM. The
+ * only CLI module that reaches apiserver/, and only through `await import()`, so `validate`, `run`
+ * and `plan` never load the server, its HTTP stack or the Kubernetes client.
+ */
+import { EXIT, type CliIO } from './io.ts';
 
 /** Runs the server; resolves with the exit code after a signal-initiated shutdown. */
 export async function serverCommand(args: readonly string[], io: CliIO, env: Record<string, string | undefined> = process.env): Promise<number> {
+  const { defaultServerOptions, parseServerFlags, serverUsage, validateServerOptions } = await import('../apiserver/options.ts');
   if (args.includes('--help') || args.includes('-h')) {
     io.stdout.write(serverUsage());
     return EXIT.ok;
@@ -17,6 +19,7 @@ export async function serverCommand(args: readonly string[], io: CliIO, env: Rec
     io.stderr.write(`syncflow server: invalid configuration:\n${errors.map((e) => `  - ${e}`).join('\n')}\n\n${serverUsage()}`);
     return EXIT.usage;
   }
+  const { startServer } = await import('../apiserver/server.ts');
   const server = await startServer(validated.config);
   await new Promise<void>((resolve) => {
     const stop = () => {
