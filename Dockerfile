@@ -21,6 +21,7 @@ COPY client/ client/
 COPY history/ history/
 COPY controller/ controller/
 COPY kube/ kube/
+COPY adapters/ adapters/
 # tsx is a development dependency (bin/syncflow.js uses it from a checkout): checked gone here.
 RUN bash hack/build.sh dist \
  && npm prune --omit=dev --no-audit --no-fund \

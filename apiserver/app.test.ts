@@ -12,9 +12,9 @@ import { parseAllDocuments } from 'yaml';
 import { SyncflowError } from '../core/errors.ts';
 import { causeType } from '../core/model/status-causes.ts';
 import { validateDocuments } from '../core/validation/validate.ts';
-import { EgressPolicy } from '../core/egress/policy.ts';
+import { EgressPolicy } from '../adapters/egress/policy.ts';
 import { DagExecutor } from '../core/engine/executor.ts';
-import { UndiciTaskClient } from '../core/engine/http-client.ts';
+import { UndiciTaskClient } from '../adapters/http-client.ts';
 import { DEMO_HOST, startDemoUpstream, type DemoUpstream } from '../examples/demo-upstream/server.ts';
 import { buildApp } from './app.ts';
 import type { UserInfo } from './auth/user.ts';
@@ -24,7 +24,7 @@ import { openHistory, type History } from '../history/index.ts';
 import type { RequestGuard, ResourceRequest } from './http/guard.ts';
 import { StaticSecrets } from '../kube/secret-resolver.ts';
 import { createServerMetrics } from './metrics.ts';
-import { aliasResolver } from '../core/egress/host-aliases.ts';
+import { aliasResolver } from '../adapters/egress/host-aliases.ts';
 
 const ADDRESS = '127.0.0.89';
 

@@ -3,7 +3,7 @@
  * at once, each naming the flag and the fix) → `ServerConfig` with parsed values.
  */
 import { parseDuration } from '../core/duration.ts';
-import { parseHostAliases } from '../core/egress/host-aliases.ts';
+import { parseHostAliases } from '../adapters/egress/host-aliases.ts';
 
 /** Options as given on the command line (strings, before validation). */
 export interface ServerOptions {

@@ -198,10 +198,10 @@ export async function runCommand(args: readonly string[], io: CliIO): Promise<nu
   const { workflow, input } = prepared;
   // The engine and its HTTP client load here rather than with this module, which `plan` shares.
   const [{ aliasResolver, parseHostAliases }, { EgressPolicy }, { DagExecutor }, { UndiciTaskClient }] = await Promise.all([
-    import('../core/egress/host-aliases.ts'),
-    import('../core/egress/policy.ts'),
+    import('../adapters/egress/host-aliases.ts'),
+    import('../adapters/egress/policy.ts'),
     import('../core/engine/executor.ts'),
-    import('../core/engine/http-client.ts'),
+    import('../adapters/http-client.ts'),
   ]);
   const { aliases, errors: aliasErrors } = parseHostAliases(parsed.hostAliases);
   if (aliasErrors.length) throw new UsageError(aliasErrors.join('; '));

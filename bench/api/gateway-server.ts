@@ -34,9 +34,9 @@ import { openHistory, type History } from '../../history/index.ts';
 import { DelegatingGuard, TrustingGuard } from '../../apiserver/http/guard.ts';
 import { StaticSecrets } from '../../kube/secret-resolver.ts';
 import { createServerMetrics } from '../../apiserver/metrics.ts';
-import { EgressPolicy } from '../../core/egress/policy.ts';
+import { EgressPolicy } from '../../adapters/egress/policy.ts';
 import { DagExecutor } from '../../core/engine/executor.ts';
-import { UndiciTaskClient } from '../../core/engine/http-client.ts';
+import { UndiciTaskClient } from '../../adapters/http-client.ts';
 import { baselineRun, DIAMOND, FAN, type Run } from '../engine/workloads.ts';
 import type { BenchPki } from './pki.ts';
 

@@ -7,8 +7,8 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Agent } from 'undici';
 import { DagExecutor } from '../../core/engine/executor.ts';
-import { UndiciTaskClient } from '../../core/engine/http-client.ts';
-import { EgressPolicy } from '../../core/egress/policy.ts';
+import { UndiciTaskClient } from '../../adapters/http-client.ts';
+import { EgressPolicy } from '../../adapters/egress/policy.ts';
 import { baselineRun, FAN, syncflowWorkflow, type Run } from './workloads.ts';
 
 const mode = process.argv[2] === 'baseline' ? 'baseline' : 'syncflow';

@@ -16,8 +16,8 @@ import { cpus, loadavg, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Agent } from 'undici';
 import { DagExecutor } from '../../core/engine/executor.ts';
-import { UndiciTaskClient } from '../../core/engine/http-client.ts';
-import { EgressPolicy } from '../../core/egress/policy.ts';
+import { UndiciTaskClient } from '../../adapters/http-client.ts';
+import { EgressPolicy } from '../../adapters/egress/policy.ts';
 import { baselineRun, DIAMOND, FAN, syncflowWorkflow, type Run } from './workloads.ts';
 import { startUpstream } from './upstream-process.ts';
 

@@ -19,8 +19,8 @@ import { cpus, loadavg, totalmem } from 'node:os';
 import pg from 'pg';
 import { Registry } from 'prom-client';
 import { DagExecutor } from '../../core/engine/executor.ts';
-import { UndiciTaskClient } from '../../core/engine/http-client.ts';
-import { EgressPolicy } from '../../core/egress/policy.ts';
+import { UndiciTaskClient } from '../../adapters/http-client.ts';
+import { EgressPolicy } from '../../adapters/egress/policy.ts';
 import { EXECUTION_API_VERSION, WORKFLOW_LABEL } from '../../core/model/resources.ts';
 import type { WorkflowExecutionStatus } from '../../core/model/schema.ts';
 import {

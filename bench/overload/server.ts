@@ -32,9 +32,9 @@ import type { TLSSocket } from 'node:tls';
 import { serverLogger } from '../../apiserver/logging.ts';
 import { StaticSecrets } from '../../kube/secret-resolver.ts';
 import { createServerMetrics } from '../../apiserver/metrics.ts';
-import { EgressPolicy } from '../../core/egress/policy.ts';
+import { EgressPolicy } from '../../adapters/egress/policy.ts';
 import { DagExecutor } from '../../core/engine/executor.ts';
-import { UndiciTaskClient } from '../../core/engine/http-client.ts';
+import { UndiciTaskClient } from '../../adapters/http-client.ts';
 import type { BenchPki } from '../api/pki.ts';
 
 /** Namespace, workflow and the group RBAC (the in-process review) lets create executions. */

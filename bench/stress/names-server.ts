@@ -20,9 +20,9 @@ import { openHistory } from '../../history/index.ts';
 import { TrustingGuard } from '../../apiserver/http/guard.ts';
 import { StaticSecrets } from '../../kube/secret-resolver.ts';
 import { serverLogger } from '../../apiserver/logging.ts';
-import { EgressPolicy } from '../../core/egress/policy.ts';
+import { EgressPolicy } from '../../adapters/egress/policy.ts';
 import { DagExecutor } from '../../core/engine/executor.ts';
-import { UndiciTaskClient } from '../../core/engine/http-client.ts';
+import { UndiciTaskClient } from '../../adapters/http-client.ts';
 
 export const NAMESPACE = 'stress';
 export const WORKFLOW = 'count';

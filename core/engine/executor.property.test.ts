@@ -1,8 +1,8 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { EgressPolicy } from '../egress/policy.ts';
+import { EgressPolicy } from '../../adapters/egress/policy.ts';
 import { DagExecutor } from './executor.ts';
-import { UndiciTaskClient } from './http-client.ts';
+import { UndiciTaskClient } from '../../adapters/http-client.ts';
 import { compileFixture } from './testdata/fixtures.ts';
 import { TestUpstream, delay, type RouteHandler } from './testdata/upstream.ts';
 

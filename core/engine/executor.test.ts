@@ -1,10 +1,11 @@
 import { expect } from 'chai';
 import { SyncflowError } from '../errors.ts';
-import { EgressPolicy } from '../egress/policy.ts';
+import { EgressPolicy } from '../../adapters/egress/policy.ts';
 import type { TaskExecutionStatus, WorkflowExecutionStatus } from '../model/schema.ts';
 import { SYSTEM_CLOCK, type Clock, type ExecutionObserver, type SecretResolver } from './collaborators.ts';
 import { DagExecutor } from './executor.ts';
-import { UndiciTaskClient, type TaskHttpClient } from './http-client.ts';
+import { UndiciTaskClient } from '../../adapters/http-client.ts';
+import type { TaskHttpClient } from './task-http.ts';
 import { compileFixture } from './testdata/fixtures.ts';
 import { delay, json, sequence, TestUpstream } from './testdata/upstream.ts';
 

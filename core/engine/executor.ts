@@ -21,7 +21,7 @@ import {
   type SecretResolver,
 } from './collaborators.ts';
 import { Cancellation, type CallerSignal } from './cancellation.ts';
-import type { TaskHttpClient, TaskResponse } from './http-client.ts';
+import type { TaskHttpClient, TaskResponse } from './task-http.ts';
 import { checkWorkflowInput } from './input.ts';
 import { jsonTextExceedsDepth } from './json-depth.ts';
 import { MIN_SECRET_LENGTH, SecretRedactor } from './redact.ts';

@@ -1,5 +1,4 @@
 /** Tracing: W3C trace context for upstream calls, and which tasks overlapped in time. */
-import { randomFillSync } from 'node:crypto';
 
 /** The trace an execution belongs to: the caller's, or a new one. */
 export interface TraceContext {
@@ -24,14 +23,15 @@ export function childTraceparent(trace: TraceContext): string {
 }
 
 // Ids come from a pooled buffer refilled in 4 KiB batches: one crypto call per 512 span ids.
-const pool = Buffer.alloc(4_096);
+// Web Crypto (a global in Node and browsers): core imports no Node built-in.
+const pool = new Uint8Array(4_096);
 let poolOffset = pool.length;
 const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
 
 /** `bytes` random bytes as lower-case hex. */
 export function randomHex(bytes: number): string {
   if (poolOffset + bytes > pool.length) {
-    randomFillSync(pool);
+    crypto.getRandomValues(pool);
     poolOffset = 0;
   }
   let out = '';

@@ -5,9 +5,9 @@
  * at run time. Either way the process stays responsive (timer lag measured) and nothing is called.
  */
 import { expect } from 'chai';
-import { EgressPolicy } from '../../core/egress/policy.ts';
+import { EgressPolicy } from '../../adapters/egress/policy.ts';
 import { DagExecutor } from '../../core/engine/executor.ts';
-import { UndiciTaskClient } from '../../core/engine/http-client.ts';
+import { UndiciTaskClient } from '../../adapters/http-client.ts';
 import { compileFixture } from '../../core/engine/testdata/fixtures.ts';
 import { TestUpstream } from '../../core/engine/testdata/upstream.ts';
 import type { TaskExecutionStatus } from '../../core/model/schema.ts';

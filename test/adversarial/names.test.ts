@@ -9,10 +9,10 @@
 import { expect } from 'chai';
 import { createServer, request, type IncomingHttpHeaders, type Server } from 'node:http';
 import { Registry } from 'prom-client';
-import { EgressPolicy } from '../../core/egress/policy.ts';
-import { aliasResolver } from '../../core/egress/host-aliases.ts';
+import { EgressPolicy } from '../../adapters/egress/policy.ts';
+import { aliasResolver } from '../../adapters/egress/host-aliases.ts';
 import { DagExecutor } from '../../core/engine/executor.ts';
-import { UndiciTaskClient } from '../../core/engine/http-client.ts';
+import { UndiciTaskClient } from '../../adapters/http-client.ts';
 import { buildApp } from '../../apiserver/app.ts';
 import { DefinitionCatalog } from '../../core/definitions/catalog.ts';
 import { ExecutionService } from '../../apiserver/execution/service.ts';

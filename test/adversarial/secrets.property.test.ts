@@ -9,10 +9,11 @@ import { expect } from 'chai';
 import fc from 'fast-check';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { EgressPolicy } from '../../core/egress/policy.ts';
+import { EgressPolicy } from '../../adapters/egress/policy.ts';
 import type { EngineLogger, ExecutionObserver } from '../../core/engine/collaborators.ts';
 import { DagExecutor } from '../../core/engine/executor.ts';
-import { UndiciTaskClient, type TaskHttpClient } from '../../core/engine/http-client.ts';
+import { UndiciTaskClient } from '../../adapters/http-client.ts';
+import type { TaskHttpClient } from '../../core/engine/task-http.ts';
 import { compileFixture } from '../../core/engine/testdata/fixtures.ts';
 
 /** Encodings an upstream may echo a secret in. */

@@ -5,11 +5,12 @@
  */
 import { expect } from 'chai';
 import type { ServerResponse } from 'node:http';
-import { EgressPolicy } from '../../core/egress/policy.ts';
+import { EgressPolicy } from '../../adapters/egress/policy.ts';
 import { Cancellation } from '../../core/engine/cancellation.ts';
 import type { SecretResolver } from '../../core/engine/collaborators.ts';
 import { DagExecutor } from '../../core/engine/executor.ts';
-import { UndiciTaskClient, type TaskHttpClient } from '../../core/engine/http-client.ts';
+import { UndiciTaskClient } from '../../adapters/http-client.ts';
+import type { TaskHttpClient } from '../../core/engine/task-http.ts';
 import { compileFixture } from '../../core/engine/testdata/fixtures.ts';
 import { TestUpstream } from '../../core/engine/testdata/upstream.ts';
 import { MAX_RESPONSE_BYTES_CEILING, type TaskExecutionStatus, type WorkflowExecutionStatus } from '../../core/model/schema.ts';

@@ -5,10 +5,10 @@
  * refused before anything is sent, or arrives at A with the value encoded — B never sees a request.
  */
 import { expect } from 'chai';
-import { EgressPolicy, type HostResolver } from '../../core/egress/policy.ts';
+import { EgressPolicy, type HostResolver } from '../../adapters/egress/policy.ts';
 import type { SecretResolver } from '../../core/engine/collaborators.ts';
 import { DagExecutor } from '../../core/engine/executor.ts';
-import { UndiciTaskClient } from '../../core/engine/http-client.ts';
+import { UndiciTaskClient } from '../../adapters/http-client.ts';
 import { compileFixture } from '../../core/engine/testdata/fixtures.ts';
 import { TestUpstream } from '../../core/engine/testdata/upstream.ts';
 import type { TaskExecutionStatus } from '../../core/model/schema.ts';

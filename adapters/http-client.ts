@@ -5,11 +5,11 @@
  */
 import { createRequire } from 'node:module';
 import type { Agent as UndiciAgent } from 'undici';
-import { SyncflowError } from '../errors.ts';
-import { MAX_RESPONSE_BYTES_CEILING } from '../model/literals.ts';
-import type { HttpMethod } from '../model/schema.ts';
-import type { EgressPolicy } from '../egress/policy.ts';
-import type { CancelSignal } from './cancellation.ts';
+import { SyncflowError } from '../core/errors.ts';
+import { MAX_RESPONSE_BYTES_CEILING } from '../core/model/literals.ts';
+import type { EgressPolicy } from './egress/policy.ts';
+import type { CancelSignal } from '../core/engine/cancellation.ts';
+import type { TaskHttpClient, TaskRequest, TaskResponse } from '../core/engine/task-http.ts';
 
 // undici's Agent and its request API only. The package index also loads fetch, WebSocket, cookies,
 // caches and mocks (112 modules, and through the Headers global Node's own bundled undici): about
@@ -18,41 +18,6 @@ import type { CancelSignal } from './cancellation.ts';
 const load = createRequire(import.meta.url);
 const Agent = load('undici/lib/dispatcher/agent.js') as typeof UndiciAgent;
 Object.assign((load('undici/lib/dispatcher/dispatcher.js') as { prototype: object }).prototype, load('undici/lib/api/index.js'));
-
-/** One upstream call as the executor describes it. */
-export interface TaskRequest {
-  method: HttpMethod;
-  url: string;
-  headers: Record<string, string>;
-  body: string | undefined;
-  /** Cancels the call; an EventEmitter-shaped signal, which undici accepts and which is cheap. */
-  signal: CancelSignal;
-  /** Largest body accepted; the client never accepts more than `MAX_RESPONSE_BYTES_CEILING`. */
-  maxResponseBytes: number;
-  /** Lower-case names of headers whose values carry a secret: never sent to another origin. */
-  secretHeaders?: ReadonlySet<string>;
-  /** The body carries a secret: it is never replayed to another origin. */
-  secretBody?: boolean;
-}
-
-/** The upstream's answer with the whole (size-checked) body. */
-export interface TaskResponse {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: Buffer;
-}
-
-/**
- * Sends task requests. Rejects with `SyncflowError` (ConnectError, EgressDenied, RedirectRefused,
- * ResponseTooLarge) or with the signal's abort reason when the signal fires. On a redirect to
- * another origin, credentials (Authorization, Cookie, Proxy-Authorization and every header that
- * carries a secret) are dropped, and a body that carries a secret is not replayed: the redirect is
- * refused instead.
- */
-export interface TaskHttpClient {
-  send(request: TaskRequest): Promise<TaskResponse>;
-  close(): Promise<void>;
-}
 
 /** Options of the undici-based client. */
 export interface UndiciTaskClientOptions {

@@ -1,10 +1,11 @@
 import { expect } from 'chai';
-import { SyncflowError } from '../errors.ts';
-import { EgressPolicy } from '../egress/policy.ts';
-import { Cancellation } from './cancellation.ts';
-import { UndiciTaskClient, type TaskRequest } from './http-client.ts';
-import { MAX_RESPONSE_BYTES_CEILING } from '../model/schema.ts';
-import { TestUpstream } from './testdata/upstream.ts';
+import { SyncflowError } from '../core/errors.ts';
+import { EgressPolicy } from './egress/policy.ts';
+import { Cancellation } from '../core/engine/cancellation.ts';
+import { UndiciTaskClient } from './http-client.ts';
+import type { TaskRequest } from '../core/engine/task-http.ts';
+import { MAX_RESPONSE_BYTES_CEILING } from '../core/model/schema.ts';
+import { TestUpstream } from '../core/engine/testdata/upstream.ts';
 
 describe('UndiciTaskClient', () => {
   let a: TestUpstream;

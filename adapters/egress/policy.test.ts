@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import type { LookupAddress } from 'node:dns';
-import { SyncflowError } from '../errors.ts';
+import { SyncflowError } from '../../core/errors.ts';
 import { EgressPolicy, systemResolver, type HostResolver } from './policy.ts';
 
 const resolverOf = (table: Record<string, string[]>): HostResolver => ({

@@ -6,7 +6,7 @@
  */
 import { lookup as dnsLookup } from 'node:dns/promises';
 import type { LookupAddress } from 'node:dns';
-import { SyncflowError, type FieldError } from '../errors.ts';
+import { SyncflowError, type FieldError } from '../../core/errors.ts';
 import { cidrContains, embeddedIPv4, formatIp, parseCidr, parseIp, type CidrBlock, type IpAddress } from './address.ts';
 
 /** Which destinations tasks may call. */
