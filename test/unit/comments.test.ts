@@ -14,6 +14,7 @@ const FOREIGN = [
   /^k8s\.io\//, // Kubernetes sources
   /^api\/openapi-spec\//, // Kubernetes' published OpenAPI
   /^hack\/lib\/version\.sh$/, // Kubernetes' build script
+  /^staging\/publishing\//, // Kubernetes' import restrictions
   /^undici\//, // a dependency's module
   /^(DIR|OUT|dir|dist)\//, // placeholders and build output
 ];
