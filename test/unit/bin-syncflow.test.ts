@@ -15,8 +15,9 @@ const repo = new URL('../../', import.meta.url).pathname;
 describe('bin/syncflow.js', function () {
   this.timeout(30_000);
   let root: string;
-  // Coverage (c8) sets NODE_V8_COVERAGE for child processes, which makes the launcher pick the sources.
-  const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => name !== 'NODE_V8_COVERAGE'));
+  // Coverage (c8) sets NODE_V8_COVERAGE, which makes the launcher pick the sources. Node copies it
+  // into a child's environment unless the environment given has the key, so it is given, empty.
+  const env = { ...process.env, NODE_V8_COVERAGE: '' };
 
   async function launch(
     extraEnv: Record<string, string> = {},
