@@ -4,6 +4,7 @@
  * and `plan` never load the server, its HTTP stack or the Kubernetes client.
  */
 import { EXIT, type CliIO } from './io.ts';
+import { guardServerProcess } from './process-guard.ts';
 
 /** Runs the server; resolves with the exit code after a signal-initiated shutdown. */
 export async function serverCommand(args: readonly string[], io: CliIO, env: Record<string, string | undefined> = process.env): Promise<number> {
@@ -19,8 +20,15 @@ export async function serverCommand(args: readonly string[], io: CliIO, env: Rec
     io.stderr.write(`syncflow server: invalid configuration:\n${errors.map((e) => `  - ${e}`).join('\n')}\n\n${serverUsage()}`);
     return EXIT.usage;
   }
-  const { startServer } = await import('../apiserver/server.ts');
-  const server = await startServer(validated.config);
+  const [{ startServer }, { serverLogger }] = await Promise.all([import('../apiserver/server.ts'), import('../apiserver/logging.ts')]);
+  const logger = serverLogger(validated.config.logLevel);
+  guardServerProcess({
+    process,
+    logger,
+    // pino writes what is buffered when the process exits.
+    exit: (code) => process.exit(code),
+  });
+  const server = await startServer(validated.config, logger);
   await new Promise<void>((resolve) => {
     const stop = () => {
       process.off('SIGTERM', stop);
