@@ -32,14 +32,20 @@ const importRules = [
   },
   {
     files: ['core/**/*.test.ts', 'core/**/testdata/**/*.ts'],
-    patterns: noImport(['apiserver', 'cli', 'client', 'history', 'controller', 'admission', 'kube'], 'core tests import core and adapters only'),
+    patterns: noImport(
+      ['apiserver', 'cli', 'client', 'history', 'controller', 'admission', 'kube'],
+      'core tests import core and adapters only',
+    ),
   },
   {
     files: ['core/model/**/*.ts', 'core/validation/**/*.ts', 'core/template/**/*.ts', 'core/plan/**/*.ts'],
     ignores: TESTS,
     patterns: [
       ...noImport(['apiserver', 'cli', 'client', ...WINGS], 'core imports only core'),
-      { group: ['node:*'], message: 'core model, validation, templates and planner run in the browser too: no Node built-ins' },
+      {
+        group: ['node:*'],
+        message: 'core model, validation, templates and planner run in the browser too: no Node built-ins',
+      },
     ],
   },
   {
@@ -62,13 +68,20 @@ const importRules = [
     ignores: TESTS,
     patterns: [
       ...noImport(['apiserver', 'cli', 'client', 'adapters'], 'kube/ imports core only'),
-      ...noImport(['history', 'controller', 'admission'], 'kube/ implements wing interfaces: type-only imports', true),
+      ...noImport(
+        ['history', 'controller', 'admission'],
+        'kube/ implements wing interfaces: type-only imports',
+        true,
+      ),
     ],
   },
   {
     files: ['adapters/**/*.ts'],
     ignores: TESTS,
-    patterns: noImport(['apiserver', 'cli', 'client', 'history', 'controller', 'admission', 'kube'], 'adapters/ imports core only'),
+    patterns: noImport(
+      ['apiserver', 'cli', 'client', 'history', 'controller', 'admission', 'kube'],
+      'adapters/ imports core only',
+    ),
   },
   {
     files: ['apiserver/**/*.ts', 'examples/**/*.ts', 'hack/**/*.ts', 'bench/**/*.ts'],
@@ -91,7 +104,16 @@ const importRules = [
 }));
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'dist/**', 'coverage/**', '.cache/**', 'hack/controlplane/**', 'test/clientgo/**'] },
+  {
+    ignores: [
+      'node_modules/**',
+      'dist/**',
+      'coverage/**',
+      '.cache/**',
+      'hack/controlplane/**',
+      'test/clientgo/**',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -105,7 +127,13 @@ export default tseslint.config(
   {
     files: ['**/*.js', '**/*.cjs'],
     languageOptions: {
-      globals: { process: 'readonly', console: 'readonly', URL: 'readonly', require: 'readonly', module: 'writable' },
+      globals: {
+        process: 'readonly',
+        console: 'readonly',
+        URL: 'readonly',
+        require: 'readonly',
+        module: 'writable',
+      },
     },
   },
   {
@@ -121,7 +149,10 @@ export default tseslint.config(
     rules: {
       'no-restricted-syntax': [
         'error',
-        { selector: "ImportExpression[source.value=/apiserver\\//]", message: 'only cli/server.ts reaches apiserver' },
+        {
+          selector: 'ImportExpression[source.value=/apiserver\\//]',
+          message: 'only cli/server.ts reaches apiserver',
+        },
       ],
     },
   },

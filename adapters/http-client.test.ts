@@ -51,9 +51,15 @@ describe('UndiciTaskClient', () => {
 
   it('follows a cross-origin 303 as GET without credentials', async () => {
     a.route('POST /start', (_req, res) => res.writeHead(303, { location: `${b.base}/done` }).end());
-    b.route('GET /done', (req, res) => res.writeHead(200).end(JSON.stringify({ auth: req.headers.authorization ?? null })));
+    b.route('GET /done', (req, res) =>
+      res.writeHead(200).end(JSON.stringify({ auth: req.headers.authorization ?? null })),
+    );
     const response = await client.send(
-      request(`${a.base}/start`, { method: 'POST', body: '{}', headers: { Authorization: 'Bearer t', 'content-type': 'application/json' } }),
+      request(`${a.base}/start`, {
+        method: 'POST',
+        body: '{}',
+        headers: { Authorization: 'Bearer t', 'content-type': 'application/json' },
+      }),
     );
     expect(JSON.parse(response.body.toString())).to.deep.equal({ auth: null });
     expect(b.requests[0]?.method).to.equal('GET');
@@ -72,17 +78,23 @@ describe('UndiciTaskClient', () => {
     a.route('GET /same', (_req, res) => res.writeHead(307, { location: `${b.base}/other` }).end());
     b.route('GET /other', (_req, res) => res.writeHead(200).end('{}'));
     await client.send(request(`${a.base}/hop`, { headers, secretHeaders }));
-    expect(a.requests[1]?.headers).to.include({ authorization: 'Bearer t', 'x-api-key': 'secret-key', 'proxy-authorization': 'Basic x' });
+    expect(a.requests[1]?.headers).to.include({
+      authorization: 'Bearer t',
+      'x-api-key': 'secret-key',
+      'proxy-authorization': 'Basic x',
+    });
     const crossed = b.requests[0]?.headers ?? {};
     expect(crossed['x-plain']).to.equal('kept');
-    for (const name of ['authorization', 'cookie', 'proxy-authorization', 'x-api-key']) expect(crossed).not.to.have.property(name);
+    for (const name of ['authorization', 'cookie', 'proxy-authorization', 'x-api-key'])
+      expect(crossed).not.to.have.property(name);
   });
 
   it('refuses to replay a secret-bearing body to another origin, and replays it on the same origin', async () => {
     a.route('PUT /cross', (_req, res) => res.writeHead(308, { location: `${b.base}/x` }).end());
     a.route('PUT /local', (_req, res) => res.writeHead(307, { location: '/x' }).end());
     a.route('PUT /x', (req, res) => res.writeHead(200).end(req.body));
-    const put = (path: string) => request(`${a.base}${path}`, { method: 'PUT', body: '{"k":"s3cret"}', secretBody: true });
+    const put = (path: string) =>
+      request(`${a.base}${path}`, { method: 'PUT', body: '{"k":"s3cret"}', secretBody: true });
     const refused = await failure(client.send(put('/cross')));
     expect(refused.code).to.equal('RedirectRefused');
     expect(refused.message).to.contain('carries a secret');
@@ -97,17 +109,23 @@ describe('UndiciTaskClient', () => {
     });
     const error = await failure(client.send(request(`${a.base}/big`, { maxResponseBytes: 2 ** 53 })));
     expect(error.code).to.equal('ResponseTooLarge');
-    expect(error.message).to.equal(`response too large: the body from ${new URL(a.base).host} exceeds the limit of ${MAX_RESPONSE_BYTES_CEILING} bytes (maxResponseBytes)`);
+    expect(error.message).to.equal(
+      `response too large: the body from ${new URL(a.base).host} exceeds the limit of ${MAX_RESPONSE_BYTES_CEILING} bytes (maxResponseBytes)`,
+    );
   });
 
   it('re-checks every redirect hop against the policy', async () => {
-    a.route('GET /out', (_req, res) => res.writeHead(307, { location: 'http://169.254.169.254/latest' }).end());
+    a.route('GET /out', (_req, res) =>
+      res.writeHead(307, { location: 'http://169.254.169.254/latest' }).end(),
+    );
     expect((await failure(client.send(request(`${a.base}/out`)))).code).to.equal('EgressDenied');
   });
 
   it('reports unusable URLs and header values as TemplateResolution', async () => {
     expect((await failure(client.send(request('not a url')))).code).to.equal('TemplateResolution');
-    const bad = await failure(client.send(request(`${a.base}/x`, { headers: { 'x-bad': 'a\r\nInjected: 1' } })));
+    const bad = await failure(
+      client.send(request(`${a.base}/x`, { headers: { 'x-bad': 'a\r\nInjected: 1' } })),
+    );
     expect(bad.code).to.equal('TemplateResolution');
     expect(a.requests).to.have.length(0);
   });

@@ -17,7 +17,10 @@ import type { TaskHttpClient, TaskRequest, TaskResponse } from '../core/engine/t
 // Dispatcher.prototype in the same way.
 const load = createRequire(import.meta.url);
 const Agent = load('undici/lib/dispatcher/agent.js') as typeof UndiciAgent;
-Object.assign((load('undici/lib/dispatcher/dispatcher.js') as { prototype: object }).prototype, load('undici/lib/api/index.js'));
+Object.assign(
+  (load('undici/lib/dispatcher/dispatcher.js') as { prototype: object }).prototype,
+  load('undici/lib/api/index.js'),
+);
 
 /** Options of the undici-based client. */
 export interface UndiciTaskClientOptions {
@@ -57,7 +60,8 @@ export class UndiciTaskClient implements TaskHttpClient {
     let headers = request.headers;
     for (let hop = 0; ; hop++) {
       const decision = this.policy.checkUrl(url);
-      if (!decision.allowed) throw new SyncflowError('EgressDenied', `egress to ${url.host} denied: ${decision.reason}`);
+      if (!decision.allowed)
+        throw new SyncflowError('EgressDenied', `egress to ${url.host} denied: ${decision.reason}`);
       let response;
       try {
         response = await this.agent.request({
@@ -82,7 +86,10 @@ export class UndiciTaskClient implements TaskHttpClient {
           );
         }
         const next = parseUrl(location, url);
-        if (response.statusCode === 303 || ((response.statusCode === 301 || response.statusCode === 302) && method === 'POST')) {
+        if (
+          response.statusCode === 303 ||
+          ((response.statusCode === 301 || response.statusCode === 302) && method === 'POST')
+        ) {
           method = 'GET';
           body = undefined;
         }
@@ -96,7 +103,9 @@ export class UndiciTaskClient implements TaskHttpClient {
           }
           const secret = request.secretHeaders;
           headers = Object.fromEntries(
-            Object.entries(headers).filter(([k]) => !CREDENTIAL_HEADERS.has(k.toLowerCase()) && !secret?.has(k.toLowerCase())),
+            Object.entries(headers).filter(
+              ([k]) => !CREDENTIAL_HEADERS.has(k.toLowerCase()) && !secret?.has(k.toLowerCase()),
+            ),
           );
         }
         url = next;
@@ -187,8 +196,13 @@ function connectFailure(error: unknown, signal: CancelSignal, url: URL): unknown
   }
   if ((error as { code?: string } | undefined)?.code === 'UND_ERR_INVALID_ARG') {
     // A templated header or URL produced something HTTP cannot carry: not worth retrying.
-    return new SyncflowError('TemplateResolution', `invalid request to ${url.host}: ${(error as Error).message}`, { cause: error });
+    return new SyncflowError(
+      'TemplateResolution',
+      `invalid request to ${url.host}: ${(error as Error).message}`,
+      { cause: error },
+    );
   }
-  const detail = error instanceof Error ? ((error as { code?: string }).code ?? error.message) : String(error);
+  const detail =
+    error instanceof Error ? ((error as { code?: string }).code ?? error.message) : String(error);
   return new SyncflowError('ConnectError', `cannot reach ${url.host}: ${detail}`, { cause: error });
 }

@@ -132,7 +132,13 @@ describe('AdmissionReview boundary', () => {
     const causeOf = (code: ErrorCode) =>
       admissionResponse(
         'u',
-        deny({ code, message: 'm', kind: 'Workflow', name: 'p', causes: [{ code, field: 'spec.x', message: 'bad' }] }),
+        deny({
+          code,
+          message: 'm',
+          kind: 'Workflow',
+          name: 'p',
+          causes: [{ code, field: 'spec.x', message: 'bad' }],
+        }),
       ).response.status?.details.causes[0];
 
     it('carry a Kubernetes CauseType as reason for every catalogue code, and the syncflow code in the message', () => {

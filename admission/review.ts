@@ -197,15 +197,32 @@ export interface WriteSubject {
  * UPDATE that leaves the spec as it was (labels, finalizers, status) is allowed without checks, so a
  * definition that broke underneath can still be relabelled or deleted.
  */
-export function writeSubject(request: AdmissionRequest, kind: 'Workflow' | 'WorkflowTask'): WriteSubject | AdmissionDecision {
+export function writeSubject(
+  request: AdmissionRequest,
+  kind: 'Workflow' | 'WorkflowTask',
+): WriteSubject | AdmissionDecision {
   const object = request.object;
   const name = object?.metadata?.name || request.name;
   const subject = `${kind} ${request.namespace}/${name}`;
   if (!object) {
-    const error: FieldError = { code: 'FieldRequired', field: 'request.object', message: 'the review carries no object' };
-    return deny({ code: 'BadRequest', message: `${subject}: ${describeCause(error)}`, causes: [error], kind, name });
+    const error: FieldError = {
+      code: 'FieldRequired',
+      field: 'request.object',
+      message: 'the review carries no object',
+    };
+    return deny({
+      code: 'BadRequest',
+      message: `${subject}: ${describeCause(error)}`,
+      causes: [error],
+      kind,
+      name,
+    });
   }
-  if (request.operation === 'UPDATE' && request.oldObject && isDeepStrictEqual(request.oldObject.spec, object.spec)) {
+  if (
+    request.operation === 'UPDATE' &&
+    request.oldObject &&
+    isDeepStrictEqual(request.oldObject.spec, object.spec)
+  ) {
     return allow();
   }
   return { object, name, subject };
@@ -232,6 +249,8 @@ export function withoutNamespaceDetails(decision: AdmissionDecision): AdmissionD
   // Messages list the causes under a headline ending in ':'; rebuilt from the causes without suggestions.
   const headline = denial.message.split('\n')[0] ?? '';
   const list = causes.map((c) => `- ${describeCause(c)}`).join('\n');
-  const message = headline.endsWith(':') ? `${headline}\n${list}` : `${denial.kind} ${denial.name} is invalid (${causes.length}):\n${list}`;
+  const message = headline.endsWith(':')
+    ? `${headline}\n${list}`
+    : `${denial.kind} ${denial.name} is invalid (${causes.length}):\n${list}`;
   return deny({ ...denial, message, causes }, decision.warnings);
 }

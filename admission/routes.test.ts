@@ -3,7 +3,12 @@ import express from 'express';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { DefinitionCatalog } from '../core/definitions/catalog.ts';
-import { ADMISSION_PATHS, admissionRoutes, type AdmissionCallers, type AdmissionRouteOptions } from './routes.ts';
+import {
+  ADMISSION_PATHS,
+  admissionRoutes,
+  type AdmissionCallers,
+  type AdmissionRouteOptions,
+} from './routes.ts';
 import { FakeLive, FakeSecrets, getUser, notify, profile, review } from './testdata/definitions.ts';
 
 interface Answer {
@@ -124,7 +129,10 @@ describe('admissionRoutes', () => {
   describe('callers not authenticated as the API server', () => {
     it('learn that a task is in use, but not by which objects', async () => {
       live.workflows = [profile()];
-      const answer = await post(ADMISSION_PATHS.workflowtasks, review('WorkflowTask', 'DELETE', { oldObject: getUser() }));
+      const answer = await post(
+        ADMISSION_PATHS.workflowtasks,
+        review('WorkflowTask', 'DELETE', { oldObject: getUser() }),
+      );
       expect(answer.body.response?.status?.code).to.equal(409);
       expect(answer.body.response?.status?.message).to.equal(
         'WorkflowTask get-user: this change conflicts with other objects of the namespace [TaskInUse]; the details are given to the authenticated API server only',
@@ -138,7 +146,9 @@ describe('admissionRoutes', () => {
       const anonymous = await post(ADMISSION_PATHS.workflows, body);
       expect(anonymous.body.response?.allowed).to.equal(false);
       const causes = anonymous.body.response?.status?.details.causes ?? [];
-      expect(causes.some((c) => c.reason === 'FieldValueNotFound' && c.message.endsWith('[TaskNotFound]'))).to.equal(true);
+      expect(
+        causes.some((c) => c.reason === 'FieldValueNotFound' && c.message.endsWith('[TaskNotFound]')),
+      ).to.equal(true);
       expect(JSON.stringify(anonymous.body)).not.to.contain('get-user');
       expect(JSON.stringify(anonymous.body)).not.to.contain('notify');
       await restart({ callers: API_SERVER });
@@ -147,10 +157,17 @@ describe('admissionRoutes', () => {
     });
 
     it('are refused with 403 before their body is read when the callers are checked', async () => {
-      await restart({ callers: { identify: () => ({ apiServer: false, refusal: 'no client certificate was presented' }) } });
-      const answer = await post(ADMISSION_PATHS.workflows, review('Workflow', 'CREATE', { object: profile() }));
+      await restart({
+        callers: { identify: () => ({ apiServer: false, refusal: 'no client certificate was presented' }) },
+      });
+      const answer = await post(
+        ADMISSION_PATHS.workflows,
+        review('Workflow', 'CREATE', { object: profile() }),
+      );
       expect(answer.status).to.equal(403);
-      expect(answer.body.message).to.equal('reviews are accepted from the API server only: no client certificate was presented');
+      expect(answer.body.message).to.equal(
+        'reviews are accepted from the API server only: no client certificate was presented',
+      );
       expect(decisions).to.have.length(0);
     });
   });
@@ -158,26 +175,43 @@ describe('admissionRoutes', () => {
   describe('limits', () => {
     it('refuses a review larger than its body limit with 413 before reading it', async () => {
       await restart({ maxBodyBytes: 1024 });
-      const answer = await post(ADMISSION_PATHS.workflows, review('Workflow', 'CREATE', { object: profile('p', undefined, { description: 'x'.repeat(2000) }) }));
+      const answer = await post(
+        ADMISSION_PATHS.workflows,
+        review('Workflow', 'CREATE', { object: profile('p', undefined, { description: 'x'.repeat(2000) }) }),
+      );
       expect(answer.status).to.equal(413);
-      expect(answer.body.message).to.match(/^the review is \d+ bytes; this webhook reads at most 1024 bytes$/);
+      expect(answer.body.message).to.match(
+        /^the review is \d+ bytes; this webhook reads at most 1024 bytes$/,
+      );
     });
 
     it('has a default body limit below the 3.9 MB reviews that were never refused', async () => {
-      const answer = await post(ADMISSION_PATHS.workflows, review('Workflow', 'CREATE', { object: profile('p', undefined, { description: 'x'.repeat(3_900_000) }) }));
+      const answer = await post(
+        ADMISSION_PATHS.workflows,
+        review('Workflow', 'CREATE', {
+          object: profile('p', undefined, { description: 'x'.repeat(3_900_000) }),
+        }),
+      );
       expect(answer.status).to.equal(413);
     });
 
     it('refuses reviews beyond its in-flight limit with 429 and Retry-After, and frees the slot after each answer', async () => {
       let inFlight = 0;
-      const limiter = { tryAcquire: () => (inFlight < 1 ? (inFlight++, true) : false), release: () => void inFlight-- };
+      const limiter = {
+        tryAcquire: () => (inFlight < 1 ? (inFlight++, true) : false),
+        release: () => void inFlight--,
+      };
       const shed: number[] = [];
       await restart({ limiter, onShed: () => shed.push(1) });
       const body = review('Workflow', 'CREATE', { object: profile() });
       expect((await post(ADMISSION_PATHS.workflows, body)).status).to.equal(200);
       expect(inFlight).to.equal(0);
       inFlight = 1;
-      const response = await fetch(`${base}${ADMISSION_PATHS.workflows}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      const response = await fetch(`${base}${ADMISSION_PATHS.workflows}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
       expect(response.status).to.equal(429);
       expect(response.headers.get('retry-after')).to.equal('1');
       expect(shed).to.have.length(1);

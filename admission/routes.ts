@@ -103,7 +103,12 @@ export function admissionRoutes(options: AdmissionRouteOptions): express.Router 
     res.locals.apiServer = caller.apiServer;
     const declared = Number(req.headers['content-length']);
     if (Number.isFinite(declared) && declared > maxBodyBytes) {
-      refuse(req, res, 413, `the review is ${declared} bytes; this webhook reads at most ${maxBodyBytes} bytes`);
+      refuse(
+        req,
+        res,
+        413,
+        `the review is ${declared} bytes; this webhook reads at most ${maxBodyBytes} bytes`,
+      );
       return;
     }
     const limiter = options.limiter;
@@ -111,7 +116,12 @@ export function admissionRoutes(options: AdmissionRouteOptions): express.Router 
       if (!limiter.tryAcquire()) {
         options.onShed?.();
         setRetryAfter(res, 429);
-        refuse(req, res, 429, 'the server is checking as many reviews as it may at once; retry after 1 second');
+        refuse(
+          req,
+          res,
+          429,
+          'the server is checking as many reviews as it may at once; retry after 1 second',
+        );
         return;
       }
       releaseWhenDone(res, () => limiter.release());
@@ -199,6 +209,13 @@ function handler(kind: 'Workflow' | 'WorkflowTask', reviewer: Reviewer, options:
       );
     }
     options.onDecision?.({ kind, operation: request.operation, allowed: decision.allowed, durationMs });
-    res.status(200).json(admissionResponse(request.uid, res.locals.apiServer === true ? decision : withoutNamespaceDetails(decision)));
+    res
+      .status(200)
+      .json(
+        admissionResponse(
+          request.uid,
+          res.locals.apiServer === true ? decision : withoutNamespaceDetails(decision),
+        ),
+      );
   };
 }

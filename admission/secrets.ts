@@ -95,7 +95,9 @@ export class CachedSecretDirectory implements SecretDirectory {
   async keysOf(namespace: string, name: string): Promise<readonly string[] | undefined> {
     const load = () => this.directory.keysOf(namespace, name);
     // A TTL of 0 stores nothing: absence is never remembered.
-    const { value } = await this.found.getOrLoad(`${namespace}/${name}`, load, (keys) => (keys ? this.ttlMs : 0));
+    const { value } = await this.found.getOrLoad(`${namespace}/${name}`, load, (keys) =>
+      keys ? this.ttlMs : 0,
+    );
     return value;
   }
 }

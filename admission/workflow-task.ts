@@ -10,7 +10,14 @@ import {
   type FreshDefinitions,
   type StoredDefinition,
 } from './definitions.ts';
-import { allow, deny, describeCause, writeSubject, type AdmissionDecision, type AdmissionRequest } from './review.ts';
+import {
+  allow,
+  deny,
+  describeCause,
+  writeSubject,
+  type AdmissionDecision,
+  type AdmissionRequest,
+} from './review.ts';
 import { checkSecrets, type SecretDirectory } from './secrets.ts';
 
 /** What WorkflowTask admission reads. */

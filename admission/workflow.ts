@@ -8,7 +8,14 @@ import { formatDuration } from '../core/duration.ts';
 import type { FieldError } from '../core/errors.ts';
 import { validateWorkflow } from '../core/validation/validate.ts';
 import { asDocument, referencedTaskNames, type FreshDefinitions } from './definitions.ts';
-import { allow, deny, describeCause, writeSubject, type AdmissionDecision, type AdmissionRequest } from './review.ts';
+import {
+  allow,
+  deny,
+  describeCause,
+  writeSubject,
+  type AdmissionDecision,
+  type AdmissionRequest,
+} from './review.ts';
 import { checkSecrets, type SecretDirectory } from './secrets.ts';
 
 /** What Workflow admission reads. */

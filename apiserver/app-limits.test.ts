@@ -17,7 +17,11 @@ class GatedExecutor implements WorkflowExecutor {
   started = 0;
   readonly signals: Array<ExecuteOptions['signal']> = [];
   private releases: Array<() => void> = [];
-  async execute(_workflow: unknown, _input: unknown, options: ExecuteOptions = {}): Promise<WorkflowExecutionStatus> {
+  async execute(
+    _workflow: unknown,
+    _input: unknown,
+    options: ExecuteOptions = {},
+  ): Promise<WorkflowExecutionStatus> {
     this.started++;
     this.signals.push(options.signal);
     await new Promise<void>((resolve) => this.releases.push(resolve));
@@ -28,13 +32,22 @@ class GatedExecutor implements WorkflowExecutor {
   }
 }
 
-function post(port: number, path: string, body: unknown): Promise<{ status: number; headers: Record<string, unknown>; json: { code?: number; reason?: string } }> {
+function post(
+  port: number,
+  path: string,
+  body: unknown,
+): Promise<{ status: number; headers: Record<string, unknown>; json: { code?: number; reason?: string } }> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, method: 'POST', path, headers: { 'content-type': 'application/json' } }, (res) => {
-      let text = '';
-      res.on('data', (c: Buffer) => (text += c.toString('utf8')));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, json: text ? JSON.parse(text) : {} }));
-    });
+    const req = request(
+      { host: '127.0.0.1', port, method: 'POST', path, headers: { 'content-type': 'application/json' } },
+      (res) => {
+        let text = '';
+        res.on('data', (c: Buffer) => (text += c.toString('utf8')));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, json: text ? JSON.parse(text) : {} }),
+        );
+      },
+    );
     req.on('error', reject);
     req.end(JSON.stringify(body));
   });
@@ -51,11 +64,30 @@ describe('server application limits', function () {
   before(async function () {
     // Starting embedded PGlite (WebAssembly) takes seconds on a loaded 2-core machine.
     this.timeout(120_000);
-    history = await openHistory({ logger: pino({ level: 'silent' }), registry: new Registry(), retention: false, watchPollIntervalMs: 20 });
+    history = await openHistory({
+      logger: pino({ level: 'silent' }),
+      registry: new Registry(),
+      retention: false,
+      watchPollIntervalMs: 20,
+    });
     const catalog = new DefinitionCatalog();
-    catalog.upsert({ kind: 'WorkflowTask', metadata: { name: 't', namespace: 'ns', resourceVersion: '1' }, spec: { http: { method: 'GET', url: 'http://x.svc/' } } });
-    catalog.upsert({ kind: 'Workflow', metadata: { name: 'wf', namespace: 'ns', resourceVersion: '2' }, spec: { tasks: [{ id: 'a', taskRef: { name: 't' } }] } });
-    const service = new ExecutionService({ catalog, executor, history: history.writer, store: history.store, secrets: new StaticSecrets(new Map()) });
+    catalog.upsert({
+      kind: 'WorkflowTask',
+      metadata: { name: 't', namespace: 'ns', resourceVersion: '1' },
+      spec: { http: { method: 'GET', url: 'http://x.svc/' } },
+    });
+    catalog.upsert({
+      kind: 'Workflow',
+      metadata: { name: 'wf', namespace: 'ns', resourceVersion: '2' },
+      spec: { tasks: [{ id: 'a', taskRef: { name: 't' } }] },
+    });
+    const service = new ExecutionService({
+      catalog,
+      executor,
+      history: history.writer,
+      store: history.store,
+      secrets: new StaticSecrets(new Map()),
+    });
     const app = buildApp({
       service,
       store: history.store,
@@ -102,7 +134,13 @@ describe('server application limits', function () {
 
   it('cancels a gateway execution whose caller goes away and frees its slot', async () => {
     const before = executor.started;
-    const gone = request({ host: '127.0.0.1', port, method: 'POST', path: '/run/v1/namespaces/ns/workflows/wf', headers: { 'content-type': 'application/json' } });
+    const gone = request({
+      host: '127.0.0.1',
+      port,
+      method: 'POST',
+      path: '/run/v1/namespaces/ns/workflows/wf',
+      headers: { 'content-type': 'application/json' },
+    });
     gone.on('error', () => undefined);
     gone.end('{}');
     while (executor.started === before) await new Promise((resolve) => setImmediate(resolve));
@@ -120,26 +158,35 @@ describe('server application limits', function () {
   });
 
   it('sends BOOKMARK events to watchers that allow them', async () => {
-    const event = await new Promise<{ type: string; object: { metadata: { resourceVersion: string } } }>((resolve, reject) => {
-      const req = request(
-        { host: '127.0.0.1', port, path: '/apis/execution.syncflow.io/v1alpha1/namespaces/ns/workflowexecutions?watch=true&allowWatchBookmarks=true' },
-        (res) => {
-          let buffer = '';
-          res.on('data', (chunk: Buffer) => {
-            buffer += chunk.toString('utf8');
-            for (const line of buffer.split('\n').slice(0, -1)) {
-              const parsed = JSON.parse(line) as { type: string; object: { metadata: { resourceVersion: string } } };
-              if (parsed.type === 'BOOKMARK') {
-                req.destroy();
-                resolve(parsed);
+    const event = await new Promise<{ type: string; object: { metadata: { resourceVersion: string } } }>(
+      (resolve, reject) => {
+        const req = request(
+          {
+            host: '127.0.0.1',
+            port,
+            path: '/apis/execution.syncflow.io/v1alpha1/namespaces/ns/workflowexecutions?watch=true&allowWatchBookmarks=true',
+          },
+          (res) => {
+            let buffer = '';
+            res.on('data', (chunk: Buffer) => {
+              buffer += chunk.toString('utf8');
+              for (const line of buffer.split('\n').slice(0, -1)) {
+                const parsed = JSON.parse(line) as {
+                  type: string;
+                  object: { metadata: { resourceVersion: string } };
+                };
+                if (parsed.type === 'BOOKMARK') {
+                  req.destroy();
+                  resolve(parsed);
+                }
               }
-            }
-          });
-        },
-      );
-      req.on('error', reject);
-      req.end();
-    });
+            });
+          },
+        );
+        req.on('error', reject);
+        req.end();
+      },
+    );
     expect(event.type).to.equal('BOOKMARK');
     expect(event.object.metadata.resourceVersion).to.match(/^[0-9]+$/);
   });

@@ -3,7 +3,13 @@
  * history (embedded PGlite), fake guard. The Kubernetes boundary itself is covered by test/e2e.
  */
 import { expect } from 'chai';
-import { createServer, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type Server } from 'node:http';
+import {
+  createServer,
+  request as httpRequest,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  type Server,
+} from 'node:http';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pino from 'pino';
@@ -38,7 +44,10 @@ class HeaderGuard implements RequestGuard {
   }
   async authorize(user: UserInfo, request: ResourceRequest): Promise<void> {
     if (user.username !== 'admin' && this.denied.has(`${request.verb} ${request.resource}`)) {
-      throw new SyncflowError('Forbidden', `User "${user.username}" cannot ${request.verb} resource "${request.resource}"`);
+      throw new SyncflowError(
+        'Forbidden',
+        `User "${user.username}" cannot ${request.verb} resource "${request.resource}"`,
+      );
     }
   }
   async authorizePath(): Promise<void> {}
@@ -61,7 +70,11 @@ describe('server application', function () {
   const catalog = new DefinitionCatalog();
   const registry = new Registry();
 
-  function call(method: string, path: string, options: { body?: unknown; raw?: string | Buffer; headers?: Record<string, string>; user?: string } = {}): Promise<Reply> {
+  function call(
+    method: string,
+    path: string,
+    options: { body?: unknown; raw?: string | Buffer; headers?: Record<string, string>; user?: string } = {},
+  ): Promise<Reply> {
     const payload = options.raw ?? (options.body === undefined ? undefined : JSON.stringify(options.body));
     return new Promise((resolve, reject) => {
       const req = httpRequest(
@@ -70,7 +83,11 @@ describe('server application', function () {
           port,
           method,
           path,
-          headers: { 'content-type': 'application/json', 'x-test-user': options.user ?? 'alice', ...options.headers },
+          headers: {
+            'content-type': 'application/json',
+            'x-test-user': options.user ?? 'alice',
+            ...options.headers,
+          },
         },
         (res) => {
           const chunks: Buffer[] = [];
@@ -95,25 +112,46 @@ describe('server application', function () {
 
   const executions = '/apis/execution.syncflow.io/v1alpha1/namespaces/shop/workflowexecutions';
   const create = (workflow: string, input: unknown, extra: Record<string, unknown> = {}) =>
-    call('POST', executions, { body: { apiVersion: 'execution.syncflow.io/v1alpha1', kind: 'WorkflowExecution', metadata: { generateName: `${workflow}-`, labels: { team: 'web' } }, spec: { workflowRef: { name: workflow }, input }, ...extra } });
+    call('POST', executions, {
+      body: {
+        apiVersion: 'execution.syncflow.io/v1alpha1',
+        kind: 'WorkflowExecution',
+        metadata: { generateName: `${workflow}-`, labels: { team: 'web' } },
+        spec: { workflowRef: { name: workflow }, input },
+        ...extra,
+      },
+    });
 
   before(async function () {
     // Starting embedded PGlite (WebAssembly) takes seconds on a loaded 2-core machine.
     this.timeout(120_000);
     upstream = await startDemoUpstream({ host: ADDRESS, port: 8080 });
-    history = await openHistory({ logger: pino({ level: 'silent' }), registry, retention: false, watchPollIntervalMs: 20 });
+    history = await openHistory({
+      logger: pino({ level: 'silent' }),
+      registry,
+      retention: false,
+      watchPollIntervalMs: 20,
+    });
     let rv = 1;
     for (const file of ['user-profile.yaml', 'checkout.yaml', 'loan-quote.yaml']) {
-      for (const doc of parseAllDocuments(readFileSync(join(import.meta.dirname, '..', 'examples', file), 'utf8'))) {
+      for (const doc of parseAllDocuments(
+        readFileSync(join(import.meta.dirname, '..', 'examples', file), 'utf8'),
+      )) {
         const object = doc.toJS() as DefinitionObject;
         object.metadata.namespace = 'shop';
         object.metadata.resourceVersion = String(rv++);
         catalog.upsert(object);
       }
     }
-    catalog.upsert({ kind: 'Workflow', metadata: { name: 'broken', namespace: 'shop', resourceVersion: '99' }, spec: { tasks: [{ id: 'a', taskRef: { name: 'nope' } }] } });
+    catalog.upsert({
+      kind: 'Workflow',
+      metadata: { name: 'broken', namespace: 'shop', resourceVersion: '99' },
+      spec: { tasks: [{ id: 'a', taskRef: { name: 'nope' } }] },
+    });
     const metrics = createServerMetrics(registry, { defaults: false });
-    const http = new UndiciTaskClient({ policy: new EgressPolicy({ allowLoopback: true }, aliasResolver(new Map([[DEMO_HOST, ADDRESS]]))) });
+    const http = new UndiciTaskClient({
+      policy: new EgressPolicy({ allowLoopback: true }, aliasResolver(new Map([[DEMO_HOST, ADDRESS]]))),
+    });
     const service = new ExecutionService({
       catalog,
       executor: new DagExecutor({ http, observer: metrics.observer }),
@@ -154,7 +192,10 @@ describe('server application', function () {
       expect(object.status.output).to.deep.equal({
         email: 'user42@example.com',
         name: 'User 42',
-        orders: [{ id: 'o-18', total: 42.5 }, { id: 'o-2', total: 7 }],
+        orders: [
+          { id: 'o-18', total: 42.5 },
+          { id: 'o-2', total: 7 },
+        ],
         recommendations: ['book-for-42', 'lamp'],
       });
       expect(reply.headers['syncflow-execution']).to.equal(`shop/${object.metadata.name}`);
@@ -188,7 +229,10 @@ describe('server application', function () {
       expect(cli).to.have.length(3);
       const reply = await call('POST', executions, { body: document });
       expect(reply.status).to.equal(422);
-      const server = reply.json.details.causes.map((c: { field: string; reason: string }) => ({ field: c.field, reason: c.reason }));
+      const server = reply.json.details.causes.map((c: { field: string; reason: string }) => ({
+        field: c.field,
+        reason: c.reason,
+      }));
       expect(server).to.deep.equal(cli);
     });
 
@@ -204,7 +248,10 @@ describe('server application', function () {
     it('plans with dryRun=All and calls nothing', async () => {
       const before = [...upstream.calls.values()].reduce((a, b) => a + b, 0);
       const reply = await call('POST', `${executions}?dryRun=All`, {
-        body: { metadata: { generateName: 'lq-' }, spec: { workflowRef: { name: 'loan-quote' }, input: { applicantId: 'a1', amount: 1000 } } },
+        body: {
+          metadata: { generateName: 'lq-' },
+          spec: { workflowRef: { name: 'loan-quote' }, input: { applicantId: 'a1', amount: 1000 } },
+        },
       });
       expect(reply.status).to.equal(201);
       expect(reply.json.status.phase).to.equal('Pending');
@@ -226,11 +273,17 @@ describe('server application', function () {
       expect(deep.json.message).to.match(/nests 100 levels/);
       const noRef = await call('POST', executions, { body: { metadata: { name: 'Bad_Name' }, spec: {} } });
       expect(noRef.status).to.equal(422);
-      expect(noRef.json.details.causes.map((c: { field: string }) => c.field)).to.have.members(['metadata.name', 'spec.workflowRef.name']);
+      expect(noRef.json.details.causes.map((c: { field: string }) => c.field)).to.have.members([
+        'metadata.name',
+        'spec.workflowRef.name',
+      ]);
     });
 
     it('applies fieldValidation Strict and Warn to unknown fields', async () => {
-      const body = { metadata: { generateName: 'up-' }, spec: { workflowRef: { name: 'user-profile' }, input: { userId: '1' }, bogus: 1 } };
+      const body = {
+        metadata: { generateName: 'up-' },
+        spec: { workflowRef: { name: 'user-profile' }, input: { userId: '1' }, bogus: 1 },
+      };
       const strict = await call('POST', `${executions}?fieldValidation=Strict`, { body });
       expect(strict.status).to.equal(400);
       expect(strict.json.message).to.contain('unknown field "spec.bogus"');
@@ -274,17 +327,26 @@ describe('server application', function () {
       const failed = await call('GET', `${executions}?fieldSelector=status.phase%3DFailed`);
       expect(failed.json.kind).to.equal('WorkflowExecutionList');
       expect(failed.json.items.length).to.be.greaterThan(0);
-      expect(failed.json.items.every((i: { status: { phase: string } }) => i.status.phase === 'Failed')).to.equal(true);
+      expect(
+        failed.json.items.every((i: { status: { phase: string } }) => i.status.phase === 'Failed'),
+      ).to.equal(true);
       const page = await call('GET', `${executions}?limit=1`);
       expect(page.json.items).to.have.length(1);
       expect(page.json.metadata.continue).to.be.a('string');
-      const next = await call('GET', `${executions}?limit=1&continue=${encodeURIComponent(page.json.metadata.continue)}`);
+      const next = await call(
+        'GET',
+        `${executions}?limit=1&continue=${encodeURIComponent(page.json.metadata.continue)}`,
+      );
       expect(next.json.items[0].metadata.name).not.to.equal(page.json.items[0].metadata.name);
       const table = await call('GET', `${executions}?labelSelector=syncflow.io/workflow%3Dcheckout`, {
         headers: { accept: 'application/json;as=Table;v=v1;g=meta.k8s.io,application/json' },
       });
       expect(table.json.kind).to.equal('Table');
-      expect(table.json.columnDefinitions.map((c: { name: string }) => c.name)).to.include.members(['Name', 'Workflow', 'Phase']);
+      expect(table.json.columnDefinitions.map((c: { name: string }) => c.name)).to.include.members([
+        'Name',
+        'Workflow',
+        'Phase',
+      ]);
       expect(table.json.rows[0].cells[0]).to.equal(name);
     });
 
@@ -306,7 +368,10 @@ describe('server application', function () {
       });
       expect(spec.status).to.equal(422);
       expect(spec.json.details.causes[0].field).to.equal('spec');
-      const apply = await call('PATCH', `${executions}/${name}`, { raw: '{}', headers: { 'content-type': 'application/apply-patch+yaml' } });
+      const apply = await call('PATCH', `${executions}/${name}`, {
+        raw: '{}',
+        headers: { 'content-type': 'application/apply-patch+yaml' },
+      });
       expect(apply.status).to.equal(415);
     });
 
@@ -315,14 +380,22 @@ describe('server application', function () {
       const events: string[] = [];
       const seen = new Promise<string>((resolve, reject) => {
         const req = httpRequest(
-          { host: '127.0.0.1', port, path: `${executions}?watch=true&resourceVersion=${list.json.metadata.resourceVersion}`, headers: { 'x-test-user': 'alice' } },
+          {
+            host: '127.0.0.1',
+            port,
+            path: `${executions}?watch=true&resourceVersion=${list.json.metadata.resourceVersion}`,
+            headers: { 'x-test-user': 'alice' },
+          },
           (res) => {
             let buffer = '';
             res.on('data', (chunk: Buffer) => {
               buffer += chunk.toString('utf8');
               let nl;
               while ((nl = buffer.indexOf('\n')) >= 0) {
-                const event = JSON.parse(buffer.slice(0, nl)) as { type: string; object: { metadata: { name: string } } };
+                const event = JSON.parse(buffer.slice(0, nl)) as {
+                  type: string;
+                  object: { metadata: { name: string } };
+                };
                 buffer = buffer.slice(nl + 1);
                 events.push(`${event.type} ${event.object.metadata.name}`);
                 if (event.object.metadata.name.startsWith('watched-')) {
@@ -337,7 +410,12 @@ describe('server application', function () {
         req.end();
       });
       await new Promise((r) => setTimeout(r, 100));
-      await call('POST', executions, { body: { metadata: { generateName: 'watched-' }, spec: { workflowRef: { name: 'user-profile' }, input: { userId: '7' } } } });
+      await call('POST', executions, {
+        body: {
+          metadata: { generateName: 'watched-' },
+          spec: { workflowRef: { name: 'user-profile' }, input: { userId: '7' } },
+        },
+      });
       expect(await seen).to.equal('ADDED');
     });
 
@@ -354,7 +432,10 @@ describe('server application', function () {
 
     it('lists workflow revisions recorded by the executions', async () => {
       await new Promise((r) => setTimeout(r, 100));
-      const revisions = await call('GET', '/apis/execution.syncflow.io/v1alpha1/namespaces/shop/workflowrevisions?labelSelector=syncflow.io/workflow%3Dcheckout');
+      const revisions = await call(
+        'GET',
+        '/apis/execution.syncflow.io/v1alpha1/namespaces/shop/workflowrevisions?labelSelector=syncflow.io/workflow%3Dcheckout',
+      );
       expect(revisions.status).to.equal(200);
       expect(revisions.json.items).to.have.length(1);
       expect(revisions.json.items[0].hash).to.match(/^sha256:/);
@@ -365,9 +446,15 @@ describe('server application', function () {
     const gateway = '/run/v1/namespaces/shop/workflows';
 
     it('answers 200 with the output and links the history record', async () => {
-      const reply = await call('POST', `${gateway}/loan-quote`, { body: { applicantId: 'a1', amount: 1200 } });
+      const reply = await call('POST', `${gateway}/loan-quote`, {
+        body: { applicantId: 'a1', amount: 1200 },
+      });
       expect(reply.status).to.equal(200);
-      expect(reply.json).to.deep.equal({ score: 720, quote: { rate: 0.049, monthly: 105 }, reviewCase: null });
+      expect(reply.json).to.deep.equal({
+        score: 720,
+        quote: { rate: 0.049, monthly: 105 },
+        reviewCase: null,
+      });
       expect(reply.headers['syncflow-execution']).to.match(/^shop\/loan-quote-[a-z0-9]{5}$/);
     });
 
@@ -387,14 +474,19 @@ describe('server application', function () {
       expect(undecodable.status).to.equal(400);
       expect(undecodable.json.detail).to.contain('percent-encoding');
       expect((await call('POST', `${gateway}/nope`, { body: {} })).status).to.equal(404);
-      const kube = await call('GET', '/apis/execution.syncflow.io/v1alpha1/namespaces/%E0%A4%A/workflowexecutions');
+      const kube = await call(
+        'GET',
+        '/apis/execution.syncflow.io/v1alpha1/namespaces/%E0%A4%A/workflowexecutions',
+      );
       expect(kube.status).to.equal(400);
     });
 
     it('uses the same RBAC check as creating an execution', async () => {
       guard.denied.add('create workflowexecutions');
       try {
-        const reply = await call('POST', `${gateway}/loan-quote`, { body: { applicantId: 'a1', amount: 1200 } });
+        const reply = await call('POST', `${gateway}/loan-quote`, {
+          body: { applicantId: 'a1', amount: 1200 },
+        });
         expect(reply.status).to.equal(403);
       } finally {
         guard.denied.clear();
@@ -413,7 +505,9 @@ describe('server application', function () {
       const openapi = await call('GET', '/openapi/v2');
       expect(openapi.text).to.contain('x-kubernetes-group-version-kind');
       const metrics = await call('GET', '/metrics');
-      expect(metrics.text).to.match(/syncflow_executions_total\{namespace="shop",workflow="user-profile",phase="Succeeded"/);
+      expect(metrics.text).to.match(
+        /syncflow_executions_total\{namespace="shop",workflow="user-profile",phase="Succeeded"/,
+      );
       const missing = await call('GET', '/nothing/here');
       expect(missing.status).to.equal(404);
       expect(missing.json.kind).to.equal('Status');

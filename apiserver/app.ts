@@ -74,7 +74,10 @@ export function buildApp(parts: AppParts): RequestListener {
   app.get('/readyz', health(parts.readiness));
   app.get('/healthz', health(parts.readiness));
   app.get('/version', (_req, res) => {
-    res.json({ gitVersion: parts.version?.gitVersion ?? 'v0.1.0', platform: `${process.platform}/${process.arch}` });
+    res.json({
+      gitVersion: parts.version?.gitVersion ?? 'v0.1.0',
+      platform: `${process.platform}/${process.arch}`,
+    });
   });
 
   // Metrics are protected as kube-apiserver protects its own: RBAC on the non-resource path.
@@ -93,7 +96,13 @@ export function buildApp(parts: AppParts): RequestListener {
     const negotiation = negotiateDiscovery(req.headers.accept);
     const doc = discoveryResponse(negotiation);
     if (!doc || negotiation.kind === 'notAcceptable') {
-      sendStatus(res, new SyncflowError('NotAcceptable', `none of the media types in Accept (${req.headers.accept ?? ''}) can be served`));
+      sendStatus(
+        res,
+        new SyncflowError(
+          'NotAcceptable',
+          `none of the media types in Accept (${req.headers.accept ?? ''}) can be served`,
+        ),
+      );
       return;
     }
     res.setHeader('Vary', 'Accept');
@@ -102,7 +111,10 @@ export function buildApp(parts: AppParts): RequestListener {
       res.status(304).end();
       return;
     }
-    res.status(200).type(negotiation.kind === 'aggregated' ? negotiation.contentType : 'application/json').send(doc.json);
+    res
+      .status(200)
+      .type(negotiation.kind === 'aggregated' ? negotiation.contentType : 'application/json')
+      .send(doc.json);
   });
   app.get(['/apis/execution.syncflow.io', '/apis/execution.syncflow.io/'], (_req, res) => {
     res.json(apiGroup());
@@ -127,7 +139,9 @@ export function buildApp(parts: AppParts): RequestListener {
   app.get('/openapi/v3/apis/execution.syncflow.io/v1alpha1', (req, res) => {
     const answer = answerOpenApiV3({
       ...(typeof req.query.hash === 'string' ? { hash: req.query.hash } : {}),
-      ...(typeof req.headers['if-none-match'] === 'string' ? { ifNoneMatch: req.headers['if-none-match'] } : {}),
+      ...(typeof req.headers['if-none-match'] === 'string'
+        ? { ifNoneMatch: req.headers['if-none-match'] }
+        : {}),
     });
     if (answer.status === 301) {
       res.redirect(301, answer.location);
@@ -172,16 +186,26 @@ export function buildApp(parts: AppParts): RequestListener {
   );
 
   app.use((req: Request, res: Response) => {
-    res.status(404).json(failureStatus(404, `the server could not find the requested resource (${req.method} ${req.path})`));
+    res
+      .status(404)
+      .json(
+        failureStatus(404, `the server could not find the requested resource (${req.method} ${req.path})`),
+      );
   });
   // Last resort: never crash, never leak internals.
   app.use((error: unknown, _req: Request, res: Response, _next: NextFunction) => {
     if (error instanceof SyntaxError) error = new SyncflowError('BadRequest', 'malformed request');
     // The router's decoding of a path parameter that is not valid percent-encoding.
-    else if (error instanceof URIError) error = new SyncflowError('BadRequest', 'the path is not valid percent-encoding');
+    else if (error instanceof URIError)
+      error = new SyncflowError('BadRequest', 'the path is not valid percent-encoding');
     sendStatus(res, error);
   });
-  const gateway = runGatewayHandler({ service: parts.service, guard: parts.guard, limiter, ...(parts.onShed ? { onShed: parts.onShed } : {}) });
+  const gateway = runGatewayHandler({
+    service: parts.service,
+    guard: parts.guard,
+    limiter,
+    ...(parts.onShed ? { onShed: parts.onShed } : {}),
+  });
   return (req, res) => {
     if (!gateway(req, res)) app(req, res);
   };

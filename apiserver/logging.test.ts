@@ -32,7 +32,9 @@ describe('serverLogger', () => {
       await new Promise((resolve) => setTimeout(resolve, 20));
       written = await lines(path);
     }
-    expect(written.map((l) => [l.level, l.execution, l.msg])).to.deep.equal([[30, 'shop/a-1', 'execution finished']]);
+    expect(written.map((l) => [l.level, l.execution, l.msg])).to.deep.equal([
+      [30, 'shop/a-1', 'execution finished'],
+    ]);
   });
 
   it('writes what is buffered when flushed (as shutdown does)', async () => {
@@ -40,7 +42,9 @@ describe('serverLogger', () => {
     const logger = serverLogger('info', path);
     logger.info('one');
     logger.info('two');
-    await new Promise<void>((resolve, reject) => logger.flush((error) => (error ? reject(error) : resolve())));
+    await new Promise<void>((resolve, reject) =>
+      logger.flush((error) => (error ? reject(error) : resolve())),
+    );
     expect((await lines(path)).map((l) => l.msg)).to.deep.equal(['one', 'two']);
   });
 });

@@ -18,45 +18,75 @@ describe('server metrics', () => {
   it('counts executions and tasks per label set, each observation in its own series', async () => {
     const registry = new Registry();
     const { observer, inFlight } = createServerMetrics(registry, { defaults: false });
-    const task = (wf: string, id: string, phase: 'Succeeded' | 'Failed', errors: Array<[string, string]>): TaskFinished => ({
+    const task = (
+      wf: string,
+      id: string,
+      phase: 'Succeeded' | 'Failed',
+      errors: Array<[string, string]>,
+    ): TaskFinished => ({
       workflow: workflow(wf),
       task: {
         id,
         taskRef: id,
         phase,
         durationMs: 20,
-        attemptLog: errors.map(([reason, error], i) => ({ attempt: i + 1, startTime: '2026-11-26T00:00:00.000Z', durationMs: 5, reason, error })),
+        attemptLog: errors.map(([reason, error], i) => ({
+          attempt: i + 1,
+          startTime: '2026-11-26T00:00:00.000Z',
+          durationMs: 5,
+          reason,
+          error,
+        })),
       },
     });
     for (const wf of ['a', 'a', 'b']) {
       observer.executionStarted?.({ workflow: workflow(wf), input: {}, startTime: '' });
       observer.taskFinished?.(task(wf, 'get-user', 'Succeeded', []));
-      observer.taskFinished?.(task(wf, 'recs', 'Failed', [
-        ['HTTPError', 'HTTPError: upstream answered HTTP 503'],
-        ['Timeout', 'Timeout: attempt 2 timed out'],
-      ]));
-      observer.executionFinished?.({ workflow: workflow(wf), status: { phase: wf === 'a' ? 'Succeeded' : 'Failed', ...(wf === 'b' ? { reason: 'TaskFailed' } : {}), durationMs: 40 } });
+      observer.taskFinished?.(
+        task(wf, 'recs', 'Failed', [
+          ['HTTPError', 'HTTPError: upstream answered HTTP 503'],
+          ['Timeout', 'Timeout: attempt 2 timed out'],
+        ]),
+      );
+      observer.executionFinished?.({
+        workflow: workflow(wf),
+        status: {
+          phase: wf === 'a' ? 'Succeeded' : 'Failed',
+          ...(wf === 'b' ? { reason: 'TaskFailed' } : {}),
+          durationMs: 40,
+        },
+      });
     }
 
     const executions = await values(registry, 'syncflow_executions_total');
-    expect(executions.map((v) => [v.labels.workflow, v.labels.phase, v.labels.reason, v.value])).to.have.deep.members([
+    expect(
+      executions.map((v) => [v.labels.workflow, v.labels.phase, v.labels.reason, v.value]),
+    ).to.have.deep.members([
       ['a', 'Succeeded', '', 2],
       ['b', 'Failed', 'TaskFailed', 1],
     ]);
-    const counts = (await values(registry, 'syncflow_execution_duration_seconds')).filter((v) => (v as { metricName?: string }).metricName?.endsWith('_count'));
+    const counts = (await values(registry, 'syncflow_execution_duration_seconds')).filter((v) =>
+      (v as { metricName?: string }).metricName?.endsWith('_count'),
+    );
     expect(counts.map((v) => [v.labels.workflow, v.labels.phase, v.value])).to.have.deep.members([
       ['a', 'Succeeded', 2],
       ['b', 'Failed', 1],
     ]);
-    const sums = (await values(registry, 'syncflow_task_duration_seconds')).filter((v) => (v as { metricName?: string }).metricName?.endsWith('_sum'));
-    expect(sums.map((v) => [v.labels.workflow, v.labels.task, v.labels.phase, v.value])).to.have.deep.members([
-      ['a', 'get-user', 'Succeeded', 0.04],
-      ['a', 'recs', 'Failed', 0.04],
-      ['b', 'get-user', 'Succeeded', 0.02],
-      ['b', 'recs', 'Failed', 0.02],
-    ]);
+    const sums = (await values(registry, 'syncflow_task_duration_seconds')).filter((v) =>
+      (v as { metricName?: string }).metricName?.endsWith('_sum'),
+    );
+    expect(sums.map((v) => [v.labels.workflow, v.labels.task, v.labels.phase, v.value])).to.have.deep.members(
+      [
+        ['a', 'get-user', 'Succeeded', 0.04],
+        ['a', 'recs', 'Failed', 0.04],
+        ['b', 'get-user', 'Succeeded', 0.02],
+        ['b', 'recs', 'Failed', 0.02],
+      ],
+    );
     const upstream = await values(registry, 'syncflow_upstream_errors_total');
-    expect(upstream.map((v) => [v.labels.workflow, v.labels.task, v.labels.reason, v.value])).to.have.deep.members([
+    expect(
+      upstream.map((v) => [v.labels.workflow, v.labels.task, v.labels.reason, v.value]),
+    ).to.have.deep.members([
       ['a', 'recs', 'HTTPError', 2],
       ['a', 'recs', 'Timeout', 2],
       ['b', 'recs', 'HTTPError', 1],
@@ -78,6 +108,8 @@ describe('server metrics', () => {
       },
     });
     const upstream = await values(registry, 'syncflow_upstream_errors_total');
-    expect(upstream.map((v) => [v.labels.task, v.labels.reason, v.value])).to.deep.equal([['recs', 'ConnectError', 1]]);
+    expect(upstream.map((v) => [v.labels.task, v.labels.reason, v.value])).to.deep.equal([
+      ['recs', 'ConnectError', 1],
+    ]);
   });
 });

@@ -7,7 +7,9 @@ import { Counter, Gauge, collectDefaultMetrics, type Registry } from 'prom-clien
 import { SeriesCounter, SeriesHistogram } from './series.ts';
 import type { ExecutionObserver } from '../core/engine/collaborators.ts';
 
-const DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
+const DURATION_BUCKETS = [
+  0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300,
+];
 
 /** The server's execution metrics. */
 export interface ServerMetrics {
@@ -47,7 +49,11 @@ export function createServerMetrics(registry: Registry, options: { defaults?: bo
     labelNames: ['namespace', 'workflow', 'task', 'reason'],
     registry,
   });
-  const inFlight = new Gauge({ name: 'syncflow_executions_in_flight', help: 'Executions running now.', registers: [registry] });
+  const inFlight = new Gauge({
+    name: 'syncflow_executions_in_flight',
+    help: 'Executions running now.',
+    registers: [registry],
+  });
   const shed = new Counter({
     name: 'syncflow_requests_shed_total',
     help: 'Requests refused with 429 because the in-flight limit was reached.',
@@ -57,18 +63,21 @@ export function createServerMetrics(registry: Registry, options: { defaults?: bo
     executionStarted: () => inFlight.inc(),
     taskFinished: ({ workflow, task }) => {
       if (task.durationMs !== undefined) {
-        taskDuration.series(workflow.namespace, workflow.name, task.id, task.phase).observe(task.durationMs / 1000);
+        taskDuration
+          .series(workflow.namespace, workflow.name, task.id, task.phase)
+          .observe(task.durationMs / 1000);
       }
       for (const attempt of task.attemptLog ?? []) {
-        if (attempt.error) upstreamErrors.series(workflow.namespace, workflow.name, task.id, attempt.reason ?? 'Error').inc();
+        if (attempt.error)
+          upstreamErrors.series(workflow.namespace, workflow.name, task.id, attempt.reason ?? 'Error').inc();
       }
     },
     executionFinished: ({ workflow, status }) => {
       inFlight.dec();
       executions.series(workflow.namespace, workflow.name, status.phase, status.reason ?? '').inc();
-      if (status.durationMs !== undefined) duration.series(workflow.namespace, workflow.name, status.phase).observe(status.durationMs / 1000);
+      if (status.durationMs !== undefined)
+        duration.series(workflow.namespace, workflow.name, status.phase).observe(status.durationMs / 1000);
     },
   };
   return { observer, inFlight, shed };
 }
-

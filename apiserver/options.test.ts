@@ -2,16 +2,38 @@ import { expect } from 'chai';
 import { defaultServerOptions, parseServerFlags, serverUsage, validateServerOptions } from './options.ts';
 
 describe('server options', () => {
-  const base = defaultServerOptions({ DATABASE_URL: 'postgres://u:p@db:5432/syncflow', POD_NAME: 'syncflow-0' });
+  const base = defaultServerOptions({
+    DATABASE_URL: 'postgres://u:p@db:5432/syncflow',
+    POD_NAME: 'syncflow-0',
+  });
 
   it('parses --flag value, --flag=value, booleans and repeatable lists', () => {
     const { options, errors } = parseServerFlags(
-      ['--secure-port', '9443', '--tls-cert-file=/c.pem', '--tls-private-key-file', '/k.pem', '--egress-allow-loopback', '--leader-elect=false', '--egress-deny-cidr', '10.0.0.0/8,192.168.0.0/16', '--egress-deny-cidr=172.16.0.0/12', '--host-alias', 'demo.svc=127.0.0.88'],
+      [
+        '--secure-port',
+        '9443',
+        '--tls-cert-file=/c.pem',
+        '--tls-private-key-file',
+        '/k.pem',
+        '--egress-allow-loopback',
+        '--leader-elect=false',
+        '--egress-deny-cidr',
+        '10.0.0.0/8,192.168.0.0/16',
+        '--egress-deny-cidr=172.16.0.0/12',
+        '--host-alias',
+        'demo.svc=127.0.0.88',
+      ],
       base,
     );
     expect(errors).to.deep.equal([]);
     const { config } = validateServerOptions(options);
-    expect(config).to.deep.include({ securePort: 9443, tlsCertFile: '/c.pem', leaderElect: false, databaseUrl: 'postgres://u:p@db:5432/syncflow', podName: 'syncflow-0' });
+    expect(config).to.deep.include({
+      securePort: 9443,
+      tlsCertFile: '/c.pem',
+      leaderElect: false,
+      databaseUrl: 'postgres://u:p@db:5432/syncflow',
+      podName: 'syncflow-0',
+    });
     expect(config?.egress.allowLoopback).to.equal(true);
     expect(config?.egress.denyCidrs).to.deep.equal(['10.0.0.0/8', '192.168.0.0/16', '172.16.0.0/12']);
     expect(config?.hostAliases.get('demo.svc')).to.equal('127.0.0.88');
@@ -21,18 +43,56 @@ describe('server options', () => {
   });
 
   it('reads the overload limits and refuses a connection cap below the in-flight limit', () => {
-    const parsed = parseServerFlags(['--tls-cert-file=/c', '--tls-private-key-file=/k', '--max-in-flight=256', '--max-connections=512', '--max-event-loop-delay=0'], base);
-    expect(validateServerOptions(parsed.options).config).to.deep.include({ maxInFlight: 256, maxConnections: 512, maxEventLoopDelayMs: 0 });
-    const bad = parseServerFlags(['--tls-cert-file=/c', '--tls-private-key-file=/k', '--max-in-flight=256', '--max-connections=100', '--max-event-loop-delay=soon'], base);
+    const parsed = parseServerFlags(
+      [
+        '--tls-cert-file=/c',
+        '--tls-private-key-file=/k',
+        '--max-in-flight=256',
+        '--max-connections=512',
+        '--max-event-loop-delay=0',
+      ],
+      base,
+    );
+    expect(validateServerOptions(parsed.options).config).to.deep.include({
+      maxInFlight: 256,
+      maxConnections: 512,
+      maxEventLoopDelayMs: 0,
+    });
+    const bad = parseServerFlags(
+      [
+        '--tls-cert-file=/c',
+        '--tls-private-key-file=/k',
+        '--max-in-flight=256',
+        '--max-connections=100',
+        '--max-event-loop-delay=soon',
+      ],
+      base,
+    );
     const errors = validateServerOptions(bad.options).errors.join('\n');
     expect(errors).to.contain('--max-connections 100: must be at least --max-in-flight (256)');
     expect(errors).to.contain('--max-event-loop-delay soon: use a duration such as 100ms, or 0 to disable');
-    expect(validateServerOptions({ ...bad.options, maxConnections: 'x', maxEventLoopDelay: '50ms' }).errors.join()).to.contain('--max-connections x: must be a positive integer');
+    expect(
+      validateServerOptions({ ...bad.options, maxConnections: 'x', maxEventLoopDelay: '50ms' }).errors.join(),
+    ).to.contain('--max-connections x: must be a positive integer');
   });
 
   it('reports every problem at once, naming the flag and the fix', () => {
     const { options, errors: parseErrors } = parseServerFlags(
-      ['stray', '--nope', '--leader-elect=maybe', '--secure-port=0', '--history-retention=forever', '--max-in-flight=-1', '--history-max-queued=x', '--shutdown-grace=soon', '--egress-max-redirects=99', '--log-level=loud', '--database-url=mysql://x', '--host-alias=broken', '--tls-cert-file'],
+      [
+        'stray',
+        '--nope',
+        '--leader-elect=maybe',
+        '--secure-port=0',
+        '--history-retention=forever',
+        '--max-in-flight=-1',
+        '--history-max-queued=x',
+        '--shutdown-grace=soon',
+        '--egress-max-redirects=99',
+        '--log-level=loud',
+        '--database-url=mysql://x',
+        '--host-alias=broken',
+        '--tls-cert-file',
+      ],
       base,
     );
     const { config, errors } = validateServerOptions(options);
@@ -57,13 +117,30 @@ describe('server options', () => {
     ]) {
       expect(all).to.contain(expected);
     }
-    expect(validateServerOptions({ ...options, databaseUrl: 'not a url' }).errors.join()).to.contain('is not a valid URL');
+    expect(validateServerOptions({ ...options, databaseUrl: 'not a url' }).errors.join()).to.contain(
+      'is not a valid URL',
+    );
   });
 
   it('reads the admission limits and client CA, and refuses allowed names without a CA', () => {
-    const parsed = parseServerFlags(['--tls-cert-file=/c', '--tls-private-key-file=/k', '--admission-client-ca=/ca.pem', '--admission-allowed-names=kube-apiserver,other', '--admission-max-in-flight=8'], base);
-    expect(validateServerOptions(parsed.options).config).to.deep.include({ admissionClientCa: '/ca.pem', admissionAllowedNames: ['kube-apiserver', 'other'], admissionMaxInFlight: 8 });
-    expect(validateServerOptions({ ...parsed.options, admissionClientCa: '', admissionMaxInFlight: '0' }).errors).to.deep.equal([
+    const parsed = parseServerFlags(
+      [
+        '--tls-cert-file=/c',
+        '--tls-private-key-file=/k',
+        '--admission-client-ca=/ca.pem',
+        '--admission-allowed-names=kube-apiserver,other',
+        '--admission-max-in-flight=8',
+      ],
+      base,
+    );
+    expect(validateServerOptions(parsed.options).config).to.deep.include({
+      admissionClientCa: '/ca.pem',
+      admissionAllowedNames: ['kube-apiserver', 'other'],
+      admissionMaxInFlight: 8,
+    });
+    expect(
+      validateServerOptions({ ...parsed.options, admissionClientCa: '', admissionMaxInFlight: '0' }).errors,
+    ).to.deep.equal([
       '--admission-max-in-flight 0: must be a positive integer',
       '--admission-allowed-names needs --admission-client-ca (the CA that signs those names)',
     ]);
@@ -71,6 +148,17 @@ describe('server options', () => {
 
   it('documents every flag in --help', () => {
     const usage = serverUsage();
-    for (const flag of ['--secure-port', '--database-url', '--egress-allow-cidr', '--host-alias', '--max-in-flight', '--max-connections', '--max-event-loop-delay', '--admission-client-ca', '--admission-max-in-flight']) expect(usage).to.contain(flag);
+    for (const flag of [
+      '--secure-port',
+      '--database-url',
+      '--egress-allow-cidr',
+      '--host-alias',
+      '--max-in-flight',
+      '--max-connections',
+      '--max-event-loop-delay',
+      '--admission-client-ca',
+      '--admission-max-in-flight',
+    ])
+      expect(usage).to.contain(flag);
   });
 });

@@ -123,27 +123,78 @@ const FLAGS: Record<string, FlagSpec> = {
   'bind-address': { key: 'bindAddress', help: 'address to listen on (default 0.0.0.0)' },
   'tls-cert-file': { key: 'tlsCertFile', help: 'serving certificate (PEM); reloaded when it changes' },
   'tls-private-key-file': { key: 'tlsPrivateKeyFile', help: 'serving key (PEM); reloaded when it changes' },
-  kubeconfig: { key: 'kubeconfig', help: 'kubeconfig to reach the cluster (default: in-cluster, or $KUBECONFIG)' },
-  'database-url': { key: 'databaseUrl', help: 'PostgreSQL URL (default $DATABASE_URL; embedded PGlite when empty)' },
-  'embedded-data-dir': { key: 'embeddedDataDir', help: 'directory of the embedded database (default: in memory)' },
-  'history-retention': { key: 'historyRetention', help: 'how long executions are kept (default 7d; units ms s m h d)' },
-  'history-max-queued': { key: 'historyMaxQueued', help: 'executions buffered while the database is slow (default 20000)' },
+  kubeconfig: {
+    key: 'kubeconfig',
+    help: 'kubeconfig to reach the cluster (default: in-cluster, or $KUBECONFIG)',
+  },
+  'database-url': {
+    key: 'databaseUrl',
+    help: 'PostgreSQL URL (default $DATABASE_URL; embedded PGlite when empty)',
+  },
+  'embedded-data-dir': {
+    key: 'embeddedDataDir',
+    help: 'directory of the embedded database (default: in memory)',
+  },
+  'history-retention': {
+    key: 'historyRetention',
+    help: 'how long executions are kept (default 7d; units ms s m h d)',
+  },
+  'history-max-queued': {
+    key: 'historyMaxQueued',
+    help: 'executions buffered while the database is slow (default 20000)',
+  },
   'max-in-flight': { key: 'maxInFlight', help: 'concurrent executions before 429 (default 1024)' },
-  'max-connections': { key: 'maxConnections', help: 'open connections; more are closed on accept (default 4096)' },
-  'max-event-loop-delay': { key: 'maxEventLoopDelay', help: 'refuse executions with 429 while the event loop is this late (default 100ms; 0 disables)' },
-  'admission-max-in-flight': { key: 'admissionMaxInFlight', help: 'admission reviews checked at once before 429 (default 32)' },
-  'admission-client-ca': { key: 'admissionClientCa', help: 'CA of the client certificate kube-apiserver presents to webhooks; others are refused' },
-  'admission-allowed-names': { key: 'admissionAllowedNames', help: 'accepted common names of that certificate (repeatable; default: any)' },
-  'shutdown-grace': { key: 'shutdownGrace', help: 'time to finish in-flight executions on SIGTERM (default 30s)' },
-  'egress-allow-loopback': { key: 'egressAllowLoopback', help: 'allow task URLs on 127.0.0.0/8 and ::1 (development only)' },
-  'egress-allow-cidr': { key: 'egressAllowCidrs', help: 'only call these CIDR blocks (repeatable, comma-separated)' },
+  'max-connections': {
+    key: 'maxConnections',
+    help: 'open connections; more are closed on accept (default 4096)',
+  },
+  'max-event-loop-delay': {
+    key: 'maxEventLoopDelay',
+    help: 'refuse executions with 429 while the event loop is this late (default 100ms; 0 disables)',
+  },
+  'admission-max-in-flight': {
+    key: 'admissionMaxInFlight',
+    help: 'admission reviews checked at once before 429 (default 32)',
+  },
+  'admission-client-ca': {
+    key: 'admissionClientCa',
+    help: 'CA of the client certificate kube-apiserver presents to webhooks; others are refused',
+  },
+  'admission-allowed-names': {
+    key: 'admissionAllowedNames',
+    help: 'accepted common names of that certificate (repeatable; default: any)',
+  },
+  'shutdown-grace': {
+    key: 'shutdownGrace',
+    help: 'time to finish in-flight executions on SIGTERM (default 30s)',
+  },
+  'egress-allow-loopback': {
+    key: 'egressAllowLoopback',
+    help: 'allow task URLs on 127.0.0.0/8 and ::1 (development only)',
+  },
+  'egress-allow-cidr': {
+    key: 'egressAllowCidrs',
+    help: 'only call these CIDR blocks (repeatable, comma-separated)',
+  },
   'egress-deny-cidr': { key: 'egressDenyCidrs', help: 'never call these CIDR blocks (repeatable)' },
-  'egress-allow-host': { key: 'egressAllowHosts', help: 'only call these hosts; *.example.com for subdomains (repeatable)' },
+  'egress-allow-host': {
+    key: 'egressAllowHosts',
+    help: 'only call these hosts; *.example.com for subdomains (repeatable)',
+  },
   'egress-deny-host': { key: 'egressDenyHosts', help: 'never call these hosts (repeatable)' },
-  'egress-max-redirects': { key: 'egressMaxRedirects', help: 'redirect hops followed, each re-checked (default 0)' },
-  'host-alias': { key: 'hostAliases', help: 'resolve HOST to ADDRESS, as HOST=ADDRESS (repeatable; development)' },
+  'egress-max-redirects': {
+    key: 'egressMaxRedirects',
+    help: 'redirect hops followed, each re-checked (default 0)',
+  },
+  'host-alias': {
+    key: 'hostAliases',
+    help: 'resolve HOST to ADDRESS, as HOST=ADDRESS (repeatable; development)',
+  },
   'log-level': { key: 'logLevel', help: 'trace, debug, info, warn or error (default info)' },
-  'leader-elect': { key: 'leaderElect', help: 'elect one replica to run the status controller (default true)' },
+  'leader-elect': {
+    key: 'leaderElect',
+    help: 'elect one replica to run the status controller (default true)',
+  },
   'leader-election-namespace': { key: 'leaderElectionNamespace', help: 'namespace of the leader Lease' },
   'pod-name': { key: 'podName', help: 'identity in leader election (default $POD_NAME)' },
   'anonymous-auth': { key: 'anonymousAuth', help: 'treat requests without credentials as system:anonymous' },
@@ -156,8 +207,19 @@ export function serverUsage(): string {
 }
 
 /** Parses `--flag value`, `--flag=value` and boolean `--flag` / `--flag=false`. */
-export function parseServerFlags(args: readonly string[], base: ServerOptions): { options: ServerOptions; errors: string[] } {
-  const options: ServerOptions = { ...base, egressAllowCidrs: [...base.egressAllowCidrs], egressDenyCidrs: [...base.egressDenyCidrs], egressAllowHosts: [...base.egressAllowHosts], egressDenyHosts: [...base.egressDenyHosts], hostAliases: [...base.hostAliases], admissionAllowedNames: [...base.admissionAllowedNames] };
+export function parseServerFlags(
+  args: readonly string[],
+  base: ServerOptions,
+): { options: ServerOptions; errors: string[] } {
+  const options: ServerOptions = {
+    ...base,
+    egressAllowCidrs: [...base.egressAllowCidrs],
+    egressDenyCidrs: [...base.egressDenyCidrs],
+    egressAllowHosts: [...base.egressAllowHosts],
+    egressDenyHosts: [...base.egressDenyHosts],
+    hostAliases: [...base.hostAliases],
+    admissionAllowedNames: [...base.admissionAllowedNames],
+  };
   const errors: string[] = [];
   for (let i = 0; i < args.length; i++) {
     const arg = args[i] as string;
@@ -175,7 +237,8 @@ export function parseServerFlags(args: readonly string[], base: ServerOptions): 
     const current = options[spec.key];
     if (typeof current === 'boolean') {
       const value = eq < 0 ? 'true' : arg.slice(eq + 1);
-      if (value !== 'true' && value !== 'false') errors.push(`--${name} takes true or false, got ${JSON.stringify(value)}`);
+      if (value !== 'true' && value !== 'false')
+        errors.push(`--${name} takes true or false, got ${JSON.stringify(value)}`);
       (options[spec.key] as boolean) = value === 'true';
       continue;
     }
@@ -186,7 +249,13 @@ export function parseServerFlags(args: readonly string[], base: ServerOptions): 
       errors.push(`--${name} needs a value`);
       continue;
     }
-    if (Array.isArray(current)) current.push(...value.split(',').map((v) => v.trim()).filter(Boolean));
+    if (Array.isArray(current))
+      current.push(
+        ...value
+          .split(',')
+          .map((v) => v.trim())
+          .filter(Boolean),
+      );
     else (options[spec.key] as string) = value;
   }
   return { options, errors };
@@ -207,36 +276,49 @@ function positiveInt(text: string): number | undefined {
 export function validateServerOptions(o: ServerOptions): { config?: ServerConfig; errors: string[] } {
   const errors: string[] = [];
   const port = Number(o.securePort);
-  if (!Number.isInteger(port) || port < 1 || port > 65535) errors.push(`--secure-port ${o.securePort}: must be a port number from 1 to 65535`);
+  if (!Number.isInteger(port) || port < 1 || port > 65535)
+    errors.push(`--secure-port ${o.securePort}: must be a port number from 1 to 65535`);
   if (!o.tlsCertFile) errors.push('--tls-cert-file is required: the server only serves HTTPS');
   if (!o.tlsPrivateKeyFile) errors.push('--tls-private-key-file is required: the server only serves HTTPS');
   const retentionMs = retention(o.historyRetention);
-  if (retentionMs === undefined || retentionMs <= 0) errors.push(`--history-retention ${o.historyRetention}: use a duration such as 7d, 12h or 30m`);
+  if (retentionMs === undefined || retentionMs <= 0)
+    errors.push(`--history-retention ${o.historyRetention}: use a duration such as 7d, 12h or 30m`);
   const maxQueued = positiveInt(o.historyMaxQueued);
-  if (maxQueued === undefined) errors.push(`--history-max-queued ${o.historyMaxQueued}: must be a positive integer`);
+  if (maxQueued === undefined)
+    errors.push(`--history-max-queued ${o.historyMaxQueued}: must be a positive integer`);
   const maxInFlight = positiveInt(o.maxInFlight);
   if (maxInFlight === undefined) errors.push(`--max-in-flight ${o.maxInFlight}: must be a positive integer`);
   const maxConnections = positiveInt(o.maxConnections);
-  if (maxConnections === undefined) errors.push(`--max-connections ${o.maxConnections}: must be a positive integer`);
+  if (maxConnections === undefined)
+    errors.push(`--max-connections ${o.maxConnections}: must be a positive integer`);
   else if (maxInFlight !== undefined && maxConnections < maxInFlight) {
-    errors.push(`--max-connections ${o.maxConnections}: must be at least --max-in-flight (${o.maxInFlight}), or callers would be cut off instead of getting 429`);
+    errors.push(
+      `--max-connections ${o.maxConnections}: must be at least --max-in-flight (${o.maxInFlight}), or callers would be cut off instead of getting 429`,
+    );
   }
   const maxEventLoopDelayMs = o.maxEventLoopDelay === '0' ? 0 : parseDuration(o.maxEventLoopDelay);
-  if (maxEventLoopDelayMs === undefined) errors.push(`--max-event-loop-delay ${o.maxEventLoopDelay}: use a duration such as 100ms, or 0 to disable`);
+  if (maxEventLoopDelayMs === undefined)
+    errors.push(
+      `--max-event-loop-delay ${o.maxEventLoopDelay}: use a duration such as 100ms, or 0 to disable`,
+    );
   const admissionMaxInFlight = positiveInt(o.admissionMaxInFlight);
-  if (admissionMaxInFlight === undefined) errors.push(`--admission-max-in-flight ${o.admissionMaxInFlight}: must be a positive integer`);
-  if (o.admissionAllowedNames.length > 0 && !o.admissionClientCa) errors.push('--admission-allowed-names needs --admission-client-ca (the CA that signs those names)');
+  if (admissionMaxInFlight === undefined)
+    errors.push(`--admission-max-in-flight ${o.admissionMaxInFlight}: must be a positive integer`);
+  if (o.admissionAllowedNames.length > 0 && !o.admissionClientCa)
+    errors.push('--admission-allowed-names needs --admission-client-ca (the CA that signs those names)');
   const grace = parseDuration(o.shutdownGrace);
   if (grace === undefined) errors.push(`--shutdown-grace ${o.shutdownGrace}: use a duration such as 30s`);
   const redirects = Number(o.egressMaxRedirects);
-  if (!Number.isInteger(redirects) || redirects < 0 || redirects > 20) errors.push(`--egress-max-redirects ${o.egressMaxRedirects}: must be an integer from 0 to 20`);
+  if (!Number.isInteger(redirects) || redirects < 0 || redirects > 20)
+    errors.push(`--egress-max-redirects ${o.egressMaxRedirects}: must be an integer from 0 to 20`);
   if (!['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].includes(o.logLevel)) {
     errors.push(`--log-level ${o.logLevel}: use trace, debug, info, warn or error`);
   }
   if (o.databaseUrl) {
     try {
       const url = new URL(o.databaseUrl);
-      if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') errors.push('--database-url: must be a postgres:// or postgresql:// URL');
+      if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:')
+        errors.push('--database-url: must be a postgres:// or postgresql:// URL');
     } catch {
       errors.push('--database-url: is not a valid URL (expected postgres://user:password@host:5432/db)');
     }

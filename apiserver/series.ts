@@ -100,7 +100,10 @@ export class SeriesCounter extends LabelledSeries<CounterState> {
       help: this.help,
       type: this.type,
       aggregator: this.aggregator,
-      values: [...this.all.values()].map(({ labels, state }) => ({ labels: { ...labels }, value: state.value })),
+      values: [...this.all.values()].map(({ labels, state }) => ({
+        labels: { ...labels },
+        value: state.value,
+      })),
     };
   }
 }
@@ -119,7 +122,8 @@ class HistogramState {
   }
 
   observe(value: number): void {
-    if (!Number.isFinite(value)) throw new TypeError(`${this.name}: observed value ${value} is not a finite number`);
+    if (!Number.isFinite(value))
+      throw new TypeError(`${this.name}: observed value ${value} is not a finite number`);
     const bounds = this.bounds;
     for (let i = 0; i < bounds.length; i++) {
       if (value <= (bounds[i] as number)) {

@@ -48,14 +48,28 @@ export interface RunningServer {
 }
 
 /** Starts the server; resolves once it listens. */
-export async function startServer(config: ServerConfig, logger: Logger = serverLogger(config.logLevel)): Promise<RunningServer> {
+export async function startServer(
+  config: ServerConfig,
+  logger: Logger = serverLogger(config.logLevel),
+): Promise<RunningServer> {
   const registry = new Registry();
   const kubeConfig = loadKubeConfig(config.kubeconfig);
   const reviews = new KubernetesReviewClient({ kubeConfig });
-  const authConfig = new AuthenticationConfigWatcher({ source: new KubernetesConfigMapSource({ kubeConfig }), logger });
+  const authConfig = new AuthenticationConfigWatcher({
+    source: new KubernetesConfigMapSource({ kubeConfig }),
+    logger,
+  });
   await authConfig.start();
-  const authenticator = createDelegatingAuthenticator({ config: authConfig, client: reviews, registry, logger, anonymous: config.anonymousAuth });
-  const authorizer = new AlwaysAllowPaths(new SubjectAccessReviewAuthorizer({ client: reviews, registry, logger }));
+  const authenticator = createDelegatingAuthenticator({
+    config: authConfig,
+    client: reviews,
+    registry,
+    logger,
+    anonymous: config.anonymousAuth,
+  });
+  const authorizer = new AlwaysAllowPaths(
+    new SubjectAccessReviewAuthorizer({ client: reviews, registry, logger }),
+  );
   const guard = new DelegatingGuard(authenticator, authorizer);
 
   if (!config.databaseUrl) {
@@ -102,7 +116,8 @@ export async function startServer(config: ServerConfig, logger: Logger = serverL
     revisions,
     secrets: new CachedSecrets(secretReader),
     logger,
-    onBackgroundError: (error, what) => logger.warn({ err: String((error as Error)?.message ?? error) }, `failed ${what}`),
+    onBackgroundError: (error, what) =>
+      logger.warn({ err: String((error as Error)?.message ?? error) }, `failed ${what}`),
   });
   let shuttingDown = false;
   const loopDelay = new EventLoopDelay();
@@ -123,9 +138,15 @@ export async function startServer(config: ServerConfig, logger: Logger = serverL
       logger,
       onDecision: admissionMetrics(registry),
       // Own limits (count and event loop delay, body size), and who may see namespace details.
-      limiter: new WorkLimiter({ limit: config.admissionMaxInFlight, maxDelayMs: config.maxEventLoopDelayMs, signal: loopDelay }),
+      limiter: new WorkLimiter({
+        limit: config.admissionMaxInFlight,
+        maxDelayMs: config.maxEventLoopDelayMs,
+        signal: loopDelay,
+      }),
       onShed: () => metrics.shed.inc(),
-      ...(admissionCa ? { callers: new ClientCertificateCallers(admissionCa, config.admissionAllowedNames) } : {}),
+      ...(admissionCa
+        ? { callers: new ClientCertificateCallers(admissionCa, config.admissionAllowedNames) }
+        : {}),
     }),
     onShed: () => metrics.shed.inc(),
     readiness: [
@@ -136,7 +157,8 @@ export async function startServer(config: ServerConfig, logger: Logger = serverL
     observer: {
       requestFailed: (error, context) => {
         const status = (error as { status?: number }).status;
-        if (status === undefined || status >= 500) logger.error({ ...context, err: String((error as Error)?.message ?? error) }, 'request failed');
+        if (status === undefined || status >= 500)
+          logger.error({ ...context, err: String((error as Error)?.message ?? error) }, 'request failed');
       },
     },
   });
@@ -157,7 +179,10 @@ export async function startServer(config: ServerConfig, logger: Logger = serverL
       logger.info({ why }, 'TLS context reloaded');
     } catch (error) {
       // A half-written certificate must not take the server down: keep the old context.
-      logger.warn({ why, err: String((error as Error).message) }, 'TLS context reload failed; keeping the previous one');
+      logger.warn(
+        { why, err: String((error as Error).message) },
+        'TLS context reload failed; keeping the previous one',
+      );
     }
   };
   for (const file of [config.tlsCertFile, config.tlsPrivateKeyFile]) {

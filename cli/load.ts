@@ -65,7 +65,13 @@ export async function loadDocuments(paths: readonly string[], cwd: string): Prom
       await expand(resolve(cwd, path), files);
     } catch (error) {
       result.unreadable = true;
-      result.problems.push(fileProblem(path, 'ParseError', `cannot read: ${(error as NodeJS.ErrnoException).code ?? String(error)}`));
+      result.problems.push(
+        fileProblem(
+          path,
+          'ParseError',
+          `cannot read: ${(error as NodeJS.ErrnoException).code ?? String(error)}`,
+        ),
+      );
       continue;
     }
     if (files.length === 0) {
@@ -85,14 +91,24 @@ async function loadFile(absolute: string, file: string, result: LoadResult): Pro
     const info = await stat(absolute);
     if (info.size > MAX_FILE_BYTES) {
       result.problems.push(
-        fileProblem(file, 'ParseError', `file is ${(info.size / 1024 / 1024).toFixed(1)} MiB; definitions are limited to 3 MiB`),
+        fileProblem(
+          file,
+          'ParseError',
+          `file is ${(info.size / 1024 / 1024).toFixed(1)} MiB; definitions are limited to 3 MiB`,
+        ),
       );
       return;
     }
     bytes = await readFile(absolute);
   } catch (error) {
     result.unreadable = true;
-    result.problems.push(fileProblem(file, 'ParseError', `cannot read: ${(error as NodeJS.ErrnoException).code ?? String(error)}`));
+    result.problems.push(
+      fileProblem(
+        file,
+        'ParseError',
+        `cannot read: ${(error as NodeJS.ErrnoException).code ?? String(error)}`,
+      ),
+    );
     return;
   }
   if (bytes.includes(0)) {
@@ -129,13 +145,21 @@ async function loadFile(absolute: string, file: string, result: LoadResult): Pro
       value = doc.toJS({ maxAliasCount: 100 });
     } catch (error) {
       // The yaml library refuses alias expansion past maxAliasCount (a "billion laughs" document).
-      result.problems.push({ file, kind: '', name: '', field: `(document ${position})`, message: `YAML not expanded: ${(error as Error).message.split('\n')[0]}`, code: 'ParseError' });
+      result.problems.push({
+        file,
+        kind: '',
+        name: '',
+        field: `(document ${position})`,
+        message: `YAML not expanded: ${(error as Error).message.split('\n')[0]}`,
+        code: 'ParseError',
+      });
       continue;
     }
     if (value === null || value === undefined) continue; // empty document between separators
     if (typeof value === 'object' && !Array.isArray(value) && (value as { kind?: unknown }).kind === 'List') {
       const items = (value as { items?: unknown }).items;
-      for (const item of Array.isArray(items) ? items : []) result.documents.push({ file, position, doc: item });
+      for (const item of Array.isArray(items) ? items : [])
+        result.documents.push({ file, position, doc: item });
       continue;
     }
     result.documents.push({ file, position, doc: value });

@@ -16,7 +16,11 @@ export async function planCommand(args: readonly string[], io: CliIO): Promise<n
   const { workflow, input } = prepared;
   try {
     const plan = await planExecution(workflow, input);
-    const object = executionObject(workflow, input, { phase: 'Running', workflowRevision: workflow.revision, plan });
+    const object = executionObject(workflow, input, {
+      phase: 'Running',
+      workflowRevision: workflow.revision,
+      plan,
+    });
     // A plan is not an execution: no phase, only the plan and the revision it was made for.
     delete (object.status as { phase?: string }).phase;
     printObject(object, parsed.output, io);

@@ -9,7 +9,12 @@ import type { CompiledWorkflow } from '../core/definitions/compile.ts';
 import { SyncflowError } from '../core/errors.ts';
 import type { SecretReference, SecretResolver } from '../core/engine/collaborators.ts';
 import { valueDepth } from '../core/model/depth.ts';
-import { executionObject as createdExecution, generateName, type ExecutionCreateRequest, type WorkflowExecution } from '../core/model/execution.ts';
+import {
+  executionObject as createdExecution,
+  generateName,
+  type ExecutionCreateRequest,
+  type WorkflowExecution,
+} from '../core/model/execution.ts';
 import { LIMITS } from '../core/model/resources.ts';
 import type { WorkflowExecutionStatus } from '../core/model/schema.ts';
 import { closestName } from '../core/suggest.ts';
@@ -36,7 +41,8 @@ export function parseRunArguments(args: readonly string[]): RunArguments {
   const files = [...values.filename];
   for (const positional of positionals) {
     // `-f a.yaml b.yaml`: further plain arguments right after -f are files too.
-    if (positional.follows !== 'filename') throw new UsageError(`unexpected argument ${positional.value}; give files with -f`);
+    if (positional.follows !== 'filename')
+      throw new UsageError(`unexpected argument ${positional.value}; give files with -f`);
     files.push(positional.value);
   }
   if (files.length === 0) throw new UsageError('give at least one -f FILE|DIR');
@@ -78,9 +84,18 @@ export async function prepareRun(args: RunArguments, io: CliIO): Promise<Prepare
   else if (candidates.length === 1) workflow = candidates[0];
   else workflow = candidates.find((w) => w.namespace === 'default');
   if (!workflow) {
-    const near = closestName(args.workflow, [...loaded.workflows.values()].map((w) => w.name));
-    const where = args.namespace ? ` in namespace ${args.namespace}` : candidates.length > 1 ? ' (several namespaces: give --namespace)' : '';
-    io.stderr.write(`workflow ${args.workflow} not found${where}${near && near !== args.workflow ? ` (did you mean \`${near}\`?)` : ''}\n`);
+    const near = closestName(
+      args.workflow,
+      [...loaded.workflows.values()].map((w) => w.name),
+    );
+    const where = args.namespace
+      ? ` in namespace ${args.namespace}`
+      : candidates.length > 1
+        ? ' (several namespaces: give --namespace)'
+        : '';
+    io.stderr.write(
+      `workflow ${args.workflow} not found${where}${near && near !== args.workflow ? ` (did you mean \`${near}\`?)` : ''}\n`,
+    );
     return { exit: EXIT.usage };
   }
   return { workflow, input };
@@ -90,7 +105,10 @@ export async function prepareRun(args: RunArguments, io: CliIO): Promise<Prepare
  * Reads `--input JSON|@file` with the server's request limits (3 MiB, JSON depth; docs/security.md, "Limits"), so
  * that what runs locally would also be accepted by the server; a file is measured before it is read.
  */
-export async function readInput(argument: string, cwd: string): Promise<{ value: unknown } | { problem: string }> {
+export async function readInput(
+  argument: string,
+  cwd: string,
+): Promise<{ value: unknown } | { problem: string }> {
   const file = argument.startsWith('@') ? argument.slice(1) : undefined;
   const what = file === undefined ? '--input' : `input file ${file}`;
   const tooLarge = (bytes: number) => ({
@@ -110,16 +128,27 @@ export async function readInput(argument: string, cwd: string): Promise<{ value:
     }
   } catch (error) {
     const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message.split('\n')[0];
-    return { problem: file === undefined ? `input is not valid JSON: ${reason}` : `cannot read input file ${file}: ${reason}` };
+    return {
+      problem:
+        file === undefined
+          ? `input is not valid JSON: ${reason}`
+          : `cannot read input file ${file}: ${reason}`,
+    };
   }
   // At most 3 MiB of text: measuring the whole depth is cheap and names the actual figure.
   const depth = valueDepth(value);
-  if (depth > LIMITS.maxJsonDepth) return { problem: `${what} nests ${depth} levels deep; the limit is ${LIMITS.maxJsonDepth}` };
+  if (depth > LIMITS.maxJsonDepth)
+    return { problem: `${what} nests ${depth} levels deep; the limit is ${LIMITS.maxJsonDepth}` };
   return { value };
 }
 
 /** Prints an InvalidInput error the way `validate` prints definition errors. */
-export function printInvalidInput(error: SyncflowError, workflow: CompiledWorkflow, source: string, io: CliIO): void {
+export function printInvalidInput(
+  error: SyncflowError,
+  workflow: CompiledWorkflow,
+  source: string,
+  io: CliIO,
+): void {
   for (const cause of error.causes) {
     io.stderr.write(`${source}: Workflow/${workflow.name}: ${cause.field}: ${cause.message}\n`);
   }
@@ -137,9 +166,12 @@ export async function localSecrets(args: RunArguments, cwd: string): Promise<Sec
       size = (await stat(path)).size;
       text = size > LIMITS.maxRequestBytes ? '' : await readFile(path, 'utf8');
     } catch (error) {
-      throw new UsageError(`cannot read secrets file ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+      throw new UsageError(
+        `cannot read secrets file ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`,
+      );
     }
-    if (size > LIMITS.maxRequestBytes) throw new UsageError(`secrets file ${file} is larger than ${LIMITS.maxRequestBytes / 1024 / 1024} MiB`);
+    if (size > LIMITS.maxRequestBytes)
+      throw new UsageError(`secrets file ${file} is larger than ${LIMITS.maxRequestBytes / 1024 / 1024} MiB`);
     for (const doc of parseAllDocuments(text)) {
       let value: Record<string, unknown> | null;
       try {
@@ -153,12 +185,15 @@ export async function localSecrets(args: RunArguments, cwd: string): Promise<Sec
         for (const [k, v] of Object.entries((value.data as Record<string, string>) ?? {})) {
           values.set(key(name, k), Buffer.from(String(v), 'base64').toString('utf8'));
         }
-        for (const [k, v] of Object.entries((value.stringData as Record<string, string>) ?? {})) values.set(key(name, k), String(v));
+        for (const [k, v] of Object.entries((value.stringData as Record<string, string>) ?? {}))
+          values.set(key(name, k), String(v));
         continue;
       }
       for (const [secret, entries] of Object.entries(value)) {
-        if (!entries || typeof entries !== 'object') throw new UsageError(`secrets file ${file}: ${secret} must map keys to values`);
-        for (const [k, v] of Object.entries(entries as Record<string, unknown>)) values.set(key(secret, k), String(v));
+        if (!entries || typeof entries !== 'object')
+          throw new UsageError(`secrets file ${file}: ${secret} must map keys to values`);
+        for (const [k, v] of Object.entries(entries as Record<string, unknown>))
+          values.set(key(secret, k), String(v));
       }
     }
   }
@@ -171,7 +206,11 @@ export async function localSecrets(args: RunArguments, cwd: string): Promise<Sec
 }
 
 /** The WorkflowExecution object as the API would return it (the server's factory). */
-export function executionObject(workflow: CompiledWorkflow, input: unknown, status: WorkflowExecutionStatus): WorkflowExecution {
+export function executionObject(
+  workflow: CompiledWorkflow,
+  input: unknown,
+  status: WorkflowExecutionStatus,
+): WorkflowExecution {
   const request: ExecutionCreateRequest = {
     namespace: workflow.namespace,
     name: undefined,
@@ -186,7 +225,11 @@ export function executionObject(workflow: CompiledWorkflow, input: unknown, stat
 
 /** Writes an object as YAML or JSON. */
 export function printObject(object: unknown, format: 'yaml' | 'json', io: CliIO): void {
-  io.stdout.write(format === 'json' ? `${JSON.stringify(object, null, 2)}\n` : toYaml(object, { aliasDuplicateObjects: false }));
+  io.stdout.write(
+    format === 'json'
+      ? `${JSON.stringify(object, null, 2)}\n`
+      : toYaml(object, { aliasDuplicateObjects: false }),
+  );
 }
 
 /** Runs `run`; returns the exit code. */
@@ -197,15 +240,18 @@ export async function runCommand(args: readonly string[], io: CliIO): Promise<nu
   if ('exit' in prepared) return prepared.exit;
   const { workflow, input } = prepared;
   // The engine and its HTTP client load here rather than with this module, which `plan` shares.
-  const [{ aliasResolver, parseHostAliases }, { EgressPolicy }, { DagExecutor }, { UndiciTaskClient }] = await Promise.all([
-    import('../adapters/egress/host-aliases.ts'),
-    import('../adapters/egress/policy.ts'),
-    import('../core/engine/executor.ts'),
-    import('../adapters/http-client.ts'),
-  ]);
+  const [{ aliasResolver, parseHostAliases }, { EgressPolicy }, { DagExecutor }, { UndiciTaskClient }] =
+    await Promise.all([
+      import('../adapters/egress/host-aliases.ts'),
+      import('../adapters/egress/policy.ts'),
+      import('../core/engine/executor.ts'),
+      import('../adapters/http-client.ts'),
+    ]);
   const { aliases, errors: aliasErrors } = parseHostAliases(parsed.hostAliases);
   if (aliasErrors.length) throw new UsageError(aliasErrors.join('; '));
-  const http = new UndiciTaskClient({ policy: new EgressPolicy({ allowLoopback: true }, aliasResolver(aliases)) });
+  const http = new UndiciTaskClient({
+    policy: new EgressPolicy({ allowLoopback: true }, aliasResolver(aliases)),
+  });
   try {
     const status = await new DagExecutor({ http }).execute(workflow, input, { secrets });
     printObject(executionObject(workflow, input, status), parsed.output, io);

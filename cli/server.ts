@@ -7,8 +7,13 @@ import { EXIT, type CliIO } from './io.ts';
 import { guardServerProcess } from './process-guard.ts';
 
 /** Runs the server; resolves with the exit code after a signal-initiated shutdown. */
-export async function serverCommand(args: readonly string[], io: CliIO, env: Record<string, string | undefined> = process.env): Promise<number> {
-  const { defaultServerOptions, parseServerFlags, serverUsage, validateServerOptions } = await import('../apiserver/options.ts');
+export async function serverCommand(
+  args: readonly string[],
+  io: CliIO,
+  env: Record<string, string | undefined> = process.env,
+): Promise<number> {
+  const { defaultServerOptions, parseServerFlags, serverUsage, validateServerOptions } =
+    await import('../apiserver/options.ts');
   if (args.includes('--help') || args.includes('-h')) {
     io.stdout.write(serverUsage());
     return EXIT.ok;
@@ -17,10 +22,15 @@ export async function serverCommand(args: readonly string[], io: CliIO, env: Rec
   const validated = validateServerOptions(parsed.options);
   const errors = [...parsed.errors, ...validated.errors];
   if (errors.length || !validated.config) {
-    io.stderr.write(`syncflow server: invalid configuration:\n${errors.map((e) => `  - ${e}`).join('\n')}\n\n${serverUsage()}`);
+    io.stderr.write(
+      `syncflow server: invalid configuration:\n${errors.map((e) => `  - ${e}`).join('\n')}\n\n${serverUsage()}`,
+    );
     return EXIT.usage;
   }
-  const [{ startServer }, { serverLogger }] = await Promise.all([import('../apiserver/server.ts'), import('../apiserver/logging.ts')]);
+  const [{ startServer }, { serverLogger }] = await Promise.all([
+    import('../apiserver/server.ts'),
+    import('../apiserver/logging.ts'),
+  ]);
   const logger = serverLogger(validated.config.logLevel);
   guardServerProcess({
     process,

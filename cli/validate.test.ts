@@ -22,13 +22,49 @@ describe('syncflow validate', () => {
     return { code, stdout, stderr };
   }
 
-  const cases: Array<{ name: string; file: string; content: string | Buffer; code: number; message: RegExp }> = [
+  const cases: Array<{
+    name: string;
+    file: string;
+    content: string | Buffer;
+    code: number;
+    message: RegExp;
+  }> = [
     { name: 'an empty file', file: 'empty.yaml', content: '', code: 1, message: /holds no documents/ },
-    { name: 'a binary file', file: 'bin.yaml', content: Buffer.from([0x7f, 0x45, 0x4c, 0x46, 0, 1, 2]), code: 1, message: /binary file/ },
-    { name: 'invalid UTF-8', file: 'latin1.yaml', content: Buffer.from([0x6b, 0x3a, 0x20, 0xe9, 0x0a]), code: 1, message: /not valid UTF-8/ },
-    { name: 'a 10 MB file', file: 'big.yaml', content: 'a: ' + 'x'.repeat(10 * 1024 * 1024), code: 1, message: /limited to 3 MiB/ },
-    { name: 'an unknown kind', file: 'pod.yaml', content: 'apiVersion: v1\nkind: Pod\nmetadata: {name: p}\n', code: 1, message: /unknown kind `Pod`/ },
-    { name: 'malformed YAML', file: 'bad.yaml', content: 'kind: [\n', code: 1, message: /malformed YAML at line/ },
+    {
+      name: 'a binary file',
+      file: 'bin.yaml',
+      content: Buffer.from([0x7f, 0x45, 0x4c, 0x46, 0, 1, 2]),
+      code: 1,
+      message: /binary file/,
+    },
+    {
+      name: 'invalid UTF-8',
+      file: 'latin1.yaml',
+      content: Buffer.from([0x6b, 0x3a, 0x20, 0xe9, 0x0a]),
+      code: 1,
+      message: /not valid UTF-8/,
+    },
+    {
+      name: 'a 10 MB file',
+      file: 'big.yaml',
+      content: 'a: ' + 'x'.repeat(10 * 1024 * 1024),
+      code: 1,
+      message: /limited to 3 MiB/,
+    },
+    {
+      name: 'an unknown kind',
+      file: 'pod.yaml',
+      content: 'apiVersion: v1\nkind: Pod\nmetadata: {name: p}\n',
+      code: 1,
+      message: /unknown kind `Pod`/,
+    },
+    {
+      name: 'malformed YAML',
+      file: 'bad.yaml',
+      content: 'kind: [\n',
+      code: 1,
+      message: /malformed YAML at line/,
+    },
   ];
   for (const c of cases) {
     it(`reports ${c.name} as one clear line, without a stack trace`, async () => {
@@ -44,7 +80,12 @@ describe('syncflow validate', () => {
   it('reports a YAML alias bomb as a line naming its file and goes on with the other files', async () => {
     const letters = 'abcdefghij';
     const lines = ['a: &a [x, x, x, x, x, x, x, x, x, x]'];
-    for (let i = 1; i < 9; i++) lines.push(`${letters[i]}: &${letters[i]} [${Array(10).fill(`*${letters[i - 1]}`).join(', ')}]`);
+    for (let i = 1; i < 9; i++)
+      lines.push(
+        `${letters[i]}: &${letters[i]} [${Array(10)
+          .fill(`*${letters[i - 1]}`)
+          .join(', ')}]`,
+      );
     writeFileSync(join(dir, 'bomb.yaml'), lines.join('\n') + '\n');
     writeFileSync(join(dir, 'after-bomb.yaml'), 'apiVersion: v1\nkind: Pod\nmetadata: {name: p}\n');
     const result = await run('validate', 'bomb.yaml', 'after-bomb.yaml');
@@ -63,7 +104,13 @@ describe('syncflow validate', () => {
   });
 
   it('exits 2 with usage on misuse', async () => {
-    for (const args of [['validate'], ['validate', '--bogus', 'x'], ['validate', '-o', 'xml', 'x'], ['nope'], []]) {
+    for (const args of [
+      ['validate'],
+      ['validate', '--bogus', 'x'],
+      ['validate', '-o', 'xml', 'x'],
+      ['nope'],
+      [],
+    ]) {
       const result = await run(...args);
       expect(result.code, args.join(' ')).to.equal(2);
       expect(result.stderr + result.stdout).to.match(/usage/);
@@ -96,7 +143,14 @@ describe('syncflow validate', () => {
       JSON.stringify({
         apiVersion: 'v1',
         kind: 'List',
-        items: [{ apiVersion: 'syncflow.io/v1alpha1', kind: 'WorkflowTask', metadata: { name: 'a' }, spec: { http: { method: 'GET', url: 'http://x/' } } }],
+        items: [
+          {
+            apiVersion: 'syncflow.io/v1alpha1',
+            kind: 'WorkflowTask',
+            metadata: { name: 'a' },
+            spec: { http: { method: 'GET', url: 'http://x/' } },
+          },
+        ],
       }),
     );
     const result = await run('validate', 'list.json');

@@ -1,10 +1,5 @@
 import { expect } from 'chai';
-import {
-  LeaderElector,
-  type LeaseClient,
-  type LeaseRecord,
-  type StoredLease,
-} from './leader-election.ts';
+import { LeaderElector, type LeaseClient, type LeaseRecord, type StoredLease } from './leader-election.ts';
 import { microTime } from '../kube/controller-clients.ts';
 
 /** One Lease with optimistic concurrency, shared by the candidates of a test. */

@@ -16,9 +16,17 @@ describe('durations', () => {
     ['10', undefined],
     ['99999999999999999999h', undefined],
   ];
-  for (const [text, ms] of cases) it(`parses ${JSON.stringify(text)} as ${ms}`, () => expect(parseDuration(text)).to.equal(ms));
+  for (const [text, ms] of cases)
+    it(`parses ${JSON.stringify(text)} as ${ms}`, () => expect(parseDuration(text)).to.equal(ms));
   it('formats milliseconds in the largest whole unit', () => {
-    expect([0, 250, 2000, 60000, 7200000, 1500].map(formatDuration)).to.deep.equal(['0ms', '250ms', '2s', '1m', '2h', '1500ms']);
+    expect([0, 250, 2000, 60000, 7200000, 1500].map(formatDuration)).to.deep.equal([
+      '0ms',
+      '250ms',
+      '2s',
+      '1m',
+      '2h',
+      '1500ms',
+    ]);
   });
 });
 
@@ -35,7 +43,12 @@ describe('when conditions', () => {
     const condition = compileCondition('tasks.score.output.score >= 650 && tasks["other-step"].output.ok');
     if (condition instanceof Error) throw condition;
     expect(condition.taskRefs).to.deep.equal(['score', 'other-step']);
-    expect(condition.evaluate({ input: {}, tasks: { score: { output: { score: 700 } }, 'other-step': { output: { ok: true } } } })).to.equal(true);
+    expect(
+      condition.evaluate({
+        input: {},
+        tasks: { score: { output: { score: 700 } }, 'other-step': { output: { ok: true } } },
+      }),
+    ).to.equal(true);
   });
   it('returns an Error for bad syntax and throws for a non-boolean result', () => {
     expect(compileCondition('input.x ==')).to.be.instanceOf(Error);
@@ -57,7 +70,11 @@ describe('user JSON Schemas', () => {
       type: 'object',
       required: ['userId'],
       additionalProperties: false,
-      properties: { userId: { type: 'string' }, kind: { enum: ['a', 'b'] }, items: { type: 'array', items: { type: 'integer' } } },
+      properties: {
+        userId: { type: 'string' },
+        kind: { enum: ['a', 'b'] },
+        items: { type: 'array', items: { type: 'integer' } },
+      },
     });
     if (compiled instanceof Error) throw compiled;
     compiled.validate({ kind: 'c', extra: 1, items: [1, 'x'] });

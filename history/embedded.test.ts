@@ -16,7 +16,9 @@ import { RecordingLogger } from './testing.ts';
 /** Resolves with the work's result, or rejects naming what stalled after `ms`. */
 async function within<T>(ms: number, what: string, work: Promise<T>): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
-  const stalled = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} stalled for ${ms} ms`)), ms)));
+  const stalled = new Promise<never>(
+    (_, reject) => (timer = setTimeout(() => reject(new Error(`${what} stalled for ${ms} ms`)), ms)),
+  );
   try {
     return await Promise.race([work, stalled]);
   } finally {
@@ -63,7 +65,8 @@ describe('embedded database bridge', function () {
             // A query that fails mid-sequence: the backend skips to Sync, which must not swallow other clients' messages.
             await clients.query('SELECT 1 / 0 WHERE $1::int > 0', [1]).then(
               () => errors.push('division by zero succeeded'),
-              (error: Error) => (error.message === 'division by zero' ? undefined : errors.push(error.message)),
+              (error: Error) =>
+                error.message === 'division by zero' ? undefined : errors.push(error.message),
             );
           }
         } catch (error) {
@@ -79,7 +82,10 @@ describe('embedded database bridge', function () {
 
   it('serves the other clients again when a client goes away in the middle of an extended-protocol sequence', async () => {
     db = await startEmbeddedDatabase({ logger: new RecordingLogger(), maxConnections: 10 });
-    const [host, port] = db.connectionString.replace(/^postgres:\/\/postgres@/, '').replace(/\/postgres$/, '').split(':') as [string, string];
+    const [host, port] = db.connectionString
+      .replace(/^postgres:\/\/postgres@/, '')
+      .replace(/\/postgres$/, '')
+      .split(':') as [string, string];
     // A raw client: startup, then a Parse without its Sync, then gone.
     const socket = connect(Number(port), host);
     const startup = Buffer.from('\0\0\0\0\0\x03\0\0user\0postgres\0database\0postgres\0\0', 'latin1');
@@ -96,13 +102,23 @@ describe('embedded database bridge', function () {
     await new Promise((resolve) => setTimeout(resolve, 200));
     socket.destroy();
     pool = new pg.Pool({ connectionString: db.connectionString, max: 2 });
-    const reply = await within(10_000, 'a query after the half-finished sequence', pool.query<{ one: number }>('SELECT $1::int AS one', [1]));
+    const reply = await within(
+      10_000,
+      'a query after the half-finished sequence',
+      pool.query<{ one: number }>('SELECT $1::int AS one', [1]),
+    );
     expect(reply.rows).to.deep.equal([{ one: 1 }]);
   });
 
   it('serves a watch, lists and gets while the history writes batches through a pool of eight connections', async () => {
     const logger = new RecordingLogger();
-    const history = await openHistory({ logger, registry: new Registry(), retention: false, poolSize: 8, watchPollIntervalMs: 5 });
+    const history = await openHistory({
+      logger,
+      registry: new Registry(),
+      retention: false,
+      poolSize: 8,
+      watchPollIntervalMs: 5,
+    });
     try {
       const watch = await history.store.watch({ namespace: 'shop' });
       const seen = new Set<string>();
@@ -123,9 +139,15 @@ describe('embedded database bridge', function () {
               const x = execution();
               names.push(x.metadata.name);
               history.writer.record(x);
-              await history.store.get('shop', x.metadata.name).catch((error: Error) => failures.push(`get: ${error.message}`));
-              await history.store.list({ namespace: 'shop', limit: 5 }).catch((error: Error) => failures.push(`list: ${error.message}`));
-              await history.store.storedNames([{ namespace: 'shop', name: x.metadata.name }]).catch((error: Error) => failures.push(`storedNames: ${error.message}`));
+              await history.store
+                .get('shop', x.metadata.name)
+                .catch((error: Error) => failures.push(`get: ${error.message}`));
+              await history.store
+                .list({ namespace: 'shop', limit: 5 })
+                .catch((error: Error) => failures.push(`list: ${error.message}`));
+              await history.store
+                .storedNames([{ namespace: 'shop', name: x.metadata.name }])
+                .catch((error: Error) => failures.push(`storedNames: ${error.message}`));
             }
           }),
         ),

@@ -347,8 +347,7 @@ export class PgExecutionStore implements ExecutionStore, ChangeFeed {
     for (const size of EXECUTION_CHUNKS) {
       while (batch.length - next >= size) {
         const params: unknown[] = [];
-        for (let i = next; i < next + size; i++)
-          params.push(...(batch[i] as ExecutionRecord).row);
+        for (let i = next; i < next + size; i++) params.push(...(batch[i] as ExecutionRecord).row);
         chunks.push({ rows: size, params });
         next += size;
       }
@@ -398,9 +397,7 @@ export class PgExecutionStore implements ExecutionStore, ChangeFeed {
       const owner = new Map(existing.rows.map((r) => [`${r.namespace}/${r.name}`, r.uid]));
       return batch.map((x) => {
         if (ids.has(x.uid)) return 'inserted';
-        return owner.get(`${x.namespace}/${x.name}`) === x.uid
-          ? 'duplicate'
-          : 'conflict';
+        return owner.get(`${x.namespace}/${x.name}`) === x.uid ? 'duplicate' : 'conflict';
       });
     });
   }
@@ -442,7 +439,10 @@ export class PgExecutionStore implements ExecutionStore, ChangeFeed {
   }
 
   async releaseName(namespace: string, name: string): Promise<void> {
-    await this.pool.query('DELETE FROM execution_name_reservations WHERE namespace = $1 AND name = $2', [namespace, name]);
+    await this.pool.query('DELETE FROM execution_name_reservations WHERE namespace = $1 AND name = $2', [
+      namespace,
+      name,
+    ]);
   }
 
   async purgeNameReservations(batchSize: number): Promise<number> {

@@ -8,13 +8,19 @@ describe('execution records', () => {
     const tasks = x.status.tasks ?? [];
     delete (tasks[1] as { durationMs?: number }).durationMs;
     const record = executionRecord(x);
-    expect([record.namespace, record.name, record.uid]).to.deep.equal([x.metadata.namespace, x.metadata.name, x.metadata.uid]);
+    expect([record.namespace, record.name, record.uid]).to.deep.equal([
+      x.metadata.namespace,
+      x.metadata.name,
+      x.metadata.uid,
+    ]);
     expect(record.tasks).to.deep.equal([
       [tasks[0]?.id, 'Succeeded', 4.5],
       [tasks[1]?.id, 'Succeeded', null],
     ]);
     // Only strings and numbers: the object graph can be collected as soon as it is recorded.
-    expect(record.row.every((value) => typeof value === 'string' || typeof value === 'number')).to.equal(true);
+    expect(record.row.every((value) => typeof value === 'string' || typeof value === 'number')).to.equal(
+      true,
+    );
     (x.status as { phase: string }).phase = 'Failed';
     expect(executionFromRecord(record).status.phase).to.equal('Succeeded');
   });

@@ -77,7 +77,8 @@ export function renamedRecord(record: ExecutionRecord): ExecutionRecord {
 
 /** The execution a record was made from (for reads of executions not written yet). */
 export function executionFromRecord(record: ExecutionRecord): WorkflowExecution {
-  const [namespace, name, uid, , , creationTimestamp, labels, annotations, spec, status] = record.row as string[];
+  const [namespace, name, uid, , , creationTimestamp, labels, annotations, spec, status] =
+    record.row as string[];
   const parsedAnnotations = JSON.parse(annotations as string) as Record<string, string>;
   return {
     apiVersion: EXECUTION_API_VERSION,

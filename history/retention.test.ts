@@ -43,14 +43,23 @@ describe('RetentionSweeper', () => {
   it('purges expired name reservations in batches too, when the store keeps them', async () => {
     const target = Object.assign(new FakeTarget(0, 0), {
       reservations: 5,
-      async purgeNameReservations(this: FakeTarget & { reservations: number }, batchSize: number): Promise<number> {
+      async purgeNameReservations(
+        this: FakeTarget & { reservations: number },
+        batchSize: number,
+      ): Promise<number> {
         this.calls.push('reservations');
         const n = Math.min(batchSize, this.reservations);
         this.reservations -= n;
         return n;
       },
     });
-    await new RetentionSweeper({ target, logger: new RecordingLogger(), batchSize: 2, pauseMs: 0, now: () => now }).sweep();
+    await new RetentionSweeper({
+      target,
+      logger: new RecordingLogger(),
+      batchSize: 2,
+      pauseMs: 0,
+      now: () => now,
+    }).sweep();
     expect(target.calls.filter((c) => c === 'reservations')).to.have.length(3);
     expect(target.reservations).to.equal(0);
   });

@@ -36,7 +36,6 @@ export interface FieldRequirement {
 
 export type FieldSelector = FieldRequirement[];
 
-
 function invalid(field: string, message: string): SyncflowError {
   return new SyncflowError('BadRequest', `${field}: ${message}`, {
     causes: [{ code: 'FieldInvalid', field, message }],

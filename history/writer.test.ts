@@ -181,9 +181,18 @@ describe('ExecutionWriter', () => {
     await w.flush();
     const renamed = `${x.metadata.name}-${x.metadata.uid}`;
     expect(sink.written).to.include.members([renamed, other.metadata.name]);
-    expect(sink.rows.get(renamed)?.[7]).to.equal(JSON.stringify({ 'syncflow.io/requested-name': x.metadata.name }));
+    expect(sink.rows.get(renamed)?.[7]).to.equal(
+      JSON.stringify({ 'syncflow.io/requested-name': x.metadata.name }),
+    );
     const errors = logger.entries.filter((e) => e.level === 'error');
-    expect(errors.map((e) => e.fields)).to.deep.equal([{ namespace: x.metadata.namespace, execution: x.metadata.name, uid: x.metadata.uid, recordedAs: renamed }]);
+    expect(errors.map((e) => e.fields)).to.deep.equal([
+      {
+        namespace: x.metadata.namespace,
+        execution: x.metadata.name,
+        uid: x.metadata.uid,
+        recordedAs: renamed,
+      },
+    ]);
     expect(errors[0]?.message).to.match(/^execution recorded under another name/);
     expect(logger.entries.filter((e) => /not recorded/.test(e.message))).to.deep.equal([]);
     expect(await metric('syncflow_history_name_conflicts_total')).to.equal(1);

@@ -8,7 +8,13 @@
 import { SyncflowError } from '../core/errors.ts';
 import { errorFields, type Logger } from '../core/logger.ts';
 import type { HistoryMetrics } from './metrics.ts';
-import { executionFromRecord, executionRecord, renamedRecord, REQUESTED_NAME_ANNOTATION, type ExecutionRecord } from './record.ts';
+import {
+  executionFromRecord,
+  executionRecord,
+  renamedRecord,
+  REQUESTED_NAME_ANNOTATION,
+  type ExecutionRecord,
+} from './record.ts';
 import type { ExecutionBatchSink } from './store.ts';
 import type { WorkflowExecution } from '../core/model/execution.ts';
 
@@ -263,7 +269,10 @@ export class ExecutionWriter {
         this.metrics?.conflicts.inc();
         if (renamed) {
           // Unreachable unless uids repeat: the new name contains the uid.
-          this.logger.error({ namespace: m.namespace, execution: m.name, uid: m.uid }, 'execution not recorded: its uid-derived name is taken too');
+          this.logger.error(
+            { namespace: m.namespace, execution: m.name, uid: m.uid },
+            'execution not recorded: its uid-derived name is taken too',
+          );
           continue;
         }
         this.logger.error(

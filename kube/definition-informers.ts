@@ -36,9 +36,16 @@ export async function startDefinitionInformers(
     const kind = names.kind as 'Workflow' | 'WorkflowTask';
     const path = `/apis/${DEFINITIONS_GROUP}/${VERSION}/${names.plural}`;
     const list = async () => {
-      const result = (await api.listClusterCustomObject({ group: DEFINITIONS_GROUP, version: VERSION, plural: names.plural })) as k8s.KubernetesListObject<k8s.KubernetesObject>;
+      const result = (await api.listClusterCustomObject({
+        group: DEFINITIONS_GROUP,
+        version: VERSION,
+        plural: names.plural,
+      })) as k8s.KubernetesListObject<k8s.KubernetesObject>;
       // A re-list replaces everything, so objects deleted while disconnected disappear.
-      catalog.replaceAll(kind, (result.items ?? []).map((o) => ({ ...(o as DefinitionObject), kind })));
+      catalog.replaceAll(
+        kind,
+        (result.items ?? []).map((o) => ({ ...(o as DefinitionObject), kind })),
+      );
       if (!synced.has(kind)) {
         synced.add(kind);
         logger.info({ kind, count: result.items?.length ?? 0 }, 'definitions listed');
@@ -53,13 +60,20 @@ export async function startDefinitionInformers(
     informer.on(k8s.DELETE, (o) => catalog.remove({ ...(o as DefinitionObject), kind }));
     informer.on(k8s.ERROR, (error: unknown) => {
       if (stopped) return;
-      logger.warn({ kind, err: String((error as Error)?.message ?? error) }, 'definition informer failed; restarting');
+      logger.warn(
+        { kind, err: String((error as Error)?.message ?? error) },
+        'definition informer failed; restarting',
+      );
       setTimeout(() => {
         if (!stopped) informer.start().catch(() => undefined);
       }, options.restartDelayMs ?? 2_000).unref();
     });
     informers.push(informer);
-    informer.start().catch((error: unknown) => logger.warn({ kind, err: String(error) }, 'definition informer did not start; retrying'));
+    informer
+      .start()
+      .catch((error: unknown) =>
+        logger.warn({ kind, err: String(error) }, 'definition informer did not start; retrying'),
+      );
   }
   return {
     synced: () => synced.size === 2,

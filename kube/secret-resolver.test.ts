@@ -15,7 +15,9 @@ describe('CachedSecrets', () => {
     const secrets = new CachedSecrets(reader, { ttlMs: 1000, now: () => now });
     const shop = secrets.forNamespace('shop');
     // A reference naming another namespace still reads the resolver's own namespace.
-    expect(await shop.resolve({ namespace: 'kube-system', secretName: 'api', key: 'token' })).to.equal('s3cr3t');
+    expect(await shop.resolve({ namespace: 'kube-system', secretName: 'api', key: 'token' })).to.equal(
+      's3cr3t',
+    );
     expect(await shop.resolve({ namespace: 'shop', secretName: 'api', key: 'missing' })).to.equal(undefined);
     expect(await shop.resolve({ namespace: 'shop', secretName: 'absent', key: 'token' })).to.equal(undefined);
     expect(reads).to.deep.equal(['shop/api', 'shop/absent']);
@@ -50,14 +52,21 @@ describe('CachedSecrets', () => {
     });
     const resolver = secrets.forNamespace('shop');
     let failed = false;
-    await Promise.resolve(resolver.resolve({ namespace: 'shop', secretName: 's', key: 'k' })).catch(() => (failed = true));
+    await Promise.resolve(resolver.resolve({ namespace: 'shop', secretName: 's', key: 'k' })).catch(
+      () => (failed = true),
+    );
     expect(failed).to.equal(true);
     await new Promise((resolve) => setImmediate(resolve));
     expect(await resolver.resolve({ namespace: 'shop', secretName: 's', key: 'k' })).to.equal('v');
   });
 
   it('serves fixed values for the local CLI', async () => {
-    const secrets = new StaticSecrets(new Map([['api/token', 'a'], ['whole', 'b']]));
+    const secrets = new StaticSecrets(
+      new Map([
+        ['api/token', 'a'],
+        ['whole', 'b'],
+      ]),
+    );
     const resolver = secrets.forNamespace();
     expect(await resolver.resolve({ namespace: 'x', secretName: 'api', key: 'token' })).to.equal('a');
     expect(await resolver.resolve({ namespace: 'x', secretName: 'whole', key: 'any' })).to.equal('b');

@@ -50,7 +50,11 @@ export class CachedSecrets implements NamespacedSecrets {
   private async resolve(namespace: string, ref: SecretReference): Promise<string | undefined> {
     // The resolver's namespace wins over whatever the reference says.
     const load = async () => ({ data: await this.reader.read(namespace, ref.secretName) });
-    const { value: secret } = await this.cache.getOrLoad(`${namespace}/${ref.secretName}`, load, () => this.ttlMs);
+    const { value: secret } = await this.cache.getOrLoad(
+      `${namespace}/${ref.secretName}`,
+      load,
+      () => this.ttlMs,
+    );
     const value = secret.data?.[ref.key];
     return value === undefined ? undefined : Buffer.from(value, 'base64').toString('utf8');
   }
@@ -60,6 +64,8 @@ export class CachedSecrets implements NamespacedSecrets {
 export class StaticSecrets implements NamespacedSecrets {
   constructor(private readonly values: ReadonlyMap<string, string>) {}
   forNamespace(): SecretResolver {
-    return { resolve: (ref) => this.values.get(`${ref.secretName}/${ref.key}`) ?? this.values.get(ref.secretName) };
+    return {
+      resolve: (ref) => this.values.get(`${ref.secretName}/${ref.key}`) ?? this.values.get(ref.secretName),
+    };
   }
 }

@@ -81,6 +81,7 @@ describe('IP address parsing', () => {
     expect(cidrContains(parseCidr('0.0.0.0/0')!, parseIp('8.8.8.8')!)).to.equal(true);
     expect(parseCidr('1.2.3.4')).to.deep.include({ prefix: 32 });
     expect(parseCidr('::1')).to.deep.include({ prefix: 128 });
-    for (const bad of ['10.0.0.0/33', '::/129', '10.1/8', 'x/8', '10.0.0.0/a']) expect(parseCidr(bad), bad).to.equal(undefined);
+    for (const bad of ['10.0.0.0/33', '::/129', '10.1/8', 'x/8', '10.0.0.0/a'])
+      expect(parseCidr(bad), bad).to.equal(undefined);
   });
 });

@@ -4,7 +4,8 @@ import { SyncflowError } from '../../core/errors.ts';
 import { EgressPolicy, systemResolver, type HostResolver } from './policy.ts';
 
 const resolverOf = (table: Record<string, string[]>): HostResolver => ({
-  resolve: async (host) => (table[host] ?? []).map((address) => ({ address, family: address.includes(':') ? 6 : 4 })),
+  resolve: async (host) =>
+    (table[host] ?? []).map((address) => ({ address, family: address.includes(':') ? 6 : 4 })),
 });
 
 describe('EgressPolicy', () => {
@@ -52,19 +53,30 @@ describe('EgressPolicy', () => {
   });
 
   it('applies CIDR allow lists as allow-only and deny lists as overriding', () => {
-    const policy = new EgressPolicy({ allowCidrs: ['10.0.0.0/8', '127.0.0.1/32'], denyCidrs: ['10.9.0.0/16'] });
+    const policy = new EgressPolicy({
+      allowCidrs: ['10.0.0.0/8', '127.0.0.1/32'],
+      denyCidrs: ['10.9.0.0/16'],
+    });
     expect(policy.checkUrl(new URL('http://10.1.2.3/')).allowed).to.equal(true);
-    expect(policy.checkUrl(new URL('http://127.0.0.1/')).allowed, 'loopback needs allowLoopback, not an allow block').to.equal(false);
+    expect(
+      policy.checkUrl(new URL('http://127.0.0.1/')).allowed,
+      'loopback needs allowLoopback, not an allow block',
+    ).to.equal(false);
     expect(policy.checkUrl(new URL('http://10.9.1.1/'))).to.deep.equal({
       allowed: false,
       reason: '10.9.1.1 is in the denied block 10.9.0.0/16',
     });
     expect(policy.checkUrl(new URL('http://8.8.8.8/')).allowed).to.equal(false);
-    expect(policy.checkUrl(new URL('http://[::ffff:10.9.0.1]/')).allowed, 'mapped form of a denied address').to.equal(false);
+    expect(
+      policy.checkUrl(new URL('http://[::ffff:10.9.0.1]/')).allowed,
+      'mapped form of a denied address',
+    ).to.equal(false);
   });
 
   it('never lets an allow block override the metadata, link-local and other always-refused addresses', () => {
-    const policy = new EgressPolicy({ allowCidrs: ['0.0.0.0/0', '::/0', '169.254.169.254/32', '169.254.0.0/16'] });
+    const policy = new EgressPolicy({
+      allowCidrs: ['0.0.0.0/0', '::/0', '169.254.169.254/32', '169.254.0.0/16'],
+    });
     const refused = [
       ['http://169.254.169.254/', 'the cloud metadata address'],
       ['http://[fd00:ec2::254]/', 'the cloud metadata address'],
@@ -82,11 +94,18 @@ describe('EgressPolicy', () => {
       expect((decision as { reason: string }).reason, url).to.contain(why);
     }
     expect(policy.checkUrl(new URL('http://10.1.2.3/')).allowed).to.equal(true);
-    expect(new EgressPolicy({ allowCidrs: ['127.0.0.0/8'], allowLoopback: true }).checkUrl(new URL('http://127.0.0.1/')).allowed).to.equal(true);
+    expect(
+      new EgressPolicy({ allowCidrs: ['127.0.0.0/8'], allowLoopback: true }).checkUrl(
+        new URL('http://127.0.0.1/'),
+      ).allowed,
+    ).to.equal(true);
   });
 
   it('applies host allow and deny lists with subdomain patterns', () => {
-    const policy = new EgressPolicy({ allowHosts: ['*.svc.cluster.local', 'api.example.com'], denyHosts: ['secret.svc.cluster.local'] });
+    const policy = new EgressPolicy({
+      allowHosts: ['*.svc.cluster.local', 'api.example.com'],
+      denyHosts: ['secret.svc.cluster.local'],
+    });
     expect(policy.checkUrl(new URL('http://users.shop.svc.cluster.local/')).allowed).to.equal(true);
     expect(policy.checkUrl(new URL('http://API.example.com./')).allowed).to.equal(true);
     expect(policy.checkUrl(new URL('http://secret.svc.cluster.local/')).allowed).to.equal(false);
@@ -99,12 +118,19 @@ describe('EgressPolicy', () => {
       expect.fail('should throw');
     } catch (error) {
       expect(error).to.be.instanceOf(SyncflowError);
-      expect((error as SyncflowError).causes.map((c) => c.field)).to.deep.equal(['allowCidrs[0]', 'denyCidrs[0]', 'maxRedirects']);
+      expect((error as SyncflowError).causes.map((c) => c.field)).to.deep.equal([
+        'allowCidrs[0]',
+        'denyCidrs[0]',
+        'maxRedirects',
+      ]);
     }
   });
 
   it('resolves names and denies a host when any of its addresses is denied', async () => {
-    const policy = new EgressPolicy({}, resolverOf({ ok: ['10.0.0.1', 'fd00::1'], mixed: ['10.0.0.1', '127.0.0.1'], none: [], odd: ['x'] }));
+    const policy = new EgressPolicy(
+      {},
+      resolverOf({ ok: ['10.0.0.1', 'fd00::1'], mixed: ['10.0.0.1', '127.0.0.1'], none: [], odd: ['x'] }),
+    );
     expect((await policy.resolve('ok')).length).to.equal(2);
     for (const host of ['mixed', 'none', 'odd']) {
       try {
@@ -117,7 +143,10 @@ describe('EgressPolicy', () => {
   });
 
   it('provides a socket lookup that answers single, all and family-filtered queries', async () => {
-    const policy = new EgressPolicy({}, resolverOf({ dual: ['10.0.0.1', 'fd00::1'], bad: ['169.254.169.254'] }));
+    const policy = new EgressPolicy(
+      {},
+      resolverOf({ dual: ['10.0.0.1', 'fd00::1'], bad: ['169.254.169.254'] }),
+    );
     const call = (host: string, options: { all?: boolean; family?: number }) =>
       new Promise<{ error: Error | null; address: string | LookupAddress[]; family?: number }>((resolve) =>
         policy.lookup(host, options, (error, address, family) => resolve({ error, address, family })),
@@ -130,7 +159,9 @@ describe('EgressPolicy', () => {
     expect(await call('dual', { family: 6 })).to.deep.include({ address: 'fd00::1', family: 6 });
     expect((await call('bad', {})).error).to.be.instanceOf(SyncflowError);
     const onlyV4 = new EgressPolicy({}, resolverOf({ v4: ['10.0.0.1'] }));
-    const missing = await new Promise<Error | null>((resolve) => onlyV4.lookup('v4', { family: 6 }, (e) => resolve(e)));
+    const missing = await new Promise<Error | null>((resolve) =>
+      onlyV4.lookup('v4', { family: 6 }, (e) => resolve(e)),
+    );
     expect(missing?.message).to.contain('no IPv6 address');
   });
 

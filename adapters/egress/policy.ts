@@ -7,7 +7,15 @@
 import { lookup as dnsLookup } from 'node:dns/promises';
 import type { LookupAddress } from 'node:dns';
 import { SyncflowError, type FieldError } from '../../core/errors.ts';
-import { cidrContains, embeddedIPv4, formatIp, parseCidr, parseIp, type CidrBlock, type IpAddress } from './address.ts';
+import {
+  cidrContains,
+  embeddedIPv4,
+  formatIp,
+  parseCidr,
+  parseIp,
+  type CidrBlock,
+  type IpAddress,
+} from './address.ts';
 
 /** Which destinations tasks may call. */
 export interface EgressPolicyOptions {
@@ -87,14 +95,22 @@ export class EgressPolicy {
       (list ?? []).flatMap((text, i) => {
         const block = parseCidr(text.trim());
         if (block) return [block];
-        errors.push({ code: 'FieldInvalid', field: `${field}[${i}]`, message: `\`${text}\` is not a CIDR block` });
+        errors.push({
+          code: 'FieldInvalid',
+          field: `${field}[${i}]`,
+          message: `\`${text}\` is not a CIDR block`,
+        });
         return [];
       });
     this.allowCidrs = cidrs(options.allowCidrs, 'allowCidrs');
     this.denyCidrs = cidrs(options.denyCidrs, 'denyCidrs');
     const maxRedirects = options.maxRedirects ?? 0;
     if (!Number.isInteger(maxRedirects) || maxRedirects < 0 || maxRedirects > 20) {
-      errors.push({ code: 'FieldInvalid', field: 'maxRedirects', message: 'must be an integer from 0 to 20' });
+      errors.push({
+        code: 'FieldInvalid',
+        field: 'maxRedirects',
+        message: 'must be an integer from 0 to 20',
+      });
     }
     if (errors.length) throw new SyncflowError('FieldInvalid', 'invalid egress policy', { causes: errors });
     this.maxRedirects = maxRedirects;
@@ -148,7 +164,9 @@ export class EgressPolicy {
   /** Resolves a host and returns only checked addresses; rejects when any address is denied. */
   async resolve(hostname: string): Promise<IpAddress[]> {
     const literal = parseIp(hostname);
-    const addresses = literal ? [literal] : (await this.resolver.resolve(hostname)).map((a) => parseIp(a.address));
+    const addresses = literal
+      ? [literal]
+      : (await this.resolver.resolve(hostname)).map((a) => parseIp(a.address));
     const out: IpAddress[] = [];
     for (const address of addresses) {
       if (!address) throw new SyncflowError('EgressDenied', `${hostname} resolved to an unparseable address`);
@@ -165,12 +183,20 @@ export class EgressPolicy {
   readonly lookup: SocketLookup = (hostname, options, callback) => {
     this.resolve(hostname).then(
       (addresses) => {
-        const wanted = options.family === 4 || options.family === 'IPv4' ? 4 : options.family === 6 || options.family === 'IPv6' ? 6 : 0;
+        const wanted =
+          options.family === 4 || options.family === 'IPv4'
+            ? 4
+            : options.family === 6 || options.family === 'IPv6'
+              ? 6
+              : 0;
         const usable = wanted ? addresses.filter((a) => a.family === wanted) : addresses;
         if (!usable.length) {
           callback(new SyncflowError('EgressDenied', `${hostname} has no IPv${wanted} address`), '', 0);
         } else if (options.all) {
-          callback(null, usable.map((a) => ({ address: formatIp(a), family: a.family })));
+          callback(
+            null,
+            usable.map((a) => ({ address: formatIp(a), family: a.family })),
+          );
         } else {
           const first = usable[0] as IpAddress;
           callback(null, formatIp(first), first.family);

@@ -34,7 +34,12 @@ export interface StatusSubject {
 }
 
 /** Builds a failure Status with an explicit code. */
-export function failureStatus(code: number, message: string, subject: StatusSubject = {}, causes: FieldError[] = []): KubeStatus {
+export function failureStatus(
+  code: number,
+  message: string,
+  subject: StatusSubject = {},
+  causes: FieldError[] = [],
+): KubeStatus {
   const status: KubeStatus = {
     kind: 'Status',
     apiVersion: 'v1',

@@ -10,7 +10,6 @@ import { SyncflowError, type FieldError } from '../../core/errors.ts';
 import { parseCertificateBundle, type TrustedCertificate } from './certificates.ts';
 import { errorFields, SILENT_LOGGER, type Logger } from '../../core/logger.ts';
 
-
 /** Front-proxy (requestheader) authentication settings. */
 export interface RequestHeaderConfig {
   /** PEM bundle of the CA(s) that sign the front proxy's client certificate. */
@@ -214,7 +213,6 @@ export function currentCompiledConfig(
       : (provider as AuthenticationConfig);
   return config === undefined ? undefined : compileAuthenticationConfig(config);
 }
-
 
 /** Options of {@link AuthenticationConfigWatcher}. */
 export interface AuthenticationConfigWatcherOptions {

@@ -37,7 +37,9 @@ describe('StoredNameCheck', () => {
     private answers: (() => void)[] = [];
     readonly lookup = (names: readonly ExecutionName[]): Promise<Set<string>> => {
       this.queries.push([...names]);
-      return new Promise((resolve, reject) => this.answers.push(() => (this.failure ? reject(this.failure) : resolve(new Set(this.stored)))));
+      return new Promise((resolve, reject) =>
+        this.answers.push(() => (this.failure ? reject(this.failure) : resolve(new Set(this.stored)))),
+      );
     };
     answer(): void {
       for (const answer of this.answers.splice(0)) answer();

@@ -32,7 +32,11 @@ class FakeExecutor implements WorkflowExecutor {
   gated = false;
   failure: Error | undefined;
   private releases: (() => void)[] = [];
-  async execute(_workflow: unknown, _input: unknown, _options?: ExecuteOptions): Promise<WorkflowExecutionStatus> {
+  async execute(
+    _workflow: unknown,
+    _input: unknown,
+    _options?: ExecuteOptions,
+  ): Promise<WorkflowExecutionStatus> {
     this.calls++;
     if (this.gated) await new Promise<void>((resolve) => this.releases.push(resolve));
     if (this.failure) throw this.failure;
@@ -51,7 +55,9 @@ class FakeStore {
   async insertRecords(batch: readonly ExecutionRecord[]) {
     return batch.map((r) => {
       if (this.executions.has(`${r.namespace}/${r.name}`)) return 'conflict' as const;
-      this.executions.set(`${r.namespace}/${r.name}`, { metadata: { name: r.name, namespace: r.namespace, uid: r.uid } } as WorkflowExecution);
+      this.executions.set(`${r.namespace}/${r.name}`, {
+        metadata: { name: r.name, namespace: r.namespace, uid: r.uid },
+      } as WorkflowExecution);
       return 'inserted' as const;
     });
   }
@@ -84,7 +90,9 @@ class FakeStore {
     return {};
   }
   hold(namespace: string, name: string): void {
-    this.executions.set(`${namespace}/${name}`, { metadata: { name, namespace, uid: 'stored' } } as WorkflowExecution);
+    this.executions.set(`${namespace}/${name}`, {
+      metadata: { name, namespace, uid: 'stored' },
+    } as WorkflowExecution);
   }
 }
 
@@ -94,8 +102,16 @@ describe('ExecutionService', () => {
   let writer: ExecutionWriter;
   let background: string[];
   const catalog = new DefinitionCatalog();
-  catalog.upsert({ kind: 'WorkflowTask', metadata: { name: 't', namespace: 'ns', resourceVersion: '1' }, spec: { http: { method: 'GET', url: 'http://x.svc/' } } });
-  catalog.upsert({ kind: 'Workflow', metadata: { name: 'wf', namespace: 'ns', resourceVersion: '2' }, spec: { tasks: [{ id: 'a', taskRef: { name: 't' } }] } });
+  catalog.upsert({
+    kind: 'WorkflowTask',
+    metadata: { name: 't', namespace: 'ns', resourceVersion: '1' },
+    spec: { http: { method: 'GET', url: 'http://x.svc/' } },
+  });
+  catalog.upsert({
+    kind: 'Workflow',
+    metadata: { name: 'wf', namespace: 'ns', resourceVersion: '2' },
+    spec: { tasks: [{ id: 'a', taskRef: { name: 't' } }] },
+  });
 
   function service(random?: () => number): ExecutionService {
     return new ExecutionService({
@@ -117,13 +133,21 @@ describe('ExecutionService', () => {
     workflowName: 'wf',
     input: {},
   });
-  const refusal = (promise: Promise<unknown>) => promise.then(() => undefined, (error: unknown) => error as SyncflowError);
+  const refusal = (promise: Promise<unknown>) =>
+    promise.then(
+      () => undefined,
+      (error: unknown) => error as SyncflowError,
+    );
 
   beforeEach(() => {
     store = new FakeStore();
     executor = new FakeExecutor();
     background = [];
-    writer = new ExecutionWriter({ sink: store, logger: new RecordingLogger(), metrics: createHistoryMetrics(new Registry(), () => 0) });
+    writer = new ExecutionWriter({
+      sink: store,
+      logger: new RecordingLogger(),
+      metrics: createHistoryMetrics(new Registry(), () => 0),
+    });
   });
   afterEach(async () => {
     executor.releaseAll();
@@ -147,9 +171,13 @@ describe('ExecutionService', () => {
     it('refuses a name the writer has queued or the store has, and frees the name after every refusal', async () => {
       const s = service();
       await s.run(request({ name: 'queued' }), { user: 'u' });
-      expect((await refusal(s.run(request({ name: 'queued' }), { user: 'u' })))?.code).to.equal('AlreadyExists');
+      expect((await refusal(s.run(request({ name: 'queued' }), { user: 'u' })))?.code).to.equal(
+        'AlreadyExists',
+      );
       store.hold('ns', 'stored');
-      expect((await refusal(s.run(request({ name: 'stored' }), { user: 'u' })))?.code).to.equal('AlreadyExists');
+      expect((await refusal(s.run(request({ name: 'stored' }), { user: 'u' })))?.code).to.equal(
+        'AlreadyExists',
+      );
       store.executions.delete('ns/stored');
       expect((await s.run(request({ name: 'stored' }), { user: 'u' })).metadata.name).to.equal('stored');
       expect(executor.calls).to.equal(2);
@@ -157,14 +185,18 @@ describe('ExecutionService', () => {
 
     it('refuses a name another replica reserved in the history database, running nothing', async () => {
       store.reserved.add('ns/elsewhere');
-      expect((await refusal(service().run(request({ name: 'elsewhere' }), { user: 'u' })))?.code).to.equal('AlreadyExists');
+      expect((await refusal(service().run(request({ name: 'elsewhere' }), { user: 'u' })))?.code).to.equal(
+        'AlreadyExists',
+      );
       expect(executor.calls).to.equal(0);
     });
 
     it('runs nothing when the store cannot be asked, and frees the name and the history place', async () => {
       const s = service();
       store.lookupFailure = new Error('connection refused');
-      expect((await refusal(s.run(request({ name: 'x' }), { user: 'u' })))?.message).to.equal('connection refused');
+      expect((await refusal(s.run(request({ name: 'x' }), { user: 'u' })))?.message).to.equal(
+        'connection refused',
+      );
       expect(executor.calls).to.equal(0);
       expect(writer.depth).to.equal(0);
       store.lookupFailure = undefined;
@@ -174,7 +206,9 @@ describe('ExecutionService', () => {
     it('refuses a dry run of a taken name and plans a free one without running or holding it', async () => {
       const s = service();
       store.hold('ns', 'taken');
-      expect((await refusal(s.run(request({ name: 'taken' }), { user: 'u', dryRun: true })))?.code).to.equal('AlreadyExists');
+      expect((await refusal(s.run(request({ name: 'taken' }), { user: 'u', dryRun: true })))?.code).to.equal(
+        'AlreadyExists',
+      );
       const planned = await s.run(request({ name: 'free' }), { user: 'u', dryRun: true });
       expect(planned.status.phase).to.equal('Pending');
       expect(executor.calls).to.equal(0);
@@ -190,7 +224,10 @@ describe('ExecutionService', () => {
       const second = s.run(request({ generateName: 'g-' }), { user: 'u' });
       while (executor.calls < 2) await new Promise((resolve) => setImmediate(resolve));
       executor.releaseAll();
-      expect([(await first).metadata.name, (await second).metadata.name]).to.deep.equal(['g-bbbbb', 'g-ccccc']);
+      expect([(await first).metadata.name, (await second).metadata.name]).to.deep.equal([
+        'g-bbbbb',
+        'g-ccccc',
+      ]);
     });
 
     it(`refuses with AlreadyExists, running nothing, after ${GENERATE_NAME_ATTEMPTS} candidates all held`, async () => {
@@ -200,7 +237,9 @@ describe('ExecutionService', () => {
       const first = s.run(request({ generateName: 'g-' }), { user: 'u' });
       const second = await refusal(s.run(request({ generateName: 'g-' }), { user: 'u' }));
       expect(second?.code).to.equal('AlreadyExists');
-      expect(second?.message).to.match(/could not generate a unique name from generateName "g-" in 8 attempts/);
+      expect(second?.message).to.match(
+        /could not generate a unique name from generateName "g-" in 8 attempts/,
+      );
       while (executor.calls === 0) await new Promise((resolve) => setImmediate(resolve));
       executor.releaseAll();
       await first;
@@ -220,7 +259,9 @@ describe('ExecutionService', () => {
       store.hold('ns', 'g-bbbbb');
       const s = service(scriptedRandom([], 0));
       const object = await s.run(request({ generateName: 'g-' }), { user: 'u' });
-      expect(object.metadata.name).to.match(/^g-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+      expect(object.metadata.name).to.match(
+        /^g-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/,
+      );
       await writer.flush();
       expect(store.executions.has(`ns/${object.metadata.name}`)).to.equal(true);
     });
@@ -230,19 +271,27 @@ describe('ExecutionService', () => {
       const s = service(scriptedRandom(['bbbbb']));
       const object = await s.run(request({ generateName: 'g-' }), { user: 'u' });
       expect(object.metadata.name).to.equal('g-bbbbb');
-      expect(background).to.deep.equal(['checking a generated execution name against the history: connection refused']);
+      expect(background).to.deep.equal([
+        'checking a generated execution name against the history: connection refused',
+      ]);
     });
   });
 
   it('refuses input the workflow does not accept with InvalidInput and frees the name and its database reservation', async () => {
     executor.failure = new SyncflowError('InvalidInput', 'input does not match the inputSchema');
     const s = service();
-    expect((await refusal(s.run(request({ name: 'bad-input' }), { user: 'u' })))?.code).to.equal('InvalidInput');
+    expect((await refusal(s.run(request({ name: 'bad-input' }), { user: 'u' })))?.code).to.equal(
+      'InvalidInput',
+    );
     expect(store.reserved.has('ns/bad-input')).to.equal(false);
     expect(writer.depth).to.equal(0);
     store.releaseFailure = new Error('connection refused');
-    expect((await refusal(s.run(request({ name: 'bad-again' }), { user: 'u' })))?.code).to.equal('InvalidInput');
-    expect(background).to.deep.equal(['releasing the name reservation of ns/bad-again (it expires in 15 minutes): connection refused']);
+    expect((await refusal(s.run(request({ name: 'bad-again' }), { user: 'u' })))?.code).to.equal(
+      'InvalidInput',
+    );
+    expect(background).to.deep.equal([
+      'releasing the name reservation of ns/bad-again (it expires in 15 minutes): connection refused',
+    ]);
     executor.failure = undefined;
     expect((await s.run(request({ name: 'bad-input' }), { user: 'u' })).metadata.name).to.equal('bad-input');
   });
@@ -253,7 +302,9 @@ describe('ExecutionService', () => {
     const object = await s.run(request({ name: 'broken' }), { user: 'u' });
     expect(object.status).to.include({ phase: 'Failed', reason: 'InternalError' });
     expect(object.status.message).to.not.contain('secret-bearing');
-    expect(background).to.deep.equal(['running an execution (recorded as Failed with reason InternalError): secret-bearing internal detail']);
+    expect(background).to.deep.equal([
+      'running an execution (recorded as Failed with reason InternalError): secret-bearing internal detail',
+    ]);
     await writer.flush();
     expect(store.executions.has('ns/broken')).to.equal(true);
   });

@@ -28,7 +28,12 @@ import { planExecution, type ExecutionStatistics } from '../../core/plan/planner
 import type { WorkflowCatalog } from '../../core/definitions/catalog.ts';
 import type { ExecutionStore } from '../../history/store.ts';
 import type { WriteReservation } from '../../history/writer.ts';
-import { executionObject, generateName, type ExecutionCreateRequest, type WorkflowExecution } from '../../core/model/execution.ts';
+import {
+  executionObject,
+  generateName,
+  type ExecutionCreateRequest,
+  type WorkflowExecution,
+} from '../../core/model/execution.ts';
 import { NameReservations, type NameReservation } from './names.ts';
 import { StoredNameCheck } from './stored-names.ts';
 
@@ -46,7 +51,8 @@ export interface ExecutionServiceOptions {
   catalog: WorkflowCatalog;
   executor: WorkflowExecutor;
   history: HistoryAdmission;
-  store: Pick<ExecutionStore, 'get' | 'storedNames' | 'reserveName' | 'releaseName' | 'taskDurationStats'> & RevisionSink;
+  store: Pick<ExecutionStore, 'get' | 'storedNames' | 'reserveName' | 'releaseName' | 'taskDurationStats'> &
+    RevisionSink;
   /** Records the revision each execution ran (shared with the status controller); one over `store` by default. */
   revisions?: RevisionRecorder;
   secrets: NamespacedSecrets;
@@ -86,7 +92,10 @@ export const NAME_RESERVATION_TTL_MS = 15 * 60_000;
 export const GENERATE_NAME_ATTEMPTS = 8;
 
 function alreadyExists(name: string): SyncflowError {
-  return new SyncflowError('AlreadyExists', `workflowexecutions.execution.syncflow.io "${name}" already exists`);
+  return new SyncflowError(
+    'AlreadyExists',
+    `workflowexecutions.execution.syncflow.io "${name}" already exists`,
+  );
 }
 
 /** Runs executions; the ones not written to the history yet stay readable through {@link recentExecution}. */
@@ -113,7 +122,9 @@ export class ExecutionService {
     const admission = this.options.history.admit();
     let name: NameReservation;
     try {
-      name = request.name ? await this.reserveName(request.namespace, request.name) : this.reserveGeneratedName(request.namespace, request.generateName as string);
+      name = request.name
+        ? await this.reserveName(request.namespace, request.name)
+        : this.reserveGeneratedName(request.namespace, request.generateName as string);
     } catch (error) {
       admission.release();
       throw error;
@@ -121,13 +132,24 @@ export class ExecutionService {
     let object: WorkflowExecution;
     try {
       // A generated name is checked against the store while the workflow runs.
-      const stored = request.name ? undefined : this.storedNames.isStored(name.namespace, name.name).catch((error: unknown) => error);
+      const stored = request.name
+        ? undefined
+        : this.storedNames.isStored(name.namespace, name.name).catch((error: unknown) => error);
       const status = await this.execute(workflow, request, context);
       const storedAnswer = stored ? await stored : false;
       if (storedAnswer === true) name = await this.replaceGeneratedName(name, request.generateName as string);
       // The store could not say: keep the name; a conflict at the insert is still recorded (writer.ts).
-      else if (storedAnswer !== false) this.options.onBackgroundError?.(storedAnswer, 'checking a generated execution name against the history');
-      object = executionObject(request, name.name, { ...status, workflowRevision: workflow.revision, user: context.user }, status.startTime ?? this.now().toISOString());
+      else if (storedAnswer !== false)
+        this.options.onBackgroundError?.(
+          storedAnswer,
+          'checking a generated execution name against the history',
+        );
+      object = executionObject(
+        request,
+        name.name,
+        { ...status, workflowRevision: workflow.revision, user: context.user },
+        status.startTime ?? this.now().toISOString(),
+      );
     } catch (error) {
       // Refused before anything ran (invalid input): nothing to record, and the name is free again.
       admission.release();
@@ -153,17 +175,28 @@ export class ExecutionService {
       },
       'execution finished',
     );
-    this.revisions.record(workflow).catch((error: unknown) => this.options.onBackgroundError?.(error, 'recording a workflow revision'));
+    this.revisions
+      .record(workflow)
+      .catch((error: unknown) => this.options.onBackgroundError?.(error, 'recording a workflow revision'));
     return object;
   }
 
   /** Whether a name is free for a new execution now: not held, queued or stored (dry runs call nothing). */
   private async nameIsTaken(namespace: string, name: string): Promise<boolean> {
-    return this.names.isReserved(namespace, name) || this.recentExecution(namespace, name) !== undefined || (await this.storedNames.isStored(namespace, name));
+    return (
+      this.names.isReserved(namespace, name) ||
+      this.recentExecution(namespace, name) !== undefined ||
+      (await this.storedNames.isStored(namespace, name))
+    );
   }
 
-  private async plan(request: ExecutionCreateRequest, workflow: ReturnType<ExecutionService['resolve']>, context: RunContext): Promise<WorkflowExecution> {
-    if (request.name && (await this.nameIsTaken(request.namespace, request.name))) throw alreadyExists(request.name);
+  private async plan(
+    request: ExecutionCreateRequest,
+    workflow: ReturnType<ExecutionService['resolve']>,
+    context: RunContext,
+  ): Promise<WorkflowExecution> {
+    if (request.name && (await this.nameIsTaken(request.namespace, request.name)))
+      throw alreadyExists(request.name);
     const name = request.name ?? generateName(request.generateName as string, this.random);
     const created = this.now().toISOString();
     const stats = this.options.store;
@@ -174,7 +207,12 @@ export class ExecutionService {
       },
     };
     const plan = await planExecution(workflow, request.input, { statistics });
-    return executionObject(request, name, { phase: 'Pending', workflowRevision: workflow.revision, user: context.user, plan }, created);
+    return executionObject(
+      request,
+      name,
+      { phase: 'Pending', workflowRevision: workflow.revision, user: context.user, plan },
+      created,
+    );
   }
 
   /**
@@ -186,7 +224,11 @@ export class ExecutionService {
     const reservation = this.names.tryReserve(namespace, name);
     if (!reservation) throw alreadyExists(name);
     try {
-      if (this.recentExecution(namespace, name) || !(await this.options.store.reserveName(namespace, name, NAME_RESERVATION_TTL_MS))) throw alreadyExists(name);
+      if (
+        this.recentExecution(namespace, name) ||
+        !(await this.options.store.reserveName(namespace, name, NAME_RESERVATION_TTL_MS))
+      )
+        throw alreadyExists(name);
     } catch (error) {
       reservation.release();
       throw error;
@@ -199,7 +241,10 @@ export class ExecutionService {
     try {
       await this.options.store.releaseName(namespace, name);
     } catch (error) {
-      this.options.onBackgroundError?.(error, `releasing the name reservation of ${namespace}/${name} (it expires in ${NAME_RESERVATION_TTL_MS / 60_000} minutes)`);
+      this.options.onBackgroundError?.(
+        error,
+        `releasing the name reservation of ${namespace}/${name} (it expires in ${NAME_RESERVATION_TTL_MS / 60_000} minutes)`,
+      );
     }
   }
 
@@ -228,18 +273,27 @@ export class ExecutionService {
       const reservation = this.names.tryReserve(taken.namespace, generateName(prefix, this.random));
       if (!reservation) continue;
       // A store that cannot answer now is not a reason to lose the execution: the insert decides.
-      const stored = this.recentExecution(reservation.namespace, reservation.name) !== undefined || (await this.storedNames.isStored(reservation.namespace, reservation.name).catch(() => false));
+      const stored =
+        this.recentExecution(reservation.namespace, reservation.name) !== undefined ||
+        (await this.storedNames.isStored(reservation.namespace, reservation.name).catch(() => false));
       if (!stored) return reservation;
       reservation.release();
     }
-    return this.names.tryReserve(taken.namespace, `${prefix.slice(0, 253 - 36)}${randomUUID()}`) as NameReservation;
+    return this.names.tryReserve(
+      taken.namespace,
+      `${prefix.slice(0, 253 - 36)}${randomUUID()}`,
+    ) as NameReservation;
   }
 
   /**
    * Runs the workflow. An executor that rejects (a defect, not a task failure) still yields a
    * Failed execution with reason InternalError, which is recorded like any other.
    */
-  private async execute(workflow: ReturnType<ExecutionService['resolve']>, request: ExecutionCreateRequest, context: RunContext): Promise<WorkflowExecutionStatus> {
+  private async execute(
+    workflow: ReturnType<ExecutionService['resolve']>,
+    request: ExecutionCreateRequest,
+    context: RunContext,
+  ): Promise<WorkflowExecutionStatus> {
     const started = this.now();
     try {
       return await this.options.executor.execute(workflow, request.input, {
@@ -251,7 +305,10 @@ export class ExecutionService {
       // Input that does not match the workflow's inputSchema is the caller's error (422), refused
       // before any task ran; any other rejection is a defect of the server.
       if (error instanceof SyncflowError && error.code === 'InvalidInput') throw error;
-      this.options.onBackgroundError?.(error, 'running an execution (recorded as Failed with reason InternalError)');
+      this.options.onBackgroundError?.(
+        error,
+        'running an execution (recorded as Failed with reason InternalError)',
+      );
       const completed = this.now();
       return {
         phase: 'Failed',
@@ -282,12 +339,19 @@ export class ExecutionService {
   private resolve(namespace: string, name: string) {
     const found = this.options.catalog.lookup(namespace, name);
     if (found.kind === 'notFound') {
-      throw new SyncflowError('WorkflowNotFound', `workflows.syncflow.io "${name}" not found in namespace ${namespace}`);
+      throw new SyncflowError(
+        'WorkflowNotFound',
+        `workflows.syncflow.io "${name}" not found in namespace ${namespace}`,
+      );
     }
     if (found.kind === 'notReady') {
-      throw new SyncflowError('WorkflowNotReady', `workflow ${namespace}/${name} is not Ready (${found.reason}): ${found.message}`, {
-        causes: found.errors,
-      });
+      throw new SyncflowError(
+        'WorkflowNotReady',
+        `workflow ${namespace}/${name} is not Ready (${found.reason}): ${found.message}`,
+        {
+          causes: found.errors,
+        },
+      );
     }
     return found.workflow;
   }

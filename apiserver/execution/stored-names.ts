@@ -37,16 +37,18 @@ export class StoredNameCheck {
     if (this.inFlight || this.queue.length === 0) return;
     this.inFlight = true;
     const batch = this.queue.splice(0, this.maxBatch);
-    this.lookup(batch.map((q) => q.name)).then(
-      (stored) => {
-        for (const q of batch) q.resolve(stored.has(`${q.name.namespace}/${q.name.name}`));
-      },
-      (error: unknown) => {
-        for (const q of batch) q.reject(error);
-      },
-    ).finally(() => {
-      this.inFlight = false;
-      this.next();
-    });
+    this.lookup(batch.map((q) => q.name))
+      .then(
+        (stored) => {
+          for (const q of batch) q.resolve(stored.has(`${q.name.namespace}/${q.name.name}`));
+        },
+        (error: unknown) => {
+          for (const q of batch) q.reject(error);
+        },
+      )
+      .finally(() => {
+        this.inFlight = false;
+        this.next();
+      });
   }
 }

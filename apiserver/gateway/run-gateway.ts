@@ -21,7 +21,14 @@ export type Problem = RunProblem;
  */
 function problem(code: ErrorCode, detail: string, extra: Pick<Problem, 'instance' | 'errors'> = {}): Problem {
   const entry = ERROR_CATALOGUE[code];
-  return { type: `https://syncflow.io/problems/${code}`, title: entry.title, status: entry.status, detail, code, ...extra };
+  return {
+    type: `https://syncflow.io/problems/${code}`,
+    title: entry.title,
+    status: entry.status,
+    detail,
+    code,
+    ...extra,
+  };
 }
 
 /** Builds the problem document for an error; errors outside the catalogue become a 500 without details. */
@@ -66,18 +73,39 @@ export interface InFlightLimiter {
  * (routing and response helpers cost a measurable share of a millisecond per request). Returns false
  * when the request is not for the gateway.
  */
-export function runGatewayHandler(options: { service: ExecutionService; guard: RequestGuard; limiter: InFlightLimiter; onShed?: () => void }) {
+export function runGatewayHandler(options: {
+  service: ExecutionService;
+  guard: RequestGuard;
+  limiter: InFlightLimiter;
+  onShed?: () => void;
+}) {
   return (req: IncomingMessage, res: ServerResponse): boolean => {
     const url = req.url ?? '';
     if (!url.startsWith('/run/')) return false;
     const match = ROUTE.exec(url);
     if (!match || req.method !== 'POST') {
-      sendProblem(res, problemFor(new SyncflowError(match ? 'MethodNotAllowed' : 'NotFound', match ? 'use POST' : `no gateway route ${url.split('?')[0] ?? ''}`)));
+      sendProblem(
+        res,
+        problemFor(
+          new SyncflowError(
+            match ? 'MethodNotAllowed' : 'NotFound',
+            match ? 'use POST' : `no gateway route ${url.split('?')[0] ?? ''}`,
+          ),
+        ),
+      );
       return true;
     }
     if (!options.limiter.tryAcquire()) {
       options.onShed?.();
-      sendProblem(res, problemFor(new SyncflowError('TooManyRequests', 'the server is running as many executions as it may; retry after 1 second')));
+      sendProblem(
+        res,
+        problemFor(
+          new SyncflowError(
+            'TooManyRequests',
+            'the server is running as many executions as it may; retry after 1 second',
+          ),
+        ),
+      );
       return true;
     }
     // One listener for the connection: it frees the slot and cancels the execution if the caller
@@ -95,7 +123,13 @@ export function runGatewayHandler(options: { service: ExecutionService; guard: R
     return true;
   };
 
-  async function run(rawNamespace: string, rawName: string, req: IncomingMessage, res: ServerResponse, cancellation: Cancellation): Promise<void> {
+  async function run(
+    rawNamespace: string,
+    rawName: string,
+    req: IncomingMessage,
+    res: ServerResponse,
+    cancellation: Cancellation,
+  ): Promise<void> {
     try {
       const namespace = pathSegment(rawNamespace, 'namespace');
       const name = pathSegment(rawName, 'workflow name');
@@ -104,8 +138,20 @@ export function runGatewayHandler(options: { service: ExecutionService; guard: R
       const input = parseJson(await readBody(req), 'input');
       const traceparent = req.headers.traceparent;
       const execution = await options.service.run(
-        { namespace, name: undefined, generateName: `${name}-`, labels: {}, annotations: {}, workflowName: name, input },
-        { user: user.username, signal: cancellation, ...(typeof traceparent === 'string' ? { traceparent } : {}) },
+        {
+          namespace,
+          name: undefined,
+          generateName: `${name}-`,
+          labels: {},
+          annotations: {},
+          workflowName: name,
+          input,
+        },
+        {
+          user: user.username,
+          signal: cancellation,
+          ...(typeof traceparent === 'string' ? { traceparent } : {}),
+        },
       );
       res.setHeader('Syncflow-Execution', `${namespace}/${execution.metadata.name}`);
       const status = execution.status;
@@ -120,7 +166,14 @@ export function runGatewayHandler(options: { service: ExecutionService; guard: R
       sendProblem(res, {
         ...problem(failureCode(reason), status.message ?? reason, {
           instance: `/apis/execution.syncflow.io/v1alpha1/namespaces/${namespace}/workflowexecutions/${execution.metadata.name}`,
-          ...(failed.length ? { errors: failed.map((t) => ({ field: `status.tasks[${t.id}]`, message: t.error?.message ?? 'failed' })) } : {}),
+          ...(failed.length
+            ? {
+                errors: failed.map((t) => ({
+                  field: `status.tasks[${t.id}]`,
+                  message: t.error?.message ?? 'failed',
+                })),
+              }
+            : {}),
         }),
         type: `https://syncflow.io/problems/${reason}`,
         code: reason,

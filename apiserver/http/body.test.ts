@@ -57,6 +57,8 @@ describe('parseJson', () => {
     expect(parseJson(Buffer.from('{"userId":"42"}'), 'input')).to.deep.equal({ userId: '42' });
     expect(() => parseJson(Buffer.from('  '), 'input')).to.throw(/input is empty/);
     expect(() => parseJson(Buffer.from('{"a":'), 'input')).to.throw(/input is not valid JSON/);
-    expect(() => parseJson(Buffer.from(`${'['.repeat(70)}${']'.repeat(70)}`), 'input')).to.throw(/input nests 70 levels deep/);
+    expect(() => parseJson(Buffer.from(`${'['.repeat(70)}${']'.repeat(70)}`), 'input')).to.throw(
+      /input nests 70 levels deep/,
+    );
   });
 });

@@ -14,7 +14,12 @@ export function readBody(req: IncomingMessage, limit: number = LIMITS.maxRequest
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > limit) {
     req.resume();
-    return Promise.reject(new SyncflowError('RequestTooLarge', `request body is ${declared} bytes; the limit is ${limit} bytes (3 MiB)`));
+    return Promise.reject(
+      new SyncflowError(
+        'RequestTooLarge',
+        `request body is ${declared} bytes; the limit is ${limit} bytes (3 MiB)`,
+      ),
+    );
   }
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -26,7 +31,9 @@ export function readBody(req: IncomingMessage, limit: number = LIMITS.maxRequest
         req.off('data', onData);
         req.off('end', onEnd);
         req.resume();
-        reject(new SyncflowError('RequestTooLarge', `request body exceeds the limit of ${limit} bytes (3 MiB)`));
+        reject(
+          new SyncflowError('RequestTooLarge', `request body exceeds the limit of ${limit} bytes (3 MiB)`),
+        );
         return;
       }
       chunks.push(chunk);
@@ -58,7 +65,8 @@ export function jsonDepth(text: string): number {
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (inString) {
-      if (c === 92) i++; // backslash: skip the escaped character
+      if (c === 92)
+        i++; // backslash: skip the escaped character
       else if (c === 34) inString = false;
     } else if (c === 34) inString = true;
     else if (c === 123 || c === 91) {
@@ -74,7 +82,10 @@ export function parseJson(raw: Buffer, what = 'request body'): unknown {
   if (text.trim() === '') throw new SyncflowError('BadRequest', `${what} is empty: send a JSON object`);
   const depth = jsonDepth(text);
   if (depth > LIMITS.maxJsonDepth) {
-    throw new SyncflowError('BadRequest', `${what} nests ${depth} levels deep; the limit is ${LIMITS.maxJsonDepth}`);
+    throw new SyncflowError(
+      'BadRequest',
+      `${what} nests ${depth} levels deep; the limit is ${LIMITS.maxJsonDepth}`,
+    );
   }
   try {
     return JSON.parse(text);

@@ -31,7 +31,9 @@ export const API_PREFIX = `/apis/${EXECUTION_GROUP}/${VERSION}`;
 
 /** A guard that lets everyone in as one user: for the local CLI and unit tests only. */
 export class TrustingGuard implements RequestGuard {
-  constructor(private readonly user: UserInfo = { username: 'local', groups: ['system:authenticated'], extra: {} }) {}
+  constructor(
+    private readonly user: UserInfo = { username: 'local', groups: ['system:authenticated'], extra: {} },
+  ) {}
   async authenticate(): Promise<UserInfo> {
     return this.user;
   }
@@ -48,7 +50,11 @@ export class DelegatingGuard implements RequestGuard {
 
   async authenticate(req: IncomingMessage): Promise<UserInfo> {
     const user = await this.authenticator.authenticate(authRequestFrom(req));
-    if (!user) throw new SyncflowError('Unauthorized', 'Unauthorized: no client certificate or bearer token was presented');
+    if (!user)
+      throw new SyncflowError(
+        'Unauthorized',
+        'Unauthorized: no client certificate or bearer token was presented',
+      );
     return user;
   }
 
@@ -57,12 +63,16 @@ export class DelegatingGuard implements RequestGuard {
     const decision = await this.authorizer.authorize(user, attrs);
     if (!decision.allowed) {
       const object = `${request.resource}.${EXECUTION_GROUP}${request.name ? ` "${request.name}"` : ''}`;
-      throw new SyncflowError('Forbidden', `${object} is forbidden: ${forbiddenMessage(user, attrs, decision.reason)}`);
+      throw new SyncflowError(
+        'Forbidden',
+        `${object} is forbidden: ${forbiddenMessage(user, attrs, decision.reason)}`,
+      );
     }
   }
 
   async authorizePath(user: UserInfo, request: { verb: string; path: string }): Promise<void> {
     const decision = await this.authorizer.authorize(user, request);
-    if (!decision.allowed) throw new SyncflowError('Forbidden', `forbidden: ${forbiddenMessage(user, request, decision.reason)}`);
+    if (!decision.allowed)
+      throw new SyncflowError('Forbidden', `forbidden: ${forbiddenMessage(user, request, decision.reason)}`);
   }
 }

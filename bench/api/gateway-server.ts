@@ -354,7 +354,11 @@ process.on('message', (message: DriverMessage) => {
       running = message.mode === 'syncflow' ? await startSyncflow(message) : await startBaseline(message);
       running.server.keepAliveTimeout = 60_000;
       await new Promise<void>((resolve) => running?.server.listen(0, '127.0.0.1', resolve));
-      process.send?.({ type: 'listening', port: (running.server.address() as AddressInfo).port, node: process.version });
+      process.send?.({
+        type: 'listening',
+        port: (running.server.address() as AddressInfo).port,
+        node: process.version,
+      });
     } else if (message.type === 'cpu') {
       process.send?.({ type: 'cpu', usage: process.cpuUsage() });
     } else if (message.type === 'finish') {

@@ -60,7 +60,10 @@ const IMAGE_NODE_FLAGS = imageNodeFlags();
 
 function imageNodeFlags(): string[] {
   const words = dockerEntrypoint();
-  return words.slice(1, words.findIndex((w) => w.endsWith('.js')));
+  return words.slice(
+    1,
+    words.findIndex((w) => w.endsWith('.js')),
+  );
 }
 
 /**
@@ -72,7 +75,8 @@ const SERVER_NODE = flag('--node') ?? imageNode();
 function imageNode(): string {
   const major = dockerNodeMajor();
   if (Number(process.versions.node.split('.')[0]) === major) return process.execPath;
-  if (major !== 24) throw new Error(`the image runs Node ${major}: pass --node PATH to a Node ${major} binary`);
+  if (major !== 24)
+    throw new Error(`the image runs Node ${major}: pass --node PATH to a Node ${major} binary`);
   return execFileSync('bash', [join(repoRoot, 'hack', 'node24.sh')], { encoding: 'utf8' }).trim();
 }
 
@@ -81,7 +85,10 @@ const compiled = args.includes('--tsx') ? undefined : buildServer();
 
 function buildServer(): string {
   const out = join(repoRoot, '.cache', 'bench-build');
-  execFileSync('bash', [join(repoRoot, 'hack', 'build.sh'), out, 'tsconfig.bench.json'], { cwd: repoRoot, stdio: ['ignore', 'ignore', 'inherit'] });
+  execFileSync('bash', [join(repoRoot, 'hack', 'build.sh'), out, 'tsconfig.bench.json'], {
+    cwd: repoRoot,
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
   return join(out, 'bench', 'api', 'gateway-server.js');
 }
 
@@ -106,7 +113,11 @@ class ServerProcess {
     ];
     // Both servers run compiled JavaScript, as the image does (hack/build.sh); --tsx runs the sources.
     const child = compiled
-      ? fork(compiled, [], { execPath: SERVER_NODE, execArgv: flags, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+      ? fork(compiled, [], {
+          execPath: SERVER_NODE,
+          execArgv: flags,
+          stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+        })
       : fork(`${here}gateway-server.ts`, [], {
           execPath: SERVER_NODE,
           execArgv: ['--import', 'tsx', ...flags],
@@ -175,7 +186,7 @@ async function ablation(
     express?: boolean;
   }> = [
     { name: 'baseline', mode: 'baseline', without: [] },
-    { name: 'baseline inside express', mode: 'baseline', without: [] , express: true },
+    { name: 'baseline inside express', mode: 'baseline', without: [], express: true },
     { name: 'gateway', mode: 'syncflow', without: [] },
     ...(['auth', 'history', 'logs', 'metrics'] as const).map((part) => ({
       name: `gateway without ${part}`,
@@ -194,13 +205,24 @@ async function ablation(
   const variants = chosen
     ? chosen.map((name) => {
         const found = all.find((v) => v.name === name);
-        if (!found) throw new Error(`--variants: no row "${name}"; rows: ${all.map((v) => v.name).join(', ')}`);
+        if (!found)
+          throw new Error(`--variants: no row "${name}"; rows: ${all.map((v) => v.name).join(', ')}`);
         return found;
       })
-    : all.filter((v) => ['baseline', 'baseline inside express', 'gateway', 'gateway without auth/history/logs/metrics'].includes(v.name));
+    : all.filter((v) =>
+        [
+          'baseline',
+          'baseline inside express',
+          'gateway',
+          'gateway without auth/history/logs/metrics',
+        ].includes(v.name),
+      );
   const repeat = Number(flag('--repeat') ?? 1);
   const requests = Number(flag('--requests') ?? (quick ? 1_000 : 3_000));
-  const samples = new Map<string, Array<{ cpu: number; machine: number; perSecond: number; errors: number }>>();
+  const samples = new Map<
+    string,
+    Array<{ cpu: number; machine: number; perSecond: number; errors: number }>
+  >();
   for (let r = 0; r < repeat; r++) {
     for (const variant of variants) {
       const server = await ServerProcess.start({

@@ -15,9 +15,13 @@ const mode = process.argv[2] === 'baseline' ? 'baseline' : 'syncflow';
 const iterations = Number(process.argv[3] ?? 10_000);
 const concurrency = Number(process.argv[4] ?? 64);
 const delayMs = Number(process.argv[5] ?? 0);
-const upstream = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('upstream.ts', import.meta.url))], {
-  stdio: ['ignore', 'pipe', 'inherit'],
-});
+const upstream = spawn(
+  process.execPath,
+  ['--import', 'tsx', fileURLToPath(new URL('upstream.ts', import.meta.url))],
+  {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  },
+);
 const port = await new Promise<number>((resolve) =>
   upstream.stdout?.on('data', (c: Buffer) => {
     const m = /PORT (\d+)/.exec(c.toString());
@@ -29,7 +33,10 @@ const client = new UndiciTaskClient({ policy: new EgressPolicy({ allowLoopback: 
 const agent = new Agent({ keepAliveTimeout: 30_000 });
 const executor = new DagExecutor({ http: client });
 const workflow = syncflowWorkflow(base, delayMs, FAN);
-const run: Run = mode === 'baseline' ? baselineRun(agent, base, delayMs, FAN) : () => executor.execute(workflow, { userId: '42' });
+const run: Run =
+  mode === 'baseline'
+    ? baselineRun(agent, base, delayMs, FAN)
+    : () => executor.execute(workflow, { userId: '42' });
 
 async function loop(n: number): Promise<number> {
   let started = 0;

@@ -85,9 +85,13 @@ function percentile(values: number[], p: number): number {
 const round3 = (n: number) => Math.round(n * 1000) / 1000;
 
 async function rssChild(base: string, inFlight: number): Promise<Record<string, number>> {
-  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--rss-child', base, String(inFlight)], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', fileURLToPath(import.meta.url), '--rss-child', base, String(inFlight)],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
   let text = '';
   child.stdout?.on('data', (c: Buffer) => (text += c.toString()));
   await new Promise((resolve) => child.on('exit', resolve));
@@ -111,13 +115,23 @@ async function rssMode(base: string, inFlight: number): Promise<void> {
   }, 5);
   let failed = 0;
   for (let wave = 0; wave < 3; wave++) {
-    const statuses = await Promise.all(Array.from({ length: inFlight }, () => executor.execute(workflow, { userId: '42' })));
+    const statuses = await Promise.all(
+      Array.from({ length: inFlight }, () => executor.execute(workflow, { userId: '42' })),
+    );
     failed += statuses.filter((s) => s.phase !== 'Succeeded').length;
   }
   clearInterval(sampler);
   await client.close();
   const mb = (n: number) => Math.round((n / 1024 / 1024) * 10) / 10;
-  process.stdout.write(JSON.stringify({ inFlight, idleRssMB: mb(idle), peakRssMB: mb(peak), peakHeapUsedMB: mb(peakHeap), failed }));
+  process.stdout.write(
+    JSON.stringify({
+      inFlight,
+      idleRssMB: mb(idle),
+      peakRssMB: mb(peak),
+      peakHeapUsedMB: mb(peakHeap),
+      failed,
+    }),
+  );
 }
 
 async function main(): Promise<void> {
@@ -141,7 +155,8 @@ async function main(): Promise<void> {
   const rounds = quick ? 1 : 3;
   try {
     // Warm-up: JIT, connection pools.
-    for (const run of [syncflowRun(0, DIAMOND), baselineRun(agent, base, 0, DIAMOND)]) await closedLoop(run, 16, quick ? 200 : 2_000);
+    for (const run of [syncflowRun(0, DIAMOND), baselineRun(agent, base, 0, DIAMOND)])
+      await closedLoop(run, 16, quick ? 200 : 2_000);
 
     const overhead: Record<string, unknown> = {};
     for (const concurrency of [1, 32]) {
@@ -217,8 +232,18 @@ async function main(): Promise<void> {
       throughput,
       rss,
       targets: {
-        overheadP50Ms: { target: 1, c1: c1.overheadMs.p50, c32: c32.overheadMs.p50, met: Math.max(c1.overheadMs.p50, c32.overheadMs.p50) <= 1 },
-        overheadP99Ms: { target: 5, c1: c1.overheadMs.p99, c32: c32.overheadMs.p99, met: Math.max(c1.overheadMs.p99, c32.overheadMs.p99) <= 5 },
+        overheadP50Ms: {
+          target: 1,
+          c1: c1.overheadMs.p50,
+          c32: c32.overheadMs.p50,
+          met: Math.max(c1.overheadMs.p50, c32.overheadMs.p50) <= 1,
+        },
+        overheadP99Ms: {
+          target: 5,
+          c1: c1.overheadMs.p99,
+          c32: c32.overheadMs.p99,
+          met: Math.max(c1.overheadMs.p99, c32.overheadMs.p99) <= 5,
+        },
         throughputRatio: { target: 0.6, value: throughput.ratio, met: throughput.ratio >= 0.6 },
         rssMB: { target: 300, value: rss.peakRssMB, met: (rss.peakRssMB as number) <= 300 },
       },

@@ -5,7 +5,9 @@ import { fileURLToPath } from 'node:url';
 /** Starts the upstream process and waits for the port it prints. */
 export async function startUpstream(): Promise<{ child: ChildProcess; base: string }> {
   const script = fileURLToPath(new URL('./upstream.ts', import.meta.url));
-  const child = spawn(process.execPath, ['--import', 'tsx', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', script], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const port = await new Promise<number>((resolve, reject) => {
     let text = '';
     child.stdout?.on('data', (chunk: Buffer) => {

@@ -4,7 +4,12 @@
  * hand-written orchestrator over undici with no validation.
  */
 import type { Agent } from 'undici';
-import { compileTask, compileWorkflow, type CompiledTask, type CompiledWorkflow } from '../../core/definitions/compile.ts';
+import {
+  compileTask,
+  compileWorkflow,
+  type CompiledTask,
+  type CompiledWorkflow,
+} from '../../core/definitions/compile.ts';
 import type { WorkflowDocument, WorkflowTaskDocument } from '../../core/model/schema.ts';
 
 /** Runs one execution of a workload. */
@@ -13,7 +18,12 @@ export type Run = () => Promise<unknown>;
 const OUTPUT_SCHEMA = {
   type: 'object',
   required: ['id', 'email'],
-  properties: { id: { type: 'string' }, email: { type: 'string' }, v: { type: 'integer' }, items: { type: 'array' } },
+  properties: {
+    id: { type: 'string' },
+    email: { type: 'string' },
+    v: { type: 'integer' },
+    items: { type: 'array' },
+  },
 };
 
 function taskDoc(name: string, base: string, delayMs: number): WorkflowTaskDocument {
@@ -24,13 +34,22 @@ function taskDoc(name: string, base: string, delayMs: number): WorkflowTaskDocum
     spec: {
       inputSchema: { type: 'object', properties: { userId: { type: 'string' } } },
       outputSchema: OUTPUT_SCHEMA,
-      http: { method: 'GET', url: `${base}/delay/${delayMs}/${name}/{{input.userId}}`, headers: { 'x-user': '{{input.userId}}' } },
+      http: {
+        method: 'GET',
+        url: `${base}/delay/${delayMs}/${name}/{{input.userId}}`,
+        headers: { 'x-user': '{{input.userId}}' },
+      },
       timeout: '5s',
     },
   };
 }
 
-function compile(base: string, delayMs: number, steps: Array<{ id: string; deps: string[] }>, output: unknown): CompiledWorkflow {
+function compile(
+  base: string,
+  delayMs: number,
+  steps: Array<{ id: string; deps: string[] }>,
+  output: unknown,
+): CompiledWorkflow {
   const tasks = new Map<string, CompiledTask>();
   for (const step of steps) {
     const compiled = compileTask(taskDoc(`t-${step.id}`, base, delayMs));
@@ -78,7 +97,10 @@ export const FAN = [
 /** The compiled syncflow workflow for a shape. */
 export function syncflowWorkflow(base: string, delayMs: number, shape: typeof DIAMOND): CompiledWorkflow {
   const last = shape[shape.length - 1] as { id: string };
-  return compile(base, delayMs, shape, { email: `{{tasks.a.output.email}}`, last: `{{tasks.${last.id}.output}}` });
+  return compile(base, delayMs, shape, {
+    email: `{{tasks.a.output.email}}`,
+    last: `{{tasks.${last.id}.output}}`,
+  });
 }
 
 /** The baseline: the same calls in the same dependency order, hand-written, no validation. */

@@ -23,11 +23,7 @@ import { UndiciTaskClient } from '../../adapters/http-client.ts';
 import { EgressPolicy } from '../../adapters/egress/policy.ts';
 import { EXECUTION_API_VERSION, WORKFLOW_LABEL } from '../../core/model/resources.ts';
 import type { WorkflowExecutionStatus } from '../../core/model/schema.ts';
-import {
-  ExecutionWriter,
-  openHistory,
-  type History,
-} from '../../history/index.ts';
+import { ExecutionWriter, openHistory, type History } from '../../history/index.ts';
 import type { WorkflowExecution } from '../../core/model/execution.ts';
 import { SILENT_LOGGER } from '../../core/logger.ts';
 import { freshSchema } from '../../test/integration/history/store-contract.ts';

@@ -38,8 +38,16 @@ async function main(): Promise<void> {
     ...(process.env.DATABASE_URL ? { databaseUrl: process.env.DATABASE_URL } : {}),
   });
   const catalog = new DefinitionCatalog();
-  catalog.upsert({ kind: 'WorkflowTask', metadata: { name: WORKFLOW, namespace: NAMESPACE, resourceVersion: '1' }, spec: { http: { method: 'GET', url: upstream } } });
-  catalog.upsert({ kind: 'Workflow', metadata: { name: WORKFLOW, namespace: NAMESPACE, resourceVersion: '2' }, spec: { tasks: [{ id: 'call', taskRef: { name: WORKFLOW } }] } });
+  catalog.upsert({
+    kind: 'WorkflowTask',
+    metadata: { name: WORKFLOW, namespace: NAMESPACE, resourceVersion: '1' },
+    spec: { http: { method: 'GET', url: upstream } },
+  });
+  catalog.upsert({
+    kind: 'Workflow',
+    metadata: { name: WORKFLOW, namespace: NAMESPACE, resourceVersion: '2' },
+    spec: { tasks: [{ id: 'call', taskRef: { name: WORKFLOW } }] },
+  });
   // Counts the generated-name candidates drawn: draws beyond one per generated create are retries.
   let randomCalls = 0;
   const random = () => {
@@ -55,7 +63,8 @@ async function main(): Promise<void> {
     secrets: new StaticSecrets(new Map()),
     random,
     logger,
-    onBackgroundError: (error, what) => logger.warn({ err: String((error as Error)?.message ?? error) }, `failed ${what}`),
+    onBackgroundError: (error, what) =>
+      logger.warn({ err: String((error as Error)?.message ?? error) }, `failed ${what}`),
   });
   const app = buildApp({
     service,

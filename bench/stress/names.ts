@@ -49,7 +49,8 @@ function random(): number {
   return seed / 2147483647;
 }
 
-type Unit = { kind: 'same'; name: string; size: number; fresh: boolean } | { kind: 'generate' } | { kind: 'gateway' };
+type Unit =
+  { kind: 'same'; name: string; size: number; fresh: boolean } | { kind: 'generate' } | { kind: 'gateway' };
 
 /** The workload: units adding up to TOTAL creates. */
 function workload(): Unit[] {
@@ -63,7 +64,9 @@ function workload(): Unit[] {
       const size = Math.min(TOTAL - creates, 2 + Math.floor(random() * 49));
       // One group in five reuses a name created earlier (it must be refused by every create).
       const reuse = freshNames.length > 10 && random() < 0.2;
-      const name = reuse ? (freshNames[Math.floor(random() * (freshNames.length - 10))] as string) : `same-${units.length}`;
+      const name = reuse
+        ? (freshNames[Math.floor(random() * (freshNames.length - 10))] as string)
+        : `same-${units.length}`;
       if (!reuse) freshNames.push(name);
       units.push({ kind: 'same', name, size, fresh: !reuse });
       creates += size;
@@ -103,26 +106,51 @@ async function main(): Promise<void> {
     if (waiter) waiter(m as Record<string, unknown>);
     else messages.push(m as Record<string, unknown>);
   });
-  const nextMessage = () => new Promise<Record<string, unknown>>((resolve) => (messages.length ? resolve(messages.shift() as Record<string, unknown>) : waiters.push(resolve)));
+  const nextMessage = () =>
+    new Promise<Record<string, unknown>>((resolve) =>
+      messages.length ? resolve(messages.shift() as Record<string, unknown>) : waiters.push(resolve),
+    );
   const ready = await nextMessage();
   const port = ready.port as number;
   const agent = new Agent({ keepAlive: true, maxSockets: 256 });
 
   const send = (method: string, path: string, body?: unknown): Promise<Reply> =>
     new Promise((resolve, reject) => {
-      const req = request({ host: '127.0.0.1', port, method, path, agent, headers: { 'content-type': 'application/json' } }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
-      });
+      const req = request(
+        { host: '127.0.0.1', port, method, path, agent, headers: { 'content-type': 'application/json' } },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () =>
+            resolve({
+              status: res.statusCode ?? 0,
+              headers: res.headers,
+              body: Buffer.concat(chunks).toString('utf8'),
+            }),
+          );
+        },
+      );
       req.on('error', reject);
       req.end(body === undefined ? undefined : JSON.stringify(body));
     });
-  const create = (metadata: Record<string, unknown>) => send('POST', EXECUTIONS, { apiVersion: 'execution.syncflow.io/v1alpha1', kind: 'WorkflowExecution', metadata, spec: { workflowRef: { name: WORKFLOW }, input: {} } });
+  const create = (metadata: Record<string, unknown>) =>
+    send('POST', EXECUTIONS, {
+      apiVersion: 'execution.syncflow.io/v1alpha1',
+      kind: 'WorkflowExecution',
+      metadata,
+      spec: { workflowRef: { name: WORKFLOW }, input: {} },
+    });
 
   /** Acknowledged executions: name → uid (the gateway does not return a uid: ''). */
   const acknowledged = new Map<string, string>();
-  const counts = { creates: 0, created201: 0, gateway200: 0, conflict409: 0, other: {} as Record<string, number>, duplicateAcknowledgedNames: 0 };
+  const counts = {
+    creates: 0,
+    created201: 0,
+    gateway200: 0,
+    conflict409: 0,
+    other: {} as Record<string, number>,
+    duplicateAcknowledgedNames: 0,
+  };
   const violations: string[] = [];
   const latencies: number[] = [];
   const acknowledge = (name: string, uid: string) => {
@@ -133,7 +161,8 @@ async function main(): Promise<void> {
     latencies.push(performance.now() - startedAt);
     counts.creates++;
     if (reply.status === 409) counts.conflict409++;
-    else if (reply.status !== 201 && reply.status !== 200) counts.other[reply.status] = (counts.other[reply.status] ?? 0) + 1;
+    else if (reply.status !== 201 && reply.status !== 200)
+      counts.other[reply.status] = (counts.other[reply.status] ?? 0) + 1;
   };
 
   async function runUnit(unit: Unit): Promise<void> {
@@ -148,16 +177,23 @@ async function main(): Promise<void> {
         acknowledge(m.name, m.uid);
       }
       const expected = unit.fresh ? 1 : 0;
-      if (created.length !== expected) violations.push(`${unit.name}: ${created.length} of ${unit.size} concurrent creates got 201 (expected ${expected})`);
-      const refused = replies.filter((r) => r.status === 409 && (JSON.parse(r.body) as { reason?: string }).reason === 'AlreadyExists').length;
-      if (refused !== unit.size - expected) violations.push(`${unit.name}: ${refused} 409 AlreadyExists of ${unit.size}`);
+      if (created.length !== expected)
+        violations.push(
+          `${unit.name}: ${created.length} of ${unit.size} concurrent creates got 201 (expected ${expected})`,
+        );
+      const refused = replies.filter(
+        (r) => r.status === 409 && (JSON.parse(r.body) as { reason?: string }).reason === 'AlreadyExists',
+      ).length;
+      if (refused !== unit.size - expected)
+        violations.push(`${unit.name}: ${refused} 409 AlreadyExists of ${unit.size}`);
       return;
     }
     const t = performance.now();
     if (unit.kind === 'generate') {
       const r = await create({ generateName: 'gen-' });
       tally(r, t);
-      if (r.status !== 201) return void violations.push(`generateName create answered ${r.status}: ${r.body.slice(0, 200)}`);
+      if (r.status !== 201)
+        return void violations.push(`generateName create answered ${r.status}: ${r.body.slice(0, 200)}`);
       counts.created201++;
       const m = (JSON.parse(r.body) as { metadata: { name: string; uid: string } }).metadata;
       acknowledge(m.name, m.uid);
@@ -165,7 +201,8 @@ async function main(): Promise<void> {
     }
     const r = await send('POST', `/run/v1/namespaces/${NAMESPACE}/workflows/${WORKFLOW}`, {});
     tally(r, t);
-    if (r.status !== 200) return void violations.push(`gateway run answered ${r.status}: ${r.body.slice(0, 200)}`);
+    if (r.status !== 200)
+      return void violations.push(`gateway run answered ${r.status}: ${r.body.slice(0, 200)}`);
     counts.gateway200++;
     acknowledge(String(r.headers['syncflow-execution']).split('/')[1] as string, '');
   }
@@ -180,7 +217,9 @@ async function main(): Promise<void> {
         await runUnit(units[next++] as Unit);
         if (Date.now() - lastReport > 10_000) {
           lastReport = Date.now();
-          console.error(`${new Date().toISOString()} ${counts.creates}/${TOTAL} creates, ${violations.length} violations`);
+          console.error(
+            `${new Date().toISOString()} ${counts.creates}/${TOTAL} creates, ${violations.length} violations`,
+          );
         }
       }
     }),
@@ -193,8 +232,14 @@ async function main(): Promise<void> {
   const stored = new Map<string, string>();
   let continueToken: string | undefined;
   do {
-    const page = await send('GET', `${EXECUTIONS}?limit=5000${continueToken ? `&continue=${encodeURIComponent(continueToken)}` : ''}`);
-    const list = JSON.parse(page.body) as { items: { metadata: { name: string; uid: string; annotations?: Record<string, string> } }[]; metadata: { continue?: string } };
+    const page = await send(
+      'GET',
+      `${EXECUTIONS}?limit=5000${continueToken ? `&continue=${encodeURIComponent(continueToken)}` : ''}`,
+    );
+    const list = JSON.parse(page.body) as {
+      items: { metadata: { name: string; uid: string; annotations?: Record<string, string> } }[];
+      metadata: { continue?: string };
+    };
     for (const item of list.items) stored.set(item.metadata.name, item.metadata.uid);
     continueToken = list.metadata.continue;
   } while (continueToken);
@@ -218,7 +263,10 @@ async function main(): Promise<void> {
   const errorLines = lines.filter((l) => l.includes('"level":50')).length;
   const generatedCreates = counts.gateway200 + units.filter((u) => u.kind === 'generate').length;
   latencies.sort((a, b) => a - b);
-  const pct = (p: number) => Math.round((latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? 0) * 10) / 10;
+  const pct = (p: number) =>
+    Math.round(
+      (latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? 0) * 10,
+    ) / 10;
   const acknowledgedCount = counts.created201 + counts.gateway200;
   const result = {
     benchmark: 'stress-names',
@@ -261,7 +309,13 @@ async function main(): Promise<void> {
       violationCount: violations.length,
     },
     verdict:
-      missing === 0 && wrongUid === 0 && notRecorded === 0 && renamed === 0 && violations.length === 0 && upstreamCalls === acknowledgedCount && counts.duplicateAcknowledgedNames === 0
+      missing === 0 &&
+      wrongUid === 0 &&
+      notRecorded === 0 &&
+      renamed === 0 &&
+      violations.length === 0 &&
+      upstreamCalls === acknowledgedCount &&
+      counts.duplicateAcknowledgedNames === 0
         ? 'pass: every acknowledged execution is in the history; no "not recorded"'
         : 'FAIL',
     machine: {

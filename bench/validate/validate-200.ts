@@ -22,13 +22,25 @@ export function workflowDocuments(steps: number): unknown[] {
     kind: 'WorkflowTask',
     metadata: { name: `task-${i}` },
     spec: {
-      inputSchema: { type: 'object', required: ['id'], properties: { id: { type: 'string' }, n: { type: 'integer' } } },
+      inputSchema: {
+        type: 'object',
+        required: ['id'],
+        properties: { id: { type: 'string' }, n: { type: 'integer' } },
+      },
       outputSchema: {
         type: 'object',
         required: ['id', 'n'],
-        properties: { id: { type: 'string' }, n: { type: 'integer' }, nested: { type: 'object', properties: { v: { type: 'number' } } } },
+        properties: {
+          id: { type: 'string' },
+          n: { type: 'integer' },
+          nested: { type: 'object', properties: { v: { type: 'number' } } },
+        },
       },
-      http: { method: 'POST', url: `http://svc-${i}.bench.svc/items/{{input.id}}`, body: { id: '{{input.id}}', n: '{{input.n}}' } },
+      http: {
+        method: 'POST',
+        url: `http://svc-${i}.bench.svc/items/{{input.id}}`,
+        body: { id: '{{input.id}}', n: '{{input.n}}' },
+      },
       timeout: '1s',
       retry: { maxAttempts: 2, retryNonIdempotent: true },
     },
@@ -80,18 +92,36 @@ for (let i = 0; i < iterations; i++) {
 }
 samples.sort((a, b) => a - b);
 cpuSamples.sort((a, b) => a - b);
-const at = (list: number[], p: number) => Number((list[Math.min(list.length - 1, Math.floor((p / 100) * list.length))] as number).toFixed(3));
+const at = (list: number[], p: number) =>
+  Number((list[Math.min(list.length - 1, Math.floor((p / 100) * list.length))] as number).toFixed(3));
 const pct = (p: number) => at(samples, p);
 const result = {
   benchmark: 'validate a workflow (CLI and admission validator)',
   date: new Date().toISOString(),
-  machine: { cpu: cpus()[0]?.model, cores: cpus().length, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version },
+  machine: {
+    cpu: cpus()[0]?.model,
+    cores: cpus().length,
+    memoryGiB: Math.round(totalmem() / 2 ** 30),
+    node: process.version,
+  },
   workload: { steps, tasks: 20, iterations },
-  ms: { p50: pct(50), p90: pct(90), p99: pct(99), max: pct(100), mean: Number((samples.reduce((a, b) => a + b, 0) / samples.length).toFixed(3)) },
-  cpuMs: { p50: at(cpuSamples, 50), p90: at(cpuSamples, 90), p99: at(cpuSamples, 99), max: at(cpuSamples, 100) },
+  ms: {
+    p50: pct(50),
+    p90: pct(90),
+    p99: pct(99),
+    max: pct(100),
+    mean: Number((samples.reduce((a, b) => a + b, 0) / samples.length).toFixed(3)),
+  },
+  cpuMs: {
+    p50: at(cpuSamples, 50),
+    p90: at(cpuSamples, 90),
+    p99: at(cpuSamples, 99),
+    max: at(cpuSamples, 100),
+  },
   loadAverage: loadavg().map((l) => Number(l.toFixed(2))),
   target: { p99Ms: 20 },
   meetsTarget: { wallP99: pct(99) < 20, cpuP99: at(cpuSamples, 99) < 20 },
 };
 console.log(JSON.stringify(result, null, 2));
-if (!process.argv.includes('--no-write')) writeFileSync('bench/results/validate.json', `${JSON.stringify(result, null, 2)}\n`);
+if (!process.argv.includes('--no-write'))
+  writeFileSync('bench/results/validate.json', `${JSON.stringify(result, null, 2)}\n`);

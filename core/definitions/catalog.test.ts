@@ -1,7 +1,11 @@
 import { expect } from 'chai';
 import { DefinitionCatalog, type DefinitionObject } from './catalog.ts';
 
-const task = (name: string, rv: string, outputSchema: object = { type: 'object', properties: { email: { type: 'string' } } }): DefinitionObject => ({
+const task = (
+  name: string,
+  rv: string,
+  outputSchema: object = { type: 'object', properties: { email: { type: 'string' } } },
+): DefinitionObject => ({
   kind: 'WorkflowTask',
   metadata: { name, namespace: 'shop', resourceVersion: rv },
   spec: { outputSchema, http: { method: 'GET', url: 'http://x.svc/' } },
@@ -20,10 +24,19 @@ describe('DefinitionCatalog', () => {
     const first = catalog.lookup('shop', 'wf');
     expect(first.kind).to.equal('ready');
     expect(catalog.lookup('shop', 'wf')).to.equal(first);
-    catalog.upsert(task('get-user', '3', { type: 'object', properties: { email: { type: 'string' }, age: { type: 'integer' } } }));
+    catalog.upsert(
+      task('get-user', '3', {
+        type: 'object',
+        properties: { email: { type: 'string' }, age: { type: 'integer' } },
+      }),
+    );
     const second = catalog.lookup('shop', 'wf');
     expect(second).not.to.equal(first);
-    expect(second.kind === 'ready' && first.kind === 'ready' && second.workflow.revision !== first.workflow.revision).to.equal(true);
+    expect(
+      second.kind === 'ready' &&
+        first.kind === 'ready' &&
+        second.workflow.revision !== first.workflow.revision,
+    ).to.equal(true);
   });
 
   it('reports notFound, TaskNotFound and Invalid', () => {
@@ -32,11 +45,19 @@ describe('DefinitionCatalog', () => {
     catalog.upsert(workflow('wf', '1', 'missing'));
     const missing = catalog.lookup('shop', 'wf');
     expect(missing).to.deep.include({ kind: 'notReady', reason: 'TaskNotFound' });
-    catalog.upsert({ kind: 'WorkflowTask', metadata: { name: 'missing', namespace: 'shop', resourceVersion: '2' }, spec: { http: { method: 'FETCH', url: '' } } });
+    catalog.upsert({
+      kind: 'WorkflowTask',
+      metadata: { name: 'missing', namespace: 'shop', resourceVersion: '2' },
+      spec: { http: { method: 'FETCH', url: '' } },
+    });
     const invalid = catalog.lookup('shop', 'wf');
     expect(invalid).to.deep.include({ kind: 'notReady', reason: 'Invalid' });
     expect(invalid.kind === 'notReady' && invalid.message).to.contain('missing');
-    catalog.upsert({ kind: 'Workflow', metadata: { name: 'bad', namespace: 'shop', resourceVersion: '3' }, spec: { tasks: [] } });
+    catalog.upsert({
+      kind: 'Workflow',
+      metadata: { name: 'bad', namespace: 'shop', resourceVersion: '3' },
+      spec: { tasks: [] },
+    });
     expect(catalog.lookup('shop', 'bad')).to.deep.include({ kind: 'notReady', reason: 'Invalid' });
   });
 
@@ -64,8 +85,16 @@ describe('DefinitionCatalog', () => {
   it('can resolve tasks with one replaced, for checking a task update against its dependents', () => {
     const catalog = new DefinitionCatalog();
     catalog.upsert(task('get-user', '1'));
-    const resolver = catalog.taskResolver('shop', { name: 'get-user', object: task('get-user', '2', { type: 'object', properties: { email: { type: 'integer' } } }) });
-    expect(resolver.get('get-user')?.spec.outputSchema).to.deep.equal({ type: 'object', properties: { email: { type: 'integer' } } });
-    expect(catalog.taskResolver('shop', { name: 'get-user', object: null }).get('get-user')).to.equal(undefined);
+    const resolver = catalog.taskResolver('shop', {
+      name: 'get-user',
+      object: task('get-user', '2', { type: 'object', properties: { email: { type: 'integer' } } }),
+    });
+    expect(resolver.get('get-user')?.spec.outputSchema).to.deep.equal({
+      type: 'object',
+      properties: { email: { type: 'integer' } },
+    });
+    expect(catalog.taskResolver('shop', { name: 'get-user', object: null }).get('get-user')).to.equal(
+      undefined,
+    );
   });
 });

@@ -15,7 +15,13 @@ import { TaskSet, validateTask, validateWorkflow } from '../validation/validate.
 export interface DefinitionObject {
   apiVersion?: string;
   kind?: string;
-  metadata: { name?: string; namespace?: string; resourceVersion?: string; generation?: number; uid?: string };
+  metadata: {
+    name?: string;
+    namespace?: string;
+    resourceVersion?: string;
+    generation?: number;
+    uid?: string;
+  };
   spec?: unknown;
 }
 
@@ -102,7 +108,9 @@ export class DefinitionCatalog implements WorkflowCatalog {
   /** Every workflow of a namespace that references the task. */
   dependentsOf(namespace: string, taskName: string): DefinitionObject[] {
     return [...(this.workflows.get(namespace)?.values() ?? [])].filter((wf) =>
-      ((wf.spec as WorkflowDocument['spec'] | undefined)?.tasks ?? []).some((s) => s?.taskRef?.name === taskName),
+      ((wf.spec as WorkflowDocument['spec'] | undefined)?.tasks ?? []).some(
+        (s) => s?.taskRef?.name === taskName,
+      ),
     );
   }
 
@@ -142,7 +150,10 @@ export class DefinitionCatalog implements WorkflowCatalog {
   }
 
   private compile(namespace: string, object: DefinitionObject): WorkflowLookup {
-    const { errors, workflow } = validateWorkflow(withKind(object, 'Workflow', namespace), this.taskResolver(namespace));
+    const { errors, workflow } = validateWorkflow(
+      withKind(object, 'Workflow', namespace),
+      this.taskResolver(namespace),
+    );
     if (workflow && errors.length === 0) return { kind: 'ready', workflow };
     const missing = errors.filter((e) => e.code === 'TaskNotFound');
     if (errors.length === 0) {
@@ -180,7 +191,11 @@ function identity(object: DefinitionObject): { namespace: string; name: string }
   return { namespace: object.metadata.namespace || 'default', name: object.metadata.name ?? '' };
 }
 
-function withKind(object: DefinitionObject, kind: 'Workflow' | 'WorkflowTask', namespace: string): WorkflowDocument | WorkflowTaskDocument {
+function withKind(
+  object: DefinitionObject,
+  kind: 'Workflow' | 'WorkflowTask',
+  namespace: string,
+): WorkflowDocument | WorkflowTaskDocument {
   // Stored objects carry server fields (uid, managedFields, status); the validator checks the spec.
   return {
     apiVersion: 'syncflow.io/v1alpha1',

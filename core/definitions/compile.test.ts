@@ -9,7 +9,10 @@ describe('compileWorkflow', () => {
       apiVersion: 'syncflow.io/v1alpha1',
       kind: 'WorkflowTask',
       metadata: { name: 'slow', namespace: 'ns' },
-      spec: { http: { method: 'GET', url: 'http://example.test/x' }, ...(taskTimeout ? { timeout: taskTimeout } : {}) },
+      spec: {
+        http: { method: 'GET', url: 'http://example.test/x' },
+        ...(taskTimeout ? { timeout: taskTimeout } : {}),
+      },
     } as WorkflowTaskDocument;
     const task = compileTask(taskDoc).value as CompiledTask;
     const doc = {

@@ -101,7 +101,6 @@ export interface Compiled<T> {
   errors: FieldError[];
 }
 
-
 /** Compiles a task's duration field, recording an error when it does not parse. */
 function duration(text: string | undefined, fallback: number, field: string, errors: FieldError[]): number {
   if (text === undefined) return fallback;
@@ -152,7 +151,11 @@ export function compileTask(doc: WorkflowTaskDocument): Compiled<CompiledTask> {
   (spec.secrets ?? []).forEach((secret, i) => {
     const field = `spec.secrets[${i}]`;
     if (secretNames.has(secret.name)) {
-      errors.push({ code: 'DuplicateName', field: `${field}.name`, message: `secret \`${secret.name}\` is declared twice` });
+      errors.push({
+        code: 'DuplicateName',
+        field: `${field}.name`,
+        message: `secret \`${secret.name}\` is declared twice`,
+      });
     }
     secretNames.add(secret.name);
     const ref = secret.secretKeyRef;
@@ -171,11 +174,17 @@ export function compileTask(doc: WorkflowTaskDocument): Compiled<CompiledTask> {
   let urlTemplate = compileUrlTemplate(url);
   if (Array.isArray(urlTemplate)) {
     for (const problem of urlTemplate) {
-      errors.push({ code: 'UrlTemplatePosition', field: 'spec.http.url', message: problem.message, suggestion: problem.suggestion });
+      errors.push({
+        code: 'UrlTemplatePosition',
+        field: 'spec.http.url',
+        message: problem.message,
+        suggestion: problem.suggestion,
+      });
     }
     urlTemplate = { parts: [], checkHost: false, checkPath: false };
   }
-  const query = spec.http.query === undefined ? undefined : templated(spec.http.query, 'spec.http.query', errors);
+  const query =
+    spec.http.query === undefined ? undefined : templated(spec.http.query, 'spec.http.query', errors);
   const headers =
     spec.http.headers === undefined ? undefined : templated(spec.http.headers, 'spec.http.headers', errors);
   const body = spec.http.body === undefined ? undefined : templated(spec.http.body, 'spec.http.body', errors);
@@ -206,7 +215,9 @@ export function compileTask(doc: WorkflowTaskDocument): Compiled<CompiledTask> {
           code: 'UnknownSecret',
           field,
           message: `secret \`${ref.name}\` is not declared in spec.secrets`,
-          suggestion: near ? `did you mean \`${near}\`?` : `add {name: ${ref.name}, secretKeyRef: {...}} to spec.secrets`,
+          suggestion: near
+            ? `did you mean \`${near}\`?`
+            : `add {name: ${ref.name}, secretKeyRef: {...}} to spec.secrets`,
         });
       }
     }
@@ -255,7 +266,11 @@ export function compileWorkflow(doc: WorkflowDocument, tasks: TaskResolver): Com
   spec.tasks.forEach((step, i) => {
     errors.push(...dnsLabelErrors(step.id, `spec.tasks[${i}].id`));
     if (ids.has(step.id)) {
-      errors.push({ code: 'DuplicateName', field: `spec.tasks[${i}].id`, message: `step id \`${step.id}\` is used twice` });
+      errors.push({
+        code: 'DuplicateName',
+        field: `spec.tasks[${i}].id`,
+        message: `step id \`${step.id}\` is used twice`,
+      });
     }
     ids.add(step.id);
   });
@@ -341,11 +356,15 @@ export function compileWorkflow(doc: WorkflowDocument, tasks: TaskResolver): Com
         unknownStep(dep, joinField(`${base}.input`, at), ids, errors);
       }
     }
-    const dependsOn = [...new Set([...explicit, ...dataDependencies, ...(when?.taskRefs ?? [])])].filter((d) =>
-      ids.has(d),
+    const dependsOn = [...new Set([...explicit, ...dataDependencies, ...(when?.taskRefs ?? [])])].filter(
+      (d) => ids.has(d),
     );
     if (dependsOn.includes(step.id)) {
-      errors.push({ code: 'DependencyCycle', field: `${base}`, message: `step \`${step.id}\` depends on itself` });
+      errors.push({
+        code: 'DependencyCycle',
+        field: `${base}`,
+        message: `step \`${step.id}\` depends on itself`,
+      });
     }
     if (!task) {
       incomplete = true;
@@ -374,7 +393,8 @@ export function compileWorkflow(doc: WorkflowDocument, tasks: TaskResolver): Com
 
   const output = spec.output === undefined ? undefined : templated(spec.output, 'spec.output', errors);
   for (const { ref, at } of output ? collectRefs(output) : []) {
-    if (ref.source === 'task' && !ids.has(ref.taskId)) unknownStep(ref.taskId, joinField('spec.output', at), ids, errors);
+    if (ref.source === 'task' && !ids.has(ref.taskId))
+      unknownStep(ref.taskId, joinField('spec.output', at), ids, errors);
     if (ref.source === 'secret') {
       errors.push({
         code: 'TemplateScope',
@@ -415,7 +435,10 @@ export function compileWorkflow(doc: WorkflowDocument, tasks: TaskResolver): Com
         return (revision ??= revisionHash(this.revisionSnapshot));
       },
       get revisionSnapshot() {
-        return (snapshot ??= revisionSnapshotOf(spec, [...steps.values()].map((s) => s.task)));
+        return (snapshot ??= revisionSnapshotOf(
+          spec,
+          [...steps.values()].map((s) => s.task),
+        ));
       },
       inputSchema,
       steps,
@@ -462,7 +485,10 @@ export function canonicalJson(value: unknown): string {
 }
 
 /** The snapshot of a workflow spec together with the specs of the tasks it references. */
-function revisionSnapshotOf(spec: WorkflowDocument['spec'], tasks: readonly CompiledTask[]): RevisionSnapshot {
+function revisionSnapshotOf(
+  spec: WorkflowDocument['spec'],
+  tasks: readonly CompiledTask[],
+): RevisionSnapshot {
   const taskSpecs: Record<string, WorkflowTaskDocument['spec']> = {};
   for (const task of tasks) taskSpecs[task.name] = task.spec;
   return { workflow: spec, tasks: taskSpecs };

@@ -26,7 +26,9 @@ export class RevisionRecorder {
   constructor(private readonly sink: RevisionSink) {}
 
   /** Stores the workflow's revision unless already recorded; after a failure the next call tries again. */
-  async record(workflow: Pick<CompiledWorkflow, 'name' | 'namespace' | 'revision' | 'revisionSnapshot'>): Promise<void> {
+  async record(
+    workflow: Pick<CompiledWorkflow, 'name' | 'namespace' | 'revision' | 'revisionSnapshot'>,
+  ): Promise<void> {
     const key = `${workflow.namespace}/${workflow.name}/${workflow.revision}`;
     if (this.recorded.has(key)) return;
     this.recorded.add(key);

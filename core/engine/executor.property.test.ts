@@ -50,8 +50,20 @@ function handlerFor(b: Behaviour): RouteHandler {
       res.destroy();
       return;
     }
-    const body = b.body === 'json' ? '{"v":1,"s":"x"}' : b.body === 'text' ? 'not json' : b.body === 'huge' ? 'x'.repeat(4_096) : '';
-    res.writeHead(b.status, b.status === 302 ? { location: '/elsewhere' } : { 'content-type': 'application/json' }).end(body);
+    const body =
+      b.body === 'json'
+        ? '{"v":1,"s":"x"}'
+        : b.body === 'text'
+          ? 'not json'
+          : b.body === 'huge'
+            ? 'x'.repeat(4_096)
+            : '';
+    res
+      .writeHead(
+        b.status,
+        b.status === 302 ? { location: '/elsewhere' } : { 'content-type': 'application/json' },
+      )
+      .end(body);
   };
 }
 
@@ -71,7 +83,8 @@ spec:
   });
   out += 'kind: Workflow\nspec:\n  timeout: 300ms\n  maxConcurrency: 3\n  tasks:\n';
   steps.forEach((s, i) => {
-    const input = s.readsOutput && s.deps.length ? `{x: "{{tasks.s${s.deps[0]}.output.v}}"}` : '{x: "{{input.x}}"}';
+    const input =
+      s.readsOutput && s.deps.length ? `{x: "{{tasks.s${s.deps[0]}.output.v}}"}` : '{x: "{{input.x}}"}';
     out += `  - id: s${i}\n    taskRef: {name: t${i}}\n    input: ${input}\n    dependsOn: [${s.deps.map((d) => `s${d}`).join(', ')}]\n    onError: ${s.onError}\n`;
     if (s.when) out += `    when: "input.x == 1"\n`;
   });
@@ -96,19 +109,25 @@ describe('WorkflowExecutor (property)', function () {
   it('never crashes and leaves every task in a final phase, whatever the input and upstreams do', async () => {
     const executor = new DagExecutor({ http: client });
     await fc.assert(
-      fc.asyncProperty(workflowShape, fc.record({ x: fc.jsonValue() }, { requiredKeys: [] }), async (steps, input) => {
-        steps.forEach((s, i) => upstream.route(`GET /s${i}`, handlerFor(s.behaviour)));
-        const workflow = compileFixture(yamlFor(steps), upstream.base);
-        const status = await executor.execute(workflow, input);
-        expect(['Succeeded', 'Failed']).to.include(status.phase);
-        expect(status.tasks).to.have.length(steps.length);
-        for (const t of status.tasks ?? []) {
-          expect(['Succeeded', 'Failed', 'Skipped', 'Cancelled'], JSON.stringify(t)).to.include(t.phase);
-          if (t.phase === 'Failed') expect(t.error?.reason).to.be.a('string');
-        }
-        const fatal = (status.tasks ?? []).some((t, i) => t.phase === 'Failed' && steps[i]?.onError === 'fail');
-        expect(status.phase === 'Failed').to.equal(fatal || status.reason === 'DeadlineExceeded');
-      }),
+      fc.asyncProperty(
+        workflowShape,
+        fc.record({ x: fc.jsonValue() }, { requiredKeys: [] }),
+        async (steps, input) => {
+          steps.forEach((s, i) => upstream.route(`GET /s${i}`, handlerFor(s.behaviour)));
+          const workflow = compileFixture(yamlFor(steps), upstream.base);
+          const status = await executor.execute(workflow, input);
+          expect(['Succeeded', 'Failed']).to.include(status.phase);
+          expect(status.tasks).to.have.length(steps.length);
+          for (const t of status.tasks ?? []) {
+            expect(['Succeeded', 'Failed', 'Skipped', 'Cancelled'], JSON.stringify(t)).to.include(t.phase);
+            if (t.phase === 'Failed') expect(t.error?.reason).to.be.a('string');
+          }
+          const fatal = (status.tasks ?? []).some(
+            (t, i) => t.phase === 'Failed' && steps[i]?.onError === 'fail',
+          );
+          expect(status.phase === 'Failed').to.equal(fatal || status.reason === 'DeadlineExceeded');
+        },
+      ),
       { numRuns: 60 },
     );
   });

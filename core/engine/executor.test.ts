@@ -46,7 +46,10 @@ describe('WorkflowExecutor', () => {
 
   it('runs a diamond and maps the output with nested paths and JSON types', async () => {
     upstream
-      .route('GET /users/42', json(200, { id: '42', email: 'a@b.c', tags: ['x', 'y'], vip: true, score: 7.5 }))
+      .route(
+        'GET /users/42',
+        json(200, { id: '42', email: 'a@b.c', tags: ['x', 'y'], vip: true, score: 7.5 }),
+      )
       .route('GET /orders', (req, res) => {
         res.writeHead(200, { 'content-type': 'application/json' });
         res.end(JSON.stringify({ query: req.url, orders: [{ id: 'o1', total: 12 }] }));
@@ -57,7 +60,10 @@ describe('WorkflowExecutor', () => {
       'list-orders',
       '/orders',
       '  inputSchema: {type: object, properties: {email: {type: string}}}',
-    ).replace('url: "${BASE}/orders"}', 'url: "${BASE}/orders", query: {email: "{{input.email}}"}}')}${task('get-recs', '/recs')}kind: WorkflowTask
+    ).replace(
+      'url: "${BASE}/orders"}',
+      'url: "${BASE}/orders", query: {email: "{{input.email}}"}}',
+    )}${task('get-recs', '/recs')}kind: WorkflowTask
 metadata: {name: summarize}
 spec:
   http: {method: POST, url: "\${BASE}/summary", body: {user: "{{input.user}}", count: "{{input.count}}", label: "n={{input.count}}"}}
@@ -167,7 +173,9 @@ spec:
   });
 
   it('cancels in-flight tasks when one fails', async () => {
-    upstream.route('GET /fail', json(500, { error: 'boom' }, { delayMs: 30 })).route('GET /slow', json(200, {}, { delayMs: 5_000 }));
+    upstream
+      .route('GET /fail', json(500, { error: 'boom' }, { delayMs: 30 }))
+      .route('GET /slow', json(200, {}, { delayMs: 5_000 }));
     const workflow = compile(`${task('fail', '/fail')}${task('slow', '/slow')}kind: Workflow
 spec:
   tasks:
@@ -211,7 +219,8 @@ spec:
 
   it('retries 503 with backoff and then succeeds', async () => {
     upstream.route('GET /flaky', sequence(json(503, {}), json(503, {}), json(200, { ok: true })));
-    const workflow = compile(`${task('flaky', '/flaky', '  retry: {maxAttempts: 4, backoff: {initial: 20ms, max: 100ms}}')}kind: Workflow
+    const workflow =
+      compile(`${task('flaky', '/flaky', '  retry: {maxAttempts: 4, backoff: {initial: 20ms, max: 100ms}}')}kind: Workflow
 spec:
   tasks: [{id: f, taskRef: {name: flaky}}]
   output: "{{tasks.f.output.ok}}"
@@ -232,8 +241,12 @@ spec:
   });
 
   it('honours Retry-After on 429 within the deadline budget', async () => {
-    upstream.route('GET /limited', sequence(json(429, {}, { headers: { 'retry-after': '1' } }), json(200, { ok: 1 })));
-    const workflow = compile(`${task('limited', '/limited', '  retry: {maxAttempts: 2, backoff: {initial: 1ms}}')}kind: Workflow
+    upstream.route(
+      'GET /limited',
+      sequence(json(429, {}, { headers: { 'retry-after': '1' } }), json(200, { ok: 1 })),
+    );
+    const workflow =
+      compile(`${task('limited', '/limited', '  retry: {maxAttempts: 2, backoff: {initial: 1ms}}')}kind: Workflow
 spec:
   tasks: [{id: l, taskRef: {name: limited}}]
 `);
@@ -246,7 +259,8 @@ spec:
 
   it('does not start a retry whose Retry-After would pass the deadline', async () => {
     upstream.route('GET /limited', json(429, {}, { headers: { 'retry-after': '60' } }));
-    const workflow = compile(`${task('limited', '/limited', '  retry: {maxAttempts: 3}\n  timeout: 1s')}kind: Workflow
+    const workflow =
+      compile(`${task('limited', '/limited', '  retry: {maxAttempts: 3}\n  timeout: 1s')}kind: Workflow
 spec:
   timeout: 2s
   tasks: [{id: l, taskRef: {name: limited}}]
@@ -267,7 +281,8 @@ spec:
   retry: {maxAttempts: 2, backoff: {initial: 1ms}}
 ---
 `;
-    const workflow = compile(`${post('plain', '')}${post('keyed', ', headers: {Idempotency-Key: "k-1"}')}kind: Workflow
+    const workflow =
+      compile(`${post('plain', '')}${post('keyed', ', headers: {Idempotency-Key: "k-1"}')}kind: Workflow
 spec:
   tasks:
   - {id: plain, taskRef: {name: plain}, onError: continue}
@@ -280,7 +295,8 @@ spec:
 
   it('times out each attempt and retries timeouts', async () => {
     upstream.route('GET /hang', json(200, {}, { delayMs: 3_000 }));
-    const workflow = compile(`${task('hang', '/hang', '  timeout: 100ms\n  retry: {maxAttempts: 2, backoff: {initial: 1ms}}')}kind: Workflow
+    const workflow =
+      compile(`${task('hang', '/hang', '  timeout: 100ms\n  retry: {maxAttempts: 2, backoff: {initial: 1ms}}')}kind: Workflow
 spec:
   tasks: [{id: h, taskRef: {name: hang}}]
 `);
@@ -296,12 +312,15 @@ spec:
   });
 
   it('cuts everything off at the workflow deadline', async () => {
-    upstream.route('GET /hang', json(200, {}, { delayMs: 5_000 })).route('GET /quick', json(200, {}, { delayMs: 200 }));
-    const workflow = compile(`${task('hang', '/hang', '  timeout: 250ms\n  retry: {maxAttempts: 10, backoff: {initial: 1ms}}')}${task(
-      'quick',
-      '/quick',
-      '  timeout: 300ms',
-    )}kind: Workflow
+    upstream
+      .route('GET /hang', json(200, {}, { delayMs: 5_000 }))
+      .route('GET /quick', json(200, {}, { delayMs: 200 }));
+    const workflow =
+      compile(`${task('hang', '/hang', '  timeout: 250ms\n  retry: {maxAttempts: 10, backoff: {initial: 1ms}}')}${task(
+        'quick',
+        '/quick',
+        '  timeout: 300ms',
+      )}kind: Workflow
 spec:
   timeout: 400ms
   tasks:
@@ -380,7 +399,9 @@ spec:
   });
 
   it('fails with InvalidResponse when the body is not JSON', async () => {
-    upstream.route('GET /html', (_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end('<html>'));
+    upstream.route('GET /html', (_req, res) =>
+      res.writeHead(200, { 'content-type': 'text/html' }).end('<html>'),
+    );
     const workflow = compile(`${task('html', '/html')}kind: Workflow
 spec:
   tasks: [{id: h, taskRef: {name: html}}]
@@ -410,7 +431,9 @@ spec:
   it('refuses oversized responses, declared or streamed', async () => {
     const big = JSON.stringify({ data: 'x'.repeat(5_000) });
     upstream
-      .route('GET /declared', (_req, res) => res.writeHead(200, { 'content-length': String(big.length) }).end(big))
+      .route('GET /declared', (_req, res) =>
+        res.writeHead(200, { 'content-length': String(big.length) }).end(big),
+      )
       .route('GET /chunked', (_req, res) => {
         res.writeHead(200);
         res.write(big.slice(0, 2_000));
@@ -443,7 +466,9 @@ spec:
     expect(byId(refused, 'm').error?.reason).to.equal('RedirectRefused');
     expect(upstream.requests.map((r) => r.url)).to.deep.equal(['/moved']);
 
-    const following = new UndiciTaskClient({ policy: new EgressPolicy({ allowLoopback: true, maxRedirects: 1 }) });
+    const following = new UndiciTaskClient({
+      policy: new EgressPolicy({ allowLoopback: true, maxRedirects: 1 }),
+    });
     try {
       const status = await new DagExecutor({ http: following }).execute(workflow, {});
       expect(status.phase).to.equal('Succeeded');
@@ -477,10 +502,13 @@ spec:
     ];
     try {
       for (const host of hosts) {
-        const workflow = compileFixture(`${task('t', '/x')}kind: Workflow
+        const workflow = compileFixture(
+          `${task('t', '/x')}kind: Workflow
 spec:
   tasks: [{id: t, taskRef: {name: t}}]
-`, `http://${host}:${port}`);
+`,
+          `http://${host}:${port}`,
+        );
         const status = await new DagExecutor({ http: strict }).execute(workflow, {});
         expect(byId(status, 't').error?.reason, host).to.equal('EgressDenied');
       }
@@ -494,9 +522,13 @@ spec:
     const secret = 's3cr3t-T0KEN';
     upstream
       .route('GET /echo', (req, res) =>
-        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ auth: req.headers.authorization, url: req.url })),
+        res
+          .writeHead(200, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ auth: req.headers.authorization, url: req.url })),
       )
-      .route('GET /fail', (req, res) => res.writeHead(500).end(`denied for ${req.headers['x-key'] as string}`));
+      .route('GET /fail', (req, res) =>
+        res.writeHead(500).end(`denied for ${req.headers['x-key'] as string}`),
+      );
     const secrets: SecretResolver = {
       resolve: async (ref) => (ref.secretName === 'api' && ref.key === 'token' ? secret : undefined),
     };
@@ -507,7 +539,8 @@ spec:
   secrets: [{name: token, secretKeyRef: {name: api, key: token}}]
 ---
 `;
-    const workflow = compile(`${withSecret('echo', '/echo', 'Authorization')}${withSecret('fail', '/fail', 'X-Key')}kind: Workflow
+    const workflow =
+      compile(`${withSecret('echo', '/echo', 'Authorization')}${withSecret('fail', '/fail', 'X-Key')}kind: Workflow
 spec:
   tasks:
   - {id: echo, taskRef: {name: echo}}
@@ -525,7 +558,10 @@ spec:
     expect(status.phase).to.equal('Succeeded');
     const text = JSON.stringify(status) + JSON.stringify(events);
     expect(text).not.to.contain(secret);
-    expect(status.output).to.deep.equal({ leak: { auth: 'Bearer ***', url: '/echo?k=***' }, again: 'Bearer ***' });
+    expect(status.output).to.deep.equal({
+      leak: { auth: 'Bearer ***', url: '/echo?k=***' },
+      again: 'Bearer ***',
+    });
     expect(byId(status, 'fail').error?.message).to.contain('denied for Bearer ***');
   });
 
@@ -577,7 +613,8 @@ spec:
   });
 
   it('fails a step whose resolved input breaks the task inputSchema', async () => {
-    const workflow = compile(`${task('typed', '/t', '  inputSchema: {type: object, required: [id], properties: {id: {type: string}}}')}kind: Workflow
+    const workflow =
+      compile(`${task('typed', '/t', '  inputSchema: {type: object, required: [id], properties: {id: {type: string}}}')}kind: Workflow
 spec:
   tasks: [{id: t, taskRef: {name: typed}, input: {id: "{{input.n}}"}}]
 `);
@@ -588,7 +625,8 @@ spec:
 
   it('propagates the W3C traceparent with a new span per attempt', async () => {
     upstream.route('GET /flaky', sequence(json(503, {}), json(200, {})));
-    const workflow = compile(`${task('flaky', '/flaky', '  retry: {maxAttempts: 2, backoff: {initial: 1ms}}')}kind: Workflow
+    const workflow =
+      compile(`${task('flaky', '/flaky', '  retry: {maxAttempts: 2, backoff: {initial: 1ms}}')}kind: Workflow
 spec:
   tasks: [{id: f, taskRef: {name: flaky}}]
 `);
@@ -618,10 +656,13 @@ spec:
     const closed = await new TestUpstream().start();
     const base = closed.base;
     await closed.stop();
-    const workflow = compileFixture(`${task('gone', '/x', '  retry: {maxAttempts: 2, backoff: {initial: 1ms}}')}kind: Workflow
+    const workflow = compileFixture(
+      `${task('gone', '/x', '  retry: {maxAttempts: 2, backoff: {initial: 1ms}}')}kind: Workflow
 spec:
   tasks: [{id: g, taskRef: {name: gone}}]
-`, base);
+`,
+      base,
+    );
     const status = await executor.execute(workflow, {});
     expect(byId(status, 'g').error?.reason).to.equal('ConnectError');
     expect(byId(status, 'g').attempts).to.equal(2);
@@ -679,7 +720,11 @@ spec:
   tasks: [{id: a, taskRef: {name: ok}}]
 `);
       const status = await brittle.execute(workflow, {});
-      expect(status).to.deep.include({ phase: 'Failed', reason: 'InternalError', message: 'internal error: clock failed' });
+      expect(status).to.deep.include({
+        phase: 'Failed',
+        reason: 'InternalError',
+        message: 'internal error: clock failed',
+      });
       expect(byId(status, 'a')).to.deep.include({ phase: 'Cancelled' });
       expect(finished).to.deep.equal([status]);
       expect(warnings).to.deep.equal([['execution failed internally', 'clock failed']]);
@@ -688,18 +733,26 @@ spec:
     for (const trigger of ['the caller cancelling', 'the workflow deadline'] as const) {
       it(`end the execution as InternalError when it breaks on ${trigger}, without escaping to the process`, async () => {
         upstream.route('GET /slow', json(200, {}, { delayMs: 3_000 })).route('GET /ok', json(200, {}));
-        const workflow = compile(`${task('slow', '/slow')}${task('ok', '/ok')}kind: Workflow
+        const workflow = compile(
+          `${task('slow', '/slow')}${task('ok', '/ok')}kind: Workflow
 spec:
   timeout: 200ms
   maxConcurrency: 1
   tasks: [{id: s, taskRef: {name: slow}}, {id: q, taskRef: {name: ok}}]
-`.replace('/slow"}', '/slow"}\n  timeout: 200ms').replace('/ok"}', '/ok"}\n  timeout: 200ms'));
+`
+            .replace('/slow"}', '/slow"}\n  timeout: 200ms')
+            .replace('/ok"}', '/ok"}\n  timeout: 200ms'),
+        );
         const controller = new AbortController();
         setTimeout(() => {
           broken.now = true;
           if (trigger === 'the caller cancelling') controller.abort();
         }, 50);
-        const status = await new DagExecutor({ http: client, clock: brittleClock }).execute(workflow, {}, { signal: controller.signal });
+        const status = await new DagExecutor({ http: client, clock: brittleClock }).execute(
+          workflow,
+          {},
+          { signal: controller.signal },
+        );
         expect(status).to.deep.include({ phase: 'Failed', reason: 'InternalError' });
       });
     }
@@ -735,14 +788,21 @@ spec:
     }
     expect((caught as SyncflowError).code).to.equal('InvalidInput');
     expect((caught as SyncflowError).causes).to.deep.equal([
-      { code: 'InvalidInput', field: 'spec.input', message: 'nests more than 64 levels deep, the limit for JSON', suggestion: 'flatten the input' },
+      {
+        code: 'InvalidInput',
+        field: 'spec.input',
+        message: 'nests more than 64 levels deep, the limit for JSON',
+        suggestion: 'flatten the input',
+      },
     ]);
     expect(upstream.requests).to.have.length(0);
   });
 
   it('redacts an upstream error body before cutting it to 200 characters', async () => {
     const secret = 'cut-HERE-0123456789';
-    upstream.route('GET /x', (req, res) => res.writeHead(500).end(`${'e'.repeat(190)}${String(req.headers.a)} rest`));
+    upstream.route('GET /x', (req, res) =>
+      res.writeHead(500).end(`${'e'.repeat(190)}${String(req.headers.a)} rest`),
+    );
     const workflow = compile(ONE_SECRET_HEADER);
     const status = await executor.execute(workflow, {}, { secrets: { resolve: () => secret } });
     const message = byId(status, 's').error?.message as string;
@@ -752,7 +812,11 @@ spec:
 
   it('fails the step naming the secret when the secret resolver fails', async () => {
     const workflow = compile(ONE_SECRET_HEADER);
-    const status = await executor.execute(workflow, {}, { secrets: { resolve: () => Promise.reject(new Error('forbidden')) } });
+    const status = await executor.execute(
+      workflow,
+      {},
+      { secrets: { resolve: () => Promise.reject(new Error('forbidden')) } },
+    );
     expect(byId(status, 's').error).to.deep.equal({
       reason: 'TaskFailed',
       message: 'secret test/api could not be read: forbidden',

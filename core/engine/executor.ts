@@ -49,7 +49,11 @@ export interface WorkflowExecutor {
    * the input does not match the inputSchema. Once running it never rejects: a failure of the
    * engine itself ends the execution Failed with reason `InternalError`, so it is still recorded.
    */
-  execute(workflow: CompiledWorkflow, input: unknown, options?: ExecuteOptions): Promise<WorkflowExecutionStatus>;
+  execute(
+    workflow: CompiledWorkflow,
+    input: unknown,
+    options?: ExecuteOptions,
+  ): Promise<WorkflowExecutionStatus>;
 }
 
 /** Collaborators of the DAG executor. */
@@ -129,7 +133,11 @@ export class DagExecutor implements WorkflowExecutor {
     this.random = options.random ?? Math.random;
   }
 
-  async execute(workflow: CompiledWorkflow, input: unknown, options: ExecuteOptions = {}): Promise<WorkflowExecutionStatus> {
+  async execute(
+    workflow: CompiledWorkflow,
+    input: unknown,
+    options: ExecuteOptions = {},
+  ): Promise<WorkflowExecutionStatus> {
     const checked = checkWorkflowInput(workflow, input);
     return new Execution(this, workflow, prepare(workflow), checked, options).run();
   }
@@ -183,7 +191,9 @@ class Execution {
     this.startedAt = new Array<number>(n).fill(-1);
     this.endedAt = new Array<number>(n).fill(0);
     this.trace = traceContextFrom(options.traceparent);
-    this.observers = [executor.observer, options.observer].filter((o): o is ExecutionObserver => o !== undefined);
+    this.observers = [executor.observer, options.observer].filter(
+      (o): o is ExecutionObserver => o !== undefined,
+    );
     this.scope = new ExecutionScope(input, this);
     this.start = executor.clock.now();
     this.deadlineAt = this.start + workflow.timeoutMs;
@@ -201,7 +211,8 @@ class Execution {
         if (signal.aborted) callerCancelled(this);
         else signal.addEventListener('abort', this, { once: true });
       }
-      for (let i = 0; i < this.n; i++) if (this.pending[i] === 0 && this.phases[i] === 'Pending') this.ready(i);
+      for (let i = 0; i < this.n; i++)
+        if (this.pending[i] === 0 && this.phases[i] === 'Pending') this.ready(i);
       this.pump();
       if (this.finished < this.n && !this.broken) await new Promise<void>((resolve) => (this.done = resolve));
     } catch (error) {
@@ -283,7 +294,10 @@ class Execution {
           this.finish(i, {
             phase: 'Failed',
             // The run-time cost budget refuses before evaluating (WhenTooCostly); anything else is InvalidWhen.
-            error: { reason: error instanceof SyncflowError ? error.code : 'InvalidWhen', message: `when \`${step.when.source}\` failed: ${this.describe(error)}` },
+            error: {
+              reason: error instanceof SyncflowError ? error.code : 'InvalidWhen',
+              message: `when \`${step.when.source}\` failed: ${this.describe(error)}`,
+            },
             attempts: 0,
             attemptLog: [],
           });
@@ -354,10 +368,16 @@ class Execution {
     this.records[i] = record;
     this.finished++;
     // An internal error is the engine's, not the upstream's: `onError: continue` does not cover it.
-    if (outcome.phase === 'Failed' && outcome.error && (step.onError === 'fail' || outcome.error.reason === 'InternalError')) {
+    if (
+      outcome.phase === 'Failed' &&
+      outcome.error &&
+      (step.onError === 'fail' || outcome.error.reason === 'InternalError')
+    ) {
       const reason = outcome.error.reason;
       this.abort(
-        reason === 'DeadlineExceeded' || reason === 'InvalidOutput' || reason === 'InternalError' ? reason : 'TaskFailed',
+        reason === 'DeadlineExceeded' || reason === 'InvalidOutput' || reason === 'InternalError'
+          ? reason
+          : 'TaskFailed',
         `task ${step.id} failed: ${outcome.error.message}`,
       );
     }
@@ -394,7 +414,11 @@ class Execution {
     try {
       const input = resolveValue(step.input, this.scope);
       if (task.inputSchema && !task.inputSchema.validate(input)) {
-        const causes = schemaErrorsToFieldErrors(task.inputSchema.validate.errors, `tasks.${step.id}.input`, 'InvalidInput');
+        const causes = schemaErrorsToFieldErrors(
+          task.inputSchema.validate.errors,
+          `tasks.${step.id}.input`,
+          'InvalidInput',
+        );
         return failedWith(
           state,
           'InvalidInput',
@@ -419,9 +443,11 @@ class Execution {
         const policy = task.retry;
         const retryable =
           outcome.retryClass !== undefined && policy.retryOn.has(outcome.retryClass) && request.retryable;
-        if (!retryable || attempt >= policy.maxAttempts) return failedWith(state, error.reason, error.message);
+        if (!retryable || attempt >= policy.maxAttempts)
+          return failedWith(state, error.reason, error.message);
         const delay = outcome.retryAfterMs ?? backoffDelayMs(policy, attempt, this.executor.random);
-        const lastDuration = (state.attemptLog[state.attemptLog.length - 1] as { durationMs: number }).durationMs;
+        const lastDuration = (state.attemptLog[state.attemptLog.length - 1] as { durationMs: number })
+          .durationMs;
         // A retry that cannot finish before the deadline is not started: fail now with the real cause.
         if (this.executor.clock.now() + delay + lastDuration > this.deadlineAt) {
           return failedWith(
@@ -478,7 +504,10 @@ class Execution {
         outcome = {
           ok: false,
           error: byDeadline
-            ? { reason: 'DeadlineExceeded', message: `attempt ${attempt} cut off by the workflow deadline after ${limitMs} ms` }
+            ? {
+                reason: 'DeadlineExceeded',
+                message: `attempt ${attempt} cut off by the workflow deadline after ${limitMs} ms`,
+              }
             : { reason: 'Timeout', message: `attempt ${attempt} timed out after ${limitMs} ms` },
           retryClass: 'timeout',
         };
@@ -486,7 +515,11 @@ class Execution {
         outcome = { ok: false, error: { reason: error.code, message: this.describe(error) } };
         if (error.code === 'ConnectError') outcome.retryClass = 'connect-error';
       } else {
-        outcome = { ok: false, error: { reason: 'ConnectError', message: this.describe(error) }, retryClass: 'connect-error' };
+        outcome = {
+          ok: false,
+          error: { reason: 'ConnectError', message: this.describe(error) },
+          retryClass: 'connect-error',
+        };
       }
     }
     clock.clearTimer(timer);
@@ -560,7 +593,11 @@ class Execution {
     }
     const schema = step.task.outputSchema;
     if (schema && !schema.validate(output)) {
-      const causes = schemaErrorsToFieldErrors(schema.validate.errors, `tasks.${step.id}.output`, 'InvalidOutput');
+      const causes = schemaErrorsToFieldErrors(
+        schema.validate.errors,
+        `tasks.${step.id}.output`,
+        'InvalidOutput',
+      );
       return {
         ok: false,
         status,
@@ -678,7 +715,12 @@ class Execution {
     const intervals = [];
     for (let i = 0; i < this.n; i++) {
       const started = this.startedAt[i] as number;
-      if (started >= 0) intervals.push({ id: (this.graph.steps[i] as CompiledStep).id, start: started, end: this.endedAt[i] as number });
+      if (started >= 0)
+        intervals.push({
+          id: (this.graph.steps[i] as CompiledStep).id,
+          start: started,
+          end: this.endedAt[i] as number,
+        });
     }
     if (intervals.length > 1) {
       const overlapping = overlaps(intervals);
@@ -725,10 +767,18 @@ class Execution {
         };
       }
       const kept: TaskExecutionStatus = { id: record.id, taskRef: record.taskRef, phase: record.phase };
-      for (const key of ['startTime', 'completionTime', 'durationMs', 'waitMs', 'attempts', 'httpStatus'] as const) {
+      for (const key of [
+        'startTime',
+        'completionTime',
+        'durationMs',
+        'waitMs',
+        'attempts',
+        'httpStatus',
+      ] as const) {
         if (record[key] !== undefined) (kept as Record<string, unknown>)[key] = record[key];
       }
-      if (record.error) kept.error = { reason: record.error.reason, message: redactor.text(record.error.message) };
+      if (record.error)
+        kept.error = { reason: record.error.reason, message: redactor.text(record.error.message) };
       return kept;
     });
     let end = this.start;
@@ -783,7 +833,10 @@ const MAX_MESSAGE_CHARS = 1_000;
  */
 function parseProblem(error: unknown): string {
   const text = firstLine(error);
-  return text.replace(/,\s*(?:\.\.\.)?".*"(?:\.\.\.)?\s+is not valid JSON$/s, ' (the text is not valid JSON)');
+  return text.replace(
+    /,\s*(?:\.\.\.)?".*"(?:\.\.\.)?\s+is not valid JSON$/s,
+    ' (the text is not valid JSON)',
+  );
 }
 
 const TIMED_OUT = new SyncflowError('Timeout', 'attempt timed out');

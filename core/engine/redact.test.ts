@@ -10,7 +10,11 @@ describe('SecretRedactor', () => {
     const cases: Array<[string, string, number]> = [
       ['raw', secret, 0],
       ['URI component', encodeURIComponent(secret), 0],
-      ['URI component, lower-case hex', encodeURIComponent(secret).replace(/%[0-9A-F]{2}/g, (h) => h.toLowerCase()), 0],
+      [
+        'URI component, lower-case hex',
+        encodeURIComponent(secret).replace(/%[0-9A-F]{2}/g, (h) => h.toLowerCase()),
+        0,
+      ],
       ['form (+ for space)', new URLSearchParams({ k: secret }).toString().slice(2), 0],
       ['URI (path as written)', encodeURI(secret), 0],
       ['JSON-escaped', JSON.stringify(secret).slice(1, -1), 0],
@@ -41,7 +45,9 @@ describe('SecretRedactor', () => {
   });
 
   it('redacts a secret echoed from a header, which lost its outer whitespace', () => {
-    expect(new SecretRedactor([' \tkey-with-space ']).text('Bearer key-with-space')).to.equal(`Bearer ${REDACTED}`);
+    expect(new SecretRedactor([' \tkey-with-space ']).text('Bearer key-with-space')).to.equal(
+      `Bearer ${REDACTED}`,
+    );
   });
 
   it('replaces a secret that contains another one whole', () => {
@@ -85,7 +91,9 @@ describe('SecretRedactor', () => {
     });
 
     it('keeps an own __proto__ key as data', () => {
-      const out = redactor.value(JSON.parse(`{"__proto__": {"x": "${encodeURIComponent(secret)}"}}`) as object);
+      const out = redactor.value(
+        JSON.parse(`{"__proto__": {"x": "${encodeURIComponent(secret)}"}}`) as object,
+      );
       expect(Object.getPrototypeOf(out)).to.equal(Object.prototype);
       expect(Object.getOwnPropertyDescriptor(out, '__proto__')?.value).to.deep.equal({ x: REDACTED });
     });

@@ -47,7 +47,8 @@ export class SecretRedactor {
   /** Redacts one string. */
   text(value: string): string {
     let out = value;
-    for (const spelling of this.spellings) if (out.includes(spelling)) out = out.split(spelling).join(REDACTED);
+    for (const spelling of this.spellings)
+      if (out.includes(spelling)) out = out.split(spelling).join(REDACTED);
     return out;
   }
 
@@ -81,7 +82,9 @@ export class SecretRedactor {
     if (typeof value === 'string') return this.text(value) as T;
     if (value === null || typeof value !== 'object') return value;
     const root = emptyLike(value);
-    const stack: Array<{ from: object; to: Record<string, unknown> | unknown[] }> = [{ from: value, to: root }];
+    const stack: Array<{ from: object; to: Record<string, unknown> | unknown[] }> = [
+      { from: value, to: root },
+    ];
     for (let top = stack.pop(); top; top = stack.pop()) {
       const { from, to } = top;
       if (Array.isArray(from)) {
@@ -93,7 +96,13 @@ export class SecretRedactor {
           const copied = this.copyScalarOrQueue(item, stack);
           const name = this.text(key);
           // JSON.parse makes `__proto__` an own key; plain assignment would set the prototype instead.
-          if (name === '__proto__') Object.defineProperty(out, name, { value: copied, enumerable: true, writable: true, configurable: true });
+          if (name === '__proto__')
+            Object.defineProperty(out, name, {
+              value: copied,
+              enumerable: true,
+              writable: true,
+              configurable: true,
+            });
           else out[name] = copied;
         }
       }
@@ -102,7 +111,10 @@ export class SecretRedactor {
   }
 
   /** A redacted scalar, or an empty container whose filling is queued on the stack. */
-  private copyScalarOrQueue(item: unknown, stack: Array<{ from: object; to: Record<string, unknown> | unknown[] }>): unknown {
+  private copyScalarOrQueue(
+    item: unknown,
+    stack: Array<{ from: object; to: Record<string, unknown> | unknown[] }>,
+  ): unknown {
     if (typeof item === 'string') return this.text(item);
     if (item === null || typeof item !== 'object') return item;
     const copy = emptyLike(item);
@@ -119,7 +131,12 @@ function emptyLike(value: object): Record<string, unknown> | unknown[] {
 export function spellingsOf(secret: string): Set<string> {
   const out = new Set<string>();
   // Header values lose their leading and trailing whitespace on the wire.
-  const forms = new Set([secret, secret.trim(), secret.replace(/\s+/g, ' ').trim(), secret.replace(/\s+/g, '')]);
+  const forms = new Set([
+    secret,
+    secret.trim(),
+    secret.replace(/\s+/g, ' ').trim(),
+    secret.replace(/\s+/g, ''),
+  ]);
   for (const form of forms) {
     out.add(form);
     for (const encoded of [encodeURIComponent(form), formEncode(form), encodeURI(form)]) {
@@ -153,7 +170,12 @@ function asciiJson(text: string): string {
 }
 
 function htmlEscape(text: string): string {
-  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
+  return text
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/"/g, '&quot;')
+    .replace(/'/g, '&#39;');
 }
 
 /**

@@ -13,7 +13,9 @@ describe('retry timing', () => {
   };
 
   it('draws full-jitter delays under an exponentially growing, capped ceiling', () => {
-    expect([1, 2, 3, 4].map((attempt) => backoffDelayMs(policy, attempt, () => 0.999999))).to.deep.equal([99, 299, 899, 999]);
+    expect([1, 2, 3, 4].map((attempt) => backoffDelayMs(policy, attempt, () => 0.999999))).to.deep.equal([
+      99, 299, 899, 999,
+    ]);
     expect(backoffDelayMs(policy, 3, () => 0)).to.equal(0);
   });
 

@@ -34,21 +34,28 @@ describe('ExecutionGraph', () => {
 
   it('orders random DAGs so that every edge is respected', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 40 }), fc.array(fc.tuple(fc.nat(), fc.nat()), { maxLength: 120 }), (n, pairs) => {
-        // Edges only from a lower to a higher index: acyclic by construction, then shuffled ids.
-        const nodes = Array.from({ length: n }, (_, i) => ({ id: `t${i}`, dependsOn: [] as string[] }));
-        for (const [x, y] of pairs) {
-          const a = x % n;
-          const b = y % n;
-          if (a < b) nodes[b]?.dependsOn.push(`t${a}`);
-        }
-        const graph = ExecutionGraph.build([...nodes].reverse());
-        const at = new Map(graph.order.map((id, i) => [id, i]));
-        expect(graph.order).to.have.length(n);
-        for (const node of nodes) for (const dep of node.dependsOn) expect(at.get(dep)).to.be.lessThan(at.get(node.id) as number);
-        const level = new Map(graph.parallelGroups.flatMap((g, l) => g.map((id) => [id, l] as const)));
-        for (const node of nodes) for (const dep of node.dependsOn) expect(level.get(dep)).to.be.lessThan(level.get(node.id) as number);
-      }),
+      fc.property(
+        fc.integer({ min: 1, max: 40 }),
+        fc.array(fc.tuple(fc.nat(), fc.nat()), { maxLength: 120 }),
+        (n, pairs) => {
+          // Edges only from a lower to a higher index: acyclic by construction, then shuffled ids.
+          const nodes = Array.from({ length: n }, (_, i) => ({ id: `t${i}`, dependsOn: [] as string[] }));
+          for (const [x, y] of pairs) {
+            const a = x % n;
+            const b = y % n;
+            if (a < b) nodes[b]?.dependsOn.push(`t${a}`);
+          }
+          const graph = ExecutionGraph.build([...nodes].reverse());
+          const at = new Map(graph.order.map((id, i) => [id, i]));
+          expect(graph.order).to.have.length(n);
+          for (const node of nodes)
+            for (const dep of node.dependsOn) expect(at.get(dep)).to.be.lessThan(at.get(node.id) as number);
+          const level = new Map(graph.parallelGroups.flatMap((g, l) => g.map((id) => [id, l] as const)));
+          for (const node of nodes)
+            for (const dep of node.dependsOn)
+              expect(level.get(dep)).to.be.lessThan(level.get(node.id) as number);
+        },
+      ),
       { numRuns: 300 },
     );
   });
@@ -56,7 +63,10 @@ describe('ExecutionGraph', () => {
   it('always detects a cycle planted in a random DAG', () => {
     fc.assert(
       fc.property(fc.integer({ min: 2, max: 30 }), fc.nat(), fc.nat(), (n, x, y) => {
-        const nodes = Array.from({ length: n }, (_, i) => ({ id: `t${i}`, dependsOn: i > 0 ? [`t${i - 1}`] : [] }));
+        const nodes = Array.from({ length: n }, (_, i) => ({
+          id: `t${i}`,
+          dependsOn: i > 0 ? [`t${i - 1}`] : [],
+        }));
         let low = Math.min(x % n, y % n);
         let high = Math.max(x % n, y % n);
         if (low === high) [low, high] = [0, n - 1];

@@ -85,7 +85,8 @@ export class ExecutionGraph {
       const l = level.get(id) as number;
       (groups[l] ??= []).push(id);
     }
-    for (const group of groups) group.sort((a, b) => (position.get(a) as number) - (position.get(b) as number));
+    for (const group of groups)
+      group.sort((a, b) => (position.get(a) as number) - (position.get(b) as number));
     return new ExecutionGraph(order, groups, dependencies, dependents);
   }
 }
@@ -105,7 +106,10 @@ function findCycle(nodes: readonly GraphNode[], dependencies: Map<string, string
         // The stack holds the path of "depends on" edges; report it in execution direction.
         const cycle = stack.slice(stack.indexOf(dep)).reverse();
         // Start at the earliest-declared step so the message is stable and easy to find.
-        const first = cycle.reduce((best, id, i) => (position(id) < position(cycle[best] as string) ? i : best), 0);
+        const first = cycle.reduce(
+          (best, id, i) => (position(id) < position(cycle[best] as string) ? i : best),
+          0,
+        );
         const rotated = [...cycle.slice(first), ...cycle.slice(0, first)];
         return [...rotated, rotated[0] as string];
       }

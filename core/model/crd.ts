@@ -1,7 +1,13 @@
 /** Builds the CustomResourceDefinitions of the definitions group from the TypeBox model. */
 import type { TSchema } from '@sinclair/typebox';
 import { toStructural, type OpenApiSchema } from './openapi.ts';
-import { DEFINITIONS_GROUP, VERSION, WORKFLOW_NAMES, WORKFLOW_TASK_NAMES, type KindNames } from './resources.ts';
+import {
+  DEFINITIONS_GROUP,
+  VERSION,
+  WORKFLOW_NAMES,
+  WORKFLOW_TASK_NAMES,
+  type KindNames,
+} from './resources.ts';
 import { WorkflowSpec, WorkflowStatus, WorkflowTaskSpec, WorkflowTaskStatus } from './schema.ts';
 
 interface PrinterColumn {

@@ -16,7 +16,8 @@ describe('valueDepth', () => {
     ['an object of scalars', { a: 1, b: 'x' }, 1],
     ['mixed objects and arrays', { a: [{ b: [] }], c: {} }, 4],
   ];
-  for (const [name, value, depth] of cases) it(`measures ${name} as ${depth}`, () => expect(valueDepth(value)).to.equal(depth));
+  for (const [name, value, depth] of cases)
+    it(`measures ${name} as ${depth}`, () => expect(valueDepth(value)).to.equal(depth));
 
   it('measures 100,000 levels without overflowing the stack', () => {
     expect(valueDepth(nested(100_000))).to.equal(100_000);

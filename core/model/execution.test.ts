@@ -1,7 +1,13 @@
 import { expect } from 'chai';
 import { SyncflowError } from '../errors.ts';
 import { metadataMapErrors } from './names.ts';
-import { checkPatchedObject, executionObject, generateName, validateCreate, wholeSeconds } from './execution.ts';
+import {
+  checkPatchedObject,
+  executionObject,
+  generateName,
+  validateCreate,
+  wholeSeconds,
+} from './execution.ts';
 
 function causesOf(fn: () => unknown): string[] {
   try {
@@ -16,16 +22,34 @@ function causesOf(fn: () => unknown): string[] {
 describe('workflowexecutions strategy', () => {
   it('accepts a create body and keeps labels, annotations and input', () => {
     const request = validateCreate(
-      { apiVersion: 'execution.syncflow.io/v1alpha1', kind: 'WorkflowExecution', metadata: { generateName: 'up-', labels: { team: 'web' }, annotations: { a: 'b' } }, spec: { workflowRef: { name: 'user-profile' }, input: { userId: '1' } } },
+      {
+        apiVersion: 'execution.syncflow.io/v1alpha1',
+        kind: 'WorkflowExecution',
+        metadata: { generateName: 'up-', labels: { team: 'web' }, annotations: { a: 'b' } },
+        spec: { workflowRef: { name: 'user-profile' }, input: { userId: '1' } },
+      },
       'shop',
     );
-    expect(request).to.deep.equal({ namespace: 'shop', name: undefined, generateName: 'up-', labels: { team: 'web' }, annotations: { a: 'b' }, workflowName: 'user-profile', input: { userId: '1' } });
+    expect(request).to.deep.equal({
+      namespace: 'shop',
+      name: undefined,
+      generateName: 'up-',
+      labels: { team: 'web' },
+      annotations: { a: 'b' },
+      workflowName: 'user-profile',
+      input: { userId: '1' },
+    });
   });
 
   it('reports every problem of a create body with its field', () => {
     const causes = causesOf(() =>
       validateCreate(
-        { apiVersion: 'v1', kind: 'Pod', metadata: { namespace: 'other', labels: { 'bad key!': 'x', ok: 'not ok!' }, annotations: 'nope' }, spec: { workflowRef: {} } },
+        {
+          apiVersion: 'v1',
+          kind: 'Pod',
+          metadata: { namespace: 'other', labels: { 'bad key!': 'x', ok: 'not ok!' }, annotations: 'nope' },
+          spec: { workflowRef: {} },
+        },
         'shop',
       ),
     );
@@ -39,7 +63,10 @@ describe('workflowexecutions strategy', () => {
       'metadata.annotations: must be a map of string keys to string values',
       'spec.workflowRef.name: is required',
     ]);
-    expect(causesOf(() => validateCreate({ metadata: { name: 'UPPER' } }, 'shop'))).to.include.members(['metadata.name: `UPPER` is not a valid Kubernetes name (a lower-case DNS subdomain of at most 253 characters)', 'spec: is required']);
+    expect(causesOf(() => validateCreate({ metadata: { name: 'UPPER' } }, 'shop'))).to.include.members([
+      'metadata.name: `UPPER` is not a valid Kubernetes name (a lower-case DNS subdomain of at most 253 characters)',
+      'spec: is required',
+    ]);
     expect(() => validateCreate([], 'shop')).to.throw(/must be a WorkflowExecution object/);
   });
 
@@ -48,7 +75,15 @@ describe('workflowexecutions strategy', () => {
     const fixed = () => [0, 0.2, 0.5, 0.8, 0.99][i++ % 5] as number;
     expect(generateName('user-profile-', fixed)).to.equal('user-profile-bhr49');
     const object = executionObject(
-      { namespace: 'shop', name: undefined, generateName: 'x-', labels: {}, annotations: {}, workflowName: 'wf', input: {} },
+      {
+        namespace: 'shop',
+        name: undefined,
+        generateName: 'x-',
+        labels: {},
+        annotations: {},
+        workflowName: 'wf',
+        input: {},
+      },
       'x-abcde',
       { phase: 'Succeeded' },
       '2026-01-02T03:04:05.678Z',
@@ -66,15 +101,31 @@ describe('workflowexecutions strategy', () => {
 
   it('lets a patch change labels and annotations only', () => {
     const stored = executionObject(
-      { namespace: 'shop', name: 'a', generateName: undefined, labels: { team: 'web' }, annotations: {}, workflowName: 'wf', input: { x: 1 } },
+      {
+        namespace: 'shop',
+        name: 'a',
+        generateName: undefined,
+        labels: { team: 'web' },
+        annotations: {},
+        workflowName: 'wf',
+        input: { x: 1 },
+      },
       'a',
       { phase: 'Failed' },
       '2026-01-02T03:04:05Z',
     );
-    const ok = checkPatchedObject(stored, { ...stored, metadata: { ...stored.metadata, labels: { ...stored.metadata.labels, reviewed: 'yes' } } });
+    const ok = checkPatchedObject(stored, {
+      ...stored,
+      metadata: { ...stored.metadata, labels: { ...stored.metadata.labels, reviewed: 'yes' } },
+    });
     expect(ok.labels).to.deep.equal({ team: 'web', 'syncflow.io/workflow': 'wf', reviewed: 'yes' });
     const causes = causesOf(() =>
-      checkPatchedObject(stored, { ...stored, spec: { workflowRef: { name: 'other' } }, status: { phase: 'Succeeded' }, metadata: { ...stored.metadata, name: 'b', labels: {} } }),
+      checkPatchedObject(stored, {
+        ...stored,
+        spec: { workflowRef: { name: 'other' } },
+        status: { phase: 'Succeeded' },
+        metadata: { ...stored.metadata, name: 'b', labels: {} },
+      }),
     );
     expect(causes).to.include.members([
       'spec: is immutable: executions cannot be changed after they ran',
@@ -86,7 +137,9 @@ describe('workflowexecutions strategy', () => {
   });
 
   it('limits annotation size', () => {
-    expect(metadataMapErrors({ big: 'x'.repeat(300 * 1024) }, 'metadata.annotations', 'annotation')[0]?.message).to.contain('256 KiB');
+    expect(
+      metadataMapErrors({ big: 'x'.repeat(300 * 1024) }, 'metadata.annotations', 'annotation')[0]?.message,
+    ).to.contain('256 KiB');
     expect(metadataMapErrors({ n: 3 }, 'metadata.labels', 'label')[0]?.message).to.equal('must be a string');
   });
 });

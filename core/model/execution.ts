@@ -70,7 +70,11 @@ export function executionErrors(body: unknown, namespace: string): FieldError[] 
   const metadata = (object.metadata ?? {}) as Record<string, unknown>;
   const { name, prefix } = namesOf(metadata);
   if (!name && !prefix) {
-    errors.push({ code: 'FieldRequired', field: 'metadata.name', message: 'name or generateName is required' });
+    errors.push({
+      code: 'FieldRequired',
+      field: 'metadata.name',
+      message: 'name or generateName is required',
+    });
   }
   if (name) errors.push(...objectNameErrors(name, 'metadata.name'));
   if (prefix) errors.push(...generateNameErrors(prefix, 'metadata.generateName'));
@@ -86,17 +90,31 @@ export function executionErrors(body: unknown, namespace: string): FieldError[] 
   const spec = object.spec as Record<string, unknown> | undefined;
   const workflowName = (spec?.workflowRef as { name?: unknown } | undefined)?.name;
   if (!spec || typeof spec !== 'object') {
-    errors.push({ code: 'FieldRequired', field: 'spec', message: 'is required', suggestion: 'add spec.workflowRef.name and spec.input' });
+    errors.push({
+      code: 'FieldRequired',
+      field: 'spec',
+      message: 'is required',
+      suggestion: 'add spec.workflowRef.name and spec.input',
+    });
   } else if (typeof workflowName !== 'string' || !workflowName) {
-    errors.push({ code: 'FieldRequired', field: 'spec.workflowRef.name', message: 'is required', suggestion: 'name the Workflow to run' });
+    errors.push({
+      code: 'FieldRequired',
+      field: 'spec.workflowRef.name',
+      message: 'is required',
+      suggestion: 'name the Workflow to run',
+    });
   }
   return errors;
 }
 
-function namesOf(metadata: Record<string, unknown>): { name: string | undefined; prefix: string | undefined } {
+function namesOf(metadata: Record<string, unknown>): {
+  name: string | undefined;
+  prefix: string | undefined;
+} {
   return {
     name: typeof metadata.name === 'string' && metadata.name ? metadata.name : undefined,
-    prefix: typeof metadata.generateName === 'string' && metadata.generateName ? metadata.generateName : undefined,
+    prefix:
+      typeof metadata.generateName === 'string' && metadata.generateName ? metadata.generateName : undefined,
   };
 }
 
@@ -147,7 +165,8 @@ export function executionObject(
 
 /** metav1.Time: RFC 3339 with whole seconds (`toISOString()` output is cut without a Date). */
 export function wholeSeconds(timestamp: string): string {
-  if (timestamp.length === 24 && timestamp[19] === '.' && timestamp[23] === 'Z') return `${timestamp.slice(0, 19)}Z`;
+  if (timestamp.length === 24 && timestamp[19] === '.' && timestamp[23] === 'Z')
+    return `${timestamp.slice(0, 19)}Z`;
   return new Date(timestamp).toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
@@ -155,15 +174,27 @@ export function wholeSeconds(timestamp: string): string {
  * Applies a patched object's metadata to the stored one: only labels and annotations may change;
  * any other difference is refused naming the field.
  */
-export function checkPatchedObject(stored: WorkflowExecution, patched: unknown): { labels: Record<string, string>; annotations: Record<string, string> } {
+export function checkPatchedObject(
+  stored: WorkflowExecution,
+  patched: unknown,
+): { labels: Record<string, string>; annotations: Record<string, string> } {
   const next = patched as WorkflowExecution;
   const errors: FieldError[] = [];
-  if (next === null || typeof next !== 'object') throw new SyncflowError('BadRequest', 'the patch must produce an object');
+  if (next === null || typeof next !== 'object')
+    throw new SyncflowError('BadRequest', 'the patch must produce an object');
   if (JSON.stringify(next.spec) !== JSON.stringify(stored.spec)) {
-    errors.push({ code: 'FieldInvalid', field: 'spec', message: 'is immutable: executions cannot be changed after they ran' });
+    errors.push({
+      code: 'FieldInvalid',
+      field: 'spec',
+      message: 'is immutable: executions cannot be changed after they ran',
+    });
   }
   if (JSON.stringify(next.status) !== JSON.stringify(stored.status)) {
-    errors.push({ code: 'FieldInvalid', field: 'status', message: 'is immutable: executions cannot be changed after they ran' });
+    errors.push({
+      code: 'FieldInvalid',
+      field: 'status',
+      message: 'is immutable: executions cannot be changed after they ran',
+    });
   }
   const m = (next.metadata ?? {}) as unknown as Record<string, unknown>;
   for (const field of ['name', 'namespace', 'uid', 'creationTimestamp'] as const) {
@@ -176,10 +207,18 @@ export function checkPatchedObject(stored: WorkflowExecution, patched: unknown):
   errors.push(...metadataMapErrors(m.annotations, 'metadata.annotations', 'annotation'));
   const workflow = stored.metadata.labels?.[WORKFLOW_LABEL];
   if (workflow !== undefined && labels[WORKFLOW_LABEL] !== workflow) {
-    errors.push({ code: 'FieldInvalid', field: `metadata.labels[${JSON.stringify(WORKFLOW_LABEL)}]`, message: 'is set by syncflow and cannot be changed or removed' });
+    errors.push({
+      code: 'FieldInvalid',
+      field: `metadata.labels[${JSON.stringify(WORKFLOW_LABEL)}]`,
+      message: 'is set by syncflow and cannot be changed or removed',
+    });
   }
   if (errors.length) {
-    throw new SyncflowError('InvalidInput', 'only metadata.labels and metadata.annotations of an execution can be changed', { causes: errors });
+    throw new SyncflowError(
+      'InvalidInput',
+      'only metadata.labels and metadata.annotations of an execution can be changed',
+      { causes: errors },
+    );
   }
   return { labels, annotations: (m.annotations ?? {}) as Record<string, string> };
 }

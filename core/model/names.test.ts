@@ -29,7 +29,9 @@ describe('Kubernetes names', () => {
   });
 
   it('names the field of an invalid name, generateName prefix or DNS label', () => {
-    expect(objectNameErrors('Bad_Name', 'metadata.name').map((e) => [e.code, e.field])).to.deep.equal([['InvalidName', 'metadata.name']]);
+    expect(objectNameErrors('Bad_Name', 'metadata.name').map((e) => [e.code, e.field])).to.deep.equal([
+      ['InvalidName', 'metadata.name'],
+    ]);
     expect(objectNameErrors('good', 'metadata.name')).to.deep.equal([]);
     expect(generateNameErrors('run-', 'metadata.generateName')).to.deep.equal([]);
     expect(generateNameErrors('Run-', 'metadata.generateName')[0]?.field).to.equal('metadata.generateName');
@@ -46,7 +48,11 @@ describe('Kubernetes names', () => {
     ]);
     expect(metadataMapErrors('x', 'metadata.labels', 'label')[0]?.message).to.contain('map');
     expect(metadataMapErrors(undefined, 'metadata.labels', 'label')).to.deep.equal([]);
-    expect(metadataMapErrors({ note: 'any text at all' }, 'metadata.annotations', 'annotation')).to.deep.equal([]);
-    expect(metadataMapErrors({ big: 'x'.repeat(300 * 1024) }, 'metadata.annotations', 'annotation')[0]?.message).to.contain('256 KiB');
+    expect(
+      metadataMapErrors({ note: 'any text at all' }, 'metadata.annotations', 'annotation'),
+    ).to.deep.equal([]);
+    expect(
+      metadataMapErrors({ big: 'x'.repeat(300 * 1024) }, 'metadata.annotations', 'annotation')[0]?.message,
+    ).to.contain('256 KiB');
   });
 });

@@ -32,8 +32,7 @@ const closed = { additionalProperties: false } as const;
 
 const Duration = (description: string) => Type.String({ pattern: DURATION_PATTERN, description });
 
-const StringMap = (description: string) =>
-  Type.Record(Type.String(), Type.String(), { description });
+const StringMap = (description: string) => Type.Record(Type.String(), Type.String(), { description });
 
 const HttpSpec = Type.Object(
   {
@@ -224,7 +223,9 @@ const TaskAttempt = Type.Object({
   startTime: Type.String(),
   durationMs: Type.Number(),
   httpStatus: Type.Optional(Type.Integer()),
-  reason: Type.Optional(Type.String({ description: 'Why the attempt failed: an error code such as HTTPError or Timeout.' })),
+  reason: Type.Optional(
+    Type.String({ description: 'Why the attempt failed: an error code such as HTTPError or Timeout.' }),
+  ),
   error: Type.Optional(Type.String()),
 });
 

@@ -33,7 +33,10 @@ describe('planExecution', () => {
     });
     expect(byId.get('orders')?.input).to.deep.equal({ email: '{{tasks.user.output.email}}', id: '42' });
     expect(byId.get('orders')?.when).to.equal('true');
-    expect(byId.get('summary')?.input).to.deep.equal({ orders: '{{tasks.orders.output}}', label: 'n={{tasks.recs.output.n}}' });
+    expect(byId.get('summary')?.input).to.deep.equal({
+      orders: '{{tasks.orders.output}}',
+      label: 'n={{tasks.recs.output.n}}',
+    });
     expect(byId.get('gated')?.when).to.equal('unknown');
     expect(plan.estimatedDurationMs).to.equal(undefined);
   });
@@ -52,11 +55,15 @@ describe('planExecution', () => {
       ['summary', 5],
     ]);
     const statistics = { stepDurationsP50: async () => p50 };
-    expect((await planExecution(workflow, { userId: '1', withOrders: true }, { statistics })).estimatedDurationMs).to.equal(40);
+    expect(
+      (await planExecution(workflow, { userId: '1', withOrders: true }, { statistics })).estimatedDurationMs,
+    ).to.equal(40);
     // Without orders (skipped, and summary reads it): user 10 → gated 1 vs recs 30.
     expect((await planExecution(workflow, { userId: '1' }, { statistics })).estimatedDurationMs).to.equal(30);
     const partial = { stepDurationsP50: () => new Map([['user', 10]]) };
-    expect((await planExecution(workflow, { userId: '1' }, { statistics: partial })).estimatedDurationMs).to.equal(undefined);
+    expect(
+      (await planExecution(workflow, { userId: '1' }, { statistics: partial })).estimatedDurationMs,
+    ).to.equal(undefined);
   });
 
   it('rejects invalid input as the executor does', async () => {

@@ -13,9 +13,10 @@ import { resolveRef, stringifyForInterpolation, type TemplateScope } from '../te
 /** Recorded per-step durations of a workflow, from execution history. */
 export interface ExecutionStatistics {
   /** p50 duration in ms of each step id that has history; empty when there is none. */
-  stepDurationsP50(
-    workflow: { namespace: string; name: string },
-  ): ReadonlyMap<string, number> | Promise<ReadonlyMap<string, number>>;
+  stepDurationsP50(workflow: {
+    namespace: string;
+    name: string;
+  }): ReadonlyMap<string, number> | Promise<ReadonlyMap<string, number>>;
 }
 
 /** Options of a plan. */
@@ -60,7 +61,11 @@ export async function planExecution(
 }
 
 /** `true`/`false` when the input decides the condition, `unknown` when it reads step outputs. */
-function conditionOutcome(step: CompiledStep, input: unknown, skipped: ReadonlySet<string>): string | undefined {
+function conditionOutcome(
+  step: CompiledStep,
+  input: unknown,
+  skipped: ReadonlySet<string>,
+): string | undefined {
   if (!step.when) return undefined;
   if (step.when.taskRefs.some((id) => !skipped.has(id))) return 'unknown';
   const tasks: Record<string, { output: unknown }> = {};
@@ -83,7 +88,10 @@ function criticalPathMs(
   for (const id of workflow.graph.order) {
     const own = skipped.has(id) ? 0 : durations.get(id);
     if (own === undefined) return undefined;
-    const ready = Math.max(0, ...(workflow.graph.dependencies.get(id) ?? []).map((d) => finish.get(d) as number));
+    const ready = Math.max(
+      0,
+      ...(workflow.graph.dependencies.get(id) ?? []).map((d) => finish.get(d) as number),
+    );
     finish.set(id, ready + own);
   }
   return Math.max(0, ...finish.values());
@@ -91,14 +99,17 @@ function criticalPathMs(
 
 /** Resolves input references; references to step outputs stay as their template text. */
 function partiallyResolve(value: CompiledValue, scope: TemplateScope): unknown {
-  const show = (ref: TemplateRef): unknown => (ref.source === 'input' ? resolveRef(ref, scope) : `{{${formatRef(ref)}}}`);
+  const show = (ref: TemplateRef): unknown =>
+    ref.source === 'input' ? resolveRef(ref, scope) : `{{${formatRef(ref)}}}`;
   switch (value.kind) {
     case 'const':
       return value.value;
     case 'exact':
       return show(value.ref);
     case 'interpolated':
-      return value.parts.map((p) => (typeof p === 'string' ? p : stringifyForInterpolation(show(p)))).join('');
+      return value.parts
+        .map((p) => (typeof p === 'string' ? p : stringifyForInterpolation(show(p))))
+        .join('');
     case 'object': {
       const out: Record<string, unknown> = {};
       for (const [key, item] of value.entries) {

@@ -15,7 +15,12 @@ const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
  * hack/generate-validators.ts, which emits standalone validators with the same options.
  */
 export function createAjv(options: { allErrors?: boolean; code?: CodeOptions } = {}): Ajv {
-  const ajv = new Ajv({ strict: true, allErrors: options.allErrors ?? true, allowUnionTypes: true, ...(options.code ? { code: options.code } : {}) });
+  const ajv = new Ajv({
+    strict: true,
+    allErrors: options.allErrors ?? true,
+    allowUnionTypes: true,
+    ...(options.code ? { code: options.code } : {}),
+  });
   addFormats(ajv);
   for (const keyword of [PRESERVE_UNKNOWN, 'x-kubernetes-int-or-string', 'x-kubernetes-list-type']) {
     ajv.addKeyword({ keyword });
@@ -79,6 +84,8 @@ export function pointerToPath(pointer: string): string {
     .split('/')
     .slice(1)
     .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'))
-    .map((p) => (/^[0-9]+$/.test(p) ? `[${p}]` : /^[A-Za-z0-9_-]+$/.test(p) ? `.${p}` : `[${JSON.stringify(p)}]`))
+    .map((p) =>
+      /^[0-9]+$/.test(p) ? `[${p}]` : /^[A-Za-z0-9_-]+$/.test(p) ? `.${p}` : `[${JSON.stringify(p)}]`,
+    )
     .join('');
 }

@@ -4,7 +4,8 @@ import { resolveValue, stringifyForInterpolation, type TemplateScope } from './r
 
 const scope = (over: Partial<TemplateScope> = {}): TemplateScope => ({
   input: { userId: '42', n: 7, items: [{ id: 'a' }], flag: true },
-  taskOutput: (id) => (id === 'user' ? { email: 'a@b.c', age: 30, tags: ['x'] } : id === 'skipped' ? null : undefined),
+  taskOutput: (id) =>
+    id === 'user' ? { email: 'a@b.c', age: 30, tags: ['x'] } : id === 'skipped' ? null : undefined,
   secret: (name) => (name === 'token' ? 's3cr3t' : undefined),
   ...over,
 });
@@ -31,7 +32,11 @@ describe('compileValue and resolveValue', () => {
   });
 
   it('omits absent members, gives null for skipped tasks and for absent array items', () => {
-    const { value } = compileValue({ missing: '{{input.nope}}', skipped: '{{tasks.skipped.output.x}}', arr: ['{{input.nope}}'] });
+    const { value } = compileValue({
+      missing: '{{input.nope}}',
+      skipped: '{{tasks.skipped.output.x}}',
+      arr: ['{{input.nope}}'],
+    });
     expect(resolveValue(value, scope())).to.deep.equal({ skipped: null, arr: [null] });
   });
 
@@ -41,7 +46,11 @@ describe('compileValue and resolveValue', () => {
   });
 
   it('collects references and the tasks a value reads', () => {
-    const { value } = compileValue({ a: '{{tasks.x.output.a}}', b: 'x {{tasks.y.output}} {{tasks.x.output.b}}', c: '{{secrets.token}}' });
+    const { value } = compileValue({
+      a: '{{tasks.x.output.a}}',
+      b: 'x {{tasks.y.output}} {{tasks.x.output.b}}',
+      c: '{{secrets.token}}',
+    });
     expect(referencedTasks(value)).to.deep.equal(['x', 'y']);
     expect(collectRefs(value).map((r) => [r.at, r.exact])).to.deep.equal([
       [['a'], true],

@@ -2,7 +2,13 @@
  * JSON values with templates inside, compiled once (every string parsed) so that the hot path only
  * walks a tree and looks values up.
  */
-import { formatPath, parseTemplate, TemplateSyntaxError, type PathSegment, type TemplateRef } from './parser.ts';
+import {
+  formatPath,
+  parseTemplate,
+  TemplateSyntaxError,
+  type PathSegment,
+  type TemplateRef,
+} from './parser.ts';
 
 /** A JSON value whose strings have been parsed for templates. */
 export type CompiledValue =
@@ -60,13 +66,19 @@ function compileAt(value: unknown, at: PathSegment[], errors: LocatedSyntaxError
     const entries = Object.entries(value).map(
       ([key, item]) => [key, compileAt(item, [...at, key], errors)] as [string, CompiledValue],
     );
-    return entries.every(([, item]) => item.kind === 'const') ? { kind: 'const', value } : { kind: 'object', entries };
+    return entries.every(([, item]) => item.kind === 'const')
+      ? { kind: 'const', value }
+      : { kind: 'object', entries };
   }
   return { kind: 'const', value };
 }
 
 /** Every template reference inside a compiled value, in document order. */
-export function collectRefs(value: CompiledValue, at: PathSegment[] = [], out: LocatedRef[] = []): LocatedRef[] {
+export function collectRefs(
+  value: CompiledValue,
+  at: PathSegment[] = [],
+  out: LocatedRef[] = [],
+): LocatedRef[] {
   switch (value.kind) {
     case 'exact':
       out.push({ ref: value.ref, at, exact: true });

@@ -22,7 +22,13 @@ describe('parseTemplate', () => {
     ],
     [
       '{{input.a}}{{input.b}}',
-      { kind: 'interpolated', parts: [{ source: 'input', path: ['a'] }, { source: 'input', path: ['b'] }] },
+      {
+        kind: 'interpolated',
+        parts: [
+          { source: 'input', path: ['a'] },
+          { source: 'input', path: ['b'] },
+        ],
+      },
     ],
   ];
   for (const [text, expected] of valid) {
@@ -60,18 +66,40 @@ describe('parseTemplate', () => {
   }
 
   it('suggests the closest root for a misspelled reference', () => {
-    expect(() => parseTemplate('{{inptu.a}}')).to.throw(TemplateSyntaxError).with.property('suggestion', 'did you mean `input`?');
+    expect(() => parseTemplate('{{inptu.a}}'))
+      .to.throw(TemplateSyntaxError)
+      .with.property('suggestion', 'did you mean `input`?');
   });
 
   it('never throws anything but TemplateSyntaxError, on any string', () => {
     fc.assert(
-      fc.property(fc.string({ unit: fc.constantFrom('{', '}', '.', '[', ']', '"', 'a', 'input', 'tasks', 'secrets', 'output', ' ', '0') , maxLength: 40 }), (text) => {
-        try {
-          parseTemplate(text);
-        } catch (error) {
-          if (!(error instanceof TemplateSyntaxError)) throw error;
-        }
-      }),
+      fc.property(
+        fc.string({
+          unit: fc.constantFrom(
+            '{',
+            '}',
+            '.',
+            '[',
+            ']',
+            '"',
+            'a',
+            'input',
+            'tasks',
+            'secrets',
+            'output',
+            ' ',
+            '0',
+          ),
+          maxLength: 40,
+        }),
+        (text) => {
+          try {
+            parseTemplate(text);
+          } catch (error) {
+            if (!(error instanceof TemplateSyntaxError)) throw error;
+          }
+        },
+      ),
       { numRuns: 3000 },
     );
     fc.assert(

@@ -65,7 +65,8 @@ export function parseTemplate(text: string): ParsedTemplate {
     i = close + 2;
   }
   if (literal) parts.push(literal);
-  if (parts.length === 1 && typeof parts[0] !== 'string') return { kind: 'exact', ref: parts[0] as TemplateRef };
+  if (parts.length === 1 && typeof parts[0] !== 'string')
+    return { kind: 'exact', ref: parts[0] as TemplateRef };
   return { kind: 'interpolated', parts };
 }
 
@@ -85,7 +86,10 @@ function parseExpression(body: string, base: number): TemplateRef {
     const outputColumn = scanner.column();
     const field = scanner.dotName('`output`');
     if (field !== 'output') {
-      throw new TemplateSyntaxError(`expected \`output\` after task \`${taskId}\`, found \`${field}\``, outputColumn + 1);
+      throw new TemplateSyntaxError(
+        `expected \`output\` after task \`${taskId}\`, found \`${field}\``,
+        outputColumn + 1,
+      );
     }
     ref = { source: 'task', taskId, path: scanner.path() };
   } else if (root === 'secrets') {

@@ -7,7 +7,11 @@ const user = {
   properties: {
     id: { type: 'string' },
     age: { type: 'integer' },
-    address: { type: 'object', required: ['street'], properties: { street: { type: 'string' }, zip: { type: 'string' } } },
+    address: {
+      type: 'object',
+      required: ['street'],
+      properties: { street: { type: 'string' }, zip: { type: 'string' } },
+    },
     tags: { type: 'array', items: { type: 'string' } },
     extra: { type: 'object', additionalProperties: { type: 'number' } },
     free: { type: 'object' },
@@ -18,7 +22,11 @@ describe('schemaAt', () => {
   const cases: Array<[string, Array<string | number>, unknown]> = [
     ['a required property', ['id'], { found: true, schema: { type: 'string' }, optional: false }],
     ['an optional property', ['age'], { found: true, schema: { type: 'integer' }, optional: true }],
-    ['a nested property', ['address', 'street'], { found: true, schema: { type: 'string' }, optional: false }],
+    [
+      'a nested property',
+      ['address', 'street'],
+      { found: true, schema: { type: 'string' }, optional: false },
+    ],
     ['an array item', ['tags', 0], { found: true, schema: { type: 'string' }, optional: true }],
     ['a map value', ['extra', 'k'], { found: true, schema: { type: 'number' }, optional: true }],
     ['anything under a free-form object', ['free', 'a', 'b'], { found: true, schema: {}, optional: true }],
@@ -29,10 +37,17 @@ describe('schemaAt', () => {
   }
 
   it('names the missing segment and the known fields', () => {
-    expect(schemaAt(user, ['address', 'city'])).to.deep.equal({ found: false, missing: 'city', at: 1, candidates: ['street', 'zip'] });
+    expect(schemaAt(user, ['address', 'city'])).to.deep.equal({
+      found: false,
+      missing: 'city',
+      at: 1,
+      candidates: ['street', 'zip'],
+    });
     expect(schemaAt(user, ['id', 'x'])).to.deep.include({ found: false, missing: 'x' });
     expect(schemaAt(user, ['id', 0])).to.deep.include({ found: false, missing: 0 });
-    expect(schemaAt({ type: 'object', additionalProperties: false }, ['a'])).to.deep.include({ found: false });
+    expect(schemaAt({ type: 'object', additionalProperties: false }, ['a'])).to.deep.include({
+      found: false,
+    });
   });
 });
 
@@ -65,7 +80,12 @@ describe('incompatibility', () => {
       { type: 'object', properties: { b: { type: 'object', properties: { c: { type: 'string' } } } } },
       'b.c: expects string, got number',
     ],
-    ['array items', { type: 'array', items: { type: 'string' } }, { type: 'array', items: { type: 'number' } }, '[]: expects number, got string'],
+    [
+      'array items',
+      { type: 'array', items: { type: 'string' } },
+      { type: 'array', items: { type: 'number' } },
+      '[]: expects number, got string',
+    ],
     ['object properties implying the type', { properties: { a: {} } }, { type: 'object' }, undefined],
     ['items implying the type', { items: {} }, { type: 'string' }, 'expects string, got array'],
   ];

@@ -6,7 +6,10 @@ import { canonicalJson } from '../definitions/compile.ts';
 import { TaskSet, validateDocuments, validateTask, validateWorkflow } from './validate.ts';
 
 const examples = join(import.meta.dirname, '..', '..', 'examples');
-const load = (file: string) => parseAllDocuments(readFileSync(join(examples, file), 'utf8')).map((d) => d.toJS() as Record<string, unknown>);
+const load = (file: string) =>
+  parseAllDocuments(readFileSync(join(examples, file), 'utf8')).map(
+    (d) => d.toJS() as Record<string, unknown>,
+  );
 
 function tasksOf(docs: Record<string, unknown>[]): TaskSet {
   const set = new TaskSet();
@@ -21,7 +24,10 @@ function tasksOf(docs: Record<string, unknown>[]): TaskSet {
 describe('validateWorkflow', () => {
   it('compiles a valid workflow with its implied dependencies and plan', () => {
     const docs = load('loan-quote.yaml');
-    const { errors, workflow } = validateWorkflow(docs.find((d) => d.kind === 'Workflow'), tasksOf(docs));
+    const { errors, workflow } = validateWorkflow(
+      docs.find((d) => d.kind === 'Workflow'),
+      tasksOf(docs),
+    );
     expect(errors).to.deep.equal([]);
     expect(workflow?.graph.parallelGroups).to.deep.equal([['score'], ['quote', 'review']]);
     expect(workflow?.steps.get('quote')?.dependsOn).to.deep.equal(['score']);
@@ -36,7 +42,7 @@ describe('validateWorkflow', () => {
     const first = validateWorkflow(wf, tasksOf(docs)).workflow?.revision;
     expect(validateWorkflow(structuredClone(wf), tasksOf(docs)).workflow?.revision).to.equal(first);
     const changed = structuredClone(docs);
-    ((changed[0] as { spec: { timeout: string } }).spec).timeout = '3s';
+    (changed[0] as { spec: { timeout: string } }).spec.timeout = '3s';
     expect(validateWorkflow(wf, tasksOf(changed)).workflow?.revision).not.to.equal(first);
   });
 
@@ -67,7 +73,11 @@ describe('validateWorkflow', () => {
       when: 'input.withOrders ==',
     };
     const { errors } = validateWorkflow(wf, tasksOf(docs));
-    expect(errors.map((e) => e.code).sort()).to.deep.equal(['InvalidDuration', 'InvalidWhen', 'UnknownOutputPath']);
+    expect(errors.map((e) => e.code).sort()).to.deep.equal([
+      'InvalidDuration',
+      'InvalidWhen',
+      'UnknownOutputPath',
+    ]);
     expect(errors.find((e) => e.code === 'UnknownOutputPath')?.suggestion).to.equal('did you mean `email`?');
   });
 });
@@ -84,7 +94,9 @@ describe('validateDocuments', () => {
   });
 
   it('canonical JSON sorts keys at every level', () => {
-    expect(canonicalJson({ b: [{ d: 1, c: 2 }], a: null, u: undefined })).to.equal('{"a":null,"b":[{"c":2,"d":1}],"u":null}');
+    expect(canonicalJson({ b: [{ d: 1, c: 2 }], a: null, u: undefined })).to.equal(
+      '{"a":null,"b":[{"c":2,"d":1}],"u":null}',
+    );
   });
 });
 
@@ -114,7 +126,9 @@ describe('validateTask', () => {
     ] as const) {
       it(`refuses ${url} (${where})`, () => {
         const { errors } = validateTask(task({ url }));
-        expect(errors.map((e) => `${e.code} ${e.field}`)).to.deep.equal(['UrlTemplatePosition spec.http.url']);
+        expect(errors.map((e) => `${e.code} ${e.field}`)).to.deep.equal([
+          'UrlTemplatePosition spec.http.url',
+        ]);
         expect(errors[0]?.message).to.contain(where);
         expect(errors[0]?.suggestion).to.match(/\{\{input\.tenant\}\}\.users\.svc|literal/);
       });
@@ -160,8 +174,12 @@ describe('validateTask', () => {
 
     it('accepts what the schema allows: declared paths, additionalProperties schemas, and schemas that list no properties', () => {
       const url = 'http://users.svc/u/{{input.userId}}/{{input.extra.x}}';
-      expect(codes(task({ url: 'http://users.svc/u/{{input.userId}}' }, { inputSchema: schema }))).to.deep.equal([]);
-      expect(codes(task({ url }, { inputSchema: { type: 'object', additionalProperties: { type: 'object' } } }))).to.deep.equal([]);
+      expect(
+        codes(task({ url: 'http://users.svc/u/{{input.userId}}' }, { inputSchema: schema })),
+      ).to.deep.equal([]);
+      expect(
+        codes(task({ url }, { inputSchema: { type: 'object', additionalProperties: { type: 'object' } } })),
+      ).to.deep.equal([]);
       expect(codes(task({ url }, { inputSchema: { type: 'object' } }))).to.deep.equal([]);
       expect(codes(task({ url }))).to.deep.equal([]);
     });

@@ -111,7 +111,8 @@ function unique(errors: FieldError[]): FieldError[] {
 /** Validates a WorkflowTask on its own; returns the compiled task when it is valid. */
 export function validateTask(doc: unknown): { errors: FieldError[]; task: CompiledTask | undefined } {
   const errors = [...identityErrors(doc)];
-  if (errors.some((e) => e.code === 'UnknownKind' || e.code === 'ParseError')) return { errors, task: undefined };
+  if (errors.some((e) => e.code === 'UnknownKind' || e.code === 'ParseError'))
+    return { errors, task: undefined };
   const shape = shapeErrors('WorkflowTask', doc);
   errors.push(...shape.filter((e) => e.field !== 'apiVersion' && e.field !== 'metadata.name'));
   if (blocking(errors)) return { errors, task: undefined };
@@ -129,7 +130,8 @@ export function validateWorkflow(
   tasks: TaskResolver,
 ): { errors: FieldError[]; workflow: CompiledWorkflow | undefined } {
   const errors = [...identityErrors(doc)];
-  if (errors.some((e) => e.code === 'UnknownKind' || e.code === 'ParseError')) return { errors, workflow: undefined };
+  if (errors.some((e) => e.code === 'UnknownKind' || e.code === 'ParseError'))
+    return { errors, workflow: undefined };
   const shape = shapeErrors('Workflow', doc);
   errors.push(...shape.filter((e) => e.field !== 'apiVersion' && e.field !== 'metadata.name'));
   if (blocking(errors)) return { errors, workflow: undefined };
@@ -158,7 +160,14 @@ function referenceErrors(doc: WorkflowDocument, tasks: TaskResolver): FieldError
       const task = step ? tasks.get(step.taskRef.name) : undefined;
       const output = task?.spec.outputSchema as JsonSchema | undefined;
       if (!output) return undefined;
-      return lookup(output, ref.path, field, ref, 'UnknownOutputPath', `the outputSchema of \`${task?.name}\``);
+      return lookup(
+        output,
+        ref.path,
+        field,
+        ref,
+        'UnknownOutputPath',
+        `the outputSchema of \`${task?.name}\``,
+      );
     }
     return undefined;
   };
@@ -214,7 +223,11 @@ function referenceErrors(doc: WorkflowDocument, tasks: TaskResolver): FieldError
       if (target) {
         const targetTypes = target.type;
         if (typeof targetTypes === 'string' && targetTypes !== 'object') {
-          errors.push({ code: 'TypeMismatch', field, message: `${taskName} input expects ${targetTypes}, got object` });
+          errors.push({
+            code: 'TypeMismatch',
+            field,
+            message: `${taskName} input expects ${targetTypes}, got object`,
+          });
           return;
         }
         for (const name of requiredProperties(target)) {
@@ -243,7 +256,12 @@ function referenceErrors(doc: WorkflowDocument, tasks: TaskResolver): FieldError
       for (const [name, item] of entries) {
         const lookupResult = target ? schemaAt(target, [name]) : undefined;
         const child = lookupResult?.found ? lookupResult.schema : undefined;
-        checkValue(item, child && Object.keys(child).length ? child : undefined, joinField(field, [name]), taskName);
+        checkValue(
+          item,
+          child && Object.keys(child).length ? child : undefined,
+          joinField(field, [name]),
+          taskName,
+        );
       }
       return;
     }
@@ -258,7 +276,13 @@ function referenceErrors(doc: WorkflowDocument, tasks: TaskResolver): FieldError
     if (target) typeCheckConst(value, target, field, taskName);
   }
 
-  function typeCheckConst(value: unknown, target: JsonSchema, field: string, taskName: string, type = jsonTypeOf(value)) {
+  function typeCheckConst(
+    value: unknown,
+    target: JsonSchema,
+    field: string,
+    taskName: string,
+    type = jsonTypeOf(value),
+  ) {
     const reason = incompatibility({ type }, target);
     if (reason) errors.push({ code: 'TypeMismatch', field, message: `${taskName} input ${reason}` });
   }
@@ -311,7 +335,14 @@ function taskInputErrors(doc: WorkflowTaskDocument): FieldError[] {
     // Syntax errors are reported by the compiler; the strings that parse are still checked here.
     for (const { ref, at } of collectRefs(compileValue(value).value)) {
       if (ref.source !== 'input') continue;
-      const found = lookupRef(schema, ref.path, joinField(base, at), ref, 'UnknownInputField', 'the task inputSchema');
+      const found = lookupRef(
+        schema,
+        ref.path,
+        joinField(base, at),
+        ref,
+        'UnknownInputField',
+        'the task inputSchema',
+      );
       if (!found.found) errors.push(found.error);
     }
   }
@@ -408,7 +439,8 @@ export function validateDocuments(docs: readonly unknown[]): DocumentReport[] {
     }
   }
   for (const report of reports) {
-    if (report.kind === 'WorkflowExecution') report.errors.push(...executionDocumentErrors(docs[report.index], report.namespace, workflows));
+    if (report.kind === 'WorkflowExecution')
+      report.errors.push(...executionDocumentErrors(docs[report.index], report.namespace, workflows));
   }
   return reports;
 }
@@ -418,14 +450,21 @@ export function validateDocuments(docs: readonly unknown[]): DocumentReport[] {
  * rules for a create body and, when its workflow is among the documents, its input against the
  * workflow's inputSchema.
  */
-function executionDocumentErrors(doc: unknown, namespace: string, workflows: ReadonlyMap<string, CompiledWorkflow>): FieldError[] {
+function executionDocumentErrors(
+  doc: unknown,
+  namespace: string,
+  workflows: ReadonlyMap<string, CompiledWorkflow>,
+): FieldError[] {
   const errors = executionErrors(doc, namespace);
   const spec = (doc as { spec?: { workflowRef?: { name?: unknown }; input?: unknown } } | null)?.spec;
   const workflowName = spec?.workflowRef?.name;
-  const workflow = typeof workflowName === 'string' ? workflows.get(`${namespace}/${workflowName}`) : undefined;
+  const workflow =
+    typeof workflowName === 'string' ? workflows.get(`${namespace}/${workflowName}`) : undefined;
   const input = spec?.input ?? {};
   if (workflow?.inputSchema && !workflow.inputSchema.validate(input)) {
-    errors.push(...schemaErrorsToFieldErrors(workflow.inputSchema.validate.errors, 'spec.input', 'InvalidInput'));
+    errors.push(
+      ...schemaErrorsToFieldErrors(workflow.inputSchema.validate.errors, 'spec.input', 'InvalidInput'),
+    );
   }
   return errors;
 }

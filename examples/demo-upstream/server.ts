@@ -50,7 +50,12 @@ async function route(req: IncomingMessage, res: ServerResponse, calls: Map<strin
   }
   if (req.method === 'GET' && path === '/orders') {
     const email = url.searchParams.get('email') ?? '';
-    return send(res, 200, { orders: [{ id: `o-${email.length}`, total: 42.5 }, { id: 'o-2', total: 7 }] });
+    return send(res, 200, {
+      orders: [
+        { id: `o-${email.length}`, total: 42.5 },
+        { id: 'o-2', total: 7 },
+      ],
+    });
   }
   if (req.method === 'GET' && (m = /^\/recommendations\/([^/]+)$/.exec(path))) {
     return send(res, 200, { items: [`book-for-${m[1]}`, 'lamp'] });
@@ -82,7 +87,9 @@ async function route(req: IncomingMessage, res: ServerResponse, calls: Map<strin
 }
 
 /** Starts the demo upstream. */
-export async function startDemoUpstream(options: { host?: string; port?: number } = {}): Promise<DemoUpstream> {
+export async function startDemoUpstream(
+  options: { host?: string; port?: number } = {},
+): Promise<DemoUpstream> {
   const calls = new Map<string, number>();
   const server: Server = createServer((req, res) => {
     route(req, res, calls).catch(() => send(res, 400, { error: 'bad request' }));
@@ -110,6 +117,9 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     const i = process.argv.indexOf(`--${name}`);
     return i >= 0 ? process.argv[i + 1] : undefined;
   };
-  const upstream = await startDemoUpstream({ host: arg('host') ?? DEMO_ADDRESS, port: Number(arg('port') ?? DEMO_PORT) });
+  const upstream = await startDemoUpstream({
+    host: arg('host') ?? DEMO_ADDRESS,
+    port: Number(arg('port') ?? DEMO_PORT),
+  });
   console.log(`demo upstream listening on ${upstream.url} (alias ${DEMO_HOST} to it)`);
 }

@@ -34,7 +34,8 @@ class ScriptedRandom {
   private seed = 7;
   calls = 0;
   script(...suffixes: string[]): void {
-    for (const suffix of suffixes) for (const c of suffix) this.values.push((ALPHABET.indexOf(c) + 0.5) / ALPHABET.length);
+    for (const suffix of suffixes)
+      for (const c of suffix) this.values.push((ALPHABET.indexOf(c) + 0.5) / ALPHABET.length);
   }
   readonly next = (): number => {
     this.calls++;
@@ -48,7 +49,13 @@ class ScriptedRandom {
 interface Reply {
   status: number;
   headers: IncomingHttpHeaders;
-  json: { metadata?: { name?: string; uid?: string }; reason?: string; code?: number; message?: string; details?: { causes?: { field: string }[] } };
+  json: {
+    metadata?: { name?: string; uid?: string };
+    reason?: string;
+    code?: number;
+    message?: string;
+    details?: { causes?: { field: string }[] };
+  };
 }
 
 describe('adversarial: execution names', function () {
@@ -63,19 +70,45 @@ describe('adversarial: execution names', function () {
   const logger = new RecordingLogger();
   const random = new ScriptedRandom();
 
-  function send(method: string, path: string, body: unknown, contentType = 'application/json', to = port): Promise<Reply> {
+  function send(
+    method: string,
+    path: string,
+    body: unknown,
+    contentType = 'application/json',
+    to = port,
+  ): Promise<Reply> {
     return new Promise((resolve, reject) => {
-      const req = request({ host: '127.0.0.1', port: to, method, path, headers: { 'content-type': contentType } }, (res) => {
-        let text = '';
-        res.on('data', (c: Buffer) => (text += c.toString('utf8')));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, json: text ? JSON.parse(text) : {} }));
-      });
+      const req = request(
+        { host: '127.0.0.1', port: to, method, path, headers: { 'content-type': contentType } },
+        (res) => {
+          let text = '';
+          res.on('data', (c: Buffer) => (text += c.toString('utf8')));
+          res.on('end', () =>
+            resolve({
+              status: res.statusCode ?? 0,
+              headers: res.headers,
+              json: text ? JSON.parse(text) : {},
+            }),
+          );
+        },
+      );
       req.on('error', reject);
       req.end(JSON.stringify(body));
     });
   }
   const create = (metadata: Record<string, unknown>, to = port) =>
-    send('POST', EXECUTIONS, { apiVersion: 'execution.syncflow.io/v1alpha1', kind: 'WorkflowExecution', metadata, spec: { workflowRef: { name: 'count' }, input: {} } }, 'application/json', to);
+    send(
+      'POST',
+      EXECUTIONS,
+      {
+        apiVersion: 'execution.syncflow.io/v1alpha1',
+        kind: 'WorkflowExecution',
+        metadata,
+        spec: { workflowRef: { name: 'count' }, input: {} },
+      },
+      'application/json',
+      to,
+    );
   const notRecorded = () => logger.entries.filter((e) => /not recorded|another name/.test(e.message));
 
   before(async function () {
@@ -88,11 +121,29 @@ describe('adversarial: execution names', function () {
     });
     await new Promise<void>((resolve) => upstream.listen(0, UPSTREAM_ADDRESS, resolve));
     const upstreamPort = (upstream.address() as { port: number }).port;
-    history = await openHistory({ logger, registry: new Registry(), retention: false, watchPollIntervalMs: 20 });
+    history = await openHistory({
+      logger,
+      registry: new Registry(),
+      retention: false,
+      watchPollIntervalMs: 20,
+    });
     const catalog = new DefinitionCatalog();
-    catalog.upsert({ kind: 'WorkflowTask', metadata: { name: 'count', namespace: NAMESPACE, resourceVersion: '1' }, spec: { http: { method: 'GET', url: `http://${UPSTREAM_HOST}:${upstreamPort}/` } } });
-    catalog.upsert({ kind: 'Workflow', metadata: { name: 'count', namespace: NAMESPACE, resourceVersion: '2' }, spec: { tasks: [{ id: 'call', taskRef: { name: 'count' } }] } });
-    const http = new UndiciTaskClient({ policy: new EgressPolicy({ allowLoopback: true }, aliasResolver(new Map([[UPSTREAM_HOST, UPSTREAM_ADDRESS]]))) });
+    catalog.upsert({
+      kind: 'WorkflowTask',
+      metadata: { name: 'count', namespace: NAMESPACE, resourceVersion: '1' },
+      spec: { http: { method: 'GET', url: `http://${UPSTREAM_HOST}:${upstreamPort}/` } },
+    });
+    catalog.upsert({
+      kind: 'Workflow',
+      metadata: { name: 'count', namespace: NAMESPACE, resourceVersion: '2' },
+      spec: { tasks: [{ id: 'call', taskRef: { name: 'count' } }] },
+    });
+    const http = new UndiciTaskClient({
+      policy: new EgressPolicy(
+        { allowLoopback: true },
+        aliasResolver(new Map([[UPSTREAM_HOST, UPSTREAM_ADDRESS]])),
+      ),
+    });
     const service = new ExecutionService({
       catalog,
       executor: new DagExecutor({ http }),
@@ -101,12 +152,36 @@ describe('adversarial: execution names', function () {
       secrets: new StaticSecrets(new Map()),
       random: random.next,
     });
-    server = createServer(buildApp({ service, store: history.store, guard: new TrustingGuard(), registry: new Registry(), maxInFlight: 256, readiness: [] }));
+    server = createServer(
+      buildApp({
+        service,
+        store: history.store,
+        guard: new TrustingGuard(),
+        registry: new Registry(),
+        maxInFlight: 256,
+        readiness: [],
+      }),
+    );
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     port = (server.address() as { port: number }).port;
     const writer = new ExecutionWriter({ sink: history.store, logger });
-    const other = new ExecutionService({ catalog, executor: new DagExecutor({ http }), history: writer, store: history.store, secrets: new StaticSecrets(new Map()) });
-    const otherServer = createServer(buildApp({ service: other, store: history.store, guard: new TrustingGuard(), registry: new Registry(), maxInFlight: 256, readiness: [] }));
+    const other = new ExecutionService({
+      catalog,
+      executor: new DagExecutor({ http }),
+      history: writer,
+      store: history.store,
+      secrets: new StaticSecrets(new Map()),
+    });
+    const otherServer = createServer(
+      buildApp({
+        service: other,
+        store: history.store,
+        guard: new TrustingGuard(),
+        registry: new Registry(),
+        maxInFlight: 256,
+        readiness: [],
+      }),
+    );
     await new Promise<void>((resolve) => otherServer.listen(0, '127.0.0.1', resolve));
     replica = { server: otherServer, port: (otherServer.address() as { port: number }).port, writer };
   });
@@ -155,12 +230,21 @@ describe('adversarial: execution names', function () {
 
   it('runs exactly one of 20 concurrent creates with one name sent to two replicas of one database', async () => {
     const callsBefore = upstreamCalls;
-    const replies = await Promise.all(Array.from({ length: 20 }, (_, i) => create({ name: 'two-replicas' }, i % 2 === 0 ? port : replica.port)));
-    expect(replies.filter((r) => r.status === 201), 'exactly one 201').to.have.length(1);
+    const replies = await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        create({ name: 'two-replicas' }, i % 2 === 0 ? port : replica.port),
+      ),
+    );
+    expect(
+      replies.filter((r) => r.status === 201),
+      'exactly one 201',
+    ).to.have.length(1);
     expect(replies.filter((r) => r.status === 409 && r.json.reason === 'AlreadyExists')).to.have.length(19);
     expect(upstreamCalls - callsBefore, 'the upstream is called once').to.equal(1);
     await Promise.all([history.writer.flush(), replica.writer.flush()]);
-    expect((await history.store.get(NAMESPACE, 'two-replicas'))?.metadata.uid).to.equal(replies.find((r) => r.status === 201)?.json.metadata?.uid);
+    expect((await history.store.get(NAMESPACE, 'two-replicas'))?.metadata.uid).to.equal(
+      replies.find((r) => r.status === 201)?.json.metadata?.uid,
+    );
     expect(notRecorded()).to.deep.equal([]);
   });
 
@@ -184,9 +268,13 @@ describe('adversarial: execution names', function () {
     await history.writer.flush();
     for (const r of replies) {
       const stored = await history.store.get(NAMESPACE, r.json.metadata?.name as string);
-      expect(stored?.metadata.uid, `${r.json.metadata?.name} is in the history`).to.equal(r.json.metadata?.uid);
+      expect(stored?.metadata.uid, `${r.json.metadata?.name} is in the history`).to.equal(
+        r.json.metadata?.uid,
+      );
     }
-    expect((await history.store.get(NAMESPACE, 'gen-bbbbb'))?.metadata.uid).to.equal(first.json.metadata?.uid);
+    expect((await history.store.get(NAMESPACE, 'gen-bbbbb'))?.metadata.uid).to.equal(
+      first.json.metadata?.uid,
+    );
     expect(notRecorded()).to.deep.equal([]);
   });
 
@@ -203,7 +291,9 @@ describe('adversarial: execution names', function () {
     const callsBefore = upstreamCalls;
     random.script('bbbbb');
     const second = await gateway();
-    expect(second).to.match(/^count-[a-z0-9]{5}$/).and.not.equal(first);
+    expect(second)
+      .to.match(/^count-[a-z0-9]{5}$/)
+      .and.not.equal(first);
     expect(upstreamCalls - callsBefore).to.equal(1);
     await history.writer.flush();
     expect(await history.store.get(NAMESPACE, first)).to.not.equal(undefined);
@@ -215,10 +305,26 @@ describe('adversarial: execution names', function () {
     const created = await create({ name: 'patched' });
     expect(created.status).to.equal(201);
     const cases: [string, unknown, string][] = [
-      ['application/json-patch+json', [{ op: 'add', path: '/__proto__/polluted', value: true }], 'patch[0].path'],
-      ['application/json-patch+json', [{ op: 'replace', path: '/constructor/prototype/polluted', value: true }], 'patch[0].path'],
-      ['application/merge-patch+json', JSON.parse('{"metadata":{"__proto__":{"polluted":true}}}'), 'metadata.__proto__'],
-      ['application/strategic-merge-patch+json', { constructor: { prototype: { polluted: true } } }, 'constructor'],
+      [
+        'application/json-patch+json',
+        [{ op: 'add', path: '/__proto__/polluted', value: true }],
+        'patch[0].path',
+      ],
+      [
+        'application/json-patch+json',
+        [{ op: 'replace', path: '/constructor/prototype/polluted', value: true }],
+        'patch[0].path',
+      ],
+      [
+        'application/merge-patch+json',
+        JSON.parse('{"metadata":{"__proto__":{"polluted":true}}}'),
+        'metadata.__proto__',
+      ],
+      [
+        'application/strategic-merge-patch+json',
+        { constructor: { prototype: { polluted: true } } },
+        'constructor',
+      ],
     ];
     for (const [type, patch, field] of cases) {
       const reply = await send('PATCH', `${EXECUTIONS}/patched`, patch, type);

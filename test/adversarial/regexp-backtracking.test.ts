@@ -27,7 +27,10 @@ spec:
 `;
 
 /** Runs the CLI; kills it after `limitMs` and reports whether it had to. */
-function runCli(args: string[], limitMs: number): Promise<{ code: number | null; killed: boolean; stdout: string }> {
+function runCli(
+  args: string[],
+  limitMs: number,
+): Promise<{ code: number | null; killed: boolean; stdout: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
@@ -55,9 +58,14 @@ describe('a backtracking `when` regular expression in the syncflow process', () 
 
   it('is evaluated in linear time: the run ends (skipping the task) instead of holding the process', async function () {
     this.timeout(30_000);
-    const result = await runCli(['run', '-f', join(dir, 'w.yaml'), '-w', 'w', '--input', `@${join(dir, 'in.json')}`, '-o', 'json'], 15_000);
+    const result = await runCli(
+      ['run', '-f', join(dir, 'w.yaml'), '-w', 'w', '--input', `@${join(dir, 'in.json')}`, '-o', 'json'],
+      15_000,
+    );
     expect(result.killed, 'still matching after 15 s').to.equal(false);
-    const status = (JSON.parse(result.stdout) as { status: { phase: string; tasks: Array<{ phase: string }> } }).status;
+    const status = (
+      JSON.parse(result.stdout) as { status: { phase: string; tasks: Array<{ phase: string }> } }
+    ).status;
     expect(status.tasks[0]?.phase).to.equal('Skipped');
     expect(result.code).to.equal(0);
   });

@@ -35,7 +35,26 @@ const MODES = ['body', 'error', 'headers', 'redirect', 'notJson', 'transport'] a
 type Mode = (typeof MODES)[number];
 
 /** Characters secrets are made of: URL, JSON and HTML specials, whitespace, non-ASCII. `~` is filler. */
-const SECRET_CHARS = [...'abcXYZ0189', ' ', '\n', '\t', '"', '\\', '/', '+', '&', '=', '%', '?', '#', '<', "'", 'é', '€', '😀'];
+const SECRET_CHARS = [
+  ...'abcXYZ0189',
+  ' ',
+  '\n',
+  '\t',
+  '"',
+  '\\',
+  '/',
+  '+',
+  '&',
+  '=',
+  '%',
+  '?',
+  '#',
+  '<',
+  "'",
+  'é',
+  '€',
+  '😀',
+];
 
 const secretArb = fc
   .array(fc.constantFrom(...SECRET_CHARS), { minLength: 8, maxLength: 40 })
@@ -80,7 +99,9 @@ class EchoUpstream {
     try {
       switch (echo.mode) {
         case 'body':
-          res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ echo: encoded, url: req.url, headers: req.headers }));
+          res
+            .writeHead(200, { 'content-type': 'application/json' })
+            .end(JSON.stringify({ echo: encoded, url: req.url, headers: req.headers }));
           return;
         case 'error':
           res.writeHead(500, { 'content-type': 'text/plain' }).end(`${filler}${encoded}~~ trailing text`);
@@ -90,7 +111,11 @@ class EchoUpstream {
           return;
         case 'redirect':
           // A Location header holds visible ASCII only: other spellings go percent-encoded.
-          res.writeHead(302, { location: `/elsewhere?${filler}${/^[\x21-\x7e]*$/.test(encoded) ? encoded : ENCODINGS.uri(this.plan.secret)}` }).end();
+          res
+            .writeHead(302, {
+              location: `/elsewhere?${filler}${/^[\x21-\x7e]*$/.test(encoded) ? encoded : ENCODINGS.uri(this.plan.secret)}`,
+            })
+            .end();
           return;
         case 'notJson':
           res.writeHead(200).end(`{"e": ${filler}${encoded}}`);
@@ -135,7 +160,9 @@ describe('secrets never escape, in any encoding (property)', function () {
       send: async (request) => {
         const index = Number(new URL(request.url).pathname.split('/')[1]);
         if (upstream.plan.echoes[index]?.mode === 'transport') {
-          throw new Error(`${'~'.repeat(upstream.plan.echoes[index].pad)} request to ${request.url} failed: socket hang up`);
+          throw new Error(
+            `${'~'.repeat(upstream.plan.echoes[index].pad)} request to ${request.url} failed: socket hang up`,
+          );
         }
         return client.send(request);
       },
@@ -149,9 +176,12 @@ describe('secrets never escape, in any encoding (property)', function () {
 
   it('no echo of a secret in any encoding survives into status, records, errors, traces, events or logs', async () => {
     await fc.assert(
-      fc.asyncProperty(secretArb, fc.array(echoArb, { minLength: 1, maxLength: 4 }), async (secret, echoes) => {
-        upstream.plan = { secret, echoes };
-        const yaml = `kind: WorkflowTask
+      fc.asyncProperty(
+        secretArb,
+        fc.array(echoArb, { minLength: 1, maxLength: 4 }),
+        async (secret, echoes) => {
+          upstream.plan = { secret, echoes };
+          const yaml = `kind: WorkflowTask
 metadata: {name: echo}
 spec:
   inputSchema: {type: object, properties: {i: {type: string}}}
@@ -169,26 +199,34 @@ ${echoes.map((_, i) => `  - {id: t${i}, taskRef: {name: echo}, input: {i: "${i}"
   output:
 ${echoes.map((_, i) => `    t${i}: "{{tasks.t${i}.output}}"\n    line${i}: "saw {{tasks.t${i}.output}}"`).join('\n')}
 `;
-        const events: unknown[] = [];
-        const observer: ExecutionObserver = {
-          taskFinished: (e) => events.push(e.task),
-          executionFinished: (e) => events.push(e.status),
-        };
-        const logs: unknown[] = [];
-        const logger: EngineLogger = { warn: (f, m) => logs.push(f, m), debug: (f, m) => logs.push(f, m) };
-        const executor = new DagExecutor({ http, logger, observer });
-        const status = await executor.execute(compileFixture(yaml, upstream.base), {}, { secrets: { resolve: () => secret } });
-        const seen = strings([status, events, logs]);
-        const jsonText = JSON.stringify([status, events, logs]);
-        for (const name of ENCODING_NAMES) {
-          const encoded = ENCODINGS[name](secret);
-          // Not the whole secret, nor the beginning a cut would leave.
-          const start = encoded.slice(0, 6);
-          const leak = seen.find((s) => s.includes(start));
-          expect(leak, `${name} spelling ${JSON.stringify(encoded)} leaked in ${JSON.stringify(leak)}`).to.equal(undefined);
-          expect(jsonText).not.to.contain(encoded);
-        }
-      }),
+          const events: unknown[] = [];
+          const observer: ExecutionObserver = {
+            taskFinished: (e) => events.push(e.task),
+            executionFinished: (e) => events.push(e.status),
+          };
+          const logs: unknown[] = [];
+          const logger: EngineLogger = { warn: (f, m) => logs.push(f, m), debug: (f, m) => logs.push(f, m) };
+          const executor = new DagExecutor({ http, logger, observer });
+          const status = await executor.execute(
+            compileFixture(yaml, upstream.base),
+            {},
+            { secrets: { resolve: () => secret } },
+          );
+          const seen = strings([status, events, logs]);
+          const jsonText = JSON.stringify([status, events, logs]);
+          for (const name of ENCODING_NAMES) {
+            const encoded = ENCODINGS[name](secret);
+            // Not the whole secret, nor the beginning a cut would leave.
+            const start = encoded.slice(0, 6);
+            const leak = seen.find((s) => s.includes(start));
+            expect(
+              leak,
+              `${name} spelling ${JSON.stringify(encoded)} leaked in ${JSON.stringify(leak)}`,
+            ).to.equal(undefined);
+            expect(jsonText).not.to.contain(encoded);
+          }
+        },
+      ),
       { numRuns: 200 },
     );
   });

@@ -13,7 +13,11 @@ import { UndiciTaskClient } from '../../adapters/http-client.ts';
 import type { TaskHttpClient } from '../../core/engine/task-http.ts';
 import { compileFixture } from '../../core/engine/testdata/fixtures.ts';
 import { TestUpstream } from '../../core/engine/testdata/upstream.ts';
-import { MAX_RESPONSE_BYTES_CEILING, type TaskExecutionStatus, type WorkflowExecutionStatus } from '../../core/model/schema.ts';
+import {
+  MAX_RESPONSE_BYTES_CEILING,
+  type TaskExecutionStatus,
+  type WorkflowExecutionStatus,
+} from '../../core/model/schema.ts';
 import { validateTask } from '../../core/validation/validate.ts';
 
 const SECRET = 'adv-Secret-9f3e1c77';
@@ -79,13 +83,20 @@ describe('hostile upstreams (real executor, real undici client, loopback)', func
       [100_000, true],
     ] as const) {
       it(`fails the task (not the process) on ${depth}-deep JSON ${withSecret ? 'with' : 'without'} a secret in use`, async () => {
-        a.route('GET /deep', (_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(nested(depth)));
+        a.route('GET /deep', (_req, res) =>
+          res.writeHead(200, { 'content-type': 'application/json' }).end(nested(depth)),
+        );
         const yaml = withSecret
           ? oneTask('/deep')
-          : oneTask('/deep').replace(', headers: {X-Api-Key: "{{secrets.key}}"}', '').replace(/ {2}secrets: .*\n/, '');
+          : oneTask('/deep')
+              .replace(', headers: {X-Api-Key: "{{secrets.key}}"}', '')
+              .replace(/ {2}secrets: .*\n/, '');
         // An observer makes the executor redact each task record as it finishes (where the stack overflowed).
         const observed: unknown[] = [];
-        const observer = { taskFinished: (e: unknown) => observed.push(e), executionFinished: (e: unknown) => observed.push(e) };
+        const observer = {
+          taskFinished: (e: unknown) => observed.push(e),
+          executionFinished: (e: unknown) => observed.push(e),
+        };
         const status = await executor.execute(compileFixture(yaml, a.base), {}, { secrets, observer });
         expect(observed).to.have.length(2);
         expect(status.phase).to.equal('Failed');
@@ -96,7 +107,9 @@ describe('hostile upstreams (real executor, real undici client, loopback)', func
     }
 
     it('accepts JSON nested up to the limit', async () => {
-      a.route('GET /deep', (_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(nested(64)));
+      a.route('GET /deep', (_req, res) =>
+        res.writeHead(200, { 'content-type': 'application/json' }).end(nested(64)),
+      );
       const status = await executor.execute(compileFixture(oneTask('/deep'), a.base), {}, { secrets });
       expect(status.phase, status.message).to.equal('Succeeded');
     });
@@ -188,7 +201,11 @@ describe('hostile upstreams (real executor, real undici client, loopback)', func
       res.on('close', () => clearInterval(timer));
     });
     const started = Date.now();
-    const status = await executor.execute(compileFixture(oneTask('/slow', '  timeout: 300ms'), a.base), {}, { secrets });
+    const status = await executor.execute(
+      compileFixture(oneTask('/slow', '  timeout: 300ms'), a.base),
+      {},
+      { secrets },
+    );
     expect(Date.now() - started).to.be.below(2_000);
     expect(only(status).error?.reason).to.equal('Timeout');
     expect(only(status).error?.message).to.contain('timed out after 300 ms');
@@ -205,7 +222,9 @@ describe('hostile upstreams (real executor, real undici client, loopback)', func
   describe('redirects to another origin', () => {
     it('never carries a secret-bearing header to the other origin', async () => {
       a.route('GET /go', (_req, res) => res.writeHead(302, { location: `${b.base}/landing` }).end());
-      b.route('GET /landing', (req, res) => res.writeHead(200).end(JSON.stringify({ sawKey: req.headers['x-api-key'] ?? null })));
+      b.route('GET /landing', (req, res) =>
+        res.writeHead(200).end(JSON.stringify({ sawKey: req.headers['x-api-key'] ?? null })),
+      );
       const status = await executor.execute(compileFixture(oneTask('/go'), a.base), {}, { secrets });
       expect(a.requests[0]?.headers['x-api-key']).to.equal(SECRET);
       expect(JSON.stringify(b.requests)).not.to.contain(SECRET);

@@ -360,7 +360,10 @@ describe('definitions lifecycle: admission webhooks, status controller, revision
     });
 
     it("gives kube-apiserver's reviews (its client certificate) the suggestion naming the namespace's task", async () => {
-      const typo = { ...profileWorkflow('typo'), spec: { tasks: [{ id: 'user', taskRef: { name: 'get-usr' }, input: { userId: '1' } }] } };
+      const typo = {
+        ...profileWorkflow('typo'),
+        spec: { tasks: [{ id: 'user', taskRef: { name: 'get-usr' }, input: { userId: '1' } }] },
+      };
       const result = await apply(ns, [typo]);
       expect(result.code).to.equal(1);
       expect(result.stderr).to.contain('TaskNotFound');
@@ -371,7 +374,14 @@ describe('definitions lifecycle: admission webhooks, status controller, revision
       const ca = readFileSync(join(dirname(cp.settings.tlsCertFile as string), 'syncflow-ca.crt'), 'utf8');
       const { status, body } = await new Promise<{ status: number; body: string }>((resolve, reject) => {
         const req = httpsRequest(
-          { host: '127.0.0.1', port: cp.settings.serverPort, path: '/admission/v1/workflows', method: 'POST', ca, headers: { 'content-type': 'application/json' } },
+          {
+            host: '127.0.0.1',
+            port: cp.settings.serverPort,
+            path: '/admission/v1/workflows',
+            method: 'POST',
+            ca,
+            headers: { 'content-type': 'application/json' },
+          },
           (res) => {
             let text = '';
             res.on('data', (chunk: Buffer) => (text += chunk.toString()));
@@ -379,10 +389,24 @@ describe('definitions lifecycle: admission webhooks, status controller, revision
           },
         );
         req.on('error', reject);
-        req.end(JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { uid: 'x', operation: 'CREATE', namespace: ns, kind: { kind: 'Workflow' }, object: profileWorkflow('probe') } }));
+        req.end(
+          JSON.stringify({
+            apiVersion: 'admission.k8s.io/v1',
+            kind: 'AdmissionReview',
+            request: {
+              uid: 'x',
+              operation: 'CREATE',
+              namespace: ns,
+              kind: { kind: 'Workflow' },
+              object: profileWorkflow('probe'),
+            },
+          }),
+        );
       });
       expect(status).to.equal(403);
-      expect(JSON.parse(body)).to.deep.equal({ message: 'reviews are accepted from the API server only: no client certificate was presented' });
+      expect(JSON.parse(body)).to.deep.equal({
+        message: 'reviews are accepted from the API server only: no client certificate was presented',
+      });
     });
   });
 
@@ -713,7 +737,8 @@ describe('definitions lifecycle: admission webhooks, status controller, revision
       // The server's log lines are buffered (at most 250 ms, apiserver/logging.ts).
       await eventually(
         'replica b to log that it became leader',
-        async () => (b.output.includes('became leader: running the definitions controller') ? true : undefined),
+        async () =>
+          b.output.includes('became leader: running the definitions controller') ? true : undefined,
         5_000,
       );
       const lease = JSON.parse(await ok(['get', 'lease', 'syncflow-controller', '-n', ns, '-o', 'json'])) as {

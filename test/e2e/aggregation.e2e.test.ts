@@ -7,7 +7,12 @@ import type { TLSSocket } from 'node:tls';
 import { X509Certificate } from 'node:crypto';
 import { expect } from 'chai';
 import { ControlPlane } from '../harness/controlplane.ts';
-import { pokeApiServiceBackend, portInUse, stubDiscovery, waitForApiServiceAvailable } from '../harness/stub-apiservice.ts';
+import {
+  pokeApiServiceBackend,
+  portInUse,
+  stubDiscovery,
+  waitForApiServiceAvailable,
+} from '../harness/stub-apiservice.ts';
 
 interface ApiServiceView {
   spec: {

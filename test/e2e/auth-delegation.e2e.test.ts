@@ -23,7 +23,12 @@ import {
   type ResourceAttributes,
 } from '../../apiserver/auth/index.ts';
 import { ControlPlane } from '../harness/controlplane.ts';
-import { pokeApiServiceBackend, portInUse, stubDiscovery, waitForApiServiceAvailable } from '../harness/stub-apiservice.ts';
+import {
+  pokeApiServiceBackend,
+  portInUse,
+  stubDiscovery,
+  waitForApiServiceAvailable,
+} from '../harness/stub-apiservice.ts';
 
 const GROUP_VERSION = '/apis/execution.syncflow.io/v1alpha1';
 

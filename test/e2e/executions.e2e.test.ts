@@ -26,7 +26,11 @@ describe('workflowexecutions through kube-apiserver', function () {
   this.timeout(10 * 60_000);
   let cp: ControlPlane;
   let server: SyncflowServer;
-  const kubectl = (args: string[], stdin?: string, as?: { user: string; groups?: string[] }): Promise<KubectlResult> =>
+  const kubectl = (
+    args: string[],
+    stdin?: string,
+    as?: { user: string; groups?: string[] },
+  ): Promise<KubectlResult> =>
     cp.kubectl.run(args, { ...(stdin !== undefined ? { stdin } : {}), ...(as ? { as } : {}) });
   const ok = async (args: string[], stdin?: string): Promise<string> => {
     const result = await kubectl(args, stdin);
@@ -36,7 +40,13 @@ describe('workflowexecutions through kube-apiserver', function () {
   const createExecution = async (workflow: string, input: unknown) =>
     parse(await ok(['create', '-f', '-', '-o', 'yaml'], execution(workflow, input))) as {
       metadata: { name: string; labels: Record<string, string> };
-      status: { phase: string; reason?: string; output?: unknown; user?: string; tasks: Array<{ id: string; phase: string; httpStatus?: number; error?: { reason: string } }> };
+      status: {
+        phase: string;
+        reason?: string;
+        output?: unknown;
+        user?: string;
+        tasks: Array<{ id: string; phase: string; httpStatus?: number; error?: { reason: string } }>;
+      };
     };
 
   before(async function () {
@@ -55,17 +65,28 @@ describe('workflowexecutions through kube-apiserver', function () {
 
   after(async () => {
     // The server's own log explains a failure better than kubectl's 503.
-    if (failures > 0 && server) console.error(`--- syncflow server log (tail) ---\n${server.logs.slice(-6000)}`);
+    if (failures > 0 && server)
+      console.error(`--- syncflow server log (tail) ---\n${server.logs.slice(-6000)}`);
     await server?.stop();
     await kubectl(['delete', 'namespace', NS, '--wait=false']);
   });
 
   it('is discoverable: the APIService is Available and api-resources lists wfx and workflowrevisions', async () => {
-    const available = await ok(['get', 'apiservice', 'v1alpha1.execution.syncflow.io', '-o', 'jsonpath={.status.conditions[?(@.type=="Available")].status}']);
+    const available = await ok([
+      'get',
+      'apiservice',
+      'v1alpha1.execution.syncflow.io',
+      '-o',
+      'jsonpath={.status.conditions[?(@.type=="Available")].status}',
+    ]);
     expect(available).to.equal('True');
     const resources = await ok(['api-resources', '--api-group=execution.syncflow.io', '--no-headers']);
-    expect(resources).to.match(/^workflowexecutions\s+wfx\s+execution\.syncflow\.io\/v1alpha1\s+true\s+WorkflowExecution$/m);
-    expect(resources).to.match(/^workflowrevisions\s+execution\.syncflow\.io\/v1alpha1\s+true\s+WorkflowRevision$/m);
+    expect(resources).to.match(
+      /^workflowexecutions\s+wfx\s+execution\.syncflow\.io\/v1alpha1\s+true\s+WorkflowExecution$/m,
+    );
+    expect(resources).to.match(
+      /^workflowrevisions\s+execution\.syncflow\.io\/v1alpha1\s+true\s+WorkflowRevision$/m,
+    );
     // The aggregator lists the group's OpenAPI v3 a few seconds after the APIService is Available;
     // kubectl explain reads it from there.
     for (let waited = 0; waited < 30_000; waited += 500) {
@@ -84,7 +105,10 @@ describe('workflowexecutions through kube-apiserver', function () {
     expect(object.status.output).to.deep.equal({
       email: 'user42@example.com',
       name: 'User 42',
-      orders: [{ id: 'o-18', total: 42.5 }, { id: 'o-2', total: 7 }],
+      orders: [
+        { id: 'o-18', total: 42.5 },
+        { id: 'o-2', total: 7 },
+      ],
       recommendations: ['book-for-42', 'lamp'],
     });
     expect(object.metadata.labels['syncflow.io/workflow']).to.equal('user-profile');
@@ -111,7 +135,12 @@ describe('workflowexecutions through kube-apiserver', function () {
 
   it('`--dry-run=server` returns the plan and calls no upstream', async () => {
     const before = [...server.upstream.calls.values()].reduce((a, b) => a + b, 0);
-    const plan = parse(await ok(['create', '-f', '-', '--dry-run=server', '-o', 'yaml'], execution('checkout', { cartId: 'c1', customerId: 'u1' }))) as {
+    const plan = parse(
+      await ok(
+        ['create', '-f', '-', '--dry-run=server', '-o', 'yaml'],
+        execution('checkout', { cartId: 'c1', customerId: 'u1' }),
+      ),
+    ) as {
       status: { phase: string; plan: { order: string[]; parallelGroups: string[][] } };
     };
     expect(plan.status.phase).to.equal('Pending');
@@ -124,7 +153,17 @@ describe('workflowexecutions through kube-apiserver', function () {
     expect(table.split('\n')[0]).to.match(/^NAME\s+WORKFLOW\s+PHASE\s+DURATION\s+AGE$/);
     const wide = await ok(['-n', NS, 'get', 'wfx', '-o', 'wide']);
     expect(wide.split('\n')[0]).to.match(/REVISION\s+TASKS\s+USER$/);
-    const failed = await ok(['-n', NS, 'get', 'wfx', '-l', 'team=web', '--field-selector', 'status.phase=Failed', '--no-headers']);
+    const failed = await ok([
+      '-n',
+      NS,
+      'get',
+      'wfx',
+      '-l',
+      'team=web',
+      '--field-selector',
+      'status.phase=Failed',
+      '--no-headers',
+    ]);
     expect(failed.trim().split('\n')).to.have.length(1);
     expect(failed).to.match(/user-profile\s+Failed/);
     const chunked = await ok(['-n', NS, 'get', 'wfx', '--chunk-size=1', '--no-headers', '-o', 'name']);
@@ -143,7 +182,15 @@ describe('workflowexecutions through kube-apiserver', function () {
     const name = (await createExecution('loan-quote', { applicantId: 'l1', amount: 500 })).metadata.name;
     await ok(['-n', NS, 'label', 'wfx', name, 'reviewed=yes']);
     await ok(['-n', NS, 'annotate', 'wfx', name, 'note=checked']);
-    const labels = await ok(['-n', NS, 'get', 'wfx', name, '-o', 'jsonpath={.metadata.labels.reviewed} {.metadata.annotations.note}']);
+    const labels = await ok([
+      '-n',
+      NS,
+      'get',
+      'wfx',
+      name,
+      '-o',
+      'jsonpath={.metadata.labels.reviewed} {.metadata.annotations.note}',
+    ]);
     expect(labels).to.equal('yes checked');
     await ok(['-n', NS, 'delete', 'wfx', name]);
     const gone = await kubectl(['-n', NS, 'get', 'wfx', name]);
@@ -152,18 +199,39 @@ describe('workflowexecutions through kube-apiserver', function () {
   });
 
   it('lists the workflow revisions of a workflow', async () => {
-    const revisions = await ok(['-n', NS, 'get', 'workflowrevisions', '-l', 'syncflow.io/workflow=user-profile', '-o', 'jsonpath={.items[*].hash}']);
+    const revisions = await ok([
+      '-n',
+      NS,
+      'get',
+      'workflowrevisions',
+      '-l',
+      'syncflow.io/workflow=user-profile',
+      '-o',
+      'jsonpath={.items[*].hash}',
+    ]);
     expect(revisions).to.match(/^sha256:[0-9a-f]{64}$/);
   });
 
   describe('RBAC', () => {
     before(async () => {
-      await ok(['-n', NS, 'create', 'role', 'wfx-reader', '--verb=get,list,watch', '--resource=workflowexecutions.execution.syncflow.io']);
+      await ok([
+        '-n',
+        NS,
+        'create',
+        'role',
+        'wfx-reader',
+        '--verb=get,list,watch',
+        '--resource=workflowexecutions.execution.syncflow.io',
+      ]);
       await ok(['-n', NS, 'create', 'rolebinding', 'reader', '--role=wfx-reader', '--user=reader']);
     });
 
     it('forbids a user without permissions', async () => {
-      const result = await kubectl(['-n', NS, 'create', '-f', '-'], execution('user-profile', { userId: '1' }), { user: 'nobody' });
+      const result = await kubectl(
+        ['-n', NS, 'create', '-f', '-'],
+        execution('user-profile', { userId: '1' }),
+        { user: 'nobody' },
+      );
       expect(result.code).to.equal(1);
       expect(result.stderr).to.contain('Forbidden');
       expect(result.stderr).to.contain('User "nobody" cannot create resource "workflowexecutions"');
@@ -173,7 +241,11 @@ describe('workflowexecutions through kube-apiserver', function () {
       const list = await kubectl(['-n', NS, 'get', 'wfx', '--no-headers'], undefined, { user: 'reader' });
       expect(list.code, list.stderr).to.equal(0);
       expect(list.stdout.trim().length).to.be.greaterThan(0);
-      const create = await kubectl(['-n', NS, 'create', '-f', '-'], execution('user-profile', { userId: '1' }), { user: 'reader' });
+      const create = await kubectl(
+        ['-n', NS, 'create', '-f', '-'],
+        execution('user-profile', { userId: '1' }),
+        { user: 'reader' },
+      );
       expect(create.code).to.equal(1);
       expect(create.stderr).to.contain('Forbidden');
     });
@@ -206,7 +278,14 @@ describe('workflowexecutions through kube-apiserver', function () {
 
   it('client-go creates and lists executions through the aggregator', async () => {
     const clientgo = await ClientGo.forKubeconfig(cp.settings.kubeconfig);
-    const created = await clientgo.run(NS, 'create-execution', ['-workflow', 'loan-quote', '-input', '{"applicantId":"g1","amount":900}', '-label', 'via=client-go']);
+    const created = await clientgo.run(NS, 'create-execution', [
+      '-workflow',
+      'loan-quote',
+      '-input',
+      '{"applicantId":"g1","amount":900}',
+      '-label',
+      'via=client-go',
+    ]);
     expect(created.code, created.stderr).to.equal(0);
     const object = JSON.parse(created.stdout) as { status: { phase: string; output: { score: number } } };
     expect(object.status.phase).to.equal('Succeeded');
@@ -222,7 +301,13 @@ describe('workflowexecutions through kube-apiserver', function () {
       await server.restart();
       let available = '';
       for (let i = 0; i < 120 && available !== 'True'; i++) {
-        available = await ok(['get', 'apiservice', 'v1alpha1.execution.syncflow.io', '-o', 'jsonpath={.status.conditions[?(@.type=="Available")].status}']);
+        available = await ok([
+          'get',
+          'apiservice',
+          'v1alpha1.execution.syncflow.io',
+          '-o',
+          'jsonpath={.status.conditions[?(@.type=="Available")].status}',
+        ]);
         if (available !== 'True') await new Promise((resolve) => setTimeout(resolve, 500));
       }
       expect(available).to.equal('True');

@@ -398,7 +398,9 @@ describe('installation manifests (kustomize overlays on a real kube-apiserver)',
     expect(installs[0]).to.match(/^RUN npm ci /);
     // The compile step runs hack/build.sh, then the development dependencies are pruned in the same layer.
     const build = instructions.find((line) => line.includes('hack/build.sh dist'));
-    expect(build, 'a RUN that compiles into dist/').to.match(/^RUN bash hack\/build\.sh dist .*npm prune --omit=dev/);
+    expect(build, 'a RUN that compiles into dist/').to.match(
+      /^RUN bash hack\/build\.sh dist .*npm prune --omit=dev/,
+    );
     const user = runtime.filter((line) => line.startsWith('USER ')).at(-1);
     expect(user, 'the last USER is numeric and not root').to.match(/^USER [1-9][0-9]*(:[1-9][0-9]*)?$/);
     const uid = Number(user?.split(' ')[1]?.split(':')[0]);
@@ -411,7 +413,18 @@ describe('installation manifests (kustomize overlays on a real kube-apiserver)',
     // Only runtime sources enter the build context.
     const ignore = readFileSync(join(repoRoot, '.dockerignore'), 'utf8').split('\n');
     expect(ignore[ignore.findIndex((l) => !l.startsWith('#'))]).to.equal('*');
-    for (const kept of ['!package.json', '!package-lock.json', '!core/', '!apiserver/', '!admission/', '!cli/', '!client/', '!tsconfig.json', '!tsconfig.build.json', '!hack/build.sh'])
+    for (const kept of [
+      '!package.json',
+      '!package-lock.json',
+      '!core/',
+      '!apiserver/',
+      '!admission/',
+      '!cli/',
+      '!client/',
+      '!tsconfig.json',
+      '!tsconfig.build.json',
+      '!hack/build.sh',
+    ])
       expect(ignore).to.include(kept);
     for (const dropped of ['**/*.test.ts', '**/node_modules/']) expect(ignore).to.include(dropped);
     // Every directory the compiled build covers (tsconfig.build.json) is copied in for the compile step.
@@ -420,10 +433,16 @@ describe('installation manifests (kustomize overlays on a real kube-apiserver)',
         .filter((l) => /^COPY (core|apiserver|admission|cli|client)\/ /.test(l))
         .map((l) => l.split(' ')[1]),
     );
-    const buildConfig = JSON.parse(readFileSync(join(repoRoot, 'tsconfig.build.json'), 'utf8')) as { include: string[] };
+    const buildConfig = JSON.parse(readFileSync(join(repoRoot, 'tsconfig.build.json'), 'utf8')) as {
+      include: string[];
+    };
     expect([...sources].sort()).to.deep.equal(buildConfig.include.map((dir) => `${dir}/`).sort());
     // The runtime holds the compiled code, its dependencies and package.json (for "type": "module").
-    expect(copied.map((line) => line.split(' ').at(-1)).sort()).to.deep.equal(['/app/dist', '/app/node_modules', '/app/package.json']);
+    expect(copied.map((line) => line.split(' ').at(-1)).sort()).to.deep.equal([
+      '/app/dist',
+      '/app/node_modules',
+      '/app/package.json',
+    ]);
   });
 
   it('dev runs one replica on the embedded database, without DATABASE_URL', () => {

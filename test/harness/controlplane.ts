@@ -162,7 +162,15 @@ export class ControlPlane {
    * upstream accepts any token; it must be long enough for the engine to redact it).
    */
   async installExamples(namespace: string, token = 'e2e-s3cr3t'): Promise<void> {
-    await this.kubectl.ok(['-n', namespace, 'create', 'secret', 'generic', 'demo-api', `--from-literal=token=${token}`]);
+    await this.kubectl.ok([
+      '-n',
+      namespace,
+      'create',
+      'secret',
+      'generic',
+      'demo-api',
+      `--from-literal=token=${token}`,
+    ]);
     await this.kubectl.ok(['-n', namespace, 'apply', '-f', join(repoRoot, 'examples/')]);
   }
 

@@ -20,6 +20,7 @@ export function dockerEntrypoint(): string[] {
 export function dockerNodeMajor(): number {
   const from = [...dockerfileText().matchAll(/^FROM\s+(\S+)/gm)].at(-1)?.[1] ?? '';
   const major = /node(?:js)?:?(\d+)/.exec(from)?.[1];
-  if (major === undefined) throw new Error(`Dockerfile: cannot tell the Node major of the runtime image "${from}"`);
+  if (major === undefined)
+    throw new Error(`Dockerfile: cannot tell the Node major of the runtime image "${from}"`);
   return Number(major);
 }

@@ -20,11 +20,22 @@ export function portInUse(port: number): Promise<boolean> {
 
 /** Any change to the Service makes the aggregator re-check the backend now rather than at resync. */
 export async function pokeApiServiceBackend(cp: ControlPlane): Promise<void> {
-  await cp.kubectl.ok(['annotate', '--overwrite', 'service', 'syncflow', '-n', 'syncflow-system', `e2e/poke=${Date.now()}`]);
+  await cp.kubectl.ok([
+    'annotate',
+    '--overwrite',
+    'service',
+    'syncflow',
+    '-n',
+    'syncflow-system',
+    `e2e/poke=${Date.now()}`,
+  ]);
 }
 
 /** Polls the APIService's Available condition once a second until it is True; returns the last status seen. */
-export async function waitForApiServiceAvailable(cp: ControlPlane, seconds: number): Promise<string | undefined> {
+export async function waitForApiServiceAvailable(
+  cp: ControlPlane,
+  seconds: number,
+): Promise<string | undefined> {
   let status: string | undefined;
   for (let attempt = 0; attempt < seconds && status !== 'True'; attempt++) {
     if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 1000));
@@ -44,6 +55,14 @@ export function stubDiscovery(verbs: string[]): Record<string, unknown> {
     kind: 'APIResourceList',
     apiVersion: 'v1',
     groupVersion: 'execution.syncflow.io/v1alpha1',
-    resources: [{ name: 'workflowexecutions', singularName: 'workflowexecution', namespaced: true, kind: 'WorkflowExecution', verbs }],
+    resources: [
+      {
+        name: 'workflowexecutions',
+        singularName: 'workflowexecution',
+        namespaced: true,
+        kind: 'WorkflowExecution',
+        verbs,
+      },
+    ],
   };
 }

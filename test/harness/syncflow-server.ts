@@ -14,17 +14,31 @@ import { repoRoot, type ControlPlane } from './controlplane.ts';
  * server (re)start. `api-resources` also refreshes kubectl's discovery cache.
  */
 export async function servedThroughAggregator(controlPlane: ControlPlane): Promise<boolean> {
-  const result = await controlPlane.kubectl.run(['get', '--raw', '/apis/execution.syncflow.io/v1alpha1/workflowexecutions?limit=1']);
+  const result = await controlPlane.kubectl.run([
+    'get',
+    '--raw',
+    '/apis/execution.syncflow.io/v1alpha1/workflowexecutions?limit=1',
+  ]);
   if (result.code !== 0) return false;
-  const discovery = await controlPlane.kubectl.run(['api-resources', '--api-group=execution.syncflow.io', '-o', 'name']);
+  const discovery = await controlPlane.kubectl.run([
+    'api-resources',
+    '--api-group=execution.syncflow.io',
+    '-o',
+    'name',
+  ]);
   return discovery.code === 0 && discovery.stdout.includes('workflowexecutions.execution.syncflow.io');
 }
 
 /** The arguments the e2e server runs with (the Deployment uses the same flags, see manifests/). */
-export function serverArgs(controlPlane: ControlPlane, options: { demoAddress: string; dataDir: string }): string[] {
+export function serverArgs(
+  controlPlane: ControlPlane,
+  options: { demoAddress: string; dataDir: string },
+): string[] {
   const s = controlPlane.settings;
   if (!s.serverPort || !s.tlsCertFile || !s.tlsKeyFile || !s.serverKubeconfig) {
-    throw new Error('the syncflow server needs a control plane from hack/cp-up.sh (SYNCFLOW_SERVER_* variables)');
+    throw new Error(
+      'the syncflow server needs a control plane from hack/cp-up.sh (SYNCFLOW_SERVER_* variables)',
+    );
   }
   return [
     'server',
@@ -56,9 +70,14 @@ export class SyncflowServer {
   ) {}
 
   /** Starts the demo upstream and the server; resolves when the APIService is Available. */
-  static async start(controlPlane: ControlPlane, options: { demoAddress?: string } = {}): Promise<SyncflowServer> {
+  static async start(
+    controlPlane: ControlPlane,
+    options: { demoAddress?: string } = {},
+  ): Promise<SyncflowServer> {
     // A loopback address of its own (Linux routes all of 127/8), so parallel runs never share port 8080.
-    const demoAddress = options.demoAddress ?? `127.${100 + (process.pid % 100)}.${Math.floor(Math.random() * 250) + 1}.${Math.floor(Math.random() * 250) + 1}`;
+    const demoAddress =
+      options.demoAddress ??
+      `127.${100 + (process.pid % 100)}.${Math.floor(Math.random() * 250) + 1}.${Math.floor(Math.random() * 250) + 1}`;
     const upstream = await startDemoUpstream({ host: demoAddress, port: 8080 });
     const dataDir = await mkdtemp(join(tmpdir(), 'syncflow-e2e-db-'));
     const server = new SyncflowServer(controlPlane, upstream, dataDir, demoAddress);
@@ -85,9 +104,16 @@ export class SyncflowServer {
   }
 
   private async startProcess(): Promise<void> {
-    const child = spawn(process.execPath, [join(repoRoot, 'bin/syncflow.js'), ...serverArgs(this.controlPlane, { demoAddress: this.demoAddress, dataDir: this.dataDir })], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      [
+        join(repoRoot, 'bin/syncflow.js'),
+        ...serverArgs(this.controlPlane, { demoAddress: this.demoAddress, dataDir: this.dataDir }),
+      ],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     this.process = child;
     const logOffset = this.output.length;
     child.stdout?.setEncoding('utf8').on('data', (chunk: string) => (this.output += chunk));
@@ -106,13 +132,16 @@ export class SyncflowServer {
   private async waitAvailable(child: ChildProcess, logOffset: number): Promise<void> {
     const deadline = Date.now() + 120_000;
     while (Date.now() < deadline) {
-      if (child.exitCode !== null) throw new Error(`syncflow server exited with ${child.exitCode}:\n${this.output.slice(-4000)}`);
+      if (child.exitCode !== null)
+        throw new Error(`syncflow server exited with ${child.exitCode}:\n${this.output.slice(-4000)}`);
       if (this.output.slice(logOffset).includes('definitions listed')) {
         if (await servedThroughAggregator(this.controlPlane)) return;
       }
       await new Promise((resolve) => setTimeout(resolve, 500));
     }
-    throw new Error(`the server was not reachable through the aggregator within 120 s; server output:\n${this.output.slice(-4000)}`);
+    throw new Error(
+      `the server was not reachable through the aggregator within 120 s; server output:\n${this.output.slice(-4000)}`,
+    );
   }
 
   private async stopProcess(): Promise<void> {

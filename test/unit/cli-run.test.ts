@@ -39,7 +39,9 @@ function demoUpstream(): TestUpstream {
   upstream
     .route('GET /users/42', (req, res) =>
       res
-        .writeHead(req.headers.authorization === 'Bearer demo-token' ? 200 : 401, { 'content-type': 'application/json' })
+        .writeHead(req.headers.authorization === 'Bearer demo-token' ? 200 : 401, {
+          'content-type': 'application/json',
+        })
         .end(JSON.stringify({ id: '42', email: 'ada@example.com', name: 'Ada' })),
     )
     .route('GET /orders', json(200, { orders: [{ id: 'o-1', total: 99.5 }] }))
@@ -48,7 +50,9 @@ function demoUpstream(): TestUpstream {
     .route('GET /scores/poor', json(200, { score: 580 }))
     .route('POST /quotes', (req, res) => {
       const body = JSON.parse(req.body) as { amount: number; score: number };
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ rate: 0.05, monthly: body.amount / 10 }));
+      res
+        .writeHead(200, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ rate: 0.05, monthly: body.amount / 10 }));
     })
     .route('POST /reviews', json(200, { caseId: 'case-7' }))
     .route('POST /reservations', json(200, { reservationId: 'r-1', amount: 42.5, currency: 'EUR' }))
@@ -69,10 +73,16 @@ describe('syncflow run / plan', () => {
     await mkdir(join(dir, 'defs'));
     for (const name of (await readdir(EXAMPLES)).filter((n) => n.endsWith('.yaml'))) {
       const text = await readFile(new URL(name, EXAMPLES), 'utf8');
-      await writeFile(join(dir, 'defs', name), text.replaceAll('http://demo.syncflow-system.svc:8080', upstream.base));
+      await writeFile(
+        join(dir, 'defs', name),
+        text.replaceAll('http://demo.syncflow-system.svc:8080', upstream.base),
+      );
     }
     await writeFile(join(dir, 'input.json'), JSON.stringify({ userId: '42', withOrders: true }));
-    await writeFile(join(dir, 'secrets.yaml'), 'apiVersion: v1\nkind: Secret\nmetadata: {name: demo-api}\nstringData: {token: demo-token}\n');
+    await writeFile(
+      join(dir, 'secrets.yaml'),
+      'apiVersion: v1\nkind: Secret\nmetadata: {name: demo-api}\nstringData: {token: demo-token}\n',
+    );
   });
 
   after(async () => {
@@ -88,14 +98,29 @@ describe('syncflow run / plan', () => {
 
   it('runs user-profile from the examples and prints the WorkflowExecution', async () => {
     const { code, io } = await run([
-      '-f', 'defs', '--workflow', 'user-profile', '--input', '@input.json', '--secret', 'demo-api/token=demo-token', '-o', 'json',
+      '-f',
+      'defs',
+      '--workflow',
+      'user-profile',
+      '--input',
+      '@input.json',
+      '--secret',
+      'demo-api/token=demo-token',
+      '-o',
+      'json',
     ]);
     expect(code, io.err()).to.equal(0);
     const object = JSON.parse(io.out()) as ExecutionObject;
-    expect(object).to.deep.include({ apiVersion: 'execution.syncflow.io/v1alpha1', kind: 'WorkflowExecution' });
+    expect(object).to.deep.include({
+      apiVersion: 'execution.syncflow.io/v1alpha1',
+      kind: 'WorkflowExecution',
+    });
     expect(object.metadata.name).to.match(/^user-profile-[a-z0-9]{5}$/);
     expect(object.metadata.labels).to.deep.equal({ 'syncflow.io/workflow': 'user-profile' });
-    expect(object.spec).to.deep.equal({ workflowRef: { name: 'user-profile' }, input: { userId: '42', withOrders: true } });
+    expect(object.spec).to.deep.equal({
+      workflowRef: { name: 'user-profile' },
+      input: { userId: '42', withOrders: true },
+    });
     expect(object.status.phase).to.equal('Succeeded');
     expect(object.status.output).to.deep.equal({
       email: 'ada@example.com',
@@ -107,32 +132,94 @@ describe('syncflow run / plan', () => {
   });
 
   it('reads secrets from a Secret document and prints YAML by default', async () => {
-    const { code, io } = await run(['-f', 'defs/user-profile.yaml', '--workflow', 'user-profile', '--input', '{"userId":"42"}', '--secrets-file', 'secrets.yaml']);
+    const { code, io } = await run([
+      '-f',
+      'defs/user-profile.yaml',
+      '--workflow',
+      'user-profile',
+      '--input',
+      '{"userId":"42"}',
+      '--secrets-file',
+      'secrets.yaml',
+    ]);
     expect(code, io.err()).to.equal(0);
     const object = parseYaml(io.out()) as ExecutionObject;
-    expect(object.status.output).to.deep.equal({ email: 'ada@example.com', name: 'Ada', orders: null, recommendations: ['book', 'lamp'] });
+    expect(object.status.output).to.deep.equal({
+      email: 'ada@example.com',
+      name: 'Ada',
+      orders: null,
+      recommendations: ['book', 'lamp'],
+    });
     expect(object.status.tasks?.find((t) => t.id === 'orders')?.phase).to.equal('Skipped');
   });
 
   it('runs loan-quote down either branch', async () => {
-    const good = await run(['-f', 'defs/loan-quote.yaml', '-w', 'loan-quote', '--input', '{"applicantId":"good","amount":1000}', '-o', 'json']);
+    const good = await run([
+      '-f',
+      'defs/loan-quote.yaml',
+      '-w',
+      'loan-quote',
+      '--input',
+      '{"applicantId":"good","amount":1000}',
+      '-o',
+      'json',
+    ]);
     expect(good.code, good.io.err()).to.equal(0);
-    expect((JSON.parse(good.io.out()) as ExecutionObject).status.output).to.deep.equal({ score: 720, quote: { rate: 0.05, monthly: 100 }, reviewCase: null });
-    const poor = await run(['-f', 'defs/loan-quote.yaml', '-w', 'loan-quote', '--input', '{"applicantId":"poor","amount":1000}', '-o', 'json']);
+    expect((JSON.parse(good.io.out()) as ExecutionObject).status.output).to.deep.equal({
+      score: 720,
+      quote: { rate: 0.05, monthly: 100 },
+      reviewCase: null,
+    });
+    const poor = await run([
+      '-f',
+      'defs/loan-quote.yaml',
+      '-w',
+      'loan-quote',
+      '--input',
+      '{"applicantId":"poor","amount":1000}',
+      '-o',
+      'json',
+    ]);
     expect(poor.code, poor.io.err()).to.equal(0);
-    expect((JSON.parse(poor.io.out()) as ExecutionObject).status.output).to.deep.equal({ score: 580, quote: null, reviewCase: 'case-7' });
+    expect((JSON.parse(poor.io.out()) as ExecutionObject).status.output).to.deep.equal({
+      score: 580,
+      quote: null,
+      reviewCase: 'case-7',
+    });
   });
 
   it('runs checkout and tolerates the failing SMS step (onError: continue)', async () => {
-    const { code, io } = await run(['-f', 'defs/checkout.yaml', '-w', 'checkout', '--input', '{"cartId":"c-1","customerId":"cu-1"}', '-o', 'json']);
+    const { code, io } = await run([
+      '-f',
+      'defs/checkout.yaml',
+      '-w',
+      'checkout',
+      '--input',
+      '{"cartId":"c-1","customerId":"cu-1"}',
+      '-o',
+      'json',
+    ]);
     expect(code, io.err()).to.equal(0);
     const status = (JSON.parse(io.out()) as ExecutionObject).status;
-    expect(status.output).to.deep.equal({ paymentId: 'p-1', status: 'captured', notified: { email: 'm-email', sms: null } });
+    expect(status.output).to.deep.equal({
+      paymentId: 'p-1',
+      status: 'captured',
+      notified: { email: 'm-email', sms: null },
+    });
     expect(status.tasks?.find((t) => t.id === 'sms')).to.deep.include({ phase: 'Failed', httpStatus: 503 });
   });
 
   it('exits 1 with the execution printed when the workflow fails', async () => {
-    const { code, io } = await run(['-f', 'defs/user-profile.yaml', '-w', 'user-profile', '--input', '{"userId":"42"}', '-o', 'json']);
+    const { code, io } = await run([
+      '-f',
+      'defs/user-profile.yaml',
+      '-w',
+      'user-profile',
+      '--input',
+      '{"userId":"42"}',
+      '-o',
+      'json',
+    ]);
     expect(code).to.equal(1);
     const status = (JSON.parse(io.out()) as ExecutionObject).status;
     expect(status.phase).to.equal('Failed');
@@ -159,7 +246,10 @@ describe('syncflow run / plan', () => {
     expect(missing.code).to.equal(2);
     expect(missing.io.err()).to.contain('cannot read input file missing.json');
     const invalidDir = await mkdtemp(join(tmpdir(), 'syncflow-invalid-'));
-    await writeFile(join(invalidDir, 'bad.yaml'), 'apiVersion: syncflow.io/v1alpha1\nkind: Workflow\nmetadata: {name: w}\nspec: {tasks: []}\n');
+    await writeFile(
+      join(invalidDir, 'bad.yaml'),
+      'apiVersion: syncflow.io/v1alpha1\nkind: Workflow\nmetadata: {name: w}\nspec: {tasks: []}\n',
+    );
     const invalid = await runCommand(['-f', invalidDir, '-w', 'w'], capture(dir));
     expect(invalid).to.equal(2);
     await rm(invalidDir, { recursive: true, force: true });
@@ -173,17 +263,36 @@ describe('syncflow run / plan', () => {
   });
 
   it('refuses an inline input over the server body limit', async () => {
-    const { code, io } = await run(['-f', 'defs', '-w', 'user-profile', '--input', `{"userId":"${'4'.repeat(3 * 1024 * 1024)}"}`]);
+    const { code, io } = await run([
+      '-f',
+      'defs',
+      '-w',
+      'user-profile',
+      '--input',
+      `{"userId":"${'4'.repeat(3 * 1024 * 1024)}"}`,
+    ]);
     expect(code).to.equal(2);
     expect(io.err()).to.contain('--input is 3.0 MiB; the limit is 3 MiB');
   });
 
   it('refuses input nested deeper than the server allows, and a YAML alias bomb, with a clear message', async () => {
-    const deep = await run(['-f', 'defs', '-w', 'user-profile', '--input', `${'['.repeat(100)}${']'.repeat(100)}`]);
+    const deep = await run([
+      '-f',
+      'defs',
+      '-w',
+      'user-profile',
+      '--input',
+      `${'['.repeat(100)}${']'.repeat(100)}`,
+    ]);
     expect(deep.code).to.equal(2);
     expect(deep.io.err()).to.contain('nests 100 levels deep; the limit is 64');
     const bomb = ['a: &a ["x","x","x","x","x","x","x","x","x","x"]'];
-    for (let i = 1; i < 9; i++) bomb.push(`${'abcdefghij'[i]}: &${'abcdefghij'[i]} [${Array(10).fill(`*${'abcdefghij'[i - 1]}`).join(',')}]`);
+    for (let i = 1; i < 9; i++)
+      bomb.push(
+        `${'abcdefghij'[i]}: &${'abcdefghij'[i]} [${Array(10)
+          .fill(`*${'abcdefghij'[i - 1]}`)
+          .join(',')}]`,
+      );
     await writeFile(join(dir, 'bomb.yaml'), bomb.join('\n') + '\n');
     const aliases = await run(['-f', 'defs', '-w', 'user-profile', '--input', '@bomb.yaml']);
     expect(aliases.code).to.equal(2);
@@ -228,13 +337,19 @@ describe('syncflow run / plan', () => {
   it('plans without calling anything', async () => {
     const before = upstream.requests.length;
     const io = capture(dir);
-    const code = await planCommand(['-f', 'defs', '-w', 'loan-quote', '--input', '{"applicantId":"a","amount":500}', '-o', 'json'], io);
+    const code = await planCommand(
+      ['-f', 'defs', '-w', 'loan-quote', '--input', '{"applicantId":"a","amount":500}', '-o', 'json'],
+      io,
+    );
     expect(code, io.err()).to.equal(0);
     const object = JSON.parse(io.out()) as ExecutionObject;
     expect(object.status.phase).to.equal(undefined);
     expect(object.status.plan.order).to.deep.equal(['score', 'quote', 'review']);
     expect(object.status.plan.parallelGroups).to.deep.equal([['score'], ['quote', 'review']]);
-    expect(object.status.plan.tasks?.[1]).to.deep.include({ when: 'unknown', input: { amount: 500, score: '{{tasks.score.output.score}}' } });
+    expect(object.status.plan.tasks?.[1]).to.deep.include({
+      when: 'unknown',
+      input: { amount: 500, score: '{{tasks.score.output.score}}' },
+    });
     expect(upstream.requests.length).to.equal(before);
     const invalid = capture(dir);
     expect(await planCommand(['-f', 'defs', '-w', 'loan-quote', '--input', '{}'], invalid)).to.equal(2);

@@ -31,14 +31,15 @@ describe('definition fixtures', () => {
 
   it('has at least 40 invalid fixtures, each stating what it expects', () => {
     expect(invalid.length).to.be.at.least(40);
-    for (const file of invalid) expect(readFileSync(join(invalidDir, file), 'utf8')).to.match(/^# expect: /m, file);
+    for (const file of invalid)
+      expect(readFileSync(join(invalidDir, file), 'utf8')).to.match(/^# expect: /m, file);
   });
 
   for (const file of invalid) {
     it(`rejects invalid/${file} with the stated code and path`, async () => {
-      const expected = [...readFileSync(join(invalidDir, file), 'utf8').matchAll(/^# expect: (\S+) (.+)$/gm)].map(
-        (m) => ({ code: m[1], field: m[2] }),
-      );
+      const expected = [
+        ...readFileSync(join(invalidDir, file), 'utf8').matchAll(/^# expect: (\S+) (.+)$/gm),
+      ].map((m) => ({ code: m[1], field: m[2] }));
       const { code, stdout } = await run(['validate', '-o', 'json', `test/fixtures/invalid/${file}`]);
       expect(code).to.equal(1);
       const lines = JSON.parse(stdout) as ReportLine[];

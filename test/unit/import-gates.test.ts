@@ -44,7 +44,10 @@ describe('import gates (eslint.config.js)', function () {
   const allowed: Array<[file: string, code: string]> = [
     ['client/index.ts', "export type { WorkflowExecution } from '../core/model/execution.ts';\n"],
     ['controller/index.ts', "import '../kube/config.ts';\n"],
-    ['kube/config.ts', "import type { StatusWriter } from '../controller/status-controller.ts';\nexport type { StatusWriter };\n"],
+    [
+      'kube/config.ts',
+      "import type { StatusWriter } from '../controller/status-controller.ts';\nexport type { StatusWriter };\n",
+    ],
     ['apiserver/app.ts', "import '../history/index.ts';\n"],
     ['cli/server.ts', "export const load = () => import('../apiserver/server.ts');\n"],
   ];

@@ -12,7 +12,8 @@ export function patchTypeOf(contentType: string | undefined): PatchType {
   const type = (contentType ?? '').split(';')[0]?.trim().toLowerCase();
   if (type === 'application/json-patch+json') return 'json';
   // Labels and annotations are plain maps, for which a strategic merge patch is a merge patch.
-  if (type === 'application/merge-patch+json' || type === 'application/strategic-merge-patch+json') return 'merge';
+  if (type === 'application/merge-patch+json' || type === 'application/strategic-merge-patch+json')
+    return 'merge';
   throw new SyncflowError(
     'UnsupportedMediaType',
     `patch type ${type || '(none)'} is not supported: use application/json-patch+json or application/merge-patch+json (server-side apply is not supported for executions)`,
@@ -23,7 +24,9 @@ export function patchTypeOf(contentType: string | undefined): PatchType {
 export function mergePatch(target: unknown, patch: unknown): unknown {
   if (patch === null || typeof patch !== 'object' || Array.isArray(patch)) return patch;
   const base: Record<string, unknown> =
-    target !== null && typeof target === 'object' && !Array.isArray(target) ? { ...(target as Record<string, unknown>) } : {};
+    target !== null && typeof target === 'object' && !Array.isArray(target)
+      ? { ...(target as Record<string, unknown>) }
+      : {};
   for (const [key, value] of Object.entries(patch)) {
     if (value === null) delete base[key];
     else base[key] = mergePatch(base[key], value);
@@ -43,13 +46,17 @@ function prototypeKeyError(field: string, key: string): FieldError {
     code: 'FieldInvalid',
     field,
     message: `\`${key}\` names a JavaScript prototype member, not a field of a WorkflowExecution`,
-    suggestion: 'patch only metadata.labels and metadata.annotations, with keys other than __proto__, constructor and prototype',
+    suggestion:
+      'patch only metadata.labels and metadata.annotations, with keys other than __proto__, constructor and prototype',
   };
 }
 
 /** The decoded segments of a JSON pointer (RFC 6901: `~1` is `/`, `~0` is `~`). */
 function pointerSegments(pointer: string): string[] {
-  return pointer.split('/').slice(1).map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
+  return pointer
+    .split('/')
+    .slice(1)
+    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
 }
 
 /** Field errors for every JSON patch operation whose `path` or `from` names a prototype key. */
@@ -75,7 +82,8 @@ function mergePatchPrototypeErrors(patch: object): FieldError[] {
     for (const [key, value] of Object.entries(next.value)) {
       const field = next.at ? `${next.at}.${key}` : key;
       if (PROTOTYPE_KEYS.has(key)) errors.push(prototypeKeyError(field, key));
-      else if (value !== null && typeof value === 'object' && !Array.isArray(value)) stack.push({ value, at: field });
+      else if (value !== null && typeof value === 'object' && !Array.isArray(value))
+        stack.push({ value, at: field });
     }
   }
   return errors;
@@ -83,7 +91,11 @@ function mergePatchPrototypeErrors(patch: object): FieldError[] {
 
 function refusePrototypeKeys(errors: FieldError[]): void {
   if (errors.length > 0) {
-    throw new SyncflowError('InvalidInput', 'the patch names a JavaScript prototype member (__proto__, constructor or prototype); only labels and annotations can be patched', { causes: errors });
+    throw new SyncflowError(
+      'InvalidInput',
+      'the patch names a JavaScript prototype member (__proto__, constructor or prototype); only labels and annotations can be patched',
+      { causes: errors },
+    );
   }
 }
 
@@ -96,16 +108,23 @@ export function applyObjectPatch(object: unknown, type: PatchType, patch: unknow
     refusePrototypeKeys(mergePatchPrototypeErrors(patch));
     return mergePatch(structuredClone(object), patch);
   }
-  if (!Array.isArray(patch)) throw new SyncflowError('BadRequest', 'a JSON patch must be an array of operations');
+  if (!Array.isArray(patch))
+    throw new SyncflowError('BadRequest', 'a JSON patch must be an array of operations');
   refusePrototypeKeys(jsonPatchPrototypeErrors(patch));
   const document = structuredClone(object);
   const problem = validate(patch as never, document as never);
   if (problem) {
-    throw new SyncflowError('BadRequest', `invalid JSON patch: ${problem.name} at operation ${problem.index ?? 0}: ${problem.message.split('\n')[0]}`);
+    throw new SyncflowError(
+      'BadRequest',
+      `invalid JSON patch: ${problem.name} at operation ${problem.index ?? 0}: ${problem.message.split('\n')[0]}`,
+    );
   }
   try {
     return applyPatch(document as never, patch as never, false, false).newDocument;
   } catch (error) {
-    throw new SyncflowError('InvalidInput', `the JSON patch could not be applied: ${(error as Error).message.split('\n')[0]}`);
+    throw new SyncflowError(
+      'InvalidInput',
+      `the JSON patch could not be applied: ${(error as Error).message.split('\n')[0]}`,
+    );
   }
 }

@@ -43,18 +43,31 @@ export function executionRoutes(options: ExecutionRestOptions): Router {
 
   /** Authenticates, authorizes and runs a handler; every error becomes a Status. */
   const handle =
-    (resource: string, verbOf: (req: Request) => string, run: (req: Request, res: Response, user: UserInfo) => Promise<void>) =>
+    (
+      resource: string,
+      verbOf: (req: Request) => string,
+      run: (req: Request, res: Response, user: UserInfo) => Promise<void>,
+    ) =>
     async (req: Request, res: Response): Promise<void> => {
       const namespace = req.params.namespace as string | undefined;
       const name = req.params.name as string | undefined;
       const verb = verbOf(req);
       try {
         const user = await guard.authenticate(req);
-        const request: ResourceRequest = { verb, resource, ...(namespace ? { namespace } : {}), ...(name ? { name } : {}) };
+        const request: ResourceRequest = {
+          verb,
+          resource,
+          ...(namespace ? { namespace } : {}),
+          ...(name ? { name } : {}),
+        };
         await guard.authorize(user, request);
         await run(req, res, user);
       } catch (error) {
-        options.observer?.requestFailed?.(error, { verb, ...(namespace ? { namespace } : {}), ...(name ? { name } : {}) });
+        options.observer?.requestFailed?.(error, {
+          verb,
+          ...(namespace ? { namespace } : {}),
+          ...(name ? { name } : {}),
+        });
         sendError(res, error, resource === EXECUTIONS ? 'WorkflowExecution' : 'WorkflowRevision', name);
       }
     };
@@ -63,90 +76,135 @@ export function executionRoutes(options: ExecutionRestOptions): Router {
 
   // Collections.
   for (const path of ['/namespaces/:namespace/workflowexecutions', '/workflowexecutions']) {
-    router.get(path, handle(EXECUTIONS, listVerb, (req, res) => (isWatch(req) ? watchExecutions(req, res) : listExecutions(req, res))));
+    router.get(
+      path,
+      handle(EXECUTIONS, listVerb, (req, res) =>
+        isWatch(req) ? watchExecutions(req, res) : listExecutions(req, res),
+      ),
+    );
   }
   router.post(
     '/namespaces/:namespace/workflowexecutions',
-    handle(EXECUTIONS, () => 'create', async (req, res, user) => {
-      const body = parseJson(await readBody(req));
-      const namespace = req.params.namespace as string;
-      const warnings = fieldValidation(req, body);
-      const request = validateCreate(body, namespace);
-      const controller = new AbortController();
-      // A client that goes away cancels its execution (it is still recorded, as Cancelled).
-      const onClose = () => {
-        if (!res.writableFinished) controller.abort();
-      };
-      res.once('close', onClose);
-      const dryRun = queryValues(req, 'dryRun');
-      if (dryRun.some((v) => v !== 'All')) throw new SyncflowError('BadRequest', `dryRun=${dryRun.join(',')} is not supported: use dryRun=All`);
-      const traceparent = req.headers.traceparent;
-      const object = await service.run(request, {
-        user: user.username,
-        dryRun: dryRun.length > 0,
-        signal: controller.signal,
-        waitForHistory: true,
-        ...(typeof traceparent === 'string' ? { traceparent } : {}),
-      });
-      res.off('close', onClose);
-      for (const warning of warnings) res.append('Warning', warning);
-      res.setHeader('Syncflow-Execution', `${object.metadata.namespace}/${object.metadata.name}`);
-      sendObject(req, res, 201, object);
-    }),
+    handle(
+      EXECUTIONS,
+      () => 'create',
+      async (req, res, user) => {
+        const body = parseJson(await readBody(req));
+        const namespace = req.params.namespace as string;
+        const warnings = fieldValidation(req, body);
+        const request = validateCreate(body, namespace);
+        const controller = new AbortController();
+        // A client that goes away cancels its execution (it is still recorded, as Cancelled).
+        const onClose = () => {
+          if (!res.writableFinished) controller.abort();
+        };
+        res.once('close', onClose);
+        const dryRun = queryValues(req, 'dryRun');
+        if (dryRun.some((v) => v !== 'All'))
+          throw new SyncflowError(
+            'BadRequest',
+            `dryRun=${dryRun.join(',')} is not supported: use dryRun=All`,
+          );
+        const traceparent = req.headers.traceparent;
+        const object = await service.run(request, {
+          user: user.username,
+          dryRun: dryRun.length > 0,
+          signal: controller.signal,
+          waitForHistory: true,
+          ...(typeof traceparent === 'string' ? { traceparent } : {}),
+        });
+        res.off('close', onClose);
+        for (const warning of warnings) res.append('Warning', warning);
+        res.setHeader('Syncflow-Execution', `${object.metadata.namespace}/${object.metadata.name}`);
+        sendObject(req, res, 201, object);
+      },
+    ),
   );
   router.delete(
     '/namespaces/:namespace/workflowexecutions',
-    handle(EXECUTIONS, () => 'deletecollection', async (req, res) => {
-      const deleted = await store.deleteCollection(filterOf(req));
-      res.status(200).json(listObject(deleted, await store.currentResourceVersion()));
-    }),
+    handle(
+      EXECUTIONS,
+      () => 'deletecollection',
+      async (req, res) => {
+        const deleted = await store.deleteCollection(filterOf(req));
+        res.status(200).json(listObject(deleted, await store.currentResourceVersion()));
+      },
+    ),
   );
 
   // Single executions.
   const single = '/namespaces/:namespace/workflowexecutions/:name';
   router.get(
     single,
-    handle(EXECUTIONS, () => 'get', async (req, res) => {
-      sendObject(req, res, 200, await getExecution(req.params.namespace as string, req.params.name as string));
-    }),
+    handle(
+      EXECUTIONS,
+      () => 'get',
+      async (req, res) => {
+        sendObject(
+          req,
+          res,
+          200,
+          await getExecution(req.params.namespace as string, req.params.name as string),
+        );
+      },
+    ),
   );
   router.delete(
     single,
-    handle(EXECUTIONS, () => 'delete', async (req, res) => {
-      const deleted = await store.delete(req.params.namespace as string, req.params.name as string);
-      // Deletion is immediate (no finalizers), so the response is the object as it was.
-      res.status(200).json(deleted);
-    }),
+    handle(
+      EXECUTIONS,
+      () => 'delete',
+      async (req, res) => {
+        const deleted = await store.delete(req.params.namespace as string, req.params.name as string);
+        // Deletion is immediate (no finalizers), so the response is the object as it was.
+        res.status(200).json(deleted);
+      },
+    ),
   );
   router.patch(
     single,
-    handle(EXECUTIONS, () => 'patch', async (req, res) => {
-      const type = patchTypeOf(req.headers['content-type']);
-      const patch = parseJson(await readBody(req), 'patch');
-      const namespace = req.params.namespace as string;
-      const name = req.params.name as string;
-      const stored = await getExecution(namespace, name);
-      const patched = applyObjectPatch(stored, type, patch);
-      const { labels, annotations } = checkPatchedObject(stored, patched);
-      const rv = (patched as WorkflowExecution).metadata?.resourceVersion;
-      const updated = await store.updateMetadata(namespace, name, {
-        labels,
-        annotations,
-        ...(rv && rv !== stored.metadata.resourceVersion ? { resourceVersion: rv } : {}),
-      });
-      sendObject(req, res, 200, updated);
-    }),
+    handle(
+      EXECUTIONS,
+      () => 'patch',
+      async (req, res) => {
+        const type = patchTypeOf(req.headers['content-type']);
+        const patch = parseJson(await readBody(req), 'patch');
+        const namespace = req.params.namespace as string;
+        const name = req.params.name as string;
+        const stored = await getExecution(namespace, name);
+        const patched = applyObjectPatch(stored, type, patch);
+        const { labels, annotations } = checkPatchedObject(stored, patched);
+        const rv = (patched as WorkflowExecution).metadata?.resourceVersion;
+        const updated = await store.updateMetadata(namespace, name, {
+          labels,
+          annotations,
+          ...(rv && rv !== stored.metadata.resourceVersion ? { resourceVersion: rv } : {}),
+        });
+        sendObject(req, res, 200, updated);
+      },
+    ),
   );
-  router.put(single, handle(EXECUTIONS, () => 'update', async () => {
-    throw new SyncflowError('MethodNotAllowed', 'executions are immutable: use PATCH to change labels or annotations');
-  }));
+  router.put(
+    single,
+    handle(
+      EXECUTIONS,
+      () => 'update',
+      async () => {
+        throw new SyncflowError(
+          'MethodNotAllowed',
+          'executions are immutable: use PATCH to change labels or annotations',
+        );
+      },
+    ),
+  );
 
   // Revisions (read-only).
   for (const path of ['/namespaces/:namespace/workflowrevisions', '/workflowrevisions']) {
     router.get(
       path,
       handle(REVISIONS, listVerb, async (req, res) => {
-        if (isWatch(req)) throw new SyncflowError('MethodNotAllowed', 'workflowrevisions cannot be watched; list them');
+        if (isWatch(req))
+          throw new SyncflowError('MethodNotAllowed', 'workflowrevisions cannot be watched; list them');
         const list = await store.listRevisions({
           ...(req.params.namespace ? { namespace: req.params.namespace as string } : {}),
           ...optionalQuery(req, 'labelSelector', 'labelSelector'),
@@ -154,13 +212,27 @@ export function executionRoutes(options: ExecutionRestOptions): Router {
         });
         const items = list.items.map(revisionObject);
         if (wantsTable(req.headers.accept)) {
-          res.status(200).json(revisionTable({ items, resourceVersion: list.resourceVersion, ...(list.continue ? { continue: list.continue } : {}) }, tableOptions(req)));
+          res
+            .status(200)
+            .json(
+              revisionTable(
+                {
+                  items,
+                  resourceVersion: list.resourceVersion,
+                  ...(list.continue ? { continue: list.continue } : {}),
+                },
+                tableOptions(req),
+              ),
+            );
           return;
         }
         res.status(200).json({
           apiVersion: EXECUTION_API_VERSION,
           kind: 'WorkflowRevisionList',
-          metadata: { resourceVersion: list.resourceVersion, ...(list.continue ? { continue: list.continue } : {}) },
+          metadata: {
+            resourceVersion: list.resourceVersion,
+            ...(list.continue ? { continue: list.continue } : {}),
+          },
           items,
         });
       }),
@@ -168,13 +240,22 @@ export function executionRoutes(options: ExecutionRestOptions): Router {
   }
   router.get(
     '/namespaces/:namespace/workflowrevisions/:name',
-    handle(REVISIONS, () => 'get', async (req, res) => {
-      const revision = await store.getRevision(req.params.namespace as string, req.params.name as string);
-      if (!revision) throw new SyncflowError('NotFound', `workflowrevisions.execution.syncflow.io "${String(req.params.name)}" not found`);
-      const object = revisionObject(revision);
-      if (wantsTable(req.headers.accept)) res.status(200).json(revisionTable({ items: [object] }, tableOptions(req)));
-      else res.status(200).json(object);
-    }),
+    handle(
+      REVISIONS,
+      () => 'get',
+      async (req, res) => {
+        const revision = await store.getRevision(req.params.namespace as string, req.params.name as string);
+        if (!revision)
+          throw new SyncflowError(
+            'NotFound',
+            `workflowrevisions.execution.syncflow.io "${String(req.params.name)}" not found`,
+          );
+        const object = revisionObject(revision);
+        if (wantsTable(req.headers.accept))
+          res.status(200).json(revisionTable({ items: [object] }, tableOptions(req)));
+        else res.status(200).json(object);
+      },
+    ),
   );
 
   return router;
@@ -182,30 +263,42 @@ export function executionRoutes(options: ExecutionRestOptions): Router {
   async function getExecution(namespace: string, name: string): Promise<WorkflowExecution> {
     // The writer's queue first: an execution leaves it only once the store has it.
     const found = service.recentExecution(namespace, name) ?? (await store.get(namespace, name));
-    if (!found) throw new SyncflowError('NotFound', `workflowexecutions.execution.syncflow.io "${name}" not found`);
+    if (!found)
+      throw new SyncflowError('NotFound', `workflowexecutions.execution.syncflow.io "${name}" not found`);
     return found;
   }
 
   async function listExecutions(req: Request, res: Response): Promise<void> {
     const list = await store.list({ ...filterOf(req), ...limitAndContinue(req) });
     if (wantsTable(req.headers.accept)) {
-      res.status(200).json(
-        executionTable({ items: list.items, resourceVersion: list.resourceVersion, ...(list.continue ? { continue: list.continue } : {}) }, tableOptions(req)),
-      );
+      res
+        .status(200)
+        .json(
+          executionTable(
+            {
+              items: list.items,
+              resourceVersion: list.resourceVersion,
+              ...(list.continue ? { continue: list.continue } : {}),
+            },
+            tableOptions(req),
+          ),
+        );
       return;
     }
     res.status(200).json(listObject(list.items, list.resourceVersion, list.continue));
   }
 
   async function watchExecutions(req: Request, res: Response): Promise<void> {
-    const resourceVersion = typeof req.query.resourceVersion === 'string' ? req.query.resourceVersion : undefined;
+    const resourceVersion =
+      typeof req.query.resourceVersion === 'string' ? req.query.resourceVersion : undefined;
     const watch = await store.watch({ ...filterOf(req), ...(resourceVersion ? { resourceVersion } : {}) });
     const asTable = wantsTable(req.headers.accept);
     res.status(200);
     res.setHeader('Content-Type', 'application/json');
     res.setHeader('Cache-Control', 'no-cache, private');
     res.flushHeaders();
-    let lastVersion = resourceVersion && resourceVersion !== '0' ? resourceVersion : await store.currentResourceVersion();
+    let lastVersion =
+      resourceVersion && resourceVersion !== '0' ? resourceVersion : await store.currentResourceVersion();
     const timeoutSeconds = Number(req.query.timeoutSeconds);
     const timers: NodeJS.Timeout[] = [];
     const stop = () => {
@@ -213,10 +306,13 @@ export function executionRoutes(options: ExecutionRestOptions): Router {
       watch.close();
     };
     res.on('close', stop);
-    if (Number.isFinite(timeoutSeconds) && timeoutSeconds > 0) timers.push(setTimeout(() => res.end(), timeoutSeconds * 1000));
+    if (Number.isFinite(timeoutSeconds) && timeoutSeconds > 0)
+      timers.push(setTimeout(() => res.end(), timeoutSeconds * 1000));
     if (req.query.allowWatchBookmarks === 'true') {
       const interval = setInterval(() => {
-        res.write(`${JSON.stringify({ type: 'BOOKMARK', object: { apiVersion: EXECUTION_API_VERSION, kind: 'WorkflowExecution', metadata: { resourceVersion: lastVersion } } })}\n`);
+        res.write(
+          `${JSON.stringify({ type: 'BOOKMARK', object: { apiVersion: EXECUTION_API_VERSION, kind: 'WorkflowExecution', metadata: { resourceVersion: lastVersion } } })}\n`,
+        );
       }, options.bookmarkIntervalMs ?? 15_000);
       timers.push(interval);
     }
@@ -241,7 +337,9 @@ function tableEvent(event: WatchEvent, req: Request): unknown {
 
 function tableOptions(req: Request): { includeObject?: 'None' | 'Metadata' | 'Object' } {
   const include = req.query.includeObject;
-  return include === 'None' || include === 'Metadata' || include === 'Object' ? { includeObject: include } : {};
+  return include === 'None' || include === 'Metadata' || include === 'Object'
+    ? { includeObject: include }
+    : {};
 }
 
 function isWatch(req: Request): boolean {
@@ -263,7 +361,11 @@ function limitAndContinue(req: Request): { limit?: number; continue?: string } {
   const out: { limit?: number; continue?: string } = {};
   if (req.query.limit !== undefined) {
     const limit = Number(req.query.limit);
-    if (!Number.isInteger(limit) || limit < 0) throw new SyncflowError('BadRequest', `limit=${String(req.query.limit)} must be a non-negative integer`);
+    if (!Number.isInteger(limit) || limit < 0)
+      throw new SyncflowError(
+        'BadRequest',
+        `limit=${String(req.query.limit)} must be a non-negative integer`,
+      );
     if (limit > 0) out.limit = limit;
   }
   if (typeof req.query.continue === 'string' && req.query.continue) out.continue = req.query.continue;
@@ -282,11 +384,18 @@ function filterOf(req: Request) {
 function fieldValidation(req: Request, body: unknown): string[] {
   const raw = typeof req.query.fieldValidation === 'string' ? req.query.fieldValidation : undefined;
   const directive = parseFieldValidation(raw);
-  if (!directive) throw new SyncflowError('BadRequest', `fieldValidation=${String(raw)} is not supported: use Strict, Warn or Ignore`);
+  if (!directive)
+    throw new SyncflowError(
+      'BadRequest',
+      `fieldValidation=${String(raw)} is not supported: use Strict, Warn or Ignore`,
+    );
   const declared = body as { kind?: unknown; apiVersion?: unknown };
   const outcome = fieldValidationOutcome(directive, validateExecutionFields(body), {
     kind: typeof declared.kind === 'string' ? declared.kind : 'WorkflowExecution',
-    version: typeof declared.apiVersion === 'string' ? (declared.apiVersion.split('/')[1] ?? 'v1alpha1') : 'v1alpha1',
+    version:
+      typeof declared.apiVersion === 'string'
+        ? (declared.apiVersion.split('/')[1] ?? 'v1alpha1')
+        : 'v1alpha1',
   });
   if (outcome.badRequest) throw new SyncflowError('BadRequest', outcome.badRequest.message);
   return outcome.warnings;
@@ -329,7 +438,11 @@ function sendObject(req: Request, res: Response, code: number, object: WorkflowE
 /** Writes an error as a Kubernetes Status, with Retry-After for 429 and 503. */
 export function sendError(res: Response, error: unknown, kind: string, name?: string): void {
   const retryAfter = error instanceof SyncflowError ? retryAfterSeconds(error.status) : undefined;
-  const status = statusFromError(error, { kind, ...(name ? { name } : {}), ...(retryAfter ? { retryAfterSeconds: retryAfter } : {}) });
+  const status = statusFromError(error, {
+    kind,
+    ...(name ? { name } : {}),
+    ...(retryAfter ? { retryAfterSeconds: retryAfter } : {}),
+  });
   if (res.headersSent) {
     res.end();
     return;
@@ -337,4 +450,3 @@ export function sendError(res: Response, error: unknown, kind: string, name?: st
   setRetryAfter(res, status.code);
   res.status(status.code).json(status);
 }
-

@@ -78,11 +78,17 @@ export class TestUpstream {
 }
 
 /** Answers JSON with a status after an optional delay (the delay ends early if the client leaves). */
-export function json(status: number, body: unknown, options: { delayMs?: number; headers?: Record<string, string> } = {}): RouteHandler {
+export function json(
+  status: number,
+  body: unknown,
+  options: { delayMs?: number; headers?: Record<string, string> } = {},
+): RouteHandler {
   return async (_req, res) => {
     if (options.delayMs) await delay(options.delayMs, res);
     if (res.destroyed) return;
-    res.writeHead(status, { 'content-type': 'application/json', ...options.headers }).end(JSON.stringify(body));
+    res
+      .writeHead(status, { 'content-type': 'application/json', ...options.headers })
+      .end(JSON.stringify(body));
   };
 }
 

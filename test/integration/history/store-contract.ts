@@ -79,7 +79,9 @@ export function describeStoreContract(title: string, harness: () => StoreHarness
     });
 
     beforeEach(async () => {
-      await pool.query('TRUNCATE executions, task_executions, execution_changes, workflow_revisions, execution_name_reservations');
+      await pool.query(
+        'TRUNCATE executions, task_executions, execution_changes, workflow_revisions, execution_name_reservations',
+      );
       await pool.query('UPDATE history_state SET compacted_rv = 0');
       store = newStore();
     });
@@ -184,13 +186,18 @@ export function describeStoreContract(title: string, harness: () => StoreHarness
         await store.insertExecutions([x]);
         expect(await store.reserveName('shop', x.metadata.name, 60_000), 'stored').to.equal(false);
         expect(await store.reserveName('shop', 'r2', -1_000)).to.equal(true);
-        expect(await store.reserveName('shop', 'r2', 60_000), 'an expired reservation is taken over').to.equal(true);
+        expect(
+          await store.reserveName('shop', 'r2', 60_000),
+          'an expired reservation is taken over',
+        ).to.equal(true);
         expect(await store.reserveName('shop', 'r3', -1_000)).to.equal(true);
         expect(await store.reserveName('shop', 'r4', -1_000)).to.equal(true);
         expect(await store.purgeNameReservations(1)).to.equal(1);
         expect(await store.purgeNameReservations(10)).to.equal(1);
         expect(await store.purgeNameReservations(10)).to.equal(0);
-        expect(await store.reserveName('shop', 'r1', 60_000), 'unexpired reservations are kept').to.equal(false);
+        expect(await store.reserveName('shop', 'r1', 60_000), 'unexpired reservations are kept').to.equal(
+          false,
+        );
       });
 
       it('releases a reservation on request (an execution refused before it ran)', async () => {
@@ -214,7 +221,9 @@ export function describeStoreContract(title: string, harness: () => StoreHarness
       });
 
       it('lets exactly one of many concurrent reservations of a name win', async () => {
-        const results = await Promise.all(Array.from({ length: 12 }, () => store.reserveName('shop', 'contended', 60_000)));
+        const results = await Promise.all(
+          Array.from({ length: 12 }, () => store.reserveName('shop', 'contended', 60_000)),
+        );
         expect(results.filter(Boolean)).to.have.length(1);
       });
 
