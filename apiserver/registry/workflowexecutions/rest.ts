@@ -212,18 +212,16 @@ export function executionRoutes(options: ExecutionRestOptions): Router {
         });
         const items = list.items.map(revisionObject);
         if (wantsTable(req.headers.accept)) {
-          res
-            .status(200)
-            .json(
-              revisionTable(
-                {
-                  items,
-                  resourceVersion: list.resourceVersion,
-                  ...(list.continue ? { continue: list.continue } : {}),
-                },
-                tableOptions(req),
-              ),
-            );
+          res.status(200).json(
+            revisionTable(
+              {
+                items,
+                resourceVersion: list.resourceVersion,
+                ...(list.continue ? { continue: list.continue } : {}),
+              },
+              tableOptions(req),
+            ),
+          );
           return;
         }
         res.status(200).json({
@@ -271,18 +269,16 @@ export function executionRoutes(options: ExecutionRestOptions): Router {
   async function listExecutions(req: Request, res: Response): Promise<void> {
     const list = await store.list({ ...filterOf(req), ...limitAndContinue(req) });
     if (wantsTable(req.headers.accept)) {
-      res
-        .status(200)
-        .json(
-          executionTable(
-            {
-              items: list.items,
-              resourceVersion: list.resourceVersion,
-              ...(list.continue ? { continue: list.continue } : {}),
-            },
-            tableOptions(req),
-          ),
-        );
+      res.status(200).json(
+        executionTable(
+          {
+            items: list.items,
+            resourceVersion: list.resourceVersion,
+            ...(list.continue ? { continue: list.continue } : {}),
+          },
+          tableOptions(req),
+        ),
+      );
       return;
     }
     res.status(200).json(listObject(list.items, list.resourceVersion, list.continue));
