@@ -32,6 +32,7 @@ fi
 check typecheck npx tsc --noEmit
 check lint npx eslint --max-warnings 0 .
 check format npx prettier --check --log-level warn .
+check dead-exports npx knip --no-progress
 check crds-up-to-date npx tsx hack/generate-crds.ts --check
 check validators-up-to-date npx tsx hack/generate-validators.ts --check
 check openapi-up-to-date npx tsx hack/generate-openapi.ts --check

@@ -15,9 +15,8 @@ import { RetentionSweeper, type RetentionOptions } from './retention.ts';
 import { ExecutionWriter, type ExecutionWriterOptions } from './writer.ts';
 
 export { PgExecutionStore } from './pg-store.ts';
-export { ExecutionWriter, type WriteReservation } from './writer.ts';
+export { ExecutionWriter } from './writer.ts';
 export { RetentionSweeper } from './retention.ts';
-export { parseFieldSelector, parseLabelSelector } from './selector.ts';
 export type * from './store.ts';
 
 /** Options of the history; the caller reads flags and environment, not this module. */

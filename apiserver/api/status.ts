@@ -79,16 +79,3 @@ export function statusFromError(error: unknown, subject: StatusSubject = {}): Ku
   return failureStatus(500, 'internal error: the server could not complete the request', subject);
 }
 
-/** A success Status (for delete responses that return no object). */
-export function successStatus(subject: StatusSubject = {}): KubeStatus {
-  return {
-    kind: 'Status',
-    apiVersion: 'v1',
-    metadata: {},
-    status: 'Success',
-    message: '',
-    reason: '',
-    code: 200,
-    ...(subject.kind || subject.name ? { details: { group: EXECUTION_GROUP, ...subject } } : {}),
-  } as KubeStatus;
-}

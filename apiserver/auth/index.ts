@@ -10,5 +10,4 @@ export {
   handshakeVerdict,
   parseCertificateBundle,
   peerCertificateChain,
-  type HandshakeVerdict,
 } from './certificates.ts';

@@ -319,5 +319,3 @@ export type HttpMethod = (typeof HTTP_METHODS)[number];
 export type RetryClass = (typeof RETRY_CLASSES)[number];
 export type Condition = Static<typeof Condition>;
 
-/** Used by generators that walk the schema tree. */
-export type SchemaNode = TSchema;
