@@ -78,4 +78,3 @@ export function statusFromError(error: unknown, subject: StatusSubject = {}): Ku
   }
   return failureStatus(500, 'internal error: the server could not complete the request', subject);
 }
-

@@ -8,7 +8,7 @@
  * - `UserJson` marks places where user-provided JSON lives (schemas, templated bodies, inputs,
  *   outputs); only those carry `x-kubernetes-preserve-unknown-fields`.
  */
-import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { Type, type Static } from '@sinclair/typebox';
 import {
   DURATION_PATTERN,
   HTTP_METHODS,
@@ -318,4 +318,3 @@ export type ExecutionPlan = Static<typeof ExecutionPlan>;
 export type HttpMethod = (typeof HTTP_METHODS)[number];
 export type RetryClass = (typeof RETRY_CLASSES)[number];
 export type Condition = Static<typeof Condition>;
-
