@@ -4,6 +4,7 @@
  */
 import type { CompiledWorkflow } from '../definitions/compile.ts';
 import type { Logger } from '../logger.ts';
+import type { ExecutionEvent } from '../model/events.ts';
 import type { TaskExecutionStatus, WorkflowExecutionStatus } from '../model/schema.ts';
 
 /** Where a secret value lives: key `key` of Secret `secretName` in `namespace`. */
@@ -66,4 +67,10 @@ export interface ExecutionObserver {
   executionStarted?(event: ExecutionStartedEvent): void;
   taskFinished?(event: TaskFinishedEvent): void;
   executionFinished?(event: ExecutionFinishedEvent): void;
+  /**
+   * Every live event of the execution (DESIGN §9), sequence-numbered, secrets redacted, outputs
+   * bounded. Events may share values with the execution: read them, never mutate them. The engine
+   * builds no event unless some observer has this hook.
+   */
+  event?(event: ExecutionEvent): void;
 }

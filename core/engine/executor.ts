@@ -8,6 +8,7 @@
 import type { CompiledStep, CompiledTask, CompiledWorkflow } from '../definitions/compile.ts';
 import { SyncflowError, type ErrorCode } from '../errors.ts';
 import { SILENT_LOGGER } from '../logger.ts';
+import { boundedOutput, type ExecutionEvent } from '../model/events.ts';
 import { LIMITS } from '../model/resources.ts';
 import type { TaskExecutionStatus, TaskPhase, WorkflowExecutionStatus } from '../model/schema.ts';
 import { schemaErrorsToFieldErrors } from '../schema/json-schema.ts';
@@ -98,6 +99,16 @@ interface AttemptOutcome {
   aborted?: boolean;
 }
 
+/** An event before the executor stamps its sequence number and time. */
+type UnstampedEvent = ExecutionEvent extends infer E
+  ? E extends ExecutionEvent
+    ? Omit<E, 'seq' | 'time'>
+    : never
+  : never;
+
+/** Why a step was skipped: the index of the data dependency that did not succeed, or its `when`. */
+const SKIPPED_BY_WHEN = -1;
+
 const prepared = new WeakMap<CompiledWorkflow, PreparedGraph>();
 
 function prepare(workflow: CompiledWorkflow): PreparedGraph {
@@ -166,6 +177,11 @@ class Execution {
   private redactorOf: { redactor: SecretRedactor; values: number } | undefined;
   private readonly trace: TraceContext;
   private readonly observers: ExecutionObserver[];
+  /** Some observer takes live events: without one, no event is ever built. */
+  private readonly live: boolean;
+  /** Sequence number and time of the last live event. */
+  private seq = 0;
+  private lastEventTime = '';
   private readonly scope: TemplateScope;
   private readonly start: number;
   private readonly deadlineAt: number;
@@ -194,6 +210,7 @@ class Execution {
     this.observers = [executor.observer, options.observer].filter(
       (o): o is ExecutionObserver => o !== undefined,
     );
+    this.live = this.observers.some((o) => o.event !== undefined);
     this.scope = new ExecutionScope(input, this);
     this.start = executor.clock.now();
     this.deadlineAt = this.start + workflow.timeoutMs;
@@ -204,6 +221,7 @@ class Execution {
     const { clock } = this.executor;
     const startTime = iso(this.start);
     this.notify('executionStarted', { workflow: this.workflow, input: this.input, startTime });
+    if (this.live) this.emit(this.startedEvent());
     const deadline = clock.setTimer(deadlinePassed, this.workflow.timeoutMs, this);
     const signal = this.options.signal;
     try {
@@ -276,7 +294,7 @@ class Execution {
     }
     for (const d of this.graph.dataDependencies[i] as number[]) {
       if (this.phases[d] !== 'Succeeded') {
-        this.finish(i, { phase: 'Skipped' });
+        this.finish(i, { phase: 'Skipped' }, d);
         return;
       }
     }
@@ -305,7 +323,7 @@ class Execution {
         }
       }
       if (!run) {
-        this.finish(i, { phase: 'Skipped' });
+        this.finish(i, { phase: 'Skipped' }, SKIPPED_BY_WHEN);
         return;
       }
     }
@@ -345,7 +363,11 @@ class Execution {
   }
 
   /** Records a final phase, releases dependents and, on a failing step, stops the execution. */
-  private finish(i: number, outcome: Partial<Omit<TaskOutcome, 'phase'>> & { phase: TaskPhase }): void {
+  private finish(
+    i: number,
+    outcome: Partial<Omit<TaskOutcome, 'phase'>> & { phase: TaskPhase },
+    skippedBy?: number,
+  ): void {
     if (this.broken) return;
     const step = this.graph.steps[i] as CompiledStep;
     const now = this.executor.clock.now();
@@ -367,6 +389,7 @@ class Execution {
     if (outcome.attemptLog?.length) record.attemptLog = outcome.attemptLog;
     this.records[i] = record;
     this.finished++;
+    if (this.live) this.emit(this.finishedEvent(record, skippedBy));
     // An internal error is the engine's, not the upstream's: `onError: continue` does not cover it.
     if (
       outcome.phase === 'Failed' &&
@@ -385,7 +408,9 @@ class Execution {
       this.notify('taskFinished', { workflow: this.workflow, task: this.redactor().value(record) });
     }
     for (const d of this.graph.dependents[i] as number[]) {
-      if (--(this.pending[d] as number) === 0) this.ready(d);
+      const ready = --(this.pending[d] as number) === 0;
+      if (this.live) this.emit({ type: 'Signal', from: step.id, to: this.idOf(d), ready });
+      if (ready) this.ready(d);
     }
     this.pump();
     if (this.finished === this.n) this.done();
@@ -431,6 +456,14 @@ class Execution {
       const carriers = secrets ? secretCarriers(request, secrets) : NO_CARRIERS;
       for (;;) {
         const attempt = ++state.attempts;
+        if (this.live) {
+          this.emit({
+            type: 'TaskStarted',
+            task: step.id,
+            attempt,
+            request: `${task.method} ${request.url}`,
+          });
+        }
         const outcome = await this.attempt(step, request, carriers, state.attemptLog, attempt);
         if (outcome.status !== undefined) state.httpStatus = outcome.status;
         if (outcome.ok) {
@@ -455,6 +488,15 @@ class Execution {
             error.reason,
             `${error.message}; retry not started: it could not finish before the workflow deadline`,
           );
+        }
+        if (this.live) {
+          this.emit({
+            type: 'TaskRetrying',
+            task: step.id,
+            attempt,
+            reason: `${error.reason}: ${error.message}`,
+            delayMs: delay,
+          });
         }
         if (delay > 0) await this.sleep(delay);
       }
@@ -747,6 +789,7 @@ class Execution {
     status.tasks = this.records;
     const redacted = this.redactor().value(status);
     this.notify('executionFinished', { workflow: this.workflow, status: redacted });
+    if (this.live) this.emit({ type: 'ExecutionFinished', status: boundedStatus(redacted) });
     return redacted;
   }
 
@@ -798,8 +841,106 @@ class Execution {
       tasks,
     };
     this.notify('executionFinished', { workflow: this.workflow, status });
+    if (this.live) this.emit({ type: 'ExecutionFinished', status });
     return status;
   }
+
+  private idOf(i: number): string {
+    return (this.graph.steps[i] as CompiledStep).id;
+  }
+
+  /** `ExecutionStarted` with the graph a viewer draws before anything runs. */
+  private startedEvent(): UnstampedEvent {
+    const { steps, dependents } = this.graph;
+    const edges: { from: string; to: string }[] = [];
+    for (let i = 0; i < this.n; i++)
+      for (const d of dependents[i] as number[]) edges.push({ from: this.idOf(i), to: this.idOf(d) });
+    return {
+      type: 'ExecutionStarted',
+      namespace: this.workflow.namespace,
+      workflow: this.workflow.name,
+      revision: this.workflow.revision,
+      graph: { tasks: steps.map((s) => ({ id: s.id, taskRef: s.taskRef })), edges },
+    };
+  }
+
+  /** `TaskSkipped` with its reason, or `TaskFinished` with the output bounded. */
+  private finishedEvent(record: TaskExecutionStatus, skippedBy: number | undefined): UnstampedEvent {
+    if (record.phase === 'Skipped') {
+      const step = this.graph.steps[this.graph.index.get(record.id) as number] as CompiledStep;
+      return {
+        type: 'TaskSkipped',
+        task: record.id,
+        reason:
+          skippedBy === undefined || skippedBy === SKIPPED_BY_WHEN
+            ? `when \`${step.when?.source ?? ''}\` is false`
+            : `uses the output of ${this.idOf(skippedBy)}, which did not succeed`,
+      };
+    }
+    const event: UnstampedEvent = {
+      type: 'TaskFinished',
+      task: record.id,
+      phase: record.phase as 'Succeeded' | 'Failed' | 'Cancelled',
+    };
+    if (record.httpStatus !== undefined) event.httpStatus = record.httpStatus;
+    if (record.durationMs !== undefined) event.durationMs = record.durationMs;
+    if (record.attempts !== undefined) event.attempts = record.attempts;
+    if (record.phase === 'Succeeded') event.output = boundedOutput(record.output);
+    if (record.error) event.error = record.error;
+    return event;
+  }
+
+  /**
+   * Stamps a live event (sequence number, time), redacts it and hands it to every observer that
+   * takes events. Called only behind `this.live`; a failure here never touches the execution.
+   */
+  private emit(unstamped: UnstampedEvent): void {
+    const stamped = unstamped as ExecutionEvent;
+    stamped.seq = ++this.seq;
+    try {
+      this.lastEventTime = iso(this.executor.clock.now());
+    } catch {
+      // A clock that throws breaks the execution, whose end is still reported: keep the last time.
+    }
+    stamped.time = this.lastEventTime;
+    let event: ExecutionEvent;
+    try {
+      event = this.redactor().value(stamped);
+    } catch (error) {
+      this.executor.logger.warn(
+        { workflow: `${this.workflow.namespace}/${this.workflow.name}`, error: this.describe(error) },
+        'execution event not built',
+      );
+      return;
+    }
+    for (const observer of this.observers) {
+      if (!observer.event) continue;
+      try {
+        observer.event(event);
+      } catch (error) {
+        this.executor.logger.warn(
+          {
+            workflow: `${this.workflow.namespace}/${this.workflow.name}`,
+            hook: 'event',
+            error: this.describe(error),
+          },
+          'execution observer failed',
+        );
+      }
+    }
+  }
+}
+
+/** A final status as an event carries it: the output and every task's output bounded. */
+function boundedStatus(status: WorkflowExecutionStatus): WorkflowExecutionStatus {
+  const bounded = { ...status };
+  if ('output' in status) bounded.output = boundedOutput(status.output);
+  if (status.tasks) {
+    bounded.tasks = status.tasks.map((t) =>
+      t.output === undefined ? t : { ...t, output: boundedOutput(t.output) },
+    );
+  }
+  return bounded;
 }
 
 /** Which parts of a request carry a secret: they never follow a redirect to another origin. */
