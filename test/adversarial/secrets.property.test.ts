@@ -3,7 +3,8 @@
  * in a redirect, in a body that is not JSON, through a transport error naming the URL — in any
  * encoding an upstream may use, never appears in any encoding (not even its first characters) in
  * what the engine hands out: the final status and its task records, errors and attempt traces,
- * observer notifications, and log lines.
+ * observer notifications, every kind of live event (request lines, retry reasons, outputs, the
+ * final status), and log lines.
  */
 import { expect } from 'chai';
 import fc from 'fast-check';
@@ -11,6 +12,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { EgressPolicy } from '../../adapters/egress/policy.ts';
 import type { EngineLogger, ExecutionObserver } from '../../core/engine/collaborators.ts';
+import type { ExecutionEvent } from '../../core/model/events.ts';
 import { DagExecutor } from '../../core/engine/executor.ts';
 import { UndiciTaskClient } from '../../adapters/http-client.ts';
 import type { TaskHttpClient } from '../../core/engine/task-http.ts';
@@ -175,6 +177,8 @@ describe('secrets never escape, in any encoding (property)', function () {
   });
 
   it('no echo of a secret in any encoding survives into status, records, errors, traces, events or logs', async () => {
+    /** Kinds of live event seen over all runs: every kind must have been checked. */
+    const kinds = new Set<ExecutionEvent['type']>();
     await fc.assert(
       fc.asyncProperty(
         secretArb,
@@ -191,11 +195,13 @@ spec:
     query: {k: "{{secrets.key}}"}
     headers: {X-Api-Key: "{{secrets.key}}", Authorization: "Bearer {{secrets.key}}"}
   secrets: [{name: key, secretKeyRef: {name: api, key: key}}]
+  retry: {maxAttempts: 2, backoff: {initial: 1ms}}
 ---
 kind: Workflow
 spec:
   tasks:
 ${echoes.map((_, i) => `  - {id: t${i}, taskRef: {name: echo}, input: {i: "${i}"}, onError: continue}`).join('\n')}
+  - {id: gated, taskRef: {name: echo}, input: {i: "0"}, dependsOn: [t0], when: "input.go == true"}
   output:
 ${echoes.map((_, i) => `    t${i}: "{{tasks.t${i}.output}}"\n    line${i}: "saw {{tasks.t${i}.output}}"`).join('\n')}
 `;
@@ -203,6 +209,10 @@ ${echoes.map((_, i) => `    t${i}: "{{tasks.t${i}.output}}"\n    line${i}: "saw 
           const observer: ExecutionObserver = {
             taskFinished: (e) => events.push(e.task),
             executionFinished: (e) => events.push(e.status),
+            event: (e) => {
+              kinds.add(e.type);
+              events.push(e);
+            },
           };
           const logs: unknown[] = [];
           const logger: EngineLogger = { warn: (f, m) => logs.push(f, m), debug: (f, m) => logs.push(f, m) };
@@ -229,5 +239,14 @@ ${echoes.map((_, i) => `    t${i}: "{{tasks.t${i}.output}}"\n    line${i}: "saw 
       ),
       { numRuns: 200 },
     );
+    expect([...kinds].sort()).to.deep.equal([
+      'ExecutionFinished',
+      'ExecutionStarted',
+      'Signal',
+      'TaskFinished',
+      'TaskRetrying',
+      'TaskSkipped',
+      'TaskStarted',
+    ]);
   });
 });
