@@ -238,6 +238,37 @@ spec:
     expect(last.time).to.equal(events.at(-2)?.time);
   });
 
+  it('names the task whose missing output skipped a consumer, and reports a cancelled task as finished', async () => {
+    upstream.route('GET /e', json(200, { done: true })).route('GET /fail', json(500, {}));
+    const events: ExecutionEvent[] = [];
+    const executor = new DagExecutor({ http: client, observer: { event: (e) => events.push(e) } });
+    const workflow = compileFixture(
+      `${task('plain', '/e')}${task('fails', '/fail')}kind: Workflow
+spec:
+  maxConcurrency: 1
+  tasks:
+  - {id: gated, taskRef: {name: plain}, when: "input.go == true"}
+  - {id: consumer, taskRef: {name: plain}, input: {x: "{{tasks.gated.output}}"}}
+  - {id: broken, taskRef: {name: fails}}
+  - {id: queued, taskRef: {name: plain}}
+`,
+      upstream.base,
+    );
+    await executor.execute(workflow, { go: false });
+    expect(events.find((e) => e.type === 'TaskSkipped' && e.task === 'consumer')).to.deep.include({
+      reason: 'uses the output of gated, which did not succeed',
+    });
+    expect(events.find((e) => e.type === 'TaskFinished' && e.task === 'broken')).to.deep.include({
+      phase: 'Failed',
+      httpStatus: 500,
+    });
+    expect(events.find((e) => e.type === 'TaskFinished' && e.task === 'queued')).to.deep.include({
+      phase: 'Cancelled',
+    });
+    expect(events.at(-1)).to.deep.include({ type: 'ExecutionFinished' });
+    expect(events.map((e) => e.seq)).to.deep.equal(events.map((_, k) => k + 1));
+  });
+
   it('builds no event when no observer takes them: the clock is read exactly as often as without one', async () => {
     const reads = { count: 0 };
     const counting: Clock = { ...SYSTEM_CLOCK, now: () => (reads.count++, SYSTEM_CLOCK.now()) };
