@@ -6,7 +6,7 @@ import { Registry } from 'prom-client';
 import type { ExecuteOptions, WorkflowExecutor } from '../core/engine/executor.ts';
 import type { WorkflowExecutionStatus } from '../core/model/schema.ts';
 import { buildApp } from './app.ts';
-import { DefinitionCatalog } from '../core/definitions/catalog.ts';
+import { oneTaskCatalog } from '../core/definitions/testdata/one-task-catalog.ts';
 import { ExecutionService } from './execution/service.ts';
 import { openHistory, type History } from '../history/index.ts';
 import { TrustingGuard } from './http/guard.ts';
@@ -70,17 +70,7 @@ describe('server application limits', function () {
       retention: false,
       watchPollIntervalMs: 20,
     });
-    const catalog = new DefinitionCatalog();
-    catalog.upsert({
-      kind: 'WorkflowTask',
-      metadata: { name: 't', namespace: 'ns', resourceVersion: '1' },
-      spec: { http: { method: 'GET', url: 'http://x.svc/' } },
-    });
-    catalog.upsert({
-      kind: 'Workflow',
-      metadata: { name: 'wf', namespace: 'ns', resourceVersion: '2' },
-      spec: { tasks: [{ id: 'a', taskRef: { name: 't' } }] },
-    });
+    const catalog = oneTaskCatalog();
     const service = new ExecutionService({
       catalog,
       executor,

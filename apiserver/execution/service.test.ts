@@ -7,7 +7,7 @@ import { Registry } from 'prom-client';
 import { SyncflowError } from '../../core/errors.ts';
 import type { ExecuteOptions, WorkflowExecutor } from '../../core/engine/executor.ts';
 import type { WorkflowExecutionStatus } from '../../core/model/schema.ts';
-import { DefinitionCatalog } from '../../core/definitions/catalog.ts';
+import { oneTaskCatalog } from '../../core/definitions/testdata/one-task-catalog.ts';
 import type { ExecutionName } from '../../history/store.ts';
 import type { WorkflowExecution } from '../../core/model/execution.ts';
 import { RecordingLogger } from '../../history/testing.ts';
@@ -101,17 +101,7 @@ describe('ExecutionService', () => {
   let executor: FakeExecutor;
   let writer: ExecutionWriter;
   let background: string[];
-  const catalog = new DefinitionCatalog();
-  catalog.upsert({
-    kind: 'WorkflowTask',
-    metadata: { name: 't', namespace: 'ns', resourceVersion: '1' },
-    spec: { http: { method: 'GET', url: 'http://x.svc/' } },
-  });
-  catalog.upsert({
-    kind: 'Workflow',
-    metadata: { name: 'wf', namespace: 'ns', resourceVersion: '2' },
-    spec: { tasks: [{ id: 'a', taskRef: { name: 't' } }] },
-  });
+  const catalog = oneTaskCatalog();
 
   function service(random?: () => number): ExecutionService {
     return new ExecutionService({

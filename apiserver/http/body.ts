@@ -4,6 +4,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { SyncflowError } from '../../core/errors.ts';
+import { jsonTextDepth } from '../../core/model/depth.ts';
 import { LIMITS } from '../../core/model/resources.ts';
 
 /**
@@ -57,30 +58,11 @@ export function readBody(req: IncomingMessage, limit: number = LIMITS.maxRequest
   });
 }
 
-/** Deepest nesting of arrays/objects in JSON text, counted without parsing (cheap pre-check). */
-export function jsonDepth(text: string): number {
-  let depth = 0;
-  let max = 0;
-  let inString = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === 92)
-        i++; // backslash: skip the escaped character
-      else if (c === 34) inString = false;
-    } else if (c === 34) inString = true;
-    else if (c === 123 || c === 91) {
-      if (++depth > max) max = depth;
-    } else if (c === 125 || c === 93) depth--;
-  }
-  return max;
-}
-
 /** Parses a JSON body; 400 with the parser's position for malformed JSON, 422 when too deep. */
 export function parseJson(raw: Buffer, what = 'request body'): unknown {
   const text = raw.toString('utf8');
   if (text.trim() === '') throw new SyncflowError('BadRequest', `${what} is empty: send a JSON object`);
-  const depth = jsonDepth(text);
+  const depth = jsonTextDepth(text);
   if (depth > LIMITS.maxJsonDepth) {
     throw new SyncflowError(
       'BadRequest',

@@ -9,6 +9,7 @@ import type { CompiledStep, CompiledTask, CompiledWorkflow } from '../definition
 import { SyncflowError, type ErrorCode } from '../errors.ts';
 import { SILENT_LOGGER } from '../logger.ts';
 import { boundedOutput, type ExecutionEvent } from '../model/events.ts';
+import { jsonTextDepth } from '../model/depth.ts';
 import { LIMITS } from '../model/resources.ts';
 import type { TaskExecutionStatus, TaskPhase, WorkflowExecutionStatus } from '../model/schema.ts';
 import { schemaErrorsToFieldErrors } from '../schema/json-schema.ts';
@@ -24,7 +25,6 @@ import {
 import { Cancellation, type CallerSignal } from './cancellation.ts';
 import type { TaskHttpClient, TaskResponse } from './task-http.ts';
 import { checkWorkflowInput } from './input.ts';
-import { jsonTextExceedsDepth } from './json-depth.ts';
 import { MIN_SECRET_LENGTH, SecretRedactor } from './redact.ts';
 import { resolveRequest, type ResolvedRequest } from './request.ts';
 import { backoffDelayMs, retryAfterMs } from './retry.ts';
@@ -607,7 +607,7 @@ class Execution {
     if (body.length) {
       const text = body.toString('utf8');
       // Upstream JSON gets the depth limit of request bodies: every later walk over it is bounded.
-      if (jsonTextExceedsDepth(text, LIMITS.maxJsonDepth)) {
+      if (jsonTextDepth(text, LIMITS.maxJsonDepth) > LIMITS.maxJsonDepth) {
         return {
           ok: false,
           status,

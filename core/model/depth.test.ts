@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { valueDepth } from './depth.ts';
+import { jsonTextDepth, valueDepth } from './depth.ts';
 
 /** An array nested `levels` deep, built without recursion. */
 function nested(levels: number): unknown {
@@ -26,5 +26,23 @@ describe('valueDepth', () => {
   it('stops counting just past the limit', () => {
     expect(valueDepth(nested(10_000), 64)).to.equal(65);
     expect(valueDepth(nested(64), 64)).to.equal(64);
+  });
+});
+
+describe('jsonTextDepth', () => {
+  const cases: Array<[string, number]> = [
+    ['1', 0],
+    ['{}', 1],
+    ['[[[]]]', 3],
+    ['[{"a":[1]},{"b":2}]', 3],
+    ['["[[[[", "\\"[[["]', 1],
+    ['{"a\\\\":[[]]}', 3],
+  ];
+  for (const [text, depth] of cases)
+    it(`measures ${text} as ${depth}`, () => expect(jsonTextDepth(text)).to.equal(depth));
+
+  it('counts a million levels without the stack, and stops just past the limit', () => {
+    expect(jsonTextDepth('['.repeat(1_000_000))).to.equal(1_000_000);
+    expect(jsonTextDepth('['.repeat(1_000_000), 64)).to.equal(65);
   });
 });

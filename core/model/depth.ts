@@ -19,3 +19,26 @@ export function valueDepth(value: unknown, limit: number = Number.MAX_SAFE_INTEG
   }
   return deepest;
 }
+
+/**
+ * The nesting depth of JSON text (arrays and objects), counted in one pass without parsing, so that
+ * text from outside (request and upstream bodies) is measured before `JSON.parse` builds anything;
+ * stops counting once `limit` is passed.
+ */
+export function jsonTextDepth(text: string, limit: number = Number.MAX_SAFE_INTEGER): number {
+  let depth = 0;
+  let deepest = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 92)
+        i++; // backslash: skip the escaped character
+      else if (c === 34) inString = false;
+    } else if (c === 34) inString = true;
+    else if (c === 123 || c === 91) {
+      if (++depth > deepest && (deepest = depth) > limit) return deepest;
+    } else if (c === 125 || c === 93) depth--;
+  }
+  return deepest;
+}

@@ -14,7 +14,7 @@ import { aliasResolver } from '../../adapters/egress/host-aliases.ts';
 import { DagExecutor } from '../../core/engine/executor.ts';
 import { UndiciTaskClient } from '../../adapters/http-client.ts';
 import { buildApp } from '../../apiserver/app.ts';
-import { DefinitionCatalog } from '../../core/definitions/catalog.ts';
+import { oneTaskCatalog } from '../../core/definitions/testdata/one-task-catalog.ts';
 import { ExecutionService } from '../../apiserver/execution/service.ts';
 import { ExecutionWriter, openHistory, type History } from '../../history/index.ts';
 import { RecordingLogger } from '../../history/testing.ts';
@@ -127,16 +127,12 @@ describe('adversarial: execution names', function () {
       retention: false,
       watchPollIntervalMs: 20,
     });
-    const catalog = new DefinitionCatalog();
-    catalog.upsert({
-      kind: 'WorkflowTask',
-      metadata: { name: 'count', namespace: NAMESPACE, resourceVersion: '1' },
-      spec: { http: { method: 'GET', url: `http://${UPSTREAM_HOST}:${upstreamPort}/` } },
-    });
-    catalog.upsert({
-      kind: 'Workflow',
-      metadata: { name: 'count', namespace: NAMESPACE, resourceVersion: '2' },
-      spec: { tasks: [{ id: 'call', taskRef: { name: 'count' } }] },
+    const catalog = oneTaskCatalog({
+      namespace: NAMESPACE,
+      task: 'count',
+      workflow: 'count',
+      step: 'call',
+      url: `http://${UPSTREAM_HOST}:${upstreamPort}/`,
     });
     const http = new UndiciTaskClient({
       policy: new EgressPolicy(

@@ -15,7 +15,7 @@ import { Client } from 'undici';
 import type { ExecuteOptions, WorkflowExecutor } from '../../core/engine/executor.ts';
 import type { WorkflowExecutionStatus } from '../../core/model/schema.ts';
 import { buildApp } from '../../apiserver/app.ts';
-import { DefinitionCatalog } from '../../core/definitions/catalog.ts';
+import { oneTaskCatalog } from '../../core/definitions/testdata/one-task-catalog.ts';
 import { ExecutionService } from '../../apiserver/execution/service.ts';
 import { openHistory, type History } from '../../history/index.ts';
 import { TrustingGuard, type RequestGuard } from '../../apiserver/http/guard.ts';
@@ -103,17 +103,7 @@ describe('overload (adversarial)', function () {
       registry: new Registry(),
       retention: false,
     });
-    const catalog = new DefinitionCatalog();
-    catalog.upsert({
-      kind: 'WorkflowTask',
-      metadata: { name: 't', namespace: 'ns', resourceVersion: '1' },
-      spec: { http: { method: 'GET', url: 'http://x.svc/' } },
-    });
-    catalog.upsert({
-      kind: 'Workflow',
-      metadata: { name: 'wf', namespace: 'ns', resourceVersion: '2' },
-      spec: { tasks: [{ id: 'a', taskRef: { name: 't' } }] },
-    });
+    const catalog = oneTaskCatalog();
     const service = new ExecutionService({
       catalog,
       executor,
