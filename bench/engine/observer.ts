@@ -5,12 +5,12 @@
  *   - `hooks`: an observer with the three notification hooks only (what the metrics register),
  *     which must not switch event building on;
  *   - `events`: an observer taking every live event (counting them), the cost of being watched;
- *   - `before` (with `--before FILE`): the executor of an earlier commit, copied next to
- *     `executor.ts` (e.g. `git show REV:core/engine/executor.ts > core/engine/executor.before.ts`),
- *     i.e. the same run without the event code path at all.
+ *   - `before` (with `--before FILE`): the executor of an earlier commit, written by `git show` next
+ *     to `executor.ts` under another name (bench/README.md has the commands), i.e. the same run
+ *     without the event code path at all.
  * Reports executions per second and CPU µs per execution of this process per variant.
  *
- *   npx tsx bench/engine/observer.ts [--quick] [--before core/engine/executor.before.ts [--before-label TEXT]]
+ *   npx tsx bench/engine/observer.ts [--quick] [--before FILE [--before-label TEXT]]
  *     [--out bench/results/engine-observer.json]
  */
 import { writeFile } from 'node:fs/promises';
