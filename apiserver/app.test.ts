@@ -26,6 +26,7 @@ import { buildApp } from './app.ts';
 import type { UserInfo } from './auth/user.ts';
 import { DefinitionCatalog, type DefinitionObject } from '../core/definitions/catalog.ts';
 import { ExecutionService } from './execution/service.ts';
+import type { WorkflowExecution } from '../core/model/execution.ts';
 import { openHistory, type History } from '../history/index.ts';
 import type { RequestGuard, ResourceRequest } from './http/guard.ts';
 import { StaticSecrets } from '../kube/secret-resolver.ts';
@@ -417,6 +418,73 @@ describe('server application', function () {
         },
       });
       expect(await seen).to.equal('ADDED');
+    });
+
+    /** Watch events of executions named `prefix…` until one arrives with a final phase. */
+    function watchUntilFinal(resourceVersion: string, prefix: string) {
+      return new Promise<{ type: string; phase: string; rv: number; tasks: number }[]>((resolve, reject) => {
+        const events: { type: string; phase: string; rv: number; tasks: number }[] = [];
+        const req = httpRequest(
+          {
+            host: '127.0.0.1',
+            port,
+            path: `${executions}?watch=true&resourceVersion=${resourceVersion}`,
+            headers: { 'x-test-user': 'alice' },
+          },
+          (res) => {
+            let buffer = '';
+            res.on('data', (chunk: Buffer) => {
+              buffer += chunk.toString('utf8');
+              let nl;
+              while ((nl = buffer.indexOf('\n')) >= 0) {
+                const event = JSON.parse(buffer.slice(0, nl)) as { type: string; object: WorkflowExecution };
+                buffer = buffer.slice(nl + 1);
+                if (!event.object.metadata.name.startsWith(prefix)) continue;
+                const phase = event.object.status.phase;
+                events.push({
+                  type: event.type,
+                  phase,
+                  rv: Number(event.object.metadata.resourceVersion),
+                  tasks: event.object.status.tasks?.length ?? 0,
+                });
+                if (phase !== 'Running') {
+                  req.destroy();
+                  resolve(events);
+                }
+              }
+            });
+          },
+        );
+        req.on('error', (error) => (events.length ? undefined : reject(error)));
+        req.end();
+      });
+    }
+
+    it('watches an execution while it runs: ADDED Running, MODIFIED per task, MODIFIED final', async () => {
+      const list = await call('GET', executions);
+      const watched = watchUntilFinal(list.json.metadata.resourceVersion, 'live-');
+      await new Promise((r) => setTimeout(r, 100));
+      await call('POST', executions, {
+        body: {
+          metadata: { generateName: 'live-' },
+          spec: { workflowRef: { name: 'user-profile' }, input: { userId: '7' } },
+        },
+      });
+      const events = await watched;
+      expect(events[0]).to.include({ type: 'ADDED', phase: 'Running', tasks: 0 });
+      const progress = events.slice(1, -1);
+      expect(progress.length).to.be.greaterThan(1);
+      expect(progress.every((e) => e.type === 'MODIFIED' && e.phase === 'Running')).to.equal(true);
+      expect(progress.map((e) => e.tasks)).to.deep.equal(
+        [...progress.map((e) => e.tasks)].sort((a, b) => a - b),
+      );
+      const final = events[events.length - 1];
+      expect(final).to.include({ type: 'MODIFIED', phase: 'Succeeded' });
+      // Live objects carry the last stored version the watch delivered: below the final one.
+      expect(events.slice(0, -1).every((e) => e.rv < (final?.rv ?? 0))).to.equal(true);
+      // Resumed from the last live object's version, the watch shows the final state once, nothing before.
+      const resumed = await watchUntilFinal(String(progress[progress.length - 1]?.rv), 'live-');
+      expect(resumed).to.deep.equal([{ ...final, type: 'ADDED' }]);
     });
 
     it('deletes an execution and then answers 404', async () => {

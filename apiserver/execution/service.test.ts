@@ -17,6 +17,7 @@ import { createHistoryMetrics } from '../../history/metrics.ts';
 import { StaticSecrets } from '../../kube/secret-resolver.ts';
 import type { ExecutionCreateRequest } from '../../core/model/execution.ts';
 import { ExecutionService, GENERATE_NAME_ATTEMPTS } from './service.ts';
+import type { LiveChange } from './live.ts';
 
 const ALPHABET = 'bcdfghjklmnpqrstvwxz2456789';
 
@@ -31,13 +32,25 @@ class FakeExecutor implements WorkflowExecutor {
   calls = 0;
   gated = false;
   failure: Error | undefined;
+  /** The per-execution observer of each call (undefined when none was given). */
+  readonly observers: ExecuteOptions['observer'][] = [];
   private releases: (() => void)[] = [];
   async execute(
     _workflow: unknown,
     _input: unknown,
-    _options?: ExecuteOptions,
+    options?: ExecuteOptions,
   ): Promise<WorkflowExecutionStatus> {
     this.calls++;
+    this.observers.push(options?.observer);
+    options?.observer?.event?.({
+      type: 'ExecutionStarted',
+      seq: 1,
+      time: new Date().toISOString(),
+      namespace: 'ns',
+      workflow: 'wf',
+      revision: 'r',
+      graph: { tasks: [], edges: [] },
+    });
     if (this.gated) await new Promise<void>((resolve) => this.releases.push(resolve));
     if (this.failure) throw this.failure;
     return { phase: 'Succeeded', output: { ok: true }, startTime: new Date().toISOString(), durationMs: 1 };
@@ -263,6 +276,43 @@ describe('ExecutionService', () => {
       expect(object.metadata.name).to.equal('g-bbbbb');
       expect(background).to.deep.equal([
         'checking a generated execution name against the history: connection refused',
+      ]);
+    });
+  });
+
+  describe('live watches', () => {
+    it('gives the engine no observer while no watch of the namespace is open', async () => {
+      const s = service();
+      const stop = s.live.subscribe({ namespace: 'elsewhere' }, () => undefined);
+      await s.run(request({ name: 'quiet' }), { user: 'u' });
+      stop();
+      expect(executor.observers).to.deep.equal([undefined]);
+    });
+
+    it('shows a watched execution live under the uid it is recorded with', async () => {
+      const s = service();
+      const seen: LiveChange[] = [];
+      s.live.subscribe({ namespace: 'ns' }, (change) => seen.push(change));
+      const object = await s.run(request({ name: 'shown' }), { user: 'u' });
+      expect(seen.map((c) => `${c.kind} ${c.object.metadata.name} ${c.object.metadata.uid}`)).to.deep.equal([
+        `progress shown ${object.metadata.uid}`,
+      ]);
+    });
+
+    it('takes back (gone) a live execution refused before it ran or renamed because its name was stored', async () => {
+      const s = service(scriptedRandom(['bbbbb', 'ccccc']));
+      const seen: string[] = [];
+      s.live.subscribe({ namespace: 'ns' }, (c) => seen.push(`${c.kind} ${c.object.metadata.name}`));
+      store.hold('ns', 'gen-bbbbb');
+      const object = await s.run(request({ generateName: 'gen-' }), { user: 'u' });
+      expect(object.metadata.name).to.equal('gen-ccccc');
+      executor.failure = new SyncflowError('InvalidInput', 'spec.input: bad');
+      await refusal(s.run(request({ name: 'refused' }), { user: 'u' }));
+      expect(seen).to.deep.equal([
+        'progress gen-bbbbb',
+        'gone gen-bbbbb',
+        'progress refused',
+        'gone refused',
       ]);
     });
   });

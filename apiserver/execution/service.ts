@@ -36,6 +36,7 @@ import {
 } from '../../core/model/execution.ts';
 import { NameReservations, type NameReservation } from './names.ts';
 import { StoredNameCheck } from './stored-names.ts';
+import { LiveExecutions, type LiveExecutionTracker } from './live.ts';
 
 /** Reserves places in the history writer's queue. */
 export interface HistoryAdmission {
@@ -63,6 +64,8 @@ export interface ExecutionServiceOptions {
   now?: () => Date;
   /** Random source of generated names (tests force collisions with it). */
   random?: () => number;
+  /** Where in-flight executions are shown to this replica's watches (one of its own by default). */
+  live?: LiveExecutions;
 }
 
 /** Who asked and how. */
@@ -106,9 +109,12 @@ export class ExecutionService {
   private readonly random: () => number;
   private readonly names = new NameReservations();
   private readonly storedNames: StoredNameCheck;
+  /** In-flight executions for the watches of this replica (docs/history.md "Watch"). */
+  readonly live: LiveExecutions;
 
   constructor(options: ExecutionServiceOptions) {
     this.options = options;
+    this.live = options.live ?? new LiveExecutions();
     this.now = options.now ?? (() => new Date());
     this.revisions = options.revisions ?? new RevisionRecorder(options.store);
     this.random = options.random ?? Math.random;
@@ -130,14 +136,24 @@ export class ExecutionService {
       throw error;
     }
     let object: WorkflowExecution;
+    // Undefined unless a watch of this namespace is open: then the engine builds no live event.
+    const tracker = this.live.track({
+      request,
+      name: name.name,
+      user: context.user,
+      revision: workflow.revision,
+    });
     try {
       // A generated name is checked against the store while the workflow runs.
       const stored = request.name
         ? undefined
         : this.storedNames.isStored(name.namespace, name.name).catch((error: unknown) => error);
-      const status = await this.execute(workflow, request, context);
+      const status = await this.execute(workflow, request, context, tracker);
       const storedAnswer = stored ? await stored : false;
-      if (storedAnswer === true) name = await this.replaceGeneratedName(name, request.generateName as string);
+      if (storedAnswer === true) {
+        name = await this.replaceGeneratedName(name, request.generateName as string);
+        tracker?.rename(name.name);
+      }
       // The store could not say: keep the name; a conflict at the insert is still recorded (writer.ts).
       else if (storedAnswer !== false)
         this.options.onBackgroundError?.(
@@ -150,7 +166,9 @@ export class ExecutionService {
         { ...status, workflowRevision: workflow.revision, user: context.user },
         status.startTime ?? this.now().toISOString(),
       );
+      if (tracker) object.metadata.uid = tracker.uid;
     } catch (error) {
+      tracker?.abandon();
       // Refused before anything ran (invalid input): nothing to record, and the name is free again.
       admission.release();
       name.release();
@@ -293,11 +311,13 @@ export class ExecutionService {
     workflow: ReturnType<ExecutionService['resolve']>,
     request: ExecutionCreateRequest,
     context: RunContext,
+    observer: LiveExecutionTracker | undefined,
   ): Promise<WorkflowExecutionStatus> {
     const started = this.now();
     try {
       return await this.options.executor.execute(workflow, request.input, {
         secrets: this.options.secrets.forNamespace(request.namespace),
+        ...(observer ? { observer } : {}),
         ...(context.signal ? { signal: context.signal } : {}),
         ...(context.traceparent ? { traceparent: context.traceparent } : {}),
       });

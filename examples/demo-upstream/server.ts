@@ -80,6 +80,12 @@ async function route(req: IncomingMessage, res: ServerResponse, calls: Map<strin
     const amount = Number(b.amount);
     return send(res, 200, { rate: 0.049, monthly: Math.round((amount * 1.049) / 12) });
   }
+  if (req.method === 'GET' && (m = /^\/slow\/([^/]+)$/.exec(path))) {
+    // A step that takes a while (default 300 ms, at most 2 s): live watches see it running.
+    const ms = Math.min(Number(url.searchParams.get('ms') ?? 300) || 0, 2_000);
+    await new Promise((resolve) => setTimeout(resolve, ms));
+    return send(res, 200, { id: decodeURIComponent(m[1] as string) });
+  }
   if (req.method === 'POST' && path === '/reviews') {
     return send(res, 200, { caseId: 'case-1' });
   }

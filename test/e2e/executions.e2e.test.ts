@@ -22,6 +22,26 @@ function execution(workflow: string, input: unknown, extra: Record<string, unkno
   });
 }
 
+/** The JSON documents of a stream that prints them one after another (kubectl -w -o json). */
+function jsonDocuments(text: string): string[] {
+  const documents: string[] = [];
+  let depth = 0;
+  let start = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (inString) {
+      if (c === '\\') i++;
+      else if (c === '"') inString = false;
+    } else if (c === '"') inString = true;
+    else if (c === '{') {
+      if (depth === 0) start = i;
+      depth++;
+    } else if (c === '}' && --depth === 0) documents.push(text.slice(start, i + 1));
+  }
+  return documents;
+}
+
 describe('workflowexecutions through kube-apiserver', function () {
   this.timeout(10 * 60_000);
   let cp: ControlPlane;
@@ -176,6 +196,85 @@ describe('workflowexecutions through kube-apiserver', function () {
     const created = await createExecution('loan-quote', { applicantId: 'w1', amount: 500 });
     const result = await watch;
     expect(result.stdout).to.contain(created.metadata.name);
+  });
+
+  it('`kubectl get wfx -w` shows an execution while it runs: Running, each task, then Succeeded', async () => {
+    // Three steps of 300 ms each, one after the other.
+    await ok(
+      ['-n', NS, 'apply', '-f', '-'],
+      `apiVersion: syncflow.io/v1alpha1
+kind: WorkflowTask
+metadata: { name: slow-step }
+spec:
+  inputSchema: { type: object, required: [step], properties: { step: { type: string } } }
+  http: { method: GET, url: 'http://demo.syncflow-system.svc:8080/slow/{{input.step}}' }
+  timeout: 2s
+---
+apiVersion: syncflow.io/v1alpha1
+kind: Workflow
+metadata: { name: three-slow-steps }
+spec:
+  tasks:
+    - { id: a, taskRef: { name: slow-step }, input: { step: a } }
+    - { id: b, taskRef: { name: slow-step }, input: { step: '{{tasks.a.output.id}}b' } }
+    - { id: c, taskRef: { name: slow-step }, input: { step: '{{tasks.b.output.id}}c' } }
+  timeout: 10s
+`,
+    );
+    for (let i = 0; i < 40; i++) {
+      const ready = await kubectl([
+        '-n',
+        NS,
+        'get',
+        'workflow',
+        'three-slow-steps',
+        '-o',
+        'jsonpath={.status.conditions[?(@.type=="Ready")].status}',
+      ]);
+      if (ready.stdout === 'True') break;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    const watch = kubectl([
+      '-n',
+      NS,
+      'get',
+      'wfx',
+      '-w',
+      '--output-watch-events',
+      '-o',
+      'json',
+      '--request-timeout=10s',
+    ]);
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    const created = await createExecution('three-slow-steps', {});
+    expect(created.status.phase, JSON.stringify(created.status)).to.equal('Succeeded');
+    const result = await watch;
+    const events = jsonDocuments(result.stdout)
+      .map(
+        (text) =>
+          JSON.parse(text) as {
+            type: string;
+            object: {
+              metadata: { name: string };
+              status: { phase: string; tasks?: { id: string; phase: string }[] };
+            };
+          },
+      )
+      .filter((event) => event.object.metadata.name === created.metadata.name)
+      .map(
+        (e) =>
+          `${e.type} ${e.object.status.phase} ${(e.object.status.tasks ?? []).map((t) => `${t.id}:${t.phase}`).join(',')}`,
+      );
+    expect(events, result.stderr).to.deep.equal([
+      'ADDED Running ',
+      'MODIFIED Running a:Running',
+      'MODIFIED Running a:Succeeded',
+      'MODIFIED Running a:Succeeded,b:Running',
+      'MODIFIED Running a:Succeeded,b:Succeeded',
+      'MODIFIED Running a:Succeeded,b:Succeeded,c:Running',
+      'MODIFIED Running a:Succeeded,b:Succeeded,c:Succeeded',
+      'MODIFIED Succeeded a:Succeeded,b:Succeeded,c:Succeeded',
+    ]);
   });
 
   it('`kubectl label`, `kubectl annotate` and `kubectl delete` behave as for a built-in resource', async () => {

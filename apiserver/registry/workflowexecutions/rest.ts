@@ -12,6 +12,7 @@ import { statusFromError } from '../../api/status.ts';
 import { fieldValidationOutcome, parseFieldValidation, validateExecutionFields } from '../../api/openapi.ts';
 import type { UserInfo } from '../../auth/user.ts';
 import type { ExecutionService } from '../../execution/service.ts';
+import { mergeLiveWatch } from '../../execution/live.ts';
 import type { ExecutionStore, WorkflowRevisionRecord, WatchEvent } from '../../../history/store.ts';
 import { parseJson, readBody } from '../../http/body.ts';
 import type { RequestGuard, ResourceRequest } from '../../http/guard.ts';
@@ -287,7 +288,12 @@ export function executionRoutes(options: ExecutionRestOptions): Router {
   async function watchExecutions(req: Request, res: Response): Promise<void> {
     const resourceVersion =
       typeof req.query.resourceVersion === 'string' ? req.query.resourceVersion : undefined;
-    const watch = await store.watch({ ...filterOf(req), ...(resourceVersion ? { resourceVersion } : {}) });
+    const filter = filterOf(req);
+    // This replica's in-flight executions join the stored changes (docs/history.md "Watch").
+    const watch = mergeLiveWatch(
+      await store.watch({ ...filter, ...(resourceVersion ? { resourceVersion } : {}) }),
+      { live: service.live, filter },
+    );
     const asTable = wantsTable(req.headers.accept);
     res.status(200);
     res.setHeader('Content-Type', 'application/json');
@@ -313,8 +319,16 @@ export function executionRoutes(options: ExecutionRestOptions): Router {
       timers.push(interval);
     }
     try {
-      for await (const event of watch) {
-        lastVersion = event.object.metadata.resourceVersion ?? lastVersion;
+      for await (const merged of watch) {
+        let event = merged.event;
+        // A live object carries the last stored version this watch delivered: resuming from it
+        // replays the stored changes after it, the final state included, and none before it.
+        if (merged.live)
+          event = {
+            type: event.type,
+            object: { ...event.object, metadata: { ...event.object.metadata, resourceVersion: lastVersion } },
+          };
+        else lastVersion = event.object.metadata.resourceVersion ?? lastVersion;
         res.write(`${JSON.stringify(asTable ? tableEvent(event, req) : event)}\n`);
       }
     } catch (error) {

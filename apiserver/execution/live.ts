@@ -1,0 +1,363 @@
+/**
+ * In-flight executions in Kubernetes watches (DESIGN §9.1, docs/history.md "Watch"): the run path
+ * gives each execution a {@link LiveExecutionTracker} while some watch of its namespace is open; the
+ * tracker turns the engine's live events into WorkflowExecution objects (phase Running, status.tasks
+ * growing) and {@link LiveExecutions} fans them out to the open watches whose selectors match.
+ * {@link mergeLiveWatch} interleaves them with the stored-history watch, which stays the source of
+ * the final state. This replica's executions only: other replicas' appear when stored.
+ */
+import { randomUUID } from 'node:crypto';
+import type { ExecutionEvent } from '../../core/model/events.ts';
+import type { TaskExecutionStatus, WorkflowExecutionStatus } from '../../core/model/schema.ts';
+import {
+  executionObject,
+  wholeSeconds,
+  type ExecutionCreateRequest,
+  type WorkflowExecution,
+} from '../../core/model/execution.ts';
+import type { ExecutionObserver } from '../../core/engine/collaborators.ts';
+import {
+  matchesFields,
+  matchesLabels,
+  toFieldSelector,
+  toLabelSelector,
+  type FieldSelector,
+  type LabelSelector,
+} from '../../history/selector.ts';
+import type { ExecutionWatch, WatchEvent } from '../../history/store.ts';
+
+/**
+ * What the hub tells a watch: the execution's object as it stands (`progress`), that it finished
+ * with this final object (`finished`), or that it will never be recorded under this name (`gone`).
+ */
+export interface LiveChange {
+  kind: 'progress' | 'finished' | 'gone';
+  object: WorkflowExecution;
+}
+
+/** Which executions a watch concerns (the selectors of the watch request). */
+export interface LiveFilter {
+  namespace?: string;
+  labelSelector?: string;
+  fieldSelector?: string;
+}
+
+/** A filter compiled once per watch. */
+interface CompiledFilter {
+  namespace: string | undefined;
+  labels: LabelSelector;
+  fields: FieldSelector;
+}
+
+function compile(filter: LiveFilter): CompiledFilter {
+  return {
+    namespace: filter.namespace,
+    labels: toLabelSelector(filter.labelSelector),
+    fields: toFieldSelector(filter.fieldSelector),
+  };
+}
+
+/** Whether an execution object passes a watch's selectors (the same fields as the store's watch). */
+function matches(filter: CompiledFilter, object: WorkflowExecution): boolean {
+  const m = object.metadata;
+  if (filter.namespace !== undefined && m.namespace !== filter.namespace) return false;
+  return (
+    matchesLabels(filter.labels, m.labels) &&
+    matchesFields(filter.fields, {
+      'metadata.name': m.name,
+      'metadata.namespace': m.namespace,
+      'spec.workflowRef.name': object.spec.workflowRef.name,
+      'status.phase': object.status.phase,
+    })
+  );
+}
+
+interface Subscriber {
+  filter: CompiledFilter;
+  push(change: LiveChange): void;
+}
+
+/** Fans live execution objects out to the watches of this replica. */
+export class LiveExecutions {
+  /** Watches by namespace; the key `''` holds watches of every namespace. */
+  private readonly subscribers = new Map<string, Set<Subscriber>>();
+  private count = 0;
+
+  /** Open watches (0 means executions run without any live tracking). */
+  get watching(): number {
+    return this.count;
+  }
+
+  /**
+   * Calls `push` with every live change of an execution that `filter` lets through (`progress`
+   * only when the object matches; `finished` and `gone` for every execution of the namespace, so
+   * that a watch can tell an object it showed that stopped matching). Returns the unsubscribe.
+   */
+  subscribe(filter: LiveFilter, push: (change: LiveChange) => void): () => void {
+    const subscriber: Subscriber = { filter: compile(filter), push };
+    const key = filter.namespace ?? '';
+    let set = this.subscribers.get(key);
+    if (!set) this.subscribers.set(key, (set = new Set()));
+    set.add(subscriber);
+    this.count++;
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      set.delete(subscriber);
+      if (set.size === 0 && this.subscribers.get(key) === set) this.subscribers.delete(key);
+      this.count--;
+    };
+  }
+
+  /**
+   * A tracker for an execution about to run, or `undefined` when no watch could see it: then the
+   * engine is given no observer and builds no event (no cost when nobody watches).
+   */
+  track(options: TrackOptions): LiveExecutionTracker | undefined {
+    if (this.count === 0) return undefined;
+    if (!this.subscribers.has(options.request.namespace) && !this.subscribers.has('')) return undefined;
+    return new LiveExecutionTracker(this, options);
+  }
+
+  /** Delivers a change to the watches of its namespace. */
+  publish(change: LiveChange): void {
+    const namespace = change.object.metadata.namespace;
+    for (const key of [namespace, '']) {
+      const set = this.subscribers.get(key);
+      if (!set) continue;
+      for (const subscriber of set) {
+        if (change.kind !== 'progress' || matches(subscriber.filter, change.object)) subscriber.push(change);
+      }
+    }
+  }
+}
+
+/** What a tracker needs to build the execution's object. */
+export interface TrackOptions {
+  request: ExecutionCreateRequest;
+  name: string;
+  user: string;
+  revision: string;
+}
+
+/**
+ * Builds one execution's object from the engine's live events and publishes it. Each published
+ * object is new (earlier ones may still wait in a watch's buffer); the engine's values are shared,
+ * never mutated.
+ */
+export class LiveExecutionTracker implements ExecutionObserver {
+  /** The uid of the live objects; the recorded object takes it too, so clients see one object. */
+  readonly uid = randomUUID();
+  private readonly hub: LiveExecutions;
+  private readonly options: TrackOptions;
+  private name: string;
+  private readonly taskRefs = new Map<string, string>();
+  private tasks: TaskExecutionStatus[] = [];
+  private startTime: string | undefined;
+  private last: WorkflowExecution | undefined;
+
+  constructor(hub: LiveExecutions, options: TrackOptions) {
+    this.hub = hub;
+    this.options = options;
+    this.name = options.name;
+  }
+
+  event(event: ExecutionEvent): void {
+    switch (event.type) {
+      case 'ExecutionStarted':
+        this.startTime = event.time;
+        for (const task of event.graph.tasks) this.taskRefs.set(task.id, task.taskRef);
+        this.publish('progress', { phase: 'Running' });
+        return;
+      case 'TaskStarted':
+        this.setTask({ id: event.task, phase: 'Running', startTime: event.time, attempts: event.attempt });
+        return;
+      case 'TaskFinished': {
+        const started = this.tasks.find((t) => t.id === event.task);
+        this.setTask({
+          id: event.task,
+          phase: event.phase,
+          ...(started?.startTime ? { startTime: started.startTime } : {}),
+          completionTime: event.time,
+          ...(event.durationMs !== undefined ? { durationMs: event.durationMs } : {}),
+          ...(event.attempts !== undefined ? { attempts: event.attempts } : {}),
+          ...(event.httpStatus !== undefined ? { httpStatus: event.httpStatus } : {}),
+          ...(event.output !== undefined ? { output: event.output } : {}),
+          ...(event.error ? { error: event.error } : {}),
+        });
+        return;
+      }
+      case 'TaskSkipped':
+        this.setTask({ id: event.task, phase: 'Skipped' });
+        return;
+      case 'ExecutionFinished':
+        this.publish('finished', event.status);
+        return;
+      default:
+        // TaskRetrying and Signal change nothing a watch shows.
+        return;
+    }
+  }
+
+  /**
+   * The execution will not be recorded under the name the watches saw (refused before it ran, or
+   * its generated name turned out to be taken): watches that showed it get DELETED.
+   */
+  abandon(): void {
+    if (this.last) this.hub.publish({ kind: 'gone', object: this.last });
+    this.last = undefined;
+  }
+
+  /** The execution is recorded under `name` instead (a generated name that was taken). */
+  rename(name: string): void {
+    this.abandon();
+    this.name = name;
+  }
+
+  private setTask(task: TaskExecutionStatus): void {
+    const taskRef = this.taskRefs.get(task.id);
+    const entry = taskRef ? { ...task, taskRef } : task;
+    const index = this.tasks.findIndex((t) => t.id === task.id);
+    this.tasks = index < 0 ? [...this.tasks, entry] : this.tasks.map((t, i) => (i === index ? entry : t));
+    this.publish('progress', { phase: 'Running' });
+  }
+
+  private publish(kind: 'progress' | 'finished', status: WorkflowExecutionStatus): void {
+    const start = this.startTime ?? status.startTime ?? new Date().toISOString();
+    const object = executionObject(
+      this.options.request,
+      this.name,
+      kind === 'progress'
+        ? {
+            phase: 'Running',
+            startTime: start,
+            workflowRevision: this.options.revision,
+            user: this.options.user,
+            tasks: this.tasks,
+          }
+        : { ...status, workflowRevision: this.options.revision, user: this.options.user },
+      wholeSeconds(start),
+    );
+    object.metadata.uid = this.uid;
+    this.last = kind === 'progress' ? object : undefined;
+    this.hub.publish({ kind, object });
+  }
+}
+
+/** Options of {@link mergeLiveWatch}. */
+export interface MergeOptions {
+  live: LiveExecutions;
+  filter: LiveFilter;
+  /** Live changes buffered for a reader that does not keep up; beyond it they are dropped (default 1000). */
+  maxBufferedLive?: number;
+}
+
+/** A merged watch event; `live` events carry no resourceVersion (the caller stamps one). */
+export interface MergedEvent {
+  event: WatchEvent;
+  live: boolean;
+}
+
+/** A watch of stored changes with this replica's in-flight executions interleaved. */
+export interface MergedWatch extends AsyncIterable<MergedEvent> {
+  close(): void;
+}
+
+/**
+ * Interleaves the live changes of in-flight executions with a stored-history watch. The first
+ * live object of an execution is ADDED, later ones MODIFIED; the stored record of an execution the
+ * watch showed live becomes MODIFIED (it is the final state of the same object). Live changes are
+ * best effort: beyond the buffer bound they are dropped (the stored final state never is: the
+ * stored watch has its own bound and ends with Gone).
+ */
+export function mergeLiveWatch(stored: ExecutionWatch, options: MergeOptions): MergedWatch {
+  const maxLive = options.maxBufferedLive ?? 1000;
+  const filter = compile(options.filter);
+  const queue: ({ kind: 'stored'; event: WatchEvent } | LiveChange)[] = [];
+  let liveQueued = 0;
+  /** Executions shown live and not yet finished in this watch. */
+  const shown = new Set<string>();
+  let wake: (() => void) | undefined;
+  let failure: unknown;
+  let ended = false;
+  let closed = false;
+  const notify = () => {
+    const w = wake;
+    wake = undefined;
+    w?.();
+  };
+  const unsubscribe = options.live.subscribe(options.filter, (change) => {
+    if (closed || liveQueued >= maxLive) return;
+    liveQueued++;
+    queue.push(change);
+    notify();
+  });
+  const storedIterator = stored[Symbol.asyncIterator]();
+  void (async () => {
+    try {
+      for (;;) {
+        const next = await storedIterator.next();
+        if (next.done) break;
+        queue.push({ kind: 'stored', event: next.value });
+        notify();
+      }
+    } catch (error) {
+      failure = error;
+    }
+    ended = true;
+    notify();
+  })();
+
+  const keyOf = (object: WorkflowExecution) => `${object.metadata.namespace}/${object.metadata.name}`;
+  /** The event to deliver for a queued item, or undefined when it shows nothing new. */
+  const toEvent = (item: (typeof queue)[number]): MergedEvent | undefined => {
+    if (item.kind === 'stored') {
+      const key = keyOf(item.event.object);
+      if (shown.delete(key) && item.event.type === 'ADDED')
+        return { event: { type: 'MODIFIED', object: item.event.object }, live: false };
+      return { event: item.event, live: false };
+    }
+    liveQueued--;
+    const key = keyOf(item.object);
+    if (item.kind === 'progress') {
+      const type = shown.has(key) ? 'MODIFIED' : 'ADDED';
+      shown.add(key);
+      return { event: { type, object: item.object }, live: true };
+    }
+    // finished: the stored record follows when it matches; one that stopped matching leaves now.
+    if (item.kind === 'finished' && matches(filter, item.object)) return undefined;
+    if (!shown.delete(key)) return undefined;
+    return { event: { type: 'DELETED', object: item.object }, live: true };
+  };
+
+  const close = () => {
+    if (closed) return;
+    closed = true;
+    unsubscribe();
+    stored.close();
+    queue.length = 0;
+    notify();
+  };
+  const iterator: AsyncIterator<MergedEvent> = {
+    next: async () => {
+      for (;;) {
+        if (closed) return { value: undefined, done: true };
+        const item = queue.shift();
+        if (item) {
+          const event = toEvent(item);
+          if (event) return { value: event, done: false };
+          continue;
+        }
+        if (failure !== undefined) throw failure;
+        if (ended) return { value: undefined, done: true };
+        await new Promise<void>((resolve) => (wake = resolve));
+      }
+    },
+    return: () => {
+      close();
+      return Promise.resolve({ value: undefined, done: true });
+    },
+  };
+  return { [Symbol.asyncIterator]: () => iterator, close };
+}
