@@ -99,6 +99,7 @@ describe('SecureListener', function () {
   });
 
   it('accepts on several servers sharing the port where the runtime allows it', async function () {
+    // reusePort needs Node >= 22.12 on Linux: skipped in the Node 20 run, run in the Node 24 one (the image's).
     if (!reusePortSupported()) this.skip();
     const { port, listener } = await start({ maxConnections: 64 }, 4);
     expect(listener.httpsServers).to.have.length(4);
@@ -114,6 +115,7 @@ describe('SecureListener', function () {
   });
 
   it('uses fewer servers when the connection cap leaves each a small share', async function () {
+    // As above: only where the runtime has reusePort (the Node 24 run).
     if (!reusePortSupported()) this.skip();
     expect((await start({ maxConnections: 4096 })).listener.httpsServers).to.have.length(8);
     expect((await start({ maxConnections: 600 })).listener.httpsServers).to.have.length(2);
