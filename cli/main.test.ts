@@ -12,31 +12,24 @@ async function cli(...args: string[]) {
   return { code, stdout, stderr };
 }
 
+/** The flags `run` and `plan` share, as their docs name them. */
+const RUN_FLAGS = [
+  '-f, --filename',
+  '-w, --workflow',
+  '-n, --namespace',
+  '-i, --input',
+  '-o, --output',
+  '--secret',
+  '--secrets-file',
+  '--host-alias',
+  '-h, --help',
+];
+
 /** Every flag of each command, as the commands' docs name them. */
 const FLAGS: Record<string, string[]> = {
   validate: ['-o, --output', '-h, --help'],
-  run: [
-    '-f, --filename',
-    '-w, --workflow',
-    '-n, --namespace',
-    '-i, --input',
-    '-o, --output',
-    '--secret',
-    '--secrets-file',
-    '--host-alias',
-    '-h, --help',
-  ],
-  plan: [
-    '-f, --filename',
-    '-w, --workflow',
-    '-n, --namespace',
-    '-i, --input',
-    '-o, --output',
-    '--secret',
-    '--secrets-file',
-    '--host-alias',
-    '-h, --help',
-  ],
+  run: RUN_FLAGS,
+  plan: RUN_FLAGS,
 };
 
 describe('syncflow command line', () => {

@@ -14,7 +14,7 @@
  *     [--out bench/results/engine-observer.json]
  */
 import { writeFile } from 'node:fs/promises';
-import { cpus, loadavg, totalmem } from 'node:os';
+import { loadavg } from 'node:os';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { UndiciTaskClient } from '../../adapters/http-client.ts';
@@ -23,6 +23,7 @@ import type { ExecutionObserver } from '../../core/engine/collaborators.ts';
 import { DagExecutor } from '../../core/engine/executor.ts';
 import { startUpstream } from './upstream-process.ts';
 import { FAN, syncflowWorkflow } from './workloads.ts';
+import { machine, round3 } from '../api/measure.ts';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -32,8 +33,6 @@ const option = (name: string) => {
 };
 const out = option('--out');
 const beforeFile = option('--before');
-
-const round3 = (n: number) => Math.round(n * 1000) / 1000;
 
 interface Executor {
   execute(workflow: unknown, input: unknown): Promise<{ phase: string; message?: string }>;
@@ -125,15 +124,10 @@ async function main(): Promise<void> {
     const result = {
       benchmark: 'engine-observer',
       date: new Date().toISOString(),
-      machine: {
-        cpu: cpus()[0]?.model,
-        cores: cpus().length,
-        memoryGB: Math.round(totalmem() / 1024 ** 3),
-        node: process.version,
-        loadavgBefore: loadBefore.map(round3),
-        loadavgAfter: loadavg().map(round3),
-        note: 'shared 2-core VM; other engineers were building and testing at the same time, so absolute numbers are noisy',
-      },
+      machine: machine(
+        loadBefore,
+        'shared 2-core VM; other engineers were building and testing at the same time, so absolute numbers are noisy',
+      ),
       method: {
         workload: 'bench/engine workload (b): 3 tasks a → (b, c), 0 ms upstreams, closed loop',
         concurrency,
