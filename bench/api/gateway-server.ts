@@ -25,8 +25,6 @@ import {
   SubjectAccessReviewAuthorizer,
   createDelegatingAuthenticator,
   tlsClientCAs,
-  type AuthenticationConfig,
-  type ReviewClient,
 } from '../../apiserver/auth/index.ts';
 import { DefinitionCatalog, type DefinitionObject } from '../../core/definitions/catalog.ts';
 import { ExecutionService } from '../../apiserver/execution/service.ts';
@@ -39,6 +37,9 @@ import { DagExecutor } from '../../core/engine/executor.ts';
 import { UndiciTaskClient } from '../../adapters/http-client.ts';
 import { baselineRun, DIAMOND, FAN, type Run } from '../engine/workloads.ts';
 import type { BenchPki } from './pki.ts';
+import { CALLER_GROUP, frontProxyAuthentication, InProcessReviews, NAMESPACE } from './front-proxy.ts';
+
+export { CALLER_GROUP, NAMESPACE } from './front-proxy.ts';
 
 /** The two workflows: name, shape and upstream delay. */
 export const WORKFLOWS = {
@@ -46,9 +47,6 @@ export const WORKFLOWS = {
   diamond: { shape: DIAMOND, delayMs: 10 },
 } as const;
 export type WorkflowName = keyof typeof WORKFLOWS;
-export const NAMESPACE = 'bench';
-/** The group the benchmark's callers are in; RBAC (the fake review) allows it to create executions. */
-export const CALLER_GROUP = 'bench-callers';
 
 /**
  * Parts the ablation run (`gateway.ts --ablation`) switches off one at a time to attribute the
@@ -124,40 +122,6 @@ function definitions(upstream: string): DefinitionObject[] {
   return objects;
 }
 
-/**
- * SubjectAccessReview answered in-process as kube-apiserver's RBAC would for the benchmark: the
- * callers' group may create workflowexecutions in the namespace; everyone else is denied.
- */
-class InProcessReviews implements ReviewClient {
-  reviews = 0;
-  async createTokenReview(body: object): Promise<object> {
-    return { ...body, status: { authenticated: false } };
-  }
-  async createSubjectAccessReview(body: object): Promise<object> {
-    this.reviews++;
-    const spec = (
-      body as {
-        spec: {
-          groups?: string[];
-          resourceAttributes?: { verb?: string; resource?: string; namespace?: string };
-        };
-      }
-    ).spec;
-    const r = spec.resourceAttributes;
-    const allowed = Boolean(
-      spec.groups?.includes(CALLER_GROUP) &&
-      r?.verb === 'create' &&
-      r.resource === 'workflowexecutions' &&
-      r.namespace === NAMESPACE,
-    );
-    await new Promise((resolve) => setImmediate(resolve));
-    return {
-      ...body,
-      status: { allowed, ...(allowed ? { reason: 'RBAC: allowed by RoleBinding bench/callers' } : {}) },
-    };
-  }
-}
-
 interface Running {
   server: Server;
   close(lastExecution?: string): Promise<Record<string, unknown>>;
@@ -168,16 +132,7 @@ async function startSyncflow(message: Extract<DriverMessage, { type: 'start' }>)
   const registry = new Registry();
   // The server's own logger (buffered JSON lines), to /dev/null.
   const logger = serverLogger('info', '/dev/null');
-  const authConfig: AuthenticationConfig = {
-    requestHeader: {
-      clientCA: pki.frontProxyCa,
-      allowedNames: ['front-proxy-client'],
-      usernameHeaders: ['X-Remote-User'],
-      uidHeaders: ['X-Remote-Uid'],
-      groupHeaders: ['X-Remote-Group'],
-      extraHeaderPrefixes: ['X-Remote-Extra-'],
-    },
-  };
+  const authConfig = frontProxyAuthentication(pki);
   const reviews = new InProcessReviews();
   const authenticator = createDelegatingAuthenticator({
     config: authConfig,

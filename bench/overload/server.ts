@@ -16,8 +16,6 @@ import {
   SubjectAccessReviewAuthorizer,
   createDelegatingAuthenticator,
   tlsClientCAs,
-  type AuthenticationConfig,
-  type ReviewClient,
 } from '../../apiserver/auth/index.ts';
 import { DefinitionCatalog, type DefinitionObject } from '../../core/definitions/catalog.ts';
 import { ExecutionService } from '../../apiserver/execution/service.ts';
@@ -36,11 +34,11 @@ import { EgressPolicy } from '../../adapters/egress/policy.ts';
 import { DagExecutor } from '../../core/engine/executor.ts';
 import { UndiciTaskClient } from '../../adapters/http-client.ts';
 import type { BenchPki } from '../api/pki.ts';
+import { frontProxyAuthentication, InProcessReviews, NAMESPACE } from '../api/front-proxy.ts';
 
-/** Namespace, workflow and the group RBAC (the in-process review) lets create executions. */
-export const NAMESPACE = 'bench';
+/** The workflow the overload runs; namespace and callers' group are the gateway benchmark's. */
 export const WORKFLOW = 'slow';
-export const CALLER_GROUP = 'bench-callers';
+export { CALLER_GROUP, NAMESPACE } from '../api/front-proxy.ts';
 
 /** Messages from the driver. */
 export type OverloadServerMessage =
@@ -62,23 +60,6 @@ export type OverloadServerMessage =
     }
   | { type: 'stats'; since?: number }
   | { type: 'finish' };
-
-/** SubjectAccessReview as RBAC would answer it: the callers' group may create executions in the namespace. */
-class InProcessReviews implements ReviewClient {
-  async createTokenReview(body: object): Promise<object> {
-    return { ...body, status: { authenticated: false } };
-  }
-  async createSubjectAccessReview(body: object): Promise<object> {
-    const spec = (
-      body as { spec: { groups?: string[]; resourceAttributes?: { verb?: string; namespace?: string } } }
-    ).spec;
-    const allowed = Boolean(
-      spec.groups?.includes(CALLER_GROUP) && spec.resourceAttributes?.namespace === NAMESPACE,
-    );
-    await new Promise((resolve) => setImmediate(resolve));
-    return { ...body, status: { allowed } };
-  }
-}
 
 /** One task calling the upstream's `/delay/<ms>`: an execution takes about `delayMs`. */
 function definitions(upstream: string, delayMs: number): DefinitionObject[] {
@@ -109,16 +90,7 @@ async function start(
   const { pki } = message;
   const registry = new Registry();
   const logger = serverLogger('info', '/dev/null');
-  const authConfig: AuthenticationConfig = {
-    requestHeader: {
-      clientCA: pki.frontProxyCa,
-      allowedNames: ['front-proxy-client'],
-      usernameHeaders: ['X-Remote-User'],
-      uidHeaders: ['X-Remote-Uid'],
-      groupHeaders: ['X-Remote-Group'],
-      extraHeaderPrefixes: ['X-Remote-Extra-'],
-    },
-  };
+  const authConfig = frontProxyAuthentication(pki);
   const reviews = new InProcessReviews();
   const guard = new DelegatingGuard(
     createDelegatingAuthenticator({ config: authConfig, client: reviews, registry, logger }),
