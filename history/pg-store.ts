@@ -14,14 +14,7 @@ import { EXECUTION_API_VERSION, WORKFLOW_LABEL } from '../core/model/resources.t
 import type { ExecutionPhase, WorkflowExecutionStatus } from '../core/model/schema.ts';
 import { decodeContinue, encodeContinue } from './continue-token.ts';
 import type { Logger } from '../core/logger.ts';
-import {
-  matchesFields,
-  matchesLabels,
-  toFieldSelector,
-  toLabelSelector,
-  type FieldSelector,
-  type LabelSelector,
-} from './selector.ts';
+import { executionSelector, matchesExecution, toLabelSelector, type ExecutionSelector } from './selector.ts';
 import { fieldSelectorConditions, labelSelectorConditions, SqlParameters } from './sql-filter.ts';
 import type {
   ExecutionFilter,
@@ -237,19 +230,14 @@ function toRevision(row: RevisionRow): WorkflowRevisionRecord {
 }
 
 /** A filter compiled once: parsed selectors plus the in-memory matcher watch uses. */
-interface CompiledFilter {
-  namespace: string | undefined;
-  labels: LabelSelector;
-  fields: FieldSelector;
+interface CompiledFilter extends ExecutionSelector {
   createdAfter: Date | undefined;
   createdBefore: Date | undefined;
 }
 
 function compileFilter(filter: ExecutionFilter): CompiledFilter {
   return {
-    namespace: filter.namespace,
-    labels: toLabelSelector(filter.labelSelector),
-    fields: toFieldSelector(filter.fieldSelector),
+    ...executionSelector(filter),
     createdAfter: filter.createdAfter,
     createdBefore: filter.createdBefore,
   };
@@ -522,19 +510,7 @@ export class PgExecutionStore implements ExecutionStore, ChangeFeed {
   async watch(options: ExecutionWatchOptions = {}): Promise<ExecutionWatch> {
     const filter = compileFilter(options);
     const fromRv = parseRv(options.resourceVersion, 'resourceVersion');
-    return this.hub.watch(fromRv, (event) => {
-      const m = event.object.metadata;
-      if (filter.namespace !== undefined && m.namespace !== filter.namespace) return false;
-      return (
-        matchesLabels(filter.labels, m.labels) &&
-        matchesFields(filter.fields, {
-          'metadata.name': m.name,
-          'metadata.namespace': m.namespace,
-          'spec.workflowRef.name': event.object.spec.workflowRef.name,
-          'status.phase': event.object.status.phase,
-        })
-      );
-    });
+    return this.hub.watch(fromRv, (event) => matchesExecution(filter, event.object));
   }
 
   async updateMetadata(namespace: string, name: string, update: MetadataUpdate): Promise<WorkflowExecution> {

@@ -5,6 +5,7 @@
  */
 import { SyncflowError } from '../core/errors.ts';
 import { isDnsSubdomain, isLabelValue } from '../core/model/names.ts';
+import type { WorkflowExecution } from '../core/model/execution.ts';
 
 export type LabelOperator = 'exists' | 'notexists' | 'eq' | 'neq' | 'in' | 'notin';
 
@@ -188,4 +189,42 @@ export type SelectableValues = Record<SelectableField, string>;
 /** Whether an object's selectable field values satisfy every requirement. */
 export function matchesFields(selector: FieldSelector, values: SelectableValues): boolean {
   return selector.every((r) => (values[r.field] === r.value) === (r.operator === 'eq'));
+}
+
+/** Selectors compiled once for a watch: namespace (all when undefined), labels and fields. */
+export interface ExecutionSelector {
+  namespace: string | undefined;
+  labels: LabelSelector;
+  fields: FieldSelector;
+}
+
+/** Parses a request's namespace and selectors once. */
+export function executionSelector(filter: {
+  namespace?: string | undefined;
+  labelSelector?: string | LabelSelector | undefined;
+  fieldSelector?: string | FieldSelector | undefined;
+}): ExecutionSelector {
+  return {
+    namespace: filter.namespace,
+    labels: toLabelSelector(filter.labelSelector),
+    fields: toFieldSelector(filter.fieldSelector),
+  };
+}
+
+/** Whether an execution object passes a watch's selectors (its selectable fields: SELECTABLE_FIELDS). */
+export function matchesExecution(
+  selector: ExecutionSelector,
+  object: Pick<WorkflowExecution, 'metadata' | 'spec' | 'status'>,
+): boolean {
+  const m = object.metadata;
+  if (selector.namespace !== undefined && m.namespace !== selector.namespace) return false;
+  return (
+    matchesLabels(selector.labels, m.labels) &&
+    matchesFields(selector.fields, {
+      'metadata.name': m.name,
+      'metadata.namespace': m.namespace,
+      'spec.workflowRef.name': object.spec.workflowRef.name,
+      'status.phase': object.status.phase,
+    })
+  );
 }

@@ -16,14 +16,7 @@ import {
   type WorkflowExecution,
 } from '../../core/model/execution.ts';
 import type { ExecutionObserver } from '../../core/engine/collaborators.ts';
-import {
-  matchesFields,
-  matchesLabels,
-  toFieldSelector,
-  toLabelSelector,
-  type FieldSelector,
-  type LabelSelector,
-} from '../../history/selector.ts';
+import { executionSelector, matchesExecution, type ExecutionSelector } from '../../history/selector.ts';
 import type { ExecutionWatch, WatchEvent } from '../../history/store.ts';
 
 /**
@@ -42,38 +35,8 @@ export interface LiveFilter {
   fieldSelector?: string;
 }
 
-/** A filter compiled once per watch. */
-interface CompiledFilter {
-  namespace: string | undefined;
-  labels: LabelSelector;
-  fields: FieldSelector;
-}
-
-function compile(filter: LiveFilter): CompiledFilter {
-  return {
-    namespace: filter.namespace,
-    labels: toLabelSelector(filter.labelSelector),
-    fields: toFieldSelector(filter.fieldSelector),
-  };
-}
-
-/** Whether an execution object passes a watch's selectors (the same fields as the store's watch). */
-function matches(filter: CompiledFilter, object: WorkflowExecution): boolean {
-  const m = object.metadata;
-  if (filter.namespace !== undefined && m.namespace !== filter.namespace) return false;
-  return (
-    matchesLabels(filter.labels, m.labels) &&
-    matchesFields(filter.fields, {
-      'metadata.name': m.name,
-      'metadata.namespace': m.namespace,
-      'spec.workflowRef.name': object.spec.workflowRef.name,
-      'status.phase': object.status.phase,
-    })
-  );
-}
-
 interface Subscriber {
-  filter: CompiledFilter;
+  filter: ExecutionSelector;
   push(change: LiveChange): void;
 }
 
@@ -94,7 +57,7 @@ export class LiveExecutions {
    * that a watch can tell an object it showed that stopped matching). Returns the unsubscribe.
    */
   subscribe(filter: LiveFilter, push: (change: LiveChange) => void): () => void {
-    const subscriber: Subscriber = { filter: compile(filter), push };
+    const subscriber: Subscriber = { filter: executionSelector(filter), push };
     const key = filter.namespace ?? '';
     let set = this.subscribers.get(key);
     if (!set) this.subscribers.set(key, (set = new Set()));
@@ -127,7 +90,8 @@ export class LiveExecutions {
       const set = this.subscribers.get(key);
       if (!set) continue;
       for (const subscriber of set) {
-        if (change.kind !== 'progress' || matches(subscriber.filter, change.object)) subscriber.push(change);
+        if (change.kind !== 'progress' || matchesExecution(subscriber.filter, change.object))
+          subscriber.push(change);
       }
     }
   }
@@ -273,7 +237,7 @@ export interface MergedWatch extends AsyncIterable<MergedEvent> {
  */
 export function mergeLiveWatch(stored: ExecutionWatch, options: MergeOptions): MergedWatch {
   const maxLive = options.maxBufferedLive ?? 1000;
-  const filter = compile(options.filter);
+  const filter = executionSelector(options.filter);
   const queue: ({ kind: 'stored'; event: WatchEvent } | LiveChange)[] = [];
   let liveQueued = 0;
   /** Executions shown live and not yet finished in this watch. */
@@ -326,7 +290,7 @@ export function mergeLiveWatch(stored: ExecutionWatch, options: MergeOptions): M
       return { event: { type, object: item.object }, live: true };
     }
     // finished: the stored record follows when it matches; one that stopped matching leaves now.
-    if (item.kind === 'finished' && matches(filter, item.object)) return undefined;
+    if (item.kind === 'finished' && matchesExecution(filter, item.object)) return undefined;
     if (!shown.delete(key)) return undefined;
     return { event: { type: 'DELETED', object: item.object }, live: true };
   };
