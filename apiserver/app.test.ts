@@ -378,38 +378,10 @@ describe('server application', function () {
 
     it('watches: an execution created meanwhile arrives as ADDED', async () => {
       const list = await call('GET', executions);
-      const events: string[] = [];
-      const seen = new Promise<string>((resolve, reject) => {
-        const req = httpRequest(
-          {
-            host: '127.0.0.1',
-            port,
-            path: `${executions}?watch=true&resourceVersion=${list.json.metadata.resourceVersion}`,
-            headers: { 'x-test-user': 'alice' },
-          },
-          (res) => {
-            let buffer = '';
-            res.on('data', (chunk: Buffer) => {
-              buffer += chunk.toString('utf8');
-              let nl;
-              while ((nl = buffer.indexOf('\n')) >= 0) {
-                const event = JSON.parse(buffer.slice(0, nl)) as {
-                  type: string;
-                  object: { metadata: { name: string } };
-                };
-                buffer = buffer.slice(nl + 1);
-                events.push(`${event.type} ${event.object.metadata.name}`);
-                if (event.object.metadata.name.startsWith('watched-')) {
-                  req.destroy();
-                  resolve(event.type);
-                }
-              }
-            });
-          },
-        );
-        req.on('error', (error) => (events.length ? undefined : reject(error)));
-        req.end();
-      });
+      const seen = watchLines<{ type: string; object: { metadata: { name: string } } }>(
+        list.json.metadata.resourceVersion,
+        (event) => (event.object.metadata.name.startsWith('watched-') ? event.type : undefined),
+      );
       await new Promise((r) => setTimeout(r, 100));
       await call('POST', executions, {
         body: {
@@ -420,10 +392,16 @@ describe('server application', function () {
       expect(await seen).to.equal('ADDED');
     });
 
-    /** Watch events of executions named `prefix…` until one arrives with a final phase. */
-    function watchUntilFinal(resourceVersion: string, prefix: string) {
-      return new Promise<{ type: string; phase: string; rv: number; tasks: number }[]>((resolve, reject) => {
-        const events: { type: string; phase: string; rv: number; tasks: number }[] = [];
+    /**
+     * Reads the watch from `resourceVersion` line by line; `onEvent` returns a value to end it with,
+     * or undefined to read on.
+     */
+    function watchLines<E, T = unknown>(
+      resourceVersion: string,
+      onEvent: (event: E) => T | undefined,
+    ): Promise<T> {
+      return new Promise<T>((resolve, reject) => {
+        let received = 0;
         const req = httpRequest(
           {
             host: '127.0.0.1',
@@ -437,27 +415,40 @@ describe('server application', function () {
               buffer += chunk.toString('utf8');
               let nl;
               while ((nl = buffer.indexOf('\n')) >= 0) {
-                const event = JSON.parse(buffer.slice(0, nl)) as { type: string; object: WorkflowExecution };
+                const event = JSON.parse(buffer.slice(0, nl)) as E;
                 buffer = buffer.slice(nl + 1);
-                if (!event.object.metadata.name.startsWith(prefix)) continue;
-                const phase = event.object.status.phase;
-                events.push({
-                  type: event.type,
-                  phase,
-                  rv: Number(event.object.metadata.resourceVersion),
-                  tasks: event.object.status.tasks?.length ?? 0,
-                });
-                if (phase !== 'Running') {
+                received++;
+                const result = onEvent(event);
+                if (result !== undefined) {
                   req.destroy();
-                  resolve(events);
+                  resolve(result);
                 }
               }
             });
           },
         );
-        req.on('error', (error) => (events.length ? undefined : reject(error)));
+        req.on('error', (error) => (received ? undefined : reject(error)));
         req.end();
       });
+    }
+
+    /** Watch events of executions named `prefix…` until one arrives with a final phase. */
+    function watchUntilFinal(resourceVersion: string, prefix: string) {
+      const events: { type: string; phase: string; rv: number; tasks: number }[] = [];
+      return watchLines<{ type: string; object: WorkflowExecution }, typeof events>(
+        resourceVersion,
+        (event) => {
+          if (!event.object.metadata.name.startsWith(prefix)) return undefined;
+          const phase = event.object.status.phase;
+          events.push({
+            type: event.type,
+            phase,
+            rv: Number(event.object.metadata.resourceVersion),
+            tasks: event.object.status.tasks?.length ?? 0,
+          });
+          return phase !== 'Running' ? events : undefined;
+        },
+      );
     }
 
     it('watches an execution while it runs: ADDED Running, MODIFIED per task, MODIFIED final', async () => {
