@@ -4,7 +4,11 @@
  */
 import { expect } from 'chai';
 import type { ExecutionEvent } from '../../core/model/events.ts';
-import type { ExecutionCreateRequest, WorkflowExecution } from '../../core/model/execution.ts';
+import {
+  executionObject,
+  type ExecutionCreateRequest,
+  type WorkflowExecution,
+} from '../../core/model/execution.ts';
 import type { ExecutionWatch, WatchEvent } from '../../history/store.ts';
 import {
   LiveExecutions,
@@ -13,6 +17,7 @@ import {
   type MergedEvent,
   type MergedWatch,
 } from './live.ts';
+import { ExecutionPublisher, LiveBus } from './bus.ts';
 
 const request = (namespace = 'shop', labels: Record<string, string> = {}): ExecutionCreateRequest => ({
   namespace,
@@ -59,6 +64,28 @@ function run(phase: 'Succeeded' | 'Failed' = 'Succeeded'): ExecutionEvent[] {
     { type: 'TaskFinished', ...at(), task: 'b', phase: 'Succeeded', httpStatus: 200, durationMs: 3 },
     { type: 'ExecutionFinished', ...at(), status: { phase, startTime: '2026-12-01T12:00:00.000Z' } },
   ];
+}
+
+let uids = 0;
+
+/** The engine's observer of an execution about to run, as the run path makes it. */
+function start(bus: LiveBus, name = 'run-1', labels: Record<string, string> = {}): ExecutionPublisher {
+  return new ExecutionPublisher(
+    { uid: `uid-${++uids}`, name, request: request('shop', labels), user: 'alice', revision: 'r1' },
+    bus,
+  );
+}
+
+/** Feeds `events` to the publisher; the final one is recorded as the run path does (under `name`). */
+function play(publisher: ExecutionPublisher, events: ExecutionEvent[], name = 'run-1'): void {
+  for (const event of events) {
+    publisher.event(event);
+    if (event.type === 'ExecutionFinished') {
+      const object = executionObject(request(), name, event.status, event.status.startTime as string);
+      object.metadata.uid = publisher.uid;
+      publisher.finish(object);
+    }
+  }
 }
 
 /** A stored-history watch the test feeds by hand. */
@@ -122,26 +149,37 @@ const summary = (events: MergedEvent[]) =>
   );
 
 describe('LiveExecutions', () => {
+  let bus: LiveBus;
   let hub: LiveExecutions;
   beforeEach(() => {
-    hub = new LiveExecutions();
+    bus = new LiveBus();
+    hub = new LiveExecutions(bus);
     seq = 0;
   });
 
-  it('tracks nothing while no watch is open, nor for a namespace nobody watches', () => {
-    expect(hub.track({ request: request(), name: 'run-1', user: 'u', revision: 'r1' })).to.equal(undefined);
+  it('listens on the bus only to the namespaces watched, and not at all once every watch closed', () => {
+    expect(bus.listening('shop')).to.equal(false);
     const stop = hub.subscribe({ namespace: 'other' }, () => undefined);
-    expect(hub.track({ request: request(), name: 'run-1', user: 'u', revision: 'r1' })).to.equal(undefined);
+    expect([bus.listening('shop'), bus.listening('other')]).to.deep.equal([false, true]);
     stop();
     stop();
     expect(hub.watching).to.equal(0);
+    expect(bus.listening('other')).to.equal(false);
+  });
+
+  it('shows each execution once when watches of its namespace and of every namespace are open', () => {
+    const changes: LiveChange[] = [];
+    hub.subscribe({ namespace: 'shop' }, (c) => changes.push(c));
+    hub.subscribe({}, () => undefined);
+    play(start(bus), run());
+    expect(changes.map((c) => c.kind)).to.deep.equal([...Array(5).fill('progress'), 'finished']);
   });
 
   it('publishes a Running object whose status.tasks grows as tasks start and finish, then the final status', () => {
     const changes: LiveChange[] = [];
     hub.subscribe({ namespace: 'shop' }, (c) => changes.push(c));
-    const tracker = hub.track({ request: request(), name: 'run-1', user: 'alice', revision: 'r1' });
-    for (const event of run()) tracker?.event(event);
+    const publisher = start(bus);
+    play(publisher, run());
     expect(
       changes.map(
         (c) =>
@@ -157,7 +195,7 @@ describe('LiveExecutions', () => {
     ]);
     const first = changes[1]?.object;
     expect(first?.status.tasks?.[0]).to.include({ taskRef: 'http-a', attempts: 1 });
-    expect(first?.metadata).to.include({ name: 'run-1', namespace: 'shop', uid: tracker?.uid });
+    expect(first?.metadata).to.include({ name: 'run-1', namespace: 'shop', uid: publisher.uid });
     expect(first?.status).to.include({ user: 'alice', workflowRevision: 'r1' });
     // Objects already handed out are never changed afterwards.
     expect(changes[1]?.object.status.tasks).to.have.length(1);
@@ -172,31 +210,26 @@ describe('LiveExecutions', () => {
     hub.subscribe({ namespace: 'shop', labelSelector: 'team=ops' }, count('otherLabel'));
     hub.subscribe({ namespace: 'shop', fieldSelector: 'status.phase=Succeeded' }, count('phase'));
     hub.subscribe({ namespace: 'other' }, count('other'));
-    const tracker = hub.track({
-      request: request('shop', { team: 'pay' }),
-      name: 'run-1',
-      user: 'u',
-      revision: 'r1',
-    });
-    for (const event of run()) tracker?.event(event);
+    play(start(bus, 'run-1', { team: 'pay' }), run());
     // Five progress objects and the final notice; selectors other than namespace get only the notice.
     expect(seen).to.deep.equal({ all: 6, shop: 6, label: 6, otherLabel: 1, phase: 1, other: 0 });
   });
 });
 
 describe('mergeLiveWatch', () => {
+  let bus: LiveBus;
   let hub: LiveExecutions;
   let stored: FakeStoredWatch;
   beforeEach(() => {
-    hub = new LiveExecutions();
+    bus = new LiveBus();
+    hub = new LiveExecutions(bus);
     stored = new FakeStoredWatch();
     seq = 0;
   });
 
   it('shows an execution ADDED Running, MODIFIED per task, and MODIFIED with the stored final state', async () => {
     const watch = mergeLiveWatch(stored, { live: hub, filter: { namespace: 'shop' } });
-    const tracker = hub.track({ request: request(), name: 'run-1', user: 'u', revision: 'r1' });
-    for (const event of run()) tracker?.event(event);
+    play(start(bus), run());
     stored.deliver(storedFinal(7));
     expect(summary(await take(watch, 6))).to.deep.equal([
       'live ADDED Running ',
@@ -217,11 +250,11 @@ describe('mergeLiveWatch', () => {
   it('a watch opened mid-run is shown the execution as ADDED with the tasks so far', async () => {
     // Another watch of the namespace was open when the execution started.
     hub.subscribe({ namespace: 'shop' }, () => undefined);
-    const tracker = hub.track({ request: request(), name: 'run-1', user: 'u', revision: 'r1' });
+    const publisher = start(bus);
     const events = run();
-    for (const event of events.slice(0, 2)) tracker?.event(event);
+    play(publisher, events.slice(0, 2));
     const watch = mergeLiveWatch(stored, { live: hub, filter: { namespace: 'shop' } });
-    for (const event of events.slice(2)) tracker?.event(event);
+    play(publisher, events.slice(2));
     expect(summary(await take(watch, 1))).to.deep.equal(['live ADDED Running a:Succeeded']);
   });
 
@@ -230,34 +263,39 @@ describe('mergeLiveWatch', () => {
       live: hub,
       filter: { namespace: 'shop', fieldSelector: 'status.phase=Running' },
     });
-    const tracker = hub.track({ request: request(), name: 'run-1', user: 'u', revision: 'r1' });
-    for (const event of run('Failed')) tracker?.event(event);
+    play(start(bus), run('Failed'));
     const events = await take(watch, 6);
     expect(summary(events).slice(-1)).to.deep.equal(['live DELETED Failed ']);
   });
 
-  it('ends with DELETED an execution abandoned under the name it showed, and shows the new name', async () => {
+  it('ends with DELETED an execution abandoned under the name it showed', async () => {
     const watch = mergeLiveWatch(stored, { live: hub, filter: { namespace: 'shop' } });
-    const tracker = hub.track({ request: request(), name: 'run-1', user: 'u', revision: 'r1' });
-    const events = run();
-    tracker?.event(events[0]!);
-    tracker?.rename('run-2');
-    tracker?.event(events[1]!);
-    tracker?.abandon();
-    tracker?.abandon();
-    const out = await take(watch, 4);
+    const publisher = start(bus);
+    play(publisher, run().slice(0, 2));
+    publisher.abandon();
+    publisher.abandon();
+    const out = await take(watch, 3);
     expect(out.map((e) => `${e.event.type} ${e.event.object.metadata.name}`)).to.deep.equal([
       'ADDED run-1',
+      'MODIFIED run-1',
+      'DELETED run-1',
+    ]);
+  });
+
+  it('ends with DELETED the name it showed of an execution recorded under another, then shows the record', async () => {
+    const watch = mergeLiveWatch(stored, { live: hub, filter: { namespace: 'shop' } });
+    play(start(bus), run(), 'run-2');
+    stored.deliver(storedFinal(7, 'Succeeded', 'run-2'));
+    const out = await take(watch, 7);
+    expect(out.slice(-2).map((e) => `${e.event.type} ${e.event.object.metadata.name}`)).to.deep.equal([
       'DELETED run-1',
       'ADDED run-2',
-      'DELETED run-2',
     ]);
   });
 
   it('drops live changes beyond its buffer but never a stored change', async () => {
     const watch = mergeLiveWatch(stored, { live: hub, filter: { namespace: 'shop' }, maxBufferedLive: 2 });
-    const tracker = hub.track({ request: request(), name: 'run-1', user: 'u', revision: 'r1' });
-    for (const event of run()) tracker?.event(event);
+    play(start(bus), run());
     stored.deliver(storedFinal(7));
     expect(summary(await take(watch, 3))).to.deep.equal([
       'live ADDED Running ',

@@ -1,23 +1,16 @@
 /**
- * In-flight executions in Kubernetes watches (DESIGN §9.1, docs/history.md "Watch"): the run path
- * gives each execution a {@link LiveExecutionTracker} while some watch of its namespace is open; the
- * tracker turns the engine's live events into WorkflowExecution objects (phase Running, status.tasks
- * growing) and {@link LiveExecutions} fans them out to the open watches whose selectors match.
- * {@link mergeLiveWatch} interleaves them with the stored-history watch, which stays the source of
- * the final state. This replica's executions only: other replicas' appear when stored.
+ * In-flight executions in Kubernetes watches (DESIGN §9.1, docs/history.md "Watch"): while some watch
+ * of a namespace is open on this replica, {@link LiveExecutions} listens to the live bus for that
+ * namespace, turns each execution's messages (from this replica or any other) into WorkflowExecution
+ * objects (phase Running, status.tasks growing) and fans them out to the open watches whose
+ * selectors match. {@link mergeLiveWatch} interleaves them with the stored-history watch, which
+ * stays the source of the final state.
  */
-import { randomUUID } from 'node:crypto';
-import type { ExecutionEvent } from '../../core/model/events.ts';
-import type { TaskExecutionStatus, WorkflowExecutionStatus } from '../../core/model/schema.ts';
-import {
-  executionObject,
-  wholeSeconds,
-  type ExecutionCreateRequest,
-  type WorkflowExecution,
-} from '../../core/model/execution.ts';
-import type { ExecutionObserver } from '../../core/engine/collaborators.ts';
+import type { TaskExecutionStatus } from '../../core/model/schema.ts';
+import { executionObject, wholeSeconds, type WorkflowExecution } from '../../core/model/execution.ts';
 import { executionSelector, matchesExecution, type ExecutionSelector } from '../../history/selector.ts';
 import type { ExecutionWatch, WatchEvent } from '../../history/store.ts';
+import type { LiveBus, LiveExecutionRef, LiveMessage } from './bus.ts';
 
 /**
  * What the hub tells a watch: the execution's object as it stands (`progress`), that it finished
@@ -44,9 +37,18 @@ interface Subscriber {
 export class LiveExecutions {
   /** Watches by namespace; the key `''` holds watches of every namespace. */
   private readonly subscribers = new Map<string, Set<Subscriber>>();
+  /** The bus subscription of each key of {@link subscribers}. */
+  private readonly listening = new Map<string, () => void>();
+  /** Executions being shown, by uid. */
+  private readonly trackers = new Map<string, ExecutionTracker>();
+  private readonly bus: LiveBus;
   private count = 0;
 
-  /** Open watches (0 means executions run without any live tracking). */
+  constructor(bus: LiveBus) {
+    this.bus = bus;
+  }
+
+  /** Open watches. */
   get watching(): number {
     return this.count;
   }
@@ -60,7 +62,13 @@ export class LiveExecutions {
     const subscriber: Subscriber = { filter: executionSelector(filter), push };
     const key = filter.namespace ?? '';
     let set = this.subscribers.get(key);
-    if (!set) this.subscribers.set(key, (set = new Set()));
+    if (!set) {
+      this.subscribers.set(key, (set = new Set()));
+      this.listening.set(
+        key,
+        this.bus.subscribe(key ? { namespace: key } : {}, (message) => this.receive(key, message)),
+      );
+    }
     set.add(subscriber);
     this.count++;
     let done = false;
@@ -68,19 +76,26 @@ export class LiveExecutions {
       if (done) return;
       done = true;
       set.delete(subscriber);
-      if (set.size === 0 && this.subscribers.get(key) === set) this.subscribers.delete(key);
       this.count--;
+      if (set.size === 0 && this.subscribers.get(key) === set) {
+        this.subscribers.delete(key);
+        this.listening.get(key)?.();
+        this.listening.delete(key);
+        if (this.subscribers.size === 0) this.trackers.clear();
+      }
     };
   }
 
-  /**
-   * A tracker for an execution about to run, or `undefined` when no watch could see it: then the
-   * engine is given no observer and builds no event (no cost when nobody watches).
-   */
-  track(options: TrackOptions): LiveExecutionTracker | undefined {
-    if (this.count === 0) return undefined;
-    if (!this.subscribers.has(options.request.namespace) && !this.subscribers.has('')) return undefined;
-    return new LiveExecutionTracker(this, options);
+  /** A bus message for the watches under `key`; the all-namespaces key takes over when it exists. */
+  private receive(key: string, message: LiveMessage): void {
+    if (key !== '' && this.subscribers.has('')) return;
+    const uid = message.execution.uid;
+    let tracker = this.trackers.get(uid);
+    if (!tracker) {
+      if (message.kind !== 'event') return;
+      this.trackers.set(uid, (tracker = new ExecutionTracker(this, message.execution)));
+    }
+    if (tracker.apply(message)) this.trackers.delete(uid);
   }
 
   /** Delivers a change to the watches of its namespace. */
@@ -97,46 +112,45 @@ export class LiveExecutions {
   }
 }
 
-/** What a tracker needs to build the execution's object. */
-export interface TrackOptions {
-  request: ExecutionCreateRequest;
-  name: string;
-  user: string;
-  revision: string;
-}
-
 /**
- * Builds one execution's object from the engine's live events and publishes it. Each published
- * object is new (earlier ones may still wait in a watch's buffer); the engine's values are shared,
- * never mutated.
+ * Builds one execution's object from its live messages and publishes it. Each published object is
+ * new (earlier ones may still wait in a watch's buffer); the messages' values are shared, never
+ * mutated.
  */
-export class LiveExecutionTracker implements ExecutionObserver {
-  /** The uid of the live objects; the recorded object takes it too, so clients see one object. */
-  readonly uid = randomUUID();
+class ExecutionTracker {
   private readonly hub: LiveExecutions;
-  private readonly options: TrackOptions;
-  private name: string;
+  private readonly execution: LiveExecutionRef;
   private readonly taskRefs = new Map<string, string>();
   private tasks: TaskExecutionStatus[] = [];
   private startTime: string | undefined;
   private last: WorkflowExecution | undefined;
 
-  constructor(hub: LiveExecutions, options: TrackOptions) {
+  constructor(hub: LiveExecutions, execution: LiveExecutionRef) {
     this.hub = hub;
-    this.options = options;
-    this.name = options.name;
+    this.execution = execution;
   }
 
-  event(event: ExecutionEvent): void {
+  /** Applies a message; true when the execution is over for the watches. */
+  apply(message: LiveMessage): boolean {
+    if (message.kind === 'gone') {
+      this.abandon();
+      return true;
+    }
+    if (message.kind === 'finished') {
+      if (message.object.metadata.name !== this.execution.name) this.abandon();
+      this.hub.publish({ kind: 'finished', object: message.object });
+      return true;
+    }
+    const event = message.event;
     switch (event.type) {
       case 'ExecutionStarted':
         this.startTime = event.time;
         for (const task of event.graph.tasks) this.taskRefs.set(task.id, task.taskRef);
-        this.publish('progress', { phase: 'Running' });
-        return;
+        this.publish();
+        return false;
       case 'TaskStarted':
         this.setTask({ id: event.task, phase: 'Running', startTime: event.time, attempts: event.attempt });
-        return;
+        return false;
       case 'TaskFinished': {
         const started = this.tasks.find((t) => t.id === event.task);
         this.setTask({
@@ -150,33 +164,21 @@ export class LiveExecutionTracker implements ExecutionObserver {
           ...(event.output !== undefined ? { output: event.output } : {}),
           ...(event.error ? { error: event.error } : {}),
         });
-        return;
+        return false;
       }
       case 'TaskSkipped':
         this.setTask({ id: event.task, phase: 'Skipped' });
-        return;
-      case 'ExecutionFinished':
-        this.publish('finished', event.status);
-        return;
+        return false;
       default:
         // TaskRetrying and Signal change nothing a watch shows.
-        return;
+        return false;
     }
   }
 
-  /**
-   * The execution will not be recorded under the name the watches saw (refused before it ran, or
-   * its generated name turned out to be taken): watches that showed it get DELETED.
-   */
-  abandon(): void {
+  /** Watches that showed the execution under its earlier name get DELETED. */
+  private abandon(): void {
     if (this.last) this.hub.publish({ kind: 'gone', object: this.last });
     this.last = undefined;
-  }
-
-  /** The execution is recorded under `name` instead (a generated name that was taken). */
-  rename(name: string): void {
-    this.abandon();
-    this.name = name;
   }
 
   private setTask(task: TaskExecutionStatus): void {
@@ -184,28 +186,27 @@ export class LiveExecutionTracker implements ExecutionObserver {
     const entry = taskRef ? { ...task, taskRef } : task;
     const index = this.tasks.findIndex((t) => t.id === task.id);
     this.tasks = index < 0 ? [...this.tasks, entry] : this.tasks.map((t, i) => (i === index ? entry : t));
-    this.publish('progress', { phase: 'Running' });
+    this.publish();
   }
 
-  private publish(kind: 'progress' | 'finished', status: WorkflowExecutionStatus): void {
-    const start = this.startTime ?? status.startTime ?? new Date().toISOString();
+  private publish(): void {
+    const execution = this.execution;
+    const start = this.startTime ?? new Date().toISOString();
     const object = executionObject(
-      this.options.request,
-      this.name,
-      kind === 'progress'
-        ? {
-            phase: 'Running',
-            startTime: start,
-            workflowRevision: this.options.revision,
-            user: this.options.user,
-            tasks: this.tasks,
-          }
-        : { ...status, workflowRevision: this.options.revision, user: this.options.user },
+      execution.request,
+      execution.name,
+      {
+        phase: 'Running',
+        startTime: start,
+        workflowRevision: execution.revision,
+        user: execution.user,
+        tasks: this.tasks,
+      },
       wholeSeconds(start),
     );
-    object.metadata.uid = this.uid;
-    this.last = kind === 'progress' ? object : undefined;
-    this.hub.publish({ kind, object });
+    object.metadata.uid = execution.uid;
+    this.last = object;
+    this.hub.publish({ kind: 'progress', object });
   }
 }
 

@@ -18,6 +18,7 @@ import { StaticSecrets } from '../../kube/secret-resolver.ts';
 import type { ExecutionCreateRequest } from '../../core/model/execution.ts';
 import { ExecutionService, GENERATE_NAME_ATTEMPTS } from './service.ts';
 import type { LiveChange } from './live.ts';
+import type { LiveMessage } from './bus.ts';
 
 const ALPHABET = 'bcdfghjklmnpqrstvwxz2456789';
 
@@ -296,7 +297,21 @@ describe('ExecutionService', () => {
       const object = await s.run(request({ name: 'shown' }), { user: 'u' });
       expect(seen.map((c) => `${c.kind} ${c.object.metadata.name} ${c.object.metadata.uid}`)).to.deep.equal([
         `progress shown ${object.metadata.uid}`,
+        `finished shown ${object.metadata.uid}`,
       ]);
+    });
+
+    it('hands the caller that follows an execution its messages, ending with the recorded object, with nobody watching', async () => {
+      const s = service();
+      const followed: LiveMessage[] = [];
+      const object = await s.run(request({ name: 'followed' }), {
+        user: 'u',
+        follow: (m) => followed.push(m),
+      });
+      expect(followed.map((m) => m.kind)).to.deep.equal(['event', 'finished']);
+      const last = followed[1];
+      expect(last?.kind === 'finished' && last.object).to.deep.equal(object);
+      expect(s.bus.listening('ns')).to.equal(false);
     });
 
     it('takes back (gone) a live execution refused before it ran or renamed because its name was stored', async () => {

@@ -36,7 +36,8 @@ import {
 } from '../../core/model/execution.ts';
 import { NameReservations, type NameReservation } from './names.ts';
 import { StoredNameCheck } from './stored-names.ts';
-import { LiveExecutions, type LiveExecutionTracker } from './live.ts';
+import { LiveExecutions } from './live.ts';
+import { ExecutionPublisher, LiveBus, type LiveMessage } from './bus.ts';
 
 /** Reserves places in the history writer's queue. */
 export interface HistoryAdmission {
@@ -64,8 +65,8 @@ export interface ExecutionServiceOptions {
   now?: () => Date;
   /** Random source of generated names (tests force collisions with it). */
   random?: () => number;
-  /** Where in-flight executions are shown to this replica's watches (one of its own by default). */
-  live?: LiveExecutions;
+  /** Where live execution events go (DESIGN §9); a bus of this replica alone by default. */
+  bus?: LiveBus;
 }
 
 /** Who asked and how. */
@@ -79,6 +80,8 @@ export interface RunContext {
    * a create sees it, as Kubernetes clients expect. The direct gateway does not wait.
    */
   waitForHistory?: boolean;
+  /** Follows this execution's live messages (the stream's `execute`), whoever else listens. */
+  follow?: (message: LiveMessage) => void;
 }
 
 /** Longest wait for the history on the Kubernetes create path; the record stays queued after it. */
@@ -109,12 +112,15 @@ export class ExecutionService {
   private readonly random: () => number;
   private readonly names = new NameReservations();
   private readonly storedNames: StoredNameCheck;
+  /** Live events of every execution, of this replica and (with a transport) the others. */
+  readonly bus: LiveBus;
   /** In-flight executions for the watches of this replica (docs/history.md "Watch"). */
   readonly live: LiveExecutions;
 
   constructor(options: ExecutionServiceOptions) {
     this.options = options;
-    this.live = options.live ?? new LiveExecutions();
+    this.bus = options.bus ?? new LiveBus();
+    this.live = new LiveExecutions(this.bus);
     this.now = options.now ?? (() => new Date());
     this.revisions = options.revisions ?? new RevisionRecorder(options.store);
     this.random = options.random ?? Math.random;
@@ -136,23 +142,17 @@ export class ExecutionService {
       throw error;
     }
     let object: WorkflowExecution;
-    // Undefined unless a watch of this namespace is open: then the engine builds no live event.
-    const tracker = this.live.track({
-      request,
-      name: name.name,
-      user: context.user,
-      revision: workflow.revision,
-    });
+    // Undefined unless someone listens: then the engine builds no live event.
+    const publisher = this.publisher(request, name.name, context, workflow.revision);
     try {
       // A generated name is checked against the store while the workflow runs.
       const stored = request.name
         ? undefined
         : this.storedNames.isStored(name.namespace, name.name).catch((error: unknown) => error);
-      const status = await this.execute(workflow, request, context, tracker);
+      const status = await this.execute(workflow, request, context, publisher);
       const storedAnswer = stored ? await stored : false;
       if (storedAnswer === true) {
         name = await this.replaceGeneratedName(name, request.generateName as string);
-        tracker?.rename(name.name);
       }
       // The store could not say: keep the name; a conflict at the insert is still recorded (writer.ts).
       else if (storedAnswer !== false)
@@ -166,9 +166,9 @@ export class ExecutionService {
         { ...status, workflowRevision: workflow.revision, user: context.user },
         status.startTime ?? this.now().toISOString(),
       );
-      if (tracker) object.metadata.uid = tracker.uid;
+      if (publisher) object.metadata.uid = publisher.uid;
     } catch (error) {
-      tracker?.abandon();
+      publisher?.abandon();
       // Refused before anything ran (invalid input): nothing to record, and the name is free again.
       admission.release();
       name.release();
@@ -177,6 +177,7 @@ export class ExecutionService {
     }
     try {
       admission.record(object);
+      publisher?.finish(object);
     } finally {
       // Recorded (the writer's queue answers for the name now) or failed: the name is free here.
       name.release();
@@ -197,6 +198,25 @@ export class ExecutionService {
       .record(workflow)
       .catch((error: unknown) => this.options.onBackgroundError?.(error, 'recording a workflow revision'));
     return object;
+  }
+
+  /**
+   * The engine's observer for an execution about to run, when someone follows it: the caller
+   * (`follow`), or a listener of its namespace on the bus (here or on another replica).
+   */
+  private publisher(
+    request: ExecutionCreateRequest,
+    name: string,
+    context: RunContext,
+    revision: string,
+  ): ExecutionPublisher | undefined {
+    const bus = this.bus.listening(request.namespace) ? this.bus : undefined;
+    if (!bus && !context.follow) return undefined;
+    return new ExecutionPublisher(
+      { uid: randomUUID(), name, request, user: context.user, revision },
+      bus,
+      context.follow,
+    );
   }
 
   /** Whether a name is free for a new execution now: not held, queued or stored (dry runs call nothing). */
@@ -311,7 +331,7 @@ export class ExecutionService {
     workflow: ReturnType<ExecutionService['resolve']>,
     request: ExecutionCreateRequest,
     context: RunContext,
-    observer: LiveExecutionTracker | undefined,
+    observer: ExecutionPublisher | undefined,
   ): Promise<WorkflowExecutionStatus> {
     const started = this.now();
     try {
