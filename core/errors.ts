@@ -50,6 +50,8 @@ export const ERROR_CATALOGUE = {
   SecretTooShort: { status: 502, title: 'secret value too short to redact safely' },
   SecretNotFound: { status: 502, title: 'secret value not found' },
   Cancelled: { status: 499, title: 'cancelled' },
+  DebugAborted: { status: 499, title: 'debug run aborted by the debugger' },
+  DebugTimeout: { status: 504, title: 'debug pause got no decision in time' },
   // Serving.
   RequestTooLarge: { status: 413, title: 'request body too large' },
   TooManyRequests: { status: 429, title: 'server is shedding load' },

@@ -23,6 +23,14 @@ import {
   type SecretResolver,
 } from './collaborators.ts';
 import { Cancellation, type CallerSignal } from './cancellation.ts';
+import {
+  checkSkipOutput,
+  DebugGate,
+  type DebugDecision,
+  type DebugOptions,
+  type DebugRequest,
+  type PausedExecution,
+} from './debug.ts';
 import type { TaskHttpClient, TaskResponse } from './task-http.ts';
 import { checkWorkflowInput } from './input.ts';
 import { MIN_SECRET_LENGTH, SecretRedactor } from './redact.ts';
@@ -40,6 +48,8 @@ export interface ExecuteOptions {
   traceparent?: string;
   /** An observer for this execution only, in addition to the executor's. */
   observer?: ExecutionObserver;
+  /** Makes this a debug run: it pauses before breakpoint tasks (core/engine/debug.ts). */
+  debug?: DebugOptions;
 }
 
 /** Runs workflows synchronously. The server, the run gateway and the CLI all use this interface. */
@@ -85,6 +95,8 @@ interface TaskOutcome {
   httpStatus?: number;
   attempts: number;
   attemptLog: NonNullable<TaskExecutionStatus['attemptLog']>;
+  /** The output is a debugger's substitute: nothing was sent. */
+  substituted?: boolean;
 }
 
 /** How one attempt ended. */
@@ -155,7 +167,7 @@ export class DagExecutor implements WorkflowExecutor {
 }
 
 /** One run of a workflow: the scheduler state and the records it produces. */
-class Execution {
+class Execution implements PausedExecution {
   private readonly n: number;
   private readonly phases: TaskPhase[];
   private readonly outputs: unknown[];
@@ -184,8 +196,15 @@ class Execution {
   private lastEventTime = '';
   private readonly scope: TemplateScope;
   private readonly start: number;
-  private readonly deadlineAt: number;
+  /** Moves later by the time debug pauses were open. */
+  private deadlineAt: number;
+  private deadlineTimer: unknown;
   readonly timeoutMs: number;
+  /** Present in debug runs only. */
+  private readonly debug: DebugGate | undefined;
+  /** Debug pauses open or waiting their turn; while there are any, the deadline does not run. */
+  private pausesOpen = 0;
+  private pausedSince = 0;
   private done: () => void = () => {};
   /** Set when the engine itself failed: the execution ends at once as InternalError. */
   private broken: { message: string } | undefined;
@@ -215,6 +234,7 @@ class Execution {
     this.start = executor.clock.now();
     this.deadlineAt = this.start + workflow.timeoutMs;
     this.timeoutMs = workflow.timeoutMs;
+    this.debug = options.debug ? new DebugGate(options.debug, executor.clock) : undefined;
   }
 
   async run(): Promise<WorkflowExecutionStatus> {
@@ -222,7 +242,7 @@ class Execution {
     const startTime = iso(this.start);
     this.notify('executionStarted', { workflow: this.workflow, input: this.input, startTime });
     if (this.live) this.emit(this.startedEvent());
-    const deadline = clock.setTimer(deadlinePassed, this.workflow.timeoutMs, this);
+    this.deadlineTimer = clock.setTimer(deadlinePassed, this.workflow.timeoutMs, this);
     const signal = this.options.signal;
     try {
       if (signal) {
@@ -236,7 +256,7 @@ class Execution {
     } catch (error) {
       this.breakDown(error);
     }
-    clock.clearTimer(deadline);
+    clock.clearTimer(this.deadlineTimer);
     signal?.removeEventListener('abort', this);
     if (!this.broken) {
       try {
@@ -385,6 +405,7 @@ class Execution {
     if (outcome.attempts) record.attempts = outcome.attempts;
     if (outcome.httpStatus !== undefined) record.httpStatus = outcome.httpStatus;
     if (outcome.phase === 'Succeeded') record.output = outcome.output;
+    if (outcome.substituted) record.substituted = true;
     if (outcome.error) record.error = outcome.error;
     if (outcome.attemptLog?.length) record.attemptLog = outcome.attemptLog;
     this.records[i] = record;
@@ -454,6 +475,19 @@ class Execution {
       if (secrets instanceof SyncflowError) return failedWith(state, secrets.code, secrets.message);
       const request = resolveRequest(task, new TaskScope(input, secrets));
       const carriers = secrets ? secretCarriers(request, secrets) : NO_CARRIERS;
+      if (this.debug?.stopsAt(step.id)) {
+        const decision = await this.debugDecision(i, step, request);
+        if (decision.action === 'skip') return this.substitute(state, step, decision.output);
+        if (decision.action !== 'continue') {
+          this.abort(
+            'DebugAborted',
+            decision.action === 'abort'
+              ? `aborted by the debugger at task ${step.id}`
+              : `the debugger failed at task ${step.id}: it decided neither continue, skip nor abort`,
+          );
+          return abortedWith(state, cancellation.reason);
+        }
+      }
       for (;;) {
         const attempt = ++state.attempts;
         if (this.live) {
@@ -505,6 +539,79 @@ class Execution {
       if (error instanceof SyncflowError) return failedWith(state, error.code, this.describe(error));
       // Whatever reaches here is not an upstream's doing (those are classified per attempt).
       return failedWith(state, 'InternalError', `internal error: ${this.describe(error)}`);
+    }
+  }
+
+  /**
+   * Presents a debug pause and waits for the decision; the deadline does not run meanwhile. The
+   * task's start is when the pause was decided: its wait shows the time paused.
+   */
+  private async debugDecision(
+    i: number,
+    step: CompiledStep,
+    request: ResolvedRequest,
+  ): Promise<DebugDecision> {
+    const { clock } = this.executor;
+    if (this.pausesOpen++ === 0) {
+      clock.clearTimer(this.deadlineTimer);
+      this.pausedSince = clock.now();
+    }
+    try {
+      return await (this.debug as DebugGate).decide(
+        step.id,
+        this.pausedRequest(step.task, request),
+        this.cancellation,
+        this,
+      );
+    } catch (error) {
+      if (!this.cancellation.aborted)
+        this.abort('DebugAborted', `the debugger failed at task ${step.id}: ${this.describe(error)}`);
+      throw error;
+    } finally {
+      const now = clock.now();
+      if (--this.pausesOpen === 0) {
+        this.deadlineAt += now - this.pausedSince;
+        if (!this.cancellation.aborted)
+          this.deadlineTimer = clock.setTimer(deadlinePassed, this.deadlineAt - now, this);
+      }
+      this.startedAt[i] = now;
+    }
+  }
+
+  /** The request as a debugger is shown it: a copy, the body parsed, secrets redacted. */
+  private pausedRequest(task: CompiledTask, request: ResolvedRequest): DebugRequest {
+    const shown: DebugRequest = { method: task.method, url: request.url, headers: { ...request.headers } };
+    if (request.body !== undefined) shown.body = JSON.parse(request.body);
+    return this.redactor().value(shown);
+  }
+
+  /** A debugger's skip: the substitute, checked like a response, is the output; nothing is sent. */
+  private substitute(state: TaskOutcome, step: CompiledStep, output: unknown): TaskOutcome {
+    const causes = checkSkipOutput(step.task, output);
+    if (causes.length) {
+      return failedWith(
+        state,
+        'InvalidOutput',
+        `substitute output does not match the outputSchema of ${step.task.name}: ${causes
+          .map((c) => `${c.field} ${c.message}`)
+          .join('; ')}`,
+      );
+    }
+    state.phase = 'Succeeded';
+    state.output = output === undefined ? null : output;
+    state.substituted = true;
+    return state;
+  }
+
+  /** PausedExecution: a pause got no decision in time (called from a timer). */
+  debugIdle(task: string, idleTimeoutMs: number): void {
+    try {
+      this.abort(
+        'DebugTimeout',
+        `debug run stopped: no decision for task ${task} within ${idleTimeoutMs} ms (answer continue, skip or abort sooner, or raise the debug idle timeout)`,
+      );
+    } catch (error) {
+      this.breakDown(error);
     }
   }
 

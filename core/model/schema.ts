@@ -246,6 +246,9 @@ export const TaskExecutionStatus = Type.Object(
     ),
     attemptLog: Type.Optional(Type.Array(TaskAttempt, { description: 'Every attempt with its outcome.' })),
     overlappedWith: Type.Optional(Type.Array(Type.String(), { description: 'Tasks that ran concurrently.' })),
+    substituted: Type.Optional(
+      Type.Boolean({ description: 'The output was given by a debugger (skip); no request was sent.' }),
+    ),
   },
   { description: 'Execution record of one step.' },
 );
