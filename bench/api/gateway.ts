@@ -188,7 +188,7 @@ async function ablation(
     { name: 'baseline', mode: 'baseline', without: [] },
     { name: 'baseline inside express', mode: 'baseline', without: [], express: true },
     { name: 'gateway', mode: 'syncflow', without: [] },
-    ...(['auth', 'history', 'logs', 'metrics'] as const).map((part) => ({
+    ...(['auth', 'history', 'logs', 'metrics', 'live'] as const).map((part) => ({
       name: `gateway without ${part}`,
       mode: 'syncflow' as const,
       without: [part],
