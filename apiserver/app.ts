@@ -46,6 +46,8 @@ export interface AppParts {
   version?: { gitVersion: string };
   /** Validating admission webhooks (admission/routes.ts); mounted ahead of load shedding. */
   admission?: express.Router;
+  /** The web console at /console/ (apiserver/console.ts); mounted ahead of load shedding. */
+  console?: express.Router;
 }
 
 /**
@@ -173,6 +175,7 @@ export function buildApp(parts: AppParts): RequestListener {
   };
   // Admission reviews are not shed with executions: they have their own limits (admission/routes.ts).
   if (parts.admission) app.use(parts.admission);
+  if (parts.console) app.use('/console', parts.console);
   app.use(shed);
   app.use(
     API_PREFIX,

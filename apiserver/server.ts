@@ -17,6 +17,8 @@ import { KubeLiveDefinitions, KubeSecretDirectory } from '../kube/admission-clie
 import { admissionMetrics } from '../admission/metrics.ts';
 import { CachedSecretDirectory } from '../admission/secrets.ts';
 import { buildApp } from './app.ts';
+import { consoleRoutes } from './console.ts';
+import { consoleDistDir } from '../kube/console-api.ts';
 import {
   AlwaysAllowPaths,
   AuthenticationConfigWatcher,
@@ -149,6 +151,8 @@ export async function startServer(
         : {}),
     }),
     onShed: () => metrics.shed.inc(),
+    // The web console at /console/: the browser's own token reaches kube-apiserver, never the server's.
+    console: consoleRoutes({ kubeConfig, distDir: consoleDistDir(new URL(import.meta.url)) }),
     readiness: [
       { name: 'informers-synced', check: () => informers.synced() },
       { name: 'history-writable', check: () => history.writer.canAccept() },

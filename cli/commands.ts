@@ -67,6 +67,19 @@ export const RUN_FLAGS = {
   },
 } as const satisfies Record<string, FlagSpec>;
 
+/** Flags of `run` alone: step-through debug runs (parsed with the others by `run`, refused by `plan`). */
+export const STEP_FLAGS = {
+  step: {
+    description:
+      'debug run: pause before every task (or the --break tasks), show the resolved request and ask continue / skip <JSON> / abort',
+  },
+  break: {
+    value: 'TASK[,TASK]',
+    multiple: true,
+    description: 'debug run pausing before these tasks only (implies --step)',
+  },
+} as const satisfies Record<string, FlagSpec>;
+
 const RUN_SYNOPSIS =
   '-f FILE|DIR... --workflow NAME [--namespace NS] [--input JSON|@file] [-o yaml|json] [flags]';
 
@@ -76,7 +89,7 @@ export const RUN: CommandSpec = {
   synopsis: RUN_SYNOPSIS,
   summary:
     'Executes a workflow locally (no cluster) and prints the WorkflowExecution object.\nExit 0 Succeeded, 1 Failed, 2 usage or invalid definitions/input.',
-  flags: RUN_FLAGS,
+  flags: { ...RUN_FLAGS, ...STEP_FLAGS },
   notes: 'Upstreams on loopback are allowed locally; link-local and metadata addresses are not.',
 };
 
@@ -97,6 +110,28 @@ export const SERVER: CommandSpec = {
   synopsis: '[flags]   (syncflow server --help lists them)',
   summary: 'Runs the syncflow server.',
   flags: {},
+};
+
+/** `syncflow console`: the web console on loopback, its API calls forwarded with the kubeconfig's identity. */
+export const CONSOLE: CommandSpec = {
+  name: 'console',
+  synopsis: '[--kubeconfig FILE] [--port P] [--open]',
+  summary:
+    "Serves the web console on 127.0.0.1 and forwards its Kubernetes API calls (and nothing else) with the\nkubeconfig's credentials. Prints the URL to open: it carries a secret made for this launch.",
+  flags: {
+    kubeconfig: {
+      value: 'FILE',
+      description: 'kubeconfig to use (default: $KUBECONFIG, then ~/.kube/config)',
+    },
+    port: { short: 'p', value: 'P', default: '8001', description: 'port to listen on (0: any free port)' },
+    address: {
+      value: 'ADDRESS',
+      default: '127.0.0.1',
+      description: 'loopback address to listen on; any other is refused',
+    },
+    open: { description: 'open the URL in the default browser' },
+  },
+  notes: 'The console is served only on loopback; requests from another Origin or Host are refused.',
 };
 
 /** The top level: `syncflow [-h] COMMAND ...`. */
