@@ -25,4 +25,8 @@ process.exitCode = await main(process.argv.slice(2), {
   stdout: process.stdout,
   stderr: process.stderr,
   cwd: process.cwd(),
+  // A getter: creating process.stdin costs start-up time that only `run --step` needs.
+  get stdin() {
+    return process.stdin;
+  },
 });

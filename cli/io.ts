@@ -3,6 +3,8 @@ export interface CliIO {
   stdout: { write(text: string): unknown };
   stderr: { write(text: string): unknown };
   cwd: string;
+  /** Where interactive answers come from (`run --step`); absent, nothing is read. */
+  stdin?: NodeJS.ReadableStream;
 }
 
 /** Exit codes shared by every command (docs/authoring.md). */

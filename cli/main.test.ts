@@ -28,7 +28,7 @@ const RUN_FLAGS = [
 /** Every flag of each command, as the commands' docs name them. */
 const FLAGS: Record<string, string[]> = {
   validate: ['-o, --output', '-h, --help'],
-  run: RUN_FLAGS,
+  run: [...RUN_FLAGS, '--step', '--break'],
   plan: RUN_FLAGS,
 };
 

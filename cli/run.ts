@@ -1,12 +1,14 @@
 /**
  * `syncflow run` (flags in cli/commands.ts): executes a workflow locally (no cluster) and prints
  * the WorkflowExecution object. Exit 0 Succeeded, 1 Failed, 2 usage or invalid definitions/input.
+ * With `--step` or `--break` it is a debug run, answered at the terminal (cli/step.ts).
  */
 import { readFile, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parse as parseYaml, parseAllDocuments, stringify as toYaml } from 'yaml';
 import type { CompiledWorkflow } from '../core/definitions/compile.ts';
-import { SyncflowError } from '../core/errors.ts';
+import { checkBreakpoints, type DebugOptions } from '../core/engine/debug.ts';
+import { messageWithSuggestion, SyncflowError } from '../core/errors.ts';
 import type { SecretReference, SecretResolver } from '../core/engine/collaborators.ts';
 import { valueDepth } from '../core/model/depth.ts';
 import {
@@ -15,10 +17,10 @@ import {
   type ExecutionCreateRequest,
   type WorkflowExecution,
 } from '../core/model/execution.ts';
-import { LIMITS } from '../core/model/resources.ts';
+import { DEBUG_ANNOTATION, LIMITS } from '../core/model/resources.ts';
 import type { WorkflowExecutionStatus } from '../core/model/schema.ts';
 import { closestName } from '../core/suggest.ts';
-import { RUN_FLAGS } from './commands.ts';
+import { RUN_FLAGS, STEP_FLAGS } from './commands.ts';
 import { parseFlags } from './flags.ts';
 import { EXIT, UsageError, type CliIO } from './io.ts';
 import { formatLine, loadDefinitions } from './load.ts';
@@ -33,11 +35,16 @@ export interface RunArguments {
   secrets: string[];
   secretsFiles: string[];
   hostAliases: string[];
+  /** A debug run's breakpoints (`--step`: every task); undefined for a plain run. */
+  breakpoints: '*' | string[] | undefined;
 }
 
-/** Parses `run`/`plan` arguments (flags defined in cli/commands.ts); throws `UsageError` on misuse. */
+/**
+ * Parses `run`/`plan` arguments (flags defined in cli/commands.ts); throws `UsageError` on misuse.
+ * `plan` never sees the step flags: its own flag table refuses them first.
+ */
 export function parseRunArguments(args: readonly string[]): RunArguments {
-  const { values, positionals } = parseFlags(RUN_FLAGS, args);
+  const { values, positionals } = parseFlags({ ...RUN_FLAGS, ...STEP_FLAGS }, args);
   const files = [...values.filename];
   for (const positional of positionals) {
     // `-f a.yaml b.yaml`: further plain arguments right after -f are files too.
@@ -47,6 +54,8 @@ export function parseRunArguments(args: readonly string[]): RunArguments {
   }
   if (files.length === 0) throw new UsageError('give at least one -f FILE|DIR');
   if (!values.workflow) throw new UsageError('give --workflow NAME');
+  const breaks = values.break.flatMap((list) => list.split(',')).map((id) => id.trim());
+  if (breaks.some((id) => id === '')) throw new UsageError('--break takes task ids separated by commas');
   return {
     files,
     workflow: values.workflow,
@@ -56,6 +65,7 @@ export function parseRunArguments(args: readonly string[]): RunArguments {
     secrets: values.secret,
     secretsFiles: values['secrets-file'],
     hostAliases: values['host-alias'],
+    breakpoints: breaks.length ? breaks : values.step ? '*' : undefined,
   };
 }
 
@@ -210,13 +220,14 @@ export function executionObject(
   workflow: CompiledWorkflow,
   input: unknown,
   status: WorkflowExecutionStatus,
+  annotations: Record<string, string> = {},
 ): WorkflowExecution {
   const request: ExecutionCreateRequest = {
     namespace: workflow.namespace,
     name: undefined,
     generateName: `${workflow.name}-`,
     labels: {},
-    annotations: {},
+    annotations,
     workflowName: workflow.name,
     input,
   };
@@ -235,10 +246,19 @@ export function printObject(object: unknown, format: 'yaml' | 'json', io: CliIO)
 /** Runs `run`; returns the exit code. */
 export async function runCommand(args: readonly string[], io: CliIO): Promise<number> {
   const parsed = parseRunArguments(args);
+  const { breakpoints } = parsed;
+  const stdin = breakpoints && io.stdin;
+  if (breakpoints && !stdin)
+    throw new UsageError('--step needs answers on standard input, and this run has none');
   const secrets = await localSecrets(parsed, io.cwd);
   const prepared = await prepareRun(parsed, io);
   if ('exit' in prepared) return prepared.exit;
   const { workflow, input } = prepared;
+  if (breakpoints) {
+    const errors = checkBreakpoints(workflow, breakpoints);
+    for (const error of errors) io.stderr.write(`syncflow run: --break: ${messageWithSuggestion(error)}\n`);
+    if (errors.length) return EXIT.usage;
+  }
   // The engine and its HTTP client load here rather than with this module, which `plan` shares.
   const [{ aliasResolver, parseHostAliases }, { EgressPolicy }, { DagExecutor }, { UndiciTaskClient }] =
     await Promise.all([
@@ -252,9 +272,18 @@ export async function runCommand(args: readonly string[], io: CliIO): Promise<nu
   const http = new UndiciTaskClient({
     policy: new EgressPolicy({ allowLoopback: true }, aliasResolver(aliases)),
   });
+  const terminal = stdin
+    ? new (await import('./step.ts')).TerminalDebugger(workflow, { stdin, stderr: io.stderr })
+    : undefined;
   try {
-    const status = await new DagExecutor({ http }).execute(workflow, input, { secrets });
-    printObject(executionObject(workflow, input, status), parsed.output, io);
+    const debug: DebugOptions | undefined =
+      breakpoints && terminal ? { breakpoints, pause: terminal.pause } : undefined;
+    const status = await new DagExecutor({ http }).execute(workflow, input, {
+      secrets,
+      ...(debug ? { debug } : {}),
+    });
+    const annotations: Record<string, string> = debug ? { [DEBUG_ANNOTATION]: 'true' } : {};
+    printObject(executionObject(workflow, input, status, annotations), parsed.output, io);
     return status.phase === 'Succeeded' ? EXIT.ok : EXIT.failed;
   } catch (error) {
     if (error instanceof SyncflowError && error.code === 'InvalidInput') {
@@ -263,6 +292,7 @@ export async function runCommand(args: readonly string[], io: CliIO): Promise<nu
     }
     throw error;
   } finally {
+    terminal?.close();
     await http.close();
   }
 }

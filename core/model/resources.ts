@@ -8,6 +8,9 @@ export const EXECUTION_API_VERSION = `${EXECUTION_GROUP}/${VERSION}`;
 /** Label every execution and revision carries, naming its workflow. */
 export const WORKFLOW_LABEL = 'syncflow.io/workflow';
 
+/** Annotation of a debug run's execution (DESIGN §9.3), value `"true"`. */
+export const DEBUG_ANNOTATION = 'syncflow.io/debug';
+
 /** Defaults and server limits (docs/operations.md, "Limits"). */
 export const LIMITS = {
   defaultWorkflowTimeoutMs: 30_000,
