@@ -4,6 +4,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { repoRoot } from './controlplane.ts';
+import { LineProcess } from './line-process.ts';
 
 const execFileAsync = promisify(execFile);
 
@@ -51,5 +52,26 @@ export class ClientGo {
         },
       );
     });
+  }
+
+  /**
+   * Starts a long-running command (watch-executions) in `namespace`, read while it runs; `timeout`
+   * is the program's own -timeout (a Go duration such as `90s`).
+   */
+  start(
+    namespace: string,
+    command: string,
+    args: readonly string[] = [],
+    options: { timeout?: string } = {},
+  ): LineProcess {
+    return LineProcess.start(this.binary, [
+      '-kubeconfig',
+      this.kubeconfig,
+      '-namespace',
+      namespace,
+      ...(options.timeout ? ['-timeout', options.timeout] : []),
+      command,
+      ...args,
+    ]);
   }
 }
