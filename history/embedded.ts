@@ -8,6 +8,10 @@
  * connection interleave with another's (an unnamed statement or portal replaced or dropped under a
  * watch — "unnamed prepared statement does not exist" — and, after an error, messages skipped up to
  * another client's Sync, which stalled the bridge).
+ *
+ * Being one session, PGlite would also hand every notification to whichever connection's query sent
+ * it, and an UNLISTEN on one connection would stop the session listening for all: see
+ * {@link routeNotifications}, which delivers them to the connections that LISTENed, as PostgreSQL does.
  */
 import { mkdir } from 'node:fs/promises';
 import { PGlite } from '@electric-sql/pglite';
@@ -75,6 +79,12 @@ export async function startEmbeddedDatabase(options: EmbeddedDatabaseOptions): P
     maxConnections: options.maxConnections ?? 16,
   });
   await server.start();
+  if (!routeNotifications(server)) {
+    options.logger.warn(
+      { database: 'pglite' },
+      'the embedded database cannot route LISTEN/NOTIFY between connections (unexpected pglite-socket internals): live events will not reach other replicas',
+    );
+  }
   const address = server.getServerConn();
   options.logger.warn(
     { database: 'pglite', dataDir: options.dataDir ?? 'memory', address },
@@ -87,4 +97,104 @@ export async function startEmbeddedDatabase(options: EmbeddedDatabaseOptions): P
       await db.close();
     },
   };
+}
+
+/** The parts of pglite-socket's (private) shared query queue the notification routing wraps. */
+interface SocketQueryQueue {
+  enqueue(handlerId: number, message: Uint8Array, onData: (data: Uint8Array) => void): Promise<number>;
+  clearQueueForHandler(handlerId: number): void;
+}
+
+const QUERY = 0x51; // 'Q'
+const NOTIFICATION_RESPONSE = 0x41; // 'A'
+/** One LISTEN or UNLISTEN per simple query, as a client that listens sends them. */
+const LISTEN_STATEMENT = /^\s*(UN)?LISTEN\s+(?:"((?:[^"]|"")+)"|([A-Za-z_][\w$]*)|(\*))\s*;?\s*$/i;
+/** What an UNLISTEN becomes in the session: it must not stop the session listening for the others. */
+const HARMLESS_UNLISTEN = 'UNLISTEN syncflow_embedded_never_listened';
+
+/**
+ * Makes LISTEN/NOTIFY work between the connections of the bridge (several `pg` clients, e.g. two
+ * replicas of the server, share the one PGlite session). A `LISTEN channel` (a simple query of its
+ * own) goes to the session and records the connection as a listener of the channel; `UNLISTEN`
+ * forgets it without touching the session (replaced by an UNLISTEN of a channel nobody uses, so the
+ * reply is the session's own); a connection that goes away is forgotten. Every NotificationResponse
+ * in the session's output is taken out of the output it appeared in and written to the listeners of
+ * its channel, whole, between their messages. Output is scanned only once a LISTEN was seen.
+ * Wraps pglite-socket's private query queue: returns false (and changes nothing) when the installed
+ * version has none to wrap; the tests of this module pin the behaviour.
+ */
+function routeNotifications(server: PGLiteSocketServer): boolean {
+  const queue = (server as unknown as { queryQueue?: Partial<SocketQueryQueue> }).queryQueue;
+  if (typeof queue?.enqueue !== 'function' || typeof queue.clearQueueForHandler !== 'function') return false;
+  const enqueue = queue.enqueue.bind(queue) as SocketQueryQueue['enqueue'];
+  const clear = queue.clearQueueForHandler.bind(queue) as SocketQueryQueue['clearQueueForHandler'];
+  /** Channel → listening connection → a writer to that connection's socket. */
+  const listeners = new Map<string, Map<number, (data: Uint8Array) => void>>();
+  let sessionListens = false;
+
+  const route = (message: Uint8Array): void => {
+    // NotificationResponse: Int32 pid, then channel and payload as NUL-terminated strings.
+    const end = message.indexOf(0, 9);
+    const channel = Buffer.from(message.subarray(9, end)).toString('utf8');
+    for (const write of listeners.get(channel)?.values() ?? []) write(message);
+  };
+
+  queue.enqueue = (handlerId, message, onData) => {
+    if (message[0] === QUERY) {
+      const sql = Buffer.from(message.subarray(5, message.length - 1)).toString('utf8');
+      const statement = LISTEN_STATEMENT.exec(sql);
+      if (statement) {
+        const channel = statement[2]?.replaceAll('""', '"') ?? statement[3]?.toLowerCase();
+        if (statement[1] === undefined && channel !== undefined) {
+          let set = listeners.get(channel);
+          if (!set) listeners.set(channel, (set = new Map()));
+          set.set(handlerId, onData);
+          sessionListens = true;
+        } else if (statement[1] !== undefined) {
+          if (channel === undefined) for (const set of listeners.values()) set.delete(handlerId);
+          else listeners.get(channel)?.delete(handlerId);
+          message = simpleQuery(HARMLESS_UNLISTEN);
+        }
+      }
+    }
+    if (!sessionListens) return enqueue(handlerId, message, onData);
+    let pending: Uint8Array | undefined;
+    const split = (chunk: Uint8Array): void => {
+      const data = pending ? Buffer.concat([pending, chunk]) : chunk;
+      pending = undefined;
+      let passFrom = 0;
+      let at = 0;
+      while (at + 5 <= data.length) {
+        const size = 1 + Buffer.from(data.buffer, data.byteOffset + at + 1, 4).readInt32BE(0);
+        if (at + size > data.length) break;
+        if (data[at] === NOTIFICATION_RESPONSE) {
+          if (at > passFrom) onData(data.subarray(passFrom, at));
+          // A copy: the session's output buffer is reused once this callback returns.
+          route(data.slice(at, at + size));
+          passFrom = at + size;
+        }
+        at += size;
+      }
+      if (at > passFrom) onData(data.subarray(passFrom, at));
+      if (at < data.length) pending = data.slice(at);
+    };
+    return enqueue(handlerId, message, split).finally(() => {
+      if (pending) onData(pending);
+    });
+  };
+  queue.clearQueueForHandler = (handlerId) => {
+    for (const set of listeners.values()) set.delete(handlerId);
+    clear(handlerId);
+  };
+  return true;
+}
+
+/** A simple-protocol Query message. */
+function simpleQuery(sql: string): Uint8Array {
+  const text = Buffer.from(`${sql}\0`, 'utf8');
+  const message = Buffer.alloc(5 + text.length);
+  message[0] = QUERY;
+  message.writeInt32BE(4 + text.length, 1);
+  text.copy(message, 5);
+  return message;
 }
