@@ -80,7 +80,7 @@ export function executionRoutes(options: ExecutionRestOptions): Router {
     router.get(
       path,
       handle(EXECUTIONS, listVerb, (req, res) =>
-        isWatch(req) ? watchExecutions(req, res) : listExecutions(req, res),
+        isWatch(req) ? serveExecutionWatch(options, req, httpWatchOutput(res)) : listExecutions(req, res),
       ),
     );
   }
@@ -284,68 +284,110 @@ export function executionRoutes(options: ExecutionRestOptions): Router {
     }
     res.status(200).json(listObject(list.items, list.resourceVersion, list.continue));
   }
+}
 
-  async function watchExecutions(req: Request, res: Response): Promise<void> {
-    const resourceVersion =
-      typeof req.query.resourceVersion === 'string' ? req.query.resourceVersion : undefined;
-    const filter = filterOf(req);
-    // This replica's in-flight executions join the stored changes (docs/history.md "Watch").
-    const watch = mergeLiveWatch(
-      await store.watch({ ...filter, ...(resourceVersion ? { resourceVersion } : {}) }),
-      { live: service.live, filter },
-    );
-    const asTable = wantsTable(req.headers.accept);
-    res.status(200);
-    res.setHeader('Content-Type', 'application/json');
-    res.setHeader('Cache-Control', 'no-cache, private');
-    res.flushHeaders();
-    let lastVersion =
-      resourceVersion && resourceVersion !== '0' ? resourceVersion : await store.currentResourceVersion();
-    const timeoutSeconds = Number(req.query.timeoutSeconds);
-    const timers: NodeJS.Timeout[] = [];
-    const stop = () => {
-      for (const t of timers) clearTimeout(t);
-      watch.close();
-    };
-    res.on('close', stop);
-    if (Number.isFinite(timeoutSeconds) && timeoutSeconds > 0)
-      timers.push(setTimeout(() => res.end(), timeoutSeconds * 1000));
-    if (req.query.allowWatchBookmarks === 'true') {
-      const interval = setInterval(() => {
-        res.write(
-          `${JSON.stringify({ type: 'BOOKMARK', object: { apiVersion: EXECUTION_API_VERSION, kind: 'WorkflowExecution', metadata: { resourceVersion: lastVersion } } })}\n`,
-        );
-      }, options.bookmarkIntervalMs ?? 15_000);
-      timers.push(interval);
+/** What a watch is asked with: the query, the namespace of the path and the Accept header. */
+export type WatchRequest = Pick<Request, 'query' | 'params' | 'headers'>;
+
+/**
+ * Where a watch writes its events: an HTTP response (one JSON line each) or a WebSocket (one message
+ * each, as kube-apiserver frames its own WebSocket watches). `start` is called once, after every
+ * check that can refuse the watch, before the first event.
+ */
+export interface WatchOutput {
+  start(): void;
+  write(line: string): void;
+  end(): void;
+  onClose(stop: () => void): void;
+}
+
+function httpWatchOutput(res: Response): WatchOutput {
+  return {
+    start() {
+      res.status(200);
+      res.setHeader('Content-Type', 'application/json');
+      res.setHeader('Cache-Control', 'no-cache, private');
+      res.flushHeaders();
+    },
+    write: (line) => res.write(`${line}\n`),
+    end: () => res.end(),
+    onClose: (stop) => res.on('close', stop),
+  };
+}
+
+/**
+ * Serves one watch of workflowexecutions (authorization is the caller's): stored changes from the
+ * history merged with this replica's in-flight executions, BOOKMARKs and `timeoutSeconds`.
+ */
+export async function serveExecutionWatch(
+  options: Pick<ExecutionRestOptions, 'service' | 'store' | 'bookmarkIntervalMs'>,
+  req: WatchRequest,
+  out: WatchOutput,
+): Promise<void> {
+  const { store, service } = options;
+  const resourceVersion =
+    typeof req.query.resourceVersion === 'string' ? req.query.resourceVersion : undefined;
+  const filter = filterOf(req);
+  // This replica's in-flight executions join the stored changes (docs/history.md "Watch").
+  const watch = mergeLiveWatch(
+    await store.watch({ ...filter, ...(resourceVersion ? { resourceVersion } : {}) }),
+    { live: service.live, filter },
+  );
+  const asTable = wantsTable(req.headers.accept);
+  out.start();
+  let lastVersion =
+    resourceVersion && resourceVersion !== '0' ? resourceVersion : await store.currentResourceVersion();
+  const timeoutSeconds = Number(req.query.timeoutSeconds);
+  const timers: NodeJS.Timeout[] = [];
+  const stop = () => {
+    for (const t of timers) clearTimeout(t);
+    watch.close();
+  };
+  out.onClose(stop);
+  if (Number.isFinite(timeoutSeconds) && timeoutSeconds > 0)
+    timers.push(setTimeout(() => out.end(), timeoutSeconds * 1000));
+  if (req.query.allowWatchBookmarks === 'true') {
+    const interval = setInterval(() => {
+      out.write(
+        JSON.stringify({
+          type: 'BOOKMARK',
+          object: {
+            apiVersion: EXECUTION_API_VERSION,
+            kind: 'WorkflowExecution',
+            metadata: { resourceVersion: lastVersion },
+          },
+        }),
+      );
+    }, options.bookmarkIntervalMs ?? 15_000);
+    timers.push(interval);
+  }
+  try {
+    for await (const merged of watch) {
+      let event = merged.event;
+      // A live object carries the last stored version this watch delivered: resuming from it
+      // replays the stored changes after it, the final state included, and none before it.
+      if (merged.live)
+        event = {
+          type: event.type,
+          object: { ...event.object, metadata: { ...event.object.metadata, resourceVersion: lastVersion } },
+        };
+      else lastVersion = event.object.metadata.resourceVersion ?? lastVersion;
+      out.write(JSON.stringify(asTable ? tableEvent(event, req) : event));
     }
-    try {
-      for await (const merged of watch) {
-        let event = merged.event;
-        // A live object carries the last stored version this watch delivered: resuming from it
-        // replays the stored changes after it, the final state included, and none before it.
-        if (merged.live)
-          event = {
-            type: event.type,
-            object: { ...event.object, metadata: { ...event.object.metadata, resourceVersion: lastVersion } },
-          };
-        else lastVersion = event.object.metadata.resourceVersion ?? lastVersion;
-        res.write(`${JSON.stringify(asTable ? tableEvent(event, req) : event)}\n`);
-      }
-    } catch (error) {
-      // Errors after the stream started are delivered as an ERROR event, as the API server does.
-      res.write(`${JSON.stringify({ type: 'ERROR', object: statusFromError(error) })}\n`);
-    } finally {
-      stop();
-      res.end();
-    }
+  } catch (error) {
+    // Errors after the stream started are delivered as an ERROR event, as the API server does.
+    out.write(JSON.stringify({ type: 'ERROR', object: statusFromError(error) }));
+  } finally {
+    stop();
+    out.end();
   }
 }
 
-function tableEvent(event: WatchEvent, req: Request): unknown {
+function tableEvent(event: WatchEvent, req: WatchRequest): unknown {
   return { type: event.type, object: executionTable({ items: [event.object] }, tableOptions(req)) };
 }
 
-function tableOptions(req: Request): { includeObject?: 'None' | 'Metadata' | 'Object' } {
+function tableOptions(req: WatchRequest): { includeObject?: 'None' | 'Metadata' | 'Object' } {
   const include = req.query.includeObject;
   return include === 'None' || include === 'Metadata' || include === 'Object'
     ? { includeObject: include }
@@ -362,7 +404,7 @@ function queryValues(req: Request, name: string): string[] {
   return (Array.isArray(value) ? value : [value]).map(String);
 }
 
-function optionalQuery(req: Request, name: string, as: string): Record<string, string> {
+function optionalQuery(req: WatchRequest, name: string, as: string): Record<string, string> {
   const value = req.query[name];
   return typeof value === 'string' && value !== '' ? { [as]: value } : {};
 }
@@ -382,7 +424,7 @@ function limitAndContinue(req: Request): { limit?: number; continue?: string } {
   return out;
 }
 
-function filterOf(req: Request) {
+function filterOf(req: WatchRequest) {
   return {
     ...(req.params.namespace ? { namespace: req.params.namespace as string } : {}),
     ...optionalQuery(req, 'labelSelector', 'labelSelector'),

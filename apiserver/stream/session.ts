@@ -1,0 +1,294 @@
+/**
+ * One stream connection's requests (docs/stream.md): `execute` runs a workflow through the run path
+ * and streams its events, `subscribe` streams the executions of a namespace from the live bus,
+ * `unsubscribe` ends a subscription, `abort` cancels an execution. Each request is authorized in
+ * its namespace as it arrives (the connection's identity may do some things and not others), and
+ * every refusal is an `error` answer carrying a Kubernetes Status: the connection stays open.
+ */
+import { SyncflowError } from '../../core/errors.ts';
+import type { ExecutionCreateRequest } from '../../core/model/execution.ts';
+import type { StreamExecution, StreamId, StreamMessage, StreamRequest } from '../../core/model/stream.ts';
+import { statusFromError } from '../api/status.ts';
+import type { UserInfo } from '../auth/user.ts';
+import type { LiveBus, LiveMessage } from '../execution/bus.ts';
+import type { RunContext } from '../execution/service.ts';
+import type { RequestGuard } from '../http/guard.ts';
+import { Outbox, type OutboxLimits, type OutboxSocket } from './outbox.ts';
+import { parseStreamRequest } from './requests.ts';
+
+/** Limits of one stream connection. */
+export interface StreamLimits extends OutboxLimits {
+  /** Subscriptions open at once. */
+  maxSubscriptions: number;
+  /** Executions running at once. */
+  maxExecutions: number;
+}
+
+/** The defaults (docs/stream.md "Limits"). */
+export const DEFAULT_STREAM_LIMITS: StreamLimits = {
+  maxSubscriptions: 32,
+  maxExecutions: 16,
+  maxBufferedBytes: 512 * 1024,
+  maxQueuedBytes: 512 * 1024,
+  maxEssentialBytes: 4 * 1024 * 1024,
+};
+
+/** The run path and the bus, as the stream uses them. */
+export interface StreamExecutions {
+  run(request: ExecutionCreateRequest, context: RunContext): Promise<unknown>;
+  readonly bus: Pick<LiveBus, 'subscribe'>;
+}
+
+/** Counters the session reports to (metrics). */
+export interface StreamCounters {
+  received(type: string): void;
+  overflow(dropped: number): void;
+}
+
+/** What a session is built from. */
+export interface StreamSessionOptions {
+  executions: StreamExecutions;
+  guard: Pick<RequestGuard, 'authorize'>;
+  limits: StreamLimits;
+  counters?: StreamCounters;
+}
+
+/** The connection a session answers on. */
+export interface SessionSocket extends OutboxSocket {
+  close(code: number, reason: string): void;
+}
+
+const RESOURCE = 'workflowexecutions';
+
+type Active =
+  | { kind: 'execution'; cancel: AbortController }
+  | { kind: 'subscription'; unsubscribe: (() => void) | undefined };
+
+/** The requests of one connection. */
+export class StreamSession {
+  private readonly outbox: Outbox;
+  private readonly active = new Map<StreamId, Active>();
+  private executions = 0;
+  private subscriptions = 0;
+  private ended = false;
+
+  constructor(
+    private readonly socket: SessionSocket,
+    private readonly user: UserInfo,
+    private readonly options: StreamSessionOptions,
+  ) {
+    this.outbox = new Outbox(
+      socket,
+      options.limits,
+      () => socket.close(4001, 'the client does not read its answers'),
+      (dropped) => options.counters?.overflow(dropped),
+    );
+  }
+
+  /** Requests in progress (executions running, subscriptions open or being authorized). */
+  get size(): number {
+    return this.active.size;
+  }
+
+  /** Handles one text message; false when it is not JSON at all (the caller closes with 1007). */
+  receive(text: string): boolean {
+    const parsed = parseStreamRequest(text);
+    if (parsed.kind === 'notJson') return false;
+    if (parsed.kind === 'invalid') {
+      this.options.counters?.received('invalid');
+      this.fail(parsed.id, parsed.error);
+      return true;
+    }
+    this.options.counters?.received(parsed.request.type);
+    this.handle(parsed.request).catch((error: unknown) => this.fail(parsed.request.id, error));
+    return true;
+  }
+
+  /** Sends a message of no request (a heartbeat); dropped when the reader is behind. */
+  notify(message: StreamMessage): void {
+    this.outbox.push(undefined, JSON.stringify(message));
+  }
+
+  /** The connection is gone: subscriptions end, running executions are cancelled (and recorded). */
+  end(): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.outbox.close();
+    for (const active of this.active.values()) {
+      if (active.kind === 'execution') active.cancel.abort();
+      else active.unsubscribe?.();
+    }
+    this.active.clear();
+  }
+
+  private async handle(request: StreamRequest): Promise<void> {
+    switch (request.type) {
+      case 'execute':
+        return this.execute(request);
+      case 'subscribe':
+        return this.subscribe(request);
+      case 'unsubscribe':
+        return this.unsubscribe(request.id);
+      case 'abort':
+        return this.abort(request.id);
+      case 'continue':
+      case 'skip':
+        throw new SyncflowError(
+          'ServiceUnavailable',
+          `${request.type}: debug runs are not available on this server yet`,
+        );
+    }
+  }
+
+  private async execute(request: Extract<StreamRequest, { type: 'execute' }>): Promise<void> {
+    const { id, namespace } = request;
+    this.claim(id, 'execution');
+    if (this.executions >= this.options.limits.maxExecutions)
+      throw new SyncflowError(
+        'TooManyRequests',
+        `this connection runs ${this.executions} executions, its limit: wait for one to finish or open another connection`,
+      );
+    if (request.debug)
+      throw new SyncflowError('ServiceUnavailable', 'debug runs are not available on this server yet');
+    const cancel = new AbortController();
+    this.active.set(id, { kind: 'execution', cancel });
+    this.executions++;
+    try {
+      await this.options.guard.authorize(this.user, { verb: 'create', resource: RESOURCE, namespace });
+      if (cancel.signal.aborted) return;
+      await this.options.executions.run(
+        {
+          namespace,
+          name: undefined,
+          generateName: `${request.workflow}-`,
+          labels: { ...request.labels },
+          annotations: {},
+          workflowName: request.workflow,
+          input: request.input ?? {},
+        },
+        {
+          user: this.user.username,
+          signal: cancel.signal,
+          follow: (message) => this.forward(id, message, { essential: message.kind === 'finished' }),
+        },
+      );
+    } finally {
+      this.executions--;
+      if (this.active.get(id)?.kind === 'execution') this.active.delete(id);
+    }
+  }
+
+  private async subscribe(request: Extract<StreamRequest, { type: 'subscribe' }>): Promise<void> {
+    const { id, namespace } = request;
+    this.claim(id, 'subscription');
+    if (this.subscriptions >= this.options.limits.maxSubscriptions)
+      throw new SyncflowError(
+        'TooManyRequests',
+        `this connection has ${this.subscriptions} subscriptions, its limit: unsubscribe from one first`,
+      );
+    const entry: Active = { kind: 'subscription', unsubscribe: undefined };
+    this.active.set(id, entry);
+    this.subscriptions++;
+    try {
+      await this.options.guard.authorize(this.user, { verb: 'watch', resource: RESOURCE, namespace });
+      // Unsubscribed (or the connection closed) while being authorized.
+      if (this.active.get(id) !== entry) return;
+      entry.unsubscribe = this.options.executions.bus.subscribe(
+        {
+          namespace,
+          ...(request.workflow !== undefined ? { workflow: request.workflow } : {}),
+          ...(request.labelSelector ? { labelSelector: request.labelSelector } : {}),
+        },
+        (message) => this.forward(id, message),
+      );
+    } catch (error) {
+      if (this.active.get(id) === entry) this.release(id);
+      throw error;
+    }
+    this.answer({ type: 'subscribed', id });
+  }
+
+  private unsubscribe(id: StreamId): void {
+    const active = this.active.get(id);
+    if (active?.kind !== 'subscription')
+      throw new SyncflowError(
+        active ? 'BadRequest' : 'NotFound',
+        active
+          ? `request ${JSON.stringify(id)} is an execution, not a subscription: use abort to cancel it`
+          : `no subscription with id ${JSON.stringify(id)} on this connection`,
+      );
+    this.release(id);
+    this.answer({ type: 'unsubscribed', id });
+  }
+
+  private abort(id: StreamId): void {
+    const active = this.active.get(id);
+    if (active?.kind !== 'execution')
+      throw new SyncflowError(
+        'NotFound',
+        `no execution with id ${JSON.stringify(id)} runs on this connection`,
+      );
+    // The execution ends as Cancelled and its ExecutionFinished follows.
+    active.cancel.abort();
+  }
+
+  /** Refuses an id that a request in progress has. */
+  private claim(id: StreamId, what: string): void {
+    if (this.active.has(id))
+      throw new SyncflowError(
+        'Conflict',
+        `id ${JSON.stringify(id)} is in use by a request in progress on this connection: give each ${what} its own id`,
+      );
+  }
+
+  private release(id: StreamId): void {
+    const active = this.active.get(id);
+    if (active?.kind !== 'subscription') return;
+    active.unsubscribe?.();
+    this.active.delete(id);
+    this.subscriptions--;
+  }
+
+  private forward(id: StreamId, message: LiveMessage, options: { essential?: boolean } = {}): void {
+    this.outbox.push(id, JSON.stringify(wireMessage(id, message)), options);
+  }
+
+  private answer(message: StreamMessage & { id: StreamId | null }): void {
+    this.outbox.push(message.id ?? undefined, JSON.stringify(message), { essential: true });
+  }
+
+  private fail(id: StreamId | null, error: unknown): void {
+    if (this.ended) return;
+    this.answer({
+      type: 'error',
+      id,
+      status: statusFromError(error) as Extract<StreamMessage, { type: 'error' }>['status'],
+    });
+  }
+}
+
+/** A bus message as the stream sends it, tagged with the request it answers. */
+function wireMessage(id: StreamId, message: LiveMessage): StreamMessage {
+  const ref = message.execution;
+  const execution: StreamExecution = {
+    namespace: ref.request.namespace,
+    name: ref.name,
+    uid: ref.uid,
+    workflow: ref.request.workflowName,
+  };
+  switch (message.kind) {
+    case 'event':
+      return { ...message.event, id, execution };
+    case 'finished':
+      return {
+        type: 'ExecutionFinished',
+        id,
+        seq: message.seq,
+        time: message.time,
+        execution,
+        object: message.object,
+      };
+    case 'gone':
+      return { type: 'ExecutionGone', id, execution };
+  }
+}
