@@ -1,0 +1,159 @@
+/**
+ * The performance regression gate of the test command: CPU µs per execution, the figure least
+ * disturbed by other processes, of the engine and of the gateway, each divided by the hand-written
+ * baseline's measured in the same run (alternating rounds), compared with the committed ratios in
+ * bench/results/gate.json. Fails when a ratio is more than 25% worse than committed.
+ *
+ *   npx tsx bench/gate.ts              # measure and compare (exit 1 on a regression)
+ *   npx tsx bench/gate.ts --record     # measure and write bench/results/gate.json
+ *
+ * Engine: workload (b) of bench/engine (3-task fan, 0 ms upstreams, 64 concurrent), in this process.
+ * Gateway: `bench/api/gateway.ts --ablation` rows `baseline` and `gateway` (compiled servers, front
+ * proxy authentication, history on embedded PGlite), 3 interleaved runs, medians.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Agent } from 'undici';
+import { EgressPolicy } from '../adapters/egress/policy.ts';
+import { UndiciTaskClient } from '../adapters/http-client.ts';
+import { DagExecutor } from '../core/engine/executor.ts';
+import { closedLoop, machine, round3, type Shot } from './api/measure.ts';
+import { startUpstream } from './engine/upstream-process.ts';
+import { baselineRun, FAN, syncflowWorkflow } from './engine/workloads.ts';
+
+const args = process.argv.slice(2);
+const RESULTS = fileURLToPath(new URL('./results/gate.json', import.meta.url));
+/** A ratio this much above the committed one fails the gate. */
+const TOLERANCE = 1.25;
+
+interface Figures {
+  baselineCpuUs: number;
+  syncflowCpuUs: number;
+  ratio: number;
+}
+
+/** CPU µs per execution of `shot` in this process over `total` executions at concurrency 64. */
+async function cpuPerExecution(shot: Shot, total: number): Promise<number> {
+  const before = process.cpuUsage();
+  const result = await closedLoop(shot, 64, total);
+  if (result.errors > 0) throw new Error(`${result.errors} executions failed: ${result.firstError}`);
+  const used = process.cpuUsage(before);
+  return (used.user + used.system) / total;
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
+
+async function engine(): Promise<Figures> {
+  const upstream = await startUpstream();
+  const agent = new Agent({ keepAliveTimeout: 30_000, connections: null });
+  const client = new UndiciTaskClient({ policy: new EgressPolicy({ allowLoopback: true }) });
+  try {
+    const executor = new DagExecutor({ http: client });
+    const workflow = syncflowWorkflow(upstream.base, 0, FAN);
+    const syncflow: Shot = async () => {
+      const status = await executor.execute(workflow, { userId: '42' });
+      if (status.phase !== 'Succeeded') throw new Error(`execution ${status.phase}: ${status.message}`);
+    };
+    const baseline = baselineRun(agent, upstream.base, 0, FAN);
+    await cpuPerExecution(baseline, 500);
+    await cpuPerExecution(syncflow, 500);
+    const b: number[] = [];
+    const s: number[] = [];
+    for (let round = 0; round < 3; round++) {
+      b.push(await cpuPerExecution(baseline, 2_000));
+      s.push(await cpuPerExecution(syncflow, 2_000));
+    }
+    return figures(median(b), median(s));
+  } finally {
+    await client.close();
+    await agent.close();
+    upstream.child.kill();
+  }
+}
+
+function gateway(): Figures {
+  const dir = mkdtempSync(join(tmpdir(), 'syncflow-gate-'));
+  const out = join(dir, 'api.json');
+  try {
+    execFileSync(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        fileURLToPath(new URL('./api/gateway.ts', import.meta.url)),
+        '--ablation',
+        '--variants',
+        'baseline,gateway',
+        '--repeat',
+        '3',
+        '--requests',
+        '1500',
+        '--out',
+        out,
+      ],
+      { stdio: ['ignore', 'ignore', 'inherit'] },
+    );
+    const rows = (
+      JSON.parse(readFileSync(out, 'utf8')) as {
+        gatewayAblation: { rows: Record<string, { serverCpuUsPerRequest: number }> };
+      }
+    ).gatewayAblation.rows;
+    return figures(
+      rows.baseline?.serverCpuUsPerRequest as number,
+      rows.gateway?.serverCpuUsPerRequest as number,
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function figures(baselineCpuUs: number, syncflowCpuUs: number): Figures {
+  return {
+    baselineCpuUs: Math.round(baselineCpuUs),
+    syncflowCpuUs: Math.round(syncflowCpuUs),
+    ratio: round3(syncflowCpuUs / baselineCpuUs),
+  };
+}
+
+async function main(): Promise<void> {
+  const load = loadavg();
+  const measured = { engine: await engine(), gateway: gateway() };
+  if (args.includes('--record')) {
+    await writeFile(
+      RESULTS,
+      `${JSON.stringify(
+        {
+          benchmark: 'performance regression gate (CPU µs per execution, ratio to the same-run baseline)',
+          command: 'npx tsx bench/gate.ts --record',
+          date: new Date().toISOString(),
+          machine: machine(load, 'shared 2-core VM; the test command compares ratios, not absolute figures'),
+          tolerance: TOLERANCE,
+          ...measured,
+        },
+        null,
+        2,
+      )}\n`,
+    );
+    process.stdout.write(`recorded ${JSON.stringify(measured)}\n`);
+    return;
+  }
+  const committed = JSON.parse(readFileSync(RESULTS, 'utf8')) as Record<'engine' | 'gateway', Figures>;
+  let failed = false;
+  for (const part of ['engine', 'gateway'] as const) {
+    const now = measured[part];
+    const limit = round3(committed[part].ratio * TOLERANCE);
+    const ok = now.ratio <= limit;
+    failed ||= !ok;
+    process.stdout.write(
+      `${ok ? 'ok  ' : 'FAIL'} ${part}: CPU per execution ${now.syncflowCpuUs} µs = ${now.ratio}× the baseline's ` +
+        `${now.baselineCpuUs} µs (committed ${committed[part].ratio}×, limit ${limit}×)\n`,
+    );
+  }
+  if (failed) process.exitCode = 1;
+}
+
+await main();
