@@ -23,6 +23,8 @@ import { RevisionRecorder, type RevisionSink } from '../../core/definitions/revi
 import type { CallerSignal } from '../../core/engine/cancellation.ts';
 import type { NamespacedSecrets } from '../../core/secrets.ts';
 import type { WorkflowExecutor } from '../../core/engine/executor.ts';
+import type { DebugOptions } from '../../core/engine/debug.ts';
+import { DEBUG_ANNOTATION } from '../../core/model/resources.ts';
 import type { WorkflowExecutionStatus } from '../../core/model/schema.ts';
 import { planExecution, type ExecutionStatistics } from '../../core/plan/planner.ts';
 import type { WorkflowCatalog } from '../../core/definitions/catalog.ts';
@@ -38,6 +40,7 @@ import { NameReservations, type NameReservation } from './names.ts';
 import { StoredNameCheck } from './stored-names.ts';
 import { LiveExecutions } from './live.ts';
 import { ExecutionPublisher, LiveBus, type LiveMessage } from './bus.ts';
+import { DebugRuns, type DebugSession } from './debug.ts';
 
 /** Reserves places in the history writer's queue. */
 export interface HistoryAdmission {
@@ -67,6 +70,8 @@ export interface ExecutionServiceOptions {
   random?: () => number;
   /** Where live execution events go (DESIGN §9); a bus of this replica alone by default. */
   bus?: LiveBus;
+  /** The limit and idle bound of debug runs (their defaults when absent). */
+  debugRuns?: DebugRuns;
 }
 
 /** Who asked and how. */
@@ -82,6 +87,8 @@ export interface RunContext {
   waitForHistory?: boolean;
   /** Follows this execution's live messages (the stream's `execute`), whoever else listens. */
   follow?: (message: LiveMessage) => void;
+  /** Makes it a debug run answered through this session (from `debugRuns.open`), closed when the run ends. */
+  debug?: DebugSession;
 }
 
 /** Longest wait for the history on the Kubernetes create path; the record stays queued after it. */
@@ -116,11 +123,14 @@ export class ExecutionService {
   readonly bus: LiveBus;
   /** In-flight executions for the watches of this replica (docs/history.md "Watch"). */
   readonly live: LiveExecutions;
+  /** Opens debug run sessions within their own limit (apiserver/execution/debug.ts). */
+  readonly debugRuns: DebugRuns;
 
   constructor(options: ExecutionServiceOptions) {
     this.options = options;
     this.bus = options.bus ?? new LiveBus();
     this.live = new LiveExecutions(this.bus);
+    this.debugRuns = options.debugRuns ?? new DebugRuns();
     this.now = options.now ?? (() => new Date());
     this.revisions = options.revisions ?? new RevisionRecorder(options.store);
     this.random = options.random ?? Math.random;
@@ -129,8 +139,26 @@ export class ExecutionService {
 
   /** Runs (or, with dryRun, plans) an execution; returns the finished object. */
   async run(request: ExecutionCreateRequest, context: RunContext): Promise<WorkflowExecution> {
+    const session = context.debug;
+    if (!session) return this.runWorkflow(request, context, undefined);
+    // A debug run is marked as one, and gives its place back however it ends.
+    const annotations = { ...request.annotations, [DEBUG_ANNOTATION]: 'true' };
+    try {
+      return await this.runWorkflow({ ...request, annotations }, context, session);
+    } finally {
+      session.close();
+    }
+  }
+
+  private async runWorkflow(
+    request: ExecutionCreateRequest,
+    context: RunContext,
+    session: DebugSession | undefined,
+  ): Promise<WorkflowExecution> {
     const workflow = this.resolve(request.namespace, request.workflowName);
     if (context.dryRun) return this.plan(request, workflow, context);
+    // Breakpoints that name no task are refused (422) before anything is reserved.
+    const debug = session?.bind(workflow);
     const admission = this.options.history.admit();
     let name: NameReservation;
     try {
@@ -149,7 +177,7 @@ export class ExecutionService {
       const stored = request.name
         ? undefined
         : this.storedNames.isStored(name.namespace, name.name).catch((error: unknown) => error);
-      const status = await this.execute(workflow, request, context, publisher);
+      const status = await this.execute(workflow, request, context, publisher, debug);
       const storedAnswer = stored ? await stored : false;
       if (storedAnswer === true) {
         name = await this.replaceGeneratedName(name, request.generateName as string);
@@ -332,12 +360,14 @@ export class ExecutionService {
     request: ExecutionCreateRequest,
     context: RunContext,
     observer: ExecutionPublisher | undefined,
+    debug: DebugOptions | undefined,
   ): Promise<WorkflowExecutionStatus> {
     const started = this.now();
     try {
       return await this.options.executor.execute(workflow, request.input, {
         secrets: this.options.secrets.forNamespace(request.namespace),
         ...(observer ? { observer } : {}),
+        ...(debug ? { debug } : {}),
         ...(context.signal ? { signal: context.signal } : {}),
         ...(context.traceparent ? { traceparent: context.traceparent } : {}),
       });
