@@ -61,3 +61,34 @@ export function createHistoryMetrics(registry: Registry, queueDepth: () => numbe
     }),
   };
 }
+
+/** The metric handles of the cross-replica fan-out of live execution messages. */
+export interface LiveFanoutMetrics {
+  messages: Counter;
+  notifications: Counter;
+  dropped: Counter;
+}
+
+/** Creates the live fan-out metrics on `registry`. */
+export function createLiveFanoutMetrics(registry: Registry): LiveFanoutMetrics {
+  const registers = [registry];
+  return {
+    messages: new Counter({
+      name: 'syncflow_live_fanout_messages_total',
+      help: 'Live execution messages sent to or received from other replicas through the database.',
+      labelNames: ['direction'],
+      registers,
+    }),
+    notifications: new Counter({
+      name: 'syncflow_live_fanout_notifications_total',
+      help: 'Database notifications sent carrying live execution messages (a batch takes one or more).',
+      registers,
+    }),
+    dropped: new Counter({
+      name: 'syncflow_live_fanout_dropped_total',
+      help: 'Live execution messages not delivered to other replicas (overflow, unserialisable, connection lost, closed).',
+      labelNames: ['reason'],
+      registers,
+    }),
+  };
+}
