@@ -320,11 +320,16 @@ function httpWatchOutput(res: Response): WatchOutput {
  * history merged with this replica's in-flight executions, BOOKMARKs and `timeoutSeconds`.
  */
 export async function serveExecutionWatch(
-  options: Pick<ExecutionRestOptions, 'service' | 'store' | 'bookmarkIntervalMs'>,
+  options: {
+    service: Pick<ExecutionService, 'live'>;
+    store: Pick<ExecutionStore, 'watch' | 'currentResourceVersion'>;
+    bookmarkIntervalMs?: number;
+  },
   req: WatchRequest,
   out: WatchOutput,
 ): Promise<void> {
   const { store, service } = options;
+  refuseStreamingList(req);
   const resourceVersion =
     typeof req.query.resourceVersion === 'string' ? req.query.resourceVersion : undefined;
   const filter = filterOf(req);
@@ -392,6 +397,21 @@ function tableOptions(req: WatchRequest): { includeObject?: 'None' | 'Metadata' 
   return include === 'None' || include === 'Metadata' || include === 'Object'
     ? { includeObject: include }
     : {};
+}
+
+/**
+ * Streaming lists (`sendInitialEvents`, client-go's default for informers since 1.35) are not
+ * served: refused as kube-apiserver refuses them with its WatchList feature off, so that client-go
+ * falls back to list, then watch. Ignored, they would leave an informer waiting for ever for the
+ * bookmark that ends the initial events, never synced.
+ */
+function refuseStreamingList(req: WatchRequest): void {
+  if (req.query.sendInitialEvents === undefined) return;
+  const message =
+    "streaming lists are not supported: list, then watch from the list's resourceVersion (client-go informers fall back to this by themselves)";
+  throw new SyncflowError('FieldInvalid', `sendInitialEvents: ${message}`, {
+    causes: [{ code: 'FieldInvalid', field: 'sendInitialEvents', message }],
+  });
 }
 
 function isWatch(req: Request): boolean {
