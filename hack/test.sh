@@ -6,6 +6,7 @@
 #
 #   SYNCFLOW_SKIP_E2E=1      skip the control-plane suite (fast local loop)
 #   SYNCFLOW_SKIP_NODE24=1   skip the Node 24 run of the unit suite
+#   SYNCFLOW_SKIP_PERF_GATE=1  skip the performance regression gate
 set -uo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -67,6 +68,12 @@ if [[ -d test/integration ]]; then
   SYNCFLOW_TEST_SUITE=integration npx c8 --clean=false --check-coverage=false --reporter=none \
     bash hack/postgres.sh run npx mocha 'test/integration/**/*.integration.test.ts'
   record integration $?
+fi
+
+# CPU per execution of the engine and the gateway against the same-run baseline, compared with the
+# committed ratios (bench/results/gate.json); fails on a ratio more than 25% worse (~90 s).
+if [[ -z "${SYNCFLOW_SKIP_PERF_GATE:-}" ]]; then
+  check perf-gate npx tsx bench/gate.ts
 fi
 
 if [[ -z "${SYNCFLOW_SKIP_E2E:-}" ]]; then
