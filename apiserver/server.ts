@@ -40,6 +40,8 @@ import { startDefinitionInformers, type DefinitionInformers } from '../kube/defi
 import { loadKubeConfig } from '../kube/config.ts';
 import { CachedSecrets, KubeSecretReader } from '../kube/secret-resolver.ts';
 import { createServerMetrics } from './metrics.ts';
+import { StreamEndpoint } from './stream/endpoint.ts';
+import { createStreamMetrics } from './stream/metrics.ts';
 import type { ServerConfig } from './options.ts';
 
 /** A running server. */
@@ -177,6 +179,14 @@ export async function startServer(
     handler: app,
     limits: { ...DEFAULT_CONNECTION_LIMITS, maxConnections: config.maxConnections },
   });
+  // WebSockets on the same port: the live-events stream and Kubernetes watches (docs/stream.md).
+  const stream = new StreamEndpoint({
+    service,
+    store: history.store,
+    guard,
+    metrics: createStreamMetrics(registry),
+  });
+  server.onUpgrade(stream.handleUpgrade);
   const reload = (why: string) => {
     try {
       server.setSecureContext(secureContext());
@@ -204,6 +214,7 @@ export async function startServer(
       shuttingDown = true;
       logger.info({ graceMs: config.shutdownGraceMs }, 'shutting down: finishing in-flight executions');
       for (const file of [config.tlsCertFile, config.tlsPrivateKeyFile]) unwatchFile(file);
+      stream.close();
       const closed = server.close();
       server.closeIdleConnections();
       const grace = new Promise<void>((resolve) => setTimeout(resolve, config.shutdownGraceMs).unref());

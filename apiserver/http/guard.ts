@@ -12,6 +12,7 @@ import type { UserInfo } from '../auth/user.ts';
 export interface ResourceRequest {
   verb: string;
   resource: string;
+  subresource?: string;
   namespace?: string;
   name?: string;
 }

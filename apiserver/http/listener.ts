@@ -15,7 +15,8 @@
  * - Deadlines for the TLS handshake, the headers and the whole request, checked every second.
  */
 import { createServer, type Server } from 'node:https';
-import type { RequestListener } from 'node:http';
+import type { IncomingMessage, RequestListener } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { SecureContextOptions } from 'node:tls';
 
 /** TLS material of the server (reloadable with {@link SecureListener.setSecureContext}). */
@@ -130,6 +131,11 @@ export class SecureListener {
       if (typeof address === 'object' && address) bound = address.port;
     }
     return bound;
+  }
+
+  /** Serves upgrade requests (WebSockets) with `listener` on every server of the port. */
+  onUpgrade(listener: (req: IncomingMessage, socket: Duplex, head: Buffer) => void): void {
+    for (const server of this.servers) server.on('upgrade', listener);
   }
 
   /** Replaces the certificate, key or client CAs for new connections. */

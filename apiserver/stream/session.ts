@@ -7,7 +7,13 @@
  */
 import { SyncflowError } from '../../core/errors.ts';
 import type { ExecutionCreateRequest } from '../../core/model/execution.ts';
-import type { StreamExecution, StreamId, StreamMessage, StreamRequest } from '../../core/model/stream.ts';
+import {
+  STREAM_CLOSE,
+  type StreamExecution,
+  type StreamId,
+  type StreamMessage,
+  type StreamRequest,
+} from '../../core/model/stream.ts';
 import { statusFromError } from '../api/status.ts';
 import type { UserInfo } from '../auth/user.ts';
 import type { LiveBus, LiveMessage } from '../execution/bus.ts';
@@ -80,7 +86,7 @@ export class StreamSession {
     this.outbox = new Outbox(
       socket,
       options.limits,
-      () => socket.close(4001, 'the client does not read its answers'),
+      () => socket.close(STREAM_CLOSE.slowReader, 'the client does not read its answers'),
       (dropped) => options.counters?.overflow(dropped),
     );
   }

@@ -97,6 +97,8 @@ export const STREAM_CLOSE = {
   internalError: 1011,
   /** The peer answered no ping within the heartbeat interval (the server only terminates). */
   heartbeatTimeout: 4000,
+  /** The client let its answers (or a watch its events) pile up past the server's limit. */
+  slowReader: 4001,
 } as const;
 
 /** The subprotocol prefix that carries a bearer token from clients that cannot set headers (browsers). */
