@@ -1,0 +1,150 @@
+/**
+ * The workflow graph: tasks as nodes (id, WorkflowTask, method and host, and when given a phase or a
+ * plan note), dependencies as edges labelled with the `when` condition they lead into. Reused by the
+ * workflow, run and execution pages; what each adds goes through `overlay`.
+ */
+import {
+  Background,
+  Controls,
+  ReactFlow,
+  type Edge,
+  type Node,
+  type NodeProps,
+  Handle,
+  Position,
+  MarkerType,
+} from '@xyflow/react';
+import '@xyflow/react/dist/style.css';
+import { memo, useEffect, useMemo, useState } from 'react';
+import { layoutGraph, NODE_HEIGHT, NODE_WIDTH, type Positions } from './layout.ts';
+import type { GraphEdge, GraphTask } from './model.ts';
+
+/** What a page adds to a task's node: its phase (colours it) and a short note. */
+export interface TaskOverlay {
+  phase?: string;
+  note?: string;
+}
+
+type TaskNodeData = GraphTask & TaskOverlay & Record<string, unknown>;
+
+const TaskNode = memo(function TaskNode({ data }: NodeProps<Node<TaskNodeData>>) {
+  return (
+    <div
+      className={`task-node phase-${(data.phase ?? 'none').toLowerCase()}`}
+      data-task={data.id}
+      data-phase={data.phase ?? ''}
+    >
+      <Handle type="target" position={Position.Top} isConnectable={false} />
+      <div className="task-node-title">
+        <span className="task-id">{data.id}</span>
+        {data.phase ? <span className="task-phase">{data.phase}</span> : null}
+      </div>
+      <div className="task-node-ref">{data.taskRef}</div>
+      <div className="task-node-http">
+        {data.method ? <span className="method">{data.method}</span> : null} {data.host ?? ''}
+      </div>
+      {data.note ? <div className="task-node-note">{data.note}</div> : null}
+      <Handle type="source" position={Position.Bottom} isConnectable={false} />
+    </div>
+  );
+});
+
+const nodeTypes = { task: TaskNode };
+
+export interface WorkflowGraphProps {
+  tasks: readonly GraphTask[];
+  edges: readonly GraphEdge[];
+  overlay?: Record<string, TaskOverlay>;
+  /** Accessible name of the graph region. */
+  label: string;
+  onSelect?: (taskId: string | undefined) => void;
+  /** Called once the layout is drawn (the benchmark times it). */
+  onLaidOut?: () => void;
+}
+
+export function WorkflowGraph({
+  tasks,
+  edges,
+  overlay = {},
+  label,
+  onSelect,
+  onLaidOut,
+}: WorkflowGraphProps) {
+  const [positions, setPositions] = useState<Positions | undefined>();
+  const shapeKey = JSON.stringify([tasks.map((t) => t.id), edges.map((e) => [e.from, e.to])]);
+  useEffect(() => {
+    let live = true;
+    layoutGraph(tasks, edges).then((p) => live && setPositions(p));
+    return () => {
+      live = false;
+    };
+    // The layout depends only on the graph's shape.
+  }, [shapeKey]);
+  useEffect(() => {
+    if (positions) onLaidOut?.();
+  }, [positions]);
+
+  const nodes = useMemo<Node<TaskNodeData>[]>(
+    () =>
+      tasks.map((task) => ({
+        id: task.id,
+        type: 'task',
+        position: positions?.get(task.id) ?? { x: 0, y: 0 },
+        data: { ...task, ...overlay[task.id] },
+        ariaLabel: `Task ${task.id}: ${task.taskRef}${task.method ? `, ${task.method} ${task.host ?? ''}` : ''}${overlay[task.id]?.phase ? `, ${overlay[task.id]?.phase}` : ''}`,
+        width: NODE_WIDTH,
+        height: NODE_HEIGHT,
+        draggable: false,
+        connectable: false,
+      })),
+    [tasks, positions, overlay],
+  );
+  const flowEdges = useMemo<Edge[]>(
+    () =>
+      edges.map((e) => ({
+        id: `${e.from}->${e.to}`,
+        source: e.from,
+        target: e.to,
+        ...(e.when
+          ? { label: `when ${e.when}`, labelBgPadding: [4, 2] as [number, number], className: 'conditional' }
+          : {}),
+        markerEnd: { type: MarkerType.ArrowClosed },
+        focusable: false,
+      })),
+    [edges],
+  );
+  const height = positions
+    ? Math.min(640, Math.max(220, Math.max(...[...positions.values()].map((p) => p.y)) + NODE_HEIGHT + 60))
+    : 220;
+
+  return (
+    <section
+      className="graph"
+      aria-label={label}
+      style={{ height }}
+      data-laid-out={positions ? 'true' : 'false'}
+    >
+      {positions ? (
+        <ReactFlow
+          nodes={nodes}
+          edges={flowEdges}
+          nodeTypes={nodeTypes}
+          fitView
+          minZoom={0.2}
+          nodesDraggable={false}
+          nodesConnectable={false}
+          edgesFocusable={false}
+          proOptions={{ hideAttribution: true }}
+          onSelectionChange={({ nodes: selected }) => onSelect?.(selected[0]?.id)}
+        >
+          <Background />
+          <Controls showInteractive={false} />
+        </ReactFlow>
+      ) : (
+        <p className="state loading" role="status">
+          Laying out the graph…
+        </p>
+      )}
+    </section>
+  );
+}

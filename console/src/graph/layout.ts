@@ -1,0 +1,36 @@
+/**
+ * Layered layout (elkjs, the Sugiyama method): dependencies run top to bottom, tasks of one parallel
+ * group sit side by side. elkjs is loaded on first use, so pages without a graph do not pay for it.
+ */
+import type { GraphEdge, GraphTask } from './model.ts';
+
+export const NODE_WIDTH = 210;
+export const NODE_HEIGHT = 76;
+
+export type Positions = Map<string, { x: number; y: number }>;
+
+let engine:
+  | Promise<{ layout(graph: unknown): Promise<{ children?: Array<{ id: string; x?: number; y?: number }> }> }>
+  | undefined;
+
+/** Positions of each task's top-left corner. */
+export async function layoutGraph(
+  tasks: readonly GraphTask[],
+  edges: readonly GraphEdge[],
+): Promise<Positions> {
+  engine ??= import('elkjs/lib/elk.bundled.js').then(({ default: ELK }) => new ELK());
+  const elk = await engine;
+  const result = await elk.layout({
+    id: 'root',
+    layoutOptions: {
+      'elk.algorithm': 'layered',
+      'elk.direction': 'DOWN',
+      'elk.layered.spacing.nodeNodeBetweenLayers': '60',
+      'elk.spacing.nodeNode': '36',
+      'elk.edgeRouting': 'ORTHOGONAL',
+    },
+    children: tasks.map((t) => ({ id: t.id, width: NODE_WIDTH, height: NODE_HEIGHT })),
+    edges: edges.map((e, i) => ({ id: `e${i}`, sources: [e.from], targets: [e.to] })),
+  });
+  return new Map((result.children ?? []).map((c) => [c.id, { x: c.x ?? 0, y: c.y ?? 0 }]));
+}

@@ -1,0 +1,48 @@
+/**
+ * Hash routing: the whole page state is in the URL after `#` (`#/ns/shop/workflows/a?tab=yaml`), so
+ * links can be shared and the console works at any base path without server-side routes.
+ */
+import { useEffect, useState } from 'react';
+
+/** The current route: path segments and query. */
+export interface Route {
+  path: string;
+  segments: string[];
+  query: URLSearchParams;
+}
+
+function current(): Route {
+  const raw = location.hash.replace(/^#/, '') || '/';
+  const [path = '/', search = ''] = raw.split('?');
+  return {
+    path,
+    segments: path.split('/').filter(Boolean).map(decodeURIComponent),
+    query: new URLSearchParams(search),
+  };
+}
+
+/** The route, re-rendered on every change. */
+export function useRoute(): Route {
+  const [route, setRoute] = useState(current);
+  useEffect(() => {
+    const changed = () => setRoute(current());
+    addEventListener('hashchange', changed);
+    return () => removeEventListener('hashchange', changed);
+  }, []);
+  return route;
+}
+
+/** A link target: a path and optional query (empty values dropped). */
+export function href(path: string, query: Record<string, string | undefined> = {}): string {
+  const params = new URLSearchParams();
+  for (const [k, v] of Object.entries(query)) if (v) params.set(k, v);
+  const search = params.toString();
+  return `#${path}${search ? `?${search}` : ''}`;
+}
+
+/** Goes to a route; `replace` keeps the history entry (for filter edits). */
+export function navigate(target: string, replace = false): void {
+  if (replace) history.replaceState(null, '', target);
+  else location.hash = target.replace(/^#/, '');
+  if (replace) dispatchEvent(new HashChangeEvent('hashchange'));
+}
