@@ -362,7 +362,7 @@ spec:
     expect(status.message).to.match(/the debugger failed at task b: terminal closed/);
   });
 
-  it('a substitute output that does not match the outputSchema fails the task with InvalidOutput', async () => {
+  it('a debugger that skips with an output not matching the outputSchema ends the run with DebugAborted', async () => {
     const http = new RecordingHttp();
     const status = await new DagExecutor({ http }).execute(
       chain(),
@@ -372,9 +372,48 @@ spec:
         debug: { breakpoints: ['b'], pause: scripted({ b: { action: 'skip', output: {} } }).pause },
       },
     );
-    expect(status.reason).to.equal('InvalidOutput');
-    expect(byId(status, 'b').error?.message).to.match(/substitute output.*output\.name is required/);
+    expect(status.reason).to.equal('DebugAborted');
+    expect(status.message).to.match(
+      /the debugger failed at task b: its substitute output does not match the outputSchema of named: output\.name is required/,
+    );
+    expect(byId(status, 'b').phase).to.equal('Cancelled');
     expect(http.sent).to.have.length(1);
+  });
+
+  it('a debugger that decides something else ends the run with DebugAborted', async () => {
+    const status = await new DagExecutor({ http: new RecordingHttp() }).execute(
+      chain(),
+      { from: 'x' },
+      {
+        secrets,
+        debug: { breakpoints: ['a'], pause: async () => ({ action: 'later' }) as unknown as DebugDecision },
+      },
+    );
+    expect(status.reason).to.equal('DebugAborted');
+    expect(status.message).to.match(/decided neither continue, skip nor abort/);
+  });
+
+  it('after an abort no further pause is presented, even to a task that was waiting its turn', async () => {
+    const workflow = compileFixture(`kind: WorkflowTask
+metadata: {name: plain}
+spec:
+  http: {method: GET, url: "\${BASE}/p"}
+---
+kind: Workflow
+spec:
+  maxConcurrency: 4
+  tasks:
+  - {id: x, taskRef: {name: plain}}
+  - {id: y, taskRef: {name: plain}}
+`);
+    const debuggerScript = scripted({ x: { action: 'abort' } });
+    const status = await new DagExecutor({ http: new RecordingHttp() }).execute(
+      workflow,
+      {},
+      { debug: { breakpoints: '*', pause: debuggerScript.pause } },
+    );
+    expect(status.reason).to.equal('DebugAborted');
+    expect(debuggerScript.pauses.map((p) => p.task)).to.deep.equal(['x']);
   });
 
   describe('checkSkipOutput', () => {

@@ -111,6 +111,8 @@ export function checkBreakpoints(
 export interface PausedExecution {
   /** No decision came within `idleTimeoutMs`: end the run with DebugTimeout. */
   debugIdle(task: string, idleTimeoutMs: number): void;
+  /** The debugger answered `abort` (no `failure`) or failed: end the run with DebugAborted. */
+  debugAbort(task: string, failure?: unknown): void;
 }
 
 /** One execution's breakpoints and its queue of pauses. */
@@ -137,28 +139,30 @@ export class DebugGate {
   }
 
   /**
-   * Waits for the pauses before this one, presents it and resolves with the decision. Rejects with
-   * the execution's abort reason when it stops first (the idle timeout among the reasons), and
-   * with the debugger's own error when `pause` fails.
+   * Waits for the pauses before this one, presents it and resolves with `continue` or a checked
+   * `skip`. Anything else stops the execution (through `execution`) before the next pause could
+   * be presented, and the promise rejects with the execution's abort reason, as it does when the
+   * execution stops first (the idle timeout among the reasons).
    */
   decide(
-    task: string,
+    step: { id: string; task: CompiledTask },
     request: DebugRequest,
     stopped: CancelSignal,
     execution: PausedExecution,
   ): Promise<DebugDecision> {
-    const turn = this.last.then(() => this.present(task, request, stopped, execution));
+    const turn = this.last.then(() => this.present(step, request, stopped, execution));
     this.last = turn.catch(() => undefined);
     return turn;
   }
 
   private present(
-    task: string,
+    step: { id: string; task: CompiledTask },
     request: DebugRequest,
     stopped: CancelSignal,
     execution: PausedExecution,
   ): Promise<DebugDecision> {
     if (stopped.aborted) return Promise.reject(stopped.reason as Error);
+    const task = step.id;
     const signal = new Cancellation();
     return new Promise<DebugDecision>((resolve, reject) => {
       const timer = this.clock.setTimer(
@@ -172,10 +176,18 @@ export class DebugGate {
         reject(stopped.reason as Error);
       };
       stopped.once('abort', onStop);
-      const settle = (decided: () => void) => {
+      // Synchronous from the answer to the abort: a later pause never sees a run already decided over.
+      const settle = (decision: DebugDecision | undefined, problem: unknown) => {
         stopped.removeListener('abort', onStop);
         this.clock.clearTimer(timer);
-        decided();
+        if (stopped.aborted) {
+          reject(stopped.reason as Error);
+        } else if (problem === undefined && decision && decision.action !== 'abort') {
+          resolve(decision);
+        } else {
+          execution.debugAbort(task, problem);
+          reject(stopped.reason as Error);
+        }
       };
       let answer: Promise<DebugDecision>;
       try {
@@ -184,9 +196,29 @@ export class DebugGate {
         answer = Promise.reject(error as Error);
       }
       answer.then(
-        (decision) => settle(() => resolve(decision)),
-        (error: unknown) => settle(() => reject(error as Error)),
+        (decision) => settle(decision, invalidDecision(decision, step.task)),
+        (error: unknown) => settle(undefined, error ?? new Error('the pause was rejected')),
       );
     });
+  }
+}
+
+/** Why a decision cannot be followed, or undefined when it can. */
+function invalidDecision(decision: DebugDecision | undefined, task: CompiledTask): Error | undefined {
+  switch (decision?.action) {
+    case 'continue':
+    case 'abort':
+      return undefined;
+    case 'skip': {
+      const causes = checkSkipOutput(task, decision.output);
+      if (!causes.length) return undefined;
+      return new Error(
+        `its substitute output does not match the outputSchema of ${task.name}: ${causes
+          .map((c) => `${c.field} ${c.message}`)
+          .join('; ')}`,
+      );
+    }
+    default:
+      return new Error('it decided neither continue, skip nor abort');
   }
 }

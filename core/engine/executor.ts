@@ -24,7 +24,6 @@ import {
 } from './collaborators.ts';
 import { Cancellation, type CallerSignal } from './cancellation.ts';
 import {
-  checkSkipOutput,
   DebugGate,
   type DebugDecision,
   type DebugOptions,
@@ -476,16 +475,13 @@ class Execution implements PausedExecution {
       const request = resolveRequest(task, new TaskScope(input, secrets));
       const carriers = secrets ? secretCarriers(request, secrets) : NO_CARRIERS;
       if (this.debug?.stopsAt(step.id)) {
+        // Only `continue` and a checked `skip` come back: the gate has stopped the run otherwise.
         const decision = await this.debugDecision(i, step, request);
-        if (decision.action === 'skip') return this.substitute(state, step, decision.output);
-        if (decision.action !== 'continue') {
-          this.abort(
-            'DebugAborted',
-            decision.action === 'abort'
-              ? `aborted by the debugger at task ${step.id}`
-              : `the debugger failed at task ${step.id}: it decided neither continue, skip nor abort`,
-          );
-          return abortedWith(state, cancellation.reason);
+        if (decision.action === 'skip') {
+          state.phase = 'Succeeded';
+          state.output = decision.output === undefined ? null : decision.output;
+          state.substituted = true;
+          return state;
         }
       }
       for (;;) {
@@ -558,15 +554,11 @@ class Execution implements PausedExecution {
     }
     try {
       return await (this.debug as DebugGate).decide(
-        step.id,
+        step,
         this.pausedRequest(step.task, request),
         this.cancellation,
         this,
       );
-    } catch (error) {
-      if (!this.cancellation.aborted)
-        this.abort('DebugAborted', `the debugger failed at task ${step.id}: ${this.describe(error)}`);
-      throw error;
     } finally {
       const now = clock.now();
       if (--this.pausesOpen === 0) {
@@ -585,22 +577,18 @@ class Execution implements PausedExecution {
     return this.redactor().value(shown);
   }
 
-  /** A debugger's skip: the substitute, checked like a response, is the output; nothing is sent. */
-  private substitute(state: TaskOutcome, step: CompiledStep, output: unknown): TaskOutcome {
-    const causes = checkSkipOutput(step.task, output);
-    if (causes.length) {
-      return failedWith(
-        state,
-        'InvalidOutput',
-        `substitute output does not match the outputSchema of ${step.task.name}: ${causes
-          .map((c) => `${c.field} ${c.message}`)
-          .join('; ')}`,
+  /** PausedExecution: the debugger aborted, or failed (its error, redacted, is the message). */
+  debugAbort(task: string, failure?: unknown): void {
+    try {
+      this.abort(
+        'DebugAborted',
+        failure === undefined
+          ? `aborted by the debugger at task ${task}`
+          : `the debugger failed at task ${task}: ${this.describe(failure)}`,
       );
+    } catch (error) {
+      this.breakDown(error);
     }
-    state.phase = 'Succeeded';
-    state.output = output === undefined ? null : output;
-    state.substituted = true;
-    return state;
   }
 
   /** PausedExecution: a pause got no decision in time (called from a timer). */
