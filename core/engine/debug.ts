@@ -50,8 +50,8 @@ export interface DebugOptions {
   idleTimeoutMs?: number;
   /**
    * Called at each breakpoint; resolves with the decision. Check a `skip` output with
-   * {@link checkSkipOutput} first: a substitute that does not match fails the task (InvalidOutput).
-   * A rejection ends the run Failed with DebugAborted.
+   * {@link checkSkipOutput} first: a substitute that does not match, an answer that is none of
+   * the three, or a rejection ends the run Failed with DebugAborted, as `abort` does.
    */
   pause(paused: DebugPause): Promise<DebugDecision>;
 }
