@@ -40,6 +40,7 @@ import { startDefinitionInformers, type DefinitionInformers } from '../kube/defi
 import { loadKubeConfig } from '../kube/config.ts';
 import { CachedSecrets, KubeSecretReader } from '../kube/secret-resolver.ts';
 import { createServerMetrics } from './metrics.ts';
+import { LiveBus, type LiveMessage } from './execution/bus.ts';
 import { StreamEndpoint } from './stream/endpoint.ts';
 import { createStreamMetrics } from './stream/metrics.ts';
 import type { ServerConfig } from './options.ts';
@@ -113,6 +114,8 @@ export async function startServer(
   const http = new UndiciTaskClient({ policy });
   const executor = new DagExecutor({ http, logger, observer: metrics.observer });
   const service = new ExecutionService({
+    // Live events of every replica's executions, through the history database (DESIGN §9).
+    bus: new LiveBus(history.openLiveFanout<LiveMessage>()),
     catalog,
     executor,
     history: history.writer,

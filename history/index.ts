@@ -8,7 +8,8 @@ import { SyncflowError } from '../core/errors.ts';
 import type { Registry } from 'prom-client';
 import { startEmbeddedDatabase, type EmbeddedDatabase } from './embedded.ts';
 import { errorFields, type Logger } from '../core/logger.ts';
-import { createHistoryMetrics } from './metrics.ts';
+import { PgLiveFanout } from './live-fanout.ts';
+import { createHistoryMetrics, createLiveFanoutMetrics, type LiveFanoutMetrics } from './metrics.ts';
 import { applyMigrations } from './migrate.ts';
 import { PgExecutionStore } from './pg-store.ts';
 import { RetentionSweeper, type RetentionOptions } from './retention.ts';
@@ -43,6 +44,11 @@ export interface History {
   retention: RetentionSweeper | undefined;
   /** Where the data lives, for logs: never the password. */
   target: string;
+  /**
+   * Opens this replica's fan-out of live execution messages over the database, on a connection of
+   * its own (connecting in the background; closed with the history).
+   */
+  openLiveFanout<M>(): PgLiveFanout<M>;
   /** Stops admitting, flushes the queue (see `ExecutionWriter.close`), then closes everything. */
   close(options?: { timeoutMs?: number }): Promise<void>;
 }
@@ -68,11 +74,13 @@ export async function openHistory(options: HistoryOptions): Promise<History> {
   if (url === undefined) {
     embedded = await startEmbeddedDatabase({
       logger,
-      maxConnections: poolSize + 2,
+      // The pool, the live fan-out's connection and room for a psql.
+      maxConnections: poolSize + 4,
       ...(options.embeddedDataDir !== undefined ? { dataDir: options.embeddedDataDir } : {}),
     });
     url = embedded.connectionString;
   }
+  const connectionString = url;
   const target = embedded
     ? `embedded PGlite (${options.embeddedDataDir ?? 'memory'})`
     : describeDatabase(url);
@@ -115,16 +123,26 @@ export async function openHistory(options: HistoryOptions): Promise<History> {
       ? undefined
       : new RetentionSweeper({ ...options.retention, target: store, logger, metrics });
   retention?.start();
+  const fanouts: { close(): Promise<void> }[] = [];
+  let fanoutMetrics: LiveFanoutMetrics | undefined;
   logger.info({ database: target }, 'execution history ready');
   return {
     store,
     writer,
     retention,
     target,
+    openLiveFanout<M>(): PgLiveFanout<M> {
+      fanoutMetrics ??= createLiveFanoutMetrics(options.registry);
+      const fanout = new PgLiveFanout<M>({ connectionString, logger, metrics: fanoutMetrics });
+      fanouts.push(fanout);
+      void fanout.start();
+      return fanout;
+    },
     async close(closeOptions = {}) {
       try {
         await writer.close(closeOptions);
       } finally {
+        await Promise.all(fanouts.map((fanout) => fanout.close()));
         await retention?.stop();
         store.close();
         await pool.end();

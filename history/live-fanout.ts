@@ -23,10 +23,8 @@ import { errorFields, type Logger } from '../core/logger.ts';
 import type { LiveFanoutMetrics } from './metrics.ts';
 
 /** Options of the fan-out; durations in ms. */
-export interface PgLiveFanoutOptions<M> {
+export interface PgLiveFanoutOptions {
   connectionString: string;
-  /** The namespace whose listeners want a message. */
-  namespaceOf(message: M): string;
   logger: Logger;
   metrics?: LiveFanoutMetrics;
   /** This replica's id in announcements and batches (default: a random UUID per process). */
@@ -66,11 +64,12 @@ interface Reassembly {
 }
 
 /**
- * The fan-out of one replica. `send`, `interest` and `remoteListening` never block and never throw;
+ * The fan-out of one replica, for messages of type `M` (JSON values; the sender decides, with
+ * `remoteListening`, which are wanted). `send`, `interest` and `remoteListening` never block and never throw;
  * `start` connects (in the background when the database is not reachable yet).
  */
 export class PgLiveFanout<M> {
-  private readonly options: PgLiveFanoutOptions<M>;
+  private readonly options: PgLiveFanoutOptions;
   private readonly replica: string;
   private readonly channel: string;
   private readonly presenceChannel: string;
@@ -81,6 +80,8 @@ export class PgLiveFanout<M> {
   private readonly logger: Logger;
 
   private client: pg.Client | undefined;
+  /** The connection's statements, one after the other (pg wants no overlapping queries). */
+  private statements: Promise<unknown> = Promise.resolve();
   private connected = false;
   private stopped = false;
   private reconnectDelay: number;
@@ -101,7 +102,7 @@ export class PgLiveFanout<M> {
   private droppedSinceWarning = 0;
   private lastWarning = 0;
 
-  constructor(options: PgLiveFanoutOptions<M>) {
+  constructor(options: PgLiveFanoutOptions) {
     this.options = options;
     this.replica = options.replica ?? randomUUID();
     this.channel = options.channel ?? 'syncflow_live';
@@ -212,6 +213,7 @@ export class PgLiveFanout<M> {
     client.on('end', () => this.lost(client));
     client.on('notification', (n) => this.notified(n));
     this.client = client;
+    this.statements = Promise.resolve();
     try {
       await client.connect();
       // One statement each: the embedded bridge recognises a LISTEN only as a query of its own.
@@ -254,7 +256,14 @@ export class PgLiveFanout<M> {
   /** A notification outside the batches (presence); lost with the connection, re-sent on reconnect. */
   private notify(channel: string, payload: string): void {
     if (!this.connected || !this.client) return;
-    this.client.query('SELECT pg_notify($1, $2)', [channel, payload]).catch(() => undefined);
+    this.query(this.client, 'SELECT pg_notify($1, $2)', [channel, payload]).catch(() => undefined);
+  }
+
+  /** Runs a statement on `client` after the ones queued before it. */
+  private query(client: pg.Client, sql: string, values: unknown[]): Promise<unknown> {
+    const result = this.statements.then(() => client.query(sql, values));
+    this.statements = result.catch(() => undefined);
+    return result;
   }
 
   private scheduleFlush(): void {
@@ -281,7 +290,8 @@ export class PgLiveFanout<M> {
         for (const text of messages) this.queuedBytes -= Buffer.byteLength(text);
         const payloads = frames(this.replica, ++this.batch, messages.join('\n'));
         try {
-          await client.query(
+          await this.query(
+            client,
             'SELECT pg_notify($1, p) FROM (SELECT p FROM unnest($2::text[]) WITH ORDINALITY AS t(p, i) ORDER BY i) AS ordered',
             [this.channel, payloads],
           );

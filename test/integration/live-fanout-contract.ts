@@ -61,12 +61,11 @@ export function liveFanoutContract(harness: FanoutHarness): void {
   const observers: pg.Client[] = [];
 
   const fanout = async (
-    options: Partial<PgLiveFanoutOptions<TestMessage>> & { logger?: Logger; registry?: Registry } = {},
+    options: Partial<PgLiveFanoutOptions> & { logger?: Logger; registry?: Registry } = {},
   ): Promise<{ fanout: PgLiveFanout<TestMessage>; received: TestMessage[]; registry: Registry }> => {
     const registry = options.registry ?? new Registry();
     const f = new PgLiveFanout<TestMessage>({
       connectionString: harness.connectionString(),
-      namespaceOf: (m) => m.namespace,
       logger: SILENT_LOGGER,
       metrics: createLiveFanoutMetrics(registry),
       channel,
