@@ -209,7 +209,11 @@ const LIST_PARAMS: Param[] = [
     'Version to list or watch from; see the Kubernetes resourceVersion semantics.',
   ),
   q('resourceVersionMatch', 'string', 'How resourceVersion applies to list calls: Exact or NotOlderThan.'),
-  q('sendInitialEvents', 'boolean', 'With watch: start with synthetic ADDED events for the current state.'),
+  q(
+    'sendInitialEvents',
+    'boolean',
+    "Streaming lists are not supported: refused with 422; list, then watch from the list's resourceVersion.",
+  ),
   q('timeoutSeconds', 'integer', 'Timeout of the list or watch call.'),
   q('watch', 'boolean', 'Watch for changes and stream them as WatchEvents.'),
 ];
