@@ -15,3 +15,14 @@ export type {
 } from './client.ts';
 export { SyncflowApiError, SyncflowRunError } from './errors.ts';
 export type { KubernetesStatus, RunProblem, StatusCause } from './errors.ts';
+export { StreamClient } from './stream.ts';
+export type {
+  StreamClientMessage,
+  StreamClientOptions,
+  StreamExecuteRequest,
+  StreamHandle,
+  StreamSocket,
+  StreamSocketFactory,
+  StreamSubscribeRequest,
+} from './stream.ts';
+export type { StreamMessage, StreamStatus } from '../core/model/stream.ts';

@@ -1,0 +1,196 @@
+/**
+ * StreamClient against a real in-process `ws` server that plays the stream's server side: requests
+ * and answers, the bearer subprotocol, reconnect with re-subscription, heartbeats.
+ */
+import { expect } from 'chai';
+import { WebSocket, WebSocketServer, type WebSocket as ServerSocket } from 'ws';
+import type { StreamRequest } from '../core/model/stream.ts';
+import { StreamClient, type StreamClientMessage, type StreamHandle } from './stream.ts';
+
+/** A scripted server: records requests, answers subscribe with `subscribed`, execute with two events. */
+class ScriptedServer {
+  readonly wss: WebSocketServer;
+  readonly requests: StreamRequest[] = [];
+  readonly protocols: string[][] = [];
+  readonly sockets: ServerSocket[] = [];
+  silent = false;
+
+  constructor() {
+    this.wss = new WebSocketServer({
+      port: 0,
+      host: '127.0.0.1',
+      handleProtocols: (p) => (p.has('stream.syncflow.io') ? 'stream.syncflow.io' : false),
+    });
+    this.wss.on('connection', (ws, req) => {
+      this.sockets.push(ws);
+      this.protocols.push((req.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim()));
+      ws.on('message', (data) => {
+        const request = JSON.parse(String(data)) as StreamRequest;
+        this.requests.push(request);
+        if (this.silent) return;
+        const send = (message: unknown) => ws.send(JSON.stringify(message));
+        const execution = { namespace: 'shop', name: 'wf-1', uid: 'u', workflow: 'wf' };
+        if (request.type === 'subscribe') send({ type: 'subscribed', id: request.id });
+        if (request.type === 'unsubscribe') send({ type: 'unsubscribed', id: request.id });
+        if (request.type === 'execute') {
+          send({
+            type: 'TaskStarted',
+            id: request.id,
+            seq: 1,
+            time: 't',
+            task: 'a',
+            attempt: 1,
+            request: 'GET /',
+            execution,
+          });
+          send({
+            type: 'ExecutionFinished',
+            id: request.id,
+            seq: 2,
+            time: 't',
+            execution,
+            object: { status: { phase: 'Succeeded' } },
+          });
+        }
+      });
+    });
+  }
+  get url(): string {
+    return `ws://127.0.0.1:${(this.wss.address() as { port: number }).port}/stream/v1`;
+  }
+  /** Publishes an event to every subscription seen on the latest connection. */
+  publish(task: string): void {
+    const ws = this.sockets.at(-1) as ServerSocket;
+    for (const request of this.requests)
+      if (request.type === 'subscribe')
+        ws.send(
+          JSON.stringify({
+            type: 'TaskStarted',
+            id: request.id,
+            seq: 1,
+            time: 't',
+            task,
+            attempt: 1,
+            request: 'GET /',
+            execution: {},
+          }),
+        );
+  }
+  close(): Promise<void> {
+    for (const ws of this.sockets) ws.terminate();
+    return new Promise((resolve) => this.wss.close(() => resolve()));
+  }
+}
+
+/** Collects `count` messages of a handle. */
+async function take(handle: StreamHandle, count: number): Promise<StreamClientMessage[]> {
+  const out: StreamClientMessage[] = [];
+  for await (const message of handle) {
+    out.push(message);
+    if (out.length === count) break;
+  }
+  return out;
+}
+
+const until = async (check: () => boolean) => {
+  for (let i = 0; i < 200 && !check(); i++) await new Promise((resolve) => setTimeout(resolve, 10));
+  expect(check()).to.equal(true);
+};
+
+describe('StreamClient', function () {
+  this.timeout(10_000);
+  let server: ScriptedServer;
+  let client: StreamClient | undefined;
+  const connect = (url: string, protocols: string[]) => new WebSocket(url, protocols);
+
+  beforeEach(async () => {
+    server = new ScriptedServer();
+    await new Promise((resolve) => server.wss.once('listening', resolve));
+  });
+  afterEach(async () => {
+    client?.close();
+    await server.close();
+  });
+
+  it('execute yields the events in order and ends with ExecutionFinished', async () => {
+    client = new StreamClient({ url: server.url, connect });
+    const run = client.execute({ namespace: 'shop', workflow: 'wf', input: { a: 1 } });
+    const messages: StreamClientMessage[] = [];
+    for await (const message of run) messages.push(message);
+    expect(messages.map((m) => m.type)).to.deep.equal(['TaskStarted', 'ExecutionFinished']);
+    expect(server.requests[0]).to.deep.equal({
+      type: 'execute',
+      id: run.id,
+      namespace: 'shop',
+      workflow: 'wf',
+      input: { a: 1 },
+    });
+  });
+
+  it('sends the token in the bearer subprotocol beside the stream protocol', async () => {
+    client = new StreamClient({ url: server.url.replace('ws:', 'http:'), connect, token: 'tok/en+?' });
+    await take(client.subscribe({ namespace: 'shop' }), 1);
+    const token = Buffer.from('tok/en+?').toString('base64url');
+    expect(server.protocols[0]).to.deep.equal([
+      `base64url.bearer.authorization.k8s.io.${token}`,
+      'stream.syncflow.io',
+    ]);
+  });
+
+  it('closing a subscription unsubscribes it', async () => {
+    client = new StreamClient({ url: server.url, connect });
+    const subscription = client.subscribe({ namespace: 'shop', workflow: 'wf' });
+    await take(subscription, 1);
+    subscription.close();
+    await until(() => server.requests.some((r) => r.type === 'unsubscribe'));
+    expect(server.requests.at(-1)).to.deep.equal({ type: 'unsubscribe', id: subscription.id });
+  });
+
+  it('reconnects after a drop, says `reconnected`, re-subscribes, and delivers events again', async () => {
+    client = new StreamClient({ url: server.url, connect, backoff: { initialMs: 20, maxMs: 50 } });
+    const subscription = client.subscribe({ namespace: 'shop' });
+    const iterator = subscription[Symbol.asyncIterator]();
+    expect((await iterator.next()).value).to.deep.include({ type: 'subscribed' });
+    server.sockets[0]?.terminate();
+    expect((await iterator.next()).value).to.deep.equal({ type: 'reconnected', id: subscription.id });
+    expect((await iterator.next()).value).to.deep.include({ type: 'subscribed', id: subscription.id });
+    expect(server.sockets).to.have.length(2);
+    server.publish('after');
+    expect((await iterator.next()).value).to.deep.include({ type: 'TaskStarted', task: 'after' });
+  });
+
+  it('ends an execution whose connection dropped with an error saying the server cancels it', async () => {
+    client = new StreamClient({ url: server.url, connect, backoff: { initialMs: 20 } });
+    server.silent = true;
+    const run = client.execute({ namespace: 'shop', workflow: 'wf' });
+    await until(() => server.requests.length === 1);
+    server.sockets[0]?.terminate();
+    const [message] = await take(run, 1);
+    expect(message).to.deep.include({ type: 'error', id: run.id });
+    expect(message?.type === 'error' && message.status.message).to.contain('cancels it and records it');
+  });
+
+  it('treats a silent server as dead and reconnects', async () => {
+    client = new StreamClient({
+      url: server.url,
+      connect,
+      heartbeatTimeoutMs: 100,
+      backoff: { initialMs: 10 },
+    });
+    await take(client.subscribe({ namespace: 'shop' }), 1);
+    await until(() => server.sockets.length >= 2);
+  });
+
+  it('sends continue, skip and abort with the request id', async () => {
+    client = new StreamClient({ url: server.url, connect });
+    client.continue('r');
+    client.skip('r', { ok: true });
+    client.abort('r');
+    await until(() => server.requests.length === 3);
+    expect(server.requests).to.deep.equal([
+      { type: 'continue', id: 'r' },
+      { type: 'skip', id: 'r', output: { ok: true } },
+      { type: 'abort', id: 'r' },
+    ]);
+  });
+});
