@@ -21,15 +21,21 @@ import {
   type StreamStatus,
 } from '../core/model/stream.ts';
 
+/**
+ * An event handler property; declared as a method's type so that the browser's and `ws`'s handlers
+ * (which take their own event classes) fit it.
+ */
+type Handler<E> = { handle(event: E): void }['handle'] | null;
+
 /** The part of a WebSocket (the browser's, or `ws`) the client uses. */
 export interface StreamSocket {
   readonly readyState: number;
   send(data: string): void;
   close(code?: number, reason?: string): void;
-  onopen: ((event: unknown) => void) | null;
-  onmessage: ((event: { data: unknown }) => void) | null;
-  onclose: ((event: { code: number; reason: string }) => void) | null;
-  onerror: ((event: unknown) => void) | null;
+  onopen: Handler<unknown>;
+  onmessage: Handler<{ data: unknown }>;
+  onclose: Handler<{ code: number; reason: string }>;
+  onerror: Handler<unknown>;
 }
 
 /** Opens a WebSocket: `(url, protocols) => new WebSocket(url, protocols)`, with TLS options in Node. */
