@@ -104,11 +104,12 @@ describe('StreamEndpoint (WebSocket endpoints on the HTTPS port)', function () {
   /** Opens a WebSocket; resolves when open, rejects with the refusal's status code and Status. */
   function open(
     path: string,
-    options: { token?: string; protocols?: string[]; autoPong?: boolean } = {},
+    options: { token?: string; protocols?: string[]; autoPong?: boolean; origin?: string } = {},
   ): Promise<WebSocket> {
     const ws = new WebSocket(`ws://127.0.0.1:${port}${path}`, options.protocols ?? [], {
       headers: options.token ? { authorization: `Bearer ${options.token}` } : {},
       autoPong: options.autoPong ?? true,
+      ...(options.origin ? { origin: options.origin } : {}),
     });
     return new Promise((resolve, reject) => {
       ws.once('open', () => resolve(ws));
@@ -220,7 +221,11 @@ describe('StreamEndpoint (WebSocket endpoints on the HTTPS port)', function () {
   it('serves a Kubernetes watch over a WebSocket: one event per text message, the offered protocol echoed', async () => {
     const path =
       '/apis/execution.syncflow.io/v1alpha1/namespaces/shop/workflowexecutions?watch=true&resourceVersion=10';
-    const ws = await open(path, { token: 'erin', protocols: ['base64.binary.k8s.io'] });
+    const ws = await open(path, {
+      token: 'erin',
+      protocols: ['base64.binary.k8s.io'],
+      origin: 'https://console',
+    });
     expect(ws.protocol).to.equal('base64.binary.k8s.io');
     expect(guard.asked).to.include('erin watch workflowexecutions shop');
     const received: WatchEvent[] = [];
@@ -235,7 +240,21 @@ describe('StreamEndpoint (WebSocket endpoints on the HTTPS port)', function () {
     ws.close();
     await done;
     guard.denied.add('frank watch workflowexecutions');
-    expect((await refusal(open(path, { token: 'frank' }))).code).to.equal(403);
+    expect((await refusal(open(path, { token: 'frank', origin: 'https://console' }))).code).to.equal(403);
+  });
+
+  it('refuses what kube-apiserver refuses in its WebSocket watches: no Origin (403), two subprotocols (400), a token without another subprotocol (401)', async () => {
+    const path = '/apis/execution.syncflow.io/v1alpha1/workflowexecutions?watch=1';
+    const origin = 'https://console';
+    expect((await refusal(open(path, { token: 'erin' }))).code).to.equal(403);
+    expect((await refusal(open(path, { token: 'erin', origin, protocols: ['a', 'b'] }))).code).to.equal(400);
+    const token = `${BEARER_PROTOCOL_PREFIX}${Buffer.from('erin').toString('base64url')}`;
+    const lone = await refusal(open('/stream/v1', { protocols: [token] }));
+    expect(lone.code).to.equal(401);
+    expect(lone.body.message).to.contain(STREAM_PROTOCOL);
+    const ws = await open(path, { origin, protocols: [token, 'base64.binary.k8s.io'] });
+    expect(ws.protocol).to.equal('base64.binary.k8s.io');
+    ws.close();
   });
 
   it('closes every connection with 1001 when the server shuts down', async () => {

@@ -105,6 +105,7 @@ export class StreamEndpoint {
         'BadRequest',
         `Upgrade: ${String(req.headers.upgrade)} is not supported: use websocket`,
       );
+    checkProtocols(req, route);
     const user = await this.options.guard.authenticate(withBearerProtocol(req));
     if (route.kind === 'stream') {
       if (route.authorize) await this.options.guard.authorize(user, route.authorize);
@@ -254,6 +255,32 @@ function offeredProtocols(req: IncomingMessage): string[] {
     .split(',')
     .map((p) => p.trim())
     .filter((p) => p !== '' && !p.startsWith(BEARER_PROTOCOL_PREFIX));
+}
+
+/**
+ * What kube-apiserver refuses in its own WebSocket watches, refused the same way: a token in the
+ * subprotocol with no other subprotocol to answer with (401: a browser would fail the handshake),
+ * and for watches more than one other subprotocol (400) or no Origin (403).
+ */
+function checkProtocols(req: IncomingMessage, route: Route): void {
+  const offered = offeredProtocols(req);
+  const carriesToken = (req.headers['sec-websocket-protocol'] ?? '').includes(BEARER_PROTOCOL_PREFIX);
+  if (carriesToken && offered.length === 0)
+    throw new SyncflowError(
+      'Unauthorized',
+      `a bearer token in the subprotocol needs another subprotocol beside it: offer ${STREAM_PROTOCOL} (or, for a watch, e.g. base64.binary.k8s.io)`,
+    );
+  if (route.kind !== 'watch') return;
+  if (offered.length > 1)
+    throw new SyncflowError(
+      'BadRequest',
+      `a watch answers with the one subprotocol offered; offered: ${offered.join(', ')}`,
+    );
+  if (!req.headers.origin)
+    throw new SyncflowError(
+      'Forbidden',
+      'a WebSocket watch needs an Origin header, as kube-apiserver requires',
+    );
 }
 
 /**
