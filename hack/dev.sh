@@ -20,7 +20,7 @@ log() { echo "dev: $*" >&2; }
 pid_alive() { [[ -f "$1" ]] && kill -0 "$(cat "$1")" 2>/dev/null; }
 
 down() {
-  for name in server demo-upstream; do
+  for name in console server demo-upstream; do
     if pid_alive "$state/$name.pid"; then
       kill "$(cat "$state/$name.pid")" 2>/dev/null || true
       log "stopped $name"
@@ -34,7 +34,7 @@ down() {
 case "${1:-up}" in
   down) down; exit 0 ;;
   status)
-    for name in server demo-upstream; do
+    for name in console server demo-upstream; do
       if pid_alive "$state/$name.pid"; then echo "$name: running (pid $(cat "$state/$name.pid"))"; else echo "$name: stopped"; fi
     done
     if [[ -f "$state/cp/env.sh" ]]; then echo "control plane: $state/cp"; else echo "control plane: down"; fi
@@ -98,6 +98,16 @@ for _ in $(seq 1 240); do
 done
 if [[ -z "${ready:-}" ]]; then log "not Available after 120 s; server log:"; tail -20 "$state/server.log" >&2; exit 1; fi
 
+# 5a. The web console (hack/console.sh builds it when console/dist is missing), on loopback with the
+# admin kubeconfig's identity; its URL carries a secret made for this launch.
+if ! pid_alive "$state/console.pid"; then
+  [[ -f console/dist/index.html ]] || bash hack/console.sh >&2
+  nohup node bin/syncflow.js console --kubeconfig "$SYNCFLOW_KUBECONFIG" --port 0 >"$state/console.log" 2>&1 &
+  echo $! >"$state/console.pid"
+  for _ in $(seq 1 40); do grep -q 'open http' "$state/console.log" 2>/dev/null && break; sleep 0.25; done
+fi
+console_url="$(grep -o 'http://[^ ]*' "$state/console.log" | head -1 || true)"
+
 # 5. Run an example, synchronously, with kubectl.
 echo
 echo "\$ kubectl -n $ns create -f examples/runs/user-profile.yaml -o yaml"
@@ -114,6 +124,8 @@ syncflow is running. Point kubectl at it and try:
   kubectl -n $ns get wfx -o wide
   kubectl -n $ns get wfx -w
   kubectl explain wfx.status.tasks
+
+Console: ${console_url:-(not started: see $state/console.log)}
 
 Logs: $state/server.log    Stop everything: npm run dev -- down   (or: bash hack/dev.sh down)
 EOF

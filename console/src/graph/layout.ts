@@ -28,6 +28,10 @@ export async function layoutGraph(
       'elk.layered.spacing.nodeNodeBetweenLayers': '60',
       'elk.spacing.nodeNode': '36',
       'elk.edgeRouting': 'ORTHOGONAL',
+      // A layer is a parallel group: every task as early as its dependencies allow, and tasks with no
+      // edge between them (independent parts of one workflow) in the same rows, not stacked apart.
+      'elk.layered.layering.strategy': 'LONGEST_PATH_SOURCE',
+      'elk.separateConnectedComponents': 'false',
     },
     children: tasks.map((t) => ({ id: t.id, width: NODE_WIDTH, height: NODE_HEIGHT })),
     edges: edges.map((e, i) => ({ id: `e${i}`, sources: [e.from], targets: [e.to] })),

@@ -43,15 +43,16 @@ export default function ExecutionPage({
   const [live, setLive] = useState<Execution | undefined>();
   const [selected, setSelected] = useState<string | undefined>(query.get('task') ?? undefined);
   const tab = query.get('tab') === 'yaml' ? 'yaml' : 'overview';
+  const first = loaded.state === 'ready' ? loaded.data.execution : undefined;
   useEffect(() => {
-    if (loaded.state !== 'ready' || loaded.data.execution.status?.phase !== 'Running') return;
+    if (first?.status?.phase !== 'Running') return;
     return client.watch<Execution>(
       paths.executions(ns),
       { fieldSelector: `metadata.name=${name}` },
       (e) => (e.type === 'ADDED' || e.type === 'MODIFIED') && setLive(e.object),
       () => undefined,
     );
-  }, [loaded]);
+  }, [first]);
   return (
     <>
       <p className="crumbs">

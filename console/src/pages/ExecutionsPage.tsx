@@ -43,14 +43,16 @@ export function ExecutionsPage({ ns, query }: { ns: string; query: URLSearchPara
   );
   const [rows, setRows] = useState<Execution[]>([]);
   const [liveState, setLiveState] = useState<'off' | 'live' | 'broken'>('off');
+  const page = listed.state === 'ready' ? listed.data : undefined;
   useEffect(() => {
-    if (listed.state !== 'ready') return;
-    setRows(listed.data.items);
+    if (!page) return;
+    setRows(page.items);
     // Only the first page takes new executions; every page updates the rows it shows.
     const stop = client.watch<Execution>(
       paths.executions(ns),
-      { ...selectors, resourceVersion: listed.data.metadata.resourceVersion },
+      { ...selectors, resourceVersion: page.metadata.resourceVersion },
       (event) => {
+        setLiveState('live');
         const name = event.object?.metadata?.name;
         if (!name || event.type === 'BOOKMARK' || event.type === 'ERROR') return;
         setRows((current) => {
@@ -70,7 +72,8 @@ export function ExecutionsPage({ ns, query }: { ns: string; query: URLSearchPara
       stop();
       setLiveState('off');
     };
-  }, [listed]);
+    // One watch per page of results (the list's object), not per render.
+  }, [page]);
 
   const filter = (event: FormEvent<HTMLFormElement>) => {
     event.preventDefault();

@@ -1,0 +1,315 @@
+// The web console as people use it: Debian's Chromium driven by playwright-core against the real
+// control plane and the real server — through `syncflow console` (the kubeconfig's identity) and
+// through the server's /console/ with ServiceAccount tokens (each person's own identity and RBAC).
+// Every page is checked with axe-core (no serious or critical violation) and photographed into
+// docs/console/.
+import { expect } from 'chai';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import type { Browser, BrowserContext, BrowserType, Page } from 'playwright-core';
+import { ControlPlane, repoRoot } from '../harness/controlplane.ts';
+import { SyncflowServer } from '../harness/syncflow-server.ts';
+
+// playwright-core and axe-core are the console's own development packages (console/package.json).
+const consoleRequire = createRequire(join(repoRoot, 'console/package.json'));
+const CHROMIUM = '/usr/bin/chromium';
+const SHOTS = join(repoRoot, 'docs/console');
+const NS = `e2e-console-${Date.now().toString(36)}`;
+
+/** axe-core's serious and critical violations on the page (rule id and the first offending node). */
+async function accessibilityViolations(page: Page): Promise<string[]> {
+  await page.addScriptTag({ path: consoleRequire.resolve('axe-core/axe.min.js') });
+  const violations = await page.evaluate(async () => {
+    const axe = (
+      window as unknown as {
+        axe: {
+          run(): Promise<{
+            violations: Array<{ id: string; impact: string; nodes: Array<{ target: unknown }> }>;
+          }>;
+        };
+      }
+    ).axe;
+    return (await axe.run()).violations.map((v) => ({
+      id: v.id,
+      impact: v.impact,
+      target: JSON.stringify(v.nodes[0]?.target),
+    }));
+  });
+  return violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => `${v.id} ${v.target}`);
+}
+
+async function shot(page: Page, name: string): Promise<void> {
+  await page.screenshot({ path: join(SHOTS, `${name}.png`), type: 'png' });
+}
+
+describe('the web console in Chromium', function () {
+  this.timeout(10 * 60_000);
+  let cp: ControlPlane;
+  let server: SyncflowServer;
+  let local: ChildProcess;
+  let consoleUrl: string;
+  let browser: Browser;
+  let context: BrowserContext;
+  let page: Page;
+
+  before(async function () {
+    cp = await ControlPlane.acquire();
+    if (!cp.settings.serverPort) this.skip();
+    if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium`);
+    if (!existsSync(join(repoRoot, 'console/dist/index.html')))
+      await promisify(execFile)('bash', [join(repoRoot, 'hack/console.sh')], { maxBuffer: 64 * 1024 * 1024 });
+    mkdirSync(SHOTS, { recursive: true });
+    await cp.kubectl.ok(['create', 'namespace', NS]);
+    await cp.installExamples(NS);
+    server = await SyncflowServer.start(cp);
+
+    local = spawn(
+      process.execPath,
+      [join(repoRoot, 'bin/syncflow.js'), 'console', '--kubeconfig', cp.settings.kubeconfig, '--port', '0'],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    process.once('exit', () => local.kill('SIGKILL'));
+    consoleUrl = await new Promise<string>((resolve, reject) => {
+      let out = '';
+      local.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
+        out += chunk;
+        const match = /open (http:\/\/\S+)/.exec(out);
+        if (match?.[1]) resolve(match[1]);
+      });
+      local.stderr?.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
+      local.once('exit', (code) => reject(new Error(`syncflow console exited ${code}: ${out}`)));
+    });
+
+    const { chromium } = consoleRequire('playwright-core') as { chromium: BrowserType };
+    // playwright-core starts Chromium with a fresh, empty profile directory of its own.
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
+    });
+    context = await browser.newContext({ viewport: { width: 1280, height: 720 }, ignoreHTTPSErrors: true });
+    page = await context.newPage();
+  });
+
+  after(async () => {
+    await browser?.close();
+    local?.kill('SIGTERM');
+    await server?.stop();
+  });
+
+  describe('through `syncflow console`', () => {
+    it('lists the workflows of a namespace with Ready, revision and task count (keyboard, axe)', async () => {
+      await page.goto(consoleUrl);
+      await page.goto(`${new URL(consoleUrl).origin}/#/ns/${NS}/workflows`);
+      const row = page.locator('tr', { has: page.getByRole('link', { name: 'user-profile' }) });
+      await row.waitFor();
+      await expect((await row.textContent()) ?? '').to.match(/Ready/);
+      expect(await row.locator('td').nth(2).textContent()).to.equal('3');
+      expect(await accessibilityViolations(page)).to.deep.equal([]);
+      await shot(page, 'workflows');
+      // Keyboard only: Tab to the workflow's link and follow it with Enter.
+      for (let i = 0; i < 30; i++) {
+        await page.keyboard.press('Tab');
+        if ((await page.evaluate(() => document.activeElement?.textContent)) === 'user-profile') break;
+      }
+      await page.keyboard.press('Enter');
+      await page.waitForURL(/workflows\/user-profile$/);
+    });
+
+    it('draws the DAG with a layered layout: a node per task with its method and host, `when` on edges', async () => {
+      await page.locator('.graph[data-laid-out="true"] .react-flow__node').first().waitFor();
+      const tasks = await page
+        .locator('.task-node')
+        .evaluateAll((nodes) => nodes.map((n) => n.getAttribute('data-task')).sort());
+      expect(tasks).to.deep.equal(['orders', 'recs', 'user']);
+      expect(await page.locator('[data-task="user"]').textContent()).to.match(
+        /GET.*demo\.syncflow-system\.svc/,
+      );
+      expect(await page.locator('.react-flow__edge-text').allTextContents()).to.deep.equal([
+        'when has(input.withOrders) && input.withOrders == true',
+      ]);
+      // Parallel tasks side by side: user and recs on one row, orders below user.
+      const box = async (id: string) =>
+        (await page.locator(`.react-flow__node[data-id="${id}"]`).boundingBox())!;
+      expect(Math.abs((await box('user')).y - (await box('recs')).y)).to.be.lessThan(2);
+      expect((await box('orders')).y).to.be.greaterThan((await box('user')).y);
+      expect(await accessibilityViolations(page)).to.deep.equal([]);
+      await shot(page, 'workflow-graph');
+      await page.getByRole('link', { name: 'Schemas' }).click();
+      await page.getByRole('table', { name: 'Input schema' }).waitFor();
+      await page.getByRole('link', { name: 'YAML' }).click();
+      expect(await page.getByLabel('Workflow YAML').textContent()).to.contain('kind: Workflow');
+      await page.getByRole('link', { name: 'Revisions' }).click();
+      await page.getByRole('table', { name: /Revisions of user-profile/ }).waitFor();
+      expect(await accessibilityViolations(page)).to.deep.equal([]);
+    });
+
+    it('Run: the form checks input with the server validator, dry-runs the plan, runs and lights the graph up live', async () => {
+      await page.goto(`${new URL(consoleUrl).origin}/#/ns/${NS}/workflows/user-profile/run`);
+      const userId = page.getByLabel(/^userId/);
+      await userId.waitFor();
+      await userId.fill('');
+      await userId.blur();
+      await page.getByText(/userId .*required/).waitFor();
+      await userId.fill('42');
+      await page.getByLabel(/^withOrders/).check();
+      await page.getByRole('button', { name: 'Dry run' }).click();
+      const plan = page.getByRole('region', { name: 'Dry-run plan' });
+      await plan.waitFor();
+      expect(await plan.textContent()).to.match(/Order: user → .*orders/);
+      expect(await page.locator('[data-task="orders"]').textContent()).to.match(/#\d · group 2/);
+      await shot(page, 'run-plan');
+      // Every phase each node shows, as it shows it.
+      await page.evaluate(() => {
+        const seen: string[] = [];
+        (window as unknown as { seen: string[] }).seen = seen;
+        new MutationObserver((records) => {
+          for (const r of records) {
+            const el = r.target as Element;
+            if (el.getAttribute?.('data-phase'))
+              seen.push(`${el.getAttribute('data-task')}:${el.getAttribute('data-phase')}`);
+          }
+        }).observe(document.body, { attributes: true, subtree: true, attributeFilter: ['data-phase'] });
+      });
+      await page.getByRole('button', { name: 'Run', exact: true }).click();
+      const result = page.getByRole('region', { name: 'Result' });
+      await result.waitFor();
+      expect(await result.textContent()).to.match(/Result: Succeeded/);
+      for (const id of ['user', 'orders', 'recs'])
+        expect(await page.locator(`.task-node[data-task="${id}"]`).getAttribute('data-phase')).to.equal(
+          'Succeeded',
+        );
+      const seen = await page.evaluate(() => (window as unknown as { seen: string[] }).seen);
+      console.log(`      phases seen live: ${seen.join(' ')}`);
+      expect(seen.some((s) => /:(Running|Succeeded)$/.test(s))).to.equal(true);
+      expect(await accessibilityViolations(page)).to.deep.equal([]);
+      await shot(page, 'run-result');
+    });
+
+    it('lists executions (filtered, live) and opens one with its timeline', async () => {
+      await page.goto(`${new URL(consoleUrl).origin}/#/ns/${NS}/executions?workflow=user-profile`);
+      await page.locator('tr[data-execution]').first().waitFor();
+      await page.getByRole('status').filter({ hasText: 'live' }).waitFor();
+      // Live: an execution created elsewhere (kubectl) appears without a reload.
+      const before = await page.locator('tr[data-execution]').count();
+      await cp.kubectl.ok(['create', '-n', NS, '-f', '-'], {
+        stdin: JSON.stringify({
+          apiVersion: 'execution.syncflow.io/v1alpha1',
+          kind: 'WorkflowExecution',
+          metadata: { generateName: 'user-profile-', labels: { team: 'web' } },
+          spec: { workflowRef: { name: 'user-profile' }, input: { userId: '9' } },
+        }),
+      });
+      await page.waitForFunction((n) => document.querySelectorAll('tr[data-execution]').length > n, before);
+      expect(await accessibilityViolations(page)).to.deep.equal([]);
+      await shot(page, 'executions');
+      await page.locator('tr[data-execution] th a').first().click();
+      await page.getByRole('table', { name: /Timeline/ }).waitFor();
+      expect(await page.locator('.timeline-row.critical').count()).to.be.greaterThan(0);
+      await page.locator('.graph[data-laid-out="true"] .task-node').first().waitFor();
+      expect(await accessibilityViolations(page)).to.deep.equal([]);
+      await shot(page, 'execution');
+    });
+
+    it('works on a narrow screen and in the dark theme', async () => {
+      await page.setViewportSize({ width: 390, height: 844 });
+      await page.goto(`${new URL(consoleUrl).origin}/#/ns/${NS}/workflows`);
+      await page.getByRole('link', { name: 'user-profile' }).waitFor();
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - innerWidth);
+      expect(overflow).to.be.at.most(0);
+      await page.getByRole('button', { name: 'Dark theme' }).click();
+      expect(await page.evaluate(() => document.documentElement.dataset.theme)).to.equal('dark');
+      expect(await accessibilityViolations(page)).to.deep.equal([]);
+      await shot(page, 'workflows-narrow-dark');
+      await page.getByRole('button', { name: 'Dark theme' }).click();
+      await page.setViewportSize({ width: 1280, height: 720 });
+    });
+  });
+
+  describe('through the server at /console/ with ServiceAccount tokens', () => {
+    let base: string;
+    const tokenFor = async (account: string) => {
+      await cp.kubectl.ok(['create', 'serviceaccount', account, '-n', NS]);
+      return (await cp.kubectl.ok(['create', 'token', account, '-n', NS])).trim();
+    };
+    const signIn = async (token: string) => {
+      const fresh = await context.newPage();
+      await fresh.goto(`${base}/console/#/ns/${NS}/workflows`);
+      await fresh.getByLabel('Bearer token').fill(token);
+      await fresh.getByRole('button', { name: 'Sign in' }).click();
+      return fresh;
+    };
+
+    before(() => {
+      base = `https://127.0.0.1:${cp.settings.serverPort}`;
+    });
+
+    it('a ServiceAccount allowed to read and run sees the workflows and runs one', async () => {
+      await cp.kubectl.ok([
+        'create',
+        'role',
+        'console-user',
+        '-n',
+        NS,
+        '--verb=get,list,watch',
+        '--resource=workflows.syncflow.io,workflowtasks.syncflow.io,workflowexecutions.execution.syncflow.io,workflowrevisions.execution.syncflow.io',
+      ]);
+      await cp.kubectl.ok([
+        'create',
+        'role',
+        'console-runner',
+        '-n',
+        NS,
+        '--verb=create',
+        '--resource=workflowexecutions.execution.syncflow.io',
+      ]);
+      for (const role of ['console-user', 'console-runner'])
+        await cp.kubectl.ok([
+          'create',
+          'rolebinding',
+          role,
+          '-n',
+          NS,
+          `--role=${role}`,
+          `--serviceaccount=${NS}:viewer`,
+        ]);
+      const viewer = await signIn(await tokenFor('viewer'));
+      await viewer.getByRole('link', { name: 'user-profile' }).waitFor();
+      expect(await accessibilityViolations(viewer)).to.deep.equal([]);
+      await viewer.goto(`${base}/console/#/ns/${NS}/workflows/user-profile/run`);
+      await viewer.getByLabel(/^userId/).fill('7');
+      await viewer.getByRole('button', { name: 'Run', exact: true }).click();
+      const result = viewer.getByRole('region', { name: 'Result' });
+      await result.waitFor();
+      expect(await result.textContent()).to.match(/Result: Succeeded/);
+      await viewer.close();
+    });
+
+    it('a ServiceAccount without RBAC sees 403s naming the permission, not the server’s view', async () => {
+      const nobody = await signIn(await tokenFor('nobody'));
+      const alert = nobody.getByRole('alert');
+      await alert.waitFor();
+      const text = (await alert.textContent()) ?? '';
+      expect(text).to.match(/You may not read/);
+      expect(text).to.contain(`system:serviceaccount:${NS}:nobody`);
+      expect(text).to.match(/cannot list resource "workflows"/);
+      expect(await nobody.getByRole('link', { name: 'user-profile' }).count()).to.equal(0);
+      expect(await accessibilityViolations(nobody)).to.deep.equal([]);
+      await shot(nobody, 'forbidden');
+      await nobody.close();
+    });
+  });
+});
