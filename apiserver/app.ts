@@ -29,7 +29,8 @@ export interface AppParts {
   service: ExecutionService;
   store: ExecutionStore;
   guard: RequestGuard;
-  registry: Registry;
+  /** What /metrics serves (a worker's sums every worker's). */
+  registry: Pick<Registry, 'contentType' | 'metrics'>;
   readiness: HealthCheck[];
   /** Executions allowed at once before 429 (create and gateway). */
   maxInFlight: number;

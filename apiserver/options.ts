@@ -4,6 +4,7 @@
  */
 import { parseDuration } from '../core/duration.ts';
 import { parseHostAliases } from '../adapters/egress/host-aliases.ts';
+import { workerCount } from './workers.ts';
 
 /** Options as given on the command line (strings, before validation). */
 export interface ServerOptions {
@@ -35,6 +36,7 @@ export interface ServerOptions {
   leaderElectionNamespace: string;
   podName: string;
   anonymousAuth: boolean;
+  workers: string;
 }
 
 /** Validated, parsed configuration. */
@@ -77,6 +79,8 @@ export interface ServerConfig {
   leaderElectionNamespace: string;
   podName: string;
   anonymousAuth: boolean;
+  /** Event loops (worker processes) of this server; 1 runs the server in this process. */
+  workers: number;
 }
 
 /** Defaults, also shown in `--help`. */
@@ -110,6 +114,7 @@ export function defaultServerOptions(env: Record<string, string | undefined> = {
     leaderElectionNamespace: env.POD_NAMESPACE ?? 'syncflow-system',
     podName: env.POD_NAME ?? env.HOSTNAME ?? 'syncflow',
     anonymousAuth: false,
+    workers: env.SYNCFLOW_WORKERS ?? '1',
   };
 }
 
@@ -198,6 +203,10 @@ const FLAGS: Record<string, FlagSpec> = {
   'leader-election-namespace': { key: 'leaderElectionNamespace', help: 'namespace of the leader Lease' },
   'pod-name': { key: 'podName', help: 'identity in leader election (default $POD_NAME)' },
   'anonymous-auth': { key: 'anonymousAuth', help: 'treat requests without credentials as system:anonymous' },
+  workers: {
+    key: 'workers',
+    help: 'worker processes sharing the port: a number, or auto = one per CPU (default $SYNCFLOW_WORKERS or 1)',
+  },
 };
 
 /** `--help` text. */
@@ -323,6 +332,12 @@ export function validateServerOptions(o: ServerOptions): { config?: ServerConfig
       errors.push('--database-url: is not a valid URL (expected postgres://user:password@host:5432/db)');
     }
   }
+  let workers = 1;
+  try {
+    workers = workerCount(o.workers);
+  } catch (error) {
+    errors.push((error as Error).message);
+  }
   const { aliases: hostAliases, errors: aliasErrors } = parseHostAliases(o.hostAliases);
   errors.push(...aliasErrors.map((e) => `--${e}`));
   if (errors.length) return { errors };
@@ -359,6 +374,7 @@ export function validateServerOptions(o: ServerOptions): { config?: ServerConfig
       leaderElectionNamespace: o.leaderElectionNamespace,
       podName: o.podName,
       anonymousAuth: o.anonymousAuth,
+      workers,
     },
   };
 }

@@ -44,6 +44,7 @@ import { LiveBus, type LiveMessage } from './execution/bus.ts';
 import { StreamEndpoint } from './stream/endpoint.ts';
 import { createStreamMetrics } from './stream/metrics.ts';
 import type { ServerConfig } from './options.ts';
+import { reportListening, workerMetrics } from './workers.ts';
 
 /** A running server. */
 export interface RunningServer {
@@ -56,6 +57,8 @@ export interface RunningServer {
 export async function startServer(
   config: ServerConfig,
   logger: Logger = serverLogger(config.logLevel),
+  /** Set in a worker process of `--workers` (apiserver/workers.ts). */
+  worker = false,
 ): Promise<RunningServer> {
   const registry = new Registry();
   const kubeConfig = loadKubeConfig(config.kubeconfig);
@@ -134,7 +137,8 @@ export async function startServer(
     service,
     store: history.store,
     guard,
-    registry,
+    // A worker's /metrics answers the sum over all workers (asked of the primary).
+    registry: worker ? workerMetrics(registry) : registry,
     maxInFlight: config.maxInFlight,
     load: { signal: loopDelay, maxDelayMs: config.maxEventLoopDelayMs },
     // Validating webhooks for Workflow and WorkflowTask.
@@ -181,6 +185,8 @@ export async function startServer(
     tls: secureContext(),
     handler: app,
     limits: { ...DEFAULT_CONNECTION_LIMITS, maxConnections: config.maxConnections },
+    // Workers share the primary's socket (node:cluster); one server each.
+    ...(worker ? { acceptors: 1 } : {}),
   });
   // WebSockets on the same port: the live-events stream and Kubernetes watches (docs/stream.md).
   const stream = new StreamEndpoint({
@@ -208,6 +214,7 @@ export async function startServer(
   authConfig.on('change', () => reload('extension-apiserver-authentication changed'));
 
   const port = await server.listen(config.securePort, config.bindAddress);
+  if (worker) reportListening(port);
   logger.info({ port, database: history.target }, 'syncflow server listening');
 
   return {

@@ -27,26 +27,57 @@ export async function serverCommand(
     );
     return EXIT.usage;
   }
-  const [{ startServer }, { serverLogger }] = await Promise.all([
-    import('../apiserver/server.ts'),
-    import('../apiserver/logging.ts'),
-  ]);
-  const logger = serverLogger(validated.config.logLevel);
+  const [{ startServer }, { serverLogger }, { default: cluster }, { startPrimary, WORKER_ENV }] =
+    await Promise.all([
+      import('../apiserver/server.ts'),
+      import('../apiserver/logging.ts'),
+      import('node:cluster'),
+      import('../apiserver/workers.ts'),
+    ]);
+  const config = validated.config;
+  const logger = serverLogger(config.logLevel);
   guardServerProcess({
     process,
     logger,
     // pino writes what is buffered when the process exits.
     exit: (code) => process.exit(code),
   });
-  const server = await startServer(validated.config, logger);
-  await new Promise<void>((resolve) => {
+  // --workers N: this process supervises N workers (the same command) that serve the port.
+  if (config.workers > 1 && cluster.isPrimary) {
+    const primary = await startPrimary(config, logger, cluster);
+    logger.info({ port: primary.port, workers: config.workers }, 'syncflow server listening');
+    const outcome = await untilSignal(primary.failed);
+    await primary.shutdown();
+    return outcome === 'signal' ? EXIT.ok : EXIT.failed;
+  }
+  const worker = cluster.isWorker && cluster.worker !== undefined;
+  if (worker) {
+    // The primary's embedded database, and an identity of its own in leader election.
+    config.databaseUrl ||= env[WORKER_ENV.databaseUrl] ?? '';
+    config.podName = `${config.podName}-w${cluster.worker?.id ?? 0}`;
+  }
+  const server = await startServer(config, logger, worker);
+  await untilSignal();
+  // A worker gets the terminal's SIGINT and then its primary's SIGTERM: the shutdown started.
+  if (worker) for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, () => undefined);
+  await server.shutdown();
+  return EXIT.ok;
+}
+
+/** Resolves at SIGTERM or SIGINT ('signal'), or when `failed` resolves first ('failed'). */
+function untilSignal(failed?: Promise<unknown>): Promise<'signal' | 'failed'> {
+  return new Promise((resolve) => {
     const stop = () => {
       process.off('SIGTERM', stop);
       process.off('SIGINT', stop);
-      server.shutdown().then(resolve, resolve);
+      resolve('signal');
     };
     process.on('SIGTERM', stop);
     process.on('SIGINT', stop);
+    failed?.then(() => {
+      process.off('SIGTERM', stop);
+      process.off('SIGINT', stop);
+      resolve('failed');
+    });
   });
-  return EXIT.ok;
 }
