@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import type { ExecutionEvent } from '../model/events.ts';
 import type { TaskExecutionStatus, WorkflowExecutionStatus } from '../model/schema.ts';
 import { Cancellation } from './cancellation.ts';
 import type { Clock, SecretResolver } from './collaborators.ts';
@@ -133,6 +134,30 @@ describe('debug runs (step-through executions)', () => {
     expect(b.httpStatus).to.equal(undefined);
     expect(byId(status, 'a').substituted).to.equal(undefined);
     expect(byId(status, 'c')).to.include({ phase: 'Succeeded', httpStatus: 200, attempts: 1 });
+  });
+
+  it('the live TaskFinished of a skipped task carries the substitute, marked substituted', async () => {
+    const events: ExecutionEvent[] = [];
+    await new DagExecutor({ http: new RecordingHttp() }).execute(
+      chain(),
+      { from: 'x' },
+      {
+        secrets,
+        observer: { event: (e) => events.push(e) },
+        debug: {
+          breakpoints: ['b'],
+          pause: scripted({ b: { action: 'skip', output: { name: 's' } } }).pause,
+        },
+      },
+    );
+    const finished = events.filter((e) => e.type === 'TaskFinished');
+    expect(finished.map((e) => [e.task, e.phase, e.substituted])).to.deep.equal([
+      ['a', 'Succeeded', undefined],
+      ['b', 'Succeeded', true],
+      ['c', 'Succeeded', undefined],
+    ]);
+    expect(finished[1]?.output).to.deep.equal({ name: 's' });
+    expect(events.some((e) => e.type === 'TaskStarted' && e.task === 'b')).to.equal(false);
   });
 
   it('shows the paused request with secrets redacted, and sends the real one', async () => {

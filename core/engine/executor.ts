@@ -981,6 +981,7 @@ class Execution implements PausedExecution {
     if (record.durationMs !== undefined) event.durationMs = record.durationMs;
     if (record.attempts !== undefined) event.attempts = record.attempts;
     if (record.phase === 'Succeeded') event.output = boundedOutput(record.output);
+    if (record.substituted) event.substituted = true;
     if (record.error) event.error = record.error;
     return event;
   }

@@ -58,6 +58,8 @@ interface TaskFinished extends EventBase {
   /** The output, or `{truncated: true, bytes}` when its JSON exceeds the event bound. */
   output?: unknown;
   error?: { reason: string; message: string };
+  /** The output was given by a debugger (skip in a debug run); nothing was sent. */
+  substituted?: boolean;
 }
 
 /** A task did not run: its `when` was false or a task whose output it uses did not succeed. */
