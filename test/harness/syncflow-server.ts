@@ -2,6 +2,7 @@
 // upstream, exactly as the README's run command does, and waits for the APIService to be Available.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEMO_HOST, startDemoUpstream, type DemoUpstream } from '../../examples/demo-upstream/server.ts';
@@ -32,7 +33,7 @@ export async function servedThroughAggregator(controlPlane: ControlPlane): Promi
 /** The arguments the e2e server runs with (the Deployment uses the same flags, see manifests/). */
 export function serverArgs(
   controlPlane: ControlPlane,
-  options: { demoAddress: string; dataDir: string },
+  options: { demoAddress: string; dataDir: string; databaseUrl?: string; port?: number },
 ): string[] {
   const s = controlPlane.settings;
   if (!s.serverPort || !s.tlsCertFile || !s.tlsKeyFile || !s.serverKubeconfig) {
@@ -42,12 +43,12 @@ export function serverArgs(
   }
   return [
     'server',
-    `--secure-port=${s.serverPort}`,
+    `--secure-port=${options.port ?? s.serverPort}`,
     '--bind-address=127.0.0.1',
     `--tls-cert-file=${s.tlsCertFile}`,
     `--tls-private-key-file=${s.tlsKeyFile}`,
     `--kubeconfig=${s.serverKubeconfig}`,
-    `--embedded-data-dir=${options.dataDir}`,
+    options.databaseUrl ? `--database-url=${options.databaseUrl}` : `--embedded-data-dir=${options.dataDir}`,
     '--egress-allow-loopback',
     `--host-alias=${DEMO_HOST}=${options.demoAddress}`,
     '--leader-elect=false',
@@ -67,12 +68,14 @@ export class SyncflowServer {
     readonly upstream: DemoUpstream,
     readonly dataDir: string,
     readonly demoAddress: string,
+    /** The PostgreSQL the server (and its replicas) use; the embedded database when absent. */
+    readonly databaseUrl?: string,
   ) {}
 
   /** Starts the demo upstream and the server; resolves when the APIService is Available. */
   static async start(
     controlPlane: ControlPlane,
-    options: { demoAddress?: string } = {},
+    options: { demoAddress?: string; databaseUrl?: string } = {},
   ): Promise<SyncflowServer> {
     // A loopback address of its own (Linux routes all of 127/8), so parallel runs never share port 8080.
     const demoAddress =
@@ -80,7 +83,7 @@ export class SyncflowServer {
       `127.${100 + (process.pid % 100)}.${Math.floor(Math.random() * 250) + 1}.${Math.floor(Math.random() * 250) + 1}`;
     const upstream = await startDemoUpstream({ host: demoAddress, port: 8080 });
     const dataDir = await mkdtemp(join(tmpdir(), 'syncflow-e2e-db-'));
-    const server = new SyncflowServer(controlPlane, upstream, dataDir, demoAddress);
+    const server = new SyncflowServer(controlPlane, upstream, dataDir, demoAddress, options.databaseUrl);
     await server.startProcess();
     return server;
   }
@@ -103,12 +106,41 @@ export class SyncflowServer {
     await rm(this.dataDir, { recursive: true, force: true });
   }
 
+  /**
+   * Starts another replica of the server on its own port, sharing this one's PostgreSQL (start this
+   * one with `databaseUrl`) and control plane. Only this one is the APIService's endpoint: reach the
+   * replica directly on its port (`https://127.0.0.1:<port>`, same serving certificate).
+   */
+  async startReplica(): Promise<SyncflowReplica> {
+    if (!this.databaseUrl)
+      throw new Error('a replica shares a PostgreSQL: start the server with databaseUrl');
+    const port = await freePort();
+    const args = serverArgs(this.controlPlane, {
+      demoAddress: this.demoAddress,
+      dataDir: this.dataDir,
+      databaseUrl: this.databaseUrl,
+      port,
+    });
+    const replica = new SyncflowReplica(
+      port,
+      spawn(process.execPath, [join(repoRoot, 'bin/syncflow.js'), ...args], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      }),
+    );
+    await replica.ready();
+    return replica;
+  }
+
   private async startProcess(): Promise<void> {
     const child = spawn(
       process.execPath,
       [
         join(repoRoot, 'bin/syncflow.js'),
-        ...serverArgs(this.controlPlane, { demoAddress: this.demoAddress, dataDir: this.dataDir }),
+        ...serverArgs(this.controlPlane, {
+          demoAddress: this.demoAddress,
+          dataDir: this.dataDir,
+          ...(this.databaseUrl ? { databaseUrl: this.databaseUrl } : {}),
+        }),
       ],
       {
         stdio: ['ignore', 'pipe', 'pipe'],
@@ -153,6 +185,59 @@ export class SyncflowServer {
     await exited;
     clearTimeout(timer);
   }
+}
+
+/** A second server process (see {@link SyncflowServer.startReplica}). */
+export class SyncflowReplica {
+  private output = '';
+
+  constructor(
+    readonly port: number,
+    private readonly child: ChildProcess,
+  ) {
+    child.stdout?.setEncoding('utf8').on('data', (chunk: string) => (this.output += chunk));
+    child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (this.output += chunk));
+    const kill = () => child.kill('SIGKILL');
+    process.once('exit', kill);
+    child.once('exit', () => process.off('exit', kill));
+  }
+
+  /** Everything the replica printed (JSON log lines). */
+  get logs(): string {
+    return this.output;
+  }
+
+  /** Resolves once the replica listens and has listed the definitions. */
+  async ready(): Promise<void> {
+    const deadline = Date.now() + 120_000;
+    while (Date.now() < deadline) {
+      if (this.child.exitCode !== null)
+        throw new Error(`syncflow replica exited with ${this.child.exitCode}:\n${this.output.slice(-4000)}`);
+      if (this.output.includes('definitions listed') && this.output.includes('syncflow server listening'))
+        return;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    throw new Error(`the replica did not become ready within 120 s:\n${this.output.slice(-4000)}`);
+  }
+
+  /** Stops the replica (SIGTERM, graceful). */
+  async stop(): Promise<void> {
+    if (this.child.exitCode !== null) return;
+    const exited = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
+    this.child.kill('SIGTERM');
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), 15_000);
+    await exited;
+    clearTimeout(timer);
+  }
+}
+
+/** A free loopback port. */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
 }
 
 export { repoRoot };
