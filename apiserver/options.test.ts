@@ -146,6 +146,24 @@ describe('server options', () => {
     ]);
   });
 
+  it('reads the debug run limit and idle bound (defaults 4 and 5m), naming a bad value and the fix', () => {
+    const tls = ['--tls-cert-file=/c', '--tls-private-key-file=/k'];
+    expect(validateServerOptions(parseServerFlags(tls, base).options).config).to.deep.include({
+      maxDebugRuns: 4,
+      debugIdleTimeoutMs: 300_000,
+    });
+    const given = parseServerFlags([...tls, '--max-debug-runs=2', '--debug-idle-timeout', '90s'], base);
+    expect(validateServerOptions(given.options).config).to.deep.include({
+      maxDebugRuns: 2,
+      debugIdleTimeoutMs: 90_000,
+    });
+    const bad = parseServerFlags([...tls, '--max-debug-runs=0', '--debug-idle-timeout=later'], base);
+    expect(validateServerOptions(bad.options).errors).to.deep.equal([
+      '--max-debug-runs 0: must be a positive integer',
+      '--debug-idle-timeout later: use a duration such as 5m or 30s',
+    ]);
+  });
+
   it('documents every flag in --help', () => {
     const usage = serverUsage();
     for (const flag of [
@@ -158,6 +176,8 @@ describe('server options', () => {
       '--max-event-loop-delay',
       '--admission-client-ca',
       '--admission-max-in-flight',
+      '--max-debug-runs',
+      '--debug-idle-timeout',
     ])
       expect(usage).to.contain(flag);
   });

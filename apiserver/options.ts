@@ -37,6 +37,8 @@ export interface ServerOptions {
   podName: string;
   anonymousAuth: boolean;
   workers: string;
+  maxDebugRuns: string;
+  debugIdleTimeout: string;
 }
 
 /** Validated, parsed configuration. */
@@ -81,6 +83,10 @@ export interface ServerConfig {
   anonymousAuth: boolean;
   /** Event loops (worker processes) of this server; 1 runs the server in this process. */
   workers: number;
+  /** Debug runs at once on this replica before 429. */
+  maxDebugRuns: number;
+  /** How long a debug pause waits for a decision before the run ends with DebugTimeout. */
+  debugIdleTimeoutMs: number;
 }
 
 /** Defaults, also shown in `--help`. */
@@ -115,6 +121,8 @@ export function defaultServerOptions(env: Record<string, string | undefined> = {
     podName: env.POD_NAME ?? env.HOSTNAME ?? 'syncflow',
     anonymousAuth: false,
     workers: env.SYNCFLOW_WORKERS ?? '1',
+    maxDebugRuns: '4',
+    debugIdleTimeout: '5m',
   };
 }
 
@@ -206,6 +214,11 @@ const FLAGS: Record<string, FlagSpec> = {
   workers: {
     key: 'workers',
     help: 'worker processes sharing the port: a number, or auto = one per CPU (default $SYNCFLOW_WORKERS or 1)',
+  },
+  'max-debug-runs': { key: 'maxDebugRuns', help: 'debug runs at once (per process) before 429 (default 4)' },
+  'debug-idle-timeout': {
+    key: 'debugIdleTimeout',
+    help: 'a debug pause without a decision this long ends the run with DebugTimeout (default 5m)',
   },
 };
 
@@ -338,6 +351,12 @@ export function validateServerOptions(o: ServerOptions): { config?: ServerConfig
   } catch (error) {
     errors.push((error as Error).message);
   }
+  const maxDebugRuns = positiveInt(o.maxDebugRuns);
+  if (maxDebugRuns === undefined)
+    errors.push(`--max-debug-runs ${o.maxDebugRuns}: must be a positive integer`);
+  const debugIdleTimeoutMs = parseDuration(o.debugIdleTimeout);
+  if (debugIdleTimeoutMs === undefined || debugIdleTimeoutMs <= 0)
+    errors.push(`--debug-idle-timeout ${o.debugIdleTimeout}: use a duration such as 5m or 30s`);
   const { aliases: hostAliases, errors: aliasErrors } = parseHostAliases(o.hostAliases);
   errors.push(...aliasErrors.map((e) => `--${e}`));
   if (errors.length) return { errors };
@@ -375,6 +394,8 @@ export function validateServerOptions(o: ServerOptions): { config?: ServerConfig
       podName: o.podName,
       anonymousAuth: o.anonymousAuth,
       workers,
+      maxDebugRuns: maxDebugRuns as number,
+      debugIdleTimeoutMs: debugIdleTimeoutMs as number,
     },
   };
 }

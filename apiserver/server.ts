@@ -31,6 +31,7 @@ import {
 import { startDefinitionController } from '../controller/index.ts';
 import { DefinitionCatalog } from '../core/definitions/catalog.ts';
 import { ExecutionService } from './execution/service.ts';
+import { DebugRuns } from './execution/debug.ts';
 import { openHistory, type History } from '../history/index.ts';
 import { DelegatingGuard } from './http/guard.ts';
 import { DEFAULT_CONNECTION_LIMITS, SecureListener } from './http/listener.ts';
@@ -128,6 +129,10 @@ export async function startServer(
     logger,
     onBackgroundError: (error, what) =>
       logger.warn({ err: String((error as Error)?.message ?? error) }, `failed ${what}`),
+    debugRuns: new DebugRuns({
+      maxConcurrent: config.maxDebugRuns,
+      idleTimeoutMs: config.debugIdleTimeoutMs,
+    }),
   });
   let shuttingDown = false;
   const loopDelay = new EventLoopDelay();
