@@ -183,6 +183,17 @@ describe('syncflow run --step (interactive debug runs)', () => {
     expect(object?.status.reason).to.equal('DebugAborted');
   });
 
+  it('plan does not take the step flags', async () => {
+    let err = '';
+    const code = await main(['plan', '-f', 'chain.yaml', '-w', 'chain', '--step'], {
+      stdout: { write: () => true },
+      stderr: { write: (s: string) => (err += s) },
+      cwd: dir,
+    });
+    expect(code).to.equal(2);
+    expect(err).to.match(/^syncflow plan: unknown flag --step/);
+  });
+
   it('--step without an input to read answers from is a usage error', async () => {
     const { code, err } = await run(undefined, '--step');
     expect(code).to.equal(2);
