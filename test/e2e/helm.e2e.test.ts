@@ -489,6 +489,30 @@ describe('Helm chart charts/syncflow (helm from its Go module)', function () {
       }
       for (const crd of ['workflows.syncflow.io', 'workflowtasks.syncflow.io'])
         expect((await kube('get', 'crd', crd, '-o', 'name')).code, crd).to.equal(0);
+      // The alerts' kube-apiserver metrics are real: with no Pod behind the Service the APIService is
+      // unavailable and the fail-closed webhook refuses a Workflow with a calling error.
+      const workload = await cp.createNamespace('helm-wl');
+      const refused = await kube('-n', workload, 'apply', '-f', join(repoRoot, 'examples/user-profile.yaml'));
+      expect(refused.code).to.equal(1);
+      expect(refused.stderr).to.contain('failed calling webhook "workflow');
+      let metrics = '';
+      for (
+        let i = 0;
+        i < 60 &&
+        !/^aggregator_unavailable_apiservice\{[^}]*name="v1alpha1\.execution\.syncflow\.io"[^}]*\} 1$/m.test(
+          metrics,
+        );
+        i++
+      ) {
+        if (i > 0) await new Promise((resolve) => setTimeout(resolve, 1000));
+        metrics = await cp.kubectl.ok(['get', '--raw', '/metrics'], { timeoutMs: 30_000 });
+      }
+      expect(metrics).to.match(
+        /^aggregator_unavailable_apiservice\{[^}]*name="v1alpha1\.execution\.syncflow\.io"[^}]*\} 1$/m,
+      );
+      expect(metrics).to.match(
+        /^apiserver_admission_webhook_rejection_count\{[^}]*error_type="calling_webhook_error"[^}]*name="workflow[a-z]*\.syncflow\.io"/m,
+      );
       const caBefore = await cp.kubectl.ok([
         'get',
         'apiservice',
