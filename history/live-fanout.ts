@@ -48,6 +48,8 @@ const MAX_PAYLOAD = 7_900;
 /** Bytes of batch text notified in one statement at most. */
 const MAX_STATEMENT_TEXT = 512 * 1024;
 const MAX_RECONNECT_DELAY = 5_000;
+/** Notifications of one batch at most, as a receiver accepts them (16 MB of text). */
+const MAX_PARTS = 2_048;
 const WARN_INTERVAL = 10_000;
 
 /** Another replica's announced interest. */
@@ -169,7 +171,7 @@ export class PgLiveFanout<M> {
       this.queuedBytes += bytes;
       this.scheduleFlush();
     } catch (error) {
-      this.drop(1, 'unserialisable', error);
+      this.drop(1, 'unserialisable', kindOf(error));
     }
   }
 
@@ -208,6 +210,8 @@ export class PgLiveFanout<M> {
       application_name: this.options.applicationName ?? 'syncflow-live-fanout',
       keepAlive: true,
       connectionTimeoutMillis: 5_000,
+      // A hung server fails the statement (the batch is dropped) instead of stalling every later one.
+      query_timeout: 10_000,
     });
     client.on('error', (error) => this.lost(client, error));
     client.on('end', () => this.lost(client));
@@ -298,7 +302,7 @@ export class PgLiveFanout<M> {
           this.options.metrics?.messages.inc({ direction: 'sent' }, messages.length);
           this.options.metrics?.notifications.inc(payloads.length);
         } catch (error) {
-          this.drop(messages.length, 'connection', error);
+          this.drop(messages.length, 'connection', errorFields(error));
         }
       }
     };
@@ -314,7 +318,7 @@ export class PgLiveFanout<M> {
       if (n.channel === this.presenceChannel) this.presence(n.payload ?? '');
       else if (n.channel === this.channel) this.frame(n.payload ?? '');
     } catch (error) {
-      this.logger.warn(errorFields(error), 'live events fan-out ignored a notification it could not read');
+      this.logger.warn(kindOf(error), 'live events fan-out ignored a notification it could not read');
     }
   }
 
@@ -351,6 +355,7 @@ export class PgLiveFanout<M> {
     const batch = Number(batchText);
     const part = Number(partText);
     const parts = Number(partsText);
+    if (!(parts >= 1 && parts <= MAX_PARTS)) return;
     const text = payload.slice(newline + 1);
     let whole: string | undefined;
     if (parts === 1) whole = text;
@@ -371,17 +376,24 @@ export class PgLiveFanout<M> {
     if (whole === undefined) return;
     const lines = whole.split('\n');
     this.options.metrics?.messages.inc({ direction: 'received' }, lines.length);
-    for (const line of lines) this.handler?.(JSON.parse(line) as M);
+    for (const line of lines) {
+      try {
+        this.handler?.(JSON.parse(line) as M);
+      } catch (error) {
+        this.logger.warn(kindOf(error), 'live events fan-out could not deliver a message of another replica');
+      }
+    }
   }
 
-  private drop(count: number, reason: string, error?: unknown): void {
+  /** Counts dropped messages; warns (with `fields`, never a payload) at most every 10 s. */
+  private drop(count: number, reason: string, fields: Record<string, unknown> = {}): void {
     this.options.metrics?.dropped.inc({ reason }, count);
     this.droppedSinceWarning += count;
     const now = Date.now();
     if (now - this.lastWarning < WARN_INTERVAL) return;
     this.lastWarning = now;
     this.logger.warn(
-      { dropped: this.droppedSinceWarning, reason, ...(error ? errorFields(error) : {}) },
+      { dropped: this.droppedSinceWarning, reason, ...fields },
       'live events fan-out dropped messages for other replicas (their watches and streams miss them; recorded executions are not affected)',
     );
     this.droppedSinceWarning = 0;
@@ -405,4 +417,12 @@ function frames(replica: string, batch: number, text: string): string[] {
     at = end;
   }
   return chunks.map((chunk, part) => `${replica} ${batch} ${part} ${chunks.length}\n${chunk}`);
+}
+
+/**
+ * What went wrong with a message's text, without the text: JSON errors quote parts of what they
+ * could not read or write.
+ */
+function kindOf(error: unknown): { err: { name: string } } {
+  return { err: { name: error instanceof Error ? error.name : typeof error } };
 }

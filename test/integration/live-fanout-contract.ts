@@ -192,6 +192,29 @@ export function liveFanoutContract(harness: FanoutHarness): void {
     await until('the ghost expires', () => !a.fanout.remoteListening('shop'), 5_000);
   });
 
+  it('ignores notifications it cannot read on its channels (logging no payload) and goes on delivering', async () => {
+    const warnings: string[] = [];
+    const logger: Logger = {
+      ...SILENT_LOGGER,
+      warn: (fields, msg) => warnings.push(`${msg} ${JSON.stringify(fields)}`),
+    };
+    const a = await fanout();
+    const b = await fanout({ logger });
+    b.fanout.interest(new Set(['shop']));
+    await until('A learns that B listens', () => a.fanout.remoteListening('shop'));
+    const other = new pg.Client({ connectionString: harness.connectionString() });
+    await other.connect();
+    observers.push(other);
+    await other.query('SELECT pg_notify($1, $2)', [`${channel}_presence`, 'secret-not-json']);
+    await other.query('SELECT pg_notify($1, $2)', [channel, 'someone 1 0 1\n{secret-not-json']);
+    await other.query('SELECT pg_notify($1, $2)', [channel, 'someone 2 0 99999\nsecret']);
+    a.fanout.send(message('x', 1));
+    await until('B receives', () => b.received.length === 1);
+    expect(b.received).to.deep.equal([message('x', 1)]);
+    expect(warnings).to.have.length(2);
+    expect(warnings.join()).not.to.include('secret');
+  });
+
   it('carries messages larger than a notification (8000 bytes) whole, multi-byte text included, in order with small ones', async () => {
     const a = await fanout();
     const b = await fanout();
