@@ -12,7 +12,7 @@ if [[ ! -d node_modules || package-lock.json -nt node_modules/.package-lock.json
   npm ci --no-audit --no-fund >&2
 fi
 npx tsc --noEmit -p tsconfig.json
-# The browser test runs code in the page: the console type-checks it (DOM and playwright-core types).
-npx tsc --noEmit -p tsconfig.e2e.json
+# Its unit tests and the browser test run in Node with the DOM's and playwright-core's types.
+npx tsc --noEmit -p tsconfig.node.json
 npx vite build --logLevel warn
 echo "console: built $(find dist -type f | wc -l) files in console/dist" >&2

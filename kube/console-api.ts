@@ -193,8 +193,9 @@ export function refuseUpgrade(socket: Duplex, code: number, contentType: string 
 }
 
 /**
- * The built console (console/dist), found from a module of the source tree (`cli/x.ts`) or of the
- * compiled one (`dist/cli/x.js`); undefined when it has not been built (hack/console.sh builds it).
+ * The built console (console/dist), found from a module of the source tree (cli/console.ts) or of
+ * the compiled one (the same module under dist/); undefined when it has not been built
+ * (hack/console.sh builds it).
  */
 export function consoleDistDir(from: URL): string | undefined {
   const here = dirname(fileURLToPath(from));

@@ -24,6 +24,7 @@ import { ExecutionsPage } from './pages/ExecutionsPage.tsx';
 const WorkflowPage = lazy(() => import('./pages/WorkflowPage.tsx'));
 const RunPage = lazy(() => import('./pages/RunPage.tsx'));
 const ExecutionPage = lazy(() => import('./pages/ExecutionPage.tsx'));
+const ComparePage = lazy(() => import('./pages/ComparePage.tsx'));
 
 const ClientContext = createContext<KubeClient | undefined>(undefined);
 
@@ -118,6 +119,7 @@ function Pages() {
   else if (section === 'workflows' && name) page = <WorkflowPage ns={ns} name={name} query={route.query} />;
   else if (section === 'executions' && !name) page = <ExecutionsPage ns={ns} query={route.query} />;
   else if (section === 'executions' && name) page = <ExecutionPage ns={ns} name={name} query={route.query} />;
+  else if (section === 'compare') page = <ComparePage ns={ns} query={route.query} />;
   else page = <ErrorView error={new Error(`no page at ${route.path}`)} what="this page" />;
   const current = section === 'executions' ? 'executions' : 'workflows';
   return (

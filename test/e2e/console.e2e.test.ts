@@ -7,6 +7,7 @@ import { expect } from 'chai';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Browser, BrowserContext, BrowserType, Page } from 'playwright-core';
@@ -102,6 +103,21 @@ describe('the web console in Chromium', function () {
     });
     context = await browser.newContext({ viewport: { width: 1280, height: 720 }, ignoreHTTPSErrors: true });
     page = await context.newPage();
+  });
+
+  afterEach(async function () {
+    // A failed step leaves what the page showed, for the one who reads the failure.
+    if (this.currentTest?.state === 'failed' && page) {
+      await page.screenshot({ path: join(tmpdir(), 'console-e2e-failure.png') }).catch(() => undefined);
+      console.log(
+        `      page at failure (${page.url()}):\n${(
+          await page
+            .locator('body')
+            .innerText()
+            .catch(() => '')
+        ).slice(0, 1500)}`,
+      );
+    }
   });
 
   after(async () => {
@@ -222,6 +238,38 @@ describe('the web console in Chromium', function () {
       await page.locator('.graph[data-laid-out="true"] .task-node').first().waitFor();
       expect(await accessibilityViolations(page)).to.deep.equal([]);
       await shot(page, 'execution');
+    });
+
+    it('replays an execution on the graph at a chosen pace and compares it with a failed run', async () => {
+      const executionUrl = page.url();
+      const name = executionUrl.split('/').pop() as string;
+      await page.getByLabel('Replay pace').selectOption('100');
+      await page.getByRole('button', { name: 'Replay', exact: true }).click();
+      await page.getByRole('status').filter({ hasText: 'replayed' }).waitFor();
+      const failed = JSON.parse(
+        await cp.kubectl.ok(['create', '-n', NS, '-o', 'json', '-f', '-'], {
+          stdin: JSON.stringify({
+            apiVersion: 'execution.syncflow.io/v1alpha1',
+            kind: 'WorkflowExecution',
+            metadata: { generateName: 'user-profile-' },
+            spec: { workflowRef: { name: 'user-profile' }, input: { userId: 'missing' } },
+          }),
+        }),
+      ) as { metadata: { name: string }; status: { phase: string } };
+      expect(failed.status.phase).to.equal('Failed');
+      await page.getByRole('link', { name: 'Compare…' }).click();
+      await page.getByLabel('Right').selectOption(failed.metadata.name);
+      const tasks = page.getByRole('table', { name: 'Tasks' });
+      await tasks.waitFor();
+      expect(await tasks.locator('tbody tr').filter({ has: page.getByRole('rowheader', { name: 'user', exact: true }) }).textContent()).to.match(
+        /Succeeded.*Failed/,
+      );
+      expect(
+        await page.getByRole('table', { name: 'Differences between the inputs' }).textContent(),
+      ).to.contain('missing');
+      expect(page.url()).to.contain(`a=${name}`);
+      expect(await accessibilityViolations(page)).to.deep.equal([]);
+      await shot(page, 'compare');
     });
 
     it('works on a narrow screen and in the dark theme', async () => {

@@ -9,16 +9,23 @@ export const NODE_HEIGHT = 76;
 
 export type Positions = Map<string, { x: number; y: number }>;
 
-let engine:
-  | Promise<{ layout(graph: unknown): Promise<{ children?: Array<{ id: string; x?: number; y?: number }> }> }>
-  | undefined;
+interface LayoutEngine {
+  layout(graph: unknown): Promise<{ children?: Array<{ id: string; x?: number; y?: number }> }>;
+}
+
+let engine: Promise<LayoutEngine> | undefined;
 
 /** Positions of each task's top-left corner. */
 export async function layoutGraph(
   tasks: readonly GraphTask[],
   edges: readonly GraphEdge[],
 ): Promise<Positions> {
-  engine ??= import('elkjs/lib/elk.bundled.js').then(({ default: ELK }) => new ELK());
+  engine ??= import('elkjs/lib/elk.bundled.js').then((module) => {
+    // A CommonJS module: its class is `default` to the bundler, and may be nested once more under Node.
+    const exported = module.default as unknown as { default?: unknown };
+    const ELK = (exported.default ?? exported) as new () => LayoutEngine;
+    return new ELK();
+  });
   const elk = await engine;
   const result = await elk.layout({
     id: 'root',

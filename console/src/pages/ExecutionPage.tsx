@@ -15,6 +15,7 @@ import { workflowGraph, type GraphEdge, type GraphTask } from '../graph/model.ts
 import { WorkflowGraph, type TaskOverlay } from '../graph/WorkflowGraph.tsx';
 import { href } from '../router.ts';
 import { objectYaml } from './WorkflowPage.tsx';
+import { phaseAt, recordedSpan, useReplayClock } from '../components/replay.ts';
 
 const TABS = ['overview', 'yaml'] as const;
 
@@ -43,6 +44,10 @@ export default function ExecutionPage({
   const [live, setLive] = useState<Execution | undefined>();
   const [selected, setSelected] = useState<string | undefined>(query.get('task') ?? undefined);
   const tab = query.get('tab') === 'yaml' ? 'yaml' : 'overview';
+  // Recorded runs take milliseconds: replay stretches them 1, 10 or 100 times to be watched.
+  const [speed, setSpeed] = useState(Number(query.get('slow')) || 10);
+  const span = loaded.state === 'ready' ? recordedSpan(loaded.data.execution) : { start: 0, total: 0 };
+  const replay = useReplayClock(span.total);
   const first = loaded.state === 'ready' ? loaded.data.execution : undefined;
   useEffect(() => {
     if (first?.status?.phase !== 'Running') return;
@@ -69,7 +74,7 @@ export default function ExecutionPage({
           const overlay: Record<string, TaskOverlay> = {};
           for (const t of status.tasks ?? [])
             overlay[t.id] = {
-              phase: t.phase,
+              phase: replay.at === undefined ? t.phase : phaseAt(t, span.start, replay.at, span.total),
               note: [
                 t.httpStatus ? `HTTP ${t.httpStatus}` : '',
                 t.durationMs !== undefined ? duration(t.durationMs) : '',
@@ -87,6 +92,9 @@ export default function ExecutionPage({
                 <span>
                   {duration(status.durationMs)}, {ago(status.startTime)}
                 </span>
+                <a className="button" href={href(`/ns/${ns}/compare`, { a: name })}>
+                  Compare…
+                </a>
                 <a
                   className="button"
                   href={href(`/ns/${ns}/workflows/${workflow}/run`, {
@@ -130,6 +138,30 @@ export default function ExecutionPage({
                 </pre>
               ) : (
                 <>
+                  <div className="controls" role="group" aria-label="Replay">
+                    <label>
+                      Replay pace{' '}
+                      <select value={speed} onChange={(e) => setSpeed(Number(e.target.value))}>
+                        <option value={1}>1× (as recorded)</option>
+                        <option value={10}>10× slower</option>
+                        <option value={100}>100× slower</option>
+                      </select>
+                    </label>
+                    <button type="button" onClick={() => replay.play(1 / speed)}>
+                      Replay
+                    </button>
+                    {replay.at !== undefined ? (
+                      <>
+                        <span role="status" className="replay-clock">
+                          {duration(replay.at)} of {duration(span.total)}
+                          {replay.at >= span.total ? ', replayed' : ''}
+                        </span>
+                        <button type="button" onClick={replay.stop}>
+                          Stop replay
+                        </button>
+                      </>
+                    ) : null}
+                  </div>
                   <WorkflowGraph
                     tasks={tasks}
                     edges={edges}
@@ -158,17 +190,17 @@ export default function ExecutionPage({
                   </div>
                   {task ? (
                     <section className="panel" aria-label={`Task ${task.id}`}>
-                      <pre>{objectYaml(task)}</pre>
+                      <pre tabIndex={0}>{objectYaml(task)}</pre>
                     </section>
                   ) : null}
                   <div className="columns">
                     <section aria-label="Input">
                       <h2>Input</h2>
-                      <pre>{objectYaml(execution.spec.input ?? {})}</pre>
+                      <pre tabIndex={0}>{objectYaml(execution.spec.input ?? {})}</pre>
                     </section>
                     <section aria-label="Output">
                       <h2>Output</h2>
-                      <pre>{objectYaml(status.output ?? null)}</pre>
+                      <pre tabIndex={0}>{objectYaml(status.output ?? null)}</pre>
                     </section>
                   </div>
                 </>

@@ -404,7 +404,7 @@ function RunForm({
               {final.status.reason}: {final.status.message}
             </p>
           ) : null}
-          <pre>{objectYaml(final.status?.output ?? null)}</pre>
+          <pre tabIndex={0}>{objectYaml(final.status?.output ?? null)}</pre>
           <ExecutionTimeline execution={final} edges={graph.edges} />
         </section>
       ) : null}

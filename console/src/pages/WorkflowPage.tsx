@@ -117,7 +117,12 @@ function Revisions({ ns, name, query }: { ns: string; name: string; query: URLSe
                 </label>
               ))}
             </div>
-            <div className="diff" role="table" aria-label="Differences between the two revisions">
+            <div
+              className="diff"
+              role="table"
+              tabIndex={0}
+              aria-label="Differences between the two revisions"
+            >
               {rows.map((row, i) => (
                 <div role="row" className={`diff-row ${row.kind}`} key={i}>
                   <pre role="cell" aria-label={row.kind === 'removed' ? 'removed' : undefined}>
@@ -209,7 +214,7 @@ export default function WorkflowPage({
                   {step ? (
                     <section aria-label={`Task ${step.id}`} className="panel">
                       <h2>Task {step.id}</h2>
-                      <pre>{stringify(step, { lineWidth: 0 })}</pre>
+                      <pre tabIndex={0}>{stringify(step, { lineWidth: 0 })}</pre>
                     </section>
                   ) : null}
                   <details>
@@ -234,7 +239,7 @@ export default function WorkflowPage({
                   <SchemaTable schema={workflow.spec.inputSchema} caption="Input schema" />
                   <h2>Output</h2>
                   {workflow.spec.output !== undefined ? (
-                    <pre>{stringify(workflow.spec.output, { lineWidth: 0 })}</pre>
+                    <pre tabIndex={0}>{stringify(workflow.spec.output, { lineWidth: 0 })}</pre>
                   ) : (
                     <Empty>No output mapping.</Empty>
                   )}
