@@ -255,13 +255,12 @@ describe('StreamSession (one connection’s requests)', () => {
     expect(s.size).to.equal(0);
   });
 
-  it('answers debug requests with an error Status while debug runs are not available', async () => {
+  it('answers execute {debug} with a 503 Status when the server has no debug runs', async () => {
     const { socket, send } = session();
     send({ type: 'execute', id: 'd', namespace: 'shop', workflow: 'wf', debug: { breakpoints: ['*'] } });
-    send({ type: 'continue', id: 'd' });
     await settle();
     const errors = socket.of('d') as Extract<StreamMessage, { type: 'error' }>[];
-    expect(errors.map((e) => e.status.code)).to.deep.equal([503, 503]);
+    expect(errors.map((e) => e.status.code)).to.deep.equal([503]);
     expect(errors[0]?.status.message).to.contain('debug runs are not available');
   });
 });

@@ -17,6 +17,7 @@ import {
 import { statusFromError } from '../api/status.ts';
 import type { UserInfo } from '../auth/user.ts';
 import type { LiveBus, LiveMessage } from '../execution/bus.ts';
+import type { DebugRuns, DebugSession } from '../execution/debug.ts';
 import type { RunContext } from '../execution/service.ts';
 import type { RequestGuard } from '../http/guard.ts';
 import { Outbox, type OutboxLimits, type OutboxSocket } from './outbox.ts';
@@ -39,10 +40,12 @@ export const DEFAULT_STREAM_LIMITS: StreamLimits = {
   maxEssentialBytes: 4 * 1024 * 1024,
 };
 
-/** The run path and the bus, as the stream uses them. */
+/** The run path, the bus and the debug runs, as the stream uses them. */
 export interface StreamExecutions {
   run(request: ExecutionCreateRequest, context: RunContext): Promise<unknown>;
   readonly bus: Pick<LiveBus, 'subscribe'>;
+  /** Debug runs' own limit; without it `execute {debug}` is refused (503). */
+  readonly debugRuns?: Pick<DebugRuns, 'open'>;
 }
 
 /** Counters the session reports to (metrics). */
@@ -67,7 +70,7 @@ export interface SessionSocket extends OutboxSocket {
 const RESOURCE = 'workflowexecutions';
 
 type Active =
-  | { kind: 'execution'; cancel: AbortController }
+  | { kind: 'execution'; cancel: AbortController; debug: DebugSession | undefined }
   | { kind: 'subscription'; unsubscribe: (() => void) | undefined };
 
 /** The requests of one connection. */
@@ -138,11 +141,17 @@ export class StreamSession {
       case 'abort':
         return this.abort(request.id);
       case 'continue':
-      case 'skip':
-        throw new SyncflowError(
-          'ServiceUnavailable',
-          `${request.type}: debug runs are not available on this server yet`,
-        );
+        return this.debugSession(request.id).continue();
+      case 'skip': {
+        const errors = this.debugSession(request.id).skip(request.output);
+        if (errors.length)
+          throw new SyncflowError(
+            'FieldInvalid',
+            `output does not match the outputSchema of the paused task: ${errors.map((e) => `${e.field}: ${e.message}`).join('; ')}; the task stays paused`,
+            { causes: errors },
+          );
+        return;
+      }
     }
   }
 
@@ -154,14 +163,23 @@ export class StreamSession {
         'TooManyRequests',
         `this connection runs ${this.executions} executions, its limit: wait for one to finish or open another connection`,
       );
-    if (request.debug)
-      throw new SyncflowError('ServiceUnavailable', 'debug runs are not available on this server yet');
+    const debugRuns = this.options.executions.debugRuns;
+    if (request.debug && !debugRuns)
+      throw new SyncflowError('ServiceUnavailable', 'debug runs are not available on this server');
     const cancel = new AbortController();
-    this.active.set(id, { kind: 'execution', cancel });
+    const entry: Active = { kind: 'execution', cancel, debug: undefined };
+    this.active.set(id, entry);
     this.executions++;
     try {
       await this.options.guard.authorize(this.user, { verb: 'create', resource: RESOURCE, namespace });
       if (cancel.signal.aborted) return;
+      // Opened once authorized (it holds a place of the debug runs' limit); the run path closes it.
+      if (request.debug && debugRuns) {
+        const breakpoints = request.debug.breakpoints;
+        entry.debug = debugRuns.open({ breakpoints: breakpoints.includes('*') ? '*' : breakpoints });
+        entry.debug.onPause = (paused) =>
+          this.answer({ type: 'paused', id, task: paused.task, request: paused.request });
+      }
       await this.options.executions.run(
         {
           namespace,
@@ -176,6 +194,7 @@ export class StreamSession {
           user: this.user.username,
           signal: cancel.signal,
           follow: (message) => this.forward(id, message, { essential: message.kind === 'finished' }),
+          ...(entry.debug ? { debug: entry.debug } : {}),
         },
       );
     } finally {
@@ -228,14 +247,32 @@ export class StreamSession {
   }
 
   private abort(id: StreamId): void {
+    const active = this.execution(id);
+    // A paused debug run ends Failed with reason DebugAborted; any other execution is cancelled.
+    // Either way its ExecutionFinished follows.
+    if (active.debug?.paused) active.debug.abort();
+    else active.cancel.abort();
+  }
+
+  private execution(id: StreamId): Extract<Active, { kind: 'execution' }> {
     const active = this.active.get(id);
     if (active?.kind !== 'execution')
       throw new SyncflowError(
         'NotFound',
         `no execution with id ${JSON.stringify(id)} runs on this connection`,
       );
-    // The execution ends as Cancelled and its ExecutionFinished follows.
-    active.cancel.abort();
+    return active;
+  }
+
+  /** The debug session of execution `id`: 404 without such an execution, 409 when it is no debug run. */
+  private debugSession(id: StreamId): DebugSession {
+    const debug = this.execution(id).debug;
+    if (!debug)
+      throw new SyncflowError(
+        'Conflict',
+        `execution ${JSON.stringify(id)} is not a debug run: execute with debug {breakpoints} to step through it`,
+      );
+    return debug;
   }
 
   /** Refuses an id that a request in progress has. */
