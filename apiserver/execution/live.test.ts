@@ -201,6 +201,21 @@ describe('LiveExecutions', () => {
     expect(changes[1]?.object.status.tasks).to.have.length(1);
   });
 
+  it('marks a task whose output a debugger substituted', () => {
+    const changes: LiveChange[] = [];
+    hub.subscribe({ namespace: 'shop' }, (c) => changes.push(c));
+    const events = run();
+    const finished = events[2] as Extract<ExecutionEvent, { type: 'TaskFinished' }>;
+    events[2] = { ...finished, substituted: true };
+    play(start(bus), events);
+    expect(changes[2]?.object.status.tasks?.[0]).to.include({
+      id: 'a',
+      phase: 'Succeeded',
+      substituted: true,
+    });
+    expect(changes[4]?.object.status.tasks?.[1]).to.not.have.property('substituted');
+  });
+
   it('sends progress only to watches whose namespace, labels and fields match', () => {
     const seen: Record<string, number> = { all: 0, shop: 0, label: 0, otherLabel: 0, phase: 0, other: 0 };
     const count = (key: string) => () => seen[key]!++;

@@ -163,6 +163,7 @@ class ExecutionTracker {
           ...(event.httpStatus !== undefined ? { httpStatus: event.httpStatus } : {}),
           ...(event.output !== undefined ? { output: event.output } : {}),
           ...(event.error ? { error: event.error } : {}),
+          ...(event.substituted ? { substituted: true } : {}),
         });
         return false;
       }
