@@ -14,7 +14,9 @@ import type { UserInfo } from '../auth/user.ts';
 import { LiveBus } from '../execution/bus.ts';
 import { LiveExecutions } from '../execution/live.ts';
 import type { RequestGuard, ResourceRequest } from '../http/guard.ts';
+import { Registry } from 'prom-client';
 import { StreamEndpoint } from './endpoint.ts';
+import { createStreamMetrics } from './metrics.ts';
 
 /** Bearer tokens are user names; `denied` lists `user verb resource[/subresource]`. */
 class TokenGuard implements RequestGuard {
@@ -81,6 +83,7 @@ describe('StreamEndpoint (WebSocket endpoints on the HTTPS port)', function () {
   const guard = new TokenGuard();
   const store = new PushedWatchStore();
   const bus = new LiveBus();
+  const registry = new Registry();
 
   before(async () => {
     endpoint = new StreamEndpoint({
@@ -89,6 +92,7 @@ describe('StreamEndpoint (WebSocket endpoints on the HTTPS port)', function () {
       guard,
       heartbeatMs: 100,
       maxMessageBytes: 1024,
+      metrics: createStreamMetrics(registry),
     });
     server = createServer((_req, res) => res.end());
     server.on('upgrade', endpoint.handleUpgrade);
@@ -254,6 +258,18 @@ describe('StreamEndpoint (WebSocket endpoints on the HTTPS port)', function () {
     expect(lone.body.message).to.contain(STREAM_PROTOCOL);
     const ws = await open(path, { origin, protocols: [token, 'base64.binary.k8s.io'] });
     expect(ws.protocol).to.equal('base64.binary.k8s.io');
+    ws.close();
+  });
+
+  it('counts open connections and requests by type in its metrics', async () => {
+    const ws = await open('/stream/v1', { token: 'alice' });
+    ws.send(JSON.stringify({ type: 'subscribe', id: 'm', namespace: 'shop' }));
+    ws.send(JSON.stringify({ type: 'bogus', id: 'm2' }));
+    await nextMessage(ws, 'error');
+    const text = await registry.metrics();
+    expect(text).to.match(/syncflow_stream_connections\{kind="stream"\} [1-9]/);
+    expect(text).to.match(/syncflow_stream_messages_received_total\{type="subscribe"\} [1-9]/);
+    expect(text).to.match(/syncflow_stream_messages_received_total\{type="invalid"\} [1-9]/);
     ws.close();
   });
 
