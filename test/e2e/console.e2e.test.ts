@@ -5,11 +5,12 @@
 // docs/console/.
 import { expect } from 'chai';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { gzipSync } from 'node:zlib';
 import type { Browser, BrowserContext, BrowserType, Page } from 'playwright-core';
 import { ControlPlane, repoRoot } from '../harness/controlplane.ts';
 import { SyncflowServer } from '../harness/syncflow-server.ts';
@@ -261,9 +262,12 @@ describe('the web console in Chromium', function () {
       await page.getByLabel('Right').selectOption(failed.metadata.name);
       const tasks = page.getByRole('table', { name: 'Tasks' });
       await tasks.waitFor();
-      expect(await tasks.locator('tbody tr').filter({ has: page.getByRole('rowheader', { name: 'user', exact: true }) }).textContent()).to.match(
-        /Succeeded.*Failed/,
-      );
+      expect(
+        await tasks
+          .locator('tbody tr')
+          .filter({ has: page.getByRole('rowheader', { name: 'user', exact: true }) })
+          .textContent(),
+      ).to.match(/Succeeded.*Failed/);
       expect(
         await page.getByRole('table', { name: 'Differences between the inputs' }).textContent(),
       ).to.contain('missing');
@@ -284,6 +288,87 @@ describe('the web console in Chromium', function () {
       await shot(page, 'workflows-narrow-dark');
       await page.getByRole('button', { name: 'Dark theme' }).click();
       await page.setViewportSize({ width: 1280, height: 720 });
+    });
+  });
+
+  describe('benchmarks (results in docs/console/benchmarks.json)', () => {
+    const results: Record<string, unknown> = {};
+    after(() => {
+      writeFileSync(
+        join(SHOTS, 'benchmarks.json'),
+        `${JSON.stringify({ measuredAt: new Date().toISOString(), browser: browser.version(), ...results }, null, 2)}\n`,
+      );
+    });
+
+    it('the first page loads at most 300 KB of JavaScript, gzipped', async () => {
+      const fresh = await context.newPage();
+      const scripts = new Set<string>();
+      fresh.on('response', (r) => {
+        if (r.url().endsWith('.js')) scripts.add(new URL(r.url()).pathname);
+      });
+      await fresh.goto(`${new URL(consoleUrl).origin}/#/ns/${NS}/workflows`);
+      await fresh.getByRole('link', { name: 'user-profile' }).waitFor();
+      await fresh.close();
+      const sizes = Object.fromEntries(
+        [...scripts].map((path) => [
+          path,
+          gzipSync(readFileSync(join(repoRoot, 'console/dist', path))).length,
+        ]),
+      );
+      const total = Object.values(sizes).reduce((a, b) => a + b, 0);
+      results.firstPage = { scripts: sizes, gzippedBytes: total, limitBytes: 300 * 1024 };
+      console.log(`      first page: ${(total / 1024).toFixed(1)} KiB of JavaScript gzipped`);
+      expect(total).to.be.at.most(300 * 1024);
+    });
+
+    it('a 50-task workflow is laid out and drawn in under 200 ms (layout engine loaded)', async () => {
+      const tasks = Array.from({ length: 50 }, (_, i) => ({
+        id: `t${i}`,
+        taskRef: { name: 'get-recs' },
+        input: { userId: '{{input.userId}}' },
+        ...(i >= 5 ? { dependsOn: [`t${i - 5}`] } : {}),
+      }));
+      await cp.kubectl.ok(['apply', '-n', NS, '-f', '-'], {
+        stdin: JSON.stringify({
+          apiVersion: 'syncflow.io/v1alpha1',
+          kind: 'Workflow',
+          metadata: { name: 'fifty' },
+          spec: {
+            inputSchema: { type: 'object', required: ['userId'], properties: { userId: { type: 'string' } } },
+            tasks,
+          },
+        }),
+      });
+      const fresh = await context.newPage();
+      const drawn = async () => {
+        await fresh.locator('.graph[data-drawn="true"]').waitFor();
+        return fresh.evaluate(() => {
+          const entries = performance.getEntriesByName('syncflow:graph-drawn');
+          return entries[entries.length - 1]?.duration ?? NaN;
+        });
+      };
+      await fresh.goto(`${new URL(consoleUrl).origin}/#/ns/${NS}/workflows/fifty`);
+      const cold = await drawn();
+      expect(await fresh.locator('.task-node').count()).to.equal(50);
+      const warm: number[] = [];
+      for (let i = 0; i < 5; i++) {
+        await fresh.getByRole('link', { name: 'YAML' }).click();
+        await fresh.getByLabel('Workflow YAML').waitFor();
+        await fresh.getByRole('link', { name: 'Graph' }).click();
+        warm.push(await drawn());
+      }
+      await fresh.close();
+      const median = [...warm].sort((a, b) => a - b)[2] as number;
+      results.graph50 = {
+        coldMs: Math.round(cold),
+        warmMs: warm.map(Math.round),
+        warmMedianMs: Math.round(median),
+        limitMs: 200,
+      };
+      console.log(
+        `      50-task graph: cold ${cold.toFixed(0)} ms (loads the layout engine), warm median ${median.toFixed(0)} ms`,
+      );
+      expect(median).to.be.lessThan(200);
     });
   });
 
