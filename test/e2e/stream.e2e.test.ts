@@ -248,6 +248,30 @@ describe('the live-events stream and WebSocket watches through kube-apiserver', 
     expect(status).to.equal(403);
   });
 
+  it('a debug run pauses before each task with its resolved request; skip uses the substitute, and the record is marked', async () => {
+    const client = adminClient(nsX);
+    const run = client.execute({ namespace: nsX, workflow: WORKFLOW, debug: { breakpoints: ['*'] } });
+    const pauses: string[] = [];
+    let final: StreamClientMessage | undefined;
+    for await (const message of run) {
+      if (message.type === 'paused') {
+        const request = message.request as { method: string; url: string };
+        pauses.push(`${message.task} ${request.method} ${new URL(request.url).pathname}`);
+        if (message.task === 'b') client.skip(run.id, { id: 'sub' });
+        else client.continue(run.id);
+      }
+      if (message.type === 'ExecutionFinished' || message.type === 'error') final = message;
+    }
+    expect(pauses).to.deep.equal(['a GET /slow/a', 'b GET /slow/ab', 'c GET /slow/subc']);
+    if (final?.type !== 'ExecutionFinished') throw new Error(`ended with ${JSON.stringify(final)}`);
+    expect(final.object.status.phase).to.equal('Succeeded');
+    expect(final.object.status.tasks?.find((t) => t.id === 'b')?.output).to.deep.equal({ id: 'sub' });
+    const stored = JSON.parse(
+      await cp.kubectl.ok(['-n', nsX, 'get', 'wfx', final.object.metadata.name, '-o', 'json']),
+    ) as { metadata: { annotations?: Record<string, string> } };
+    expect(stored.metadata.annotations).to.deep.include({ 'syncflow.io/debug': 'true' });
+  });
+
   it('a browser-style WebSocket watch through kube-apiserver receives ADDED Running, MODIFIED per task, MODIFIED Succeeded', async () => {
     const run = `ws-${Date.now().toString(36)}`;
     const bearer = `base64url.bearer.authorization.k8s.io.${Buffer.from(tokens.watcher as string).toString('base64url')}`;
