@@ -37,6 +37,13 @@ check dead-exports npx knip --no-progress
 check crds-up-to-date npx tsx hack/generate-crds.ts --check
 check validators-up-to-date npx tsx hack/generate-validators.ts --check
 check openapi-up-to-date npx tsx hack/generate-openapi.ts --check
+check chart-up-to-date npx tsx hack/generate-chart.ts --check
+# helm and promtool from their Go modules (hack/tools.sh; cached under ~/.cache/syncflow/tools).
+check go-tools bash -c 'bash hack/tools.sh helm >/dev/null && bash hack/tools.sh promtool >/dev/null'
+check alert-rules bash -c 'p="$(bash hack/tools.sh promtool)" && "$p" check rules charts/syncflow/prometheus/syncflow-rules.yaml && "$p" test rules charts/syncflow/prometheus/syncflow-rules.test.yaml'
+step "supply chain (npm audit, CycloneDX SBOM, licences, Dockerfile lint)"
+bash hack/supply-chain.sh
+record supply-chain $?
 # The console runs the validator in the browser: core's model, validation, templates and planner
 # bundle for the browser (esbuild fails on any Node built-in they pull in).
 check browser-bundle-core npx esbuild core/validation/validate.ts core/plan/planner.ts core/model/execution.ts --bundle --platform=browser --format=esm --outdir=.cache/browser-bundle --log-level=error
