@@ -31,8 +31,13 @@ describe('KubeClient (the console data layer)', () => {
     const calls = fakeBrowser(() => new Response('{"items":[]}', { status: 200 }));
     sessionStorage.setItem('syncflow-console-token', 'tok');
     const client = new KubeClient({ apiBase: '/console/k8s', auth: 'bearer' });
-    await client.get('/apis/syncflow.io/v1alpha1/namespaces/shop/workflows', { limit: 5, continue: undefined });
-    expect(calls[0]?.url).to.equal('/console/k8s/apis/syncflow.io/v1alpha1/namespaces/shop/workflows?limit=5');
+    await client.get('/apis/syncflow.io/v1alpha1/namespaces/shop/workflows', {
+      limit: 5,
+      continue: undefined,
+    });
+    expect(calls[0]?.url).to.equal(
+      '/console/k8s/apis/syncflow.io/v1alpha1/namespaces/shop/workflows?limit=5',
+    );
     expect((calls[0]?.init.headers as Record<string, string>).authorization).to.equal('Bearer tok');
   });
 
@@ -47,7 +52,14 @@ describe('KubeClient (the console data layer)', () => {
     let signedOut = 0;
     fakeBrowser(({ url }) =>
       url.includes('forbidden')
-        ? new Response(JSON.stringify({ kind: 'Status', code: 403, message: 'User "x" cannot list resource "workflows"' }), { status: 403 })
+        ? new Response(
+            JSON.stringify({
+              kind: 'Status',
+              code: 403,
+              message: 'User "x" cannot list resource "workflows"',
+            }),
+            { status: 403 },
+          )
         : new Response('not json', { status: 401 }),
     );
     const client = new KubeClient({ apiBase: '', auth: 'bearer' }, () => signedOut++);

@@ -7,9 +7,9 @@ import { workflowGraph } from '../src/graph/model.ts';
 
 /** The documents of an example file, namespaced like the console reads them from the cluster. */
 function example(file: string): { workflow: Workflow; tasks: WorkflowTask[] } {
-  const docs = parseAllDocuments(readFileSync(new URL(`../../examples/${file}`, import.meta.url), 'utf8')).map(
-    (d) => d.toJSON() as { kind: string; metadata: { namespace?: string } },
-  );
+  const docs = parseAllDocuments(
+    readFileSync(new URL(`../../examples/${file}`, import.meta.url), 'utf8'),
+  ).map((d) => d.toJSON() as { kind: string; metadata: { namespace?: string } });
   for (const doc of docs) doc.metadata.namespace = 'shop';
   return {
     workflow: docs.find((d) => d.kind === 'Workflow') as unknown as Workflow,
@@ -35,7 +35,10 @@ describe('workflowGraph (the graph the console draws)', () => {
 
   it('reports the validator errors and still draws what the YAML states when a task is missing', () => {
     const { workflow, tasks } = example('user-profile.yaml');
-    const graph = workflowGraph(workflow, tasks.filter((t) => t.metadata.name !== 'get-user'));
+    const graph = workflowGraph(
+      workflow,
+      tasks.filter((t) => t.metadata.name !== 'get-user'),
+    );
     expect(graph.compiled).to.equal(undefined);
     expect(graph.errors.map((e) => e.code)).to.include('TaskNotFound');
     expect(graph.edges.map((e) => `${e.from}->${e.to}`)).to.deep.equal(['user->orders']);
@@ -46,7 +49,11 @@ describe('workflowGraph (the graph the console draws)', () => {
 describe('layoutGraph (layered layout)', () => {
   it('puts tasks of one parallel group on one row and dependents below their dependencies', async () => {
     const positions = await layoutGraph(
-      [{ id: 'user', taskRef: 'a' }, { id: 'orders', taskRef: 'b' }, { id: 'recs', taskRef: 'c' }],
+      [
+        { id: 'user', taskRef: 'a' },
+        { id: 'orders', taskRef: 'b' },
+        { id: 'recs', taskRef: 'c' },
+      ],
       [{ from: 'user', to: 'orders' }],
     );
     expect(positions.get('user')?.y).to.equal(positions.get('recs')?.y);
