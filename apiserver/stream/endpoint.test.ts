@@ -84,10 +84,18 @@ describe('StreamEndpoint (WebSocket endpoints on the HTTPS port)', function () {
   const store = new PushedWatchStore();
   const bus = new LiveBus();
   const registry = new Registry();
+  let gate: Promise<void> = Promise.resolve();
 
   before(async () => {
     endpoint = new StreamEndpoint({
-      service: { bus, live: new LiveExecutions(bus), run: async () => ({}) },
+      service: {
+        bus,
+        live: new LiveExecutions(bus),
+        run: async () => {
+          await gate;
+          return {};
+        },
+      },
       store,
       guard,
       heartbeatMs: 100,
@@ -273,11 +281,22 @@ describe('StreamEndpoint (WebSocket endpoints on the HTTPS port)', function () {
     ws.close();
   });
 
-  it('closes every connection with 1001 when the server shuts down', async () => {
-    const ws = await open('/stream/v1', { token: 'alice' });
-    const done = closed(ws);
+  it('shuts down with 1001: at once when idle, after its executions when some run', async () => {
+    const idle = await open('/stream/v1', { token: 'alice' });
+    const busy = await open('/stream/v1', { token: 'alice' });
+    let release = () => {};
+    gate = new Promise<void>((resolve) => (release = resolve));
+    busy.send(JSON.stringify({ type: 'execute', id: 'e', namespace: 'shop', workflow: 'wf' }));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const idleClosed = closed(idle);
+    const busyClosed = closed(busy);
+    let busyDone = false;
+    void busyClosed.then(() => (busyDone = true));
     endpoint.close();
-    expect((await done).code).to.equal(1001);
+    expect((await idleClosed).code).to.equal(1001);
+    expect(busyDone).to.equal(false);
+    release();
+    expect((await busyClosed).code).to.equal(1001);
     expect((await refusal(open('/stream/v1', { token: 'alice' }))).code).to.equal(503);
   });
 });

@@ -66,6 +66,7 @@ export class StreamEndpoint {
   private readonly limits: StreamLimits;
   private readonly heartbeatMs: number;
   private readonly sockets = new Set<WebSocket>();
+  private readonly sessions = new Map<WebSocket, StreamSession>();
   private closing = false;
 
   constructor(private readonly options: StreamEndpointOptions) {
@@ -91,10 +92,19 @@ export class StreamEndpoint {
     this.upgrade(req, socket, head).catch((error: unknown) => refuse(socket, error));
   };
 
-  /** Closes every connection with 1001 (going away): clients reconnect, to another replica. */
+  /**
+   * Shuts down: watches and idle streams are closed with 1001 (going away: clients reconnect, to
+   * another replica); a stream whose executions still run refuses new requests, ends its
+   * subscriptions and closes once they have finished (the server's grace period bounds that).
+   */
   close(): void {
     this.closing = true;
-    for (const ws of this.sockets) ws.close(STREAM_CLOSE.goingAway, 'the server is shutting down');
+    for (const ws of this.sockets) {
+      const goAway = () => ws.close(STREAM_CLOSE.goingAway, 'the server is shutting down');
+      const session = this.sessions.get(ws);
+      if (session) session.shutdown(goAway);
+      else goAway();
+    }
   }
 
   private async upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
@@ -137,7 +147,11 @@ export class StreamEndpoint {
       if (!session.receive(String(data)))
         ws.close(STREAM_CLOSE.invalidPayload, 'a message was not JSON: send one JSON object per message');
     });
-    ws.on('close', () => session.end());
+    this.sessions.set(ws, session);
+    ws.on('close', () => {
+      this.sessions.delete(ws);
+      session.end();
+    });
   }
 
   /** A Kubernetes watch over a WebSocket: the upgrade happens once the watch is open. */

@@ -255,6 +255,31 @@ describe('StreamSession (one connection’s requests)', () => {
     expect(s.size).to.equal(0);
   });
 
+  it('when the server shuts down: running executions finish, subscriptions end, new requests get 503, then it is idle', async () => {
+    const { socket, executions, send, session: s } = session();
+    let release = () => {};
+    executions.gate = new Promise<void>((resolve) => (release = resolve));
+    send({ type: 'subscribe', id: 'sub', namespace: 'shop' });
+    send({ type: 'execute', id: 'run', namespace: 'shop', workflow: 'wf' });
+    await settle();
+    let idle = false;
+    s.shutdown(() => (idle = true));
+    send({ type: 'execute', id: 'late', namespace: 'shop', workflow: 'wf' });
+    await settle();
+    const late = socket.of('late')[0] as Extract<StreamMessage, { type: 'error' }>;
+    expect(late.status.code).to.equal(503);
+    expect((socket.of('sub').at(-1) as Extract<StreamMessage, { type: 'error' }>).status.code).to.equal(503);
+    expect(idle).to.equal(false);
+    release();
+    await settle();
+    expect(socket.of('run').at(-1)?.type).to.equal('ExecutionFinished');
+    expect(executions.runs[0]?.context.signal?.aborted).to.equal(false);
+    expect(idle).to.equal(true);
+    send({ type: 'subscribe', id: 'later', namespace: 'shop' });
+    await settle();
+    expect((socket.of('later')[0] as Extract<StreamMessage, { type: 'error' }>).status.code).to.equal(503);
+  });
+
   it('answers execute {debug} with a 503 Status when the server has no debug runs', async () => {
     const { socket, send } = session();
     send({ type: 'execute', id: 'd', namespace: 'shop', workflow: 'wf', debug: { breakpoints: ['*'] } });

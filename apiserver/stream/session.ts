@@ -80,6 +80,10 @@ export class StreamSession {
   private executions = 0;
   private subscriptions = 0;
   private ended = false;
+  /** Set by {@link shutdown}: no new requests. */
+  private closing = false;
+  /** Set by {@link shutdown}: called once no execution runs any more. */
+  private onIdle: (() => void) | undefined;
 
   constructor(
     private readonly socket: SessionSocket,
@@ -118,6 +122,31 @@ export class StreamSession {
     this.outbox.push(undefined, JSON.stringify(message));
   }
 
+  /**
+   * The server is shutting down: subscriptions end with a 503 (the client reconnects, to another
+   * replica), new requests get a 503, running executions go on; `onIdle` is called once none runs
+   * (at once when none does), and the caller closes the connection.
+   */
+  shutdown(onIdle: () => void): void {
+    this.closing = true;
+    this.onIdle = onIdle;
+    const leaving = new SyncflowError('ServiceUnavailable', 'the server is shutting down: reconnect');
+    for (const [id, active] of [...this.active]) {
+      if (active.kind !== 'subscription') continue;
+      this.release(id);
+      this.fail(id, leaving);
+    }
+    this.idleCheck();
+  }
+
+  private idleCheck(): void {
+    if (this.onIdle && this.executions === 0) {
+      const onIdle = this.onIdle;
+      this.onIdle = undefined;
+      onIdle();
+    }
+  }
+
   /** The connection is gone: subscriptions end, running executions are cancelled (and recorded). */
   end(): void {
     if (this.ended) return;
@@ -131,6 +160,8 @@ export class StreamSession {
   }
 
   private async handle(request: StreamRequest): Promise<void> {
+    if (this.closing && (request.type === 'execute' || request.type === 'subscribe'))
+      throw new SyncflowError('ServiceUnavailable', 'the server is shutting down: reconnect');
     switch (request.type) {
       case 'execute':
         return this.execute(request);
@@ -200,6 +231,7 @@ export class StreamSession {
     } finally {
       this.executions--;
       if (this.active.get(id)?.kind === 'execution') this.active.delete(id);
+      this.idleCheck();
     }
   }
 
