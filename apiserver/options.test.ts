@@ -164,6 +164,71 @@ describe('server options', () => {
     ]);
   });
 
+  it('reads the leader election timings (client-go defaults 15s, 10s, 2s) and refuses an order that could elect two leaders', () => {
+    const tls = ['--tls-cert-file=/c', '--tls-private-key-file=/k'];
+    expect(validateServerOptions(parseServerFlags(tls, base).options).config?.leaderElection).to.deep.equal({
+      leaseDurationMs: 15_000,
+      renewDeadlineMs: 10_000,
+      retryPeriodMs: 2_000,
+    });
+    const short = parseServerFlags(
+      [
+        ...tls,
+        '--leader-elect-lease-duration=4s',
+        '--leader-elect-renew-deadline',
+        '3s',
+        '--leader-elect-retry-period=500ms',
+      ],
+      base,
+    );
+    expect(short.errors).to.deep.equal([]);
+    expect(validateServerOptions(short.options).config?.leaderElection).to.deep.equal({
+      leaseDurationMs: 4_000,
+      renewDeadlineMs: 3_000,
+      retryPeriodMs: 500,
+    });
+    const unparsable = parseServerFlags(
+      [
+        ...tls,
+        '--leader-elect-lease-duration=soon',
+        '--leader-elect-renew-deadline=0s',
+        '--leader-elect-retry-period=-1s',
+      ],
+      base,
+    );
+    expect(validateServerOptions(unparsable.options).errors).to.deep.equal([
+      '--leader-elect-lease-duration soon: use a duration such as 15s',
+      '--leader-elect-renew-deadline 0s: use a duration such as 10s',
+      '--leader-elect-retry-period -1s: use a duration such as 2s',
+    ]);
+    const subSecond = parseServerFlags(
+      [
+        ...tls,
+        '--leader-elect-lease-duration=800ms',
+        '--leader-elect-renew-deadline=600ms',
+        '--leader-elect-retry-period=200ms',
+      ],
+      base,
+    );
+    expect(validateServerOptions(subSecond.options).errors).to.deep.equal([
+      '--leader-elect-lease-duration 800ms: must be at least 1s (a Lease records whole seconds)',
+    ]);
+    // A leader must give up before others may take over, and must try to renew in time.
+    const disordered = parseServerFlags(
+      [
+        ...tls,
+        '--leader-elect-lease-duration=5s',
+        '--leader-elect-renew-deadline=5s',
+        '--leader-elect-retry-period=5s',
+      ],
+      base,
+    );
+    expect(validateServerOptions(disordered.options).errors).to.deep.equal([
+      '--leader-elect-renew-deadline 5s: must be shorter than --leader-elect-lease-duration (5s), or a replica could take the Lease while the leader still acts',
+      '--leader-elect-retry-period 5s: must be shorter than --leader-elect-renew-deadline (5s), or the leader gives up before it tries to renew again',
+    ]);
+  });
+
   it('documents every flag in --help', () => {
     const usage = serverUsage();
     for (const flag of [
@@ -178,6 +243,9 @@ describe('server options', () => {
       '--admission-max-in-flight',
       '--max-debug-runs',
       '--debug-idle-timeout',
+      '--leader-elect-lease-duration',
+      '--leader-elect-renew-deadline',
+      '--leader-elect-retry-period',
     ])
       expect(usage).to.contain(flag);
   });

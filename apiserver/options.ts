@@ -34,6 +34,9 @@ export interface ServerOptions {
   logLevel: string;
   leaderElect: boolean;
   leaderElectionNamespace: string;
+  leaderElectLeaseDuration: string;
+  leaderElectRenewDeadline: string;
+  leaderElectRetryPeriod: string;
   podName: string;
   anonymousAuth: boolean;
   workers: string;
@@ -79,6 +82,8 @@ export interface ServerConfig {
   logLevel: string;
   leaderElect: boolean;
   leaderElectionNamespace: string;
+  /** Lease timings, as client-go's leader election takes them. */
+  leaderElection: LeaderElectionTimings;
   podName: string;
   anonymousAuth: boolean;
   /** Event loops (worker processes) of this server; 1 runs the server in this process. */
@@ -87,6 +92,16 @@ export interface ServerConfig {
   maxDebugRuns: number;
   /** How long a debug pause waits for a decision before the run ends with DebugTimeout. */
   debugIdleTimeoutMs: number;
+}
+
+/** How long a Lease holds, how long a leader tries to renew it, and how often replicas try. */
+export interface LeaderElectionTimings {
+  /** A Lease unchanged this long may be taken by another replica. */
+  leaseDurationMs: number;
+  /** A leader that could not renew for this long stops acting as leader. */
+  renewDeadlineMs: number;
+  /** Time between acquire or renew attempts. */
+  retryPeriodMs: number;
 }
 
 /** Defaults, also shown in `--help`. */
@@ -118,6 +133,9 @@ export function defaultServerOptions(env: Record<string, string | undefined> = {
     logLevel: env.LOG_LEVEL ?? 'info',
     leaderElect: true,
     leaderElectionNamespace: env.POD_NAMESPACE ?? 'syncflow-system',
+    leaderElectLeaseDuration: '15s',
+    leaderElectRenewDeadline: '10s',
+    leaderElectRetryPeriod: '2s',
     podName: env.POD_NAME ?? env.HOSTNAME ?? 'syncflow',
     anonymousAuth: false,
     workers: env.SYNCFLOW_WORKERS ?? '1',
@@ -209,6 +227,18 @@ const FLAGS: Record<string, FlagSpec> = {
     help: 'elect one replica to run the status controller (default true)',
   },
   'leader-election-namespace': { key: 'leaderElectionNamespace', help: 'namespace of the leader Lease' },
+  'leader-elect-lease-duration': {
+    key: 'leaderElectLeaseDuration',
+    help: 'a Lease not renewed this long may be taken by another replica (default 15s)',
+  },
+  'leader-elect-renew-deadline': {
+    key: 'leaderElectRenewDeadline',
+    help: 'the leader stops leading when it could not renew for this long (default 10s)',
+  },
+  'leader-elect-retry-period': {
+    key: 'leaderElectRetryPeriod',
+    help: 'time between attempts to acquire or renew the Lease (default 2s)',
+  },
   'pod-name': { key: 'podName', help: 'identity in leader election (default $POD_NAME)' },
   'anonymous-auth': { key: 'anonymousAuth', help: 'treat requests without credentials as system:anonymous' },
   workers: {
@@ -294,6 +324,47 @@ function positiveInt(text: string): number | undefined {
   return Number.isInteger(n) && n > 0 ? n : undefined;
 }
 
+/**
+ * The Lease timings, in the order client-go requires (lease duration > renew deadline > retry
+ * period): otherwise a replica could take the Lease while the leader still acts, or the leader
+ * would give up before its next attempt to renew. Problems are appended to `errors`.
+ */
+function leaderElectionTimings(o: ServerOptions, errors: string[]): LeaderElectionTimings | undefined {
+  const positive = (text: string) => {
+    const ms = parseDuration(text);
+    return ms !== undefined && ms > 0 ? ms : undefined;
+  };
+  const leaseDurationMs = positive(o.leaderElectLeaseDuration);
+  const renewDeadlineMs = positive(o.leaderElectRenewDeadline);
+  const retryPeriodMs = positive(o.leaderElectRetryPeriod);
+  const before = errors.length;
+  if (leaseDurationMs === undefined)
+    errors.push(`--leader-elect-lease-duration ${o.leaderElectLeaseDuration}: use a duration such as 15s`);
+  else if (leaseDurationMs < 1_000)
+    errors.push(
+      `--leader-elect-lease-duration ${o.leaderElectLeaseDuration}: must be at least 1s (a Lease records whole seconds)`,
+    );
+  if (renewDeadlineMs === undefined)
+    errors.push(`--leader-elect-renew-deadline ${o.leaderElectRenewDeadline}: use a duration such as 10s`);
+  if (retryPeriodMs === undefined)
+    errors.push(`--leader-elect-retry-period ${o.leaderElectRetryPeriod}: use a duration such as 2s`);
+  if (errors.length > before) return undefined;
+  if ((renewDeadlineMs as number) >= (leaseDurationMs as number))
+    errors.push(
+      `--leader-elect-renew-deadline ${o.leaderElectRenewDeadline}: must be shorter than --leader-elect-lease-duration (${o.leaderElectLeaseDuration}), or a replica could take the Lease while the leader still acts`,
+    );
+  if ((retryPeriodMs as number) >= (renewDeadlineMs as number))
+    errors.push(
+      `--leader-elect-retry-period ${o.leaderElectRetryPeriod}: must be shorter than --leader-elect-renew-deadline (${o.leaderElectRenewDeadline}), or the leader gives up before it tries to renew again`,
+    );
+  if (errors.length > before) return undefined;
+  return {
+    leaseDurationMs: leaseDurationMs as number,
+    renewDeadlineMs: renewDeadlineMs as number,
+    retryPeriodMs: retryPeriodMs as number,
+  };
+}
+
 /** Checks every option; returns the config, or every problem found. */
 export function validateServerOptions(o: ServerOptions): { config?: ServerConfig; errors: string[] } {
   const errors: string[] = [];
@@ -357,6 +428,7 @@ export function validateServerOptions(o: ServerOptions): { config?: ServerConfig
   const debugIdleTimeoutMs = parseDuration(o.debugIdleTimeout);
   if (debugIdleTimeoutMs === undefined || debugIdleTimeoutMs <= 0)
     errors.push(`--debug-idle-timeout ${o.debugIdleTimeout}: use a duration such as 5m or 30s`);
+  const leaderElection = leaderElectionTimings(o, errors);
   const { aliases: hostAliases, errors: aliasErrors } = parseHostAliases(o.hostAliases);
   errors.push(...aliasErrors.map((e) => `--${e}`));
   if (errors.length) return { errors };
@@ -391,6 +463,7 @@ export function validateServerOptions(o: ServerOptions): { config?: ServerConfig
       logLevel: o.logLevel,
       leaderElect: o.leaderElect,
       leaderElectionNamespace: o.leaderElectionNamespace,
+      leaderElection: leaderElection as LeaderElectionTimings,
       podName: o.podName,
       anonymousAuth: o.anonymousAuth,
       workers,

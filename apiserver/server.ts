@@ -110,6 +110,7 @@ export async function startServer(
     leaderElect: config.leaderElect,
     leaseNamespace: config.leaderElectionNamespace,
     identity: config.podName,
+    timings: config.leaderElection,
     synced: async () => (await informersStarting).waitForSync(),
   });
   const informers: DefinitionInformers = await informersStarting;

@@ -5,7 +5,7 @@
 import type { DefinitionCatalog } from '../core/definitions/catalog.ts';
 import type { KubeConfig } from '../kube/config.ts';
 import { KubeEventRecorder, KubeLeaseClient, KubeStatusWriter } from '../kube/controller-clients.ts';
-import { LeaderElector } from './leader-election.ts';
+import { LeaderElector, type LeaderElectionOptions } from './leader-election.ts';
 import type { RevisionRecorder } from '../core/definitions/revision-recorder.ts';
 import { DefinitionStatusController, type ControllerLogger } from './status-controller.ts';
 
@@ -21,6 +21,8 @@ export interface DefinitionControllerOptions {
   leaderElect: boolean;
   leaseNamespace: string;
   identity: string;
+  /** Lease duration, renew deadline and retry period; client-go's defaults (15 s, 10 s, 2 s) when absent. */
+  timings?: Pick<LeaderElectionOptions, 'leaseDurationMs' | 'renewDeadlineMs' | 'retryPeriodMs'>;
   /** Resolves once the informers have listed both kinds: before that, status would be judged on half a view. */
   synced: () => Promise<void>;
 }
@@ -62,6 +64,7 @@ export function startDefinitionController(options: DefinitionControllerOptions):
   const elector = new LeaderElector({
     identity: options.identity,
     client: new KubeLeaseClient(kubeConfig, options.leaseNamespace, LEASE_NAME),
+    ...options.timings,
     onStartedLeading: () => {
       logger.info(
         { identity: options.identity, lease: `${options.leaseNamespace}/${LEASE_NAME}` },
