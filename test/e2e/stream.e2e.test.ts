@@ -4,12 +4,15 @@
 // (rbac-users.yaml), per-message authorization, and a browser-style Kubernetes watch over WebSocket.
 // docs/stream.md is the contract.
 import { expect } from 'chai';
+import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { promisify } from 'node:util';
 import { WebSocket, type ClientOptions } from 'ws';
 import { StreamClient, type StreamClientMessage, type StreamHandle } from '../../client/stream.ts';
 import { ControlPlane } from '../harness/controlplane.ts';
-import { repoRoot, SyncflowServer } from '../harness/syncflow-server.ts';
+import { mintClientIdentity } from '../harness/identity.ts';
+import { repoRoot, SyncflowServer, type SyncflowReplica } from '../harness/syncflow-server.ts';
 import { DEMO_HOST } from '../../examples/demo-upstream/server.ts';
 
 const WORKFLOW = 'three-slow-steps';
@@ -310,5 +313,104 @@ describe('the live-events stream and WebSocket watches through kube-apiserver', 
     expect(seen.at(-1)).to.equal('MODIFIED Succeeded a:Succeeded,b:Succeeded,c:Succeeded');
     expect(seen).to.include('MODIFIED Running a:Succeeded,b:Running');
     expect(new Set(events.map((e) => e.object.metadata.name)).size).to.equal(1);
+  });
+});
+
+describe('the stream across two server replicas sharing one PostgreSQL', function () {
+  this.timeout(10 * 60_000);
+  let cp: ControlPlane;
+  let pgDir: string | undefined;
+  let server: SyncflowServer | undefined;
+  let replica: SyncflowReplica | undefined;
+  let namespace = '';
+  let failed = false;
+  const clients: StreamClient[] = [];
+  const run = promisify(execFile);
+
+  before(async function () {
+    cp = await ControlPlane.acquire();
+    // Only control planes from hack/cp-up.sh provide the local server port and the client CA key.
+    if (!cp.settings.serverPort || !cp.settings.tlsCertFile || !cp.settings.clientCaFile) this.skip();
+    const started = await run('bash', [join(repoRoot, 'hack/postgres.sh'), 'start']);
+    const databaseUrl = /^export TEST_DATABASE_URL=(.+)$/m.exec(started.stdout)?.[1];
+    pgDir = /^export SYNCFLOW_PG_DIR=(.+)$/m.exec(started.stdout)?.[1];
+    if (!databaseUrl)
+      throw new Error(`hack/postgres.sh start printed no URL:\n${started.stdout}${started.stderr}`);
+    namespace = await cp.createNamespace('e2e-stream-replicas');
+    server = await SyncflowServer.start(cp, { databaseUrl });
+    replica = await server.startReplica();
+    await cp.kubectl.ok(['-n', namespace, 'apply', '-f', '-'], { stdin: DEFINITIONS });
+    for (let i = 0; i < 120; i++) {
+      const ready = await cp.kubectl.ok([
+        '-n',
+        namespace,
+        'get',
+        'workflow',
+        WORKFLOW,
+        '-o',
+        'jsonpath={.status.conditions[?(@.type=="Ready")].status}',
+      ]);
+      if (ready === 'True') break;
+      await sleep(250);
+    }
+  });
+
+  afterEach(function () {
+    if (this.currentTest?.state === 'failed') failed = true;
+    for (const client of clients.splice(0)) client.close();
+  });
+
+  after(async () => {
+    if (failed) {
+      console.error(`--- replica A log (tail) ---\n${server?.logs.slice(-5000) ?? ''}`);
+      console.error(`--- replica B log (tail) ---\n${replica?.logs.slice(-5000) ?? ''}`);
+    }
+    await replica?.stop();
+    await server?.stop();
+    if (namespace) await cp.deleteNamespace(namespace);
+    if (pgDir) await run('bash', [join(repoRoot, 'hack/postgres.sh'), 'stop', pgDir]).catch(() => undefined);
+  });
+
+  it('execute on replica A (through kube-apiserver) while subscribe listens on replica B: B receives every event, in order, ending with the final object', async () => {
+    const s = cp.settings;
+    const identity = await mintClientIdentity({
+      caFile: s.clientCaFile as string,
+      caKeyFile: join(dirname(s.clientCaFile as string), 'client-ca.key'),
+      identity: { user: 'e2e-stream-replica', groups: ['system:masters'] },
+    });
+    const [ca, cert, key] = await Promise.all([
+      readFile(join(dirname(s.tlsCertFile as string), 'syncflow-ca.crt')),
+      readFile(identity.certFile),
+      readFile(identity.keyFile),
+    ]);
+    const onB = new StreamClient({
+      url: `https://127.0.0.1:${replica?.port}/stream/v1`,
+      connect: (url, protocols) => new WebSocket(url, protocols, { ca, cert, key }),
+    });
+    clients.push(onB);
+    const subscription = onB.subscribe({ namespace, workflow: WORKFLOW });
+    const [first] = await collect(subscription, () => true);
+    expect(first, JSON.stringify(first)).to.deep.include({ type: 'subscribed' });
+    // B announced its interest through the database as it subscribed; A hears it within milliseconds.
+    await sleep(1_000);
+
+    const kubeConfig = await cp.kubeConfig();
+    const tls: ClientOptions = {};
+    await kubeConfig.applyToHTTPSOptions(tls);
+    const onA = new StreamClient({
+      url: `${kubeConfig.getCurrentCluster()?.server}/apis/execution.syncflow.io/v1alpha1/namespaces/${namespace}/workflowexecutions/-/stream`,
+      connect: (url, protocols) => new WebSocket(url, protocols, tls),
+    });
+    clients.push(onA);
+    const own = await collect(onA.execute({ namespace, workflow: WORKFLOW }));
+    const seen = await collect(subscription, (m) => m.type === 'ExecutionFinished');
+    expect(seen.map(summary)).to.deep.equal(EXPECTED_RUN);
+    expect(seen.map((m) => ('seq' in m ? m.seq : 0))).to.deep.equal(own.map((m) => ('seq' in m ? m.seq : 0)));
+    const final = seen.at(-1);
+    const ownFinal = own.at(-1);
+    if (final?.type !== 'ExecutionFinished' || ownFinal?.type !== 'ExecutionFinished')
+      throw new Error('no ExecutionFinished');
+    expect(final.object.metadata.uid).to.equal(ownFinal.object.metadata.uid);
+    expect(final.object.status.phase).to.equal('Succeeded');
   });
 });
