@@ -35,7 +35,14 @@ import { checkWorkflowInput } from './input.ts';
 import { MIN_SECRET_LENGTH, SecretRedactor } from './redact.ts';
 import { resolveRequest, type ResolvedRequest } from './request.ts';
 import { backoffDelayMs, retryAfterMs } from './retry.ts';
-import { childTraceparent, overlaps, traceContextFrom, type TraceContext } from './trace.ts';
+import {
+  childTraceparent,
+  overlaps,
+  traceContextFrom,
+  type ExecutionSpan,
+  type ExecutionTracer,
+  type TraceContext,
+} from './trace.ts';
 
 /** Per-execution options. */
 export interface ExecuteOptions {
@@ -75,6 +82,8 @@ export interface DagExecutorOptions {
   observer?: ExecutionObserver;
   /** Source of jitter in [0, 1); injectable for reproducible tests. */
   random?: () => number;
+  /** Records execution and attempt spans; absent when tracing is off (then it costs nothing). */
+  tracer?: ExecutionTracer;
 }
 
 /** The workflow's graph as index arrays, computed once per compiled workflow. */
@@ -146,6 +155,7 @@ export class DagExecutor implements WorkflowExecutor {
   readonly logger: EngineLogger;
   readonly observer: ExecutionObserver | undefined;
   readonly random: () => number;
+  readonly tracer: ExecutionTracer | undefined;
 
   constructor(options: DagExecutorOptions) {
     this.http = options.http;
@@ -153,6 +163,7 @@ export class DagExecutor implements WorkflowExecutor {
     this.logger = options.logger ?? SILENT_LOGGER;
     this.observer = options.observer;
     this.random = options.random ?? Math.random;
+    this.tracer = options.tracer;
   }
 
   async execute(
@@ -187,6 +198,8 @@ class Execution implements PausedExecution {
   /** The redactor of `secretValues`, rebuilt only when a secret was added. */
   private redactorOf: { redactor: SecretRedactor; values: number } | undefined;
   private readonly trace: TraceContext;
+  /** Present when a tracer sampled this execution. */
+  private readonly span: ExecutionSpan | undefined;
   private readonly observers: ExecutionObserver[];
   /** Some observer takes live events: without one, no event is ever built. */
   private readonly live: boolean;
@@ -225,6 +238,16 @@ class Execution implements PausedExecution {
     this.startedAt = new Array<number>(n).fill(-1);
     this.endedAt = new Array<number>(n).fill(0);
     this.trace = traceContextFrom(options.traceparent);
+    if (executor.tracer) {
+      this.span = executor.tracer.startExecution({
+        namespace: workflow.namespace,
+        workflow: workflow.name,
+        traceparent: options.traceparent,
+        startTime: executor.clock.now(),
+      });
+      // Not sampled: upstreams are told so, and need not record a trace nobody keeps.
+      if (!this.span) this.trace = { traceId: this.trace.traceId, flags: '00' };
+    }
     this.observers = [executor.observer, options.observer].filter(
       (o): o is ExecutionObserver => o !== undefined,
     );
@@ -259,12 +282,22 @@ class Execution implements PausedExecution {
     signal?.removeEventListener('abort', this);
     if (!this.broken) {
       try {
-        return this.status(startTime);
+        return this.traced(this.status(startTime));
       } catch (error) {
         this.breakDown(error);
       }
     }
-    return this.internalStatus(startTime);
+    return this.traced(this.internalStatus(startTime));
+  }
+
+  /** Ends the execution's span, if it has one, with the final phase. */
+  private traced(status: WorkflowExecutionStatus): WorkflowExecutionStatus {
+    this.span?.end({
+      phase: status.phase,
+      ...(status.reason ? { reason: status.reason } : {}),
+      endTime: this.executor.clock.now(),
+    });
+    return status;
   }
 
   /** EventListener protocol: the caller's signal aborted (an object listener needs no closure). */
@@ -622,11 +655,19 @@ class Execution implements PausedExecution {
     const timer = clock.setTimer(expire, limitMs, cancellation);
     let outcome: AttemptOutcome | undefined;
     let response: TaskResponse | undefined;
+    const span = this.span?.startAttempt({
+      task: step.id,
+      taskRef: step.taskRef,
+      method: task.method,
+      urlTemplate: task.spec.http.url,
+      attempt,
+      startTime: started,
+    });
     try {
       response = await http.send({
         method: task.method,
         url: request.url,
-        headers: { ...request.headers, traceparent: childTraceparent(this.trace) },
+        headers: { ...request.headers, traceparent: span ? span.traceparent : childTraceparent(this.trace) },
         body: request.body,
         signal: cancellation,
         maxResponseBytes: task.maxResponseBytes,
@@ -677,6 +718,11 @@ class Execution implements PausedExecution {
       entry.error = `Cancelled: ${(parent.reason as Error).message}`;
     }
     log.push(entry);
+    span?.end({
+      ...(outcome.status !== undefined ? { httpStatus: outcome.status } : {}),
+      ...(entry.reason ? { reason: entry.reason } : {}),
+      endTime: started + entry.durationMs,
+    });
     return outcome;
   }
 

@@ -64,3 +64,49 @@ export function overlaps(intervals: readonly RunInterval[]): Map<string, string[
   }
   return out;
 }
+
+/**
+ * Records spans of executions (OpenTelemetry in the server). The executor calls it only when one
+ * is installed, so without a tracer tracing costs nothing on the execution path. It is told no
+ * input, output, header or resolved URL: nothing that could carry user data or a secret.
+ */
+export interface ExecutionTracer {
+  /** An execution starts, continuing the caller's `traceparent`; `undefined` when not sampled. */
+  startExecution(start: TracedExecution): ExecutionSpan | undefined;
+}
+
+/** An execution as a tracer sees it. Times are the engine clock's (ms since the epoch). */
+export interface TracedExecution {
+  namespace: string;
+  workflow: string;
+  /** The caller's W3C `traceparent`, unchecked. */
+  traceparent: string | undefined;
+  startTime: number;
+}
+
+/** One HTTP attempt of a task as a tracer sees it. */
+export interface TracedAttempt {
+  task: string;
+  taskRef: string;
+  method: string;
+  /** The URL as the task declares it (templates unresolved), never the URL called. */
+  urlTemplate: string;
+  /** 1 for the first attempt, 2 for the first retry. */
+  attempt: number;
+  startTime: number;
+}
+
+/** The span of one execution. */
+export interface ExecutionSpan {
+  /** Opens the span of one attempt, a child of the execution's. */
+  startAttempt(attempt: TracedAttempt): AttemptSpan;
+  end(end: { phase: string; reason?: string; endTime: number }): void;
+}
+
+/** The span of one attempt. */
+export interface AttemptSpan {
+  /** Sent on the attempt's request, so the upstream's spans are its children. */
+  readonly traceparent: string;
+  /** `reason` is the error catalogue's code of a failed attempt. */
+  end(end: { httpStatus?: number; reason?: string; endTime: number }): void;
+}
