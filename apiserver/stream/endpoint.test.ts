@@ -40,14 +40,20 @@ class PushedWatchStore {
   private events: WatchEvent[] = [];
   private wake: (() => void) | undefined;
   closed = false;
+  /** Makes the next watch fail before it opens (`watch`) or once it has (`version`). */
+  fail: 'watch' | 'version' | undefined;
   push(event: WatchEvent): void {
     this.events.push(event);
     this.wake?.();
   }
   async currentResourceVersion(): Promise<string> {
+    if (this.fail === 'version') throw new Error('the database went away');
     return '10';
   }
   async watch(): Promise<ExecutionWatch> {
+    if (this.fail === 'watch')
+      throw new SyncflowError('Gone', 'too old resource version: 1 (10): list again, then watch');
+    this.closed = false;
     const next = async (): Promise<IteratorResult<WatchEvent>> => {
       while (!this.closed) {
         const event = this.events.shift();
@@ -253,6 +259,20 @@ describe('StreamEndpoint (WebSocket endpoints on the HTTPS port)', function () {
     await done;
     guard.denied.add('frank watch workflowexecutions');
     expect((await refusal(open(path, { token: 'frank', origin: 'https://console' }))).code).to.equal(403);
+  });
+
+  it('answers a watch that cannot open with its Status (410), and closes one that fails once open with 1011', async () => {
+    const path =
+      '/apis/execution.syncflow.io/v1alpha1/namespaces/shop/workflowexecutions?watch=true&resourceVersion=1';
+    const options = { token: 'erin', origin: 'https://console' };
+    store.fail = 'watch';
+    const gone = await refusal(open(path, options));
+    expect(gone.code).to.equal(410);
+    expect(gone.body.message).to.contain('too old resource version');
+    store.fail = 'version';
+    const ws = await open(path.replace('resourceVersion=1', 'resourceVersion=0'), options);
+    expect((await closed(ws)).code).to.equal(1011);
+    store.fail = undefined;
   });
 
   it('refuses what kube-apiserver refuses in its WebSocket watches: no Origin (403), two subprotocols (400), a token without another subprotocol (401)', async () => {

@@ -188,19 +188,25 @@ export class StreamEndpoint {
         else ws.once('close', stop);
       },
     };
-    await serveExecutionWatch(
-      {
-        service: this.options.service,
-        store: this.options.store,
-        ...(this.options.bookmarkIntervalMs ? { bookmarkIntervalMs: this.options.bookmarkIntervalMs } : {}),
-      },
-      {
-        query: route.query,
-        params: route.namespace ? { namespace: route.namespace } : {},
-        headers: req.headers,
-      },
-      output,
-    );
+    try {
+      await serveExecutionWatch(
+        {
+          service: this.options.service,
+          store: this.options.store,
+          ...(this.options.bookmarkIntervalMs ? { bookmarkIntervalMs: this.options.bookmarkIntervalMs } : {}),
+        },
+        {
+          query: route.query,
+          params: route.namespace ? { namespace: route.namespace } : {},
+          headers: req.headers,
+        },
+        output,
+      );
+    } catch (error) {
+      // Once upgraded, the socket speaks WebSocket: the error can only end the watch.
+      if (ws) ws.close(STREAM_CLOSE.internalError, 'the watch failed: watch again');
+      else throw error;
+    }
   }
 
   /** Counts the connection, pings it, and terminates it when a ping goes unanswered. */
