@@ -61,6 +61,8 @@ export async function serverCommand(
   // A worker gets the terminal's SIGINT and then its primary's SIGTERM: the shutdown started.
   if (worker) for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, () => undefined);
   await server.shutdown();
+  // The channel to the primary would keep a worker's process alive for ever.
+  if (worker) cluster.worker?.disconnect();
   return EXIT.ok;
 }
 
