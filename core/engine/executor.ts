@@ -748,7 +748,11 @@ class Execution implements PausedExecution {
     if (body.length) {
       const text = body.toString('utf8');
       // Upstream JSON gets the depth limit of request bodies: every later walk over it is bounded.
-      if (jsonTextDepth(text, LIMITS.maxJsonDepth) > LIMITS.maxJsonDepth) {
+      // Each level takes at least one character: shorter text cannot pass the limit.
+      if (
+        text.length > LIMITS.maxJsonDepth &&
+        jsonTextDepth(text, LIMITS.maxJsonDepth) > LIMITS.maxJsonDepth
+      ) {
         return {
           ok: false,
           status,
@@ -870,6 +874,8 @@ class Execution implements PausedExecution {
   }
 
   private redactor(): SecretRedactor {
+    // Most executions use no secret: they share one empty redactor instead of building their own.
+    if (this.secretValues.length === 0) return NO_REDACTION;
     if (this.redactorOf?.values !== this.secretValues.length) {
       this.redactorOf = { redactor: new SecretRedactor(this.secretValues), values: this.secretValues.length };
     }
@@ -1123,6 +1129,8 @@ function parseProblem(error: unknown): string {
 }
 
 const TIMED_OUT = new SyncflowError('Timeout', 'attempt timed out');
+/** The redactor of an execution that has resolved no secret: redacts nothing, holds no state. */
+const NO_REDACTION = new SecretRedactor([]);
 
 let isoSecond = -1;
 let isoPrefix = '';

@@ -41,6 +41,16 @@ describe('compileUrlTemplate', () => {
 });
 
 describe('resolveUrlTemplate', () => {
+  it('refuses a path segment that a value completes into `.` or `..`, with literal dots around it or empty', () => {
+    const template = compileUrlTemplate(compileValue('http://users.svc/a/.{{input.id}}/b').value);
+    if (Array.isArray(template)) throw new Error('refused');
+    for (const id of ['.', '', null]) {
+      expect(() => resolveUrlTemplate(template, scope({ id })), String(id)).to.throw(/path segment/);
+    }
+    expect(resolveUrlTemplate(template, scope({ id: '..' }))).to.equal('http://users.svc/a/.../b');
+    expect(resolveUrlTemplate(template, scope({ id: 'x' }))).to.equal('http://users.svc/a/.x/b');
+  });
+
   it('refuses a value that has no UTF-8 encoding (a lone surrogate) instead of throwing URIError', () => {
     const template = compileUrlTemplate(compileValue('http://users.svc/u/{{input.id}}').value);
     if (Array.isArray(template)) throw new Error('refused');

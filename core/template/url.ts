@@ -37,6 +37,7 @@ export interface UrlTemplateProblem {
 }
 
 const LABEL_VALUE = /^[a-z0-9-]*$/;
+const NOT_ONLY_DOTS = /[^.]/;
 /** Stands for a template while the literal skeleton is analysed (never valid in a URL). */
 const SLOT = '\u0000';
 const FIXED =
@@ -145,6 +146,9 @@ function labelIndex(host: string, offset: number): number {
  */
 export function resolveUrlTemplate(template: UrlTemplate, scope: TemplateScope): string {
   let out = '';
+  // Only a path value made of dots alone (or empty) can complete a `.` or `..` segment: any other
+  // character stays in its segment after encoding. Without such a value the path needs no check.
+  let check = template.checkHost;
   for (const part of template.parts) {
     if (typeof part === 'string') {
       out += part;
@@ -155,10 +159,11 @@ export function resolveUrlTemplate(template: UrlTemplate, scope: TemplateScope):
       if (!LABEL_VALUE.test(text)) throw hostLabelError(part.ref, text);
       out += text;
     } else {
+      if (part.component === 'path' && !check && !NOT_ONLY_DOTS.test(text)) check = true;
       out += encodeComponent(part.ref, text);
     }
   }
-  if (template.checkHost || template.checkPath) checkResolved(template, out);
+  if (check) checkResolved(template, out);
   return out;
 }
 
