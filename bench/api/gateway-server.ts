@@ -29,6 +29,7 @@ import {
 import { DefinitionCatalog, type DefinitionObject } from '../../core/definitions/catalog.ts';
 import { ExecutionService } from '../../apiserver/execution/service.ts';
 import { openHistory, type History } from '../../history/index.ts';
+import { LiveBus, type LiveMessage } from '../../apiserver/execution/bus.ts';
 import { DelegatingGuard, TrustingGuard } from '../../apiserver/http/guard.ts';
 import { StaticSecrets } from '../../kube/secret-resolver.ts';
 import { createServerMetrics } from '../../apiserver/metrics.ts';
@@ -175,6 +176,8 @@ async function startSyncflow(message: Extract<DriverMessage, { type: 'start' }>)
     }),
     history: without.has('history') ? noHistory : history.writer,
     store: history.store,
+    // As the server wires it: the live bus over the database's fan-out (nobody listens here).
+    bus: new LiveBus(history.openLiveFanout<LiveMessage>()),
     secrets: new StaticSecrets(new Map()),
     ...(without.has('logs') ? {} : { logger }),
   });
