@@ -250,3 +250,85 @@ describe('server options', () => {
       expect(usage).to.contain(flag);
   });
 });
+
+describe('server options: tracing', () => {
+  const required = ['--tls-cert-file=/c.pem', '--tls-private-key-file=/k.pem'];
+  const configOf = (args: string[], env: Record<string, string> = {}) => {
+    const parsed = parseServerFlags([...required, ...args], defaultServerOptions(env));
+    expect(parsed.errors).to.deep.equal([]);
+    return validateServerOptions(parsed.options);
+  };
+
+  it('is off by default (no endpoint), whatever the sampler says', () => {
+    expect(configOf([]).config?.tracing).to.equal(undefined);
+    expect(configOf([], { OTEL_TRACES_SAMPLER: 'always_on' }).config?.tracing).to.equal(undefined);
+  });
+
+  it('is on with --otel-endpoint: OTLP/HTTP traces path, parent-based, every new trace, service syncflow', () => {
+    expect(configOf(['--otel-endpoint', 'http://collector:4318/']).config?.tracing).to.deep.equal({
+      endpoint: 'http://collector:4318/v1/traces',
+      serviceName: 'syncflow',
+      ratio: 1,
+      parentBased: true,
+    });
+  });
+
+  it('takes the standard OTEL_* variables, and the flags over them', () => {
+    const env = {
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'https://otlp.example:4318',
+      OTEL_TRACES_SAMPLER: 'traceidratio',
+      OTEL_TRACES_SAMPLER_ARG: '0.01',
+      OTEL_SERVICE_NAME: 'syncflow-eu',
+    };
+    expect(configOf([], env).config?.tracing).to.deep.equal({
+      endpoint: 'https://otlp.example:4318/v1/traces',
+      serviceName: 'syncflow-eu',
+      ratio: 0.01,
+      parentBased: false,
+    });
+    expect(
+      configOf(
+        ['--otel-sampler=parentbased_traceidratio', '--otel-sampling-ratio=0.25', '--otel-service-name=x'],
+        env,
+      ).config?.tracing,
+    ).to.deep.include({ ratio: 0.25, parentBased: true, serviceName: 'x' });
+    expect(configOf([], { ...env, OTEL_SDK_DISABLED: 'true' }).config?.tracing).to.equal(undefined);
+  });
+
+  it('maps always_on, always_off and their parent-based forms to a ratio of 1 or 0', () => {
+    const on = ['--otel-endpoint=http://c:4318'];
+    expect(configOf([...on, '--otel-sampler=always_off']).config?.tracing).to.deep.include({
+      ratio: 0,
+      parentBased: false,
+    });
+    expect(configOf([...on, '--otel-sampler=parentbased_always_off']).config?.tracing).to.deep.include({
+      ratio: 0,
+      parentBased: true,
+    });
+    expect(
+      configOf([...on, '--otel-sampler=always_on', '--otel-sampling-ratio=0.5']).config?.tracing,
+    ).to.deep.include({
+      ratio: 1,
+      parentBased: false,
+    });
+  });
+
+  it('names a bad endpoint, sampler or ratio and the fix', () => {
+    const { errors } = configOf([
+      '--otel-endpoint=collector:4318',
+      '--otel-sampler=sometimes',
+      '--otel-sampling-ratio=2',
+    ]);
+    expect(errors).to.deep.equal([
+      '--otel-endpoint collector:4318: must be the http:// or https:// URL of an OTLP/HTTP receiver, such as http://otel-collector:4318',
+      '--otel-sampler sometimes: use parentbased_traceidratio, traceidratio, parentbased_always_on, always_on, parentbased_always_off or always_off',
+      '--otel-sampling-ratio 2: must be a number from 0 to 1, such as 0.01 for 1% of new traces',
+    ]);
+  });
+
+  it('documents the tracing flags in --help', () => {
+    const usage = serverUsage();
+    for (const flag of ['--otel-endpoint', '--otel-sampler', '--otel-sampling-ratio', '--otel-service-name'])
+      expect(usage).to.contain(flag);
+  });
+});

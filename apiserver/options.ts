@@ -5,6 +5,7 @@
 import { parseDuration } from '../core/duration.ts';
 import { parseHostAliases } from '../adapters/egress/host-aliases.ts';
 import { workerCount } from './workers.ts';
+import type { TracingConfig } from '../adapters/tracing.ts';
 
 /** Options as given on the command line (strings, before validation). */
 export interface ServerOptions {
@@ -42,6 +43,10 @@ export interface ServerOptions {
   workers: string;
   maxDebugRuns: string;
   debugIdleTimeout: string;
+  otelEndpoint: string;
+  otelSampler: string;
+  otelSamplingRatio: string;
+  otelServiceName: string;
 }
 
 /** Validated, parsed configuration. */
@@ -92,6 +97,8 @@ export interface ServerConfig {
   maxDebugRuns: number;
   /** How long a debug pause waits for a decision before the run ends with DebugTimeout. */
   debugIdleTimeoutMs: number;
+  /** OpenTelemetry tracing of executions; off (absent) without an endpoint. */
+  tracing?: TracingConfig;
 }
 
 /** How long a Lease holds, how long a leader tries to renew it, and how often replicas try. */
@@ -141,6 +148,11 @@ export function defaultServerOptions(env: Record<string, string | undefined> = {
     workers: env.SYNCFLOW_WORKERS ?? '1',
     maxDebugRuns: '4',
     debugIdleTimeout: '5m',
+    // The OpenTelemetry SDK's standard variables (OTEL_SDK_DISABLED=true turns tracing off).
+    otelEndpoint: env.OTEL_SDK_DISABLED === 'true' ? '' : (env.OTEL_EXPORTER_OTLP_ENDPOINT ?? ''),
+    otelSampler: env.OTEL_TRACES_SAMPLER ?? 'parentbased_traceidratio',
+    otelSamplingRatio: env.OTEL_TRACES_SAMPLER_ARG ?? '1',
+    otelServiceName: env.OTEL_SERVICE_NAME ?? 'syncflow',
   };
 }
 
@@ -250,6 +262,22 @@ const FLAGS: Record<string, FlagSpec> = {
     key: 'debugIdleTimeout',
     help: 'a debug pause without a decision this long ends the run with DebugTimeout (default 5m)',
   },
+  'otel-endpoint': {
+    key: 'otelEndpoint',
+    help: 'export OpenTelemetry traces to this OTLP/HTTP receiver, e.g. http://otel-collector:4318 (default $OTEL_EXPORTER_OTLP_ENDPOINT; tracing is off when empty)',
+  },
+  'otel-sampler': {
+    key: 'otelSampler',
+    help: 'parentbased_traceidratio, traceidratio, parentbased_always_on, always_on, parentbased_always_off or always_off (default $OTEL_TRACES_SAMPLER or parentbased_traceidratio)',
+  },
+  'otel-sampling-ratio': {
+    key: 'otelSamplingRatio',
+    help: 'fraction of new traces recorded by the traceidratio samplers, 0 to 1 (default $OTEL_TRACES_SAMPLER_ARG or 1)',
+  },
+  'otel-service-name': {
+    key: 'otelServiceName',
+    help: 'service.name of the spans (default $OTEL_SERVICE_NAME or syncflow)',
+  },
 };
 
 /** `--help` text. */
@@ -317,6 +345,48 @@ function retention(text: string): number | undefined {
   const days = /^([0-9]+)d$/.exec(text);
   if (days) return Number(days[1]) * 86_400_000;
   return parseDuration(text);
+}
+
+const SAMPLERS = [
+  'parentbased_traceidratio',
+  'traceidratio',
+  'parentbased_always_on',
+  'always_on',
+  'parentbased_always_off',
+  'always_off',
+];
+
+/** The tracing configuration: undefined when no endpoint is set; problems are appended to `errors`. */
+function tracingConfig(o: ServerOptions, errors: string[]): TracingConfig | undefined {
+  if (!o.otelEndpoint) return undefined;
+  let endpoint: string | undefined;
+  try {
+    const url = new URL(o.otelEndpoint);
+    if (url.protocol === 'http:' || url.protocol === 'https:')
+      endpoint = `${url.href.replace(/\/+$/, '')}/v1/traces`;
+  } catch {
+    // reported below
+  }
+  if (endpoint === undefined)
+    errors.push(
+      `--otel-endpoint ${o.otelEndpoint}: must be the http:// or https:// URL of an OTLP/HTTP receiver, such as http://otel-collector:4318`,
+    );
+  if (!SAMPLERS.includes(o.otelSampler))
+    errors.push(`--otel-sampler ${o.otelSampler}: use ${SAMPLERS.slice(0, -1).join(', ')} or always_off`);
+  const ratio = o.otelSamplingRatio.trim() === '' ? NaN : Number(o.otelSamplingRatio);
+  if (!(ratio >= 0 && ratio <= 1))
+    errors.push(
+      `--otel-sampling-ratio ${o.otelSamplingRatio}: must be a number from 0 to 1, such as 0.01 for 1% of new traces`,
+    );
+  if (endpoint === undefined || !SAMPLERS.includes(o.otelSampler) || !(ratio >= 0 && ratio <= 1))
+    return undefined;
+  const kind = o.otelSampler.replace(/^parentbased_/, '');
+  return {
+    endpoint,
+    serviceName: o.otelServiceName,
+    ratio: kind === 'always_on' ? 1 : kind === 'always_off' ? 0 : ratio,
+    parentBased: o.otelSampler.startsWith('parentbased_'),
+  };
 }
 
 function positiveInt(text: string): number | undefined {
@@ -429,6 +499,7 @@ export function validateServerOptions(o: ServerOptions): { config?: ServerConfig
   if (debugIdleTimeoutMs === undefined || debugIdleTimeoutMs <= 0)
     errors.push(`--debug-idle-timeout ${o.debugIdleTimeout}: use a duration such as 5m or 30s`);
   const leaderElection = leaderElectionTimings(o, errors);
+  const tracing = tracingConfig(o, errors);
   const { aliases: hostAliases, errors: aliasErrors } = parseHostAliases(o.hostAliases);
   errors.push(...aliasErrors.map((e) => `--${e}`));
   if (errors.length) return { errors };
@@ -469,6 +540,7 @@ export function validateServerOptions(o: ServerOptions): { config?: ServerConfig
       workers,
       maxDebugRuns: maxDebugRuns as number,
       debugIdleTimeoutMs: debugIdleTimeoutMs as number,
+      ...(tracing ? { tracing } : {}),
     },
   };
 }
