@@ -117,7 +117,21 @@ export async function startServer(
   const metrics = createServerMetrics(registry);
   const policy = new EgressPolicy(config.egress, aliasResolver(config.hostAliases));
   const http = new UndiciTaskClient({ policy });
-  const executor = new DagExecutor({ http, logger, observer: metrics.observer });
+  // Loaded only when tracing is on: with it off, neither the OpenTelemetry SDK nor a hook exists.
+  const tracing = config.tracing
+    ? (await import('../adapters/tracing.ts')).startTracing(config.tracing)
+    : undefined;
+  if (config.tracing)
+    logger.info(
+      { endpoint: new URL(config.tracing.endpoint).origin, ratio: config.tracing.ratio },
+      'tracing on',
+    );
+  const executor = new DagExecutor({
+    http,
+    logger,
+    observer: metrics.observer,
+    ...(tracing ? { tracer: tracing.tracer } : {}),
+  });
   const service = new ExecutionService({
     // Live events of every replica's executions, through the history database (DESIGN §9).
     bus: new LiveBus(history.openLiveFanout<LiveMessage>()),
@@ -242,6 +256,11 @@ export async function startServer(
       await informers.stop();
       authConfig.stop();
       await http.close();
+      await tracing
+        ?.shutdown()
+        .catch((error: unknown) =>
+          logger.warn({ err: String((error as Error)?.message ?? error) }, 'exporting the last spans failed'),
+        );
       logger.info('shut down');
       await new Promise<void>((resolve) => logger.flush(() => resolve()));
     },
