@@ -213,6 +213,12 @@ export async function startServer(
     service,
     store: history.store,
     guard,
+    // Stream executions are shed like the HTTP ones (their own count, the same event loop signal).
+    limiter: new WorkLimiter({
+      limit: config.maxInFlight,
+      maxDelayMs: config.maxEventLoopDelayMs,
+      signal: loopDelay,
+    }),
     metrics: createStreamMetrics(registry),
   });
   server.onUpgrade(stream.handleUpgrade);

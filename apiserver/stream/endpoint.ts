@@ -28,7 +28,13 @@ import type { ExecutionService } from '../execution/service.ts';
 import type { ExecutionStore } from '../../history/store.ts';
 import { serveExecutionWatch, type WatchOutput } from '../registry/workflowexecutions/rest.ts';
 import type { StreamMetrics } from './metrics.ts';
-import { DEFAULT_STREAM_LIMITS, StreamSession, type StreamExecutions, type StreamLimits } from './session.ts';
+import {
+  DEFAULT_STREAM_LIMITS,
+  StreamSession,
+  type ExecutionLimiter,
+  type StreamExecutions,
+  type StreamLimits,
+} from './session.ts';
 
 /** What the endpoints are built from. */
 export interface StreamEndpointOptions {
@@ -37,6 +43,8 @@ export interface StreamEndpointOptions {
   store: Pick<ExecutionStore, 'watch' | 'currentResourceVersion'>;
   guard: RequestGuard;
   limits?: Partial<StreamLimits>;
+  /** The server's load shedding for executions. */
+  limiter?: ExecutionLimiter;
   /** Interval of pings and `heartbeat` messages; a peer that answered no ping in one is terminated. */
   heartbeatMs?: number;
   /** Largest client message; a larger one closes the connection with 1009. */
@@ -136,6 +144,7 @@ export class StreamEndpoint {
       executions: this.options.service,
       guard: this.options.guard,
       limits: this.limits,
+      ...(this.options.limiter ? { limiter: this.options.limiter } : {}),
       ...(metrics ? { counters: metrics } : {}),
     });
     this.track(ws, 'stream', () => session.notify({ type: 'heartbeat', time: new Date().toISOString() }));

@@ -280,6 +280,34 @@ describe('StreamSession (one connection’s requests)', () => {
     expect((socket.of('later')[0] as Extract<StreamMessage, { type: 'error' }>).status.code).to.equal(503);
   });
 
+  it('sheds executions the server’s limiter refuses with a 429, and gives the place back when one ends', async () => {
+    const socket = new RecordingSocket();
+    const executions = new ScriptedExecutions();
+    let inFlight = 0;
+    const limiter = {
+      tryAcquire: () => (inFlight < 1 ? (inFlight++, true) : false),
+      release: () => inFlight--,
+      refusal: (what: string) => `the server is running 1 ${what}, its limit; retry after 1 second`,
+    };
+    let release = () => {};
+    executions.gate = new Promise<void>((resolve) => (release = resolve));
+    const s = new StreamSession(socket, alice, {
+      executions,
+      guard: new TableGuard(['alice create shop']),
+      limits: DEFAULT_STREAM_LIMITS,
+      limiter,
+    });
+    s.receive(JSON.stringify({ type: 'execute', id: 1, namespace: 'shop', workflow: 'wf' }));
+    s.receive(JSON.stringify({ type: 'execute', id: 2, namespace: 'shop', workflow: 'wf' }));
+    await settle();
+    const shed = socket.of(2)[0] as Extract<StreamMessage, { type: 'error' }>;
+    expect(shed.status.code).to.equal(429);
+    expect(shed.status.message).to.contain('stream executions');
+    release();
+    await settle();
+    expect(inFlight).to.equal(0);
+  });
+
   it('answers execute {debug} with a 503 Status when the server has no debug runs', async () => {
     const { socket, send } = session();
     send({ type: 'execute', id: 'd', namespace: 'shop', workflow: 'wf', debug: { breakpoints: ['*'] } });

@@ -54,11 +54,20 @@ export interface StreamCounters {
   overflow(dropped: number): void;
 }
 
+/** The server's load shedding for executions (apiserver/http/overload.ts `WorkLimiter`). */
+export interface ExecutionLimiter {
+  tryAcquire(): boolean;
+  release(): void;
+  refusal(what: string): string;
+}
+
 /** What a session is built from. */
 export interface StreamSessionOptions {
   executions: StreamExecutions;
   guard: Pick<RequestGuard, 'authorize'>;
   limits: StreamLimits;
+  /** Refuses executions (429) while the server is overloaded, as the run path's HTTP routes do. */
+  limiter?: ExecutionLimiter;
   counters?: StreamCounters;
 }
 
@@ -197,6 +206,9 @@ export class StreamSession {
     const debugRuns = this.options.executions.debugRuns;
     if (request.debug && !debugRuns)
       throw new SyncflowError('ServiceUnavailable', 'debug runs are not available on this server');
+    const limiter = this.options.limiter;
+    if (limiter && !limiter.tryAcquire())
+      throw new SyncflowError('TooManyRequests', limiter.refusal('stream executions'));
     const cancel = new AbortController();
     const entry: Active = { kind: 'execution', cancel, debug: undefined };
     this.active.set(id, entry);
@@ -229,6 +241,7 @@ export class StreamSession {
         },
       );
     } finally {
+      limiter?.release();
       this.executions--;
       if (this.active.get(id)?.kind === 'execution') this.active.delete(id);
       this.idleCheck();
