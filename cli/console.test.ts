@@ -91,8 +91,30 @@ describe('syncflow console (the local console server)', () => {
       expect(answer.body).to.match(/URL that `syncflow console` printed/);
     }
     expect((await raw(`${local.origin}/?secret=wrong`)).status).to.equal(401);
-    expect((await raw(`${local.origin}/`, { cookie: 'syncflow-console=wrong' })).status).to.equal(401);
+    const port = new URL(local.origin).port;
+    expect((await raw(`${local.origin}/`, { cookie: `syncflow-console-${port}=wrong` })).status).to.equal(
+      401,
+    );
     expect(upstream.seen).to.have.length(0);
+  });
+
+  it('two consoles on one host keep their own cookies (cookies ignore the port)', async () => {
+    const other = await startLocalConsole({
+      kubeConfig: kubeConfigFor('http://127.0.0.1:1'),
+      distDir: dist,
+      port: 0,
+    });
+    try {
+      const theirs = String(((await raw(other.url)).headers['set-cookie'] as string[])[0]).split(
+        ';',
+      )[0] as string;
+      expect(theirs.split('=')[0]).not.to.equal(cookie.split('=')[0]);
+      // The browser sends both cookies to both consoles: each reads its own.
+      expect((await raw(`${local.origin}/`, { cookie: `${theirs}; ${cookie}` })).status).to.equal(200);
+      expect((await raw(`${local.origin}/`, { cookie: theirs })).status).to.equal(401);
+    } finally {
+      await other.close();
+    }
   });
 
   it('refuses a call from another origin (403), even with the cookie', async () => {

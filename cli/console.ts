@@ -53,7 +53,6 @@ function isLoopback(address: string): boolean {
   return isIP(v4) === 4 && v4.startsWith('127.');
 }
 
-const COOKIE = 'syncflow-console';
 const NO_SECRET =
   'This console answers only the URL that `syncflow console` printed (it carries a secret made for this launch): open that URL again.\n';
 
@@ -77,8 +76,13 @@ export async function startLocalConsole(options: LocalConsoleOptions): Promise<L
     const given = Buffer.from(value);
     return given.length === secretBytes.length && timingSafeEqual(given, secretBytes);
   };
+  // Cookies ignore ports: the name carries this console's port, so consoles side by side keep theirs.
+  const cookieName = () => `syncflow-console-${port}`;
   const cookieSecret = (req: IncomingMessage) =>
-    /(?:^|;\s*)syncflow-console=([^;]*)/.exec(req.headers.cookie ?? '')?.[1];
+    (req.headers.cookie ?? '')
+      .split(';')
+      .map((pair) => pair.trim().split('='))
+      .find(([name]) => name === cookieName())?.[1];
 
   /** Why a request is refused (status and message), or undefined when it may go on. */
   const refusal = (req: IncomingMessage, url: URL): [number, string] | undefined => {
@@ -107,7 +111,7 @@ export async function startLocalConsole(options: LocalConsoleOptions): Promise<L
       res
         .writeHead(302, {
           location: `${url.pathname}${url.search}`,
-          'set-cookie': `${COOKIE}=${secret}; Path=/; HttpOnly; SameSite=Strict`,
+          'set-cookie': `${cookieName()}=${secret}; Path=/; HttpOnly; SameSite=Strict`,
           'referrer-policy': 'no-referrer',
         })
         .end();
