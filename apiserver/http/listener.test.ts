@@ -84,6 +84,84 @@ describe('SecureListener', function () {
     expect(body).to.match(/^HTTP\/1\.1 200/);
   });
 
+  it('while closing, answers requests on kept-alive connections with Connection: close and resolves once they are idle, long before the keep-alive timeout', async () => {
+    // A replica going away: its callers must move to another replica while it finishes what it
+    // started, or the grace period ends with requests cut mid-way (executions cancelled, callers
+    // retrying elsewhere). The keep-alive timeout is far above this test's timeout, so a connection
+    // left open until it expires fails the test.
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let arrived: () => void = () => undefined;
+    const first = new Promise<void>((resolve) => (arrived = resolve));
+    let nextArrived: () => void = () => undefined;
+    const second = new Promise<void>((resolve) => (nextArrived = resolve));
+    const listener = new SecureListener({
+      tls: { cert: pki.serverCert, key: pki.serverKey },
+      handler: (req, res) => {
+        if (req.url === '/held') {
+          arrived();
+          void held.then(() => res.end('held'));
+        } else {
+          nextArrived();
+          res.end('ok');
+        }
+      },
+      limits: { ...DEFAULT_CONNECTION_LIMITS, keepAliveTimeoutMs: 120_000 },
+      acceptors: 1,
+    });
+    listeners.push(listener);
+    const port = await listener.listen(0, '127.0.0.1');
+    // Two requests on one connection, the second sent after close() began while the first runs.
+    const socket = tlsConnect({ host: '127.0.0.1', port, ca: pki.servingCa });
+    let text = '';
+    socket.on('data', (chunk: Buffer) => (text += chunk.toString()));
+    const ended = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    await new Promise((resolve) => socket.once('secureConnect', resolve));
+    socket.write('GET /held HTTP/1.1\r\nHost: x\r\n\r\n');
+    await first;
+    const closed = listener.close();
+    socket.write('GET /next HTTP/1.1\r\nHost: x\r\n\r\n');
+    await second;
+    release();
+    await ended;
+    await closed;
+    const answers = text.split(/(?=HTTP\/1\.1 )/);
+    expect(answers).to.have.length(2);
+    expect(answers[1]).to.match(/^HTTP\/1\.1 200/);
+    expect(answers[1]?.toLowerCase()).to.contain('connection: close');
+    expect(answers[1]).to.match(/ok$/);
+  });
+
+  it('while closing, ends a kept-alive connection as soon as its request is answered', async () => {
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let arrived: () => void = () => undefined;
+    const first = new Promise<void>((resolve) => (arrived = resolve));
+    const listener = new SecureListener({
+      tls: { cert: pki.serverCert, key: pki.serverKey },
+      handler: (_req, res) => {
+        arrived();
+        void held.then(() => res.end('held'));
+      },
+      limits: { ...DEFAULT_CONNECTION_LIMITS, keepAliveTimeoutMs: 120_000 },
+      acceptors: 1,
+    });
+    listeners.push(listener);
+    const port = await listener.listen(0, '127.0.0.1');
+    const socket = tlsConnect({ host: '127.0.0.1', port, ca: pki.servingCa });
+    let text = '';
+    socket.on('data', (chunk: Buffer) => (text += chunk.toString()));
+    const ended = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    await new Promise((resolve) => socket.once('secureConnect', resolve));
+    socket.write('GET /held HTTP/1.1\r\nHost: x\r\n\r\n');
+    await first;
+    const closed = listener.close();
+    release();
+    await closed;
+    await ended;
+    expect(text).to.match(/^HTTP\/1\.1 200[\s\S]*held$/);
+  });
+
   it('knows which runtimes can share a port between several servers (SO_REUSEPORT)', () => {
     for (const [version, platform, expected] of [
       ['20.18.0', 'linux', false],

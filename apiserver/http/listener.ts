@@ -13,6 +13,10 @@
  * - A cap on open connections: beyond it a connection is closed as it is accepted, before any TLS
  *   work, which bounds memory.
  * - Deadlines for the TLS handshake, the headers and the whole request, checked every second.
+ * - Draining on close: kept-alive connections end as soon as they are idle, and every answer from
+ *   then on says `Connection: close`, so callers (and kube-apiserver's proxy) open their next
+ *   connection to another replica instead of sending more work to one that is going away — work
+ *   that the end of the grace period would cut off mid-way.
  */
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, RequestListener } from 'node:http';
@@ -48,6 +52,9 @@ export const DEFAULT_CONNECTION_LIMITS: ConnectionLimits = {
 /** How often Node checks the header and request deadlines (its default, 30 s, would let them slip). */
 const DEADLINE_CHECK_MS = 1_000;
 
+/** How often a closing listener ends the kept-alive connections that went idle. */
+const DRAIN_SWEEP_MS = 50;
+
 /** Servers sharing the port where `reusePort` is available. */
 const ACCEPTORS = 8;
 
@@ -77,6 +84,7 @@ export interface SecureListenerOptions {
  */
 export class SecureListener {
   private readonly servers: Server[];
+  private draining = false;
 
   constructor(options: SecureListenerOptions) {
     const limits = options.limits ?? DEFAULT_CONNECTION_LIMITS;
@@ -84,6 +92,11 @@ export class SecureListener {
     // kernel's spread is uneven, so a small cap means fewer servers.
     const fitting = Math.max(1, Math.min(ACCEPTORS, Math.floor(limits.maxConnections / 256)));
     const count = Math.max(1, options.acceptors ?? (reusePortSupported() ? fitting : 1));
+    const handler: RequestListener = (req, res) => {
+      // Read when the headers are written: `Connection: close`, and the connection ends after it.
+      if (this.draining) res.shouldKeepAlive = false;
+      options.handler(req, res);
+    };
     this.servers = Array.from({ length: count }, () => {
       const server = createServer(
         {
@@ -96,7 +109,7 @@ export class SecureListener {
           requestTimeout: limits.requestTimeoutMs,
           connectionsCheckingInterval: DEADLINE_CHECK_MS,
         },
-        options.handler,
+        handler,
       );
       server.keepAliveTimeout = limits.keepAliveTimeoutMs;
       // The kernel spreads connections evenly enough over the servers for a share each.
@@ -143,11 +156,19 @@ export class SecureListener {
     for (const server of this.servers) server.setSecureContext(tls);
   }
 
-  /** Stops accepting; resolves once every connection has ended. */
+  /**
+   * Stops accepting and drains: requests in progress are answered, later ones on kept-alive
+   * connections too but with `Connection: close`, and idle connections are ended as they occur.
+   * Resolves once every connection has ended.
+   */
   close(): Promise<void> {
+    this.draining = true;
+    // A connection goes idle when its answer is written; ending it then (not at the keep-alive
+    // timeout) moves its caller on at once. Node closes idle connections only when close() starts.
+    const sweep = setInterval(() => this.closeIdleConnections(), DRAIN_SWEEP_MS);
     return Promise.all(
       this.servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))),
-    ).then(() => undefined);
+    ).then(() => clearInterval(sweep));
   }
 
   /** Closes connections that are not serving a request. */
