@@ -159,6 +159,24 @@ describe('StreamClient', function () {
     expect((await iterator.next()).value).to.deep.include({ type: 'TaskStarted', task: 'after' });
   });
 
+  it('keeps a subscription the server ends because it shuts down (503), and re-subscribes on the next connection', async () => {
+    client = new StreamClient({ url: server.url, connect, backoff: { initialMs: 20, maxMs: 50 } });
+    const subscription = client.subscribe({ namespace: 'shop' });
+    const iterator = subscription[Symbol.asyncIterator]();
+    expect((await iterator.next()).value).to.deep.include({ type: 'subscribed' });
+    const first = server.sockets[0] as ServerSocket;
+    first.send(
+      JSON.stringify({
+        type: 'error',
+        id: subscription.id,
+        status: { code: 503, message: 'the server is shutting down: reconnect' },
+      }),
+    );
+    first.close(1001, 'the server is shutting down');
+    expect((await iterator.next()).value).to.deep.equal({ type: 'reconnected', id: subscription.id });
+    expect((await iterator.next()).value).to.deep.include({ type: 'subscribed', id: subscription.id });
+  });
+
   it('ends an execution whose connection dropped with an error saying the server cancels it', async () => {
     client = new StreamClient({ url: server.url, connect, backoff: { initialMs: 20 } });
     server.silent = true;

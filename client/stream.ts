@@ -6,7 +6,8 @@
  *
  * After a reconnect every open subscription is sent again and its iterator yields
  * `{type: 'reconnected', id}` first: events of the gap are lost (the stream does not replay; list
- * the executions, or use a Kubernetes watch with a resourceVersion, to fill it). An execution whose
+ * the executions, or use a Kubernetes watch with a resourceVersion, to fill it); a subscription the
+ * server ends because it shuts down (503) goes on the same way. An execution whose
  * connection drops is cancelled by the server and recorded; its iterator ends with an `error`
  * message saying so.
  */
@@ -260,6 +261,9 @@ export class StreamClient {
     if (!('id' in message) || message.id === null) return;
     const handle = this.handles.get(message.id);
     if (!handle) return;
+    // A server shutting down ends subscriptions with a 503 and closes: they go on after the reconnect.
+    if (message.type === 'error' && message.status.code === 503 && handle.request.type === 'subscribe')
+      return;
     const last =
       message.type === 'ExecutionFinished' || message.type === 'error' || message.type === 'unsubscribed';
     handle.push(message, last);
