@@ -56,6 +56,13 @@ describe('stream requests (client → server messages)', () => {
       });
   });
 
+  it('refuses a message nested deeper than the API allows with a 400 saying the limit', () => {
+    const deep = `{"type":"execute","id":1,"namespace":"shop","workflow":"w","input":${'['.repeat(5000)}${']'.repeat(5000)}}`;
+    const got = refusal(deep);
+    expect(got.code).to.equal(400);
+    expect(got.message).to.match(/nests more than \d+ levels deep, the limit/);
+  });
+
   it('tells text that is not JSON, or not an object, apart from a bad message', () => {
     expect(parseStreamRequest('{not json').kind).to.equal('notJson');
     expect(parseStreamRequest('[1,2]').kind).to.equal('invalid');

@@ -3,6 +3,8 @@
  * field it concerns and the fix, so that one bad message gets one `error` answer naming all of them.
  */
 import { SyncflowError, type FieldError } from '../../core/errors.ts';
+import { jsonTextDepth } from '../../core/model/depth.ts';
+import { LIMITS } from '../../core/model/resources.ts';
 import { dnsLabelErrors, isLabelValue, isQualifiedName, objectNameErrors } from '../../core/model/names.ts';
 import type { StreamId, StreamRequest } from '../../core/model/stream.ts';
 
@@ -34,6 +36,17 @@ const FIELDS: Record<StreamRequest['type'], Record<string, 'required' | 'optiona
 
 /** Parses one text message. */
 export function parseStreamRequest(text: string): ParsedRequest {
+  // Bounded like request bodies: deeper values would exhaust the stack of what walks them later.
+  const depth = jsonTextDepth(text, LIMITS.maxJsonDepth + 1);
+  if (depth > LIMITS.maxJsonDepth)
+    return {
+      kind: 'invalid',
+      id: null,
+      error: new SyncflowError(
+        'BadRequest',
+        `the message nests more than ${LIMITS.maxJsonDepth} levels deep, the limit: send flatter JSON`,
+      ),
+    };
   let value: unknown;
   try {
     value = JSON.parse(text);
