@@ -1,8 +1,9 @@
 /**
- * Executions of a namespace, newest first, filtered by workflow, phase, label and age (all in the
- * URL), a page of 50 at a time, kept current by a Kubernetes watch from the list's resourceVersion.
+ * Executions of a namespace, filtered by workflow, phase, label and age (all in the URL), read 50 at
+ * a time as the table is scrolled (`limit` and `continue`: a long history is never read whole), kept
+ * current by a Kubernetes watch from the first page's resourceVersion.
  */
-import { useEffect, useState, type FormEvent } from 'react';
+import { useEffect, useRef, useState, type FormEvent } from 'react';
 import { useClient } from '../App.tsx';
 import { paths } from '../api/client.ts';
 import type { Execution, List } from '../api/types.ts';
@@ -24,7 +25,6 @@ export function ExecutionsPage({ ns, query }: { ns: string; query: URLSearchPara
   const phase = query.get('phase') ?? '';
   const label = query.get('label') ?? '';
   const age = query.get('age') ?? '';
-  const token = query.get('continue') ?? '';
   const fieldSelector = [workflow && `spec.workflowRef.name=${workflow}`, phase && `status.phase=${phase}`]
     .filter(Boolean)
     .join(',');
@@ -33,21 +33,48 @@ export function ExecutionsPage({ ns, query }: { ns: string; query: URLSearchPara
     ...(label ? { labelSelector: label } : {}),
   };
   const listed = useResource(
-    (signal) =>
-      client.get<List<Execution>>(
-        paths.executions(ns),
-        { ...selectors, limit: PAGE, continue: token || undefined },
-        signal,
-      ),
-    JSON.stringify([ns, selectors, token]),
+    (signal) => client.get<List<Execution>>(paths.executions(ns), { ...selectors, limit: PAGE }, signal),
+    JSON.stringify([ns, selectors]),
   );
   const [rows, setRows] = useState<Execution[]>([]);
   const [liveState, setLiveState] = useState<'off' | 'live' | 'broken'>('off');
+  const [next, setNext] = useState<string | undefined>();
+  const [more, setMore] = useState<'idle' | 'loading' | Error>('idle');
   const page = listed.state === 'ready' ? listed.data : undefined;
+  /** Reads the next 50 rows (when the end of the table scrolls into view, or on the button). */
+  const loadMore = async () => {
+    if (!next || more === 'loading') return;
+    setMore('loading');
+    try {
+      const list = await client.get<List<Execution>>(paths.executions(ns), {
+        ...selectors,
+        limit: PAGE,
+        continue: next,
+      });
+      setRows((current) => {
+        const known = new Set(current.map((r) => r.metadata.name));
+        return [...current, ...list.items.filter((r) => !known.has(r.metadata.name))];
+      });
+      setNext(list.metadata.continue || undefined);
+      setMore('idle');
+    } catch (error) {
+      setMore(error as Error);
+    }
+  };
+  const end = useRef<HTMLDivElement>(null);
+  useEffect(() => {
+    if (!end.current || !next) return;
+    const observer = new IntersectionObserver((entries) => {
+      if (entries.some((e) => e.isIntersecting)) void loadMore();
+    });
+    observer.observe(end.current);
+    return () => observer.disconnect();
+  });
   useEffect(() => {
     if (!page) return;
     setRows(page.items);
-    // Only the first page takes new executions; every page updates the rows it shows.
+    setNext(page.metadata.continue || undefined);
+    setMore('idle');
     const stop = client.watch<Execution>(
       paths.executions(ns),
       { ...selectors, resourceVersion: page.metadata.resourceVersion },
@@ -59,7 +86,6 @@ export function ExecutionsPage({ ns, query }: { ns: string; query: URLSearchPara
           const rest = current.filter((r) => r.metadata.name !== name);
           if (event.type === 'DELETED') return rest;
           const known = current.some((r) => r.metadata.name === name);
-          if (!known && token) return current;
           return known
             ? current.map((r) => (r.metadata.name === name ? event.object : r))
             : [event.object, ...current];
@@ -125,7 +151,7 @@ export function ExecutionsPage({ ns, query }: { ns: string; query: URLSearchPara
         </span>
       </form>
       <Show loaded={listed} what={`the executions of ${ns}`}>
-        {(list) => (
+        {() => (
           <>
             {shown.length === 0 ? (
               <Empty>No executions match. Run a workflow from its page, or with kubectl create.</Empty>
@@ -171,27 +197,17 @@ export function ExecutionsPage({ ns, query }: { ns: string; query: URLSearchPara
                 </table>
               </div>
             )}
-            <nav className="pager" aria-label="Pages">
-              {token ? (
-                <button type="button" onClick={() => history.back()}>
-                  Previous page
+            <div ref={end} className="pager" role="status" aria-live="polite">
+              {`${shown.length} shown`}
+              {typeof more === 'object' ? `; reading more failed: ${more.message}` : ''}
+              {next ? (
+                <button type="button" onClick={() => void loadMore()} disabled={more === 'loading'}>
+                  {more === 'loading' ? 'Loading more…' : 'Load more'}
                 </button>
-              ) : null}
-              {list.metadata.continue ? (
-                <a
-                  className="button"
-                  href={href(`/ns/${ns}/executions`, {
-                    workflow,
-                    phase,
-                    label,
-                    age,
-                    continue: list.metadata.continue,
-                  })}
-                >
-                  Next page
-                </a>
-              ) : null}
-            </nav>
+              ) : (
+                '; that is all'
+              )}
+            </div>
           </>
         )}
       </Show>
