@@ -24,6 +24,7 @@
  *   npx tsx bench/api/gateway.ts --ablation [--variants a,b] [--repeat N] [--requests N]
  */
 import { execFileSync, fork, type ChildProcess } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -84,7 +85,10 @@ function imageNode(): string {
 const compiled = args.includes('--tsx') ? undefined : buildServer();
 
 function buildServer(): string {
-  const out = join(repoRoot, '.cache', 'bench-build');
+  // One directory per run: two runs at once (the test command's gate and a benchmark) must not
+  // rebuild each other's server under them.
+  const out = join(repoRoot, '.cache', `bench-build-${process.pid}`);
+  process.on('exit', () => rmSync(out, { recursive: true, force: true }));
   execFileSync('bash', [join(repoRoot, 'hack', 'build.sh'), out, 'tsconfig.bench.json'], {
     cwd: repoRoot,
     stdio: ['ignore', 'ignore', 'inherit'],
