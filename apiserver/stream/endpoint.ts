@@ -153,7 +153,15 @@ export class StreamEndpoint {
         ws.close(STREAM_CLOSE.unsupportedData, 'binary messages are not supported: send JSON text');
         return;
       }
-      if (!session.receive(String(data)))
+      let understood: boolean;
+      try {
+        understood = session.receive(String(data));
+      } catch {
+        // A defect, not the client's fault: this connection ends, the server goes on.
+        ws.close(STREAM_CLOSE.internalError, 'the server failed to handle a message');
+        return;
+      }
+      if (!understood)
         ws.close(STREAM_CLOSE.invalidPayload, 'a message was not JSON: send one JSON object per message');
     });
     this.sessions.set(ws, session);

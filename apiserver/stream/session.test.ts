@@ -308,6 +308,38 @@ describe('StreamSession (one connection’s requests)', () => {
     expect(inFlight).to.equal(0);
   });
 
+  it('drops a message it cannot serialize without disturbing the execution that published it', async () => {
+    const { socket, executions, send } = session();
+    send({ type: 'subscribe', id: 's', namespace: 'shop' });
+    await settle();
+    const request = {
+      namespace: 'shop',
+      name: undefined,
+      generateName: 'w-',
+      labels: {},
+      annotations: {},
+      workflowName: 'w',
+      input: {},
+    };
+    const publisher = new ExecutionPublisher(
+      { uid: 'u', name: 'w-1', request, user: 'bob', revision: 'r' },
+      executions.bus,
+    );
+    const time = new Date().toISOString();
+    expect(() =>
+      publisher.event({
+        type: 'TaskFinished',
+        seq: 1,
+        time,
+        task: 'a',
+        phase: 'Succeeded',
+        output: { n: 1n },
+      }),
+    ).not.to.throw();
+    publisher.event({ type: 'TaskFinished', seq: 2, time, task: 'b', phase: 'Succeeded' });
+    expect(socket.of('s').map((m) => m.type)).to.deep.equal(['subscribed', 'TaskFinished']);
+  });
+
   it('answers execute {debug} with a 503 Status when the server has no debug runs', async () => {
     const { socket, send } = session();
     send({ type: 'execute', id: 'd', namespace: 'shop', workflow: 'wf', debug: { breakpoints: ['*'] } });

@@ -337,8 +337,15 @@ export class StreamSession {
     this.subscriptions--;
   }
 
+  /** Called on the execution's path (the bus, the run's `follow`): only enqueues, never throws. */
   private forward(id: StreamId, message: LiveMessage, options: { essential?: boolean } = {}): void {
-    this.outbox.push(id, JSON.stringify(wireMessage(id, message)), options);
+    let text: string;
+    try {
+      text = JSON.stringify(wireMessage(id, message));
+    } catch {
+      return;
+    }
+    this.outbox.push(id, text, options);
   }
 
   private answer(message: StreamMessage & { id: StreamId | null }): void {
