@@ -33,7 +33,14 @@ export async function servedThroughAggregator(controlPlane: ControlPlane): Promi
 /** The arguments the e2e server runs with (the Deployment uses the same flags, see manifests/). */
 export function serverArgs(
   controlPlane: ControlPlane,
-  options: { demoAddress: string; dataDir: string; databaseUrl?: string; port?: number },
+  options: {
+    demoAddress: string;
+    dataDir: string;
+    databaseUrl?: string;
+    port?: number;
+    /** Further flags, after the defaults (a later flag wins: `--leader-elect=true`). */
+    extraArgs?: readonly string[];
+  },
 ): string[] {
   const s = controlPlane.settings;
   if (!s.serverPort || !s.tlsCertFile || !s.tlsKeyFile || !s.serverKubeconfig) {
@@ -55,13 +62,23 @@ export function serverArgs(
     '--shutdown-grace=5s',
     // Reviews only from kube-apiserver's webhook client certificate (hack/cp-up.sh's AdmissionConfiguration).
     ...(s.admissionClientCaFile ? [`--admission-client-ca=${s.admissionClientCaFile}`] : []),
+    ...(options.extraArgs ?? []),
   ];
+}
+
+/** What to do while a server is stopped, before it starts again (see `restart`). */
+export interface RestartOptions {
+  whileStopped?: () => Promise<void>;
+  /** SIGTERM (graceful, the default) or SIGKILL (a crash: nothing flushed, nothing released). */
+  signal?: 'SIGTERM' | 'SIGKILL';
 }
 
 /** A running syncflow server process and its demo upstream. */
 export class SyncflowServer {
   private process: ChildProcess | undefined;
   private output = '';
+  /** How the last stopped process ended: its exit code, or the signal that ended it. */
+  lastExit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
 
   private constructor(
     readonly controlPlane: ControlPlane,
@@ -70,12 +87,13 @@ export class SyncflowServer {
     readonly demoAddress: string,
     /** The PostgreSQL the server (and its replicas) use; the embedded database when absent. */
     readonly databaseUrl?: string,
+    private readonly extraArgs: readonly string[] = [],
   ) {}
 
   /** Starts the demo upstream and the server; resolves when the APIService is Available. */
   static async start(
     controlPlane: ControlPlane,
-    options: { demoAddress?: string; databaseUrl?: string } = {},
+    options: { demoAddress?: string; databaseUrl?: string; extraArgs?: readonly string[] } = {},
   ): Promise<SyncflowServer> {
     // A loopback address of its own (Linux routes all of 127/8), so parallel runs never share port 8080.
     const demoAddress =
@@ -83,7 +101,14 @@ export class SyncflowServer {
       `127.${100 + (process.pid % 100)}.${Math.floor(Math.random() * 250) + 1}.${Math.floor(Math.random() * 250) + 1}`;
     const upstream = await startDemoUpstream({ host: demoAddress, port: 8080 });
     const dataDir = await mkdtemp(join(tmpdir(), 'syncflow-e2e-db-'));
-    const server = new SyncflowServer(controlPlane, upstream, dataDir, demoAddress, options.databaseUrl);
+    const server = new SyncflowServer(
+      controlPlane,
+      upstream,
+      dataDir,
+      demoAddress,
+      options.databaseUrl,
+      options.extraArgs,
+    );
     await server.startProcess();
     return server;
   }
@@ -93,9 +118,18 @@ export class SyncflowServer {
     return this.output;
   }
 
-  /** Stops the server (SIGTERM, graceful) and starts it again on the same database. */
-  async restart(): Promise<void> {
-    await this.stopProcess();
+  /** The port the APIService routes to. */
+  get port(): number {
+    return this.controlPlane.settings.serverPort as number;
+  }
+
+  /**
+   * Stops the server (SIGTERM, graceful) and starts it again on the same database and port;
+   * `whileStopped` runs once the process has exited.
+   */
+  async restart(options: RestartOptions = {}): Promise<void> {
+    await this.stopProcess(options.signal);
+    await options.whileStopped?.();
     await this.startProcess();
   }
 
@@ -111,7 +145,7 @@ export class SyncflowServer {
    * one with `databaseUrl`) and control plane. Only this one is the APIService's endpoint: reach the
    * replica directly on its port (`https://127.0.0.1:<port>`, same serving certificate).
    */
-  async startReplica(): Promise<SyncflowReplica> {
+  async startReplica(options: { extraArgs?: readonly string[] } = {}): Promise<SyncflowReplica> {
     if (!this.databaseUrl)
       throw new Error('a replica shares a PostgreSQL: start the server with databaseUrl');
     const port = await freePort();
@@ -120,13 +154,9 @@ export class SyncflowServer {
       dataDir: this.dataDir,
       databaseUrl: this.databaseUrl,
       port,
+      ...(options.extraArgs ? { extraArgs: options.extraArgs } : {}),
     });
-    const replica = new SyncflowReplica(
-      port,
-      spawn(process.execPath, [join(repoRoot, 'bin/syncflow.js'), ...args], {
-        stdio: ['ignore', 'pipe', 'pipe'],
-      }),
-    );
+    const replica = new SyncflowReplica(port, spawnServer(args), args);
     await replica.ready();
     return replica;
   }
@@ -140,6 +170,7 @@ export class SyncflowServer {
           demoAddress: this.demoAddress,
           dataDir: this.dataDir,
           ...(this.databaseUrl ? { databaseUrl: this.databaseUrl } : {}),
+          extraArgs: this.extraArgs,
         }),
       ],
       {
@@ -176,11 +207,16 @@ export class SyncflowServer {
     );
   }
 
-  private async stopProcess(): Promise<void> {
+  private async stopProcess(signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM'): Promise<void> {
     const child = this.process;
     if (!child || child.exitCode !== null) return;
-    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    child.kill('SIGTERM');
+    const exited = new Promise<void>((resolve) =>
+      child.once('exit', (code, exitSignal) => {
+        this.lastExit = { code, signal: exitSignal };
+        resolve();
+      }),
+    );
+    child.kill(signal);
     const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
     await exited;
     clearTimeout(timer);
@@ -190,16 +226,42 @@ export class SyncflowServer {
 /** A second server process (see {@link SyncflowServer.startReplica}). */
 export class SyncflowReplica {
   private output = '';
+  /** How the last stopped process ended: its exit code, or the signal that ended it. */
+  lastExit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+  private child: ChildProcess;
+  /** Where this process's output starts in {@link logs} (earlier processes' output comes before). */
+  private logOffset = 0;
 
   constructor(
     readonly port: number,
-    private readonly child: ChildProcess,
+    child: ChildProcess,
+    /** The server arguments, to start it again (`restart`). */
+    private readonly args: readonly string[] = [],
   ) {
+    this.child = child;
+    this.attach(child);
+  }
+
+  private attach(child: ChildProcess): void {
     child.stdout?.setEncoding('utf8').on('data', (chunk: string) => (this.output += chunk));
     child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (this.output += chunk));
     const kill = () => child.kill('SIGKILL');
     process.once('exit', kill);
     child.once('exit', () => process.off('exit', kill));
+  }
+
+  /**
+   * Stops the replica (SIGTERM, graceful) and starts it again with the same arguments on the same
+   * port; `whileStopped` runs once the process has exited. Resolves when it is ready again.
+   */
+  async restart(options: RestartOptions = {}): Promise<void> {
+    if (this.args.length === 0) throw new Error('this replica was not started with its arguments');
+    await this.stop(options.signal);
+    await options.whileStopped?.();
+    this.logOffset = this.output.length;
+    this.child = spawnServer(this.args);
+    this.attach(this.child);
+    await this.ready();
   }
 
   /** Everything the replica printed (JSON log lines). */
@@ -213,22 +275,34 @@ export class SyncflowReplica {
     while (Date.now() < deadline) {
       if (this.child.exitCode !== null)
         throw new Error(`syncflow replica exited with ${this.child.exitCode}:\n${this.output.slice(-4000)}`);
-      if (this.output.includes('definitions listed') && this.output.includes('syncflow server listening'))
-        return;
+      const output = this.output.slice(this.logOffset);
+      if (output.includes('definitions listed') && output.includes('syncflow server listening')) return;
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
     throw new Error(`the replica did not become ready within 120 s:\n${this.output.slice(-4000)}`);
   }
 
-  /** Stops the replica (SIGTERM, graceful). */
-  async stop(): Promise<void> {
+  /** Stops the replica (SIGTERM, graceful; or SIGKILL). */
+  async stop(signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM'): Promise<void> {
     if (this.child.exitCode !== null) return;
-    const exited = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
-    this.child.kill('SIGTERM');
+    const exited = new Promise<void>((resolve) =>
+      this.child.once('exit', (code, exitSignal) => {
+        this.lastExit = { code, signal: exitSignal };
+        resolve();
+      }),
+    );
+    this.child.kill(signal);
     const timer = setTimeout(() => this.child.kill('SIGKILL'), 15_000);
     await exited;
     clearTimeout(timer);
   }
+}
+
+/** Spawns `syncflow <args>` with its output piped. */
+function spawnServer(args: readonly string[]): ChildProcess {
+  return spawn(process.execPath, [join(repoRoot, 'bin/syncflow.js'), ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
 }
 
 /** A free loopback port. */
