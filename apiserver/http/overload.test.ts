@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import sinon from 'sinon';
 import { EventLoopDelay, NO_DELAY, WorkLimiter, type LoadSignal } from './overload.ts';
 
 /** A load signal the test sets. */
@@ -54,18 +55,23 @@ describe('EventLoopDelay', () => {
     }
   });
 
-  it('remembers a late tick after the block and forgets it over the following ticks', async () => {
+  it('remembers a late tick after the block and forgets it over the following ticks', () => {
+    // A fake clock: a blocked event loop is time that passes with the sampler's timer firing once,
+    // late (clock.jump), whatever the machine's load.
+    const clock = sinon.useFakeTimers({ toFake: ['setInterval', 'clearInterval', 'performance'] });
     const delay = new EventLoopDelay();
     try {
-      const until = performance.now() + 150;
-      while (performance.now() < until);
-      await new Promise((resolve) => setTimeout(resolve, 0));
+      clock.jump(150);
       const right = delay.delayMs();
-      expect(right).to.be.at.least(50);
-      await new Promise((resolve) => setTimeout(resolve, 400));
-      expect(delay.delayMs()).to.be.below(right);
+      expect(right).to.be.at.least(100);
+      clock.tick(100);
+      const later = delay.delayMs();
+      expect(later).to.be.below(right);
+      clock.tick(300);
+      expect(delay.delayMs()).to.be.below(later).and.below(1);
     } finally {
       delay.stop();
+      clock.restore();
     }
   });
 });
