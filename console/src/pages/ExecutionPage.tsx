@@ -13,7 +13,7 @@ import { ExecutionTimeline } from '../components/ExecutionTimeline.tsx';
 import { ago, duration, shortRevision } from '../format.ts';
 import { workflowGraph, type GraphEdge, type GraphTask } from '../graph/model.ts';
 import { WorkflowGraph, type TaskOverlay } from '../graph/WorkflowGraph.tsx';
-import { href } from '../router.ts';
+import { href, navigate } from '../router.ts';
 import { objectYaml } from './WorkflowPage.tsx';
 import { phaseAt, recordedSpan, useReplayClock } from '../components/replay.ts';
 
@@ -42,7 +42,15 @@ export default function ExecutionPage({
     return { execution, graph };
   }, `${ns}/${name}`);
   const [live, setLive] = useState<Execution | undefined>();
-  const [selected, setSelected] = useState<string | undefined>(query.get('task') ?? undefined);
+  const selected = query.get('task') ?? undefined;
+  // The chosen task is part of the address, so a link can point at it.
+  const setSelected = (task: string | undefined) => {
+    if (task === selected) return;
+    const next = new URLSearchParams(query);
+    if (task) next.set('task', task);
+    else next.delete('task');
+    navigate(href(`/ns/${ns}/executions/${name}`, Object.fromEntries(next)), true);
+  };
   const tab = query.get('tab') === 'yaml' ? 'yaml' : 'overview';
   // Recorded runs take milliseconds: replay stretches them 1, 10 or 100 times to be watched.
   const [speed, setSpeed] = useState(Number(query.get('slow')) || 10);
