@@ -1,4 +1,7 @@
+import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { AddressInfo } from 'node:net';
 import { expect } from 'chai';
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
@@ -242,5 +245,41 @@ describe('OpenTelemetry execution tracer (adapters/tracing)', () => {
       expect(body).to.contain('syncflow-otlp');
       expect(body).not.to.contain(SECRET);
     });
+  });
+});
+
+describe('tracing is loaded only when on', () => {
+  /** Modules a file loads when it is imported: static imports and re-exports, not `import type` or `import()`. */
+  function staticImports(file: string): string[] {
+    const text = readFileSync(file, 'utf8');
+    const out: string[] = [];
+    for (const m of text.matchAll(
+      /^(?:import|export)(?!\s+type\s)[^;'"]*?from\s+'([^']+)'|^import\s+'([^']+)'/gm,
+    ))
+      out.push((m[1] ?? m[2]) as string);
+    return out;
+  }
+
+  it('the server reaches neither adapters/tracing nor an @opentelemetry package through static imports', () => {
+    const root = fileURLToPath(new URL('..', import.meta.url));
+    const seen = new Set<string>();
+    const packages = new Set<string>();
+    const queue = [join(root, 'cli/server.ts'), join(root, 'apiserver/server.ts')];
+    while (queue.length) {
+      const file = queue.pop() as string;
+      if (seen.has(file)) continue;
+      seen.add(file);
+      for (const spec of staticImports(file)) {
+        if (spec.startsWith('.')) queue.push(resolve(dirname(file), spec));
+        else packages.add(spec);
+      }
+    }
+    // The walk is real: it reaches the engine and the HTTP client.
+    expect([...seen].map((f) => relative(root, f))).to.include.members([
+      'core/engine/executor.ts',
+      'adapters/http-client.ts',
+    ]);
+    expect([...seen].map((f) => relative(root, f))).not.to.include('adapters/tracing.ts');
+    expect([...packages].filter((p) => p.startsWith('@opentelemetry/'))).to.deep.equal([]);
   });
 });
