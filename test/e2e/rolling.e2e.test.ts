@@ -187,8 +187,9 @@ interface LoadReport {
   /** Attempts retried on another route after a connection error or a 503. */
   retries: number;
   retriesByReason: Record<string, number>;
-  /** 429 answers (load shed), retried after Retry-After. */
+  /** 429 answers (load shed), retried after Retry-After, by route. */
   shed: number;
+  shedByRoute: Record<string, number>;
   failed: Accepted[];
   errors: string[];
   durationMs: number;
@@ -207,7 +208,7 @@ class LoadGenerator {
   private readonly latencies: number[] = [];
   private readonly retryReasons = new Map<string, number>();
   private retries = 0;
-  private shed = 0;
+  private readonly shedByRoute = new Map<string, number>();
   private readonly errors: string[] = [];
   private stopping = false;
   private readonly started = Date.now();
@@ -248,7 +249,7 @@ class LoadGenerator {
           break;
         }
         if (outcome.kind === 'shed') {
-          this.shed++;
+          this.shedByRoute.set(route.name, (this.shedByRoute.get(route.name) ?? 0) + 1);
           await sleep(outcome.retryAfterMs);
           continue;
         }
@@ -275,7 +276,8 @@ class LoadGenerator {
       byRoute,
       retries: this.retries,
       retriesByReason: Object.fromEntries(this.retryReasons),
-      shed: this.shed,
+      shed: [...this.shedByRoute.values()].reduce((a, b) => a + b, 0),
+      shedByRoute: Object.fromEntries(this.shedByRoute),
       failed: this.accepted.filter((a) => a.phase !== 'Succeeded'),
       errors: this.errors,
       durationMs,
