@@ -166,6 +166,8 @@ export class SecureListener {
     // A connection goes idle when its answer is written; ending it then (not at the keep-alive
     // timeout) moves its caller on at once. Node closes idle connections only when close() starts.
     const sweep = setInterval(() => this.closeIdleConnections(), DRAIN_SWEEP_MS);
+    // Never what keeps a process alive: the connections are.
+    sweep.unref();
     return Promise.all(
       this.servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))),
     ).then(() => clearInterval(sweep));
