@@ -84,6 +84,41 @@ interface Pending {
   sequence: number;
 }
 
+/**
+ * A place in the queue: an object with two methods instead of three closures per execution (the
+ * writer is on every execution's path).
+ */
+class Reservation implements WriteReservation {
+  private used = false;
+
+  constructor(private readonly writer: ExecutionWriter) {}
+
+  record(execution: WorkflowExecution): void {
+    let record: ExecutionRecord;
+    try {
+      checkRecordable(execution);
+      // Serialised now: what cannot be serialised fails here, on the caller's path, not in a batch.
+      record = executionRecord(execution);
+    } catch (error) {
+      this.use();
+      throw error;
+    }
+    this.use();
+    this.writer.enqueueRecorded(record);
+  }
+
+  release(): void {
+    this.use();
+  }
+
+  private use(): void {
+    if (this.used)
+      throw new SyncflowError('InternalError', 'this write reservation was already used or released');
+    this.used = true;
+    this.writer.unreserve();
+  }
+}
+
 /** Queues executions and writes them in batches through a sink. */
 export class ExecutionWriter {
   private readonly sink: ExecutionBatchSink;
@@ -152,29 +187,17 @@ export class ExecutionWriter {
       );
     }
     this.reserved++;
-    let used = false;
-    const use = () => {
-      if (used)
-        throw new SyncflowError('InternalError', 'this write reservation was already used or released');
-      used = true;
-      this.reserved--;
-    };
-    return {
-      record: (execution) => {
-        let record: ExecutionRecord;
-        try {
-          checkRecordable(execution);
-          // Serialised now: what cannot be serialised fails here, on the caller's path, not in a batch.
-          record = executionRecord(execution);
-        } catch (error) {
-          use();
-          throw error;
-        }
-        use();
-        this.enqueue(record);
-      },
-      release: use,
-    };
+    return new Reservation(this);
+  }
+
+  /** Gives back a reserved place (a reservation was used or released). */
+  unreserve(): void {
+    this.reserved--;
+  }
+
+  /** Queues a record whose place was reserved. */
+  enqueueRecorded(record: ExecutionRecord): void {
+    this.enqueue(record);
   }
 
   /** Admits and queues in one step, for callers that record after the fact (throws like `admit`). */
