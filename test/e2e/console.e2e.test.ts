@@ -170,8 +170,13 @@ describe('the web console in Chromium', function () {
       expect((await box('orders')).y).to.be.greaterThan((await box('user')).y);
       expect(await accessibilityViolations(page)).to.deep.equal([]);
       await shot(page, 'workflow-graph');
+      // A node is reached and chosen with the keyboard; its definition is shown.
+      await page.locator('.react-flow__node[data-id="user"]').focus();
+      await page.keyboard.press('Enter');
+      expect(await page.getByRole('region', { name: 'Task user' }).textContent()).to.contain('get-user');
       await page.getByRole('link', { name: 'Schemas' }).click();
       await page.getByRole('table', { name: 'Input schema' }).waitFor();
+      await page.getByRole('table', { name: 'Output of task user (get-user)' }).waitFor();
       await page.getByRole('link', { name: 'YAML' }).click();
       expect(await page.getByLabel('Workflow YAML').textContent()).to.contain('kind: Workflow');
       await page.getByRole('link', { name: 'Revisions' }).click();

@@ -10,6 +10,7 @@ import {
   type Edge,
   type Node,
   type NodeProps,
+  type NodeChange,
   Handle,
   Position,
   MarkerType,
@@ -104,6 +105,20 @@ export function WorkflowGraph({
     return () => cancelAnimationFrame(frame);
   }, [positions]);
 
+  // The nodes are controlled: a click or Enter on a focused node arrives as a `select` change.
+  const [selected, setSelected] = useState<string | undefined>();
+  const onNodesChange = (changes: NodeChange[]) => {
+    for (const change of changes) {
+      if (change.type !== 'select') continue;
+      if (change.selected) {
+        setSelected(change.id);
+        onSelect?.(change.id);
+      } else if (change.id === selected) {
+        setSelected(undefined);
+        onSelect?.(undefined);
+      }
+    }
+  };
   const nodes = useMemo<Node<TaskNodeData>[]>(
     () =>
       tasks.map((task) => ({
@@ -116,8 +131,9 @@ export function WorkflowGraph({
         height: NODE_HEIGHT,
         draggable: false,
         connectable: false,
+        selected: task.id === selected,
       })),
-    [tasks, positions, overlay],
+    [tasks, positions, overlay, selected],
   );
   const flowEdges = useMemo<Edge[]>(
     () =>
@@ -156,7 +172,7 @@ export function WorkflowGraph({
           nodesConnectable={false}
           edgesFocusable={false}
           proOptions={{ hideAttribution: true }}
-          onSelectionChange={({ nodes: selected }) => onSelect?.(selected[0]?.id)}
+          onNodesChange={onNodesChange}
         >
           <Background />
           <Controls showInteractive={false} />

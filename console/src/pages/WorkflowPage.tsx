@@ -161,7 +161,7 @@ export default function WorkflowPage({
         <a href={href(`/ns/${ns}/workflows`)}>Workflows</a> / {name}
       </p>
       <Show loaded={loaded} what={`workflow ${name}`}>
-        {({ workflow, graph }) => {
+        {({ workflow, tasks, graph }) => {
           const ready = workflow.status?.conditions?.find((c) => c.type === 'Ready');
           const step = workflow.spec.tasks.find((t) => t.id === selected);
           return (
@@ -243,6 +243,14 @@ export default function WorkflowPage({
                   ) : (
                     <Empty>No output mapping.</Empty>
                   )}
+                  <h2>What each task returns</h2>
+                  {workflow.spec.tasks.map((step) => (
+                    <SchemaTable
+                      key={step.id}
+                      schema={tasks.find((t) => t.metadata.name === step.taskRef.name)?.spec.outputSchema}
+                      caption={`Output of task ${step.id} (${step.taskRef.name})`}
+                    />
+                  ))}
                 </>
               ) : null}
               {tab === 'revisions' ? <Revisions ns={ns} name={name} query={query} /> : null}
