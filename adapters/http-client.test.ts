@@ -114,6 +114,24 @@ describe('UndiciTaskClient', () => {
     );
   });
 
+  it('sends the path and query the URL parser makes of any spelling, and resolves relative redirects against the full path', async () => {
+    a.route('GET /dir/start', (_req, res) => res.writeHead(307, { location: 'next?k=1' }).end());
+    for (const [sent, seen] of [
+      ['/p/./q/../r?x=1#frag', '/p/r?x=1'],
+      ['/a b/"c"', '/a%20b/%22c%22'],
+      ["/x'y?q='z'", "/x'y?q=%27z%27"],
+      ['/%2e%2E/x/%2E', '/x/'],
+      ['/t\tu', '/tu'],
+      ['/t\\u', '/t/u'],
+      ['/plain/seg-1_~.!$&()*+,;=:@%41?a=b&c=%zz', '/plain/seg-1_~.!$&()*+,;=:@%41?a=b&c=%zz'],
+    ] as const) {
+      await client.send(request(`${a.base}${sent}`));
+      expect(a.requests.at(-1)?.url, sent).to.equal(seen);
+    }
+    await client.send(request(`${a.base.toUpperCase()}/dir/start`));
+    expect(a.requests.slice(-2).map((r) => r.url)).to.deep.equal(['/dir/start', '/dir/next?k=1']);
+  });
+
   it('re-checks every redirect hop against the policy', async () => {
     a.route('GET /out', (_req, res) =>
       res.writeHead(307, { location: 'http://169.254.169.254/latest' }).end(),

@@ -40,6 +40,8 @@ const EMPTY = Buffer.alloc(0);
 export class UndiciTaskClient implements TaskHttpClient {
   private readonly agent: UndiciAgent;
   private readonly policy: EgressPolicy;
+  /** Parsed `scheme://host:port` prefixes of request URLs. */
+  private readonly prefixes = new Map<string, URL>();
 
   constructor(options: UndiciTaskClientOptions) {
     this.policy = options.policy;
@@ -54,7 +56,10 @@ export class UndiciTaskClient implements TaskHttpClient {
   }
 
   async send(request: TaskRequest): Promise<TaskResponse> {
-    let url = parseUrl(request.url);
+    const target = this.target(request.url);
+    // `url` has the request's scheme, host and port; the full URL is parsed again only to resolve a redirect.
+    let url = target.url;
+    let path = target.path;
     let method: string = request.method;
     let body = request.body;
     let headers = request.headers;
@@ -66,7 +71,7 @@ export class UndiciTaskClient implements TaskHttpClient {
       try {
         response = await this.agent.request({
           origin: url.origin,
-          path: url.pathname + url.search,
+          path,
           method,
           headers,
           body,
@@ -85,7 +90,7 @@ export class UndiciTaskClient implements TaskHttpClient {
             `upstream answered ${response.statusCode} redirecting to ${location}; redirects are not followed`,
           );
         }
-        const next = parseUrl(location, url);
+        const next = parseUrl(location, hop === 0 && target.prefixOnly ? parseUrl(request.url) : url);
         if (
           response.statusCode === 303 ||
           ((response.statusCode === 301 || response.statusCode === 302) && method === 'POST')
@@ -109,6 +114,7 @@ export class UndiciTaskClient implements TaskHttpClient {
           );
         }
         url = next;
+        path = next.pathname + next.search;
         continue;
       }
       return {
@@ -122,7 +128,50 @@ export class UndiciTaskClient implements TaskHttpClient {
   async close(): Promise<void> {
     await this.agent.close();
   }
+
+  /**
+   * Where a request goes. A URL whose path and query the WHATWG parser would leave exactly as they
+   * are (the usual case: templates percent-encode what they substitute) is not parsed per request:
+   * its scheme, host and port part is parsed once and kept. Anything else is parsed in full.
+   */
+  private target(text: string): { url: URL; path: string; prefixOnly: boolean } {
+    const authority = text.indexOf('://');
+    const slash = authority < 0 ? -1 : text.indexOf('/', authority + 3);
+    if (slash > 0) {
+      const path = text.slice(slash);
+      if (CANONICAL_PATH.test(path) && !DOT_SEGMENT.test(path)) {
+        const prefix = text.slice(0, slash);
+        let url = this.prefixes.get(prefix);
+        if (url === undefined) {
+          url = URL.canParse(prefix) ? new URL(prefix) : undefined;
+          // A prefix the parser reads differently without its path (`http:///host/`, a `?`, `#` or
+          // a backslash inside it) is not reused: the whole URL is parsed, as before.
+          if (!url || url.pathname !== '/' || url.search || url.hash) return fullTarget(text);
+          if (this.prefixes.size >= PREFIX_CACHE_LIMIT) this.prefixes.clear();
+          this.prefixes.set(prefix, url);
+        }
+        return { url, path, prefixOnly: true };
+      }
+    }
+    return fullTarget(text);
+  }
 }
+
+function fullTarget(text: string): { url: URL; path: string; prefixOnly: boolean } {
+  const url = parseUrl(text);
+  return { url, path: url.pathname + url.search, prefixOnly: false };
+}
+
+/**
+ * Paths and queries the WHATWG URL parser serialises unchanged for http(s): a leading `/`, then only
+ * characters outside its path and special-query percent-encode sets (no space, quotes, `<>`,
+ * backquote, braces, backslash, control or non-ASCII characters), and no fragment.
+ */
+const CANONICAL_PATH = /^\/[A-Za-z0-9\-._~!$&()*+,;=:@%/?]*$/;
+/** A `.` or `..` path segment in any spelling (the parser removes them). */
+const DOT_SEGMENT = /\/(?:\.|%2e){1,2}(?:[/?]|$)/i;
+/** Distinct scheme-host-port prefixes kept at most (tasks name few origins; a host template may name more). */
+const PREFIX_CACHE_LIMIT = 1_000;
 
 function parseUrl(text: string, base?: URL): URL {
   try {
