@@ -158,6 +158,36 @@ describe('UndiciTaskClient', () => {
     expect(error.code).to.equal('ConnectError');
   });
 
+  it('caps a body of undeclared length while it streams in, and drops a redirect body whatever its size', async () => {
+    a.route('GET /stream', (_req, res) => {
+      res.writeHead(200);
+      res.write('x'.repeat(600));
+      setTimeout(() => res.end('y'.repeat(600)), 5);
+    });
+    expect((await failure(client.send(request(`${a.base}/stream`)))).code).to.equal('ResponseTooLarge');
+    a.route('GET /moved', (_req, res) => {
+      res.writeHead(302, { location: '/here' });
+      res.end('z'.repeat(300_000));
+    });
+    a.route('GET /here', (_req, res) => res.writeHead(200).end('{"ok":true}'));
+    expect((await client.send(request(`${a.base}/moved`))).body.toString()).to.equal('{"ok":true}');
+  });
+
+  it('rejects with the cancellation reason when cancelled before or after the response starts', async () => {
+    a.route('GET /headers-only', (_req, res) => {
+      res.writeHead(200);
+      res.write('{');
+    });
+    const early = new Cancellation();
+    const before = new SyncflowError('Cancelled', 'before');
+    early.abort(before);
+    expect(await failure(client.send(request(`${a.base}/headers-only`, { signal: early })))).to.equal(before);
+    const late = new Cancellation();
+    const after = new SyncflowError('Cancelled', 'after');
+    setTimeout(() => late.abort(after), 20);
+    expect(await failure(client.send(request(`${a.base}/headers-only`, { signal: late })))).to.equal(after);
+  });
+
   it('rejects with the cancellation reason when cancelled', async () => {
     a.route('GET /slow', () => {});
     const signal = new Cancellation();

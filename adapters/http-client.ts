@@ -1,5 +1,5 @@
 /**
- * The HTTP client tasks call upstreams with: undici `Agent.request` with keep-alive pools per
+ * The HTTP client tasks call upstreams with: undici `Agent.dispatch` with keep-alive pools per
  * origin, every destination checked by the egress policy, sockets pinned to checked addresses,
  * redirects refused or re-checked hop by hop, response bodies capped while they stream in.
  */
@@ -11,16 +11,16 @@ import type { EgressPolicy } from './egress/policy.ts';
 import type { CancelSignal } from '../core/engine/cancellation.ts';
 import type { TaskHttpClient, TaskRequest, TaskResponse } from '../core/engine/task-http.ts';
 
-// undici's Agent and its request API only. The package index also loads fetch, WebSocket, cookies,
+// undici's Agent and its header parser only. The package index also loads fetch, WebSocket, cookies,
 // caches and mocks (112 modules, and through the Headers global Node's own bundled undici): about
-// 80 ms of every `syncflow run` (bench/README.md, CLI). The index adds the request API to
-// Dispatcher.prototype in the same way.
+// 80 ms of every `syncflow run` (bench/README.md, CLI). Responses are received through the dispatch
+// handler interface rather than the request API: no response stream per request, about a fifth of
+// a hand-written undici caller's CPU per call less (bench/README.md, per-execution cost).
 const load = createRequire(import.meta.url);
 const Agent = load('undici/lib/dispatcher/agent.js') as typeof UndiciAgent;
-Object.assign(
-  (load('undici/lib/dispatcher/dispatcher.js') as { prototype: object }).prototype,
-  load('undici/lib/api/index.js'),
-);
+const { parseHeaders } = load('undici/lib/core/util.js') as {
+  parseHeaders(raw: Buffer[]): Record<string, string | string[]>;
+};
 
 /** Options of the undici-based client. */
 export interface UndiciTaskClientOptions {
@@ -67,33 +67,31 @@ export class UndiciTaskClient implements TaskHttpClient {
       const decision = this.policy.checkUrl(url);
       if (!decision.allowed)
         throw new SyncflowError('EgressDenied', `egress to ${url.host} denied: ${decision.reason}`);
-      let response;
+      const limit = Math.min(request.maxResponseBytes, MAX_RESPONSE_BYTES_CEILING);
+      let response: CollectedResponse;
       try {
-        response = await this.agent.request({
+        response = await new ResponseCollector(request.signal, limit, url).dispatch(this.agent, {
           origin: url.origin,
           path,
           method,
           headers,
           body,
-          // undici accepts EventEmitter-shaped signals (`once`/`removeListener`).
-          signal: request.signal as unknown as AbortSignal,
         });
       } catch (error) {
         throw connectFailure(error, request.signal, url);
       }
       const location = response.headers.location;
-      if (REDIRECTS.has(response.statusCode) && typeof location === 'string') {
-        await response.body.dump().catch(() => undefined);
+      if (REDIRECTS.has(response.status) && typeof location === 'string') {
         if (hop >= this.policy.maxRedirects) {
           throw new SyncflowError(
             'RedirectRefused',
-            `upstream answered ${response.statusCode} redirecting to ${location}; redirects are not followed`,
+            `upstream answered ${response.status} redirecting to ${location}; redirects are not followed`,
           );
         }
         const next = parseUrl(location, hop === 0 && target.prefixOnly ? parseUrl(request.url) : url);
         if (
-          response.statusCode === 303 ||
-          ((response.statusCode === 301 || response.statusCode === 302) && method === 'POST')
+          response.status === 303 ||
+          ((response.status === 301 || response.status === 302) && method === 'POST')
         ) {
           method = 'GET';
           body = undefined;
@@ -103,7 +101,7 @@ export class UndiciTaskClient implements TaskHttpClient {
           if (body !== undefined && request.secretBody) {
             throw new SyncflowError(
               'RedirectRefused',
-              `upstream answered ${response.statusCode} redirecting to another origin (${next.host}); the request body carries a secret and is not sent there`,
+              `upstream answered ${response.status} redirecting to another origin (${next.host}); the request body carries a secret and is not sent there`,
             );
           }
           const secret = request.secretHeaders;
@@ -117,11 +115,7 @@ export class UndiciTaskClient implements TaskHttpClient {
         path = next.pathname + next.search;
         continue;
       }
-      return {
-        status: response.statusCode,
-        headers: response.headers,
-        body: await readBody(response.body, response.headers['content-length'], request, url),
-      };
+      return response;
     }
   }
 
@@ -181,53 +175,122 @@ function parseUrl(text: string, base?: URL): URL {
   }
 }
 
-type BodyStream = AsyncIterable<Buffer> & {
-  destroy(error?: Error): unknown;
-  on(event: 'error', listener: () => void): unknown;
-  bytes(): Promise<Uint8Array>;
-};
+/** A response as `send` returns it. */
+type CollectedResponse = TaskResponse;
 
-async function readBody(
-  stream: BodyStream,
-  contentLength: string | string[] | undefined,
-  request: TaskRequest,
-  url: URL,
-): Promise<Buffer> {
-  const limit = Math.min(request.maxResponseBytes, MAX_RESPONSE_BYTES_CEILING);
-  const declared = typeof contentLength === 'string' ? Number(contentLength) : NaN;
-  if (declared > limit) {
-    // Nobody reads the stream any more: swallow the abort error that destroying it emits.
-    stream.on('error', () => {});
-    stream.destroy();
-    throw tooLarge(limit, url);
-  }
-  if (declared >= 0) {
-    // HTTP framing stops the body at the declared length, so it can be read in one go.
-    try {
-      const bytes = await stream.bytes();
-      return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    } catch (error) {
-      throw connectFailure(error, request.signal, url);
+/** Bytes of a redirect's body read and dropped before the connection is given up instead. */
+const REDIRECT_BODY_DRAIN_LIMIT = 128 * 1024;
+
+/**
+ * Receives one response through undici's dispatch handler interface: status, headers (parsed as
+ * undici's request API parses them) and the body, capped at `limit` while it streams in, collected
+ * into one Buffer. No response stream is built. The body of a redirect is read and dropped (up to
+ * {@link REDIRECT_BODY_DRAIN_LIMIT}, then the connection is closed), as a dump of the stream did.
+ */
+class ResponseCollector {
+  private status = 0;
+  private headers: TaskResponse['headers'] = {};
+  private readonly chunks: Buffer[] = [];
+  private size = 0;
+  private declared = -1;
+  private discard = false;
+  private abortRequest: ((reason: Error) => void) | undefined;
+  private settled = false;
+  private resolve!: (response: CollectedResponse) => void;
+  private reject!: (error: unknown) => void;
+  private readonly onCancel = (): void => {
+    const reason = this.signal.reason as Error;
+    this.abortRequest?.(reason);
+    this.fail(reason);
+  };
+
+  constructor(
+    private readonly signal: CancelSignal,
+    private readonly limit: number,
+    private readonly url: URL,
+  ) {}
+
+  dispatch(agent: UndiciAgent, options: Parameters<UndiciAgent['dispatch']>[0]): Promise<CollectedResponse> {
+    const done = new Promise<CollectedResponse>((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
+    });
+    if (this.signal.aborted) {
+      this.fail(this.signal.reason);
+      return done;
     }
+    this.signal.once('abort', this.onCancel);
+    agent.dispatch(options, this as unknown as Parameters<UndiciAgent['dispatch']>[1]);
+    return done;
   }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  try {
-    for await (const chunk of stream) {
-      size += chunk.length;
-      if (size > limit) {
-        stream.on('error', () => {});
-        stream.destroy();
-        throw tooLarge(limit, url);
+
+  onConnect(abort: (reason: Error) => void): void {
+    if (this.settled) abort(this.signal.reason as Error);
+    else this.abortRequest = abort;
+  }
+
+  onHeaders(status: number, rawHeaders: Buffer[]): boolean {
+    // 1xx informational responses precede the real one.
+    if (status < 200) return true;
+    this.status = status;
+    this.headers = parseHeaders(rawHeaders) as TaskResponse['headers'];
+    const location = this.headers.location;
+    if (REDIRECTS.has(status) && typeof location === 'string') {
+      this.discard = true;
+      return true;
+    }
+    const length = this.headers['content-length'];
+    this.declared = typeof length === 'string' ? Number(length) : NaN;
+    if (this.declared > this.limit) this.abortWith(tooLarge(this.limit, this.url));
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    this.size += chunk.length;
+    if (this.discard) {
+      if (this.size > REDIRECT_BODY_DRAIN_LIMIT) {
+        // Settled first: the abort reports itself through onError at once.
+        this.succeed(EMPTY);
+        this.abortRequest?.(new Error('redirect body not read further'));
       }
-      chunks.push(chunk);
+      return true;
     }
-  } catch (error) {
-    if (error instanceof SyncflowError) throw error;
-    throw connectFailure(error, request.signal, url);
+    if (this.size > this.limit) {
+      this.abortWith(tooLarge(this.limit, this.url));
+      return false;
+    }
+    this.chunks.push(chunk);
+    return true;
   }
-  if (chunks.length === 0) return EMPTY;
-  return chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size);
+
+  onComplete(): void {
+    const { chunks } = this;
+    if (this.discard || chunks.length === 0) this.succeed(EMPTY);
+    else this.succeed(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, this.size));
+  }
+
+  onError(error: Error): void {
+    this.fail(error);
+  }
+
+  private abortWith(error: SyncflowError): void {
+    this.fail(error);
+    this.abortRequest?.(error);
+  }
+
+  private succeed(body: Buffer): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.signal.removeListener('abort', this.onCancel);
+    this.resolve({ status: this.status, headers: this.headers, body });
+  }
+
+  private fail(error: unknown): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.signal.removeListener('abort', this.onCancel);
+    this.reject(error);
+  }
 }
 
 function tooLarge(limit: number, url: URL): SyncflowError {
