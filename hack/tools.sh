@@ -3,6 +3,7 @@
 # (progress goes to stderr):
 #   hack/tools.sh helm       helm.sh/helm/v3/cmd/helm                    (hack/tools/helm/go.mod)
 #   hack/tools.sh promtool   github.com/prometheus/prometheus/cmd/promtool (hack/tools/promtool/go.mod)
+#   hack/tools.sh jaeger     github.com/jaegertracing/jaeger/cmd/jaeger   (hack/tools/jaeger/go.mod)
 # The wrapper module pins the release; the binary goes to
 #   ${SYNCFLOW_CACHE:-$HOME/.cache/syncflow}/tools/<tool>/<version>/<tool>
 # and a warm cache, whose stamp matches the wrapper module, is reused without invoking the Go
@@ -11,7 +12,7 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-tool="${1:?usage: tools.sh helm|promtool}"
+tool="${1:?usage: tools.sh helm|promtool|jaeger}"
 case "$tool" in
   helm)
     module=helm.sh/helm/v3
@@ -21,8 +22,12 @@ case "$tool" in
     module=github.com/prometheus/prometheus
     package=github.com/prometheus/prometheus/cmd/promtool
     ;;
+  jaeger)
+    module=github.com/jaegertracing/jaeger
+    package=github.com/jaegertracing/jaeger/cmd/jaeger
+    ;;
   *)
-    echo "tools: unknown tool '$tool' (helm or promtool)" >&2
+    echo "tools: unknown tool '$tool' (helm, promtool or jaeger)" >&2
     exit 2
     ;;
 esac
@@ -67,6 +72,10 @@ case "$tool" in
     # Prometheus 3.x is published as module v0.3XX.Y: v0.316.0 is Prometheus 3.16.0.
     [[ "$version" =~ ^v0\.3([0-9]{2})\.([0-9]+)$ ]] || { echo "tools: unexpected Prometheus module version $version" >&2; exit 1; }
     ldflags+=" -X github.com/prometheus/common/version.Version=3.$((10#${BASH_REMATCH[1]})).${BASH_REMATCH[2]}"
+    ;;
+  jaeger)
+    # The version Jaeger's Makefile stamps into its release builds.
+    ldflags+=" -X github.com/jaegertracing/jaeger/internal/version.latestVersion=$version"
     ;;
 esac
 
