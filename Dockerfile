@@ -22,6 +22,10 @@ COPY history/ history/
 COPY controller/ controller/
 COPY kube/ kube/
 COPY adapters/ adapters/
+# The web console (its own npm project; it bundles core/'s validator): console/dist.
+COPY hack/console.sh hack/console.sh
+COPY console/ console/
+RUN bash hack/console.sh && rm -rf console/node_modules
 # tsx is a development dependency (bin/syncflow.js uses it from a checkout): checked gone here.
 RUN bash hack/build.sh dist \
  && npm prune --omit=dev --no-audit --no-fund \
@@ -38,6 +42,7 @@ WORKDIR /app
 COPY --from=build --chown=0:0 /app/package.json /app/package.json
 COPY --from=build --chown=0:0 /app/node_modules /app/node_modules
 COPY --from=build --chown=0:0 /app/dist /app/dist
+COPY --from=build --chown=0:0 /app/console/dist /app/console/dist
 # 65532 = nonroot of the distroless image; the manifests run it with a read-only root filesystem
 # and an emptyDir on /tmp.
 USER 65532:65532

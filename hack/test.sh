@@ -48,12 +48,23 @@ record supply-chain $?
 # bundle for the browser (esbuild fails on any Node built-in they pull in).
 check browser-bundle-core npx esbuild core/validation/validate.ts core/plan/planner.ts core/model/execution.ts --bundle --platform=browser --format=esm --outdir=.cache/browser-bundle --log-level=error
 # The compiled build the image runs (hack/build.sh), smoke-tested by running its CLI on the examples.
+# The web console (console/, its own npm project): packages when its lockfile changed, type checks,
+# the Vite build that syncflow console and /console/ serve; Debian's Chromium for its browser test.
+check console-build bash hack/console.sh
+if ! command -v chromium >/dev/null; then
+  step "chromium for the console's browser test"
+  { apt-get update -qq && apt-get install -y -qq chromium; } >&2 || echo "could not install chromium" >&2
+fi
 check compiled-build bash -c 'out=.cache/build-check && bash hack/build.sh "$out" && test -f "$out/history/migrations/001_initial.sql" && node "$out/cli/bin.js" validate examples'
 
 step "unit suite on $(node --version) with coverage"
 rm -rf coverage
 SYNCFLOW_TEST_SUITE=unit npx c8 --check-coverage=false --reporter=none npm run -s test:unit
 record unit $?
+
+step "console unit suite (data layer, graph model and layout, timeline, replay, diff)"
+SYNCFLOW_TEST_SUITE=console npx mocha 'console/test/*.test.ts'
+record console $?
 
 step "adversarial suite (hostile upstreams, secret encodings, URL injection, names, CEL cost, overload)"
 SYNCFLOW_TEST_SUITE=adversarial npx c8 --clean=false --check-coverage=false --reporter=none npx mocha 'test/adversarial/**/*.test.ts'
