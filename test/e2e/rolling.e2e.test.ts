@@ -465,6 +465,29 @@ describe('two server replicas sharing one PostgreSQL under load: rolling restart
       async () => ((await ready(namespace, WORKFLOW)) === 'True' ? true : undefined),
       60_000,
     );
+    // Ready is the leader's verdict; each replica runs the workflow once its own informers have
+    // every definition (on a loaded machine, seconds later). A dry run asks each without recording.
+    for (const port of [server?.port as number, replica?.port as number]) {
+      const route = direct(port);
+      await until(
+        `${namespace}/${WORKFLOW} to be runnable on the replica at :${port}`,
+        async () => {
+          const { status } = await send(
+            route,
+            'POST',
+            `/apis/execution.syncflow.io/v1alpha1/namespaces/${namespace}/workflowexecutions?dryRun=All`,
+            JSON.stringify({
+              apiVersion: 'execution.syncflow.io/v1alpha1',
+              kind: 'WorkflowExecution',
+              metadata: { generateName: `${WORKFLOW}-` },
+              spec: { workflowRef: { name: WORKFLOW }, input: {} },
+            }),
+          );
+          return status === 201 ? true : undefined;
+        },
+        60_000,
+      );
+    }
     return namespace;
   };
 
