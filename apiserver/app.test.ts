@@ -515,6 +515,9 @@ describe('server application', function () {
         reviewCase: null,
       });
       expect(reply.headers['syncflow-execution']).to.match(/^shop\/loan-quote-[a-z0-9]{5}$/);
+      // Sized, not chunked: headers and body leave in one write.
+      expect(reply.headers['content-length']).to.equal(String(Buffer.byteLength(reply.text)));
+      expect(reply.headers['transfer-encoding']).to.equal(undefined);
     });
 
     it('answers problem+json: 422 for bad input, 404 unknown, 502 task failure, 400 malformed', async () => {
