@@ -219,7 +219,9 @@ describe('OpenTelemetry execution tracer (adapters/tracing)', () => {
             type: req.headers['content-type'],
             body: Buffer.concat(chunks).toString(),
           });
-          res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+          if (req.url?.startsWith('/reject/'))
+            res.writeHead(400, { 'content-type': 'application/json' }).end('{}');
+          else res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
         });
       });
       await new Promise<void>((resolve) => collector.listen(0, '127.0.0.1', resolve));
@@ -244,6 +246,38 @@ describe('OpenTelemetry execution tracer (adapters/tracing)', () => {
       expect(body).to.contain('execute test/user-profile');
       expect(body).to.contain('syncflow-otlp');
       expect(body).not.to.contain(SECRET);
+    });
+
+    it('reports failed exports, at most one per interval with the count left out', async () => {
+      const port = (collector.address() as AddressInfo).port;
+      const problems: Array<{ message: string; suppressed: number }> = [];
+      tracing = startTracing(
+        {
+          endpoint: `http://127.0.0.1:${port}/reject/v1/traces`,
+          serviceName: 's',
+          ratio: 1,
+          parentBased: true,
+        },
+        {
+          onProblem: (message, suppressed) => problems.push({ message, suppressed }),
+          problemIntervalMs: 300,
+        },
+      );
+      const executor = new DagExecutor({ http: new FakeUpstreams(), tracer: tracing.tracer });
+      const failExport = async () => {
+        await executor.execute(compileFixture(PROFILE, 'http://upstream.test'), INPUT, {
+          secrets: { resolve: () => SECRET },
+        });
+        await tracing?.flush();
+      };
+      await failExport();
+      await failExport();
+      expect(problems).to.have.length(1);
+      expect(problems[0]?.message).to.match(/Bad Request/);
+      expect(problems[0]?.suppressed).to.equal(0);
+      await new Promise((resolve) => setTimeout(resolve, 350));
+      await failExport();
+      expect(problems.map((p) => p.suppressed)).to.deep.equal([0, 1]);
     });
   });
 });

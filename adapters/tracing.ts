@@ -10,10 +10,12 @@
  * resolved URL, so no secret or user value can reach a span.
  */
 import {
+  DiagLogLevel,
   ROOT_CONTEXT,
   SpanKind,
   SpanStatusCode,
   TraceFlags,
+  diag,
   isSpanContextValid,
   trace,
   type Context,
@@ -73,11 +75,23 @@ export interface Tracing {
 const ATTR_URL_TEMPLATE = 'url.template';
 const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
 
-/**
- * Starts an OpenTelemetry tracer provider for executions. `exporter` replaces the OTLP exporter
- * (tests); with it spans are exported as they end rather than in batches.
- */
-export function startTracing(config: TracingConfig, options: { exporter?: SpanExporter } = {}): Tracing {
+/** Options of {@link startTracing}. */
+export interface TracingOptions {
+  /** Replaces the OTLP exporter (tests); spans are then exported as they end, not in batches. */
+  exporter?: SpanExporter;
+  /**
+   * Told of the SDK's warnings and errors (a failed export, spans dropped from a full queue): at
+   * most one per `problemIntervalMs` (default a minute), with how many were left out before it.
+   */
+  onProblem?: (message: string, suppressed: number) => void;
+  problemIntervalMs?: number;
+}
+
+/** Starts an OpenTelemetry tracer provider for executions. */
+export function startTracing(config: TracingConfig, options: TracingOptions = {}): Tracing {
+  const problem = options.onProblem
+    ? reportProblems(options.onProblem, options.problemIntervalMs ?? 60_000)
+    : undefined;
   const provider = new TracerProvider({
     resource: resourceFromAttributes({ [ATTR_SERVICE_NAME]: config.serviceName }),
     sampler: samplerOf(config),
@@ -92,9 +106,45 @@ export function startTracing(config: TracingConfig, options: { exporter?: SpanEx
   });
   return {
     tracer: new OtelExecutionTracer(provider.getTracer('syncflow')),
-    flush: () => provider.forceFlush(),
-    shutdown: () => provider.shutdown(),
+    // A failed export is a problem to report, as it is when the batch timer exports.
+    flush: () =>
+      provider.forceFlush().catch((error: unknown) => {
+        if (!problem) throw error;
+        problem(error instanceof Error ? error.message : String(error));
+      }),
+    shutdown: async () => {
+      await provider.shutdown();
+      if (options.onProblem) diag.disable();
+    },
   };
+}
+
+/** Routes the SDK's diagnostics of level warn and above to `report`, throttled (a down collector fails every batch). */
+function reportProblems(
+  report: (message: string, suppressed: number) => void,
+  intervalMs: number,
+): (message: string, ...args: unknown[]) => void {
+  let last = -Infinity;
+  let suppressed = 0;
+  const problem = (message: string, ...args: unknown[]) => {
+    const now = Date.now();
+    if (now - last < intervalMs) {
+      suppressed++;
+      return;
+    }
+    last = now;
+    report(
+      [message, ...args.map((a) => (typeof a === 'string' ? a : JSON.stringify(a)))].join(' '),
+      suppressed,
+    );
+    suppressed = 0;
+  };
+  const ignore = () => {};
+  diag.setLogger(
+    { error: problem, warn: problem, info: ignore, debug: ignore, verbose: ignore },
+    DiagLogLevel.WARN,
+  );
+  return problem;
 }
 
 function samplerOf(config: TracingConfig): Sampler {
