@@ -119,7 +119,11 @@ export async function startServer(
   const http = new UndiciTaskClient({ policy });
   // Loaded only when tracing is on: with it off, neither the OpenTelemetry SDK nor a hook exists.
   const tracing = config.tracing
-    ? (await import('../adapters/tracing.ts')).startTracing(config.tracing)
+    ? (await import('../adapters/tracing.ts')).startTracing(config.tracing, {
+        // A collector that is down fails every batch: one line a minute, with the count.
+        onProblem: (message, suppressed) =>
+          logger.warn({ err: message, suppressed }, 'tracing export problem'),
+      })
     : undefined;
   if (config.tracing)
     logger.info(
