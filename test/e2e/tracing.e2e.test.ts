@@ -124,6 +124,15 @@ exporters:
       server: `https://127.0.0.1:${s.serverPort}`,
       ca: readFileSync(join(dirname(s.tlsCertFile as string), 'syncflow-ca.crt')),
     };
+    // One run first, so the demo-api Secret is cached: otherwise the first user attempt waits for
+    // the Secret's read from kube-apiserver, and recs (0 ms upstream) can be over before it starts.
+    const warm = await transport.send({
+      method: 'POST',
+      path: `/run/v1/namespaces/${ns}/workflows/user-profile`,
+      body: JSON.stringify({ userId: 'warm-up' }),
+      endpoint: gateway,
+    });
+    expect(warm.status, warm.body).to.equal(200);
   });
 
   after(async () => {
