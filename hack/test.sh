@@ -38,8 +38,8 @@ check crds-up-to-date npx tsx hack/generate-crds.ts --check
 check validators-up-to-date npx tsx hack/generate-validators.ts --check
 check openapi-up-to-date npx tsx hack/generate-openapi.ts --check
 check chart-up-to-date npx tsx hack/generate-chart.ts --check
-# helm and promtool from their Go modules (hack/tools.sh; cached under ~/.cache/syncflow/tools).
-check go-tools bash -c 'bash hack/tools.sh helm >/dev/null && bash hack/tools.sh promtool >/dev/null'
+# helm, promtool and jaeger (the tracing e2e's backend) from their Go modules (hack/tools.sh; cached under ~/.cache/syncflow/tools).
+check go-tools bash -c 'bash hack/tools.sh helm >/dev/null && bash hack/tools.sh promtool >/dev/null && bash hack/tools.sh jaeger >/dev/null'
 check alert-rules bash -c 'p="$(bash hack/tools.sh promtool)" && "$p" check rules charts/syncflow/prometheus/syncflow-rules.yaml && "$p" test rules charts/syncflow/prometheus/syncflow-rules.test.yaml'
 step "supply chain (npm audit, CycloneDX SBOM, licences, Dockerfile lint)"
 bash hack/supply-chain.sh
