@@ -140,6 +140,8 @@ export async function startServer(
     // Live events of every replica's executions, through the history database (DESIGN §9).
     bus: new LiveBus(history.openLiveFanout<LiveMessage>()),
     catalog,
+    // Until every definition is listed, an unknown or not-Ready workflow is answered 503 (retry).
+    definitionsSynced: () => informers.synced(),
     executor,
     history: history.writer,
     store: history.store,

@@ -332,6 +332,26 @@ describe('ExecutionService', () => {
     });
   });
 
+  it('answers 503 for a workflow it cannot find while the definitions are still loading, and 404 once loaded', async () => {
+    let synced = false;
+    const s = new ExecutionService({
+      catalog,
+      executor,
+      history: writer,
+      store,
+      secrets: new StaticSecrets(new Map()),
+      definitionsSynced: () => synced,
+    });
+    const unknown = { ...request({ name: 'early' }), workflowName: 'not-loaded-yet' };
+    const early = await refusal(s.run(unknown, { user: 'u' }));
+    expect(early?.code).to.equal('ServiceUnavailable');
+    expect(early?.message).to.match(/still loading the workflow definitions.*retry/);
+    // A workflow that is loaded runs whether or not every definition is.
+    expect((await s.run(request({ name: 'known' }), { user: 'u' })).status.phase).to.equal('Succeeded');
+    synced = true;
+    expect((await refusal(s.run(unknown, { user: 'u' })))?.code).to.equal('WorkflowNotFound');
+  });
+
   it('refuses input the workflow does not accept with InvalidInput and frees the name and its database reservation', async () => {
     executor.failure = new SyncflowError('InvalidInput', 'input does not match the inputSchema');
     const s = service();

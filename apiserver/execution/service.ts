@@ -72,6 +72,11 @@ export interface ExecutionServiceOptions {
   bus?: LiveBus;
   /** The limit and idle bound of debug runs (their defaults when absent). */
   debugRuns?: DebugRuns;
+  /**
+   * Whether every definition has been listed once (the informers synced). Until then a workflow
+   * that is missing or not Ready may only be not loaded yet: 503 (retry), never a 404 or 409.
+   */
+  definitionsSynced?: () => boolean;
 }
 
 /** Who asked and how. */
@@ -408,6 +413,12 @@ export class ExecutionService {
 
   private resolve(namespace: string, name: string) {
     const found = this.options.catalog.lookup(namespace, name);
+    if (found.kind !== 'ready' && this.options.definitionsSynced && !this.options.definitionsSynced()) {
+      throw new SyncflowError(
+        'ServiceUnavailable',
+        `this server is still loading the workflow definitions (workflow ${namespace}/${name} is not known yet); retry in a few seconds`,
+      );
+    }
     if (found.kind === 'notFound') {
       throw new SyncflowError(
         'WorkflowNotFound',
