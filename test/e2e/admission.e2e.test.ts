@@ -708,9 +708,10 @@ describe('definitions lifecycle: admission webhooks, status controller, revision
         ),
       ).to.equal(true);
       const b = await replica(`b-${RUN}`);
+      // Up and electing: it elects once both kinds are listed (two log lines), not at the first.
       await eventually(
         'replica b to be up',
-        async () => (b.output.includes('definitions listed') ? true : undefined),
+        async () => (b.output.split('definitions listed').length > 2 ? true : undefined),
         90_000,
       );
       await new Promise((resolve) => setTimeout(resolve, 3_000)); // a few election rounds
@@ -729,10 +730,11 @@ describe('definitions lifecycle: admission webhooks, status controller, revision
       );
       await stopReplica(a);
       // a released the Lease on shutdown: b need not wait out the 15 s lease duration.
+      // Within the 15 s lease duration: only a released Lease is taken that soon.
       await eventually(
         'replica b to take over',
         async () => ((await holder()) === `b-${RUN}` ? true : undefined),
-        10_000,
+        14_000,
       );
       // The server's log lines are buffered (at most 250 ms, apiserver/logging.ts).
       await eventually(

@@ -439,9 +439,14 @@ describe('installation manifests (kustomize overlays on a real kube-apiserver)',
     const buildConfig = JSON.parse(readFileSync(join(repoRoot, 'tsconfig.build.json'), 'utf8')) as {
       include: string[];
     };
-    expect([...sources].sort()).to.deep.equal(buildConfig.include.map((dir) => `${dir}/`).sort());
-    // The runtime holds the compiled code, its dependencies and package.json (for "type": "module").
+    // ... and the web console, which hack/console.sh builds (Vite) into console/dist.
+    expect([...sources].sort()).to.deep.equal(
+      [...buildConfig.include.map((dir) => `${dir}/`), 'console/'].sort(),
+    );
+    // The runtime holds the compiled code and console, its dependencies and package.json (for
+    // "type": "module").
     expect(copied.map((line) => line.split(' ').at(-1)).sort()).to.deep.equal([
+      '/app/console/dist',
       '/app/dist',
       '/app/node_modules',
       '/app/package.json',
