@@ -2,10 +2,12 @@
  * The performance regression gate of the test command: CPU µs per execution, the figure least
  * disturbed by other processes, of the engine and of the gateway, each divided by the hand-written
  * baseline's measured in the same run (alternating rounds), compared with the committed ratios in
- * bench/results/gate.json. Fails when a ratio is more than 25% worse than committed.
+ * bench/results/gate.json. Fails when a ratio is more than 25% worse than committed (a part over
+ * the limit is measured twice more and judged by the median of three).
  *
  *   npx tsx bench/gate.ts              # measure and compare (exit 1 on a regression)
- *   npx tsx bench/gate.ts --record     # measure and write bench/results/gate.json
+ *   npx tsx bench/gate.ts --record     # measure three times, write the median run of each part
+ *                                      # to bench/results/gate.json (--runs N for another count)
  *
  * Engine: workload (b) of bench/engine (3-task fan, 0 ms upstreams, 64 concurrent), in this process.
  * Gateway: `bench/api/gateway.ts --ablation` rows `baseline` and `gateway` (compiled servers, front
@@ -26,6 +28,10 @@ import { startUpstream } from './engine/upstream-process.ts';
 import { baselineRun, FAN, syncflowWorkflow } from './engine/workloads.ts';
 
 const args = process.argv.slice(2);
+const flag = (name: string) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : undefined;
+};
 const RESULTS = fileURLToPath(new URL('./results/gate.json', import.meta.url));
 /** A ratio this much above the committed one fails the gate. */
 const TOLERANCE = 1.25;
@@ -119,10 +125,24 @@ function figures(baselineCpuUs: number, syncflowCpuUs: number): Figures {
   };
 }
 
+/** The run whose ratio is the median of `runs` (a single run on a shared machine moves ±25%). */
+function medianRun(runs: Figures[]): Figures {
+  return [...runs].sort((a, b) => a.ratio - b.ratio)[Math.floor(runs.length / 2)] as Figures;
+}
+
 async function main(): Promise<void> {
   const load = loadavg();
-  const measured = { engine: await engine(), gateway: gateway() };
+  // --record measures three times and keeps each part's median run: the committed ratio is then a
+  // typical one, not the luckiest, and the 25% margin is kept for regressions.
+  const runs = args.includes('--record') ? Number(flag('--runs') ?? 3) : 1;
+  const engines: Figures[] = [];
+  const gateways: Figures[] = [];
+  for (let i = 0; i < runs; i++) {
+    engines.push(await engine());
+    gateways.push(gateway());
+  }
   if (args.includes('--record')) {
+    const measured = { engine: medianRun(engines), gateway: medianRun(gateways) };
     await writeFile(
       RESULTS,
       `${JSON.stringify(
@@ -132,6 +152,7 @@ async function main(): Promise<void> {
           date: new Date().toISOString(),
           machine: machine(load, 'shared 2-core VM; the test command compares ratios, not absolute figures'),
           tolerance: TOLERANCE,
+          runs: { engine: engines.map((f) => f.ratio), gateway: gateways.map((f) => f.ratio) },
           ...measured,
         },
         null,
@@ -142,15 +163,27 @@ async function main(): Promise<void> {
     return;
   }
   const committed = JSON.parse(readFileSync(RESULTS, 'utf8')) as Record<'engine' | 'gateway', Figures>;
+  const limit = (part: 'engine' | 'gateway') => round3(committed[part].ratio * TOLERANCE);
+  // One run moves ±25% on a shared machine: a part over its limit is measured twice more and
+  // judged by the median of the three (a real regression fails all three).
+  for (const part of ['engine', 'gateway'] as const) {
+    const list = part === 'engine' ? engines : gateways;
+    if ((list[0] as Figures).ratio <= limit(part)) continue;
+    process.stdout.write(
+      `${part}: ${(list[0] as Figures).ratio}× is over ${limit(part)}×; measuring twice more\n`,
+    );
+    for (let i = 0; i < 2; i++) list.push(part === 'engine' ? await engine() : gateway());
+  }
   let failed = false;
   for (const part of ['engine', 'gateway'] as const) {
-    const now = measured[part];
-    const limit = round3(committed[part].ratio * TOLERANCE);
-    const ok = now.ratio <= limit;
+    const list = part === 'engine' ? engines : gateways;
+    const now = medianRun(list);
+    const ok = now.ratio <= limit(part);
     failed ||= !ok;
     process.stdout.write(
       `${ok ? 'ok  ' : 'FAIL'} ${part}: CPU per execution ${now.syncflowCpuUs} µs = ${now.ratio}× the baseline's ` +
-        `${now.baselineCpuUs} µs (committed ${committed[part].ratio}×, limit ${limit}×)\n`,
+        `${now.baselineCpuUs} µs (committed ${committed[part].ratio}×, limit ${limit(part)}×` +
+        `${list.length > 1 ? `; median of ${list.map((f) => f.ratio).join(', ')}` : ''})\n`,
     );
   }
   if (failed) process.exitCode = 1;
