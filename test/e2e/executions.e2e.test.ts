@@ -7,6 +7,7 @@ import { parse } from 'yaml';
 import { ClientGo } from '../harness/clientgo.ts';
 import { ControlPlane } from '../harness/controlplane.ts';
 import type { KubectlResult } from '../harness/kubectl.ts';
+import { jsonDocuments } from '../harness/line-process.ts';
 import { SyncflowServer } from '../harness/syncflow-server.ts';
 
 // Unique per run: without kube-controller-manager a deleted namespace stays Terminating for ever.
@@ -20,26 +21,6 @@ function execution(workflow: string, input: unknown, extra: Record<string, unkno
     spec: { workflowRef: { name: workflow }, input },
     ...extra,
   });
-}
-
-/** The JSON documents of a stream that prints them one after another (kubectl -w -o json). */
-function jsonDocuments(text: string): string[] {
-  const documents: string[] = [];
-  let depth = 0;
-  let start = 0;
-  let inString = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i];
-    if (inString) {
-      if (c === '\\') i++;
-      else if (c === '"') inString = false;
-    } else if (c === '"') inString = true;
-    else if (c === '{') {
-      if (depth === 0) start = i;
-      depth++;
-    } else if (c === '}' && --depth === 0) documents.push(text.slice(start, i + 1));
-  }
-  return documents;
 }
 
 describe('workflowexecutions through kube-apiserver', function () {

@@ -8,7 +8,7 @@ import { ClientGo } from '../harness/clientgo.ts';
 import { ControlPlane } from '../harness/controlplane.ts';
 import { jsonDocuments, LineProcess } from '../harness/line-process.ts';
 import { SyncflowServer } from '../harness/syncflow-server.ts';
-import { DEMO_HOST } from '../../examples/demo-upstream/server.ts';
+import { applySlowSteps, SLOW_WORKFLOW as WORKFLOW } from '../harness/slow-steps.ts';
 
 interface Execution {
   metadata: { name: string; uid: string; resourceVersion: string; labels?: Record<string, string> };
@@ -29,26 +29,6 @@ interface InformerLine {
   tasks?: string[];
   resourceVersion?: string;
 }
-
-const WORKFLOW = 'three-slow-steps';
-const DEFINITIONS = `apiVersion: syncflow.io/v1alpha1
-kind: WorkflowTask
-metadata: { name: slow-step }
-spec:
-  inputSchema: { type: object, required: [step], properties: { step: { type: string } } }
-  http: { method: GET, url: 'http://${DEMO_HOST}:8080/slow/{{input.step}}?ms=300' }
-  timeout: 2s
----
-apiVersion: syncflow.io/v1alpha1
-kind: Workflow
-metadata: { name: ${WORKFLOW} }
-spec:
-  tasks:
-    - { id: a, taskRef: { name: slow-step }, input: { step: a } }
-    - { id: b, taskRef: { name: slow-step }, input: { step: '{{tasks.a.output.id}}b' } }
-    - { id: c, taskRef: { name: slow-step }, input: { step: '{{tasks.b.output.id}}c' } }
-  timeout: 10s
-`;
 
 /** What a watch of one three-task execution must show, event by event (type, phase, task phases). */
 const RUN_SEQUENCE = [
@@ -129,20 +109,7 @@ describe('in-flight executions in Kubernetes watches (kubectl, client-go, resume
     if (!cp.settings.serverPort) this.skip();
     namespace = await cp.createNamespace('e2e-live');
     server = await SyncflowServer.start(cp);
-    await cp.kubectl.ok(['-n', namespace, 'apply', '-f', '-'], { stdin: DEFINITIONS });
-    for (let i = 0; i < 120; i++) {
-      const ready = await cp.kubectl.ok([
-        '-n',
-        namespace,
-        'get',
-        'workflow',
-        WORKFLOW,
-        '-o',
-        'jsonpath={.status.conditions[?(@.type=="Ready")].status}',
-      ]);
-      if (ready === 'True') break;
-      await sleep(250);
-    }
+    await applySlowSteps(cp, namespace);
   });
 
   let failures = 0;

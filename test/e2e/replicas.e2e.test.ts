@@ -3,18 +3,13 @@
 // directly on replica B sees it live — ADDED Running, MODIFIED per task, MODIFIED Succeeded — carried
 // by the live fan-out through the database.
 import { expect } from 'chai';
-import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
 import type { ClientRequest } from 'node:http';
 import { dirname, join } from 'node:path';
-import { promisify } from 'node:util';
 import { ControlPlane } from '../harness/controlplane.ts';
 import { mintClientIdentity } from '../harness/identity.ts';
-import { repoRoot, SyncflowServer, type SyncflowReplica } from '../harness/syncflow-server.ts';
-import { DEMO_HOST } from '../../examples/demo-upstream/server.ts';
-
-const run = promisify(execFile);
+import { SLOW_WORKFLOW as WORKFLOW, startReplicaPair, type ReplicaPair } from '../harness/slow-steps.ts';
 
 interface Execution {
   metadata: { name: string; uid: string };
@@ -25,26 +20,6 @@ interface WatchEvent {
   type: string;
   object: Execution;
 }
-
-const WORKFLOW = 'three-slow-steps';
-const DEFINITIONS = `apiVersion: syncflow.io/v1alpha1
-kind: WorkflowTask
-metadata: { name: slow-step }
-spec:
-  inputSchema: { type: object, required: [step], properties: { step: { type: string } } }
-  http: { method: GET, url: 'http://${DEMO_HOST}:8080/slow/{{input.step}}?ms=300' }
-  timeout: 2s
----
-apiVersion: syncflow.io/v1alpha1
-kind: Workflow
-metadata: { name: ${WORKFLOW} }
-spec:
-  tasks:
-    - { id: a, taskRef: { name: slow-step }, input: { step: a } }
-    - { id: b, taskRef: { name: slow-step }, input: { step: '{{tasks.a.output.id}}b' } }
-    - { id: c, taskRef: { name: slow-step }, input: { step: '{{tasks.b.output.id}}c' } }
-  timeout: 10s
-`;
 
 /** What a watch of one three-task execution shows, event by event (type, phase, task phases). */
 const RUN_SEQUENCE = [
@@ -66,9 +41,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 describe('two server replicas sharing one PostgreSQL: live executions of one replica in the watches of the other', function () {
   this.timeout(10 * 60_000);
   let cp: ControlPlane;
-  let pgDir: string | undefined;
-  let server: SyncflowServer | undefined;
-  let replica: SyncflowReplica | undefined;
+  let pair: ReplicaPair | undefined;
   let namespace = '';
   let failed = false;
 
@@ -76,28 +49,8 @@ describe('two server replicas sharing one PostgreSQL: live executions of one rep
     cp = await ControlPlane.acquire();
     // Only control planes from hack/cp-up.sh provide the local server port and the client CA key.
     if (!cp.settings.serverPort || !cp.settings.tlsCertFile || !cp.settings.clientCaFile) this.skip();
-    const started = await run('bash', [join(repoRoot, 'hack/postgres.sh'), 'start']);
-    const databaseUrl = /^export TEST_DATABASE_URL=(.+)$/m.exec(started.stdout)?.[1];
-    pgDir = /^export SYNCFLOW_PG_DIR=(.+)$/m.exec(started.stdout)?.[1];
-    if (!databaseUrl)
-      throw new Error(`hack/postgres.sh start printed no URL:\n${started.stdout}${started.stderr}`);
-    namespace = await cp.createNamespace('e2e-replicas');
-    server = await SyncflowServer.start(cp, { databaseUrl });
-    replica = await server.startReplica();
-    await cp.kubectl.ok(['-n', namespace, 'apply', '-f', '-'], { stdin: DEFINITIONS });
-    for (let i = 0; i < 120; i++) {
-      const ready = await cp.kubectl.ok([
-        '-n',
-        namespace,
-        'get',
-        'workflow',
-        WORKFLOW,
-        '-o',
-        'jsonpath={.status.conditions[?(@.type=="Ready")].status}',
-      ]);
-      if (ready === 'True') break;
-      await sleep(250);
-    }
+    pair = await startReplicaPair(cp, 'e2e-replicas');
+    namespace = pair.namespace;
   });
 
   afterEach(function () {
@@ -105,14 +58,7 @@ describe('two server replicas sharing one PostgreSQL: live executions of one rep
   });
 
   after(async () => {
-    if (failed) {
-      console.error(`--- replica A log (tail) ---\n${server?.logs.slice(-5000) ?? ''}`);
-      console.error(`--- replica B log (tail) ---\n${replica?.logs.slice(-5000) ?? ''}`);
-    }
-    await replica?.stop();
-    await server?.stop();
-    if (namespace) await cp.deleteNamespace(namespace);
-    if (pgDir) await run('bash', [join(repoRoot, 'hack/postgres.sh'), 'stop', pgDir]).catch(() => undefined);
+    await pair?.stop(failed);
   });
 
   it('a watch opened on replica B sees Running, each task and Succeeded of an execution created through kube-apiserver (replica A)', async () => {
@@ -129,7 +75,7 @@ describe('two server replicas sharing one PostgreSQL: live executions of one rep
       watch = httpsRequest(
         {
           host: '127.0.0.1',
-          port: replica?.port,
+          port: pair?.replica.port,
           path:
             `/apis/execution.syncflow.io/v1alpha1/namespaces/${namespace}/workflowexecutions` +
             '?watch=true&labelSelector=run%3Dreplicas&timeoutSeconds=120',

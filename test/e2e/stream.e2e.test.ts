@@ -4,36 +4,19 @@
 // (rbac-users.yaml), per-message authorization, and a browser-style Kubernetes watch over WebSocket.
 // docs/stream.md is the contract.
 import { expect } from 'chai';
-import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { promisify } from 'node:util';
 import { WebSocket, type ClientOptions } from 'ws';
 import { StreamClient, type StreamClientMessage, type StreamHandle } from '../../client/stream.ts';
 import { ControlPlane } from '../harness/controlplane.ts';
 import { mintClientIdentity } from '../harness/identity.ts';
-import { repoRoot, SyncflowServer, type SyncflowReplica } from '../harness/syncflow-server.ts';
-import { DEMO_HOST } from '../../examples/demo-upstream/server.ts';
-
-const WORKFLOW = 'three-slow-steps';
-const DEFINITIONS = `apiVersion: syncflow.io/v1alpha1
-kind: WorkflowTask
-metadata: { name: slow-step }
-spec:
-  inputSchema: { type: object, required: [step], properties: { step: { type: string } } }
-  http: { method: GET, url: 'http://${DEMO_HOST}:8080/slow/{{input.step}}?ms=300' }
-  timeout: 2s
----
-apiVersion: syncflow.io/v1alpha1
-kind: Workflow
-metadata: { name: ${WORKFLOW} }
-spec:
-  tasks:
-    - { id: a, taskRef: { name: slow-step }, input: { step: a } }
-    - { id: b, taskRef: { name: slow-step }, input: { step: '{{tasks.a.output.id}}b' } }
-    - { id: c, taskRef: { name: slow-step }, input: { step: '{{tasks.b.output.id}}c' } }
-  timeout: 10s
-`;
+import { repoRoot, SyncflowServer } from '../harness/syncflow-server.ts';
+import {
+  applySlowSteps,
+  SLOW_WORKFLOW as WORKFLOW,
+  startReplicaPair,
+  type ReplicaPair,
+} from '../harness/slow-steps.ts';
 
 interface WatchEvent {
   type: string;
@@ -132,7 +115,6 @@ describe('the live-events stream and WebSocket watches through kube-apiserver', 
     nsX = await cp.createNamespace('e2e-stream-x');
     nsY = await cp.createNamespace('e2e-stream-y');
     server = await SyncflowServer.start(cp);
-    for (const ns of [nsX, nsY]) await cp.kubectl.ok(['-n', ns, 'apply', '-f', '-'], { stdin: DEFINITIONS });
     // watcher: syncflow-viewer in X only; runner: syncflow-runner in X only (create, no watch).
     for (const [who, role] of [
       ['watcher', 'syncflow-viewer'],
@@ -150,21 +132,7 @@ describe('the live-events stream and WebSocket watches through kube-apiserver', 
       ]);
       tokens[who] = (await cp.kubectl.ok(['-n', nsX, 'create', 'token', who])).trim();
     }
-    for (const ns of [nsX, nsY]) {
-      for (let i = 0; i < 120; i++) {
-        const ready = await cp.kubectl.ok([
-          '-n',
-          ns,
-          'get',
-          'workflow',
-          WORKFLOW,
-          '-o',
-          'jsonpath={.status.conditions[?(@.type=="Ready")].status}',
-        ]);
-        if (ready === 'True') break;
-        await sleep(250);
-      }
-    }
+    for (const ns of [nsX, nsY]) await applySlowSteps(cp, ns);
   });
 
   let failures = 0;
@@ -319,40 +287,17 @@ describe('the live-events stream and WebSocket watches through kube-apiserver', 
 describe('the stream across two server replicas sharing one PostgreSQL', function () {
   this.timeout(10 * 60_000);
   let cp: ControlPlane;
-  let pgDir: string | undefined;
-  let server: SyncflowServer | undefined;
-  let replica: SyncflowReplica | undefined;
+  let pair: ReplicaPair | undefined;
   let namespace = '';
   let failed = false;
   const clients: StreamClient[] = [];
-  const run = promisify(execFile);
 
   before(async function () {
     cp = await ControlPlane.acquire();
     // Only control planes from hack/cp-up.sh provide the local server port and the client CA key.
     if (!cp.settings.serverPort || !cp.settings.tlsCertFile || !cp.settings.clientCaFile) this.skip();
-    const started = await run('bash', [join(repoRoot, 'hack/postgres.sh'), 'start']);
-    const databaseUrl = /^export TEST_DATABASE_URL=(.+)$/m.exec(started.stdout)?.[1];
-    pgDir = /^export SYNCFLOW_PG_DIR=(.+)$/m.exec(started.stdout)?.[1];
-    if (!databaseUrl)
-      throw new Error(`hack/postgres.sh start printed no URL:\n${started.stdout}${started.stderr}`);
-    namespace = await cp.createNamespace('e2e-stream-replicas');
-    server = await SyncflowServer.start(cp, { databaseUrl });
-    replica = await server.startReplica();
-    await cp.kubectl.ok(['-n', namespace, 'apply', '-f', '-'], { stdin: DEFINITIONS });
-    for (let i = 0; i < 120; i++) {
-      const ready = await cp.kubectl.ok([
-        '-n',
-        namespace,
-        'get',
-        'workflow',
-        WORKFLOW,
-        '-o',
-        'jsonpath={.status.conditions[?(@.type=="Ready")].status}',
-      ]);
-      if (ready === 'True') break;
-      await sleep(250);
-    }
+    pair = await startReplicaPair(cp, 'e2e-stream-replicas');
+    namespace = pair.namespace;
   });
 
   afterEach(function () {
@@ -361,14 +306,7 @@ describe('the stream across two server replicas sharing one PostgreSQL', functio
   });
 
   after(async () => {
-    if (failed) {
-      console.error(`--- replica A log (tail) ---\n${server?.logs.slice(-5000) ?? ''}`);
-      console.error(`--- replica B log (tail) ---\n${replica?.logs.slice(-5000) ?? ''}`);
-    }
-    await replica?.stop();
-    await server?.stop();
-    if (namespace) await cp.deleteNamespace(namespace);
-    if (pgDir) await run('bash', [join(repoRoot, 'hack/postgres.sh'), 'stop', pgDir]).catch(() => undefined);
+    await pair?.stop(failed);
   });
 
   it('execute on replica A (through kube-apiserver) while subscribe listens on replica B: B receives every event, in order, ending with the final object', async () => {
@@ -384,7 +322,7 @@ describe('the stream across two server replicas sharing one PostgreSQL', functio
       readFile(identity.keyFile),
     ]);
     const onB = new StreamClient({
-      url: `https://127.0.0.1:${replica?.port}/stream/v1`,
+      url: `https://127.0.0.1:${pair?.replica.port}/stream/v1`,
       connect: (url, protocols) => new WebSocket(url, protocols, { ca, cert, key }),
     });
     clients.push(onB);
