@@ -66,6 +66,7 @@ describe('the web console in Chromium', function () {
 
   before(async function () {
     cp = await ControlPlane.acquire();
+    // Only control planes from hack/cp-up.sh (what the test command uses) run a local server; a kind cluster does not.
     if (!cp.settings.serverPort) this.skip();
     if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium`);
     if (!existsSync(join(repoRoot, 'console/dist/index.html')))

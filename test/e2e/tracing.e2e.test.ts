@@ -65,6 +65,7 @@ describe('OpenTelemetry tracing to a real Jaeger', function () {
   before(async function () {
     cp = await ControlPlane.acquire();
     const s = cp.settings;
+    // Only control planes from hack/cp-up.sh (what the test command uses) run a local server; a kind cluster does not.
     if (!s.serverPort || !s.tlsCertFile) this.skip();
     const { stdout } = await execFileAsync('bash', [join(repoRoot, 'hack/tools.sh'), 'jaeger'], {
       maxBuffer: 16 * 1024 * 1024,

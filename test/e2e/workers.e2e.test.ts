@@ -77,6 +77,7 @@ describe('syncflow server --workers 2 through kube-apiserver', function () {
 
   before(async function () {
     cp = await ControlPlane.acquire();
+    // Only control planes from hack/cp-up.sh (what the test command uses) run a local server; a kind cluster does not.
     if (!cp.settings.serverPort) this.skip();
     await ok(['create', 'namespace', NS]);
     const demoAddress = `127.${100 + (process.pid % 100)}.${Math.floor(Math.random() * 250) + 1}.7`;

@@ -255,6 +255,8 @@ export function liveFanoutContract(harness: FanoutHarness): void {
   });
 
   it('reconnects after losing its connection: listens and announces again, and delivers what is sent after', async function () {
+    // Only harnesses that can cut the fan-out's connection (both do today: a relay on PGlite,
+    // pg_terminate_backend on PostgreSQL) run it; a harness without that way skips.
     if (!harness.dropConnections) return this.skip();
     const a = await fanout({ applicationName: `${channel}_a`, reconnectDelayMs: 50 });
     const b = await fanout({ applicationName: `${channel}_b`, reconnectDelayMs: 50 });
