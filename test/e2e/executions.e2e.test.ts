@@ -8,6 +8,7 @@ import { ClientGo } from '../harness/clientgo.ts';
 import { ControlPlane } from '../harness/controlplane.ts';
 import type { KubectlResult } from '../harness/kubectl.ts';
 import { jsonDocuments } from '../harness/line-process.ts';
+import { applySlowSteps } from '../harness/slow-steps.ts';
 import { SyncflowServer } from '../harness/syncflow-server.ts';
 
 // Unique per run: without kube-controller-manager a deleted namespace stays Terminating for ever.
@@ -181,40 +182,7 @@ describe('workflowexecutions through kube-apiserver', function () {
 
   it('`kubectl get wfx -w` shows an execution while it runs: Running, each task, then Succeeded', async () => {
     // Three steps of 300 ms each, one after the other.
-    await ok(
-      ['-n', NS, 'apply', '-f', '-'],
-      `apiVersion: syncflow.io/v1alpha1
-kind: WorkflowTask
-metadata: { name: slow-step }
-spec:
-  inputSchema: { type: object, required: [step], properties: { step: { type: string } } }
-  http: { method: GET, url: 'http://demo.syncflow-system.svc:8080/slow/{{input.step}}' }
-  timeout: 2s
----
-apiVersion: syncflow.io/v1alpha1
-kind: Workflow
-metadata: { name: three-slow-steps }
-spec:
-  tasks:
-    - { id: a, taskRef: { name: slow-step }, input: { step: a } }
-    - { id: b, taskRef: { name: slow-step }, input: { step: '{{tasks.a.output.id}}b' } }
-    - { id: c, taskRef: { name: slow-step }, input: { step: '{{tasks.b.output.id}}c' } }
-  timeout: 10s
-`,
-    );
-    for (let i = 0; i < 40; i++) {
-      const ready = await kubectl([
-        '-n',
-        NS,
-        'get',
-        'workflow',
-        'three-slow-steps',
-        '-o',
-        'jsonpath={.status.conditions[?(@.type=="Ready")].status}',
-      ]);
-      if (ready.stdout === 'True') break;
-      await new Promise((resolve) => setTimeout(resolve, 250));
-    }
+    await applySlowSteps(cp, NS);
     const watch = kubectl([
       '-n',
       NS,
