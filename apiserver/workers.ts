@@ -240,11 +240,7 @@ export async function startPrimary(
     env[WORKER_ENV.databaseUrl] = embedded.connectionString;
   }
   const supervisor = superviseWorkers({
-    cluster: {
-      fork: (workerEnv) => cluster.fork(workerEnv),
-      on: (event: 'exit' | 'message', listener: (...args: never[]) => void) =>
-        cluster.on(event, listener as never),
-    } as ClusterPrimary,
+    cluster,
     count: config.workers,
     logger,
     env,
