@@ -4,61 +4,35 @@
 // Every page is checked with axe-core (no serious or critical violation) and photographed into
 // docs/console/.
 import { expect } from 'chai';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { createServer } from 'node:http';
-import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
-import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
-import type { Browser, BrowserContext, BrowserType, Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { ControlPlane, repoRoot } from '../harness/controlplane.ts';
 import { SyncflowServer } from '../harness/syncflow-server.ts';
+import {
+  accessibilityViolations,
+  ensureConsoleBuilt,
+  launchChromium,
+  recordFigures,
+  reportFailure,
+  screenshot as shot,
+  startConsoleCommand,
+  type LocalConsole,
+} from '../harness/browser.ts';
 import { startLocalConsole } from '../../cli/console.ts';
 import { kubeConfigFor } from '../../kube/testdata/console-fakes.ts';
 
-// playwright-core and axe-core are the console's own development packages (console/package.json).
-const consoleRequire = createRequire(join(repoRoot, 'console/package.json'));
-const CHROMIUM = '/usr/bin/chromium';
-const SHOTS = join(repoRoot, 'docs/console');
 const NS = `e2e-console-${Date.now().toString(36)}`;
-
-/** axe-core's serious and critical violations on the page (rule id and the first offending node). */
-async function accessibilityViolations(page: Page): Promise<string[]> {
-  await page.addScriptTag({ path: consoleRequire.resolve('axe-core/axe.min.js') });
-  const violations = await page.evaluate(async () => {
-    const axe = (
-      window as unknown as {
-        axe: {
-          run(): Promise<{
-            violations: Array<{ id: string; impact: string; nodes: Array<{ target: unknown }> }>;
-          }>;
-        };
-      }
-    ).axe;
-    return (await axe.run()).violations.map((v) => ({
-      id: v.id,
-      impact: v.impact,
-      target: JSON.stringify(v.nodes[0]?.target),
-    }));
-  });
-  return violations
-    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-    .map((v) => `${v.id} ${v.target}`);
-}
-
-async function shot(page: Page, name: string): Promise<void> {
-  await page.screenshot({ path: join(SHOTS, `${name}.png`), type: 'png' });
-}
 
 describe('the web console in Chromium', function () {
   this.timeout(10 * 60_000);
   let cp: ControlPlane;
   let server: SyncflowServer;
-  let local: ChildProcess;
+  let local: LocalConsole;
   let consoleUrl: string;
   let browser: Browser;
   let context: BrowserContext;
@@ -68,68 +42,26 @@ describe('the web console in Chromium', function () {
     cp = await ControlPlane.acquire();
     // Only control planes from hack/cp-up.sh (what the test command uses) run a local server; a kind cluster does not.
     if (!cp.settings.serverPort) this.skip();
-    if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium`);
-    if (!existsSync(join(repoRoot, 'console/dist/index.html')))
-      await promisify(execFile)('bash', [join(repoRoot, 'hack/console.sh')], { maxBuffer: 64 * 1024 * 1024 });
-    mkdirSync(SHOTS, { recursive: true });
+    await ensureConsoleBuilt();
     await cp.kubectl.ok(['create', 'namespace', NS]);
     await cp.installExamples(NS);
     server = await SyncflowServer.start(cp);
 
-    local = spawn(
-      process.execPath,
-      [join(repoRoot, 'bin/syncflow.js'), 'console', '--kubeconfig', cp.settings.kubeconfig, '--port', '0'],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    process.once('exit', () => local.kill('SIGKILL'));
-    consoleUrl = await new Promise<string>((resolve, reject) => {
-      let out = '';
-      local.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
-        out += chunk;
-        const match = /open (http:\/\/\S+)/.exec(out);
-        if (match?.[1]) resolve(match[1]);
-      });
-      local.stderr?.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
-      local.once('exit', (code) => reject(new Error(`syncflow console exited ${code}: ${out}`)));
-    });
-
-    const { chromium } = consoleRequire('playwright-core') as { chromium: BrowserType };
-    // playwright-core starts Chromium with a fresh, empty profile directory of its own.
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    local = await startConsoleCommand(cp.settings.kubeconfig);
+    consoleUrl = local.url;
+    browser = await launchChromium();
     context = await browser.newContext({ viewport: { width: 1280, height: 720 }, ignoreHTTPSErrors: true });
     page = await context.newPage();
   });
 
   afterEach(async function () {
     // A failed step leaves what the page showed, for the one who reads the failure.
-    if (this.currentTest?.state === 'failed' && page) {
-      await page.screenshot({ path: join(tmpdir(), 'console-e2e-failure.png') }).catch(() => undefined);
-      console.log(
-        `      page at failure (${page.url()}):\n${(
-          await page
-            .locator('body')
-            .innerText()
-            .catch(() => '')
-        ).slice(0, 1500)}`,
-      );
-    }
+    await reportFailure(page, this.currentTest);
   });
 
   after(async () => {
     await browser?.close();
-    local?.kill('SIGTERM');
+    local?.stop();
     await server?.stop();
   });
 
@@ -304,12 +236,7 @@ describe('the web console in Chromium', function () {
 
   describe('benchmarks (results in docs/console/benchmarks.json)', () => {
     const results: Record<string, unknown> = {};
-    after(() => {
-      writeFileSync(
-        join(SHOTS, 'benchmarks.json'),
-        `${JSON.stringify({ measuredAt: new Date().toISOString(), browser: browser.version(), loadAverage: loadavg().map((l) => Number(l.toFixed(2))), cpus: cpus().length, ...results }, null, 2)}\n`,
-      );
-    });
+    after(() => recordFigures('benchmarks.json', browser, results));
 
     it('the first page loads at most 300 KB of JavaScript, gzipped', async () => {
       const fresh = await context.newPage();
