@@ -49,6 +49,8 @@ export const ERROR_CATALOGUE = {
   UnsafeRequestValue: { status: 422, title: 'templated value cannot be placed in the request' },
   SecretTooShort: { status: 502, title: 'secret value too short to redact safely' },
   SecretNotFound: { status: 502, title: 'secret value not found' },
+  CircuitOpen: { status: 503, title: 'circuit breaker open: the upstream is failing' },
+  MapItemsInvalid: { status: 502, title: 'map items are not an array within the limit' },
   Cancelled: { status: 499, title: 'cancelled' },
   DebugAborted: { status: 499, title: 'debug run aborted by the debugger' },
   DebugTimeout: { status: 504, title: 'debug pause got no decision in time' },

@@ -16,6 +16,7 @@ import type { HttpMethod, RetryClass, WorkflowDocument, WorkflowTaskDocument } f
 import { compileJsonSchema, type CompiledSchema } from '../schema/json-schema.ts';
 import { closestName } from '../suggest.ts';
 import { collectRefs, compileValue, joinField, type CompiledValue } from '../template/compiled-value.ts';
+import { formatRef, type TemplateRef } from '../template/parser.ts';
 import { compileUrlTemplate, type UrlTemplate } from '../template/url.ts';
 
 /** Retry behaviour of a task with defaults applied. */
@@ -27,6 +28,41 @@ export interface RetryPolicy {
   retryOn: ReadonlySet<RetryClass>;
   /** POST and PATCH are retried only when this is true or the request has an Idempotency-Key. */
   retryNonIdempotent: boolean;
+}
+
+/** Circuit breaker settings with defaults applied (durations in ms). */
+export interface BreakerSettings {
+  failureRatio: number;
+  minimumRequests: number;
+  windowMs: number;
+  openForMs: number;
+  halfOpenProbes: number;
+  /** Identifies equal settings: tasks of one origin with equal settings share a breaker. */
+  key: string;
+}
+
+/** Hedging settings: a fixed delay in ms, or the task's observed p95. */
+export interface HedgeSettings {
+  afterMs: number | 'p95';
+  maxExtraPercent: number;
+}
+
+/** Response cache settings of a task. */
+export interface CacheSettings {
+  ttlMs: number;
+  maxEntries: number;
+}
+
+/**
+ * What a task declares beyond a plain call. Absent on tasks that declare none of it, so the
+ * executor's plain path checks one field per call and nothing more.
+ */
+export interface TaskResilience {
+  /** Header that carries the execution's stable key for this step (and element). */
+  idempotencyHeader: string | undefined;
+  breaker: BreakerSettings | undefined;
+  hedge: HedgeSettings | undefined;
+  cache: CacheSettings | undefined;
 }
 
 /** A secret the task reads, resolved by name in the task's namespace at run time. */
@@ -53,8 +89,21 @@ export interface CompiledTask {
   retry: RetryPolicy;
   secrets: readonly SecretBinding[];
   maxResponseBytes: number;
+  /** Idempotency key, circuit breaker, hedging and caching; `undefined` when none is declared. */
+  resilience: TaskResilience | undefined;
   /** The source spec, for revisions and snapshots. */
   spec: WorkflowTaskDocument['spec'];
+}
+
+/** A map step's compiled settings. */
+export interface MapSettings {
+  /** The array the step runs over: an input or a producer's output reference. */
+  items: TemplateRef;
+  concurrency: number;
+  /** failFast: the first failed element fails the step; collect: failures give null. */
+  failFast: boolean;
+  /** With collect: failures tolerated before the step fails. */
+  maxFailedItems: number;
 }
 
 /** One step of a compiled workflow. */
@@ -70,6 +119,8 @@ export interface CompiledStep {
   /** Dependencies whose output this step's input reads (skipped producer ⇒ skipped consumer). */
   dataDependencies: readonly string[];
   onError: 'fail' | 'continue';
+  /** Present on map steps only. */
+  map?: MapSettings;
 }
 
 /** The definition a revision hashes and stores: the workflow spec and each referenced task spec by task name. */
@@ -209,6 +260,8 @@ export function compileTask(doc: WorkflowTaskDocument): Compiled<CompiledTask> {
           message: `a WorkflowTask cannot read \`tasks.${ref.taskId}\`; pass the value through its input`,
           suggestion: 'use `{{input.<field>}}` and map it in the Workflow',
         });
+      } else if (ref.source === 'item' || ref.source === 'index') {
+        errors.push(mapOnly(ref, field));
       } else if (ref.source === 'secret' && !secretNames.has(ref.name)) {
         const near = closestName(ref.name, secretNames);
         errors.push({
@@ -228,7 +281,7 @@ export function compileTask(doc: WorkflowTaskDocument): Compiled<CompiledTask> {
     initialMs: duration(retry?.backoff?.initial, 100, 'spec.retry.backoff.initial', errors),
     maxMs: duration(retry?.backoff?.max, 2_000, 'spec.retry.backoff.max', errors),
     multiplier: retry?.backoff?.multiplier ?? 2,
-    retryOn: new Set((retry?.retryOn ?? RETRY_CLASSES).map((c) => String(c) as RetryClass)),
+    retryOn: new Set((retry?.retryOn ?? DEFAULT_RETRY_CLASSES).map((c) => String(c) as RetryClass)),
     retryNonIdempotent: retry?.retryNonIdempotent ?? false,
   };
   const task: CompiledTask = {
@@ -246,9 +299,95 @@ export function compileTask(doc: WorkflowTaskDocument): Compiled<CompiledTask> {
     retry: policy,
     secrets,
     maxResponseBytes: spec.maxResponseBytes ?? LIMITS.defaultMaxResponseBytes,
+    resilience: resilienceOf(spec, body, errors),
     spec,
   };
   return { value: errors.length ? undefined : task, errors };
+}
+
+/** Elements of a map step in flight at once unless the step says otherwise. */
+const DEFAULT_MAP_CONCURRENCY = 10;
+
+/** Retried unless the policy names its classes: every class but `circuit-open`, which waits out the breaker. */
+const DEFAULT_RETRY_CLASSES = RETRY_CLASSES.filter((c) => c !== 'circuit-open');
+
+/** The error for `{{item}}` or `{{index}}` outside a map step's input. */
+function mapOnly(ref: TemplateRef, field: string): FieldError {
+  return {
+    code: 'TemplateScope',
+    field,
+    message: `\`{{${formatRef(ref)}}}\` exists only in the input of a step with \`map\``,
+    suggestion:
+      'add `map: {items: "{{input.<array>}}"}` to the step, or pass the value through the task input',
+  };
+}
+
+/**
+ * Compiles idempotency key, circuit breaker, hedging and caching; `undefined` when the task
+ * declares none. Refuses hedging of a non-idempotent call without an idempotency key, and caching
+ * of a request whose body carries a secret unless the author opted in.
+ */
+function resilienceOf(
+  spec: WorkflowTaskDocument['spec'],
+  body: CompiledValue | undefined,
+  errors: FieldError[],
+): TaskResilience | undefined {
+  const { idempotencyKey, circuitBreaker, hedge, cache } = spec;
+  if (!idempotencyKey && !circuitBreaker && !hedge && !cache) return undefined;
+  let breaker: BreakerSettings | undefined;
+  if (circuitBreaker) {
+    const settings = {
+      failureRatio: circuitBreaker.failureRatio ?? 0.5,
+      minimumRequests: circuitBreaker.minimumRequests ?? 10,
+      windowMs: duration(circuitBreaker.window, 10_000, 'spec.circuitBreaker.window', errors),
+      openForMs: duration(circuitBreaker.openFor, 5_000, 'spec.circuitBreaker.openFor', errors),
+      halfOpenProbes: circuitBreaker.halfOpenProbes ?? 1,
+    };
+    breaker = { ...settings, key: canonicalJson(settings) };
+  }
+  let hedging: HedgeSettings | undefined;
+  if (hedge) {
+    const method = spec.http.method;
+    const keyed =
+      idempotencyKey !== undefined ||
+      Object.keys(spec.http.headers ?? {}).some((h) => h.toLowerCase() === 'idempotency-key');
+    if ((method === 'POST' || method === 'PATCH') && !keyed) {
+      errors.push({
+        code: 'FieldInvalid',
+        field: 'spec.hedge',
+        message: `hedging sends the request twice; a ${method} without an idempotency key could take effect twice`,
+        suggestion:
+          'add `idempotencyKey: {header: Idempotency-Key}` (for an upstream that honours it) or remove hedge',
+      });
+    }
+    hedging = {
+      afterMs: hedge.after === 'p95' ? 'p95' : duration(hedge.after, 0, 'spec.hedge.after', errors),
+      maxExtraPercent: hedge.maxExtraPercent ?? 10,
+    };
+  }
+  let caching: CacheSettings | undefined;
+  if (cache) {
+    const secretInBody = body !== undefined && collectRefs(body).some((r) => r.ref.source === 'secret');
+    if (secretInBody && !cache.allowSecretsInBody) {
+      errors.push({
+        code: 'FieldInvalid',
+        field: 'spec.cache',
+        message: 'the request body carries a secret: its responses are not cached unless you opt in',
+        suggestion:
+          'set `cache.allowSecretsInBody: true` if sharing these responses is safe, or remove cache',
+      });
+    }
+    caching = {
+      ttlMs: duration(cache.ttl, 0, 'spec.cache.ttl', errors),
+      maxEntries: cache.maxEntries ?? 1_000,
+    };
+  }
+  return {
+    idempotencyHeader: idempotencyKey?.header,
+    breaker,
+    hedge: hedging,
+    cache: caching,
+  };
 }
 
 /** Looks up compiled tasks of the workflow's namespace by name. */
@@ -331,8 +470,33 @@ export function compileWorkflow(doc: WorkflowDocument, tasks: TaskResolver): Com
     }
     const refs = collectRefs(input);
     const dataDependencies = new Set<string>();
+    let map: MapSettings | undefined;
+    if (step.map) {
+      const items = templated(step.map.items, `${base}.map.items`, errors);
+      if (items.kind !== 'exact' || (items.ref.source !== 'input' && items.ref.source !== 'task')) {
+        errors.push({
+          code: 'FieldInvalid',
+          field: `${base}.map.items`,
+          message: 'must be exactly one template naming an array',
+          suggestion: 'write e.g. `{{input.items}}` or `{{tasks.<id>.output.<path>}}`',
+        });
+      } else {
+        map = {
+          items: items.ref,
+          concurrency: step.map.concurrency ?? DEFAULT_MAP_CONCURRENCY,
+          failFast: (step.map.onItemError ?? 'failFast') === 'failFast',
+          maxFailedItems: step.map.maxFailedItems ?? Number.POSITIVE_INFINITY,
+        };
+        if (items.ref.source === 'task') {
+          if (ids.has(items.ref.taskId)) dataDependencies.add(items.ref.taskId);
+          else unknownStep(items.ref.taskId, `${base}.map.items`, ids, errors);
+        }
+      }
+    }
     for (const { ref, at } of refs) {
-      if (ref.source === 'secret') {
+      if ((ref.source === 'item' || ref.source === 'index') && !step.map) {
+        errors.push(mapOnly(ref, joinField(`${base}.input`, at)));
+      } else if (ref.source === 'secret') {
         errors.push({
           code: 'TemplateScope',
           field: joinField(`${base}.input`, at),
@@ -388,6 +552,7 @@ export function compileWorkflow(doc: WorkflowDocument, tasks: TaskResolver): Com
       dependsOn,
       dataDependencies: [...dataDependencies].filter((d) => ids.has(d)),
       onError: step.onError ?? 'fail',
+      ...(map ? { map } : {}),
     });
   });
 
@@ -402,6 +567,8 @@ export function compileWorkflow(doc: WorkflowDocument, tasks: TaskResolver): Com
         message: 'the workflow output cannot read secrets',
       });
     }
+    if (ref.source === 'item' || ref.source === 'index')
+      errors.push(mapOnly(ref, joinField('spec.output', at)));
   }
 
   let graph: ExecutionGraph | undefined;
@@ -461,6 +628,7 @@ function dependenciesOf(
   if (compiled && compiled.index === all.indexOf(step)) return [...compiled.dependsOn];
   // The step did not compile (unknown task): still take its template edges for cycle detection.
   const refs = collectRefs(compileValue(step.input ?? {}).value);
+  if (step.map) refs.push(...collectRefs(compileValue(step.map.items).value));
   return [...(step.dependsOn ?? []), ...refs.flatMap((r) => (r.ref.source === 'task' ? [r.ref.taskId] : []))];
 }
 

@@ -19,5 +19,5 @@ export const MAX_RESPONSE_BYTES_CEILING = 64 * 1024 * 1024;
 /** The HTTP methods a task may use. */
 export const HTTP_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
 
-/** Failure classes a retry policy may name. */
-export const RETRY_CLASSES = ['5xx', '429', 'connect-error', 'timeout'] as const;
+/** Failure classes a retry policy may name (`circuit-open` only when named: not retried by default). */
+export const RETRY_CLASSES = ['5xx', '429', 'connect-error', 'timeout', 'circuit-open'] as const;

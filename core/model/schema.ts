@@ -86,7 +86,10 @@ const RetrySpec = Type.Object(
       Type.Array(
         // YAML reads a bare 429 as a number, so the number is accepted too.
         Type.Union([...RETRY_CLASSES.map((c) => Type.Literal(c)), Type.Literal(429)]),
-        { description: 'Failure classes that are retried: 5xx, 429, connect-error, timeout.' },
+        {
+          description:
+            'Failure classes that are retried: 5xx, 429, connect-error, timeout (the default: all four), circuit-open.',
+        },
       ),
     ),
     retryNonIdempotent: Type.Optional(
@@ -94,6 +97,103 @@ const RetrySpec = Type.Object(
     ),
   },
   { ...closed, description: 'Retry policy.' },
+);
+
+const IdempotencyKeySpec = Type.Object(
+  {
+    header: Type.String({
+      minLength: 1,
+      maxLength: 128,
+      pattern: "^[A-Za-z0-9!#$%&'*+.^_`|~-]+$",
+      description: 'Request header that carries the key, e.g. Idempotency-Key.',
+    }),
+  },
+  {
+    ...closed,
+    description:
+      'Sends a key that is stable per execution and step (and element of a map) in the named header, the same on every attempt, so that retried or hedged non-idempotent calls are safe with upstreams that honour it.',
+  },
+);
+
+const CircuitBreakerSpec = Type.Object(
+  {
+    failureRatio: Type.Optional(
+      Type.Number({
+        exclusiveMinimum: 0,
+        maximum: 1,
+        description: 'Share of failed calls in the window that opens the circuit (default 0.5).',
+      }),
+    ),
+    minimumRequests: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: 10_000,
+        description: 'Calls in the window before the ratio is judged (default 10).',
+      }),
+    ),
+    window: Type.Optional(Duration('Sliding window of calls that are counted (default 10s).')),
+    openFor: Type.Optional(
+      Duration('How long an open circuit fails calls fast before probing (default 5s).'),
+    ),
+    halfOpenProbes: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: 100,
+        description: 'Trial calls let through when half-open; all must succeed to close (default 1).',
+      }),
+    ),
+  },
+  {
+    ...closed,
+    description:
+      'A circuit breaker per upstream origin (scheme, host and port) and settings, shared by every execution on a replica: failures are 5xx, 429, timeouts and connection errors; an open circuit fails calls at once with reason CircuitOpen.',
+  },
+);
+
+const HedgeSpec = Type.Object(
+  {
+    after: Type.String({
+      pattern: '^(p95|[0-9]+(ms|s|m|h))$',
+      description:
+        'Delay before the second attempt: a duration, or p95 (the task’s observed 95th percentile).',
+    }),
+    maxExtraPercent: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: 100,
+        description: 'Budget: hedges are at most this share of the task’s calls on a replica (default 10).',
+      }),
+    ),
+  },
+  {
+    ...closed,
+    description:
+      'Hedged requests: when the first attempt has not answered after `after`, a second identical one is sent and the first answer wins; the other is cancelled. Idempotent methods only, or with idempotencyKey.',
+  },
+);
+
+const CacheSpec = Type.Object(
+  {
+    ttl: Duration('How long a successful response is reused.'),
+    maxEntries: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: 100_000,
+        description:
+          'Entries kept for this task on a replica, least recently used dropped first (default 1000).',
+      }),
+    ),
+    allowSecretsInBody: Type.Optional(
+      Type.Boolean({
+        description: 'Cache although the request body carries a secret (refused otherwise).',
+      }),
+    ),
+  },
+  {
+    ...closed,
+    description:
+      'Response caching: successful responses are reused for `ttl`, keyed by the resolved request (method, URL, headers, body); a hit sends nothing.',
+  },
 );
 
 export const WorkflowTaskSpec = Type.Object(
@@ -112,6 +212,10 @@ export const WorkflowTaskSpec = Type.Object(
         description: 'Largest accepted response body in bytes (default 10 MiB, at most 64 MiB).',
       }),
     ),
+    idempotencyKey: Type.Optional(IdempotencyKeySpec),
+    circuitBreaker: Type.Optional(CircuitBreakerSpec),
+    hedge: Type.Optional(HedgeSpec),
+    cache: Type.Optional(CacheSpec),
   },
   { ...closed, description: 'An HTTP task that workflows compose.' },
 );
@@ -137,6 +241,36 @@ export const WorkflowTaskStatus = Type.Object(
   { ...closed, description: 'Observed state of the task.' },
 );
 
+const MapSpec = Type.Object(
+  {
+    items: Type.String({
+      minLength: 1,
+      description:
+        'Exactly one template naming an array: {{input.<path>}} or {{tasks.<id>.output.<path>}}. The task runs once per element, with {{item}}, {{item.<path>}} and {{index}} in the step input.',
+    }),
+    concurrency: Type.Optional(
+      Type.Integer({ minimum: 1, maximum: 1024, description: 'Elements in flight at once (default 10).' }),
+    ),
+    onItemError: Type.Optional(
+      Type.Union([Type.Literal('failFast'), Type.Literal('collect')], {
+        description:
+          'failFast (default): the first failed element fails the step and cancels the rest; collect: failed elements give null in the output, up to maxFailedItems.',
+      }),
+    ),
+    maxFailedItems: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        description: 'With collect: failed elements tolerated; one more fails the step (default: no limit).',
+      }),
+    ),
+  },
+  {
+    ...closed,
+    description:
+      'Runs the task once per element of an array; the output is the array of results in input order.',
+  },
+);
+
 const WorkflowStep = Type.Object(
   {
     id: Type.String({ minLength: 1, maxLength: 63, description: 'Unique DNS label of this step.' }),
@@ -154,6 +288,7 @@ const WorkflowStep = Type.Object(
         description: 'fail (default) fails the workflow; continue records the failure and goes on.',
       }),
     ),
+    map: Type.Optional(MapSpec),
   },
   { ...closed, description: 'One step of the workflow DAG.' },
 );
@@ -229,6 +364,23 @@ const TaskAttempt = Type.Object({
   error: Type.Optional(Type.String()),
 });
 
+/** Entries of a map step's `items` list: the first ones, then failed ones, up to this many. */
+export const MAX_TRACED_ITEMS = 100;
+
+const MapItemStatus = Type.Object(
+  {
+    index: Type.Integer(),
+    phase: Type.Union(TASK_PHASES.map((p) => Type.Literal(p))),
+    durationMs: Type.Optional(Type.Number()),
+    attempts: Type.Optional(Type.Integer()),
+    httpStatus: Type.Optional(Type.Integer()),
+    cached: Type.Optional(Type.Boolean()),
+    hedged: Type.Optional(Type.Boolean()),
+    error: Type.Optional(Type.Object({ reason: Type.String(), message: Type.String() })),
+  },
+  { description: 'How one element of a map step ran.' },
+);
+
 export const TaskExecutionStatus = Type.Object(
   {
     id: Type.String(),
@@ -249,6 +401,42 @@ export const TaskExecutionStatus = Type.Object(
     substituted: Type.Optional(
       Type.Boolean({ description: 'The output was given by a debugger (skip); no request was sent.' }),
     ),
+    input: Type.Optional(
+      UserJson(
+        'The input after templates, secrets redacted; over 4 KiB of JSON it is {truncated: true, bytes, preview}.',
+      ),
+    ),
+    request: Type.Optional(
+      Type.Object(
+        {
+          method: Type.String(),
+          url: Type.String(),
+          headers: Type.Optional(StringMap('Request headers.')),
+          body: Type.Optional(UserJson('The JSON body, or {truncated: true, bytes, preview}.')),
+          truncated: Type.Optional(
+            Type.Boolean({ description: 'Headers and body left out: the request was over 4 KiB.' }),
+          ),
+          bytes: Type.Optional(Type.Integer({ description: 'Size of the request left out.' })),
+        },
+        {
+          description:
+            'The request resolved before the first attempt (templates applied, secrets redacted, at most 4 KiB): what was sent, or would have been for a substituted output.',
+        },
+      ),
+    ),
+    cached: Type.Optional(
+      Type.Boolean({ description: 'The output came from the response cache; no request was sent.' }),
+    ),
+    hedged: Type.Optional(
+      Type.Boolean({ description: 'A hedge (second identical request) was sent; the first answer won.' }),
+    ),
+    itemCount: Type.Optional(Type.Integer({ description: 'Map steps: number of elements.' })),
+    failedItems: Type.Optional(Type.Integer({ description: 'Map steps: elements that failed.' })),
+    items: Type.Optional(
+      Type.Array(MapItemStatus, {
+        description: `Map steps: one entry per element in input order (the first ${MAX_TRACED_ITEMS} and every failed one, bounded).`,
+      }),
+    ),
   },
   { description: 'Execution record of one step.' },
 );
@@ -265,6 +453,9 @@ export const ExecutionPlan = Type.Object(
           dependsOn: Type.Array(Type.String()),
           input: Type.Optional(UserJson('Input resolved from the workflow input, where computable.')),
           when: Type.Optional(Type.String({ description: 'true, false or unknown.' })),
+          items: Type.Optional(
+            Type.Integer({ description: 'Map steps: number of elements, when the input decides it.' }),
+          ),
         }),
       ),
     ),

@@ -1,6 +1,6 @@
 /**
  * The template language: `{{input.a.b}}`, `{{input.items[0].id}}`, `{{tasks.<id>.output.<path>}}`,
- * `{{secrets.<name>}}`. Templates are data substitution only; nothing is ever evaluated as code.
+ * `{{secrets.<name>}}`, and in map steps `{{item.<path>}}` and `{{index}}`. Templates are data substitution only; nothing is ever evaluated as code.
  */
 import { closestName } from '../suggest.ts';
 
@@ -11,7 +11,10 @@ export type PathSegment = string | number;
 export type TemplateRef =
   | { source: 'input'; path: PathSegment[] }
   | { source: 'task'; taskId: string; path: PathSegment[] }
-  | { source: 'secret'; name: string };
+  | { source: 'secret'; name: string }
+  /** The current element of a map step, and its position. */
+  | { source: 'item'; path: PathSegment[] }
+  | { source: 'index' };
 
 /** A parsed string: plain text, exactly one template (keeps the JSON type), or interpolation. */
 export type ParsedTemplate =
@@ -32,7 +35,7 @@ export class TemplateSyntaxError extends Error {
   }
 }
 
-const ROOTS = ['input', 'tasks', 'secrets'] as const;
+const ROOTS = ['input', 'tasks', 'secrets', 'item', 'index'] as const;
 const NAME_CHAR = /[A-Za-z0-9_-]/;
 
 /** Returns true when the string contains template syntax at all (cheap pre-check). */
@@ -94,10 +97,14 @@ function parseExpression(body: string, base: number): TemplateRef {
     ref = { source: 'task', taskId, path: scanner.path() };
   } else if (root === 'secrets') {
     ref = { source: 'secret', name: scanner.dotName('a secret name') };
+  } else if (root === 'item') {
+    ref = { source: 'item', path: scanner.path() };
+  } else if (root === 'index') {
+    ref = { source: 'index' };
   } else {
     const suggestion = closestName(root, ROOTS);
     throw new TemplateSyntaxError(
-      `unknown reference \`${root}\`: templates start with input, tasks or secrets`,
+      `unknown reference \`${root}\`: templates start with input, tasks, secrets, item or index`,
       rootColumn,
       suggestion ? `did you mean \`${suggestion}\`?` : undefined,
     );
@@ -208,6 +215,10 @@ export function formatRef(ref: TemplateRef): string {
       return `tasks.${ref.taskId}.output${ref.path.length ? prefixed(formatPath(ref.path)) : ''}`;
     case 'secret':
       return `secrets.${ref.name}`;
+    case 'item':
+      return ref.path.length ? `item${prefixed(formatPath(ref.path))}` : 'item';
+    case 'index':
+      return 'index';
   }
 }
 

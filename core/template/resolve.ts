@@ -9,6 +9,9 @@ export interface TemplateScope {
   taskOutput(taskId: string): unknown;
   /** The secret's value, or `undefined` when it is not declared. */
   secret(name: string): string | undefined;
+  /** In a map step's input: the current element and its position. */
+  item?: unknown;
+  index?: number;
 }
 
 /** Follows a path through JSON data; `undefined` when any step is missing. */
@@ -38,6 +41,10 @@ export function resolveRef(ref: TemplateRef, scope: TemplateScope): unknown {
     }
     case 'secret':
       return scope.secret(ref.name);
+    case 'item':
+      return lookupPath(scope.item, ref.path);
+    case 'index':
+      return scope.index;
   }
 }
 

@@ -81,6 +81,41 @@ const schema11 = {
                   { const: 'continue', type: 'string' },
                 ],
               },
+              map: {
+                additionalProperties: false,
+                description:
+                  'Runs the task once per element of an array; the output is the array of results in input order.',
+                type: 'object',
+                required: ['items'],
+                properties: {
+                  items: {
+                    minLength: 1,
+                    description:
+                      'Exactly one template naming an array: {{input.<path>}} or {{tasks.<id>.output.<path>}}. The task runs once per element, with {{item}}, {{item.<path>}} and {{index}} in the step input.',
+                    type: 'string',
+                  },
+                  concurrency: {
+                    minimum: 1,
+                    maximum: 1024,
+                    description: 'Elements in flight at once (default 10).',
+                    type: 'integer',
+                  },
+                  onItemError: {
+                    description:
+                      'failFast (default): the first failed element fails the step and cancels the rest; collect: failed elements give null in the output, up to maxFailedItems.',
+                    anyOf: [
+                      { const: 'failFast', type: 'string' },
+                      { const: 'collect', type: 'string' },
+                    ],
+                  },
+                  maxFailedItems: {
+                    minimum: 0,
+                    description:
+                      'With collect: failed elements tolerated; one more fails the step (default: no limit).',
+                    type: 'integer',
+                  },
+                },
+              },
             },
           },
         },
@@ -570,7 +605,8 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                     key4 === 'input' ||
                     key4 === 'dependsOn' ||
                     key4 === 'when' ||
-                    key4 === 'onError'
+                    key4 === 'onError' ||
+                    key4 === 'map'
                   )) {
                     const err24 = {
                       instancePath: instancePath + '/spec/tasks/' + i0,
@@ -878,268 +914,292 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                     }
                   }
                 }
-              } else {
-                const err41 = {
-                  instancePath: instancePath + '/spec/tasks/' + i0,
-                  schemaPath: '#/properties/spec/properties/tasks/items/type',
-                  keyword: 'type',
-                  params: { type: 'object' },
-                  message: 'must be object',
-                };
-                if (vErrors === null) {
-                  vErrors = [err41];
-                } else {
-                  vErrors.push(err41);
-                }
-                errors++;
-              }
-            }
-          } else {
-            const err42 = {
-              instancePath: instancePath + '/spec/tasks',
-              schemaPath: '#/properties/spec/properties/tasks/type',
-              keyword: 'type',
-              params: { type: 'array' },
-              message: 'must be array',
-            };
-            if (vErrors === null) {
-              vErrors = [err42];
-            } else {
-              vErrors.push(err42);
-            }
-            errors++;
-          }
-        }
-        if (data10.timeout !== undefined) {
-          let data24 = data10.timeout;
-          if (typeof data24 === 'string') {
-            if (!pattern2.test(data24)) {
-              const err43 = {
-                instancePath: instancePath + '/spec/timeout',
-                schemaPath: '#/properties/spec/properties/timeout/pattern',
-                keyword: 'pattern',
-                params: { pattern: '^[0-9]+(ms|s|m|h)$' },
-                message: 'must match pattern "' + '^[0-9]+(ms|s|m|h)$' + '"',
-              };
-              if (vErrors === null) {
-                vErrors = [err43];
-              } else {
-                vErrors.push(err43);
-              }
-              errors++;
-            }
-          } else {
-            const err44 = {
-              instancePath: instancePath + '/spec/timeout',
-              schemaPath: '#/properties/spec/properties/timeout/type',
-              keyword: 'type',
-              params: { type: 'string' },
-              message: 'must be string',
-            };
-            if (vErrors === null) {
-              vErrors = [err44];
-            } else {
-              vErrors.push(err44);
-            }
-            errors++;
-          }
-        }
-        if (data10.maxConcurrency !== undefined) {
-          let data25 = data10.maxConcurrency;
-          if (!(typeof data25 == 'number' && !(data25 % 1) && !isNaN(data25) && isFinite(data25))) {
-            const err45 = {
-              instancePath: instancePath + '/spec/maxConcurrency',
-              schemaPath: '#/properties/spec/properties/maxConcurrency/type',
-              keyword: 'type',
-              params: { type: 'integer' },
-              message: 'must be integer',
-            };
-            if (vErrors === null) {
-              vErrors = [err45];
-            } else {
-              vErrors.push(err45);
-            }
-            errors++;
-          }
-          if (typeof data25 == 'number' && isFinite(data25)) {
-            if (data25 > 1024 || isNaN(data25)) {
-              const err46 = {
-                instancePath: instancePath + '/spec/maxConcurrency',
-                schemaPath: '#/properties/spec/properties/maxConcurrency/maximum',
-                keyword: 'maximum',
-                params: { comparison: '<=', limit: 1024 },
-                message: 'must be <= 1024',
-              };
-              if (vErrors === null) {
-                vErrors = [err46];
-              } else {
-                vErrors.push(err46);
-              }
-              errors++;
-            }
-            if (data25 < 1 || isNaN(data25)) {
-              const err47 = {
-                instancePath: instancePath + '/spec/maxConcurrency',
-                schemaPath: '#/properties/spec/properties/maxConcurrency/minimum',
-                keyword: 'minimum',
-                params: { comparison: '>=', limit: 1 },
-                message: 'must be >= 1',
-              };
-              if (vErrors === null) {
-                vErrors = [err47];
-              } else {
-                vErrors.push(err47);
-              }
-              errors++;
-            }
-          }
-        }
-      } else {
-        const err48 = {
-          instancePath: instancePath + '/spec',
-          schemaPath: '#/properties/spec/type',
-          keyword: 'type',
-          params: { type: 'object' },
-          message: 'must be object',
-        };
-        if (vErrors === null) {
-          vErrors = [err48];
-        } else {
-          vErrors.push(err48);
-        }
-        errors++;
-      }
-    }
-    if (data.status !== undefined) {
-      let data26 = data.status;
-      if (data26 && typeof data26 == 'object' && !Array.isArray(data26)) {
-        for (const key6 in data26) {
-          if (!(
-            key6 === 'observedGeneration' ||
-            key6 === 'conditions' ||
-            key6 === 'revision' ||
-            key6 === 'taskCount' ||
-            key6 === 'parallelGroups'
-          )) {
-            const err49 = {
-              instancePath: instancePath + '/status',
-              schemaPath: '#/properties/status/additionalProperties',
-              keyword: 'additionalProperties',
-              params: { additionalProperty: key6 },
-              message: 'must NOT have additional properties',
-            };
-            if (vErrors === null) {
-              vErrors = [err49];
-            } else {
-              vErrors.push(err49);
-            }
-            errors++;
-          }
-        }
-        if (data26.observedGeneration !== undefined) {
-          let data27 = data26.observedGeneration;
-          if (!(typeof data27 == 'number' && !(data27 % 1) && !isNaN(data27) && isFinite(data27))) {
-            const err50 = {
-              instancePath: instancePath + '/status/observedGeneration',
-              schemaPath: '#/properties/status/properties/observedGeneration/type',
-              keyword: 'type',
-              params: { type: 'integer' },
-              message: 'must be integer',
-            };
-            if (vErrors === null) {
-              vErrors = [err50];
-            } else {
-              vErrors.push(err50);
-            }
-            errors++;
-          }
-        }
-        if (data26.conditions !== undefined) {
-          let data28 = data26.conditions;
-          if (Array.isArray(data28)) {
-            const len2 = data28.length;
-            for (let i2 = 0; i2 < len2; i2++) {
-              let data29 = data28[i2];
-              if (data29 && typeof data29 == 'object' && !Array.isArray(data29)) {
-                if (data29.type === undefined) {
-                  const err51 = {
-                    instancePath: instancePath + '/status/conditions/' + i2,
-                    schemaPath: '#/properties/status/properties/conditions/items/required',
-                    keyword: 'required',
-                    params: { missingProperty: 'type' },
-                    message: "must have required property '" + 'type' + "'",
-                  };
-                  if (vErrors === null) {
-                    vErrors = [err51];
-                  } else {
-                    vErrors.push(err51);
-                  }
-                  errors++;
-                }
-                if (data29.status === undefined) {
-                  const err52 = {
-                    instancePath: instancePath + '/status/conditions/' + i2,
-                    schemaPath: '#/properties/status/properties/conditions/items/required',
-                    keyword: 'required',
-                    params: { missingProperty: 'status' },
-                    message: "must have required property '" + 'status' + "'",
-                  };
-                  if (vErrors === null) {
-                    vErrors = [err52];
-                  } else {
-                    vErrors.push(err52);
-                  }
-                  errors++;
-                }
-                for (const key7 in data29) {
-                  if (!(
-                    key7 === 'type' ||
-                    key7 === 'status' ||
-                    key7 === 'reason' ||
-                    key7 === 'message' ||
-                    key7 === 'lastTransitionTime' ||
-                    key7 === 'observedGeneration'
-                  )) {
-                    const err53 = {
-                      instancePath: instancePath + '/status/conditions/' + i2,
-                      schemaPath: '#/properties/status/properties/conditions/items/additionalProperties',
-                      keyword: 'additionalProperties',
-                      params: { additionalProperty: key7 },
-                      message: 'must NOT have additional properties',
-                    };
-                    if (vErrors === null) {
-                      vErrors = [err53];
-                    } else {
-                      vErrors.push(err53);
+                if (data14.map !== undefined) {
+                  let data23 = data14.map;
+                  if (data23 && typeof data23 == 'object' && !Array.isArray(data23)) {
+                    if (data23.items === undefined) {
+                      const err41 = {
+                        instancePath: instancePath + '/spec/tasks/' + i0 + '/map',
+                        schemaPath: '#/properties/spec/properties/tasks/items/properties/map/required',
+                        keyword: 'required',
+                        params: { missingProperty: 'items' },
+                        message: "must have required property '" + 'items' + "'",
+                      };
+                      if (vErrors === null) {
+                        vErrors = [err41];
+                      } else {
+                        vErrors.push(err41);
+                      }
+                      errors++;
                     }
-                    errors++;
-                  }
-                }
-                if (data29.type !== undefined) {
-                  if (typeof data29.type !== 'string') {
-                    const err54 = {
-                      instancePath: instancePath + '/status/conditions/' + i2 + '/type',
-                      schemaPath: '#/properties/status/properties/conditions/items/properties/type/type',
-                      keyword: 'type',
-                      params: { type: 'string' },
-                      message: 'must be string',
-                    };
-                    if (vErrors === null) {
-                      vErrors = [err54];
-                    } else {
-                      vErrors.push(err54);
+                    for (const key6 in data23) {
+                      if (!(
+                        key6 === 'items' ||
+                        key6 === 'concurrency' ||
+                        key6 === 'onItemError' ||
+                        key6 === 'maxFailedItems'
+                      )) {
+                        const err42 = {
+                          instancePath: instancePath + '/spec/tasks/' + i0 + '/map',
+                          schemaPath:
+                            '#/properties/spec/properties/tasks/items/properties/map/additionalProperties',
+                          keyword: 'additionalProperties',
+                          params: { additionalProperty: key6 },
+                          message: 'must NOT have additional properties',
+                        };
+                        if (vErrors === null) {
+                          vErrors = [err42];
+                        } else {
+                          vErrors.push(err42);
+                        }
+                        errors++;
+                      }
                     }
-                    errors++;
-                  }
-                }
-                if (data29.status !== undefined) {
-                  if (typeof data29.status !== 'string') {
+                    if (data23.items !== undefined) {
+                      let data24 = data23.items;
+                      if (typeof data24 === 'string') {
+                        if (func2(data24) < 1) {
+                          const err43 = {
+                            instancePath: instancePath + '/spec/tasks/' + i0 + '/map/items',
+                            schemaPath:
+                              '#/properties/spec/properties/tasks/items/properties/map/properties/items/minLength',
+                            keyword: 'minLength',
+                            params: { limit: 1 },
+                            message: 'must NOT have fewer than 1 characters',
+                          };
+                          if (vErrors === null) {
+                            vErrors = [err43];
+                          } else {
+                            vErrors.push(err43);
+                          }
+                          errors++;
+                        }
+                      } else {
+                        const err44 = {
+                          instancePath: instancePath + '/spec/tasks/' + i0 + '/map/items',
+                          schemaPath:
+                            '#/properties/spec/properties/tasks/items/properties/map/properties/items/type',
+                          keyword: 'type',
+                          params: { type: 'string' },
+                          message: 'must be string',
+                        };
+                        if (vErrors === null) {
+                          vErrors = [err44];
+                        } else {
+                          vErrors.push(err44);
+                        }
+                        errors++;
+                      }
+                    }
+                    if (data23.concurrency !== undefined) {
+                      let data25 = data23.concurrency;
+                      if (!(
+                        typeof data25 == 'number' &&
+                        !(data25 % 1) &&
+                        !isNaN(data25) &&
+                        isFinite(data25)
+                      )) {
+                        const err45 = {
+                          instancePath: instancePath + '/spec/tasks/' + i0 + '/map/concurrency',
+                          schemaPath:
+                            '#/properties/spec/properties/tasks/items/properties/map/properties/concurrency/type',
+                          keyword: 'type',
+                          params: { type: 'integer' },
+                          message: 'must be integer',
+                        };
+                        if (vErrors === null) {
+                          vErrors = [err45];
+                        } else {
+                          vErrors.push(err45);
+                        }
+                        errors++;
+                      }
+                      if (typeof data25 == 'number' && isFinite(data25)) {
+                        if (data25 > 1024 || isNaN(data25)) {
+                          const err46 = {
+                            instancePath: instancePath + '/spec/tasks/' + i0 + '/map/concurrency',
+                            schemaPath:
+                              '#/properties/spec/properties/tasks/items/properties/map/properties/concurrency/maximum',
+                            keyword: 'maximum',
+                            params: { comparison: '<=', limit: 1024 },
+                            message: 'must be <= 1024',
+                          };
+                          if (vErrors === null) {
+                            vErrors = [err46];
+                          } else {
+                            vErrors.push(err46);
+                          }
+                          errors++;
+                        }
+                        if (data25 < 1 || isNaN(data25)) {
+                          const err47 = {
+                            instancePath: instancePath + '/spec/tasks/' + i0 + '/map/concurrency',
+                            schemaPath:
+                              '#/properties/spec/properties/tasks/items/properties/map/properties/concurrency/minimum',
+                            keyword: 'minimum',
+                            params: { comparison: '>=', limit: 1 },
+                            message: 'must be >= 1',
+                          };
+                          if (vErrors === null) {
+                            vErrors = [err47];
+                          } else {
+                            vErrors.push(err47);
+                          }
+                          errors++;
+                        }
+                      }
+                    }
+                    if (data23.onItemError !== undefined) {
+                      let data26 = data23.onItemError;
+                      const _errs64 = errors;
+                      let valid13 = false;
+                      const _errs65 = errors;
+                      if (typeof data26 !== 'string') {
+                        const err48 = {
+                          instancePath: instancePath + '/spec/tasks/' + i0 + '/map/onItemError',
+                          schemaPath:
+                            '#/properties/spec/properties/tasks/items/properties/map/properties/onItemError/anyOf/0/type',
+                          keyword: 'type',
+                          params: { type: 'string' },
+                          message: 'must be string',
+                        };
+                        if (vErrors === null) {
+                          vErrors = [err48];
+                        } else {
+                          vErrors.push(err48);
+                        }
+                        errors++;
+                      }
+                      if ('failFast' !== data26) {
+                        const err49 = {
+                          instancePath: instancePath + '/spec/tasks/' + i0 + '/map/onItemError',
+                          schemaPath:
+                            '#/properties/spec/properties/tasks/items/properties/map/properties/onItemError/anyOf/0/const',
+                          keyword: 'const',
+                          params: { allowedValue: 'failFast' },
+                          message: 'must be equal to constant',
+                        };
+                        if (vErrors === null) {
+                          vErrors = [err49];
+                        } else {
+                          vErrors.push(err49);
+                        }
+                        errors++;
+                      }
+                      var _valid1 = _errs65 === errors;
+                      valid13 = valid13 || _valid1;
+                      if (!valid13) {
+                        const _errs67 = errors;
+                        if (typeof data26 !== 'string') {
+                          const err50 = {
+                            instancePath: instancePath + '/spec/tasks/' + i0 + '/map/onItemError',
+                            schemaPath:
+                              '#/properties/spec/properties/tasks/items/properties/map/properties/onItemError/anyOf/1/type',
+                            keyword: 'type',
+                            params: { type: 'string' },
+                            message: 'must be string',
+                          };
+                          if (vErrors === null) {
+                            vErrors = [err50];
+                          } else {
+                            vErrors.push(err50);
+                          }
+                          errors++;
+                        }
+                        if ('collect' !== data26) {
+                          const err51 = {
+                            instancePath: instancePath + '/spec/tasks/' + i0 + '/map/onItemError',
+                            schemaPath:
+                              '#/properties/spec/properties/tasks/items/properties/map/properties/onItemError/anyOf/1/const',
+                            keyword: 'const',
+                            params: { allowedValue: 'collect' },
+                            message: 'must be equal to constant',
+                          };
+                          if (vErrors === null) {
+                            vErrors = [err51];
+                          } else {
+                            vErrors.push(err51);
+                          }
+                          errors++;
+                        }
+                        var _valid1 = _errs67 === errors;
+                        valid13 = valid13 || _valid1;
+                      }
+                      if (!valid13) {
+                        const err52 = {
+                          instancePath: instancePath + '/spec/tasks/' + i0 + '/map/onItemError',
+                          schemaPath:
+                            '#/properties/spec/properties/tasks/items/properties/map/properties/onItemError/anyOf',
+                          keyword: 'anyOf',
+                          params: {},
+                          message: 'must match a schema in anyOf',
+                        };
+                        if (vErrors === null) {
+                          vErrors = [err52];
+                        } else {
+                          vErrors.push(err52);
+                        }
+                        errors++;
+                      } else {
+                        errors = _errs64;
+                        if (vErrors !== null) {
+                          if (_errs64) {
+                            vErrors.length = _errs64;
+                          } else {
+                            vErrors = null;
+                          }
+                        }
+                      }
+                    }
+                    if (data23.maxFailedItems !== undefined) {
+                      let data27 = data23.maxFailedItems;
+                      if (!(
+                        typeof data27 == 'number' &&
+                        !(data27 % 1) &&
+                        !isNaN(data27) &&
+                        isFinite(data27)
+                      )) {
+                        const err53 = {
+                          instancePath: instancePath + '/spec/tasks/' + i0 + '/map/maxFailedItems',
+                          schemaPath:
+                            '#/properties/spec/properties/tasks/items/properties/map/properties/maxFailedItems/type',
+                          keyword: 'type',
+                          params: { type: 'integer' },
+                          message: 'must be integer',
+                        };
+                        if (vErrors === null) {
+                          vErrors = [err53];
+                        } else {
+                          vErrors.push(err53);
+                        }
+                        errors++;
+                      }
+                      if (typeof data27 == 'number' && isFinite(data27)) {
+                        if (data27 < 0 || isNaN(data27)) {
+                          const err54 = {
+                            instancePath: instancePath + '/spec/tasks/' + i0 + '/map/maxFailedItems',
+                            schemaPath:
+                              '#/properties/spec/properties/tasks/items/properties/map/properties/maxFailedItems/minimum',
+                            keyword: 'minimum',
+                            params: { comparison: '>=', limit: 0 },
+                            message: 'must be >= 0',
+                          };
+                          if (vErrors === null) {
+                            vErrors = [err54];
+                          } else {
+                            vErrors.push(err54);
+                          }
+                          errors++;
+                        }
+                      }
+                    }
+                  } else {
                     const err55 = {
-                      instancePath: instancePath + '/status/conditions/' + i2 + '/status',
-                      schemaPath: '#/properties/status/properties/conditions/items/properties/status/type',
+                      instancePath: instancePath + '/spec/tasks/' + i0 + '/map',
+                      schemaPath: '#/properties/spec/properties/tasks/items/properties/map/type',
                       keyword: 'type',
-                      params: { type: 'string' },
-                      message: 'must be string',
+                      params: { type: 'object' },
+                      message: 'must be object',
                     };
                     if (vErrors === null) {
                       vErrors = [err55];
@@ -1149,153 +1209,155 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                     errors++;
                   }
                 }
-                if (data29.reason !== undefined) {
-                  if (typeof data29.reason !== 'string') {
-                    const err56 = {
-                      instancePath: instancePath + '/status/conditions/' + i2 + '/reason',
-                      schemaPath: '#/properties/status/properties/conditions/items/properties/reason/type',
-                      keyword: 'type',
-                      params: { type: 'string' },
-                      message: 'must be string',
-                    };
-                    if (vErrors === null) {
-                      vErrors = [err56];
-                    } else {
-                      vErrors.push(err56);
-                    }
-                    errors++;
-                  }
-                }
-                if (data29.message !== undefined) {
-                  if (typeof data29.message !== 'string') {
-                    const err57 = {
-                      instancePath: instancePath + '/status/conditions/' + i2 + '/message',
-                      schemaPath: '#/properties/status/properties/conditions/items/properties/message/type',
-                      keyword: 'type',
-                      params: { type: 'string' },
-                      message: 'must be string',
-                    };
-                    if (vErrors === null) {
-                      vErrors = [err57];
-                    } else {
-                      vErrors.push(err57);
-                    }
-                    errors++;
-                  }
-                }
-                if (data29.lastTransitionTime !== undefined) {
-                  let data34 = data29.lastTransitionTime;
-                  if (typeof data34 === 'string') {
-                    if (!formats0.validate(data34)) {
-                      const err58 = {
-                        instancePath: instancePath + '/status/conditions/' + i2 + '/lastTransitionTime',
-                        schemaPath:
-                          '#/properties/status/properties/conditions/items/properties/lastTransitionTime/format',
-                        keyword: 'format',
-                        params: { format: 'date-time' },
-                        message: 'must match format "' + 'date-time' + '"',
-                      };
-                      if (vErrors === null) {
-                        vErrors = [err58];
-                      } else {
-                        vErrors.push(err58);
-                      }
-                      errors++;
-                    }
-                  } else {
-                    const err59 = {
-                      instancePath: instancePath + '/status/conditions/' + i2 + '/lastTransitionTime',
-                      schemaPath:
-                        '#/properties/status/properties/conditions/items/properties/lastTransitionTime/type',
-                      keyword: 'type',
-                      params: { type: 'string' },
-                      message: 'must be string',
-                    };
-                    if (vErrors === null) {
-                      vErrors = [err59];
-                    } else {
-                      vErrors.push(err59);
-                    }
-                    errors++;
-                  }
-                }
-                if (data29.observedGeneration !== undefined) {
-                  let data35 = data29.observedGeneration;
-                  if (!(typeof data35 == 'number' && !(data35 % 1) && !isNaN(data35) && isFinite(data35))) {
-                    const err60 = {
-                      instancePath: instancePath + '/status/conditions/' + i2 + '/observedGeneration',
-                      schemaPath:
-                        '#/properties/status/properties/conditions/items/properties/observedGeneration/type',
-                      keyword: 'type',
-                      params: { type: 'integer' },
-                      message: 'must be integer',
-                    };
-                    if (vErrors === null) {
-                      vErrors = [err60];
-                    } else {
-                      vErrors.push(err60);
-                    }
-                    errors++;
-                  }
-                }
               } else {
-                const err61 = {
-                  instancePath: instancePath + '/status/conditions/' + i2,
-                  schemaPath: '#/properties/status/properties/conditions/items/type',
+                const err56 = {
+                  instancePath: instancePath + '/spec/tasks/' + i0,
+                  schemaPath: '#/properties/spec/properties/tasks/items/type',
                   keyword: 'type',
                   params: { type: 'object' },
                   message: 'must be object',
                 };
                 if (vErrors === null) {
-                  vErrors = [err61];
+                  vErrors = [err56];
                 } else {
-                  vErrors.push(err61);
+                  vErrors.push(err56);
                 }
                 errors++;
               }
             }
           } else {
-            const err62 = {
-              instancePath: instancePath + '/status/conditions',
-              schemaPath: '#/properties/status/properties/conditions/type',
+            const err57 = {
+              instancePath: instancePath + '/spec/tasks',
+              schemaPath: '#/properties/spec/properties/tasks/type',
               keyword: 'type',
               params: { type: 'array' },
               message: 'must be array',
             };
             if (vErrors === null) {
-              vErrors = [err62];
+              vErrors = [err57];
             } else {
-              vErrors.push(err62);
+              vErrors.push(err57);
             }
             errors++;
           }
         }
-        if (data26.revision !== undefined) {
-          if (typeof data26.revision !== 'string') {
-            const err63 = {
-              instancePath: instancePath + '/status/revision',
-              schemaPath: '#/properties/status/properties/revision/type',
+        if (data10.timeout !== undefined) {
+          let data29 = data10.timeout;
+          if (typeof data29 === 'string') {
+            if (!pattern2.test(data29)) {
+              const err58 = {
+                instancePath: instancePath + '/spec/timeout',
+                schemaPath: '#/properties/spec/properties/timeout/pattern',
+                keyword: 'pattern',
+                params: { pattern: '^[0-9]+(ms|s|m|h)$' },
+                message: 'must match pattern "' + '^[0-9]+(ms|s|m|h)$' + '"',
+              };
+              if (vErrors === null) {
+                vErrors = [err58];
+              } else {
+                vErrors.push(err58);
+              }
+              errors++;
+            }
+          } else {
+            const err59 = {
+              instancePath: instancePath + '/spec/timeout',
+              schemaPath: '#/properties/spec/properties/timeout/type',
               keyword: 'type',
               params: { type: 'string' },
               message: 'must be string',
             };
             if (vErrors === null) {
-              vErrors = [err63];
+              vErrors = [err59];
             } else {
-              vErrors.push(err63);
+              vErrors.push(err59);
             }
             errors++;
           }
         }
-        if (data26.taskCount !== undefined) {
-          let data37 = data26.taskCount;
-          if (!(typeof data37 == 'number' && !(data37 % 1) && !isNaN(data37) && isFinite(data37))) {
-            const err64 = {
-              instancePath: instancePath + '/status/taskCount',
-              schemaPath: '#/properties/status/properties/taskCount/type',
+        if (data10.maxConcurrency !== undefined) {
+          let data30 = data10.maxConcurrency;
+          if (!(typeof data30 == 'number' && !(data30 % 1) && !isNaN(data30) && isFinite(data30))) {
+            const err60 = {
+              instancePath: instancePath + '/spec/maxConcurrency',
+              schemaPath: '#/properties/spec/properties/maxConcurrency/type',
               keyword: 'type',
               params: { type: 'integer' },
               message: 'must be integer',
+            };
+            if (vErrors === null) {
+              vErrors = [err60];
+            } else {
+              vErrors.push(err60);
+            }
+            errors++;
+          }
+          if (typeof data30 == 'number' && isFinite(data30)) {
+            if (data30 > 1024 || isNaN(data30)) {
+              const err61 = {
+                instancePath: instancePath + '/spec/maxConcurrency',
+                schemaPath: '#/properties/spec/properties/maxConcurrency/maximum',
+                keyword: 'maximum',
+                params: { comparison: '<=', limit: 1024 },
+                message: 'must be <= 1024',
+              };
+              if (vErrors === null) {
+                vErrors = [err61];
+              } else {
+                vErrors.push(err61);
+              }
+              errors++;
+            }
+            if (data30 < 1 || isNaN(data30)) {
+              const err62 = {
+                instancePath: instancePath + '/spec/maxConcurrency',
+                schemaPath: '#/properties/spec/properties/maxConcurrency/minimum',
+                keyword: 'minimum',
+                params: { comparison: '>=', limit: 1 },
+                message: 'must be >= 1',
+              };
+              if (vErrors === null) {
+                vErrors = [err62];
+              } else {
+                vErrors.push(err62);
+              }
+              errors++;
+            }
+          }
+        }
+      } else {
+        const err63 = {
+          instancePath: instancePath + '/spec',
+          schemaPath: '#/properties/spec/type',
+          keyword: 'type',
+          params: { type: 'object' },
+          message: 'must be object',
+        };
+        if (vErrors === null) {
+          vErrors = [err63];
+        } else {
+          vErrors.push(err63);
+        }
+        errors++;
+      }
+    }
+    if (data.status !== undefined) {
+      let data31 = data.status;
+      if (data31 && typeof data31 == 'object' && !Array.isArray(data31)) {
+        for (const key7 in data31) {
+          if (!(
+            key7 === 'observedGeneration' ||
+            key7 === 'conditions' ||
+            key7 === 'revision' ||
+            key7 === 'taskCount' ||
+            key7 === 'parallelGroups'
+          )) {
+            const err64 = {
+              instancePath: instancePath + '/status',
+              schemaPath: '#/properties/status/additionalProperties',
+              keyword: 'additionalProperties',
+              params: { additionalProperty: key7 },
+              message: 'must NOT have additional properties',
             };
             if (vErrors === null) {
               vErrors = [err64];
@@ -1305,17 +1367,286 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
             errors++;
           }
         }
-        if (data26.parallelGroups !== undefined) {
-          let data38 = data26.parallelGroups;
-          if (Array.isArray(data38)) {
-            const len3 = data38.length;
+        if (data31.observedGeneration !== undefined) {
+          let data32 = data31.observedGeneration;
+          if (!(typeof data32 == 'number' && !(data32 % 1) && !isNaN(data32) && isFinite(data32))) {
+            const err65 = {
+              instancePath: instancePath + '/status/observedGeneration',
+              schemaPath: '#/properties/status/properties/observedGeneration/type',
+              keyword: 'type',
+              params: { type: 'integer' },
+              message: 'must be integer',
+            };
+            if (vErrors === null) {
+              vErrors = [err65];
+            } else {
+              vErrors.push(err65);
+            }
+            errors++;
+          }
+        }
+        if (data31.conditions !== undefined) {
+          let data33 = data31.conditions;
+          if (Array.isArray(data33)) {
+            const len2 = data33.length;
+            for (let i2 = 0; i2 < len2; i2++) {
+              let data34 = data33[i2];
+              if (data34 && typeof data34 == 'object' && !Array.isArray(data34)) {
+                if (data34.type === undefined) {
+                  const err66 = {
+                    instancePath: instancePath + '/status/conditions/' + i2,
+                    schemaPath: '#/properties/status/properties/conditions/items/required',
+                    keyword: 'required',
+                    params: { missingProperty: 'type' },
+                    message: "must have required property '" + 'type' + "'",
+                  };
+                  if (vErrors === null) {
+                    vErrors = [err66];
+                  } else {
+                    vErrors.push(err66);
+                  }
+                  errors++;
+                }
+                if (data34.status === undefined) {
+                  const err67 = {
+                    instancePath: instancePath + '/status/conditions/' + i2,
+                    schemaPath: '#/properties/status/properties/conditions/items/required',
+                    keyword: 'required',
+                    params: { missingProperty: 'status' },
+                    message: "must have required property '" + 'status' + "'",
+                  };
+                  if (vErrors === null) {
+                    vErrors = [err67];
+                  } else {
+                    vErrors.push(err67);
+                  }
+                  errors++;
+                }
+                for (const key8 in data34) {
+                  if (!(
+                    key8 === 'type' ||
+                    key8 === 'status' ||
+                    key8 === 'reason' ||
+                    key8 === 'message' ||
+                    key8 === 'lastTransitionTime' ||
+                    key8 === 'observedGeneration'
+                  )) {
+                    const err68 = {
+                      instancePath: instancePath + '/status/conditions/' + i2,
+                      schemaPath: '#/properties/status/properties/conditions/items/additionalProperties',
+                      keyword: 'additionalProperties',
+                      params: { additionalProperty: key8 },
+                      message: 'must NOT have additional properties',
+                    };
+                    if (vErrors === null) {
+                      vErrors = [err68];
+                    } else {
+                      vErrors.push(err68);
+                    }
+                    errors++;
+                  }
+                }
+                if (data34.type !== undefined) {
+                  if (typeof data34.type !== 'string') {
+                    const err69 = {
+                      instancePath: instancePath + '/status/conditions/' + i2 + '/type',
+                      schemaPath: '#/properties/status/properties/conditions/items/properties/type/type',
+                      keyword: 'type',
+                      params: { type: 'string' },
+                      message: 'must be string',
+                    };
+                    if (vErrors === null) {
+                      vErrors = [err69];
+                    } else {
+                      vErrors.push(err69);
+                    }
+                    errors++;
+                  }
+                }
+                if (data34.status !== undefined) {
+                  if (typeof data34.status !== 'string') {
+                    const err70 = {
+                      instancePath: instancePath + '/status/conditions/' + i2 + '/status',
+                      schemaPath: '#/properties/status/properties/conditions/items/properties/status/type',
+                      keyword: 'type',
+                      params: { type: 'string' },
+                      message: 'must be string',
+                    };
+                    if (vErrors === null) {
+                      vErrors = [err70];
+                    } else {
+                      vErrors.push(err70);
+                    }
+                    errors++;
+                  }
+                }
+                if (data34.reason !== undefined) {
+                  if (typeof data34.reason !== 'string') {
+                    const err71 = {
+                      instancePath: instancePath + '/status/conditions/' + i2 + '/reason',
+                      schemaPath: '#/properties/status/properties/conditions/items/properties/reason/type',
+                      keyword: 'type',
+                      params: { type: 'string' },
+                      message: 'must be string',
+                    };
+                    if (vErrors === null) {
+                      vErrors = [err71];
+                    } else {
+                      vErrors.push(err71);
+                    }
+                    errors++;
+                  }
+                }
+                if (data34.message !== undefined) {
+                  if (typeof data34.message !== 'string') {
+                    const err72 = {
+                      instancePath: instancePath + '/status/conditions/' + i2 + '/message',
+                      schemaPath: '#/properties/status/properties/conditions/items/properties/message/type',
+                      keyword: 'type',
+                      params: { type: 'string' },
+                      message: 'must be string',
+                    };
+                    if (vErrors === null) {
+                      vErrors = [err72];
+                    } else {
+                      vErrors.push(err72);
+                    }
+                    errors++;
+                  }
+                }
+                if (data34.lastTransitionTime !== undefined) {
+                  let data39 = data34.lastTransitionTime;
+                  if (typeof data39 === 'string') {
+                    if (!formats0.validate(data39)) {
+                      const err73 = {
+                        instancePath: instancePath + '/status/conditions/' + i2 + '/lastTransitionTime',
+                        schemaPath:
+                          '#/properties/status/properties/conditions/items/properties/lastTransitionTime/format',
+                        keyword: 'format',
+                        params: { format: 'date-time' },
+                        message: 'must match format "' + 'date-time' + '"',
+                      };
+                      if (vErrors === null) {
+                        vErrors = [err73];
+                      } else {
+                        vErrors.push(err73);
+                      }
+                      errors++;
+                    }
+                  } else {
+                    const err74 = {
+                      instancePath: instancePath + '/status/conditions/' + i2 + '/lastTransitionTime',
+                      schemaPath:
+                        '#/properties/status/properties/conditions/items/properties/lastTransitionTime/type',
+                      keyword: 'type',
+                      params: { type: 'string' },
+                      message: 'must be string',
+                    };
+                    if (vErrors === null) {
+                      vErrors = [err74];
+                    } else {
+                      vErrors.push(err74);
+                    }
+                    errors++;
+                  }
+                }
+                if (data34.observedGeneration !== undefined) {
+                  let data40 = data34.observedGeneration;
+                  if (!(typeof data40 == 'number' && !(data40 % 1) && !isNaN(data40) && isFinite(data40))) {
+                    const err75 = {
+                      instancePath: instancePath + '/status/conditions/' + i2 + '/observedGeneration',
+                      schemaPath:
+                        '#/properties/status/properties/conditions/items/properties/observedGeneration/type',
+                      keyword: 'type',
+                      params: { type: 'integer' },
+                      message: 'must be integer',
+                    };
+                    if (vErrors === null) {
+                      vErrors = [err75];
+                    } else {
+                      vErrors.push(err75);
+                    }
+                    errors++;
+                  }
+                }
+              } else {
+                const err76 = {
+                  instancePath: instancePath + '/status/conditions/' + i2,
+                  schemaPath: '#/properties/status/properties/conditions/items/type',
+                  keyword: 'type',
+                  params: { type: 'object' },
+                  message: 'must be object',
+                };
+                if (vErrors === null) {
+                  vErrors = [err76];
+                } else {
+                  vErrors.push(err76);
+                }
+                errors++;
+              }
+            }
+          } else {
+            const err77 = {
+              instancePath: instancePath + '/status/conditions',
+              schemaPath: '#/properties/status/properties/conditions/type',
+              keyword: 'type',
+              params: { type: 'array' },
+              message: 'must be array',
+            };
+            if (vErrors === null) {
+              vErrors = [err77];
+            } else {
+              vErrors.push(err77);
+            }
+            errors++;
+          }
+        }
+        if (data31.revision !== undefined) {
+          if (typeof data31.revision !== 'string') {
+            const err78 = {
+              instancePath: instancePath + '/status/revision',
+              schemaPath: '#/properties/status/properties/revision/type',
+              keyword: 'type',
+              params: { type: 'string' },
+              message: 'must be string',
+            };
+            if (vErrors === null) {
+              vErrors = [err78];
+            } else {
+              vErrors.push(err78);
+            }
+            errors++;
+          }
+        }
+        if (data31.taskCount !== undefined) {
+          let data42 = data31.taskCount;
+          if (!(typeof data42 == 'number' && !(data42 % 1) && !isNaN(data42) && isFinite(data42))) {
+            const err79 = {
+              instancePath: instancePath + '/status/taskCount',
+              schemaPath: '#/properties/status/properties/taskCount/type',
+              keyword: 'type',
+              params: { type: 'integer' },
+              message: 'must be integer',
+            };
+            if (vErrors === null) {
+              vErrors = [err79];
+            } else {
+              vErrors.push(err79);
+            }
+            errors++;
+          }
+        }
+        if (data31.parallelGroups !== undefined) {
+          let data43 = data31.parallelGroups;
+          if (Array.isArray(data43)) {
+            const len3 = data43.length;
             for (let i3 = 0; i3 < len3; i3++) {
-              let data39 = data38[i3];
-              if (Array.isArray(data39)) {
-                const len4 = data39.length;
+              let data44 = data43[i3];
+              if (Array.isArray(data44)) {
+                const len4 = data44.length;
                 for (let i4 = 0; i4 < len4; i4++) {
-                  if (typeof data39[i4] !== 'string') {
-                    const err65 = {
+                  if (typeof data44[i4] !== 'string') {
+                    const err80 = {
                       instancePath: instancePath + '/status/parallelGroups/' + i3 + '/' + i4,
                       schemaPath: '#/properties/status/properties/parallelGroups/items/items/type',
                       keyword: 'type',
@@ -1323,15 +1654,15 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                       message: 'must be string',
                     };
                     if (vErrors === null) {
-                      vErrors = [err65];
+                      vErrors = [err80];
                     } else {
-                      vErrors.push(err65);
+                      vErrors.push(err80);
                     }
                     errors++;
                   }
                 }
               } else {
-                const err66 = {
+                const err81 = {
                   instancePath: instancePath + '/status/parallelGroups/' + i3,
                   schemaPath: '#/properties/status/properties/parallelGroups/items/type',
                   keyword: 'type',
@@ -1339,15 +1670,15 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                   message: 'must be array',
                 };
                 if (vErrors === null) {
-                  vErrors = [err66];
+                  vErrors = [err81];
                 } else {
-                  vErrors.push(err66);
+                  vErrors.push(err81);
                 }
                 errors++;
               }
             }
           } else {
-            const err67 = {
+            const err82 = {
               instancePath: instancePath + '/status/parallelGroups',
               schemaPath: '#/properties/status/properties/parallelGroups/type',
               keyword: 'type',
@@ -1355,15 +1686,15 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
               message: 'must be array',
             };
             if (vErrors === null) {
-              vErrors = [err67];
+              vErrors = [err82];
             } else {
-              vErrors.push(err67);
+              vErrors.push(err82);
             }
             errors++;
           }
         }
       } else {
-        const err68 = {
+        const err83 = {
           instancePath: instancePath + '/status',
           schemaPath: '#/properties/status/type',
           keyword: 'type',
@@ -1371,15 +1702,15 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
           message: 'must be object',
         };
         if (vErrors === null) {
-          vErrors = [err68];
+          vErrors = [err83];
         } else {
-          vErrors.push(err68);
+          vErrors.push(err83);
         }
         errors++;
       }
     }
   } else {
-    const err69 = {
+    const err84 = {
       instancePath,
       schemaPath: '#/type',
       keyword: 'type',
@@ -1387,9 +1718,9 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
       message: 'must be object',
     };
     if (vErrors === null) {
-      vErrors = [err69];
+      vErrors = [err84];
     } else {
-      vErrors.push(err69);
+      vErrors.push(err84);
     }
     errors++;
   }
@@ -1540,7 +1871,8 @@ const schema12 = {
               },
             },
             retryOn: {
-              description: 'Failure classes that are retried: 5xx, 429, connect-error, timeout.',
+              description:
+                'Failure classes that are retried: 5xx, 429, connect-error, timeout (the default: all four), circuit-open.',
               type: 'array',
               items: {
                 anyOf: [
@@ -1548,6 +1880,7 @@ const schema12 = {
                   { const: '429', type: 'string' },
                   { const: 'connect-error', type: 'string' },
                   { const: 'timeout', type: 'string' },
+                  { const: 'circuit-open', type: 'string' },
                   { const: 429, type: 'number' },
                 ],
               },
@@ -1563,6 +1896,105 @@ const schema12 = {
           maximum: 67108864,
           description: 'Largest accepted response body in bytes (default 10 MiB, at most 64 MiB).',
           type: 'integer',
+        },
+        idempotencyKey: {
+          additionalProperties: false,
+          description:
+            'Sends a key that is stable per execution and step (and element of a map) in the named header, the same on every attempt, so that retried or hedged non-idempotent calls are safe with upstreams that honour it.',
+          type: 'object',
+          required: ['header'],
+          properties: {
+            header: {
+              minLength: 1,
+              maxLength: 128,
+              pattern: "^[A-Za-z0-9!#$%&'*+.^_`|~-]+$",
+              description: 'Request header that carries the key, e.g. Idempotency-Key.',
+              type: 'string',
+            },
+          },
+        },
+        circuitBreaker: {
+          additionalProperties: false,
+          description:
+            'A circuit breaker per upstream origin (scheme, host and port) and settings, shared by every execution on a replica: failures are 5xx, 429, timeouts and connection errors; an open circuit fails calls at once with reason CircuitOpen.',
+          type: 'object',
+          properties: {
+            failureRatio: {
+              exclusiveMinimum: 0,
+              maximum: 1,
+              description: 'Share of failed calls in the window that opens the circuit (default 0.5).',
+              type: 'number',
+            },
+            minimumRequests: {
+              minimum: 1,
+              maximum: 10000,
+              description: 'Calls in the window before the ratio is judged (default 10).',
+              type: 'integer',
+            },
+            window: {
+              pattern: '^[0-9]+(ms|s|m|h)$',
+              description: 'Sliding window of calls that are counted (default 10s).',
+              type: 'string',
+            },
+            openFor: {
+              pattern: '^[0-9]+(ms|s|m|h)$',
+              description: 'How long an open circuit fails calls fast before probing (default 5s).',
+              type: 'string',
+            },
+            halfOpenProbes: {
+              minimum: 1,
+              maximum: 100,
+              description: 'Trial calls let through when half-open; all must succeed to close (default 1).',
+              type: 'integer',
+            },
+          },
+        },
+        hedge: {
+          additionalProperties: false,
+          description:
+            'Hedged requests: when the first attempt has not answered after `after`, a second identical one is sent and the first answer wins; the other is cancelled. Idempotent methods only, or with idempotencyKey.',
+          type: 'object',
+          required: ['after'],
+          properties: {
+            after: {
+              pattern: '^(p95|[0-9]+(ms|s|m|h))$',
+              description:
+                'Delay before the second attempt: a duration, or p95 (the task’s observed 95th percentile).',
+              type: 'string',
+            },
+            maxExtraPercent: {
+              minimum: 1,
+              maximum: 100,
+              description:
+                'Budget: hedges are at most this share of the task’s calls on a replica (default 10).',
+              type: 'integer',
+            },
+          },
+        },
+        cache: {
+          additionalProperties: false,
+          description:
+            'Response caching: successful responses are reused for `ttl`, keyed by the resolved request (method, URL, headers, body); a hit sends nothing.',
+          type: 'object',
+          required: ['ttl'],
+          properties: {
+            ttl: {
+              pattern: '^[0-9]+(ms|s|m|h)$',
+              description: 'How long a successful response is reused.',
+              type: 'string',
+            },
+            maxEntries: {
+              minimum: 1,
+              maximum: 100000,
+              description:
+                'Entries kept for this task on a replica, least recently used dropped first (default 1000).',
+              type: 'integer',
+            },
+            allowSecretsInBody: {
+              description: 'Cache although the request body carries a secret (refused otherwise).',
+              type: 'boolean',
+            },
+          },
         },
       },
     },
@@ -1594,6 +2026,9 @@ const schema12 = {
     },
   },
 };
+const pattern10 = new RegExp("^[A-Za-z0-9!#$%&'*+.^_`|~-]+$", 'u');
+const pattern13 = new RegExp('^(p95|[0-9]+(ms|s|m|h))$', 'u');
+const func6 = Object.prototype.hasOwnProperty;
 function validate11(data, { instancePath = '', parentData, parentDataProperty, rootData = data } = {}) {
   let vErrors = null;
   let errors = 0;
@@ -1915,16 +2350,7 @@ function validate11(data, { instancePath = '', parentData, parentDataProperty, r
           errors++;
         }
         for (const key3 in data10) {
-          if (!(
-            key3 === 'description' ||
-            key3 === 'inputSchema' ||
-            key3 === 'outputSchema' ||
-            key3 === 'http' ||
-            key3 === 'secrets' ||
-            key3 === 'timeout' ||
-            key3 === 'retry' ||
-            key3 === 'maxResponseBytes'
-          )) {
+          if (!func6.call(schema12.properties.spec.properties, key3)) {
             const err18 = {
               instancePath: instancePath + '/spec',
               schemaPath: '#/properties/spec/additionalProperties',
@@ -3082,14 +3508,14 @@ function validate11(data, { instancePath = '', parentData, parentDataProperty, r
                         valid17 = valid17 || _valid1;
                         if (!valid17) {
                           const _errs104 = errors;
-                          if (!(typeof data37 == 'number' && isFinite(data37))) {
+                          if (typeof data37 !== 'string') {
                             const err82 = {
                               instancePath: instancePath + '/spec/retry/retryOn/' + i1,
                               schemaPath:
                                 '#/properties/spec/properties/retry/properties/retryOn/items/anyOf/4/type',
                               keyword: 'type',
-                              params: { type: 'number' },
-                              message: 'must be number',
+                              params: { type: 'string' },
+                              message: 'must be string',
                             };
                             if (vErrors === null) {
                               vErrors = [err82];
@@ -3098,13 +3524,13 @@ function validate11(data, { instancePath = '', parentData, parentDataProperty, r
                             }
                             errors++;
                           }
-                          if (429 !== data37) {
+                          if ('circuit-open' !== data37) {
                             const err83 = {
                               instancePath: instancePath + '/spec/retry/retryOn/' + i1,
                               schemaPath:
                                 '#/properties/spec/properties/retry/properties/retryOn/items/anyOf/4/const',
                               keyword: 'const',
-                              params: { allowedValue: 429 },
+                              params: { allowedValue: 'circuit-open' },
                               message: 'must be equal to constant',
                             };
                             if (vErrors === null) {
@@ -3116,12 +3542,49 @@ function validate11(data, { instancePath = '', parentData, parentDataProperty, r
                           }
                           var _valid1 = _errs104 === errors;
                           valid17 = valid17 || _valid1;
+                          if (!valid17) {
+                            const _errs106 = errors;
+                            if (!(typeof data37 == 'number' && isFinite(data37))) {
+                              const err84 = {
+                                instancePath: instancePath + '/spec/retry/retryOn/' + i1,
+                                schemaPath:
+                                  '#/properties/spec/properties/retry/properties/retryOn/items/anyOf/5/type',
+                                keyword: 'type',
+                                params: { type: 'number' },
+                                message: 'must be number',
+                              };
+                              if (vErrors === null) {
+                                vErrors = [err84];
+                              } else {
+                                vErrors.push(err84);
+                              }
+                              errors++;
+                            }
+                            if (429 !== data37) {
+                              const err85 = {
+                                instancePath: instancePath + '/spec/retry/retryOn/' + i1,
+                                schemaPath:
+                                  '#/properties/spec/properties/retry/properties/retryOn/items/anyOf/5/const',
+                                keyword: 'const',
+                                params: { allowedValue: 429 },
+                                message: 'must be equal to constant',
+                              };
+                              if (vErrors === null) {
+                                vErrors = [err85];
+                              } else {
+                                vErrors.push(err85);
+                              }
+                              errors++;
+                            }
+                            var _valid1 = _errs106 === errors;
+                            valid17 = valid17 || _valid1;
+                          }
                         }
                       }
                     }
                   }
                   if (!valid17) {
-                    const err84 = {
+                    const err86 = {
                       instancePath: instancePath + '/spec/retry/retryOn/' + i1,
                       schemaPath: '#/properties/spec/properties/retry/properties/retryOn/items/anyOf',
                       keyword: 'anyOf',
@@ -3129,9 +3592,9 @@ function validate11(data, { instancePath = '', parentData, parentDataProperty, r
                       message: 'must match a schema in anyOf',
                     };
                     if (vErrors === null) {
-                      vErrors = [err84];
+                      vErrors = [err86];
                     } else {
-                      vErrors.push(err84);
+                      vErrors.push(err86);
                     }
                     errors++;
                   } else {
@@ -3146,7 +3609,7 @@ function validate11(data, { instancePath = '', parentData, parentDataProperty, r
                   }
                 }
               } else {
-                const err85 = {
+                const err87 = {
                   instancePath: instancePath + '/spec/retry/retryOn',
                   schemaPath: '#/properties/spec/properties/retry/properties/retryOn/type',
                   keyword: 'type',
@@ -3154,16 +3617,16 @@ function validate11(data, { instancePath = '', parentData, parentDataProperty, r
                   message: 'must be array',
                 };
                 if (vErrors === null) {
-                  vErrors = [err85];
+                  vErrors = [err87];
                 } else {
-                  vErrors.push(err85);
+                  vErrors.push(err87);
                 }
                 errors++;
               }
             }
             if (data30.retryNonIdempotent !== undefined) {
               if (typeof data30.retryNonIdempotent !== 'boolean') {
-                const err86 = {
+                const err88 = {
                   instancePath: instancePath + '/spec/retry/retryNonIdempotent',
                   schemaPath: '#/properties/spec/properties/retry/properties/retryNonIdempotent/type',
                   keyword: 'type',
@@ -3171,15 +3634,15 @@ function validate11(data, { instancePath = '', parentData, parentDataProperty, r
                   message: 'must be boolean',
                 };
                 if (vErrors === null) {
-                  vErrors = [err86];
+                  vErrors = [err88];
                 } else {
-                  vErrors.push(err86);
+                  vErrors.push(err88);
                 }
                 errors++;
               }
             }
           } else {
-            const err87 = {
+            const err89 = {
               instancePath: instancePath + '/spec/retry',
               schemaPath: '#/properties/spec/properties/retry/type',
               keyword: 'type',
@@ -3187,9 +3650,9 @@ function validate11(data, { instancePath = '', parentData, parentDataProperty, r
               message: 'must be object',
             };
             if (vErrors === null) {
-              vErrors = [err87];
+              vErrors = [err89];
             } else {
-              vErrors.push(err87);
+              vErrors.push(err89);
             }
             errors++;
           }
@@ -3197,7 +3660,7 @@ function validate11(data, { instancePath = '', parentData, parentDataProperty, r
         if (data10.maxResponseBytes !== undefined) {
           let data39 = data10.maxResponseBytes;
           if (!(typeof data39 == 'number' && !(data39 % 1) && !isNaN(data39) && isFinite(data39))) {
-            const err88 = {
+            const err90 = {
               instancePath: instancePath + '/spec/maxResponseBytes',
               schemaPath: '#/properties/spec/properties/maxResponseBytes/type',
               keyword: 'type',
@@ -3205,15 +3668,15 @@ function validate11(data, { instancePath = '', parentData, parentDataProperty, r
               message: 'must be integer',
             };
             if (vErrors === null) {
-              vErrors = [err88];
+              vErrors = [err90];
             } else {
-              vErrors.push(err88);
+              vErrors.push(err90);
             }
             errors++;
           }
           if (typeof data39 == 'number' && isFinite(data39)) {
             if (data39 > 67108864 || isNaN(data39)) {
-              const err89 = {
+              const err91 = {
                 instancePath: instancePath + '/spec/maxResponseBytes',
                 schemaPath: '#/properties/spec/properties/maxResponseBytes/maximum',
                 keyword: 'maximum',
@@ -3221,14 +3684,14 @@ function validate11(data, { instancePath = '', parentData, parentDataProperty, r
                 message: 'must be <= 67108864',
               };
               if (vErrors === null) {
-                vErrors = [err89];
+                vErrors = [err91];
               } else {
-                vErrors.push(err89);
+                vErrors.push(err91);
               }
               errors++;
             }
             if (data39 < 1 || isNaN(data39)) {
-              const err90 = {
+              const err92 = {
                 instancePath: instancePath + '/spec/maxResponseBytes',
                 schemaPath: '#/properties/spec/properties/maxResponseBytes/minimum',
                 keyword: 'minimum',
@@ -3236,100 +3699,59 @@ function validate11(data, { instancePath = '', parentData, parentDataProperty, r
                 message: 'must be >= 1',
               };
               if (vErrors === null) {
-                vErrors = [err90];
+                vErrors = [err92];
               } else {
-                vErrors.push(err90);
+                vErrors.push(err92);
               }
               errors++;
             }
           }
         }
-      } else {
-        const err91 = {
-          instancePath: instancePath + '/spec',
-          schemaPath: '#/properties/spec/type',
-          keyword: 'type',
-          params: { type: 'object' },
-          message: 'must be object',
-        };
-        if (vErrors === null) {
-          vErrors = [err91];
-        } else {
-          vErrors.push(err91);
-        }
-        errors++;
-      }
-    }
-    if (data.status !== undefined) {
-      let data40 = data.status;
-      if (data40 && typeof data40 == 'object' && !Array.isArray(data40)) {
-        for (const key11 in data40) {
-          if (!(key11 === 'observedGeneration' || key11 === 'usedBy' || key11 === 'conditions')) {
-            const err92 = {
-              instancePath: instancePath + '/status',
-              schemaPath: '#/properties/status/additionalProperties',
-              keyword: 'additionalProperties',
-              params: { additionalProperty: key11 },
-              message: 'must NOT have additional properties',
-            };
-            if (vErrors === null) {
-              vErrors = [err92];
-            } else {
-              vErrors.push(err92);
+        if (data10.idempotencyKey !== undefined) {
+          let data40 = data10.idempotencyKey;
+          if (data40 && typeof data40 == 'object' && !Array.isArray(data40)) {
+            if (data40.header === undefined) {
+              const err93 = {
+                instancePath: instancePath + '/spec/idempotencyKey',
+                schemaPath: '#/properties/spec/properties/idempotencyKey/required',
+                keyword: 'required',
+                params: { missingProperty: 'header' },
+                message: "must have required property '" + 'header' + "'",
+              };
+              if (vErrors === null) {
+                vErrors = [err93];
+              } else {
+                vErrors.push(err93);
+              }
+              errors++;
             }
-            errors++;
-          }
-        }
-        if (data40.observedGeneration !== undefined) {
-          let data41 = data40.observedGeneration;
-          if (!(typeof data41 == 'number' && !(data41 % 1) && !isNaN(data41) && isFinite(data41))) {
-            const err93 = {
-              instancePath: instancePath + '/status/observedGeneration',
-              schemaPath: '#/properties/status/properties/observedGeneration/type',
-              keyword: 'type',
-              params: { type: 'integer' },
-              message: 'must be integer',
-            };
-            if (vErrors === null) {
-              vErrors = [err93];
-            } else {
-              vErrors.push(err93);
+            for (const key11 in data40) {
+              if (!(key11 === 'header')) {
+                const err94 = {
+                  instancePath: instancePath + '/spec/idempotencyKey',
+                  schemaPath: '#/properties/spec/properties/idempotencyKey/additionalProperties',
+                  keyword: 'additionalProperties',
+                  params: { additionalProperty: key11 },
+                  message: 'must NOT have additional properties',
+                };
+                if (vErrors === null) {
+                  vErrors = [err94];
+                } else {
+                  vErrors.push(err94);
+                }
+                errors++;
+              }
             }
-            errors++;
-          }
-        }
-        if (data40.usedBy !== undefined) {
-          let data42 = data40.usedBy;
-          if (!(typeof data42 == 'number' && !(data42 % 1) && !isNaN(data42) && isFinite(data42))) {
-            const err94 = {
-              instancePath: instancePath + '/status/usedBy',
-              schemaPath: '#/properties/status/properties/usedBy/type',
-              keyword: 'type',
-              params: { type: 'integer' },
-              message: 'must be integer',
-            };
-            if (vErrors === null) {
-              vErrors = [err94];
-            } else {
-              vErrors.push(err94);
-            }
-            errors++;
-          }
-        }
-        if (data40.conditions !== undefined) {
-          let data43 = data40.conditions;
-          if (Array.isArray(data43)) {
-            const len2 = data43.length;
-            for (let i2 = 0; i2 < len2; i2++) {
-              let data44 = data43[i2];
-              if (data44 && typeof data44 == 'object' && !Array.isArray(data44)) {
-                if (data44.type === undefined) {
+            if (data40.header !== undefined) {
+              let data41 = data40.header;
+              if (typeof data41 === 'string') {
+                if (func2(data41) > 128) {
                   const err95 = {
-                    instancePath: instancePath + '/status/conditions/' + i2,
-                    schemaPath: '#/properties/status/properties/conditions/items/required',
-                    keyword: 'required',
-                    params: { missingProperty: 'type' },
-                    message: "must have required property '" + 'type' + "'",
+                    instancePath: instancePath + '/spec/idempotencyKey/header',
+                    schemaPath: '#/properties/spec/properties/idempotencyKey/properties/header/maxLength',
+                    keyword: 'maxLength',
+                    params: { limit: 128 },
+                    message: 'must NOT have more than 128 characters',
                   };
                   if (vErrors === null) {
                     vErrors = [err95];
@@ -3338,13 +3760,13 @@ function validate11(data, { instancePath = '', parentData, parentDataProperty, r
                   }
                   errors++;
                 }
-                if (data44.status === undefined) {
+                if (func2(data41) < 1) {
                   const err96 = {
-                    instancePath: instancePath + '/status/conditions/' + i2,
-                    schemaPath: '#/properties/status/properties/conditions/items/required',
-                    keyword: 'required',
-                    params: { missingProperty: 'status' },
-                    message: "must have required property '" + 'status' + "'",
+                    instancePath: instancePath + '/spec/idempotencyKey/header',
+                    schemaPath: '#/properties/spec/properties/idempotencyKey/properties/header/minLength',
+                    keyword: 'minLength',
+                    params: { limit: 1 },
+                    message: 'must NOT have fewer than 1 characters',
                   };
                   if (vErrors === null) {
                     vErrors = [err96];
@@ -3353,33 +3775,740 @@ function validate11(data, { instancePath = '', parentData, parentDataProperty, r
                   }
                   errors++;
                 }
-                for (const key12 in data44) {
+                if (!pattern10.test(data41)) {
+                  const err97 = {
+                    instancePath: instancePath + '/spec/idempotencyKey/header',
+                    schemaPath: '#/properties/spec/properties/idempotencyKey/properties/header/pattern',
+                    keyword: 'pattern',
+                    params: { pattern: "^[A-Za-z0-9!#$%&'*+.^_`|~-]+$" },
+                    message: 'must match pattern "' + "^[A-Za-z0-9!#$%&'*+.^_`|~-]+$" + '"',
+                  };
+                  if (vErrors === null) {
+                    vErrors = [err97];
+                  } else {
+                    vErrors.push(err97);
+                  }
+                  errors++;
+                }
+              } else {
+                const err98 = {
+                  instancePath: instancePath + '/spec/idempotencyKey/header',
+                  schemaPath: '#/properties/spec/properties/idempotencyKey/properties/header/type',
+                  keyword: 'type',
+                  params: { type: 'string' },
+                  message: 'must be string',
+                };
+                if (vErrors === null) {
+                  vErrors = [err98];
+                } else {
+                  vErrors.push(err98);
+                }
+                errors++;
+              }
+            }
+          } else {
+            const err99 = {
+              instancePath: instancePath + '/spec/idempotencyKey',
+              schemaPath: '#/properties/spec/properties/idempotencyKey/type',
+              keyword: 'type',
+              params: { type: 'object' },
+              message: 'must be object',
+            };
+            if (vErrors === null) {
+              vErrors = [err99];
+            } else {
+              vErrors.push(err99);
+            }
+            errors++;
+          }
+        }
+        if (data10.circuitBreaker !== undefined) {
+          let data42 = data10.circuitBreaker;
+          if (data42 && typeof data42 == 'object' && !Array.isArray(data42)) {
+            for (const key12 in data42) {
+              if (!(
+                key12 === 'failureRatio' ||
+                key12 === 'minimumRequests' ||
+                key12 === 'window' ||
+                key12 === 'openFor' ||
+                key12 === 'halfOpenProbes'
+              )) {
+                const err100 = {
+                  instancePath: instancePath + '/spec/circuitBreaker',
+                  schemaPath: '#/properties/spec/properties/circuitBreaker/additionalProperties',
+                  keyword: 'additionalProperties',
+                  params: { additionalProperty: key12 },
+                  message: 'must NOT have additional properties',
+                };
+                if (vErrors === null) {
+                  vErrors = [err100];
+                } else {
+                  vErrors.push(err100);
+                }
+                errors++;
+              }
+            }
+            if (data42.failureRatio !== undefined) {
+              let data43 = data42.failureRatio;
+              if (typeof data43 == 'number' && isFinite(data43)) {
+                if (data43 > 1 || isNaN(data43)) {
+                  const err101 = {
+                    instancePath: instancePath + '/spec/circuitBreaker/failureRatio',
+                    schemaPath: '#/properties/spec/properties/circuitBreaker/properties/failureRatio/maximum',
+                    keyword: 'maximum',
+                    params: { comparison: '<=', limit: 1 },
+                    message: 'must be <= 1',
+                  };
+                  if (vErrors === null) {
+                    vErrors = [err101];
+                  } else {
+                    vErrors.push(err101);
+                  }
+                  errors++;
+                }
+                if (data43 <= 0 || isNaN(data43)) {
+                  const err102 = {
+                    instancePath: instancePath + '/spec/circuitBreaker/failureRatio',
+                    schemaPath:
+                      '#/properties/spec/properties/circuitBreaker/properties/failureRatio/exclusiveMinimum',
+                    keyword: 'exclusiveMinimum',
+                    params: { comparison: '>', limit: 0 },
+                    message: 'must be > 0',
+                  };
+                  if (vErrors === null) {
+                    vErrors = [err102];
+                  } else {
+                    vErrors.push(err102);
+                  }
+                  errors++;
+                }
+              } else {
+                const err103 = {
+                  instancePath: instancePath + '/spec/circuitBreaker/failureRatio',
+                  schemaPath: '#/properties/spec/properties/circuitBreaker/properties/failureRatio/type',
+                  keyword: 'type',
+                  params: { type: 'number' },
+                  message: 'must be number',
+                };
+                if (vErrors === null) {
+                  vErrors = [err103];
+                } else {
+                  vErrors.push(err103);
+                }
+                errors++;
+              }
+            }
+            if (data42.minimumRequests !== undefined) {
+              let data44 = data42.minimumRequests;
+              if (!(typeof data44 == 'number' && !(data44 % 1) && !isNaN(data44) && isFinite(data44))) {
+                const err104 = {
+                  instancePath: instancePath + '/spec/circuitBreaker/minimumRequests',
+                  schemaPath: '#/properties/spec/properties/circuitBreaker/properties/minimumRequests/type',
+                  keyword: 'type',
+                  params: { type: 'integer' },
+                  message: 'must be integer',
+                };
+                if (vErrors === null) {
+                  vErrors = [err104];
+                } else {
+                  vErrors.push(err104);
+                }
+                errors++;
+              }
+              if (typeof data44 == 'number' && isFinite(data44)) {
+                if (data44 > 10000 || isNaN(data44)) {
+                  const err105 = {
+                    instancePath: instancePath + '/spec/circuitBreaker/minimumRequests',
+                    schemaPath:
+                      '#/properties/spec/properties/circuitBreaker/properties/minimumRequests/maximum',
+                    keyword: 'maximum',
+                    params: { comparison: '<=', limit: 10000 },
+                    message: 'must be <= 10000',
+                  };
+                  if (vErrors === null) {
+                    vErrors = [err105];
+                  } else {
+                    vErrors.push(err105);
+                  }
+                  errors++;
+                }
+                if (data44 < 1 || isNaN(data44)) {
+                  const err106 = {
+                    instancePath: instancePath + '/spec/circuitBreaker/minimumRequests',
+                    schemaPath:
+                      '#/properties/spec/properties/circuitBreaker/properties/minimumRequests/minimum',
+                    keyword: 'minimum',
+                    params: { comparison: '>=', limit: 1 },
+                    message: 'must be >= 1',
+                  };
+                  if (vErrors === null) {
+                    vErrors = [err106];
+                  } else {
+                    vErrors.push(err106);
+                  }
+                  errors++;
+                }
+              }
+            }
+            if (data42.window !== undefined) {
+              let data45 = data42.window;
+              if (typeof data45 === 'string') {
+                if (!pattern2.test(data45)) {
+                  const err107 = {
+                    instancePath: instancePath + '/spec/circuitBreaker/window',
+                    schemaPath: '#/properties/spec/properties/circuitBreaker/properties/window/pattern',
+                    keyword: 'pattern',
+                    params: { pattern: '^[0-9]+(ms|s|m|h)$' },
+                    message: 'must match pattern "' + '^[0-9]+(ms|s|m|h)$' + '"',
+                  };
+                  if (vErrors === null) {
+                    vErrors = [err107];
+                  } else {
+                    vErrors.push(err107);
+                  }
+                  errors++;
+                }
+              } else {
+                const err108 = {
+                  instancePath: instancePath + '/spec/circuitBreaker/window',
+                  schemaPath: '#/properties/spec/properties/circuitBreaker/properties/window/type',
+                  keyword: 'type',
+                  params: { type: 'string' },
+                  message: 'must be string',
+                };
+                if (vErrors === null) {
+                  vErrors = [err108];
+                } else {
+                  vErrors.push(err108);
+                }
+                errors++;
+              }
+            }
+            if (data42.openFor !== undefined) {
+              let data46 = data42.openFor;
+              if (typeof data46 === 'string') {
+                if (!pattern2.test(data46)) {
+                  const err109 = {
+                    instancePath: instancePath + '/spec/circuitBreaker/openFor',
+                    schemaPath: '#/properties/spec/properties/circuitBreaker/properties/openFor/pattern',
+                    keyword: 'pattern',
+                    params: { pattern: '^[0-9]+(ms|s|m|h)$' },
+                    message: 'must match pattern "' + '^[0-9]+(ms|s|m|h)$' + '"',
+                  };
+                  if (vErrors === null) {
+                    vErrors = [err109];
+                  } else {
+                    vErrors.push(err109);
+                  }
+                  errors++;
+                }
+              } else {
+                const err110 = {
+                  instancePath: instancePath + '/spec/circuitBreaker/openFor',
+                  schemaPath: '#/properties/spec/properties/circuitBreaker/properties/openFor/type',
+                  keyword: 'type',
+                  params: { type: 'string' },
+                  message: 'must be string',
+                };
+                if (vErrors === null) {
+                  vErrors = [err110];
+                } else {
+                  vErrors.push(err110);
+                }
+                errors++;
+              }
+            }
+            if (data42.halfOpenProbes !== undefined) {
+              let data47 = data42.halfOpenProbes;
+              if (!(typeof data47 == 'number' && !(data47 % 1) && !isNaN(data47) && isFinite(data47))) {
+                const err111 = {
+                  instancePath: instancePath + '/spec/circuitBreaker/halfOpenProbes',
+                  schemaPath: '#/properties/spec/properties/circuitBreaker/properties/halfOpenProbes/type',
+                  keyword: 'type',
+                  params: { type: 'integer' },
+                  message: 'must be integer',
+                };
+                if (vErrors === null) {
+                  vErrors = [err111];
+                } else {
+                  vErrors.push(err111);
+                }
+                errors++;
+              }
+              if (typeof data47 == 'number' && isFinite(data47)) {
+                if (data47 > 100 || isNaN(data47)) {
+                  const err112 = {
+                    instancePath: instancePath + '/spec/circuitBreaker/halfOpenProbes',
+                    schemaPath:
+                      '#/properties/spec/properties/circuitBreaker/properties/halfOpenProbes/maximum',
+                    keyword: 'maximum',
+                    params: { comparison: '<=', limit: 100 },
+                    message: 'must be <= 100',
+                  };
+                  if (vErrors === null) {
+                    vErrors = [err112];
+                  } else {
+                    vErrors.push(err112);
+                  }
+                  errors++;
+                }
+                if (data47 < 1 || isNaN(data47)) {
+                  const err113 = {
+                    instancePath: instancePath + '/spec/circuitBreaker/halfOpenProbes',
+                    schemaPath:
+                      '#/properties/spec/properties/circuitBreaker/properties/halfOpenProbes/minimum',
+                    keyword: 'minimum',
+                    params: { comparison: '>=', limit: 1 },
+                    message: 'must be >= 1',
+                  };
+                  if (vErrors === null) {
+                    vErrors = [err113];
+                  } else {
+                    vErrors.push(err113);
+                  }
+                  errors++;
+                }
+              }
+            }
+          } else {
+            const err114 = {
+              instancePath: instancePath + '/spec/circuitBreaker',
+              schemaPath: '#/properties/spec/properties/circuitBreaker/type',
+              keyword: 'type',
+              params: { type: 'object' },
+              message: 'must be object',
+            };
+            if (vErrors === null) {
+              vErrors = [err114];
+            } else {
+              vErrors.push(err114);
+            }
+            errors++;
+          }
+        }
+        if (data10.hedge !== undefined) {
+          let data48 = data10.hedge;
+          if (data48 && typeof data48 == 'object' && !Array.isArray(data48)) {
+            if (data48.after === undefined) {
+              const err115 = {
+                instancePath: instancePath + '/spec/hedge',
+                schemaPath: '#/properties/spec/properties/hedge/required',
+                keyword: 'required',
+                params: { missingProperty: 'after' },
+                message: "must have required property '" + 'after' + "'",
+              };
+              if (vErrors === null) {
+                vErrors = [err115];
+              } else {
+                vErrors.push(err115);
+              }
+              errors++;
+            }
+            for (const key13 in data48) {
+              if (!(key13 === 'after' || key13 === 'maxExtraPercent')) {
+                const err116 = {
+                  instancePath: instancePath + '/spec/hedge',
+                  schemaPath: '#/properties/spec/properties/hedge/additionalProperties',
+                  keyword: 'additionalProperties',
+                  params: { additionalProperty: key13 },
+                  message: 'must NOT have additional properties',
+                };
+                if (vErrors === null) {
+                  vErrors = [err116];
+                } else {
+                  vErrors.push(err116);
+                }
+                errors++;
+              }
+            }
+            if (data48.after !== undefined) {
+              let data49 = data48.after;
+              if (typeof data49 === 'string') {
+                if (!pattern13.test(data49)) {
+                  const err117 = {
+                    instancePath: instancePath + '/spec/hedge/after',
+                    schemaPath: '#/properties/spec/properties/hedge/properties/after/pattern',
+                    keyword: 'pattern',
+                    params: { pattern: '^(p95|[0-9]+(ms|s|m|h))$' },
+                    message: 'must match pattern "' + '^(p95|[0-9]+(ms|s|m|h))$' + '"',
+                  };
+                  if (vErrors === null) {
+                    vErrors = [err117];
+                  } else {
+                    vErrors.push(err117);
+                  }
+                  errors++;
+                }
+              } else {
+                const err118 = {
+                  instancePath: instancePath + '/spec/hedge/after',
+                  schemaPath: '#/properties/spec/properties/hedge/properties/after/type',
+                  keyword: 'type',
+                  params: { type: 'string' },
+                  message: 'must be string',
+                };
+                if (vErrors === null) {
+                  vErrors = [err118];
+                } else {
+                  vErrors.push(err118);
+                }
+                errors++;
+              }
+            }
+            if (data48.maxExtraPercent !== undefined) {
+              let data50 = data48.maxExtraPercent;
+              if (!(typeof data50 == 'number' && !(data50 % 1) && !isNaN(data50) && isFinite(data50))) {
+                const err119 = {
+                  instancePath: instancePath + '/spec/hedge/maxExtraPercent',
+                  schemaPath: '#/properties/spec/properties/hedge/properties/maxExtraPercent/type',
+                  keyword: 'type',
+                  params: { type: 'integer' },
+                  message: 'must be integer',
+                };
+                if (vErrors === null) {
+                  vErrors = [err119];
+                } else {
+                  vErrors.push(err119);
+                }
+                errors++;
+              }
+              if (typeof data50 == 'number' && isFinite(data50)) {
+                if (data50 > 100 || isNaN(data50)) {
+                  const err120 = {
+                    instancePath: instancePath + '/spec/hedge/maxExtraPercent',
+                    schemaPath: '#/properties/spec/properties/hedge/properties/maxExtraPercent/maximum',
+                    keyword: 'maximum',
+                    params: { comparison: '<=', limit: 100 },
+                    message: 'must be <= 100',
+                  };
+                  if (vErrors === null) {
+                    vErrors = [err120];
+                  } else {
+                    vErrors.push(err120);
+                  }
+                  errors++;
+                }
+                if (data50 < 1 || isNaN(data50)) {
+                  const err121 = {
+                    instancePath: instancePath + '/spec/hedge/maxExtraPercent',
+                    schemaPath: '#/properties/spec/properties/hedge/properties/maxExtraPercent/minimum',
+                    keyword: 'minimum',
+                    params: { comparison: '>=', limit: 1 },
+                    message: 'must be >= 1',
+                  };
+                  if (vErrors === null) {
+                    vErrors = [err121];
+                  } else {
+                    vErrors.push(err121);
+                  }
+                  errors++;
+                }
+              }
+            }
+          } else {
+            const err122 = {
+              instancePath: instancePath + '/spec/hedge',
+              schemaPath: '#/properties/spec/properties/hedge/type',
+              keyword: 'type',
+              params: { type: 'object' },
+              message: 'must be object',
+            };
+            if (vErrors === null) {
+              vErrors = [err122];
+            } else {
+              vErrors.push(err122);
+            }
+            errors++;
+          }
+        }
+        if (data10.cache !== undefined) {
+          let data51 = data10.cache;
+          if (data51 && typeof data51 == 'object' && !Array.isArray(data51)) {
+            if (data51.ttl === undefined) {
+              const err123 = {
+                instancePath: instancePath + '/spec/cache',
+                schemaPath: '#/properties/spec/properties/cache/required',
+                keyword: 'required',
+                params: { missingProperty: 'ttl' },
+                message: "must have required property '" + 'ttl' + "'",
+              };
+              if (vErrors === null) {
+                vErrors = [err123];
+              } else {
+                vErrors.push(err123);
+              }
+              errors++;
+            }
+            for (const key14 in data51) {
+              if (!(key14 === 'ttl' || key14 === 'maxEntries' || key14 === 'allowSecretsInBody')) {
+                const err124 = {
+                  instancePath: instancePath + '/spec/cache',
+                  schemaPath: '#/properties/spec/properties/cache/additionalProperties',
+                  keyword: 'additionalProperties',
+                  params: { additionalProperty: key14 },
+                  message: 'must NOT have additional properties',
+                };
+                if (vErrors === null) {
+                  vErrors = [err124];
+                } else {
+                  vErrors.push(err124);
+                }
+                errors++;
+              }
+            }
+            if (data51.ttl !== undefined) {
+              let data52 = data51.ttl;
+              if (typeof data52 === 'string') {
+                if (!pattern2.test(data52)) {
+                  const err125 = {
+                    instancePath: instancePath + '/spec/cache/ttl',
+                    schemaPath: '#/properties/spec/properties/cache/properties/ttl/pattern',
+                    keyword: 'pattern',
+                    params: { pattern: '^[0-9]+(ms|s|m|h)$' },
+                    message: 'must match pattern "' + '^[0-9]+(ms|s|m|h)$' + '"',
+                  };
+                  if (vErrors === null) {
+                    vErrors = [err125];
+                  } else {
+                    vErrors.push(err125);
+                  }
+                  errors++;
+                }
+              } else {
+                const err126 = {
+                  instancePath: instancePath + '/spec/cache/ttl',
+                  schemaPath: '#/properties/spec/properties/cache/properties/ttl/type',
+                  keyword: 'type',
+                  params: { type: 'string' },
+                  message: 'must be string',
+                };
+                if (vErrors === null) {
+                  vErrors = [err126];
+                } else {
+                  vErrors.push(err126);
+                }
+                errors++;
+              }
+            }
+            if (data51.maxEntries !== undefined) {
+              let data53 = data51.maxEntries;
+              if (!(typeof data53 == 'number' && !(data53 % 1) && !isNaN(data53) && isFinite(data53))) {
+                const err127 = {
+                  instancePath: instancePath + '/spec/cache/maxEntries',
+                  schemaPath: '#/properties/spec/properties/cache/properties/maxEntries/type',
+                  keyword: 'type',
+                  params: { type: 'integer' },
+                  message: 'must be integer',
+                };
+                if (vErrors === null) {
+                  vErrors = [err127];
+                } else {
+                  vErrors.push(err127);
+                }
+                errors++;
+              }
+              if (typeof data53 == 'number' && isFinite(data53)) {
+                if (data53 > 100000 || isNaN(data53)) {
+                  const err128 = {
+                    instancePath: instancePath + '/spec/cache/maxEntries',
+                    schemaPath: '#/properties/spec/properties/cache/properties/maxEntries/maximum',
+                    keyword: 'maximum',
+                    params: { comparison: '<=', limit: 100000 },
+                    message: 'must be <= 100000',
+                  };
+                  if (vErrors === null) {
+                    vErrors = [err128];
+                  } else {
+                    vErrors.push(err128);
+                  }
+                  errors++;
+                }
+                if (data53 < 1 || isNaN(data53)) {
+                  const err129 = {
+                    instancePath: instancePath + '/spec/cache/maxEntries',
+                    schemaPath: '#/properties/spec/properties/cache/properties/maxEntries/minimum',
+                    keyword: 'minimum',
+                    params: { comparison: '>=', limit: 1 },
+                    message: 'must be >= 1',
+                  };
+                  if (vErrors === null) {
+                    vErrors = [err129];
+                  } else {
+                    vErrors.push(err129);
+                  }
+                  errors++;
+                }
+              }
+            }
+            if (data51.allowSecretsInBody !== undefined) {
+              if (typeof data51.allowSecretsInBody !== 'boolean') {
+                const err130 = {
+                  instancePath: instancePath + '/spec/cache/allowSecretsInBody',
+                  schemaPath: '#/properties/spec/properties/cache/properties/allowSecretsInBody/type',
+                  keyword: 'type',
+                  params: { type: 'boolean' },
+                  message: 'must be boolean',
+                };
+                if (vErrors === null) {
+                  vErrors = [err130];
+                } else {
+                  vErrors.push(err130);
+                }
+                errors++;
+              }
+            }
+          } else {
+            const err131 = {
+              instancePath: instancePath + '/spec/cache',
+              schemaPath: '#/properties/spec/properties/cache/type',
+              keyword: 'type',
+              params: { type: 'object' },
+              message: 'must be object',
+            };
+            if (vErrors === null) {
+              vErrors = [err131];
+            } else {
+              vErrors.push(err131);
+            }
+            errors++;
+          }
+        }
+      } else {
+        const err132 = {
+          instancePath: instancePath + '/spec',
+          schemaPath: '#/properties/spec/type',
+          keyword: 'type',
+          params: { type: 'object' },
+          message: 'must be object',
+        };
+        if (vErrors === null) {
+          vErrors = [err132];
+        } else {
+          vErrors.push(err132);
+        }
+        errors++;
+      }
+    }
+    if (data.status !== undefined) {
+      let data55 = data.status;
+      if (data55 && typeof data55 == 'object' && !Array.isArray(data55)) {
+        for (const key15 in data55) {
+          if (!(key15 === 'observedGeneration' || key15 === 'usedBy' || key15 === 'conditions')) {
+            const err133 = {
+              instancePath: instancePath + '/status',
+              schemaPath: '#/properties/status/additionalProperties',
+              keyword: 'additionalProperties',
+              params: { additionalProperty: key15 },
+              message: 'must NOT have additional properties',
+            };
+            if (vErrors === null) {
+              vErrors = [err133];
+            } else {
+              vErrors.push(err133);
+            }
+            errors++;
+          }
+        }
+        if (data55.observedGeneration !== undefined) {
+          let data56 = data55.observedGeneration;
+          if (!(typeof data56 == 'number' && !(data56 % 1) && !isNaN(data56) && isFinite(data56))) {
+            const err134 = {
+              instancePath: instancePath + '/status/observedGeneration',
+              schemaPath: '#/properties/status/properties/observedGeneration/type',
+              keyword: 'type',
+              params: { type: 'integer' },
+              message: 'must be integer',
+            };
+            if (vErrors === null) {
+              vErrors = [err134];
+            } else {
+              vErrors.push(err134);
+            }
+            errors++;
+          }
+        }
+        if (data55.usedBy !== undefined) {
+          let data57 = data55.usedBy;
+          if (!(typeof data57 == 'number' && !(data57 % 1) && !isNaN(data57) && isFinite(data57))) {
+            const err135 = {
+              instancePath: instancePath + '/status/usedBy',
+              schemaPath: '#/properties/status/properties/usedBy/type',
+              keyword: 'type',
+              params: { type: 'integer' },
+              message: 'must be integer',
+            };
+            if (vErrors === null) {
+              vErrors = [err135];
+            } else {
+              vErrors.push(err135);
+            }
+            errors++;
+          }
+        }
+        if (data55.conditions !== undefined) {
+          let data58 = data55.conditions;
+          if (Array.isArray(data58)) {
+            const len2 = data58.length;
+            for (let i2 = 0; i2 < len2; i2++) {
+              let data59 = data58[i2];
+              if (data59 && typeof data59 == 'object' && !Array.isArray(data59)) {
+                if (data59.type === undefined) {
+                  const err136 = {
+                    instancePath: instancePath + '/status/conditions/' + i2,
+                    schemaPath: '#/properties/status/properties/conditions/items/required',
+                    keyword: 'required',
+                    params: { missingProperty: 'type' },
+                    message: "must have required property '" + 'type' + "'",
+                  };
+                  if (vErrors === null) {
+                    vErrors = [err136];
+                  } else {
+                    vErrors.push(err136);
+                  }
+                  errors++;
+                }
+                if (data59.status === undefined) {
+                  const err137 = {
+                    instancePath: instancePath + '/status/conditions/' + i2,
+                    schemaPath: '#/properties/status/properties/conditions/items/required',
+                    keyword: 'required',
+                    params: { missingProperty: 'status' },
+                    message: "must have required property '" + 'status' + "'",
+                  };
+                  if (vErrors === null) {
+                    vErrors = [err137];
+                  } else {
+                    vErrors.push(err137);
+                  }
+                  errors++;
+                }
+                for (const key16 in data59) {
                   if (!(
-                    key12 === 'type' ||
-                    key12 === 'status' ||
-                    key12 === 'reason' ||
-                    key12 === 'message' ||
-                    key12 === 'lastTransitionTime' ||
-                    key12 === 'observedGeneration'
+                    key16 === 'type' ||
+                    key16 === 'status' ||
+                    key16 === 'reason' ||
+                    key16 === 'message' ||
+                    key16 === 'lastTransitionTime' ||
+                    key16 === 'observedGeneration'
                   )) {
-                    const err97 = {
+                    const err138 = {
                       instancePath: instancePath + '/status/conditions/' + i2,
                       schemaPath: '#/properties/status/properties/conditions/items/additionalProperties',
                       keyword: 'additionalProperties',
-                      params: { additionalProperty: key12 },
+                      params: { additionalProperty: key16 },
                       message: 'must NOT have additional properties',
                     };
                     if (vErrors === null) {
-                      vErrors = [err97];
+                      vErrors = [err138];
                     } else {
-                      vErrors.push(err97);
+                      vErrors.push(err138);
                     }
                     errors++;
                   }
                 }
-                if (data44.type !== undefined) {
-                  if (typeof data44.type !== 'string') {
-                    const err98 = {
+                if (data59.type !== undefined) {
+                  if (typeof data59.type !== 'string') {
+                    const err139 = {
                       instancePath: instancePath + '/status/conditions/' + i2 + '/type',
                       schemaPath: '#/properties/status/properties/conditions/items/properties/type/type',
                       keyword: 'type',
@@ -3387,16 +4516,16 @@ function validate11(data, { instancePath = '', parentData, parentDataProperty, r
                       message: 'must be string',
                     };
                     if (vErrors === null) {
-                      vErrors = [err98];
+                      vErrors = [err139];
                     } else {
-                      vErrors.push(err98);
+                      vErrors.push(err139);
                     }
                     errors++;
                   }
                 }
-                if (data44.status !== undefined) {
-                  if (typeof data44.status !== 'string') {
-                    const err99 = {
+                if (data59.status !== undefined) {
+                  if (typeof data59.status !== 'string') {
+                    const err140 = {
                       instancePath: instancePath + '/status/conditions/' + i2 + '/status',
                       schemaPath: '#/properties/status/properties/conditions/items/properties/status/type',
                       keyword: 'type',
@@ -3404,16 +4533,16 @@ function validate11(data, { instancePath = '', parentData, parentDataProperty, r
                       message: 'must be string',
                     };
                     if (vErrors === null) {
-                      vErrors = [err99];
+                      vErrors = [err140];
                     } else {
-                      vErrors.push(err99);
+                      vErrors.push(err140);
                     }
                     errors++;
                   }
                 }
-                if (data44.reason !== undefined) {
-                  if (typeof data44.reason !== 'string') {
-                    const err100 = {
+                if (data59.reason !== undefined) {
+                  if (typeof data59.reason !== 'string') {
+                    const err141 = {
                       instancePath: instancePath + '/status/conditions/' + i2 + '/reason',
                       schemaPath: '#/properties/status/properties/conditions/items/properties/reason/type',
                       keyword: 'type',
@@ -3421,16 +4550,16 @@ function validate11(data, { instancePath = '', parentData, parentDataProperty, r
                       message: 'must be string',
                     };
                     if (vErrors === null) {
-                      vErrors = [err100];
+                      vErrors = [err141];
                     } else {
-                      vErrors.push(err100);
+                      vErrors.push(err141);
                     }
                     errors++;
                   }
                 }
-                if (data44.message !== undefined) {
-                  if (typeof data44.message !== 'string') {
-                    const err101 = {
+                if (data59.message !== undefined) {
+                  if (typeof data59.message !== 'string') {
+                    const err142 = {
                       instancePath: instancePath + '/status/conditions/' + i2 + '/message',
                       schemaPath: '#/properties/status/properties/conditions/items/properties/message/type',
                       keyword: 'type',
@@ -3438,18 +4567,18 @@ function validate11(data, { instancePath = '', parentData, parentDataProperty, r
                       message: 'must be string',
                     };
                     if (vErrors === null) {
-                      vErrors = [err101];
+                      vErrors = [err142];
                     } else {
-                      vErrors.push(err101);
+                      vErrors.push(err142);
                     }
                     errors++;
                   }
                 }
-                if (data44.lastTransitionTime !== undefined) {
-                  let data49 = data44.lastTransitionTime;
-                  if (typeof data49 === 'string') {
-                    if (!formats0.validate(data49)) {
-                      const err102 = {
+                if (data59.lastTransitionTime !== undefined) {
+                  let data64 = data59.lastTransitionTime;
+                  if (typeof data64 === 'string') {
+                    if (!formats0.validate(data64)) {
+                      const err143 = {
                         instancePath: instancePath + '/status/conditions/' + i2 + '/lastTransitionTime',
                         schemaPath:
                           '#/properties/status/properties/conditions/items/properties/lastTransitionTime/format',
@@ -3458,14 +4587,14 @@ function validate11(data, { instancePath = '', parentData, parentDataProperty, r
                         message: 'must match format "' + 'date-time' + '"',
                       };
                       if (vErrors === null) {
-                        vErrors = [err102];
+                        vErrors = [err143];
                       } else {
-                        vErrors.push(err102);
+                        vErrors.push(err143);
                       }
                       errors++;
                     }
                   } else {
-                    const err103 = {
+                    const err144 = {
                       instancePath: instancePath + '/status/conditions/' + i2 + '/lastTransitionTime',
                       schemaPath:
                         '#/properties/status/properties/conditions/items/properties/lastTransitionTime/type',
@@ -3474,17 +4603,17 @@ function validate11(data, { instancePath = '', parentData, parentDataProperty, r
                       message: 'must be string',
                     };
                     if (vErrors === null) {
-                      vErrors = [err103];
+                      vErrors = [err144];
                     } else {
-                      vErrors.push(err103);
+                      vErrors.push(err144);
                     }
                     errors++;
                   }
                 }
-                if (data44.observedGeneration !== undefined) {
-                  let data50 = data44.observedGeneration;
-                  if (!(typeof data50 == 'number' && !(data50 % 1) && !isNaN(data50) && isFinite(data50))) {
-                    const err104 = {
+                if (data59.observedGeneration !== undefined) {
+                  let data65 = data59.observedGeneration;
+                  if (!(typeof data65 == 'number' && !(data65 % 1) && !isNaN(data65) && isFinite(data65))) {
+                    const err145 = {
                       instancePath: instancePath + '/status/conditions/' + i2 + '/observedGeneration',
                       schemaPath:
                         '#/properties/status/properties/conditions/items/properties/observedGeneration/type',
@@ -3493,15 +4622,15 @@ function validate11(data, { instancePath = '', parentData, parentDataProperty, r
                       message: 'must be integer',
                     };
                     if (vErrors === null) {
-                      vErrors = [err104];
+                      vErrors = [err145];
                     } else {
-                      vErrors.push(err104);
+                      vErrors.push(err145);
                     }
                     errors++;
                   }
                 }
               } else {
-                const err105 = {
+                const err146 = {
                   instancePath: instancePath + '/status/conditions/' + i2,
                   schemaPath: '#/properties/status/properties/conditions/items/type',
                   keyword: 'type',
@@ -3509,15 +4638,15 @@ function validate11(data, { instancePath = '', parentData, parentDataProperty, r
                   message: 'must be object',
                 };
                 if (vErrors === null) {
-                  vErrors = [err105];
+                  vErrors = [err146];
                 } else {
-                  vErrors.push(err105);
+                  vErrors.push(err146);
                 }
                 errors++;
               }
             }
           } else {
-            const err106 = {
+            const err147 = {
               instancePath: instancePath + '/status/conditions',
               schemaPath: '#/properties/status/properties/conditions/type',
               keyword: 'type',
@@ -3525,15 +4654,15 @@ function validate11(data, { instancePath = '', parentData, parentDataProperty, r
               message: 'must be array',
             };
             if (vErrors === null) {
-              vErrors = [err106];
+              vErrors = [err147];
             } else {
-              vErrors.push(err106);
+              vErrors.push(err147);
             }
             errors++;
           }
         }
       } else {
-        const err107 = {
+        const err148 = {
           instancePath: instancePath + '/status',
           schemaPath: '#/properties/status/type',
           keyword: 'type',
@@ -3541,15 +4670,15 @@ function validate11(data, { instancePath = '', parentData, parentDataProperty, r
           message: 'must be object',
         };
         if (vErrors === null) {
-          vErrors = [err107];
+          vErrors = [err148];
         } else {
-          vErrors.push(err107);
+          vErrors.push(err148);
         }
         errors++;
       }
     }
   } else {
-    const err108 = {
+    const err149 = {
       instancePath,
       schemaPath: '#/type',
       keyword: 'type',
@@ -3557,9 +4686,9 @@ function validate11(data, { instancePath = '', parentData, parentDataProperty, r
       message: 'must be object',
     };
     if (vErrors === null) {
-      vErrors = [err108];
+      vErrors = [err149];
     } else {
-      vErrors.push(err108);
+      vErrors.push(err149);
     }
     errors++;
   }
@@ -3569,9 +4698,13 @@ function validate11(data, { instancePath = '', parentData, parentDataProperty, r
 
 /** The allowed literals of each union, by kind and ajv schema path (up to `/anyOf`). */
 export const unionLiterals = {
-  Workflow: { '#/properties/spec/properties/tasks/items/properties/onError': 'fail, continue' },
+  Workflow: {
+    '#/properties/spec/properties/tasks/items/properties/onError': 'fail, continue',
+    '#/properties/spec/properties/tasks/items/properties/map/properties/onItemError': 'failFast, collect',
+  },
   WorkflowTask: {
     '#/properties/spec/properties/http/properties/method': 'GET, POST, PUT, PATCH, DELETE',
-    '#/properties/spec/properties/retry/properties/retryOn/items': '5xx, 429, connect-error, timeout, 429',
+    '#/properties/spec/properties/retry/properties/retryOn/items':
+      '5xx, 429, connect-error, timeout, circuit-open, 429',
   },
 };

@@ -38,7 +38,7 @@ describe('shapeErrors', () => {
       kind: 'WorkflowTask',
       doc: task({ http, retry: { retryOn: ['4xx'] } }),
       field: 'spec.retry.retryOn[0]',
-      message: /^`4xx` is not allowed: use one of 5xx, 429, connect-error, timeout, 429$/,
+      message: /^`4xx` is not allowed: use one of 5xx, 429, connect-error, timeout, circuit-open, 429$/,
     },
     {
       name: 'an onError policy',

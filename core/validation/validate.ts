@@ -26,6 +26,7 @@ import {
   propertyNames,
   requiredProperties,
   schemaAt,
+  typesOf,
   type JsonSchema,
 } from './schema-types.ts';
 
@@ -149,8 +150,23 @@ function referenceErrors(doc: WorkflowDocument, tasks: TaskResolver): FieldError
   const steps = new Map(spec.tasks.map((step) => [step.id, step]));
   const inputSchema = spec.inputSchema as JsonSchema | undefined;
 
+  /** In a map step's input: the schema of one element (when the array's schema is known). */
+  let element: { schema: JsonSchema | undefined; of: string } | undefined;
+
   /** The schema a reference's value has, or undefined when unknown; records path errors. */
   const sourceSchema = (ref: TemplateRef, field: string): JsonSchema | undefined => {
+    if (ref.source === 'index') return { type: 'integer' };
+    if (ref.source === 'item') {
+      if (!element?.schema) return undefined;
+      return lookup(
+        element.schema,
+        ref.path,
+        field,
+        ref,
+        'UnknownInputField',
+        `the element schema of ${element.of}`,
+      );
+    }
     if (ref.source === 'input') {
       if (!inputSchema) return undefined;
       return lookup(inputSchema, ref.path, field, ref, 'UnknownInputField', 'the workflow inputSchema');
@@ -190,10 +206,39 @@ function referenceErrors(doc: WorkflowDocument, tasks: TaskResolver): FieldError
     const task = tasks.get(step.taskRef.name);
     const base = `spec.tasks[${i}].input`;
     const target = task?.spec.inputSchema as JsonSchema | undefined;
+    element = step.map ? mapElement(step.map.items, `spec.tasks[${i}].map.items`) : undefined;
     checkValue(step.input ?? {}, target, base, task?.name ?? step.taskRef.name);
+    element = undefined;
   });
   if (spec.output !== undefined) checkValue(spec.output, undefined, 'spec.output', '');
   return errors;
+
+  /** The element schema of a map's array; records an error when the array's schema is not an array. */
+  function mapElement(items: string, field: string): { schema: JsonSchema | undefined; of: string } {
+    const refs = collectRefsOf(items);
+    const ref = refs?.exact ? refs.refs[0] : undefined;
+    // Malformed or not one template: the compiler reports it.
+    if (!ref || (ref.source !== 'input' && ref.source !== 'task')) return { schema: undefined, of: items };
+    const source = sourceSchema(ref, field);
+    const types = source ? typesOf(source) : undefined;
+    if (types && !types.has('array')) {
+      errors.push({
+        code: 'TypeMismatch',
+        field,
+        message: `map runs over an array, but \`${formatRef(ref)}\` is ${[...types].join(' or ')}`,
+        suggestion: 'name an array field of the input or of a producer output',
+      });
+      return { schema: undefined, of: `\`${formatRef(ref)}\`` };
+    }
+    const element = source?.items;
+    return {
+      schema:
+        element && typeof element === 'object' && !Array.isArray(element)
+          ? (element as JsonSchema)
+          : undefined,
+      of: `\`${formatRef(ref)}\``,
+    };
+  }
 
   /** Walks a templated value next to the schema it must satisfy. */
   function checkValue(value: unknown, target: JsonSchema | undefined, field: string, taskName: string): void {
