@@ -162,3 +162,38 @@ describe('embedded database bridge', function () {
     }
   });
 });
+
+describe('workers sharing one embedded database', function () {
+  this.timeout(120_000);
+
+  it('open their histories at the same time: the migrations apply once and every worker starts', async () => {
+    // PGlite is one PostgreSQL session, so the migration's advisory lock does not keep two
+    // connections apart: each worker must see what another applied before it applies a migration.
+    const db = await startEmbeddedDatabase({ logger: new RecordingLogger(), maxConnections: 40 });
+    try {
+      const loggers = Array.from({ length: 4 }, () => new RecordingLogger());
+      const opened = await Promise.allSettled(
+        loggers.map((logger) =>
+          openHistory({
+            logger,
+            registry: new Registry(),
+            retention: false,
+            databaseUrl: db.connectionString,
+          }),
+        ),
+      );
+      const failures = opened.flatMap((o) => (o.status === 'rejected' ? [String(o.reason)] : []));
+      for (const o of opened) if (o.status === 'fulfilled') await o.value.close();
+      expect(failures).to.deep.equal([]);
+      const applied = loggers.flatMap((l) =>
+        l.at('info').filter((m) => m.includes('applied history migration')),
+      );
+      const pool = new pg.Pool({ connectionString: db.connectionString, max: 1 });
+      const versions = (await pool.query<{ version: number }>('SELECT version FROM schema_migrations')).rows;
+      await pool.end();
+      expect(applied).to.have.length(versions.length);
+    } finally {
+      await db.close();
+    }
+  });
+});

@@ -69,6 +69,15 @@ export async function applyMigrations(
         if (done.has(migration.version)) continue;
         await client.query('BEGIN');
         try {
+          // Again inside the transaction: on the embedded database every connection shares one
+          // session, where the advisory lock keeps nobody out, but a transaction does.
+          const already = await client.query('SELECT 1 FROM schema_migrations WHERE version = $1', [
+            migration.version,
+          ]);
+          if (already.rowCount) {
+            await client.query('COMMIT');
+            continue;
+          }
           await client.query(migration.sql);
           await client.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [
             migration.version,
