@@ -4,12 +4,14 @@ import { expect } from 'chai';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
+import { WebSocket } from 'ws';
 import { EchoApiServer, kubeConfigFor } from '../kube/testdata/console-fakes.ts';
 import { buildApp } from './app.ts';
-import { consoleRoutes } from './console.ts';
+import { consoleRoutes, consoleUpgrades } from './console.ts';
 import type { ExecutionService } from './execution/service.ts';
 import type { ExecutionStore } from '../history/store.ts';
 import type { RequestGuard } from './http/guard.ts';
@@ -34,6 +36,10 @@ describe('the console in the server application (/console/)', () => {
       console: consoleRoutes({ kubeConfig: kubeConfigFor(kubeApi, 'server-sa-token'), distDir }),
     });
     const s = createServer(handler);
+    const upgrade = consoleUpgrades({ kubeConfig: kubeConfigFor(kubeApi, 'server-sa-token') });
+    s.on('upgrade', (req, socket, head) => {
+      if (!upgrade(req, socket, head)) socket.end('HTTP/1.1 404 Not Found\r\n\r\n');
+    });
     await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
     return s;
   };
@@ -124,5 +130,67 @@ describe('the console in the server application (/console/)', () => {
     } finally {
       bare.close();
     }
+  });
+
+  describe('the live-events stream over WebSocket (the browser cannot set Authorization)', () => {
+    const STREAM =
+      '/console/k8s/apis/execution.syncflow.io/v1alpha1/namespaces/shop/workflowexecutions/-/stream';
+    const bearer = (token: string) =>
+      `base64url.bearer.authorization.k8s.io.${Buffer.from(token).toString('base64url')}`;
+    const refusedWith = async (socket: WebSocket) => {
+      socket.on('error', () => undefined);
+      const [, response] = (await once(socket, 'unexpected-response')) as [unknown, { statusCode: number }];
+      socket.terminate();
+      return response.statusCode;
+    };
+
+    it('forwards the token the page offers as a subprotocol as the Authorization of the user, and not the protocol', async () => {
+      const socket = new WebSocket(`${base.replace('http', 'ws')}${STREAM}`, [
+        bearer('user-token'),
+        'stream.syncflow.io',
+      ]);
+      const [message] = (await once(socket, 'message')) as [Buffer];
+      expect(socket.protocol).to.equal('stream.syncflow.io');
+      socket.close();
+      expect(JSON.parse(message.toString())).to.deep.equal({
+        type: 'ADDED',
+        url: STREAM.slice('/console/k8s'.length),
+        authorization: 'Bearer user-token',
+        protocols: 'stream.syncflow.io',
+      });
+    });
+
+    it('refuses an upgrade without a token (401), from another origin (403) or to a path the console does not use (403)', async () => {
+      expect(
+        await refusedWith(new WebSocket(`${base.replace('http', 'ws')}${STREAM}`, ['stream.syncflow.io'])),
+      ).to.equal(401);
+      expect(
+        await refusedWith(
+          new WebSocket(
+            `${base.replace('http', 'ws')}${STREAM}`,
+            [bearer('user-token'), 'stream.syncflow.io'],
+            {
+              origin: 'https://evil.example',
+            },
+          ),
+        ),
+      ).to.equal(403);
+      expect(
+        await refusedWith(
+          new WebSocket(`${base.replace('http', 'ws')}/console/k8s/api/v1/namespaces/shop/pods?watch=1`, [
+            bearer('user-token'),
+            'stream.syncflow.io',
+          ]),
+        ),
+      ).to.equal(403);
+      expect(upstream.seen).to.have.length(0);
+      expect(upstream.sockets.clients.size).to.equal(0);
+    });
+
+    it('leaves upgrades outside /console/ to the server (the stream and watches of the API)', () => {
+      const upgrade = consoleUpgrades({ kubeConfig: kubeConfigFor('http://127.0.0.1:1') });
+      const req = { url: '/stream/v1', headers: {} } as never;
+      expect(upgrade(req, {} as never, Buffer.alloc(0))).to.equal(false);
+    });
   });
 });

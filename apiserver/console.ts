@@ -4,10 +4,26 @@
  * `/console/k8s/`, forwarded to kube-apiserver with the bearer token the browser presents (a
  * ServiceAccount or OIDC id token). The server lends only its TLS trust of kube-apiserver, never its
  * identity: RBAC decides what each person sees, and a call without a token is refused here.
+ *
+ * WebSockets (the live-events stream, watches) come under `/console/k8s/` too. A browser cannot set
+ * Authorization on a WebSocket, so the page offers its token as the subprotocol
+ * `base64url.bearer.authorization.k8s.io.<token>` (what kube-apiserver itself accepts); the token
+ * is taken out of the protocols and forwarded as the Authorization header, with the same Origin,
+ * allowlist and no-token checks as plain calls.
  */
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
 import express, { type Request, type Response, type Router } from 'express';
 import { KubeConfig } from '@kubernetes/client-node';
-import { consoleApiCall, forwardToKube, kubeTarget, statusBody } from '../kube/console-api.ts';
+import {
+  bearerFromProtocols,
+  consoleApiCall,
+  forwardToKube,
+  forwardUpgradeToKube,
+  kubeTarget,
+  refuseUpgrade,
+  statusBody,
+} from '../kube/console-api.ts';
 
 /** What the console's routes are built from. */
 export interface ConsoleRouteOptions {
@@ -38,6 +54,58 @@ function refuse(res: Response, code: number, reason: string, message: string): v
     .send(statusBody(code, reason, message));
 }
 
+/** Why a call to kube-apiserver under /console/k8s is refused, or undefined when it may go on. */
+function refusal(
+  req: IncomingMessage,
+  method: string,
+  path: string,
+  authorization: string | undefined,
+  upgrade: boolean,
+): [number, string, string] | undefined {
+  const origin = req.headers.origin;
+  if (origin !== undefined && URL.parse(origin)?.host !== req.headers.host)
+    return [403, 'Forbidden', `Origin ${origin} may not use this console`];
+  if (!consoleApiCall(method, path, { upgrade }))
+    return [
+      403,
+      'Forbidden',
+      `the console does not forward ${method} ${path}${upgrade ? ' (WebSocket)' : ''}`,
+    ];
+  if (!authorization?.startsWith('Bearer ') || authorization === 'Bearer ')
+    return [401, 'Unauthorized', 'present a bearer token (a ServiceAccount or OIDC id token)'];
+  return undefined;
+}
+
+const K8S = '/console/k8s/';
+
+/**
+ * The server's `upgrade` listener for the console: serves WebSockets under `/console/k8s/` and
+ * returns true, or returns false for any other path (the server's own stream and watches).
+ */
+export function consoleUpgrades(
+  options: Pick<ConsoleRouteOptions, 'kubeConfig'>,
+): (req: IncomingMessage, socket: Duplex, head: Buffer) => boolean {
+  const cluster = withoutCredentials(options.kubeConfig);
+  return (req, socket, head) => {
+    if (!(req.url ?? '').startsWith(K8S)) return false;
+    req.url = (req.url as string).slice(K8S.length - 1);
+    const path = req.url.split('?')[0] as string;
+    const { token } = bearerFromProtocols(req.headers['sec-websocket-protocol'] as string | undefined);
+    const authorization = token === undefined ? undefined : `Bearer ${token}`;
+    const refused = refusal(req, req.method ?? '', path, authorization, true);
+    if (refused) {
+      refuseUpgrade(socket, refused[0], 'application/json');
+      socket.end(statusBody(...refused));
+      return true;
+    }
+    kubeTarget(cluster).then(
+      (target) => forwardUpgradeToKube(req, socket, head, target, { authorization }),
+      () => socket.destroy(),
+    );
+    return true;
+  };
+}
+
 /** The `/console` routes (mounted at `/console` by the server application). */
 export function consoleRoutes(options: ConsoleRouteOptions): Router {
   const router = express.Router();
@@ -45,18 +113,10 @@ export function consoleRoutes(options: ConsoleRouteOptions): Router {
 
   router.all(/^\/k8s(\/.*)$/, (req: Request, res: Response) => {
     const path = req.path.slice('/k8s'.length);
-    const origin = req.headers.origin;
-    if (origin !== undefined && URL.parse(origin)?.host !== req.headers.host) {
-      refuse(res, 403, 'Forbidden', `Origin ${origin} may not use this console`);
-      return;
-    }
-    if (!consoleApiCall(req.method, path)) {
-      refuse(res, 403, 'Forbidden', `the console does not forward ${req.method} ${path}`);
-      return;
-    }
     const authorization = req.headers.authorization;
-    if (!authorization?.startsWith('Bearer ')) {
-      refuse(res, 401, 'Unauthorized', 'present a bearer token (a ServiceAccount or OIDC id token)');
+    const refused = refusal(req, req.method, path, authorization, false);
+    if (refused) {
+      refuse(res, ...refused);
       return;
     }
     req.url = req.originalUrl.slice(req.originalUrl.indexOf('/k8s/') + '/k8s'.length);

@@ -17,7 +17,7 @@ import { KubeLiveDefinitions, KubeSecretDirectory } from '../kube/admission-clie
 import { admissionMetrics } from '../admission/metrics.ts';
 import { CachedSecretDirectory } from '../admission/secrets.ts';
 import { buildApp } from './app.ts';
-import { consoleRoutes } from './console.ts';
+import { consoleRoutes, consoleUpgrades } from './console.ts';
 import { consoleDistDir } from '../kube/console-api.ts';
 import {
   AlwaysAllowPaths,
@@ -227,7 +227,11 @@ export async function startServer(
     }),
     metrics: createStreamMetrics(registry),
   });
-  server.onUpgrade(stream.handleUpgrade);
+  // The console's own WebSockets (/console/k8s/..., forwarded with the browser's token) first.
+  const consoleUpgrade = consoleUpgrades({ kubeConfig });
+  server.onUpgrade((req, socket, head) => {
+    if (!consoleUpgrade(req, socket, head)) stream.handleUpgrade(req, socket, head);
+  });
   const reload = (why: string) => {
     try {
       server.setSecureContext(secureContext());

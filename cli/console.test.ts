@@ -172,6 +172,31 @@ describe('syncflow console (the local console server)', () => {
     }
   });
 
+  it('forwards the live-events stream as a WebSocket with the kubeconfig credentials, and never as a plain call', async () => {
+    const STREAM = '/apis/execution.syncflow.io/v1alpha1/namespaces/shop/workflowexecutions/-/stream';
+    const socket = new WebSocket(`${local.origin.replace('http', 'ws')}${STREAM}`, ['stream.syncflow.io'], {
+      headers: { cookie },
+      origin: local.origin,
+    });
+    const [message] = (await once(socket, 'message')) as [Buffer];
+    socket.close();
+    expect(JSON.parse(message.toString())).to.deep.equal({
+      type: 'ADDED',
+      url: STREAM,
+      authorization: 'Bearer kubeconfig-token',
+      protocols: 'stream.syncflow.io',
+    });
+    expect((await raw(`${local.origin}${STREAM}`, { cookie })).status).to.equal(403);
+    const foreign = new WebSocket(`${local.origin.replace('http', 'ws')}${STREAM}`, ['stream.syncflow.io'], {
+      headers: { cookie },
+      origin: 'http://evil.example',
+    });
+    foreign.on('error', () => undefined);
+    const [, response] = (await once(foreign, 'unexpected-response')) as [unknown, { statusCode: number }];
+    expect(response.statusCode).to.equal(403);
+    foreign.terminate();
+  });
+
   it('refuses to listen on a non-loopback address', async () => {
     let error: Error | undefined;
     try {

@@ -149,7 +149,9 @@ export async function startLocalConsole(options: LocalConsoleOptions): Promise<L
     const url = new URL(req.url ?? '/', 'http://console');
     const refused =
       refusal(req, url) ??
-      (consoleApiCall('GET', url.pathname) ? undefined : ([403, 'not a call the console makes\n'] as const));
+      (consoleApiCall(req.method ?? '', url.pathname, { upgrade: true })
+        ? undefined
+        : ([403, 'not a call the console makes\n'] as const));
     if (refused) {
       refuseUpgrade(socket, refused[0], 'text/plain');
       socket.end(refused[1]);

@@ -9,6 +9,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { WebSocket } from 'ws';
 import { EchoApiServer, kubeConfigFor } from './testdata/console-fakes.ts';
 import {
+  bearerFromProtocols,
   consoleApiCall,
   consoleDistDir,
   forwardToKube,
@@ -43,6 +44,37 @@ describe('the console API calls (kube/console-api)', () => {
         expect(consoleApiCall(method, path)).to.equal(allowed);
       });
     }
+
+    const STREAM = '/apis/execution.syncflow.io/v1alpha1/namespaces/shop/workflowexecutions/-/stream';
+    it('forwards the live-events stream only as a WebSocket upgrade (GET), not as a plain request', () => {
+      expect(consoleApiCall('GET', STREAM, { upgrade: true })).to.equal(true);
+      expect(consoleApiCall('GET', STREAM)).to.equal(false);
+      expect(consoleApiCall('POST', STREAM, { upgrade: true })).to.equal(false);
+      expect(
+        consoleApiCall('GET', STREAM.replace('/-/stream', '/x/stream'), { upgrade: true }),
+        'another subresource name',
+      ).to.equal(false);
+      expect(consoleApiCall('GET', STREAM.replace('/namespaces/shop', ''), { upgrade: true })).to.equal(
+        false,
+      );
+    });
+  });
+
+  describe('bearerFromProtocols', () => {
+    it('reads the bearer token a browser offers as a subprotocol and keeps the other protocols', () => {
+      const token = Buffer.from('a.b-c').toString('base64url');
+      expect(
+        bearerFromProtocols(`base64url.bearer.authorization.k8s.io.${token}, stream.syncflow.io`),
+      ).to.deep.equal({ token: 'a.b-c', protocols: ['stream.syncflow.io'] });
+    });
+    it('has no token when none is offered (or an empty one)', () => {
+      expect(bearerFromProtocols('stream.syncflow.io')).to.deep.equal({
+        token: undefined,
+        protocols: ['stream.syncflow.io'],
+      });
+      expect(bearerFromProtocols('base64url.bearer.authorization.k8s.io.').token).to.equal(undefined);
+      expect(bearerFromProtocols(undefined)).to.deep.equal({ token: undefined, protocols: [] });
+    });
   });
 
   describe('forwarding', () => {

@@ -15,8 +15,8 @@ import type { KubeConfig } from '@kubernetes/client-node';
 const NAME = '[a-z0-9]([-a-z0-9.]*[a-z0-9])?';
 const NAMESPACED = `(/namespaces/${NAME})?`;
 const ITEM = `(/${NAME})?`;
-/** Method and path (no query) of each call the console makes. */
-const CALLS: ReadonlyArray<{ methods: readonly string[]; path: RegExp }> = [
+/** Method and path (no query) of each call the console makes; `upgrade`: only as a WebSocket. */
+const CALLS: ReadonlyArray<{ methods: readonly string[]; path: RegExp; upgrade?: true }> = [
   { methods: ['GET'], path: /^\/version$/ },
   { methods: ['GET'], path: /^\/api\/v1\/namespaces$/ },
   {
@@ -33,11 +33,49 @@ const CALLS: ReadonlyArray<{ methods: readonly string[]; path: RegExp }> = [
     methods: ['POST'],
     path: new RegExp(`^/apis/execution\\.syncflow\\.io/v1alpha1/namespaces/${NAME}/workflowexecutions$`),
   },
+  // The live-events stream (docs/stream.md) through the aggregated API: runs and debug runs.
+  {
+    methods: ['GET'],
+    path: new RegExp(
+      `^/apis/execution\\.syncflow\\.io/v1alpha1/namespaces/${NAME}/workflowexecutions/-/stream$`,
+    ),
+    upgrade: true,
+  },
 ];
 
-/** Whether the console makes this call (method and path without the query); nothing else is forwarded. */
-export function consoleApiCall(method: string, path: string): boolean {
-  return CALLS.some((call) => call.methods.includes(method) && call.path.test(path));
+/**
+ * Whether the console makes this call (method and path without the query; `upgrade` when it is a
+ * WebSocket upgrade); nothing else is forwarded.
+ */
+export function consoleApiCall(method: string, path: string, options: { upgrade?: boolean } = {}): boolean {
+  return CALLS.some(
+    (call) =>
+      call.methods.includes(method) &&
+      call.path.test(path) &&
+      (call.upgrade === undefined || options.upgrade === true),
+  );
+}
+
+const BEARER_PROTOCOL = 'base64url.bearer.authorization.k8s.io.';
+
+/**
+ * The bearer token a browser offers as a WebSocket subprotocol (it cannot set Authorization on a
+ * WebSocket; kube-apiserver reads the same form), and the subprotocols besides it.
+ */
+export function bearerFromProtocols(header: string | undefined): {
+  token: string | undefined;
+  protocols: string[];
+} {
+  const offered = String(header ?? '')
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean);
+  const carrier = offered.find((p) => p.startsWith(BEARER_PROTOCOL));
+  const encoded = carrier?.slice(BEARER_PROTOCOL.length);
+  return {
+    token: encoded ? Buffer.from(encoded, 'base64url').toString('utf8') || undefined : undefined,
+    protocols: offered.filter((p) => !p.startsWith(BEARER_PROTOCOL)),
+  };
 }
 
 /** Where kube-apiserver is and how to reach it (TLS trust, and credentials when the kubeconfig's are used). */
@@ -154,11 +192,9 @@ export function forwardUpgradeToKube(
   options: ForwardOptions = {},
 ): void {
   const sent = outgoing(req, target, options, UPGRADE_HEADERS);
-  // Subprotocols pass, except a bearer token a page might offer in place of the target's credentials.
-  const protocols = String(req.headers['sec-websocket-protocol'] ?? '')
-    .split(',')
-    .map((p) => p.trim())
-    .filter((p) => p && !p.startsWith('base64url.bearer.authorization.k8s.io.'));
+  // Subprotocols pass, except a bearer token a page offers: the caller decides whether it is used
+  // (options.authorization), and it never travels on as a protocol.
+  const { protocols } = bearerFromProtocols(req.headers['sec-websocket-protocol'] as string | undefined);
   if (protocols.length)
     (sent.headers as Record<string, string>)['sec-websocket-protocol'] = protocols.join(', ');
   const upstream = send(target, sent);

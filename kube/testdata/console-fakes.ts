@@ -27,7 +27,14 @@ export class EchoApiServer {
     });
     this.sockets = new WebSocketServer({ server: this.server });
     this.sockets.on('connection', (socket, req) => {
-      socket.send(JSON.stringify({ type: 'ADDED', url: req.url, authorization: req.headers.authorization }));
+      socket.send(
+        JSON.stringify({
+          type: 'ADDED',
+          url: req.url,
+          authorization: req.headers.authorization,
+          protocols: req.headers['sec-websocket-protocol'],
+        }),
+      );
     });
   }
 
