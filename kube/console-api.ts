@@ -33,6 +33,16 @@ const CALLS: ReadonlyArray<{ methods: readonly string[]; path: RegExp; upgrade?:
     methods: ['POST'],
     path: new RegExp(`^/apis/execution\\.syncflow\\.io/v1alpha1/namespaces/${NAME}/workflowexecutions$`),
   },
+  // The builder deploys definitions with the person's identity: create or replace (server-side
+  // dry-run first, `?dryRun=All`), never delete.
+  {
+    methods: ['POST'],
+    path: new RegExp(`^/apis/syncflow\\.io/v1alpha1/namespaces/${NAME}/(workflows|workflowtasks)$`),
+  },
+  {
+    methods: ['PUT'],
+    path: new RegExp(`^/apis/syncflow\\.io/v1alpha1/namespaces/${NAME}/(workflows|workflowtasks)/${NAME}$`),
+  },
   // The live-events stream (docs/stream.md) through the aggregated API: runs and debug runs.
   {
     methods: ['GET'],
