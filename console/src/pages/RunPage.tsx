@@ -1,13 +1,15 @@
 /**
  * Run a workflow: a form generated from its inputSchema, checked as one types by the validator the
- * server runs (core/engine/input.ts); Dry run shows the plan on the graph; Run lights the graph up
- * as a Kubernetes watch reports each task, then shows the result and the timeline.
+ * server runs (core/engine/input.ts); Dry run shows the plan on the graph; Run executes through the
+ * live-events stream and lights the graph up from its events (started, retrying, succeeded, failed,
+ * skipped), then shows the result and the timeline.
  */
 import { useEffect, useMemo, useRef, useState, type FormEvent } from 'react';
 import { checkWorkflowInput } from '../../../core/engine/input.ts';
 import { SyncflowError } from '../../../core/errors.ts';
 import { useClient } from '../App.tsx';
-import { ApiError, paths } from '../api/client.ts';
+import { ApiError, bearerToken, paths } from '../api/client.ts';
+import { ConsoleStream, StreamRefused, liveExecution, type LiveExecution } from '../api/stream.ts';
 import type { Execution, ExecutionPlan } from '../api/types.ts';
 import { ErrorView, Show } from '../components/States.tsx';
 import { ExecutionTimeline } from '../components/ExecutionTimeline.tsx';
@@ -86,18 +88,13 @@ function fieldErrors(causes: Array<{ field?: string; message?: string }>): Recor
   return errors;
 }
 
-function execution(ns: string, workflow: string, input: unknown, name?: string) {
+function execution(ns: string, workflow: string, input: unknown) {
   return {
     apiVersion: 'execution.syncflow.io/v1alpha1',
     kind: 'WorkflowExecution',
-    metadata: { namespace: ns, ...(name ? { name } : { generateName: `${workflow}-` }) },
+    metadata: { namespace: ns, generateName: `${workflow}-` },
     spec: { workflowRef: { name: workflow }, input },
   };
-}
-
-function randomSuffix(): string {
-  const chars = 'bcdfghjklmnpqrstvwxz2456789';
-  return Array.from(crypto.getRandomValues(new Uint8Array(5)), (b) => chars[b % chars.length]).join('');
 }
 
 function PlanView({ plan }: { plan: ExecutionPlan }) {
@@ -164,12 +161,12 @@ function RunForm({
   const [touched, setTouched] = useState<Record<string, boolean>>({});
   const [serverErrors, setServerErrors] = useState<Record<string, string>>({});
   const [plan, setPlan] = useState<ExecutionPlan | undefined>();
-  const [live, setLive] = useState<Execution | undefined>();
+  const [live, setLive] = useState<LiveExecution | undefined>();
   const [final, setFinal] = useState<Execution | undefined>();
   const [failure, setFailure] = useState<Error | undefined>();
   const [busy, setBusy] = useState<'plan' | 'run' | undefined>();
-  const stopWatch = useRef<() => void>(() => undefined);
-  useEffect(() => () => stopWatch.current(), []);
+  const stream = useRef<ConsoleStream | undefined>(undefined);
+  useEffect(() => () => stream.current?.close(), []);
 
   const { input, parseErrors } = inputFrom(properties, values);
   // The same check the server makes before anything runs, with the same messages and field paths.
@@ -226,57 +223,32 @@ function RunForm({
     setFailure(undefined);
     setPlan(undefined);
     setFinal(undefined);
-    const executionName = `${name}-${randomSuffix()}`;
-    setLive({
-      metadata: { name: executionName },
-      spec: { workflowRef: { name } },
-      status: { phase: 'Pending', tasks: [] },
+    setLive(liveExecution.start(graph.tasks.map((t) => t.id)));
+    // One connection per run: the stream is the page's own identity, like every other call.
+    stream.current?.close();
+    const connection = new ConsoleStream({
+      config: client.config,
+      namespace: ns,
+      ...(client.config.auth === 'bearer' && bearerToken.get() ? { token: bearerToken.get() as string } : {}),
     });
-    // Watch the execution by the name it is created with, before creating it: the watch shows it
-    // Running, each task as it starts and finishes, and the final phase.
-    stopWatch.current();
-    let opened: () => void = () => undefined;
-    const watching = new Promise<void>((resolve) => (opened = resolve));
-    stopWatch.current = client.watch<Execution>(
-      paths.executions(ns),
-      { fieldSelector: `metadata.name=${executionName}` },
-      (e) => {
-        if (e.type === 'BOOKMARK') opened();
-        if ((e.type === 'ADDED' || e.type === 'MODIFIED') && e.object?.metadata?.name === executionName)
-          setLive(e.object);
-      },
-      () => undefined,
-      opened,
-    );
-    await Promise.race([watching, new Promise((r) => setTimeout(r, 1500))]);
+    stream.current = connection;
     try {
-      const answer = await client.create<Execution>(
-        paths.executions(ns),
-        execution(ns, name, input, executionName),
-      );
-      setFinal(answer);
-      setLive(answer);
+      const object = await connection.execute({ workflow: name, input }, (message) =>
+        setLive((state) => state && liveExecution(state, message)),
+      ).done;
+      setFinal(object);
     } catch (error) {
-      refused(error);
+      refused(error instanceof StreamRefused ? new ApiError(error.code, error.status) : error);
       setLive(undefined);
     } finally {
       setBusy(undefined);
-      setTimeout(() => stopWatch.current(), 1000);
+      connection.close();
     }
   };
 
   const overlay: Record<string, TaskOverlay> = {};
   if (live) {
-    for (const task of graph.tasks) overlay[task.id] = { phase: 'Pending' };
-    for (const t of live.status?.tasks ?? [])
-      overlay[t.id] = {
-        phase: t.phase,
-        ...((t.attempts ?? 1) > 1
-          ? { note: `attempt ${t.attempts}` }
-          : t.durationMs !== undefined
-            ? { note: duration(t.durationMs) }
-            : {}),
-      };
+    for (const task of graph.tasks) overlay[task.id] = live.tasks[task.id] ?? { phase: 'Pending' };
   } else if (plan) {
     const group = new Map<string, number>();
     plan.parallelGroups?.forEach((g, i) => g.forEach((id) => group.set(id, i + 1)));
@@ -372,7 +344,7 @@ function RunForm({
         {final
           ? `Execution ${final.metadata.name} ${final.status?.phase}`
           : live
-            ? `Execution ${live.status?.phase ?? 'starting'}`
+            ? `Execution ${live.name ?? ''} ${live.phase}`
             : plan
               ? 'Plan ready'
               : ''}
