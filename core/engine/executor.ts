@@ -5,7 +5,7 @@
  * the first failure cancels what is in flight. Everything outside (HTTP, time, secrets, logging,
  * history) is reached through injected collaborators.
  */
-import type { CompiledStep, CompiledTask, CompiledWorkflow } from '../definitions/compile.ts';
+import type { CompiledStep, CompiledTask, CompiledWorkflow, MapSettings } from '../definitions/compile.ts';
 import { SyncflowError, type ErrorCode } from '../errors.ts';
 import { SILENT_LOGGER } from '../logger.ts';
 import { boundedOutput, type ExecutionEvent } from '../model/events.ts';
@@ -13,7 +13,7 @@ import { jsonTextDepth } from '../model/depth.ts';
 import { LIMITS } from '../model/resources.ts';
 import type { TaskExecutionStatus, TaskPhase, WorkflowExecutionStatus } from '../model/schema.ts';
 import { schemaErrorsToFieldErrors } from '../schema/json-schema.ts';
-import { resolveValue, type TemplateScope } from '../template/resolve.ts';
+import { resolveRef, resolveValue, type TemplateScope } from '../template/resolve.ts';
 import {
   NO_SECRETS,
   SYSTEM_CLOCK,
@@ -32,6 +32,7 @@ import {
 } from './debug.ts';
 import type { TaskHttpClient, TaskResponse } from './task-http.ts';
 import { checkWorkflowInput } from './input.ts';
+import { mapItems, runMap, type MapOutcome } from './map.ts';
 import { MIN_SECRET_LENGTH, SecretRedactor } from './redact.ts';
 import { resolveRequest, type ResolvedRequest } from './request.ts';
 import { backoffDelayMs, retryAfterMs } from './retry.ts';
@@ -105,6 +106,8 @@ interface TaskOutcome {
   attemptLog: NonNullable<TaskExecutionStatus['attemptLog']>;
   /** The output is a debugger's substitute: nothing was sent. */
   substituted?: boolean;
+  /** Map steps: element count, failures and the per-element entries. */
+  map?: MapOutcome['record'];
 }
 
 /** How one attempt ended. */
@@ -405,7 +408,9 @@ class Execution implements PausedExecution {
 
   private async runAndFinish(i: number): Promise<void> {
     try {
-      const outcome = await this.runTask(i);
+      const outcome = await ((this.graph.steps[i] as CompiledStep).map
+        ? this.runMapStep(i)
+        : this.runTask(i));
       if (this.broken) return;
       this.inflight--;
       this.finish(i, outcome);
@@ -440,6 +445,7 @@ class Execution implements PausedExecution {
     if (outcome.substituted) record.substituted = true;
     if (outcome.error) record.error = outcome.error;
     if (outcome.attemptLog?.length) record.attemptLog = outcome.attemptLog;
+    if (outcome.map) Object.assign(record, outcome.map);
     this.records[i] = record;
     this.finished++;
     if (this.live) this.emit(this.finishedEvent(record, skippedBy));
@@ -483,14 +489,39 @@ class Execution implements PausedExecution {
     return { reason: 'Cancelled', message: `not run: ${reason.message}` };
   }
 
-  /** Runs one step: input, secrets, request, then attempts with retries. Never rejects. */
-  private async runTask(i: number): Promise<TaskOutcome> {
+  /** Runs a map step: its task once per element of the array (core/engine/map.ts). Never rejects. */
+  private async runMapStep(i: number): Promise<TaskOutcome> {
+    const step = this.graph.steps[i] as CompiledStep;
+    const map = step.map as MapSettings;
+    const state: TaskOutcome = { phase: 'Failed', attempts: 0, attemptLog: [] };
+    const items = mapItems(map, resolveRef(map.items, this.scope));
+    if (items instanceof SyncflowError) return failedWith(state, items.code, items.message);
+    const result = await runMap(items, map, this.cancellation, this.executor.clock, (item, index, group) =>
+      this.runTask(i, { item, index, group }),
+    );
+    state.attempts = result.attempts;
+    state.map = result.record;
+    if (result.phase === 'Succeeded') {
+      state.phase = 'Succeeded';
+      state.output = result.output;
+      return state;
+    }
+    if (result.phase === 'Cancelled') return abortedWith(state, this.cancellation.reason);
+    const error = result.error as { reason: string; message: string };
+    return failedWith(state, error.reason, this.describe(error.message));
+  }
+
+  /**
+   * Runs one step, or one element of a map step: input, secrets, request, then attempts with
+   * retries. Never rejects.
+   */
+  private async runTask(i: number, element?: MapElement): Promise<TaskOutcome> {
     const step = this.graph.steps[i] as CompiledStep;
     const task = step.task;
-    const cancellation = this.cancellation;
+    const cancellation = element ? element.group : this.cancellation;
     const state: TaskOutcome = { phase: 'Failed', attempts: 0, attemptLog: [] };
     try {
-      const input = resolveValue(step.input, this.scope);
+      const input = resolveValue(step.input, element ? new ElementScope(this.scope, element) : this.scope);
       if (task.inputSchema && !task.inputSchema.validate(input)) {
         const causes = schemaErrorsToFieldErrors(
           task.inputSchema.validate.errors,
@@ -527,7 +558,7 @@ class Execution implements PausedExecution {
             request: `${task.method} ${request.url}`,
           });
         }
-        const outcome = await this.attempt(step, request, carriers, state.attemptLog, attempt);
+        const outcome = await this.attempt(step, request, carriers, state.attemptLog, attempt, cancellation);
         if (outcome.status !== undefined) state.httpStatus = outcome.status;
         if (outcome.ok) {
           state.phase = 'Succeeded';
@@ -561,7 +592,7 @@ class Execution implements PausedExecution {
             delayMs: delay,
           });
         }
-        if (delay > 0) await this.sleep(delay);
+        if (delay > 0) await this.sleep(delay, cancellation);
       }
     } catch (error) {
       if (cancellation.aborted) return abortedWith(state, cancellation.reason);
@@ -643,15 +674,17 @@ class Execution implements PausedExecution {
     carriers: SecretCarriers,
     log: TaskOutcome['attemptLog'],
     attempt: number,
+    parent: Cancellation,
   ): Promise<AttemptOutcome> {
     const { clock, http } = this.executor;
     const task = step.task;
-    const parent = this.cancellation;
     const started = clock.now();
     const remaining = this.deadlineAt - started;
     const limitMs = Math.max(0, Math.min(task.timeoutMs, remaining));
     const cancellation = new Cancellation();
     this.attemptsInFlight.add(cancellation);
+    // A map element's attempt also stops when its map step stops (fail fast).
+    const unlink = parent === this.cancellation ? undefined : linked(parent, cancellation);
     const timer = clock.setTimer(expire, limitMs, cancellation);
     let outcome: AttemptOutcome | undefined;
     let response: TaskResponse | undefined;
@@ -702,6 +735,7 @@ class Execution implements PausedExecution {
     }
     clock.clearTimer(timer);
     this.attemptsInFlight.delete(cancellation);
+    unlink?.();
     // Outside the transport's try: a failure here is the engine's (InternalError), not a connect error.
     outcome ??= this.interpret(step, response as TaskResponse);
     const entry: TaskOutcome['attemptLog'][number] = {
@@ -836,10 +870,9 @@ class Execution implements PausedExecution {
     return values;
   }
 
-  /** Waits before a retry; rejects as soon as the execution is cancelled. */
-  private sleep(delayMs: number): Promise<void> {
+  /** Waits before a retry; rejects as soon as the execution (or the map step) is cancelled. */
+  private sleep(delayMs: number, cancellation: Cancellation): Promise<void> {
     const { clock } = this.executor;
-    const cancellation = this.cancellation;
     return new Promise((resolve, reject) => {
       const onAbort = () => {
         clock.clearTimer(timer);
@@ -1245,6 +1278,45 @@ class RedactedOutputScope implements TemplateScope {
   secret(): undefined {
     return undefined;
   }
+}
+
+/** One element of a map step as its run sees it; `group` stops when the map step stops. */
+interface MapElement {
+  item: unknown;
+  index: number;
+  group: Cancellation;
+}
+
+/** Template scope of a map element's input: the execution's scope plus `item` and `index`. */
+class ElementScope implements TemplateScope {
+  readonly input: unknown;
+  readonly item: unknown;
+  readonly index: number;
+
+  constructor(
+    private readonly execution: TemplateScope,
+    element: MapElement,
+  ) {
+    this.input = execution.input;
+    this.item = element.item;
+    this.index = element.index;
+  }
+
+  taskOutput(id: string): unknown {
+    return this.execution.taskOutput(id);
+  }
+
+  secret(): undefined {
+    return undefined;
+  }
+}
+
+/** Aborts `child` when `parent` aborts; returns the function that undoes the link. */
+function linked(parent: Cancellation, child: Cancellation): () => void {
+  const onAbort = () => child.abort(parent.reason);
+  if (parent.aborted) onAbort();
+  else parent.once('abort', onAbort);
+  return () => parent.removeListener('abort', onAbort);
 }
 
 /** Template scope of a task's HTTP request: its own input and its declared secrets. */

@@ -41,12 +41,14 @@ export async function planExecution(
     const step = workflow.steps.get(id) as CompiledStep;
     const when = conditionOutcome(step, value, skipped);
     if (when === 'false' || step.dataDependencies.some((d) => skipped.has(d))) skipped.add(id);
+    const items = step.map?.items.source === 'input' ? resolveRef(step.map.items, scope) : undefined;
     tasks.push({
       id,
       taskRef: step.taskRef,
       dependsOn: [...step.dependsOn],
       input: partiallyResolve(step.input, scope),
       ...(when === undefined ? {} : { when }),
+      ...(Array.isArray(items) ? { items: items.length } : {}),
     });
   }
   const plan: ExecutionPlan = {
