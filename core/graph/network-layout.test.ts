@@ -1,0 +1,141 @@
+import { expect } from 'chai';
+import { layoutNetwork, NODE_RADIUS, type NetworkLayout, type NetworkWorkflow } from './network-layout.ts';
+
+/** A chain of `length` tasks a0 → a1 → …, each a WorkflowTask of its own unless `shared` names one. */
+function chain(name: string, length: number, options: Partial<NetworkWorkflow> = {}): NetworkWorkflow {
+  const tasks = Array.from({ length }, (_, i) => ({ id: `s${i}`, taskRef: `${name}-t${i}` }));
+  const edges = tasks.slice(1).map((t, i) => ({ from: `s${i}`, to: t.id }));
+  return { namespace: 'shop', name, labels: {}, tasks, edges, ...options };
+}
+
+function positions(layout: NetworkLayout): Record<string, [number, number, number]> {
+  return Object.fromEntries(layout.nodes.map((n) => [n.id, [n.x, n.y, n.z]]));
+}
+
+function distance(a: { x: number; y: number; z: number }, b: { x: number; y: number; z: number }): number {
+  return Math.hypot(a.x - b.x, a.y - b.y, a.z - b.z);
+}
+
+describe('layoutNetwork', () => {
+  const workflows = [
+    chain('orders', 5, { labels: { team: 'sales' } }),
+    chain('refunds', 4, { labels: { team: 'sales' } }),
+    chain('stock', 6, { labels: { team: 'warehouse' } }),
+  ];
+
+  it('places every task of the same definitions at the same place, whatever the order they are given in', () => {
+    const a = layoutNetwork(workflows, { clusterLabel: 'team' });
+    const b = layoutNetwork([...workflows].reverse(), { clusterLabel: 'team' });
+    expect(positions(b)).to.deep.equal(positions(a));
+    expect(a.nodes).to.have.length(15);
+  });
+
+  it('gives another seed another layout', () => {
+    const a = layoutNetwork(workflows, { clusterLabel: 'team', seed: 1 });
+    const b = layoutNetwork(workflows, { clusterLabel: 'team', seed: 2 });
+    expect(positions(b)).to.not.deep.equal(positions(a));
+  });
+
+  it('places a WorkflowTask used by several workflows once, and lists the workflows that use it', () => {
+    const first = chain('a', 2);
+    const second = chain('b', 2);
+    (second.tasks[0] as { taskRef: string }).taskRef = 'a-t0';
+    const layout = layoutNetwork([first, second]);
+    const shared = layout.nodes.filter((n) => n.taskRef === 'a-t0');
+    expect(shared).to.have.length(1);
+    expect(shared[0]?.workflows).to.deep.equal(['shop/a', 'shop/b']);
+    expect(layout.nodes).to.have.length(3);
+    // Both workflows' edges leave the shared node.
+    expect(layout.links.map((l) => `${l.source}>${l.target}`).sort()).to.deep.equal([
+      'shop/a-t0>shop/a-t1',
+      'shop/a-t0>shop/b-t1',
+    ]);
+  });
+
+  it('merges the same dependency of several workflows into one link', () => {
+    const first = chain('a', 2);
+    const second = { ...chain('a', 2), name: 'a2' };
+    const layout = layoutNetwork([first, second]);
+    expect(layout.links).to.have.length(1);
+    expect(layout.links[0]?.workflows).to.deep.equal(['shop/a', 'shop/a2']);
+  });
+
+  it('clusters tasks by namespace and label: each node is nearer its own cluster centre than any other', () => {
+    const layout = layoutNetwork(
+      [...workflows, chain('audit', 5, { namespace: 'ops', labels: { team: 'sales' } })],
+      { clusterLabel: 'team' },
+    );
+    expect(layout.clusters.map((c) => c.key).sort()).to.deep.equal([
+      'ops/team=sales',
+      'shop/team=sales',
+      'shop/team=warehouse',
+    ]);
+    const centroid = (key: string) => {
+      const members = layout.nodes.filter((n) => n.cluster === key);
+      const sum = members.reduce((s, n) => ({ x: s.x + n.x, y: s.y + n.y, z: s.z + n.z }), {
+        x: 0,
+        y: 0,
+        z: 0,
+      });
+      return { x: sum.x / members.length, y: sum.y / members.length, z: sum.z / members.length };
+    };
+    const centres = new Map(layout.clusters.map((c) => [c.key, centroid(c.key)]));
+    for (const node of layout.nodes) {
+      const own = distance(node, centres.get(node.cluster) as { x: number; y: number; z: number });
+      for (const [key, centre] of centres)
+        if (key !== node.cluster) expect(own, `${node.id} vs ${key}`).to.be.below(distance(node, centre));
+    }
+  });
+
+  it('keeps every existing node where it was when a workflow is added, and places the new ones', () => {
+    const before = layoutNetwork(workflows, { clusterLabel: 'team' });
+    const added = chain('returns', 4, { labels: { team: 'sales' } });
+    (added.tasks[0] as { taskRef: string }).taskRef = 'orders-t4';
+    const after = layoutNetwork([...workflows, added], { clusterLabel: 'team', previous: before });
+    const old = positions(before);
+    const now = positions(after);
+    for (const id of Object.keys(old)) expect(now[id], id).to.deep.equal(old[id]);
+    expect(Object.keys(now)).to.have.length(Object.keys(old).length + 3);
+    for (const id of ['shop/returns-t1', 'shop/returns-t2', 'shop/returns-t3'])
+      expect(now[id]?.every(Number.isFinite), id).to.equal(true);
+    // The shared task now lists the new workflow too.
+    expect(after.nodes.find((n) => n.id === 'shop/orders-t4')?.workflows).to.deep.equal([
+      'shop/orders',
+      'shop/returns',
+    ]);
+  });
+
+  it('places a new workflow the same way whether the layout grew step by step or was computed again from the previous one', () => {
+    const before = layoutNetwork(workflows, { clusterLabel: 'team' });
+    const added = chain('returns', 3, { labels: { team: 'sales' } });
+    const once = layoutNetwork([...workflows, added], { clusterLabel: 'team', previous: before });
+    const again = layoutNetwork([...workflows, added], { clusterLabel: 'team', previous: before });
+    expect(positions(again)).to.deep.equal(positions(once));
+  });
+
+  it('forgets the nodes of a removed workflow and keeps the others in place', () => {
+    const before = layoutNetwork(workflows, { clusterLabel: 'team' });
+    const after = layoutNetwork(workflows.slice(0, 2), { clusterLabel: 'team', previous: before });
+    expect(after.nodes.some((n) => n.id.startsWith('shop/stock-'))).to.equal(false);
+    const old = positions(before);
+    for (const [id, place] of Object.entries(positions(after))) expect(place).to.deep.equal(old[id]);
+  });
+
+  it('lets no two nodes overlap, even in a dense namespace and after incremental additions', () => {
+    const many = Array.from({ length: 30 }, (_, i) => chain(`w${i}`, 8, { labels: { team: `t${i % 3}` } }));
+    const first = layoutNetwork(many.slice(0, 20), { clusterLabel: 'team' });
+    const layout = layoutNetwork(many, { clusterLabel: 'team', previous: first });
+    expect(layout.nodes).to.have.length(240);
+    let closest = Infinity;
+    for (let i = 0; i < layout.nodes.length; i++)
+      for (let j = i + 1; j < layout.nodes.length; j++)
+        closest = Math.min(closest, distance(layout.nodes[i] as never, layout.nodes[j] as never));
+    expect(closest).to.be.at.least(2 * NODE_RADIUS);
+  });
+
+  it('ignores edges that name a task the workflow does not have', () => {
+    const broken = chain('a', 2);
+    const layout = layoutNetwork([{ ...broken, edges: [...broken.edges, { from: 's0', to: 'missing' }] }]);
+    expect(layout.links).to.have.length(1);
+  });
+});
