@@ -32,6 +32,7 @@ import {
 } from './debug.ts';
 import type { TaskHttpClient, TaskResponse } from './task-http.ts';
 import { checkWorkflowInput } from './input.ts';
+import { idempotencyKey } from './idempotency.ts';
 import { mapItems, runMap, type MapOutcome } from './map.ts';
 import { MIN_SECRET_LENGTH, SecretRedactor } from './redact.ts';
 import { resolveRequest, type ResolvedRequest } from './request.ts';
@@ -85,6 +86,8 @@ export interface DagExecutorOptions {
   random?: () => number;
   /** Records execution and attempt spans; absent when tracing is off (then it costs nothing). */
   tracer?: ExecutionTracer;
+  /** Makes unique execution ids for idempotency keys (default: a random UUID). */
+  newId?: () => string;
 }
 
 /** The workflow's graph as index arrays, computed once per compiled workflow. */
@@ -159,6 +162,7 @@ export class DagExecutor implements WorkflowExecutor {
   readonly observer: ExecutionObserver | undefined;
   readonly random: () => number;
   readonly tracer: ExecutionTracer | undefined;
+  readonly newId: () => string;
 
   constructor(options: DagExecutorOptions) {
     this.http = options.http;
@@ -167,6 +171,7 @@ export class DagExecutor implements WorkflowExecutor {
     this.observer = options.observer;
     this.random = options.random ?? Math.random;
     this.tracer = options.tracer;
+    this.newId = options.newId ?? randomId;
   }
 
   async execute(
@@ -221,6 +226,8 @@ class Execution implements PausedExecution {
   private pausesOpen = 0;
   private pausedSince = 0;
   private done: () => void = () => {};
+  /** Identifies the execution in idempotency keys; made when the first keyed task runs. */
+  private executionKey: string | undefined;
   /** Set when the engine itself failed: the execution ends at once as InternalError. */
   private broken: { message: string } | undefined;
 
@@ -537,6 +544,11 @@ class Execution implements PausedExecution {
       const secrets = task.secrets.length ? await this.resolveSecrets(task) : undefined;
       if (secrets instanceof SyncflowError) return failedWith(state, secrets.code, secrets.message);
       const request = resolveRequest(task, new TaskScope(input, secrets));
+      const keyHeader = task.resilience?.idempotencyHeader;
+      if (keyHeader) {
+        this.executionKey ??= this.executor.newId();
+        request.headers[keyHeader] = idempotencyKey(this.executionKey, step.id, element?.index);
+      }
       const carriers = secrets ? secretCarriers(request, secrets) : NO_CARRIERS;
       if (this.debug?.stopsAt(step.id)) {
         // Only `continue` and a checked `skip` come back: the gate has stopped the run otherwise.
@@ -1278,6 +1290,11 @@ class RedactedOutputScope implements TemplateScope {
   secret(): undefined {
     return undefined;
   }
+}
+
+/** A random UUID from the platform's Web Crypto (Node and browsers alike). */
+function randomId(): string {
+  return globalThis.crypto.randomUUID();
 }
 
 /** One element of a map step as its run sees it; `group` stops when the map step stops. */

@@ -15,7 +15,7 @@ export interface ResolvedRequest {
   url: string;
   headers: Record<string, string>;
   body: string | undefined;
-  /** True when the request may be retried (idempotent method, opt-in or an Idempotency-Key). */
+  /** True when the request may be retried (idempotent method, opt-in, an Idempotency-Key or a declared key). */
   retryable: boolean;
 }
 
@@ -64,6 +64,9 @@ export function resolveRequest(task: CompiledTask, scope: TemplateScope): Resolv
   }
   const method = task.method;
   const retryable =
-    (method !== 'POST' && method !== 'PATCH') || task.retry.retryNonIdempotent || idempotencyKey;
+    (method !== 'POST' && method !== 'PATCH') ||
+    task.retry.retryNonIdempotent ||
+    idempotencyKey ||
+    task.resilience?.idempotencyHeader !== undefined;
   return { url, headers, body, retryable };
 }
