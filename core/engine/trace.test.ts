@@ -2,7 +2,16 @@ import { expect } from 'chai';
 import type { TaskHttpClient, TaskRequest, TaskResponse } from './task-http.ts';
 import { DagExecutor } from './executor.ts';
 import { compileFixture } from './testdata/fixtures.ts';
-import type { AttemptSpan, ExecutionSpan, ExecutionTracer, TracedAttempt, TracedExecution } from './trace.ts';
+import { SecretRedactor } from './redact.ts';
+import {
+  MAX_RECORDED_PART_BYTES,
+  recordedTask,
+  type AttemptSpan,
+  type ExecutionSpan,
+  type ExecutionTracer,
+  type TracedAttempt,
+  type TracedExecution,
+} from './trace.ts';
 
 /** Answers from a script per URL path (the last answer repeats), recording every request. */
 class ScriptedHttp implements TaskHttpClient {
@@ -140,5 +149,126 @@ describe('ExecutionTracer (the executor tells a tracer about executions and atte
     );
     for (const request of http.requests)
       expect(request.headers.traceparent).to.match(/^00-4bf92f3577b34da6a3ce929d0e0e4736-[0-9a-f]{16}-01$/);
+  });
+});
+
+const SECRET = 'tok-Zq81-secret';
+
+const WITH_SECRETS = `kind: WorkflowTask
+metadata: {name: call}
+spec:
+  http:
+    method: POST
+    url: "\${BASE}/orders/{{input.id}}"
+    query: {key: "{{secrets.token}}", id: "{{input.id}}"}
+    headers: {Authorization: "Bearer {{secrets.token}}", X-Id: "{{input.id}}"}
+    body: {id: "{{input.id}}", pad: "{{input.pad}}", token: "{{secrets.token}}"}
+  secrets: [{name: token, secretKeyRef: {name: api, key: token}}]
+---
+kind: Workflow
+metadata: {name: orders}
+spec:
+  tasks:
+  - {id: call, taskRef: {name: call}, input: {id: "{{input.id}}", pad: "{{input.pad}}"}}
+`;
+
+function jsonSize(value: unknown): number {
+  return Buffer.byteLength(JSON.stringify(value));
+}
+
+describe('Recorded input and request (what time travel and the debugger show of each task)', () => {
+  it('records each task’s input after templates and the request it resolved to', async () => {
+    const executor = new DagExecutor({ http: new ScriptedHttp({}) });
+    const status = await executor.execute(compileFixture(WORKFLOW, 'http://upstream.test'), { userId: '7' });
+    const [user, audit] = status.tasks ?? [];
+    expect(user?.input).to.deep.equal({ userId: '7' });
+    expect(user?.request).to.deep.equal({
+      method: 'GET',
+      url: 'http://upstream.test/users/7?q=7',
+      headers: { accept: 'application/json' },
+    });
+    expect(audit?.request).to.deep.include({
+      method: 'POST',
+      url: 'http://upstream.test/audit',
+      body: { who: '7' },
+    });
+  });
+
+  it('never records a secret: not in a header, the query or the body', async () => {
+    const http = new ScriptedHttp({});
+    const executor = new DagExecutor({ http });
+    const status = await executor.execute(
+      compileFixture(WITH_SECRETS, 'http://upstream.test'),
+      { id: 'o-1', pad: 'x' },
+      { secrets: { resolve: () => SECRET } },
+    );
+    expect(http.requests[0]?.headers.Authorization).to.equal(`Bearer ${SECRET}`);
+    const request = status.tasks?.[0]?.request;
+    expect(request?.headers).to.include({ Authorization: 'Bearer ***', 'X-Id': 'o-1' });
+    expect(request?.url).to.equal('http://upstream.test/orders/o-1?key=***&id=o-1');
+    expect(request?.body).to.deep.equal({ id: 'o-1', pad: 'x', token: '***' });
+    expect(JSON.stringify(status)).not.to.contain(SECRET);
+  });
+
+  it(`bounds the input and the request to ${MAX_RECORDED_PART_BYTES} bytes of JSON each, with a truncation marker`, async () => {
+    const executor = new DagExecutor({ http: new ScriptedHttp({}) });
+    const pad = 'é'.repeat(20_000);
+    const status = await executor.execute(
+      compileFixture(WITH_SECRETS, 'http://upstream.test'),
+      { id: 'o-1', pad },
+      { secrets: { resolve: () => SECRET } },
+    );
+    const task = status.tasks?.[0];
+    expect(status.phase).to.equal('Succeeded');
+    expect(jsonSize(task?.input)).to.be.at.most(MAX_RECORDED_PART_BYTES);
+    expect(jsonSize(task?.request)).to.be.at.most(MAX_RECORDED_PART_BYTES);
+    expect(task?.input).to.include({
+      truncated: true,
+      bytes: Buffer.byteLength(JSON.stringify({ id: 'o-1', pad })),
+    });
+    expect((task?.input as { preview: string }).preview).to.match(/^\{"id":"o-1","pad":"éé+…$/);
+    expect(task?.request?.headers).to.include({ Authorization: 'Bearer ***' });
+    expect(task?.request?.body).to.include({ truncated: true });
+    expect(JSON.stringify(status)).not.to.contain(SECRET);
+  });
+
+  it('cuts a secret across the bound whole, never leaving its beginning', () => {
+    const redactor = new SecretRedactor([SECRET]);
+    for (let shift = 0; shift < 40; shift++) {
+      const input = {
+        text: `${'a'.repeat(MAX_RECORDED_PART_BYTES - 30 + shift)}${SECRET}${'b'.repeat(100)}`,
+      };
+      const recorded = recordedTask(input, 'GET', undefined, redactor).input as { preview: string };
+      expect(jsonSize(recorded)).to.be.at.most(MAX_RECORDED_PART_BYTES);
+      expect(recorded.preview).not.to.contain(SECRET.slice(0, 3));
+    }
+  });
+
+  it('keeps method and URL of a request whose headers alone are over the bound', () => {
+    const headers = { a: 'x'.repeat(3000), b: 'y'.repeat(3000) };
+    const recorded = recordedTask(
+      {},
+      'GET',
+      { url: 'http://u.test/x', headers, body: undefined },
+      new SecretRedactor([]),
+    );
+    expect(recorded.request).to.deep.equal({
+      method: 'GET',
+      url: 'http://u.test/x',
+      truncated: true,
+      bytes: jsonSize({ method: 'GET', url: 'http://u.test/x', headers }),
+    });
+  });
+
+  it('records the input of a task that failed before its request was resolved', async () => {
+    const executor = new DagExecutor({ http: new ScriptedHttp({}) });
+    const status = await executor.execute(compileFixture(WITH_SECRETS, 'http://upstream.test'), {
+      id: 'o-1',
+      pad: 'x',
+    });
+    const task = status.tasks?.[0];
+    expect(task?.phase).to.equal('Failed');
+    expect(task?.input).to.deep.equal({ id: 'o-1', pad: 'x' });
+    expect(task?.request).to.equal(undefined);
   });
 });

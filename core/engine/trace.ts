@@ -1,4 +1,5 @@
-/** Tracing: W3C trace context for upstream calls, and which tasks overlapped in time. */
+/** Tracing: W3C trace context for upstream calls, which tasks overlapped in time, and what each task's record keeps of its input and request. */
+import type { DebugRequest } from './debug.ts';
 
 /** The trace an execution belongs to: the caller's, or a new one. */
 export interface TraceContext {
@@ -109,4 +110,142 @@ export interface AttemptSpan {
   readonly traceparent: string;
   /** `reason` is the error catalogue's code of a failed attempt. */
   end(end: { httpStatus?: number; reason?: string; endTime: number }): void;
+}
+
+/** Largest JSON (UTF-8 bytes) of a task's recorded input, and of its recorded request. */
+export const MAX_RECORDED_PART_BYTES = 4 * 1024;
+
+/** Characters of the URL kept when a request is recorded without its headers and body. */
+const MAX_CUT_URL_CHARS = 512;
+
+/** A value too large to record: its size and the redacted beginning of its JSON. */
+export interface TruncatedValue {
+  truncated: true;
+  bytes: number;
+  preview: string;
+}
+
+/** A task's request as the history keeps it (and a debugger is shown it): secrets redacted. */
+export interface RecordedRequest {
+  method: string;
+  url: string;
+  headers?: Record<string, string>;
+  /** The body as JSON, or a {@link TruncatedValue}. */
+  body?: unknown;
+  /** Headers and body were left out: the request alone was larger than the bound. */
+  truncated?: true;
+  bytes?: number;
+}
+
+/** What a task record keeps for time travel: the input after templates and the request. */
+export interface RecordedTask {
+  input: unknown;
+  request?: RecordedRequest;
+}
+
+/** The parts of a resolved request the record needs (`ResolvedRequest` satisfies it). */
+interface RequestParts {
+  url: string;
+  headers: Record<string, string>;
+  body: string | undefined;
+}
+
+/** Anything with the redactor's operations (`SecretRedactor`). */
+interface Redaction {
+  readonly empty: boolean;
+  text(value: string): string;
+  shortened(value: string, maxChars: number, alreadyCut?: boolean): string;
+  value<T>(value: T): T;
+}
+
+/**
+ * The request a debugger is shown and the history records: a copy with the body parsed and every
+ * secret redacted, in every spelling the redactor knows.
+ */
+export function shownRequest(method: string, request: RequestParts, redactor: Redaction): DebugRequest {
+  const shown: DebugRequest = { method, url: request.url, headers: { ...request.headers } };
+  if (request.body !== undefined) shown.body = JSON.parse(request.body);
+  return redactor.value(shown);
+}
+
+/**
+ * A task's input and request as recorded: redacted first, then bounded, so each part is at most
+ * {@link MAX_RECORDED_PART_BYTES} of JSON. A part over the bound becomes a {@link TruncatedValue}
+ * (the request keeps method and URL; its body goes first, then its headers); a cut never keeps a
+ * secret or the beginning of one. Built once per task, when it ends.
+ */
+export function recordedTask(
+  input: unknown,
+  method: string,
+  request: RequestParts | undefined,
+  redactor: Redaction,
+): RecordedTask {
+  const record: RecordedTask = {
+    input: boundedJson(redactor.value(input), MAX_RECORDED_PART_BYTES, redactor),
+  };
+  if (!request) return record;
+  // Most requests are small: their size is judged from the lengths alone, without serialising.
+  let size = request.url.length + (request.body?.length ?? 0) + 64;
+  for (const name in request.headers) size += name.length + (request.headers[name] as string).length + 6;
+  if (size * 3 <= MAX_RECORDED_PART_BYTES) {
+    record.request = shownRequest(method, request, redactor);
+    return record;
+  }
+  const url = redactor.text(request.url);
+  const headers = redactor.value({ ...request.headers });
+  const shown: RecordedRequest = { method, url, headers };
+  if (request.body !== undefined) {
+    const body = redactor.text(request.body);
+    const room = MAX_RECORDED_PART_BYTES - jsonBytes(shown) - 16;
+    shown.body = utf8.encode(body).length <= room ? parsedOrText(body) : truncatedValue(body, room, redactor);
+  }
+  const bytes = jsonBytes(shown);
+  if (bytes <= MAX_RECORDED_PART_BYTES) record.request = shown;
+  else {
+    record.request = {
+      method,
+      url: redactor.shortened(url, MAX_CUT_URL_CHARS),
+      truncated: true,
+      bytes,
+    };
+  }
+  return record;
+}
+
+/** `value` itself when its JSON fits in `maxBytes`, otherwise a {@link TruncatedValue} that does. */
+function boundedJson(value: unknown, maxBytes: number, redactor: Redaction): unknown {
+  if (value === undefined) return null;
+  const text = JSON.stringify(value);
+  if (text.length * 3 <= maxBytes || jsonBytes(text) - 2 <= maxBytes) return value;
+  return truncatedValue(text, maxBytes, redactor);
+}
+
+/** A marker for `text` (redacted JSON) whose own JSON is at most `maxBytes`. */
+function truncatedValue(text: string, maxBytes: number, redactor: Redaction): TruncatedValue {
+  const marker: TruncatedValue = { truncated: true, bytes: utf8.encode(text).length, preview: '' };
+  const room = maxBytes - jsonBytes(marker);
+  // JSON escaping takes at most 6 bytes per character: shrink until the preview fits.
+  for (let chars = Math.max(0, room); chars > 0; chars = Math.floor(chars / 2)) {
+    const preview = redactor.shortened(text, chars, true);
+    if (jsonBytes(preview) - 2 <= room) {
+      marker.preview = preview;
+      break;
+    }
+  }
+  return marker;
+}
+
+function parsedOrText(body: string): unknown {
+  try {
+    return JSON.parse(body);
+  } catch {
+    // Redaction replaced a secret spelled across JSON tokens: the text is all that is left.
+    return body;
+  }
+}
+
+const utf8 = new TextEncoder();
+
+function jsonBytes(value: unknown): number {
+  return utf8.encode(JSON.stringify(value)).length;
 }
