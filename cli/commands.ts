@@ -134,6 +134,42 @@ export const CONSOLE: CommandSpec = {
   notes: 'The console is served only on loopback; requests from another Origin or Host are refused.',
 };
 
+/** Flags of `syncflow map`. */
+export const MAP_FLAGS = {
+  filename: {
+    short: 'f',
+    value: 'FILE|DIR',
+    multiple: true,
+    description: 'definition files or directories; plain arguments are files too',
+  },
+  namespace: { short: 'n', value: 'NS', description: 'map this namespace only (default: every namespace)' },
+  'cluster-label': {
+    value: 'LABEL',
+    description: "split each namespace into regions by this label of the workflows (e.g. team)",
+  },
+  seed: { value: 'N', default: '1', description: 'another seed, another (equally stable) layout' },
+  previous: {
+    value: 'FILE',
+    description: 'a layout printed before with -o json: its nodes keep their places, new ones are added',
+  },
+  output: {
+    short: 'o',
+    value: 'FORMAT',
+    choices: ['text', 'json'],
+    default: 'text',
+    description: 'text: one line per cluster and node; json: {seed, nodes, links, clusters}',
+  },
+} as const satisfies Record<string, FlagSpec>;
+
+/** `syncflow map`: the 3D network layout the console's live view draws (docs/live-view.md). */
+export const MAP: CommandSpec = {
+  name: 'map',
+  synopsis: '-f FILE|DIR... [-n NS] [--cluster-label LABEL] [--seed N] [--previous FILE] [-o text|json]',
+  summary:
+    'Prints the 3D layout of the workflows of a namespace (each WorkflowTask once, dependencies as links,\nregions by namespace and label), seeded: the same on every run. Reads files; calls nothing.\nExit 0 printed, 1 nothing to map, 2 usage or invalid definitions.',
+  flags: MAP_FLAGS,
+};
+
 /** The top level: `syncflow [-h] COMMAND ...`. */
 export const TOP_LEVEL: CommandSpec = {
   name: '',

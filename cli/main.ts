@@ -1,5 +1,5 @@
 /** The `syncflow` command line: dispatches to validate, run, plan and server. */
-import { CONSOLE, PLAN, RUN, SERVER, TOP_LEVEL, VALIDATE } from './commands.ts';
+import { CONSOLE, MAP, PLAN, RUN, SERVER, TOP_LEVEL, VALIDATE } from './commands.ts';
 import { formatHelp, parseFlags, usageLine, type CommandSpec } from './flags.ts';
 import { EXIT, UsageError, type CliIO } from './io.ts';
 
@@ -16,6 +16,7 @@ const commands: Record<string, { spec: CommandSpec; load: () => Promise<Command>
   // The server parses and documents its own flags (apiserver/options.ts), `--help` included.
   server: { spec: SERVER, load: async () => (await import('./server.ts')).serverCommand },
   console: { spec: CONSOLE, load: async () => (await import('./console.ts')).consoleCommand },
+  map: { spec: MAP, load: async () => (await import('./map.ts')).mapCommand },
 };
 
 const USAGE = `${TOP_LEVEL.summary}
