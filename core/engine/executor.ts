@@ -11,7 +11,7 @@ import { SILENT_LOGGER } from '../logger.ts';
 import { boundedOutput, type ExecutionEvent } from '../model/events.ts';
 import { jsonTextDepth } from '../model/depth.ts';
 import { LIMITS } from '../model/resources.ts';
-import type { RetryClass, TaskExecutionStatus, TaskPhase, WorkflowExecutionStatus } from '../model/schema.ts';
+import type { TaskExecutionStatus, TaskPhase, WorkflowExecutionStatus } from '../model/schema.ts';
 import { schemaErrorsToFieldErrors } from '../schema/json-schema.ts';
 import { resolveRef, resolveValue, type TemplateScope } from '../template/resolve.ts';
 import {
@@ -30,11 +30,10 @@ import {
   type DebugRequest,
   type PausedExecution,
 } from './debug.ts';
-import type { TaskHttpClient, TaskRequest, TaskResponse } from './task-http.ts';
+import type { TaskHttpClient, TaskResponse } from './task-http.ts';
 import { checkWorkflowInput } from './input.ts';
 import { idempotencyKey } from './idempotency.ts';
 import { mapItems, runMap, type MapOutcome } from './map.ts';
-import { ResilientSender, type SendNotes } from './resilience.ts';
 import { MIN_SECRET_LENGTH, SecretRedactor } from './redact.ts';
 import { resolveRequest, type ResolvedRequest } from './request.ts';
 import { backoffDelayMs, retryAfterMs } from './retry.ts';
@@ -126,7 +125,7 @@ interface AttemptOutcome {
   output?: unknown;
   status?: number;
   error?: { reason: ErrorCode; message: string };
-  retryClass?: RetryClass;
+  retryClass?: '5xx' | '429' | 'connect-error' | 'timeout';
   retryAfterMs?: number;
   /** The execution was aborted while the attempt ran. */
   aborted?: boolean;
@@ -170,8 +169,6 @@ export class DagExecutor implements WorkflowExecutor {
   readonly random: () => number;
   readonly tracer: ExecutionTracer | undefined;
   readonly newId: () => string;
-  /** Circuit breakers and hedging, shared by every execution of this executor. */
-  readonly resilience: ResilientSender;
 
   constructor(options: DagExecutorOptions) {
     this.http = options.http;
@@ -181,7 +178,6 @@ export class DagExecutor implements WorkflowExecutor {
     this.random = options.random ?? Math.random;
     this.tracer = options.tracer;
     this.newId = options.newId ?? randomId;
-    this.resilience = new ResilientSender(this.clock);
   }
 
   async execute(
@@ -557,12 +553,12 @@ class Execution implements PausedExecution {
       const secrets = task.secrets.length ? await this.resolveSecrets(task) : undefined;
       if (secrets instanceof SyncflowError) return failedWith(state, secrets.code, secrets.message);
       const request = resolveRequest(task, new TaskScope(input, secrets));
+      state.request = request;
       const keyHeader = task.resilience?.idempotencyHeader;
       if (keyHeader) {
         this.executionKey ??= this.executor.newId();
         request.headers[keyHeader] = idempotencyKey(this.executionKey, step.id, element?.index);
       }
-      state.request = request;
       const carriers = secrets ? secretCarriers(request, secrets) : NO_CARRIERS;
       if (this.debug?.stopsAt(step.id)) {
         // Only `continue` and a checked `skip` come back: the gate has stopped the run otherwise.
@@ -712,7 +708,6 @@ class Execution implements PausedExecution {
     const timer = clock.setTimer(expire, limitMs, cancellation);
     let outcome: AttemptOutcome | undefined;
     let response: TaskResponse | undefined;
-    let notes: SendNotes | undefined;
     const span = this.span?.startAttempt({
       task: step.id,
       taskRef: step.taskRef,
@@ -722,7 +717,7 @@ class Execution implements PausedExecution {
       startTime: started,
     });
     try {
-      const sent: TaskRequest = {
+      response = await http.send({
         method: task.method,
         url: request.url,
         headers: { ...request.headers, traceparent: span ? span.traceparent : childTraceparent(this.trace) },
@@ -731,10 +726,7 @@ class Execution implements PausedExecution {
         maxResponseBytes: task.maxResponseBytes,
         secretHeaders: carriers.headers,
         secretBody: carriers.body,
-      };
-      response = await (task.resilience
-        ? this.executor.resilience.send(http, task, sent, parent, (notes = {}))
-        : http.send(sent));
+      });
     } catch (error) {
       if (parent.aborted) {
         outcome = { ok: false, aborted: true };
@@ -753,7 +745,6 @@ class Execution implements PausedExecution {
       } else if (error instanceof SyncflowError) {
         outcome = { ok: false, error: { reason: error.code, message: this.describe(error) } };
         if (error.code === 'ConnectError') outcome.retryClass = 'connect-error';
-        else if (error.code === 'CircuitOpen') outcome.retryClass = 'circuit-open';
       } else {
         outcome = {
           ok: false,
