@@ -112,4 +112,22 @@ describe('server metrics', () => {
       ['recs', 'ConnectError', 1],
     ]);
   });
+
+  it('counts circuit breakers per origin and state at each scrape', async () => {
+    const registry = new Registry();
+    const metrics = createServerMetrics(registry, { defaults: false });
+    const states: Array<{ origin: string; state: 'closed' | 'open' | 'half-open' }> = [
+      { origin: 'http://a.svc', state: 'open' },
+      { origin: 'http://b.svc', state: 'closed' },
+    ];
+    metrics.watchBreakers({ states: () => states });
+    const scrape = async () =>
+      (await values(registry, 'syncflow_circuit_breakers'))
+        .filter((v) => v.value > 0)
+        .map((v) => `${v.labels.origin} ${v.labels.state} ${v.value}`)
+        .sort();
+    expect(await scrape()).to.deep.equal(['http://a.svc open 1', 'http://b.svc closed 1']);
+    states[0] = { origin: 'http://a.svc', state: 'half-open' };
+    expect(await scrape()).to.deep.equal(['http://a.svc half-open 1', 'http://b.svc closed 1']);
+  });
 });

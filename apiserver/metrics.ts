@@ -5,6 +5,7 @@
  */
 import { Counter, Gauge, collectDefaultMetrics, type Registry } from 'prom-client';
 import { SeriesCounter, SeriesHistogram } from './series.ts';
+import type { BreakerStatus } from '../core/engine/breaker.ts';
 import type { ExecutionObserver } from '../core/engine/collaborators.ts';
 
 const DURATION_BUCKETS = [
@@ -16,6 +17,13 @@ export interface ServerMetrics {
   observer: ExecutionObserver;
   inFlight: Gauge;
   shed: Counter;
+  /** Reports the executor's circuit breakers (counted per origin and state at each scrape). */
+  watchBreakers(source: BreakerStates): void;
+}
+
+/** Where the breakers' states are read: the executor's circuit breakers. */
+interface BreakerStates {
+  states(): readonly BreakerStatus[];
 }
 
 /** Registers the execution metrics (and the process defaults) on a registry. */
@@ -79,5 +87,23 @@ export function createServerMetrics(registry: Registry, options: { defaults?: bo
         duration.series(workflow.namespace, workflow.name, status.phase).observe(status.durationMs / 1000);
     },
   };
-  return { observer, inFlight, shed };
+  let breakers: BreakerStates | undefined;
+  new Gauge({
+    name: 'syncflow_circuit_breakers',
+    help: 'Circuit breakers by upstream origin and state (closed, open, half-open); summed over workers.',
+    labelNames: ['origin', 'state'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const { origin, state } of breakers?.states() ?? []) this.inc({ origin, state });
+    },
+  });
+  return {
+    observer,
+    inFlight,
+    shed,
+    watchBreakers: (source) => {
+      breakers = source;
+    },
+  };
 }

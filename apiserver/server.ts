@@ -136,6 +136,7 @@ export async function startServer(
     observer: metrics.observer,
     ...(tracing ? { tracer: tracing.tracer } : {}),
   });
+  metrics.watchBreakers(executor.resilience.breakers);
   const service = new ExecutionService({
     // Live events of every replica's executions, through the history database (DESIGN §9).
     bus: new LiveBus(history.openLiveFanout<LiveMessage>()),

@@ -11,7 +11,7 @@ import { SILENT_LOGGER } from '../logger.ts';
 import { boundedOutput, type ExecutionEvent } from '../model/events.ts';
 import { jsonTextDepth } from '../model/depth.ts';
 import { LIMITS } from '../model/resources.ts';
-import type { TaskExecutionStatus, TaskPhase, WorkflowExecutionStatus } from '../model/schema.ts';
+import type { RetryClass, TaskExecutionStatus, TaskPhase, WorkflowExecutionStatus } from '../model/schema.ts';
 import { schemaErrorsToFieldErrors } from '../schema/json-schema.ts';
 import { resolveRef, resolveValue, type TemplateScope } from '../template/resolve.ts';
 import {
@@ -30,18 +30,17 @@ import {
   type DebugRequest,
   type PausedExecution,
 } from './debug.ts';
-import type { TaskHttpClient, TaskResponse } from './task-http.ts';
+import type { TaskHttpClient, TaskRequest, TaskResponse } from './task-http.ts';
 import { checkWorkflowInput } from './input.ts';
 import { idempotencyKey } from './idempotency.ts';
 import { mapItems, runMap, type MapOutcome } from './map.ts';
+import { ResilientSender, type SendNotes } from './resilience.ts';
 import { MIN_SECRET_LENGTH, SecretRedactor } from './redact.ts';
 import { resolveRequest, type ResolvedRequest } from './request.ts';
 import { backoffDelayMs, retryAfterMs } from './retry.ts';
 import {
   childTraceparent,
   overlaps,
-  recordedTask,
-  shownRequest,
   traceContextFrom,
   type ExecutionSpan,
   type ExecutionTracer,
@@ -113,10 +112,8 @@ interface TaskOutcome {
   substituted?: boolean;
   /** Map steps: element count, failures and the per-element entries. */
   map?: MapOutcome['record'];
-  /** The input after templates, once resolved (recorded when the task ends). */
-  input?: unknown;
-  /** The request, once resolved (recorded when the task ends). */
-  request?: ResolvedRequest;
+  /** A hedge was sent for some attempt. */
+  hedged?: boolean;
 }
 
 /** How one attempt ended. */
@@ -125,10 +122,12 @@ interface AttemptOutcome {
   output?: unknown;
   status?: number;
   error?: { reason: ErrorCode; message: string };
-  retryClass?: '5xx' | '429' | 'connect-error' | 'timeout';
+  retryClass?: RetryClass;
   retryAfterMs?: number;
   /** The execution was aborted while the attempt ran. */
   aborted?: boolean;
+  /** A hedge was sent for this attempt. */
+  hedged?: boolean;
 }
 
 /** An event before the executor stamps its sequence number and time. */
@@ -169,6 +168,8 @@ export class DagExecutor implements WorkflowExecutor {
   readonly random: () => number;
   readonly tracer: ExecutionTracer | undefined;
   readonly newId: () => string;
+  /** Circuit breakers and hedging, shared by every execution of this executor. */
+  readonly resilience: ResilientSender;
 
   constructor(options: DagExecutorOptions) {
     this.http = options.http;
@@ -178,6 +179,7 @@ export class DagExecutor implements WorkflowExecutor {
     this.random = options.random ?? Math.random;
     this.tracer = options.tracer;
     this.newId = options.newId ?? randomId;
+    this.resilience = new ResilientSender(this.clock);
   }
 
   async execute(
@@ -459,8 +461,7 @@ class Execution implements PausedExecution {
     if (outcome.error) record.error = outcome.error;
     if (outcome.attemptLog?.length) record.attemptLog = outcome.attemptLog;
     if (outcome.map) Object.assign(record, outcome.map);
-    if (outcome.input !== undefined)
-      Object.assign(record, recordedTask(outcome.input, step.task.method, outcome.request, this.redactor()));
+    if (outcome.hedged) record.hedged = true;
     this.records[i] = record;
     this.finished++;
     if (this.live) this.emit(this.finishedEvent(record, skippedBy));
@@ -537,7 +538,6 @@ class Execution implements PausedExecution {
     const state: TaskOutcome = { phase: 'Failed', attempts: 0, attemptLog: [] };
     try {
       const input = resolveValue(step.input, element ? new ElementScope(this.scope, element) : this.scope);
-      state.input = input;
       if (task.inputSchema && !task.inputSchema.validate(input)) {
         const causes = schemaErrorsToFieldErrors(
           task.inputSchema.validate.errors,
@@ -553,7 +553,6 @@ class Execution implements PausedExecution {
       const secrets = task.secrets.length ? await this.resolveSecrets(task) : undefined;
       if (secrets instanceof SyncflowError) return failedWith(state, secrets.code, secrets.message);
       const request = resolveRequest(task, new TaskScope(input, secrets));
-      state.request = request;
       const keyHeader = task.resilience?.idempotencyHeader;
       if (keyHeader) {
         this.executionKey ??= this.executor.newId();
@@ -582,6 +581,7 @@ class Execution implements PausedExecution {
         }
         const outcome = await this.attempt(step, request, carriers, state.attemptLog, attempt, cancellation);
         if (outcome.status !== undefined) state.httpStatus = outcome.status;
+        if (outcome.hedged) state.hedged = true;
         if (outcome.ok) {
           state.phase = 'Succeeded';
           state.output = outcome.output;
@@ -658,7 +658,9 @@ class Execution implements PausedExecution {
 
   /** The request as a debugger is shown it: a copy, the body parsed, secrets redacted. */
   private pausedRequest(task: CompiledTask, request: ResolvedRequest): DebugRequest {
-    return shownRequest(task.method, request, this.redactor());
+    const shown: DebugRequest = { method: task.method, url: request.url, headers: { ...request.headers } };
+    if (request.body !== undefined) shown.body = JSON.parse(request.body);
+    return this.redactor().value(shown);
   }
 
   /** PausedExecution: the debugger aborted, or failed (its error, redacted, is the message). */
@@ -708,6 +710,7 @@ class Execution implements PausedExecution {
     const timer = clock.setTimer(expire, limitMs, cancellation);
     let outcome: AttemptOutcome | undefined;
     let response: TaskResponse | undefined;
+    let notes: SendNotes | undefined;
     const span = this.span?.startAttempt({
       task: step.id,
       taskRef: step.taskRef,
@@ -717,7 +720,7 @@ class Execution implements PausedExecution {
       startTime: started,
     });
     try {
-      response = await http.send({
+      const sent: TaskRequest = {
         method: task.method,
         url: request.url,
         headers: { ...request.headers, traceparent: span ? span.traceparent : childTraceparent(this.trace) },
@@ -726,7 +729,10 @@ class Execution implements PausedExecution {
         maxResponseBytes: task.maxResponseBytes,
         secretHeaders: carriers.headers,
         secretBody: carriers.body,
-      });
+      };
+      response = await (task.resilience
+        ? this.executor.resilience.send(http, task, sent, parent, (notes = {}))
+        : http.send(sent));
     } catch (error) {
       if (parent.aborted) {
         outcome = { ok: false, aborted: true };
@@ -745,6 +751,7 @@ class Execution implements PausedExecution {
       } else if (error instanceof SyncflowError) {
         outcome = { ok: false, error: { reason: error.code, message: this.describe(error) } };
         if (error.code === 'ConnectError') outcome.retryClass = 'connect-error';
+        else if (error.code === 'CircuitOpen') outcome.retryClass = 'circuit-open';
       } else {
         outcome = {
           ok: false,
@@ -758,6 +765,7 @@ class Execution implements PausedExecution {
     unlink?.();
     // Outside the transport's try: a failure here is the engine's (InternalError), not a connect error.
     outcome ??= this.interpret(step, response as TaskResponse);
+    if (notes?.hedged) outcome.hedged = true;
     const entry: TaskOutcome['attemptLog'][number] = {
       attempt,
       startTime: iso(started),
