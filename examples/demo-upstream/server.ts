@@ -73,6 +73,8 @@ async function route(req: IncomingMessage, res: ServerResponse, calls: Map<strin
   }
   if (req.method === 'GET' && (m = /^\/scores\/([^/]+)$/.exec(path))) {
     const id = m[1] as string;
+    // Applicants `down…`: the scoring service is down (503 on every attempt), so loan-quote fails.
+    if (id.startsWith('down')) return send(res, 503, { error: 'scoring is unavailable' });
     return send(res, 200, { score: id.startsWith('risky') ? 580 : 720 });
   }
   if (req.method === 'POST' && path === '/quotes') {
@@ -89,7 +91,86 @@ async function route(req: IncomingMessage, res: ServerResponse, calls: Map<strin
   if (req.method === 'POST' && path === '/reviews') {
     return send(res, 200, { caseId: 'case-1' });
   }
+  if (await templateRoutes(req, res, path, url, calls)) return;
   send(res, 404, { error: `no route for ${req.method} ${path}` });
+}
+
+/** The routes the workflow templates (templates/*.yaml) call; true when one answered. */
+async function templateRoutes(
+  req: IncomingMessage,
+  res: ServerResponse,
+  path: string,
+  url: URL,
+  calls: Map<string, number>,
+): Promise<boolean> {
+  let m: RegExpExecArray | null;
+  const answer = (status: number, value: unknown) => {
+    send(res, status, value);
+    return true;
+  };
+  if (req.method === 'GET' && (m = /^\/companies\/([^/]+)$/.exec(path))) {
+    const domain = decodeURIComponent(m[1] as string);
+    return answer(200, {
+      name: `${domain.split('.')[0]} Inc.`,
+      employees: domain.length * 10,
+      industry: 'software',
+    });
+  }
+  if (req.method === 'GET' && (m = /^\/prices\/([^/]+)$/.exec(path))) {
+    const source = url.searchParams.get('source') ?? 'web';
+    return answer(200, { source, price: 10 + source.length });
+  }
+  if (req.method === 'POST' && path === '/stats') {
+    const values = ((await body(req)).values as unknown[]).map(Number);
+    const sum = values.reduce((a, b) => a + b, 0);
+    return answer(200, {
+      min: Math.min(...values),
+      max: Math.max(...values),
+      mean: values.length ? sum / values.length : 0,
+      count: values.length,
+    });
+  }
+  if (req.method === 'POST' && path === '/validations') {
+    const record = (await body(req)).record as Record<string, unknown> | undefined;
+    const problems = ['id', 'kind']
+      .filter((k) => typeof record?.[k] !== 'string')
+      .map((k) => `${k} is missing`);
+    return answer(200, {
+      valid: problems.length === 0,
+      category: String(record?.kind ?? 'unknown'),
+      problems,
+    });
+  }
+  if (req.method === 'POST' && path === '/records') {
+    const b = await body(req);
+    return answer(200, { recordId: `${String(b.category)}-1` });
+  }
+  if (req.method === 'GET' && (m = /^\/jobs\/([^/]+)\/status$/.exec(path))) {
+    // A job runs for two polls (503) and is done from the third on.
+    const key = `job ${m[1] as string}`;
+    const polls = (calls.get(key) ?? 0) + 1;
+    calls.set(key, polls);
+    if (polls <= 2) return answer(503, { state: 'running' });
+    return answer(200, { state: 'done', result: `result of ${decodeURIComponent(m[1] as string)}` });
+  }
+  if (req.method === 'POST' && path === '/chat/messages') {
+    if (!req.headers.authorization) return answer(401, { error: 'a bot token is required' });
+    const b = await body(req);
+    return answer(200, { ok: true, channel: String(b.channel), ts: '1700000000.000100' });
+  }
+  if (req.method === 'POST' && path === '/charges') {
+    // Like a payment API: the same Idempotency-Key always answers the same charge.
+    const key = req.headers['idempotency-key'];
+    if (typeof key !== 'string' || !key) return answer(400, { error: 'Idempotency-Key header is required' });
+    const b = await body(req);
+    return answer(200, { chargeId: `ch-${key.slice(-12)}`, status: 'succeeded', amount: Number(b.amount) });
+  }
+  if (req.method === 'POST' && path === '/relay') {
+    if (!req.headers['x-signature']) return answer(401, { error: 'X-Signature header is required' });
+    const b = await body(req);
+    return answer(200, { delivered: true, event: String(b.event) });
+  }
+  return false;
 }
 
 /** Starts the demo upstream. */

@@ -110,6 +110,11 @@ export class KubeClient {
     return this.call<T>('POST', path, query, body);
   }
 
+  /** Replaces an object (PUT); the body carries the resourceVersion it updates. */
+  replace<T>(path: string, body: unknown, query?: Query): Promise<T> {
+    return this.call<T>('PUT', path, query, body);
+  }
+
   /**
    * Watches a collection over a streaming HTTP response (one JSON event a line). Returns a function
    * that stops it. `onError` gets a failed start or a broken stream (not a stop asked for).
@@ -162,6 +167,7 @@ export const paths = {
   workflows: (ns: string) => `/apis/syncflow.io/v1alpha1/namespaces/${ns}/workflows`,
   workflow: (ns: string, name: string) => `/apis/syncflow.io/v1alpha1/namespaces/${ns}/workflows/${name}`,
   tasks: (ns: string) => `/apis/syncflow.io/v1alpha1/namespaces/${ns}/workflowtasks`,
+  task: (ns: string, name: string) => `/apis/syncflow.io/v1alpha1/namespaces/${ns}/workflowtasks/${name}`,
   executions: (ns: string) => `/apis/execution.syncflow.io/v1alpha1/namespaces/${ns}/workflowexecutions`,
   execution: (ns: string, name: string) =>
     `/apis/execution.syncflow.io/v1alpha1/namespaces/${ns}/workflowexecutions/${name}`,
