@@ -8,7 +8,8 @@ import { SyncflowError } from '../../core/errors.ts';
 import type { ExecuteOptions, WorkflowExecutor } from '../../core/engine/executor.ts';
 import type { WorkflowExecutionStatus } from '../../core/model/schema.ts';
 import { oneTaskCatalog } from '../../core/definitions/testdata/one-task-catalog.ts';
-import type { ExecutionName } from '../../history/store.ts';
+import type { CompiledWorkflow } from '../../core/definitions/compile.ts';
+import type { ExecutionName, WorkflowRevisionRecord } from '../../history/store.ts';
 import type { WorkflowExecution } from '../../core/model/execution.ts';
 import { RecordingLogger } from '../../history/testing.ts';
 import { ExecutionWriter } from '../../history/writer.ts';
@@ -32,16 +33,19 @@ function scriptedRandom(suffixes: string[], fallback = 0.5): () => number {
 class FakeExecutor implements WorkflowExecutor {
   calls = 0;
   gated = false;
+  /** The compiled workflow of each call. */
+  readonly workflows: CompiledWorkflow[] = [];
   failure: Error | undefined;
   /** The per-execution observer of each call (undefined when none was given). */
   readonly observers: ExecuteOptions['observer'][] = [];
   private releases: (() => void)[] = [];
   async execute(
-    _workflow: unknown,
+    workflow: CompiledWorkflow,
     _input: unknown,
     options?: ExecuteOptions,
   ): Promise<WorkflowExecutionStatus> {
     this.calls++;
+    this.workflows.push(workflow);
     this.observers.push(options?.observer);
     options?.observer?.event?.({
       type: 'ExecutionStarted',
@@ -102,6 +106,12 @@ class FakeStore {
   }
   async recordRevision() {
     return {};
+  }
+  readonly revisions = new Map<string, WorkflowRevisionRecord>();
+  revisionReads = 0;
+  async getRevision(namespace: string, name: string) {
+    this.revisionReads++;
+    return this.revisions.get(`${namespace}/${name}`);
   }
   hold(namespace: string, name: string): void {
     this.executions.set(`${namespace}/${name}`, {
@@ -382,5 +392,103 @@ describe('ExecutionService', () => {
     ]);
     await writer.flush();
     expect(store.executions.has('ns/broken')).to.equal(true);
+  });
+
+  describe('spec.workflowRevision (re-running the revision an execution ran)', () => {
+    /** A recorded revision of `wf` whose one step is `old`, calling another URL than the current one. */
+    const recorded = (workflowName = 'wf'): WorkflowRevisionRecord => {
+      const found = oneTaskCatalog({ step: 'old', url: 'http://old.svc/', workflow: workflowName }).lookup(
+        'ns',
+        workflowName,
+      );
+      if (found.kind !== 'ready') throw new Error('the fixture does not compile');
+      return {
+        namespace: 'ns',
+        name: `${workflowName}-${found.workflow.revision.slice(7, 17)}`,
+        workflowName,
+        hash: found.workflow.revision,
+        definition: found.workflow.revisionSnapshot,
+        creationTimestamp: '2026-01-01T00:00:00Z',
+        resourceVersion: '1',
+      };
+    };
+
+    it('runs the recorded definition instead of the current one, and records which revision ran', async () => {
+      const revision = recorded();
+      store.revisions.set(`ns/${revision.name}`, revision);
+      const s = service();
+      const object = await s.run(
+        { ...request({ name: 'again' }), workflowRevision: revision.name },
+        { user: 'u' },
+      );
+      expect([...(executor.workflows[0]?.steps.keys() ?? [])]).to.deep.equal(['old']);
+      expect(object.status.workflowRevision).to.equal(revision.hash);
+      expect(object.spec.workflowRevision).to.equal(revision.name);
+      const current = await s.run(request({ name: 'now' }), { user: 'u' });
+      expect([...(executor.workflows[1]?.steps.keys() ?? [])]).to.deep.equal(['a']);
+      expect(current.status.workflowRevision).not.to.equal(revision.hash);
+      // A revision never changes: it is read and compiled once.
+      await s.run({ ...request({ name: 'third' }), workflowRevision: revision.name }, { user: 'u' });
+      expect(store.revisionReads).to.equal(1);
+    });
+
+    it('plans a dry run against the revision too', async () => {
+      const revision = recorded();
+      store.revisions.set(`ns/${revision.name}`, revision);
+      const plan = await service().run(
+        { ...request({ name: 'plan' }), workflowRevision: revision.name },
+        { user: 'u', dryRun: true },
+      );
+      expect(plan.status.plan?.order).to.deep.equal(['old']);
+      expect(executor.calls).to.equal(0);
+    });
+
+    it('refuses a revision that is not recorded with 404 naming spec.workflowRevision, running nothing', async () => {
+      const error = await refusal(
+        service().run({ ...request({ name: 'x' }), workflowRevision: 'wf-0000000000' }, { user: 'u' }),
+      );
+      expect(error?.status).to.equal(404);
+      expect(error?.message).to.match(/workflowrevisions.execution.syncflow.io "wf-0000000000" not found/);
+      expect(error?.causes.map((c) => c.field)).to.deep.equal(['spec.workflowRevision']);
+      expect(executor.calls).to.equal(0);
+      expect(writer.depth).to.equal(0);
+    });
+
+    it('refuses a revision of another workflow with 422 naming spec.workflowRevision and the fix', async () => {
+      const foreign = recorded('other');
+      store.revisions.set(`ns/${foreign.name}`, foreign);
+      const error = await refusal(
+        service().run({ ...request({ name: 'x' }), workflowRevision: foreign.name }, { user: 'u' }),
+      );
+      expect(error?.status).to.equal(422);
+      expect(error?.causes[0]?.field).to.equal('spec.workflowRevision');
+      expect(error?.causes[0]?.message).to.match(/is a revision of workflow other, not of wf/);
+      expect(executor.calls).to.equal(0);
+    });
+
+    it('refuses a recorded revision that does not compile here (422), and every revision when the store keeps none (404)', async () => {
+      const broken = { ...recorded(), name: 'wf-broken' };
+      broken.definition = { workflow: { tasks: [{ id: 'a', taskRef: { name: 'gone' } }] }, tasks: {} };
+      store.revisions.set('ns/wf-broken', broken);
+      const error = await refusal(
+        service().run({ ...request({ name: 'x' }), workflowRevision: 'wf-broken' }, { user: 'u' }),
+      );
+      expect(error?.status).to.equal(422);
+      expect(error?.causes[0]?.message).to.match(/no longer compiles/);
+      const { getRevision: _, ...withoutRevisions } = store as unknown as Record<string, unknown>;
+      const bare = new ExecutionService({
+        catalog,
+        executor,
+        history: writer,
+        store: Object.assign(Object.create(FakeStore.prototype) as FakeStore, withoutRevisions, {
+          getRevision: undefined,
+        }),
+        secrets: new StaticSecrets(new Map()),
+      });
+      expect(
+        (await refusal(bare.run({ ...request({ name: 'y' }), workflowRevision: 'wf-broken' }, { user: 'u' })))
+          ?.status,
+      ).to.equal(404);
+    });
   });
 });

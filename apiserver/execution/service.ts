@@ -28,6 +28,7 @@ import { DEBUG_ANNOTATION } from '../../core/model/resources.ts';
 import type { WorkflowExecutionStatus } from '../../core/model/schema.ts';
 import { planExecution, type ExecutionStatistics } from '../../core/plan/planner.ts';
 import type { WorkflowCatalog } from '../../core/definitions/catalog.ts';
+import type { CompiledWorkflow } from '../../core/definitions/compile.ts';
 import type { ExecutionStore } from '../../history/store.ts';
 import type { WriteReservation } from '../../history/writer.ts';
 import {
@@ -41,6 +42,7 @@ import { StoredNameCheck } from './stored-names.ts';
 import { LiveExecutions } from './live.ts';
 import { ExecutionPublisher, LiveBus, type LiveMessage } from './bus.ts';
 import { DebugRuns, type DebugSession } from './debug.ts';
+import { RevisionWorkflows } from './revisions.ts';
 
 /** Reserves places in the history writer's queue. */
 export interface HistoryAdmission {
@@ -57,7 +59,9 @@ export interface ExecutionServiceOptions {
   executor: WorkflowExecutor;
   history: HistoryAdmission;
   store: Pick<ExecutionStore, 'get' | 'storedNames' | 'reserveName' | 'releaseName' | 'taskDurationStats'> &
-    RevisionSink;
+    RevisionSink &
+    /** Reads the recorded revisions `spec.workflowRevision` names (stores without them refuse those). */
+    Partial<Pick<ExecutionStore, 'getRevision'>>;
   /** Records the revision each execution ran (shared with the status controller); one over `store` by default. */
   revisions?: RevisionRecorder;
   secrets: NamespacedSecrets;
@@ -124,6 +128,7 @@ export class ExecutionService {
   private readonly random: () => number;
   private readonly names = new NameReservations();
   private readonly storedNames: StoredNameCheck;
+  private readonly revisionWorkflows: RevisionWorkflows;
   /** Live events of every execution, of this replica and (with a transport) the others. */
   readonly bus: LiveBus;
   /** In-flight executions for the watches of this replica (docs/history.md "Watch"). */
@@ -140,6 +145,10 @@ export class ExecutionService {
     this.revisions = options.revisions ?? new RevisionRecorder(options.store);
     this.random = options.random ?? Math.random;
     this.storedNames = new StoredNameCheck((names) => options.store.storedNames(names));
+    this.revisionWorkflows = new RevisionWorkflows({
+      getRevision: (namespace, name) =>
+        options.store.getRevision ? options.store.getRevision(namespace, name) : Promise.resolve(undefined),
+    });
   }
 
   /** Runs (or, with dryRun, plans) an execution; returns the finished object. */
@@ -160,7 +169,14 @@ export class ExecutionService {
     context: RunContext,
     session: DebugSession | undefined,
   ): Promise<WorkflowExecution> {
-    const workflow = this.resolve(request.namespace, request.workflowName);
+    // A recorded revision (re-running an execution as it ran), or the workflow as it is now.
+    const workflow = request.workflowRevision
+      ? await this.revisionWorkflows.workflow(
+          request.namespace,
+          request.workflowName,
+          request.workflowRevision,
+        )
+      : this.resolve(request.namespace, request.workflowName);
     if (context.dryRun) return this.plan(request, workflow, context);
     // Breakpoints that name no task are refused (422) before anything is reserved.
     const debug = session?.bind(workflow);
@@ -263,7 +279,7 @@ export class ExecutionService {
 
   private async plan(
     request: ExecutionCreateRequest,
-    workflow: ReturnType<ExecutionService['resolve']>,
+    workflow: CompiledWorkflow,
     context: RunContext,
   ): Promise<WorkflowExecution> {
     if (request.name && (await this.nameIsTaken(request.namespace, request.name)))
@@ -361,7 +377,7 @@ export class ExecutionService {
    * Failed execution with reason InternalError, which is recorded like any other.
    */
   private async execute(
-    workflow: ReturnType<ExecutionService['resolve']>,
+    workflow: CompiledWorkflow,
     request: ExecutionCreateRequest,
     context: RunContext,
     observer: ExecutionPublisher | undefined,

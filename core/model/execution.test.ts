@@ -70,6 +70,40 @@ describe('workflowexecutions strategy', () => {
     expect(() => validateCreate([], 'shop')).to.throw(/must be a WorkflowExecution object/);
   });
 
+  it('carries spec.workflowRevision (re-running a recorded revision) into the request and the stored object', () => {
+    const request = validateCreate(
+      {
+        metadata: { generateName: 'up-' },
+        spec: { workflowRef: { name: 'user-profile' }, workflowRevision: 'user-profile-0123456789' },
+      },
+      'shop',
+    );
+    expect(request.workflowRevision).to.equal('user-profile-0123456789');
+    expect(
+      executionObject(request, 'up-x', { phase: 'Succeeded' }, '2026-01-02T03:04:05Z').spec,
+    ).to.deep.equal({
+      workflowRef: { name: 'user-profile' },
+      workflowRevision: 'user-profile-0123456789',
+      input: {},
+    });
+    expect(
+      causesOf(() =>
+        validateCreate(
+          { metadata: { name: 'a' }, spec: { workflowRef: { name: 'w' }, workflowRevision: 7 } },
+          'shop',
+        ),
+      ),
+    ).to.deep.equal([
+      'spec.workflowRevision: must be the name of a WorkflowRevision of the workflow (a non-empty string)',
+    ]);
+    const current = validateCreate({ metadata: { name: 'a' }, spec: { workflowRef: { name: 'w' } } }, 'shop');
+    expect('workflowRevision' in current).to.equal(false);
+    expect(
+      'workflowRevision' in
+        executionObject(current, 'a', { phase: 'Succeeded' }, '2026-01-02T03:04:05Z').spec,
+    ).to.equal(false);
+  });
+
   it('generates Kubernetes-style names and whole-second creation times', () => {
     let i = 0;
     const fixed = () => [0, 0.2, 0.5, 0.8, 0.99][i++ % 5] as number;

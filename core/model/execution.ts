@@ -39,6 +39,8 @@ export interface ExecutionCreateRequest {
   annotations: Record<string, string>;
   workflowName: string;
   input: unknown;
+  /** A recorded WorkflowRevision of the workflow to run instead of its current definition. */
+  workflowRevision?: string;
 }
 
 // Kubernetes' generateName alphabet: no vowels (no accidental words), no confusable characters.
@@ -104,6 +106,15 @@ export function executionErrors(body: unknown, namespace: string): FieldError[] 
       suggestion: 'name the Workflow to run',
     });
   }
+  const revision = spec && typeof spec === 'object' ? spec.workflowRevision : undefined;
+  if (revision !== undefined && (typeof revision !== 'string' || !revision || revision.length > 253)) {
+    errors.push({
+      code: 'FieldInvalid',
+      field: 'spec.workflowRevision',
+      message: 'must be the name of a WorkflowRevision of the workflow (a non-empty string)',
+      suggestion: 'kubectl get workflowrevisions -l syncflow.io/workflow=<workflow> lists them',
+    });
+  }
   return errors;
 }
 
@@ -127,7 +138,7 @@ export function validateCreate(body: unknown, namespace: string): ExecutionCreat
   if (errors.length) throw new SyncflowError('InvalidInput', 'invalid WorkflowExecution', { causes: errors });
   const object = body as Record<string, unknown>;
   const metadata = (object.metadata ?? {}) as Record<string, unknown>;
-  const spec = object.spec as { workflowRef: { name: string }; input?: unknown };
+  const spec = object.spec as { workflowRef: { name: string }; input?: unknown; workflowRevision?: string };
   const { name, prefix } = namesOf(metadata);
   return {
     namespace,
@@ -137,6 +148,7 @@ export function validateCreate(body: unknown, namespace: string): ExecutionCreat
     annotations: { ...((metadata.annotations as Record<string, string>) ?? {}) },
     workflowName: spec.workflowRef.name,
     input: spec.input ?? {},
+    ...(spec.workflowRevision ? { workflowRevision: spec.workflowRevision } : {}),
   };
 }
 
@@ -158,7 +170,11 @@ export function executionObject(
       ...(Object.keys(request.annotations).length ? { annotations: request.annotations } : {}),
       creationTimestamp: wholeSeconds(creationTimestamp),
     },
-    spec: { workflowRef: { name: request.workflowName }, input: request.input },
+    spec: {
+      workflowRef: { name: request.workflowName },
+      ...(request.workflowRevision ? { workflowRevision: request.workflowRevision } : {}),
+      input: request.input,
+    },
     status,
   };
 }

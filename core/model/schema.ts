@@ -474,6 +474,14 @@ export const WorkflowExecutionSpec = Type.Object(
       { ...closed, description: 'The workflow to run.' },
     ),
     input: Type.Optional(UserJson('Input of the workflow.')),
+    workflowRevision: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 253,
+        description:
+          'Name of a recorded WorkflowRevision of the workflow to run instead of its current definition (re-running an execution as it ran).',
+      }),
+    ),
   },
   { ...closed, description: 'What to run.' },
 );
