@@ -58,6 +58,10 @@ class ScriptedServer {
   get url(): string {
     return `ws://127.0.0.1:${(this.wss.address() as { port: number }).port}/stream/v1`;
   }
+  /** Sends `message` as is to the latest connection. */
+  sendRaw(message: unknown): void {
+    (this.sockets.at(-1) as ServerSocket).send(JSON.stringify(message));
+  }
   /** Publishes an event to every subscription seen on the latest connection. */
   publish(task: string): void {
     const ws = this.sockets.at(-1) as ServerSocket;
@@ -144,6 +148,65 @@ describe('StreamClient', function () {
     subscription.close();
     await until(() => server.requests.some((r) => r.type === 'unsubscribe'));
     expect(server.requests.at(-1)).to.deep.equal({ type: 'unsubscribe', id: subscription.id });
+  });
+
+  it('subscribe sends batchMs, and yields the events of a `batch` one by one, in order', async () => {
+    client = new StreamClient({ url: server.url, connect });
+    const subscription = client.subscribe({ namespace: 'shop', batchMs: 100 });
+    const iterator = subscription[Symbol.asyncIterator]();
+    expect((await iterator.next()).value).to.deep.include({ type: 'subscribed' });
+    expect(server.requests[0]).to.deep.equal({
+      type: 'subscribe',
+      id: subscription.id,
+      namespace: 'shop',
+      batchMs: 100,
+    });
+    const execution = { namespace: 'shop', name: 'wf-1', uid: 'u', workflow: 'wf' };
+    const event = (seq: number, task: string) => ({
+      type: 'TaskStarted',
+      id: subscription.id,
+      seq,
+      time: 't',
+      task,
+      attempt: 1,
+      request: 'GET /',
+      execution,
+    });
+    server.sendRaw({
+      type: 'batch',
+      id: subscription.id,
+      messages: [event(1, 'a'), event(2, 'b'), event(3, 'c')],
+    });
+    const tasks = [];
+    for (let i = 0; i < 3; i++) tasks.push((await iterator.next()).value);
+    expect(tasks.map((m) => (m as { task: string }).task)).to.deep.equal(['a', 'b', 'c']);
+  });
+
+  it('keeps a subscription open past the ExecutionFinished of the executions it follows (alone or in a batch)', async () => {
+    client = new StreamClient({ url: server.url, connect });
+    const subscription = client.subscribe({ namespace: 'shop' });
+    const iterator = subscription[Symbol.asyncIterator]();
+    expect((await iterator.next()).value).to.deep.include({ type: 'subscribed' });
+    const execution = { namespace: 'shop', name: 'wf-1', uid: 'u', workflow: 'wf' };
+    const finished = {
+      type: 'ExecutionFinished',
+      id: subscription.id,
+      seq: 2,
+      time: 't',
+      execution,
+      object: {},
+    };
+    server.sendRaw(finished);
+    server.sendRaw({ type: 'batch', id: subscription.id, messages: [finished, finished] });
+    server.publish('after');
+    const types = [];
+    for (let i = 0; i < 4; i++) types.push((await iterator.next()).value?.type);
+    expect(types).to.deep.equal([
+      'ExecutionFinished',
+      'ExecutionFinished',
+      'ExecutionFinished',
+      'TaskStarted',
+    ]);
   });
 
   it('reconnects after a drop, says `reconnected`, re-subscribes, and delivers events again', async () => {

@@ -85,6 +85,11 @@ export interface StreamSubscribeRequest {
   namespace: string;
   workflow?: string;
   labelSelector?: string;
+  /**
+   * Let the server coalesce events that come faster than one per `batchMs` (10–1000) into `batch`
+   * messages; the handle yields their events one by one all the same.
+   */
+  batchMs?: number;
 }
 
 const OPEN = 1;
@@ -264,10 +269,21 @@ export class StreamClient {
     // A server shutting down ends subscriptions with a 503 and closes: they go on after the reconnect.
     if (message.type === 'error' && message.status.code === 503 && handle.request.type === 'subscribe')
       return;
+    if (message.type === 'batch') {
+      for (const inner of message.messages) this.deliver(handle, inner);
+      return;
+    }
+    this.deliver(handle, message);
+  }
+
+  private deliver(handle: Handle, message: StreamMessage): void {
+    // A subscription follows many executions: the end of one is not its end.
     const last =
-      message.type === 'ExecutionFinished' || message.type === 'error' || message.type === 'unsubscribed';
+      (message.type === 'ExecutionFinished' && handle.request.type === 'execute') ||
+      message.type === 'error' ||
+      message.type === 'unsubscribed';
     handle.push(message, last);
-    if (last) this.handles.delete(message.id);
+    if (last) this.handles.delete(handle.id);
   }
 
   /** The connection dropped: executions end (the server cancels them); subscriptions wait to be resent. */

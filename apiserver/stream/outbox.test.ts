@@ -43,6 +43,18 @@ describe('Outbox (bounded per-connection sending)', () => {
     expect(socket.sent.map((s) => s[0])).to.deep.equal(['1', '2', '3']);
   });
 
+  it('counts a dropped batch as the events it carried', () => {
+    const socket = new StalledSocket();
+    const outbox = new Outbox(socket, limits, () => {});
+    outbox.push('a', text(120, '1')); // on the socket
+    outbox.push('a', text(90, '2')); // queued
+    outbox.push('a', text(50, '3'), { count: 7 }); // dropped: a batch of 7 events
+    expect(outbox.dropped).to.equal(7);
+    socket.flush();
+    socket.flush();
+    expect(JSON.parse(socket.sent.at(-1) as string)).to.deep.equal({ type: 'overflow', id: 'a', dropped: 7 });
+  });
+
   it('drops beyond the budget, counting per request, and tells each request how many it lost, in order', () => {
     const socket = new StalledSocket();
     const outbox = new Outbox(socket, limits, () => {});

@@ -58,9 +58,10 @@ export class Outbox {
 
   /**
    * Sends `text` (a message of request `id`; undefined for messages of no request, such as
-   * heartbeats, which are dropped without notice) now, later, or not at all.
+   * heartbeats, which are dropped without notice) now, later, or not at all. `count`: the events it
+   * carries (a batch), what a drop counts.
    */
-  push(id: StreamId | undefined, text: string, options: { essential?: boolean } = {}): void {
+  push(id: StreamId | undefined, text: string, options: { essential?: boolean; count?: number } = {}): void {
     if (this.closed) return;
     if (this.queue.length === 0 && this.socket.bufferedAmount < this.limits.maxBufferedBytes) {
       this.socket.send(text, this.drain);
@@ -74,11 +75,12 @@ export class Outbox {
         return;
       }
     } else if (this.queued + bytes > this.limits.maxQueuedBytes) {
-      this.droppedTotal++;
+      const events = options.count ?? 1;
+      this.droppedTotal += events;
       if (id === undefined) return;
       const count = this.notices.get(id);
       if (count === undefined) this.queue.push({ overflow: id });
-      this.notices.set(id, (count ?? 0) + 1);
+      this.notices.set(id, (count ?? 0) + events);
       return;
     }
     this.queue.push({ text, bytes });

@@ -44,6 +44,7 @@ describe('stream requests (client → server messages)', () => {
     const cases = [
       { type: 'subscribe', id: 1, namespace: 'shop' },
       { type: 'subscribe', id: 2, namespace: 'shop', workflow: 'checkout', labelSelector: 'team=web' },
+      { type: 'subscribe', id: 3, namespace: 'shop', batchMs: 50 },
       { type: 'unsubscribe', id: 2 },
       { type: 'continue', id: 'x' },
       { type: 'skip', id: 'x', output: { a: 1 } },
@@ -126,6 +127,20 @@ describe('stream requests (client → server messages)', () => {
       id: 7,
       fields: ['labelSelector'],
       says: 'string',
+    },
+    {
+      name: 'a batchMs outside 10–1000 or not an integer',
+      message: { type: 'subscribe', id: 7, namespace: 'shop', batchMs: 5 },
+      id: 7,
+      fields: ['batchMs'],
+      says: 'an integer from 10 to 1000',
+    },
+    {
+      name: 'a batchMs that is a string',
+      message: { type: 'subscribe', id: 7, namespace: 'shop', batchMs: '50' },
+      id: 7,
+      fields: ['batchMs'],
+      says: 'an integer from 10 to 1000',
     },
     {
       name: 'skip without output',

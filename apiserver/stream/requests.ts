@@ -7,6 +7,7 @@ import { jsonTextDepth } from '../../core/model/depth.ts';
 import { LIMITS } from '../../core/model/resources.ts';
 import { dnsLabelErrors, isLabelValue, isQualifiedName, objectNameErrors } from '../../core/model/names.ts';
 import type { StreamId, StreamRequest } from '../../core/model/stream.ts';
+import { BATCH_MS } from './batcher.ts';
 
 /** What a text message turned out to be. */
 export type ParsedRequest =
@@ -27,7 +28,7 @@ const FIELDS: Record<StreamRequest['type'], Record<string, 'required' | 'optiona
     labels: 'optional',
     debug: 'optional',
   },
-  subscribe: { namespace: 'required', workflow: 'optional', labelSelector: 'optional' },
+  subscribe: { namespace: 'required', workflow: 'optional', labelSelector: 'optional', batchMs: 'optional' },
   unsubscribe: {},
   continue: {},
   skip: { output: 'required' },
@@ -114,6 +115,18 @@ export function parseStreamRequest(text: string): ParsedRequest {
   if (message.labelSelector !== undefined && typeof message.labelSelector !== 'string')
     errors.push(
       invalid('labelSelector', 'must be a string', 'write a Kubernetes label selector such as `team=web`'),
+    );
+  const batchMs = message.batchMs;
+  if (
+    batchMs !== undefined &&
+    !(Number.isInteger(batchMs) && (batchMs as number) >= BATCH_MS.min && (batchMs as number) <= BATCH_MS.max)
+  )
+    errors.push(
+      invalid(
+        'batchMs',
+        `must be an integer from ${BATCH_MS.min} to ${BATCH_MS.max}`,
+        'give the longest delay, in milliseconds, an event may wait to be sent with others (e.g. 100)',
+      ),
     );
   if (message.labels !== undefined) errors.push(...labelErrors(message.labels));
   if (message.debug !== undefined) errors.push(...debugErrors(message.debug));

@@ -157,6 +157,35 @@ describe('StreamSession (one connection’s requests)', () => {
     expect(seen.every((m) => 'execution' in m && m.execution.namespace === 'shop')).to.equal(true);
   });
 
+  it('subscribe with batchMs sends the first event at once, then the rest as batches, all before `unsubscribed`', async () => {
+    const { socket, executions, send } = session();
+    send({ type: 'subscribe', id: 's', namespace: 'shop', batchMs: 1000 });
+    await settle();
+    const request = {
+      namespace: 'shop',
+      name: undefined,
+      generateName: 'w-',
+      labels: {},
+      annotations: {},
+      workflowName: 'w',
+      input: {},
+    };
+    for (let i = 0; i < 3; i++) await executions.run(request, { user: 'bob' });
+    // Nine events within a second: one sent, eight waiting for the batch.
+    expect(socket.of('s').map((m) => m.type)).to.deep.equal(['subscribed', 'TaskStarted']);
+    send({ type: 'unsubscribe', id: 's' });
+    await settle();
+    const seen = socket.of('s');
+    expect(seen.map((m) => m.type)).to.deep.equal(['subscribed', 'TaskStarted', 'batch', 'unsubscribed']);
+    const batch = seen[2] as Extract<StreamMessage, { type: 'batch' }>;
+    expect(batch.messages.map((m) => m.type)).to.deep.equal([
+      'TaskFinished',
+      'ExecutionFinished',
+      ...Array(2).fill(['TaskStarted', 'TaskFinished', 'ExecutionFinished']).flat(),
+    ]);
+    expect(batch.messages.every((m) => 'id' in m && m.id === 's')).to.equal(true);
+  });
+
   it('authorizes each message in its namespace: create for execute, watch for subscribe', async () => {
     const { socket, guard, executions, send } = session({ allowed: ['alice create shop'] });
     send({ type: 'subscribe', id: 1, namespace: 'shop' });

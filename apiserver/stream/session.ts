@@ -20,6 +20,7 @@ import type { LiveBus, LiveMessage } from '../execution/bus.ts';
 import type { DebugRuns, DebugSession } from '../execution/debug.ts';
 import type { RunContext } from '../execution/service.ts';
 import type { RequestGuard } from '../http/guard.ts';
+import { EventBatcher } from './batcher.ts';
 import { Outbox, type OutboxLimits, type OutboxSocket } from './outbox.ts';
 import { parseStreamRequest } from './requests.ts';
 
@@ -80,7 +81,7 @@ const RESOURCE = 'workflowexecutions';
 
 type Active =
   | { kind: 'execution'; cancel: AbortController; debug: DebugSession | undefined }
-  | { kind: 'subscription'; unsubscribe: (() => void) | undefined };
+  | { kind: 'subscription'; unsubscribe: (() => void) | undefined; batcher?: EventBatcher };
 
 /** The requests of one connection. */
 export class StreamSession {
@@ -163,7 +164,10 @@ export class StreamSession {
     this.outbox.close();
     for (const active of this.active.values()) {
       if (active.kind === 'execution') active.cancel.abort();
-      else active.unsubscribe?.();
+      else {
+        active.unsubscribe?.();
+        active.batcher?.close();
+      }
     }
     this.active.clear();
   }
@@ -263,13 +267,21 @@ export class StreamSession {
       await this.options.guard.authorize(this.user, { verb: 'watch', resource: RESOURCE, namespace });
       // Unsubscribed (or the connection closed) while being authorized.
       if (this.active.get(id) !== entry) return;
+      const batcher =
+        request.batchMs === undefined
+          ? undefined
+          : new EventBatcher(id, {
+              intervalMs: request.batchMs,
+              send: (text, count) => this.outbox.push(id, text, { count }),
+            });
+      if (batcher) entry.batcher = batcher;
       entry.unsubscribe = this.options.executions.bus.subscribe(
         {
           namespace,
           ...(request.workflow !== undefined ? { workflow: request.workflow } : {}),
           ...(request.labelSelector ? { labelSelector: request.labelSelector } : {}),
         },
-        (message) => this.forward(id, message),
+        (message) => this.forward(id, message, {}, batcher),
       );
     } catch (error) {
       if (this.active.get(id) === entry) this.release(id);
@@ -333,19 +345,28 @@ export class StreamSession {
     const active = this.active.get(id);
     if (active?.kind !== 'subscription') return;
     active.unsubscribe?.();
+    // What waits for a batch goes before the answer that ends the subscription.
+    active.batcher?.flush();
+    active.batcher?.close();
     this.active.delete(id);
     this.subscriptions--;
   }
 
   /** Called on the execution's path (the bus, the run's `follow`): only enqueues, never throws. */
-  private forward(id: StreamId, message: LiveMessage, options: { essential?: boolean } = {}): void {
+  private forward(
+    id: StreamId,
+    message: LiveMessage,
+    options: { essential?: boolean } = {},
+    batcher?: EventBatcher,
+  ): void {
     let text: string;
     try {
       text = JSON.stringify(wireMessage(id, message));
     } catch {
       return;
     }
-    this.outbox.push(id, text, options);
+    if (batcher) batcher.push(text);
+    else this.outbox.push(id, text, options);
   }
 
   private answer(message: StreamMessage & { id: StreamId | null }): void {

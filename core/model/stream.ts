@@ -25,7 +25,15 @@ export type StreamRequest =
       labels?: Record<string, string>;
       debug?: DebugOptions;
     }
-  | { type: 'subscribe'; id: StreamId; namespace: string; workflow?: string; labelSelector?: string }
+  | {
+      type: 'subscribe';
+      id: StreamId;
+      namespace: string;
+      workflow?: string;
+      labelSelector?: string;
+      /** Coalesce events that come faster than one per `batchMs` into `batch` messages (10–1000). */
+      batchMs?: number;
+    }
   | { type: 'unsubscribe'; id: StreamId }
   | { type: 'continue'; id: StreamId }
   | { type: 'skip'; id: StreamId; output: unknown }
@@ -79,6 +87,8 @@ export type StreamMessage =
   | { type: 'error'; id: StreamId | null; status: StreamStatus }
   /** `dropped` messages of request `id` were not sent: the client read too slowly. */
   | { type: 'overflow'; id: StreamId; dropped: number }
+  /** Events of subscription `id` that came within `batchMs` of each other, in order (subscribe `batchMs`). */
+  | { type: 'batch'; id: StreamId; messages: StreamMessage[] }
   | { type: 'heartbeat'; time: string };
 
 /** Close codes of the stream (1000–1011 from RFC 6455; 4000–4999 are the protocol's own). */
