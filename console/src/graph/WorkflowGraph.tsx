@@ -24,6 +24,17 @@ import type { GraphEdge, GraphTask } from './model.ts';
 export interface TaskOverlay {
   phase?: string;
   note?: string;
+  /** Extra classes of the node (the debugger: `breakpoint`, `critical`, `dimmed`). */
+  className?: string;
+  /** Said after the node's name to assistive technology, and shown on hover. */
+  detail?: string;
+}
+
+/** What a page adds to an edge (keyed `from->to`): a value label (full text on hover) and classes. */
+export interface EdgeOverlay {
+  label?: string;
+  full?: string;
+  className?: string;
 }
 
 type TaskNodeData = GraphTask & TaskOverlay & Record<string, unknown>;
@@ -31,8 +42,9 @@ type TaskNodeData = GraphTask & TaskOverlay & Record<string, unknown>;
 const TaskNode = memo(function TaskNode({ data }: NodeProps<Node<TaskNodeData>>) {
   return (
     <div
-      className={`task-node phase-${(data.phase ?? 'none').toLowerCase()}`}
+      className={`task-node phase-${(data.phase ?? 'none').toLowerCase()}${data.className ? ` ${data.className}` : ''}`}
       data-task={data.id}
+      title={data.detail}
       data-phase={data.phase ?? ''}
     >
       <Handle type="target" position={Position.Top} isConnectable={false} />
@@ -61,6 +73,8 @@ export interface WorkflowGraphProps {
   onSelect?: (taskId: string | undefined) => void;
   /** Called once the graph is drawn. */
   onLaidOut?: () => void;
+  /** Labels and classes of edges, keyed `from->to`. */
+  edgeOverlay?: Record<string, EdgeOverlay>;
 }
 
 export function WorkflowGraph({
@@ -70,6 +84,7 @@ export function WorkflowGraph({
   label,
   onSelect,
   onLaidOut,
+  edgeOverlay,
 }: WorkflowGraphProps) {
   const [positions, setPositions] = useState<Positions | undefined>();
   const shapeKey = JSON.stringify([tasks.map((t) => t.id), edges.map((e) => [e.from, e.to])]);
@@ -126,7 +141,7 @@ export function WorkflowGraph({
         type: 'task',
         position: positions?.get(task.id) ?? { x: 0, y: 0 },
         data: { ...task, ...overlay[task.id] },
-        ariaLabel: `Task ${task.id}: ${task.taskRef}${task.method ? `, ${task.method} ${task.host ?? ''}` : ''}${overlay[task.id]?.phase ? `, ${overlay[task.id]?.phase}` : ''}`,
+        ariaLabel: `Task ${task.id}: ${task.taskRef}${task.method ? `, ${task.method} ${task.host ?? ''}` : ''}${overlay[task.id]?.phase ? `, ${overlay[task.id]?.phase}` : ''}${overlay[task.id]?.detail ? `, ${overlay[task.id]?.detail}` : ''}`,
         width: NODE_WIDTH,
         height: NODE_HEIGHT,
         draggable: false,
@@ -137,17 +152,34 @@ export function WorkflowGraph({
   );
   const flowEdges = useMemo<Edge[]>(
     () =>
-      edges.map((e) => ({
-        id: `${e.from}->${e.to}`,
-        source: e.from,
-        target: e.to,
-        ...(e.when
-          ? { label: `when ${e.when}`, labelBgPadding: [4, 2] as [number, number], className: 'conditional' }
-          : {}),
-        markerEnd: { type: MarkerType.ArrowClosed },
-        focusable: false,
-      })),
-    [edges],
+      edges.map((e) => {
+        const extra = edgeOverlay?.[`${e.from}->${e.to}`];
+        const text = [e.when ? `when ${e.when}` : '', extra?.label ?? ''].filter(Boolean).join(' · ');
+        const className = [e.when ? 'conditional' : '', extra?.className ?? ''].filter(Boolean).join(' ');
+        return {
+          id: `${e.from}->${e.to}`,
+          source: e.from,
+          target: e.to,
+          ...(text
+            ? {
+                // Edge labels are SVG text: the full value is its <title>, shown on hover.
+                label: extra?.full ? (
+                  <tspan>
+                    <title>{extra.full}</title>
+                    {text}
+                  </tspan>
+                ) : (
+                  text
+                ),
+                labelBgPadding: [4, 2] as [number, number],
+              }
+            : {}),
+          ...(className ? { className } : {}),
+          markerEnd: { type: MarkerType.ArrowClosed },
+          focusable: false,
+        };
+      }),
+    [edges, edgeOverlay],
   );
   const height = positions
     ? Math.min(640, Math.max(220, Math.max(...[...positions.values()].map((p) => p.y)) + NODE_HEIGHT + 60))
