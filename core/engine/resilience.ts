@@ -8,6 +8,7 @@ import type { CompiledTask } from '../definitions/compile.ts';
 import { SyncflowError } from '../errors.ts';
 import { CircuitBreakers, originOf } from './breaker.ts';
 import type { Clock } from './collaborators.ts';
+import { sendHedged, TaskHedging } from './hedge.ts';
 import type { TaskHttpClient, TaskRequest, TaskResponse } from './task-http.ts';
 
 /** What the sender tells the attempt beyond the response. */
@@ -19,6 +20,8 @@ export interface SendNotes {
 /** Breakers and hedging of one executor. */
 export class ResilientSender {
   readonly breakers: CircuitBreakers;
+  /** Per compiled task: a new revision starts a new history and budget. */
+  private readonly hedging = new WeakMap<CompiledTask, TaskHedging>();
 
   constructor(private readonly clock: Clock) {
     this.breakers = new CircuitBreakers(clock);
@@ -33,10 +36,10 @@ export class ResilientSender {
     task: CompiledTask,
     request: TaskRequest,
     parent: { readonly aborted: boolean },
-    _notes: SendNotes,
+    notes: SendNotes,
   ): Promise<TaskResponse> {
     const settings = task.resilience?.breaker;
-    if (!settings) return http.send(request);
+    if (!settings) return this.sendMaybeHedged(http, task, request, notes);
     const breaker = this.breakers.for(originOf(request.url), settings);
     const permit = breaker.admit();
     if (!permit) {
@@ -47,7 +50,7 @@ export class ResilientSender {
     }
     let response: TaskResponse;
     try {
-      response = await http.send(request);
+      response = await this.sendMaybeHedged(http, task, request, notes);
     } catch (error) {
       if (parent.aborted) breaker.release(permit);
       else breaker.record(permit, false);
@@ -55,5 +58,27 @@ export class ResilientSender {
     }
     breaker.record(permit, response.status < 500 && response.status !== 429);
     return response;
+  }
+
+  /** Sends with a hedge when the task declares one and a delay is known, else plainly. */
+  private async sendMaybeHedged(
+    http: TaskHttpClient,
+    task: CompiledTask,
+    request: TaskRequest,
+    notes: SendNotes,
+  ): Promise<TaskResponse> {
+    const settings = task.resilience?.hedge;
+    if (!settings) return http.send(request);
+    let hedging = this.hedging.get(task);
+    if (!hedging) this.hedging.set(task, (hedging = new TaskHedging(settings)));
+    const delayMs = hedging.delayFor();
+    if (delayMs === undefined) {
+      // No history yet for a p95 delay: a plain call, whose time starts the history.
+      const started = this.clock.now();
+      const response = await http.send(request);
+      if (response.status < 500) hedging.history.add(this.clock.now() - started);
+      return response;
+    }
+    return sendHedged(http, request, delayMs, hedging, this.clock, () => (notes.hedged = true));
   }
 }
