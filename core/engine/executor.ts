@@ -5,7 +5,13 @@
  * the first failure cancels what is in flight. Everything outside (HTTP, time, secrets, logging,
  * history) is reached through injected collaborators.
  */
-import type { CompiledStep, CompiledTask, CompiledWorkflow, MapSettings } from '../definitions/compile.ts';
+import type {
+  CacheSettings,
+  CompiledStep,
+  CompiledTask,
+  CompiledWorkflow,
+  MapSettings,
+} from '../definitions/compile.ts';
 import { SyncflowError, type ErrorCode } from '../errors.ts';
 import { SILENT_LOGGER } from '../logger.ts';
 import { boundedOutput, type ExecutionEvent } from '../model/events.ts';
@@ -35,6 +41,7 @@ import { checkWorkflowInput } from './input.ts';
 import { idempotencyKey } from './idempotency.ts';
 import { mapItems, runMap, type MapOutcome } from './map.ts';
 import { ResilientSender, type SendNotes } from './resilience.ts';
+import { ResponseCache } from './response-cache.ts';
 import { MIN_SECRET_LENGTH, SecretRedactor } from './redact.ts';
 import { resolveRequest, type ResolvedRequest } from './request.ts';
 import { backoffDelayMs, retryAfterMs } from './retry.ts';
@@ -114,6 +121,8 @@ interface TaskOutcome {
   map?: MapOutcome['record'];
   /** A hedge was sent for some attempt. */
   hedged?: boolean;
+  /** The output came from the response cache: nothing was sent. */
+  cached?: boolean;
 }
 
 /** How one attempt ended. */
@@ -170,6 +179,8 @@ export class DagExecutor implements WorkflowExecutor {
   readonly newId: () => string;
   /** Circuit breakers and hedging, shared by every execution of this executor. */
   readonly resilience: ResilientSender;
+  /** Cached responses of tasks that declare `cache`, shared by every execution of this executor. */
+  readonly responses: ResponseCache;
 
   constructor(options: DagExecutorOptions) {
     this.http = options.http;
@@ -180,6 +191,7 @@ export class DagExecutor implements WorkflowExecutor {
     this.tracer = options.tracer;
     this.newId = options.newId ?? randomId;
     this.resilience = new ResilientSender(this.clock);
+    this.responses = new ResponseCache(this.clock);
   }
 
   async execute(
@@ -462,6 +474,7 @@ class Execution implements PausedExecution {
     if (outcome.attemptLog?.length) record.attemptLog = outcome.attemptLog;
     if (outcome.map) Object.assign(record, outcome.map);
     if (outcome.hedged) record.hedged = true;
+    if (outcome.cached) record.cached = true;
     this.records[i] = record;
     this.finished++;
     if (this.live) this.emit(this.finishedEvent(record, skippedBy));
@@ -569,6 +582,19 @@ class Execution implements PausedExecution {
           return state;
         }
       }
+      const cache = task.resilience?.cache;
+      const cacheKey = cache
+        ? ResponseCache.keyOf(task.method, request, task.resilience?.idempotencyHeader)
+        : undefined;
+      if (cacheKey !== undefined) {
+        const hit = this.executor.responses.get(task, cacheKey);
+        if (hit !== undefined) {
+          state.phase = 'Succeeded';
+          state.output = JSON.parse(hit);
+          state.cached = true;
+          return state;
+        }
+      }
       for (;;) {
         const attempt = ++state.attempts;
         if (this.live) {
@@ -585,6 +611,13 @@ class Execution implements PausedExecution {
         if (outcome.ok) {
           state.phase = 'Succeeded';
           state.output = outcome.output;
+          if (cacheKey !== undefined)
+            this.executor.responses.set(
+              task,
+              cacheKey,
+              JSON.stringify(outcome.output ?? null),
+              cache as CacheSettings,
+            );
           return state;
         }
         if (outcome.aborted || cancellation.aborted) return abortedWith(state, cancellation.reason);
