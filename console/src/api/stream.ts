@@ -168,17 +168,8 @@ function ms(value: number | undefined): string {
 /** Applies one message to what the graph shows; messages that are not events change nothing. */
 export function liveExecution(state: LiveExecution, message: StreamMessage): LiveExecution {
   if (!('execution' in message) || !('seq' in message)) return state;
-  const name = message.type === 'ExecutionFinished' ? message.object.metadata.name : message.execution.name;
-  if (message.type === 'ExecutionFinished') {
-    const object = message.object as unknown as Execution;
-    const tasks = { ...state.tasks };
-    for (const t of object.status?.tasks ?? [])
-      tasks[t.id] = {
-        phase: t.phase,
-        ...(t.durationMs !== undefined ? { note: ms(t.durationMs) } : {}),
-      };
-    return { ...state, name, phase: object.status?.phase ?? 'Failed', tasks, object };
-  }
+  const name = message.execution.name;
+  if (message.type === 'ExecutionFinished') return recorded(state, message.object as unknown as Execution);
   if (!('task' in message)) return { ...state, name };
   const task = message.task;
   if ((state.seq[task] ?? 0) > message.seq) return state;
@@ -213,6 +204,18 @@ export function liveExecution(state: LiveExecution, message: StreamMessage): Liv
     seq: { ...state.seq, [task]: message.seq },
   };
 }
+
+/** The state with a recorded execution's outcome: its phase and each recorded task's phase and duration. */
+function recorded(state: LiveExecution, object: Execution): LiveExecution {
+  const tasks = { ...state.tasks };
+  for (const t of object.status?.tasks ?? [])
+    tasks[t.id] = { phase: t.phase, ...(t.durationMs !== undefined ? { note: ms(t.durationMs) } : {}) };
+  return { ...state, name: object.metadata.name, phase: object.status?.phase ?? 'Failed', tasks, object };
+}
+
+/** What the graph shows of an execution run without the stream (a create): its recorded outcome. */
+liveExecution.recorded = (taskIds: readonly string[], object: Execution): LiveExecution =>
+  recorded(liveExecution.start(taskIds), object);
 
 /** The state before any event: every task Pending, the execution Running. */
 liveExecution.start = (taskIds: readonly string[]): LiveExecution => ({

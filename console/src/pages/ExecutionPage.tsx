@@ -107,9 +107,10 @@ export default function ExecutionPage({
                   className="button"
                   href={href(`/ns/${ns}/workflows/${workflow}/run`, {
                     input: JSON.stringify(execution.spec.input ?? {}),
+                    ...(status.workflowRevision ? { revision: status.workflowRevision } : {}),
                   })}
                 >
-                  Re-run with this input
+                  Re-run with this input…
                 </a>
               </div>
               <p>

@@ -10,10 +10,17 @@ import { SyncflowError } from '../../../core/errors.ts';
 import { useClient } from '../App.tsx';
 import { ApiError, bearerToken, paths } from '../api/client.ts';
 import { ConsoleStream, StreamRefused, liveExecution, type LiveExecution } from '../api/stream.ts';
-import type { Execution, ExecutionPlan } from '../api/types.ts';
+import {
+  WORKFLOW_LABEL,
+  type Execution,
+  type ExecutionPlan,
+  type List,
+  type Revision,
+} from '../api/types.ts';
+import { useResource } from '../api/useResource.ts';
 import { ErrorView, Show } from '../components/States.tsx';
 import { ExecutionTimeline } from '../components/ExecutionTimeline.tsx';
-import { duration } from '../format.ts';
+import { duration, shortRevision } from '../format.ts';
 import type { WorkflowGraphModel } from '../graph/model.ts';
 import { WorkflowGraph, type TaskOverlay } from '../graph/WorkflowGraph.tsx';
 import { href, navigate } from '../router.ts';
@@ -88,13 +95,83 @@ function fieldErrors(causes: Array<{ field?: string; message?: string }>): Recor
   return errors;
 }
 
-function execution(ns: string, workflow: string, input: unknown) {
+function execution(ns: string, workflow: string, input: unknown, workflowRevision?: string) {
   return {
     apiVersion: 'execution.syncflow.io/v1alpha1',
     kind: 'WorkflowExecution',
     metadata: { namespace: ns, generateName: `${workflow}-` },
-    spec: { workflowRef: { name: workflow }, input },
+    spec: { workflowRef: { name: workflow }, input, ...(workflowRevision ? { workflowRevision } : {}) },
   };
+}
+
+/**
+ * The recorded revision a re-run may go against (`?revision=<hash>`, from an execution's page):
+ * its name, looked up among the workflow's recorded revisions.
+ */
+function useRecordedRevision(ns: string, workflow: string, hash: string | undefined) {
+  const client = useClient();
+  return useResource(
+    async (signal) => {
+      if (!hash) return undefined;
+      const list = await client.get<List<Revision>>(
+        paths.revisions(ns),
+        { labelSelector: `${WORKFLOW_LABEL}=${workflow}` },
+        signal,
+      );
+      return list.items.find((r) => r.hash === hash)?.metadata.name ?? null;
+    },
+    `rev/${ns}/${workflow}/${hash ?? ''}`,
+  );
+}
+
+function RevisionChoice({
+  hash,
+  name,
+  against,
+  onChange,
+}: {
+  hash: string;
+  name: string | null | undefined;
+  against: 'recorded' | 'current';
+  onChange: (choice: 'recorded' | 'current') => void;
+}) {
+  return (
+    <fieldset className="revision-choice">
+      <legend>Run against</legend>
+      <label>
+        <input
+          type="radio"
+          name="against"
+          value="recorded"
+          checked={against === 'recorded'}
+          disabled={!name}
+          onChange={() => onChange('recorded')}
+        />{' '}
+        this revision <code>{shortRevision(hash)}</code>
+        {name === null
+          ? ' (not recorded: it cannot be run again)'
+          : name
+            ? ` (${name})`
+            : ' (looking it up…)'}
+      </label>
+      <label>
+        <input
+          type="radio"
+          name="against"
+          value="current"
+          checked={against === 'current'}
+          onChange={() => onChange('current')}
+        />{' '}
+        the current revision
+      </label>
+      {against === 'recorded' ? (
+        <small>
+          The form and the graph show the current definition; the server checks the input against the recorded
+          one, and the result appears when the run ends.
+        </small>
+      ) : null}
+    </fieldset>
+  );
 }
 
 function PlanView({ plan }: { plan: ExecutionPlan }) {
@@ -167,6 +244,11 @@ function RunForm({
   const [busy, setBusy] = useState<'plan' | 'run' | undefined>();
   const stream = useRef<ConsoleStream | undefined>(undefined);
   useEffect(() => () => stream.current?.close(), []);
+  const revisionHash = query.get('revision') ?? undefined;
+  const recordedRevision = useRecordedRevision(ns, name, revisionHash);
+  const revisionName = recordedRevision.state === 'ready' ? recordedRevision.data : undefined;
+  const [against, setAgainst] = useState<'recorded' | 'current'>(revisionHash ? 'recorded' : 'current');
+  const workflowRevision = against === 'recorded' && revisionName ? revisionName : undefined;
 
   const { input, parseErrors } = inputFrom(properties, values);
   // The same check the server makes before anything runs, with the same messages and field paths.
@@ -183,7 +265,13 @@ function RunForm({
   const valid = Object.keys(errors).length === 0;
 
   useEffect(() => {
-    navigate(href(`/ns/${ns}/workflows/${name}/run`, { input: JSON.stringify(input) }), true);
+    navigate(
+      href(`/ns/${ns}/workflows/${name}/run`, {
+        input: JSON.stringify(input),
+        ...(revisionHash ? { revision: revisionHash } : {}),
+      }),
+      true,
+    );
   }, [JSON.stringify(input)]);
 
   const set = (key: string, value: string | boolean) => {
@@ -204,9 +292,11 @@ function RunForm({
     setFinal(undefined);
     setLive(undefined);
     try {
-      const answer = await client.create<Execution>(paths.executions(ns), execution(ns, name, input), {
-        dryRun: 'All',
-      });
+      const answer = await client.create<Execution>(
+        paths.executions(ns),
+        execution(ns, name, input, workflowRevision),
+        { dryRun: 'All' },
+      );
       setPlan(answer.status?.plan);
     } catch (error) {
       refused(error);
@@ -224,6 +314,28 @@ function RunForm({
     setPlan(undefined);
     setFinal(undefined);
     setLive(liveExecution.start(graph.tasks.map((t) => t.id)));
+    if (workflowRevision) {
+      // A recorded revision runs through a create (the stream runs the current definition).
+      try {
+        const object = await client.create<Execution>(
+          paths.executions(ns),
+          execution(ns, name, input, workflowRevision),
+        );
+        setFinal(object);
+        setLive(
+          liveExecution.recorded(
+            graph.tasks.map((t) => t.id),
+            object,
+          ),
+        );
+      } catch (error) {
+        refused(error);
+        setLive(undefined);
+      } finally {
+        setBusy(undefined);
+      }
+      return;
+    }
     // One connection per run: the stream is the page's own identity, like every other call.
     stream.current?.close();
     const connection = new ConsoleStream({
@@ -331,6 +443,9 @@ function RunForm({
             </div>
           );
         })}
+        {revisionHash ? (
+          <RevisionChoice hash={revisionHash} name={revisionName} against={against} onChange={setAgainst} />
+        ) : null}
         <div className="actions">
           <button type="button" onClick={dryRun} disabled={busy !== undefined || !valid}>
             {busy === 'plan' ? 'Planning…' : 'Dry run'}
