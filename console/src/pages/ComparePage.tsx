@@ -1,46 +1,58 @@
 /**
- * Two executions side by side (`#/ns/NS/compare?a=X&b=Y`): summary, inputs and outputs diffed line by
- * line, and each task's phase and timing with the difference — of one workflow or of two.
+ * Two executions side by side (`#/ns/NS/compare?a=X&b=Y`): summary, inputs and outputs field by field,
+ * and each task's phase and timing with the difference — of one workflow or of two (console/src/compare.ts).
  */
-import { stringify } from 'yaml';
 import { useClient } from '../App.tsx';
 import { paths } from '../api/client.ts';
-import type { Execution, List } from '../api/types.ts';
+import type { Execution, List, TaskStatus } from '../api/types.ts';
 import { useResource } from '../api/useResource.ts';
 import { Show } from '../components/States.tsx';
-import { diffLines } from '../diff.ts';
+import { fieldDiff, taskTimings } from '../compare.ts';
 import { duration, shortRevision } from '../format.ts';
 import { href, navigate } from '../router.ts';
 
-function DiffView({ left, right, label }: { left: unknown; right: unknown; label: string }) {
-  const rows = diffLines(
-    stringify(left ?? null, { lineWidth: 0 }),
-    stringify(right ?? null, { lineWidth: 0 }),
-  );
+/** The fields of two values side by side, one row per path (a real table: columns stay aligned). */
+function FieldDiffTable({ left, right, label }: { left: unknown; right: unknown; label: string }) {
+  const rows = fieldDiff(left, right);
+  if (rows.length === 0) return <p className="note">Both are empty.</p>;
+  const changed = rows.filter((r) => r.kind !== 'same').length;
   return (
-    <div className="diff" role="table" tabIndex={0} aria-label={label}>
-      {rows.map((row, i) => (
-        <div role="row" className={`diff-row ${row.kind}`} key={i}>
-          <pre role="cell">{row.left ?? ''}</pre>
-          <pre role="cell">{row.right ?? ''}</pre>
-        </div>
-      ))}
+    <div className="table-wrap">
+      <table className="field-diff">
+        <caption>
+          {label} ({changed === 0 ? 'identical' : `${changed} of ${rows.length} fields differ`})
+        </caption>
+        <thead>
+          <tr>
+            <th scope="col">Field</th>
+            <th scope="col">Left</th>
+            <th scope="col">Right</th>
+          </tr>
+        </thead>
+        <tbody>
+          {rows.map((row) => (
+            <tr key={row.path} className={`diff-${row.kind}`} data-kind={row.kind}>
+              <th scope="row">
+                <code>{row.path}</code>
+                {row.kind === 'same' ? null : <span className="sr-only"> ({row.kind})</span>}
+              </th>
+              <td>
+                {row.left === undefined ? <span className="absent">absent</span> : <code>{row.left}</code>}
+              </td>
+              <td>
+                {row.right === undefined ? <span className="absent">absent</span> : <code>{row.right}</code>}
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
     </div>
   );
 }
 
-/** Per task id (both executions' tasks, in order of first appearance): phase and duration on each side. */
-export function taskTimings(a: Execution, b: Execution) {
-  const ids = [...new Set([...(a.status?.tasks ?? []), ...(b.status?.tasks ?? [])].map((t) => t.id))];
-  return ids.map((id) => {
-    const left = a.status?.tasks?.find((t) => t.id === id);
-    const right = b.status?.tasks?.find((t) => t.id === id);
-    const delta =
-      left?.durationMs !== undefined && right?.durationMs !== undefined
-        ? right.durationMs - left.durationMs
-        : undefined;
-    return { id, left, right, delta };
-  });
+function taskCell(task: TaskStatus | undefined, named: boolean): string {
+  if (!task) return 'absent';
+  return `${named ? `${task.id}: ` : ''}${task.phase} ${duration(task.durationMs)}`.trim();
 }
 
 function Picker({ ns, a, b }: { ns: string; a: string; b: string }) {
@@ -94,6 +106,7 @@ export default function ComparePage({ ns, query }: { ns: string; query: URLSearc
         {(pair) => {
           if (!pair) return <p className="state empty">Choose two executions to compare.</p>;
           const [left, right] = pair;
+          const sameWorkflow = left.spec.workflowRef.name === right.spec.workflowRef.name;
           return (
             <>
               <div className="table-wrap">
@@ -126,21 +139,24 @@ export default function ComparePage({ ns, query }: { ns: string; query: URLSearc
               </div>
               <div className="table-wrap">
                 <table className="task-timings">
-                  <caption>Tasks</caption>
+                  <caption>
+                    Tasks
+                    {sameWorkflow ? '' : ' (different workflows: paired by the order they started)'}
+                  </caption>
                   <thead>
                     <tr>
-                      <th scope="col">Task</th>
+                      {sameWorkflow ? <th scope="col">Task</th> : <th scope="col">#</th>}
                       <th scope="col">{left.metadata.name}</th>
                       <th scope="col">{right.metadata.name}</th>
                       <th scope="col">Difference</th>
                     </tr>
                   </thead>
                   <tbody>
-                    {taskTimings(left, right).map(({ id, left: l, right: r, delta }) => (
-                      <tr key={id} className={l?.phase !== r?.phase ? 'changed' : ''}>
-                        <th scope="row">{id}</th>
-                        <td>{l ? `${l.phase} ${duration(l.durationMs)}` : 'absent'}</td>
-                        <td>{r ? `${r.phase} ${duration(r.durationMs)}` : 'absent'}</td>
+                    {taskTimings(left, right).map(({ left: l, right: r, delta }, i) => (
+                      <tr key={`${l?.id}/${r?.id}/${i}`} className={l?.phase !== r?.phase ? 'changed' : ''}>
+                        <th scope="row">{sameWorkflow ? (l ?? r)?.id : i + 1}</th>
+                        <td>{taskCell(l, !sameWorkflow)}</td>
+                        <td>{taskCell(r, !sameWorkflow)}</td>
                         <td>
                           {delta === undefined
                             ? l?.phase !== r?.phase
@@ -154,13 +170,13 @@ export default function ComparePage({ ns, query }: { ns: string; query: URLSearc
                 </table>
               </div>
               <h2>Input</h2>
-              <DiffView
+              <FieldDiffTable
                 left={left.spec.input}
                 right={right.spec.input}
                 label="Differences between the inputs"
               />
               <h2>Output</h2>
-              <DiffView
+              <FieldDiffTable
                 left={left.status?.output}
                 right={right.status?.output}
                 label="Differences between the outputs"
