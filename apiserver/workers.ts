@@ -134,9 +134,10 @@ export function superviseWorkers(options: SuperviseOptions): Supervisor {
       return;
     }
     logger.error({ worker: worker.id, code, signal }, 'a worker exited; starting another');
+    // Not unref'd: while no worker runs, this timer is what keeps the primary alive.
     setTimeout(() => {
       if (!stopping) fork();
-    }, restartDelayMs).unref();
+    }, restartDelayMs);
   });
   for (let i = 0; i < count; i++) fork();
   logger.info({ workers: count }, 'started workers');

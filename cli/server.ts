@@ -56,7 +56,18 @@ export async function serverCommand(
     config.databaseUrl ||= env[WORKER_ENV.databaseUrl] ?? '';
     config.podName = `${config.podName}-w${cluster.worker?.id ?? 0}`;
   }
-  const server = await startServer(config, logger, worker);
+  let server: Awaited<ReturnType<typeof startServer>>;
+  try {
+    server = await startServer(config, logger, worker);
+  } catch (error) {
+    // The channel to the primary would keep a worker that failed to start alive, idle, for ever:
+    // let it exit, so that the primary replaces it (and gives up when they keep failing).
+    if (worker) {
+      cluster.worker?.disconnect();
+      setTimeout(() => process.exit(EXIT.failed), 2_000).unref();
+    }
+    throw error;
+  }
   await untilSignal();
   // A worker gets the terminal's SIGINT and then its primary's SIGTERM: the shutdown started.
   if (worker) for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, () => undefined);
