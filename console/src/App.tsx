@@ -25,6 +25,8 @@ const WorkflowPage = lazy(() => import('./pages/WorkflowPage.tsx'));
 const RunPage = lazy(() => import('./pages/RunPage.tsx'));
 const ExecutionPage = lazy(() => import('./pages/ExecutionPage.tsx'));
 const ComparePage = lazy(() => import('./pages/ComparePage.tsx'));
+const StepThroughPage = lazy(() => import('./debugger/StepThroughPage.tsx'));
+const TimeTravelPage = lazy(() => import('./debugger/TimeTravelPage.tsx'));
 
 const ClientContext = createContext<KubeClient | undefined>(undefined);
 
@@ -114,6 +116,10 @@ function Pages() {
   if (first !== 'ns' || !ns) return <Loading what="the console" />;
   let page;
   if (section === 'workflows' && !name) page = <WorkflowsPage ns={ns} />;
+  else if (section === 'workflows' && name && sub === 'debug')
+    page = <StepThroughPage ns={ns} name={name} query={route.query} />;
+  else if (section === 'executions' && name && sub === 'travel')
+    page = <TimeTravelPage ns={ns} name={name} />;
   else if (section === 'workflows' && name && sub === 'run')
     page = <RunPage ns={ns} name={name} query={route.query} />;
   else if (section === 'workflows' && name) page = <WorkflowPage ns={ns} name={name} query={route.query} />;

@@ -3,6 +3,7 @@ import type { Execution } from '../src/api/types.ts';
 import {
   criticalPath,
   edgeValues,
+  exampleOutput,
   loadBreakpoints,
   outputReferences,
   saveBreakpoints,
@@ -232,5 +233,24 @@ describe('shortValue (edge labels)', () => {
   it('cuts long values with an ellipsis and keeps short ones whole', () => {
     expect(shortValue('abc')).to.equal('"abc"');
     expect(shortValue({ long: 'x'.repeat(100) }, 20)).to.equal('{"long":"xxxxxxxxxx…');
+  });
+});
+
+describe('exampleOutput (where the substitute-output editor starts)', () => {
+  it('fills the required fields with an empty value of their type, an enum with its first value', () => {
+    expect(
+      exampleOutput({
+        type: 'object',
+        required: ['paymentId', 'status', 'n', 'tags'],
+        properties: {
+          paymentId: { type: 'string' },
+          status: { type: 'string', enum: ['captured', 'declined'] },
+          n: { type: 'integer' },
+          tags: { type: 'array' },
+          optional: { type: 'string' },
+        },
+      }),
+    ).to.deep.equal({ paymentId: '', status: 'captured', n: 0, tags: [] });
+    expect(exampleOutput(undefined)).to.equal(null);
   });
 });

@@ -346,3 +346,40 @@ export function saveBreakpoints(
 export function stopsAt(task: string, breakpoints: Breakpoints, runTo: string | undefined): boolean {
   return breakpoints.every || breakpoints.tasks.includes(task) || runTo === task;
 }
+
+/** A JSON Schema as far as {@link exampleOutput} reads it. */
+interface SchemaLike {
+  type?: string | string[];
+  enum?: unknown[];
+  properties?: Record<string, SchemaLike>;
+  required?: string[];
+  items?: SchemaLike;
+}
+
+/**
+ * A starting point for a substitute output: the schema's required fields with an empty value of
+ * their type (an enum's first value), so the editor opens on something close to valid.
+ */
+export function exampleOutput(schema: unknown, depth = 0): unknown {
+  const s = (schema ?? {}) as SchemaLike;
+  if (s.enum?.length) return s.enum[0];
+  const type = [s.type ?? (s.properties ? 'object' : 'null')].flat()[0];
+  if (depth > 8) return null;
+  switch (type) {
+    case 'object':
+      return Object.fromEntries(
+        (s.required ?? []).map((key) => [key, exampleOutput(s.properties?.[key], depth + 1)]),
+      );
+    case 'array':
+      return [];
+    case 'string':
+      return '';
+    case 'number':
+    case 'integer':
+      return 0;
+    case 'boolean':
+      return false;
+    default:
+      return null;
+  }
+}

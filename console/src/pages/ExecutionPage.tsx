@@ -103,6 +103,12 @@ export default function ExecutionPage({
                 <a className="button" href={href(`/ns/${ns}/compare`, { a: name })}>
                   Compare…
                 </a>
+                <a className="button" href={href(`/ns/${ns}/executions/${name}/travel`)}>
+                  Time travel
+                </a>
+                {execution.metadata.annotations?.['syncflow.io/debug'] === 'true' ? (
+                  <span className="badge">debug run (syncflow.io/debug)</span>
+                ) : null}
                 <a
                   className="button"
                   href={href(`/ns/${ns}/workflows/${workflow}/run`, {

@@ -175,6 +175,9 @@ export default function WorkflowPage({
                 <a className="button primary" href={href(`/ns/${ns}/workflows/${name}/run`)}>
                   Run…
                 </a>
+                <a className="button" href={href(`/ns/${ns}/workflows/${name}/debug`)}>
+                  Debug…
+                </a>
                 <a className="button" href={href(`/ns/${ns}/executions`, { workflow: name })}>
                   Executions
                 </a>
