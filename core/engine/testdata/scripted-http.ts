@@ -16,9 +16,6 @@ export function reply(status: number, body: unknown): TaskResponse {
   return { status, headers: { 'content-type': 'application/json' }, body: Buffer.from(JSON.stringify(body)) };
 }
 
-/** A promise that never settles on its own: the call ends only when the engine cancels it. */
-export const NEVER = (): Promise<never> => new Promise<never>(() => {});
-
 /** A scripted upstream; each request is answered by `answer`, and cancellation rejects it. */
 export class ScriptedHttp implements TaskHttpClient {
   readonly requests: TaskRequest[] = [];
