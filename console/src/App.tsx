@@ -27,6 +27,10 @@ const ExecutionPage = lazy(() => import('./pages/ExecutionPage.tsx'));
 const ComparePage = lazy(() => import('./pages/ComparePage.tsx'));
 const StepThroughPage = lazy(() => import('./debugger/StepThroughPage.tsx'));
 const TimeTravelPage = lazy(() => import('./debugger/TimeTravelPage.tsx'));
+const LiveNetworkPage = lazy(() => import('./live3d/LiveNetworkPage.tsx'));
+const BuilderPage = lazy(() => import('./builder/BuilderPage.tsx'));
+const TemplatesPage = lazy(() => import('./builder/TemplatesPage.tsx'));
+const PlaygroundPage = lazy(() => import('./builder/PlaygroundPage.tsx'));
 
 const ClientContext = createContext<KubeClient | undefined>(undefined);
 
@@ -126,6 +130,10 @@ function Pages() {
   else if (section === 'executions' && !name) page = <ExecutionsPage ns={ns} query={route.query} />;
   else if (section === 'executions' && name) page = <ExecutionPage ns={ns} name={name} query={route.query} />;
   else if (section === 'compare') page = <ComparePage ns={ns} query={route.query} />;
+  else if (section === 'live') page = <LiveNetworkPage ns={ns} query={route.query} />;
+  else if (section === 'builder') page = <BuilderPage ns={ns} name={name} query={route.query} />;
+  else if (section === 'templates') page = <TemplatesPage ns={ns} query={route.query} />;
+  else if (section === 'playground') page = <PlaygroundPage ns={ns} query={route.query} />;
   else page = <ErrorView error={new Error(`no page at ${route.path}`)} what="this page" />;
   const current = section === 'executions' ? 'executions' : 'workflows';
   return (
@@ -136,6 +144,15 @@ function Pages() {
         </a>
         <a href={href(`/ns/${ns}/executions`)} aria-current={current === 'executions' ? 'page' : undefined}>
           Executions
+        </a>
+        <a href={href(`/ns/${ns}/live`)} aria-current={section === 'live' ? 'page' : undefined}>
+          Live
+        </a>
+        <a href={href(`/ns/${ns}/builder`)} aria-current={section === 'builder' ? 'page' : undefined}>
+          Builder
+        </a>
+        <a href={href(`/ns/${ns}/templates`)} aria-current={section === 'templates' ? 'page' : undefined}>
+          Templates
         </a>
         <NamespacePicker ns={ns} section={current} />
       </nav>
@@ -196,8 +213,8 @@ export function App() {
           Sign out
         </button>
       ) : null}
-      <button type="button" onClick={toggleTheme} aria-pressed={theme === 'dark'}>
-        Dark theme
+      <button type="button" onClick={toggleTheme} className="theme-toggle">
+        {theme === 'dark' ? 'Switch to light theme' : 'Switch to dark theme'}
       </button>
     </header>
   );
