@@ -123,7 +123,7 @@ export class ConsoleStream {
 
   /** Follows executions that start from now on (of one workflow, or matching a label selector). */
   subscribe(
-    request: { workflow?: string; labelSelector?: string },
+    request: { workflow?: string; labelSelector?: string; batchMs?: number },
     onMessage: (message: StreamMessage) => void,
   ): LiveSubscription {
     const handle: StreamHandle = this.client.subscribe({ namespace: this.namespace, ...request });
