@@ -42,6 +42,19 @@ export interface TaskStatus {
   httpStatus?: number;
   output?: unknown;
   error?: { reason?: string; message?: string };
+  /** The input after templates (secrets redacted, bounded). */
+  input?: unknown;
+  /** The request resolved before the first attempt (secrets redacted, bounded). */
+  request?: {
+    method: string;
+    url: string;
+    headers?: Record<string, string>;
+    body?: unknown;
+    truncated?: boolean;
+    bytes?: number;
+  };
+  substituted?: boolean;
+  cached?: boolean;
 }
 
 export interface ExecutionPlan {

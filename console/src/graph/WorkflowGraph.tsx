@@ -53,8 +53,12 @@ const TaskNode = memo(function TaskNode({ data }: NodeProps<Node<TaskNodeData>>)
         {data.phase ? <span className="task-phase">{data.phase}</span> : null}
       </div>
       <div className="task-node-ref">{data.taskRef}</div>
-      <div className="task-node-http">
-        {data.method ? <span className="method">{data.method}</span> : null} {data.host ?? ''}
+      <div
+        className="task-node-http"
+        title={data.host ? `${data.method ?? ''} ${data.host}`.trim() : undefined}
+      >
+        {data.method ? <span className="method">{data.method}</span> : null}{' '}
+        <span className="host">{data.host ?? ''}</span>
       </div>
       {data.note ? <div className="task-node-note">{data.note}</div> : null}
       <Handle type="source" position={Position.Bottom} isConnectable={false} />
@@ -63,6 +67,8 @@ const TaskNode = memo(function TaskNode({ data }: NodeProps<Node<TaskNodeData>>)
 });
 
 const nodeTypes = { task: TaskNode };
+/** The default overlay, one object for every render (a new `{}` would rebuild every node each time). */
+const NO_OVERLAY: Record<string, TaskOverlay> = {};
 
 export interface WorkflowGraphProps {
   tasks: readonly GraphTask[];
@@ -80,7 +86,7 @@ export interface WorkflowGraphProps {
 export function WorkflowGraph({
   tasks,
   edges,
-  overlay = {},
+  overlay = NO_OVERLAY,
   label,
   onSelect,
   onLaidOut,

@@ -1,7 +1,7 @@
 /**
  * One execution: phase, input and output, the graph with each task's phase (failures highlighted),
- * the timeline, each task's result (outputs and errors as the server recorded them, secrets
- * redacted there), the YAML and a link to the revision it ran. Kept current by a watch while Running.
+ * the timeline, each task's request and response (as the server recorded them, secrets redacted
+ * there), the YAML and a link to the revision it ran. Kept current by a watch while Running.
  */
 import { useEffect, useState } from 'react';
 import { useClient } from '../App.tsx';
@@ -15,6 +15,7 @@ import { workflowGraph, type GraphEdge, type GraphTask } from '../graph/model.ts
 import { WorkflowGraph, type TaskOverlay } from '../graph/WorkflowGraph.tsx';
 import { href, navigate } from '../router.ts';
 import { objectYaml } from './WorkflowPage.tsx';
+import { TaskDetails } from '../components/TaskDetails.tsx';
 import { phaseAt, recordedSpan, useReplayClock } from '../components/replay.ts';
 
 const TABS = ['overview', 'yaml'] as const;
@@ -91,7 +92,6 @@ export default function ExecutionPage({
                 .filter(Boolean)
                 .join(' · '),
             };
-          const task = status.tasks?.find((t) => t.id === selected);
           return (
             <>
               <div className="title-row">
@@ -187,27 +187,19 @@ export default function ExecutionPage({
                   <h2>Timeline</h2>
                   <ExecutionTimeline execution={execution} edges={edges} />
                   <h2>Tasks</h2>
-                  <div className="controls">
-                    <label>
-                      Task details{' '}
-                      <select
-                        value={selected ?? ''}
-                        onChange={(e) => setSelected(e.target.value || undefined)}
-                      >
-                        <option value="">choose a task</option>
-                        {(status.tasks ?? []).map((t) => (
-                          <option key={t.id} value={t.id}>
-                            {t.id} ({t.phase})
-                          </option>
-                        ))}
-                      </select>
-                    </label>
+                  <p className="muted">
+                    Each task's request and response, as the server recorded them (secrets redacted).
+                  </p>
+                  <div className="task-list">
+                    {(status.tasks ?? []).map((t) => (
+                      <TaskDetails
+                        key={t.id}
+                        task={t}
+                        open={t.id === selected}
+                        onToggle={(open) => setSelected(open ? t.id : undefined)}
+                      />
+                    ))}
                   </div>
-                  {task ? (
-                    <section className="panel" aria-label={`Task ${task.id}`}>
-                      <pre tabIndex={0}>{objectYaml(task)}</pre>
-                    </section>
-                  ) : null}
                   <div className="columns">
                     <section aria-label="Input">
                       <h2>Input</h2>

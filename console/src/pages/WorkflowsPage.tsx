@@ -52,7 +52,7 @@ export function WorkflowsPage({ ns }: { ns: string }) {
             <Empty>No workflows in namespace {ns}. Apply some with kubectl (examples/ has three).</Empty>
           ) : (
             <div className="table-wrap">
-              <table>
+              <table className="reflow">
                 <caption className="sr-only">Workflows in {ns}</caption>
                 <thead>
                   <tr>
@@ -73,7 +73,7 @@ export function WorkflowsPage({ ns }: { ns: string }) {
                         <th scope="row">
                           <a href={href(`/ns/${ns}/workflows/${wf.metadata.name}`)}>{wf.metadata.name}</a>
                         </th>
-                        <td>
+                        <td data-label="Ready">
                           <span
                             className={`badge ${ready?.status === 'True' ? 'ok' : 'bad'}`}
                             title={ready?.message ?? ''}
@@ -85,11 +85,11 @@ export function WorkflowsPage({ ns }: { ns: string }) {
                               : 'Unknown'}
                           </span>
                         </td>
-                        <td>
+                        <td data-label="Revision">
                           <code>{shortRevision(wf.status?.revision)}</code>
                         </td>
-                        <td>{wf.spec.tasks?.length ?? 0}</td>
-                        <td>
+                        <td data-label="Tasks">{wf.spec.tasks?.length ?? 0}</td>
+                        <td data-label="Last execution">
                           {h?.last ? (
                             <a href={href(`/ns/${ns}/executions/${h.last.metadata.name}`)}>
                               <span className={`badge phase-${(h.last.status?.phase ?? '').toLowerCase()}`}>
@@ -103,7 +103,7 @@ export function WorkflowsPage({ ns }: { ns: string }) {
                             'none'
                           )}
                         </td>
-                        <td>{h ? `${duration(h.p50)} (${h.count})` : '—'}</td>
+                        <td data-label="p50 duration">{h ? `${duration(h.p50)} (${h.count})` : '—'}</td>
                       </tr>
                     );
                   })}
