@@ -28,7 +28,6 @@ const ComparePage = lazy(() => import('./pages/ComparePage.tsx'));
 const StepThroughPage = lazy(() => import('./debugger/StepThroughPage.tsx'));
 const TimeTravelPage = lazy(() => import('./debugger/TimeTravelPage.tsx'));
 const LiveNetworkPage = lazy(() => import('./live3d/LiveNetworkPage.tsx'));
-const LiveNetworkPage = lazy(() => import('./live3d/LiveNetworkPage.tsx'));
 const BuilderPage = lazy(() => import('./builder/BuilderPage.tsx'));
 const TemplatesPage = lazy(() => import('./builder/TemplatesPage.tsx'));
 const PlaygroundPage = lazy(() => import('./builder/PlaygroundPage.tsx'));
@@ -132,7 +131,6 @@ function Pages() {
   else if (section === 'executions' && name) page = <ExecutionPage ns={ns} name={name} query={route.query} />;
   else if (section === 'compare') page = <ComparePage ns={ns} query={route.query} />;
   else if (section === 'live') page = <LiveNetworkPage ns={ns} query={route.query} />;
-  else if (section === 'live') page = <LiveNetworkPage ns={ns} query={route.query} />;
   else if (section === 'builder') page = <BuilderPage ns={ns} name={name} query={route.query} />;
   else if (section === 'templates') page = <TemplatesPage ns={ns} query={route.query} />;
   else if (section === 'playground') page = <PlaygroundPage ns={ns} query={route.query} />;
@@ -146,9 +144,6 @@ function Pages() {
         </a>
         <a href={href(`/ns/${ns}/executions`)} aria-current={current === 'executions' ? 'page' : undefined}>
           Executions
-        </a>
-        <a href={href(`/ns/${ns}/live`)} aria-current={section === 'live' ? 'page' : undefined}>
-          Live
         </a>
         <a href={href(`/ns/${ns}/live`)} aria-current={section === 'live' ? 'page' : undefined}>
           Live
