@@ -204,6 +204,32 @@ spec:
   });
 });
 
+describe('map steps cancelled by the caller', () => {
+  it('cancels the elements in flight and records the step Cancelled', async () => {
+    const http = new ScriptedHttp(() => new Promise(() => {}));
+    const caller = new AbortController();
+    const running = new DagExecutor({ http }).execute(
+      compileFixture(mapWorkflow(', concurrency: 2')),
+      ids(4),
+      {
+        signal: caller.signal,
+      },
+    );
+    await http.sent(2);
+    caller.abort();
+    const status = await running;
+    expect(status.reason).to.equal('Cancelled');
+    expect(step(status).phase).to.equal('Cancelled');
+    expect(step(status).items?.map((e) => e.phase)).to.deep.equal([
+      'Cancelled',
+      'Cancelled',
+      'Cancelled',
+      'Cancelled',
+    ]);
+    expect(http.requests).to.have.length(2);
+  });
+});
+
 describe('the plan of a map step', () => {
   it('shows the element count when the input decides it, and the element templates as text', async () => {
     const plan = await planExecution(compileFixture(mapWorkflow('')), ids(7));
