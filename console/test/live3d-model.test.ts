@@ -102,6 +102,26 @@ describe('LiveNetwork (what the live view draws, from stream events)', () => {
     expect(live.failed[node('charge-payment') as number]).to.equal(true);
   });
 
+  it('pulses the node of a Signal between two steps that use the same WorkflowTask', () => {
+    const twice: NetworkWorkflow = {
+      namespace: 'shop',
+      name: 'twice',
+      tasks: [
+        { id: 'first', taskRef: 'reserve-stock' },
+        { id: 'again', taskRef: 'reserve-stock' },
+      ],
+      edges: [{ from: 'first', to: 'again' }],
+    };
+    const live = new LiveNetwork(layoutNetwork([twice]), [twice]);
+    const message = {
+      ...signal('u', 'first', 'again'),
+      execution: { ...execution('u'), workflow: 'twice' },
+    } as StreamMessage;
+    expect(live.apply(message, 0)).to.deep.equal([
+      { kind: 'loop', event: 'Signal', node: live.nodeIndex.get('shop/reserve-stock') },
+    ]);
+  });
+
   it('maps the steps of an execution it saw no ExecutionStarted for through the workflow’s definition', () => {
     const live = new LiveNetwork(layout, [checkout]);
     expect(live.apply(task('late', 'TaskStarted', 'sms'), 0)).to.deep.equal([

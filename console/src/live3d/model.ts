@@ -17,7 +17,9 @@ export type EffectEvent = 'TaskStarted' | 'TaskFinished' | 'Signal' | 'TaskRetry
 /** One visual effect: a node starts, succeeds, fails, retries or is skipped; a signal travels a link. */
 export type VisualEffect =
   | { kind: 'start' | 'succeed' | 'fail' | 'retry' | 'skip'; event: EffectEvent; node: number }
-  | { kind: 'signal'; event: 'Signal'; link: number };
+  | { kind: 'signal'; event: 'Signal'; link: number }
+  /** A signal between two steps of one WorkflowTask (one node): the node pulses. */
+  | { kind: 'loop'; event: 'Signal'; node: number };
 
 /** A node's phase as the view shows it. */
 export type NodePhase = 'Idle' | 'Running' | 'Succeeded' | 'Failed' | 'Skipped';
@@ -153,10 +155,12 @@ export class LiveNetwork {
       case 'Signal': {
         const from = this.node(execution, message.from);
         const to = this.node(execution, message.to);
+        if (from === undefined || to === undefined) return [];
+        if (from === to) return [{ kind: 'loop', event: 'Signal', node: from }];
         const link = this.linkIndex.get(
           `${this.nodeId(execution, message.from)}>${this.nodeId(execution, message.to)}`,
         );
-        if (from === undefined || to === undefined || link === undefined) return [];
+        if (link === undefined) return [];
         this.linkCalls.add(now, link);
         return [{ kind: 'signal', event: 'Signal', link }];
       }
@@ -167,7 +171,7 @@ export class LiveNetwork {
         const node = this.node(execution, message.task);
         if (node === undefined) return [];
         this.lastEvent[node] = now;
-        let kind: Extract<VisualEffect, { node: number }>['kind'];
+        let kind: Exclude<Extract<VisualEffect, { node: number }>['kind'], 'loop'>;
         if (message.type === 'TaskStarted') {
           kind = 'start';
           this.phases[node] = 'Running';

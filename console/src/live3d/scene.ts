@@ -221,7 +221,12 @@ export class NetworkScene {
       } else {
         const node = effect.node;
         if (effect.kind === 'start') this.running[node] = (this.running[node] ?? 0) + 1;
-        else if (effect.kind !== 'retry') this.running[node] = Math.max(0, (this.running[node] ?? 0) - 1);
+        else if (effect.kind === 'succeed' || effect.kind === 'fail' || effect.kind === 'skip')
+          this.running[node] = Math.max(0, (this.running[node] ?? 0) - 1);
+        if (effect.kind === 'loop') {
+          this.flashAt[node] = now;
+          this.flashFailed[node] = 0;
+        }
         if (effect.kind === 'succeed' || effect.kind === 'fail') {
           this.flashAt[node] = now;
           this.flashFailed[node] = effect.kind === 'fail' ? 1 : 0;
