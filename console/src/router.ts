@@ -11,7 +11,8 @@ export interface Route {
   query: URLSearchParams;
 }
 
-function current(): Route {
+/** The route the address bar shows now. */
+export function currentRoute(): Route {
   const raw = location.hash.replace(/^#/, '') || '/';
   const [path = '/', search = ''] = raw.split('?');
   return {
@@ -21,16 +22,18 @@ function current(): Route {
   };
 }
 
+/* c8 ignore start: a React hook (it needs a renderer); the browser test uses it on every page. */
 /** The route, re-rendered on every change. */
 export function useRoute(): Route {
-  const [route, setRoute] = useState(current);
+  const [route, setRoute] = useState(currentRoute);
   useEffect(() => {
-    const changed = () => setRoute(current());
+    const changed = () => setRoute(currentRoute());
     addEventListener('hashchange', changed);
     return () => removeEventListener('hashchange', changed);
   }, []);
   return route;
 }
+/* c8 ignore stop */
 
 /** A link target: a path and optional query (empty values dropped). */
 export function href(path: string, query: Record<string, string | undefined> = {}): string {

@@ -25,6 +25,7 @@ export function recordedSpan(execution: Execution): { start: number; total: numb
   return { start, total: Math.max(execution.status?.durationMs ?? 0, ...ends, 0) };
 }
 
+/* c8 ignore start: a React hook driven by animation frames; the browser test replays with it. */
 /** A replay clock: `at` (ms of recorded time) while playing, undefined otherwise. */
 export function useReplayClock(total: number): {
   at: number | undefined;
@@ -51,3 +52,4 @@ export function useReplayClock(total: number): {
   useEffect(() => () => cancelAnimationFrame(frame.current), []);
   return { at, play, stop };
 }
+/* c8 ignore stop */
