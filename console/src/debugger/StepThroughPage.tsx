@@ -377,7 +377,7 @@ function Debugger({
       />
       {pause ? (
         <section className="panel paused-panel" aria-label={`Paused before ${pause.task}`}>
-          <h2 role="status">Paused before task {pause.task}</h2>
+          <h2>Paused before task {pause.task}</h2>
           <RequestView request={pause.request} />
           <div className="actions">
             <button type="button" className="primary" onClick={() => decide('continue')}>

@@ -1,0 +1,227 @@
+// The console's debugger pages as people use them, keyboard only: Debian's Chromium driven by
+// playwright-core through `syncflow console` against the real control plane and the real server.
+// Step-through: a breakpoint on the second task of checkout, the pause with the resolved request, a
+// substitute output checked as it is typed, the run finished, the execution page showing the
+// substitute and the debug annotation. Time travel: a recorded run whose first call failed once
+// (the demo upstream's `flaky` user) shows "retrying" between the two attempts, and the values on
+// its edges are the recorded outputs. axe-core on every page; screenshots as docs/console/debugger-*.
+import { expect } from 'chai';
+import type { Browser, Page } from 'playwright-core';
+import { ControlPlane } from '../harness/controlplane.ts';
+import { SyncflowServer } from '../harness/syncflow-server.ts';
+import {
+  accessibilityViolations,
+  ensureConsoleBuilt,
+  launchChromium,
+  reportFailure,
+  screenshot,
+  startConsoleCommand,
+  type LocalConsole,
+} from '../harness/browser.ts';
+
+const NS = `e2e-debugger-${Date.now().toString(36)}`;
+
+interface RecordedExecution {
+  metadata: { name: string; annotations?: Record<string, string> };
+  status: {
+    phase: string;
+    tasks: Array<{ id: string; phase: string; attempts?: number; output?: Record<string, unknown> }>;
+  };
+}
+
+describe('the console debugger in Chromium', function () {
+  this.timeout(10 * 60_000);
+  let cp: ControlPlane;
+  let server: SyncflowServer;
+  let local: LocalConsole;
+  let origin: string;
+  let browser: Browser;
+  let page: Page;
+
+  before(async function () {
+    cp = await ControlPlane.acquire();
+    // Only control planes from hack/cp-up.sh (what the test command uses) run a local server; a kind cluster does not.
+    if (!cp.settings.serverPort) this.skip();
+    await ensureConsoleBuilt();
+    await cp.kubectl.ok(['create', 'namespace', NS]);
+    await cp.installExamples(NS);
+    server = await SyncflowServer.start(cp);
+    for (const workflow of ['checkout', 'user-profile'])
+      await cp.kubectl.ok([
+        '-n',
+        NS,
+        'wait',
+        '--for=condition=Ready',
+        `workflow/${workflow}`,
+        '--timeout=180s',
+      ]);
+    local = await startConsoleCommand(cp.settings.kubeconfig);
+    origin = new URL(local.url).origin;
+    browser = await launchChromium();
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    page = await context.newPage();
+    // The first visit carries the per-launch secret; it becomes a cookie.
+    await page.goto(local.url);
+  });
+
+  afterEach(async function () {
+    await reportFailure(page, this.currentTest);
+  });
+
+  after(async () => {
+    await browser?.close();
+    local?.stop();
+    await server?.stop();
+  });
+
+  /** Presses a page shortcut with nothing focused that takes typing. */
+  const shortcut = async (key: string) => {
+    await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
+    await page.keyboard.press(key);
+  };
+
+  it('step-through: a breakpoint on the second task of checkout pauses with the resolved request; skip with a checked substitute finishes the run', async () => {
+    await page.goto(`${origin}/#/ns/${NS}/workflows/checkout/debug`);
+    await page.locator('.graph[data-laid-out="true"] .task-node').first().waitFor();
+    // Keyboard: focus the `pay` node and press Enter to set its breakpoint.
+    await page.locator('.react-flow__node[data-id="pay"]').focus();
+    await page.keyboard.press('Enter');
+    const payBox = page.getByRole('group', { name: 'Pause before' }).getByLabel('pay', { exact: true });
+    expect(await payBox.isChecked()).to.equal(true);
+    expect(await page.locator('.task-node[data-task="pay"]').getAttribute('class')).to.contain('breakpoint');
+    // Remembered for this workflow in the browser.
+    const saved = await page.evaluate(
+      (ns) => localStorage.getItem(`syncflow-debugger-breakpoints/${ns}/checkout`),
+      NS,
+    );
+    expect(JSON.parse(saved ?? '{}')).to.deep.equal({ every: false, tasks: ['pay'] });
+
+    const input = page.getByLabel('Input (JSON)');
+    await input.fill('{"cartId": "cart-9", "customerId": "cust-7"}');
+    await shortcut('r');
+    const paused = page.getByRole('region', { name: 'Paused before pay' });
+    await paused.waitFor({ timeout: 60_000 });
+    const request = paused.getByRole('region', { name: 'Resolved request' });
+    expect(await request.locator('.request-line').textContent()).to.match(
+      /^POST http:\/\/demo\.syncflow-system\.svc:8080\/payments$/,
+    );
+    // The resolved body and the Idempotency-Key come from reserve's output and the input.
+    const body = JSON.parse((await request.getByLabel('Request body').textContent()) ?? '{}') as Record<
+      string,
+      unknown
+    >;
+    expect(body).to.include({ customer: 'cust-7' });
+    expect(String(body.reservation)).to.match(/./);
+    expect(await request.getByRole('table').textContent()).to.match(/Idempotency-Key\s*pay-/i);
+    // reserve ran and its output is shown; pay waits.
+    expect(await page.getByLabel('Output of reserve').textContent()).to.contain('reservationId');
+    expect(await page.locator('.task-node[data-task="pay"]').getAttribute('data-phase')).to.equal('Paused');
+    expect(await accessibilityViolations(page)).to.deep.equal([]);
+    await screenshot(page, 'debugger-step-paused');
+
+    // The substitute is checked against charge-payment's outputSchema as it is typed.
+    const editor = page.getByLabel(/Substitute output of pay/);
+    await editor.fill('{"paymentId": "p-substitute-1"}');
+    await page
+      .locator('#skip-output-check')
+      .getByText(/status/)
+      .waitFor();
+    expect(await page.getByRole('button', { name: /Skip with this output/ }).isDisabled()).to.equal(true);
+    await editor.fill('{"paymentId": "p-substitute-1", "status": "captured"}');
+    await page.locator('#skip-output-check').getByText('Matches the outputSchema.').waitFor();
+    // The help overlay lists every shortcut; Escape closes it.
+    await shortcut('?');
+    const help = page.getByRole('dialog', { name: 'Keyboard shortcuts' });
+    await help.waitFor();
+    for (const action of ['Continue', 'Skip', 'Abort', 'Run to the chosen task', 'Pause at every task'])
+      expect(await help.textContent()).to.contain(action);
+    expect(await accessibilityViolations(page)).to.deep.equal([]);
+    await screenshot(page, 'debugger-help');
+    await page.keyboard.press('Escape');
+    await help.waitFor({ state: 'hidden' });
+
+    await shortcut('s');
+    const result = page.getByRole('region', { name: 'Result' });
+    await result.waitFor({ timeout: 60_000 });
+    expect(await result.textContent()).to.match(/Finished: Succeeded/);
+    const name = ((await result.getByRole('link', { name: /Open execution/ }).textContent()) ?? '')
+      .replace('Open execution ', '')
+      .trim();
+    const recorded = await cp.kubectl.json<RecordedExecution>(['-n', NS, 'get', 'wfx', name]);
+    expect(recorded.metadata.annotations?.['syncflow.io/debug']).to.equal('true');
+    const pay = recorded.status.tasks.find((t) => t.id === 'pay');
+    expect(pay).to.deep.include({ phase: 'Succeeded', substituted: true });
+    expect(pay?.output).to.deep.equal({ paymentId: 'p-substitute-1', status: 'captured' });
+    await screenshot(page, 'debugger-step-finished');
+
+    // The execution page shows the substitute and the debug annotation.
+    await result.getByRole('link', { name: /Open execution/ }).click();
+    await page.getByText('debug run (syncflow.io/debug)').waitFor();
+    await page.getByRole('link', { name: 'YAML' }).click();
+    const yaml = (await page.getByLabel('Execution YAML').textContent()) ?? '';
+    expect(yaml).to.contain('syncflow.io/debug: "true"');
+    expect(yaml).to.contain('paymentId: p-substitute-1');
+    expect(yaml).to.contain('substituted: true');
+  });
+
+  it('time travel: between the two attempts of a retried task the node shows "retrying"; edge values are the recorded outputs', async () => {
+    // The demo upstream answers 503 to the first request for user `flaky`, then 200: one retry.
+    const created = await cp.kubectl.ok(['create', '-n', NS, '-f', '-', '-o', 'jsonpath={.metadata.name}'], {
+      stdin: JSON.stringify({
+        apiVersion: 'execution.syncflow.io/v1alpha1',
+        kind: 'WorkflowExecution',
+        metadata: { generateName: 'user-profile-' },
+        spec: { workflowRef: { name: 'user-profile' }, input: { userId: 'flaky', withOrders: true } },
+      }),
+    });
+    const recorded = await cp.kubectl.json<RecordedExecution>(['-n', NS, 'get', 'wfx', created.trim()]);
+    expect(recorded.status.phase).to.equal('Succeeded');
+    expect(recorded.status.tasks.find((t) => t.id === 'user')?.attempts).to.equal(2);
+
+    // From the execution page, by its link.
+    await page.goto(`${origin}/#/ns/${NS}/executions/${recorded.metadata.name}`);
+    await page.getByRole('link', { name: 'Time travel' }).click();
+    await page.locator('.graph[data-laid-out="true"] .task-node').first().waitFor();
+    const phase = (id: string) => page.locator(`.task-node[data-task="${id}"]`).getAttribute('data-phase');
+    await shortcut('Home');
+    for (const id of ['user', 'orders', 'recs']) expect(await phase(id)).to.equal('pending');
+    // Step forward one event at a time (n) until the first attempt of `user` has failed.
+    let steps = 0;
+    while ((await phase('user')) !== 'retrying' && steps++ < 20) await shortcut('n');
+    expect(await phase('user')).to.equal('retrying');
+    expect(await page.locator('p.instant').textContent()).to.match(/user attempt 1 failed: HTTP 503/);
+    expect(await phase('orders')).to.equal('pending');
+    expect(await page.getByRole('table', { name: 'Values along edges' }).textContent()).to.contain(
+      'No value has flowed yet',
+    );
+    expect(await accessibilityViolations(page)).to.deep.equal([]);
+    await screenshot(page, 'debugger-time-travel-retrying');
+    // The next event of `user` is its second attempt: running again.
+    while ((await phase('user')) === 'retrying' && steps++ < 40) await shortcut('n');
+    expect(await phase('user')).to.equal('running');
+
+    // At the end, the value along user → orders is what user returned, as recorded.
+    await shortcut('End');
+    expect(await phase('user')).to.equal('done');
+    const email = recorded.status.tasks.find((t) => t.id === 'user')?.output?.email;
+    const row = page.locator('tr[data-edge="user->orders"]');
+    expect(await row.locator('td').nth(2).textContent()).to.equal(JSON.stringify(email));
+    // The edge's label shows the value (its full text is the label's <title>, shown on hover).
+    const label = page.locator('.react-flow__edge-text').filter({ hasText: 'when has(input.withOrders)' });
+    expect(await label.textContent()).to.contain(`· ${JSON.stringify(email)}`);
+    expect(await label.locator('title').textContent()).to.equal(JSON.stringify(email));
+    // The task under the cursor: its template beside the recorded input, and its request with the
+    // Authorization secret redacted.
+    await page.locator('.react-flow__node[data-id="user"]').focus();
+    await page.keyboard.press('Enter');
+    const resolution = page.getByRole('table', { name: 'Template resolution of user' });
+    expect(await resolution.textContent()).to.match(/userId\s*\{\{input\.userId\}\}\s*flaky/);
+    const requestText = (await page.getByLabel('Request of user').textContent()) ?? '';
+    expect(requestText).to.contain('Bearer ***');
+    expect(await page.content()).not.to.contain('e2e-s3cr3t');
+    // The critical path is highlighted.
+    expect(await page.locator('.task-node.critical').count()).to.be.greaterThan(0);
+    expect(await accessibilityViolations(page)).to.deep.equal([]);
+    await screenshot(page, 'debugger-time-travel');
+  });
+});
