@@ -260,6 +260,29 @@ describe('Recorded input and request (what time travel and the debugger show of 
     });
   });
 
+  it('records the request a debugger skipped: what would have been sent, beside the substitute output', async () => {
+    const http = new ScriptedHttp({});
+    const executor = new DagExecutor({ http });
+    const status = await executor.execute(
+      compileFixture(WORKFLOW, 'http://upstream.test'),
+      { userId: '7' },
+      {
+        debug: {
+          breakpoints: ['audit'],
+          pause: async () => ({ action: 'skip', output: { stood: 'in' } }),
+        },
+      },
+    );
+    const audit = status.tasks?.find((t) => t.id === 'audit');
+    expect(audit).to.deep.include({ substituted: true, output: { stood: 'in' }, input: { userId: '7' } });
+    expect(audit?.request).to.deep.include({
+      method: 'POST',
+      url: 'http://upstream.test/audit',
+      body: { who: '7' },
+    });
+    expect(http.requests.map((r) => new URL(r.url).pathname)).to.deep.equal(['/users/7']);
+  });
+
   it('records the input of a task that failed before its request was resolved', async () => {
     const executor = new DagExecutor({ http: new ScriptedHttp({}) });
     const status = await executor.execute(compileFixture(WITH_SECRETS, 'http://upstream.test'), {

@@ -149,7 +149,8 @@ function Travel({ name, data }: { name: string; data: Loaded }) {
       <p role="status" aria-live="polite" className="instant" data-index={index}>
         {event ? (
           <>
-            <strong>+{duration(instant)}</strong> {describe(event, index)}
+            <strong>+{duration(instant)}</strong> {event.task} {event.detail} (event {index + 1} of{' '}
+            {timeline.length})
           </>
         ) : (
           'Before the first event: every task pending.'
