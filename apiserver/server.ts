@@ -12,6 +12,7 @@ import { aliasResolver } from '../adapters/egress/host-aliases.ts';
 import { EgressPolicy } from '../adapters/egress/policy.ts';
 import { DagExecutor } from '../core/engine/executor.ts';
 import { UndiciTaskClient } from '../adapters/http-client.ts';
+import { WsTaskClient } from '../adapters/ws-client.ts';
 import { admissionRoutes } from '../admission/routes.ts';
 import { KubeLiveDefinitions, KubeSecretDirectory } from '../kube/admission-clients.ts';
 import { admissionMetrics } from '../admission/metrics.ts';
@@ -132,6 +133,7 @@ export async function startServer(
     );
   const executor = new DagExecutor({
     http,
+    websocket: new WsTaskClient({ policy }),
     logger,
     observer: metrics.observer,
     ...(tracing ? { tracer: tracing.tracer } : {}),

@@ -269,19 +269,26 @@ export async function runCommand(args: readonly string[], io: CliIO): Promise<nu
     ]);
   const { aliases, errors: aliasErrors } = parseHostAliases(parsed.hostAliases);
   if (aliasErrors.length) throw new UsageError(aliasErrors.join('; '));
-  const http = new UndiciTaskClient({
-    policy: new EgressPolicy({ allowLoopback: true }, aliasResolver(aliases)),
-  });
+  const policy = new EgressPolicy({ allowLoopback: true }, aliasResolver(aliases));
+  const http = new UndiciTaskClient({ policy });
+  // Loaded only for workflows with a WebSocket task.
+  const websocket = [...workflow.steps.values()].some((s) => s.task.websocket)
+    ? new (await import('../adapters/ws-client.ts')).WsTaskClient({ policy })
+    : undefined;
   const terminal = stdin
     ? new (await import('./step.ts')).TerminalDebugger(workflow, { stdin, stderr: io.stderr })
     : undefined;
   try {
     const debug: DebugOptions | undefined =
       breakpoints && terminal ? { breakpoints, pause: terminal.pause } : undefined;
-    const status = await new DagExecutor({ http }).execute(workflow, input, {
-      secrets,
-      ...(debug ? { debug } : {}),
-    });
+    const status = await new DagExecutor({ http, ...(websocket ? { websocket } : {}) }).execute(
+      workflow,
+      input,
+      {
+        secrets,
+        ...(debug ? { debug } : {}),
+      },
+    );
     const annotations: Record<string, string> = debug ? { [DEBUG_ANNOTATION]: 'true' } : {};
     printObject(executionObject(workflow, input, status, annotations), parsed.output, io);
     return status.phase === 'Succeeded' ? EXIT.ok : EXIT.failed;

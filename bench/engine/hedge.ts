@@ -57,7 +57,10 @@ async function startSlowUpstream(): Promise<{ base: string; requests: () => numb
   };
 }
 
-function workflow(base: string, hedge: Record<string, unknown> | undefined): CompiledWorkflow {
+function workflow(
+  base: string,
+  hedge: { after: string; maxExtraPercent?: number } | undefined,
+): CompiledWorkflow {
   const task = compileTask({
     apiVersion: 'syncflow.io/v1alpha1',
     kind: 'WorkflowTask',

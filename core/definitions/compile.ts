@@ -89,10 +89,18 @@ export interface CompiledTask {
   retry: RetryPolicy;
   secrets: readonly SecretBinding[];
   maxResponseBytes: number;
+  /** Present on WebSocket tasks: which message completes the exchange. */
+  websocket: WebSocketSettings | undefined;
   /** Idempotency key, circuit breaker, hedging and caching; `undefined` when none is declared. */
   resilience: TaskResilience | undefined;
   /** The source spec, for revisions and snapshots. */
   spec: WorkflowTaskDocument['spec'];
+}
+
+/** A WebSocket task's completion rule: the Nth message, or the first matching `match`. */
+export interface WebSocketSettings {
+  nth: number;
+  match: CompiledCondition | undefined;
 }
 
 /** A map step's compiled settings. */
@@ -238,7 +246,19 @@ export function compileTask(doc: WorkflowTaskDocument): Compiled<CompiledTask> {
     spec.http.query === undefined ? undefined : templated(spec.http.query, 'spec.http.query', errors);
   const headers =
     spec.http.headers === undefined ? undefined : templated(spec.http.headers, 'spec.http.headers', errors);
-  const body = spec.http.body === undefined ? undefined : templated(spec.http.body, 'spec.http.body', errors);
+  const websocket = spec.websocket ? webSocketOf(spec, errors) : undefined;
+  if (!spec.websocket && /^wss?:\/\//i.test(spec.http.url)) {
+    errors.push({
+      code: 'FieldInvalid',
+      field: 'spec.http.url',
+      message: 'a ws:// or wss:// URL needs `websocket`: what to send and which message completes the task',
+      suggestion: 'add `websocket: {}` (completes with the first message) or use http:// or https://',
+    });
+  }
+  // A WebSocket task's message is its request body: resolved, redacted and recorded as one.
+  const bodyField = spec.websocket ? 'spec.websocket.message' : 'spec.http.body';
+  const bodySource = spec.websocket ? spec.websocket.message : spec.http.body;
+  const body = bodySource === undefined ? undefined : templated(bodySource, bodyField, errors);
   const inputSchema = schema(spec.inputSchema, 'spec.inputSchema', errors);
   const outputSchema = schema(spec.outputSchema, 'spec.outputSchema', errors);
 
@@ -247,7 +267,7 @@ export function compileTask(doc: WorkflowTaskDocument): Compiled<CompiledTask> {
     ['spec.http.url', url],
     ['spec.http.query', query],
     ['spec.http.headers', headers],
-    ['spec.http.body', body],
+    [bodyField, body],
   ];
   for (const [base, value] of parts) {
     if (!value) continue;
@@ -300,9 +320,81 @@ export function compileTask(doc: WorkflowTaskDocument): Compiled<CompiledTask> {
     secrets,
     maxResponseBytes: spec.maxResponseBytes ?? LIMITS.defaultMaxResponseBytes,
     resilience: resilienceOf(spec, body, errors),
+    websocket,
     spec,
   };
   return { value: errors.length ? undefined : task, errors };
+}
+
+/**
+ * Compiles a WebSocket task's settings and refuses what does not fit a WebSocket exchange: a
+ * method other than GET (the handshake), an http or https URL, an http body (the message is
+ * `websocket.message`), and hedging, caching or a circuit breaker, which apply to HTTP calls only.
+ */
+function webSocketOf(spec: WorkflowTaskDocument['spec'], errors: FieldError[]): WebSocketSettings {
+  const ws = spec.websocket as NonNullable<WorkflowTaskDocument['spec']['websocket']>;
+  if (spec.http.method !== 'GET') {
+    errors.push({
+      code: 'FieldInvalid',
+      field: 'spec.http.method',
+      message: `a WebSocket task opens with a GET handshake, not ${spec.http.method}`,
+      suggestion: 'use `method: GET`',
+    });
+  }
+  if (!/^wss?:\/\//i.test(spec.http.url)) {
+    errors.push({
+      code: 'FieldInvalid',
+      field: 'spec.http.url',
+      message: 'a WebSocket task connects to a ws:// or wss:// URL',
+      suggestion: 'write the URL as `ws://host/path` or `wss://host/path`',
+    });
+  }
+  if (spec.http.body !== undefined) {
+    errors.push({
+      code: 'FieldInvalid',
+      field: 'spec.http.body',
+      message: 'a WebSocket handshake has no body',
+      suggestion: 'move it to `websocket.message`, which is sent once the connection is open',
+    });
+  }
+  for (const name of ['hedge', 'cache', 'circuitBreaker'] as const) {
+    if (spec[name] !== undefined) {
+      errors.push({
+        code: 'FieldInvalid',
+        field: `spec.${name}`,
+        message: `\`${name}\` applies to HTTP calls, not to WebSocket tasks`,
+        suggestion: `remove \`${name}\``,
+      });
+    }
+  }
+  const complete = ws.complete ?? {};
+  if (complete.nth !== undefined && complete.match !== undefined) {
+    errors.push({
+      code: 'FieldInvalid',
+      field: 'spec.websocket.complete',
+      message: 'name either `nth` or `match`, not both',
+    });
+  }
+  let match: CompiledCondition | undefined;
+  if (complete.match !== undefined) {
+    const compiled = compileCondition(complete.match);
+    if (compiled instanceof Error) {
+      errors.push({
+        code: 'InvalidWhen',
+        field: 'spec.websocket.complete.match',
+        message: `invalid CEL expression: ${compiled.message.split('\n')[0]}`,
+      });
+    } else if (compiled.taskRefs.length > 0) {
+      errors.push({
+        code: 'TemplateScope',
+        field: 'spec.websocket.complete.match',
+        message: 'the expression reads `message`, the received message; a task cannot read other steps',
+      });
+    } else {
+      match = compiled;
+    }
+  }
+  return { nth: complete.nth ?? 1, match };
 }
 
 /** Elements of a map step in flight at once unless the step says otherwise. */

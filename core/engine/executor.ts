@@ -11,6 +11,7 @@ import type {
   CompiledTask,
   CompiledWorkflow,
   MapSettings,
+  WebSocketSettings,
 } from '../definitions/compile.ts';
 import { SyncflowError, type ErrorCode } from '../errors.ts';
 import { SILENT_LOGGER } from '../logger.ts';
@@ -42,6 +43,7 @@ import { idempotencyKey } from './idempotency.ts';
 import { mapItems, runMap, type MapOutcome } from './map.ts';
 import { ResilientSender, type SendNotes } from './resilience.ts';
 import { ResponseCache } from './response-cache.ts';
+import { completion, WEBSOCKET_COMPLETED, type TaskWebSocketClient } from './ws-task.ts';
 import { MIN_SECRET_LENGTH, SecretRedactor } from './redact.ts';
 import { resolveRequest, type ResolvedRequest } from './request.ts';
 import { backoffDelayMs, retryAfterMs } from './retry.ts';
@@ -96,6 +98,8 @@ export interface DagExecutorOptions {
   tracer?: ExecutionTracer;
   /** Makes unique execution ids for idempotency keys (default: a random UUID). */
   newId?: () => string;
+  /** Opens the connections of WebSocket tasks; without it they fail with ConnectError. */
+  websocket?: TaskWebSocketClient;
 }
 
 /** The workflow's graph as index arrays, computed once per compiled workflow. */
@@ -177,6 +181,7 @@ export class DagExecutor implements WorkflowExecutor {
   readonly random: () => number;
   readonly tracer: ExecutionTracer | undefined;
   readonly newId: () => string;
+  readonly websocket: TaskWebSocketClient | undefined;
   /** Circuit breakers and hedging, shared by every execution of this executor. */
   readonly resilience: ResilientSender;
   /** Cached responses of tasks that declare `cache`, shared by every execution of this executor. */
@@ -190,6 +195,7 @@ export class DagExecutor implements WorkflowExecutor {
     this.random = options.random ?? Math.random;
     this.tracer = options.tracer;
     this.newId = options.newId ?? randomId;
+    this.websocket = options.websocket;
     this.resilience = new ResilientSender(this.clock);
     this.responses = new ResponseCache(this.clock);
   }
@@ -763,9 +769,11 @@ class Execution implements PausedExecution {
         secretHeaders: carriers.headers,
         secretBody: carriers.body,
       };
-      response = await (task.resilience
-        ? this.executor.resilience.send(http, task, sent, parent, (notes = {}))
-        : http.send(sent));
+      response = await (task.websocket
+        ? this.exchange(task, sent)
+        : task.resilience
+          ? this.executor.resilience.send(http, task, sent, parent, (notes = {}))
+          : http.send(sent));
     } catch (error) {
       if (parent.aborted) {
         outcome = { ok: false, aborted: true };
@@ -821,10 +829,24 @@ class Execution implements PausedExecution {
     return outcome;
   }
 
+  /** One WebSocket exchange of a task (core/engine/ws-task.ts). */
+  private exchange(task: CompiledTask, request: TaskRequest): Promise<TaskResponse> {
+    const client = this.executor.websocket;
+    if (!client) {
+      return Promise.reject(
+        new SyncflowError(
+          'ConnectError',
+          `task ${task.name} is a WebSocket task, but this executor has no WebSocket client`,
+        ),
+      );
+    }
+    return client.exchange(request, completion(task.websocket as WebSocketSettings));
+  }
+
   /** Classifies a response: HTTP errors with their retry class, or the parsed and checked output. */
   private interpret(step: CompiledStep, response: TaskResponse): AttemptOutcome {
     const { status, headers, body } = response;
-    if (status < 200 || status > 299) {
+    if ((status < 200 || status > 299) && status !== WEBSOCKET_COMPLETED) {
       const snippet = body.length ? `: ${this.bodySnippet(body)}` : '';
       const outcome: AttemptOutcome = {
         ok: false,
@@ -860,17 +882,21 @@ class Execution implements PausedExecution {
       try {
         output = JSON.parse(text);
       } catch (error) {
-        const type = headers['content-type'];
-        return {
-          ok: false,
-          status,
-          error: {
-            reason: 'InvalidResponse',
-            message: this.describe(
-              `response is not JSON (content-type ${typeof type === 'string' ? type : 'not set'}): ${parseProblem(error)}`,
-            ),
-          },
-        };
+        if (status !== WEBSOCKET_COMPLETED) {
+          const type = headers['content-type'];
+          return {
+            ok: false,
+            status,
+            error: {
+              reason: 'InvalidResponse',
+              message: this.describe(
+                `response is not JSON (content-type ${typeof type === 'string' ? type : 'not set'}): ${parseProblem(error)}`,
+              ),
+            },
+          };
+        }
+        // A WebSocket message that is not JSON is its text.
+        output = text;
       }
     }
     const schema = step.task.outputSchema;

@@ -99,6 +99,40 @@ const RetrySpec = Type.Object(
   { ...closed, description: 'Retry policy.' },
 );
 
+const WebSocketSpec = Type.Object(
+  {
+    message: Type.Optional(
+      UserJson('Templated JSON message sent (as JSON text) once the connection is open.'),
+    ),
+    complete: Type.Optional(
+      Type.Object(
+        {
+          nth: Type.Optional(
+            Type.Integer({
+              minimum: 1,
+              maximum: 10_000,
+              description: 'Complete with the Nth message (1-based).',
+            }),
+          ),
+          match: Type.Optional(
+            Type.String({
+              minLength: 1,
+              description:
+                'CEL over `message` (the message parsed as JSON, or its text): complete with the first that matches.',
+            }),
+          ),
+        },
+        { ...closed, description: 'Which message completes the task (default: the first).' },
+      ),
+    ),
+  },
+  {
+    ...closed,
+    description:
+      'Makes the task a WebSocket exchange: http.url (ws:// or wss://) and http.headers make the handshake (a GET), `message` is sent once open, and the completing message is the output, all within the task timeout.',
+  },
+);
+
 const IdempotencyKeySpec = Type.Object(
   {
     header: Type.String({
@@ -212,6 +246,7 @@ export const WorkflowTaskSpec = Type.Object(
         description: 'Largest accepted response body in bytes (default 10 MiB, at most 64 MiB).',
       }),
     ),
+    websocket: Type.Optional(WebSocketSpec),
     idempotencyKey: Type.Optional(IdempotencyKeySpec),
     circuitBreaker: Type.Optional(CircuitBreakerSpec),
     hedge: Type.Optional(HedgeSpec),

@@ -307,3 +307,70 @@ describe('resilience settings at admission', () => {
     expect([...(named?.retry.retryOn ?? [])]).to.deep.equal(['circuit-open']);
   });
 });
+
+describe('WebSocket tasks at admission', () => {
+  const ws = (http: Record<string, unknown>, extra: Record<string, unknown> = {}) =>
+    taskDoc('quotes', { http: { method: 'GET', url: 'ws://quotes.svc/stream', ...http }, ...extra });
+
+  it('compiles a WebSocket task: the message as its templated body, nth or a CEL match', () => {
+    const { errors, task } = validateTask(
+      ws(
+        {},
+        {
+          websocket: { message: { subscribe: '{{input.symbol}}' }, complete: { match: 'message.price > 1' } },
+        },
+      ),
+    );
+    expect(errors).to.deep.equal([]);
+    expect(task?.websocket?.nth).to.equal(1);
+    expect(
+      task?.websocket?.match?.evaluate({ input: undefined, tasks: {}, message: { price: 2 } } as never),
+    ).to.equal(true);
+    expect(task?.body).to.not.equal(undefined);
+    expect(validateTask(ws({}, { websocket: { complete: { nth: 3 } } })).task?.websocket?.nth).to.equal(3);
+  });
+
+  it('refuses what does not fit a WebSocket exchange, with field paths', () => {
+    const { errors } = validateTask(
+      ws(
+        { method: 'POST', url: 'http://quotes.svc/stream', body: { a: 1 } },
+        {
+          websocket: { complete: { nth: 2, match: 'message.ok' } },
+          hedge: { after: '10ms' },
+          cache: { ttl: '1s' },
+          circuitBreaker: {},
+          idempotencyKey: { header: 'Idempotency-Key' },
+        },
+      ),
+    );
+    expect(fields(errors).sort()).to.deep.equal([
+      'FieldInvalid spec.cache',
+      'FieldInvalid spec.circuitBreaker',
+      'FieldInvalid spec.hedge',
+      'FieldInvalid spec.http.body',
+      'FieldInvalid spec.http.method',
+      'FieldInvalid spec.http.url',
+      'FieldInvalid spec.websocket.complete',
+    ]);
+  });
+
+  it('refuses a ws:// URL without `websocket`, a bad CEL match, and undeclared input in the message', () => {
+    expect(fields(validateTask(ws({})).errors)).to.deep.equal(['FieldInvalid spec.http.url']);
+    expect(
+      fields(validateTask(ws({}, { websocket: { complete: { match: 'message.' } } })).errors),
+    ).to.deep.equal(['InvalidWhen spec.websocket.complete.match']);
+    const undeclared = validateTask(
+      ws(
+        {},
+        {
+          inputSchema: { type: 'object', properties: { symbol: { type: 'string' } } },
+          websocket: { message: { s: '{{input.symbl}}', t: '{{secrets.nope}}' } },
+        },
+      ),
+    );
+    expect(fields(undeclared.errors).sort()).to.deep.equal([
+      'UnknownInputField spec.websocket.message.s',
+      'UnknownSecret spec.websocket.message.t',
+    ]);
+  });
+});

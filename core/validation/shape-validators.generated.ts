@@ -1897,6 +1897,37 @@ const schema12 = {
           description: 'Largest accepted response body in bytes (default 10 MiB, at most 64 MiB).',
           type: 'integer',
         },
+        websocket: {
+          additionalProperties: false,
+          description:
+            'Makes the task a WebSocket exchange: http.url (ws:// or wss://) and http.headers make the handshake (a GET), `message` is sent once open, and the completing message is the output, all within the task timeout.',
+          type: 'object',
+          properties: {
+            message: {
+              description: 'Templated JSON message sent (as JSON text) once the connection is open.',
+              'x-kubernetes-preserve-unknown-fields': true,
+            },
+            complete: {
+              additionalProperties: false,
+              description: 'Which message completes the task (default: the first).',
+              type: 'object',
+              properties: {
+                nth: {
+                  minimum: 1,
+                  maximum: 10000,
+                  description: 'Complete with the Nth message (1-based).',
+                  type: 'integer',
+                },
+                match: {
+                  minLength: 1,
+                  description:
+                    'CEL over `message` (the message parsed as JSON, or its text): complete with the first that matches.',
+                  type: 'string',
+                },
+              },
+            },
+          },
+        },
         idempotencyKey: {
           additionalProperties: false,
           description:
@@ -3707,138 +3738,143 @@ function validate11(data, { instancePath = '', parentData, parentDataProperty, r
             }
           }
         }
-        if (data10.idempotencyKey !== undefined) {
-          let data40 = data10.idempotencyKey;
+        if (data10.websocket !== undefined) {
+          let data40 = data10.websocket;
           if (data40 && typeof data40 == 'object' && !Array.isArray(data40)) {
-            if (data40.header === undefined) {
-              const err93 = {
-                instancePath: instancePath + '/spec/idempotencyKey',
-                schemaPath: '#/properties/spec/properties/idempotencyKey/required',
-                keyword: 'required',
-                params: { missingProperty: 'header' },
-                message: "must have required property '" + 'header' + "'",
-              };
-              if (vErrors === null) {
-                vErrors = [err93];
-              } else {
-                vErrors.push(err93);
-              }
-              errors++;
-            }
             for (const key11 in data40) {
-              if (!(key11 === 'header')) {
-                const err94 = {
-                  instancePath: instancePath + '/spec/idempotencyKey',
-                  schemaPath: '#/properties/spec/properties/idempotencyKey/additionalProperties',
+              if (!(key11 === 'message' || key11 === 'complete')) {
+                const err93 = {
+                  instancePath: instancePath + '/spec/websocket',
+                  schemaPath: '#/properties/spec/properties/websocket/additionalProperties',
                   keyword: 'additionalProperties',
                   params: { additionalProperty: key11 },
                   message: 'must NOT have additional properties',
                 };
                 if (vErrors === null) {
-                  vErrors = [err94];
+                  vErrors = [err93];
                 } else {
-                  vErrors.push(err94);
+                  vErrors.push(err93);
                 }
                 errors++;
               }
             }
-            if (data40.header !== undefined) {
-              let data41 = data40.header;
-              if (typeof data41 === 'string') {
-                if (func2(data41) > 128) {
-                  const err95 = {
-                    instancePath: instancePath + '/spec/idempotencyKey/header',
-                    schemaPath: '#/properties/spec/properties/idempotencyKey/properties/header/maxLength',
-                    keyword: 'maxLength',
-                    params: { limit: 128 },
-                    message: 'must NOT have more than 128 characters',
-                  };
-                  if (vErrors === null) {
-                    vErrors = [err95];
-                  } else {
-                    vErrors.push(err95);
+            if (data40.complete !== undefined) {
+              let data42 = data40.complete;
+              if (data42 && typeof data42 == 'object' && !Array.isArray(data42)) {
+                for (const key12 in data42) {
+                  if (!(key12 === 'nth' || key12 === 'match')) {
+                    const err94 = {
+                      instancePath: instancePath + '/spec/websocket/complete',
+                      schemaPath:
+                        '#/properties/spec/properties/websocket/properties/complete/additionalProperties',
+                      keyword: 'additionalProperties',
+                      params: { additionalProperty: key12 },
+                      message: 'must NOT have additional properties',
+                    };
+                    if (vErrors === null) {
+                      vErrors = [err94];
+                    } else {
+                      vErrors.push(err94);
+                    }
+                    errors++;
                   }
-                  errors++;
                 }
-                if (func2(data41) < 1) {
-                  const err96 = {
-                    instancePath: instancePath + '/spec/idempotencyKey/header',
-                    schemaPath: '#/properties/spec/properties/idempotencyKey/properties/header/minLength',
-                    keyword: 'minLength',
-                    params: { limit: 1 },
-                    message: 'must NOT have fewer than 1 characters',
-                  };
-                  if (vErrors === null) {
-                    vErrors = [err96];
-                  } else {
-                    vErrors.push(err96);
+                if (data42.nth !== undefined) {
+                  let data43 = data42.nth;
+                  if (!(typeof data43 == 'number' && !(data43 % 1) && !isNaN(data43) && isFinite(data43))) {
+                    const err95 = {
+                      instancePath: instancePath + '/spec/websocket/complete/nth',
+                      schemaPath:
+                        '#/properties/spec/properties/websocket/properties/complete/properties/nth/type',
+                      keyword: 'type',
+                      params: { type: 'integer' },
+                      message: 'must be integer',
+                    };
+                    if (vErrors === null) {
+                      vErrors = [err95];
+                    } else {
+                      vErrors.push(err95);
+                    }
+                    errors++;
                   }
-                  errors++;
+                  if (typeof data43 == 'number' && isFinite(data43)) {
+                    if (data43 > 10000 || isNaN(data43)) {
+                      const err96 = {
+                        instancePath: instancePath + '/spec/websocket/complete/nth',
+                        schemaPath:
+                          '#/properties/spec/properties/websocket/properties/complete/properties/nth/maximum',
+                        keyword: 'maximum',
+                        params: { comparison: '<=', limit: 10000 },
+                        message: 'must be <= 10000',
+                      };
+                      if (vErrors === null) {
+                        vErrors = [err96];
+                      } else {
+                        vErrors.push(err96);
+                      }
+                      errors++;
+                    }
+                    if (data43 < 1 || isNaN(data43)) {
+                      const err97 = {
+                        instancePath: instancePath + '/spec/websocket/complete/nth',
+                        schemaPath:
+                          '#/properties/spec/properties/websocket/properties/complete/properties/nth/minimum',
+                        keyword: 'minimum',
+                        params: { comparison: '>=', limit: 1 },
+                        message: 'must be >= 1',
+                      };
+                      if (vErrors === null) {
+                        vErrors = [err97];
+                      } else {
+                        vErrors.push(err97);
+                      }
+                      errors++;
+                    }
+                  }
                 }
-                if (!pattern10.test(data41)) {
-                  const err97 = {
-                    instancePath: instancePath + '/spec/idempotencyKey/header',
-                    schemaPath: '#/properties/spec/properties/idempotencyKey/properties/header/pattern',
-                    keyword: 'pattern',
-                    params: { pattern: "^[A-Za-z0-9!#$%&'*+.^_`|~-]+$" },
-                    message: 'must match pattern "' + "^[A-Za-z0-9!#$%&'*+.^_`|~-]+$" + '"',
-                  };
-                  if (vErrors === null) {
-                    vErrors = [err97];
+                if (data42.match !== undefined) {
+                  let data44 = data42.match;
+                  if (typeof data44 === 'string') {
+                    if (func2(data44) < 1) {
+                      const err98 = {
+                        instancePath: instancePath + '/spec/websocket/complete/match',
+                        schemaPath:
+                          '#/properties/spec/properties/websocket/properties/complete/properties/match/minLength',
+                        keyword: 'minLength',
+                        params: { limit: 1 },
+                        message: 'must NOT have fewer than 1 characters',
+                      };
+                      if (vErrors === null) {
+                        vErrors = [err98];
+                      } else {
+                        vErrors.push(err98);
+                      }
+                      errors++;
+                    }
                   } else {
-                    vErrors.push(err97);
+                    const err99 = {
+                      instancePath: instancePath + '/spec/websocket/complete/match',
+                      schemaPath:
+                        '#/properties/spec/properties/websocket/properties/complete/properties/match/type',
+                      keyword: 'type',
+                      params: { type: 'string' },
+                      message: 'must be string',
+                    };
+                    if (vErrors === null) {
+                      vErrors = [err99];
+                    } else {
+                      vErrors.push(err99);
+                    }
+                    errors++;
                   }
-                  errors++;
                 }
               } else {
-                const err98 = {
-                  instancePath: instancePath + '/spec/idempotencyKey/header',
-                  schemaPath: '#/properties/spec/properties/idempotencyKey/properties/header/type',
-                  keyword: 'type',
-                  params: { type: 'string' },
-                  message: 'must be string',
-                };
-                if (vErrors === null) {
-                  vErrors = [err98];
-                } else {
-                  vErrors.push(err98);
-                }
-                errors++;
-              }
-            }
-          } else {
-            const err99 = {
-              instancePath: instancePath + '/spec/idempotencyKey',
-              schemaPath: '#/properties/spec/properties/idempotencyKey/type',
-              keyword: 'type',
-              params: { type: 'object' },
-              message: 'must be object',
-            };
-            if (vErrors === null) {
-              vErrors = [err99];
-            } else {
-              vErrors.push(err99);
-            }
-            errors++;
-          }
-        }
-        if (data10.circuitBreaker !== undefined) {
-          let data42 = data10.circuitBreaker;
-          if (data42 && typeof data42 == 'object' && !Array.isArray(data42)) {
-            for (const key12 in data42) {
-              if (!(
-                key12 === 'failureRatio' ||
-                key12 === 'minimumRequests' ||
-                key12 === 'window' ||
-                key12 === 'openFor' ||
-                key12 === 'halfOpenProbes'
-              )) {
                 const err100 = {
-                  instancePath: instancePath + '/spec/circuitBreaker',
-                  schemaPath: '#/properties/spec/properties/circuitBreaker/additionalProperties',
-                  keyword: 'additionalProperties',
-                  params: { additionalProperty: key12 },
-                  message: 'must NOT have additional properties',
+                  instancePath: instancePath + '/spec/websocket/complete',
+                  schemaPath: '#/properties/spec/properties/websocket/properties/complete/type',
+                  keyword: 'type',
+                  params: { type: 'object' },
+                  message: 'must be object',
                 };
                 if (vErrors === null) {
                   vErrors = [err100];
@@ -3848,47 +3884,48 @@ function validate11(data, { instancePath = '', parentData, parentDataProperty, r
                 errors++;
               }
             }
-            if (data42.failureRatio !== undefined) {
-              let data43 = data42.failureRatio;
-              if (typeof data43 == 'number' && isFinite(data43)) {
-                if (data43 > 1 || isNaN(data43)) {
-                  const err101 = {
-                    instancePath: instancePath + '/spec/circuitBreaker/failureRatio',
-                    schemaPath: '#/properties/spec/properties/circuitBreaker/properties/failureRatio/maximum',
-                    keyword: 'maximum',
-                    params: { comparison: '<=', limit: 1 },
-                    message: 'must be <= 1',
-                  };
-                  if (vErrors === null) {
-                    vErrors = [err101];
-                  } else {
-                    vErrors.push(err101);
-                  }
-                  errors++;
-                }
-                if (data43 <= 0 || isNaN(data43)) {
-                  const err102 = {
-                    instancePath: instancePath + '/spec/circuitBreaker/failureRatio',
-                    schemaPath:
-                      '#/properties/spec/properties/circuitBreaker/properties/failureRatio/exclusiveMinimum',
-                    keyword: 'exclusiveMinimum',
-                    params: { comparison: '>', limit: 0 },
-                    message: 'must be > 0',
-                  };
-                  if (vErrors === null) {
-                    vErrors = [err102];
-                  } else {
-                    vErrors.push(err102);
-                  }
-                  errors++;
-                }
+          } else {
+            const err101 = {
+              instancePath: instancePath + '/spec/websocket',
+              schemaPath: '#/properties/spec/properties/websocket/type',
+              keyword: 'type',
+              params: { type: 'object' },
+              message: 'must be object',
+            };
+            if (vErrors === null) {
+              vErrors = [err101];
+            } else {
+              vErrors.push(err101);
+            }
+            errors++;
+          }
+        }
+        if (data10.idempotencyKey !== undefined) {
+          let data45 = data10.idempotencyKey;
+          if (data45 && typeof data45 == 'object' && !Array.isArray(data45)) {
+            if (data45.header === undefined) {
+              const err102 = {
+                instancePath: instancePath + '/spec/idempotencyKey',
+                schemaPath: '#/properties/spec/properties/idempotencyKey/required',
+                keyword: 'required',
+                params: { missingProperty: 'header' },
+                message: "must have required property '" + 'header' + "'",
+              };
+              if (vErrors === null) {
+                vErrors = [err102];
               } else {
+                vErrors.push(err102);
+              }
+              errors++;
+            }
+            for (const key13 in data45) {
+              if (!(key13 === 'header')) {
                 const err103 = {
-                  instancePath: instancePath + '/spec/circuitBreaker/failureRatio',
-                  schemaPath: '#/properties/spec/properties/circuitBreaker/properties/failureRatio/type',
-                  keyword: 'type',
-                  params: { type: 'number' },
-                  message: 'must be number',
+                  instancePath: instancePath + '/spec/idempotencyKey',
+                  schemaPath: '#/properties/spec/properties/idempotencyKey/additionalProperties',
+                  keyword: 'additionalProperties',
+                  params: { additionalProperty: key13 },
+                  message: 'must NOT have additional properties',
                 };
                 if (vErrors === null) {
                   vErrors = [err103];
@@ -3898,32 +3935,31 @@ function validate11(data, { instancePath = '', parentData, parentDataProperty, r
                 errors++;
               }
             }
-            if (data42.minimumRequests !== undefined) {
-              let data44 = data42.minimumRequests;
-              if (!(typeof data44 == 'number' && !(data44 % 1) && !isNaN(data44) && isFinite(data44))) {
-                const err104 = {
-                  instancePath: instancePath + '/spec/circuitBreaker/minimumRequests',
-                  schemaPath: '#/properties/spec/properties/circuitBreaker/properties/minimumRequests/type',
-                  keyword: 'type',
-                  params: { type: 'integer' },
-                  message: 'must be integer',
-                };
-                if (vErrors === null) {
-                  vErrors = [err104];
-                } else {
-                  vErrors.push(err104);
+            if (data45.header !== undefined) {
+              let data46 = data45.header;
+              if (typeof data46 === 'string') {
+                if (func2(data46) > 128) {
+                  const err104 = {
+                    instancePath: instancePath + '/spec/idempotencyKey/header',
+                    schemaPath: '#/properties/spec/properties/idempotencyKey/properties/header/maxLength',
+                    keyword: 'maxLength',
+                    params: { limit: 128 },
+                    message: 'must NOT have more than 128 characters',
+                  };
+                  if (vErrors === null) {
+                    vErrors = [err104];
+                  } else {
+                    vErrors.push(err104);
+                  }
+                  errors++;
                 }
-                errors++;
-              }
-              if (typeof data44 == 'number' && isFinite(data44)) {
-                if (data44 > 10000 || isNaN(data44)) {
+                if (func2(data46) < 1) {
                   const err105 = {
-                    instancePath: instancePath + '/spec/circuitBreaker/minimumRequests',
-                    schemaPath:
-                      '#/properties/spec/properties/circuitBreaker/properties/minimumRequests/maximum',
-                    keyword: 'maximum',
-                    params: { comparison: '<=', limit: 10000 },
-                    message: 'must be <= 10000',
+                    instancePath: instancePath + '/spec/idempotencyKey/header',
+                    schemaPath: '#/properties/spec/properties/idempotencyKey/properties/header/minLength',
+                    keyword: 'minLength',
+                    params: { limit: 1 },
+                    message: 'must NOT have fewer than 1 characters',
                   };
                   if (vErrors === null) {
                     vErrors = [err105];
@@ -3932,14 +3968,13 @@ function validate11(data, { instancePath = '', parentData, parentDataProperty, r
                   }
                   errors++;
                 }
-                if (data44 < 1 || isNaN(data44)) {
+                if (!pattern10.test(data46)) {
                   const err106 = {
-                    instancePath: instancePath + '/spec/circuitBreaker/minimumRequests',
-                    schemaPath:
-                      '#/properties/spec/properties/circuitBreaker/properties/minimumRequests/minimum',
-                    keyword: 'minimum',
-                    params: { comparison: '>=', limit: 1 },
-                    message: 'must be >= 1',
+                    instancePath: instancePath + '/spec/idempotencyKey/header',
+                    schemaPath: '#/properties/spec/properties/idempotencyKey/properties/header/pattern',
+                    keyword: 'pattern',
+                    params: { pattern: "^[A-Za-z0-9!#$%&'*+.^_`|~-]+$" },
+                    message: 'must match pattern "' + "^[A-Za-z0-9!#$%&'*+.^_`|~-]+$" + '"',
                   };
                   if (vErrors === null) {
                     vErrors = [err106];
@@ -3948,13 +3983,171 @@ function validate11(data, { instancePath = '', parentData, parentDataProperty, r
                   }
                   errors++;
                 }
+              } else {
+                const err107 = {
+                  instancePath: instancePath + '/spec/idempotencyKey/header',
+                  schemaPath: '#/properties/spec/properties/idempotencyKey/properties/header/type',
+                  keyword: 'type',
+                  params: { type: 'string' },
+                  message: 'must be string',
+                };
+                if (vErrors === null) {
+                  vErrors = [err107];
+                } else {
+                  vErrors.push(err107);
+                }
+                errors++;
               }
             }
-            if (data42.window !== undefined) {
-              let data45 = data42.window;
-              if (typeof data45 === 'string') {
-                if (!pattern2.test(data45)) {
-                  const err107 = {
+          } else {
+            const err108 = {
+              instancePath: instancePath + '/spec/idempotencyKey',
+              schemaPath: '#/properties/spec/properties/idempotencyKey/type',
+              keyword: 'type',
+              params: { type: 'object' },
+              message: 'must be object',
+            };
+            if (vErrors === null) {
+              vErrors = [err108];
+            } else {
+              vErrors.push(err108);
+            }
+            errors++;
+          }
+        }
+        if (data10.circuitBreaker !== undefined) {
+          let data47 = data10.circuitBreaker;
+          if (data47 && typeof data47 == 'object' && !Array.isArray(data47)) {
+            for (const key14 in data47) {
+              if (!(
+                key14 === 'failureRatio' ||
+                key14 === 'minimumRequests' ||
+                key14 === 'window' ||
+                key14 === 'openFor' ||
+                key14 === 'halfOpenProbes'
+              )) {
+                const err109 = {
+                  instancePath: instancePath + '/spec/circuitBreaker',
+                  schemaPath: '#/properties/spec/properties/circuitBreaker/additionalProperties',
+                  keyword: 'additionalProperties',
+                  params: { additionalProperty: key14 },
+                  message: 'must NOT have additional properties',
+                };
+                if (vErrors === null) {
+                  vErrors = [err109];
+                } else {
+                  vErrors.push(err109);
+                }
+                errors++;
+              }
+            }
+            if (data47.failureRatio !== undefined) {
+              let data48 = data47.failureRatio;
+              if (typeof data48 == 'number' && isFinite(data48)) {
+                if (data48 > 1 || isNaN(data48)) {
+                  const err110 = {
+                    instancePath: instancePath + '/spec/circuitBreaker/failureRatio',
+                    schemaPath: '#/properties/spec/properties/circuitBreaker/properties/failureRatio/maximum',
+                    keyword: 'maximum',
+                    params: { comparison: '<=', limit: 1 },
+                    message: 'must be <= 1',
+                  };
+                  if (vErrors === null) {
+                    vErrors = [err110];
+                  } else {
+                    vErrors.push(err110);
+                  }
+                  errors++;
+                }
+                if (data48 <= 0 || isNaN(data48)) {
+                  const err111 = {
+                    instancePath: instancePath + '/spec/circuitBreaker/failureRatio',
+                    schemaPath:
+                      '#/properties/spec/properties/circuitBreaker/properties/failureRatio/exclusiveMinimum',
+                    keyword: 'exclusiveMinimum',
+                    params: { comparison: '>', limit: 0 },
+                    message: 'must be > 0',
+                  };
+                  if (vErrors === null) {
+                    vErrors = [err111];
+                  } else {
+                    vErrors.push(err111);
+                  }
+                  errors++;
+                }
+              } else {
+                const err112 = {
+                  instancePath: instancePath + '/spec/circuitBreaker/failureRatio',
+                  schemaPath: '#/properties/spec/properties/circuitBreaker/properties/failureRatio/type',
+                  keyword: 'type',
+                  params: { type: 'number' },
+                  message: 'must be number',
+                };
+                if (vErrors === null) {
+                  vErrors = [err112];
+                } else {
+                  vErrors.push(err112);
+                }
+                errors++;
+              }
+            }
+            if (data47.minimumRequests !== undefined) {
+              let data49 = data47.minimumRequests;
+              if (!(typeof data49 == 'number' && !(data49 % 1) && !isNaN(data49) && isFinite(data49))) {
+                const err113 = {
+                  instancePath: instancePath + '/spec/circuitBreaker/minimumRequests',
+                  schemaPath: '#/properties/spec/properties/circuitBreaker/properties/minimumRequests/type',
+                  keyword: 'type',
+                  params: { type: 'integer' },
+                  message: 'must be integer',
+                };
+                if (vErrors === null) {
+                  vErrors = [err113];
+                } else {
+                  vErrors.push(err113);
+                }
+                errors++;
+              }
+              if (typeof data49 == 'number' && isFinite(data49)) {
+                if (data49 > 10000 || isNaN(data49)) {
+                  const err114 = {
+                    instancePath: instancePath + '/spec/circuitBreaker/minimumRequests',
+                    schemaPath:
+                      '#/properties/spec/properties/circuitBreaker/properties/minimumRequests/maximum',
+                    keyword: 'maximum',
+                    params: { comparison: '<=', limit: 10000 },
+                    message: 'must be <= 10000',
+                  };
+                  if (vErrors === null) {
+                    vErrors = [err114];
+                  } else {
+                    vErrors.push(err114);
+                  }
+                  errors++;
+                }
+                if (data49 < 1 || isNaN(data49)) {
+                  const err115 = {
+                    instancePath: instancePath + '/spec/circuitBreaker/minimumRequests',
+                    schemaPath:
+                      '#/properties/spec/properties/circuitBreaker/properties/minimumRequests/minimum',
+                    keyword: 'minimum',
+                    params: { comparison: '>=', limit: 1 },
+                    message: 'must be >= 1',
+                  };
+                  if (vErrors === null) {
+                    vErrors = [err115];
+                  } else {
+                    vErrors.push(err115);
+                  }
+                  errors++;
+                }
+              }
+            }
+            if (data47.window !== undefined) {
+              let data50 = data47.window;
+              if (typeof data50 === 'string') {
+                if (!pattern2.test(data50)) {
+                  const err116 = {
                     instancePath: instancePath + '/spec/circuitBreaker/window',
                     schemaPath: '#/properties/spec/properties/circuitBreaker/properties/window/pattern',
                     keyword: 'pattern',
@@ -3962,14 +4155,14 @@ function validate11(data, { instancePath = '', parentData, parentDataProperty, r
                     message: 'must match pattern "' + '^[0-9]+(ms|s|m|h)$' + '"',
                   };
                   if (vErrors === null) {
-                    vErrors = [err107];
+                    vErrors = [err116];
                   } else {
-                    vErrors.push(err107);
+                    vErrors.push(err116);
                   }
                   errors++;
                 }
               } else {
-                const err108 = {
+                const err117 = {
                   instancePath: instancePath + '/spec/circuitBreaker/window',
                   schemaPath: '#/properties/spec/properties/circuitBreaker/properties/window/type',
                   keyword: 'type',
@@ -3977,18 +4170,18 @@ function validate11(data, { instancePath = '', parentData, parentDataProperty, r
                   message: 'must be string',
                 };
                 if (vErrors === null) {
-                  vErrors = [err108];
+                  vErrors = [err117];
                 } else {
-                  vErrors.push(err108);
+                  vErrors.push(err117);
                 }
                 errors++;
               }
             }
-            if (data42.openFor !== undefined) {
-              let data46 = data42.openFor;
-              if (typeof data46 === 'string') {
-                if (!pattern2.test(data46)) {
-                  const err109 = {
+            if (data47.openFor !== undefined) {
+              let data51 = data47.openFor;
+              if (typeof data51 === 'string') {
+                if (!pattern2.test(data51)) {
+                  const err118 = {
                     instancePath: instancePath + '/spec/circuitBreaker/openFor',
                     schemaPath: '#/properties/spec/properties/circuitBreaker/properties/openFor/pattern',
                     keyword: 'pattern',
@@ -3996,174 +4189,19 @@ function validate11(data, { instancePath = '', parentData, parentDataProperty, r
                     message: 'must match pattern "' + '^[0-9]+(ms|s|m|h)$' + '"',
                   };
                   if (vErrors === null) {
-                    vErrors = [err109];
+                    vErrors = [err118];
                   } else {
-                    vErrors.push(err109);
+                    vErrors.push(err118);
                   }
                   errors++;
                 }
               } else {
-                const err110 = {
+                const err119 = {
                   instancePath: instancePath + '/spec/circuitBreaker/openFor',
                   schemaPath: '#/properties/spec/properties/circuitBreaker/properties/openFor/type',
                   keyword: 'type',
                   params: { type: 'string' },
                   message: 'must be string',
-                };
-                if (vErrors === null) {
-                  vErrors = [err110];
-                } else {
-                  vErrors.push(err110);
-                }
-                errors++;
-              }
-            }
-            if (data42.halfOpenProbes !== undefined) {
-              let data47 = data42.halfOpenProbes;
-              if (!(typeof data47 == 'number' && !(data47 % 1) && !isNaN(data47) && isFinite(data47))) {
-                const err111 = {
-                  instancePath: instancePath + '/spec/circuitBreaker/halfOpenProbes',
-                  schemaPath: '#/properties/spec/properties/circuitBreaker/properties/halfOpenProbes/type',
-                  keyword: 'type',
-                  params: { type: 'integer' },
-                  message: 'must be integer',
-                };
-                if (vErrors === null) {
-                  vErrors = [err111];
-                } else {
-                  vErrors.push(err111);
-                }
-                errors++;
-              }
-              if (typeof data47 == 'number' && isFinite(data47)) {
-                if (data47 > 100 || isNaN(data47)) {
-                  const err112 = {
-                    instancePath: instancePath + '/spec/circuitBreaker/halfOpenProbes',
-                    schemaPath:
-                      '#/properties/spec/properties/circuitBreaker/properties/halfOpenProbes/maximum',
-                    keyword: 'maximum',
-                    params: { comparison: '<=', limit: 100 },
-                    message: 'must be <= 100',
-                  };
-                  if (vErrors === null) {
-                    vErrors = [err112];
-                  } else {
-                    vErrors.push(err112);
-                  }
-                  errors++;
-                }
-                if (data47 < 1 || isNaN(data47)) {
-                  const err113 = {
-                    instancePath: instancePath + '/spec/circuitBreaker/halfOpenProbes',
-                    schemaPath:
-                      '#/properties/spec/properties/circuitBreaker/properties/halfOpenProbes/minimum',
-                    keyword: 'minimum',
-                    params: { comparison: '>=', limit: 1 },
-                    message: 'must be >= 1',
-                  };
-                  if (vErrors === null) {
-                    vErrors = [err113];
-                  } else {
-                    vErrors.push(err113);
-                  }
-                  errors++;
-                }
-              }
-            }
-          } else {
-            const err114 = {
-              instancePath: instancePath + '/spec/circuitBreaker',
-              schemaPath: '#/properties/spec/properties/circuitBreaker/type',
-              keyword: 'type',
-              params: { type: 'object' },
-              message: 'must be object',
-            };
-            if (vErrors === null) {
-              vErrors = [err114];
-            } else {
-              vErrors.push(err114);
-            }
-            errors++;
-          }
-        }
-        if (data10.hedge !== undefined) {
-          let data48 = data10.hedge;
-          if (data48 && typeof data48 == 'object' && !Array.isArray(data48)) {
-            if (data48.after === undefined) {
-              const err115 = {
-                instancePath: instancePath + '/spec/hedge',
-                schemaPath: '#/properties/spec/properties/hedge/required',
-                keyword: 'required',
-                params: { missingProperty: 'after' },
-                message: "must have required property '" + 'after' + "'",
-              };
-              if (vErrors === null) {
-                vErrors = [err115];
-              } else {
-                vErrors.push(err115);
-              }
-              errors++;
-            }
-            for (const key13 in data48) {
-              if (!(key13 === 'after' || key13 === 'maxExtraPercent')) {
-                const err116 = {
-                  instancePath: instancePath + '/spec/hedge',
-                  schemaPath: '#/properties/spec/properties/hedge/additionalProperties',
-                  keyword: 'additionalProperties',
-                  params: { additionalProperty: key13 },
-                  message: 'must NOT have additional properties',
-                };
-                if (vErrors === null) {
-                  vErrors = [err116];
-                } else {
-                  vErrors.push(err116);
-                }
-                errors++;
-              }
-            }
-            if (data48.after !== undefined) {
-              let data49 = data48.after;
-              if (typeof data49 === 'string') {
-                if (!pattern13.test(data49)) {
-                  const err117 = {
-                    instancePath: instancePath + '/spec/hedge/after',
-                    schemaPath: '#/properties/spec/properties/hedge/properties/after/pattern',
-                    keyword: 'pattern',
-                    params: { pattern: '^(p95|[0-9]+(ms|s|m|h))$' },
-                    message: 'must match pattern "' + '^(p95|[0-9]+(ms|s|m|h))$' + '"',
-                  };
-                  if (vErrors === null) {
-                    vErrors = [err117];
-                  } else {
-                    vErrors.push(err117);
-                  }
-                  errors++;
-                }
-              } else {
-                const err118 = {
-                  instancePath: instancePath + '/spec/hedge/after',
-                  schemaPath: '#/properties/spec/properties/hedge/properties/after/type',
-                  keyword: 'type',
-                  params: { type: 'string' },
-                  message: 'must be string',
-                };
-                if (vErrors === null) {
-                  vErrors = [err118];
-                } else {
-                  vErrors.push(err118);
-                }
-                errors++;
-              }
-            }
-            if (data48.maxExtraPercent !== undefined) {
-              let data50 = data48.maxExtraPercent;
-              if (!(typeof data50 == 'number' && !(data50 % 1) && !isNaN(data50) && isFinite(data50))) {
-                const err119 = {
-                  instancePath: instancePath + '/spec/hedge/maxExtraPercent',
-                  schemaPath: '#/properties/spec/properties/hedge/properties/maxExtraPercent/type',
-                  keyword: 'type',
-                  params: { type: 'integer' },
-                  message: 'must be integer',
                 };
                 if (vErrors === null) {
                   vErrors = [err119];
@@ -4172,29 +4210,33 @@ function validate11(data, { instancePath = '', parentData, parentDataProperty, r
                 }
                 errors++;
               }
-              if (typeof data50 == 'number' && isFinite(data50)) {
-                if (data50 > 100 || isNaN(data50)) {
-                  const err120 = {
-                    instancePath: instancePath + '/spec/hedge/maxExtraPercent',
-                    schemaPath: '#/properties/spec/properties/hedge/properties/maxExtraPercent/maximum',
+            }
+            if (data47.halfOpenProbes !== undefined) {
+              let data52 = data47.halfOpenProbes;
+              if (!(typeof data52 == 'number' && !(data52 % 1) && !isNaN(data52) && isFinite(data52))) {
+                const err120 = {
+                  instancePath: instancePath + '/spec/circuitBreaker/halfOpenProbes',
+                  schemaPath: '#/properties/spec/properties/circuitBreaker/properties/halfOpenProbes/type',
+                  keyword: 'type',
+                  params: { type: 'integer' },
+                  message: 'must be integer',
+                };
+                if (vErrors === null) {
+                  vErrors = [err120];
+                } else {
+                  vErrors.push(err120);
+                }
+                errors++;
+              }
+              if (typeof data52 == 'number' && isFinite(data52)) {
+                if (data52 > 100 || isNaN(data52)) {
+                  const err121 = {
+                    instancePath: instancePath + '/spec/circuitBreaker/halfOpenProbes',
+                    schemaPath:
+                      '#/properties/spec/properties/circuitBreaker/properties/halfOpenProbes/maximum',
                     keyword: 'maximum',
                     params: { comparison: '<=', limit: 100 },
                     message: 'must be <= 100',
-                  };
-                  if (vErrors === null) {
-                    vErrors = [err120];
-                  } else {
-                    vErrors.push(err120);
-                  }
-                  errors++;
-                }
-                if (data50 < 1 || isNaN(data50)) {
-                  const err121 = {
-                    instancePath: instancePath + '/spec/hedge/maxExtraPercent',
-                    schemaPath: '#/properties/spec/properties/hedge/properties/maxExtraPercent/minimum',
-                    keyword: 'minimum',
-                    params: { comparison: '>=', limit: 1 },
-                    message: 'must be >= 1',
                   };
                   if (vErrors === null) {
                     vErrors = [err121];
@@ -4203,102 +4245,100 @@ function validate11(data, { instancePath = '', parentData, parentDataProperty, r
                   }
                   errors++;
                 }
+                if (data52 < 1 || isNaN(data52)) {
+                  const err122 = {
+                    instancePath: instancePath + '/spec/circuitBreaker/halfOpenProbes',
+                    schemaPath:
+                      '#/properties/spec/properties/circuitBreaker/properties/halfOpenProbes/minimum',
+                    keyword: 'minimum',
+                    params: { comparison: '>=', limit: 1 },
+                    message: 'must be >= 1',
+                  };
+                  if (vErrors === null) {
+                    vErrors = [err122];
+                  } else {
+                    vErrors.push(err122);
+                  }
+                  errors++;
+                }
               }
             }
           } else {
-            const err122 = {
-              instancePath: instancePath + '/spec/hedge',
-              schemaPath: '#/properties/spec/properties/hedge/type',
+            const err123 = {
+              instancePath: instancePath + '/spec/circuitBreaker',
+              schemaPath: '#/properties/spec/properties/circuitBreaker/type',
               keyword: 'type',
               params: { type: 'object' },
               message: 'must be object',
             };
             if (vErrors === null) {
-              vErrors = [err122];
+              vErrors = [err123];
             } else {
-              vErrors.push(err122);
+              vErrors.push(err123);
             }
             errors++;
           }
         }
-        if (data10.cache !== undefined) {
-          let data51 = data10.cache;
-          if (data51 && typeof data51 == 'object' && !Array.isArray(data51)) {
-            if (data51.ttl === undefined) {
-              const err123 = {
-                instancePath: instancePath + '/spec/cache',
-                schemaPath: '#/properties/spec/properties/cache/required',
+        if (data10.hedge !== undefined) {
+          let data53 = data10.hedge;
+          if (data53 && typeof data53 == 'object' && !Array.isArray(data53)) {
+            if (data53.after === undefined) {
+              const err124 = {
+                instancePath: instancePath + '/spec/hedge',
+                schemaPath: '#/properties/spec/properties/hedge/required',
                 keyword: 'required',
-                params: { missingProperty: 'ttl' },
-                message: "must have required property '" + 'ttl' + "'",
+                params: { missingProperty: 'after' },
+                message: "must have required property '" + 'after' + "'",
               };
               if (vErrors === null) {
-                vErrors = [err123];
+                vErrors = [err124];
               } else {
-                vErrors.push(err123);
+                vErrors.push(err124);
               }
               errors++;
             }
-            for (const key14 in data51) {
-              if (!(key14 === 'ttl' || key14 === 'maxEntries' || key14 === 'allowSecretsInBody')) {
-                const err124 = {
-                  instancePath: instancePath + '/spec/cache',
-                  schemaPath: '#/properties/spec/properties/cache/additionalProperties',
+            for (const key15 in data53) {
+              if (!(key15 === 'after' || key15 === 'maxExtraPercent')) {
+                const err125 = {
+                  instancePath: instancePath + '/spec/hedge',
+                  schemaPath: '#/properties/spec/properties/hedge/additionalProperties',
                   keyword: 'additionalProperties',
-                  params: { additionalProperty: key14 },
+                  params: { additionalProperty: key15 },
                   message: 'must NOT have additional properties',
                 };
                 if (vErrors === null) {
-                  vErrors = [err124];
+                  vErrors = [err125];
                 } else {
-                  vErrors.push(err124);
+                  vErrors.push(err125);
                 }
                 errors++;
               }
             }
-            if (data51.ttl !== undefined) {
-              let data52 = data51.ttl;
-              if (typeof data52 === 'string') {
-                if (!pattern2.test(data52)) {
-                  const err125 = {
-                    instancePath: instancePath + '/spec/cache/ttl',
-                    schemaPath: '#/properties/spec/properties/cache/properties/ttl/pattern',
+            if (data53.after !== undefined) {
+              let data54 = data53.after;
+              if (typeof data54 === 'string') {
+                if (!pattern13.test(data54)) {
+                  const err126 = {
+                    instancePath: instancePath + '/spec/hedge/after',
+                    schemaPath: '#/properties/spec/properties/hedge/properties/after/pattern',
                     keyword: 'pattern',
-                    params: { pattern: '^[0-9]+(ms|s|m|h)$' },
-                    message: 'must match pattern "' + '^[0-9]+(ms|s|m|h)$' + '"',
+                    params: { pattern: '^(p95|[0-9]+(ms|s|m|h))$' },
+                    message: 'must match pattern "' + '^(p95|[0-9]+(ms|s|m|h))$' + '"',
                   };
                   if (vErrors === null) {
-                    vErrors = [err125];
+                    vErrors = [err126];
                   } else {
-                    vErrors.push(err125);
+                    vErrors.push(err126);
                   }
                   errors++;
                 }
               } else {
-                const err126 = {
-                  instancePath: instancePath + '/spec/cache/ttl',
-                  schemaPath: '#/properties/spec/properties/cache/properties/ttl/type',
+                const err127 = {
+                  instancePath: instancePath + '/spec/hedge/after',
+                  schemaPath: '#/properties/spec/properties/hedge/properties/after/type',
                   keyword: 'type',
                   params: { type: 'string' },
                   message: 'must be string',
-                };
-                if (vErrors === null) {
-                  vErrors = [err126];
-                } else {
-                  vErrors.push(err126);
-                }
-                errors++;
-              }
-            }
-            if (data51.maxEntries !== undefined) {
-              let data53 = data51.maxEntries;
-              if (!(typeof data53 == 'number' && !(data53 % 1) && !isNaN(data53) && isFinite(data53))) {
-                const err127 = {
-                  instancePath: instancePath + '/spec/cache/maxEntries',
-                  schemaPath: '#/properties/spec/properties/cache/properties/maxEntries/type',
-                  keyword: 'type',
-                  params: { type: 'integer' },
-                  message: 'must be integer',
                 };
                 if (vErrors === null) {
                   vErrors = [err127];
@@ -4307,29 +4347,32 @@ function validate11(data, { instancePath = '', parentData, parentDataProperty, r
                 }
                 errors++;
               }
-              if (typeof data53 == 'number' && isFinite(data53)) {
-                if (data53 > 100000 || isNaN(data53)) {
-                  const err128 = {
-                    instancePath: instancePath + '/spec/cache/maxEntries',
-                    schemaPath: '#/properties/spec/properties/cache/properties/maxEntries/maximum',
-                    keyword: 'maximum',
-                    params: { comparison: '<=', limit: 100000 },
-                    message: 'must be <= 100000',
-                  };
-                  if (vErrors === null) {
-                    vErrors = [err128];
-                  } else {
-                    vErrors.push(err128);
-                  }
-                  errors++;
+            }
+            if (data53.maxExtraPercent !== undefined) {
+              let data55 = data53.maxExtraPercent;
+              if (!(typeof data55 == 'number' && !(data55 % 1) && !isNaN(data55) && isFinite(data55))) {
+                const err128 = {
+                  instancePath: instancePath + '/spec/hedge/maxExtraPercent',
+                  schemaPath: '#/properties/spec/properties/hedge/properties/maxExtraPercent/type',
+                  keyword: 'type',
+                  params: { type: 'integer' },
+                  message: 'must be integer',
+                };
+                if (vErrors === null) {
+                  vErrors = [err128];
+                } else {
+                  vErrors.push(err128);
                 }
-                if (data53 < 1 || isNaN(data53)) {
+                errors++;
+              }
+              if (typeof data55 == 'number' && isFinite(data55)) {
+                if (data55 > 100 || isNaN(data55)) {
                   const err129 = {
-                    instancePath: instancePath + '/spec/cache/maxEntries',
-                    schemaPath: '#/properties/spec/properties/cache/properties/maxEntries/minimum',
-                    keyword: 'minimum',
-                    params: { comparison: '>=', limit: 1 },
-                    message: 'must be >= 1',
+                    instancePath: instancePath + '/spec/hedge/maxExtraPercent',
+                    schemaPath: '#/properties/spec/properties/hedge/properties/maxExtraPercent/maximum',
+                    keyword: 'maximum',
+                    params: { comparison: '<=', limit: 100 },
+                    message: 'must be <= 100',
                   };
                   if (vErrors === null) {
                     vErrors = [err129];
@@ -4338,29 +4381,27 @@ function validate11(data, { instancePath = '', parentData, parentDataProperty, r
                   }
                   errors++;
                 }
-              }
-            }
-            if (data51.allowSecretsInBody !== undefined) {
-              if (typeof data51.allowSecretsInBody !== 'boolean') {
-                const err130 = {
-                  instancePath: instancePath + '/spec/cache/allowSecretsInBody',
-                  schemaPath: '#/properties/spec/properties/cache/properties/allowSecretsInBody/type',
-                  keyword: 'type',
-                  params: { type: 'boolean' },
-                  message: 'must be boolean',
-                };
-                if (vErrors === null) {
-                  vErrors = [err130];
-                } else {
-                  vErrors.push(err130);
+                if (data55 < 1 || isNaN(data55)) {
+                  const err130 = {
+                    instancePath: instancePath + '/spec/hedge/maxExtraPercent',
+                    schemaPath: '#/properties/spec/properties/hedge/properties/maxExtraPercent/minimum',
+                    keyword: 'minimum',
+                    params: { comparison: '>=', limit: 1 },
+                    message: 'must be >= 1',
+                  };
+                  if (vErrors === null) {
+                    vErrors = [err130];
+                  } else {
+                    vErrors.push(err130);
+                  }
+                  errors++;
                 }
-                errors++;
               }
             }
           } else {
             const err131 = {
-              instancePath: instancePath + '/spec/cache',
-              schemaPath: '#/properties/spec/properties/cache/type',
+              instancePath: instancePath + '/spec/hedge',
+              schemaPath: '#/properties/spec/properties/hedge/type',
               keyword: 'type',
               params: { type: 'object' },
               message: 'must be object',
@@ -4373,107 +4414,100 @@ function validate11(data, { instancePath = '', parentData, parentDataProperty, r
             errors++;
           }
         }
-      } else {
-        const err132 = {
-          instancePath: instancePath + '/spec',
-          schemaPath: '#/properties/spec/type',
-          keyword: 'type',
-          params: { type: 'object' },
-          message: 'must be object',
-        };
-        if (vErrors === null) {
-          vErrors = [err132];
-        } else {
-          vErrors.push(err132);
-        }
-        errors++;
-      }
-    }
-    if (data.status !== undefined) {
-      let data55 = data.status;
-      if (data55 && typeof data55 == 'object' && !Array.isArray(data55)) {
-        for (const key15 in data55) {
-          if (!(key15 === 'observedGeneration' || key15 === 'usedBy' || key15 === 'conditions')) {
-            const err133 = {
-              instancePath: instancePath + '/status',
-              schemaPath: '#/properties/status/additionalProperties',
-              keyword: 'additionalProperties',
-              params: { additionalProperty: key15 },
-              message: 'must NOT have additional properties',
-            };
-            if (vErrors === null) {
-              vErrors = [err133];
-            } else {
-              vErrors.push(err133);
+        if (data10.cache !== undefined) {
+          let data56 = data10.cache;
+          if (data56 && typeof data56 == 'object' && !Array.isArray(data56)) {
+            if (data56.ttl === undefined) {
+              const err132 = {
+                instancePath: instancePath + '/spec/cache',
+                schemaPath: '#/properties/spec/properties/cache/required',
+                keyword: 'required',
+                params: { missingProperty: 'ttl' },
+                message: "must have required property '" + 'ttl' + "'",
+              };
+              if (vErrors === null) {
+                vErrors = [err132];
+              } else {
+                vErrors.push(err132);
+              }
+              errors++;
             }
-            errors++;
-          }
-        }
-        if (data55.observedGeneration !== undefined) {
-          let data56 = data55.observedGeneration;
-          if (!(typeof data56 == 'number' && !(data56 % 1) && !isNaN(data56) && isFinite(data56))) {
-            const err134 = {
-              instancePath: instancePath + '/status/observedGeneration',
-              schemaPath: '#/properties/status/properties/observedGeneration/type',
-              keyword: 'type',
-              params: { type: 'integer' },
-              message: 'must be integer',
-            };
-            if (vErrors === null) {
-              vErrors = [err134];
-            } else {
-              vErrors.push(err134);
+            for (const key16 in data56) {
+              if (!(key16 === 'ttl' || key16 === 'maxEntries' || key16 === 'allowSecretsInBody')) {
+                const err133 = {
+                  instancePath: instancePath + '/spec/cache',
+                  schemaPath: '#/properties/spec/properties/cache/additionalProperties',
+                  keyword: 'additionalProperties',
+                  params: { additionalProperty: key16 },
+                  message: 'must NOT have additional properties',
+                };
+                if (vErrors === null) {
+                  vErrors = [err133];
+                } else {
+                  vErrors.push(err133);
+                }
+                errors++;
+              }
             }
-            errors++;
-          }
-        }
-        if (data55.usedBy !== undefined) {
-          let data57 = data55.usedBy;
-          if (!(typeof data57 == 'number' && !(data57 % 1) && !isNaN(data57) && isFinite(data57))) {
-            const err135 = {
-              instancePath: instancePath + '/status/usedBy',
-              schemaPath: '#/properties/status/properties/usedBy/type',
-              keyword: 'type',
-              params: { type: 'integer' },
-              message: 'must be integer',
-            };
-            if (vErrors === null) {
-              vErrors = [err135];
-            } else {
-              vErrors.push(err135);
-            }
-            errors++;
-          }
-        }
-        if (data55.conditions !== undefined) {
-          let data58 = data55.conditions;
-          if (Array.isArray(data58)) {
-            const len2 = data58.length;
-            for (let i2 = 0; i2 < len2; i2++) {
-              let data59 = data58[i2];
-              if (data59 && typeof data59 == 'object' && !Array.isArray(data59)) {
-                if (data59.type === undefined) {
-                  const err136 = {
-                    instancePath: instancePath + '/status/conditions/' + i2,
-                    schemaPath: '#/properties/status/properties/conditions/items/required',
-                    keyword: 'required',
-                    params: { missingProperty: 'type' },
-                    message: "must have required property '" + 'type' + "'",
+            if (data56.ttl !== undefined) {
+              let data57 = data56.ttl;
+              if (typeof data57 === 'string') {
+                if (!pattern2.test(data57)) {
+                  const err134 = {
+                    instancePath: instancePath + '/spec/cache/ttl',
+                    schemaPath: '#/properties/spec/properties/cache/properties/ttl/pattern',
+                    keyword: 'pattern',
+                    params: { pattern: '^[0-9]+(ms|s|m|h)$' },
+                    message: 'must match pattern "' + '^[0-9]+(ms|s|m|h)$' + '"',
                   };
                   if (vErrors === null) {
-                    vErrors = [err136];
+                    vErrors = [err134];
                   } else {
-                    vErrors.push(err136);
+                    vErrors.push(err134);
                   }
                   errors++;
                 }
-                if (data59.status === undefined) {
+              } else {
+                const err135 = {
+                  instancePath: instancePath + '/spec/cache/ttl',
+                  schemaPath: '#/properties/spec/properties/cache/properties/ttl/type',
+                  keyword: 'type',
+                  params: { type: 'string' },
+                  message: 'must be string',
+                };
+                if (vErrors === null) {
+                  vErrors = [err135];
+                } else {
+                  vErrors.push(err135);
+                }
+                errors++;
+              }
+            }
+            if (data56.maxEntries !== undefined) {
+              let data58 = data56.maxEntries;
+              if (!(typeof data58 == 'number' && !(data58 % 1) && !isNaN(data58) && isFinite(data58))) {
+                const err136 = {
+                  instancePath: instancePath + '/spec/cache/maxEntries',
+                  schemaPath: '#/properties/spec/properties/cache/properties/maxEntries/type',
+                  keyword: 'type',
+                  params: { type: 'integer' },
+                  message: 'must be integer',
+                };
+                if (vErrors === null) {
+                  vErrors = [err136];
+                } else {
+                  vErrors.push(err136);
+                }
+                errors++;
+              }
+              if (typeof data58 == 'number' && isFinite(data58)) {
+                if (data58 > 100000 || isNaN(data58)) {
                   const err137 = {
-                    instancePath: instancePath + '/status/conditions/' + i2,
-                    schemaPath: '#/properties/status/properties/conditions/items/required',
-                    keyword: 'required',
-                    params: { missingProperty: 'status' },
-                    message: "must have required property '" + 'status' + "'",
+                    instancePath: instancePath + '/spec/cache/maxEntries',
+                    schemaPath: '#/properties/spec/properties/cache/properties/maxEntries/maximum',
+                    keyword: 'maximum',
+                    params: { comparison: '<=', limit: 100000 },
+                    message: 'must be <= 100000',
                   };
                   if (vErrors === null) {
                     vErrors = [err137];
@@ -4482,33 +4516,192 @@ function validate11(data, { instancePath = '', parentData, parentDataProperty, r
                   }
                   errors++;
                 }
-                for (const key16 in data59) {
+                if (data58 < 1 || isNaN(data58)) {
+                  const err138 = {
+                    instancePath: instancePath + '/spec/cache/maxEntries',
+                    schemaPath: '#/properties/spec/properties/cache/properties/maxEntries/minimum',
+                    keyword: 'minimum',
+                    params: { comparison: '>=', limit: 1 },
+                    message: 'must be >= 1',
+                  };
+                  if (vErrors === null) {
+                    vErrors = [err138];
+                  } else {
+                    vErrors.push(err138);
+                  }
+                  errors++;
+                }
+              }
+            }
+            if (data56.allowSecretsInBody !== undefined) {
+              if (typeof data56.allowSecretsInBody !== 'boolean') {
+                const err139 = {
+                  instancePath: instancePath + '/spec/cache/allowSecretsInBody',
+                  schemaPath: '#/properties/spec/properties/cache/properties/allowSecretsInBody/type',
+                  keyword: 'type',
+                  params: { type: 'boolean' },
+                  message: 'must be boolean',
+                };
+                if (vErrors === null) {
+                  vErrors = [err139];
+                } else {
+                  vErrors.push(err139);
+                }
+                errors++;
+              }
+            }
+          } else {
+            const err140 = {
+              instancePath: instancePath + '/spec/cache',
+              schemaPath: '#/properties/spec/properties/cache/type',
+              keyword: 'type',
+              params: { type: 'object' },
+              message: 'must be object',
+            };
+            if (vErrors === null) {
+              vErrors = [err140];
+            } else {
+              vErrors.push(err140);
+            }
+            errors++;
+          }
+        }
+      } else {
+        const err141 = {
+          instancePath: instancePath + '/spec',
+          schemaPath: '#/properties/spec/type',
+          keyword: 'type',
+          params: { type: 'object' },
+          message: 'must be object',
+        };
+        if (vErrors === null) {
+          vErrors = [err141];
+        } else {
+          vErrors.push(err141);
+        }
+        errors++;
+      }
+    }
+    if (data.status !== undefined) {
+      let data60 = data.status;
+      if (data60 && typeof data60 == 'object' && !Array.isArray(data60)) {
+        for (const key17 in data60) {
+          if (!(key17 === 'observedGeneration' || key17 === 'usedBy' || key17 === 'conditions')) {
+            const err142 = {
+              instancePath: instancePath + '/status',
+              schemaPath: '#/properties/status/additionalProperties',
+              keyword: 'additionalProperties',
+              params: { additionalProperty: key17 },
+              message: 'must NOT have additional properties',
+            };
+            if (vErrors === null) {
+              vErrors = [err142];
+            } else {
+              vErrors.push(err142);
+            }
+            errors++;
+          }
+        }
+        if (data60.observedGeneration !== undefined) {
+          let data61 = data60.observedGeneration;
+          if (!(typeof data61 == 'number' && !(data61 % 1) && !isNaN(data61) && isFinite(data61))) {
+            const err143 = {
+              instancePath: instancePath + '/status/observedGeneration',
+              schemaPath: '#/properties/status/properties/observedGeneration/type',
+              keyword: 'type',
+              params: { type: 'integer' },
+              message: 'must be integer',
+            };
+            if (vErrors === null) {
+              vErrors = [err143];
+            } else {
+              vErrors.push(err143);
+            }
+            errors++;
+          }
+        }
+        if (data60.usedBy !== undefined) {
+          let data62 = data60.usedBy;
+          if (!(typeof data62 == 'number' && !(data62 % 1) && !isNaN(data62) && isFinite(data62))) {
+            const err144 = {
+              instancePath: instancePath + '/status/usedBy',
+              schemaPath: '#/properties/status/properties/usedBy/type',
+              keyword: 'type',
+              params: { type: 'integer' },
+              message: 'must be integer',
+            };
+            if (vErrors === null) {
+              vErrors = [err144];
+            } else {
+              vErrors.push(err144);
+            }
+            errors++;
+          }
+        }
+        if (data60.conditions !== undefined) {
+          let data63 = data60.conditions;
+          if (Array.isArray(data63)) {
+            const len2 = data63.length;
+            for (let i2 = 0; i2 < len2; i2++) {
+              let data64 = data63[i2];
+              if (data64 && typeof data64 == 'object' && !Array.isArray(data64)) {
+                if (data64.type === undefined) {
+                  const err145 = {
+                    instancePath: instancePath + '/status/conditions/' + i2,
+                    schemaPath: '#/properties/status/properties/conditions/items/required',
+                    keyword: 'required',
+                    params: { missingProperty: 'type' },
+                    message: "must have required property '" + 'type' + "'",
+                  };
+                  if (vErrors === null) {
+                    vErrors = [err145];
+                  } else {
+                    vErrors.push(err145);
+                  }
+                  errors++;
+                }
+                if (data64.status === undefined) {
+                  const err146 = {
+                    instancePath: instancePath + '/status/conditions/' + i2,
+                    schemaPath: '#/properties/status/properties/conditions/items/required',
+                    keyword: 'required',
+                    params: { missingProperty: 'status' },
+                    message: "must have required property '" + 'status' + "'",
+                  };
+                  if (vErrors === null) {
+                    vErrors = [err146];
+                  } else {
+                    vErrors.push(err146);
+                  }
+                  errors++;
+                }
+                for (const key18 in data64) {
                   if (!(
-                    key16 === 'type' ||
-                    key16 === 'status' ||
-                    key16 === 'reason' ||
-                    key16 === 'message' ||
-                    key16 === 'lastTransitionTime' ||
-                    key16 === 'observedGeneration'
+                    key18 === 'type' ||
+                    key18 === 'status' ||
+                    key18 === 'reason' ||
+                    key18 === 'message' ||
+                    key18 === 'lastTransitionTime' ||
+                    key18 === 'observedGeneration'
                   )) {
-                    const err138 = {
+                    const err147 = {
                       instancePath: instancePath + '/status/conditions/' + i2,
                       schemaPath: '#/properties/status/properties/conditions/items/additionalProperties',
                       keyword: 'additionalProperties',
-                      params: { additionalProperty: key16 },
+                      params: { additionalProperty: key18 },
                       message: 'must NOT have additional properties',
                     };
                     if (vErrors === null) {
-                      vErrors = [err138];
+                      vErrors = [err147];
                     } else {
-                      vErrors.push(err138);
+                      vErrors.push(err147);
                     }
                     errors++;
                   }
                 }
-                if (data59.type !== undefined) {
-                  if (typeof data59.type !== 'string') {
-                    const err139 = {
+                if (data64.type !== undefined) {
+                  if (typeof data64.type !== 'string') {
+                    const err148 = {
                       instancePath: instancePath + '/status/conditions/' + i2 + '/type',
                       schemaPath: '#/properties/status/properties/conditions/items/properties/type/type',
                       keyword: 'type',
@@ -4516,16 +4709,16 @@ function validate11(data, { instancePath = '', parentData, parentDataProperty, r
                       message: 'must be string',
                     };
                     if (vErrors === null) {
-                      vErrors = [err139];
+                      vErrors = [err148];
                     } else {
-                      vErrors.push(err139);
+                      vErrors.push(err148);
                     }
                     errors++;
                   }
                 }
-                if (data59.status !== undefined) {
-                  if (typeof data59.status !== 'string') {
-                    const err140 = {
+                if (data64.status !== undefined) {
+                  if (typeof data64.status !== 'string') {
+                    const err149 = {
                       instancePath: instancePath + '/status/conditions/' + i2 + '/status',
                       schemaPath: '#/properties/status/properties/conditions/items/properties/status/type',
                       keyword: 'type',
@@ -4533,16 +4726,16 @@ function validate11(data, { instancePath = '', parentData, parentDataProperty, r
                       message: 'must be string',
                     };
                     if (vErrors === null) {
-                      vErrors = [err140];
+                      vErrors = [err149];
                     } else {
-                      vErrors.push(err140);
+                      vErrors.push(err149);
                     }
                     errors++;
                   }
                 }
-                if (data59.reason !== undefined) {
-                  if (typeof data59.reason !== 'string') {
-                    const err141 = {
+                if (data64.reason !== undefined) {
+                  if (typeof data64.reason !== 'string') {
+                    const err150 = {
                       instancePath: instancePath + '/status/conditions/' + i2 + '/reason',
                       schemaPath: '#/properties/status/properties/conditions/items/properties/reason/type',
                       keyword: 'type',
@@ -4550,16 +4743,16 @@ function validate11(data, { instancePath = '', parentData, parentDataProperty, r
                       message: 'must be string',
                     };
                     if (vErrors === null) {
-                      vErrors = [err141];
+                      vErrors = [err150];
                     } else {
-                      vErrors.push(err141);
+                      vErrors.push(err150);
                     }
                     errors++;
                   }
                 }
-                if (data59.message !== undefined) {
-                  if (typeof data59.message !== 'string') {
-                    const err142 = {
+                if (data64.message !== undefined) {
+                  if (typeof data64.message !== 'string') {
+                    const err151 = {
                       instancePath: instancePath + '/status/conditions/' + i2 + '/message',
                       schemaPath: '#/properties/status/properties/conditions/items/properties/message/type',
                       keyword: 'type',
@@ -4567,18 +4760,18 @@ function validate11(data, { instancePath = '', parentData, parentDataProperty, r
                       message: 'must be string',
                     };
                     if (vErrors === null) {
-                      vErrors = [err142];
+                      vErrors = [err151];
                     } else {
-                      vErrors.push(err142);
+                      vErrors.push(err151);
                     }
                     errors++;
                   }
                 }
-                if (data59.lastTransitionTime !== undefined) {
-                  let data64 = data59.lastTransitionTime;
-                  if (typeof data64 === 'string') {
-                    if (!formats0.validate(data64)) {
-                      const err143 = {
+                if (data64.lastTransitionTime !== undefined) {
+                  let data69 = data64.lastTransitionTime;
+                  if (typeof data69 === 'string') {
+                    if (!formats0.validate(data69)) {
+                      const err152 = {
                         instancePath: instancePath + '/status/conditions/' + i2 + '/lastTransitionTime',
                         schemaPath:
                           '#/properties/status/properties/conditions/items/properties/lastTransitionTime/format',
@@ -4587,14 +4780,14 @@ function validate11(data, { instancePath = '', parentData, parentDataProperty, r
                         message: 'must match format "' + 'date-time' + '"',
                       };
                       if (vErrors === null) {
-                        vErrors = [err143];
+                        vErrors = [err152];
                       } else {
-                        vErrors.push(err143);
+                        vErrors.push(err152);
                       }
                       errors++;
                     }
                   } else {
-                    const err144 = {
+                    const err153 = {
                       instancePath: instancePath + '/status/conditions/' + i2 + '/lastTransitionTime',
                       schemaPath:
                         '#/properties/status/properties/conditions/items/properties/lastTransitionTime/type',
@@ -4603,17 +4796,17 @@ function validate11(data, { instancePath = '', parentData, parentDataProperty, r
                       message: 'must be string',
                     };
                     if (vErrors === null) {
-                      vErrors = [err144];
+                      vErrors = [err153];
                     } else {
-                      vErrors.push(err144);
+                      vErrors.push(err153);
                     }
                     errors++;
                   }
                 }
-                if (data59.observedGeneration !== undefined) {
-                  let data65 = data59.observedGeneration;
-                  if (!(typeof data65 == 'number' && !(data65 % 1) && !isNaN(data65) && isFinite(data65))) {
-                    const err145 = {
+                if (data64.observedGeneration !== undefined) {
+                  let data70 = data64.observedGeneration;
+                  if (!(typeof data70 == 'number' && !(data70 % 1) && !isNaN(data70) && isFinite(data70))) {
+                    const err154 = {
                       instancePath: instancePath + '/status/conditions/' + i2 + '/observedGeneration',
                       schemaPath:
                         '#/properties/status/properties/conditions/items/properties/observedGeneration/type',
@@ -4622,15 +4815,15 @@ function validate11(data, { instancePath = '', parentData, parentDataProperty, r
                       message: 'must be integer',
                     };
                     if (vErrors === null) {
-                      vErrors = [err145];
+                      vErrors = [err154];
                     } else {
-                      vErrors.push(err145);
+                      vErrors.push(err154);
                     }
                     errors++;
                   }
                 }
               } else {
-                const err146 = {
+                const err155 = {
                   instancePath: instancePath + '/status/conditions/' + i2,
                   schemaPath: '#/properties/status/properties/conditions/items/type',
                   keyword: 'type',
@@ -4638,15 +4831,15 @@ function validate11(data, { instancePath = '', parentData, parentDataProperty, r
                   message: 'must be object',
                 };
                 if (vErrors === null) {
-                  vErrors = [err146];
+                  vErrors = [err155];
                 } else {
-                  vErrors.push(err146);
+                  vErrors.push(err155);
                 }
                 errors++;
               }
             }
           } else {
-            const err147 = {
+            const err156 = {
               instancePath: instancePath + '/status/conditions',
               schemaPath: '#/properties/status/properties/conditions/type',
               keyword: 'type',
@@ -4654,15 +4847,15 @@ function validate11(data, { instancePath = '', parentData, parentDataProperty, r
               message: 'must be array',
             };
             if (vErrors === null) {
-              vErrors = [err147];
+              vErrors = [err156];
             } else {
-              vErrors.push(err147);
+              vErrors.push(err156);
             }
             errors++;
           }
         }
       } else {
-        const err148 = {
+        const err157 = {
           instancePath: instancePath + '/status',
           schemaPath: '#/properties/status/type',
           keyword: 'type',
@@ -4670,15 +4863,15 @@ function validate11(data, { instancePath = '', parentData, parentDataProperty, r
           message: 'must be object',
         };
         if (vErrors === null) {
-          vErrors = [err148];
+          vErrors = [err157];
         } else {
-          vErrors.push(err148);
+          vErrors.push(err157);
         }
         errors++;
       }
     }
   } else {
-    const err149 = {
+    const err158 = {
       instancePath,
       schemaPath: '#/type',
       keyword: 'type',
@@ -4686,9 +4879,9 @@ function validate11(data, { instancePath = '', parentData, parentDataProperty, r
       message: 'must be object',
     };
     if (vErrors === null) {
-      vErrors = [err149];
+      vErrors = [err158];
     } else {
-      vErrors.push(err149);
+      vErrors.push(err158);
     }
     errors++;
   }

@@ -374,6 +374,7 @@ function taskInputErrors(doc: WorkflowTaskDocument): FieldError[] {
     ['spec.http.query', http.query],
     ['spec.http.headers', http.headers],
     ['spec.http.body', http.body],
+    ['spec.websocket.message', doc.spec.websocket?.message],
   ];
   for (const [base, value] of parts) {
     if (value === undefined) continue;
