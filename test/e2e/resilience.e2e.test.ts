@@ -1,14 +1,16 @@
-// Map steps, idempotency keys, circuit breakers, hedged requests and response caching end to end:
-// definitions applied with kubectl (through the syncflow admission webhooks), executions created
-// with `kubectl create` through kube-apiserver's aggregator to the real `syncflow server`, and the
-// records read back from the history with `kubectl get`. The upstreams are this suite's own
-// node:http server on loopback (the e2e server allows loopback egress). The hedging figures need
-// hundreds of executions: those go through the direct run gateway, the hot path callers use.
+// Map steps, idempotency keys, circuit breakers, hedged requests, response caching and WebSocket
+// tasks end to end: definitions applied with kubectl (through the syncflow admission webhooks),
+// executions created with `kubectl create` through kube-apiserver's aggregator to the real
+// `syncflow server`, and the records read back from the history with `kubectl get`. The upstreams
+// are this suite's own node:http and ws server on loopback (the e2e server allows loopback egress).
+// The hedging figures need hundreds of executions: those go through the direct run gateway, the hot
+// path callers use.
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
 import { expect } from 'chai';
+import { WebSocketServer } from 'ws';
 import { parse } from 'yaml';
 import { KubeConfigTransport } from '../../client/transport.ts';
 import { ControlPlane, repoRoot } from '../harness/controlplane.ts';
@@ -49,6 +51,30 @@ class Upstream {
 
   async start(): Promise<void> {
     this.server = createServer((req, res) => void this.handle(req, res));
+    // The WebSocket upstream: a welcome, then for a subscription an ack and a quote that echoes the
+    // caller's Authorization header (which the engine must redact from what it records).
+    const wss = new WebSocketServer({ noServer: true });
+    this.server.on('upgrade', (req, socket, head) => {
+      if (req.headers.authorization !== `Bearer ${WS_TOKEN}`) {
+        socket.end('HTTP/1.1 401 Unauthorized\r\ncontent-length: 0\r\n\r\n');
+        return;
+      }
+      wss.handleUpgrade(req, socket, head, (ws) => {
+        ws.send(JSON.stringify({ type: 'welcome' }));
+        ws.on('message', (data) => {
+          const { subscribe } = JSON.parse(String(data)) as { subscribe: string };
+          ws.send(JSON.stringify({ type: 'ack' }));
+          ws.send(
+            JSON.stringify({
+              type: 'quote',
+              symbol: subscribe,
+              price: 42.5,
+              auth: req.headers.authorization,
+            }),
+          );
+        });
+      });
+    });
     this.server.keepAliveTimeout = 60_000;
     await new Promise<void>((resolve) => this.server?.listen(0, '127.0.0.1', resolve));
     this.base = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
@@ -97,6 +123,9 @@ class Upstream {
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The token the WebSocket upstream expects, from a Secret the task reads. */
+const WS_TOKEN = 'ws-e2e-s3cr3t-token';
 
 /** The definitions of the suite, against the upstream at `base`. */
 function definitions(base: string): string {
@@ -188,6 +217,28 @@ metadata: {name: cached-price}
 spec:
   inputSchema: {type: object, properties: {sku: {type: string}}}
   tasks: [{id: price, taskRef: {name: price}, input: {sku: "{{input.sku}}"}}]
+---
+apiVersion: syncflow.io/v1alpha1
+kind: WorkflowTask
+metadata: {name: quote}
+spec:
+  inputSchema: {type: object, properties: {symbol: {type: string}}}
+  http:
+    method: GET
+    url: "${base.replace('http://', 'ws://')}/quotes"
+    headers: {Authorization: "Bearer {{secrets.token}}"}
+  secrets: [{name: token, secretKeyRef: {name: quotes-api, key: token}}]
+  websocket:
+    message: {subscribe: "{{input.symbol}}"}
+    complete: {match: 'message.type == "quote"'}
+  timeout: 5s
+---
+apiVersion: syncflow.io/v1alpha1
+kind: Workflow
+metadata: {name: quote-ws}
+spec:
+  inputSchema: {type: object, properties: {symbol: {type: string}}}
+  tasks: [{id: quote, taskRef: {name: quote}, input: {symbol: "{{input.symbol}}"}}]
 `;
 }
 
@@ -238,7 +289,7 @@ function percentile(values: number[], p: number): number {
   return sorted[Math.ceil(p * sorted.length) - 1] as number;
 }
 
-describe('map, idempotency keys, circuit breakers, hedging and caching against the real control plane', function () {
+describe('map, idempotency keys, circuit breakers, hedging, caching and WebSocket tasks against the real control plane', function () {
   this.timeout(10 * 60_000);
   let cp: ControlPlane;
   let server: SyncflowServer;
@@ -308,8 +359,17 @@ describe('map, idempotency keys, circuit breakers, hedging and caching against t
         .replaceAll('${SELECTOR_KEY}', SELECTOR_KEY)
         .replaceAll('${SELECTOR_VALUE}', RUN),
     );
+    await ok(['-n', ns, 'create', 'secret', 'generic', 'quotes-api', `--from-literal=token=${WS_TOKEN}`]);
     await ok(['-n', ns, 'apply', '-f', '-'], definitions(upstream.base));
-    for (const name of ['map-items', 'plain-get', 'hedged-get', 'breaker', 'order', 'cached-price']) {
+    for (const name of [
+      'map-items',
+      'plain-get',
+      'hedged-get',
+      'breaker',
+      'order',
+      'cached-price',
+      'quote-ws',
+    ]) {
       await eventually(`workflow ${name} to be Ready`, async () => {
         const ready = await cp.kubectl.run([
           '-n',
@@ -451,6 +511,18 @@ describe('map, idempotency keys, circuit breakers, hedging and caching against t
 
     const one = await run('hedged-get');
     expect(one.status.phase).to.equal('Succeeded');
+  });
+
+  it('runs a WebSocket task: secret in the handshake, templated message, the matching message as output, redacted', async () => {
+    const execution = await run('quote-ws', { symbol: 'ACME' });
+    expect(execution.status.phase, JSON.stringify(execution.status)).to.equal('Succeeded');
+    const quote = execution.status.tasks[0] as TaskRecord & { httpStatus?: number };
+    expect(quote.httpStatus).to.equal(101);
+    expect(quote.output).to.deep.include({ type: 'quote', symbol: 'ACME', price: 42.5 });
+    // The upstream echoed the Authorization header: the record keeps it redacted.
+    expect((quote.output as { auth: string }).auth).to.not.contain(WS_TOKEN);
+    const stored = await ok(['-n', ns, 'get', 'wfx', execution.metadata.name, '-o', 'yaml']);
+    expect(stored).to.not.contain(WS_TOKEN);
   });
 
   it('answers a repeated request from the cache: marked in the trace, no upstream call', async () => {
