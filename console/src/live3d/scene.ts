@@ -287,13 +287,17 @@ export class NetworkScene {
     this.resize();
   }
 
-  /** Steps the quality down when the median frame of the last second is slow, up when it is fast again. */
+  /**
+   * Steps the quality down when the median frame of the last second (at least 8 frames) is slow, up
+   * when it has been fast again for three seconds.
+   */
   private adapt(interval: number): void {
     this.frameWindow.push(interval);
-    if (this.frameWindow.length < 60) return;
+    const span = this.frameWindow.reduce((a, b) => a + b, 0);
+    if (this.frameWindow.length < 8 || (span < 1000 && this.frameWindow.length < 60)) return;
     const sorted = [...this.frameWindow].sort((a, b) => a - b);
     this.frameWindow.length = 0;
-    const median = sorted[30] as number;
+    const median = sorted[Math.floor(sorted.length / 2)] as number;
     const level = LEVELS.indexOf(this.quality);
     if (median > 45 && level > 0) {
       this.calmWindows = 0;

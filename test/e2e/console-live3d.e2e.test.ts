@@ -1,0 +1,300 @@
+// The console's live 3D view in Debian's Chromium with software WebGL (SwiftShader), against the real
+// control plane and server, through `syncflow console`: the page subscribes to the stream, 50
+// executions run, and its test hook (window.__live3d) must show a visual effect for every
+// TaskStarted, TaskFinished and Signal it received; then the recorded minute replays at 10× in about
+// six seconds. axe-core checks the page and its companion table. docs/live-view.md is the contract.
+import { expect } from 'chai';
+import { WebSocket, type ClientOptions } from 'ws';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { StreamClient, type StreamClientMessage } from '../../client/stream.ts';
+import { DEMO_HOST } from '../../examples/demo-upstream/server.ts';
+import { ControlPlane } from '../harness/controlplane.ts';
+import { SyncflowServer } from '../harness/syncflow-server.ts';
+import {
+  accessibilityViolations,
+  ensureConsoleBuilt,
+  launchChromium,
+  recordFigures,
+  reportFailure,
+  screenshot,
+  startConsoleCommand,
+  type LocalConsole,
+} from '../harness/browser.ts';
+
+/** Four WorkflowTasks shared by two workflows: a chain and a fan-out whose b and c run in parallel. */
+const step = (name: string) => `apiVersion: syncflow.io/v1alpha1
+kind: WorkflowTask
+metadata: { name: ${name} }
+spec:
+  inputSchema: { type: object, required: [step], properties: { step: { type: string } } }
+  http: { method: GET, url: 'http://${DEMO_HOST}:8080/slow/{{input.step}}?ms=150' }
+  timeout: 5s
+---
+`;
+const DEFINITIONS = `${['live-a', 'live-b', 'live-c', 'live-d'].map(step).join('')}apiVersion: syncflow.io/v1alpha1
+kind: Workflow
+metadata: { name: live-chain, labels: { team: shop } }
+spec:
+  tasks:
+    - { id: a, taskRef: { name: live-a }, input: { step: a } }
+    - { id: b, taskRef: { name: live-b }, input: { step: '{{tasks.a.output.id}}b' } }
+    - { id: c, taskRef: { name: live-c }, input: { step: '{{tasks.b.output.id}}c' } }
+---
+apiVersion: syncflow.io/v1alpha1
+kind: Workflow
+metadata: { name: live-fanout, labels: { team: shop } }
+spec:
+  tasks:
+    - { id: a, taskRef: { name: live-a }, input: { step: a } }
+    - { id: b, taskRef: { name: live-b }, input: { step: '{{tasks.a.output.id}}b' } }
+    - { id: c, taskRef: { name: live-c }, input: { step: '{{tasks.a.output.id}}c' } }
+    - { id: d, taskRef: { name: live-d }, input: { step: d }, dependsOn: [b, c] }
+`;
+const WORKFLOWS = ['live-chain', 'live-fanout'];
+const EXECUTIONS = 50;
+const COUNTED = ['TaskStarted', 'TaskFinished', 'Signal'] as const;
+
+interface Hook {
+  webgl: boolean;
+  ready: boolean;
+  subscribed: boolean;
+  events: Record<string, number>;
+  effects: Record<string, number>;
+  drawn: Record<string, number>;
+  frames: number;
+  frameMs: number[];
+  latencyMs: number[];
+  quality: string;
+  reducedMotion: boolean;
+  replay: { state: string; speed: number; startedAt?: number; endedAt?: number; events: number };
+}
+
+/** Waits (up to 60 s) for a Workflow to be Ready. */
+async function ready(cp: ControlPlane, ns: string, workflow: string): Promise<void> {
+  for (let i = 0; i < 240; i++) {
+    const status = await cp.kubectl.ok([
+      '-n',
+      ns,
+      'get',
+      'workflow',
+      workflow,
+      '-o',
+      'jsonpath={.status.conditions[?(@.type=="Ready")].status}',
+    ]);
+    if (status === 'True') return;
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  throw new Error(`workflow ${workflow} did not become Ready`);
+}
+
+const hook = (page: Page) => page.evaluate(() => (window as unknown as { __live3d: Hook }).__live3d);
+
+function percentile(values: number[], q: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] ?? NaN;
+}
+
+describe('the console’s live 3D view in Chromium (software WebGL)', function () {
+  this.timeout(10 * 60_000);
+  let cp: ControlPlane;
+  let server: SyncflowServer;
+  let local: LocalConsole;
+  let browser: Browser;
+  let context: BrowserContext;
+  let page: Page;
+  let ns: string;
+  let stream: StreamClient;
+  /** When the first execution started and the last finished (epoch ms). */
+  let ran: { first: number; last: number };
+  /** The messages of the 50 runs, as their own `execute` streams delivered them. */
+  const expected: Record<string, number> = {};
+
+  before(async function () {
+    cp = await ControlPlane.acquire();
+    // Only control planes from hack/cp-up.sh (what the test command uses) run a local server; a kind cluster does not.
+    if (!cp.settings.serverPort) this.skip();
+    await ensureConsoleBuilt();
+    ns = await cp.createNamespace('e2e-live3d');
+    await cp.kubectl.ok(['-n', ns, 'apply', '-f', '-'], { stdin: DEFINITIONS });
+    server = await SyncflowServer.start(cp);
+    for (const workflow of WORKFLOWS) await ready(cp, ns, workflow);
+    const kubeConfig = await cp.kubeConfig();
+    const tls: ClientOptions = {};
+    await kubeConfig.applyToHTTPSOptions(tls);
+    const apiserver = kubeConfig.getCurrentCluster()?.server as string;
+    stream = new StreamClient({
+      url: `${apiserver}/apis/execution.syncflow.io/v1alpha1/namespaces/${ns}/workflowexecutions/-/stream`,
+      connect: (url, protocols) => new WebSocket(url, protocols, tls),
+    });
+    local = await startConsoleCommand(cp.settings.kubeconfig);
+    browser = await launchChromium({ webgl: true });
+    context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    page = await context.newPage();
+  });
+
+  afterEach(async function () {
+    await reportFailure(page, this.currentTest);
+  });
+
+  after(async () => {
+    stream?.close();
+    await browser?.close();
+    local?.stop();
+    await server?.stop();
+    if (ns) await cp.deleteNamespace(ns);
+  });
+
+  it('opens the view: WebGL draws the shared tasks once, and the page subscribes to the namespace', async () => {
+    await page.goto(local.url);
+    await page.goto(`${local.origin}/#/ns/${ns}/live`);
+    await page.waitForFunction(
+      () => {
+        const h = (window as unknown as { __live3d?: Hook }).__live3d;
+        return h?.ready && h.subscribed && h.frames > 2;
+      },
+      undefined,
+      { timeout: 120_000 },
+    );
+    const state = await hook(page);
+    expect(state.webgl, 'WebGL in headless Chromium (SwiftShader)').to.equal(true);
+    // Four WorkflowTasks shared by the two workflows: four nodes, not seven; five distinct links.
+    expect(await page.locator('.live3d-table tbody tr').count()).to.equal(4);
+    expect(
+      await page.getByRole('img', { name: /3D network of 4 tasks and 5 dependencies/ }).count(),
+    ).to.equal(1);
+  });
+
+  it('draws an effect for every TaskStarted, TaskFinished and Signal of 50 executions', async () => {
+    const before = await hook(page);
+    const started = Date.now();
+    // Ten at a time (a connection runs up to 16 at once), alternating the two workflows.
+    let issued = 0;
+    const worker = async (): Promise<void> => {
+      while (issued < EXECUTIONS) {
+        const i = issued++;
+        const handle = stream.execute({ namespace: ns, workflow: WORKFLOWS[i % 2] as string, input: {} });
+        let last: StreamClientMessage | undefined;
+        for await (const message of handle) {
+          last = message;
+          if ((COUNTED as readonly string[]).includes(message.type))
+            expected[message.type] = (expected[message.type] ?? 0) + 1;
+        }
+        expect(last?.type, JSON.stringify(last)).to.equal('ExecutionFinished');
+      }
+    };
+    await Promise.all(Array.from({ length: 10 }, worker));
+    ran = { first: started, last: Date.now() };
+    // 25 chains (3 tasks, 2 signals) and 25 fan-outs (4 tasks, 4 signals).
+    expect(expected).to.deep.equal({ TaskStarted: 175, TaskFinished: 175, Signal: 150 });
+    // The page's subscription receives the same events (batched); each must have drawn its effect.
+    await page.waitForFunction(
+      ({ want, base }) => {
+        const h = (window as unknown as { __live3d: Hook }).__live3d;
+        return Object.entries(want).every(([type, n]) => (h.effects[type] ?? 0) - (base[type] ?? 0) >= n);
+      },
+      { want: expected, base: before.effects },
+      { timeout: 60_000 },
+    );
+    const after = await hook(page);
+    for (const type of COUNTED) {
+      const events = (after.events[type] ?? 0) - (before.events[type] ?? 0);
+      const effects = (after.effects[type] ?? 0) - (before.effects[type] ?? 0);
+      expect(events, `${type} events received`).to.equal(expected[type]);
+      expect(effects, `${type} effects drawn`).to.equal(events);
+    }
+    // The table says the same (it is refreshed twice a second): every task called, none failed.
+    await page.waitForFunction(() => {
+      const cells = [...document.querySelectorAll('.live3d-table tbody tr td:nth-child(4)')];
+      return cells.reduce((sum, cell) => sum + Number(cell.textContent), 0) >= 175;
+    });
+    const calls = await page.locator('.live3d-table tbody tr td:nth-child(4)').allTextContents();
+    expect(calls.map(Number).reduce((a, b) => a + b, 0)).to.equal(175);
+    const errors = await page.locator('.live3d-table tbody tr td:nth-child(5)').allTextContents();
+    expect(errors.map(Number).reduce((a, b) => a + b, 0)).to.equal(0);
+    expect(await accessibilityViolations(page)).to.deep.equal([]);
+    await screenshot(page, 'live3d');
+    const latency = after.latencyMs;
+    recordFigures('live3d-e2e.json', browser, {
+      executions: EXECUTIONS,
+      effects: expected,
+      eventToFrameMsP95: percentile(latency, 0.95),
+      frameMsP50: percentile(after.frameMs, 0.5),
+      quality: after.quality,
+    });
+  });
+
+  it('replays the recorded minute at 10× in about six seconds, every recorded event drawn again', async () => {
+    const from = ran.first - 2_000;
+    // datetime-local takes the browser's local time.
+    const [fromText, toText] = await page.evaluate(
+      (times) =>
+        times.map((ms) =>
+          new Date(ms - new Date(ms).getTimezoneOffset() * 60_000).toISOString().slice(0, 19),
+        ),
+      [from, from + 60_000],
+    );
+    await page.getByLabel('From', { exact: true }).fill(fromText as string);
+    await page.getByLabel('To', { exact: true }).fill(toText as string);
+    await page.getByLabel('Speed', { exact: true }).selectOption('10');
+    const before = await hook(page);
+    await page.getByRole('button', { name: 'Replay' }).click();
+    await page.waitForFunction(
+      () => (window as unknown as { __live3d: Hook }).__live3d.replay.state === 'playing',
+    );
+    await page.waitForFunction(
+      () => (window as unknown as { __live3d: Hook }).__live3d.replay.state === 'done',
+      undefined,
+      {
+        timeout: 60_000,
+      },
+    );
+    const after = await hook(page);
+    const seconds = ((after.replay.endedAt as number) - (after.replay.startedAt as number)) / 1000;
+    console.log(`      replay of a recorded minute at 10x took ${seconds.toFixed(2)} s`);
+    expect(seconds).to.be.within(4, 12);
+    // Rebuilt from history: every task start, finish and signal of the 50 executions again.
+    for (const type of COUNTED)
+      expect((after.effects[type] ?? 0) - (before.effects[type] ?? 0), type).to.equal(expected[type]);
+    expect(await page.getByRole('status').filter({ hasText: 'Replay at 10× finished.' }).count()).to.equal(1);
+    expect(await accessibilityViolations(page)).to.deep.equal([]);
+    recordFigures('live3d-replay.json', browser, { recordedSeconds: 60, speed: 10, wallSeconds: seconds });
+  });
+
+  it('with prefers-reduced-motion nothing travels: signals light their link, the table lists the tasks', async () => {
+    const calm = await browser.newContext({
+      viewport: { width: 1024, height: 700 },
+      reducedMotion: 'reduce',
+    });
+    try {
+      const quiet = await calm.newPage();
+      await quiet.goto(local.url);
+      await quiet.goto(`${local.origin}/#/ns/${ns}/live`);
+      await quiet.waitForFunction(() => {
+        const h = (window as unknown as { __live3d?: Hook }).__live3d;
+        return h?.ready && h.subscribed;
+      });
+      expect((await hook(quiet)).reducedMotion).to.equal(true);
+      for await (const message of stream.execute({ namespace: ns, workflow: 'live-chain', input: {} }))
+        if (message.type === 'ExecutionFinished') break;
+      await quiet
+        .waitForFunction(
+          () => ((window as unknown as { __live3d: Hook }).__live3d.effects.Signal ?? 0) >= 2,
+          undefined,
+          {
+            timeout: 60_000,
+          },
+        )
+        .catch(async (error: Error) => {
+          throw new Error(
+            `${error.message}; the page reported ${JSON.stringify({ ...(await hook(quiet)), frameMs: [], latencyMs: [] })}`,
+          );
+        });
+      const state = await hook(quiet);
+      expect(state.drawn.particle ?? 0).to.equal(0);
+      expect(state.drawn.linkFlash).to.equal(2);
+      expect(await accessibilityViolations(quiet)).to.deep.equal([]);
+    } finally {
+      await calm.close();
+    }
+  });
+});
