@@ -164,6 +164,30 @@ describe('the console debugger in Chromium', function () {
     expect(yaml).to.contain('substituted: true');
   });
 
+  it('step-through: breakpoints are remembered; "run to" pauses at a task without a breakpoint; abort ends the run', async () => {
+    await page.goto(`${origin}/#/ns/${NS}/workflows/checkout/debug`);
+    await page.locator('.graph[data-laid-out="true"] .task-node').first().waitFor();
+    const pause = page.getByRole('group', { name: 'Pause before' });
+    // Kept from the first test, in this browser.
+    expect(await pause.getByLabel('pay', { exact: true }).isChecked()).to.equal(true);
+    // B toggles the breakpoint of the chosen task (pay, the second).
+    await shortcut('b');
+    expect(await pause.getByLabel('pay', { exact: true }).isChecked()).to.equal(false);
+    await page.getByLabel('Input (JSON)').fill('{"cartId": "cart-10", "customerId": "cust-8"}');
+    await page.getByLabel('Run to', { exact: true }).selectOption('email');
+    await shortcut('t');
+    const paused = page.getByRole('region', { name: 'Paused before email' });
+    await paused.waitFor({ timeout: 60_000 });
+    // pay ran (no breakpoint any more) and its output reached email's request.
+    expect(await page.getByLabel('Output of pay').textContent()).to.contain('paymentId');
+    expect(await paused.getByLabel('Request body').textContent()).to.match(/"payment": "p-/);
+    await shortcut('x');
+    const result = page.getByRole('region', { name: 'Result' });
+    await result.waitFor({ timeout: 60_000 });
+    expect(await result.textContent()).to.match(/Finished: Failed.*DebugAborted/);
+    expect(await accessibilityViolations(page)).to.deep.equal([]);
+  });
+
   it('time travel: between the two attempts of a retried task the node shows "retrying"; edge values are the recorded outputs', async () => {
     // The demo upstream answers 503 to the first request for user `flaky`, then 200: one retry.
     const created = await cp.kubectl.ok(['create', '-n', NS, '-f', '-', '-o', 'jsonpath={.metadata.name}'], {

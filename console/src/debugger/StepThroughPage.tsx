@@ -346,16 +346,14 @@ function Debugger({
         >
           Start debug run <kbd>R</kbd>
         </button>
-        <label>
-          Run to{' '}
-          <select value={chosen ?? ''} onChange={(e) => setChosen(e.target.value || undefined)}>
-            {ids.map((id) => (
-              <option key={id} value={id}>
-                {id}
-              </option>
-            ))}
-          </select>
-        </label>
+        <label htmlFor="run-to">Run to</label>
+        <select id="run-to" value={chosen ?? ''} onChange={(e) => setChosen(e.target.value || undefined)}>
+          {ids.map((id) => (
+            <option key={id} value={id}>
+              {id}
+            </option>
+          ))}
+        </select>
         <button type="button" onClick={runToChosen} disabled={!chosen}>
           Run to task <kbd>T</kbd>
         </button>
