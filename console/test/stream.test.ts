@@ -181,6 +181,31 @@ describe('the console stream client (console/src/api/stream)', () => {
       expect(String(error)).to.match(/closed/);
     });
 
+    it('a stream that never opened (refused upgrade) says which permissions running needs, not that a run was cancelled', async () => {
+      const sockets: FakeSocket[] = [];
+      const stream = new ConsoleStream({
+        config: { apiBase: '', auth: 'session' },
+        namespace: 'shop',
+        page: { protocol: 'http:', host: 'h' },
+        connect: (url, protocols) => {
+          const socket = new FakeSocket(url, protocols);
+          sockets.push(socket);
+          return socket;
+        },
+      });
+      const run = stream.execute({ workflow: 'w' }, () => undefined);
+      sockets[0]?.onclose?.({ code: 1006, reason: '' });
+      const error = (await run.done.then(
+        () => undefined,
+        (e: unknown) => e,
+      )) as StreamRefused;
+      expect(error.code).to.equal(503);
+      expect(error.message).to.match(/could not be opened/);
+      expect(error.message).to.contain('get workflowexecutions/stream');
+      expect(error.message).to.contain('namespace shop');
+      stream.close();
+    });
+
     it('a dropped connection ends a run with the 503 saying the server cancelled and recorded it', async () => {
       const { stream, socket } = fakeStream();
       const run = stream.execute({ workflow: 'w' }, () => undefined);

@@ -143,11 +143,21 @@ describe('the web console in Chromium', function () {
         .map((f) => JSON.parse(f) as { type: string; task?: string })
         .filter((m) => m.task)
         .map((m) => `${m.task}:${m.type}`);
+    /** Runs the form and waits for this run's result (a previous run's result is replaced). */
     const runAndWait = async () => {
+      const previous = await page.evaluate(
+        () => document.querySelector('section[aria-label="Result"] a')?.textContent ?? null,
+      );
       await page.getByRole('button', { name: 'Run', exact: true }).click();
-      const result = page.getByRole('region', { name: 'Result' });
-      await result.waitFor({ timeout: 60_000 });
-      return result;
+      await page.waitForFunction(
+        (before) => {
+          const now = document.querySelector('section[aria-label="Result"] a')?.textContent ?? null;
+          return now !== null && now !== before;
+        },
+        previous,
+        { timeout: 60_000 },
+      );
+      return page.getByRole('region', { name: 'Result' });
     };
     let failedLoanQuote = '';
 
@@ -200,27 +210,36 @@ describe('the web console in Chromium', function () {
       expect(phases.indexOf('a:Succeeded')).to.be.lessThan(phases.indexOf('b:Running'));
     });
 
-    it('Run: a failing loan-quote shows its call retrying, then Failed, and the branches it decides Skipped', async () => {
+    it('Run: a branch whose `when` is false is Skipped; a failing loan-quote shows its call retrying, then Failed', async () => {
       await page.goto(`${new URL(consoleUrl).origin}/#/ns/${NS}/workflows/loan-quote/run`);
-      await page.getByLabel(/^applicantId/).fill('down-7');
+      await page.getByLabel(/^applicantId/).fill('risky-3');
       await page.getByLabel(/^amount/).fill('5000');
+      const risky = await watchRun();
+      expect(await (await runAndWait()).textContent()).to.match(/Result: Succeeded/);
+      const riskyPhases = await risky.phases();
+      console.log(`      phases seen live: ${riskyPhases.join(' ')}`);
+      // Score 580: no quote (its when is false), a manual review instead.
+      expect(riskyPhases).to.include.members(['score:Running', 'score:Succeeded', 'quote:Skipped']);
+      expect(riskyPhases.indexOf('quote:Skipped')).to.be.lessThan(
+        riskyPhases.lastIndexOf('review:Succeeded'),
+      );
+      expect(eventTypes(risky.frames)).to.include('quote:TaskSkipped');
+      await page.getByRole('region', { name: 'Result' }).waitFor();
+
+      await page.getByLabel(/^applicantId/).fill('down-7');
       const run = await watchRun();
       const result = await runAndWait();
-      expect(await result.textContent()).to.match(/Result: Failed/);
+      await page.getByText(/Result: Failed/).waitFor();
       const phases = await run.phases();
       console.log(`      phases seen live: ${phases.join(' ')}`);
       expect(phases).to.include.members(['score:Running', 'score:Retrying', 'score:Failed']);
       expect(phases.indexOf('score:Retrying')).to.be.lessThan(phases.indexOf('score:Failed'));
+      expect(eventTypes(run.frames)).to.include.members(['score:TaskRetrying', 'score:TaskFinished']);
+      // The workflow failed before its branches could run: the engine records them Cancelled.
       for (const id of ['quote', 'review'])
         expect(await page.locator(`.task-node[data-task="${id}"]`).getAttribute('data-phase')).to.equal(
-          'Skipped',
+          'Cancelled',
         );
-      expect(eventTypes(run.frames)).to.include.members([
-        'score:TaskRetrying',
-        'score:TaskFinished',
-        'quote:TaskSkipped',
-        'review:TaskSkipped',
-      ]);
       failedLoanQuote = ((await result.getByRole('link', { name: /Open execution/ }).textContent()) ?? '')
         .replace('Open execution ', '')
         .trim();
@@ -602,7 +621,17 @@ describe('the web console in Chromium', function () {
         '--verb=create',
         '--resource=workflowexecutions.execution.syncflow.io',
       ]);
-      for (const role of ['console-user', 'console-runner'])
+      // Run goes through the live-events stream: `get workflowexecutions/stream` (manifests' syncflow-runner has it).
+      await cp.kubectl.ok([
+        'create',
+        'role',
+        'console-streamer',
+        '-n',
+        NS,
+        '--verb=get',
+        '--resource=workflowexecutions.execution.syncflow.io/stream',
+      ]);
+      for (const role of ['console-user', 'console-runner', 'console-streamer'])
         await cp.kubectl.ok([
           'create',
           'rolebinding',

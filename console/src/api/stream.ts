@@ -12,6 +12,7 @@ import {
   StreamClient,
   type StreamClientMessage,
   type StreamHandle,
+  type StreamSocket,
   type StreamSocketFactory,
 } from '../../../client/stream.ts';
 import type { DebugOptions, StreamId, StreamStatus } from '../../../core/model/stream.ts';
@@ -83,16 +84,67 @@ export interface ConsoleStreamOptions {
   connect?: StreamSocketFactory;
 }
 
+/** A socket that reports its first open (the stream client sets the handlers; this wraps them). */
+class OpenedSocket implements StreamSocket {
+  constructor(
+    private readonly inner: StreamSocket,
+    private readonly onOpened: () => void,
+  ) {}
+  get readyState(): number {
+    return this.inner.readyState;
+  }
+  send(data: string): void {
+    this.inner.send(data);
+  }
+  close(code?: number, reason?: string): void {
+    this.inner.close(code, reason);
+  }
+  get onopen(): StreamSocket['onopen'] {
+    return this.inner.onopen;
+  }
+  set onopen(handler: StreamSocket['onopen']) {
+    this.inner.onopen = handler
+      ? (event: unknown) => {
+          this.onOpened();
+          handler(event);
+        }
+      : null;
+  }
+  get onmessage(): StreamSocket['onmessage'] {
+    return this.inner.onmessage;
+  }
+  set onmessage(handler: StreamSocket['onmessage']) {
+    this.inner.onmessage = handler;
+  }
+  get onclose(): StreamSocket['onclose'] {
+    return this.inner.onclose;
+  }
+  set onclose(handler: StreamSocket['onclose']) {
+    this.inner.onclose = handler;
+  }
+  get onerror(): StreamSocket['onerror'] {
+    return this.inner.onerror;
+  }
+  set onerror(handler: StreamSocket['onerror']) {
+    this.inner.onerror = handler;
+  }
+}
+
 /** One connection to the stream for one namespace. */
 export class ConsoleStream {
   private readonly client: StreamClient;
   private readonly namespace: string;
 
+  /** Whether a WebSocket of this stream ever opened (a refused upgrade never does). */
+  private opened = false;
+
   constructor(options: ConsoleStreamOptions) {
     this.namespace = options.namespace;
+    const connect: StreamSocketFactory =
+      options.connect ?? ((url, protocols) => new WebSocket(url, protocols));
     this.client = new StreamClient({
       url: streamUrl(options.config, options.page ?? location, options.namespace),
-      connect: options.connect ?? ((url, protocols) => new WebSocket(url, protocols)),
+      connect: (url, protocols) => new OpenedSocket(connect(url, protocols), () => (this.opened = true)),
       ...(options.token ? { token: options.token } : {}),
     });
   }
@@ -104,6 +156,11 @@ export class ConsoleStream {
       for await (const message of handle) {
         onMessage(message);
         if (message.type === 'ExecutionFinished') return message.object as unknown as Execution;
+        if (message.type === 'error' && message.status.code === 503 && !this.opened)
+          throw new StreamRefused({
+            ...message.status,
+            message: `the live-events stream could not be opened (kube-apiserver refused it, or could not be reached): running from the console needs permission to get workflowexecutions/stream and to create workflowexecutions in namespace ${this.namespace}`,
+          });
         if (message.type === 'error') throw new StreamRefused(message.status);
         if (message.type === 'unsubscribed') break;
       }
