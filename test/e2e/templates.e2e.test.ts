@@ -13,6 +13,7 @@ import {
 } from '../../console/src/builder/templates.ts';
 import { ControlPlane, repoRoot } from '../harness/controlplane.ts';
 import { SyncflowServer } from '../harness/syncflow-server.ts';
+import { installWebhooks } from '../harness/webhooks.ts';
 
 const DIR = join(repoRoot, 'templates');
 const templates = readdirSync(DIR)
@@ -31,6 +32,7 @@ describe('templates library end to end', function () {
   let server: SyncflowServer;
   let ns: string;
   let failed = false;
+  let removeWebhooks: (() => Promise<void>) | undefined;
 
   before(async function () {
     cp = await ControlPlane.acquire();
@@ -47,6 +49,8 @@ describe('templates library end to end', function () {
       '--from-literal=token=e2e-s3cr3t',
     ]);
     server = await SyncflowServer.start(cp);
+    // The admission webhooks check every definition applied in the namespace (the suite's own only).
+    removeWebhooks = await installWebhooks(cp, ns);
   });
 
   afterEach(function () {
@@ -55,6 +59,7 @@ describe('templates library end to end', function () {
 
   after(async () => {
     if (failed && server) console.error(`--- syncflow server log (tail) ---\n${server.logs.slice(-5000)}`);
+    await removeWebhooks?.();
     await server?.stop();
     if (ns) await cp.deleteNamespace(ns);
   });
