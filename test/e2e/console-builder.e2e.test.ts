@@ -10,6 +10,7 @@ import type { Browser, Locator, Page } from 'playwright-core';
 import { parse } from 'yaml';
 import { ControlPlane, repoRoot } from '../harness/controlplane.ts';
 import { SyncflowServer } from '../harness/syncflow-server.ts';
+import { installWebhooks } from '../harness/webhooks.ts';
 import {
   accessibilityViolations,
   ensureConsoleBuilt,
@@ -49,6 +50,7 @@ describe('the builder in Chromium', function () {
   let browser: Browser;
   let page: Page;
   let failed = false;
+  let removeWebhooks: (() => Promise<void>) | undefined;
 
   before(async function () {
     cp = await ControlPlane.acquire();
@@ -71,6 +73,8 @@ describe('the builder in Chromium', function () {
     const sendEmail = notify.tasks.find((t) => t.metadata.name === 'send-email');
     await cp.kubectl.ok(['-n', NS, 'apply', '-f', '-'], { stdin: JSON.stringify(sendEmail) });
     server = await SyncflowServer.start(cp);
+    // The admission webhooks check every definition applied in the namespace (the suite's own only).
+    removeWebhooks = await installWebhooks(cp, NS);
     local = await startConsoleCommand(cp.settings.kubeconfig);
     origin = local.origin;
     browser = await launchChromium();
@@ -88,6 +92,7 @@ describe('the builder in Chromium', function () {
     if (failed && server) console.error(`--- syncflow server log (tail) ---\n${server.logs.slice(-4000)}`);
     await browser?.close();
     local?.stop();
+    await removeWebhooks?.();
     await server?.stop();
     if (cp && cp.settings.serverPort) await cp.deleteNamespace(NS);
   });
@@ -187,7 +192,7 @@ describe('the builder in Chromium', function () {
     recordFigures('builder.json', browser, { templateToSucceededRunMs: wallMs });
   });
 
-  it('shows a webhook refusal with its message: a task change that would break the deployed workflow', async () => {
+  it('shows a webhook refusal with its message: a task change that would break the deployed workflow, refused before any change', async () => {
     await page.goto(`${origin}/#/ns/${NS}/builder`);
     await page.locator('summary', { hasText: 'New WorkflowTask' }).click();
     const form = page.getByRole('form', { name: 'New WorkflowTask' });
@@ -197,16 +202,21 @@ describe('the builder in Chromium', function () {
       .fill('http://demo.syncflow-system.svc:8080/scores/{{input.customerId}}');
     await form
       .getByLabel('Input schema (JSON Schema)')
-      .fill('{"type":"object","required":["customerId"],"properties":{"customerId":{"type":"string"}}}');
+      .fill('{"type":"object","required":["customerId"],"properties":{"customerId":{"type":"integer"}}}');
     await form
       .getByLabel('Output schema (JSON Schema)')
-      .fill('{"type":"object","properties":{"rating":{"type":"string"}}}');
+      .fill('{"type":"object","required":["score"],"properties":{"score":{"type":"number"}}}');
     await form.getByRole('button', { name: 'Deploy task' }).click();
     const alert = form.getByRole('alert');
     await alert.waitFor(LONG);
     expect(await alert.textContent())
       .to.contain('my-parallel-fetch')
       .and.contain('WorkflowTask/fetch-credit-score (dry-run)');
+    // Refused at the dry run: the task in the cluster is what it was.
+    const task = await cp.kubectl.json<{
+      spec: { inputSchema: { properties: { customerId: { type: string } } } };
+    }>(['-n', NS, 'get', 'workflowtask', 'fetch-credit-score']);
+    expect(task.spec.inputSchema.properties.customerId.type).to.equal('string');
   });
 
   it('has no serious or critical accessibility violation on the library, the builder and the playground', async () => {
@@ -254,6 +264,34 @@ describe('the builder in Chromium', function () {
     await tabTo(page, page.getByRole('button', { name: 'Redo' }));
     await page.keyboard.press('Enter');
     await page.locator('.react-flow__node [data-task="fetch-recommendations"]').waitFor(LONG);
+  });
+
+  it('explains where it is needed: task cards on focus, help with its docs/authoring.md section, a tour seen once', async () => {
+    await page.goto(`${origin}/#/ns/${NS}/builder/my-parallel-fetch`);
+    await page.locator('.react-flow__node').first().waitFor(LONG);
+    // The tour was dismissed on the first visit: it stays away.
+    expect(await page.getByRole('region', { name: 'Builder tour' }).count()).to.equal(0);
+    // Focusing a palette task shows its description, an example input and its schemas.
+    await page.getByRole('button', { name: 'Add fetch-user' }).focus();
+    const card = page.getByRole('tooltip').filter({ hasText: 'Example input' }).first();
+    await card.waitFor({ state: 'visible', ...LONG });
+    expect(await card.textContent())
+      .to.contain('Fetch a user profile')
+      .and.contain('"userId": "text"')
+      .and.contain('Output schema');
+    // A field's help names its docs/authoring.md anchor and shows that section.
+    await page.locator('.react-flow__node [data-task="user"]').click();
+    const help = page
+      .getByRole('form', { name: 'Step user' })
+      .getByRole('button', { name: 'Help: input' })
+      .first();
+    await help.click();
+    const note = page.getByRole('note').first();
+    await note.waitFor(LONG);
+    expect(await note.textContent())
+      .to.contain('docs/authoring.md#templates')
+      .and.contain('## Templates');
+    await shot(page, 'builder-help');
   });
 
   it('passes the five playground lessons by running them', async () => {

@@ -47,7 +47,7 @@ const StepNode = memo(function StepNode({ data, selected }: NodeProps<Node<StepN
       data-task={data.id}
       data-errors={data.errors.length}
     >
-      <Handle type="target" position={Position.Top} aria-label={`${data.id}: waits for`} />
+      <Handle type="target" position={Position.Top} />
       <div className="task-node-title">
         <span className="task-id">{data.id}</span>
         {bad ? (
@@ -62,7 +62,7 @@ const StepNode = memo(function StepNode({ data, selected }: NodeProps<Node<StepN
       </div>
       {bad ? <div className="task-node-note node-error-text">{data.errors[0]}</div> : null}
       {data.plan ? <div className="task-node-note plan-note">{data.plan}</div> : null}
-      <Handle type="source" position={Position.Bottom} aria-label={`${data.id}: then`} />
+      <Handle type="source" position={Position.Bottom} />
     </div>
   );
 });

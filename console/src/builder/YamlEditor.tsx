@@ -66,7 +66,8 @@ export default function YamlEditor({ value, onChange, marks, templates, label }:
         lintGutter(),
         linter(() => latest.current.marks.map((m): Diagnostic => ({ ...m })), { delay: 0 }),
         autocompletion({ override: [complete] }),
-        EditorView.contentAttributes.of({ 'aria-label': label }),
+        // Focusable by tabindex too, so that axe counts the scrolled region's content as focusable.
+        EditorView.contentAttributes.of({ 'aria-label': label, tabindex: '0' }),
         EditorView.updateListener.of((update) => {
           if (update.docChanged) latest.current.onChange(update.state.doc.toString());
         }),
