@@ -235,7 +235,7 @@ describe('the console’s live 3D view in Chromium (software WebGL)', function (
     );
     await page.getByLabel('From', { exact: true }).fill(fromText as string);
     await page.getByLabel('To', { exact: true }).fill(toText as string);
-    await page.getByLabel('Speed', { exact: true }).selectOption('10');
+    await page.getByRole('combobox', { name: /^Speed/ }).selectOption('10');
     const before = await hook(page);
     await page.getByRole('button', { name: 'Replay' }).click();
     await page.waitForFunction(

@@ -16,6 +16,8 @@ export function pushBounded(values: number[], value: number, limit: number): voi
 export interface Live3dHook {
   /** WebGL could be started (else the page shows the table only). */
   webgl: boolean;
+  /** The WebGL renderer's name (SwiftShader: software). */
+  renderer: string;
   /** The network is laid out and drawn. */
   ready: boolean;
   nodes: number;
@@ -54,6 +56,7 @@ export interface Live3dHook {
 export function installHook(): Live3dHook {
   const hook: Live3dHook = {
     webgl: false,
+    renderer: '',
     ready: false,
     nodes: 0,
     links: 0,

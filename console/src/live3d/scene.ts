@@ -197,7 +197,9 @@ export class NetworkScene {
     options.hook.nodes = n;
     options.hook.links = layout.links.length;
     options.hook.reducedMotion = options.reducedMotion;
-    this.setQuality('full');
+    // A software renderer (SwiftShader, llvmpipe) cannot afford bloom: it starts one level down.
+    options.hook.renderer = rendererName(this.renderer);
+    this.setQuality(/swiftshader|llvmpipe|software/i.test(options.hook.renderer) ? 'reduced' : 'full');
     this.resize();
     this.lastFrame = performance.now();
     requestAnimationFrame(this.tick);
@@ -444,6 +446,13 @@ const GREEN = new Color(0.3, 2.2, 0.6);
 const RUNNING = new Color(0.8, 1.4, 2.2);
 const LINK = new Color(0.16, 0.18, 0.4);
 const SIGNAL = new Color(0.6, 1.4, 2.2);
+
+/** The name of the device WebGL draws with. */
+function rendererName(renderer: WebGLRenderer): string {
+  const gl = renderer.getContext();
+  const info = gl.getExtension('WEBGL_debug_renderer_info');
+  return String(gl.getParameter(info ? info.UNMASKED_RENDERER_WEBGL : gl.RENDERER));
+}
 
 /** Cold to hot: blue, cyan, yellow, red. */
 function heatColor(value: number, out: Color): Color {
