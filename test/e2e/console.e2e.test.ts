@@ -335,10 +335,10 @@ describe('the web console in Chromium', function () {
           'GET http://demo.syncflow-system.svc:8080/scores/down-7',
         );
       else expect(await request.textContent()).to.contain('No request recorded');
-      const skipped = page.locator('details.task-details[data-task="quote"]');
-      await skipped.locator('summary').click();
+      const cancelled = page.locator('details.task-details[data-task="quote"]');
+      await cancelled.locator('summary').click();
       expect(await page.getByRole('region', { name: 'Request of task quote' }).textContent()).to.contain(
-        'Skipped: nothing was sent',
+        'Cancelled before it started (the execution had ended): nothing was sent',
       );
       expect(await accessibilityViolations(page)).to.deep.equal([]);
       await shot(page, 'execution-task');

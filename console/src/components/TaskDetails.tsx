@@ -72,7 +72,11 @@ export function TaskDetails({
             </>
           ) : (
             <p className="muted">
-              {task.phase === 'Skipped' ? 'Skipped: nothing was sent.' : 'No request recorded for this task.'}
+              {task.phase === 'Skipped'
+                ? 'Skipped: nothing was sent.'
+                : task.phase === 'Cancelled' && task.httpStatus === undefined
+                  ? 'Cancelled before it started (the execution had ended): nothing was sent.'
+                  : 'No request recorded for this task.'}
             </p>
           )}
           {view.input !== undefined ? (

@@ -36,7 +36,7 @@ export async function layoutGraph(
       'elk.spacing.nodeNode': '36',
       // React Flow draws the edges itself, so elk's cheapest routing; and fewer crossing-minimisation
       // sweeps (thoroughness 3 of the default 7). On the 50-task graph in Node this cuts the first,
-      // not yet optimised layouts most (docs/console.md, "Performance").
+      // not yet optimised layouts most (docs/console.md, Benchmarks).
       'elk.edgeRouting': 'POLYLINE',
       'elk.layered.thoroughness': '3',
       // A layer is a parallel group: every task as early as its dependencies allow, and tasks with no
