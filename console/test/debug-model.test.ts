@@ -8,6 +8,7 @@ import {
   outputReferences,
   saveBreakpoints,
   shortValue,
+  skipReason,
   stateAt,
   stopsAt,
   templateResolution,
@@ -152,6 +153,15 @@ describe('edgeValues (what flowed along each edge by the instant)', () => {
     expect(edgeValues(EDGES, INPUTS, tasks, stateAt(IDS, timeline, retrying))).to.deep.equal([]);
   });
 
+  it('carries nothing into a skipped task', () => {
+    const inputs = new Map([['audit', { n: '{{tasks.recs.output.items}}' }]]);
+    const states = { recs: 'done', audit: 'skipped' } as const;
+    expect(edgeValues(EDGES, inputs, tasks, states)).to.deep.equal([]);
+    expect(edgeValues(EDGES, inputs, tasks, { ...states, audit: 'pending' })).to.deep.equal([
+      { from: 'recs', to: 'audit', value: [1, 2] },
+    ]);
+  });
+
   it('gives a single read path its value alone', () => {
     const inputs = new Map([['orders', { email: '{{ tasks.user.output.email }}' }]]);
     const states = { user: 'done', orders: 'pending' } as const;
@@ -252,5 +262,26 @@ describe('exampleOutput (where the substitute-output editor starts)', () => {
       }),
     ).to.deep.equal({ paymentId: '', status: 'captured', n: 0, tags: [] });
     expect(exampleOutput(undefined)).to.equal(null);
+  });
+});
+
+describe('skipReason (what dimmed a skipped branch)', () => {
+  const edges: GraphEdge[] = [
+    { from: 'score', to: 'quote', when: 'tasks.score.output.score >= 650' },
+    { from: 'score', to: 'review', when: 'tasks.score.output.score < 650' },
+  ];
+
+  it('names the `when` that was false when every dependency succeeded', () => {
+    const tasks = [{ id: 'score', phase: 'Succeeded' }] as RecordedTask[];
+    expect(skipReason('review', 'tasks.score.output.score < 650', edges, tasks)).to.equal(
+      'skipped: when tasks.score.output.score < 650 was false',
+    );
+  });
+
+  it('names the dependency that did not succeed, even when the task has a `when`', () => {
+    const tasks = [{ id: 'score', phase: 'Failed' }] as RecordedTask[];
+    expect(skipReason('quote', 'tasks.score.output.score >= 650', edges, tasks)).to.equal(
+      'skipped: score did not succeed',
+    );
   });
 });

@@ -188,17 +188,22 @@ describe('the console debugger in Chromium', function () {
     expect(await accessibilityViolations(page)).to.deep.equal([]);
   });
 
-  it('time travel: between the two attempts of a retried task the node shows "retrying"; edge values are the recorded outputs', async () => {
-    // The demo upstream answers 503 to the first request for user `flaky`, then 200: one retry.
+  /** Runs a workflow through kubectl and returns the recorded execution. */
+  const recordedRun = async (workflow: string, input: unknown): Promise<RecordedExecution> => {
     const created = await cp.kubectl.ok(['create', '-n', NS, '-f', '-', '-o', 'jsonpath={.metadata.name}'], {
       stdin: JSON.stringify({
         apiVersion: 'execution.syncflow.io/v1alpha1',
         kind: 'WorkflowExecution',
-        metadata: { generateName: 'user-profile-' },
-        spec: { workflowRef: { name: 'user-profile' }, input: { userId: 'flaky', withOrders: true } },
+        metadata: { generateName: `${workflow}-` },
+        spec: { workflowRef: { name: workflow }, input },
       }),
     });
-    const recorded = await cp.kubectl.json<RecordedExecution>(['-n', NS, 'get', 'wfx', created.trim()]);
+    return cp.kubectl.json<RecordedExecution>(['-n', NS, 'get', 'wfx', created.trim()]);
+  };
+
+  it('time travel: between the two attempts of a retried task the node shows "retrying"; edge values are the recorded outputs', async () => {
+    // The demo upstream answers 503 to the first request for user `flaky`, then 200: one retry.
+    const recorded = await recordedRun('user-profile', { userId: 'flaky', withOrders: true });
     expect(recorded.status.phase).to.equal('Succeeded');
     expect(recorded.status.tasks.find((t) => t.id === 'user')?.attempts).to.equal(2);
 
@@ -247,5 +252,38 @@ describe('the console debugger in Chromium', function () {
     expect(await page.locator('.task-node.critical').count()).to.be.greaterThan(0);
     expect(await accessibilityViolations(page)).to.deep.equal([]);
     await screenshot(page, 'debugger-time-travel');
+  });
+
+  it('data flow: a failed task is red with its error, the branches after it are dimmed with why; a false `when` dims its branch', async () => {
+    const failed = await recordedRun('loan-quote', { applicantId: 'down-7', amount: 5000 });
+    expect(failed.status.phase).to.equal('Failed');
+    await page.goto(`${origin}/#/ns/${NS}/executions/${failed.metadata.name}/travel`);
+    await page.locator('.graph[data-laid-out="true"] .task-node').first().waitFor();
+    const node = (id: string) => page.locator(`.task-node[data-task="${id}"]`);
+    expect(await node('score').getAttribute('data-phase')).to.equal('failed');
+    expect(await node('score').locator('.task-node-note').textContent()).to.match(/HTTPError/);
+    // The run stopped at the failure: the branches after it never ran, dimmed with the reason.
+    for (const id of ['quote', 'review']) {
+      expect(await node(id).getAttribute('data-phase')).to.equal('cancelled');
+      expect(await node(id).getAttribute('class')).to.contain('dimmed');
+      expect(await node(id).getAttribute('title')).to.match(/not run: .*score failed/);
+    }
+    expect(await accessibilityViolations(page)).to.deep.equal([]);
+    await screenshot(page, 'debugger-time-travel-failed');
+
+    const quoted = await recordedRun('loan-quote', { applicantId: 'a-1', amount: 5000 });
+    expect(quoted.status.phase).to.equal('Succeeded');
+    await page.goto(`${origin}/#/ns/${NS}/executions/${quoted.metadata.name}/travel`);
+    await page.locator('.graph[data-laid-out="true"] .task-node').first().waitFor();
+    expect(await node('quote').getAttribute('data-phase')).to.equal('done');
+    expect(await node('review').getAttribute('data-phase')).to.equal('skipped');
+    expect(await node('review').getAttribute('title')).to.contain(
+      'skipped: when tasks.score.output.score < 650 was false',
+    );
+    const score = quoted.status.tasks.find((t) => t.id === 'score')?.output?.score;
+    expect(await page.locator('tr[data-edge="score->quote"] td').nth(2).textContent()).to.equal(
+      JSON.stringify(score),
+    );
+    expect(await page.locator('.react-flow__edge.dimmed').count()).to.equal(1);
   });
 });

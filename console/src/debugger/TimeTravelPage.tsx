@@ -29,6 +29,7 @@ import {
   edgeKey,
   edgeValues,
   shortValue,
+  skipReason,
   stateAt,
   templateResolution,
   timelineOf,
@@ -90,21 +91,23 @@ function Travel({ name, data }: { name: string; data: Loaded }) {
     const onPath = critical.tasks.includes(id);
     let note = '';
     if (state === 'failed') note = `${record?.error?.reason ?? ''} ${record?.error?.message ?? ''}`.trim();
-    else if (state === 'skipped')
-      note = when ? `skipped: when ${when} was false` : 'skipped: a dependency did not succeed';
+    else if (state === 'skipped') note = skipReason(id, when, edges, records);
+    else if (state === 'cancelled') note = record?.error?.message ?? 'cancelled';
     else if (state === 'retrying') note = event?.task === id ? event.detail : 'waiting to retry';
     else if (state === 'done' && record?.substituted) note = 'substitute output (debugger)';
     overlay[id] = {
       phase: state,
       ...(note ? { note } : {}),
-      className: [onPath ? 'critical' : '', state === 'skipped' ? 'dimmed' : ''].filter(Boolean).join(' '),
+      className: [onPath ? 'critical' : '', state === 'skipped' || state === 'cancelled' ? 'dimmed' : '']
+        .filter(Boolean)
+        .join(' '),
       detail: [onPath ? 'on the critical path' : '', note].filter(Boolean).join(', '),
     };
   }
   const edgeOverlay: Record<string, EdgeOverlay> = {};
   for (const e of edges) {
     const key = edgeKey(e.from, e.to);
-    const dimmed = states[e.to] === 'skipped';
+    const dimmed = states[e.to] === 'skipped' || states[e.to] === 'cancelled';
     const classes = [critical.edges.includes(key) ? 'critical' : '', dimmed ? 'dimmed' : ''].filter(Boolean);
     edgeOverlay[key] = classes.length ? { className: classes.join(' ') } : {};
   }

@@ -194,7 +194,7 @@ export interface EdgeValue {
   value: unknown;
 }
 
-/** Edges whose producer had succeeded by the instant, with the values the consumer reads from it. */
+/** Edges whose producer had succeeded by the instant (into tasks not skipped), with the values the consumer reads. */
 export function edgeValues(
   edges: readonly GraphEdge[],
   inputs: ReadonlyMap<string, unknown>,
@@ -204,7 +204,8 @@ export function edgeValues(
   const byId = new Map(tasks.map((t) => [t.id, t]));
   const out: EdgeValue[] = [];
   for (const edge of edges) {
-    if (states[edge.from] !== 'done') continue;
+    // A value flows once its producer is done, to a consumer that will read it (not a skipped one).
+    if (states[edge.from] !== 'done' || states[edge.to] === 'skipped') continue;
     const paths = outputReferences(inputs.get(edge.to)).get(edge.from);
     if (!paths?.length) continue;
     const output = byId.get(edge.from)?.output;
@@ -382,4 +383,20 @@ export function exampleOutput(schema: unknown, depth = 0): unknown {
     default:
       return null;
   }
+}
+
+/**
+ * Why a task was skipped, from the records: a dependency that did not succeed, or else its `when`
+ * that was false.
+ */
+export function skipReason(
+  task: string,
+  when: string | undefined,
+  edges: readonly GraphEdge[],
+  tasks: readonly RecordedTask[],
+): string {
+  const phases = new Map(tasks.map((t) => [t.id, t.phase]));
+  const failed = edges.filter((e) => e.to === task && phases.get(e.from) !== 'Succeeded').map((e) => e.from);
+  if (failed.length) return `skipped: ${failed.join(', ')} did not succeed`;
+  return when ? `skipped: when ${when} was false` : 'skipped';
 }
