@@ -244,6 +244,19 @@ describe('Recorded input and request (what time travel and the debugger show of 
     }
   });
 
+  it('keeps a body as redacted text when a secret spelled across JSON tokens leaves no valid JSON', () => {
+    const secret = 'pre","b';
+    const headers = { pad: 'x'.repeat(1500) };
+    const body = JSON.stringify({ a: 'pre', b: 'post' });
+    const recorded = recordedTask(
+      {},
+      'POST',
+      { url: 'http://u.test/x', headers, body },
+      new SecretRedactor([secret]),
+    );
+    expect(recorded.request?.body).to.equal('{"a":"***":"post"}');
+  });
+
   it('keeps method and URL of a request whose headers alone are over the bound', () => {
     const headers = { a: 'x'.repeat(3000), b: 'y'.repeat(3000) };
     const recorded = recordedTask(
