@@ -1,7 +1,12 @@
 import { expect } from 'chai';
 import { ApiError } from '../src/api/client.ts';
 import type { Workflow, WorkflowTask } from '../src/api/types.ts';
-import { DeployError, deployDefinitions, type DefinitionsApi } from '../src/builder/deploy.ts';
+import {
+  DeployError,
+  deployDefinitions,
+  retryWhenOverloaded,
+  type DefinitionsApi,
+} from '../src/builder/deploy.ts';
 
 /** A fake API server holding objects by path; `refuse` answers a path's writes with a webhook denial. */
 function fakeApi(stored: Record<string, unknown>, refuse?: string) {
@@ -79,5 +84,43 @@ describe('deployDefinitions (the builder deploys)', () => {
       .to.contain('Workflow/w')
       .and.contain('admission webhook denied: breaks x');
     expect(calls).to.deep.equal([`GET ${W}/w`, `POST ${W} dryRun`]);
+  });
+});
+
+describe('retryWhenOverloaded', () => {
+  const noWait = { sleep: async () => undefined };
+  it('tries again while the server sheds load (429, 503), then answers', async () => {
+    const answers = [
+      new ApiError(503, { message: 'overloaded' }),
+      new ApiError(429, { message: 'slow down' }),
+      'ok',
+    ];
+    let calls = 0;
+    const result = await retryWhenOverloaded(async () => {
+      const next = answers[calls++];
+      if (next instanceof Error) throw next;
+      return next;
+    }, noWait);
+    expect(result).to.equal('ok');
+    expect(calls).to.equal(3);
+  });
+
+  it('gives up after the last attempt, and never retries another failure', async () => {
+    let calls = 0;
+    const overloaded = await retryWhenOverloaded(
+      async () => {
+        calls++;
+        throw new ApiError(503, { message: 'overloaded' });
+      },
+      { ...noWait, attempts: 3 },
+    ).catch((e: unknown) => e);
+    expect((overloaded as ApiError).code).to.equal(503);
+    expect(calls).to.equal(3);
+    calls = 0;
+    await retryWhenOverloaded(async () => {
+      calls++;
+      throw new ApiError(422, { message: 'invalid' });
+    }, noWait).catch(() => undefined);
+    expect(calls).to.equal(1);
   });
 });

@@ -163,3 +163,13 @@ describe('the builder model (console/src/builder/model.ts)', () => {
     expect(h.undo().present).to.equal(2);
   });
 });
+
+describe('the builder YAML of a model that grows from empty', () => {
+  it('writes steps added to an empty `tasks: []` as a block list', () => {
+    const empty = { metadata: { name: 'w' }, steps: [] };
+    const { document } = modelFromYaml(modelToYaml(empty));
+    const grown = addStep(empty, TASKS[0] as WorkflowTask);
+    const text = modelToYaml(grown, document);
+    expect(text).to.match(/tasks:\n {4}- id: fetch-user/);
+  });
+});

@@ -266,6 +266,37 @@ describe('the builder in Chromium', function () {
     await page.locator('.react-flow__node [data-task="fetch-recommendations"]').waitFor(LONG);
   });
 
+  it('builds with the mouse too: drag tasks from the palette, connect them handle to handle, delete a step', async () => {
+    await page.goto(`${origin}/#/ns/${NS}/builder`);
+    const canvas = page.getByRole('region', { name: 'Workflow canvas' });
+    await canvas.waitFor(LONG);
+    await page.locator('.palette-item[data-task="fetch-user"]').dragTo(canvas);
+    await page.locator('.react-flow__node [data-task="fetch-user"]').waitFor(LONG);
+    await page.locator('.palette-item[data-task="send-email"]').dragTo(canvas);
+    await page.locator('.react-flow__node [data-task="send-email"]').waitFor(LONG);
+    // Laid out again after the second node: wait until the two nodes no longer overlap.
+    const source = page.locator('.react-flow__node[data-id="fetch-user"] .react-flow__handle.source');
+    const target = page.locator('.react-flow__node[data-id="send-email"] .react-flow__handle.target');
+    await page.waitForFunction(() => {
+      const boxes = [...document.querySelectorAll('.react-flow__node')].map((n) => n.getBoundingClientRect());
+      return (
+        boxes.length === 2 &&
+        Math.abs((boxes[0]?.y ?? 0) - (boxes[1]?.y ?? 0)) +
+          Math.abs((boxes[0]?.x ?? 0) - (boxes[1]?.x ?? 0)) >
+          50
+      );
+    });
+    await source.dragTo(target);
+    await page
+      .locator('.react-flow__edge[data-id="fetch-user->send-email"]')
+      .waitFor({ state: 'attached', ...LONG });
+    expect(await downloadedYaml(page)).to.match(/dependsOn:\s*\n?\s*- fetch-user/);
+    await page.locator('.react-flow__node[data-id="fetch-user"]').click();
+    await page.keyboard.press('Delete');
+    await page.locator('.react-flow__node [data-task="fetch-user"]').waitFor({ state: 'detached', ...LONG });
+    expect(await downloadedYaml(page)).not.to.contain('fetch-user');
+  });
+
   it('explains where it is needed: task cards on focus, help with its docs/authoring.md section, a tour seen once', async () => {
     await page.goto(`${origin}/#/ns/${NS}/builder/my-parallel-fetch`);
     await page.locator('.react-flow__node').first().waitFor(LONG);

@@ -29,6 +29,8 @@ export interface CanvasStep {
   method?: string;
   host?: string;
   errors: string[];
+  /** The WorkflowTask's description (the node's hover help). */
+  description?: string;
   /** The dry-run plan's word on the step (e.g. "group 1", "skipped: when is false"). */
   plan?: string;
   placeholder?: boolean;
@@ -46,12 +48,13 @@ const StepNode = memo(function StepNode({ data, selected }: NodeProps<Node<StepN
       className={`task-node builder-node${bad ? ' has-errors' : ''}${selected ? ' selected' : ''}`}
       data-task={data.id}
       data-errors={data.errors.length}
+      title={[data.description, ...data.errors].filter(Boolean).join('\n') || undefined}
     >
       <Handle type="target" position={Position.Top} />
       <div className="task-node-title">
         <span className="task-id">{data.id}</span>
         {bad ? (
-          <span className="node-errors" title={data.errors.join('\n')}>
+          <span className="node-errors">
             {data.errors.length} error{data.errors.length === 1 ? '' : 's'}
           </span>
         ) : null}
@@ -91,13 +94,19 @@ export function BuilderCanvas({
   onDropTask,
 }: BuilderCanvasProps) {
   const [positions, setPositions] = useState<Positions>(new Map());
+  // Each new layout remounts the flow so that it fits the view again (fitView acts on mount).
+  const [layouts, setLayouts] = useState(0);
   const shapeKey = JSON.stringify([steps.map((s) => s.id), edges.map((e) => [e.from, e.to])]);
   useEffect(() => {
     let live = true;
     layoutGraph(
       steps.map((s) => ({ id: s.id, taskRef: s.taskRef })),
       edges.map((e) => ({ from: e.from, to: e.to })),
-    ).then((p) => live && setPositions(p));
+    ).then((p) => {
+      if (!live) return;
+      setPositions(p);
+      setLayouts((n) => n + 1);
+    });
     return () => {
       live = false;
     };
@@ -160,6 +169,7 @@ export function BuilderCanvas({
         <p className="canvas-empty">Drop a task here, or focus one in the palette and press Add.</p>
       ) : null}
       <ReactFlow
+        key={layouts}
         nodes={nodes}
         edges={flowEdges}
         nodeTypes={nodeTypes}

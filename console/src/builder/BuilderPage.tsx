@@ -180,6 +180,7 @@ function Builder({
       taskRef: s.taskRef,
       ...(call?.method ? { method: call.method } : {}),
       ...(call?.host ? { host: call.host } : {}),
+      ...(task?.spec.description ? { description: task.spec.description } : {}),
       errors: (byStep[s.id] ?? []).map((e) => `${e.message}${e.suggestion ? ` (${e.suggestion})` : ''}`),
       ...(planNotes[s.id] ? { plan: planNotes[s.id] } : {}),
     };

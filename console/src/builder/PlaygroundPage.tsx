@@ -13,7 +13,7 @@ import { Show } from '../components/States.tsx';
 import { href } from '../router.ts';
 import { validateModel } from './BuilderPage.tsx';
 import './builder.css';
-import { deployDefinitions } from './deploy.ts';
+import { deployDefinitions, retryWhenOverloaded } from './deploy.ts';
 import { TEMPLATES } from './library.ts';
 import { dependenciesOf, locateField, modelFromYaml, workflowFromModel, type CanvasModel } from './model.ts';
 
@@ -243,12 +243,14 @@ function LessonView({
           () => resolve(),
         );
       });
-      const execution = await client.create<Execution>(paths.executions(ns), {
-        apiVersion: 'execution.syncflow.io/v1alpha1',
-        kind: 'WorkflowExecution',
-        metadata: { generateName: `${name}-`, namespace: ns },
-        spec: { workflowRef: { name }, input: lesson.input },
-      });
+      const execution = await retryWhenOverloaded(() =>
+        client.create<Execution>(paths.executions(ns), {
+          apiVersion: 'execution.syncflow.io/v1alpha1',
+          kind: 'WorkflowExecution',
+          metadata: { generateName: `${name}-`, namespace: ns },
+          spec: { workflowRef: { name }, input: lesson.input },
+        }),
+      );
       // The last events of a watch may arrive just after the answer.
       await new Promise((resolve) => setTimeout(resolve, 300));
       const failure = lesson.check({

@@ -35,6 +35,28 @@ export class DeployError extends Error {
 
 type Definition = Workflow | WorkflowTask;
 
+/**
+ * Runs an API call again when the server sheds load (429, or 503 "overloaded", both with
+ * Retry-After semantics): up to `attempts` times, waiting `waitMs` (the server's own hint is 1 s)
+ * between tries. Other failures are returned at once.
+ */
+export async function retryWhenOverloaded<T>(
+  call: () => Promise<T>,
+  options: { attempts?: number; waitMs?: number; sleep?: (ms: number) => Promise<void> } = {},
+): Promise<T> {
+  const attempts = options.attempts ?? 5;
+  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await call();
+    } catch (error) {
+      const shed = error instanceof ApiError && (error.code === 429 || error.code === 503);
+      if (!shed || attempt >= attempts) throw error;
+      await sleep(options.waitMs ?? 1_000);
+    }
+  }
+}
+
 function locations(ns: string, object: Definition): { collection: string; item: string } {
   const name = object.metadata.name;
   return object.kind === 'Workflow'
@@ -65,7 +87,7 @@ export async function deployDefinitions(
   for (const object of ordered) {
     const label = `${object.kind}/${object.metadata.name}`;
     const { collection, item } = locations(ns, object);
-    const before = await existing(api, item).catch((error: Error) => {
+    const before = await retryWhenOverloaded(() => existing(api, item)).catch((error: Error) => {
       throw new DeployError(label, 'read', error);
     });
     if (before && JSON.stringify(before.spec) === JSON.stringify(object.spec)) {
@@ -82,10 +104,10 @@ export async function deployDefinitions(
     };
     const send = (query?: Record<string, string>) =>
       before ? api.replace(item, body, query) : api.create(collection, body, query);
-    await send({ dryRun: 'All' }).catch((error: Error) => {
+    await retryWhenOverloaded(() => send({ dryRun: 'All' })).catch((error: Error) => {
       throw new DeployError(label, 'dry-run', error);
     });
-    await send().catch((error: Error) => {
+    await retryWhenOverloaded(() => send()).catch((error: Error) => {
       throw new DeployError(label, 'apply', error);
     });
     done.push({ kind: object.kind, name: object.metadata.name, action: before ? 'updated' : 'created' });

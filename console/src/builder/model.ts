@@ -320,6 +320,12 @@ export function modelToYaml(model: CanvasModel, previous?: Document): string {
 /** Sets `value` at `path` in the document, reusing (and so keeping the comments of) equal nodes. */
 function mergeInto(doc: Document, path: Array<string | number>, value: unknown): void {
   const node = path.length ? doc.getIn(path, true) : doc.contents;
+  // An empty collection (`tasks: []`) has no comments to keep: a new block one reads better.
+  const empty = (isMap(node) || isSeq(node)) && node.items.length === 0;
+  if (empty && path.length) {
+    doc.setIn(path, doc.createNode(value));
+    return;
+  }
   if (isMap(node) && isObject(value)) {
     for (const pair of [...node.items]) {
       const key = isScalar(pair.key) ? pair.key.value : pair.key;
