@@ -23,6 +23,31 @@ export interface SessionOptions {
   dataDir?: string;
   /** Concurrent client connections the socket accepts. */
   maxConnections: number;
+  /** A pristine cluster to start from (a gzipped tar of a data directory, see {@link initialiseCluster}). */
+  cluster?: Uint8Array;
+}
+
+/**
+ * The settings of the embedded database: a development default on one machine, sized like a small
+ * PostgreSQL rather than the 160 MB of buffers PGlite asks for by default.
+ */
+const SETTINGS = ['shared_buffers=32MB', 'wal_buffers=1MB', 'temp_buffers=1MB'];
+
+/**
+ * Runs initdb (into `dataDir`, or in memory) and returns the cluster: the gzipped tar of the in-memory data
+ * directory, or nothing when it is on disk. Meant for a throwaway thread: initdb grows PGlite's
+ * WebAssembly memory by some 350 MB that it never gives back, and a thread's memory goes with it.
+ */
+export async function initialiseCluster(dataDir: string | undefined): Promise<Uint8Array | undefined> {
+  if (dataDir !== undefined) await mkdir(dataDir, { recursive: true });
+  const db = await PGlite.create(dataDir ?? 'memory://', { postgresqlconf: SETTINGS });
+  try {
+    if (dataDir !== undefined) return undefined;
+    const tar = await db.dumpDataDir('gzip');
+    return new Uint8Array(await tar.arrayBuffer());
+  } finally {
+    await db.close();
+  }
 }
 
 /** A served database: its loopback address, what went unexpectedly, and a way to stop. */
@@ -36,7 +61,10 @@ export interface ServedSession {
 /** Starts PGlite and its loopback socket on a free port (in the calling thread). */
 export async function serveSession(options: SessionOptions): Promise<ServedSession> {
   if (options.dataDir !== undefined) await mkdir(options.dataDir, { recursive: true });
-  const db = await PGlite.create(options.dataDir ?? 'memory://');
+  const db = await PGlite.create(options.dataDir ?? 'memory://', {
+    postgresqlconf: SETTINGS,
+    ...(options.cluster ? { loadDataDir: new Blob([options.cluster]) } : {}),
+  });
   const server = new PGLiteSocketServer({
     db: oneSequenceAtATime(db),
     host: '127.0.0.1',

@@ -5,6 +5,11 @@
  * and heartbeat until it ended. The server and its workers reach it with the very same `pg` code
  * they use against a real PostgreSQL.
  */
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { homedir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from '../core/logger.ts';
 
@@ -28,6 +33,7 @@ export interface EmbeddedDatabaseOptions {
 /** Messages from the database's thread. */
 export type ThreadMessage =
   | { type: 'ready'; address: string; notificationsUnrouted: boolean }
+  | { type: 'initialised'; cluster?: Uint8Array }
   | { type: 'failed'; message: string }
   | { type: 'closed'; error?: string };
 
@@ -46,16 +52,9 @@ function startThread(workerData: unknown): Worker {
   });
 }
 
-/** Starts PGlite in its own thread, served on a free loopback port. */
-export async function startEmbeddedDatabase(options: EmbeddedDatabaseOptions): Promise<EmbeddedDatabase> {
-  const { logger } = options;
-  const where = options.dataDir ?? 'memory';
-  const thread = startThread({
-    maxConnections: options.maxConnections ?? 16,
-    ...(options.dataDir !== undefined ? { dataDir: options.dataDir } : {}),
-  });
-  let closing = false;
-  const ready = await new Promise<Extract<ThreadMessage, { type: 'ready' }>>((resolve, reject) => {
+/** The first message of a thread: what it was started for, or why it could not. */
+function firstAnswer(thread: Worker, where: string): Promise<ThreadMessage> {
+  return new Promise((resolve, reject) => {
     const failed = (why: string) =>
       reject(
         new Error(
@@ -63,12 +62,97 @@ export async function startEmbeddedDatabase(options: EmbeddedDatabaseOptions): P
         ),
       );
     thread.once('message', (message: ThreadMessage) => {
-      if (message.type === 'ready') resolve(message);
-      else failed(message.type === 'failed' ? message.message : 'its thread answered out of turn');
+      if (message.type === 'failed') failed(message.message);
+      else resolve(message);
     });
     thread.once('error', (error) => failed(error.message));
     thread.once('exit', (code) => failed(`its thread exited (${code})`));
   });
+}
+
+/**
+ * Runs initdb in a throwaway thread (its WebAssembly memory, grown by some 350 MB, goes with it):
+ * into `dataDir`, or in memory, returning the pristine cluster to load.
+ */
+async function initialise(dataDir: string | undefined, where: string): Promise<Uint8Array | undefined> {
+  const thread = startThread({ initialiseOnly: true, ...(dataDir !== undefined ? { dataDir } : {}) });
+  try {
+    const answer = await firstAnswer(thread, where);
+    return answer.type === 'initialised' ? answer.cluster : undefined;
+  } finally {
+    await thread.terminate();
+  }
+}
+
+/** Where a pristine in-memory cluster is kept between starts (per user, per PGlite version). */
+function clusterCacheFile(): string {
+  const require = createRequire(import.meta.url);
+  const pglite = require.resolve('@electric-sql/pglite');
+  // The package's own directory names its version only in package.json, next to dist/.
+  const packageDir = dirname(dirname(pglite));
+  const version = (JSON.parse(readFileSync(join(packageDir, 'package.json'), 'utf8')) as { version: string })
+    .version;
+  const cacheHome = process.env.XDG_CACHE_HOME || join(homedir(), '.cache');
+  return join(cacheHome, 'syncflow', `pglite-${version}-cluster.tgz`);
+}
+
+/** A pristine in-memory cluster: from the cache when there is one, else made (and cached when possible). */
+async function pristineCluster(where: string): Promise<{ cluster: Uint8Array | undefined; cached?: string }> {
+  let file: string | undefined;
+  try {
+    file = clusterCacheFile();
+    return { cluster: new Uint8Array(await readFile(file)), cached: file };
+  } catch {
+    // No cache yet (or none possible): made below.
+  }
+  const cluster = await initialise(undefined, where);
+  if (file && cluster) {
+    const partial = `${file}.${process.pid}.partial`;
+    try {
+      await mkdir(dirname(file), { recursive: true, mode: 0o700 });
+      await writeFile(partial, cluster, { mode: 0o600 });
+      await rename(partial, file);
+    } catch {
+      await rm(partial, { force: true }).catch(() => undefined);
+    }
+  }
+  return { cluster };
+}
+
+/** Starts PGlite in its own thread, served on a free loopback port. */
+export async function startEmbeddedDatabase(options: EmbeddedDatabaseOptions): Promise<EmbeddedDatabase> {
+  const { logger } = options;
+  const where = options.dataDir ?? 'memory';
+  const maxConnections = options.maxConnections ?? 16;
+  const serve = async (cluster: Uint8Array | undefined) => {
+    const thread = startThread({
+      maxConnections,
+      ...(options.dataDir !== undefined ? { dataDir: options.dataDir } : {}),
+      ...(cluster ? { cluster } : {}),
+    });
+    const answer = await firstAnswer(thread, where).catch(async (error: unknown) => {
+      await thread.terminate();
+      throw error;
+    });
+    return { thread, ready: answer as Extract<ThreadMessage, { type: 'ready' }> };
+  };
+  let served: Awaited<ReturnType<typeof serve>>;
+  if (options.dataDir !== undefined) {
+    if (!existsSync(join(options.dataDir, 'PG_VERSION'))) await initialise(options.dataDir, where);
+    served = await serve(undefined);
+  } else {
+    const pristine = await pristineCluster(where);
+    try {
+      served = await serve(pristine.cluster);
+    } catch (error) {
+      // A damaged cache: forgotten, and the cluster made afresh.
+      if (!pristine.cached) throw error;
+      await rm(pristine.cached, { force: true });
+      served = await serve(await initialise(undefined, where));
+    }
+  }
+  const { thread, ready } = served;
+  let closing = false;
   thread.on('error', (error) =>
     logger.error({ database: 'pglite', err: error.message }, 'the embedded database failed'),
   );
