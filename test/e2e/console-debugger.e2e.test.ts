@@ -285,5 +285,11 @@ describe('the console debugger in Chromium', function () {
       JSON.stringify(score),
     );
     expect(await page.locator('.react-flow__edge.dimmed').count()).to.equal(1);
+    // The debugger's colours hold in the dark theme too.
+    const theme = page.locator('header button', { hasText: /theme/i });
+    await theme.click();
+    await page.waitForFunction(() => document.documentElement.dataset.theme === 'dark');
+    expect(await accessibilityViolations(page)).to.deep.equal([]);
+    await theme.click();
   });
 });
