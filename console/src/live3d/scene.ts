@@ -43,7 +43,7 @@ const BACKGROUND = 0x05060f;
 const QUALITY = {
   full: { particles: 4000, bloom: true, pixelRatio: 1.5 },
   reduced: { particles: 800, bloom: false, pixelRatio: 1 },
-  minimal: { particles: 150, bloom: false, pixelRatio: 0.75 },
+  minimal: { particles: 150, bloom: false, pixelRatio: 0.5 },
 } as const;
 type Quality = keyof typeof QUALITY;
 const LEVELS: Quality[] = ['minimal', 'reduced', 'full'];
@@ -417,7 +417,11 @@ export class NetworkScene {
     }
     this.particleCount = live;
     this.particles.count = live;
-    this.particles.instanceMatrix.needsUpdate = true;
+    // Uploads the live particles only, not the whole pool.
+    const matrices = this.particles.instanceMatrix;
+    matrices.clearUpdateRanges();
+    matrices.addUpdateRange(0, Math.max(1, live) * 16);
+    matrices.needsUpdate = true;
   }
 
   private readonly onPointerMove = (event: PointerEvent): void => {
