@@ -80,12 +80,19 @@ describe('the console debugger in Chromium', function () {
     await page.keyboard.press(key);
   };
 
+  /** Presses a time-travel key and waits until the page shows event `index` (-1: before the first). */
+  const travel = async (key: string, index: number) => {
+    await shortcut(key);
+    await page.locator(`p.instant[data-index="${index}"]`).waitFor();
+  };
+
   it('step-through: a breakpoint on the second task of checkout pauses with the resolved request; skip with a checked substitute finishes the run', async () => {
     await page.goto(`${origin}/#/ns/${NS}/workflows/checkout/debug`);
     await page.locator('.graph[data-laid-out="true"] .task-node').first().waitFor();
     // Keyboard: focus the `pay` node and press Enter to set its breakpoint.
     await page.locator('.react-flow__node[data-id="pay"]').focus();
     await page.keyboard.press('Enter');
+    await page.locator('.task-node[data-task="pay"].breakpoint').waitFor();
     const payBox = page.getByRole('group', { name: 'Pause before' }).getByLabel('pay', { exact: true });
     expect(await payBox.isChecked()).to.equal(true);
     expect(await page.locator('.task-node[data-task="pay"]').getAttribute('class')).to.contain('breakpoint');
@@ -172,6 +179,7 @@ describe('the console debugger in Chromium', function () {
     expect(await pause.getByLabel('pay', { exact: true }).isChecked()).to.equal(true);
     // B toggles the breakpoint of the chosen task (pay, the second).
     await shortcut('b');
+    await page.locator('.task-node[data-task="pay"]:not(.breakpoint)').waitFor();
     expect(await pause.getByLabel('pay', { exact: true }).isChecked()).to.equal(false);
     await page.getByLabel('Input (JSON)').fill('{"cartId": "cart-10", "customerId": "cust-8"}');
     await page.getByLabel('Run to', { exact: true }).selectOption('email');
@@ -212,11 +220,11 @@ describe('the console debugger in Chromium', function () {
     await page.getByRole('link', { name: 'Time travel' }).click();
     await page.locator('.graph[data-laid-out="true"] .task-node').first().waitFor();
     const phase = (id: string) => page.locator(`.task-node[data-task="${id}"]`).getAttribute('data-phase');
-    await shortcut('Home');
+    await travel('Home', -1);
     for (const id of ['user', 'orders', 'recs']) expect(await phase(id)).to.equal('pending');
     // Step forward one event at a time (n) until the first attempt of `user` has failed.
-    let steps = 0;
-    while ((await phase('user')) !== 'retrying' && steps++ < 20) await shortcut('n');
+    let index = -1;
+    while ((await phase('user')) !== 'retrying' && index < 20) await travel('n', ++index);
     expect(await phase('user')).to.equal('retrying');
     expect(await page.locator('p.instant').textContent()).to.match(/user attempt 1 failed: HTTP 503/);
     expect(await phase('orders')).to.equal('pending');
@@ -226,11 +234,11 @@ describe('the console debugger in Chromium', function () {
     expect(await accessibilityViolations(page)).to.deep.equal([]);
     await screenshot(page, 'debugger-time-travel-retrying');
     // The next event of `user` is its second attempt: running again.
-    while ((await phase('user')) === 'retrying' && steps++ < 40) await shortcut('n');
+    while ((await phase('user')) === 'retrying' && index < 40) await travel('n', ++index);
     expect(await phase('user')).to.equal('running');
 
     // At the end, the value along user → orders is what user returned, as recorded.
-    await shortcut('End');
+    await travel('End', (await page.locator('.timeline-events li').count()) - 1);
     expect(await phase('user')).to.equal('done');
     const email = recorded.status.tasks.find((t) => t.id === 'user')?.output?.email;
     const row = page.locator('tr[data-edge="user->orders"]');
