@@ -177,6 +177,7 @@ export function BuilderCanvas({
         minZoom={0.2}
         proOptions={{ hideAttribution: true }}
         onNodesChange={onNodesChange}
+        deleteKeyCode={['Backspace', 'Delete']}
         onPaneClick={() => onSelect(undefined)}
         onConnect={(c: Connection) => c.source && c.target && onConnect(c.source, c.target)}
         onNodesDelete={(deleted) => deleted.forEach((n) => onRemove(n.id))}
