@@ -50,6 +50,8 @@ import { backoffDelayMs, retryAfterMs } from './retry.ts';
 import {
   childTraceparent,
   overlaps,
+  recordedTask,
+  shownRequest,
   traceContextFrom,
   type ExecutionSpan,
   type ExecutionTracer,
@@ -127,6 +129,10 @@ interface TaskOutcome {
   hedged?: boolean;
   /** The output came from the response cache: nothing was sent. */
   cached?: boolean;
+  /** The input after templates, once resolved (recorded when the task ends). */
+  input?: unknown;
+  /** The request, once resolved (recorded when the task ends). */
+  request?: ResolvedRequest;
 }
 
 /** How one attempt ended. */
@@ -481,6 +487,8 @@ class Execution implements PausedExecution {
     if (outcome.map) Object.assign(record, outcome.map);
     if (outcome.hedged) record.hedged = true;
     if (outcome.cached) record.cached = true;
+    if (outcome.input !== undefined)
+      Object.assign(record, recordedTask(outcome.input, step.task.method, outcome.request, this.redactor()));
     this.records[i] = record;
     this.finished++;
     if (this.live) this.emit(this.finishedEvent(record, skippedBy));
@@ -557,6 +565,7 @@ class Execution implements PausedExecution {
     const state: TaskOutcome = { phase: 'Failed', attempts: 0, attemptLog: [] };
     try {
       const input = resolveValue(step.input, element ? new ElementScope(this.scope, element) : this.scope);
+      state.input = input;
       if (task.inputSchema && !task.inputSchema.validate(input)) {
         const causes = schemaErrorsToFieldErrors(
           task.inputSchema.validate.errors,
@@ -577,6 +586,7 @@ class Execution implements PausedExecution {
         this.executionKey ??= this.executor.newId();
         request.headers[keyHeader] = idempotencyKey(this.executionKey, step.id, element?.index);
       }
+      state.request = request;
       const carriers = secrets ? secretCarriers(request, secrets) : NO_CARRIERS;
       if (this.debug?.stopsAt(step.id)) {
         // Only `continue` and a checked `skip` come back: the gate has stopped the run otherwise.
@@ -697,9 +707,7 @@ class Execution implements PausedExecution {
 
   /** The request as a debugger is shown it: a copy, the body parsed, secrets redacted. */
   private pausedRequest(task: CompiledTask, request: ResolvedRequest): DebugRequest {
-    const shown: DebugRequest = { method: task.method, url: request.url, headers: { ...request.headers } };
-    if (request.body !== undefined) shown.body = JSON.parse(request.body);
-    return this.redactor().value(shown);
+    return shownRequest(task.method, request, this.redactor());
   }
 
   /** PausedExecution: the debugger aborted, or failed (its error, redacted, is the message). */
