@@ -62,6 +62,8 @@ describe('the console debugger in Chromium', function () {
     page = await context.newPage();
     // The first visit carries the per-launch secret; it becomes a cookie.
     await page.goto(local.url);
+    // The console sends an address without a namespace to the default one: let it, before going on.
+    await page.waitForURL(/#\/ns\/[^/]+\/workflows/);
   });
 
   afterEach(async function () {
@@ -233,6 +235,12 @@ describe('the console debugger in Chromium', function () {
     );
     expect(await accessibilityViolations(page)).to.deep.equal([]);
     await screenshot(page, 'debugger-time-travel-retrying');
+    // The instant is in the address: a reload (or a shared link) comes back to it.
+    expect(page.url()).to.contain(`at=${index}`);
+    await page.reload();
+    await page.locator(`p.instant[data-index="${index}"]`).waitFor();
+    await page.locator('.graph[data-laid-out="true"] .task-node').first().waitFor();
+    expect(await phase('user')).to.equal('retrying');
     // The next event of `user` is its second attempt: running again.
     while ((await phase('user')) === 'retrying' && index < 40) await travel('n', ++index);
     expect(await phase('user')).to.equal('running');
@@ -292,6 +300,8 @@ describe('the console debugger in Chromium', function () {
     expect(await page.locator('tr[data-edge="score->quote"] td').nth(2).textContent()).to.equal(
       JSON.stringify(score),
     );
+    // Edges are drawn once the nodes are measured.
+    await page.locator('.react-flow__edge.dimmed').first().waitFor();
     expect(await page.locator('.react-flow__edge.dimmed').count()).to.equal(1);
     // The debugger's colours hold in the dark theme too.
     const theme = page.locator('header button', { hasText: /theme/i });

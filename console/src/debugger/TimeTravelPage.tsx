@@ -22,7 +22,7 @@ import { Show } from '../components/States.tsx';
 import { duration } from '../format.ts';
 import { workflowGraph, type GraphEdge, type GraphTask } from '../graph/model.ts';
 import type { EdgeOverlay, TaskOverlay } from '../graph/WorkflowGraph.tsx';
-import { href } from '../router.ts';
+import { href, navigate, useRoute } from '../router.ts';
 import { DebugGraph } from './DebugGraph.tsx';
 import {
   criticalPath,
@@ -53,17 +53,23 @@ function display(value: unknown): string {
   return value === undefined ? '—' : typeof value === 'string' ? value : JSON.stringify(value);
 }
 
-function Travel({ name, data }: { name: string; data: Loaded }) {
+function Travel({ ns, name, data }: { ns: string; name: string; data: Loaded }) {
   const { execution, tasks, edges, steps } = data;
   const records = (execution.status?.tasks ?? []) as RecordedTask[];
   const timeline = useMemo(() => timelineOf(execution, edges), [execution, edges]);
   const ids = useMemo(() => tasks.map((t) => t.id), [tasks]);
   const critical = useMemo(() => criticalPath(records, edges), [records, edges]);
-  const [index, setIndex] = useState(timeline.length - 1);
+  // The instant is part of the address (`?at=N`, an event's index), so a link can point at it.
+  const asked = Number(useRoute().query.get('at') ?? NaN);
+  const [index, setIndex] = useState(
+    Number.isInteger(asked) && asked >= -1 && asked < timeline.length ? asked : timeline.length - 1,
+  );
   const [picked, setPicked] = useState<string | undefined>();
   const [help, setHelp] = useState(false);
   const go = (next: number) => {
-    setIndex(Math.max(-1, Math.min(timeline.length - 1, next)));
+    const at = Math.max(-1, Math.min(timeline.length - 1, next));
+    setIndex(at);
+    navigate(href(`/ns/${ns}/executions/${name}/travel`, { at: String(at) }), true);
     setPicked(undefined);
   };
   useShortcuts(TRAVEL_SHORTCUTS, {
@@ -296,7 +302,7 @@ export default function TimeTravelPage({ ns, name }: { ns: string; name: string 
       </p>
       <h1>Time travel: {name}</h1>
       <Show loaded={loaded} what={`execution ${name}`}>
-        {(data) => <Travel name={name} data={data} />}
+        {(data) => <Travel ns={ns} name={name} data={data} />}
       </Show>
     </>
   );
