@@ -174,7 +174,7 @@ export class NetworkScene {
     this.particles = new InstancedMesh(
       new SphereGeometry(0.35, 8, 6),
       new MeshBasicMaterial({
-        color: new Color(0.6, 1.6, 2.4),
+        color: PARTICLE,
         toneMapped: false,
         blending: AdditiveBlending,
       }),
@@ -282,6 +282,9 @@ export class NetworkScene {
   private setQuality(quality: Quality): void {
     this.quality = quality;
     this.bloom.enabled = QUALITY[quality].bloom;
+    const particle = (this.particles.material as MeshBasicMaterial).color.copy(PARTICLE);
+    if (!this.bloom.enabled) keepHue(particle);
+    this.allDirty = true;
     this.particleCount = Math.min(this.particleCount, QUALITY[quality].particles);
     const hook = this.options.hook;
     hook.quality = quality;
@@ -364,6 +367,7 @@ export class NetworkScene {
       animating = true;
     }
     if (!animating) this.animatedNodes.delete(i);
+    if (!this.bloom.enabled) keepHue(out);
     return this.visible[i] ? scale : 0;
   }
 
@@ -395,6 +399,7 @@ export class NetworkScene {
       const since = now - (this.linkFlashAt[i] ?? -Infinity);
       if (since < FLASH_MS) this.color.lerp(SIGNAL, this.options.reducedMotion ? 1 : 1 - since / FLASH_MS);
       else this.animatedLinks.delete(i);
+      if (!this.bloom.enabled) keepHue(this.color);
       if (!shown) this.color.set(BACKGROUND);
       colors.set([this.color.r, this.color.g, this.color.b, this.color.r, this.color.g, this.color.b], i * 6);
       changed = true;
@@ -444,12 +449,22 @@ export class NetworkScene {
   private readonly onPointerLeave = (): void => this.options.onHover(undefined);
 }
 
+const PARTICLE = new Color(0.6, 1.6, 2.4);
 const RED = new Color(0.9, 0.1, 0.12);
 const RED_BRIGHT = new Color(2.4, 0.25, 0.25);
 const GREEN = new Color(0.3, 2.2, 0.6);
 const RUNNING = new Color(0.8, 1.4, 2.2);
 const LINK = new Color(0.16, 0.18, 0.4);
 const SIGNAL = new Color(0.6, 1.4, 2.2);
+
+/**
+ * Without bloom, components above 1 would clip to white: the colour is scaled down so that its
+ * brightest component is 1, keeping its hue (running stays blue, success green).
+ */
+function keepHue(color: Color): void {
+  const max = Math.max(color.r, color.g, color.b);
+  if (max > 1) color.multiplyScalar(1 / max);
+}
 
 /** The name of the device WebGL draws with. */
 function rendererName(renderer: WebGLRenderer): string {
