@@ -259,9 +259,31 @@ describe('the console’s live 3D view in Chromium (software WebGL)', function (
     // Rebuilt from history: every task start, finish and signal of the 50 executions again.
     for (const type of COUNTED)
       expect((after.effects[type] ?? 0) - (before.effects[type] ?? 0), type).to.equal(expected[type]);
-    expect(await page.getByRole('status').filter({ hasText: 'Replay at 10× finished.' }).count()).to.equal(1);
+    await page.getByRole('status').filter({ hasText: 'Replay at 10× finished.' }).waitFor();
     expect(await accessibilityViolations(page)).to.deep.equal([]);
     recordFigures('live3d-replay.json', browser, { recordedSeconds: 60, speed: 10, wallSeconds: seconds });
+  });
+
+  it('filters the table by phase, and plays the network’s growth from revisions', async () => {
+    await page.getByRole('button', { name: 'Live', exact: true }).click();
+    const rows = page.locator('.live3d-table tbody tr');
+    await page.getByRole('combobox', { name: /^Phase/ }).selectOption('Failed');
+    await page.waitForFunction(() => document.querySelectorAll('.live3d-table tbody tr').length === 0);
+    await page.getByRole('combobox', { name: /^Phase/ }).selectOption('');
+    await page.waitForFunction(() => document.querySelectorAll('.live3d-table tbody tr').length === 4);
+    expect(await rows.count()).to.equal(4);
+    await page.getByRole('button', { name: 'Growth time-lapse' }).click();
+    await page.waitForFunction(
+      () =>
+        (window as unknown as { __live3d: { growth: { state: string } } }).__live3d.growth.state === 'done',
+      undefined,
+      { timeout: 30_000 },
+    );
+    const growth = await page.evaluate(
+      () => (window as unknown as { __live3d: { growth: { shown: number } } }).__live3d.growth,
+    );
+    expect(growth.shown).to.equal(2);
+    await page.getByRole('status').filter({ hasText: 'Growth: 2 of 2 workflows' }).waitFor();
   });
 
   it('with prefers-reduced-motion nothing travels: signals light their link, the table lists the tasks', async () => {
