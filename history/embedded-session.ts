@@ -1,7 +1,7 @@
 /**
- * The embedded database's own thread (see embedded.ts, which starts it): PGlite (PostgreSQL compiled
- * to WebAssembly) served on 127.0.0.1 through pglite-socket, so the history talks to it with the very
- * same `pg` code it uses against a real PostgreSQL.
+ * The embedded database itself (embedded.ts starts it): PGlite (PostgreSQL compiled to WebAssembly)
+ * served on 127.0.0.1 through pglite-socket, so the history talks to it with the very same `pg` code
+ * it uses against a real PostgreSQL.
  *
  * PGlite is a single PostgreSQL session, and pglite-socket hands it each protocol message of each
  * connection as it arrives: without {@link oneSequenceAtATime} the Parse/Bind/Execute of one pool
@@ -17,7 +17,7 @@ import { mkdir } from 'node:fs/promises';
 import { PGlite } from '@electric-sql/pglite';
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
 
-/** What the thread is asked to serve. */
+/** What to serve. */
 export interface SessionOptions {
   /** Directory of the data files; in memory (lost at exit) when absent. */
   dataDir?: string;
@@ -58,7 +58,7 @@ export interface ServedSession {
   close(): Promise<void>;
 }
 
-/** Starts PGlite and its loopback socket on a free port (in the calling thread). */
+/** Starts PGlite and its loopback socket on a free port. */
 export async function serveSession(options: SessionOptions): Promise<ServedSession> {
   if (options.dataDir !== undefined) await mkdir(options.dataDir, { recursive: true });
   const db = await PGlite.create(options.dataDir ?? 'memory://', {

@@ -1,39 +1,19 @@
 /**
- * Entry of the embedded database's thread (started by embedded.ts): serves the database, says where
- * (or why it could not), and closes it when asked.
+ * Entry of the throwaway thread that initialises a new embedded cluster (started by embedded.ts):
+ * runs initdb and answers with the pristine cluster, then ends, taking the memory initdb grew.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { initialiseCluster, serveSession, type SessionOptions } from './embedded-session.ts';
+import { initialiseCluster } from './embedded-session.ts';
 import type { ThreadMessage } from './embedded.ts';
 
 const port = parentPort;
 if (port) {
   const post = (message: ThreadMessage) => port.postMessage(message);
   try {
-    const task = workerData as SessionOptions & { initialiseOnly?: boolean };
-    if (task.initialiseOnly) {
-      const cluster = await initialiseCluster(task.dataDir);
-      post({ type: 'initialised', ...(cluster ? { cluster } : {}) });
-      port.close();
-    } else {
-      const session = await serveSession(task);
-      port.on('message', (message: { type?: string }) => {
-        if (message?.type !== 'close') return;
-        session.close().then(
-          () => {
-            post({ type: 'closed' });
-            port.close();
-          },
-          (error: unknown) => {
-            post({ type: 'closed', error: String((error as Error)?.message ?? error) });
-            port.close();
-          },
-        );
-      });
-      post({ type: 'ready', address: session.address, notificationsUnrouted: session.notificationsUnrouted });
-    }
+    const cluster = await initialiseCluster((workerData as { dataDir?: string }).dataDir);
+    post({ type: 'initialised', ...(cluster ? { cluster } : {}) });
   } catch (error) {
     post({ type: 'failed', message: String((error as Error)?.message ?? error) });
-    port.close();
   }
+  port.close();
 }

@@ -1,9 +1,14 @@
 /**
- * The embedded development database: PGlite in a thread of its own (embedded-thread.ts, which
- * serves it on a loopback socket: embedded-session.ts). PGlite runs every query synchronously in
- * WebAssembly; in the server's thread a slow query or a checkpoint would stop every request, timer
- * and heartbeat until it ended. The server and its workers reach it with the very same `pg` code
- * they use against a real PostgreSQL.
+ * The embedded development database: PGlite (PostgreSQL compiled to WebAssembly) served on a
+ * loopback socket (embedded-session.ts), so the server and its workers reach it with the very same
+ * `pg` code they use against a real PostgreSQL.
+ *
+ * Its memory: PGlite's initdb grows the WebAssembly memory by some 350 MB that it never gives back,
+ * so a new cluster is initialised in a throwaway thread (embedded-thread.ts), whose memory goes with
+ * it, and served from that pristine copy.
+ * Serving from a thread of its own too was tried and measured: it keeps slow queries off the event
+ * loop, but the gateway used 15-20 % more CPU per execution (every query crosses threads), so the
+ * database is served from the calling thread.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
@@ -12,6 +17,7 @@ import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from '../core/logger.ts';
+import { serveSession, type ServedSession } from './embedded-session.ts';
 
 /** A running embedded database. */
 export interface EmbeddedDatabase {
@@ -32,13 +38,9 @@ export interface EmbeddedDatabaseOptions {
 
 /** Messages from the database's thread. */
 export type ThreadMessage =
-  | { type: 'ready'; address: string; notificationsUnrouted: boolean }
-  | { type: 'initialised'; cluster?: Uint8Array }
-  | { type: 'failed'; message: string }
-  | { type: 'closed'; error?: string };
+  { type: 'initialised'; cluster?: Uint8Array } | { type: 'failed'; message: string };
 
-/** How long a close may take before the thread is stopped (PGlite flushes to disk on close). */
-const CLOSE_TIMEOUT_MS = 30_000;
+const FIX = 'set --embedded-data-dir to a writable directory, or DATABASE_URL to a PostgreSQL 15+ database';
 
 /** The thread: the compiled module in a build; the source, through tsx's loader, otherwise. */
 function startThread(workerData: unknown): Worker {
@@ -52,21 +54,15 @@ function startThread(workerData: unknown): Worker {
   });
 }
 
-/** The first message of a thread: what it was started for, or why it could not. */
-function firstAnswer(thread: Worker, where: string): Promise<ThreadMessage> {
+/** The thread's answer: the cluster it initialised, or why it could not. */
+function answerOf(thread: Worker): Promise<ThreadMessage & { type: 'initialised' }> {
   return new Promise((resolve, reject) => {
-    const failed = (why: string) =>
-      reject(
-        new Error(
-          `cannot start the embedded database (${where}): ${why}; set --embedded-data-dir to a writable directory, or DATABASE_URL to a PostgreSQL 15+ database`,
-        ),
-      );
     thread.once('message', (message: ThreadMessage) => {
-      if (message.type === 'failed') failed(message.message);
+      if (message.type === 'failed') reject(new Error(message.message));
       else resolve(message);
     });
-    thread.once('error', (error) => failed(error.message));
-    thread.once('exit', (code) => failed(`its thread exited (${code})`));
+    thread.once('error', reject);
+    thread.once('exit', (code) => reject(new Error(`its initdb thread exited (${code})`)));
   });
 }
 
@@ -74,11 +70,10 @@ function firstAnswer(thread: Worker, where: string): Promise<ThreadMessage> {
  * Runs initdb in a throwaway thread (its WebAssembly memory, grown by some 350 MB, goes with it):
  * into `dataDir`, or in memory, returning the pristine cluster to load.
  */
-async function initialise(dataDir: string | undefined, where: string): Promise<Uint8Array | undefined> {
-  const thread = startThread({ initialiseOnly: true, ...(dataDir !== undefined ? { dataDir } : {}) });
+async function initialise(dataDir: string | undefined): Promise<Uint8Array | undefined> {
+  const thread = startThread(dataDir !== undefined ? { dataDir } : {});
   try {
-    const answer = await firstAnswer(thread, where);
-    return answer.type === 'initialised' ? answer.cluster : undefined;
+    return (await answerOf(thread)).cluster;
   } finally {
     await thread.terminate();
   }
@@ -97,7 +92,7 @@ function clusterCacheFile(): string {
 }
 
 /** A pristine in-memory cluster: from the cache when there is one, else made (and cached when possible). */
-async function pristineCluster(where: string): Promise<{ cluster: Uint8Array | undefined; cached?: string }> {
+async function pristineCluster(): Promise<{ cluster: Uint8Array | undefined; cached?: string }> {
   let file: string | undefined;
   try {
     file = clusterCacheFile();
@@ -105,7 +100,7 @@ async function pristineCluster(where: string): Promise<{ cluster: Uint8Array | u
   } catch {
     // No cache yet (or none possible): made below.
   }
-  const cluster = await initialise(undefined, where);
+  const cluster = await initialise(undefined);
   if (file && cluster) {
     const partial = `${file}.${process.pid}.partial`;
     try {
@@ -119,77 +114,50 @@ async function pristineCluster(where: string): Promise<{ cluster: Uint8Array | u
   return { cluster };
 }
 
-/** Starts PGlite in its own thread, served on a free loopback port. */
+/** Starts PGlite (initialised in a throwaway thread when new), served on a free loopback port. */
 export async function startEmbeddedDatabase(options: EmbeddedDatabaseOptions): Promise<EmbeddedDatabase> {
   const { logger } = options;
   const where = options.dataDir ?? 'memory';
   const maxConnections = options.maxConnections ?? 16;
-  const serve = async (cluster: Uint8Array | undefined) => {
-    const thread = startThread({
+  const serve = (cluster: Uint8Array | undefined) =>
+    serveSession({
       maxConnections,
       ...(options.dataDir !== undefined ? { dataDir: options.dataDir } : {}),
       ...(cluster ? { cluster } : {}),
     });
-    const answer = await firstAnswer(thread, where).catch(async (error: unknown) => {
-      await thread.terminate();
-      throw error;
-    });
-    return { thread, ready: answer as Extract<ThreadMessage, { type: 'ready' }> };
-  };
-  let served: Awaited<ReturnType<typeof serve>>;
-  if (options.dataDir !== undefined) {
-    if (!existsSync(join(options.dataDir, 'PG_VERSION'))) await initialise(options.dataDir, where);
-    served = await serve(undefined);
-  } else {
-    const pristine = await pristineCluster(where);
-    try {
-      served = await serve(pristine.cluster);
-    } catch (error) {
-      // A damaged cache: forgotten, and the cluster made afresh.
-      if (!pristine.cached) throw error;
-      await rm(pristine.cached, { force: true });
-      served = await serve(await initialise(undefined, where));
+  let session: ServedSession;
+  try {
+    if (options.dataDir !== undefined) {
+      if (!existsSync(join(options.dataDir, 'PG_VERSION'))) await initialise(options.dataDir);
+      session = await serve(undefined);
+    } else {
+      const pristine = await pristineCluster();
+      try {
+        session = await serve(pristine.cluster);
+      } catch (error) {
+        // A damaged cache: forgotten, and the cluster made afresh.
+        if (!pristine.cached) throw error;
+        await rm(pristine.cached, { force: true });
+        session = await serve(await initialise(undefined));
+      }
     }
+  } catch (error) {
+    throw new Error(`cannot start the embedded database (${where}): ${(error as Error).message}; ${FIX}`, {
+      cause: error,
+    });
   }
-  const { thread, ready } = served;
-  let closing = false;
-  thread.on('error', (error) =>
-    logger.error({ database: 'pglite', err: error.message }, 'the embedded database failed'),
-  );
-  thread.on('exit', (code) => {
-    if (!closing) logger.error({ database: 'pglite', code }, 'the embedded database stopped');
-  });
-  if (ready.notificationsUnrouted) {
+  if (session.notificationsUnrouted) {
     logger.warn(
       { database: 'pglite' },
       'the embedded database cannot route LISTEN/NOTIFY between connections (unexpected pglite-socket internals): live events will not reach other replicas',
     );
   }
   logger.warn(
-    { database: 'pglite', dataDir: where, address: ready.address },
+    { database: 'pglite', dataDir: where, address: session.address },
     'execution history uses the embedded PGlite database: a development default (one process, no HA); set DATABASE_URL to a PostgreSQL 15+ database for production',
   );
   return {
-    connectionString: `postgres://postgres@${ready.address}/postgres`,
-    async close() {
-      if (closing) return;
-      closing = true;
-      const closed = new Promise<void>((resolve) => {
-        const timer = setTimeout(() => resolve(), CLOSE_TIMEOUT_MS);
-        const done = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-        thread.once('exit', done);
-        thread.on('message', (message: ThreadMessage) => {
-          if (message.type !== 'closed') return;
-          if (message.error)
-            logger.warn({ database: 'pglite', err: message.error }, 'the embedded database closed uncleanly');
-        });
-      });
-      thread.postMessage({ type: 'close' });
-      await closed;
-      await thread.terminate();
-    },
+    connectionString: `postgres://postgres@${session.address}/postgres`,
+    close: () => session.close(),
   };
 }
