@@ -310,6 +310,12 @@ describe('the builder in Chromium', function () {
       .to.contain('Fetch a user profile')
       .and.contain('"userId": "text"')
       .and.contain('Output schema');
+    // Hovering a node shows the same card for its task.
+    await page.locator('.react-flow__node[data-id="recs"]').hover();
+    await page
+      .getByRole('tooltip')
+      .filter({ hasText: 'Product recommendations for a user' })
+      .waitFor({ state: 'visible', ...LONG });
     // A field's help names its docs/authoring.md anchor and shows that section.
     await page.locator('.react-flow__node [data-task="user"]').click();
     const help = page

@@ -20,6 +20,8 @@ import {
 import '@xyflow/react/dist/style.css';
 import { memo, useEffect, useMemo, useState, type DragEvent } from 'react';
 import { layoutGraph, NODE_HEIGHT, NODE_WIDTH, type Positions } from '../graph/layout.ts';
+import type { WorkflowTask } from '../api/types.ts';
+import { TaskCard } from './help.tsx';
 import type { ModelEdge } from './model.ts';
 
 /** What a node shows about its step. */
@@ -29,8 +31,10 @@ export interface CanvasStep {
   method?: string;
   host?: string;
   errors: string[];
-  /** The WorkflowTask's description (the node's hover help). */
+  /** The WorkflowTask's description (the node's title). */
   description?: string;
+  /** The WorkflowTask, for the help card shown when the node is hovered or focused. */
+  task?: WorkflowTask;
   /** The dry-run plan's word on the step (e.g. "group 1", "skipped: when is false"). */
   plan?: string;
   placeholder?: boolean;
@@ -66,6 +70,7 @@ const StepNode = memo(function StepNode({ data, selected }: NodeProps<Node<StepN
       {bad ? <div className="task-node-note node-error-text">{data.errors[0]}</div> : null}
       {data.plan ? <div className="task-node-note plan-note">{data.plan}</div> : null}
       <Handle type="source" position={Position.Bottom} />
+      {data.task ? <TaskCard task={data.task} id={`node-card-${data.id}`} /> : null}
     </div>
   );
 });

@@ -181,6 +181,7 @@ function Builder({
       ...(call?.method ? { method: call.method } : {}),
       ...(call?.host ? { host: call.host } : {}),
       ...(task?.spec.description ? { description: task.spec.description } : {}),
+      ...(task ? { task } : {}),
       errors: (byStep[s.id] ?? []).map((e) => `${e.message}${e.suggestion ? ` (${e.suggestion})` : ''}`),
       ...(planNotes[s.id] ? { plan: planNotes[s.id] } : {}),
     };

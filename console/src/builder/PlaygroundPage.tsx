@@ -232,7 +232,9 @@ function LessonView({
     try {
       const needed = LESSON_TASKS.filter((t) => model.steps.some((s) => s.taskRef === t.metadata.name));
       await deployDefinitions(client, ns, [...needed, workflowFromModel(model)]);
-      await new Promise<void>((resolve) => {
+      // The watch starts before the run; a server that sends its headers only with the first event
+      // must not hold the run back, so the run starts at the latest 1.5 s later.
+      const opened = new Promise<void>((resolve) => {
         stop = client.watch<Execution>(
           paths.executions(ns),
           { labelSelector: `${WORKFLOW_LABEL}=${name}` },
@@ -243,6 +245,7 @@ function LessonView({
           () => resolve(),
         );
       });
+      await Promise.race([opened, new Promise((resolve) => setTimeout(resolve, 1_500))]);
       const execution = await retryWhenOverloaded(() =>
         client.create<Execution>(paths.executions(ns), {
           apiVersion: 'execution.syncflow.io/v1alpha1',
