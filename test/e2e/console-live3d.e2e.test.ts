@@ -146,6 +146,8 @@ describe('the console’s live 3D view in Chromium (software WebGL)', function (
 
   it('opens the view: WebGL draws the shared tasks once, and the page subscribes to the namespace', async () => {
     await page.goto(local.url);
+    // The console settles on its first route before it is sent to another (else it may override it).
+    await page.waitForURL(/#\/ns\//);
     await page.goto(`${local.origin}/#/ns/${ns}/live`);
     await page.waitForFunction(
       () => {
@@ -294,6 +296,7 @@ describe('the console’s live 3D view in Chromium (software WebGL)', function (
     try {
       const quiet = await calm.newPage();
       await quiet.goto(local.url);
+      await quiet.waitForURL(/#\/ns\//);
       await quiet.goto(`${local.origin}/#/ns/${ns}/live`);
       await quiet.waitForFunction(() => {
         const h = (window as unknown as { __live3d?: Hook }).__live3d;
