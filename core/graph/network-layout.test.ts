@@ -133,6 +133,39 @@ describe('layoutNetwork', () => {
     expect(closest).to.be.at.least(2 * NODE_RADIUS);
   });
 
+  it('pushes new nodes out of a densely packed previous layout without moving it', () => {
+    // 125 nodes packed in a cube just over two radii apart: wherever a new node starts, it overlaps.
+    const grid: NetworkWorkflow = {
+      namespace: 'shop',
+      name: 'grid',
+      tasks: Array.from({ length: 125 }, (_, i) => ({ id: `g${i}`, taskRef: `g${i}` })),
+      edges: [],
+    };
+    const packed = layoutNetwork([grid]);
+    packed.nodes.forEach((node, i) => {
+      node.x = 2.05 * (i % 5);
+      node.y = 2.05 * (Math.floor(i / 5) % 5);
+      node.z = 2.05 * Math.floor(i / 25);
+    });
+    const added: NetworkWorkflow = {
+      namespace: 'shop',
+      name: 'inside',
+      tasks: [
+        { id: 'centre', taskRef: 'g62' },
+        ...Array.from({ length: 10 }, (_, i) => ({ id: `n${i}`, taskRef: `n${i}` })),
+      ],
+      edges: Array.from({ length: 10 }, (_, i) => ({ from: 'centre', to: `n${i}` })),
+    };
+    const layout = layoutNetwork([grid, added], { previous: packed });
+    const old = positions(packed);
+    for (const [id, place] of Object.entries(old)) expect(positions(layout)[id], id).to.deep.equal(place);
+    let closest = Infinity;
+    for (let i = 0; i < layout.nodes.length; i++)
+      for (let j = i + 1; j < layout.nodes.length; j++)
+        closest = Math.min(closest, distance(layout.nodes[i] as never, layout.nodes[j] as never));
+    expect(closest).to.be.at.least(2 * NODE_RADIUS);
+  });
+
   it('ignores edges that name a task the workflow does not have', () => {
     const broken = chain('a', 2);
     const layout = layoutNetwork([{ ...broken, edges: [...broken.edges, { from: 's0', to: 'missing' }] }]);
