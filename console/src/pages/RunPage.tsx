@@ -5,6 +5,7 @@
  * skipped), then shows the result and the timeline.
  */
 import { useEffect, useMemo, useRef, useState, type FormEvent } from 'react';
+import { flushSync } from 'react-dom';
 import { checkWorkflowInput } from '../../../core/engine/input.ts';
 import { SyncflowError } from '../../../core/errors.ts';
 import { useClient } from '../App.tsx';
@@ -345,8 +346,10 @@ function RunForm({
     });
     stream.current = connection;
     try {
+      // Each event is drawn as it arrives (flushSync): batched with the next ones, a phase that lasts
+      // a few milliseconds (a retry's short backoff) would never be shown at all.
       const object = await connection.execute({ workflow: name, input }, (message) =>
-        setLive((state) => state && liveExecution(state, message)),
+        flushSync(() => setLive((state) => state && liveExecution(state, message))),
       ).done;
       setFinal(object);
     } catch (error) {
