@@ -297,6 +297,33 @@ describe('the builder in Chromium', function () {
     expect(await downloadedYaml(page)).not.to.contain('fetch-user');
   });
 
+  it('edits the YAML to change the canvas: errors on the line as one types, completion of templates, undo', async () => {
+    await page.goto(`${origin}/#/ns/${NS}/builder/my-parallel-fetch`);
+    await page.locator('.react-flow__node [data-task="recs"]').waitFor(LONG);
+    const editor = page.locator('.yaml-editor .cm-content');
+    const original = await downloadedYaml(page);
+    // Renaming a step in the YAML renames its node; the output that still reads `tasks.recs` is an error.
+    await editor.click();
+    await page.keyboard.press('ControlOrMeta+a');
+    await page.keyboard.insertText(original.replace('- id: recs', '- id: recommendations'));
+    await page.locator('.react-flow__node [data-task="recommendations"]').waitFor(LONG);
+    expect(await page.locator('.react-flow__node [data-task="recs"]').count()).to.equal(0);
+    const validation = page.getByRole('region', { name: 'Validation' });
+    await validation.getByText('spec.output.recommendations').waitFor(LONG);
+    await page.locator('.yaml-editor .cm-lint-marker-error').first().waitFor(LONG);
+    // Completion after `{{` offers the templates the steps may use.
+    await page.keyboard.press('ControlOrMeta+End');
+    await page.keyboard.type('\n# {{inp');
+    const options = page.locator('.cm-tooltip-autocomplete');
+    await options.waitFor(LONG);
+    expect(await options.textContent()).to.contain('{{input.userId}}');
+    await page.keyboard.press('Escape');
+    // Undo (the toolbar's, a model step) brings the step's name back on the canvas and in the YAML.
+    await page.getByRole('button', { name: 'Undo' }).click();
+    await page.locator('.react-flow__node [data-task="recs"]').waitFor(LONG);
+    expect(await downloadedYaml(page)).to.contain('- id: recs');
+  });
+
   it('explains where it is needed: task cards on focus, help with its docs/authoring.md section, a tour seen once', async () => {
     await page.goto(`${origin}/#/ns/${NS}/builder/my-parallel-fetch`);
     await page.locator('.react-flow__node').first().waitFor(LONG);

@@ -133,7 +133,8 @@ function Builder({
     if (text === yaml.text) return;
     const parsed = modelFromYaml(text);
     setYaml({ text, document: parsed.document, errors: parsed.errors });
-    if (parsed.model) {
+    // Text that means the same workflow (a comment, spacing) is not a step of the undo history.
+    if (parsed.model && JSON.stringify(parsed.model) !== JSON.stringify(history.present)) {
       setPlan(undefined);
       setHistory((h) => h.record(parsed.model as CanvasModel));
     }

@@ -44,11 +44,15 @@ export default function YamlEditor({ value, onChange, marks, templates, label }:
     const keys = schemaKeys();
     const complete = (context: CompletionContext): CompletionResult | null => {
       const template = context.matchBefore(/\{\{[\w.[\]-]*/);
-      if (template)
+      if (template) {
+        // Closing braces typed (or auto-closed) already are replaced too.
+        const after = context.state.sliceDoc(context.pos, context.pos + 2);
         return {
           from: template.from,
+          to: after === '}}' ? context.pos + 2 : context.pos,
           options: latest.current.templates.map((t) => ({ label: t, type: 'variable' })),
         };
+      }
       const word = context.matchBefore(/^\s*(- )?\w*/);
       if (!word || (word.from === word.to && !context.explicit)) return null;
       const start = word.from + (/^\s*(- )?/.exec(word.text)?.[0].length ?? 0);
