@@ -71,6 +71,11 @@ function storedLayout(ns: string, cluster: string | undefined, workflows: Networ
   return layout;
 }
 
+/** What a change to the workflow's definition bumps (status updates do not). */
+function generation(workflow: Workflow): number | undefined {
+  return (workflow.metadata as { generation?: number }).generation;
+}
+
 function toLocalInput(ms: number): string {
   const d = new Date(ms - new Date(ms).getTimezoneOffset() * 60_000);
   return d.toISOString().slice(0, 19);
@@ -88,13 +93,37 @@ export default function LiveNetworkPage({ ns, query }: { ns: string; query: URLS
       client.get<List<Workflow>>(paths.workflows(ns), {}, signal),
       client.get<List<WorkflowTask>>(paths.tasks(ns), {}, signal),
     ]);
-    return networkWorkflows(workflows.items, tasks.items);
+    return {
+      workflows: networkWorkflows(workflows.items, tasks.items),
+      resourceVersion: workflows.metadata.resourceVersion,
+      generations: new Map(workflows.items.map((w) => [w.metadata.name, generation(w)])),
+    };
   }, `live3d/${ns}`);
+  const { reload } = definitions;
+  const loaded = definitions.state === 'ready' ? definitions.data : undefined;
+  // A workflow added, removed or changed: laid out again from the stored layout, so the nodes
+  // there keep their places and only new ones find one.
+  useEffect(() => {
+    if (!loaded?.resourceVersion) return;
+    const known = loaded.generations;
+    return client.watch<Workflow>(
+      paths.workflows(ns),
+      { resourceVersion: loaded.resourceVersion },
+      (event) => {
+        const name = event.object.metadata?.name;
+        if (event.type === 'ADDED' || event.type === 'DELETED') {
+          if (event.type === 'ADDED' && known.get(name) === generation(event.object)) return;
+          reload();
+        } else if (event.type === 'MODIFIED' && known.get(name) !== generation(event.object)) reload();
+      },
+      () => undefined,
+    );
+  }, [client, ns, loaded, reload]);
   return (
     <>
       <h1>Live network of {ns}</h1>
       <Show loaded={definitions} what={`the workflows of ${ns}`}>
-        {(workflows) =>
+        {({ workflows }) =>
           workflows.length === 0 ? (
             <Empty>No workflows in namespace {ns}: there is no network to draw yet.</Empty>
           ) : (
