@@ -302,6 +302,8 @@ describe('the builder in Chromium', function () {
     await page.locator('.react-flow__node [data-task="recs"]').waitFor(LONG);
     const editor = page.locator('.yaml-editor .cm-content');
     const original = await downloadedYaml(page);
+    // A deployed workflow is edited as written: no status, no metadata the server keeps.
+    expect(original).not.to.match(/managedFields|resourceVersion|status:|uid:/);
     // Renaming a step in the YAML renames its node; the output that still reads `tasks.recs` is an error.
     await editor.click();
     await page.keyboard.press('ControlOrMeta+a');

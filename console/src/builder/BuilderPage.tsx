@@ -60,6 +60,17 @@ export function validateModel(
   return validateWorkflow({ ...doc, metadata: { ...doc.metadata, namespace: ns } }, set);
 }
 
+/** A deployed workflow as its author wrote it: no status, no metadata the server keeps. */
+function authored(workflow: Workflow): Workflow {
+  const { name, labels, annotations } = workflow.metadata;
+  return {
+    apiVersion: workflow.apiVersion,
+    kind: workflow.kind,
+    metadata: { name, ...(labels ? { labels } : {}), ...(annotations ? { annotations } : {}) },
+    spec: workflow.spec,
+  } as Workflow;
+}
+
 function blankModel(): CanvasModel {
   return {
     metadata: { name: 'my-workflow' },
@@ -97,7 +108,11 @@ function Builder({
   const client = useClient();
   const initial = useMemo(
     () =>
-      workflow ? modelFromWorkflow(workflow) : template ? modelFromWorkflow(template.workflow) : blankModel(),
+      workflow
+        ? modelFromWorkflow(authored(workflow))
+        : template
+          ? modelFromWorkflow(template.workflow)
+          : blankModel(),
     [],
   );
   const [history, setHistory] = useState(() => undoable(initial));
