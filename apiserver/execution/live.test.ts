@@ -216,6 +216,18 @@ describe('LiveExecutions', () => {
     expect(changes[4]?.object.status.tasks?.[1]).to.not.have.property('substituted');
   });
 
+  it('keeps a map step Running through its elements’ TaskFinished: only the step’s own end finishes it', () => {
+    const changes: LiveChange[] = [];
+    hub.subscribe({ namespace: 'shop' }, (c) => changes.push(c));
+    const events = run();
+    const element = { ...at(), task: 'a', item: 0, phase: 'Succeeded' as const, durationMs: 1 };
+    events.splice(2, 0, { type: 'TaskFinished', ...element });
+    play(start(bus), events);
+    expect(
+      changes.map((c) => (c.object.status.tasks ?? []).map((t) => `${t.id}:${t.phase}`).join(',')),
+    ).to.deep.equal(['', 'a:Running', 'a:Succeeded', 'a:Succeeded,b:Running', 'a:Succeeded,b:Succeeded', '']);
+  });
+
   it('sends progress only to watches whose namespace, labels and fields match', () => {
     const seen: Record<string, number> = { all: 0, shop: 0, label: 0, otherLabel: 0, phase: 0, other: 0 };
     const count = (key: string) => () => seen[key]!++;

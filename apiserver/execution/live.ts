@@ -152,6 +152,8 @@ class ExecutionTracker {
         this.setTask({ id: event.task, phase: 'Running', startTime: event.time, attempts: event.attempt });
         return false;
       case 'TaskFinished': {
+        // A map element's end: the step runs on until its own TaskFinished (no `item`).
+        if (event.item !== undefined) return false;
         const started = this.tasks.find((t) => t.id === event.task);
         this.setTask({
           id: event.task,

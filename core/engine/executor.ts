@@ -40,7 +40,14 @@ import {
 import type { TaskHttpClient, TaskRequest, TaskResponse } from './task-http.ts';
 import { checkWorkflowInput } from './input.ts';
 import { idempotencyKey } from './idempotency.ts';
-import { mapItems, runMap, type MapOutcome } from './map.ts';
+import {
+  mapItems,
+  reportsElementStart,
+  runMap,
+  type ElementOutcome,
+  type MapItemStatus,
+  type MapOutcome,
+} from './map.ts';
 import { ResilientSender, type SendNotes } from './resilience.ts';
 import { ResponseCache } from './response-cache.ts';
 import { completion, WEBSOCKET_COMPLETED, type TaskWebSocketClient } from './ws-task.ts';
@@ -539,8 +546,13 @@ class Execution implements PausedExecution {
     const state: TaskOutcome = { phase: 'Failed', attempts: 0, attemptLog: [] };
     const items = mapItems(map, resolveRef(map.items, this.scope));
     if (items instanceof SyncflowError) return failedWith(state, items.code, items.message);
-    const result = await runMap(items, map, this.cancellation, this.executor.clock, (item, index, group) =>
-      this.runTask(i, { item, index, group }),
+    const result = await runMap(
+      items,
+      map,
+      this.cancellation,
+      this.executor.clock,
+      (item, index, group) => this.runTask(i, { item, index, count: items.length, group }),
+      this.live ? (entry, outcome) => this.emit(elementFinishedEvent(step.id, entry, outcome)) : undefined,
     );
     state.attempts = result.attempts;
     state.map = result.record;
@@ -613,13 +625,18 @@ class Execution implements PausedExecution {
       }
       for (;;) {
         const attempt = ++state.attempts;
-        if (this.live) {
-          this.emit({
+        if (this.live && (!element || reportsElementStart(element.index))) {
+          const started: UnstampedEvent = {
             type: 'TaskStarted',
             task: step.id,
             attempt,
             request: `${task.method} ${request.url}`,
-          });
+          };
+          if (element) {
+            started.item = element.index;
+            started.itemCount = element.count;
+          }
+          this.emit(started);
         }
         const outcome = await this.attempt(step, request, carriers, state.attemptLog, attempt, cancellation);
         if (outcome.status !== undefined) state.httpStatus = outcome.status;
@@ -654,13 +671,14 @@ class Execution implements PausedExecution {
             `${error.message}; retry not started: it could not finish before the workflow deadline`,
           );
         }
-        if (this.live) {
+        if (this.live && (!element || reportsElementStart(element.index))) {
           this.emit({
             type: 'TaskRetrying',
             task: step.id,
             attempt,
             reason: `${error.reason}: ${error.message}`,
             delayMs: delay,
+            ...(element ? { item: element.index } : {}),
           });
         }
         if (delay > 0) await this.sleep(delay, cancellation);
@@ -1163,6 +1181,8 @@ class Execution implements PausedExecution {
     if (record.phase === 'Succeeded') event.output = boundedOutput(record.output);
     if (record.substituted) event.substituted = true;
     if (record.error) event.error = record.error;
+    if (record.itemCount !== undefined) event.itemCount = record.itemCount;
+    if (record.failedItems !== undefined) event.failedItems = record.failedItems;
     return event;
   }
 
@@ -1384,7 +1404,25 @@ function randomId(): string {
 interface MapElement {
   item: unknown;
   index: number;
+  /** Elements of the step. */
+  count: number;
   group: Cancellation;
+}
+
+/** `TaskFinished` of one map element: its index, phase, and the output bounded. */
+function elementFinishedEvent(task: string, entry: MapItemStatus, outcome: ElementOutcome): UnstampedEvent {
+  const event: UnstampedEvent = {
+    type: 'TaskFinished',
+    task,
+    item: entry.index,
+    phase: outcome.phase,
+    durationMs: entry.durationMs,
+  };
+  if (entry.attempts !== undefined) event.attempts = entry.attempts;
+  if (entry.httpStatus !== undefined) event.httpStatus = entry.httpStatus;
+  if (outcome.phase === 'Succeeded') event.output = boundedOutput(outcome.output);
+  if (entry.error) event.error = entry.error;
+  return event;
 }
 
 /** Template scope of a map element's input: the execution's scope plus `item` and `index`. */

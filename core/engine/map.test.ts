@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import type { ExecutionEvent } from '../model/events.ts';
 import type { TaskExecutionStatus, WorkflowExecutionStatus } from '../model/schema.ts';
 import { planExecution } from '../plan/planner.ts';
 import { DagExecutor } from './executor.ts';
@@ -236,5 +237,59 @@ describe('the plan of a map step', () => {
     const entry = plan.tasks?.find((t) => t.id === 'each');
     expect(entry?.items).to.equal(7);
     expect(entry?.input).to.deep.equal({ id: '{{item.id}}', pos: '{{index}}' });
+  });
+});
+
+describe('map steps in the live events', () => {
+  type Started = Extract<ExecutionEvent, { type: 'TaskStarted' }>;
+  type Finished = Extract<ExecutionEvent, { type: 'TaskFinished' }>;
+
+  async function observeMap(n: number, failing: (i: number) => boolean, map = ', onItemError: collect') {
+    const http = new ScriptedHttp((request) =>
+      failing(Number(idOf(request.url).slice(1))) ? reply(500, {}) : reply(200, {}),
+    );
+    const events: ExecutionEvent[] = [];
+    const status = await new DagExecutor({ http, observer: { event: (e) => events.push(e) } }).execute(
+      compileFixture(mapWorkflow(`${map}, concurrency: 20`)),
+      ids(n),
+    );
+    const started = events.filter((e): e is Started => e.type === 'TaskStarted');
+    const finished = events.filter((e): e is Finished => e.type === 'TaskFinished');
+    return { status, started, finished };
+  }
+
+  it('tells the elements apart: each element’s TaskStarted and TaskFinished carry its index and the count', async () => {
+    const { started, finished } = await observeMap(3, (i) => i === 1);
+    expect(started.map((e) => [e.task, e.item, e.itemCount]).sort()).to.deep.equal([
+      ['each', 0, 3],
+      ['each', 1, 3],
+      ['each', 2, 3],
+    ]);
+    const elements = finished.filter((e) => e.item !== undefined);
+    expect(elements.map((e) => [e.item, e.phase]).sort()).to.deep.equal([
+      [0, 'Succeeded'],
+      [1, 'Failed'],
+      [2, 'Succeeded'],
+    ]);
+    expect(elements.find((e) => e.item === 1)?.error?.reason).to.equal('HTTPError');
+  });
+
+  it('ends with one TaskFinished of the step itself, without an index, giving the count and the failures', async () => {
+    const { finished } = await observeMap(3, (i) => i === 1);
+    const own = finished.filter((e) => e.item === undefined);
+    expect(own.map((e) => [e.task, e.phase, e.itemCount, e.failedItems])).to.deep.equal([
+      ['each', 'Succeeded', 3, 1],
+    ]);
+    expect(finished[finished.length - 1]).to.equal(own[0]);
+  });
+
+  it('is bounded like the trace: elements past the first 100 report only their failures', async () => {
+    const { status, started, finished } = await observeMap(400, (i) => i % 50 === 49);
+    expect(step(status).failedItems).to.equal(8);
+    expect(started.map((e) => e.item).sort((a, b) => (a as number) - (b as number))).to.deep.equal(
+      Array.from({ length: 100 }, (_, i) => i),
+    );
+    const items = finished.flatMap((e) => (e.item === undefined ? [] : [e.item])).sort((a, b) => a - b);
+    expect(items).to.deep.equal([...Array.from({ length: 100 }, (_, i) => i), 149, 199, 249, 299, 349, 399]);
   });
 });

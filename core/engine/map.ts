@@ -31,6 +31,14 @@ export interface ElementOutcome {
 /** Runs one element; `group` is aborted when the step stops (fail fast or the execution ends). */
 export type ElementRunner = (item: unknown, index: number, group: Cancellation) => Promise<ElementOutcome>;
 
+/** Told of each element the trace records (the same bound), as it settles. */
+export type ElementReporter = (entry: MapItemStatus, outcome: ElementOutcome) => void;
+
+/** Whether an element's start is reported live: the first elements, as the trace keeps them. */
+export function reportsElementStart(index: number): boolean {
+  return index < MAX_TRACED_ITEMS;
+}
+
 /** How the map step ended: its phase, the composed output, and the record fields it adds. */
 export interface MapOutcome {
   phase: 'Succeeded' | 'Failed' | 'Cancelled';
@@ -66,8 +74,9 @@ export function runMap(
   parent: Cancellation,
   clock: Clock,
   runElement: ElementRunner,
+  report?: ElementReporter,
 ): Promise<MapOutcome> {
-  return new MapRun(items, settings, parent, clock, runElement).run();
+  return new MapRun(items, settings, parent, clock, runElement, report).run();
 }
 
 class MapRun {
@@ -89,6 +98,7 @@ class MapRun {
     private readonly parent: Cancellation,
     private readonly clock: Clock,
     private readonly runElement: ElementRunner,
+    private readonly report: ElementReporter | undefined,
   ) {
     this.outputs = new Array<unknown>(items.length).fill(null);
     this.entries = new Array<MapItemStatus | undefined>(items.length);
@@ -139,8 +149,14 @@ class MapRun {
     this.attempts += outcome.attempts;
     if (outcome.phase === 'Succeeded') this.outputs[index] = outcome.output;
     else if (outcome.phase === 'Failed') this.failed.push(index);
-    if (index < MAX_TRACED_ITEMS || (outcome.phase === 'Failed' && this.failed.length <= MAX_TRACED_ITEMS))
-      this.entries[index] = entryOf(index, outcome, durationMs);
+    if (
+      reportsElementStart(index) ||
+      (outcome.phase === 'Failed' && this.failed.length <= MAX_TRACED_ITEMS)
+    ) {
+      const entry = entryOf(index, outcome, durationMs);
+      this.entries[index] = entry;
+      this.report?.(entry, outcome);
+    }
     if (outcome.phase === 'Failed' && !this.failure) this.judge(index, outcome);
     if (++this.settled === this.items.length) {
       this.parent.removeListener('abort', this.onParentAbort);

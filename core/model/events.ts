@@ -34,6 +34,10 @@ interface TaskStarted extends EventBase {
   task: string;
   attempt: number;
   request: string;
+  /** A map step's element: its index (only the first 100 elements report their starts, as the trace). */
+  item?: number;
+  /** A map step's element: how many elements the step runs. */
+  itemCount?: number;
 }
 
 /** An attempt failed and another follows after `delayMs`. */
@@ -45,6 +49,8 @@ interface TaskRetrying extends EventBase {
   /** Why it failed: `reason: message`, secrets redacted. */
   reason: string;
   delayMs: number;
+  /** A map step's element: its index. */
+  item?: number;
 }
 
 /** A task reached Succeeded, Failed or Cancelled (skipped tasks report `TaskSkipped`). */
@@ -60,6 +66,16 @@ interface TaskFinished extends EventBase {
   error?: { reason: string; message: string };
   /** The output was given by a debugger (skip in a debug run); nothing was sent. */
   substituted?: boolean;
+  /**
+   * A map step's element finished: its index. Bounded like the trace: the first 100
+   * elements and the first 100 failed ones report;
+   * the step's own `TaskFinished` (no `item`) comes last.
+   */
+  item?: number;
+  /** The map step's own end: how many elements it ran. */
+  itemCount?: number;
+  /** The map step's own end: how many elements failed. */
+  failedItems?: number;
 }
 
 /** A task did not run: its `when` was false or a task whose output it uses did not succeed. */
