@@ -145,7 +145,7 @@ export const MAP_FLAGS = {
   namespace: { short: 'n', value: 'NS', description: 'map this namespace only (default: every namespace)' },
   'cluster-label': {
     value: 'LABEL',
-    description: "split each namespace into regions by this label of the workflows (e.g. team)",
+    description: 'split each namespace into regions by this label of the workflows (e.g. team)',
   },
   seed: { value: 'N', default: '1', description: 'another seed, another (equally stable) layout' },
   previous: {

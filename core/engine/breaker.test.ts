@@ -149,13 +149,17 @@ describe('circuit breakers in executions', () => {
     expect(fast.tasks?.[0]?.error?.message).to.match(/^circuit open for http:\/\/flaky\.test/);
     expect(fast.tasks?.[0]?.attemptLog?.[0]?.reason).to.equal('CircuitOpen');
     expect(http.requests).to.have.length(2);
-    expect(executor.resilience.breakers.states()).to.deep.equal([{ origin: 'http://flaky.test', state: 'open' }]);
+    expect(executor.resilience.breakers.states()).to.deep.equal([
+      { origin: 'http://flaky.test', state: 'open' },
+    ]);
 
     clock.at += 5_000;
     healthy = true;
     const probe = await executor.execute(workflow, {});
     expect(probe.phase).to.equal('Succeeded');
-    expect(executor.resilience.breakers.states()).to.deep.equal([{ origin: 'http://flaky.test', state: 'closed' }]);
+    expect(executor.resilience.breakers.states()).to.deep.equal([
+      { origin: 'http://flaky.test', state: 'closed' },
+    ]);
   });
 
   it('retries CircuitOpen only when retryOn names circuit-open', async () => {
