@@ -8,6 +8,8 @@
  *
  * `liveExecution` folds the events into what a graph shows: each task's phase and a short note.
  */
+import { foldMapProgress, recordedTaskOverlay } from '../components/task-progress.ts';
+import type { MapProgress } from '../graph/WorkflowGraph.tsx';
 import {
   StreamClient,
   type StreamClientMessage,
@@ -200,6 +202,10 @@ export class ConsoleStream {
 export interface LiveTask {
   phase: string;
   note?: string;
+  /** A map step: its elements' progress. */
+  map?: MapProgress;
+  /** `cached`, `hedged`, once recorded. */
+  badges?: string[];
 }
 
 /** An execution as its events have told it so far. */
@@ -254,6 +260,18 @@ export function liveExecution(state: LiveExecution, message: StreamMessage): Liv
       live = { phase: 'Skipped', note: message.reason };
       break;
   }
+  if (message.type !== 'TaskSkipped') {
+    // A map element's event: the step runs on; its progress counts the element.
+    const before = state.tasks[task];
+    const map = foldMapProgress(before?.map, message);
+    if (map) live.map = map;
+    if (message.item !== undefined) {
+      live.phase = 'Running';
+      if (message.type === 'TaskFinished') live.note = before?.note;
+      else if (live.note) live.note = `element ${message.item}: ${live.note}`;
+      if (live.note === undefined) delete live.note;
+    }
+  }
   return {
     ...state,
     name,
@@ -266,7 +284,11 @@ export function liveExecution(state: LiveExecution, message: StreamMessage): Liv
 function recorded(state: LiveExecution, object: Execution): LiveExecution {
   const tasks = { ...state.tasks };
   for (const t of object.status?.tasks ?? [])
-    tasks[t.id] = { phase: t.phase, ...(t.durationMs !== undefined ? { note: ms(t.durationMs) } : {}) };
+    tasks[t.id] = {
+      phase: t.phase,
+      ...(t.durationMs !== undefined ? { note: ms(t.durationMs) } : {}),
+      ...recordedTaskOverlay(t),
+    };
   return { ...state, name: object.metadata.name, phase: object.status?.phase ?? 'Failed', tasks, object };
 }
 

@@ -55,6 +55,10 @@ export interface TaskStatus {
   };
   substituted?: boolean;
   cached?: boolean;
+  hedged?: boolean;
+  /** Map steps: the element count and how many failed. */
+  itemCount?: number;
+  failedItems?: number;
 }
 
 export interface ExecutionPlan {

@@ -5,6 +5,7 @@
 import type { TaskStatus } from '../api/types.ts';
 import { duration } from '../format.ts';
 import { taskExchange } from './exchange.ts';
+import { mapProgressText, recordedTaskOverlay } from './task-progress.ts';
 
 export function TaskDetails({
   task,
@@ -16,6 +17,7 @@ export function TaskDetails({
   onToggle: (open: boolean) => void;
 }) {
   const view = taskExchange(task);
+  const overlay = recordedTaskOverlay(task);
   const { response } = view;
   return (
     <details
@@ -31,6 +33,13 @@ export function TaskDetails({
         <strong>{task.id}</strong> <span className="muted">{task.taskRef}</span>{' '}
         <span className={`badge phase-${task.phase.toLowerCase()}`}>{task.phase}</span>{' '}
         {response.status ?? ''} {task.durationMs !== undefined ? duration(task.durationMs) : ''}
+        {overlay.badges?.map((b) => (
+          <span key={b} className="badge task-badge">
+            {' '}
+            {b}
+          </span>
+        ))}
+        {overlay.map ? <span className="muted"> · map: {mapProgressText(overlay.map)}</span> : null}
       </summary>
       <div className="columns">
         <section aria-label={`Request of task ${task.id}`}>

@@ -16,6 +16,7 @@ import { WorkflowGraph, type TaskOverlay } from '../graph/WorkflowGraph.tsx';
 import { href, navigate } from '../router.ts';
 import { objectYaml } from './WorkflowPage.tsx';
 import { TaskDetails } from '../components/TaskDetails.tsx';
+import { recordedTaskOverlay } from '../components/task-progress.ts';
 import { phaseAt, recordedSpan, useReplayClock } from '../components/replay.ts';
 
 const TABS = ['overview', 'yaml'] as const;
@@ -91,6 +92,7 @@ export default function ExecutionPage({
               ]
                 .filter(Boolean)
                 .join(' · '),
+              ...recordedTaskOverlay(t),
             };
           return (
             <>
