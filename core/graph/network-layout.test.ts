@@ -1,5 +1,11 @@
 import { expect } from 'chai';
-import { layoutNetwork, NODE_RADIUS, type NetworkLayout, type NetworkWorkflow } from './network-layout.ts';
+import {
+  layoutNetwork,
+  NODE_RADIUS,
+  separateNodes,
+  type NetworkLayout,
+  type NetworkWorkflow,
+} from './network-layout.ts';
 
 /** A chain of `length` tasks a0 → a1 → …, each a WorkflowTask of its own unless `shared` names one. */
 function chain(name: string, length: number, options: Partial<NetworkWorkflow> = {}): NetworkWorkflow {
@@ -170,5 +176,56 @@ describe('layoutNetwork', () => {
     const broken = chain('a', 2);
     const layout = layoutNetwork([{ ...broken, edges: [...broken.edges, { from: 's0', to: 'missing' }] }]);
     expect(layout.links).to.have.length(1);
+  });
+
+  describe('the overlap-removal pass (after the simulation, which leaves overlaps in rare layouts)', () => {
+    /** The smallest distance between two of `points`. */
+    function closestPair(points: readonly { x: number; y: number; z: number }[]): number {
+      let closest = Infinity;
+      for (let i = 0; i < points.length; i++)
+        for (let j = i + 1; j < points.length; j++)
+          closest = Math.min(closest, distance(points[i] as never, points[j] as never));
+      return closest;
+    }
+
+    it('pushes apart new nodes that overlap, also ones at the very same point, and moves no fixed node', () => {
+      const fixed = Array.from({ length: 27 }, (_, i) => ({
+        x: 2.05 * (i % 3),
+        y: 2.05 * (Math.floor(i / 3) % 3),
+        z: 2.05 * Math.floor(i / 9),
+        fixed: true,
+      }));
+      // Five new nodes on one point at the packed block's centre, three more half a radius apart beside it.
+      const added = [
+        ...Array.from({ length: 5 }, () => ({ x: 2.05, y: 2.05, z: 2.05, fixed: false })),
+        ...Array.from({ length: 3 }, (_, i) => ({ x: 4 + 0.5 * i, y: 2, z: 2, fixed: false })),
+      ];
+      expect(closestPair(added)).to.equal(0);
+      const nodes = [...fixed, ...added];
+      const before = fixed.map((n) => ({ ...n }));
+      separateNodes(nodes, 1);
+      expect(closestPair(nodes)).to.be.at.least(2 * NODE_RADIUS);
+      expect(nodes.slice(0, fixed.length)).to.deep.equal(before);
+    });
+
+    it('moves the same nodes to the same places for the same seed', () => {
+      const start = () =>
+        Array.from({ length: 12 }, (_, i) => ({ x: 0.3 * (i % 4), y: 0, z: i < 6 ? 0 : 0.1, fixed: false }));
+      const a = start();
+      const b = start();
+      separateNodes(a, 7);
+      separateNodes(b, 7);
+      expect(b).to.deep.equal(a);
+      expect(closestPair(a)).to.be.at.least(2 * NODE_RADIUS);
+    });
+
+    it('leaves two fixed nodes that overlap where they are (a previous layout is never moved)', () => {
+      const nodes = [
+        { x: 0, y: 0, z: 0, fixed: true },
+        { x: 1, y: 0, z: 0, fixed: true },
+      ];
+      separateNodes(nodes, 1);
+      expect(nodes.map((n) => n.x)).to.deep.equal([0, 1]);
+    });
   });
 });

@@ -192,7 +192,7 @@ export function layoutNetwork(
       .force('z', forceZ<SimNode>((n) => n.cluster.z).strength(0.06))
       .stop()
       .tick(ticks);
-    separate(sim, seed);
+    separateNodes(sim, seed);
   }
 
   return {
@@ -244,11 +244,11 @@ function placeNewNodes(sim: SimNode[], links: { source: number; target: number }
 }
 
 /**
- * Pushes apart any two nodes closer than {@link MIN_DISTANCE} (cheaper than the simulation's
- * collision force, and exact); only new nodes move. A grid of cells one distance wide keeps each
- * pass linear in the number of nodes.
+ * The overlap-removal pass: pushes apart any two nodes closer than {@link MIN_DISTANCE} (cheaper
+ * than the simulation's collision force, and exact); only nodes not `fixed` move, the same way for
+ * the same `seed`. A grid of cells one distance wide keeps each pass linear in the number of nodes.
  */
-function separate(sim: SimNode[], seed: number): void {
+export function separateNodes(sim: (Point3 & { fixed: boolean })[], seed: number): void {
   const random = lcg(seed ^ 0x5eed);
   for (let pass = 0; pass < 200; pass++) {
     const grid = new Map<string, number[]>();
@@ -264,7 +264,7 @@ function separate(sim: SimNode[], seed: number): void {
           for (let dz = -1; dz <= 1; dz++)
             for (const j of grid.get(`${cell(a.x) + dx},${cell(a.y) + dy},${cell(a.z) + dz}`) ?? []) {
               if (j <= i) continue;
-              const b = sim[j] as SimNode;
+              const b = sim[j] as Point3 & { fixed: boolean };
               if (a.fixed && b.fixed) continue;
               let vx = b.x - a.x;
               let vy = b.y - a.y;
