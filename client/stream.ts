@@ -75,6 +75,8 @@ export interface StreamHandle extends AsyncIterable<StreamClientMessage> {
 export interface StreamExecuteRequest {
   namespace: string;
   workflow: string;
+  /** A recorded WorkflowRevision of `workflow` to run instead of its current definition. */
+  workflowRevision?: string;
   input?: unknown;
   labels?: Record<string, string>;
   debug?: DebugOptions;

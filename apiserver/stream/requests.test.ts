@@ -14,13 +14,14 @@ function refusal(text: string) {
 }
 
 describe('stream requests (client → server messages)', () => {
-  it('reads an execute with its input, labels and debug breakpoints', () => {
+  it('reads an execute with its input, labels, recorded revision and debug breakpoints', () => {
     const parsed = parseStreamRequest(
       JSON.stringify({
         type: 'execute',
         id: 'a1',
         namespace: 'shop',
         workflow: 'user-profile',
+        workflowRevision: 'user-profile-7d9f',
         input: { userId: '42' },
         labels: { team: 'web' },
         debug: { breakpoints: ['*'] },
@@ -33,6 +34,7 @@ describe('stream requests (client → server messages)', () => {
         id: 'a1',
         namespace: 'shop',
         workflow: 'user-profile',
+        workflowRevision: 'user-profile-7d9f',
         input: { userId: '42' },
         labels: { team: 'web' },
         debug: { breakpoints: ['*'] },
@@ -106,6 +108,13 @@ describe('stream requests (client → server messages)', () => {
       id: 7,
       fields: ['workflow'],
       says: 'not a valid Kubernetes name',
+    },
+    {
+      name: 'a workflowRevision that is not a name',
+      message: { type: 'execute', id: 7, namespace: 'shop', workflow: 'w', workflowRevision: 42 },
+      id: 7,
+      fields: ['workflowRevision'],
+      says: 'WorkflowRevision',
     },
     {
       name: 'labels that are not a string map',

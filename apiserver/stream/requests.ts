@@ -24,6 +24,7 @@ const FIELDS: Record<StreamRequest['type'], Record<string, 'required' | 'optiona
   execute: {
     namespace: 'required',
     workflow: 'required',
+    workflowRevision: 'optional',
     input: 'optional',
     labels: 'optional',
     debug: 'optional',
@@ -111,6 +112,18 @@ export function parseStreamRequest(text: string): ParsedRequest {
       ...(typeof workflow === 'string'
         ? objectNameErrors(workflow, 'workflow')
         : [invalid('workflow', 'must be a string', 'name the Workflow')]),
+    );
+  const revision = message.workflowRevision;
+  if (
+    revision !== undefined &&
+    (typeof revision !== 'string' || objectNameErrors(revision, 'workflowRevision').length > 0)
+  )
+    errors.push(
+      invalid(
+        'workflowRevision',
+        'must be the name of a recorded WorkflowRevision of the workflow',
+        'kubectl get workflowrevisions -l syncflow.io/workflow=<workflow> lists them; leave it out to run the current definition',
+      ),
     );
   if (message.labelSelector !== undefined && typeof message.labelSelector !== 'string')
     errors.push(

@@ -3,7 +3,9 @@ import { SyncflowError } from '../../core/errors.ts';
 import type { ExecutionCreateRequest, WorkflowExecution } from '../../core/model/execution.ts';
 import type { StreamMessage } from '../../core/model/stream.ts';
 import type { UserInfo } from '../auth/user.ts';
+import type { WorkflowRevisionRecord } from '../../history/store.ts';
 import { ExecutionPublisher, LiveBus } from '../execution/bus.ts';
+import { RevisionWorkflows } from '../execution/revisions.ts';
 import type { RunContext } from '../execution/service.ts';
 import type { ResourceRequest } from '../http/guard.ts';
 import { DEFAULT_STREAM_LIMITS, StreamSession, type StreamExecutions } from './session.ts';
@@ -25,17 +27,44 @@ class RecordingSocket {
   }
 }
 
+/** A recorded revision of `workflowName`: one task, as the run path stores it. */
+function revision(name: string, workflowName: string): WorkflowRevisionRecord {
+  return {
+    namespace: 'shop',
+    name,
+    workflowName,
+    hash: 'sha256:0',
+    definition: {
+      workflow: { tasks: [{ id: 'a', taskRef: { name: 'get' } }] },
+      tasks: { get: { http: { method: 'GET', url: 'http://x.svc/' } } },
+    },
+    creationTimestamp: '2026-01-01T00:00:00Z',
+    resourceVersion: '1',
+  };
+}
+
 /** Runs a three-event execution per request, publishing on the bus and to `follow` as the run path does. */
 class ScriptedExecutions implements StreamExecutions {
   readonly bus = new LiveBus();
   readonly runs: { request: ExecutionCreateRequest; context: RunContext }[] = [];
   gate: Promise<void> | undefined;
+  /** The recorded revisions, read by the run path's own revision lookup. */
+  readonly revisions = new Map<string, WorkflowRevisionRecord>([
+    ['wf-1a2b', revision('wf-1a2b', 'wf')],
+    ['other-1', revision('other-1', 'other')],
+  ]);
   private count = 0;
   async run(request: ExecutionCreateRequest, context: RunContext): Promise<WorkflowExecution> {
     if (request.workflowName === 'missing')
       throw new SyncflowError(
         'WorkflowNotFound',
         `workflows.syncflow.io "missing" not found in namespace ${request.namespace}`,
+      );
+    if (request.workflowRevision !== undefined)
+      await new RevisionWorkflows({ getRevision: async (_, name) => this.revisions.get(name) }).workflow(
+        request.namespace,
+        request.workflowName,
+        request.workflowRevision,
       );
     this.runs.push({ request, context });
     const name = `${request.generateName}x${++this.count}`;
@@ -214,6 +243,26 @@ describe('StreamSession (one connection’s requests)', () => {
     expect(bad.status.code).to.equal(400);
     expect(bad.status.details?.causes?.[0]?.field).to.equal('namespace');
     expect(socket.of('ok').map((m) => m.type)).to.deep.equal(['subscribed']);
+  });
+
+  it('execute with workflowRevision runs that recorded revision; an unknown one gets the run path’s 404, one of another workflow its 422', async () => {
+    const { socket, executions, send } = session();
+    send({ type: 'execute', id: 'r', namespace: 'shop', workflow: 'wf', workflowRevision: 'wf-1a2b' });
+    send({ type: 'execute', id: 'gone', namespace: 'shop', workflow: 'wf', workflowRevision: 'wf-gone' });
+    send({ type: 'execute', id: 'other', namespace: 'shop', workflow: 'wf', workflowRevision: 'other-1' });
+    await settle();
+    expect(socket.of('r').map((m) => m.type)).to.deep.equal([
+      'TaskStarted',
+      'TaskFinished',
+      'ExecutionFinished',
+    ]);
+    expect(executions.runs.map((r) => r.request.workflowRevision)).to.deep.equal(['wf-1a2b']);
+    const gone = socket.of('gone')[0] as Extract<StreamMessage, { type: 'error' }>;
+    expect(gone.status).to.deep.include({ code: 404, reason: 'NotFound' });
+    expect(gone.status.details?.causes?.[0]?.field).to.equal('spec.workflowRevision');
+    const other = socket.of('other')[0] as Extract<StreamMessage, { type: 'error' }>;
+    expect(other.status.code).to.equal(422);
+    expect(other.status.details?.causes?.[0]?.field).to.equal('spec.workflowRevision');
   });
 
   it('tells text that is not JSON apart (the connection closes it)', () => {

@@ -236,6 +236,7 @@ export class StreamSession {
           annotations: {},
           workflowName: request.workflow,
           input: request.input ?? {},
+          ...(request.workflowRevision !== undefined ? { workflowRevision: request.workflowRevision } : {}),
         },
         {
           user: this.user.username,

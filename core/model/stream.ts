@@ -21,6 +21,8 @@ export type StreamRequest =
       id: StreamId;
       namespace: string;
       workflow: string;
+      /** A recorded WorkflowRevision of `workflow` to run instead of its current definition. */
+      workflowRevision?: string;
       input?: unknown;
       labels?: Record<string, string>;
       debug?: DebugOptions;

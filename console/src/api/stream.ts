@@ -49,6 +49,8 @@ export class StreamRefused extends Error {
 /** What to run (in the stream's namespace). */
 export interface ExecuteRequest {
   workflow: string;
+  /** A recorded WorkflowRevision of `workflow` to run instead of its current definition. */
+  workflowRevision?: string;
   input?: unknown;
   labels?: Record<string, string>;
   /** A debug run: pauses before the breakpoint tasks (`["*"]`: every task). */
