@@ -23,7 +23,7 @@ export interface ServerMetrics {
 
 /** Where the breakers' states are read: the executor's circuit breakers. */
 interface BreakerStates {
-  states(): readonly BreakerStatus[];
+  states(): readonly Pick<BreakerStatus, 'origin' | 'state'>[];
 }
 
 /** Registers the execution metrics (and the process defaults) on a registry. */

@@ -48,6 +48,22 @@ describe('CircuitBreaker', () => {
     expect(breaker.admit()).to.equal(undefined);
   });
 
+  it('reports each breaker’s state, failure ratio over the window, calls counted, settings and when it opened', () => {
+    const { breaker, breakers, clock } = setup();
+    call(breaker, false);
+    call(breaker, true);
+    expect(breakers.states()).to.deep.equal([
+      { origin: 'http://a.test', state: 'closed', failureRatio: 0.5, requests: 2, settings: SETTINGS },
+    ]);
+    call(breaker, false);
+    call(breaker, false);
+    const [open] = breakers.states();
+    expect(open).to.include({ state: 'open', openedAt: clock.at });
+    clock.at += 6_000;
+    call(breaker, true);
+    expect(breakers.states()[0]).to.include({ state: 'half-open', openedAt: 1_000_000 });
+  });
+
   it('does not open below the ratio', () => {
     const { breaker } = setup();
     for (const ok of [true, false, true, true, false, true]) call(breaker, ok);
@@ -110,8 +126,9 @@ describe('CircuitBreaker', () => {
     expect(breakers.for('http://a.test', { ...SETTINGS, key: 'other' })).to.not.equal(breaker);
     expect(breakers.for('http://b.test', SETTINGS)).to.not.equal(breaker);
     for (let i = 0; i < 4; i++) call(breaker, false);
-    expect(breakers.states()).to.deep.include({ origin: 'http://a.test', state: 'open' });
-    expect(breakers.states()).to.deep.include({ origin: 'http://b.test', state: 'closed' });
+    const states = breakers.states().map(({ origin, state }) => ({ origin, state }));
+    expect(states).to.deep.include({ origin: 'http://a.test', state: 'open' });
+    expect(states).to.deep.include({ origin: 'http://b.test', state: 'closed' });
   });
 
   it('takes the origin of a URL: scheme, host and port', () => {
@@ -149,17 +166,17 @@ describe('circuit breakers in executions', () => {
     expect(fast.tasks?.[0]?.error?.message).to.match(/^circuit open for http:\/\/flaky\.test/);
     expect(fast.tasks?.[0]?.attemptLog?.[0]?.reason).to.equal('CircuitOpen');
     expect(http.requests).to.have.length(2);
-    expect(executor.resilience.breakers.states()).to.deep.equal([
-      { origin: 'http://flaky.test', state: 'open' },
-    ]);
+    expect(
+      executor.resilience.breakers.states().map(({ origin, state }) => ({ origin, state })),
+    ).to.deep.equal([{ origin: 'http://flaky.test', state: 'open' }]);
 
     clock.at += 5_000;
     healthy = true;
     const probe = await executor.execute(workflow, {});
     expect(probe.phase).to.equal('Succeeded');
-    expect(executor.resilience.breakers.states()).to.deep.equal([
-      { origin: 'http://flaky.test', state: 'closed' },
-    ]);
+    expect(
+      executor.resilience.breakers.states().map(({ origin, state }) => ({ origin, state })),
+    ).to.deep.equal([{ origin: 'http://flaky.test', state: 'closed' }]);
   });
 
   it('retries CircuitOpen only when retryOn names circuit-open', async () => {

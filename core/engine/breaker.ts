@@ -93,6 +93,27 @@ export class CircuitBreaker {
     if (permit === 'probe' && this.state === 'half-open' && this.probesStarted > 0) this.probesStarted--;
   }
 
+  /** What the console and the API show: state, the window's failure ratio and calls, when it opened. */
+  status(): BreakerStatus {
+    const id = Math.floor(this.clock.now() / this.bucketMs);
+    let requests = 0;
+    let failed = 0;
+    for (let i = 0; i < BUCKETS; i++) {
+      if (id - (this.bucketIds[i] as number) >= BUCKETS) continue;
+      requests += (this.successes[i] as number) + (this.failures[i] as number);
+      failed += this.failures[i] as number;
+    }
+    const status: BreakerStatus = {
+      origin: this.origin,
+      state: this.state,
+      failureRatio: requests ? failed / requests : 0,
+      requests,
+      settings: this.settings,
+    };
+    if (this.state !== 'closed') status.openedAt = this.openedAt;
+    return status;
+  }
+
   /** Milliseconds until an open circuit lets a trial call through. */
   retryInMs(): number {
     return Math.max(0, this.openedAt + this.settings.openForMs - this.clock.now());
@@ -109,6 +130,13 @@ export class CircuitBreaker {
 export interface BreakerStatus {
   origin: string;
   state: BreakerState;
+  /** Failed calls over calls in the window (0 without calls; the window restarts when it opens). */
+  failureRatio: number;
+  /** Calls counted in the window. */
+  requests: number;
+  /** When it last opened (clock ms), while open or half-open. */
+  openedAt?: number;
+  settings: BreakerSettings;
 }
 
 /** The breakers of a replica, by origin and settings. */
@@ -128,9 +156,9 @@ export class CircuitBreakers {
     return breaker;
   }
 
-  /** Every breaker's origin and state. */
+  /** Every breaker's status. */
   states(): BreakerStatus[] {
-    return [...this.breakers.values()].map((b) => ({ origin: b.origin, state: b.state }));
+    return [...this.breakers.values()].map((b) => b.status());
   }
 }
 
