@@ -315,28 +315,6 @@ function RunForm({
     setPlan(undefined);
     setFinal(undefined);
     setLive(liveExecution.start(graph.tasks.map((t) => t.id)));
-    if (workflowRevision) {
-      // A recorded revision runs through a create (the stream runs the current definition).
-      try {
-        const object = await client.create<Execution>(
-          paths.executions(ns),
-          execution(ns, name, input, workflowRevision),
-        );
-        setFinal(object);
-        setLive(
-          liveExecution.recorded(
-            graph.tasks.map((t) => t.id),
-            object,
-          ),
-        );
-      } catch (error) {
-        refused(error);
-        setLive(undefined);
-      } finally {
-        setBusy(undefined);
-      }
-      return;
-    }
     // One connection per run: the stream is the page's own identity, like every other call.
     stream.current?.close();
     const connection = new ConsoleStream({
@@ -348,7 +326,9 @@ function RunForm({
     try {
       // Each event is drawn as it arrives (flushSync): batched with the next ones, a phase that lasts
       // a few milliseconds (a retry's short backoff) would never be shown at all.
-      const object = await connection.execute({ workflow: name, input }, (message) =>
+      // The recorded revision too runs through the stream, so that it lights the graph up live.
+      const request = { workflow: name, input, ...(workflowRevision ? { workflowRevision } : {}) };
+      const object = await connection.execute(request, (message) =>
         flushSync(() => setLive((state) => state && liveExecution(state, message))),
       ).done;
       setFinal(object);
