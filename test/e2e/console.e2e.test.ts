@@ -161,6 +161,19 @@ describe('the web console in Chromium', function () {
     };
     let failedLoanQuote = '';
 
+    it('edge labels do not overlap: the two `when` labels under loan-quote’s score each keep their own box', async () => {
+      await page.goto(consoleUrl);
+      await page.goto(`${new URL(consoleUrl).origin}/#/ns/${NS}/workflows/loan-quote`);
+      await page.locator('.graph[data-drawn="true"] .react-flow__edge-text').first().waitFor();
+      const labels = page.locator('.react-flow__edge-text');
+      expect(await labels.count()).to.equal(2);
+      const boxes = await Promise.all((await labels.all()).map(async (l) => (await l.boundingBox())!));
+      const [a, b] = boxes as [(typeof boxes)[0], (typeof boxes)[0]];
+      const apart =
+        a.x + a.width <= b.x || b.x + b.width <= a.x || a.y + a.height <= b.y || b.y + b.height <= a.y;
+      expect(apart, `label boxes ${JSON.stringify(boxes)} intersect`).to.equal(true);
+    });
+
     it('Run: the form checks input with the server validator, dry-runs the plan, runs through the stream and lights the graph up live', async () => {
       await page.goto(`${new URL(consoleUrl).origin}/#/ns/${NS}/workflows/user-profile/run`);
       const userId = page.getByLabel(/^userId/);
@@ -361,8 +374,25 @@ describe('the web console in Chromium', function () {
       expect(await page.getByRole('radio', { name: 'the current revision' }).isChecked()).to.equal(false);
       expect(await page.getByLabel(/^applicantId/).inputValue()).to.equal('down-7');
       expect(await accessibilityViolations(page)).to.deep.equal([]);
+      // The re-run goes through the stream too (execute {workflowRevision}) and lights the graph up live.
+      const sent: string[] = [];
+      page.once('websocket', (ws) => {
+        if (ws.url().includes('/workflowexecutions/-/stream'))
+          ws.on('framesent', ({ payload }) => sent.push(String(payload)));
+      });
+      const watched = await watchRun();
       const result = await runAndWait();
       expect(await result.textContent()).to.match(/Result: Failed/);
+      const execute = sent
+        .map((f) => JSON.parse(f) as Record<string, unknown>)
+        .find((m) => m.type === 'execute');
+      expect(execute?.workflowRevision).to.match(/^loan-quote-[0-9a-f]{10}$/);
+      expect(eventTypes(watched.frames)).to.include.members([
+        'score:TaskStarted',
+        'score:TaskRetrying',
+        'score:TaskFinished',
+      ]);
+      expect(await watched.phases()).to.include.members(['score:Running', 'score:Retrying', 'score:Failed']);
       const rerun = ((await result.getByRole('link', { name: /Open execution/ }).textContent()) ?? '')
         .replace('Open execution ', '')
         .trim();

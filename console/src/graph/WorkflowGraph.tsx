@@ -5,7 +5,10 @@
  */
 import {
   Background,
+  BaseEdge,
   Controls,
+  getBezierPath,
+  type EdgeProps,
   ReactFlow,
   type Edge,
   type Node,
@@ -18,6 +21,7 @@ import {
 import '@xyflow/react/dist/style.css';
 import { memo, useEffect, useMemo, useRef, useState } from 'react';
 import { mapProgressText } from '../components/task-progress.ts';
+import { edgeLabelPlaces, edgePoint, LABEL_PADDING } from './labels.ts';
 import { layoutGraph, NODE_HEIGHT, NODE_WIDTH, type Positions } from './layout.ts';
 import type { GraphEdge, GraphTask } from './model.ts';
 
@@ -90,6 +94,25 @@ const TaskNode = memo(function TaskNode({ data }: NodeProps<Node<TaskNodeData>>)
 });
 
 const nodeTypes = { task: TaskNode };
+
+/** An edge whose label sits where labels.ts placed it along the edge (`labelAt`), not always mid-way. */
+const PlacedLabelEdge = memo(function PlacedLabelEdge(props: EdgeProps<Edge<{ labelAt: number }>>) {
+  const [path] = getBezierPath(props);
+  const source = { x: props.sourceX, y: props.sourceY };
+  const at = edgePoint(source, { x: props.targetX, y: props.targetY }, props.data?.labelAt ?? 0.5);
+  return (
+    <BaseEdge
+      id={props.id}
+      path={path}
+      markerEnd={props.markerEnd}
+      label={props.label}
+      labelX={at.x}
+      labelY={at.y}
+      labelBgPadding={LABEL_PADDING}
+    />
+  );
+});
+const edgeTypes = { placed: PlacedLabelEdge };
 /** The default overlay, one object for every render (a new `{}` would rebuild every node each time). */
 const NO_OVERLAY: Record<string, TaskOverlay> = {};
 
@@ -179,37 +202,47 @@ export function WorkflowGraph({
       })),
     [tasks, positions, overlay, selected],
   );
-  const flowEdges = useMemo<Edge[]>(
-    () =>
-      edges.map((e) => {
-        const extra = edgeOverlay?.[`${e.from}->${e.to}`];
-        const text = [e.when ? `when ${e.when}` : '', extra?.label ?? ''].filter(Boolean).join(' · ');
-        const className = [e.when ? 'conditional' : '', extra?.className ?? ''].filter(Boolean).join(' ');
-        return {
-          id: `${e.from}->${e.to}`,
-          source: e.from,
-          target: e.to,
-          ...(text
-            ? {
-                // Edge labels are SVG text: the full value is its <title>, shown on hover.
-                label: extra?.full ? (
-                  <tspan>
-                    <title>{extra.full}</title>
-                    {text}
-                  </tspan>
-                ) : (
-                  text
-                ),
-                labelBgPadding: [4, 2] as [number, number],
-              }
-            : {}),
-          ...(className ? { className } : {}),
-          markerEnd: { type: MarkerType.ArrowClosed },
-          focusable: false,
-        };
-      }),
-    [edges, edgeOverlay],
-  );
+  const flowEdges = useMemo<Edge[]>(() => {
+    const text = (e: GraphEdge) =>
+      [e.when ? `when ${e.when}` : '', edgeOverlay?.[`${e.from}->${e.to}`]?.label ?? '']
+        .filter(Boolean)
+        .join(' · ');
+    const places = positions
+      ? edgeLabelPlaces(
+          edges.map((e) => ({ id: `${e.from}->${e.to}`, from: e.from, to: e.to, text: text(e) })),
+          positions,
+        )
+      : new Map<string, number>();
+    return edges.map((e) => {
+      const extra = edgeOverlay?.[`${e.from}->${e.to}`];
+      const label = text(e);
+      const className = [e.when ? 'conditional' : '', extra?.className ?? ''].filter(Boolean).join(' ');
+      return {
+        id: `${e.from}->${e.to}`,
+        source: e.from,
+        target: e.to,
+        ...(label
+          ? {
+              type: 'placed',
+              data: { labelAt: places.get(`${e.from}->${e.to}`) ?? 0.5 },
+              // Edge labels are SVG text: the full value is its <title>, shown on hover.
+              label: extra?.full ? (
+                <tspan>
+                  <title>{extra.full}</title>
+                  {label}
+                </tspan>
+              ) : (
+                label
+              ),
+            }
+          : {}),
+        ...(className ? { className } : {}),
+        markerEnd: { type: MarkerType.ArrowClosed },
+        focusable: false,
+      };
+    });
+  }, [edges, edgeOverlay, positions]);
+
   const height = positions
     ? Math.min(640, Math.max(220, Math.max(...[...positions.values()].map((p) => p.y)) + NODE_HEIGHT + 60))
     : 220;
@@ -227,6 +260,7 @@ export function WorkflowGraph({
           nodes={nodes}
           edges={flowEdges}
           nodeTypes={nodeTypes}
+          edgeTypes={edgeTypes}
           fitView
           minZoom={0.2}
           nodesDraggable={false}

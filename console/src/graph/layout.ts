@@ -32,7 +32,9 @@ export async function layoutGraph(
     layoutOptions: {
       'elk.algorithm': 'layered',
       'elk.direction': 'DOWN',
-      'elk.layered.spacing.nodeNodeBetweenLayers': '60',
+      // Rows with `when` labels between them get room for two labels one above the other
+      // (labels.ts moves a label along its edge when another is in the way).
+      'elk.layered.spacing.nodeNodeBetweenLayers': edges.some((e) => e.when) ? '100' : '60',
       'elk.spacing.nodeNode': '36',
       // React Flow draws the edges itself, so elk's cheapest routing; and fewer crossing-minimisation
       // sweeps (thoroughness 3 of the default 7). On the 50-task graph in Node this cuts the first,
