@@ -49,6 +49,8 @@ export interface AppParts {
   admission?: express.Router;
   /** The web console at /console/ (apiserver/console.ts); mounted ahead of load shedding. */
   console?: express.Router;
+  /** The read-only `circuitbreakers` resource; mounted ahead of load shedding. */
+  circuitBreakers?: express.Router;
 }
 
 /**
@@ -177,6 +179,7 @@ export function buildApp(parts: AppParts): RequestListener {
   // Admission reviews are not shed with executions: they have their own limits (admission/routes.ts).
   if (parts.admission) app.use(parts.admission);
   if (parts.console) app.use('/console', parts.console);
+  if (parts.circuitBreakers) app.use(API_PREFIX, parts.circuitBreakers);
   app.use(shed);
   app.use(
     API_PREFIX,

@@ -47,6 +47,7 @@ import { StreamEndpoint } from './stream/endpoint.ts';
 import { createStreamMetrics } from './stream/metrics.ts';
 import type { ServerConfig } from './options.ts';
 import { reportListening, workerMetrics } from './workers.ts';
+import { circuitBreakerRoutes } from './registry/circuitbreakers/rest.ts';
 
 /** A running server. */
 export interface RunningServer {
@@ -191,6 +192,12 @@ export async function startServer(
     onShed: () => metrics.shed.inc(),
     // The web console at /console/: the browser's own token reaches kube-apiserver, never the server's.
     console: consoleRoutes({ kubeConfig, distDir: consoleDistDir(new URL(import.meta.url)) }),
+    // This process's breakers; with --workers, each worker answers for its own.
+    circuitBreakers: circuitBreakerRoutes({
+      guard,
+      breakers: executor.resilience.breakers,
+      replica: worker ? `${config.podName}/${process.pid}` : config.podName,
+    }),
     readiness: [
       { name: 'informers-synced', check: () => informers.synced() },
       { name: 'history-writable', check: () => history.writer.canAccept() },

@@ -66,6 +66,16 @@ export const EXECUTION_RESOURCES: readonly ResourceDescription[] = Object.freeze
     verbs: ['get', 'list'],
     categories: ['syncflow'],
   },
+  {
+    // The answering replica's circuit breakers (registry/circuitbreakers/rest.ts): cluster-wide, list only.
+    name: 'circuitbreakers',
+    singularName: 'circuitbreaker',
+    kind: 'CircuitBreaker',
+    listKind: 'CircuitBreakerList',
+    shortNames: [],
+    namespaced: false,
+    verbs: ['list'],
+  },
 ]);
 
 const GROUP_VERSION = `${EXECUTION_GROUP}/${VERSION}`;

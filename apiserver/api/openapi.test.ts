@@ -19,7 +19,14 @@ type Node = Record<string, unknown>;
 type Gvk = { group: string; version: string; kind: string };
 
 const META = 'io.k8s.apimachinery.pkg.apis.meta.v1';
-const OUR_KINDS = ['WorkflowExecution', 'WorkflowExecutionList', 'WorkflowRevision', 'WorkflowRevisionList'];
+const OUR_KINDS = [
+  'WorkflowExecution',
+  'WorkflowExecutionList',
+  'WorkflowRevision',
+  'WorkflowRevisionList',
+  'CircuitBreaker',
+  'CircuitBreakerList',
+];
 const META_DEFINITIONS = [
   'ObjectMeta',
   'ListMeta',

@@ -118,9 +118,37 @@ function modelFields(schema: TSchema): { fields: Record<string, OpenApiSchema>; 
   return { fields, required };
 }
 
+const text = (description: string): OpenApiSchema => ({ type: 'string', description });
+const number = (type: 'integer' | 'number', description: string): OpenApiSchema => ({ type, description });
+
+/** Fields of a CircuitBreaker (registry/circuitbreakers/rest.ts). */
+const CIRCUIT_BREAKER_FIELDS: Record<string, OpenApiSchema> = {
+  origin: text('Scheme, host and port of the upstream.'),
+  replica: text('The server replica (pod, and worker process with --workers) whose breaker this is.'),
+  state: text('closed, open or half-open.'),
+  failureRatio: number('number', 'Failed calls over calls in the current window (0 to 1).'),
+  requests: number('integer', 'Calls counted in the current window.'),
+  openedAt: { type: 'string', format: 'date-time', description: 'When the circuit last opened.' },
+  settings: {
+    type: 'object',
+    description: 'The breaker settings the tasks calling this origin declared.',
+    properties: {
+      failureRatio: number('number', 'Failure ratio that opens the circuit.'),
+      minimumRequests: number('integer', 'Calls in the window before it may open.'),
+      windowMs: number('integer', 'Length of the window.'),
+      openForMs: number('integer', 'Time open before trial calls.'),
+      halfOpenProbes: number('integer', 'Trial calls that must succeed to close it.'),
+    },
+  },
+};
+
 /** Every schema of the v3 document, by definition name. */
 function schemas(): Record<string, OpenApiSchema> {
-  const [executions, revisions] = EXECUTION_RESOURCES as [ResourceDescription, ResourceDescription];
+  const [executions, revisions, breakers] = EXECUTION_RESOURCES as [
+    ResourceDescription,
+    ResourceDescription,
+    ResourceDescription,
+  ];
   const revision = modelFields(WorkflowRevision);
   return {
     [definitionName(executions.kind)]: kindSchema(
@@ -137,6 +165,13 @@ function schemas(): Record<string, OpenApiSchema> {
       revision.required,
     ),
     [definitionName(revisions.listKind)]: listSchema(revisions),
+    [definitionName(breakers.kind)]: kindSchema(
+      breakers.kind,
+      'The circuit breaker of one upstream origin on the replica that answered (read-only).',
+      CIRCUIT_BREAKER_FIELDS,
+      ['origin', 'state', 'replica'],
+    ),
+    [definitionName(breakers.listKind)]: listSchema(breakers),
     ...META_V1_SCHEMAS,
   };
 }
@@ -257,7 +292,7 @@ function resourcePaths(resource: ResourceDescription): PathItem[] {
         {
           method: 'get',
           action: 'list',
-          operationId: `list${id}${kind}ForAllNamespaces`,
+          operationId: resource.namespaced ? `list${id}${kind}ForAllNamespaces` : `list${id}${kind}`,
           description: `list or watch objects of kind ${kind}`,
           kind,
           params: LIST_PARAMS,
@@ -267,6 +302,8 @@ function resourcePaths(resource: ResourceDescription): PathItem[] {
     });
   }
 
+  // A cluster-scoped resource (circuitbreakers) has the one collection above.
+  if (!resource.namespaced) return items;
   const collection: Operation[] = [];
   if (can('list')) {
     collection.push({

@@ -318,3 +318,64 @@ export function revisionTable(list: TableSource<WorkflowRevisionLike>, options: 
     options,
   );
 }
+
+/** A circuit breaker object as the circuitbreakers resource serves it. */
+export interface CircuitBreakerLike {
+  metadata: RowMetadata;
+  origin: string;
+  state: string;
+  failureRatio: number;
+  requests: number;
+  openedAt?: string;
+  replica: string;
+}
+
+/** Columns of `kubectl get circuitbreakers`; REQUESTS only with `-o wide`. */
+const CIRCUIT_BREAKER_COLUMNS: readonly ColumnDefinition[] = Object.freeze([
+  { name: 'Name', type: 'string', format: 'name', description: 'The origin, as a name.', priority: 0 },
+  { name: 'Origin', type: 'string', format: '', description: 'Scheme, host and port called.', priority: 0 },
+  { name: 'State', type: 'string', format: '', description: 'closed, open or half-open.', priority: 0 },
+  {
+    name: 'Failure Ratio',
+    type: 'string',
+    format: '',
+    description: 'Failed calls over calls in the current window.',
+    priority: 0,
+  },
+  {
+    name: 'Opened At',
+    type: 'string',
+    format: '',
+    description: 'When the circuit last opened (while open or half-open).',
+    priority: 0,
+  },
+  {
+    name: 'Replica',
+    type: 'string',
+    format: '',
+    description: 'The server replica whose breakers these are.',
+    priority: 0,
+  },
+  { name: 'Requests', type: 'integer', format: '', description: 'Calls counted in the window.', priority: 1 },
+] satisfies ColumnDefinition[]);
+
+/** Table of circuit breakers: NAME, ORIGIN, STATE, FAILURE RATIO, OPENED AT, REPLICA; wide adds REQUESTS. */
+export function circuitBreakerTable(
+  list: TableSource<CircuitBreakerLike>,
+  options: TableOptions = {},
+): object {
+  return table(
+    list,
+    CIRCUIT_BREAKER_COLUMNS,
+    (b) => [
+      b.metadata.name ?? '',
+      b.origin,
+      b.state,
+      `${Math.round(b.failureRatio * 100)}%`,
+      b.openedAt ?? null,
+      b.replica,
+      b.requests,
+    ],
+    options,
+  );
+}
