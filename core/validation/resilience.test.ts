@@ -60,6 +60,18 @@ const INPUT_SCHEMA = {
 
 const fields = (errors: { code: string; field: string }[]) => errors.map((e) => `${e.code} ${e.field}`);
 
+/** Validates step `list` (list-items) followed by step `each`, a get-item map over `items` with the given input. */
+const validateMapAfterList = (input: Record<string, unknown>, items = '{{tasks.list.output.items}}') =>
+  validateWorkflow(
+    workflowDoc({
+      tasks: [
+        { id: 'list', taskRef: { name: 'list-items' } },
+        { id: 'each', taskRef: { name: 'get-item' }, map: { items }, input },
+      ],
+    }),
+    tasks(),
+  );
+
 describe('map steps at admission', () => {
   it('accepts a map over an input array with {{item.<path>}} and {{index}} in the step input', () => {
     const { errors, workflow } = validateWorkflow(
@@ -84,20 +96,7 @@ describe('map steps at admission', () => {
   });
 
   it('makes a map over a producer output array depend on the producer', () => {
-    const { errors, workflow } = validateWorkflow(
-      workflowDoc({
-        tasks: [
-          { id: 'list', taskRef: { name: 'list-items' } },
-          {
-            id: 'each',
-            taskRef: { name: 'get-item' },
-            map: { items: '{{tasks.list.output.items}}' },
-            input: { id: '{{item.id}}' },
-          },
-        ],
-      }),
-      tasks(),
-    );
+    const { errors, workflow } = validateMapAfterList({ id: '{{item.id}}' });
     expect(errors).to.deep.equal([]);
     expect(workflow?.steps.get('each')?.dependsOn).to.deep.equal(['list']);
     expect(workflow?.steps.get('each')?.dataDependencies).to.deep.equal(['list']);
@@ -134,20 +133,7 @@ describe('map steps at admission', () => {
   });
 
   it('refuses {{item.x}} when x is not in the element schema, with a suggestion', () => {
-    const { errors } = validateWorkflow(
-      workflowDoc({
-        tasks: [
-          { id: 'list', taskRef: { name: 'list-items' } },
-          {
-            id: 'each',
-            taskRef: { name: 'get-item' },
-            map: { items: '{{tasks.list.output.items}}' },
-            input: { id: '{{item.idd}}' },
-          },
-        ],
-      }),
-      tasks(),
-    );
+    const { errors } = validateMapAfterList({ id: '{{item.idd}}' });
     expect(fields(errors)).to.deep.equal(['UnknownInputField spec.tasks[1].input.id']);
     expect(errors[0]?.message).to.equal(
       '`item.idd`: `idd` is not in the element schema of `tasks.list.output.items`',
@@ -156,20 +142,7 @@ describe('map steps at admission', () => {
   });
 
   it('type-checks element fields against the task inputSchema', () => {
-    const { errors } = validateWorkflow(
-      workflowDoc({
-        tasks: [
-          { id: 'list', taskRef: { name: 'list-items' } },
-          {
-            id: 'each',
-            taskRef: { name: 'get-item' },
-            map: { items: '{{tasks.list.output.items}}' },
-            input: { id: '{{item.price}}', pos: '{{index}}' },
-          },
-        ],
-      }),
-      tasks(),
-    );
+    const { errors } = validateMapAfterList({ id: '{{item.price}}', pos: '{{index}}' });
     expect(fields(errors)).to.deep.equal(['TypeMismatch spec.tasks[1].input.id']);
   });
 
@@ -204,20 +177,7 @@ describe('map steps at admission', () => {
   });
 
   it('refuses a map over an unknown step, naming map.items', () => {
-    const { errors } = validateWorkflow(
-      workflowDoc({
-        tasks: [
-          { id: 'list', taskRef: { name: 'list-items' } },
-          {
-            id: 'a',
-            taskRef: { name: 'get-item' },
-            map: { items: '{{tasks.lst.output.items}}' },
-            input: { id: 'x' },
-          },
-        ],
-      }),
-      tasks(),
-    );
+    const { errors } = validateMapAfterList({ id: 'x' }, '{{tasks.lst.output.items}}');
     expect(fields(errors)).to.deep.equal(['UnknownTask spec.tasks[1].map.items']);
   });
 });
