@@ -20,12 +20,18 @@ import { dirname, join } from 'node:path';
 import { Agent } from 'undici';
 import { ControlPlane } from '../../test/harness/controlplane.ts';
 import { SyncflowServer } from '../../test/harness/syncflow-server.ts';
-import { closedLoop, machine, pairedLoop, round3, summary, writeSection, type Shot } from './measure.ts';
+import {
+  benchOptions,
+  closedLoop,
+  machine,
+  pairedLoop,
+  round3,
+  summary,
+  writeSection,
+  type Shot,
+} from './measure.ts';
 
-const args = process.argv.slice(2);
-const quick = args.includes('--quick');
-const outIndex = args.indexOf('--out');
-const out = outIndex >= 0 ? args[outIndex + 1] : undefined;
+const { quick, out } = benchOptions();
 
 /** CPU seconds (user + system) a process has used, from /proc; undefined when unknown. */
 function processCpuSeconds(pidFile: string | undefined): number | undefined {

@@ -121,3 +121,19 @@ export async function writeSection(file: string, section: string, result: unknow
   doc[section] = result;
   await writeFile(file, `${JSON.stringify(doc, null, 2)}\n`);
 }
+
+/** The options every benchmark takes: `--quick` for a shorter run, `--out FILE` for where its result goes. */
+export function benchOptions(args: string[] = process.argv.slice(2)): {
+  quick: boolean;
+  out: string | undefined;
+} {
+  const at = args.indexOf('--out');
+  return { quick: args.includes('--quick'), out: at >= 0 ? args[at + 1] : undefined };
+}
+
+/** Prints a benchmark's result as JSON and, given `out`, writes the same text there. */
+export async function reportResult(result: unknown, out: string | undefined): Promise<void> {
+  const text = `${JSON.stringify(result, null, 2)}\n`;
+  if (out) await writeFile(out, text);
+  process.stdout.write(text);
+}

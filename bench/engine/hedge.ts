@@ -10,7 +10,6 @@
  *
  *   npx tsx bench/engine/hedge.ts [--quick] [--out bench/results/hedge.json]
  */
-import { writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { loadavg } from 'node:os';
@@ -23,12 +22,9 @@ import {
   type CompiledWorkflow,
 } from '../../core/definitions/compile.ts';
 import { DagExecutor } from '../../core/engine/executor.ts';
-import { machine, round3, summary } from '../api/measure.ts';
+import { benchOptions, machine, reportResult, round3, summary } from '../api/measure.ts';
 
-const args = process.argv.slice(2);
-const quick = args.includes('--quick');
-const at = args.indexOf('--out');
-const out = at >= 0 ? args[at + 1] : undefined;
+const { quick, out } = benchOptions();
 
 const CONCURRENCY = 4;
 const SLOW_EVERY = 50;
@@ -164,9 +160,7 @@ async function main(): Promise<void> {
         hedge20msOverPlain: round3(p99('hedge20ms') / p99('plain')),
       },
     };
-    const text = `${JSON.stringify(result, null, 2)}\n`;
-    if (out) await writeFile(out, text);
-    process.stdout.write(text);
+    await reportResult(result, out);
   } finally {
     await client.close();
     upstream.close();

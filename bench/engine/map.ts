@@ -10,7 +10,6 @@
  *
  *   npx tsx bench/engine/map.ts [--quick] [--out bench/results/map.json]
  */
-import { writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { Agent } from 'undici';
 import { UndiciTaskClient } from '../../adapters/http-client.ts';
@@ -23,13 +22,10 @@ import {
 } from '../../core/definitions/compile.ts';
 import { DagExecutor } from '../../core/engine/executor.ts';
 import type { WorkflowDocument } from '../../core/model/schema.ts';
-import { machine, round3 } from '../api/measure.ts';
+import { benchOptions, machine, reportResult, round3 } from '../api/measure.ts';
 import { startUpstream } from './upstream-process.ts';
 
-const args = process.argv.slice(2);
-const quick = args.includes('--quick');
-const at = args.indexOf('--out');
-const out = at >= 0 ? args[at + 1] : undefined;
+const { quick, out } = benchOptions();
 
 const ELEMENTS = 100;
 const CONCURRENCY = 10;
@@ -173,9 +169,7 @@ async function main(): Promise<void> {
         mapOverStepRatio: round3(cpu('map') / cpu('steps')),
       },
     };
-    const text = `${JSON.stringify(result, null, 2)}\n`;
-    if (out) await writeFile(out, text);
-    process.stdout.write(text);
+    await reportResult(result, out);
   } finally {
     await client.close();
     await agent.close();

@@ -13,7 +13,6 @@
  *   npx tsx bench/engine/observer.ts [--quick] [--before FILE [--before-label TEXT]]
  *     [--out bench/results/engine-observer.json]
  */
-import { writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -23,7 +22,7 @@ import type { ExecutionObserver } from '../../core/engine/collaborators.ts';
 import { DagExecutor } from '../../core/engine/executor.ts';
 import { startUpstream } from './upstream-process.ts';
 import { FAN, syncflowWorkflow } from './workloads.ts';
-import { machine, round3 } from '../api/measure.ts';
+import { machine, reportResult, round3 } from '../api/measure.ts';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -146,9 +145,7 @@ async function main(): Promise<void> {
         noneOverBefore: ratio('none', 'before'),
       },
     };
-    const text = `${JSON.stringify(result, null, 2)}\n`;
-    if (out) await writeFile(out, text);
-    process.stdout.write(text);
+    await reportResult(result, out);
   } finally {
     await client.close();
     child.kill('SIGTERM');

@@ -11,7 +11,6 @@
  *   npx tsx bench/engine/run.ts [--quick] [--out bench/results/engine.json]
  */
 import { spawn } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Agent } from 'undici';
@@ -20,11 +19,10 @@ import { UndiciTaskClient } from '../../adapters/http-client.ts';
 import { EgressPolicy } from '../../adapters/egress/policy.ts';
 import { baselineRun, DIAMOND, FAN, syncflowWorkflow, type Run } from './workloads.ts';
 import { startUpstream } from './upstream-process.ts';
+import { benchOptions, reportResult } from '../api/measure.ts';
 
 const args = process.argv.slice(2);
-const quick = args.includes('--quick');
-const outIndex = args.indexOf('--out');
-const out = outIndex >= 0 ? args[outIndex + 1] : undefined;
+const { quick, out } = benchOptions(args);
 
 /** Closed loop: `concurrency` workers run `iterations` executions in total; returns latencies (ms). */
 async function closedLoop(
@@ -248,9 +246,7 @@ async function main(): Promise<void> {
         rssMB: { target: 300, value: rss.peakRssMB, met: (rss.peakRssMB as number) <= 300 },
       },
     };
-    const text = `${JSON.stringify(result, null, 2)}\n`;
-    if (out) await writeFile(out, text);
-    process.stdout.write(text);
+    await reportResult(result, out);
   } finally {
     await client.close();
     await agent.close();

@@ -16,7 +16,6 @@
  *   npx tsx bench/engine/tracing.ts [--quick] [--out bench/results/engine-tracing.json]
  */
 import { spawn } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { UndiciTaskClient } from '../../adapters/http-client.ts';
 import { EgressPolicy } from '../../adapters/egress/policy.ts';
@@ -24,12 +23,9 @@ import { startTracing, type Tracing } from '../../adapters/tracing.ts';
 import { DagExecutor } from '../../core/engine/executor.ts';
 import { startUpstream } from './upstream-process.ts';
 import { FAN, syncflowWorkflow } from './workloads.ts';
-import { machine, round3 } from '../api/measure.ts';
+import { benchOptions, machine, reportResult, round3 } from '../api/measure.ts';
 
-const args = process.argv.slice(2);
-const quick = args.includes('--quick');
-const at = args.indexOf('--out');
-const out = at >= 0 ? args[at + 1] : undefined;
+const { quick, out } = benchOptions();
 
 /** An OTLP/HTTP receiver that accepts and discards, in its own process; resolves with its port. */
 async function startSink(): Promise<{ port: number; stop: () => void; received: () => Promise<number> }> {
@@ -196,9 +192,7 @@ async function main(): Promise<void> {
       target: 'ratio-1% within 5% of off (CPU per execution, median of round ratios)',
       withinTarget: onePercent.cpuOverOff.medianOfRoundRatios <= 1.05,
     };
-    const text = `${JSON.stringify(result, null, 2)}\n`;
-    if (out) await writeFile(out, text);
-    process.stdout.write(text);
+    await reportResult(result, out);
   } finally {
     for (const tracing of tracings.values()) await tracing.shutdown();
     await client.close();

@@ -30,11 +30,9 @@ import { freshSchema } from '../../test/integration/history/store-contract.ts';
 import { execution } from '../../test/integration/history/fixtures.ts';
 import { DIAMOND, syncflowWorkflow } from '../engine/workloads.ts';
 import { startUpstream } from '../engine/upstream-process.ts';
+import { benchOptions } from '../api/measure.ts';
 
-const args = process.argv.slice(2);
-const quick = args.includes('--quick');
-const outIndex = args.indexOf('--out');
-const out = outIndex >= 0 ? args[outIndex + 1] : undefined;
+const { quick, out } = benchOptions();
 const url = process.env.TEST_DATABASE_URL;
 if (!url) {
   console.error('TEST_DATABASE_URL is not set; run: hack/postgres.sh run npx tsx bench/history/run.ts');
