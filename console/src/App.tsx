@@ -31,6 +31,7 @@ const LiveNetworkPage = lazy(() => import('./live3d/LiveNetworkPage.tsx'));
 const BuilderPage = lazy(() => import('./builder/BuilderPage.tsx'));
 const TemplatesPage = lazy(() => import('./builder/TemplatesPage.tsx'));
 const PlaygroundPage = lazy(() => import('./builder/PlaygroundPage.tsx'));
+const CircuitBreakersPage = lazy(() => import('./pages/CircuitBreakersPage.tsx'));
 
 const ClientContext = createContext<KubeClient | undefined>(undefined);
 
@@ -134,6 +135,7 @@ function Pages() {
   else if (section === 'builder') page = <BuilderPage ns={ns} name={name} query={route.query} />;
   else if (section === 'templates') page = <TemplatesPage ns={ns} query={route.query} />;
   else if (section === 'playground') page = <PlaygroundPage ns={ns} query={route.query} />;
+  else if (section === 'breakers') page = <CircuitBreakersPage />;
   else page = <ErrorView error={new Error(`no page at ${route.path}`)} what="this page" />;
   const current = section === 'executions' ? 'executions' : 'workflows';
   return (
@@ -153,6 +155,9 @@ function Pages() {
         </a>
         <a href={href(`/ns/${ns}/templates`)} aria-current={section === 'templates' ? 'page' : undefined}>
           Templates
+        </a>
+        <a href={href(`/ns/${ns}/breakers`)} aria-current={section === 'breakers' ? 'page' : undefined}>
+          Breakers
         </a>
         <NamespacePicker ns={ns} section={current} />
       </nav>

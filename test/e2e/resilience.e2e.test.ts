@@ -475,6 +475,19 @@ describe('map, idempotency keys, circuit breakers, hedging, caching and WebSocke
     expect(fast.status.phase).to.equal('Failed');
     expect(fast.status.tasks[0]?.error?.reason).to.equal('CircuitOpen');
     expect(upstream.count('/flaky')).to.equal(calls);
+    // kubectl shows the breaker open, with the replica that answered (cluster-scoped, list only).
+    const origin = new URL(upstream.base).origin;
+    const table = await ok(['get', 'circuitbreakers']);
+    expect(table.split('\n')[0]).to.match(/^NAME\s+ORIGIN\s+STATE\s+FAILURE RATIO\s+OPENED AT\s+REPLICA/);
+    const row = table.split('\n').find((line) => line.includes(` ${origin} `));
+    expect(row, table).to.match(/\sopen\s+\d+%\s+\d{4}-\d\d-\d\dT/);
+    const listed = JSON.parse(await ok(['get', 'circuitbreakers', '-o', 'json'])) as {
+      items: Array<{ origin: string; state: string; replica: string; openedAt?: string }>;
+    };
+    const breaker = listed.items.find((b) => b.origin === origin);
+    expect(breaker?.state).to.equal('open');
+    expect(breaker?.replica).to.be.a('string').and.not.equal('');
+    expect(Date.parse(breaker?.openedAt ?? '')).to.be.closeTo(Date.now(), 60_000);
 
     upstream.flakyHealthy = true;
     // After openFor (2 s) a trial call goes through and, succeeding, closes the circuit.
@@ -486,6 +499,10 @@ describe('map, idempotency keys, circuit breakers, hedging, caching and WebSocke
     const closed = await run('breaker');
     expect(closed.status.phase).to.equal('Succeeded');
     expect(upstream.count('/flaky')).to.be.greaterThan(calls + 1);
+    const after = JSON.parse(await ok(['get', 'circuitbreakers', '-o', 'json'])) as {
+      items: Array<{ origin: string; state: string }>;
+    };
+    expect(after.items.find((b) => b.origin === origin)?.state).to.equal('closed');
   });
 
   it('cuts the p99 of a GET whose 2% slow answers take 500 ms to near its p50 with a hedge', async () => {
