@@ -125,18 +125,22 @@ const INSERT_EXECUTIONS_SQL = new Map(EXECUTION_CHUNKS.map((n) => [n, insertExec
  */
 const connectionIds = new WeakMap<object, number>();
 let nextConnectionId = 0;
-function statementName(client: object, rows: number): string {
+function statementName(client: object, statement: string): string {
   let id = connectionIds.get(client);
   if (id === undefined) {
     id = ++nextConnectionId;
     connectionIds.set(client, id);
   }
-  return `syncflow_history_insert_${rows}_${id}`;
+  return `syncflow_history_${statement}_${id}`;
 }
 
 const INSERT_TASKS = `
 INSERT INTO task_executions (execution_id, ordinal, task_id, phase, duration_ms)
 SELECT * FROM unnest($1::bigint[], $2::int[], $3::text[], $4::text[], $5::float8[])`;
+
+/** The stored executions among (namespace, name) pairs given as two arrays. */
+const STORED_NAMES = `SELECT e.namespace, e.name FROM unnest($1::text[], $2::text[]) AS k(namespace, name)
+JOIN LATERAL (SELECT namespace, name FROM executions WHERE namespace = k.namespace AND name = k.name) e ON true`;
 
 const MARK_LAST_RV = `UPDATE history_state SET last_rv = (SELECT last_value FROM resource_version_seq)`;
 
@@ -344,7 +348,7 @@ export class PgExecutionStore implements ExecutionStore, ChangeFeed {
       const inserted: { id: string; uid: string }[] = [];
       for (const chunk of chunks) {
         const result = await client.query<{ id: string; uid: string }>({
-          name: statementName(client, chunk.rows),
+          name: statementName(client, `insert_${chunk.rows}`),
           text: INSERT_EXECUTIONS_SQL.get(chunk.rows as (typeof EXECUTION_CHUNKS)[number]) as string,
           values: chunk.params,
         });
@@ -371,7 +375,11 @@ export class PgExecutionStore implements ExecutionStore, ChangeFeed {
         });
       }
       if (executionIds.length > 0) {
-        await client.query(INSERT_TASKS, [executionIds, ordinals, taskIds, phases, durations]);
+        await client.query({
+          name: statementName(client, 'insert_tasks'),
+          text: INSERT_TASKS,
+          values: [executionIds, ordinals, taskIds, phases, durations],
+        });
       }
       commit.markLastRv = inserted.length > 0;
       if (inserted.length === batch.length) return batch.map(() => 'inserted' as const);
@@ -403,12 +411,24 @@ export class PgExecutionStore implements ExecutionStore, ChangeFeed {
     if (names.length === 0) return new Set();
     // A lateral join on the unique index: planned in 0.07 ms where `(namespace, name) IN (unnest)`
     // took 0.37 ms (it is planned on every call; EXPLAIN ANALYZE, PostgreSQL 15, 20,000 rows).
-    const result = await this.pool.query<{ namespace: string; name: string }>(
-      `SELECT e.namespace, e.name FROM unnest($1::text[], $2::text[]) AS k(namespace, name)
-       JOIN LATERAL (SELECT namespace, name FROM executions WHERE namespace = k.namespace AND name = k.name) e ON true`,
-      [names.map((n) => n.namespace), names.map((n) => n.name)],
-    );
-    return new Set(result.rows.map((r) => `${r.namespace}/${r.name}`));
+    // A prepared statement of the connection (asked about every batch of generated names): bound,
+    // not parsed and planned again each time.
+    const client = await this.pool.connect();
+    let failure: Error | undefined;
+    try {
+      const result = await client.query<{ namespace: string; name: string }>({
+        name: statementName(client, 'stored_names'),
+        text: STORED_NAMES,
+        values: [names.map((n) => n.namespace), names.map((n) => n.name)],
+      });
+      return new Set(result.rows.map((r) => `${r.namespace}/${r.name}`));
+    } catch (error) {
+      failure = error as Error;
+      throw error;
+    } finally {
+      // A connection whose query failed may be broken: let the pool discard it.
+      client.release(failure);
+    }
   }
 
   async reserveName(namespace: string, name: string, ttlMs: number): Promise<boolean> {

@@ -262,6 +262,25 @@ describe('ExecutionWriter', () => {
     expect(w.depth).to.equal(0);
   });
 
+  it('finds the newest execution of a name recorded twice, also after the older one is written', async () => {
+    const w = writer();
+    const older = execution();
+    const other = execution();
+    const newer = { ...other, metadata: { ...other.metadata, name: older.metadata.name } };
+    const { namespace, name } = older.metadata;
+    w.record(older);
+    const olderWritten = w.flush();
+    // The batch with the older one is being written when the newer one is queued.
+    await sink.nextBatch();
+    w.record(newer);
+    expect(w.pending(namespace, name)?.metadata.uid).to.equal(newer.metadata.uid);
+    await olderWritten;
+    expect(sink.written).to.deep.equal([name]);
+    expect(w.pending(namespace, name)?.metadata.uid, 'still queued').to.equal(newer.metadata.uid);
+    await w.flush();
+    expect(w.pending(namespace, name)).to.equal(undefined);
+  });
+
   it('flush resolves at once when nothing is pending', async () => {
     await writer().flush();
     expect(sink.batches).to.deep.equal([]);

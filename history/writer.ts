@@ -132,6 +132,8 @@ export class ExecutionWriter {
 
   /** Recorded and not yet durable, oldest first; written entries leave it at once (nothing keeps them alive). */
   private queue: Pending[] = [];
+  /** The newest queued entry of each `namespace/name`: read-your-writes in one lookup, not a scan. */
+  private readonly byName = new Map<string, Pending>();
   private reserved = 0;
   private enqueued = 0;
   private durable = 0;
@@ -210,15 +212,15 @@ export class ExecutionWriter {
    * written it is gone from here and readable from the store, in that order.
    */
   pending(namespace: string, name: string): WorkflowExecution | undefined {
-    for (let i = this.queue.length - 1; i >= 0; i--) {
-      const record = (this.queue[i] as Pending).record;
-      if (record.name === name && record.namespace === namespace) return executionFromRecord(record);
-    }
-    return undefined;
+    if (this.byName.size === 0) return undefined;
+    const entry = this.byName.get(`${namespace}/${name}`);
+    return entry ? executionFromRecord(entry.record) : undefined;
   }
 
   private enqueue(record: ExecutionRecord): void {
-    this.queue.push({ record, sequence: ++this.enqueued });
+    const entry: Pending = { record, sequence: ++this.enqueued };
+    this.queue.push(entry);
+    this.byName.set(`${record.namespace}/${record.name}`, entry);
     if (this.queue.length >= this.maxBatch) this.schedule(0);
     else this.schedule(this.flushIntervalMs);
   }
@@ -246,6 +248,11 @@ export class ExecutionWriter {
       this.metrics?.flushDuration.observe({ result: 'ok' }, (performance.now() - started) / 1000);
       this.metrics?.written.inc(batch.length);
       this.queue.splice(0, batch.length);
+      for (const written of batch) {
+        const key = `${written.record.namespace}/${written.record.name}`;
+        // A newer entry of the same name (queued after this batch was taken) stays readable.
+        if (this.byName.get(key) === written) this.byName.delete(key);
+      }
       this.markDurable(batch[batch.length - 1]?.sequence ?? this.durable);
       if (this.failingSince !== undefined) {
         this.logger.info(

@@ -13,6 +13,27 @@ export interface NameReservation {
   release(): void;
 }
 
+/**
+ * A held name: an object with one method rather than a closure per reservation (one is made for
+ * every execution).
+ */
+class HeldName implements NameReservation {
+  private released = false;
+
+  constructor(
+    private readonly held: Set<string>,
+    private readonly key: string,
+    readonly namespace: string,
+    readonly name: string,
+  ) {}
+
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    this.held.delete(this.key);
+  }
+}
+
 /** The names this replica holds, by namespace. */
 export class NameReservations {
   private readonly held = new Set<string>();
@@ -23,16 +44,7 @@ export class NameReservations {
     const key = `${namespace}/${name}`;
     if (this.held.has(key)) return undefined;
     this.held.add(key);
-    let released = false;
-    return {
-      namespace,
-      name,
-      release: () => {
-        if (released) return;
-        released = true;
-        this.held.delete(key);
-      },
-    };
+    return new HeldName(this.held, key, namespace, name);
   }
 
   /** Whether the name is held now. */
