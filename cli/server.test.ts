@@ -4,11 +4,11 @@
  * channel to the primary — which left a pod Running and never Ready.
  */
 import { expect } from 'chai';
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
+import { selfSignedCertificate } from '../bench/api/pki.ts';
 
 const BIN = new URL('../bin/syncflow.js', import.meta.url).pathname;
 
@@ -19,23 +19,7 @@ describe('syncflow server --workers', function () {
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'syncflow-server-cli-'));
-    await promisify(execFile)('openssl', [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-days',
-      '1',
-      '-subj',
-      '/CN=127.0.0.1',
-      '-keyout',
-      join(dir, 'tls.key'),
-      '-out',
-      join(dir, 'tls.crt'),
-    ]);
+    await selfSignedCertificate(dir, '127.0.0.1', 'tls');
     // A cluster that refuses connections: every worker's start-up fails.
     await writeFile(
       join(dir, 'kubeconfig'),

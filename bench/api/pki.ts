@@ -21,7 +21,11 @@ export interface BenchPki {
   frontProxyKey: string;
 }
 
-async function ca(dir: string, name: string): Promise<void> {
+/**
+ * Makes a self-signed P-256 certificate for `/CN=<name>`, valid one day, as `<file>.key` and
+ * `<file>.crt` in `dir` (`file` defaults to the name): a CA, or a server's own certificate.
+ */
+export async function selfSignedCertificate(dir: string, name: string, file = name): Promise<void> {
   await run('openssl', [
     'req',
     '-x509',
@@ -35,9 +39,9 @@ async function ca(dir: string, name: string): Promise<void> {
     '-subj',
     `/CN=${name}`,
     '-keyout',
-    join(dir, `${name}.key`),
+    join(dir, `${file}.key`),
     '-out',
-    join(dir, `${name}.crt`),
+    join(dir, `${file}.crt`),
   ]);
 }
 
@@ -82,8 +86,8 @@ async function leaf(dir: string, name: string, issuer: string, extension: string
 export async function makeBenchPki(): Promise<BenchPki> {
   const dir = await mkdtemp(join(tmpdir(), 'syncflow-bench-pki-'));
   try {
-    await ca(dir, 'serving-ca');
-    await ca(dir, 'front-proxy-ca');
+    await selfSignedCertificate(dir, 'serving-ca');
+    await selfSignedCertificate(dir, 'front-proxy-ca');
     await leaf(dir, 'server', 'serving-ca', 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth');
     await leaf(dir, 'front-proxy-client', 'front-proxy-ca', 'extendedKeyUsage=clientAuth');
     const read = (file: string) => readFile(join(dir, file), 'utf8');
