@@ -33,6 +33,8 @@ const CALLS: ReadonlyArray<{ methods: readonly string[]; path: RegExp; upgrade?:
     methods: ['POST'],
     path: new RegExp(`^/apis/execution\\.syncflow\\.io/v1alpha1/namespaces/${NAME}/workflowexecutions$`),
   },
+  // The answering replica's circuit breakers: cluster-scoped, list only.
+  { methods: ['GET'], path: /^\/apis\/execution\.syncflow\.io\/v1alpha1\/circuitbreakers$/ },
   // The builder deploys definitions with the person's identity: create or replace (server-side
   // dry-run first, `?dryRun=All`), never delete.
   {

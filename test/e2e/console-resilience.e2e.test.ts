@@ -139,6 +139,8 @@ describe('the console shows map progress, cache hits and circuit breakers in Chr
     browser = await launchChromium();
     const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
     page = await context.newPage();
+    // A script error would leave the page blank: say which.
+    page.on('pageerror', (error) => console.log(`      page error: ${error.message}`));
     await page.goto(local.url);
     await page.waitForURL(/#\/ns\/[^/]+\/workflows/);
   });
