@@ -1,20 +1,10 @@
 import { expect } from 'chai';
 import type { BreakerSettings } from '../definitions/compile.ts';
 import { CircuitBreakers, originOf } from './breaker.ts';
-import { SYSTEM_CLOCK, type Clock } from './collaborators.ts';
 import { DagExecutor } from './executor.ts';
 import { compileFixture } from './testdata/fixtures.ts';
+import { ManualNowClock } from './testdata/manual-now-clock.ts';
 import { reply, ScriptedHttp } from './testdata/scripted-http.ts';
-
-/** A clock whose `now` the test moves; timers are real. */
-class ManualClock implements Clock {
-  at = 1_000_000;
-  now(): number {
-    return this.at;
-  }
-  setTimer = SYSTEM_CLOCK.setTimer;
-  clearTimer = SYSTEM_CLOCK.clearTimer;
-}
 
 const SETTINGS: BreakerSettings = {
   failureRatio: 0.5,
@@ -27,7 +17,7 @@ const SETTINGS: BreakerSettings = {
 
 describe('CircuitBreaker', () => {
   const setup = (settings = SETTINGS) => {
-    const clock = new ManualClock();
+    const clock = new ManualNowClock();
     const breakers = new CircuitBreakers(clock);
     return { clock, breakers, breaker: breakers.for('http://a.test', settings) };
   };
@@ -151,7 +141,7 @@ spec:
 
 describe('circuit breakers in executions', () => {
   it('fails fast with CircuitOpen once open, without calling, and closes after a good probe', async () => {
-    const clock = new ManualClock();
+    const clock = new ManualNowClock();
     let healthy = false;
     const http = new ScriptedHttp(() => (healthy ? reply(200, { ok: true }) : reply(503, {})));
     const executor = new DagExecutor({ http, clock });
@@ -180,7 +170,7 @@ describe('circuit breakers in executions', () => {
   });
 
   it('retries CircuitOpen only when retryOn names circuit-open', async () => {
-    const clock = new ManualClock();
+    const clock = new ManualNowClock();
     const http = new ScriptedHttp(() => reply(503, {}));
     const retrying = BREAKER_TASK.replace(
       'openFor: 5s}',

@@ -1,19 +1,9 @@
 import { expect } from 'chai';
-import { SYSTEM_CLOCK, type Clock } from './collaborators.ts';
 import { DagExecutor } from './executor.ts';
 import { ResponseCache } from './response-cache.ts';
 import { compileFixture } from './testdata/fixtures.ts';
+import { ManualNowClock } from './testdata/manual-now-clock.ts';
 import { reply, ScriptedHttp } from './testdata/scripted-http.ts';
-
-/** A clock whose `now` the test moves; timers are real. */
-class ManualClock implements Clock {
-  at = 1_000_000;
-  now(): number {
-    return this.at;
-  }
-  setTimer = SYSTEM_CLOCK.setTimer;
-  clearTimer = SYSTEM_CLOCK.clearTimer;
-}
 
 const CACHED = `kind: WorkflowTask
 metadata: {name: price}
@@ -32,7 +22,7 @@ spec:
 
 describe('response caching', () => {
   const setup = (token = 'token-value-1') => {
-    const clock = new ManualClock();
+    const clock = new ManualNowClock();
     let n = 0;
     const http = new ScriptedHttp((request) => reply(200, { url: request.url, n: n++ }));
     const executor = new DagExecutor({ http, clock });
@@ -79,7 +69,7 @@ describe('response caching', () => {
   });
 
   it('caches successful responses only', async () => {
-    const clock = new ManualClock();
+    const clock = new ManualNowClock();
     const http = new ScriptedHttp(() => reply(503, {}));
     const executor = new DagExecutor({ http, clock });
     const workflow = compileFixture(CACHED);
@@ -113,7 +103,7 @@ spec:
 
 describe('ResponseCache', () => {
   it('bounds the bytes held by the replica, dropping the least recently used of any task', () => {
-    const clock = new ManualClock();
+    const clock = new ManualNowClock();
     const cache = new ResponseCache(clock, { maxBytes: 100 });
     const a = {};
     const b = {};
