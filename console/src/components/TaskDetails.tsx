@@ -5,6 +5,7 @@
 import type { TaskStatus } from '../api/types.ts';
 import { duration } from '../format.ts';
 import { taskExchange } from './exchange.ts';
+import { HeaderTable } from './HeaderTable.tsx';
 import { mapProgressText, recordedTaskOverlay } from './task-progress.ts';
 
 export function TaskDetails({
@@ -50,27 +51,11 @@ export function TaskDetails({
                 <code className="request-line">{view.request.line}</code>
               </p>
               {view.request.headers?.length ? (
-                <div className="table-wrap">
-                  <table>
-                    <caption className="sr-only">Request headers of {task.id}</caption>
-                    <thead>
-                      <tr>
-                        <th scope="col">Header</th>
-                        <th scope="col">Value</th>
-                      </tr>
-                    </thead>
-                    <tbody>
-                      {view.request.headers.map(([name, value]) => (
-                        <tr key={name}>
-                          <th scope="row">{name}</th>
-                          <td>
-                            <code>{value}</code>
-                          </td>
-                        </tr>
-                      ))}
-                    </tbody>
-                  </table>
-                </div>
+                <HeaderTable
+                  headers={view.request.headers}
+                  caption={`Request headers of ${task.id}`}
+                  hideCaption
+                />
               ) : null}
               {view.request.body !== undefined ? (
                 <pre tabIndex={0} aria-label={`Request body of ${task.id}`}>

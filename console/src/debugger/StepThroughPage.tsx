@@ -23,6 +23,7 @@ import {
   type StreamMessage,
 } from '../api/stream.ts';
 import type { Execution } from '../api/types.ts';
+import { HeaderTable } from '../components/HeaderTable.tsx';
 import { ErrorView, Show } from '../components/States.tsx';
 import { duration } from '../format.ts';
 import type { WorkflowGraphModel } from '../graph/model.ts';
@@ -64,27 +65,7 @@ function RequestView({ request }: { request: ShownRequest }) {
       <p className="request-line">
         <strong>{request.method}</strong> <code>{request.url}</code>
       </p>
-      <div className="table-wrap">
-        <table>
-          <caption>Headers (secrets redacted)</caption>
-          <thead>
-            <tr>
-              <th scope="col">Header</th>
-              <th scope="col">Value</th>
-            </tr>
-          </thead>
-          <tbody>
-            {Object.entries(request.headers ?? {}).map(([name, value]) => (
-              <tr key={name}>
-                <th scope="row">{name}</th>
-                <td>
-                  <code>{value}</code>
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+      <HeaderTable headers={Object.entries(request.headers ?? {})} caption="Headers (secrets redacted)" />
       {request.body !== undefined ? (
         <>
           <h4>Body</h4>
