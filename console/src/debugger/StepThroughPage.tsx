@@ -23,9 +23,9 @@ import {
   type StreamMessage,
 } from '../api/stream.ts';
 import type { Execution } from '../api/types.ts';
+import { ExecutionResult } from '../components/ExecutionResult.tsx';
 import { HeaderTable } from '../components/HeaderTable.tsx';
 import { ErrorView, Show } from '../components/States.tsx';
-import { duration } from '../format.ts';
 import type { WorkflowGraphModel } from '../graph/model.ts';
 import type { EdgeOverlay, TaskOverlay } from '../graph/WorkflowGraph.tsx';
 import { href } from '../router.ts';
@@ -413,29 +413,7 @@ function Debugger({
           ))}
         </section>
       ) : null}
-      {final ? (
-        <section className="panel" aria-label="Result">
-          <h2>
-            Finished:{' '}
-            <span className={`badge phase-${(final.status?.phase ?? '').toLowerCase()}`}>
-              {final.status?.phase}
-            </span>{' '}
-            in {duration(final.status?.durationMs)}
-          </h2>
-          {final.status?.message ? (
-            <p className="note">
-              {final.status.reason}: {final.status.message}
-            </p>
-          ) : null}
-          <p>
-            <a href={href(`/ns/${ns}/executions/${final.metadata.name}`)}>
-              Open execution {final.metadata.name}
-            </a>
-            {' · '}
-            <a href={href(`/ns/${ns}/executions/${final.metadata.name}/travel`)}>Time travel through it</a>
-          </p>
-        </section>
-      ) : null}
+      {final ? <ExecutionResult ns={ns} execution={final} title="Finished" timeTravel /> : null}
       <HelpOverlay shortcuts={STEP_SHORTCUTS} open={help} onClose={() => setHelp(false)} />
     </div>
   );

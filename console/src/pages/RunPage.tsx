@@ -20,6 +20,7 @@ import {
 } from '../api/types.ts';
 import { useResource } from '../api/useResource.ts';
 import { ErrorView, Show } from '../components/States.tsx';
+import { ExecutionResult } from '../components/ExecutionResult.tsx';
 import { ExecutionTimeline } from '../components/ExecutionTimeline.tsx';
 import { duration, shortRevision } from '../format.ts';
 import type { WorkflowGraphModel } from '../graph/model.ts';
@@ -456,27 +457,10 @@ function RunForm({
       />
       {plan ? <PlanView plan={plan} /> : null}
       {final ? (
-        <section className="panel" aria-label="Result">
-          <h2>
-            Result:{' '}
-            <span className={`badge phase-${(final.status?.phase ?? '').toLowerCase()}`}>
-              {final.status?.phase}
-            </span>{' '}
-            in {duration(final.status?.durationMs)}
-          </h2>
-          <p>
-            <a href={href(`/ns/${ns}/executions/${final.metadata.name}`)}>
-              Open execution {final.metadata.name}
-            </a>
-          </p>
-          {final.status?.message ? (
-            <p className="note">
-              {final.status.reason}: {final.status.message}
-            </p>
-          ) : null}
+        <ExecutionResult ns={ns} execution={final} title="Result">
           <pre tabIndex={0}>{objectYaml(final.status?.output ?? null)}</pre>
           <ExecutionTimeline execution={final} edges={graph.edges} />
-        </section>
+        </ExecutionResult>
       ) : null}
     </>
   );
