@@ -130,4 +130,49 @@ describe('server metrics', () => {
     states[0] = { origin: 'http://a.svc', state: 'half-open' };
     expect(await scrape()).to.deep.equal(['http://a.svc half-open 1', 'http://b.svc closed 1']);
   });
+
+  it('counts each failed map element in syncflow_upstream_errors_total by its reason', async () => {
+    const registry = new Registry();
+    const { observer } = createServerMetrics(registry, { defaults: false });
+    const element = (index: number, reason?: string) => ({
+      index,
+      phase: reason ? ('Failed' as const) : ('Succeeded' as const),
+      durationMs: 1,
+      ...(reason ? { error: { reason, message: `${reason}: no` } } : {}),
+    });
+    observer.taskFinished?.({
+      workflow: workflow('fan'),
+      task: {
+        id: 'each',
+        phase: 'Succeeded',
+        itemCount: 4,
+        failedItems: 3,
+        items: [element(0), element(1, 'HTTPError'), element(2, 'Timeout'), element(3, 'HTTPError')],
+      },
+    });
+    const upstream = await values(registry, 'syncflow_upstream_errors_total');
+    expect(upstream.map((v) => `${v.labels.task} ${v.labels.reason} ${v.value}`).sort()).to.deep.equal([
+      'each HTTPError 2',
+      'each Timeout 1',
+    ]);
+  });
+
+  it('reports hedges sent and won and response cache hits and misses as counters at each scrape', async () => {
+    const registry = new Registry();
+    const metrics = createServerMetrics(registry, { defaults: false });
+    const counts = { hedgesSent: 5, hedgesWon: 2, cacheHits: 7, cacheMisses: 3 };
+    metrics.watchResilience(counts);
+    const scrape = async () =>
+      Promise.all(
+        [
+          'syncflow_hedges_sent_total',
+          'syncflow_hedges_won_total',
+          'syncflow_response_cache_hits_total',
+          'syncflow_response_cache_misses_total',
+        ].map(async (name) => (await values(registry, name))[0]?.value),
+      );
+    expect(await scrape()).to.deep.equal([5, 2, 7, 3]);
+    counts.cacheHits = 9;
+    expect(await scrape()).to.deep.equal([5, 2, 9, 3]);
+  });
 });

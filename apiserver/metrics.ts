@@ -7,6 +7,7 @@ import { Counter, Gauge, collectDefaultMetrics, type Registry } from 'prom-clien
 import { SeriesCounter, SeriesHistogram } from './series.ts';
 import type { BreakerStatus } from '../core/engine/breaker.ts';
 import type { ExecutionObserver } from '../core/engine/collaborators.ts';
+import type { ResilienceCounts } from '../core/engine/resilience.ts';
 
 const DURATION_BUCKETS = [
   0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300,
@@ -19,6 +20,8 @@ export interface ServerMetrics {
   shed: Counter;
   /** Reports the executor's circuit breakers (counted per origin and state at each scrape). */
   watchBreakers(source: BreakerStates): void;
+  /** Reports the executor's hedges and response cache hits (running totals, read at each scrape). */
+  watchResilience(counts: Readonly<ResilienceCounts>): void;
 }
 
 /** Where the breakers' states are read: the executor's circuit breakers. */
@@ -79,6 +82,15 @@ export function createServerMetrics(registry: Registry, options: { defaults?: bo
         if (attempt.error)
           upstreamErrors.series(workflow.namespace, workflow.name, task.id, attempt.reason ?? 'Error').inc();
       }
+      // A map step: one per failed element, by its final reason (the record keeps the first 100 failed).
+      if (task.failedItems) {
+        for (const item of task.items ?? []) {
+          if (item.phase === 'Failed')
+            upstreamErrors
+              .series(workflow.namespace, workflow.name, task.id, item.error?.reason ?? 'Error')
+              .inc();
+        }
+      }
     },
     executionFinished: ({ workflow, status }) => {
       inFlight.dec();
@@ -98,12 +110,47 @@ export function createServerMetrics(registry: Registry, options: { defaults?: bo
       for (const { origin, state } of breakers?.states() ?? []) this.inc({ origin, state });
     },
   });
+  let resilience: Readonly<ResilienceCounts> | undefined;
+  const total = (name: string, help: string, read: (c: Readonly<ResilienceCounts>) => number) =>
+    new Counter({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        // Running totals of the executor: the counter shows them as they are at the scrape.
+        this.reset();
+        if (resilience) this.inc(read(resilience));
+      },
+    });
+  total(
+    'syncflow_hedges_sent_total',
+    'Hedged requests sent (second identical requests).',
+    (c) => c.hedgesSent,
+  );
+  total(
+    'syncflow_hedges_won_total',
+    'Hedged requests that answered before the first request.',
+    (c) => c.hedgesWon,
+  );
+  total(
+    'syncflow_response_cache_hits_total',
+    'Calls of tasks that declare cache answered from the response cache.',
+    (c) => c.cacheHits,
+  );
+  total(
+    'syncflow_response_cache_misses_total',
+    'Calls of tasks that declare cache that went upstream.',
+    (c) => c.cacheMisses,
+  );
   return {
     observer,
     inFlight,
     shed,
     watchBreakers: (source) => {
       breakers = source;
+    },
+    watchResilience: (counts) => {
+      resilience = counts;
     },
   };
 }

@@ -140,6 +140,7 @@ export async function startServer(
     ...(tracing ? { tracer: tracing.tracer } : {}),
   });
   metrics.watchBreakers(executor.resilience.breakers);
+  metrics.watchResilience(executor.resilience.counts);
   const service = new ExecutionService({
     // Live events of every replica's executions, through the history database (DESIGN §9).
     bus: new LiveBus(history.openLiveFanout<LiveMessage>()),

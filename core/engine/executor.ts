@@ -616,7 +616,9 @@ class Execution implements PausedExecution {
         : undefined;
       if (cacheKey !== undefined) {
         const hit = this.executor.responses.get(task, cacheKey);
-        if (hit !== undefined) {
+        if (hit === undefined) this.executor.resilience.counts.cacheMisses++;
+        else {
+          this.executor.resilience.counts.cacheHits++;
           state.phase = 'Succeeded';
           state.output = JSON.parse(hit);
           state.cached = true;

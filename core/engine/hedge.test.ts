@@ -42,6 +42,22 @@ describe('hedged requests', () => {
     expect(http.requests[1]?.url).to.equal(http.requests[0]?.url);
   });
 
+  it('counts hedges sent and hedges that answered first, per executor', async () => {
+    // Call 0 answers only when cancelled (the hedge wins); call 2 answers after 30 ms, before its hedge (call 3).
+    const http = new ScriptedHttp(async (_request, call) => {
+      if (call === 0) await new Promise(() => {});
+      if (call === 2) await sleep(30);
+      if (call === 3) await sleep(500);
+      return reply(200, { from: call });
+    });
+    const executor = new DagExecutor({ http });
+    const workflow = compileFixture(hedged('{after: 5ms, maxExtraPercent: 100}'));
+    await executor.execute(workflow, {});
+    expect(executor.resilience.counts).to.include({ hedgesSent: 1, hedgesWon: 1 });
+    await executor.execute(workflow, {});
+    expect(executor.resilience.counts).to.include({ hedgesSent: 2, hedgesWon: 1 });
+  });
+
   it('sends no hedge when the first request answers within the delay', async () => {
     const http = new ScriptedHttp(() => reply(200, {}));
     const status = await new DagExecutor({ http }).execute(compileFixture(hedged('{after: 1s}')), {});

@@ -68,13 +68,19 @@ export class TaskHedging {
   }
 }
 
+/** What `sendHedged` tells its caller: the hedge went out; the hedge answered first. */
+export interface HedgeEvents {
+  sent(): void;
+  won(): void;
+}
+
 /** Why the slower of two hedged requests was cancelled. */
 const HEDGE_LOST = new SyncflowError('Cancelled', 'the other hedged request answered first');
 
 /**
  * Sends `request`, and after `delayMs` (budget permitting) the same request again; resolves with
  * the first answer and cancels the other. A failure before the hedge went out fails at once; once
- * both are out, the call fails only when both did. `onHedge` is told when the hedge goes out.
+ * both are out, the call fails only when both did. `events` hears when the hedge goes out and wins.
  */
 export function sendHedged(
   http: TaskHttpClient,
@@ -82,7 +88,7 @@ export function sendHedged(
   delayMs: number,
   hedging: TaskHedging,
   clock: Clock,
-  onHedge: () => void,
+  events: HedgeEvents,
 ): Promise<TaskResponse> {
   return new Promise((resolve, reject) => {
     const started = clock.now();
@@ -99,6 +105,7 @@ export function sendHedged(
     };
     const launch = () => {
       const signal = new Cancellation();
+      const hedge = requests.length > 0;
       requests.push(signal);
       pending++;
       http.send({ ...request, signal }).then(
@@ -108,6 +115,7 @@ export function sendHedged(
           settled = true;
           stop();
           for (const c of requests) if (c !== signal) c.abort(HEDGE_LOST);
+          if (hedge) events.won();
           if (response.status < 500) hedging.history.add(clock.now() - started);
           resolve(response);
         },
@@ -129,7 +137,7 @@ export function sendHedged(
     const timer = clock.setTimer(
       () => {
         if (settled || request.signal.aborted || !hedging.take()) return;
-        onHedge();
+        events.sent();
         launch();
       },
       delayMs,

@@ -17,9 +17,22 @@ export interface SendNotes {
   hedged?: boolean;
 }
 
+/** What metrics read of an executor's hedging and response cache (running totals, per replica). */
+export interface ResilienceCounts {
+  /** Hedges sent. */
+  hedgesSent: number;
+  /** Hedges that answered before the first request. */
+  hedgesWon: number;
+  /** Calls of tasks that declare `cache` answered from it. */
+  cacheHits: number;
+  /** Calls of tasks that declare `cache` that went upstream. */
+  cacheMisses: number;
+}
+
 /** Breakers and hedging of one executor. */
 export class ResilientSender {
   readonly breakers: CircuitBreakers;
+  readonly counts: ResilienceCounts = { hedgesSent: 0, hedgesWon: 0, cacheHits: 0, cacheMisses: 0 };
   /** Per compiled task: a new revision starts a new history and budget. */
   private readonly hedging = new WeakMap<CompiledTask, TaskHedging>();
 
@@ -79,6 +92,12 @@ export class ResilientSender {
       if (response.status < 500) hedging.history.add(this.clock.now() - started);
       return response;
     }
-    return sendHedged(http, request, delayMs, hedging, this.clock, () => (notes.hedged = true));
+    return sendHedged(http, request, delayMs, hedging, this.clock, {
+      sent: () => {
+        notes.hedged = true;
+        this.counts.hedgesSent++;
+      },
+      won: () => this.counts.hedgesWon++,
+    });
   }
 }
