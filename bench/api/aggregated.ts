@@ -71,16 +71,7 @@ async function main(): Promise<void> {
   const version = (await cp.kubectl.ok(['version', '-o', 'json'])) as string;
 
   const ns = await cp.createNamespace('bench-agg');
-  await cp.kubectl.ok([
-    '-n',
-    ns,
-    'create',
-    'secret',
-    'generic',
-    'demo-api',
-    '--from-literal=token=bench-token',
-  ]);
-  await cp.kubectl.ok(['-n', ns, 'apply', '-f', 'examples/']);
+  await cp.installExamples(ns, 'bench-token');
   const server = await SyncflowServer.start(cp);
   const viaApiserver = new Agent({
     connect: { ...(apiserverCa ? { ca: apiserverCa } : {}), cert, key },

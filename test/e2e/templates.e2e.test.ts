@@ -38,16 +38,8 @@ describe('templates library end to end', function () {
     cp = await ControlPlane.acquire();
     if (!cp.settings.serverPort) this.skip();
     ns = await cp.createNamespace('e2e-templates');
-    // The Secret the templates' `secrets:` list names (the demo upstream accepts any token).
-    await cp.kubectl.ok([
-      '-n',
-      ns,
-      'create',
-      'secret',
-      'generic',
-      'demo-api',
-      '--from-literal=token=e2e-s3cr3t',
-    ]);
+    // The Secret the templates' `secrets:` list names.
+    await cp.createDemoSecret(ns);
     server = await SyncflowServer.start(cp);
     // The admission webhooks check every definition applied in the namespace (the suite's own only).
     removeWebhooks = await installWebhooks(cp, ns);

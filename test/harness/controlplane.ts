@@ -158,10 +158,10 @@ export class ControlPlane {
   }
 
   /**
-   * Installs the examples in a namespace, with the Secret `demo-api` their tasks read (the demo
-   * upstream accepts any token; it must be long enough for the engine to redact it).
+   * Creates the Secret `demo-api` that the examples' and templates' tasks read (the demo upstream
+   * accepts any token; it must be long enough for the engine to redact it).
    */
-  async installExamples(namespace: string, token = 'e2e-s3cr3t'): Promise<void> {
+  async createDemoSecret(namespace: string, token = 'e2e-s3cr3t'): Promise<void> {
     await this.kubectl.ok([
       '-n',
       namespace,
@@ -171,6 +171,11 @@ export class ControlPlane {
       'demo-api',
       `--from-literal=token=${token}`,
     ]);
+  }
+
+  /** Installs the examples in a namespace, with the Secret `demo-api` their tasks read. */
+  async installExamples(namespace: string, token = 'e2e-s3cr3t'): Promise<void> {
+    await this.createDemoSecret(namespace, token);
     await this.kubectl.ok(['-n', namespace, 'apply', '-f', join(repoRoot, 'examples/')]);
   }
 
