@@ -67,7 +67,7 @@ export const EXECUTION_RESOURCES: readonly ResourceDescription[] = Object.freeze
     categories: ['syncflow'],
   },
   {
-    // The answering replica's circuit breakers (registry/circuitbreakers/rest.ts): cluster-wide, list only.
+    // The answering replica's circuit breakers (apiserver/registry/circuitbreakers/rest.ts): cluster-wide, list only.
     name: 'circuitbreakers',
     singularName: 'circuitbreaker',
     kind: 'CircuitBreaker',

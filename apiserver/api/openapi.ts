@@ -121,7 +121,7 @@ function modelFields(schema: TSchema): { fields: Record<string, OpenApiSchema>; 
 const text = (description: string): OpenApiSchema => ({ type: 'string', description });
 const number = (type: 'integer' | 'number', description: string): OpenApiSchema => ({ type, description });
 
-/** Fields of a CircuitBreaker (registry/circuitbreakers/rest.ts). */
+/** Fields of a CircuitBreaker (apiserver/registry/circuitbreakers/rest.ts). */
 const CIRCUIT_BREAKER_FIELDS: Record<string, OpenApiSchema> = {
   origin: text('Scheme, host and port of the upstream.'),
   replica: text('The server replica (pod, and worker process with --workers) whose breaker this is.'),
