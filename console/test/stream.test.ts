@@ -288,26 +288,6 @@ describe('the console stream client (console/src/api/stream)', () => {
       expect(state.object).to.deep.equal(object);
     });
 
-    it('recorded: an execution created without the stream shows its recorded phases (tasks it lacks stay Pending)', () => {
-      const state = liveExecution.recorded(['a', 'b', 'c'], {
-        metadata: { name: 'x-1' },
-        spec: { workflowRef: { name: 'x' } },
-        status: {
-          phase: 'Failed',
-          tasks: [
-            { id: 'a', phase: 'Failed', durationMs: 1500 },
-            { id: 'b', phase: 'Skipped' },
-          ],
-        },
-      });
-      expect(state).to.deep.include({ name: 'x-1', phase: 'Failed' });
-      expect(state.tasks).to.deep.equal({
-        a: { phase: 'Failed', note: '1.50 s' },
-        b: { phase: 'Skipped' },
-        c: { phase: 'Pending' },
-      });
-    });
-
     it('ignores messages that are not events (acknowledgements, heartbeats, overflow)', () => {
       const start = liveExecution.start(['a']);
       for (const m of [

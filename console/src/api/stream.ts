@@ -294,10 +294,6 @@ function recorded(state: LiveExecution, object: Execution): LiveExecution {
   return { ...state, name: object.metadata.name, phase: object.status?.phase ?? 'Failed', tasks, object };
 }
 
-/** What the graph shows of an execution run without the stream (a create): its recorded outcome. */
-liveExecution.recorded = (taskIds: readonly string[], object: Execution): LiveExecution =>
-  recorded(liveExecution.start(taskIds), object);
-
 /** The state before any event: every task Pending, the execution Running. */
 liveExecution.start = (taskIds: readonly string[]): LiveExecution => ({
   phase: 'Running',
