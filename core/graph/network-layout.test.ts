@@ -22,6 +22,15 @@ function distance(a: { x: number; y: number; z: number }, b: { x: number; y: num
   return Math.hypot(a.x - b.x, a.y - b.y, a.z - b.z);
 }
 
+/** The smallest distance between two of `points`. */
+function closestPair(points: readonly { x: number; y: number; z: number }[]): number {
+  let closest = Infinity;
+  for (let i = 0; i < points.length; i++)
+    for (let j = i + 1; j < points.length; j++)
+      closest = Math.min(closest, distance(points[i] as never, points[j] as never));
+  return closest;
+}
+
 describe('layoutNetwork', () => {
   const workflows = [
     chain('orders', 5, { labels: { team: 'sales' } }),
@@ -132,11 +141,7 @@ describe('layoutNetwork', () => {
     const first = layoutNetwork(many.slice(0, 20), { clusterLabel: 'team' });
     const layout = layoutNetwork(many, { clusterLabel: 'team', previous: first });
     expect(layout.nodes).to.have.length(240);
-    let closest = Infinity;
-    for (let i = 0; i < layout.nodes.length; i++)
-      for (let j = i + 1; j < layout.nodes.length; j++)
-        closest = Math.min(closest, distance(layout.nodes[i] as never, layout.nodes[j] as never));
-    expect(closest).to.be.at.least(2 * NODE_RADIUS);
+    expect(closestPair(layout.nodes)).to.be.at.least(2 * NODE_RADIUS);
   });
 
   it('pushes new nodes out of a densely packed previous layout without moving it', () => {
@@ -165,11 +170,7 @@ describe('layoutNetwork', () => {
     const layout = layoutNetwork([grid, added], { previous: packed });
     const old = positions(packed);
     for (const [id, place] of Object.entries(old)) expect(positions(layout)[id], id).to.deep.equal(place);
-    let closest = Infinity;
-    for (let i = 0; i < layout.nodes.length; i++)
-      for (let j = i + 1; j < layout.nodes.length; j++)
-        closest = Math.min(closest, distance(layout.nodes[i] as never, layout.nodes[j] as never));
-    expect(closest).to.be.at.least(2 * NODE_RADIUS);
+    expect(closestPair(layout.nodes)).to.be.at.least(2 * NODE_RADIUS);
   });
 
   it('ignores edges that name a task the workflow does not have', () => {
@@ -179,15 +180,6 @@ describe('layoutNetwork', () => {
   });
 
   describe('the overlap-removal pass (after the simulation, which leaves overlaps in rare layouts)', () => {
-    /** The smallest distance between two of `points`. */
-    function closestPair(points: readonly { x: number; y: number; z: number }[]): number {
-      let closest = Infinity;
-      for (let i = 0; i < points.length; i++)
-        for (let j = i + 1; j < points.length; j++)
-          closest = Math.min(closest, distance(points[i] as never, points[j] as never));
-      return closest;
-    }
-
     it('pushes apart new nodes that overlap, also ones at the very same point, and moves no fixed node', () => {
       const fixed = Array.from({ length: 27 }, (_, i) => ({
         x: 2.05 * (i % 3),
