@@ -89,6 +89,22 @@ async function ready(cp: ControlPlane, ns: string, workflow: string): Promise<vo
 
 const hook = (page: Page) => page.evaluate(() => (window as unknown as { __live3d: Hook }).__live3d);
 
+/** What the scene draws, as the page's hook reads it back from the GPU buffers' sources. */
+interface SceneSample {
+  nodes: { id: string; scale: number; color: [number, number, number] }[];
+  links: { source: string; target: string; color: [number, number, number]; hidden: boolean }[];
+}
+
+/** The hue (0 to 1: red 0, blue about 0.66) of a colour; undefined for a grey. */
+function hue([r, g, b]: [number, number, number]): number | undefined {
+  const max = Math.max(r, g, b);
+  const min = Math.min(r, g, b);
+  if (max - min < 1e-6) return undefined;
+  const h =
+    max === r ? (g - b) / (max - min) : max === g ? 2 + (b - r) / (max - min) : 4 + (r - g) / (max - min);
+  return (((h / 6) % 1) + 1) % 1;
+}
+
 function percentile(values: number[], q: number): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] ?? NaN;
@@ -294,6 +310,111 @@ describe('the console’s live 3D view in Chromium (software WebGL)', function (
     );
     expect(growth.shown).to.equal(2);
     await page.getByRole('status').filter({ hasText: 'Growth: 2 of 2 workflows' }).waitFor();
+  });
+
+  /** Runs `workflow` once through the test's own stream (retrying the 429 of a loaded server); its messages. */
+  const runOnce = async (workflow: string): Promise<StreamClientMessage[]> => {
+    for (let attempt = 1; ; attempt++) {
+      const messages: StreamClientMessage[] = [];
+      for await (const message of stream.execute({ namespace: ns, workflow, input: {} }))
+        messages.push(message);
+      const last = messages.at(-1);
+      if (last?.type === 'error' && last.status.code === 429 && attempt < 30) {
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+        continue;
+      }
+      expect(last?.type, JSON.stringify(last)).to.equal('ExecutionFinished');
+      return messages;
+    }
+  };
+  /** Waits until what the scene draws satisfies `check` (the source of a predicate, polled every frame); returns it. */
+  const sceneWhen = async (check: string): Promise<SceneSample> => {
+    await page
+      .waitForFunction(
+        `(() => { const s = window.__live3d.sample?.(); return s !== undefined && (${check})(s); })()`,
+        undefined,
+        { timeout: 60_000, polling: 'raf' },
+      )
+      .catch(async (error: Error) => {
+        const last = await page.evaluate(() =>
+          JSON.stringify(
+            (window as unknown as { __live3d: { sample?: () => SceneSample } }).__live3d.sample?.(),
+          ),
+        );
+        throw new Error(`${error.message}: the scene never satisfied ${check}; it drew ${last}`);
+      });
+    return page.evaluate(() =>
+      (window as unknown as { __live3d: { sample: () => SceneSample } }).__live3d.sample(),
+    );
+  };
+
+  it('the workflow filter draws only that workflow’s tasks, hides links to the others, and counts only its events', async () => {
+    await page.getByRole('button', { name: 'Live', exact: true }).click();
+    await page.getByRole('combobox', { name: /^Workflow/ }).selectOption('live-chain');
+    // live-d is a task of live-fanout only: scaled to nothing, its links drawn in the background colour.
+    const filtered = await sceneWhen(
+      `(s) => s.nodes.every((n) => (n.scale === 0) === n.id.endsWith('/live-d'))`,
+    );
+    expect(filtered.nodes.filter((n) => n.scale === 0).map((n) => n.id)).to.deep.equal([`${ns}/live-d`]);
+    expect(filtered.links.filter((l) => l.hidden).map((l) => `${l.source}>${l.target}`)).to.have.members([
+      `${ns}/live-b>${ns}/live-d`,
+      `${ns}/live-c>${ns}/live-d`,
+    ]);
+    expect(filtered.links.filter((l) => !l.hidden)).to.have.length(3);
+    // A live-fanout run draws nothing and counts nothing; a live-chain run after it is counted.
+    const before = await hook(page);
+    await runOnce('live-fanout');
+    const chain = await runOnce('live-chain');
+    const started = chain.filter((m) => m.type === 'TaskStarted').length;
+    expect(started).to.equal(3);
+    await page.waitForFunction(
+      (want) => ((window as unknown as { __live3d: Hook }).__live3d.events.TaskStarted ?? 0) >= want,
+      (before.events.TaskStarted ?? 0) + started,
+      { timeout: 60_000 },
+    );
+    const after = await hook(page);
+    expect((after.events.TaskStarted ?? 0) - (before.events.TaskStarted ?? 0)).to.equal(started);
+    expect((after.effects.TaskStarted ?? 0) - (before.effects.TaskStarted ?? 0)).to.equal(started);
+    await page.getByRole('combobox', { name: /^Workflow/ }).selectOption('');
+    await sceneWhen('(s) => s.nodes.every((n) => n.scale > 0) && s.links.every((l) => !l.hidden)');
+  });
+
+  it('the heat map colours and sizes nodes and links by their share of calls: the busiest red and twice as large, the idle blue', async () => {
+    // A fresh model (Live), then calls on live-chain's tasks only: live-d and the fan-out's links stay idle.
+    await page.getByRole('button', { name: 'Live', exact: true }).click();
+    for (let i = 0; i < 3; i++) await runOnce('live-chain');
+    const id = (task: string) => `${ns}/${task}`;
+    const link = (from: string, to: string) => (l: SceneSample['links'][number]) =>
+      l.source === id(from) && l.target === id(to);
+    // Without the heat map, every node is drawn at its own size once the calls' flashes have faded.
+    const plain = await sceneWhen('(s) => s.nodes.every((n) => Math.abs(n.scale - 1) < 1e-6)');
+    expect(plain.nodes).to.have.length(4);
+    await page.getByRole('checkbox', { name: 'Heat map' }).check();
+    const hot = `(n) => ['live-a', 'live-b', 'live-c'].some((t) => n.id.endsWith('/' + t))`;
+    const heat = await sceneWhen(
+      `(s) => s.nodes.every((n) => Math.abs(n.scale - ((${hot})(n) ? 2 : 1)) < 1e-6)`,
+    );
+    for (const node of heat.nodes) {
+      const h = hue(node.color) as number;
+      // Blue (hue 0.66 before the sRGB to linear conversion, which shifts it a little) and red.
+      if (node.id === id('live-d')) expect(h, node.id).to.be.within(0.58, 0.72);
+      else expect(Math.min(h, 1 - h), node.id).to.be.lessThan(0.02);
+    }
+    for (const [from, to, busy] of [
+      ['live-a', 'live-b', true],
+      ['live-b', 'live-c', true],
+      ['live-a', 'live-c', false],
+      ['live-b', 'live-d', false],
+      ['live-c', 'live-d', false],
+    ] as const) {
+      const h = hue((heat.links.find(link(from, to)) as SceneSample['links'][number]).color) as number;
+      if (busy) expect(Math.min(h, 1 - h), `${from}>${to}`).to.be.lessThan(0.02);
+      else expect(h, `${from}>${to}`).to.be.within(0.58, 0.72);
+    }
+    // Off again: the region colours and sizes come back.
+    await page.getByRole('checkbox', { name: 'Heat map' }).uncheck();
+    const back = await sceneWhen('(s) => s.nodes.every((n) => Math.abs(n.scale - 1) < 1e-6)');
+    expect(back.nodes.map((n) => n.color)).to.deep.equal(plain.nodes.map((n) => n.color));
   });
 
   it('lays out a workflow added while the view is open around the nodes already there, which keep their places', async () => {

@@ -202,7 +202,8 @@ function LiveNetwork({
     if (change.workflow === undefined && 'workflow' in change) delete next.workflow;
     if (change.phase === undefined && 'phase' in change) delete next.phase;
     setView(next);
-    controller.setView(next);
+    // The change itself: `next` lacks a cleared filter, which the controller would read as unchanged.
+    controller.setView(change);
   };
 
   const playReplay = async (event: FormEvent<HTMLFormElement>) => {

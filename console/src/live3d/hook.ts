@@ -50,6 +50,16 @@ export interface Live3dHook {
   growth: { state: 'idle' | 'playing' | 'done'; shown: number };
   /** Feeds messages as if the stream had sent them (the benchmark's load). */
   inject?: (messages: StreamMessage[]) => void;
+  /** What the scene draws now, read back from its instance and line buffers (set once WebGL started). */
+  sample?: () => SceneSample;
+}
+
+/** Each node's size and colour and each link's colour, as the last frame drew them. */
+export interface SceneSample {
+  /** `scale` 0: the node is hidden (a filter, the growth time-lapse). */
+  nodes: { id: string; scale: number; color: [number, number, number] }[];
+  /** `hidden`: drawn in the background colour (an end is hidden). */
+  links: { source: string; target: string; color: [number, number, number]; hidden: boolean }[];
 }
 
 /** A fresh report, installed on `window.__live3d`. */

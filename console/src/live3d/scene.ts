@@ -31,7 +31,7 @@ import { OutputPass } from 'three/examples/jsm/postprocessing/OutputPass.js';
 import { RenderPass } from 'three/examples/jsm/postprocessing/RenderPass.js';
 import { UnrealBloomPass } from 'three/examples/jsm/postprocessing/UnrealBloomPass.js';
 import type { NetworkLayout } from '../../../core/graph/network-layout.ts';
-import { count, pushBounded, type Live3dHook } from './hook.ts';
+import { count, pushBounded, type Live3dHook, type SceneSample } from './hook.ts';
 import type { VisualEffect } from './model.ts';
 
 const FLASH_MS = 1200;
@@ -197,6 +197,7 @@ export class NetworkScene {
     options.hook.nodes = n;
     options.hook.links = layout.links.length;
     options.hook.reducedMotion = options.reducedMotion;
+    options.hook.sample = () => this.sample();
     // A software renderer (SwiftShader, llvmpipe) cannot afford bloom: it starts one level down.
     options.hook.renderer = rendererName(this.renderer);
     this.setQuality(/swiftshader|llvmpipe|software/i.test(options.hook.renderer) ? 'reduced' : 'full');
@@ -252,6 +253,33 @@ export class NetworkScene {
   setVisible(visible: ((node: number) => boolean) | undefined): void {
     for (let i = 0; i < this.visible.length; i++) this.visible[i] = !visible || visible(i) ? 1 : 0;
     this.allDirty = true;
+  }
+
+  /** What the last frame drew (the test hook's `sample`): read from the buffers, not recomputed. */
+  private sample(): SceneSample {
+    const matrix = new Matrix4();
+    const color = new Color();
+    const background = new Color(BACKGROUND);
+    const lines = this.lineColors.array as Float32Array;
+    const near = (a: number, b: number) => Math.abs(a - b) < 1e-6;
+    return {
+      nodes: this.layout.nodes.map((node, i) => {
+        this.nodes.getMatrixAt(i, matrix);
+        this.nodes.getColorAt(i, color);
+        // Scaled uniformly (makeScale, then placed): the length of the first column is the scale.
+        const [x = 0, y = 0, z = 0] = matrix.elements;
+        return { id: node.id, scale: Math.hypot(x, y, z), color: [color.r, color.g, color.b] };
+      }),
+      links: this.layout.links.map((link, i) => {
+        const [r = 0, g = 0, b = 0] = lines.subarray(i * 6, i * 6 + 3);
+        return {
+          source: link.source,
+          target: link.target,
+          color: [r, g, b],
+          hidden: near(r, background.r) && near(g, background.g) && near(b, background.b),
+        };
+      }),
+    };
   }
 
   /** Fits the drawing buffer to the canvas's size. */
