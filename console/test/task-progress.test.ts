@@ -6,28 +6,24 @@ import { mapProgressText, recordedTaskOverlay } from '../src/components/task-pro
 const execution = { namespace: 'shop', name: 'fan-abcde', uid: 'u', workflow: 'fan' };
 const at = (seq: number, rest: Record<string, unknown>) =>
   ({ id: 'c1', execution, seq, time: `2026-01-01T00:00:0${seq}Z`, ...rest }) as unknown as StreamMessage;
+/** The TaskStarted of element `item` (of 3) of the map step `each`. */
+const elementStarted = (seq: number, item: number) =>
+  at(seq, {
+    type: 'TaskStarted',
+    task: 'each',
+    attempt: 1,
+    request: `GET http://x/${item}`,
+    item,
+    itemCount: 3,
+  });
 const fold = (messages: StreamMessage[]) =>
   messages.reduce<LiveExecution>((state, m) => liveExecution(state, m), liveExecution.start(['each']));
 
 describe('map progress in the graph', () => {
   it('keeps a map step Running while its elements finish, counting done and failed of N', () => {
     const state = fold([
-      at(1, {
-        type: 'TaskStarted',
-        task: 'each',
-        attempt: 1,
-        request: 'GET http://x/0',
-        item: 0,
-        itemCount: 3,
-      }),
-      at(2, {
-        type: 'TaskStarted',
-        task: 'each',
-        attempt: 1,
-        request: 'GET http://x/1',
-        item: 1,
-        itemCount: 3,
-      }),
+      elementStarted(1, 0),
+      elementStarted(2, 1),
       at(3, { type: 'TaskFinished', task: 'each', phase: 'Succeeded', item: 0, durationMs: 3 }),
       at(4, { type: 'TaskFinished', task: 'each', phase: 'Failed', item: 1, error: { reason: 'HTTPError' } }),
     ]);
@@ -38,14 +34,7 @@ describe('map progress in the graph', () => {
 
   it('ends with the step’s own TaskFinished: its phase and the final counts', () => {
     const state = fold([
-      at(1, {
-        type: 'TaskStarted',
-        task: 'each',
-        attempt: 1,
-        request: 'GET http://x/0',
-        item: 0,
-        itemCount: 3,
-      }),
+      elementStarted(1, 0),
       at(2, { type: 'TaskFinished', task: 'each', phase: 'Succeeded', item: 0, durationMs: 3 }),
       at(3, {
         type: 'TaskFinished',
