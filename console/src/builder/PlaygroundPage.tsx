@@ -9,7 +9,7 @@ import { useClient } from '../App.tsx';
 import { paths } from '../api/client.ts';
 import { WORKFLOW_LABEL, type Execution, type List, type WorkflowTask } from '../api/types.ts';
 import { useResource } from '../api/useResource.ts';
-import { Show } from '../components/States.tsx';
+import { ActionResultNote, Show, type ActionResult } from '../components/States.tsx';
 import { href } from '../router.ts';
 import { validateModel } from './BuilderPage.tsx';
 import './builder.css';
@@ -198,7 +198,7 @@ function LessonView({
 }) {
   const client = useClient();
   const [text, setText] = useState(lesson.yaml);
-  const [result, setResult] = useState<{ ok: boolean; text: string } | undefined>();
+  const [result, setResult] = useState<ActionResult | undefined>();
   const [running, setRunning] = useState(false);
   const parsed = useMemo(() => modelFromYaml(text), [text]);
   const all = useMemo(
@@ -316,11 +316,7 @@ function LessonView({
           Download YAML
         </a>
       </div>
-      {result ? (
-        <p role={result.ok ? 'status' : 'alert'} className={result.ok ? 'note' : 'state error'}>
-          {result.text}
-        </p>
-      ) : null}
+      <ActionResultNote result={result} />
     </section>
   );
 }

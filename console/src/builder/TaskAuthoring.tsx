@@ -7,6 +7,7 @@ import { useId, useMemo, useState } from 'react';
 import { validateTask } from '../../../core/validation/validate.ts';
 import { useClient } from '../App.tsx';
 import type { WorkflowTask } from '../api/types.ts';
+import { ActionResultNote, type ActionResult } from '../components/States.tsx';
 import { deployDefinitions } from './deploy.ts';
 import { HelpLink } from './help.tsx';
 
@@ -77,7 +78,7 @@ export function TaskAuthoring({ ns, onAdd }: { ns: string; onAdd: (task: Workflo
   const client = useClient();
   const id = useId();
   const [draft, setDraft] = useState<Draft>(START);
-  const [result, setResult] = useState<{ ok: boolean; text: string } | undefined>();
+  const [result, setResult] = useState<ActionResult | undefined>();
   const { task, jsonErrors } = useMemo(() => taskOf(draft), [draft]);
   const errors = useMemo(
     () => validateTask({ ...task, metadata: { ...task.metadata, namespace: ns } }).errors,
@@ -163,11 +164,7 @@ export function TaskAuthoring({ ns, onAdd }: { ns: string; onAdd: (task: Workflo
             Deploy task
           </button>
         </div>
-        {result ? (
-          <p role={result.ok ? 'status' : 'alert'} className={result.ok ? 'note' : 'state error'}>
-            {result.text}
-          </p>
-        ) : null}
+        <ActionResultNote result={result} />
       </form>
     </details>
   );

@@ -49,6 +49,22 @@ export function Empty({ children }: { children: ReactNode }) {
   return <p className="state empty">{children}</p>;
 }
 
+/** What came of an action the user started (a deploy, a checked run), in a sentence. */
+export interface ActionResult {
+  ok: boolean;
+  text: string;
+}
+
+/** An action's result: announced politely when it worked, as an alert when it did not. */
+export function ActionResultNote({ result }: { result: ActionResult | undefined }) {
+  if (!result) return null;
+  return (
+    <p role={result.ok ? 'status' : 'alert'} className={result.ok ? 'note' : 'state error'}>
+      {result.text}
+    </p>
+  );
+}
+
 /** Renders a loaded value, or its loading or error state. */
 export function Show<T>({
   loaded,
