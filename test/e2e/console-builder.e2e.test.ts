@@ -57,15 +57,7 @@ describe('the builder in Chromium', function () {
     if (!cp.settings.serverPort) this.skip();
     await ensureConsoleBuilt();
     await cp.kubectl.ok(['create', 'namespace', NS]);
-    await cp.kubectl.ok([
-      '-n',
-      NS,
-      'create',
-      'secret',
-      'generic',
-      'demo-api',
-      '--from-literal=token=e2e-s3cr3t',
-    ]);
+    await cp.createDemoSecret(NS);
     // The namespace already has a task the user connects to the template: send-email (from the library).
     const notify = parse(readFileSync(join(repoRoot, 'templates/fan-out-notify.yaml'), 'utf8')) as {
       tasks: Array<{ metadata: { name: string } }>;
