@@ -1,7 +1,7 @@
 // The console's view of map steps, cached answers and circuit breakers, in Debian's Chromium through
 // `syncflow console` against the real control plane and the real server. A map step over five
-// elements (one failing, collected) shows its element count and failures on its graph node and task
-// record; a repeated cached call shows the `cached` badge; a breaker opened by a failing upstream is
+// elements (one failing, collected) shows its progress live on the Run page and its element count
+// and failures on its graph node and task record; a repeated cached call shows the `cached` badge; a breaker opened by a failing upstream is
 // listed on the Breakers page (reached by keyboard), open, with its failure ratio and opening time,
 // and listed closed after the upstream recovers and the page is refreshed. axe-core on each page.
 import { createServer, type Server } from 'node:http';
@@ -30,8 +30,14 @@ class Upstream {
     this.server = createServer((req, res) => {
       const url = req.url ?? '';
       const fail = url === '/item/bad' || (url === '/flaky' && !this.healthy);
-      res.writeHead(fail ? 503 : 200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ id: url.split('/').pop(), at: url }));
+      // Elements take a little time, so a map step is seen in progress.
+      setTimeout(
+        () => {
+          res.writeHead(fail ? 503 : 200, { 'content-type': 'application/json' });
+          res.end(JSON.stringify({ id: url.split('/').pop(), at: url }));
+        },
+        url.startsWith('/item/') ? 50 : 0,
+      );
     });
     await new Promise<void>((resolve) => this.server?.listen(0, '127.0.0.1', resolve));
     this.base = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
@@ -173,6 +179,33 @@ describe('the console shows map progress, cache hits and circuit breakers in Chr
     );
     expect(await accessibilityViolations(page)).to.deep.equal([]);
     await screenshot(page, 'map-execution');
+  });
+
+  it('a map step run from the Run page shows its progress live, done and failed of N, then the recorded counts', async () => {
+    const input = JSON.stringify({ items: ['a', 'b', 'bad', 'c', 'd'].map((id) => ({ id })) });
+    await page.goto(`${origin}/#/ns/${ns}/workflows/fan/run?input=${encodeURIComponent(input)}`);
+    await page.locator('.graph[data-drawn="true"] .task-node[data-task="each"]').waitFor({ timeout: 60_000 });
+    // Every text the node's progress line takes, in order (each stream event is drawn as it arrives).
+    await page.evaluate(() => {
+      const seen: string[] = [];
+      (window as unknown as { seenMap: string[] }).seenMap = seen;
+      new MutationObserver(() => {
+        const text = document.querySelector('.task-node[data-task="each"] .task-node-map')?.textContent;
+        if (text && seen[seen.length - 1] !== text) seen.push(text);
+      }).observe(document.body, { subtree: true, childList: true, characterData: true });
+    });
+    await page.getByRole('button', { name: 'Run', exact: true }).click();
+    await page
+      .locator('.task-node[data-task="each"] .task-node-map', { hasText: '5 elements · 1 failed' })
+      .waitFor({ timeout: 60_000 });
+    const seen = await page.evaluate(() => (window as unknown as { seenMap: string[] }).seenMap);
+    expect(
+      seen.some((t) => /^[1-4] done( · 1 failed)? of 5$/.test(t)),
+      seen.join(' | '),
+    ).to.equal(true);
+    expect(seen).to.include('5 done · 1 failed of 5');
+    expect(seen[seen.length - 1]).to.equal('5 elements · 1 failed');
+    expect(await accessibilityViolations(page)).to.deep.equal([]);
   });
 
   it('a cached answer carries the cached badge on its node and its task record', async () => {
