@@ -6,7 +6,8 @@
  */
 import type { MapSettings } from '../definitions/compile.ts';
 import { SyncflowError } from '../errors.ts';
-import { MAX_TRACED_ITEMS, type TaskExecutionStatus } from '../model/schema.ts';
+import { MAX_TRACED_ITEMS } from '../model/literals.ts';
+import type { TaskExecutionStatus } from '../model/schema.ts';
 import { formatRef } from '../template/parser.ts';
 import { Cancellation } from './cancellation.ts';
 import type { Clock } from './collaborators.ts';

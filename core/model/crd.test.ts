@@ -51,6 +51,8 @@ describe('generated CRDs', () => {
         '.spec.inputSchema',
         '.spec.outputSchema',
         '.spec.http.body',
+        // A WebSocket task's templated message, like an HTTP body.
+        '.spec.websocket.message',
       ].sort(),
     );
   });

@@ -21,3 +21,6 @@ export const HTTP_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
 
 /** Failure classes a retry policy may name (`circuit-open` only when named: not retried by default). */
 export const RETRY_CLASSES = ['5xx', '429', 'connect-error', 'timeout', 'circuit-open'] as const;
+
+/** Entries of a map step's `items` list: the first ones, then failed ones, up to this many. */
+export const MAX_TRACED_ITEMS = 100;

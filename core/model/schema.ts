@@ -13,6 +13,7 @@ import {
   DURATION_PATTERN,
   HTTP_METHODS,
   MAX_RESPONSE_BYTES_CEILING,
+  MAX_TRACED_ITEMS,
   PRESERVE_UNKNOWN,
   RETRY_CLASSES,
 } from './literals.ts';
@@ -398,9 +399,6 @@ const TaskAttempt = Type.Object({
   ),
   error: Type.Optional(Type.String()),
 });
-
-/** Entries of a map step's `items` list: the first ones, then failed ones, up to this many. */
-export const MAX_TRACED_ITEMS = 100;
 
 const MapItemStatus = Type.Object(
   {
