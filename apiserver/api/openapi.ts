@@ -126,7 +126,10 @@ const CIRCUIT_BREAKER_FIELDS: Record<string, OpenApiSchema> = {
   origin: text('Scheme, host and port of the upstream.'),
   replica: text('The server replica (pod, and worker process with --workers) whose breaker this is.'),
   state: text('closed, open or half-open.'),
-  failureRatio: number('number', 'Failed calls over calls in the current window (0 to 1).'),
+  failureRatio: number(
+    'number',
+    'Failed calls over calls in the current window (0 to 1); while open or half-open, the ratio that opened it.',
+  ),
   requests: number('integer', 'Calls counted in the current window.'),
   openedAt: { type: 'string', format: 'date-time', description: 'When the circuit last opened.' },
   settings: {

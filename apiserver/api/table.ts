@@ -339,7 +339,7 @@ const CIRCUIT_BREAKER_COLUMNS: readonly ColumnDefinition[] = Object.freeze([
     name: 'Failure Ratio',
     type: 'string',
     format: '',
-    description: 'Failed calls over calls in the current window.',
+    description: 'Failed calls over calls in the current window; while open, the ratio that opened it.',
     priority: 0,
   },
   {

@@ -47,11 +47,12 @@ describe('CircuitBreaker', () => {
     ]);
     call(breaker, false);
     call(breaker, false);
+    // Open, its window restarts: the ratio shown is the one that opened it (3 failed of 4).
     const [open] = breakers.states();
-    expect(open).to.include({ state: 'open', openedAt: clock.at });
+    expect(open).to.include({ state: 'open', openedAt: clock.at, failureRatio: 0.75, requests: 0 });
     clock.at += 6_000;
     call(breaker, true);
-    expect(breakers.states()[0]).to.include({ state: 'half-open', openedAt: 1_000_000 });
+    expect(breakers.states()[0]).to.include({ state: 'half-open', openedAt: 1_000_000, failureRatio: 0.75 });
   });
 
   it('does not open below the ratio', () => {

@@ -30,6 +30,8 @@ export class CircuitBreaker {
   private readonly successes = new Array<number>(BUCKETS).fill(0);
   private readonly failures = new Array<number>(BUCKETS).fill(0);
   private openedAt = 0;
+  /** The failure ratio that last opened the circuit (1 when a trial call failed). */
+  private openedRatio = 0;
   private probesStarted = 0;
   private probesSucceeded = 0;
 
@@ -60,7 +62,7 @@ export class CircuitBreaker {
     if (permit === 'probe') {
       if (this.state !== 'half-open') return;
       if (!ok) {
-        this.open();
+        this.open(1);
       } else if (++this.probesSucceeded >= this.settings.halfOpenProbes) {
         this.state = 'closed';
         this.bucketIds.fill(-1);
@@ -85,7 +87,8 @@ export class CircuitBreaker {
       total += (this.successes[i] as number) + (this.failures[i] as number);
       failed += this.failures[i] as number;
     }
-    if (total >= this.settings.minimumRequests && failed / total >= this.settings.failureRatio) this.open();
+    if (total >= this.settings.minimumRequests && failed / total >= this.settings.failureRatio)
+      this.open(failed / total);
   }
 
   /** A permit whose call was not made or not judged (cancelled): a trial call becomes available again. */
@@ -103,14 +106,15 @@ export class CircuitBreaker {
       requests += (this.successes[i] as number) + (this.failures[i] as number);
       failed += this.failures[i] as number;
     }
+    const closed = this.state === 'closed';
     const status: BreakerStatus = {
       origin: this.origin,
       state: this.state,
-      failureRatio: requests ? failed / requests : 0,
+      failureRatio: closed ? (requests ? failed / requests : 0) : this.openedRatio,
       requests,
       settings: this.settings,
     };
-    if (this.state !== 'closed') status.openedAt = this.openedAt;
+    if (!closed) status.openedAt = this.openedAt;
     return status;
   }
 
@@ -119,9 +123,10 @@ export class CircuitBreaker {
     return Math.max(0, this.openedAt + this.settings.openForMs - this.clock.now());
   }
 
-  private open(): void {
+  private open(ratio: number): void {
     this.state = 'open';
     this.openedAt = this.clock.now();
+    this.openedRatio = ratio;
     this.bucketIds.fill(-1);
   }
 }
@@ -130,7 +135,10 @@ export class CircuitBreaker {
 export interface BreakerStatus {
   origin: string;
   state: BreakerState;
-  /** Failed calls over calls in the window (0 without calls; the window restarts when it opens). */
+  /**
+   * Closed: failed calls over calls in the window (0 without calls). Open or half-open: the ratio
+   * that opened it (1 when a trial call failed), since the window restarts when it opens.
+   */
   failureRatio: number;
   /** Calls counted in the window. */
   requests: number;
