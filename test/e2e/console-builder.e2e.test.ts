@@ -14,7 +14,7 @@ import { installWebhooks } from '../harness/webhooks.ts';
 import {
   accessibilityViolations,
   ensureConsoleBuilt,
-  launchChromium,
+  openConsolePage,
   recordFigures,
   reportFailure,
   screenshot as shot,
@@ -69,10 +69,7 @@ describe('the builder in Chromium', function () {
     removeWebhooks = await installWebhooks(cp, NS);
     local = await startConsoleCommand(cp.settings.kubeconfig);
     origin = local.origin;
-    browser = await launchChromium();
-    const context = await browser.newContext({ viewport: { width: 1440, height: 1000 } });
-    page = await context.newPage();
-    await page.goto(local.url);
+    ({ browser, page } = await openConsolePage(local, { width: 1440, height: 1000 }));
   });
 
   afterEach(async function () {

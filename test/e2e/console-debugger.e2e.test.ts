@@ -12,7 +12,7 @@ import { SyncflowServer } from '../harness/syncflow-server.ts';
 import {
   accessibilityViolations,
   ensureConsoleBuilt,
-  launchChromium,
+  openConsolePage,
   reportFailure,
   screenshot,
   startConsoleCommand,
@@ -56,12 +56,8 @@ describe('the console debugger in Chromium', function () {
         '--timeout=180s',
       ]);
     local = await startConsoleCommand(cp.settings.kubeconfig);
-    origin = new URL(local.url).origin;
-    browser = await launchChromium();
-    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-    page = await context.newPage();
-    // The first visit carries the per-launch secret; it becomes a cookie.
-    await page.goto(local.url);
+    origin = local.origin;
+    ({ browser, page } = await openConsolePage(local, { width: 1280, height: 900 }));
     // The console sends an address without a namespace to the default one: let it, before going on.
     await page.waitForURL(/#\/ns\/[^/]+\/workflows/);
   });

@@ -138,3 +138,24 @@ export async function startConsoleCommand(kubeconfig: string): Promise<LocalCons
   });
   return { url, origin: new URL(url).origin, process: child, stop: () => child.kill('SIGTERM') };
 }
+
+/**
+ * A fresh Chromium with one page of the given size that has visited the console at `local.url`: that
+ * first visit carries the per-launch secret, which becomes a cookie for the pages visited after it.
+ */
+export async function openConsolePage(
+  local: LocalConsole,
+  viewport: { width: number; height: number },
+): Promise<{ browser: Browser; page: Page }> {
+  const browser = await launchChromium();
+  try {
+    const context = await browser.newContext({ viewport });
+    const page = await context.newPage();
+    await page.goto(local.url);
+    return { browser, page };
+  } catch (error) {
+    // The suite's after() never sees this browser: close it here.
+    await browser.close();
+    throw error;
+  }
+}
