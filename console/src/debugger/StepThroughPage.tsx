@@ -171,7 +171,8 @@ function Debugger({
       setAnnouncement(`Paused before task ${message.task}`);
       return;
     }
-    if (message.type === 'TaskFinished' && message.phase === 'Succeeded')
+    // A map element's end (`item`) is not the step's output: the step's own TaskFinished gives it.
+    if (message.type === 'TaskFinished' && message.phase === 'Succeeded' && message.item === undefined)
       setOutputs((o) => ({ ...o, [message.task]: message.output }));
     setLive((state) => state && liveExecution(state, message));
   };
