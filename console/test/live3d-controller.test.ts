@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { layoutNetwork, type NetworkWorkflow } from '../../core/graph/network-layout.ts';
 import type { StreamMessage } from '../../core/model/stream.ts';
 import { LiveController } from '../src/live3d/controller.ts';
-import type { Live3dHook } from '../src/live3d/hook.ts';
+import { freshHook } from '../src/live3d/hook.ts';
 import type { TimedMessage } from '../src/live3d/replay.ts';
 
 const chain: NetworkWorkflow = {
@@ -15,29 +15,6 @@ const chain: NetworkWorkflow = {
   edges: [{ from: 'a', to: 'b' }],
 };
 const other: NetworkWorkflow = { ...chain, name: 'other', tasks: [{ id: 'x', taskRef: 'tx' }], edges: [] };
-
-function freshHook(): Live3dHook {
-  return {
-    webgl: false,
-    renderer: '',
-    ready: false,
-    nodes: 0,
-    links: 0,
-    subscribed: false,
-    events: {},
-    effects: {},
-    drawn: {},
-    frames: 0,
-    frameMs: [],
-    latencyMs: [],
-    quality: 'full',
-    bloom: true,
-    reducedMotion: false,
-    particles: 0,
-    replay: { state: 'idle', speed: 1, events: 0 },
-    growth: { state: 'idle', shown: 0 },
-  };
-}
 
 const execution = (workflow: string) => ({
   namespace: 'shop',

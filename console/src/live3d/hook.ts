@@ -62,9 +62,9 @@ export interface SceneSample {
   links: { source: string; target: string; color: [number, number, number]; hidden: boolean }[];
 }
 
-/** A fresh report, installed on `window.__live3d`. */
-export function installHook(): Live3dHook {
-  const hook: Live3dHook = {
+/** A report with nothing drawn, counted or measured yet. */
+export function freshHook(): Live3dHook {
+  return {
     webgl: false,
     renderer: '',
     ready: false,
@@ -84,6 +84,11 @@ export function installHook(): Live3dHook {
     replay: { state: 'idle', speed: 1, events: 0 },
     growth: { state: 'idle', shown: 0 },
   };
+}
+
+/** A fresh report, installed on `window.__live3d`. */
+export function installHook(): Live3dHook {
+  const hook = freshHook();
   (window as unknown as { __live3d: Live3dHook }).__live3d = hook;
   return hook;
 }
