@@ -54,6 +54,7 @@ describe('the builder in Chromium', function () {
 
   before(async function () {
     cp = await ControlPlane.acquire();
+    // Only control planes from hack/cp-up.sh (what the test command uses) run a local server; a kind cluster does not.
     if (!cp.settings.serverPort) this.skip();
     await ensureConsoleBuilt();
     await cp.kubectl.ok(['create', 'namespace', NS]);

@@ -36,6 +36,7 @@ describe('templates library end to end', function () {
 
   before(async function () {
     cp = await ControlPlane.acquire();
+    // Only control planes from hack/cp-up.sh (what the test command uses) run a local server; a kind cluster does not.
     if (!cp.settings.serverPort) this.skip();
     ns = await cp.createNamespace('e2e-templates');
     // The Secret the templates' `secrets:` list names.

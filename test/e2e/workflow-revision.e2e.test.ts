@@ -60,6 +60,7 @@ describe('spec.workflowRevision: re-running the revision an execution ran (kubec
 
   before(async function () {
     cp = await ControlPlane.acquire();
+    // Only control planes from hack/cp-up.sh (what the test command uses) run a local server; a kind cluster does not.
     if (!cp.settings.serverPort) this.skip();
     await cp.kubectl.ok(['create', 'namespace', NS]);
     await cp.installExamples(NS);
