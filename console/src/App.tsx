@@ -17,7 +17,7 @@ import { bearerToken, KubeClient, paths, type ConsoleConfig } from './api/client
 import type { List, ObjectMeta } from './api/types.ts';
 import { useResource } from './api/useResource.ts';
 import { ErrorView, Loading } from './components/States.tsx';
-import { href, navigate, useRoute } from './router.ts';
+import { href, NAV_SECTIONS, navigate, navSection, useRoute } from './router.ts';
 import { WorkflowsPage } from './pages/WorkflowsPage.tsx';
 import { ExecutionsPage } from './pages/ExecutionsPage.tsx';
 
@@ -137,28 +137,19 @@ function Pages() {
   else if (section === 'playground') page = <PlaygroundPage ns={ns} query={route.query} />;
   else if (section === 'breakers') page = <CircuitBreakersPage />;
   else page = <ErrorView error={new Error(`no page at ${route.path}`)} what="this page" />;
-  const current = section === 'executions' ? 'executions' : 'workflows';
+  const current = navSection(section);
   return (
     <>
       <nav aria-label="Sections" className="sections">
-        <a href={href(`/ns/${ns}/workflows`)} aria-current={current === 'workflows' ? 'page' : undefined}>
-          Workflows
-        </a>
-        <a href={href(`/ns/${ns}/executions`)} aria-current={current === 'executions' ? 'page' : undefined}>
-          Executions
-        </a>
-        <a href={href(`/ns/${ns}/live`)} aria-current={section === 'live' ? 'page' : undefined}>
-          Live
-        </a>
-        <a href={href(`/ns/${ns}/builder`)} aria-current={section === 'builder' ? 'page' : undefined}>
-          Builder
-        </a>
-        <a href={href(`/ns/${ns}/templates`)} aria-current={section === 'templates' ? 'page' : undefined}>
-          Templates
-        </a>
-        <a href={href(`/ns/${ns}/breakers`)} aria-current={section === 'breakers' ? 'page' : undefined}>
-          Breakers
-        </a>
+        {NAV_SECTIONS.map((s) => (
+          <a
+            key={s.section}
+            href={href(`/ns/${ns}/${s.section}`)}
+            aria-current={current === s.section ? 'page' : undefined}
+          >
+            {s.label}
+          </a>
+        ))}
         <NamespacePicker ns={ns} section={current} />
       </nav>
       <main id="main" tabIndex={-1}>

@@ -49,3 +49,23 @@ export function navigate(target: string, replace = false): void {
   else location.hash = target.replace(/^#/, '');
   if (replace) dispatchEvent(new HashChangeEvent('hashchange'));
 }
+
+/** The sections of the navigation, in order: the route's segment after the namespace, and its label. */
+export const NAV_SECTIONS = [
+  { section: 'workflows', label: 'Workflows' },
+  { section: 'executions', label: 'Executions' },
+  { section: 'live', label: 'Live' },
+  { section: 'builder', label: 'Builder' },
+  { section: 'templates', label: 'Templates' },
+  { section: 'breakers', label: 'Breakers' },
+] as const;
+
+/** Pages that are not a section of their own, and the section they belong to. */
+const BELONGS_TO: Record<string, string> = { compare: 'executions', playground: 'builder' };
+
+/** The one navigation section a page (its route segment) belongs to: workflows unless it says otherwise. */
+export function navSection(segment: string | undefined): string {
+  if (segment === undefined) return 'workflows';
+  if (NAV_SECTIONS.some((s) => s.section === segment)) return segment;
+  return BELONGS_TO[segment] ?? 'workflows';
+}

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { ago, duration, shortRevision } from '../src/format.ts';
-import { currentRoute, href, navigate } from '../src/router.ts';
+import { currentRoute, href, navigate, NAV_SECTIONS, navSection } from '../src/router.ts';
 
 describe('how the console prints durations, times and revisions', () => {
   it('duration: ms under a second, seconds with two then one decimal, minutes and seconds beyond', () => {
@@ -77,5 +77,41 @@ describe('hash routing (the page state is in the URL)', () => {
     navigate('#/ns/a/executions?phase=Failed', true);
     expect(fake.replaced).to.deep.equal(['#/ns/a/executions?phase=Failed']);
     expect(fake.events).to.deep.equal(['hashchange']);
+  });
+});
+
+describe('the navigation marks the one section a page belongs to', () => {
+  it('a section page marks itself; compare belongs to executions, the playground to the builder; anything else to workflows', () => {
+    expect(
+      [
+        'workflows',
+        'executions',
+        'live',
+        'builder',
+        'templates',
+        'breakers',
+        'compare',
+        'playground',
+        undefined,
+      ].map(navSection),
+    ).to.deep.equal([
+      'workflows',
+      'executions',
+      'live',
+      'builder',
+      'templates',
+      'breakers',
+      'executions',
+      'builder',
+      'workflows',
+    ]);
+    expect(NAV_SECTIONS.map((s) => s.section)).to.deep.equal([
+      'workflows',
+      'executions',
+      'live',
+      'builder',
+      'templates',
+      'breakers',
+    ]);
   });
 });
