@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import { WebSocket } from 'ws';
 import { EchoApiServer, kubeConfigFor } from '../kube/testdata/console-fakes.ts';
+import { restConfigOf } from '../kube/testdata/rest-config.ts';
 import { buildApp } from './app.ts';
 import { consoleRoutes, consoleUpgrades } from './console.ts';
 import type { ExecutionService } from './execution/service.ts';
@@ -33,10 +34,13 @@ describe('the console in the server application (/console/)', () => {
       readiness: [],
       maxInFlight: 0,
       // The server's own identity: it must never reach kube-apiserver on a browser's behalf.
-      console: consoleRoutes({ kubeConfig: kubeConfigFor(kubeApi, 'server-sa-token'), distDir }),
+      console: consoleRoutes({
+        kubeConfig: restConfigOf(kubeConfigFor(kubeApi, 'server-sa-token')),
+        distDir,
+      }),
     });
     const s = createServer(handler);
-    const upgrade = consoleUpgrades({ kubeConfig: kubeConfigFor(kubeApi, 'server-sa-token') });
+    const upgrade = consoleUpgrades({ kubeConfig: restConfigOf(kubeConfigFor(kubeApi, 'server-sa-token')) });
     s.on('upgrade', (req, socket, head) => {
       if (!upgrade(req, socket, head)) socket.end('HTTP/1.1 404 Not Found\r\n\r\n');
     });
@@ -188,7 +192,7 @@ describe('the console in the server application (/console/)', () => {
     });
 
     it('leaves upgrades outside /console/ to the server (the stream and watches of the API)', () => {
-      const upgrade = consoleUpgrades({ kubeConfig: kubeConfigFor('http://127.0.0.1:1') });
+      const upgrade = consoleUpgrades({ kubeConfig: restConfigOf(kubeConfigFor('http://127.0.0.1:1')) });
       const req = { url: '/stream/v1', headers: {} } as never;
       expect(upgrade(req, {} as never, Buffer.alloc(0))).to.equal(false);
     });

@@ -14,7 +14,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import express, { type Request, type Response, type Router } from 'express';
-import { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '../kube/config.ts';
 import {
   bearerFromProtocols,
   consoleApiCall,
@@ -31,20 +31,6 @@ export interface ConsoleRouteOptions {
   kubeConfig: KubeConfig;
   /** The built console (console/dist); undefined when this server was built without it. */
   distDir: string | undefined;
-}
-
-/** The kubeconfig's cluster with a user that has no credentials: the browser brings its own. */
-function withoutCredentials(config: KubeConfig): KubeConfig {
-  const cluster = config.getCurrentCluster();
-  const anonymous = new KubeConfig();
-  if (cluster === null) return anonymous;
-  anonymous.loadFromOptions({
-    clusters: [cluster],
-    users: [{ name: 'browser' }],
-    contexts: [{ name: 'browser', cluster: cluster.name, user: 'browser' }],
-    currentContext: 'browser',
-  });
-  return anonymous;
 }
 
 function refuse(res: Response, code: number, reason: string, message: string): void {
@@ -85,7 +71,7 @@ const K8S = '/console/k8s/';
 export function consoleUpgrades(
   options: Pick<ConsoleRouteOptions, 'kubeConfig'>,
 ): (req: IncomingMessage, socket: Duplex, head: Buffer) => boolean {
-  const cluster = withoutCredentials(options.kubeConfig);
+  const cluster = options.kubeConfig.withoutCredentials();
   return (req, socket, head) => {
     if (!(req.url ?? '').startsWith(K8S)) return false;
     req.url = (req.url as string).slice(K8S.length - 1);
@@ -109,7 +95,7 @@ export function consoleUpgrades(
 /** The `/console` routes (mounted at `/console` by the server application). */
 export function consoleRoutes(options: ConsoleRouteOptions): Router {
   const router = express.Router();
-  const cluster = withoutCredentials(options.kubeConfig);
+  const cluster = options.kubeConfig.withoutCredentials();
 
   router.all(/^\/k8s(\/.*)$/, (req: Request, res: Response) => {
     const path = req.path.slice('/k8s'.length);

@@ -2,11 +2,16 @@
  * The admission collaborators over the Kubernetes API: live reads of definitions and the key names
  * of Secrets (values are read by the client but dropped here, never kept or logged).
  */
-import * as k8s from '@kubernetes/client-node';
+import type { KubeConfig } from './config.ts';
+import { clientFor, type KubeClient } from './rest/client.ts';
 import { DEFINITIONS_GROUP, VERSION, WORKFLOW_NAMES, WORKFLOW_TASK_NAMES } from '../core/model/resources.ts';
 import type { LiveDefinitions, StoredDefinition } from '../admission/definitions.ts';
 import type { SecretDirectory } from '../admission/secrets.ts';
 import type { SecretReader } from '../core/secrets.ts';
+
+function collection(namespace: string, plural: string): string {
+  return `/apis/${DEFINITIONS_GROUP}/${VERSION}/namespaces/${encodeURIComponent(namespace)}/${plural}`;
+}
 
 function isNotFound(error: unknown): boolean {
   return (error as { code?: number }).code === 404;
@@ -14,21 +19,17 @@ function isNotFound(error: unknown): boolean {
 
 /** Definitions read straight from kube-apiserver. */
 export class KubeLiveDefinitions implements LiveDefinitions {
-  private readonly api: k8s.CustomObjectsApi;
+  private readonly client: KubeClient;
 
-  constructor(kubeConfig: k8s.KubeConfig) {
-    this.api = kubeConfig.makeApiClient(k8s.CustomObjectsApi);
+  constructor(kubeConfig: KubeConfig) {
+    this.client = clientFor(kubeConfig);
   }
 
   async getTask(namespace: string, name: string): Promise<StoredDefinition | undefined> {
     try {
-      const object = (await this.api.getNamespacedCustomObject({
-        group: DEFINITIONS_GROUP,
-        version: VERSION,
-        namespace,
-        plural: WORKFLOW_TASK_NAMES.plural,
-        name,
-      })) as StoredDefinition;
+      const object = await this.client.get<StoredDefinition>(
+        `${collection(namespace, WORKFLOW_TASK_NAMES.plural)}/${encodeURIComponent(name)}`,
+      );
       return { ...object, kind: 'WorkflowTask' };
     } catch (error) {
       if (isNotFound(error)) return undefined;
@@ -37,12 +38,7 @@ export class KubeLiveDefinitions implements LiveDefinitions {
   }
 
   async listWorkflows(namespace: string): Promise<StoredDefinition[]> {
-    const list = (await this.api.listNamespacedCustomObject({
-      group: DEFINITIONS_GROUP,
-      version: VERSION,
-      namespace,
-      plural: WORKFLOW_NAMES.plural,
-    })) as { items?: StoredDefinition[] };
+    const list = await this.client.list<StoredDefinition>(collection(namespace, WORKFLOW_NAMES.plural));
     return (list.items ?? []).map((item) => ({ ...item, kind: 'Workflow' }));
   }
 }

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { KubeConfig } from '@kubernetes/client-node';
+import { RestConfig } from './rest/config.ts';
 import { KubernetesConfigMapSource } from './configmap-source.ts';
 import { KubernetesReviewClient, ReviewError } from './reviews.ts';
 
@@ -29,23 +29,13 @@ class FakeApiServer {
     });
   }
 
-  async start(): Promise<KubeConfig> {
+  async start(): Promise<RestConfig> {
     this.server.listen(0, '127.0.0.1');
     await once(this.server, 'listening');
-    const kubeConfig = new KubeConfig();
-    kubeConfig.loadFromOptions({
-      clusters: [
-        {
-          name: 'fake',
-          server: `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`,
-          skipTLSVerify: true,
-        },
-      ],
-      users: [{ name: 'server', token: 'server-token' }],
-      contexts: [{ name: 'fake', cluster: 'fake', user: 'server' }],
-      currentContext: 'fake',
+    return new RestConfig({
+      server: `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`,
+      token: 'server-token',
     });
-    return kubeConfig;
   }
 
   stop(): void {

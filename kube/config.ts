@@ -1,12 +1,10 @@
 /** The Kubernetes client configuration, loaded once by the server command and passed to every adapter. */
-import { KubeConfig } from '@kubernetes/client-node';
+import { loadInClusterConfig, loadKubeConfigFile, type RestConfig } from './rest/config.ts';
 
-export type { KubeConfig };
+/** What every adapter is built from: kube-apiserver's address, TLS trust and the server's credentials. */
+export type KubeConfig = RestConfig;
 
 /** Loads a kubeconfig file, or the in-cluster service account when `path` is empty. */
 export function loadKubeConfig(path: string): KubeConfig {
-  const kc = new KubeConfig();
-  if (path) kc.loadFromFile(path);
-  else kc.loadFromCluster();
-  return kc;
+  return path ? loadKubeConfigFile(path) : loadInClusterConfig();
 }

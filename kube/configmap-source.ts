@@ -1,6 +1,11 @@
-/** {@link ConfigMapSource} for the authentication ConfigMap on @kubernetes/client-node 1.x (get + watch). */
-import { CoreV1Api, Watch, type KubeConfig, type V1ConfigMap } from '@kubernetes/client-node';
+/** {@link ConfigMapSource} for the authentication ConfigMap on the server's REST client (get + watch). */
 import { errorFields, SILENT_LOGGER, type Logger } from '../core/logger.ts';
+import type { KubeConfig } from './config.ts';
+import { clientFor, type KubeClient } from './rest/client.ts';
+
+interface ConfigMap {
+  data?: Record<string, string>;
+}
 
 /** Namespace and name of the ConfigMap kube-apiserver maintains for extension API servers. */
 export const AUTHENTICATION_CONFIGMAP = {
@@ -28,16 +33,14 @@ export interface KubernetesConfigMapSourceOptions {
 
 /** Reads and watches one ConfigMap (by default kube-system/extension-apiserver-authentication). */
 export class KubernetesConfigMapSource implements ConfigMapSource {
-  readonly #kubeConfig: KubeConfig;
-  readonly #core: CoreV1Api;
+  readonly #client: KubeClient;
   readonly #namespace: string;
   readonly #name: string;
   readonly #logger: Logger;
   readonly #rewatchDelayMs: number;
 
   constructor(options: KubernetesConfigMapSourceOptions) {
-    this.#kubeConfig = options.kubeConfig;
-    this.#core = options.kubeConfig.makeApiClient(CoreV1Api);
+    this.#client = clientFor(options.kubeConfig);
     this.#namespace = options.namespace ?? AUTHENTICATION_CONFIGMAP.namespace;
     this.#name = options.name ?? AUTHENTICATION_CONFIGMAP.name;
     this.#logger = options.logger ?? SILENT_LOGGER;
@@ -46,10 +49,9 @@ export class KubernetesConfigMapSource implements ConfigMapSource {
 
   async get(): Promise<Record<string, string> | undefined> {
     try {
-      const configMap = await this.#core.readNamespacedConfigMap({
-        name: this.#name,
-        namespace: this.#namespace,
-      });
+      const configMap = await this.#client.get<ConfigMap>(
+        `${this.#collection()}/${encodeURIComponent(this.#name)}`,
+      );
       return configMap.data ?? {};
     } catch (error) {
       const code = (error as { code?: unknown }).code;
@@ -63,51 +65,41 @@ export class KubernetesConfigMapSource implements ConfigMapSource {
   }
 
   watch(onChange: (data: Record<string, string> | undefined) => void): () => void {
-    const watch = new Watch(this.#kubeConfig);
-    let stopped = false;
-    let controller: AbortController | undefined;
+    const controller = new AbortController();
     let timer: NodeJS.Timeout | undefined;
     let delay = this.#rewatchDelayMs;
     const start = (): void => {
-      if (stopped) return;
+      if (controller.signal.aborted) return;
       let sawEvent = false;
-      watch
-        .watch(
-          `/api/v1/namespaces/${encodeURIComponent(this.#namespace)}/configmaps`,
+      const again = (error?: unknown): void => {
+        if (controller.signal.aborted) return;
+        if (error !== undefined)
+          this.#logger.debug(errorFields(error), 'authentication ConfigMap watch failed; re-watching');
+        delay = sawEvent ? this.#rewatchDelayMs : Math.min(delay * 2, 30_000);
+        timer = setTimeout(start, delay);
+        timer.unref();
+      };
+      this.#client
+        .watch<ConfigMap>(
+          this.#collection(),
           { fieldSelector: `metadata.name=${this.#name}` },
-          (phase: string, object: V1ConfigMap) => {
+          ({ type, object }) => {
             sawEvent = true;
-            if (phase === 'ADDED' || phase === 'MODIFIED') onChange(object.data ?? {});
-            else if (phase === 'DELETED') onChange(undefined);
+            if (type === 'ADDED' || type === 'MODIFIED') onChange(object.data ?? {});
+            else if (type === 'DELETED') onChange(undefined);
           },
-          (error: unknown) => {
-            if (stopped) return;
-            if (error)
-              this.#logger.debug(errorFields(error), 'authentication ConfigMap watch closed; re-watching');
-            delay = sawEvent ? this.#rewatchDelayMs : Math.min(delay * 2, 30_000);
-            timer = setTimeout(start, delay);
-            timer.unref();
-          },
+          { signal: controller.signal },
         )
-        .then(
-          (abort) => {
-            controller = abort;
-            if (stopped) abort.abort();
-          },
-          (error: unknown) => {
-            if (stopped) return;
-            this.#logger.debug(errorFields(error), 'authentication ConfigMap watch failed; retrying');
-            delay = Math.min(delay * 2, 30_000);
-            timer = setTimeout(start, delay);
-            timer.unref();
-          },
-        );
+        .then(() => again(), again);
     };
     start();
     return () => {
-      stopped = true;
+      controller.abort();
       clearTimeout(timer);
-      controller?.abort();
     };
+  }
+
+  #collection(): string {
+    return `/api/v1/namespaces/${encodeURIComponent(this.#namespace)}/configmaps`;
   }
 }

@@ -10,7 +10,6 @@ import { request as httpsRequest, type RequestOptions } from 'node:https';
 import type { Duplex } from 'node:stream';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { KubeConfig } from '@kubernetes/client-node';
 
 const NAME = '[a-z0-9]([-a-z0-9.]*[a-z0-9])?';
 const NAMESPACED = `(/namespaces/${NAME})?`;
@@ -97,10 +96,19 @@ export interface KubeTarget {
 }
 
 /**
+ * The two questions {@link kubeTarget} asks of a configuration: client-node's KubeConfig (the local
+ * command) and the server's own (kube/rest/config.ts) both answer them.
+ */
+export interface KubeTargetSource {
+  getCurrentCluster(): { server: string } | null;
+  applyToHTTPSOptions(options: RequestOptions): Promise<void>;
+}
+
+/**
  * The kube-apiserver of the kubeconfig's current context, with the TLS trust and the credentials of
  * its current user (client certificate, token, exec plugin). Read per call: tokens rotate.
  */
-export async function kubeTarget(config: KubeConfig): Promise<KubeTarget> {
+export async function kubeTarget(config: KubeTargetSource): Promise<KubeTarget> {
   const cluster = config.getCurrentCluster();
   if (cluster === null) throw new Error('the kubeconfig has no current cluster');
   const options: RequestOptions = { headers: {} };

@@ -2,7 +2,8 @@
  * The controller's collaborators over the Kubernetes API: status subresource writes (merge patch),
  * core/v1 Events, and the coordination.k8s.io/v1 Lease of leader election.
  */
-import * as k8s from '@kubernetes/client-node';
+import type { KubeConfig } from './config.ts';
+import { clientFor, type KubeClient } from './rest/client.ts';
 import {
   DEFINITIONS_API_VERSION,
   DEFINITIONS_GROUP,
@@ -14,14 +15,12 @@ import type { WorkflowStatus, WorkflowTaskStatus } from '../core/model/schema.ts
 import type { LeaseClient, LeaseRecord, StoredLease } from '../controller/leader-election.ts';
 import type { DefinitionEvent, EventRecorder, StatusWriter } from '../controller/status-controller.ts';
 
-const MERGE_PATCH = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
-
 /** Writes `status` through the status subresource. */
 export class KubeStatusWriter implements StatusWriter {
-  private readonly api: k8s.CustomObjectsApi;
+  private readonly client: KubeClient;
 
-  constructor(kubeConfig: k8s.KubeConfig) {
-    this.api = kubeConfig.makeApiClient(k8s.CustomObjectsApi);
+  constructor(kubeConfig: KubeConfig) {
+    this.client = clientFor(kubeConfig);
   }
 
   async writeWorkflowStatus(namespace: string, name: string, status: WorkflowStatus): Promise<void> {
@@ -33,81 +32,75 @@ export class KubeStatusWriter implements StatusWriter {
   }
 
   private async patch(plural: string, namespace: string, name: string, status: object): Promise<void> {
-    await this.api.patchNamespacedCustomObjectStatus(
-      {
-        group: DEFINITIONS_GROUP,
-        version: VERSION,
-        namespace,
-        plural,
-        name,
-        body: { status },
-        fieldManager: 'syncflow-controller',
-      },
-      MERGE_PATCH,
+    await this.client.mergePatch(
+      `/apis/${DEFINITIONS_GROUP}/${VERSION}/namespaces/${encodeURIComponent(namespace)}/${plural}/${encodeURIComponent(name)}/status`,
+      { status },
+      { query: { fieldManager: 'syncflow-controller' } },
     );
   }
 }
 
 /** Records core/v1 Events (shown by `kubectl describe` and `kubectl get events`). */
 export class KubeEventRecorder implements EventRecorder {
-  private readonly api: k8s.CoreV1Api;
+  private readonly client: KubeClient;
 
   constructor(
-    kubeConfig: k8s.KubeConfig,
+    kubeConfig: KubeConfig,
     private readonly instance: string,
   ) {
-    this.api = kubeConfig.makeApiClient(k8s.CoreV1Api);
+    this.client = clientFor(kubeConfig);
   }
 
   async record(event: DefinitionEvent): Promise<void> {
-    const now = new Date();
-    await this.api.createNamespacedEvent({
-      namespace: event.namespace,
-      body: {
-        metadata: { generateName: `${event.name}.`, namespace: event.namespace },
-        involvedObject: {
-          apiVersion: DEFINITIONS_API_VERSION,
-          kind: event.kind,
-          name: event.name,
-          namespace: event.namespace,
-          ...(event.uid ? { uid: event.uid } : {}),
-        },
-        type: event.type,
-        reason: event.reason,
-        // Event messages are capped at 1 KiB by the API server.
-        message: event.message.length > 1024 ? `${event.message.slice(0, 1023)}…` : event.message,
-        source: { component: 'syncflow-controller' },
-        reportingComponent: 'syncflow.io/controller',
-        reportingInstance: this.instance,
-        firstTimestamp: now,
-        lastTimestamp: now,
-        count: 1,
+    const now = new Date().toISOString();
+    await this.client.create(`/api/v1/namespaces/${encodeURIComponent(event.namespace)}/events`, {
+      apiVersion: 'v1',
+      kind: 'Event',
+      metadata: { generateName: `${event.name}.`, namespace: event.namespace },
+      involvedObject: {
+        apiVersion: DEFINITIONS_API_VERSION,
+        kind: event.kind,
+        name: event.name,
+        namespace: event.namespace,
+        ...(event.uid ? { uid: event.uid } : {}),
       },
+      type: event.type,
+      reason: event.reason,
+      // Event messages are capped at 1 KiB by the API server.
+      message: event.message.length > 1024 ? `${event.message.slice(0, 1023)}…` : event.message,
+      source: { component: 'syncflow-controller' },
+      reportingComponent: 'syncflow.io/controller',
+      reportingInstance: this.instance,
+      firstTimestamp: now,
+      lastTimestamp: now,
+      count: 1,
     });
   }
 }
 
 /**
- * One named Lease. Written as plain JSON through the generic custom-objects client: the typed client
- * serialises MicroTime with milliseconds, which kube-apiserver rejects (it wants microseconds).
+ * One named Lease, written as plain JSON: MicroTime must carry exactly six fractional digits, which
+ * kube-apiserver requires ({@link microTime}).
  */
 export class KubeLeaseClient implements LeaseClient {
-  private readonly api: k8s.CustomObjectsApi;
-  private readonly path: { group: string; version: string; plural: string; namespace: string };
+  private readonly client: KubeClient;
+  private readonly namespace: string;
+  private readonly collection: string;
 
   constructor(
-    kubeConfig: k8s.KubeConfig,
+    kubeConfig: KubeConfig,
     namespace: string,
     private readonly name: string,
   ) {
-    this.api = kubeConfig.makeApiClient(k8s.CustomObjectsApi);
-    this.path = { group: 'coordination.k8s.io', version: 'v1', plural: 'leases', namespace };
+    this.client = clientFor(kubeConfig);
+    this.namespace = namespace;
+    this.collection = `/apis/coordination.k8s.io/v1/namespaces/${encodeURIComponent(namespace)}/leases`;
   }
 
   async get(): Promise<StoredLease | undefined> {
     try {
       return toStored(
-        (await this.api.getNamespacedCustomObject({ ...this.path, name: this.name })) as LeaseObject,
+        await this.client.get<LeaseObject>(`${this.collection}/${encodeURIComponent(this.name)}`),
       );
     } catch (error) {
       if ((error as { code?: number }).code === 404) return undefined;
@@ -119,21 +112,21 @@ export class KubeLeaseClient implements LeaseClient {
     const body = {
       apiVersion: 'coordination.k8s.io/v1',
       kind: 'Lease',
-      metadata: { name: this.name, namespace: this.path.namespace },
+      metadata: { name: this.name, namespace: this.namespace },
       spec: toSpec(spec),
     };
-    return toStored((await this.api.createNamespacedCustomObject({ ...this.path, body })) as LeaseObject);
+    return toStored(await this.client.create<LeaseObject>(this.collection, body));
   }
 
   async replace(spec: LeaseRecord, resourceVersion: string): Promise<StoredLease> {
     const body = {
       apiVersion: 'coordination.k8s.io/v1',
       kind: 'Lease',
-      metadata: { name: this.name, namespace: this.path.namespace, resourceVersion },
+      metadata: { name: this.name, namespace: this.namespace, resourceVersion },
       spec: toSpec(spec),
     };
     return toStored(
-      (await this.api.replaceNamespacedCustomObject({ ...this.path, name: this.name, body })) as LeaseObject,
+      await this.client.replace<LeaseObject>(`${this.collection}/${encodeURIComponent(this.name)}`, body),
     );
   }
 }

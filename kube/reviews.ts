@@ -1,14 +1,9 @@
 /**
  * The two review calls authentication and authorization delegate to kube-apiserver, behind a narrow
- * interface so tests inject a fake, and an implementation on @kubernetes/client-node 1.x.
+ * interface so tests inject a fake, and an implementation on the server's REST client (kube/rest).
  */
-import {
-  AuthenticationV1Api,
-  AuthorizationV1Api,
-  type KubeConfig,
-  type V1SubjectAccessReview,
-  type V1TokenReview,
-} from '@kubernetes/client-node';
+import type { KubeConfig } from './config.ts';
+import { clientFor, type KubeClient } from './rest/client.ts';
 
 /** Creates TokenReviews and SubjectAccessReviews; resolves with the created object (its `status` filled). */
 export interface ReviewClient {
@@ -23,53 +18,39 @@ export interface KubernetesReviewClientOptions {
   timeoutMs?: number;
 }
 
-/** {@link ReviewClient} on @kubernetes/client-node: `create*Review({ body })` returns the object itself. */
+/** {@link ReviewClient} over kube-apiserver: `POST` the review, resolve with the object it answers. */
 export class KubernetesReviewClient implements ReviewClient {
-  readonly #authn: AuthenticationV1Api;
-  readonly #authz: AuthorizationV1Api;
+  readonly #client: KubeClient;
   readonly #timeoutMs: number;
 
   constructor(options: KubernetesReviewClientOptions) {
-    this.#authn = options.kubeConfig.makeApiClient(AuthenticationV1Api);
-    this.#authz = options.kubeConfig.makeApiClient(AuthorizationV1Api);
+    this.#client = clientFor(options.kubeConfig);
     this.#timeoutMs = options.timeoutMs ?? 10_000;
   }
 
   createTokenReview(body: object): Promise<object> {
-    return this.#call('TokenReview', () => this.#authn.createTokenReview({ body: body as V1TokenReview }));
+    return this.#call('TokenReview', '/apis/authentication.k8s.io/v1/tokenreviews', body);
   }
 
   createSubjectAccessReview(body: object): Promise<object> {
-    return this.#call('SubjectAccessReview', () =>
-      this.#authz.createSubjectAccessReview({ body: body as V1SubjectAccessReview }),
-    );
+    return this.#call('SubjectAccessReview', '/apis/authorization.k8s.io/v1/subjectaccessreviews', body);
   }
 
   /**
-   * Runs a call with a timeout. Errors are replaced by one carrying only the kind and HTTP status:
-   * client-node's messages embed response bodies, and a TokenReview body holds the token.
+   * Creates a review with a timeout. Errors name only the kind and HTTP status (or the connection
+   * failure's first line): a TokenReview body holds the token.
    */
-  async #call(kind: string, call: () => Promise<object>): Promise<object> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new ReviewError(`${kind} timed out after ${this.#timeoutMs} ms`)),
-        this.#timeoutMs,
-      );
-    });
+  async #call(kind: string, path: string, body: object): Promise<object> {
     try {
-      return await Promise.race([call(), timeout]);
+      return await this.#client.create<object>(path, body, { timeoutMs: this.#timeoutMs });
     } catch (error) {
-      if (error instanceof ReviewError) throw error;
       const status = (error as { code?: unknown }).code;
+      if (typeof status === 'number') throw new ReviewError(`${kind} failed with HTTP ${status}`, status);
       throw new ReviewError(
-        typeof status === 'number'
-          ? `${kind} failed with HTTP ${status}`
+        (error as { reason?: unknown }).reason === 'Timeout'
+          ? `${kind} timed out after ${this.#timeoutMs} ms`
           : `${kind} failed: ${safeMessage(error)}`,
-        typeof status === 'number' ? status : undefined,
       );
-    } finally {
-      clearTimeout(timer);
     }
   }
 }
@@ -87,6 +68,8 @@ export class ReviewError extends Error {
 
 /** A network error's first line (e.g. `connect ECONNREFUSED 127.0.0.1:6443`), cut short. */
 function safeMessage(error: unknown): string {
-  const message = error instanceof Error ? error.message : String(error);
+  const cause = (error as { cause?: unknown }).cause;
+  const message =
+    cause instanceof Error ? cause.message : error instanceof Error ? error.message : String(error);
   return (message.split('\n')[0] ?? '').slice(0, 200);
 }

@@ -3,27 +3,30 @@
  * fixed per resolver, so a workflow can never reach another namespace's Secrets), with a short
  * cache so that the hot path rarely waits for the API server.
  */
-import * as k8s from '@kubernetes/client-node';
+import type { KubeConfig } from './config.ts';
+import { clientFor, type KubeClient } from './rest/client.ts';
 import type { SecretReference, SecretResolver } from '../core/engine/collaborators.ts';
 import { TtlCache } from '../core/ttl-cache.ts';
 import type { NamespacedSecrets, SecretReader } from '../core/secrets.ts';
 
 /** `SecretReader` over the Kubernetes API. */
 export class KubeSecretReader implements SecretReader {
-  private readonly api: k8s.CoreV1Api;
+  private readonly client: KubeClient;
 
-  constructor(kubeConfig: k8s.KubeConfig) {
-    this.api = kubeConfig.makeApiClient(k8s.CoreV1Api);
+  constructor(kubeConfig: KubeConfig) {
+    this.client = clientFor(kubeConfig);
   }
 
   async read(namespace: string, name: string): Promise<Record<string, string> | undefined> {
     try {
-      const secret = await this.api.readNamespacedSecret({ name, namespace });
+      const secret = await this.client.get<{ data?: Record<string, string> }>(
+        `/api/v1/namespaces/${encodeURIComponent(namespace)}/secrets/${encodeURIComponent(name)}`,
+      );
       return secret.data ?? {};
     } catch (error) {
       const code = (error as { code?: number }).code;
       if (code === 404) return undefined;
-      // client-node's messages carry the response body; name the status only.
+      // A Secret's answer holds its values: name the status only, never what came back.
       throw new Error(`reading Secret ${namespace}/${name} failed with ${code ?? 'an error'}`);
     }
   }

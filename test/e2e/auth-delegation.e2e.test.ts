@@ -23,6 +23,7 @@ import {
   type ResourceAttributes,
 } from '../../apiserver/auth/index.ts';
 import { ControlPlane } from '../harness/controlplane.ts';
+import { restConfigOf } from '../../kube/testdata/rest-config.ts';
 import {
   pokeApiServiceBackend,
   portInUse,
@@ -68,7 +69,7 @@ describe('delegated authentication and authorization on a real kube-apiserver', 
       '--group=wfx-runners',
     ]);
     watcher = new AuthenticationConfigWatcher({
-      source: new KubernetesConfigMapSource({ kubeConfig: serverKubeConfig }),
+      source: new KubernetesConfigMapSource({ kubeConfig: restConfigOf(serverKubeConfig) }),
     });
     await watcher.start();
   });
@@ -100,7 +101,7 @@ describe('delegated authentication and authorization on a real kube-apiserver', 
     await cp.kubectl.ok(['create', 'serviceaccount', 'caller', '-n', namespace]);
     const token = (await cp.kubectl.ok(['create', 'token', 'caller', '-n', namespace])).trim();
     const authenticator = new TokenReviewAuthenticator({
-      client: new KubernetesReviewClient({ kubeConfig: serverKubeConfig }),
+      client: new KubernetesReviewClient({ kubeConfig: restConfigOf(serverKubeConfig) }),
     });
     const req = (bearer: string) => ({
       headers: { authorization: `Bearer ${bearer}` },
@@ -125,7 +126,7 @@ describe('delegated authentication and authorization on a real kube-apiserver', 
 
   it('asks RBAC through SubjectAccessReview for resource and non-resource requests', async function () {
     const authorizer = new SubjectAccessReviewAuthorizer({
-      client: new KubernetesReviewClient({ kubeConfig: serverKubeConfig }),
+      client: new KubernetesReviewClient({ kubeConfig: restConfigOf(serverKubeConfig) }),
     });
     const create: ResourceAttributes = {
       verb: 'create',
@@ -160,7 +161,7 @@ describe('delegated authentication and authorization on a real kube-apiserver', 
     async function startServer(port: number): Promise<Server> {
       const { tlsCertFile, tlsKeyFile } = cp.settings;
       const [cert, key] = [await readFile(tlsCertFile!, 'utf8'), await readFile(tlsKeyFile!, 'utf8')];
-      const client = new KubernetesReviewClient({ kubeConfig: serverKubeConfig });
+      const client = new KubernetesReviewClient({ kubeConfig: restConfigOf(serverKubeConfig) });
       const authenticator = createDelegatingAuthenticator({ config: watcher, client });
       const authorizer = new AlwaysAllowPaths(new SubjectAccessReviewAuthorizer({ client }));
       const respond = (res: ServerResponse, status: number, body: unknown): void => {

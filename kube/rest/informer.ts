@@ -1,0 +1,123 @@
+/**
+ * List+watch of one collection, the way client-go's reflector does it: list, then watch from the
+ * list's resourceVersion (bookmarks on, so the resume point stays fresh), resume a watch that ends
+ * from the last resourceVersion seen, list again on 410 Gone, and back off while failing.
+ */
+import type { KubeClient, Query } from './client.ts';
+
+/** What the loop reads of an object: its resourceVersion. */
+type Versioned = { metadata?: { resourceVersion?: string } };
+
+/** What a {@link ListWatch} reports. */
+export interface ListWatchHandlers<T extends Versioned> {
+  /** A (re-)list: the whole collection, replacing what was known. */
+  onList(items: T[]): void;
+  onEvent(type: 'ADDED' | 'MODIFIED' | 'DELETED', object: T): void;
+  /** A failed list or watch, before the back-off delay (410 Gone is not reported: it lists again). */
+  onError?(error: unknown): void;
+}
+
+/** Options of {@link startListWatch}. */
+export interface ListWatchOptions<T extends Versioned> extends ListWatchHandlers<T> {
+  client: KubeClient;
+  /** The collection path, e.g. `/apis/syncflow.io/v1alpha1/workflows`. */
+  path: string;
+  /** labelSelector / fieldSelector, sent with the list and the watch. */
+  query?: Query;
+  /** First retry delay after a failure (default 1 s); doubles per failure up to `maxBackoffMs` (30 s). */
+  backoffMs?: number;
+  maxBackoffMs?: number;
+  /** The server-side watch timeout (default 5 to 10 minutes, random, as client-go). */
+  timeoutSeconds?: number;
+  /** Waits between attempts (tests). */
+  sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
+}
+
+/** A running list+watch. */
+export interface ListWatch {
+  /** The last resourceVersion seen (list, event or bookmark). */
+  resourceVersion(): string;
+  /** Stops and waits for the loop to end. */
+  stop(): Promise<void>;
+}
+
+/** Starts listing and watching; runs until stopped. */
+export function startListWatch<T extends Versioned>(options: ListWatchOptions<T>): ListWatch {
+  const controller = new AbortController();
+  const initialBackoff = options.backoffMs ?? 1_000;
+  const maxBackoff = options.maxBackoffMs ?? 30_000;
+  const sleep = options.sleep ?? abortableSleep;
+  let resourceVersion = '';
+
+  const loop = async (): Promise<void> => {
+    let backoff = initialBackoff;
+    while (!controller.signal.aborted) {
+      const started = Date.now();
+      let progressed = false;
+      let listed = false;
+      try {
+        if (resourceVersion === '') {
+          const list = await options.client.list<T>(options.path, {
+            ...(options.query ? { query: options.query } : {}),
+            signal: controller.signal,
+          });
+          if (controller.signal.aborted) return;
+          options.onList(list.items ?? []);
+          resourceVersion = list.metadata?.resourceVersion ?? '';
+          progressed = listed = true;
+        }
+        const timeoutSeconds = options.timeoutSeconds ?? 300 + Math.floor(Math.random() * 300);
+        await options.client.watch<T>(
+          options.path,
+          { ...options.query, resourceVersion, allowWatchBookmarks: true, timeoutSeconds },
+          (event) => {
+            const version = event.object.metadata?.resourceVersion;
+            if (event.type !== 'BOOKMARK') options.onEvent(event.type, event.object);
+            if (version) resourceVersion = version;
+            progressed = true;
+          },
+          { signal: controller.signal, idleTimeoutMs: (timeoutSeconds + 60) * 1000 },
+        );
+        // A watch the server ended (its timeout): resume from the last resourceVersion at once,
+        // unless it ended at once without a word (then pace it like a failure).
+        if (progressed || Date.now() - started >= 1_000) backoff = initialBackoff;
+        else {
+          await sleep(backoff, controller.signal);
+          backoff = Math.min(backoff * 2, maxBackoff);
+        }
+      } catch (error) {
+        if (controller.signal.aborted) return;
+        if ((error as { code?: unknown }).code === 410) {
+          // Too old: whatever happened since is unknown; list again, at once unless this round
+          // already listed (a server that answers every watch with 410 is paced like a failure).
+          resourceVersion = '';
+          if (!listed) continue;
+        } else options.onError?.(error);
+        await sleep(backoff, controller.signal);
+        backoff = progressed ? initialBackoff : Math.min(backoff * 2, maxBackoff);
+      }
+    }
+  };
+  const running = loop();
+  return {
+    resourceVersion: () => resourceVersion,
+    async stop() {
+      controller.abort();
+      await running;
+    },
+  };
+}
+
+function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const done = (): void => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    timer.unref();
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
