@@ -13,6 +13,7 @@
  *
  * Both serve `POST /run/v1/namespaces/bench/workflows/{fan,diamond}`.
  */
+import cluster, { type Worker } from 'node:cluster';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
@@ -29,6 +30,7 @@ import {
 import { DefinitionCatalog, type DefinitionObject } from '../../core/definitions/catalog.ts';
 import { ExecutionService } from '../../apiserver/execution/service.ts';
 import { openHistory, type History } from '../../history/index.ts';
+import { startEmbeddedDatabase } from '../../history/embedded.ts';
 import { LiveBus, type LiveMessage } from '../../apiserver/execution/bus.ts';
 import { DelegatingGuard, TrustingGuard } from '../../apiserver/http/guard.ts';
 import { StaticSecrets } from '../../kube/secret-resolver.ts';
@@ -66,6 +68,11 @@ export type DriverMessage =
       without?: Ablation[];
       /** Ablation only: the baseline inside express (see expressBaseline). */
       express?: boolean;
+      /**
+       * syncflow only: event loops sharing the listening socket, as `syncflow server --workers N`
+       * runs them (node:cluster; with the embedded database the primary serves it to the workers).
+       */
+      workers?: number;
     }
   | { type: 'cpu' }
   | { type: 'finish'; lastExecution?: string };
@@ -310,9 +317,90 @@ function expressBaseline(message: Extract<DriverMessage, { type: 'start' }>, run
 }
 
 let running: Running | undefined;
+
+/**
+ * `workers > 1`: this process is the cluster primary. Like `syncflow server --workers N` it serves
+ * the embedded database (when no URL is given) and forks N workers, each a complete server on the
+ * shared socket; CPU is the sum over the primary and the workers.
+ */
+async function startPrimary(message: Extract<DriverMessage, { type: 'start' }>): Promise<void> {
+  const embedded = message.databaseUrl
+    ? undefined
+    : await startEmbeddedDatabase({
+        logger: serverLogger('info', '/dev/null'),
+        maxConnections: (message.workers as number) * 12 + 4,
+      });
+  const start = { ...message, workers: 1, databaseUrl: message.databaseUrl ?? embedded?.connectionString };
+  const workers: Worker[] = [];
+  let port = 0;
+  for (let i = 0; i < (message.workers as number); i++) {
+    const worker = cluster.fork();
+    workers.push(worker);
+    worker.send(start);
+    port = (await reply<{ port: number }>(worker, 'listening')).port;
+  }
+  const ask = <T>(type: 'cpu' | 'finish', extra: object = {}) =>
+    Promise.all(
+      workers.map((worker) => {
+        worker.send({ type, ...extra });
+        return reply<T>(worker, type === 'cpu' ? 'cpu' : 'finished');
+      }),
+    );
+  process.on('message', (raw: DriverMessage) => {
+    void (async () => {
+      if (raw.type === 'cpu') {
+        const own = process.cpuUsage();
+        const usage = (await ask<{ usage: NodeJS.CpuUsage }>('cpu')).reduce(
+          (sum, r) => ({ user: sum.user + r.usage.user, system: sum.system + r.usage.system }),
+          own,
+        );
+        process.send?.({ type: 'cpu', usage });
+      } else if (raw.type === 'finish') {
+        // Each worker flushes and closes its history; the execution is looked up by all of them
+        // after every writer has flushed, so the one that ran it need not be known.
+        const verdicts = await ask<{ verdict: Record<string, unknown> }>('finish', {
+          ...(raw.lastExecution ? { lastExecution: raw.lastExecution } : {}),
+        });
+        await embedded?.close();
+        const recorded = verdicts.some((v) => v.verdict.lastExecutionRecorded === true);
+        process.send?.(
+          {
+            type: 'finished',
+            verdict: { ...verdicts[0]?.verdict, lastExecutionRecorded: recorded, workers: workers.length },
+          },
+          () => process.exit(0),
+        );
+      }
+    })();
+  });
+  process.send?.({ type: 'listening', port, node: process.version });
+}
+
+function reply<T>(worker: Worker, type: string): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const onMessage = (m: { type: string } & T) => {
+      if (m.type !== type) return;
+      worker.off('message', onMessage);
+      worker.off('exit', onExit);
+      resolve(m);
+    };
+    const onExit = (code: number | null) =>
+      reject(new Error(`a worker exited with ${code} before '${type}'`));
+    worker.on('message', onMessage);
+    worker.once('exit', onExit);
+  });
+}
+
+let primary = false;
 process.on('message', (message: DriverMessage) => {
+  if (primary) return;
   void (async () => {
     if (message.type === 'start') {
+      if ((message.workers ?? 1) > 1 && cluster.isPrimary) {
+        primary = true;
+        await startPrimary(message);
+        return;
+      }
       running = message.mode === 'syncflow' ? await startSyncflow(message) : await startBaseline(message);
       running.server.keepAliveTimeout = 60_000;
       await new Promise<void>((resolve) => running?.server.listen(0, '127.0.0.1', resolve));
@@ -325,7 +413,9 @@ process.on('message', (message: DriverMessage) => {
       process.send?.({ type: 'cpu', usage: process.cpuUsage() });
     } else if (message.type === 'finish') {
       const verdict = (await running?.close(message.lastExecution)) ?? {};
-      process.send?.({ type: 'finished', verdict }, () => process.exit(0));
+      // A worker stays alive until its primary exits (its CPU profile is written then).
+      if (cluster.isWorker) process.send?.({ type: 'finished', verdict });
+      else process.send?.({ type: 'finished', verdict }, () => process.exit(0));
     }
   })().catch((error: unknown) => {
     process.stderr.write(`gateway-server: ${(error as Error).stack ?? String(error)}\n`);
