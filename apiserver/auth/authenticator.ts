@@ -11,8 +11,8 @@ import { SyncflowError } from '../../core/errors.ts';
 import { currentCompiledConfig, type AuthenticationConfigProvider } from './authentication-config.ts';
 import {
   acceptClientCertificate,
-  handshakeVerdict,
-  peerCertificateChain,
+  commonName,
+  peerCertificates,
   subjectAttributes,
   type HandshakeVerdict,
   type TrustedCertificate,
@@ -52,18 +52,38 @@ export interface Authenticator {
 
 /** The {@link AuthRequest} of a Node HTTPS request (headers, the TLS peer chain and OpenSSL's verdict on it). */
 export function authRequestFrom(req: IncomingMessage): AuthRequest {
-  const socket = req.socket as Partial<TLSSocket>;
-  const tls = typeof socket.getPeerCertificate === 'function';
-  return {
-    headers: req.headers,
-    // Node builds headersDistinct on first read (an object and an array per header): only when a
-    // header value looks joined is it read.
-    get headersDistinct() {
-      return req.headersDistinct;
-    },
-    peerCertificateChain: tls ? peerCertificateChain(socket as TLSSocket) : [],
-    ...(tls ? { peerCertificateVerdict: handshakeVerdict(socket as TLSSocket) } : {}),
-  };
+  return new NodeAuthRequest(req);
+}
+
+const NO_CERTIFICATES: X509Certificate[] = Object.freeze([]) as unknown as X509Certificate[];
+
+/**
+ * An {@link AuthRequest} over a Node request: one per request on the hot path, so a class (its
+ * getter on the prototype) rather than an object literal with an accessor, and the connection's
+ * certificates in one lookup.
+ */
+class NodeAuthRequest implements AuthRequest {
+  readonly headers: IncomingHttpHeaders;
+  readonly peerCertificateChain: X509Certificate[];
+  readonly peerCertificateVerdict?: HandshakeVerdict;
+  readonly #req: IncomingMessage;
+
+  constructor(req: IncomingMessage) {
+    this.#req = req;
+    this.headers = req.headers;
+    const socket = req.socket as Partial<TLSSocket>;
+    if (typeof socket.getPeerCertificate === 'function') {
+      const peer = peerCertificates(socket as TLSSocket);
+      this.peerCertificateChain = peer.chain;
+      this.peerCertificateVerdict = peer.verdict;
+    } else this.peerCertificateChain = NO_CERTIFICATES;
+  }
+
+  // Node builds headersDistinct on first read (an object and an array per header): only when a
+  // header value looks joined is it read.
+  get headersDistinct(): NodeJS.Dict<string[]> {
+    return this.#req.headersDistinct;
+  }
 }
 
 function headerValues(req: AuthRequest, name: string): string[] {
@@ -142,7 +162,7 @@ export class FrontProxyAuthenticator implements Authenticator {
     const leaf = verifiedLeaf(req, rh?.cas, this.#now(), 'front-proxy verification');
     if (rh === undefined || leaf === undefined) return undefined;
     if (rh.allowedNames.size > 0) {
-      const cn = subjectAttributes(leaf, 'CN')[0] ?? '';
+      const cn = commonName(leaf) ?? '';
       if (!rh.allowedNames.has(cn)) {
         throw new SyncflowError(
           'Unauthorized',
@@ -185,7 +205,7 @@ export class ClientCertAuthenticator implements Authenticator {
       'client certificate verification',
     );
     if (leaf === undefined) return undefined;
-    const username = subjectAttributes(leaf, 'CN')[0];
+    const username = commonName(leaf);
     if (username === undefined || username === '') return undefined;
     return { username, groups: subjectAttributes(leaf, 'O'), extra: {} };
   }
@@ -341,16 +361,17 @@ export class UnionAuthenticator implements Authenticator {
   }
 
   async authenticate(req: AuthRequest): Promise<UserInfo | undefined> {
-    const errors: unknown[] = [];
+    // Made on the first error only: most requests succeed at the first authenticator.
+    let errors: unknown[] | undefined;
     for (const authenticator of this.#authenticators) {
       try {
         const user = await authenticator.authenticate(req);
         if (user !== undefined) return withAuthenticatedGroup(user);
       } catch (error) {
-        errors.push(error);
+        (errors ??= []).push(error);
       }
     }
-    if (errors.length === 0)
+    if (errors === undefined)
       return this.#anonymous
         ? { ...ANONYMOUS_USER, groups: [...ANONYMOUS_USER.groups], extra: {} }
         : undefined;

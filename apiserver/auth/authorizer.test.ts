@@ -168,6 +168,32 @@ describe('SubjectAccessReviewAuthorizer', () => {
     expect(client.subjectAccessReviews).to.have.length(5);
   });
 
+  it('shares a cached decision exactly between requests whose reviews are equal', async () => {
+    const bob: UserInfo = { username: 'bob', groups: ['a', 'b'], extra: {} };
+    const requests: Array<[UserInfo, ResourceAttributes | { verb: string; path: string }]> = [
+      [bob, createWfx],
+      [{ ...bob, uid: '' }, createWfx], // an empty uid is no uid
+      [{ ...bob, uid: 'u' }, createWfx],
+      [{ ...bob, groups: ['b', 'a'] }, createWfx], // group order is kept
+      [{ ...bob, groups: ['a,b'] }, createWfx],
+      [{ ...bob, groups: ['a', 'b'], extra: { x: ['1'], y: ['2'] } }, createWfx],
+      [{ ...bob, groups: ['a', 'b'], extra: { y: ['2'], x: ['1'] } }, createWfx], // extra keys sorted
+      [{ ...bob, extra: { x: [] } }, createWfx],
+      [{ ...bob, username: 'bob","a' }, createWfx], // quoting cannot make two users one
+      [bob, { ...createWfx, subresource: '', name: '' }], // empty attributes are absent ones
+      [bob, { ...createWfx, name: 'run-1' }],
+      [bob, { ...createWfx, namespace: undefined }],
+      [bob, { verb: 'create', path: 'workflowexecutions' }],
+    ];
+    for (const [user, attrs] of requests) await authorizer.authorize(user, attrs);
+    const distinct = new Set(requests.map(([u, a]) => JSON.stringify(subjectAccessReviewSpec(u, a))));
+    expect(client.subjectAccessReviews).to.have.length(distinct.size);
+    expect(distinct.size).to.equal(requests.length - 3);
+    expect(client.subjectAccessReviews.map((body) => JSON.stringify(body.spec))).to.have.members([
+      ...distinct,
+    ]);
+  });
+
   it('answers ServiceUnavailable when the review fails, and does not cache it', async () => {
     client.subjectAccessReview = () => Promise.reject(new Error('HTTP 500'));
     for (let i = 0; i < 2; i++) {

@@ -225,6 +225,19 @@ describe('acceptClientCertificate', function () {
     });
     expect(other.verified).to.equal(false);
   });
+
+  it('answers a chain classified once with one shared, frozen acceptance while it is valid', () => {
+    const presented = [p.bob.cert, p.intermediateCA.cert];
+    const bundle = parseCertificateBundle(p.rootCA.certPem);
+    const now = Date.now();
+    const first = acceptClientCertificate(presented, bundle, { verdict: AUTHORIZED, now });
+    const second = acceptClientCertificate(presented, bundle, { verdict: AUTHORIZED, now: now + 1000 });
+    expect(second).to.equal(first);
+    expect(Object.isFrozen(first) && first.verified && Object.isFrozen(first.chain)).to.equal(true);
+    // OpenSSL's verdict is still asked first: the same chain refused at another handshake is refused.
+    const refused = acceptClientCertificate(presented, bundle, { verdict: { authorized: false }, now });
+    expect(refused.verified).to.equal(false);
+  });
 });
 
 describe('handshakeVerdict', () => {

@@ -96,17 +96,19 @@ export function acceptClientCertificate(
   if (!verdict.authorized) {
     return { verified: false, reason: handshakeReason(leaf, presented, verdict.error, options.now) };
   }
-  const path = pathToBundle(presented, bundle);
-  if (path === undefined)
+  const classified = classification(presented, bundle);
+  if (classified === undefined)
     return { verified: false, reason: `${describe(leaf)} is not signed by a trusted CA` };
-  for (const [index, entry] of path.entries()) {
+  // Inside every certificate's validity period: the answer of the first request on the chain.
+  if (options.now >= classified.notBefore && options.now <= classified.notAfter) return classified.accepted;
+  for (const [index, entry] of classified.path.entries()) {
     const problem = validityProblem(entry, options.now);
     if (problem !== undefined) {
-      const ca = index === path.length - 1 ? 'CA ' : '';
+      const ca = index === classified.path.length - 1 ? 'CA ' : '';
       return { verified: false, reason: `${ca}${describe(entry.cert)}: ${problem}` };
     }
   }
-  return { verified: true, chain: path.map((entry) => entry.cert) };
+  return classified.accepted;
 }
 
 /** OpenSSL errors (as Node names them) meaning: no trusted CA issued this chain. */
@@ -163,27 +165,51 @@ function handshakeReason(
   }
 }
 
+/**
+ * A chain classified against a bundle: the path to it, the (frozen, shared) answer that accepts it,
+ * and the span of time in which every certificate of the path is valid (the latest notBefore, the
+ * earliest notAfter), so that a request on a classified chain costs two comparisons.
+ */
+interface Classification {
+  path: TrustedCertificate[];
+  accepted: Extract<VerificationResult, { verified: true }>;
+  notBefore: number;
+  notAfter: number;
+}
+
 /** Classifications remembered per (presented array, bundle array): both are stable per connection and per configuration. */
-const paths = new WeakMap<
+const classifications = new WeakMap<
   readonly X509Certificate[],
-  WeakMap<readonly TrustedCertificate[], TrustedCertificate[] | null>
+  WeakMap<readonly TrustedCertificate[], Classification | null>
 >();
 
 /**
- * The certificates from the leaf to the certificate of `bundle` that issued the last of them, or
- * undefined. Signature checks cost ~0.3 ms, so the answer is remembered; it depends on no clock.
+ * The classification of `presented` against `bundle` (undefined when it does not lead to the
+ * bundle). Signature checks cost ~0.3 ms, so the answer is remembered; it depends on no clock.
  */
-function pathToBundle(
+function classification(
   presented: readonly X509Certificate[],
   bundle: readonly TrustedCertificate[],
-): TrustedCertificate[] | undefined {
-  let byBundle = paths.get(presented);
+): Classification | undefined {
+  let byBundle = classifications.get(presented);
   const remembered = byBundle?.get(bundle);
   if (remembered !== undefined) return remembered ?? undefined;
   const path = findPath(presented, bundle);
-  if (byBundle === undefined) paths.set(presented, (byBundle = new WeakMap()));
-  byBundle.set(bundle, path ?? null);
-  return path;
+  const classified =
+    path === undefined
+      ? undefined
+      : {
+          path,
+          accepted: Object.freeze({
+            verified: true as const,
+            chain: Object.freeze(path.map((entry) => entry.cert)) as X509Certificate[],
+          }),
+          notBefore: Math.max(...path.map((entry) => entry.notBefore)),
+          notAfter: Math.min(...path.map((entry) => entry.notAfter)),
+        };
+  if (byBundle === undefined) classifications.set(presented, (byBundle = new WeakMap()));
+  byBundle.set(bundle, classified ?? null);
+  return classified;
 }
 
 /**
@@ -240,6 +266,15 @@ export function subjectAttributes(cert: X509Certificate, key: string): string[] 
   return values;
 }
 
+/** The first `CN` of a certificate's subject (undefined without one), read once per certificate. */
+export function commonName(cert: X509Certificate): string | undefined {
+  if (commonNames.has(cert)) return commonNames.get(cert);
+  const cn = subjectAttributes(cert, 'CN')[0];
+  commonNames.set(cert, cn);
+  return cn;
+}
+const commonNames = new WeakMap<X509Certificate, string | undefined>();
+
 /** `cert.subject` is rebuilt by OpenSSL on every read: read it once per certificate. */
 const subjects = new WeakMap<X509Certificate, string[]>();
 function subjectLines(cert: X509Certificate): string[] {
@@ -249,7 +284,7 @@ function subjectLines(cert: X509Certificate): string[] {
 }
 
 /** What a connection's client presented and what OpenSSL said of it, read together once. */
-interface PeerCertificates {
+export interface PeerCertificates {
   chain: X509Certificate[];
   verdict: HandshakeVerdict;
 }
@@ -272,7 +307,8 @@ export function peerCertificateChain(socket: TLSSocket): X509Certificate[] {
   return peerCertificates(socket).chain;
 }
 
-function peerCertificates(socket: TLSSocket): PeerCertificates {
+/** The chain ({@link peerCertificateChain}) and the verdict ({@link handshakeVerdict}) of a connection, in one lookup. */
+export function peerCertificates(socket: TLSSocket): PeerCertificates {
   const cached = peersBySocket.get(socket);
   if (cached !== undefined) return cached;
   const chain: X509Certificate[] = [];

@@ -5,7 +5,13 @@
 import type { IncomingMessage } from 'node:http';
 import { SyncflowError } from '../../core/errors.ts';
 import { EXECUTION_GROUP, VERSION } from '../../core/model/resources.ts';
-import { authRequestFrom, forbiddenMessage, type Authenticator, type Authorizer } from '../auth/index.ts';
+import {
+  authRequestFrom,
+  forbiddenMessage,
+  type Authenticator,
+  type Authorizer,
+  type ResourceAttributes,
+} from '../auth/index.ts';
 import type { UserInfo } from '../auth/user.ts';
 
 /** What a request wants to do, in SubjectAccessReview terms. */
@@ -60,7 +66,15 @@ export class DelegatingGuard implements RequestGuard {
   }
 
   async authorize(user: UserInfo, request: ResourceRequest): Promise<void> {
-    const attrs = { group: EXECUTION_GROUP, version: VERSION, ...request };
+    const attrs: ResourceAttributes = {
+      group: EXECUTION_GROUP,
+      version: VERSION,
+      verb: request.verb,
+      resource: request.resource,
+    };
+    if (request.subresource !== undefined) attrs.subresource = request.subresource;
+    if (request.namespace !== undefined) attrs.namespace = request.namespace;
+    if (request.name !== undefined) attrs.name = request.name;
     const decision = await this.authorizer.authorize(user, attrs);
     if (!decision.allowed) {
       const object = `${request.resource}.${EXECUTION_GROUP}${request.name ? ` "${request.name}"` : ''}`;
