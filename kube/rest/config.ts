@@ -149,9 +149,8 @@ export function fromKubeConfigDocument(document: unknown, options: { path: strin
   const cluster = named(document.clusters, clusterName, 'cluster');
   if (cluster === undefined) return fail(`clusters: no cluster named ${JSON.stringify(clusterName)}`);
   const userName = String(context.user ?? '');
-  const user = (userName ? named(document.users, userName, 'user') : undefined) ?? {};
-  if (userName && named(document.users, userName, 'user') === undefined)
-    return fail(`users: no user named ${JSON.stringify(userName)}`);
+  const user = userName ? named(document.users, userName, 'user') : {};
+  if (user === undefined) return fail(`users: no user named ${JSON.stringify(userName)}`);
   for (const unsupported of ['exec', 'auth-provider', 'username', 'password'])
     if (user[unsupported] !== undefined)
       return fail(
@@ -159,10 +158,7 @@ export function fromKubeConfigDocument(document: unknown, options: { path: strin
       );
 
   const base = dirname(where);
-  const file = (name: string): string => {
-    const value = name;
-    return readFileSync(isAbsolute(value) ? value : join(base, value), 'utf8');
-  };
+  const file = (name: string): string => readFileSync(isAbsolute(name) ? name : join(base, name), 'utf8');
   const pem = (entry: Entry, field: string, scope: string): string | undefined => {
     const data = entry[`${field}-data`];
     if (typeof data === 'string' && data !== '') return Buffer.from(data, 'base64').toString('utf8');

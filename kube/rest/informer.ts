@@ -93,8 +93,9 @@ export function startListWatch<T extends Versioned>(options: ListWatchOptions<T>
           resourceVersion = '';
           if (!listed) continue;
         } else options.onError?.(error);
+        if (progressed) backoff = initialBackoff;
         await sleep(backoff, controller.signal);
-        backoff = progressed ? initialBackoff : Math.min(backoff * 2, maxBackoff);
+        backoff = Math.min(backoff * 2, maxBackoff);
       }
     }
   };
