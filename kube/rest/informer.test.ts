@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import type { ServerResponse } from 'node:http';
 import { FakeKubeApi, json, queryOf, watchLine } from '../testdata/fake-kube-api.ts';
-import { KubeClient } from './client.ts';
+import { KubeClient, type KubeObject } from './client.ts';
 import { RestConfig } from './config.ts';
 import { startListWatch, type ListWatch } from './informer.ts';
 
@@ -42,7 +42,7 @@ describe('startListWatch', () => {
   });
 
   const start = (): ListWatch =>
-    (running = startListWatch({
+    (running = startListWatch<KubeObject>({
       client,
       path: PATH,
       query: { labelSelector: 'team=web' },
