@@ -14,6 +14,14 @@ function request(chunks: string[], headers: Record<string, string> = {}): Incomi
   return Object.assign(stream, { headers }) as unknown as IncomingMessage;
 }
 
+/** A request whose whole body the HTTP parser has received already (`complete`), none of it read yet. */
+function received(chunks: string[]): IncomingMessage {
+  const stream = new PassThrough();
+  for (const chunk of chunks) stream.write(chunk);
+  stream.end();
+  return Object.assign(stream, { headers: {}, complete: true }) as unknown as IncomingMessage;
+}
+
 async function refusal(promise: Promise<unknown>): Promise<SyncflowError> {
   try {
     await promise;
@@ -40,6 +48,26 @@ describe('readBody', () => {
 
   it('refuses a streamed body once it passes the limit', async () => {
     const error = await refusal(readBody(request(['123456', '789012']), 10));
+    expect(error.code).to.equal('RequestTooLarge');
+    expect(error.message).to.contain('exceeds the limit of 10 bytes');
+  });
+
+  it('answers a body that is in already at once, without waiting for stream events', async () => {
+    const req = received(['{"a":', '1}']);
+    const later = Promise.resolve('later');
+    expect(String(await Promise.race([readBody(req), later]))).to.equal('{"a":1}');
+    // The declared length is in, the parser not done with the message yet.
+    const declared = Object.assign(new PassThrough(), { headers: { 'content-length': '7' } });
+    declared.write('{"a":1}');
+    expect(String(await Promise.race([readBody(declared as unknown as IncomingMessage), later]))).to.equal(
+      '{"a":1}',
+    );
+    expect(received([]).readableLength).to.equal(0);
+    expect((await readBody(received([]))).length).to.equal(0);
+  });
+
+  it('refuses a body that is in already and over the limit (no declared length), with 413', async () => {
+    const error = await refusal(readBody(received(['123456', '789012']), 10));
     expect(error.code).to.equal('RequestTooLarge');
     expect(error.message).to.contain('exceeds the limit of 10 bytes');
   });

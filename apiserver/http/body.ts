@@ -22,6 +22,22 @@ export function readBody(req: IncomingMessage, limit: number = LIMITS.maxRequest
       ),
     );
   }
+  // A small body usually arrives with the headers, so all of it is buffered by the time the handler
+  // asks (its declared length, or the whole message when the parser is done with it): then it is
+  // taken from the stream's buffer at once, with no listeners, closures or pending promise.
+  const size = req.readableLength;
+  if (req.readableFlowing === null && (size === declared || req.complete)) {
+    if (size > limit) {
+      req.resume();
+      return Promise.reject(
+        new SyncflowError('RequestTooLarge', `request body exceeds the limit of ${limit} bytes (3 MiB)`),
+      );
+    }
+    const body = size === 0 ? null : (req.read(size) as Buffer | null);
+    // read() leaves the stream to emit 'end'; an empty body is read to its end the same way.
+    if (body === null) req.read();
+    return Promise.resolve(body ?? EMPTY);
+  }
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -58,10 +74,12 @@ export function readBody(req: IncomingMessage, limit: number = LIMITS.maxRequest
   });
 }
 
+const EMPTY = Buffer.alloc(0);
+
 /** Parses a JSON body; 400 with the parser's position for malformed JSON, 422 when too deep. */
 export function parseJson(raw: Buffer, what = 'request body'): unknown {
   const text = raw.toString('utf8');
-  if (text.trim() === '') throw new SyncflowError('BadRequest', `${what} is empty: send a JSON object`);
+  // Blank text nests 0 levels and fails to parse: it is told apart only then (no copy per request).
   const depth = jsonTextDepth(text);
   if (depth > LIMITS.maxJsonDepth) {
     throw new SyncflowError(
@@ -72,6 +90,7 @@ export function parseJson(raw: Buffer, what = 'request body'): unknown {
   try {
     return JSON.parse(text);
   } catch (error) {
+    if (text.trim() === '') throw new SyncflowError('BadRequest', `${what} is empty: send a JSON object`);
     throw new SyncflowError('BadRequest', `${what} is not valid JSON: ${(error as Error).message}`);
   }
 }
