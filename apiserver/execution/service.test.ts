@@ -17,6 +17,7 @@ import type { ExecutionRecord } from '../../history/record.ts';
 import { createHistoryMetrics } from '../../history/metrics.ts';
 import { StaticSecrets } from '../../kube/secret-resolver.ts';
 import type { ExecutionCreateRequest } from '../../core/model/execution.ts';
+import { RevisionRecorder } from '../../core/definitions/revision-recorder.ts';
 import { ExecutionService, GENERATE_NAME_ATTEMPTS } from './service.ts';
 import type { LiveChange } from './live.ts';
 import type { LiveMessage } from './bus.ts';
@@ -392,6 +393,41 @@ describe('ExecutionService', () => {
     ]);
     await writer.flush();
     expect(store.executions.has('ns/broken')).to.equal(true);
+  });
+
+  it("records a compiled workflow's revision until it is stored, then no longer asks the recorder", async () => {
+    let failures = 1;
+    const sink = {
+      recordRevision: async () => {
+        if (failures-- > 0) throw new Error('history down');
+        return {};
+      },
+    };
+    class CountingRecorder extends RevisionRecorder {
+      calls = 0;
+      override async record(workflow: Parameters<RevisionRecorder['record']>[0]): Promise<void> {
+        this.calls++;
+        return super.record(workflow);
+      }
+    }
+    const revisions = new CountingRecorder(sink);
+    const s = new ExecutionService({
+      catalog,
+      executor,
+      history: writer,
+      store,
+      revisions,
+      secrets: new StaticSecrets(new Map()),
+      onBackgroundError: (error, what) => background.push(`${what}: ${(error as Error).message}`),
+    });
+    const settle = () => new Promise((resolve) => setImmediate(resolve));
+    await s.run(request({ generateName: 'a-' }), { user: 'u' });
+    await settle();
+    expect(background).to.deep.equal(['recording a workflow revision: history down']);
+    await s.run(request({ generateName: 'a-' }), { user: 'u' });
+    await settle();
+    await s.run(request({ generateName: 'a-' }), { user: 'u' });
+    expect(revisions.calls).to.equal(2);
   });
 
   describe('spec.workflowRevision (re-running the revision an execution ran)', () => {

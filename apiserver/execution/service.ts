@@ -22,7 +22,8 @@ import { SyncflowError } from '../../core/errors.ts';
 import { RevisionRecorder, type RevisionSink } from '../../core/definitions/revision-recorder.ts';
 import type { CallerSignal } from '../../core/engine/cancellation.ts';
 import type { NamespacedSecrets } from '../../core/secrets.ts';
-import type { WorkflowExecutor } from '../../core/engine/executor.ts';
+import type { SecretResolver } from '../../core/engine/collaborators.ts';
+import type { ExecuteOptions, WorkflowExecutor } from '../../core/engine/executor.ts';
 import type { DebugOptions } from '../../core/engine/debug.ts';
 import { DEBUG_ANNOTATION } from '../../core/model/resources.ts';
 import type { WorkflowExecutionStatus } from '../../core/model/schema.ts';
@@ -113,6 +114,9 @@ export const NAME_RESERVATION_TTL_MS = 15 * 60_000;
 /** Names drawn for one generateName before giving up (Kubernetes retries generateName too). */
 export const GENERATE_NAME_ATTEMPTS = 8;
 
+/** A failed store lookup as its answer (told apart from true and false by the caller). */
+const asAnswer = (error: unknown): unknown => error;
+
 function alreadyExists(name: string): SyncflowError {
   return new SyncflowError(
     'AlreadyExists',
@@ -129,6 +133,10 @@ export class ExecutionService {
   private readonly names = new NameReservations();
   private readonly storedNames: StoredNameCheck;
   private readonly revisionWorkflows: RevisionWorkflows;
+  /** Compiled workflows whose revision is stored (a new revision is a new compiled object). */
+  private readonly recordedRevisions = new WeakSet<CompiledWorkflow>();
+  /** The secret resolver of each compiled workflow's namespace, made once rather than per execution. */
+  private readonly secretResolvers = new WeakMap<CompiledWorkflow, SecretResolver>();
   /** Live events of every execution, of this replica and (with a transport) the others. */
   readonly bus: LiveBus;
   /** In-flight executions for the watches of this replica (docs/history.md "Watch"). */
@@ -197,7 +205,7 @@ export class ExecutionService {
       // A generated name is checked against the store while the workflow runs.
       const stored = request.name
         ? undefined
-        : this.storedNames.isStored(name.namespace, name.name).catch((error: unknown) => error);
+        : this.storedNames.isStored(name.namespace, name.name).catch(asAnswer);
       const status = await this.execute(workflow, request, context, publisher, debug);
       const storedAnswer = stored ? await stored : false;
       if (storedAnswer === true) {
@@ -232,21 +240,38 @@ export class ExecutionService {
       name.release();
     }
     if (context.waitForHistory) await this.waitForHistory();
-    this.options.logger?.info(
-      {
-        execution: `${object.metadata.namespace}/${object.metadata.name}`,
-        workflow: request.workflowName,
-        user: context.user,
-        phase: object.status.phase,
-        ...(object.status.reason ? { reason: object.status.reason } : {}),
-        durationMs: object.status.durationMs,
-      },
-      'execution finished',
-    );
-    this.revisions
-      .record(workflow)
-      .catch((error: unknown) => this.options.onBackgroundError?.(error, 'recording a workflow revision'));
+    if (this.options.logger) this.logFinished(this.options.logger, object, context.user);
+    if (!this.recordedRevisions.has(workflow)) this.recordRevision(workflow);
     return object;
+  }
+
+  /** The execution's log line: name, workflow, user, phase, reason when failed, duration. */
+  private logFinished(
+    logger: NonNullable<ExecutionServiceOptions['logger']>,
+    object: WorkflowExecution,
+    user: string,
+  ): void {
+    const status = object.status;
+    const fields: Record<string, unknown> = {
+      execution: `${object.metadata.namespace}/${object.metadata.name}`,
+      workflow: object.spec.workflowRef.name,
+      user,
+      phase: status.phase,
+    };
+    if (status.reason) fields.reason = status.reason;
+    fields.durationMs = status.durationMs;
+    logger.info(fields, 'execution finished');
+  }
+
+  /**
+   * Records the revision an execution ran (in the background). Once it is stored the workflow
+   * object is remembered, so that later executions of it skip the recorder altogether.
+   */
+  private recordRevision(workflow: CompiledWorkflow): void {
+    this.revisions.record(workflow).then(
+      () => this.recordedRevisions.add(workflow),
+      (error: unknown) => this.options.onBackgroundError?.(error, 'recording a workflow revision'),
+    );
   }
 
   /**
@@ -384,14 +409,18 @@ export class ExecutionService {
     debug: DebugOptions | undefined,
   ): Promise<WorkflowExecutionStatus> {
     const started = this.now();
+    let secrets = this.secretResolvers.get(workflow);
+    if (secrets === undefined) {
+      secrets = this.options.secrets.forNamespace(workflow.namespace);
+      this.secretResolvers.set(workflow, secrets);
+    }
+    const options: ExecuteOptions = { secrets };
+    if (observer) options.observer = observer;
+    if (debug) options.debug = debug;
+    if (context.signal) options.signal = context.signal;
+    if (context.traceparent) options.traceparent = context.traceparent;
     try {
-      return await this.options.executor.execute(workflow, request.input, {
-        secrets: this.options.secrets.forNamespace(request.namespace),
-        ...(observer ? { observer } : {}),
-        ...(debug ? { debug } : {}),
-        ...(context.signal ? { signal: context.signal } : {}),
-        ...(context.traceparent ? { traceparent: context.traceparent } : {}),
-      });
+      return await this.options.executor.execute(workflow, request.input, options);
     } catch (error) {
       // Input that does not match the workflow's inputSchema is the caller's error (422), refused
       // before any task ran; any other rejection is a defect of the server.

@@ -8,7 +8,7 @@ import { Cancellation } from '../../core/engine/cancellation.ts';
 import { ERROR_CATALOGUE, messageWithSuggestion, SyncflowError, type ErrorCode } from '../../core/errors.ts';
 import type { RunProblem } from '../../core/model/wire.ts';
 import { setRetryAfter } from '../../core/serving.ts';
-import type { ExecutionService } from '../execution/service.ts';
+import type { ExecutionService, RunContext } from '../execution/service.ts';
 import { parseJson, readBody } from '../http/body.ts';
 import type { RequestGuard } from '../http/guard.ts';
 
@@ -64,6 +64,9 @@ function sendProblem(res: ServerResponse, problem: Problem): void {
 
 /** Why an execution stops when its caller closed the connection. */
 const CALLER_GONE = new SyncflowError('Cancelled', 'the caller closed the connection');
+
+/** The labels and annotations of a gateway execution: none (shared, never written to). */
+const NO_METADATA: Record<string, string> = Object.freeze({}) as Record<string, string>;
 
 const ROUTE = /^\/run\/v1\/namespaces\/([^/?]+)\/workflows\/([^/?]+)\/?(?:\?.*)?$/;
 
@@ -142,22 +145,20 @@ export function runGatewayHandler(options: {
       const user = await options.guard.authenticate(req);
       await options.guard.authorize(user, { verb: 'create', resource: 'workflowexecutions', namespace });
       const input = parseJson(await readBody(req), 'input');
+      const context: RunContext = { user: user.username, signal: cancellation };
       const traceparent = req.headers.traceparent;
+      if (typeof traceparent === 'string') context.traceparent = traceparent;
       const execution = await options.service.run(
         {
           namespace,
           name: undefined,
           generateName: `${name}-`,
-          labels: {},
-          annotations: {},
+          labels: NO_METADATA,
+          annotations: NO_METADATA,
           workflowName: name,
           input,
         },
-        {
-          user: user.username,
-          signal: cancellation,
-          ...(typeof traceparent === 'string' ? { traceparent } : {}),
-        },
+        context,
       );
       res.setHeader('Syncflow-Execution', `${namespace}/${execution.metadata.name}`);
       const status = execution.status;
