@@ -33,10 +33,10 @@ import type {
   WorkflowRevisionRecord,
 } from './store.ts';
 import type { WorkflowExecution } from '../core/model/execution.ts';
-import { EXECUTION_ROW_COLUMNS, executionRecord, type ExecutionRecord } from './record.ts';
+import { executionRecord, type ExecutionRecord } from './record.ts';
 import { WatchHub, type ChangeFeed, type ChangePage, type StoredChange } from './watch.ts';
 
-/** Advisory lock serialising history writes (two int4 keys: "sflw", 2). */
+/** Advisory lock serialising history writes (two int4 keys: "sflw", 2; also in history/migrations/003_record_batch.sql). */
 const WRITE_LOCK = [0x73666c77, 2] as const;
 
 /** Rows deleted per transaction by delete-collection and retention. */
@@ -86,38 +86,22 @@ interface RevisionRow {
 const EXECUTION_COLUMNS = `e.resource_version AS rv, e.id, e.namespace, e.name, e.uid::text AS uid, e.workflow_name,
   e.phase, e.created_at, e.labels, e.annotations, e.spec, e.status`;
 
-/** Parameters per execution row of the insert statement. */
-const EXECUTION_PARAMS = EXECUTION_ROW_COLUMNS.length;
+/**
+ * Separates the rows of a batch inside each column parameter. JSON text never holds a raw control
+ * character (JSON.stringify escapes them), and the plain columns (names, uid, phase, time) are
+ * refused when they hold one (checkRecordable, and again here), so splitting on it is exact.
+ */
+const ROW_SEPARATOR = '\x01';
 
 /**
- * Statement sizes an insert is split into (largest first): powers of two, so a batch of n rows takes
- * one statement per set bit of n (at most nine for the largest batch). Each size is one prepared
- * statement per connection: parsed and planned once, then only bound. Passing spec and status as separate
- * parameters instead of one JSON document spares the server from parsing the whole batch (measured:
- * about 40% less time per batch, see docs/history.md).
+ * A whole batch in one call of a function of the schema (history/migrations/003_record_batch.sql): one round
+ * trip, its own transaction, the history write lock taken inside. Each column is one text parameter
+ * (the rows' values joined by ROW_SEPARATOR, split by the server), so the client writes eleven
+ * parameters per batch instead of eleven per row and escapes nothing; the task rows go in the same
+ * call. spec and status stay separate json values: the server validates each once and never parses
+ * the batch as one document. A prepared statement of the connection: parsed once, then only bound.
  */
-const EXECUTION_CHUNKS = [256, 128, 64, 32, 16, 8, 4, 2, 1] as const;
-
-function insertExecutionsSql(rows: number): string {
-  const values: string[] = [];
-  for (let i = 0; i < rows; i++) {
-    const p = (k: number) => `$${i * EXECUTION_PARAMS + k}`;
-    values.push(
-      `(${p(1)}, ${p(2)}, ${p(3)}::uuid, ${p(4)}, ${p(5)}, ${p(6)}::timestamptz, ${p(7)}::jsonb, ${p(8)}::jsonb, ${p(9)}::json, ${p(10)}::json, ${p(11)}::int)`,
-    );
-  }
-  return `INSERT INTO executions (id, resource_version, namespace, name, uid, workflow_name, phase, created_at,
-                        labels, annotations, spec, status, task_count)
-SELECT r.rv, r.rv, r.namespace, r.name, r.uid, r.workflow_name, r.phase, r.created_at,
-       r.labels, r.annotations, r.spec, r.status, r.task_count
-FROM (SELECT nextval('resource_version_seq') AS rv, v.*
-      FROM (VALUES ${values.join(',\n')}) AS v(namespace, name, uid, workflow_name, phase, created_at, labels,
-                                              annotations, spec, status, task_count)) r
-ON CONFLICT (namespace, name) DO NOTHING
-RETURNING id, uid::text AS uid`;
-}
-
-const INSERT_EXECUTIONS_SQL = new Map(EXECUTION_CHUNKS.map((n) => [n, insertExecutionsSql(n)]));
+const RECORD_EXECUTIONS = `SELECT uid FROM syncflow_record_executions($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) AS uid`;
 
 /**
  * Prepared statement names are made unique per connection: pglite-socket multiplexes all
@@ -134,10 +118,6 @@ function statementName(client: object, statement: string): string {
   return `syncflow_history_${statement}_${id}`;
 }
 
-const INSERT_TASKS = `
-INSERT INTO task_executions (execution_id, ordinal, task_id, phase, duration_ms)
-SELECT * FROM unnest($1::bigint[], $2::int[], $3::text[], $4::text[], $5::float8[])`;
-
 /** The stored executions among (namespace, name) pairs given as two arrays. */
 const STORED_NAMES = `SELECT e.namespace, e.name FROM unnest($1::text[], $2::text[]) AS k(namespace, name)
 JOIN LATERAL (SELECT namespace, name FROM executions WHERE namespace = k.namespace AND name = k.name) e ON true`;
@@ -146,8 +126,6 @@ const MARK_LAST_RV = `UPDATE history_state SET last_rv = (SELECT last_value FROM
 
 /** Opens a write transaction holding the history write lock (one simple query, two statements). */
 const BEGIN_LOCKED = `BEGIN; SELECT pg_advisory_xact_lock(${WRITE_LOCK[0]}, ${WRITE_LOCK[1]})`;
-
-const MARK_LAST_RV_AND_COMMIT = `${MARK_LAST_RV}; COMMIT`;
 
 /**
  * Deletes executions by id with their task rows and name reservations and writes a DELETED change
@@ -165,6 +143,41 @@ SELECT nextval('resource_version_seq'), 'DELETED', d.id, d.namespace, d.name, d.
 FROM (SELECT * FROM d ORDER BY id) d
 RETURNING rv, type, rv AS id, namespace, name, uid::text AS uid, workflow_name, phase, created_at, labels,
           annotations, NULL::json AS spec, NULL::json AS status`;
+
+/**
+ * A plain column value that would break the row separation: refused as the database refuses bad
+ * data (SQLSTATE 22021), so the writer isolates the record instead of retrying the batch.
+ */
+function unseparable(record: ExecutionRecord): Error {
+  return Object.assign(
+    new Error(
+      `execution ${record.namespace}/${record.name} cannot be recorded: its name, uid, workflow, phase or creation time holds a control character`,
+    ),
+    { code: '22021' },
+  );
+}
+
+/**
+ * The RECORD_EXECUTIONS parameters of a batch: per column, the rows' values joined by ROW_SEPARATOR
+ * (the same record twice goes once). The plain columns are checked for the separator.
+ */
+function batchParameters(batch: readonly ExecutionRecord[]): string[] {
+  const columns: string[][] = [[], [], [], [], [], [], [], [], [], [], []];
+  const seen = new Set<string>();
+  for (const record of batch) {
+    if (seen.has(record.uid)) continue;
+    seen.add(record.uid);
+    const row = record.row;
+    for (let c = 0; c < 6; c++) {
+      const value = row[c] as string;
+      if (value.includes(ROW_SEPARATOR)) throw unseparable(record);
+      (columns[c] as string[]).push(value);
+    }
+    for (let c = 6; c < 10; c++) (columns[c] as string[]).push(row[c] as string);
+    (columns[10] as string[]).push(JSON.stringify(record.tasks));
+  }
+  return columns.map((column) => column.join(ROW_SEPARATOR));
+}
 
 function notFound(namespace: string, name: string): SyncflowError {
   return new SyncflowError(
@@ -298,9 +311,7 @@ export class PgExecutionStore implements ExecutionStore, ChangeFeed {
   }
 
   /** Runs `work` in a transaction holding the history write lock. */
-  private async writeTransaction<T>(
-    work: (client: pg.PoolClient, commit: { markLastRv: boolean }) => Promise<T>,
-  ): Promise<T> {
+  private async writeTransaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
     let failure: Error | undefined;
     // A checked-out connection that dies between queries emits 'error'; the failing query reports it.
@@ -309,12 +320,10 @@ export class PgExecutionStore implements ExecutionStore, ChangeFeed {
     };
     client.on('error', onError);
     try {
-      // Round trips are most of a small write's cost: BEGIN and the lock go in one simple query,
-      // and so do the last_rv update (when the work asks for it) and COMMIT.
+      // Round trips are most of a small write's cost: BEGIN and the lock go in one simple query.
       await client.query(BEGIN_LOCKED);
-      const commit = { markLastRv: false };
-      const result = await work(client, commit);
-      await client.query(commit.markLastRv ? MARK_LAST_RV_AND_COMMIT : 'COMMIT');
+      const result = await work(client);
+      await client.query('COMMIT');
       return result;
     } catch (error) {
       failure = error as Error;
@@ -333,58 +342,20 @@ export class PgExecutionStore implements ExecutionStore, ChangeFeed {
 
   async insertRecords(batch: readonly ExecutionRecord[]): Promise<InsertOutcome[]> {
     if (batch.length === 0) return [];
-    // Serialised before taking the write lock, which other replicas are waiting for.
-    const chunks: { rows: number; params: unknown[] }[] = [];
-    let next = 0;
-    for (const size of EXECUTION_CHUNKS) {
-      while (batch.length - next >= size) {
-        const params: unknown[] = [];
-        for (let i = next; i < next + size; i++) params.push(...(batch[i] as ExecutionRecord).row);
-        chunks.push({ rows: size, params });
-        next += size;
-      }
-    }
-    return this.writeTransaction(async (client, commit) => {
-      const inserted: { id: string; uid: string }[] = [];
-      for (const chunk of chunks) {
-        const result = await client.query<{ id: string; uid: string }>({
-          name: statementName(client, `insert_${chunk.rows}`),
-          text: INSERT_EXECUTIONS_SQL.get(chunk.rows as (typeof EXECUTION_CHUNKS)[number]) as string,
-          values: chunk.params,
-        });
-        inserted.push(...result.rows);
-      }
-      const ids = new Map(inserted.map((r) => [r.uid, r.id]));
-      // Task rows as column arrays: five array parameters instead of a document to parse.
-      const executionIds: string[] = [];
-      const ordinals: number[] = [];
-      const taskIds: string[] = [];
-      const phases: string[] = [];
-      const durations: (number | null)[] = [];
-      const written = new Set<string>();
-      for (const x of batch) {
-        const id = ids.get(x.uid);
-        if (id === undefined || written.has(id)) continue; // not inserted, or the same object twice
-        written.add(id);
-        x.tasks.forEach(([taskId, phase, durationMs], ordinal) => {
-          executionIds.push(id);
-          ordinals.push(ordinal);
-          taskIds.push(taskId);
-          phases.push(phase);
-          durations.push(durationMs);
-        });
-      }
-      if (executionIds.length > 0) {
-        await client.query({
-          name: statementName(client, 'insert_tasks'),
-          text: INSERT_TASKS,
-          values: [executionIds, ordinals, taskIds, phases, durations],
-        });
-      }
-      commit.markLastRv = inserted.length > 0;
-      if (inserted.length === batch.length) return batch.map(() => 'inserted' as const);
-      // Some were not inserted: a retry of a batch that did commit (same uid) or a name conflict.
-      const missing = batch.filter((x) => !ids.has(x.uid));
+    const values = batchParameters(batch);
+    const client = await this.pool.connect();
+    let failure: Error | undefined;
+    try {
+      const result = await client.query<{ uid: string }>({
+        name: statementName(client, 'record_executions'),
+        text: RECORD_EXECUTIONS,
+        values,
+      });
+      if (result.rows.length === batch.length) return batch.map(() => 'inserted' as const);
+      const inserted = new Set(result.rows.map((r) => r.uid));
+      // Some were not inserted: a retry of a batch that did commit (same uid), a name conflict, or
+      // the same record twice in the batch (sent once).
+      const missing = batch.filter((x) => !inserted.has(x.uid));
       const existing = await client.query<{ namespace: string; name: string; uid: string }>(
         `SELECT namespace, name, uid::text AS uid FROM executions
          WHERE (namespace, name) IN (SELECT * FROM unnest($1::text[], $2::text[]))`,
@@ -392,10 +363,16 @@ export class PgExecutionStore implements ExecutionStore, ChangeFeed {
       );
       const owner = new Map(existing.rows.map((r) => [`${r.namespace}/${r.name}`, r.uid]));
       return batch.map((x) => {
-        if (ids.has(x.uid)) return 'inserted';
+        if (inserted.has(x.uid)) return 'inserted';
         return owner.get(`${x.namespace}/${x.name}`) === x.uid ? 'duplicate' : 'conflict';
       });
-    });
+    } catch (error) {
+      failure = error as Error;
+      throw error;
+    } finally {
+      // A connection whose query failed may be broken: let the pool discard it.
+      client.release(failure);
+    }
   }
 
   async get(namespace: string, name: string): Promise<WorkflowExecution | undefined> {

@@ -14,25 +14,13 @@ export interface ExecutionRecord {
   readonly namespace: string;
   readonly name: string;
   readonly uid: string;
-  /** The executions row in the insert statement's order (see EXECUTION_ROW_COLUMNS). */
+  /**
+   * The executions row: namespace, name, uid, workflow name, phase, creation time, then labels,
+   * annotations, spec and status as JSON text, then the task count.
+   */
   readonly row: readonly (string | number)[];
   readonly tasks: readonly TaskRow[];
 }
-
-/** The insert statement's columns, in `row` order. */
-export const EXECUTION_ROW_COLUMNS = [
-  'namespace',
-  'name',
-  'uid',
-  'workflow_name',
-  'phase',
-  'created_at',
-  'labels',
-  'annotations',
-  'spec',
-  'status',
-  'task_count',
-] as const;
 
 /** Serialises an execution for the history (labels get `syncflow.io/workflow`, as stored). */
 export function executionRecord(x: WorkflowExecution): ExecutionRecord {

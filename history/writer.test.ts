@@ -346,6 +346,25 @@ describe('checkRecordable', () => {
       ]);
     }
   });
+  it('refuses a control character in a column the history stores as plain text, naming the field', () => {
+    const x = execution();
+    const broken = {
+      ...x,
+      metadata: { ...x.metadata, name: 'a\u0001b' },
+      spec: { workflowRef: { name: 'wf\u0001' } },
+      status: { ...x.status, phase: 'Succeeded\u0001' },
+    } as unknown as WorkflowExecution;
+    try {
+      checkRecordable(broken);
+      expect.fail('expected an error');
+    } catch (error) {
+      expect((error as SyncflowError).causes.map((c) => c.field)).to.deep.equal([
+        'metadata.name',
+        'spec.workflowRef.name',
+        'status.phase',
+      ]);
+    }
+  });
 });
 
 describe('isDataError', () => {

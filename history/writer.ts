@@ -46,19 +46,34 @@ export interface WriteReservation {
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
+/** Whether text holds a control character: never in a name, and the batch insert separates rows with one (pg-store.ts). */
+function hasControl(text: string): boolean {
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) < 0x20) return true;
+  return false;
+}
+
+function plainText(problems: [string, string][], field: string, value: string | undefined): void {
+  if (!value) problems.push([field, 'is required']);
+  else if (hasControl(value)) problems.push([field, 'must not contain control characters']);
+}
+
 /** Checks what the database would reject, so one bad execution cannot block a batch. */
 export function checkRecordable(execution: WorkflowExecution): void {
   const m = execution.metadata;
   const problems: [string, string][] = [];
-  if (!m?.namespace) problems.push(['metadata.namespace', 'is required']);
-  if (!m?.name) problems.push(['metadata.name', 'is required']);
+  plainText(problems, 'metadata.namespace', m?.namespace);
+  plainText(problems, 'metadata.name', m?.name);
   if (!m?.uid || !UUID.test(m.uid))
     problems.push(['metadata.uid', 'must be a UUID (use crypto.randomUUID())']);
-  if (!m?.creationTimestamp || Number.isNaN(Date.parse(m.creationTimestamp))) {
+  if (
+    !m?.creationTimestamp ||
+    hasControl(m.creationTimestamp) ||
+    Number.isNaN(Date.parse(m.creationTimestamp))
+  ) {
     problems.push(['metadata.creationTimestamp', 'must be an RFC 3339 time (use new Date().toISOString())']);
   }
-  if (!execution.spec?.workflowRef?.name) problems.push(['spec.workflowRef.name', 'is required']);
-  if (!execution.status?.phase) problems.push(['status.phase', 'is required']);
+  plainText(problems, 'spec.workflowRef.name', execution.spec?.workflowRef?.name);
+  plainText(problems, 'status.phase', execution.status?.phase);
   if (problems.length > 0) {
     throw new SyncflowError(
       'FieldInvalid',

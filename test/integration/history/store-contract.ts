@@ -9,6 +9,7 @@ import { WORKFLOW_LABEL } from '../../../core/model/resources.ts';
 import { SILENT_LOGGER } from '../../../core/logger.ts';
 import { applyMigrations, loadMigrations } from '../../../history/migrate.ts';
 import { PgExecutionStore } from '../../../history/pg-store.ts';
+import { isDataError } from '../../../history/writer.ts';
 import { RetentionSweeper } from '../../../history/retention.ts';
 import type { ExecutionWatch, WatchEvent } from '../../../history/store.ts';
 import type { WorkflowExecution } from '../../../core/model/execution.ts';
@@ -164,6 +165,17 @@ export function describeStoreContract(title: string, harness: () => StoreHarness
         expect(await store.insertExecutions([x, x])).to.deep.equal(['inserted', 'inserted']);
         const rows = await pool.query('SELECT count(*)::int AS n FROM task_executions');
         expect(rows.rows[0].n).to.equal(5);
+      });
+
+      it('refuses as bad data, writing nothing, an execution whose name holds a control character', async () => {
+        const good = execution();
+        const bad = execution({ name: 'split\u0001name' });
+        const failure = await store.insertExecutions([good, bad]).catch((error: unknown) => error);
+        expect(isDataError(failure), String(failure)).to.equal(true);
+        expect(String(failure)).to.contain('control character');
+        const rows = await pool.query('SELECT count(*)::int AS n FROM executions');
+        expect(rows.rows[0].n).to.equal(0);
+        expect(await store.insertExecutions([good])).to.deep.equal(['inserted']);
       });
 
       it('tells which of a set of names are stored, in one query, namespace by namespace', async () => {
