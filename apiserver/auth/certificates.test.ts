@@ -5,6 +5,7 @@ import {
   acceptClientCertificate,
   handshakeVerdict,
   parseCertificateBundle,
+  peerCertificateChain,
   subjectAttributes,
   type HandshakeVerdict,
 } from './certificates.ts';
@@ -237,6 +238,32 @@ describe('acceptClientCertificate', function () {
     // OpenSSL's verdict is still asked first: the same chain refused at another handshake is refused.
     const refused = acceptClientCertificate(presented, bundle, { verdict: { authorized: false }, now });
     expect(refused.verified).to.equal(false);
+  });
+});
+
+describe('peerCertificateChain', () => {
+  const p = testPki();
+  /** A connection presenting `certs` as Node's `getPeerCertificate(true)` reports them (DER, fingerprint, issuer link). */
+  const connection = (certs: X509Certificate[]): TLSSocket => {
+    const detailed = certs.map((cert) => ({ raw: cert.raw, fingerprint256: cert.fingerprint256 }));
+    detailed.forEach((d, i) => Object.assign(d, { issuerCertificate: detailed[i + 1] ?? d }));
+    return { authorized: true, getPeerCertificate: () => detailed[0] } as unknown as TLSSocket;
+  };
+
+  it('reads the chain leaf first, once per connection, and shares it between connections presenting the same certificates', () => {
+    const first = connection([p.bob.cert, p.intermediateCA.cert]);
+    const chain = peerCertificateChain(first);
+    expect(chain.map((cert) => cert.fingerprint256)).to.deep.equal([
+      p.bob.cert.fingerprint256,
+      p.intermediateCA.cert.fingerprint256,
+    ]);
+    expect(peerCertificateChain(first)).to.equal(chain);
+    // Parsed and classified once: a new keep-alive connection of the same client costs neither again.
+    expect(peerCertificateChain(connection([p.bob.cert, p.intermediateCA.cert]))).to.equal(chain);
+    expect(Object.isFrozen(chain)).to.equal(true);
+    const other = peerCertificateChain(connection([p.bob.cert]));
+    expect(other).to.not.equal(chain);
+    expect(other.map((cert) => cert.fingerprint256)).to.deep.equal([p.bob.cert.fingerprint256]);
   });
 });
 

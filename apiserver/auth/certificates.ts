@@ -311,15 +311,37 @@ export function peerCertificateChain(socket: TLSSocket): X509Certificate[] {
 export function peerCertificates(socket: TLSSocket): PeerCertificates {
   const cached = peersBySocket.get(socket);
   if (cached !== undefined) return cached;
-  const chain: X509Certificate[] = [];
-  const seen = new Set<DetailedPeerCertificate>();
+  const presented: DetailedPeerCertificate[] = [];
   let current = socket.getPeerCertificate(true) as DetailedPeerCertificate | null | undefined;
-  while (current?.raw !== undefined && !seen.has(current) && chain.length < MAX_CHAIN_LENGTH) {
-    seen.add(current);
-    chain.push(new X509Certificate(current.raw));
+  while (current?.raw !== undefined && !presented.includes(current) && presented.length < MAX_CHAIN_LENGTH) {
+    presented.push(current);
     current = current.issuerCertificate;
   }
-  const peer = { chain, verdict: readVerdict(socket) };
+  const peer = { chain: sharedChain(presented), verdict: readVerdict(socket) };
   peersBySocket.set(socket, peer);
   return peer;
+}
+
+/** Chains of recent connections by their certificates' SHA-256 fingerprints, the oldest first. */
+const chainsByFingerprints = new Map<string, X509Certificate[]>();
+/** Distinct chains remembered (front proxies and clients that reconnect); the oldest is dropped beyond. */
+const REMEMBERED_CHAINS = 256;
+
+/**
+ * The parsed chain of the presented certificates, shared (frozen) by every connection presenting
+ * the same ones: a client that opens a new connection costs no parsing, and its chain keeps the
+ * classification ({@link acceptClientCertificate}) made for the first. Equal fingerprints (SHA-256
+ * of the DER, computed by Node for every presented certificate) mean equal certificates.
+ */
+function sharedChain(presented: readonly DetailedPeerCertificate[]): X509Certificate[] {
+  const key = presented.map((cert) => cert.fingerprint256).join(' ');
+  const known = chainsByFingerprints.get(key);
+  if (known !== undefined) return known;
+  const chain = Object.freeze(presented.map((cert) => new X509Certificate(cert.raw))) as X509Certificate[];
+  // Not shared when Node gave no fingerprint (an empty key would match nothing it should).
+  if (presented.some((cert) => !cert.fingerprint256)) return chain;
+  chainsByFingerprints.set(key, chain);
+  if (chainsByFingerprints.size > REMEMBERED_CHAINS)
+    chainsByFingerprints.delete(chainsByFingerprints.keys().next().value as string);
+  return chain;
 }
