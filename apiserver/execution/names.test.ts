@@ -50,7 +50,7 @@ describe('StoredNameCheck', () => {
   it('asks at once when idle and batches the questions asked while a query is in flight', async () => {
     const store = new GatedLookup();
     store.stored.add('ns/b');
-    const check = new StoredNameCheck(store.lookup, 2);
+    const check = new StoredNameCheck(store.lookup, { maxBatch: 2 });
     const a = check.isStored('ns', 'a');
     const b = check.isStored('ns', 'b');
     const c = check.isStored('ns', 'c');

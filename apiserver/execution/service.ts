@@ -152,7 +152,10 @@ export class ExecutionService {
     this.now = options.now ?? (() => new Date());
     this.revisions = options.revisions ?? new RevisionRecorder(options.store);
     this.random = options.random ?? Math.random;
-    this.storedNames = new StoredNameCheck((names) => options.store.storedNames(names));
+    // Draws for a busy generateName prefix are checked ahead, several per query (stored-names.ts).
+    this.storedNames = new StoredNameCheck((names) => options.store.storedNames(names), {
+      draw: (prefix) => generateName(prefix, this.random),
+    });
     this.revisionWorkflows = new RevisionWorkflows({
       getRevision: (namespace, name) =>
         options.store.getRevision ? options.store.getRevision(namespace, name) : Promise.resolve(undefined),
@@ -363,7 +366,7 @@ export class ExecutionService {
   /** Draws a generated name that no execution of this replica holds or has queued (synchronous). */
   private reserveGeneratedName(namespace: string, prefix: string): NameReservation {
     for (let attempt = 0; attempt < GENERATE_NAME_ATTEMPTS; attempt++) {
-      const reservation = this.names.tryReserve(namespace, generateName(prefix, this.random));
+      const reservation = this.names.tryReserve(namespace, this.storedNames.draw(namespace, prefix));
       if (!reservation) continue;
       if (!this.recentExecution(namespace, reservation.name)) return reservation;
       reservation.release();
