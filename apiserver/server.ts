@@ -64,7 +64,7 @@ export async function startServer(
   worker = false,
 ): Promise<RunningServer> {
   const registry = new Registry();
-  const kubeConfig = loadKubeConfig(config.kubeconfig);
+  const kubeConfig = await loadKubeConfig(config.kubeconfig);
   const reviews = new KubernetesReviewClient({ kubeConfig });
   const authConfig = new AuthenticationConfigWatcher({
     source: new KubernetesConfigMapSource({ kubeConfig }),

@@ -5,6 +5,6 @@ import { loadInClusterConfig, loadKubeConfigFile, type RestConfig } from './rest
 export type KubeConfig = RestConfig;
 
 /** Loads a kubeconfig file, or the in-cluster service account when `path` is empty. */
-export function loadKubeConfig(path: string): KubeConfig {
-  return path ? loadKubeConfigFile(path) : loadInClusterConfig();
+export async function loadKubeConfig(path: string): Promise<KubeConfig> {
+  return path ? await loadKubeConfigFile(path) : loadInClusterConfig();
 }

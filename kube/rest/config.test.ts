@@ -34,12 +34,12 @@ describe('RestConfig', () => {
   });
 
   describe('from a kubeconfig file', () => {
-    it('takes the current context: CA and client certificate from files (relative to the kubeconfig), namespace', () => {
+    it('takes the current context: CA and client certificate from files (relative to the kubeconfig), namespace', async () => {
       mkdirSync(join(dir, 'pki'));
       writeFileSync(join(dir, 'pki/ca.crt'), 'CA PEM');
       writeFileSync(join(dir, 'pki/me.crt'), 'CERT PEM');
       writeFileSync(join(dir, 'pki/me.key'), 'KEY PEM');
-      const config = loadKubeConfigFile(
+      const config = await loadKubeConfigFile(
         kubeconfig(
           document(
             { 'client-certificate': 'pki/me.crt', 'client-key': join(dir, 'pki/me.key') },
@@ -54,8 +54,8 @@ describe('RestConfig', () => {
       expect(config.authorization()).to.equal(undefined);
     });
 
-    it('takes the -data fields (base64), a token and insecure-skip-tls-verify; namespace defaults to default', () => {
-      const config = loadKubeConfigFile(
+    it('takes the -data fields (base64), a token and insecure-skip-tls-verify; namespace defaults to default', async () => {
+      const config = await loadKubeConfigFile(
         kubeconfig(
           document(
             { 'client-certificate-data': b64('CERT'), 'client-key-data': b64('KEY'), token: 'tok' },
@@ -68,13 +68,25 @@ describe('RestConfig', () => {
       expect(config.authorization()).to.equal('Bearer tok');
     });
 
-    it('reads a tokenFile (relative to the kubeconfig)', () => {
+    it('reads a JSON kubeconfig, and names a file that is neither YAML nor JSON', async () => {
+      const path = join(dir, 'kubeconfig.json');
+      writeFileSync(path, JSON.stringify(document({ token: 'json' })));
+      expect((await loadKubeConfigFile(path)).authorization()).to.equal('Bearer json');
+      writeFileSync(path, '{ not json');
+      const error = await loadKubeConfigFile(path).then(
+        () => expect.fail('expected a rejection'),
+        (e: Error) => e,
+      );
+      expect(error.message).to.match(/kubeconfig\.json: not YAML or JSON: /);
+    });
+
+    it('reads a tokenFile (relative to the kubeconfig)', async () => {
       writeFileSync(join(dir, 'token'), 'file-token\n');
-      const config = loadKubeConfigFile(kubeconfig(document({ tokenFile: 'token' })));
+      const config = await loadKubeConfigFile(kubeconfig(document({ tokenFile: 'token' })));
       expect(config.authorization()).to.equal('Bearer file-token');
     });
 
-    it('refuses what the server cannot use, naming the file and the field', () => {
+    it('refuses what the server cannot use, naming the file and the field', async () => {
       const cases: Array<[object, RegExp]> = [
         [{ ...document({}), 'current-context': 'missing' }, /contexts: no context named "missing"/],
         [{ ...document({}), 'current-context': '' }, /current-context is not set/],
@@ -96,10 +108,12 @@ describe('RestConfig', () => {
       ];
       for (const [doc, message] of cases) {
         const path = kubeconfig(doc);
-        expect(() => loadKubeConfigFile(path))
-          .to.throw(KubeConfigError, message)
-          .with.property('message')
-          .that.contains(path);
+        const error = await loadKubeConfigFile(path).then(
+          () => expect.fail(`expected ${message} to be refused`),
+          (e: Error) => e,
+        );
+        expect(error).to.be.instanceOf(KubeConfigError);
+        expect(error.message).to.match(message).and.contain(path);
       }
     });
   });

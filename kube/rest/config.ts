@@ -8,7 +8,6 @@
 import { readFileSync } from 'node:fs';
 import type { RequestOptions } from 'node:https';
 import { dirname, isAbsolute, join } from 'node:path';
-import { parse } from 'yaml';
 
 /** The service account's files inside a pod. */
 export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
@@ -122,14 +121,17 @@ export class RestConfig {
   }
 }
 
-/** Reads a kubeconfig file (YAML or JSON) and takes its current context. */
-export function loadKubeConfigFile(path: string): RestConfig {
+/**
+ * Reads a kubeconfig file (YAML or JSON) and takes its current context. The YAML parser is loaded
+ * only for a YAML file: in a pod (in-cluster configuration) the server never loads it.
+ */
+export async function loadKubeConfigFile(path: string): Promise<RestConfig> {
   const text = readFileSync(path, 'utf8');
   let document: unknown;
   try {
-    document = parse(text);
+    document = text.trimStart().startsWith('{') ? JSON.parse(text) : (await import('yaml')).parse(text);
   } catch (error) {
-    throw new KubeConfigError(`${path}: not YAML: ${(error as Error).message.split('\n')[0]}`);
+    throw new KubeConfigError(`${path}: not YAML or JSON: ${(error as Error).message.split('\n')[0]}`);
   }
   return fromKubeConfigDocument(document, { path });
 }
