@@ -55,68 +55,86 @@ export class UndiciTaskClient implements TaskHttpClient {
     });
   }
 
-  async send(request: TaskRequest): Promise<TaskResponse> {
-    const target = this.target(request.url);
-    // `url` has the request's scheme, host and port; the full URL is parsed again only to resolve a redirect.
-    let url = target.url;
-    let path = target.path;
-    let method: string = request.method;
-    let body = request.body;
-    let headers = request.headers;
-    for (let hop = 0; ; hop++) {
-      const decision = this.policy.checkUrl(url);
-      if (!decision.allowed)
-        throw new SyncflowError('EgressDenied', `egress to ${url.host} denied: ${decision.reason}`);
-      const limit = Math.min(request.maxResponseBytes, MAX_RESPONSE_BYTES_CEILING);
-      let response: CollectedResponse;
-      try {
-        response = await new ResponseCollector(request.signal, limit, url).dispatch(this.agent, {
-          origin: url.origin,
-          path,
-          method,
-          headers,
-          body,
-        });
-      } catch (error) {
-        throw connectFailure(error, request.signal, url);
-      }
-      const location = response.headers.location;
-      if (REDIRECTS.has(response.status) && typeof location === 'string') {
-        if (hop >= this.policy.maxRedirects) {
-          throw new SyncflowError(
-            'RedirectRefused',
-            `upstream answered ${response.status} redirecting to ${location}; redirects are not followed`,
-          );
-        }
-        const next = parseUrl(location, hop === 0 && target.prefixOnly ? parseUrl(request.url) : url);
-        if (
-          response.status === 303 ||
-          ((response.status === 301 || response.status === 302) && method === 'POST')
-        ) {
-          method = 'GET';
-          body = undefined;
-        }
-        if (next.origin !== url.origin) {
-          // Credentials are for the origin the task named, never for where it sends us.
-          if (body !== undefined && request.secretBody) {
-            throw new SyncflowError(
-              'RedirectRefused',
-              `upstream answered ${response.status} redirecting to another origin (${next.host}); the request body carries a secret and is not sent there`,
-            );
-          }
-          const secret = request.secretHeaders;
-          headers = Object.fromEntries(
-            Object.entries(headers).filter(
-              ([k]) => !CREDENTIAL_HEADERS.has(k.toLowerCase()) && !secret?.has(k.toLowerCase()),
-            ),
-          );
-        }
-        url = next;
-        path = next.pathname + next.search;
-        continue;
-      }
-      return response;
+  send(request: TaskRequest): Promise<TaskResponse> {
+    // Not an async function: the common answer (no redirect) settles the collector's own promise,
+    // with no await hop in between; a redirect is followed from the collector (`redirected`).
+    try {
+      const target = this.target(request.url);
+      return this.hop(
+        request,
+        0,
+        target.url,
+        target.path,
+        request.method,
+        request.body,
+        request.headers,
+        target.prefixOnly,
+      );
+    } catch (error) {
+      return Promise.reject(error);
     }
+  }
+
+  /** Sends hop `hop` of a request; the promise settles with the final answer after any redirects. */
+  private hop(
+    request: TaskRequest,
+    hop: number,
+    url: URL,
+    path: string,
+    method: string,
+    body: string | undefined,
+    headers: Record<string, string>,
+    prefixOnly: boolean,
+  ): Promise<CollectedResponse> {
+    const decision = this.policy.checkUrl(url);
+    if (!decision.allowed)
+      throw new SyncflowError('EgressDenied', `egress to ${url.host} denied: ${decision.reason}`);
+    const limit = Math.min(request.maxResponseBytes, MAX_RESPONSE_BYTES_CEILING);
+    const at: NextHop = { client: this, request, hop, method, body, headers, prefixOnly };
+    return new ResponseCollector(request.signal, limit, url, at).dispatch(this.agent, {
+      origin: url.origin,
+      path,
+      method,
+      headers,
+      body,
+    });
+  }
+
+  /** Follows a redirect answered to hop `at.hop`: the next hop's promise, or a refusal. */
+  redirected(at: NextHop, url: URL, response: CollectedResponse): Promise<CollectedResponse> {
+    const { request, hop } = at;
+    let { method, body, headers } = at;
+    const location = response.headers.location as string;
+    if (hop >= this.policy.maxRedirects) {
+      throw new SyncflowError(
+        'RedirectRefused',
+        `upstream answered ${response.status} redirecting to ${location}; redirects are not followed`,
+      );
+    }
+    const next = parseUrl(location, hop === 0 && at.prefixOnly ? parseUrl(request.url) : url);
+    if (
+      response.status === 303 ||
+      ((response.status === 301 || response.status === 302) && method === 'POST')
+    ) {
+      method = 'GET';
+      body = undefined;
+    }
+    if (next.origin !== url.origin) {
+      // Credentials are for the origin the task named, never for where it sends us.
+      if (body !== undefined && request.secretBody) {
+        throw new SyncflowError(
+          'RedirectRefused',
+          `upstream answered ${response.status} redirecting to another origin (${next.host}); the request body carries a secret and is not sent there`,
+        );
+      }
+      const secret = request.secretHeaders;
+      headers = Object.fromEntries(
+        Object.entries(headers).filter(
+          ([k]) => !CREDENTIAL_HEADERS.has(k.toLowerCase()) && !secret?.has(k.toLowerCase()),
+        ),
+      );
+    }
+    return this.hop(request, hop + 1, next, next.pathname + next.search, method, body, headers, false);
   }
 
   async close(): Promise<void> {
@@ -178,6 +196,17 @@ function parseUrl(text: string, base?: URL): URL {
 /** A response as `send` returns it. */
 type CollectedResponse = TaskResponse;
 
+/** What a redirect answered to one hop needs to send the next. */
+interface NextHop {
+  client: UndiciTaskClient;
+  request: TaskRequest;
+  hop: number;
+  method: string;
+  body: string | undefined;
+  headers: Record<string, string>;
+  prefixOnly: boolean;
+}
+
 /** Bytes of a redirect's body read and dropped before the connection is given up instead. */
 const REDIRECT_BODY_DRAIN_LIMIT = 128 * 1024;
 
@@ -185,7 +214,8 @@ const REDIRECT_BODY_DRAIN_LIMIT = 128 * 1024;
  * Receives one response through undici's dispatch handler interface: status, headers (parsed as
  * undici's request API parses them) and the body, capped at `limit` while it streams in, collected
  * into one Buffer. No response stream is built. The body of a redirect is read and dropped (up to
- * {@link REDIRECT_BODY_DRAIN_LIMIT}, then the connection is closed), as a dump of the stream did.
+ * {@link REDIRECT_BODY_DRAIN_LIMIT}, then the connection is closed), as a dump of the stream did,
+ * and the redirect is followed (or refused) by the client; the promise settles with the final answer.
  */
 class ResponseCollector {
   private status = 0;
@@ -194,20 +224,16 @@ class ResponseCollector {
   private size = 0;
   private declared = -1;
   private discard = false;
-  private abortRequest: ((reason: Error) => void) | undefined;
+  private abortRequest: ((reason: Error) => void) | undefined = undefined;
   private settled = false;
   private resolve!: (response: CollectedResponse) => void;
   private reject!: (error: unknown) => void;
-  private readonly onCancel = (): void => {
-    const reason = this.signal.reason as Error;
-    this.abortRequest?.(reason);
-    this.fail(reason);
-  };
 
   constructor(
     private readonly signal: CancelSignal,
     private readonly limit: number,
     private readonly url: URL,
+    private readonly at: NextHop,
   ) {}
 
   dispatch(agent: UndiciAgent, options: Parameters<UndiciAgent['dispatch']>[0]): Promise<CollectedResponse> {
@@ -219,9 +245,17 @@ class ResponseCollector {
       this.fail(this.signal.reason);
       return done;
     }
-    this.signal.once('abort', this.onCancel);
+    // The collector itself is the abort listener (handleEvent): no closure per request.
+    this.signal.once('abort', this);
     agent.dispatch(options, this as unknown as Parameters<UndiciAgent['dispatch']>[1]);
     return done;
+  }
+
+  /** The request's signal aborted. */
+  handleEvent(): void {
+    const reason = this.signal.reason as Error;
+    this.abortRequest?.(reason);
+    this.fail(reason);
   }
 
   onConnect(abort: (reason: Error) => void): void {
@@ -281,15 +315,24 @@ class ResponseCollector {
   private succeed(body: Buffer): void {
     if (this.settled) return;
     this.settled = true;
-    this.signal.removeListener('abort', this.onCancel);
-    this.resolve({ status: this.status, headers: this.headers, body });
+    this.signal.removeListener('abort', this);
+    const response: CollectedResponse = { status: this.status, headers: this.headers, body };
+    if (!this.discard) {
+      this.resolve(response);
+      return;
+    }
+    // Followed once undici is done with this response (outside its handler callbacks).
+    Promise.resolve(response)
+      .then((redirect) => this.at.client.redirected(this.at, this.url, redirect))
+      .then(this.resolve, this.reject);
   }
 
+  /** Settles with a failure of this hop: policy errors and aborts as they are, anything else a ConnectError. */
   private fail(error: unknown): void {
     if (this.settled) return;
     this.settled = true;
-    this.signal.removeListener('abort', this.onCancel);
-    this.reject(error);
+    this.signal.removeListener('abort', this);
+    this.reject(connectFailure(error, this.signal, this.url));
   }
 }
 

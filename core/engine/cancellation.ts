@@ -4,17 +4,17 @@
  * `signal`, and the `addEventListener` shape of a {@link CallerSignal}.
  */
 
-/** What a cancellable operation watches. */
-export interface CancelSignal {
-  readonly aborted: boolean;
-  readonly reason: unknown;
-  once(event: 'abort', listener: () => void): unknown;
-  removeListener(event: 'abort', listener: () => void): unknown;
-}
-
 /** An object listener (the DOM EventListener protocol): no closure needed. */
 export interface AbortListener {
   handleEvent(): void;
+}
+
+/** What a cancellable operation watches; a listener is a function or an {@link AbortListener}. */
+export interface CancelSignal {
+  readonly aborted: boolean;
+  readonly reason: unknown;
+  once(event: 'abort', listener: (() => void) | AbortListener): unknown;
+  removeListener(event: 'abort', listener: (() => void) | AbortListener): unknown;
 }
 
 /** What an execution watches of its caller's signal: an AbortSignal or a {@link Cancellation}. */
@@ -32,7 +32,7 @@ export class Cancellation implements CancelSignal, CallerSignal {
   reason: unknown = undefined;
   private listeners: Listener[] | undefined;
 
-  once(_event: 'abort', listener: () => void): this {
+  once(_event: 'abort', listener: Listener): this {
     this.add(listener);
     return this;
   }
@@ -52,11 +52,11 @@ export class Cancellation implements CancelSignal, CallerSignal {
   }
 
   /** Same as `once`: the signal fires at most once. undici checks that `on` exists. */
-  on(event: 'abort', listener: () => void): this {
+  on(event: 'abort', listener: Listener): this {
     return this.once(event, listener);
   }
 
-  removeListener(_event: 'abort', listener: () => void): this {
+  removeListener(_event: 'abort', listener: Listener): this {
     this.remove(listener);
     return this;
   }

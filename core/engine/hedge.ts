@@ -108,7 +108,7 @@ export function sendHedged(
       const hedge = requests.length > 0;
       requests.push(signal);
       pending++;
-      http.send({ ...request, signal }).then(
+      http.send(Object.assign({}, request, { signal })).then(
         (response) => {
           pending--;
           if (settled) return;

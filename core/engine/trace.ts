@@ -27,7 +27,10 @@ export function childTraceparent(trace: TraceContext): string {
 // Web Crypto (a global in Node and browsers): core imports no Node built-in.
 const pool = new Uint8Array(4_096);
 let poolOffset = pool.length;
-const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+/** Character codes of the lower-case hex digits. */
+const HEX_DIGITS = Array.from('0123456789abcdef', (c) => c.charCodeAt(0));
+/** Scratch character codes of a span id (8 bytes), made into one string with one call. */
+const spanIdCodes = new Array<number>(16).fill(0);
 
 /** `bytes` random bytes as lower-case hex. */
 export function randomHex(bytes: number): string {
@@ -35,10 +38,15 @@ export function randomHex(bytes: number): string {
     crypto.getRandomValues(pool);
     poolOffset = 0;
   }
-  let out = '';
-  for (let i = 0; i < bytes; i++) out += HEX[pool[poolOffset + i] as number];
+  // One flat string from the character codes, not a string grown two characters at a time.
+  const codes = bytes === 8 ? spanIdCodes : new Array<number>(bytes * 2);
+  for (let i = 0; i < bytes; i++) {
+    const byte = pool[poolOffset + i] as number;
+    codes[2 * i] = HEX_DIGITS[byte >> 4] as number;
+    codes[2 * i + 1] = HEX_DIGITS[byte & 15] as number;
+  }
   poolOffset += bytes;
-  return out;
+  return String.fromCharCode.apply(null, codes);
 }
 
 /** A time interval a task ran in. */
