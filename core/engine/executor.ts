@@ -792,7 +792,7 @@ class Execution implements PausedExecution {
     });
     try {
       // A copy per attempt (each carries its own span id), assigned rather than spread: a spread
-      // literal with one more key takes V8's slow path (microseconds per call, bench/README.md).
+      // literal with one more key takes V8's slow path (microseconds per call).
       const headers: Record<string, string> = Object.assign({}, request.headers);
       headers.traceparent = span ? span.traceparent : childTraceparent(this.trace);
       const sent: TaskRequest = {

@@ -162,7 +162,7 @@ export function executionObject(
   creationTimestamp: string,
 ): WorkflowExecution {
   // Built by assignment, in the same key order: a literal that spreads and adds keys takes V8's
-  // slow path, microseconds per execution (bench/README.md).
+  // slow path, microseconds per execution.
   const labels: Record<string, string> = Object.assign({}, request.labels);
   labels[WORKFLOW_LABEL] = request.workflowName;
   const metadata: WorkflowExecution['metadata'] = {
