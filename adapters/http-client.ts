@@ -41,7 +41,9 @@ export class UndiciTaskClient implements TaskHttpClient {
   private readonly agent: UndiciAgent;
   private readonly policy: EgressPolicy;
   /** Parsed `scheme://host:port` prefixes of request URLs. */
-  private readonly prefixes = new Map<string, URL>();
+  private readonly prefixes = new Map<string, Prefix>();
+  /** The prefix used last: most requests go where the one before went, found without a slice. */
+  private lastPrefix: Prefix | undefined = undefined;
 
   constructor(options: UndiciTaskClientOptions) {
     this.policy = options.policy;
@@ -59,16 +61,34 @@ export class UndiciTaskClient implements TaskHttpClient {
     // Not an async function: the common answer (no redirect) settles the collector's own promise,
     // with no await hop in between; a redirect is followed from the collector (`redirected`).
     try {
-      const target = this.target(request.url);
+      const text = request.url;
+      const prefix = this.prefixOf(text);
+      if (prefix) {
+        const path = text.slice(prefix.text.length);
+        return this.hop(
+          request,
+          0,
+          prefix.url,
+          prefix.origin,
+          path,
+          request.method,
+          request.body,
+          request.headers,
+          true,
+        );
+      }
+      const url = parseUrl(text);
+      const path = url.pathname + url.search;
       return this.hop(
         request,
         0,
-        target.url,
-        target.path,
+        url,
+        url.origin,
+        path,
         request.method,
         request.body,
         request.headers,
-        target.prefixOnly,
+        false,
       );
     } catch (error) {
       return Promise.reject(error);
@@ -80,6 +100,7 @@ export class UndiciTaskClient implements TaskHttpClient {
     request: TaskRequest,
     hop: number,
     url: URL,
+    origin: string,
     path: string,
     method: string,
     body: string | undefined,
@@ -90,19 +111,23 @@ export class UndiciTaskClient implements TaskHttpClient {
     if (!decision.allowed)
       throw new SyncflowError('EgressDenied', `egress to ${url.host} denied: ${decision.reason}`);
     const limit = Math.min(request.maxResponseBytes, MAX_RESPONSE_BYTES_CEILING);
-    const at: NextHop = { client: this, request, hop, method, body, headers, prefixOnly };
-    return new ResponseCollector(request.signal, limit, url, at).dispatch(this.agent, {
-      origin: url.origin,
-      path,
+    const collector = new ResponseCollector(
+      this,
+      request,
+      hop,
+      url,
       method,
-      headers,
       body,
-    });
+      headers,
+      prefixOnly,
+      limit,
+    );
+    return collector.dispatch(this.agent, { origin, path, method, headers, body });
   }
 
   /** Follows a redirect answered to hop `at.hop`: the next hop's promise, or a refusal. */
-  redirected(at: NextHop, url: URL, response: CollectedResponse): Promise<CollectedResponse> {
-    const { request, hop } = at;
+  redirected(at: NextHop, response: CollectedResponse): Promise<CollectedResponse> {
+    const { request, hop, url } = at;
     let { method, body, headers } = at;
     const location = response.headers.location as string;
     if (hop >= this.policy.maxRedirects) {
@@ -134,7 +159,8 @@ export class UndiciTaskClient implements TaskHttpClient {
         ),
       );
     }
-    return this.hop(request, hop + 1, next, next.pathname + next.search, method, body, headers, false);
+    const path = next.pathname + next.search;
+    return this.hop(request, hop + 1, next, next.origin, path, method, body, headers, false);
   }
 
   async close(): Promise<void> {
@@ -142,36 +168,40 @@ export class UndiciTaskClient implements TaskHttpClient {
   }
 
   /**
-   * Where a request goes. A URL whose path and query the WHATWG parser would leave exactly as they
-   * are (the usual case: templates percent-encode what they substitute) is not parsed per request:
-   * its scheme, host and port part is parsed once and kept. Anything else is parsed in full.
+   * Where a request goes, when its URL need not be parsed. A URL whose path and query the WHATWG
+   * parser would leave exactly as they are (the usual case: templates percent-encode what they
+   * substitute) is not parsed per request: its scheme, host and port part is parsed once and kept.
+   * `undefined`: parse the whole URL.
    */
-  private target(text: string): { url: URL; path: string; prefixOnly: boolean } {
+  private prefixOf(text: string): Prefix | undefined {
     const authority = text.indexOf('://');
     const slash = authority < 0 ? -1 : text.indexOf('/', authority + 3);
-    if (slash > 0) {
-      const path = text.slice(slash);
-      if (CANONICAL_PATH.test(path) && !DOT_SEGMENT.test(path)) {
-        const prefix = text.slice(0, slash);
-        let url = this.prefixes.get(prefix);
-        if (url === undefined) {
-          url = URL.canParse(prefix) ? new URL(prefix) : undefined;
-          // A prefix the parser reads differently without its path (`http:///host/`, a `?`, `#` or
-          // a backslash inside it) is not reused: the whole URL is parsed, as before.
-          if (!url || url.pathname !== '/' || url.search || url.hash) return fullTarget(text);
-          if (this.prefixes.size >= PREFIX_CACHE_LIMIT) this.prefixes.clear();
-          this.prefixes.set(prefix, url);
-        }
-        return { url, path, prefixOnly: true };
-      }
+    if (slash <= 0) return undefined;
+    const path = text.slice(slash);
+    if (!CANONICAL_PATH.test(path) || DOT_SEGMENT.test(path)) return undefined;
+    const last = this.lastPrefix;
+    if (last !== undefined && last.text.length === slash && text.startsWith(last.text)) return last;
+    const key = text.slice(0, slash);
+    let prefix = this.prefixes.get(key);
+    if (prefix === undefined) {
+      const url = URL.canParse(key) ? new URL(key) : undefined;
+      // A prefix the parser reads differently without its path (`http:///host/`, a `?`, `#` or
+      // a backslash inside it) is not reused: the whole URL is parsed, as before.
+      if (!url || url.pathname !== '/' || url.search || url.hash) return undefined;
+      if (this.prefixes.size >= PREFIX_CACHE_LIMIT) this.prefixes.clear();
+      prefix = { text: key, url, origin: url.origin };
+      this.prefixes.set(key, prefix);
     }
-    return fullTarget(text);
+    this.lastPrefix = prefix;
+    return prefix;
   }
 }
 
-function fullTarget(text: string): { url: URL; path: string; prefixOnly: boolean } {
-  const url = parseUrl(text);
-  return { url, path: url.pathname + url.search, prefixOnly: false };
+/** A parsed `scheme://host:port` prefix, with its origin (a getter that builds a string each call). */
+interface Prefix {
+  text: string;
+  url: URL;
+  origin: string;
 }
 
 /**
@@ -198,13 +228,13 @@ type CollectedResponse = TaskResponse;
 
 /** What a redirect answered to one hop needs to send the next. */
 interface NextHop {
-  client: UndiciTaskClient;
-  request: TaskRequest;
-  hop: number;
-  method: string;
-  body: string | undefined;
-  headers: Record<string, string>;
-  prefixOnly: boolean;
+  readonly request: TaskRequest;
+  readonly hop: number;
+  readonly url: URL;
+  readonly method: string;
+  readonly body: string | undefined;
+  readonly headers: Record<string, string>;
+  readonly prefixOnly: boolean;
 }
 
 /** Bytes of a redirect's body read and dropped before the connection is given up instead. */
@@ -217,10 +247,13 @@ const REDIRECT_BODY_DRAIN_LIMIT = 128 * 1024;
  * {@link REDIRECT_BODY_DRAIN_LIMIT}, then the connection is closed), as a dump of the stream did,
  * and the redirect is followed (or refused) by the client; the promise settles with the final answer.
  */
-class ResponseCollector {
+class ResponseCollector implements NextHop {
+  private readonly signal: CancelSignal;
   private status = 0;
-  private headers: TaskResponse['headers'] = {};
-  private readonly chunks: Buffer[] = [];
+  private headersIn: TaskResponse['headers'] = {};
+  /** The body's first chunk; later ones (rare for task-sized answers) go to `more`. */
+  private first: Buffer | undefined = undefined;
+  private more: Buffer[] | undefined = undefined;
   private size = 0;
   private declared = -1;
   private discard = false;
@@ -230,11 +263,18 @@ class ResponseCollector {
   private reject!: (error: unknown) => void;
 
   constructor(
-    private readonly signal: CancelSignal,
+    private readonly client: UndiciTaskClient,
+    readonly request: TaskRequest,
+    readonly hop: number,
+    readonly url: URL,
+    readonly method: string,
+    readonly body: string | undefined,
+    readonly headers: Record<string, string>,
+    readonly prefixOnly: boolean,
     private readonly limit: number,
-    private readonly url: URL,
-    private readonly at: NextHop,
-  ) {}
+  ) {
+    this.signal = request.signal;
+  }
 
   dispatch(agent: UndiciAgent, options: Parameters<UndiciAgent['dispatch']>[0]): Promise<CollectedResponse> {
     const done = new Promise<CollectedResponse>((resolve, reject) => {
@@ -267,13 +307,14 @@ class ResponseCollector {
     // 1xx informational responses precede the real one.
     if (status < 200) return true;
     this.status = status;
-    this.headers = parseHeaders(rawHeaders) as TaskResponse['headers'];
-    const location = this.headers.location;
+    const headers = parseHeaders(rawHeaders) as TaskResponse['headers'];
+    this.headersIn = headers;
+    const location = headers.location;
     if (REDIRECTS.has(status) && typeof location === 'string') {
       this.discard = true;
       return true;
     }
-    const length = this.headers['content-length'];
+    const length = headers['content-length'];
     this.declared = typeof length === 'string' ? Number(length) : NaN;
     if (this.declared > this.limit) this.abortWith(tooLarge(this.limit, this.url));
     return true;
@@ -293,14 +334,14 @@ class ResponseCollector {
       this.abortWith(tooLarge(this.limit, this.url));
       return false;
     }
-    this.chunks.push(chunk);
+    if (this.first === undefined) this.first = chunk;
+    else (this.more ??= [this.first]).push(chunk);
     return true;
   }
 
   onComplete(): void {
-    const { chunks } = this;
-    if (this.discard || chunks.length === 0) this.succeed(EMPTY);
-    else this.succeed(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, this.size));
+    if (this.discard || this.first === undefined) this.succeed(EMPTY);
+    else this.succeed(this.more ? Buffer.concat(this.more, this.size) : this.first);
   }
 
   onError(error: Error): void {
@@ -316,14 +357,14 @@ class ResponseCollector {
     if (this.settled) return;
     this.settled = true;
     this.signal.removeListener('abort', this);
-    const response: CollectedResponse = { status: this.status, headers: this.headers, body };
+    const response: CollectedResponse = { status: this.status, headers: this.headersIn, body };
     if (!this.discard) {
       this.resolve(response);
       return;
     }
     // Followed once undici is done with this response (outside its handler callbacks).
     Promise.resolve(response)
-      .then((redirect) => this.at.client.redirected(this.at, this.url, redirect))
+      .then((redirect) => this.client.redirected(this, redirect))
       .then(this.resolve, this.reject);
   }
 

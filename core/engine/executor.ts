@@ -240,7 +240,8 @@ class Execution implements PausedExecution {
   private failure: { reason: string; message: string } | undefined;
   /** Aborted on failure, deadline or caller cancellation; in-flight attempts hold their own. */
   private readonly cancellation = new Cancellation();
-  private readonly attemptsInFlight = new Set<Cancellation>();
+  /** In start order; a short list (at most maxConcurrency), cheaper than a Set that grows and shrinks. */
+  private readonly attemptsInFlight: Cancellation[] = [];
   private readonly secretValues: string[] = [];
   /** The redactor of `secretValues`, rebuilt only when a secret was added. */
   private redactorOf: { redactor: SecretRedactor; values: number } | undefined;
@@ -364,7 +365,7 @@ class Execution implements PausedExecution {
     this.failure ??= { reason, message };
     const error = new SyncflowError(reason, message);
     this.cancellation.abort(error);
-    for (const attempt of this.attemptsInFlight) attempt.abort(error);
+    for (const attempt of this.attemptsInFlight.slice()) attempt.abort(error);
     this.pump();
   }
 
@@ -383,7 +384,7 @@ class Execution implements PausedExecution {
     const stop = new SyncflowError('InternalError', 'execution stopped by an internal error');
     try {
       this.cancellation.abort(stop);
-      for (const attempt of this.attemptsInFlight) attempt.abort(stop);
+      for (const attempt of this.attemptsInFlight.slice()) attempt.abort(stop);
     } finally {
       this.done?.();
     }
@@ -775,7 +776,7 @@ class Execution implements PausedExecution {
     const remaining = this.deadlineAt - started;
     const limitMs = Math.max(0, Math.min(task.timeoutMs, remaining));
     const cancellation = new Cancellation();
-    this.attemptsInFlight.add(cancellation);
+    this.attemptsInFlight.push(cancellation);
     // A map element's attempt also stops when its map step stops (fail fast).
     const unlink = parent === this.cancellation ? undefined : linked(parent, cancellation);
     const timer = clock.setTimer(expire, limitMs, cancellation);
@@ -838,7 +839,7 @@ class Execution implements PausedExecution {
       }
     }
     clock.clearTimer(timer);
-    this.attemptsInFlight.delete(cancellation);
+    removeFrom(this.attemptsInFlight, cancellation);
     unlink?.();
     // Outside the transport's try: a failure here is the engine's (InternalError), not a connect error.
     outcome ??= this.interpret(step, response as TaskResponse);
@@ -1295,17 +1296,33 @@ const NO_REDACTION = new SecretRedactor([]);
 
 let isoSecond = -1;
 let isoPrefix = '';
+let isoMillisecond = -1;
+let isoText = '';
 
-/** ISO timestamp at millisecond resolution; the `YYYY-MM-DDTHH:MM:SS.` prefix is cached per second. */
+/**
+ * ISO timestamp at millisecond resolution; the `YYYY-MM-DDTHH:MM:SS.` prefix is cached per second,
+ * and the whole text per millisecond (an execution's events mostly share a few milliseconds).
+ */
 function iso(epochMs: number): string {
   const whole = Math.floor(epochMs);
+  if (whole === isoMillisecond) return isoText;
+  isoMillisecond = whole;
   const second = Math.floor(whole / 1000);
   if (second !== isoSecond) {
     isoSecond = second;
     isoPrefix = new Date(second * 1000).toISOString().slice(0, 20);
   }
   const millis = whole - second * 1000;
-  return `${isoPrefix}${millis < 10 ? '00' : millis < 100 ? '0' : ''}${millis}Z`;
+  isoText = `${isoPrefix}${millis < 10 ? '00' : millis < 100 ? '0' : ''}${millis}Z`;
+  return isoText;
+}
+
+/** Removes `item` from `list` in place, keeping the order (no array is allocated). */
+function removeFrom<T>(list: T[], item: T): void {
+  const at = list.indexOf(item);
+  if (at < 0) return;
+  for (let i = at + 1; i < list.length; i++) list[i - 1] = list[i] as T;
+  list.pop();
 }
 
 /** Durations with microsecond resolution: enough for a millisecond-scale engine, short to print. */

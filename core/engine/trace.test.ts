@@ -5,7 +5,10 @@ import { compileFixture } from './testdata/fixtures.ts';
 import { SecretRedactor } from './redact.ts';
 import {
   MAX_RECORDED_PART_BYTES,
+  overlaps,
+  randomHex,
   recordedTask,
+  type RunInterval,
   type AttemptSpan,
   type ExecutionSpan,
   type ExecutionTracer,
@@ -306,5 +309,52 @@ describe('Recorded input and request (what time travel and the debugger show of 
     expect(task?.phase).to.equal('Failed');
     expect(task?.input).to.deep.equal({ id: 'o-1', pad: 'x' });
     expect(task?.request).to.equal(undefined);
+  });
+});
+
+describe('overlaps (which tasks ran at the same time)', () => {
+  /** The definition: every other interval that intersects, in order of start (ties: list order). */
+  const byDefinition = (intervals: RunInterval[]): Map<string, string[]> => {
+    const order = intervals.map((x, i) => ({ x, i })).sort((p, q) => p.x.start - q.x.start || p.i - q.i);
+    const out = new Map<string, string[]>();
+    for (const { x: a } of order) {
+      const ids = order
+        .filter(({ x: b }) => b !== a && b.start < a.end && a.start < b.end)
+        .map(({ x: b }) => b.id);
+      if (ids.length) out.set(a.id, ids);
+    }
+    return out;
+  };
+
+  it('lists for each task the others it overlapped, by start, for small and large workflows', () => {
+    let seed = 7;
+    const random = (n: number) => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
+      return seed % n;
+    };
+    for (const size of [0, 1, 2, 3, 5, 8, 31, 32, 33, 60]) {
+      for (let round = 0; round < 20; round++) {
+        const intervals = Array.from({ length: size }, (_, i) => {
+          const start = random(50);
+          return { id: `t${i}`, start, end: start + 1 + random(10) };
+        });
+        const got = overlaps(intervals);
+        expect(Object.fromEntries(got), `size ${size}`).to.deep.equal(
+          Object.fromEntries(byDefinition(intervals)),
+        );
+      }
+    }
+  });
+});
+
+describe('randomHex', () => {
+  it('gives lower-case hex of the asked length, different each time', () => {
+    const ids = new Set<string>();
+    for (let i = 0; i < 600; i++) {
+      const id = randomHex(i % 2 ? 8 : 16);
+      expect(id).to.match(i % 2 ? /^[0-9a-f]{16}$/ : /^[0-9a-f]{32}$/);
+      ids.add(id);
+    }
+    expect(ids.size).to.equal(600);
   });
 });

@@ -58,21 +58,37 @@ export interface RunInterval {
 
 /** For each task, the ids of the tasks whose run intervals intersect its own (sweep over starts). */
 export function overlaps(intervals: readonly RunInterval[]): Map<string, string[]> {
-  const sorted = [...intervals].sort((a, b) => a.start - b.start);
+  const sorted = intervals.slice();
+  if (sorted.length > INSERTION_SORT_MAX) sorted.sort((a, b) => a.start - b.start);
+  else {
+    // Stable insertion sort: workflows are small, and the built-in sort allocates work space.
+    for (let i = 1; i < sorted.length; i++) {
+      const item = sorted[i] as RunInterval;
+      let j = i - 1;
+      for (; j >= 0 && (sorted[j] as RunInterval).start > item.start; j--)
+        sorted[j + 1] = sorted[j] as RunInterval;
+      sorted[j + 1] = item;
+    }
+  }
   const out = new Map<string, string[]>();
   for (let i = 0; i < sorted.length; i++) {
     const a = sorted[i] as RunInterval;
     for (let j = i + 1; j < sorted.length; j++) {
       const b = sorted[j] as RunInterval;
       if (b.start >= a.end) break;
-      if (!out.has(a.id)) out.set(a.id, []);
-      if (!out.has(b.id)) out.set(b.id, []);
-      (out.get(a.id) as string[]).push(b.id);
-      (out.get(b.id) as string[]).push(a.id);
+      const forA = out.get(a.id);
+      if (forA) forA.push(b.id);
+      else out.set(a.id, [b.id]);
+      const forB = out.get(b.id);
+      if (forB) forB.push(a.id);
+      else out.set(b.id, [a.id]);
     }
   }
   return out;
 }
+
+/** Longest list sorted by insertion in {@link overlaps}. */
+const INSERTION_SORT_MAX = 32;
 
 /**
  * Records spans of executions (OpenTelemetry in the server). The executor calls it only when one
