@@ -108,6 +108,12 @@ function allValues(req: AuthRequest, names: string[]): string[] {
   return names.flatMap((name) => headerValues(req, name));
 }
 
+/** The first of `prefixes` that `name` starts with (a loop: this runs for every header of every request). */
+function matchingPrefix(name: string, prefixes: readonly string[]): string | undefined {
+  for (const prefix of prefixes) if (name.startsWith(prefix)) return prefix;
+  return undefined;
+}
+
 /** Kubernetes' extra-key decoding: lowercase, then percent-decode; an undecodable key is kept as is. */
 function extraKey(encoded: string): string {
   const lower = encoded.toLowerCase();
@@ -177,7 +183,7 @@ export class FrontProxyAuthenticator implements Authenticator {
     if (uid !== undefined) user.uid = uid;
     if (rh.extraHeaderPrefixes.length > 0) {
       for (const name of Object.keys(req.headers)) {
-        const prefix = rh.extraHeaderPrefixes.find((p) => name.startsWith(p));
+        const prefix = matchingPrefix(name, rh.extraHeaderPrefixes);
         if (prefix === undefined || name.length === prefix.length) continue;
         const key = extraKey(name.slice(prefix.length));
         (user.extra[key] ??= []).push(...headerValues(req, name));
