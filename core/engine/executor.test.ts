@@ -411,6 +411,23 @@ spec:
     expect(byId(status, 'h').error?.message).to.contain('response is not JSON (content-type text/html)');
   });
 
+  it('refuses the shortest answer nested one level deeper than the JSON depth limit, accepts one at the limit', async () => {
+    const nested = (depth: number) => `${'['.repeat(depth)}${']'.repeat(depth)}`;
+    upstream
+      .route('GET /at-limit', (_req, res) => res.writeHead(200).end(nested(64)))
+      .route('GET /over', (_req, res) => res.writeHead(200).end(nested(65)));
+    const workflow = compile(`${task('at-limit', '/at-limit')}${task('over', '/over')}kind: Workflow
+spec:
+  tasks: [{id: fits, taskRef: {name: at-limit}}, {id: deep, taskRef: {name: over}}]
+`);
+    const status = await executor.execute(workflow, {});
+    expect(byId(status, 'fits').phase).to.equal('Succeeded');
+    expect(byId(status, 'deep').error).to.deep.equal({
+      reason: 'InvalidResponse',
+      message: 'response nests more than 64 levels deep, the limit for JSON',
+    });
+  });
+
   it('treats an empty 2xx body as a null output', async () => {
     upstream.route('DELETE /thing', (_req, res) => res.writeHead(204).end());
     const workflow = compile(`kind: WorkflowTask

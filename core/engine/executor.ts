@@ -122,6 +122,8 @@ interface PreparedGraph {
 
 /** How one task ended. */
 interface TaskOutcome {
+  /** The step's index in the graph. */
+  index: number;
   phase: 'Succeeded' | 'Failed' | 'Cancelled';
   output?: unknown;
   error?: { reason: string; message: string };
@@ -271,6 +273,8 @@ class Execution implements PausedExecution {
   private executionKey: string | undefined;
   /** Set when the engine itself failed: the execution ends at once as InternalError. */
   private broken: { message: string } | undefined;
+  private readonly taskDone = this.onTaskDone.bind(this);
+  private readonly taskBroke = this.onTaskBroke.bind(this);
 
   constructor(
     private readonly executor: DagExecutor,
@@ -449,7 +453,8 @@ class Execution implements PausedExecution {
       this.inflight++;
       this.phases[i] = 'Running';
       this.startedAt[i] = this.executor.clock.now();
-      void this.runAndFinish(i);
+      const step = this.graph.steps[i] as CompiledStep;
+      (step.map ? this.runMapStep(i) : this.runTask(i)).then(this.taskDone, this.taskBroke);
     }
     if (this.queueHead > 1024 && this.queueHead === this.queue.length) {
       this.queue.length = 0;
@@ -457,17 +462,19 @@ class Execution implements PausedExecution {
     }
   }
 
-  private async runAndFinish(i: number): Promise<void> {
+  /** A step's run ended (its promise settled; methods bound once per execution, not closures per step). */
+  private onTaskDone(outcome: TaskOutcome): void {
     try {
-      const outcome = await ((this.graph.steps[i] as CompiledStep).map
-        ? this.runMapStep(i)
-        : this.runTask(i));
       if (this.broken) return;
       this.inflight--;
-      this.finish(i, outcome);
+      this.finish(outcome.index, outcome);
     } catch (error) {
       this.breakDown(error);
     }
+  }
+
+  private onTaskBroke(error: unknown): void {
+    this.breakDown(error);
   }
 
   /** Records a final phase, releases dependents and, on a failing step, stops the execution. */
@@ -548,7 +555,7 @@ class Execution implements PausedExecution {
   private async runMapStep(i: number): Promise<TaskOutcome> {
     const step = this.graph.steps[i] as CompiledStep;
     const map = step.map as MapSettings;
-    const state: TaskOutcome = { phase: 'Failed', attempts: 0, attemptLog: [] };
+    const state: TaskOutcome = { index: i, phase: 'Failed', attempts: 0, attemptLog: [] };
     const items = mapItems(map, resolveRef(map.items, this.scope));
     if (items instanceof SyncflowError) return failedWith(state, items.code, items.message);
     const result = await runMap(
@@ -579,7 +586,7 @@ class Execution implements PausedExecution {
     const step = this.graph.steps[i] as CompiledStep;
     const task = step.task;
     const cancellation = element ? element.group : this.cancellation;
-    const state: TaskOutcome = { phase: 'Failed', attempts: 0, attemptLog: [] };
+    const state: TaskOutcome = { index: i, phase: 'Failed', attempts: 0, attemptLog: [] };
     try {
       const input = resolveValue(step.input, element ? new ElementScope(this.scope, element) : this.scope);
       state.input = input;
@@ -905,9 +912,10 @@ class Execution implements PausedExecution {
     if (body.length) {
       const text = body.toString('utf8');
       // Upstream JSON gets the depth limit of request bodies: every later walk over it is bounded.
-      // Each level takes at least one character: shorter text cannot pass the limit.
+      // JSON nested deeper than the limit opens and closes at least limit + 1 levels: shorter text
+      // is within the limit or not JSON at all (which JSON.parse refuses below).
       if (
-        text.length > LIMITS.maxJsonDepth &&
+        text.length >= SHORTEST_TOO_DEEP_JSON &&
         jsonTextDepth(text, LIMITS.maxJsonDepth) > LIMITS.maxJsonDepth
       ) {
         return {
@@ -1272,6 +1280,9 @@ function secretCarriers(request: ResolvedRequest, secrets: Map<string, string>):
   const body = request.body !== undefined && redactor.text(request.body) !== request.body;
   return { headers, body };
 }
+
+/** Length of the shortest JSON text nested deeper than the limit (`[[…]]`, limit + 1 levels). */
+const SHORTEST_TOO_DEEP_JSON = 2 * (LIMITS.maxJsonDepth + 1);
 
 /** Characters of an upstream error body kept in the task's error message. */
 const SNIPPET_CHARS = 200;
