@@ -506,8 +506,11 @@ class Execution implements PausedExecution {
     if (outcome.map) Object.assign(record, outcome.map);
     if (outcome.hedged) record.hedged = true;
     if (outcome.cached) record.cached = true;
-    if (outcome.input !== undefined)
-      Object.assign(record, recordedTask(outcome.input, step.task.method, outcome.request, this.redactor()));
+    if (outcome.input !== undefined) {
+      const recorded = recordedTask(outcome.input, step.task.method, outcome.request, this.redactor());
+      record.input = recorded.input;
+      if (recorded.request) record.request = recorded.request;
+    }
     this.records[i] = record;
     this.finished++;
     if (this.live) this.emit(this.finishedEvent(record, skippedBy));

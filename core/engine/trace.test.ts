@@ -4,6 +4,7 @@ import { DagExecutor } from './executor.ts';
 import { compileFixture } from './testdata/fixtures.ts';
 import { SecretRedactor } from './redact.ts';
 import {
+  jsonCharsAtMost,
   MAX_RECORDED_PART_BYTES,
   overlaps,
   randomHex,
@@ -329,8 +330,10 @@ describe('overlaps (which tasks ran at the same time)', () => {
   it('lists for each task the others it overlapped, by start, for small and large workflows', () => {
     let seed = 7;
     const random = (n: number) => {
-      seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
-      return seed % n;
+      seed ^= seed << 13;
+      seed ^= seed >>> 17;
+      seed ^= seed << 5;
+      return (seed >>> 0) % n;
     };
     for (const size of [0, 1, 2, 3, 5, 8, 31, 32, 33, 60]) {
       for (let round = 0; round < 20; round++) {
@@ -356,5 +359,44 @@ describe('randomHex', () => {
       ids.add(id);
     }
     expect(ids.size).to.equal(600);
+  });
+});
+
+describe('jsonCharsAtMost (a bound on the JSON of a recorded input, without serialising it)', () => {
+  it('never reports room the JSON text does not leave, for any plain JSON value', () => {
+    // xorshift32: reproducible, and every bit of it varies.
+    let seed = 11;
+    const random = (n: number) => {
+      seed ^= seed << 13;
+      seed ^= seed >>> 17;
+      seed ^= seed << 5;
+      return (seed >>> 0) % n;
+    };
+    const text = () =>
+      Array.from({ length: random(12) }, () => ['a', '"', '\\', '\n', 'é', '😀', '\u0001'][random(7)]).join(
+        '',
+      );
+    const value = (depth: number): unknown => {
+      const kind = random(depth > 3 ? 4 : 6);
+      if (kind === 0) return null;
+      if (kind === 1) return random(2) === 0;
+      if (kind === 2) return [0, -1.2345678901234567e-308, 1e21, 0.1, -7][random(5)];
+      if (kind === 3) return text();
+      if (kind === 4) return Array.from({ length: random(4) }, () => value(depth + 1));
+      return Object.fromEntries(Array.from({ length: random(4) }, () => [text(), value(depth + 1)]));
+    };
+    for (let i = 0; i < 2_000; i++) {
+      const v = value(0);
+      const budget = random(300);
+      const left = jsonCharsAtMost(v, budget, 0);
+      if (left >= 0) expect(JSON.stringify(v).length, JSON.stringify(v)).to.be.at.most(budget - left);
+    }
+  });
+
+  it('leaves to serialisation what is not plain JSON data (toJSON, class instances, undefined elements)', () => {
+    for (const v of [{ toJSON: () => 'x' }, new Date(0), new Map(), [undefined], { a: () => 1 }, 1n]) {
+      expect(jsonCharsAtMost(v, 1_000, 0)).to.equal(-1);
+    }
+    expect(jsonCharsAtMost({ a: undefined, b: 'x' }, 1_000, 0)).to.be.at.least(0);
   });
 });

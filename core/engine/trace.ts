@@ -239,10 +239,42 @@ export function recordedTask(
 /** `value` itself when its JSON fits in `maxBytes`, otherwise a {@link TruncatedValue} that does. */
 function boundedJson(value: unknown, maxBytes: number, redactor: Redaction): unknown {
   if (value === undefined) return null;
+  // Most inputs are small: a bound on their JSON's length, without building it, settles it.
+  if (jsonCharsAtMost(value, Math.floor(maxBytes / 3), 0) >= 0) return value;
   const text = JSON.stringify(value);
   if (text.length * 3 <= maxBytes || jsonBytes(text) - 2 <= maxBytes) return value;
   return truncatedValue(text, maxBytes, redactor);
 }
+
+/**
+ * What is left of `budget` characters after the JSON text of `value` (at most: every string
+ * character counted as a six-character escape); -1 when the text may be longer, or when the
+ * value is not plain JSON data (then it must be serialised to be measured).
+ */
+export function jsonCharsAtMost(value: unknown, budget: number, depth: number): number {
+  if (value === null || typeof value === 'boolean') return budget - 5;
+  if (typeof value === 'string') return budget - 6 * value.length - 2;
+  // The longest number JSON writes (`-1.2345678901234567e-308`) has 24 characters.
+  if (typeof value === 'number') return budget - 24;
+  if (typeof value !== 'object' || depth >= JSON_BOUND_MAX_DEPTH) return -1;
+  let left = budget - 2;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length && left >= 0; i++) left = jsonCharsAtMost(value[i], left - 1, depth + 1);
+    return left;
+  }
+  const prototype: unknown = Object.getPrototypeOf(value);
+  if (prototype !== Object.prototype && prototype !== null) return -1;
+  for (const key in value) {
+    if (left < 0) break;
+    const item = (value as Record<string, unknown>)[key];
+    if (item === undefined) continue;
+    left = jsonCharsAtMost(item, left - 6 * key.length - 4, depth + 1);
+  }
+  return left;
+}
+
+/** Deeper values are measured by serialising them. */
+const JSON_BOUND_MAX_DEPTH = 16;
 
 /** A marker for `text` (redacted JSON) whose own JSON is at most `maxBytes`. */
 function truncatedValue(text: string, maxBytes: number, redactor: Redaction): TruncatedValue {
