@@ -119,6 +119,15 @@ describe('KubeClient', () => {
     expect(error).to.include({ code: 500, reason: undefined });
   });
 
+  it('rejects a 2xx answer that is not JSON without quoting it', async () => {
+    api.routes.set('GET /x', (_req, _body, res) => res.writeHead(200).end('token: very-secret'));
+    const error = await rejection(client.get('/x'));
+    expect(error.message).to.equal('GET /x: the answer is not JSON');
+    expect(JSON.stringify({ ...error, message: error.message, cause: String(error.cause) })).not.to.contain(
+      'very-secret',
+    );
+  });
+
   it('times out a call that does not answer', async () => {
     api.routes.set('GET /slow', () => undefined);
     const error = await rejection(client.get('/slow', { timeoutMs: 300 }));

@@ -131,7 +131,13 @@ export class KubeClient {
     }
     try {
       if (answer.statusCode >= 300) throw await statusError(method, path, answer);
-      return (await answer.body.json()) as T;
+      const text = await answer.body.text();
+      try {
+        return JSON.parse(text) as T;
+      } catch {
+        // JSON.parse quotes the text it refuses: say only that it was not JSON.
+        throw new KubeApiError(`${method} ${path}: the answer is not JSON`);
+      }
     } catch (error) {
       if (error instanceof KubeApiError) throw error;
       throw transportError(method, path, error, signal);
