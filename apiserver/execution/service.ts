@@ -163,10 +163,18 @@ export class ExecutionService {
   }
 
   /** Runs (or, with dryRun, plans) an execution; returns the finished object. */
-  async run(request: ExecutionCreateRequest, context: RunContext): Promise<WorkflowExecution> {
+  run(request: ExecutionCreateRequest, context: RunContext): Promise<WorkflowExecution> {
     const session = context.debug;
-    if (!session) return this.runWorkflow(request, context, undefined);
-    // A debug run is marked as one, and gives its place back however it ends.
+    // Not an async frame of its own: the run's promise is handed back as it is.
+    return session ? this.runDebug(request, context, session) : this.runWorkflow(request, context, undefined);
+  }
+
+  /** A debug run is marked as one, and gives its place back however it ends. */
+  private async runDebug(
+    request: ExecutionCreateRequest,
+    context: RunContext,
+    session: DebugSession,
+  ): Promise<WorkflowExecution> {
     const annotations = { ...request.annotations, [DEBUG_ANNOTATION]: 'true' };
     try {
       return await this.runWorkflow({ ...request, annotations }, context, session);
