@@ -26,7 +26,7 @@ register('data:text/javascript,' + encodeURIComponent(
   "export async function load(url, context, next) { process.stderr.write('loaded: ' + url + '\\\\n'); return next(url, context); }"
 ));`;
 
-/** The graph of the server command: cli/server.js and apiserver/server.js with what they import. */
+/** The graph of the server command: the compiled server command and server module with what they import. */
 const SERVER_GRAPH = `await import(${JSON.stringify(`file://${join(dist, 'cli/server.js')}`)}); await import(${JSON.stringify(`file://${join(dist, 'apiserver/server.js')}`)});`;
 
 /** RSS in MB of a fresh Node after `script` and a full collection. */
