@@ -25,7 +25,7 @@ export interface StoredNameCheckOptions {
   draw?: (prefix: string) => string;
   /** Draws of one namespace and prefix within a second from which names are checked ahead (default 16). */
   busyPerSecond?: number;
-  /** Names checked ahead per prefix at most (default 64). */
+  /** Names checked ahead per prefix at most (default 256). */
   poolSize?: number;
   /** How long a name checked free counts as free (default 1,000). */
   maxAgeMs?: number;
@@ -46,6 +46,8 @@ interface Pool {
   filling: boolean;
   windowStart: number;
   draws: number;
+  /** Draws in the previous second. */
+  lastDraws: number;
 }
 
 /** Pools kept at most (namespaces × prefixes); the oldest goes first. */
@@ -74,7 +76,7 @@ export class StoredNameCheck {
     this.maxBatch = options.maxBatch ?? 500;
     this.generate = options.draw;
     this.busyPerSecond = options.busyPerSecond ?? 16;
-    this.poolSize = options.poolSize ?? 64;
+    this.poolSize = options.poolSize ?? 256;
     this.maxAgeMs = options.maxAgeMs ?? 1_000;
     this.now = options.now ?? (() => performance.now());
   }
@@ -117,7 +119,7 @@ export class StoredNameCheck {
         this.checked.delete(`${namespace}/${name}`);
         continue;
       }
-      if (pool.names.length < this.poolSize / 2) this.fill(namespace, prefix, pool, now, undefined);
+      if (pool.names.length < this.target(pool) / 2) this.fill(namespace, prefix, pool, now, undefined);
       return name;
     }
     const name = generate(prefix);
@@ -130,10 +132,11 @@ export class StoredNameCheck {
     let pool = this.pools.get(key);
     if (!pool) {
       if (this.pools.size >= MAX_POOLS) this.pools.delete(this.pools.keys().next().value as string);
-      pool = { names: [], filling: false, windowStart: now, draws: 0 };
+      pool = { names: [], filling: false, windowStart: now, draws: 0, lastDraws: 0 };
       this.pools.set(key, pool);
     }
     if (now - pool.windowStart >= 1_000) {
+      pool.lastDraws = now - pool.windowStart < 2_000 ? pool.draws : 0;
       pool.windowStart = now;
       pool.draws = 0;
     }
@@ -158,7 +161,7 @@ export class StoredNameCheck {
       answer.catch(() => undefined);
       this.asked.set(`${namespace}/${drawn}`, { answer, at: now });
     }
-    const wanted = Math.min(this.poolSize, Math.max(8, pool.draws)) - pool.names.length;
+    const wanted = this.target(pool) - pool.names.length;
     const candidates = new Set<string>();
     for (let i = 0; i < wanted * 2 && candidates.size < wanted; i++) {
       const name = generate(prefix);
@@ -184,6 +187,15 @@ export class StoredNameCheck {
     }
     if (candidates.size === 0) pool.filling = false;
     this.next();
+  }
+
+  /**
+   * Names to keep checked for a pool: about a quarter of a second of its draws (so a name is used
+   * well within maxAgeMs), at least 16, at most poolSize.
+   */
+  private target(pool: Pool): number {
+    const perSecond = Math.max(pool.draws, pool.lastDraws);
+    return Math.min(this.poolSize, Math.max(16, Math.ceil(perSecond / 4)));
   }
 
   /** Forgets checks and answers older than maxAgeMs once they pile up (names drawn but not used). */

@@ -1,0 +1,105 @@
+/**
+ * What recording the history costs the direct run gateway: server CPU per request of the rows
+ * `gateway` and `gateway without history` of the gateway ablation (bench/api/gateway.ts: fan
+ * a → (b, c), 0 ms upstreams, 64 connections, compiled server), interleaved `--repeat` times in one
+ * run, on PostgreSQL (TEST_DATABASE_URL) and on the embedded PGlite default. The cost is the
+ * difference of the rows' medians, with each run's pair next to it (the machine is shared: pairs
+ * move by tens of µs). Writes the section `gatewayHistoryCost` of the history results.
+ *
+ *   hack/postgres.sh run npx tsx bench/history/gateway-cost.ts [--repeat 5] [--requests 3000] [--out bench/results/history.json]
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { machine } from '../api/measure.ts';
+
+const args = process.argv.slice(2);
+const flag = (name: string) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : undefined;
+};
+const repeat = Number(flag('--repeat') ?? 5);
+const requests = Number(flag('--requests') ?? 3_000);
+const out = flag('--out');
+const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
+const ROWS = ['gateway', 'gateway without history'] as const;
+
+interface Row {
+  serverCpuUsPerRequest: number;
+  cpuPerRun?: number[];
+}
+
+/** One ablation of the two rows against a database (a PostgreSQL URL, or the embedded default). */
+function ablation(databaseUrl: string | undefined): Record<string, unknown> {
+  const dir = mkdtempSync(join(tmpdir(), 'syncflow-history-gateway-'));
+  try {
+    const file = join(dir, 'ablation.json');
+    const env = { ...process.env };
+    delete env.TEST_DATABASE_URL;
+    delete env.DATABASE_URL;
+    const database = databaseUrl ? ['--database-url', databaseUrl] : [];
+    execFileSync(
+      'npx',
+      [
+        'tsx',
+        'bench/api/gateway.ts',
+        '--ablation',
+        '--variants',
+        ROWS.join(','),
+        '--repeat',
+        String(repeat),
+        '--requests',
+        String(requests),
+        ...database,
+        '--out',
+        file,
+      ],
+      { cwd: repoRoot, env, stdio: ['ignore', 'ignore', 'inherit'] },
+    );
+    const rows = (
+      JSON.parse(readFileSync(file, 'utf8')) as { gatewayAblation: { rows: Record<string, Row> } }
+    ).gatewayAblation.rows;
+    const on = rows[ROWS[0]] as Row;
+    const off = rows[ROWS[1]] as Row;
+    const pairs = (on.cpuPerRun ?? [on.serverCpuUsPerRequest]).map(
+      (cpu, i) => cpu - ((off.cpuPerRun ?? [off.serverCpuUsPerRequest])[i] ?? NaN),
+    );
+    return {
+      gatewayCpuUsPerRequest: on.serverCpuUsPerRequest,
+      withoutHistoryCpuUsPerRequest: off.serverCpuUsPerRequest,
+      historyCpuUsPerRequest: on.serverCpuUsPerRequest - off.serverCpuUsPerRequest,
+      historyCpuUsPerRun: pairs,
+      gatewayCpuPerRun: on.cpuPerRun,
+      withoutHistoryCpuPerRun: off.cpuPerRun,
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const before = loadavg();
+const url = process.env.TEST_DATABASE_URL;
+const date = new Date().toISOString();
+const postgresql = url ? ablation(url) : undefined;
+const embeddedPglite = ablation(undefined);
+const result = {
+  date,
+  machine: machine(before, 'shared 2-core VM; other engineers build and benchmark concurrently'),
+  workload: `fan a → (b, c), 0 ms upstreams, concurrency 64, ${requests} requests per row, ${repeat} interleaved runs, server CPU per request (process.cpuUsage of the server)`,
+  ...(postgresql ? { postgresql } : {}),
+  embeddedPglite,
+};
+const text = JSON.stringify(result, null, 2);
+console.log(text);
+if (out) {
+  let doc: Record<string, unknown> = {};
+  try {
+    doc = JSON.parse(readFileSync(out, 'utf8')) as Record<string, unknown>;
+  } catch {
+    // A new results file.
+  }
+  doc.gatewayHistoryCost = result;
+  writeFileSync(out, `${JSON.stringify(doc, null, 2)}\n`);
+}
