@@ -3,10 +3,16 @@
  * `gateway` and `gateway without history` of the gateway ablation (bench/api/gateway.ts: fan
  * a → (b, c), 0 ms upstreams, 64 connections, compiled server), interleaved `--repeat` times in one
  * run, on PostgreSQL (TEST_DATABASE_URL) and on the embedded PGlite default. The cost is the
- * difference of the rows' medians, with each run's pair next to it (the machine is shared: pairs
- * move by tens of µs). Writes the section `gatewayHistoryCost` of the history results.
+ * median of the runs' differences (the machine is shared: rows move by tens of µs from run to run),
+ * with the difference of the rows' medians next to it. Writes the section `gatewayHistoryCost` of
+ * the history results.
  *
- *   hack/postgres.sh run npx tsx bench/history/gateway-cost.ts [--repeat 5] [--requests 3000] [--out bench/results/history.json]
+ * With `--against DIR` (another checkout of the repository with node_modules, e.g. the commit
+ * before a change), the same ablation of that checkout runs after each of this one's, so a change is
+ * compared with its predecessor in one run.
+ *
+ *   hack/postgres.sh run npx tsx bench/history/gateway-cost.ts [--repeat 5] [--requests 3000]
+ *     [--against DIR [--against-commit SHA]] [--out bench/results/history.json]
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -23,6 +29,7 @@ const flag = (name: string) => {
 const repeat = Number(flag('--repeat') ?? 5);
 const requests = Number(flag('--requests') ?? 3_000);
 const out = flag('--out');
+const against = flag('--against');
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 const ROWS = ['gateway', 'gateway without history'] as const;
 
@@ -31,8 +38,11 @@ interface Row {
   cpuPerRun?: number[];
 }
 
-/** One ablation of the two rows against a database (a PostgreSQL URL, or the embedded default). */
-function ablation(databaseUrl: string | undefined): Record<string, unknown> {
+/**
+ * One ablation of the two rows against a database (a PostgreSQL URL, or the embedded default), by
+ * the checkout in `root`.
+ */
+function ablation(databaseUrl: string | undefined, root = repoRoot): Record<string, unknown> {
   const dir = mkdtempSync(join(tmpdir(), 'syncflow-history-gateway-'));
   try {
     const file = join(dir, 'ablation.json');
@@ -56,7 +66,7 @@ function ablation(databaseUrl: string | undefined): Record<string, unknown> {
         '--out',
         file,
       ],
-      { cwd: repoRoot, env, stdio: ['ignore', 'ignore', 'inherit'] },
+      { cwd: root, env, stdio: ['ignore', 'ignore', 'inherit'] },
     );
     const rows = (
       JSON.parse(readFileSync(file, 'utf8')) as { gatewayAblation: { rows: Record<string, Row> } }
@@ -66,10 +76,13 @@ function ablation(databaseUrl: string | undefined): Record<string, unknown> {
     const pairs = (on.cpuPerRun ?? [on.serverCpuUsPerRequest]).map(
       (cpu, i) => cpu - ((off.cpuPerRun ?? [off.serverCpuUsPerRequest])[i] ?? NaN),
     );
+    const sorted = [...pairs].sort((a, b) => a - b);
     return {
       gatewayCpuUsPerRequest: on.serverCpuUsPerRequest,
       withoutHistoryCpuUsPerRequest: off.serverCpuUsPerRequest,
-      historyCpuUsPerRequest: on.serverCpuUsPerRequest - off.serverCpuUsPerRequest,
+      // The median of the runs' differences: a run's two rows ran back to back, so it moves less.
+      historyCpuUsPerRequest: sorted[Math.floor(sorted.length / 2)],
+      historyCpuUsPerRequestFromMedians: on.serverCpuUsPerRequest - off.serverCpuUsPerRequest,
       historyCpuUsPerRun: pairs,
       gatewayCpuPerRun: on.cpuPerRun,
       withoutHistoryCpuPerRun: off.cpuPerRun,
@@ -81,15 +94,40 @@ function ablation(databaseUrl: string | undefined): Record<string, unknown> {
 
 const before = loadavg();
 const url = process.env.TEST_DATABASE_URL;
+/** The checkout's commit, for the record (`--against-commit` names it for an exported tree). */
+function commitOf(root: string, given?: string): string {
+  try {
+    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], {
+      cwd: root,
+      encoding: 'utf8',
+      stdio: 'pipe',
+    }).trim();
+  } catch {
+    return given ?? 'unknown (not a git checkout)';
+  }
+}
+
 const date = new Date().toISOString();
 const postgresql = url ? ablation(url) : undefined;
+const earlierPostgresql = url && against ? ablation(url, against) : undefined;
 const embeddedPglite = ablation(undefined);
+const earlierPglite = against ? ablation(undefined, against) : undefined;
 const result = {
+  commit: commitOf(repoRoot),
   date,
   machine: machine(before, 'shared 2-core VM; other engineers build and benchmark concurrently'),
   workload: `fan a → (b, c), 0 ms upstreams, concurrency 64, ${requests} requests per row, ${repeat} interleaved runs, server CPU per request (process.cpuUsage of the server)`,
   ...(postgresql ? { postgresql } : {}),
   embeddedPglite,
+  ...(against
+    ? {
+        against: {
+          commit: commitOf(against, flag('--against-commit')),
+          ...(earlierPostgresql ? { postgresql: earlierPostgresql } : {}),
+          embeddedPglite: earlierPglite,
+        },
+      }
+    : {}),
 };
 const text = JSON.stringify(result, null, 2);
 console.log(text);
