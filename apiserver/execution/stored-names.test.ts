@@ -114,6 +114,16 @@ describe('StoredNameCheck names checked ahead', () => {
     expect(store.queries[queries]?.[0]?.name).to.equal(name);
   });
 
+  it('keeps checking ahead for a prefix that was busy in the previous second', async () => {
+    const names = check({ maxAgeMs: 500 });
+    for (let i = 0; i < 4; i++) await create(names);
+    clock += 1_000;
+    const queries = store.queries.length;
+    await create(names);
+    expect(store.queries.length).to.equal(queries + 1);
+    expect(store.queries[queries]?.length, 'names checked ahead with the drawn one').to.be.greaterThan(1);
+  });
+
   it('answers once for a name checked ahead: asked again, the store is asked', async () => {
     const names = check();
     for (let i = 0; i < 4; i++) await create(names);

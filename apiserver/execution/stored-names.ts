@@ -149,7 +149,7 @@ export class StoredNameCheck {
    * out unchecked, whose answer `isStored` then gives).
    */
   private fill(namespace: string, prefix: string, pool: Pool, now: number, drawn: string | undefined): void {
-    if (pool.filling || pool.draws < this.busyPerSecond) return;
+    if (pool.filling || Math.max(pool.draws, pool.lastDraws) < this.busyPerSecond) return;
     const generate = this.generate as (prefix: string) => string;
     this.sweep(now);
     pool.filling = true;
