@@ -40,6 +40,7 @@ import {
   NAMESPACE,
   type Ablation,
   type DriverMessage,
+  WORKFLOWS,
   type WorkflowName,
 } from './gateway-server.ts';
 import { closedLoop, machine, pairedLoop, round3, summary, writeSection, type Shot } from './measure.ts';
@@ -229,10 +230,13 @@ async function ablation(
         ].includes(v.name),
       );
   const repeat = Number(flag('--repeat') ?? 1);
+  // --concurrency N and --workflow diamond price the parts at another load (e.g. the latency at 1).
+  const ablationConcurrency = Number(flag('--concurrency') ?? 64);
+  const ablationWorkflow = (flag('--workflow') ?? 'fan') as WorkflowName;
   const requests = Number(flag('--requests') ?? (quick ? 1_000 : 3_000));
   const samples = new Map<
     string,
-    Array<{ cpu: number; machine: number; perSecond: number; errors: number }>
+    Array<{ cpu: number; machine: number; perSecond: number; p50Ms: number; errors: number }>
   >();
   for (let r = 0; r < repeat; r++) {
     for (const variant of variants) {
@@ -244,16 +248,17 @@ async function ablation(
         ...(variant.workers ? { workers: variant.workers } : {}),
       });
       try {
-        const shot = gatewayShot(agent, server.origin, 'fan');
-        await closedLoop(shot, 64, requests / 2);
+        const shot = gatewayShot(agent, server.origin, ablationWorkflow);
+        await closedLoop(shot, ablationConcurrency, requests / 2);
         const cpu0 = await server.cpuMicros();
         const machine0 = machineBusyMicros();
-        const result = await closedLoop(shot, 64, requests);
+        const result = await closedLoop(shot, ablationConcurrency, requests);
         const cpu = (await server.cpuMicros()) - cpu0;
         const sample = {
           cpu: Math.round(cpu / requests),
           machine: Math.round((machineBusyMicros() - machine0) / requests),
           perSecond: Math.round(result.latencies.length / result.seconds),
+          p50Ms: summary(result.latencies).p50,
           errors: result.errors,
         };
         samples.set(variant.name, [...(samples.get(variant.name) ?? []), sample]);
@@ -271,6 +276,7 @@ async function ablation(
       serverCpuUsPerRequest: median(list.map((x) => x.cpu)),
       machineCpuUsPerRequest: median(list.map((x) => x.machine)),
       perSecond: median(list.map((x) => x.perSecond)),
+      p50Ms: median(list.map((x) => x.p50Ms)),
       errors: list.reduce((a, x) => a + x.errors, 0),
       ...(list.length > 1 ? { runs: list.length, cpuPerRun: list.map((x) => x.cpu) } : {}),
     };
@@ -280,7 +286,7 @@ async function ablation(
     await writeSection(out, 'gatewayAblation', {
       date: new Date().toISOString(),
       machine: machine(loadavg(), 'see gateway.machine'),
-      workflow: 'fan, 0 ms upstreams, concurrency 64',
+      workflow: `${ablationWorkflow}, ${WORKFLOWS[ablationWorkflow].delayMs} ms upstreams, concurrency ${ablationConcurrency}`,
       requests,
       rows,
     });
