@@ -1,8 +1,15 @@
 import { expect } from 'chai';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import type { RequestOptions } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { testPki } from '../../apiserver/auth/testdata/pki.ts';
+import { type FakePluginOptions, fakeExecPlugin, pluginRuns } from '../testdata/exec-plugin.ts';
 import { FakeKubeApi, json, queryOf, watchLine } from '../testdata/fake-kube-api.ts';
 import { KubeApiError, KubeClient, clientFor, type WatchEvent } from './client.ts';
-import { RestConfig } from './config.ts';
+import { RestConfig, fromKubeConfigDocument } from './config.ts';
+
+const b64 = (text: string): string => Buffer.from(text).toString('base64');
 
 const rejection = <T>(promise: Promise<T>): Promise<KubeApiError> =>
   promise.then(
@@ -215,5 +222,165 @@ describe('KubeClient', () => {
     const config = new RestConfig({ server: api.url });
     expect(clientFor(config)).to.equal(clientFor(config));
     expect(clientFor(config)).not.to.equal(clientFor(new RestConfig({ server: api.url })));
+  });
+});
+
+describe('KubeClient with a client-go credential plugin (users[].user.exec)', () => {
+  let api: FakeKubeApi;
+  let dir: string;
+  let runsFile: string;
+  const clients: KubeClient[] = [];
+
+  beforeEach(async () => {
+    api = await new FakeKubeApi().start();
+    dir = mkdtempSync(join(tmpdir(), 'syncflow-exec-'));
+    runsFile = join(dir, 'runs');
+    api.routes.set('GET /version', (req, _body, res) =>
+      json(res, 200, { authorization: req.headers.authorization ?? null }),
+    );
+  });
+  afterEach(async () => {
+    api.stop();
+    await Promise.all(clients.splice(0).map((c) => c.close()));
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** A client for a kubeconfig whose user runs the fake plugin. */
+  const clientWith = (
+    plugin: Omit<FakePluginOptions, 'runsFile'> = {},
+    options: { now?: () => number } = {},
+  ): KubeClient => {
+    const document = {
+      clusters: [
+        { name: 'c', cluster: { server: api.url, 'certificate-authority-data': b64(FakeKubeApi.ca) } },
+      ],
+      users: [{ name: 'u', user: { exec: fakeExecPlugin({ runsFile, ...plugin }) } }],
+      contexts: [{ name: 'x', context: { cluster: 'c', user: 'u' } }],
+      'current-context': 'x',
+    };
+    const client = new KubeClient(
+      fromKubeConfigDocument(document, { path: join(dir, 'kubeconfig'), ...options }),
+    );
+    clients.push(client);
+    return client;
+  };
+  const runs = (): number => pluginRuns(runsFile);
+  const bearerOf = (answer: unknown): unknown => (answer as { authorization: unknown }).authorization;
+
+  it('sends the token the plugin printed, and runs it once while the token has no expiry', async () => {
+    const infoFile = join(dir, 'info.json');
+    const client = clientWith({ infoFile });
+    expect(bearerOf(await client.get('/version'))).to.equal('Bearer token-1');
+    expect(bearerOf(await client.get('/version'))).to.equal('Bearer token-1');
+    const https: RequestOptions = {};
+    await client.config.applyToHTTPSOptions(https);
+    expect(https.headers).to.deep.equal({ Authorization: 'Bearer token-1' });
+    expect(runs()).to.equal(1);
+    expect(JSON.parse(readFileSync(infoFile, 'utf8'))).to.deep.equal({
+      apiVersion: 'client.authentication.k8s.io/v1',
+      kind: 'ExecCredential',
+      spec: { interactive: false },
+    });
+  });
+
+  it('speaks v1beta1 too, and gives the cluster in KUBERNETES_EXEC_INFO when provideClusterInfo is set', async () => {
+    const infoFile = join(dir, 'info.json');
+    const client = clientWith({
+      apiVersion: 'client.authentication.k8s.io/v1beta1',
+      infoFile,
+      extra: { provideClusterInfo: true },
+    });
+    expect(bearerOf(await client.get('/version'))).to.equal('Bearer token-1');
+    expect(JSON.parse(readFileSync(infoFile, 'utf8'))).to.deep.equal({
+      apiVersion: 'client.authentication.k8s.io/v1beta1',
+      kind: 'ExecCredential',
+      spec: {
+        interactive: false,
+        cluster: { server: api.url, 'certificate-authority-data': b64(FakeKubeApi.ca) },
+      },
+    });
+  });
+
+  it('presents the client certificate the plugin printed', async () => {
+    const alice = testPki().alice;
+    const client = clientWith({ mode: 'cert', cert: alice.certPem, key: alice.keyPem });
+    expect(bearerOf(await client.get('/version'))).to.equal(null);
+    expect(api.requests[0]).to.include({ clientCN: 'alice' });
+  });
+
+  it('runs the plugin again shortly before the credential expires', async () => {
+    const expires = Date.parse('2030-01-01T00:00:00Z');
+    let now = expires - 3_600_000;
+    const client = clientWith({ expires: '2030-01-01T00:00:00Z' }, { now: () => now });
+    expect(bearerOf(await client.get('/version'))).to.equal('Bearer token-1');
+    now = expires - 60_000;
+    expect(bearerOf(await client.get('/version'))).to.equal('Bearer token-1');
+    now = expires - 1_000;
+    expect(bearerOf(await client.get('/version'))).to.equal('Bearer token-2');
+    expect(runs()).to.equal(2);
+  });
+
+  it('runs the plugin again once when the server answers 401, and retries the request with the new token', async () => {
+    const refused = new Set(['Bearer token-1']);
+    api.routes.set('POST /things', (req, body, res) =>
+      refused.has(req.headers.authorization ?? '')
+        ? json(res, 401, { kind: 'Status', code: 401, reason: 'Unauthorized' })
+        : json(res, 201, { body: JSON.parse(body), authorization: req.headers.authorization }),
+    );
+    const client = clientWith();
+    expect(await client.create('/things', { a: 1 })).to.deep.equal({
+      body: { a: 1 },
+      authorization: 'Bearer token-2',
+    });
+    expect(runs()).to.equal(2);
+    refused.add('Bearer token-2').add('Bearer token-3');
+    const error = await rejection(client.create('/things', { a: 2 }));
+    expect(error).to.include({ code: 401, reason: 'Unauthorized' });
+    expect(runs()).to.equal(3);
+  });
+
+  it('shares one plugin run among concurrent requests, and one re-run among their 401s', async () => {
+    api.routes.set('GET /guarded', (req, _body, res) =>
+      req.headers.authorization === 'Bearer token-1'
+        ? json(res, 401, { kind: 'Status', code: 401, reason: 'Unauthorized' })
+        : json(res, 200, { authorization: req.headers.authorization }),
+    );
+    const client = clientWith();
+    const answers = await Promise.all(Array.from({ length: 5 }, () => client.get('/guarded')));
+    expect(answers.map(bearerOf)).to.deep.equal(Array(5).fill('Bearer token-2'));
+    expect(runs()).to.equal(2);
+  });
+
+  it('renews the credential of a watch on 401', async () => {
+    api.routes.set('GET /w', (req, _body, res) => {
+      if (req.headers.authorization === 'Bearer token-1')
+        return json(res, 401, { kind: 'Status', code: 401, reason: 'Unauthorized' });
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(watchLine('ADDED', { metadata: { name: String(req.headers.authorization) } }));
+    });
+    const seen: unknown[] = [];
+    await clientWith().watch('/w', {}, (event) => seen.push(event.object.metadata?.name));
+    expect(seen).to.deep.equal(['Bearer token-2']);
+  });
+
+  it('fails a request with the exit code and command name of a failing plugin, never its output', async () => {
+    const error = await rejection(clientWith({ mode: 'fail' }).get('/version'));
+    expect(error.message).to.match(/credential plugin node exited with code 3/);
+    const garbage = await rejection(clientWith({ mode: 'garbage' }).get('/version'));
+    expect(garbage.message).to.match(/credential plugin node printed no ExecCredential \(not JSON\)/);
+    for (const e of [error, garbage])
+      expect(
+        JSON.stringify({ ...e, message: e.message, stack: e.stack, cause: String(e.cause) }),
+      ).not.to.match(/leaked/);
+    expect(api.requests).to.have.length(0);
+  });
+
+  it('shows the installHint when the command is missing', async () => {
+    const client = clientWith({
+      extra: { command: 'no-such-auth-plugin', args: [], installHint: 'Install it with: brew install it' },
+    });
+    const error = await rejection(client.get('/version'));
+    expect(error.message).to.match(/credential plugin no-such-auth-plugin is not installed/);
+    expect(error.message).to.contain('Install it with: brew install it');
   });
 });

@@ -7,7 +7,7 @@
  * response body: a TokenReview's answer echoes the token it reviewed, a Secret's holds its values.
  */
 import { Agent, type Dispatcher } from 'undici';
-import type { RestConfig } from './config.ts';
+import type { RequestCredential, RestConfig } from './config.ts';
 
 /** A query string's values; undefined ones are left out. */
 export type Query = Record<string, string | number | boolean | undefined>;
@@ -63,6 +63,8 @@ export class KubeClient {
   readonly config: RestConfig;
   readonly #agent: Agent;
   readonly #timeoutMs: number;
+  /** The connections presenting a credential plugin's client certificate (renewed with it). */
+  #pluginAgent: { cert: string; agent: Agent } | undefined;
 
   constructor(config: RestConfig, options: { timeoutMs?: number } = {}) {
     this.config = config;
@@ -113,20 +115,23 @@ export class KubeClient {
     options: CallOptions & { body?: unknown; contentType?: string } = {},
   ): Promise<T> {
     const { signal, done } = deadline(options.timeoutMs ?? this.#timeoutMs, options.signal);
+    const body = options.body === undefined ? undefined : JSON.stringify(options.body);
+    const contentType = body === undefined ? undefined : (options.contentType ?? 'application/json');
     let answer: Dispatcher.ResponseData;
     try {
-      answer = await this.#agent.request({
-        origin: this.config.server.origin,
-        path: this.#path(path, options.query),
-        method: method as Dispatcher.HttpMethod,
-        headers: this.#headers(
-          options.body === undefined ? undefined : (options.contentType ?? 'application/json'),
-        ),
-        ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }),
-        signal,
-      });
+      answer = await this.#authenticated(method, path, (agent, headers) =>
+        agent.request({
+          origin: this.config.server.origin,
+          path: this.#path(path, options.query),
+          method: method as Dispatcher.HttpMethod,
+          headers: { ...headers, ...(contentType !== undefined ? { 'content-type': contentType } : {}) },
+          ...(body === undefined ? {} : { body }),
+          signal,
+        }),
+      );
     } catch (error) {
       done();
+      if (error instanceof KubeApiError) throw error;
       throw transportError(method, path, error, signal);
     }
     try {
@@ -160,18 +165,21 @@ export class KubeClient {
   ): Promise<void> {
     let answer: Dispatcher.ResponseData;
     try {
-      answer = await this.#agent.request({
-        origin: this.config.server.origin,
-        path: this.#path(path, { ...query, watch: true }),
-        method: 'GET',
-        headers: this.#headers(undefined),
-        headersTimeout: this.#timeoutMs,
-        // Kubernetes ends a watch after `timeoutSeconds`; a silent connection ends after this.
-        bodyTimeout: options.idleTimeoutMs ?? 0,
-        ...(options.signal ? { signal: options.signal } : {}),
-      });
+      answer = await this.#authenticated('WATCH', path, (agent, headers) =>
+        agent.request({
+          origin: this.config.server.origin,
+          path: this.#path(path, { ...query, watch: true }),
+          method: 'GET',
+          headers,
+          headersTimeout: this.#timeoutMs,
+          // Kubernetes ends a watch after `timeoutSeconds`; a silent connection ends after this.
+          bodyTimeout: options.idleTimeoutMs ?? 0,
+          ...(options.signal ? { signal: options.signal } : {}),
+        }),
+      );
     } catch (error) {
       if (options.signal?.aborted) return;
+      if (error instanceof KubeApiError) throw error;
       throw transportError('WATCH', path, error);
     }
     if (answer.statusCode >= 300) {
@@ -206,7 +214,66 @@ export class KubeClient {
 
   /** Closes the client's connections. */
   async close(): Promise<void> {
-    await this.#agent.close();
+    await Promise.all([this.#agent.close(), this.#pluginAgent?.agent.close()]);
+  }
+
+  /**
+   * Sends with the configuration's credentials. With a credential plugin, a 401 answer runs the
+   * plugin again and sends once more (client-go does the same); its failure rejects the call.
+   */
+  async #authenticated(
+    method: string,
+    path: string,
+    send: (agent: Dispatcher, headers: Record<string, string>) => Promise<Dispatcher.ResponseData>,
+  ): Promise<Dispatcher.ResponseData> {
+    if (!this.config.hasCredentialPlugin) {
+      const authorization = this.config.authorization();
+      return send(this.#agent, authorization === undefined ? ACCEPT_JSON : { ...ACCEPT_JSON, authorization });
+    }
+    for (let attempt = 0; ; attempt++) {
+      const credential = await this.#pluginCredential(method, path);
+      const answer = await send(this.#agentFor(credential), {
+        ...ACCEPT_JSON,
+        ...(credential.authorization !== undefined ? { authorization: credential.authorization } : {}),
+      });
+      if (answer.statusCode !== 401 || attempt > 0) return answer;
+      answer.body.resume();
+      try {
+        await this.config.renewAfterUnauthorized(credential);
+      } catch (error) {
+        throw pluginError(method, path, error);
+      }
+    }
+  }
+
+  async #pluginCredential(method: string, path: string): Promise<RequestCredential> {
+    try {
+      return await this.config.credential();
+    } catch (error) {
+      throw pluginError(method, path, error);
+    }
+  }
+
+  /** The configuration's connections, or ones presenting the plugin's client certificate. */
+  #agentFor(credential: RequestCredential): Dispatcher {
+    const certificate = credential.clientCertificate;
+    if (certificate === undefined) return this.#agent;
+    if (this.#pluginAgent?.cert !== certificate.cert) {
+      // The old connections finish their requests (a watch runs on), then close.
+      void this.#pluginAgent?.agent.close();
+      this.#pluginAgent = {
+        cert: certificate.cert,
+        agent: new Agent({
+          connect: {
+            ...(this.config.ca !== undefined ? { ca: this.config.ca } : {}),
+            cert: certificate.cert,
+            key: certificate.key,
+            rejectUnauthorized: !this.config.insecureSkipTLSVerify,
+          },
+        }),
+      };
+    }
+    return this.#pluginAgent.agent;
   }
 
   #path(path: string, query: Query | undefined): string {
@@ -217,14 +284,15 @@ export class KubeClient {
     const search = params.toString();
     return `${base}${path}${search ? `?${search}` : ''}`;
   }
+}
 
-  #headers(contentType: string | undefined): Record<string, string> {
-    const headers: Record<string, string> = { accept: 'application/json' };
-    if (contentType !== undefined) headers['content-type'] = contentType;
-    const authorization = this.config.authorization();
-    if (authorization !== undefined) headers.authorization = authorization;
-    return headers;
-  }
+const ACCEPT_JSON: Readonly<Record<string, string>> = { accept: 'application/json' };
+
+/** A credential plugin's failure as the call's error: its message names no output (see ExecCredentialError). */
+function pluginError(method: string, path: string, error: unknown): KubeApiError {
+  return new KubeApiError(`${method} ${path}: ${error instanceof Error ? error.message : String(error)}`, {
+    reason: 'Unauthorized',
+  });
 }
 
 /** Parses one watch line; an ERROR event (a Status) becomes a rejection with its code. */

@@ -90,7 +90,55 @@ describe('RestConfig', () => {
       const cases: Array<[object, RegExp]> = [
         [{ ...document({}), 'current-context': 'missing' }, /contexts: no context named "missing"/],
         [{ ...document({}), 'current-context': '' }, /current-context is not set/],
-        [document({ exec: { command: 'aws' } }), /users\[me\]\.exec is not supported by the server/],
+        [
+          document({ 'auth-provider': { name: 'oidc' } }),
+          /users\[me\]\.auth-provider is not supported \(kubectl removed it too\); use an exec credential plugin/,
+        ],
+        [document({ username: 'u', password: 'p' }), /users\[me\]\.username is not supported by the server/],
+        [
+          document({ exec: { apiVersion: 'client.authentication.k8s.io/v1alpha1', command: 'aws' } }),
+          /users\[me\]\.exec\.apiVersion must be client\.authentication\.k8s\.io\/v1 or \/v1beta1/,
+        ],
+        [
+          document({ exec: { apiVersion: 'client.authentication.k8s.io/v1', command: 'aws' } }),
+          /users\[me\]\.exec\.interactiveMode must be set \(Never or IfAvailable\) for apiVersion v1/,
+        ],
+        [
+          document({
+            exec: {
+              apiVersion: 'client.authentication.k8s.io/v1',
+              command: 'kubelogin',
+              interactiveMode: 'Always',
+            },
+          }),
+          /users\[me\]\.exec\.interactiveMode Always needs a terminal; the server never runs a plugin interactively/,
+        ],
+        [
+          document({
+            exec: {
+              apiVersion: 'client.authentication.k8s.io/v1beta1',
+              command: 'x',
+              interactiveMode: 'Sometimes',
+            },
+          }),
+          /users\[me\]\.exec\.interactiveMode must be Never, IfAvailable or Always/,
+        ],
+        [
+          document({ exec: { apiVersion: 'client.authentication.k8s.io/v1beta1' } }),
+          /users\[me\]\.exec\.command is not set/,
+        ],
+        [
+          document({
+            exec: { apiVersion: 'client.authentication.k8s.io/v1beta1', command: 'x', args: ['a', 1] },
+          }),
+          /users\[me\]\.exec\.args\[1\] is not a string/,
+        ],
+        [
+          document({
+            exec: { apiVersion: 'client.authentication.k8s.io/v1beta1', command: 'x', env: [{ name: 'A' }] },
+          }),
+          /users\[me\]\.exec\.env\[0\] needs a name and a value/,
+        ],
         [document({ 'client-certificate-data': b64('C') }), /a client certificate needs its key/],
         [document({}, { server: 'ftp://x' }), /is not an http\(s\) URL/],
         [
@@ -116,6 +164,28 @@ describe('RestConfig', () => {
         expect(error.message).to.match(message).and.contain(path);
       }
     });
+  });
+
+  it('takes an exec plugin: a command with a path is found beside the kubeconfig, and the credential comes from it', async () => {
+    const config = await loadKubeConfigFile(
+      kubeconfig(
+        document({
+          exec: {
+            apiVersion: 'client.authentication.k8s.io/v1beta1',
+            command: './bin/get-token',
+            args: ['x'],
+          },
+        }),
+      ),
+    );
+    expect(config.authorization()).to.equal(undefined);
+    const error = await config.credential().then(
+      () => expect.fail('expected a rejection'),
+      (e: Error) => e,
+    );
+    expect(error.message).to.equal(
+      `the credential plugin get-token is not installed (${join(dir, 'bin/get-token')} was not found)`,
+    );
   });
 
   describe('in the cluster', () => {
