@@ -1,10 +1,16 @@
 import { expect } from 'chai';
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import type { RequestOptions } from 'node:https';
 import { stringify } from 'yaml';
-import { KubeConfigError, RestConfig, loadInClusterConfig, loadKubeConfigFile } from './config.ts';
+import {
+  ExecCredentialError,
+  KubeConfigError,
+  RestConfig,
+  loadInClusterConfig,
+  loadKubeConfigFile,
+} from './config.ts';
 
 const b64 = (text: string): string => Buffer.from(text).toString('base64');
 
@@ -186,6 +192,75 @@ describe('RestConfig', () => {
     expect(error.message).to.equal(
       `the credential plugin get-token is not installed (${join(dir, 'bin/get-token')} was not found)`,
     );
+  });
+
+  describe('a credential plugin', () => {
+    const V1 = 'client.authentication.k8s.io/v1';
+    /** A RestConfig whose plugin is node printing `stdout` (or running `script`). */
+    const printing = (stdout: string, script = `process.stdout.write(${JSON.stringify(stdout)})`) =>
+      new RestConfig({
+        server: 'https://k',
+        exec: { apiVersion: V1, command: process.execPath, args: ['-e', script], env: {}, timeoutMs: 2_000 },
+      });
+    const credential = (status: object, apiVersion = V1): string =>
+      JSON.stringify({ apiVersion, kind: 'ExecCredential', status });
+
+    it('refuses what it printed when it is no usable ExecCredential, naming the field and never a value', async () => {
+      const cases: Array<[string, RegExp]> = [
+        [JSON.stringify({ kind: 'Other' }), /printed no ExecCredential \(kind\)/],
+        [
+          credential({ token: 'secret-a' }, 'client.authentication.k8s.io/v1beta1'),
+          /printed an ExecCredential of another apiVersion than client\.authentication\.k8s\.io\/v1$/,
+        ],
+        [
+          JSON.stringify({ apiVersion: V1, kind: 'ExecCredential' }),
+          /printed an ExecCredential without status/,
+        ],
+        [credential({ token: 7 }), /status\.token is not a string/],
+        [credential({ clientCertificateData: 'secret-b' }), /a client certificate without its key/],
+        [credential({}), /printed neither a token nor a client certificate and key/],
+        [
+          credential({ token: 'secret-c', expirationTimestamp: 'soon' }),
+          /status\.expirationTimestamp is not a time/,
+        ],
+      ];
+      for (const [stdout, message] of cases) {
+        const error = await printing(stdout)
+          .credential()
+          .then(
+            () => expect.fail(`expected ${message} to be refused`),
+            (e: Error) => e,
+          );
+        expect(error).to.be.instanceOf(ExecCredentialError);
+        expect(error.message).to.match(message).and.not.contain('secret');
+      }
+    });
+
+    it('stops a plugin that does not finish in time, and one that prints too much', async () => {
+      const slow = await printing('', 'setTimeout(() => {}, 60000)')
+        .credential()
+        .catch((e: Error) => e);
+      expect((slow as Error).message).to.equal(
+        `the credential plugin ${basename(process.execPath)} did not finish within 2 s`,
+      );
+      const loud = await printing('', 'process.stdout.write("x".repeat(2 * 1024 * 1024))')
+        .credential()
+        .catch((e: Error) => e);
+      expect((loud as Error).message).to.match(/printed more than 1048576 bytes/);
+    });
+
+    it('accepts interactiveMode IfAvailable and Never, and refuses an exec entry that is not a mapping', async () => {
+      for (const interactiveMode of ['IfAvailable', 'Never']) {
+        const config = await loadKubeConfigFile(
+          kubeconfig(document({ exec: { apiVersion: V1, command: 'get-token', interactiveMode } })),
+        );
+        expect(config.hasCredentialPlugin).to.equal(true);
+      }
+      const error = await loadKubeConfigFile(kubeconfig(document({ exec: 'get-token' }))).catch(
+        (e: Error) => e,
+      );
+      expect((error as Error).message).to.match(/users\[me\]\.exec is not a mapping/);
+    });
   });
 
   describe('in the cluster', () => {

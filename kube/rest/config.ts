@@ -233,6 +233,8 @@ export function fromKubeConfigDocument(
   const userName = String(context.user ?? '');
   const user = userName ? named(document.users, userName, 'user') : {};
   if (user === undefined) return fail(`users: no user named ${JSON.stringify(userName)}`);
+  if (user.exec !== undefined && user.exec !== null && !isEntry(user.exec))
+    return fail(`users[${userName}].exec is not a mapping`);
   if (user['auth-provider'] !== undefined)
     return fail(
       `users[${userName}].auth-provider is not supported (kubectl removed it too); use an exec credential plugin (kubelogin, gke-gcloud-auth-plugin, aws eks get-token, ...)`,
