@@ -4,7 +4,7 @@
  * the bundle (front-proxy CA or cluster client CA) their chain leads to. No chain is verified here.
  */
 import { X509Certificate } from 'node:crypto';
-import type { TLSSocket, DetailedPeerCertificate } from 'node:tls';
+import type { TLSSocket } from 'node:tls';
 
 const PEM_BLOCK = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
 /** Longest chain followed (leaf + intermediates), so a hostile chain cannot make us loop or work hard. */
@@ -295,13 +295,13 @@ const peersBySocket = new WeakMap<TLSSocket, PeerCertificates>();
  * The client certificate chain of a TLS connection, leaf first, empty when the client sent none.
  * Read once per connection and cached (keep-alive connections from the front proxy carry many
  * requests), together with OpenSSL's verdict ({@link handshakeVerdict}), so the two always
- * describe the same handshake. Node 20 returns the presented intermediates from
- * `getPeerCertificate(true)` on the first call only (later calls, and calls after
- * `getPeerX509Certificate()`, give the leaf alone), so use this function rather than those methods
- * elsewhere in the server; it appends the CA of the TLS context that issued the last presented
- * certificate. Node 24 gives a server the leaf alone: there, an intermediate CA must be in the CA
- * bundle (with its root) to be classified. The server must be created with `requestCert: true`
- * (and `rejectUnauthorized: false`, since token clients present no certificate).
+ * describe the same handshake. Read through `getPeerX509Certificate()` and its `issuerCertificate`
+ * links: Node 20 links the intermediates the client presented there, Node 24 gives a server the
+ * leaf alone (there, an intermediate CA must be in the CA bundle, with its root, to be classified).
+ * `getPeerCertificate(true)` is not used: its detailed objects cost 0.1 ms (Node 24) to 0.8 ms
+ * (Node 20, with intermediates) per connection, and on Node 20 it reports the intermediates on its
+ * first call only. The server must be created with `requestCert: true` (and
+ * `rejectUnauthorized: false`, since token clients present no certificate).
  */
 export function peerCertificateChain(socket: TLSSocket): X509Certificate[] {
   return peerCertificates(socket).chain;
@@ -311,13 +311,18 @@ export function peerCertificateChain(socket: TLSSocket): X509Certificate[] {
 export function peerCertificates(socket: TLSSocket): PeerCertificates {
   const cached = peersBySocket.get(socket);
   if (cached !== undefined) return cached;
-  const presented: DetailedPeerCertificate[] = [];
-  let current = socket.getPeerCertificate(true) as DetailedPeerCertificate | null | undefined;
-  while (current?.raw !== undefined && !presented.includes(current) && presented.length < MAX_CHAIN_LENGTH) {
+  const presented: X509Certificate[] = [];
+  const fingerprints: string[] = [];
+  let current = socket.getPeerX509Certificate();
+  while (current !== undefined && presented.length < MAX_CHAIN_LENGTH) {
+    const fingerprint = current.fingerprint256;
+    // A root links to itself (as a new object): the chain ends at a certificate seen already.
+    if (fingerprints.includes(fingerprint)) break;
     presented.push(current);
+    fingerprints.push(fingerprint);
     current = current.issuerCertificate;
   }
-  const peer = { chain: sharedChain(presented), verdict: readVerdict(socket) };
+  const peer = { chain: sharedChain(presented, fingerprints), verdict: readVerdict(socket) };
   peersBySocket.set(socket, peer);
   return peer;
 }
@@ -328,18 +333,16 @@ const chainsByFingerprints = new Map<string, X509Certificate[]>();
 const REMEMBERED_CHAINS = 256;
 
 /**
- * The parsed chain of the presented certificates, shared (frozen) by every connection presenting
- * the same ones: a client that opens a new connection costs no parsing, and its chain keeps the
- * classification ({@link acceptClientCertificate}) made for the first. Equal fingerprints (SHA-256
- * of the DER, computed by Node for every presented certificate) mean equal certificates.
+ * The chain of the presented certificates, shared (frozen) by every connection presenting the
+ * same ones, so that a client's new connection keeps the classification
+ * ({@link acceptClientCertificate}) made for its first. Equal SHA-256 fingerprints of the DER mean
+ * equal certificates.
  */
-function sharedChain(presented: readonly DetailedPeerCertificate[]): X509Certificate[] {
-  const key = presented.map((cert) => cert.fingerprint256).join(' ');
+function sharedChain(presented: X509Certificate[], fingerprints: readonly string[]): X509Certificate[] {
+  const key = fingerprints.join(' ');
   const known = chainsByFingerprints.get(key);
   if (known !== undefined) return known;
-  const chain = Object.freeze(presented.map((cert) => new X509Certificate(cert.raw))) as X509Certificate[];
-  // Not shared when Node gave no fingerprint (an empty key would match nothing it should).
-  if (presented.some((cert) => !cert.fingerprint256)) return chain;
+  const chain = Object.freeze(presented) as X509Certificate[];
   chainsByFingerprints.set(key, chain);
   if (chainsByFingerprints.size > REMEMBERED_CHAINS)
     chainsByFingerprints.delete(chainsByFingerprints.keys().next().value as string);
