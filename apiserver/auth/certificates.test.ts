@@ -243,25 +243,16 @@ describe('acceptClientCertificate', function () {
 
 describe('peerCertificateChain', () => {
   const p = testPki();
-  /** A presented certificate linked to the next one as Node links them (`issuerCertificate`). */
-  class Linked extends X509Certificate {
-    constructor(
-      raw: Buffer,
-      private readonly next: () => X509Certificate | undefined,
-    ) {
-      super(raw);
-    }
-    override get issuerCertificate(): X509Certificate | undefined {
-      return this.next();
-    }
-  }
   /**
    * A connection presenting `certs` as Node's `getPeerX509Certificate()` reports them: new objects
    * on every call, each linked to the next (the last to a new copy of itself, as a root).
    */
   const connection = (certs: X509Certificate[]): TLSSocket => {
+    // A new object, linked to the next certificate as Node links them.
     const at = (i: number): X509Certificate =>
-      new Linked(certs[i]!.raw, () => at(Math.min(i + 1, certs.length - 1)));
+      Object.defineProperty(new X509Certificate(certs[i]!.raw), 'issuerCertificate', {
+        get: () => at(Math.min(i + 1, certs.length - 1)),
+      });
     return {
       authorized: true,
       getPeerCertificate: () => expect.fail('the detailed certificate objects cost ~0.1-0.8 ms'),
