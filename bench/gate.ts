@@ -5,13 +5,16 @@
  * bench/results/gate.json. Fails when a ratio is more than 25% worse than committed (a part over
  * the limit is measured twice more and judged by the median of three).
  *
- *   npx tsx bench/gate.ts              # measure and compare (exit 1 on a regression)
- *   npx tsx bench/gate.ts --record     # measure three times, write the median run of each part
- *                                      # to bench/results/gate.json (--runs N for another count)
+ *   bash hack/postgres.sh run npx tsx bench/gate.ts   # measure and compare (exit 1 on a regression)
+ *   bash hack/postgres.sh run npx tsx bench/gate.ts --record
+ *        # measure three times, write the median run of each part to bench/results/gate.json
+ *        # (--runs N for another count)
  *
  * Engine: workload (b) of bench/engine (3-task fan, 0 ms upstreams, 64 concurrent), in this process.
  * Gateway: `bench/api/gateway.ts --ablation` rows `baseline` and `gateway` (compiled servers, front
- * proxy authentication, history on embedded PGlite), 3 interleaved runs, medians.
+ * proxy authentication, history in PostgreSQL when TEST_DATABASE_URL is set — the test command runs
+ * the gate under `hack/postgres.sh run`, as production records to PostgreSQL — else embedded PGlite),
+ * 3 interleaved runs, medians.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -33,6 +36,9 @@ const flag = (name: string) => {
   return i >= 0 ? args[i + 1] : undefined;
 };
 const RESULTS = fileURLToPath(new URL('./results/gate.json', import.meta.url));
+/** Where the gateway records its history in this run (bench/api/gateway.ts picks the same way). */
+const HISTORY =
+  (process.env.TEST_DATABASE_URL ?? process.env.DATABASE_URL) ? 'PostgreSQL' : 'embedded PGlite';
 /** A ratio this much above the committed one fails the gate. */
 const TOLERANCE = 1.25;
 
@@ -148,7 +154,8 @@ async function main(): Promise<void> {
       `${JSON.stringify(
         {
           benchmark: 'performance regression gate (CPU µs per execution, ratio to the same-run baseline)',
-          command: 'npx tsx bench/gate.ts --record',
+          command: 'bash hack/postgres.sh run npx tsx bench/gate.ts --record',
+          history: HISTORY,
           date: new Date().toISOString(),
           machine: machine(load, 'shared 2-core VM; the test command compares ratios, not absolute figures'),
           tolerance: TOLERANCE,
@@ -162,7 +169,14 @@ async function main(): Promise<void> {
     process.stdout.write(`recorded ${JSON.stringify(measured)}\n`);
     return;
   }
-  const committed = JSON.parse(readFileSync(RESULTS, 'utf8')) as Record<'engine' | 'gateway', Figures>;
+  const committed = JSON.parse(readFileSync(RESULTS, 'utf8')) as Record<'engine' | 'gateway', Figures> & {
+    history?: string;
+  };
+  // The gateway's ratio depends on where history goes: compare like with like.
+  if (committed.history && committed.history !== HISTORY)
+    throw new Error(
+      `the committed gateway figure was measured with history in ${committed.history}, this run records to ${HISTORY}: run the gate as \`bash hack/postgres.sh run npx tsx bench/gate.ts\``,
+    );
   const limit = (part: 'engine' | 'gateway') => round3(committed[part].ratio * TOLERANCE);
   // One run moves ±25% on a shared machine: a part over its limit is measured twice more and
   // judged by the median of the three (a real regression fails all three).
