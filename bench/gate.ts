@@ -26,7 +26,7 @@ import { Agent } from 'undici';
 import { EgressPolicy } from '../adapters/egress/policy.ts';
 import { UndiciTaskClient } from '../adapters/http-client.ts';
 import { DagExecutor } from '../core/engine/executor.ts';
-import { closedLoop, machine, round3, type Shot } from './api/measure.ts';
+import { cpuPerExecution, machine, median, round3, type Shot } from './api/measure.ts';
 import { startUpstream } from './engine/upstream-process.ts';
 import { baselineRun, FAN, syncflowWorkflow } from './engine/workloads.ts';
 
@@ -47,17 +47,6 @@ interface Figures {
   syncflowCpuUs: number;
   ratio: number;
 }
-
-/** CPU µs per execution of `shot` in this process over `total` executions at concurrency 64. */
-async function cpuPerExecution(shot: Shot, total: number): Promise<number> {
-  const before = process.cpuUsage();
-  const result = await closedLoop(shot, 64, total);
-  if (result.errors > 0) throw new Error(`${result.errors} executions failed: ${result.firstError}`);
-  const used = process.cpuUsage(before);
-  return (used.user + used.system) / total;
-}
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 
 async function engine(): Promise<Figures> {
   const upstream = await startUpstream();

@@ -40,6 +40,7 @@ import { DagExecutor } from '../../core/engine/executor.ts';
 import { UndiciTaskClient } from '../../adapters/http-client.ts';
 import { baselineRun, DIAMOND, FAN, type Run } from '../engine/workloads.ts';
 import type { BenchPki } from './pki.ts';
+import { replyOf } from './measure.ts';
 import { CALLER_GROUP, frontProxyAuthentication, InProcessReviews, NAMESPACE } from './front-proxy.ts';
 
 export { CALLER_GROUP, NAMESPACE } from './front-proxy.ts';
@@ -377,18 +378,7 @@ async function startPrimary(message: Extract<DriverMessage, { type: 'start' }>):
 }
 
 function reply<T>(worker: Worker, type: string): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const onMessage = (m: { type: string } & T) => {
-      if (m.type !== type) return;
-      worker.off('message', onMessage);
-      worker.off('exit', onExit);
-      resolve(m);
-    };
-    const onExit = (code: number | null) =>
-      reject(new Error(`a worker exited with ${code} before '${type}'`));
-    worker.on('message', onMessage);
-    worker.once('exit', onExit);
-  });
+  return replyOf<T>(worker, type, 'a worker');
 }
 
 let primary = false;

@@ -43,7 +43,16 @@ import {
   WORKFLOWS,
   type WorkflowName,
 } from './gateway-server.ts';
-import { closedLoop, machine, pairedLoop, round3, summary, writeSection, type Shot } from './measure.ts';
+import {
+  closedLoop,
+  machine,
+  pairedLoop,
+  replyOf,
+  round3,
+  summary,
+  writeSection,
+  type Shot,
+} from './measure.ts';
 import { makeBenchPki } from './pki.ts';
 import { workerCount } from '../../apiserver/workers.ts';
 
@@ -139,18 +148,7 @@ class ServerProcess {
   }
 
   private static reply<T>(child: ChildProcess, type: string): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      const onMessage = (message: { type: string } & T) => {
-        if (message.type !== type) return;
-        child.off('message', onMessage);
-        child.off('exit', onExit);
-        resolve(message);
-      };
-      const onExit = (code: number | null) =>
-        reject(new Error(`gateway server exited with ${code} before '${type}'`));
-      child.on('message', onMessage);
-      child.once('exit', onExit);
-    });
+    return replyOf<T>(child, type);
   }
 
   /** User + system CPU time the process has used, in µs. */

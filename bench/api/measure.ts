@@ -137,3 +137,41 @@ export async function reportResult(result: unknown, out: string | undefined): Pr
   if (out) await writeFile(out, text);
   process.stdout.write(text);
 }
+
+/** CPU µs per execution of `shot` in this process over `total` executions at concurrency 64. */
+export async function cpuPerExecution(shot: Shot, total: number): Promise<number> {
+  const before = process.cpuUsage();
+  const result = await closedLoop(shot, 64, total);
+  if (result.errors > 0) throw new Error(`${result.errors} executions failed: ${result.firstError}`);
+  const used = process.cpuUsage(before);
+  return (used.user + used.system) / total;
+}
+
+/** The middle value of a list (the upper one of an even count). */
+export const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
+
+/**
+ * The next message of `type` from a child process or cluster worker; rejects if it exits first.
+ */
+export function replyOf<T>(
+  from: {
+    on(event: 'message', l: (m: { type: string } & T) => void): unknown;
+    off(event: 'message', l: (m: { type: string } & T) => void): unknown;
+    once(event: 'exit', l: (code: number | null) => void): unknown;
+    off(event: 'exit', l: (code: number | null) => void): unknown;
+  },
+  type: string,
+  who = 'gateway server',
+): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const onMessage = (message: { type: string } & T) => {
+      if (message.type !== type) return;
+      from.off('message', onMessage);
+      from.off('exit', onExit);
+      resolve(message);
+    };
+    const onExit = (code: number | null) => reject(new Error(`${who} exited with ${code} before '${type}'`));
+    from.on('message', onMessage);
+    from.once('exit', onExit);
+  });
+}

@@ -17,7 +17,7 @@ import { Agent } from 'undici';
 import { EgressPolicy } from '../../adapters/egress/policy.ts';
 import { UndiciTaskClient } from '../../adapters/http-client.ts';
 import { DagExecutor } from '../../core/engine/executor.ts';
-import { closedLoop, machine, round3, type Shot } from '../api/measure.ts';
+import { cpuPerExecution, machine, median, round3, type Shot } from '../api/measure.ts';
 import { startUpstream } from './upstream-process.ts';
 import { baselineRun, FAN, syncflowWorkflow } from './workloads.ts';
 
@@ -32,17 +32,6 @@ const runs = Number(flag('--runs') ?? 1);
 const against = flag('--against');
 const againstLabel = flag('--against-label') ?? against;
 const out = flag('--out');
-
-/** CPU µs per execution of `shot` in this process over `total` executions at concurrency 64. */
-async function cpuPerExecution(shot: Shot, total: number): Promise<number> {
-  const before = process.cpuUsage();
-  const result = await closedLoop(shot, 64, total);
-  if (result.errors > 0) throw new Error(`${result.errors} executions failed: ${result.firstError}`);
-  const used = process.cpuUsage(before);
-  return (used.user + used.system) / total;
-}
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 
 interface EngineModules {
   DagExecutor: typeof DagExecutor;
