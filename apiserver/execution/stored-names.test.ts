@@ -27,6 +27,45 @@ function counterDraw(): (prefix: string) => string {
   return (prefix) => `${prefix}${String(++n).padStart(5, '0')}`;
 }
 
+describe('StoredNameCheck', () => {
+  it('asks at once when idle and batches the questions asked while a query is in flight', async () => {
+    const store = new GatedLookup();
+    store.stored.add('ns/b');
+    const check = new StoredNameCheck(store.lookup, { maxBatch: 2 });
+    const a = check.isStored('ns', 'a');
+    const b = check.isStored('ns', 'b');
+    const c = check.isStored('ns', 'c');
+    const d = check.isStored('other', 'b');
+    expect(store.queries).to.deep.equal([[{ namespace: 'ns', name: 'a' }]]);
+    store.answer();
+    expect(await a).to.equal(false);
+    await tick();
+    expect(store.queries[1], 'the next query takes at most maxBatch names').to.deep.equal([
+      { namespace: 'ns', name: 'b' },
+      { namespace: 'ns', name: 'c' },
+    ]);
+    store.answer();
+    expect([await b, await c]).to.deep.equal([true, false]);
+    await tick();
+    store.answer();
+    expect(await d).to.equal(false);
+  });
+
+  it('rejects every question of a failed query and keeps answering later ones', async () => {
+    const store = new GatedLookup();
+    const check = new StoredNameCheck(store.lookup);
+    store.failure = new Error('connection refused');
+    const a = check.isStored('ns', 'a');
+    store.answer();
+    expect(await a.catch((error: Error) => error.message)).to.equal('connection refused');
+    store.failure = undefined;
+    const b = check.isStored('ns', 'b');
+    await tick();
+    store.answer();
+    expect(await b).to.equal(false);
+  });
+});
+
 describe('StoredNameCheck names checked ahead', () => {
   let store: GatedLookup;
   let clock: number;
