@@ -29,9 +29,7 @@ export function readBody(req: IncomingMessage, limit: number = LIMITS.maxRequest
   if (req.readableFlowing === null && (size === declared || req.complete)) {
     if (size > limit) {
       req.resume();
-      return Promise.reject(
-        new SyncflowError('RequestTooLarge', `request body exceeds the limit of ${limit} bytes (3 MiB)`),
-      );
+      return Promise.reject(tooLarge(limit));
     }
     const body = size === 0 ? null : (req.read(size) as Buffer | null);
     // read() leaves the stream to emit 'end'; an empty body is read to its end the same way.
@@ -48,9 +46,7 @@ export function readBody(req: IncomingMessage, limit: number = LIMITS.maxRequest
         req.off('data', onData);
         req.off('end', onEnd);
         req.resume();
-        reject(
-          new SyncflowError('RequestTooLarge', `request body exceeds the limit of ${limit} bytes (3 MiB)`),
-        );
+        reject(tooLarge(limit));
         return;
       }
       chunks.push(chunk);
@@ -75,6 +71,11 @@ export function readBody(req: IncomingMessage, limit: number = LIMITS.maxRequest
 }
 
 const EMPTY = Buffer.alloc(0);
+
+/** The 413 of a body found over the limit while reading it (no usable Content-Length). */
+function tooLarge(limit: number): SyncflowError {
+  return new SyncflowError('RequestTooLarge', `request body exceeds the limit of ${limit} bytes (3 MiB)`);
+}
 
 /** Parses a JSON body; 400 with the parser's position for malformed JSON, 422 when too deep. */
 export function parseJson(raw: Buffer, what = 'request body'): unknown {
