@@ -454,7 +454,19 @@ describe('Helm chart charts/syncflow (helm from its Go module)', function () {
         'crd/prometheusrules.monitoring.coreos.com',
       ]);
       // The CRDs are the chart's: gone first, so the install must bring them.
-      await cp.kubectl.ok(['delete', 'crd', 'workflows.syncflow.io', 'workflowtasks.syncflow.io']);
+      // kube-apiserver's CRD finalizer removes them; on a loaded machine that once took more than
+      // kubectl's 60 s, so the wait is separate, longer, and a timeout shows the CRDs' conditions.
+      const crds = ['crd/workflows.syncflow.io', 'crd/workflowtasks.syncflow.io'];
+      await cp.kubectl.ok(['delete', ...crds, '--wait=false']);
+      const gone = await cp.kubectl.run(['wait', '--for=delete', ...crds, '--timeout=240s'], {
+        timeoutMs: 250_000,
+      });
+      if (gone.code !== 0) {
+        const conditions = await kube('get', ...crds, '-o', 'jsonpath={.items[*].status.conditions}');
+        expect.fail(
+          `the CRDs were not removed: ${gone.stderr.trim()}; their conditions: ${conditions.stdout}`,
+        );
+      }
       const install = await run(
         helm,
         ['install', 'sf', chart, '-n', 'helm-e2e', '--create-namespace', '--set', 'replicas=2'],

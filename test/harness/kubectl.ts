@@ -23,12 +23,18 @@ export interface KubectlResult {
   code: number;
   stdout: string;
   stderr: string;
+  /** Set when kubectl was killed for running past its timeout (the code is then 128). */
+  timedOutMs?: number;
 }
 
 /** Raised by {@link Kubectl.ok} when kubectl exits non-zero; keeps the full result. */
 export class KubectlError extends Error {
   constructor(readonly result: KubectlResult) {
-    super(`kubectl ${result.args.join(' ')} exited ${result.code}: ${result.stderr.trim()}`);
+    const how =
+      result.timedOutMs === undefined
+        ? `exited ${result.code}`
+        : `was killed after ${result.timedOutMs} ms (its timeout); it had printed ${JSON.stringify(result.stdout.trim())}`;
+    super(`kubectl ${result.args.join(' ')} ${how}: ${result.stderr.trim()}`);
     this.name = 'KubectlError';
   }
 }
@@ -49,14 +55,20 @@ export class Kubectl {
       let stderr = '';
       child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
       child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-      const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 60_000);
+      const timeoutMs = options.timeoutMs ?? 60_000;
+      let timedOut = false;
+      const timer = setTimeout(() => {
+        timedOut = true;
+        child.kill('SIGKILL');
+      }, timeoutMs);
       child.on('error', (err) => {
         clearTimeout(timer);
         reject(new Error(`cannot run ${this.binary}`, { cause: err }));
       });
       child.on('close', (code, signal) => {
         clearTimeout(timer);
-        resolve({ args: [...args], code: code ?? (signal === null ? -1 : 128), stdout, stderr });
+        const result = { args: [...args], code: code ?? (signal === null ? -1 : 128), stdout, stderr };
+        resolve(timedOut ? { ...result, timedOutMs: timeoutMs } : result);
       });
       child.stdin.end(options.stdin ?? '');
     });
