@@ -3,6 +3,7 @@ import type { IncomingMessage } from 'node:http';
 import { PassThrough } from 'node:stream';
 import type { SyncflowError } from '../../core/errors.ts';
 import { parseJson, readBody } from './body.ts';
+import { LIMITS } from '../../core/model/resources.ts';
 
 /** A request body stream with the headers readBody looks at. */
 function request(chunks: string[], headers: Record<string, string> = {}): IncomingMessage {
@@ -44,12 +45,22 @@ describe('readBody', () => {
     const error = await refusal(readBody(request(['x'], { 'content-length': '11' }), 10));
     expect(error.code).to.equal('RequestTooLarge');
     expect(error.message).to.contain('11 bytes; the limit is 10 bytes');
+    expect(error.message).not.to.contain('MiB');
+  });
+
+  it('names the default limit in MiB as well, and the fix', async () => {
+    const declared = String(LIMITS.maxRequestBytes + 1);
+    const error = await refusal(readBody(request(['x'], { 'content-length': declared })));
+    expect(error.message).to.contain(`the limit is ${LIMITS.maxRequestBytes} bytes (3 MiB)`);
+    expect(error.message).to.contain('send a smaller body');
   });
 
   it('refuses a streamed body once it passes the limit', async () => {
     const error = await refusal(readBody(request(['123456', '789012']), 10));
     expect(error.code).to.equal('RequestTooLarge');
     expect(error.message).to.contain('exceeds the limit of 10 bytes');
+    expect(error.message).not.to.contain('MiB');
+    expect(error.message).to.contain('send a smaller body');
   });
 
   it('answers a body that is in already at once, without waiting for stream events', async () => {

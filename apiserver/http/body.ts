@@ -18,7 +18,7 @@ export function readBody(req: IncomingMessage, limit: number = LIMITS.maxRequest
     return Promise.reject(
       new SyncflowError(
         'RequestTooLarge',
-        `request body is ${declared} bytes; the limit is ${limit} bytes (3 MiB)`,
+        `request body is ${declared} bytes; the limit is ${limitText(limit)}: ${SMALLER}`,
       ),
     );
   }
@@ -74,7 +74,18 @@ const EMPTY = Buffer.alloc(0);
 
 /** The 413 of a body found over the limit while reading it (no usable Content-Length). */
 function tooLarge(limit: number): SyncflowError {
-  return new SyncflowError('RequestTooLarge', `request body exceeds the limit of ${limit} bytes (3 MiB)`);
+  return new SyncflowError(
+    'RequestTooLarge',
+    `request body exceeds the limit of ${limitText(limit)}: ${SMALLER}`,
+  );
+}
+
+const SMALLER = 'send a smaller body';
+
+/** `N bytes`, with the size in MiB when it is a whole number of them (the default: 3 MiB). */
+function limitText(limit: number): string {
+  const mib = limit / (1024 * 1024);
+  return Number.isInteger(mib) ? `${limit} bytes (${mib} MiB)` : `${limit} bytes`;
 }
 
 /** Parses a JSON body; 400 with the parser's position for malformed JSON, 422 when too deep. */
