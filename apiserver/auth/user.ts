@@ -27,5 +27,8 @@ export const AUTHENTICATED_GROUP = 'system:authenticated';
 export function withAuthenticatedGroup(user: UserInfo): UserInfo {
   if (user.groups.includes(AUTHENTICATED_GROUP) || user.groups.includes('system:unauthenticated'))
     return user;
-  return { ...user, groups: [...user.groups, AUTHENTICATED_GROUP] };
+  // Assigned, not a literal that spreads and adds a key (V8's slow path, microseconds a request).
+  const added = Object.assign({}, user);
+  added.groups = [...user.groups, AUTHENTICATED_GROUP];
+  return added;
 }
