@@ -343,6 +343,98 @@ describe('ExecutionService', () => {
     });
   });
 
+  describe('answering the caller before the bookkeeping', () => {
+    it('hands the finished execution to the caller before it is queued for the history and logged', async () => {
+      const logger = new RecordingLogger();
+      const svc = new ExecutionService({
+        catalog,
+        executor,
+        history: writer,
+        store,
+        secrets: new StaticSecrets(new Map()),
+        logger,
+      });
+      const seen: Array<{ name: string; queued: boolean; logged: number }> = [];
+      const object = await svc.run(request({ generateName: 'wf-' }), {
+        user: 'alice',
+        answer: (execution) =>
+          seen.push({
+            name: execution.metadata.name,
+            queued: svc.recentExecution('ns', execution.metadata.name) !== undefined,
+            logged: logger.entries.length,
+          }),
+      });
+      expect(seen).to.deep.equal([{ name: object.metadata.name, queued: false, logged: 0 }]);
+      expect(svc.recentExecution('ns', object.metadata.name)?.metadata.uid).to.equal(object.metadata.uid);
+      expect(logger.at('info')).to.deep.equal(['execution finished']);
+    });
+
+    it('still records and logs an execution whose answer failed, and then rejects with that failure', async () => {
+      const logger = new RecordingLogger();
+      const svc = new ExecutionService({
+        catalog,
+        executor,
+        history: writer,
+        store,
+        secrets: new StaticSecrets(new Map()),
+        logger,
+      });
+      let name = '';
+      const error = await refusal(
+        svc.run(request({ generateName: 'wf-' }), {
+          user: 'alice',
+          answer: (execution) => {
+            name = execution.metadata.name;
+            throw new Error('the socket is gone');
+          },
+        }),
+      );
+      expect((error as Error | undefined)?.message).to.equal('the socket is gone');
+      expect(svc.recentExecution('ns', name)).not.to.equal(undefined);
+      expect(logger.at('info')).to.deep.equal(['execution finished']);
+    });
+
+    it('reports a record that fails after the caller was answered, since the caller cannot be told', async () => {
+      const refusing = {
+        admit: () => ({
+          record: () => {
+            throw new SyncflowError('FieldInvalid', 'execution cannot be recorded');
+          },
+          release: () => undefined,
+        }),
+        flush: async () => undefined,
+        pending: () => undefined,
+      };
+      const svc = new ExecutionService({
+        catalog,
+        executor,
+        history: refusing,
+        store,
+        secrets: new StaticSecrets(new Map()),
+        onBackgroundError: (error, what) => background.push(`${what}: ${(error as Error).message}`),
+      });
+      let answered = 0;
+      const error = await refusal(
+        svc.run(request({ generateName: 'wf-' }), { user: 'u', answer: () => answered++ }),
+      );
+      expect(error?.code).to.equal('FieldInvalid');
+      expect(answered).to.equal(1);
+      expect(background).to.deep.equal([
+        'recording an execution its caller was already answered for: execution cannot be recorded',
+      ]);
+    });
+
+    it('does not answer a run refused before it ran', async () => {
+      executor.failure = new SyncflowError('InvalidInput', 'no');
+      let answered = 0;
+      const error = await refusal(
+        service().run(request({ generateName: 'wf-' }), { user: 'u', answer: () => answered++ }),
+      );
+      expect(error?.code).to.equal('InvalidInput');
+      expect(answered).to.equal(0);
+    });
+  });
+
   it('answers 503 for a workflow it cannot find while the definitions are still loading, and 404 once loaded', async () => {
     let synced = false;
     const s = new ExecutionService({

@@ -99,6 +99,13 @@ export interface RunContext {
   follow?: (message: LiveMessage) => void;
   /** Makes it a debug run answered through this session (from `debugRuns.open`), closed when the run ends. */
   debug?: DebugSession;
+  /**
+   * Called with the finished execution as soon as it exists, before it is queued for the history,
+   * published and logged (all in the same tick), so that a caller answering from it (the gateway)
+   * answers before that bookkeeping. Not called for a run refused before it ran. Should it throw,
+   * the execution is still recorded and logged, and the run then rejects with its error.
+   */
+  answer?: (execution: WorkflowExecution) => void;
 }
 
 /** Longest wait for the history on the Kubernetes create path; the record stays queued after it. */
@@ -242,16 +249,28 @@ export class ExecutionService {
       if (request.name) await this.releaseStoredReservation(request.namespace, request.name);
       throw error;
     }
+    let unanswered: { error: unknown } | undefined;
+    try {
+      context.answer?.(object);
+    } catch (error) {
+      unanswered = { error };
+    }
     try {
       admission.record(object);
       publisher?.finish(object);
+    } catch (error) {
+      // The caller has its answer: it cannot be told, so the failure goes where background ones go.
+      if (context.answer && !unanswered)
+        this.options.onBackgroundError?.(error, 'recording an execution its caller was already answered for');
+      throw error;
     } finally {
       // Recorded (the writer's queue answers for the name now) or failed: the name is free here.
       name.release();
     }
-    if (context.waitForHistory) await this.waitForHistory();
     if (this.options.logger) this.logFinished(this.options.logger, object, context.user);
     if (!this.recordedRevisions.has(workflow)) this.recordRevision(workflow);
+    if (unanswered) throw unanswered.error;
+    if (context.waitForHistory) await this.waitForHistory();
     return object;
   }
 

@@ -8,6 +8,7 @@ import { Cancellation } from '../../core/engine/cancellation.ts';
 import { ERROR_CATALOGUE, messageWithSuggestion, SyncflowError, type ErrorCode } from '../../core/errors.ts';
 import type { RunProblem } from '../../core/model/wire.ts';
 import { setRetryAfter } from '../../core/serving.ts';
+import type { WorkflowExecution } from '../../core/model/execution.ts';
 import type { ExecutionService, RunContext } from '../execution/service.ts';
 import { parseJson, readBody } from '../http/body.ts';
 import type { RequestGuard } from '../http/guard.ts';
@@ -146,10 +147,16 @@ export function runGatewayHandler(options: {
       const user = await options.guard.authenticate(req);
       await options.guard.authorize(user, { verb: 'create', resource: 'workflowexecutions', namespace });
       const input = parseJson(await readBody(req), 'input');
-      const context: RunContext = { user: user.username, signal: cancellation };
+      const context: RunContext = {
+        user: user.username,
+        signal: cancellation,
+        // Answered as soon as the execution exists: its recording, publishing and log line follow
+        // in the same tick, off the caller's latency.
+        answer: (execution) => answer(res, namespace, execution),
+      };
       const traceparent = req.headers.traceparent;
       if (typeof traceparent === 'string') context.traceparent = traceparent;
-      const execution = await options.service.run(
+      await options.service.run(
         {
           namespace,
           name: undefined,
@@ -161,38 +168,43 @@ export function runGatewayHandler(options: {
         },
         context,
       );
-      res.setHeader('Syncflow-Execution', `${namespace}/${execution.metadata.name}`);
-      const status = execution.status;
-      if (status.phase === 'Succeeded') {
-        const body = JSON.stringify(status.output ?? null);
-        // A declared length instead of chunked encoding: Node sends headers and body in one write
-        // (one TLS record) instead of a vectored write of four pieces.
-        res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
-        res.end(body);
-        return;
-      }
-      const reason = status.reason ?? 'TaskFailed';
-      const failed = (status.tasks ?? []).filter((t) => t.phase === 'Failed');
-      // The type and code name the execution's own reason (`HTTPError`, `Cancelled`, ...).
-      sendProblem(res, {
-        ...problem(failureCode(reason), status.message ?? reason, {
-          instance: `/apis/execution.syncflow.io/v1alpha1/namespaces/${namespace}/workflowexecutions/${execution.metadata.name}`,
-          ...(failed.length
-            ? {
-                errors: failed.map((t) => ({
-                  field: `status.tasks[${t.id}]`,
-                  message: t.error?.message ?? 'failed',
-                })),
-              }
-            : {}),
-        }),
-        type: `https://syncflow.io/problems/${reason}`,
-        code: reason,
-      });
     } catch (error) {
-      sendProblem(res, problemFor(error));
+      // After the answer only writing it can have failed: the connection is gone, nothing to send.
+      if (!res.headersSent) sendProblem(res, problemFor(error));
     }
   }
+}
+
+/** The answer of a finished execution: its output (200), or the problem of its failure. */
+function answer(res: ServerResponse, namespace: string, execution: WorkflowExecution): void {
+  res.setHeader('Syncflow-Execution', `${namespace}/${execution.metadata.name}`);
+  const status = execution.status;
+  if (status.phase === 'Succeeded') {
+    const body = JSON.stringify(status.output ?? null);
+    // A declared length instead of chunked encoding: Node sends headers and body in one write
+    // (one TLS record) instead of a vectored write of four pieces.
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+    res.end(body);
+    return;
+  }
+  const reason = status.reason ?? 'TaskFailed';
+  const failed = (status.tasks ?? []).filter((t) => t.phase === 'Failed');
+  // The type and code name the execution's own reason (`HTTPError`, `Cancelled`, ...).
+  sendProblem(res, {
+    ...problem(failureCode(reason), status.message ?? reason, {
+      instance: `/apis/execution.syncflow.io/v1alpha1/namespaces/${namespace}/workflowexecutions/${execution.metadata.name}`,
+      ...(failed.length
+        ? {
+            errors: failed.map((t) => ({
+              field: `status.tasks[${t.id}]`,
+              message: t.error?.message ?? 'failed',
+            })),
+          }
+        : {}),
+    }),
+    type: `https://syncflow.io/problems/${reason}`,
+    code: reason,
+  });
 }
 
 /** A decoded path segment; 400 when it is not valid percent-encoding. */
