@@ -203,6 +203,8 @@ describe('the web console in Chromium', function () {
         expect(events).to.include.members([`${id}:TaskStarted`, `${id}:TaskFinished`]);
       expect(run.frames.some((f) => f.includes('"ExecutionFinished"'))).to.equal(true);
       expect(await accessibilityViolations(page)).to.deep.equal([]);
+      // React Flow draws edges once the nodes are measured: a shot taken before shows none.
+      await page.locator('.react-flow__edge').first().waitFor();
       await shot(page, 'run-result');
     });
 

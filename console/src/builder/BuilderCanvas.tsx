@@ -20,6 +20,7 @@ import {
 import '@xyflow/react/dist/style.css';
 import { memo, useEffect, useMemo, useState, type DragEvent } from 'react';
 import { layoutGraph, NODE_HEIGHT, NODE_WIDTH, type Positions } from '../graph/layout.ts';
+import { measuredOf, withDimensions, type MeasuredSizes } from '../graph/measured.ts';
 import type { WorkflowTask } from '../api/types.ts';
 import { TaskCard } from './help.tsx';
 import type { ModelEdge } from './model.ts';
@@ -101,6 +102,7 @@ export function BuilderCanvas({
   const [positions, setPositions] = useState<Positions>(new Map());
   // Each new layout remounts the flow so that it fits the view again (fitView acts on mount).
   const [layouts, setLayouts] = useState(0);
+  const [sizes, setSizes] = useState<MeasuredSizes>(new Map());
   const shapeKey = JSON.stringify([steps.map((s) => s.id), edges.map((e) => [e.from, e.to])]);
   useEffect(() => {
     let live = true;
@@ -128,9 +130,10 @@ export function BuilderCanvas({
         ariaLabel: `Step ${step.id}: ${step.taskRef}${step.errors.length ? `, ${step.errors.length} errors: ${step.errors.join('; ')}` : ''}${step.plan ? `, ${step.plan}` : ''}`,
         width: NODE_WIDTH,
         height: NODE_HEIGHT,
+        ...measuredOf(sizes, step.id),
         selected: step.id === selected,
       })),
-    [steps, positions, selected],
+    [steps, positions, selected, sizes],
   );
   const flowEdges = useMemo<Edge[]>(
     () =>
@@ -146,6 +149,7 @@ export function BuilderCanvas({
     [edges],
   );
   const onNodesChange = (changes: NodeChange[]) => {
+    setSizes((known) => withDimensions(known, changes));
     for (const change of changes) {
       if (change.type === 'select' && change.selected) onSelect(change.id);
       if (change.type === 'position' && change.position) {

@@ -23,6 +23,7 @@ import { memo, useEffect, useMemo, useRef, useState } from 'react';
 import { mapProgressText } from '../components/task-progress.ts';
 import { edgeLabelPlaces, edgePoint, LABEL_PADDING } from './labels.ts';
 import { layoutGraph, NODE_HEIGHT, NODE_WIDTH, type Positions } from './layout.ts';
+import { measuredOf, withDimensions, type MeasuredSizes } from './measured.ts';
 import type { GraphEdge, GraphTask } from './model.ts';
 
 /** What a page adds to a task's node: its phase (colours it) and a short note. */
@@ -113,6 +114,7 @@ const PlacedLabelEdge = memo(function PlacedLabelEdge(props: EdgeProps<Edge<{ la
   );
 });
 const edgeTypes = { placed: PlacedLabelEdge };
+const NOT_MEASURED: MeasuredSizes = new Map();
 /** The default overlay, one object for every render (a new `{}` would rebuild every node each time). */
 const NO_OVERLAY: Record<string, TaskOverlay> = {};
 
@@ -174,7 +176,9 @@ export function WorkflowGraph({
 
   // The nodes are controlled: a click or Enter on a focused node arrives as a `select` change.
   const [selected, setSelected] = useState<string | undefined>();
+  const [sizes, setSizes] = useState(NOT_MEASURED);
   const onNodesChange = (changes: NodeChange[]) => {
+    setSizes((known) => withDimensions(known, changes));
     for (const change of changes) {
       if (change.type !== 'select') continue;
       if (change.selected) {
@@ -196,11 +200,12 @@ export function WorkflowGraph({
         ariaLabel: `Task ${task.id}: ${task.taskRef}${task.method ? `, ${task.method} ${task.host ?? ''}` : ''}${overlay[task.id]?.phase ? `, ${overlay[task.id]?.phase}` : ''}${overlay[task.id]?.detail ? `, ${overlay[task.id]?.detail}` : ''}${overlay[task.id]?.map ? `, map: ${mapProgressText(overlay[task.id]?.map)}` : ''}${overlay[task.id]?.badges?.length ? `, ${overlay[task.id]?.badges?.join(', ')}` : ''}`,
         width: NODE_WIDTH,
         height: NODE_HEIGHT,
+        ...measuredOf(sizes, task.id),
         draggable: false,
         connectable: false,
         selected: task.id === selected,
       })),
-    [tasks, positions, overlay, selected],
+    [tasks, positions, overlay, selected, sizes],
   );
   const flowEdges = useMemo<Edge[]>(() => {
     const text = (e: GraphEdge) =>
