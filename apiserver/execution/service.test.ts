@@ -18,7 +18,7 @@ import { createHistoryMetrics } from '../../history/metrics.ts';
 import { StaticSecrets } from '../../kube/secret-resolver.ts';
 import type { ExecutionCreateRequest } from '../../core/model/execution.ts';
 import { RevisionRecorder } from '../../core/definitions/revision-recorder.ts';
-import { ExecutionService, GENERATE_NAME_ATTEMPTS } from './service.ts';
+import { ExecutionService, GENERATE_NAME_ATTEMPTS, type ExecutionServiceOptions } from './service.ts';
 import type { LiveChange } from './live.ts';
 import type { LiveMessage } from './bus.ts';
 
@@ -128,7 +128,7 @@ describe('ExecutionService', () => {
   let background: string[];
   const catalog = oneTaskCatalog();
 
-  function service(random?: () => number): ExecutionService {
+  function service(random?: () => number, options: Partial<ExecutionServiceOptions> = {}): ExecutionService {
     return new ExecutionService({
       catalog,
       executor,
@@ -137,6 +137,7 @@ describe('ExecutionService', () => {
       secrets: new StaticSecrets(new Map()),
       onBackgroundError: (error, what) => background.push(`${what}: ${(error as Error).message}`),
       ...(random ? { random } : {}),
+      ...options,
     });
   }
   const request = (metadata: { name?: string; generateName?: string }): ExecutionCreateRequest => ({
@@ -346,14 +347,7 @@ describe('ExecutionService', () => {
   describe('answering the caller before the bookkeeping', () => {
     it('hands the finished execution to the caller before it is queued for the history and logged', async () => {
       const logger = new RecordingLogger();
-      const svc = new ExecutionService({
-        catalog,
-        executor,
-        history: writer,
-        store,
-        secrets: new StaticSecrets(new Map()),
-        logger,
-      });
+      const svc = service(undefined, { logger });
       const seen: Array<{ name: string; queued: boolean; logged: number }> = [];
       const object = await svc.run(request({ generateName: 'wf-' }), {
         user: 'alice',
@@ -371,14 +365,7 @@ describe('ExecutionService', () => {
 
     it('still records and logs an execution whose answer failed, and then rejects with that failure', async () => {
       const logger = new RecordingLogger();
-      const svc = new ExecutionService({
-        catalog,
-        executor,
-        history: writer,
-        store,
-        secrets: new StaticSecrets(new Map()),
-        logger,
-      });
+      const svc = service(undefined, { logger });
       let name = '';
       const error = await refusal(
         svc.run(request({ generateName: 'wf-' }), {
@@ -405,14 +392,7 @@ describe('ExecutionService', () => {
         flush: async () => undefined,
         pending: () => undefined,
       };
-      const svc = new ExecutionService({
-        catalog,
-        executor,
-        history: refusing,
-        store,
-        secrets: new StaticSecrets(new Map()),
-        onBackgroundError: (error, what) => background.push(`${what}: ${(error as Error).message}`),
-      });
+      const svc = service(undefined, { history: refusing });
       let answered = 0;
       const error = await refusal(
         svc.run(request({ generateName: 'wf-' }), { user: 'u', answer: () => answered++ }),
