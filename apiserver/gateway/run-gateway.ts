@@ -169,7 +169,8 @@ export function runGatewayHandler(options: {
         context,
       );
     } catch (error) {
-      // After the answer only writing it can have failed: the connection is gone, nothing to send.
+      // Once answered, what failed after (writing the answer, or recording, which the service
+      // reports as a background error) can no longer be told to the caller.
       if (!res.headersSent) sendProblem(res, problemFor(error));
     }
   }
