@@ -7,7 +7,8 @@
  * response body: a TokenReview's answer echoes the token it reviewed, a Secret's holds its values.
  */
 import { Agent, type Dispatcher } from 'undici';
-import type { RequestCredential, RestConfig } from './config.ts';
+import type { RestConfig } from './config.ts';
+import type { RequestCredential } from './exec-credential.ts';
 
 /** A query string's values; undefined ones are left out. */
 export type Query = Record<string, string | number | boolean | undefined>;

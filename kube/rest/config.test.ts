@@ -4,13 +4,8 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import type { RequestOptions } from 'node:https';
 import { stringify } from 'yaml';
-import {
-  ExecCredentialError,
-  KubeConfigError,
-  RestConfig,
-  loadInClusterConfig,
-  loadKubeConfigFile,
-} from './config.ts';
+import { KubeConfigError, RestConfig, loadInClusterConfig, loadKubeConfigFile } from './config.ts';
+import { ExecCredentialError } from './exec-credential.ts';
 
 const b64 = (text: string): string => Buffer.from(text).toString('base64');
 
