@@ -26,15 +26,11 @@ import { Agent } from 'undici';
 import { EgressPolicy } from '../adapters/egress/policy.ts';
 import { UndiciTaskClient } from '../adapters/http-client.ts';
 import { DagExecutor } from '../core/engine/executor.ts';
-import { cpuPerExecution, machine, median, round3, type Shot } from './api/measure.ts';
+import { flag, cpuPerExecution, machine, median, round3, type Shot } from './api/measure.ts';
 import { startUpstream } from './engine/upstream-process.ts';
 import { baselineRun, FAN, syncflowWorkflow } from './engine/workloads.ts';
 
 const args = process.argv.slice(2);
-const flag = (name: string) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1] : undefined;
-};
 const RESULTS = fileURLToPath(new URL('./results/gate.json', import.meta.url));
 /** Where the gateway records its history in this run (bench/api/gateway.ts picks the same way). */
 const HISTORY =

@@ -45,6 +45,7 @@ import {
 } from './gateway-server.ts';
 import {
   closedLoop,
+  flag,
   machine,
   pairedLoop,
   replyOf,
@@ -58,10 +59,6 @@ import { workerCount } from '../../apiserver/workers.ts';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
-const flag = (name: string) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1] : undefined;
-};
 const out = flag('--out');
 const databaseUrl = flag('--database-url') ?? process.env.TEST_DATABASE_URL ?? process.env.DATABASE_URL;
 const here = fileURLToPath(new URL('.', import.meta.url));

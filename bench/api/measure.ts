@@ -5,6 +5,13 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, totalmem } from 'node:os';
 
+/** The value after `name` on this process's command line (`--runs 3` gives `3`), if it is there. */
+export function flag(name: string): string | undefined {
+  const args = process.argv.slice(2);
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : undefined;
+}
+
 /** Sends one request; resolves when its response is read, rejects on any error or unexpected status. */
 export type Shot = () => Promise<unknown>;
 

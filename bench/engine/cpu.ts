@@ -17,15 +17,11 @@ import { Agent } from 'undici';
 import { EgressPolicy } from '../../adapters/egress/policy.ts';
 import { UndiciTaskClient } from '../../adapters/http-client.ts';
 import { DagExecutor } from '../../core/engine/executor.ts';
-import { cpuPerExecution, machine, median, round3, type Shot } from '../api/measure.ts';
+import { flag, cpuPerExecution, machine, median, round3, type Shot } from '../api/measure.ts';
 import { startUpstream } from './upstream-process.ts';
 import { baselineRun, FAN, syncflowWorkflow } from './workloads.ts';
 
 const args = process.argv.slice(2);
-const flag = (name: string) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1] : undefined;
-};
 const rounds = Number(flag('--rounds') ?? 5);
 const executions = Number(flag('--executions') ?? 2_000);
 const runs = Number(flag('--runs') ?? 1);

@@ -19,13 +19,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { machine } from '../api/measure.ts';
+import { flag, machine } from '../api/measure.ts';
 
-const args = process.argv.slice(2);
-const flag = (name: string) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1] : undefined;
-};
 const repeat = Number(flag('--repeat') ?? 5);
 const requests = Number(flag('--requests') ?? 3_000);
 const out = flag('--out');

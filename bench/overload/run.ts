@@ -21,14 +21,10 @@ import { Client } from 'undici';
 import { startUpstream } from '../engine/upstream-process.ts';
 import { makeBenchPki, type BenchPki } from '../api/pki.ts';
 import { readFile, writeFile } from 'node:fs/promises';
-import { machine, round3, summary } from '../api/measure.ts';
+import { flag, machine, round3, summary } from '../api/measure.ts';
 import { CALLER_GROUP, NAMESPACE, WORKFLOW, type OverloadServerMessage } from './server.ts';
 
 const args = process.argv.slice(2);
-const flag = (name: string) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1] : undefined;
-};
 const out = flag('--out');
 const seconds = Number(flag('--seconds') ?? 15);
 const delayMs = Number(flag('--delay-ms') ?? 1000);
