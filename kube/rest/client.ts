@@ -70,13 +70,11 @@ export class KubeClient {
   constructor(config: RestConfig, options: { timeoutMs?: number } = {}) {
     this.config = config;
     this.#timeoutMs = options.timeoutMs ?? 30_000;
-    this.#agent = new Agent({
-      connect: {
-        ...(config.ca !== undefined ? { ca: config.ca } : {}),
-        ...(config.cert !== undefined ? { cert: config.cert, key: config.key } : {}),
-        rejectUnauthorized: !config.insecureSkipTLSVerify,
-      },
-    });
+    // RestConfig refuses a certificate without its key, and a key without its certificate.
+    this.#agent = connections(
+      config,
+      config.cert !== undefined ? { cert: config.cert, key: config.key as string } : undefined,
+    );
   }
 
   /** GETs one object or list; 404 rejects with `code` 404. */
@@ -262,17 +260,7 @@ export class KubeClient {
     if (this.#pluginAgent?.cert !== certificate.cert) {
       // The old connections finish their requests (a watch runs on), then close.
       void this.#pluginAgent?.agent.close();
-      this.#pluginAgent = {
-        cert: certificate.cert,
-        agent: new Agent({
-          connect: {
-            ...(this.config.ca !== undefined ? { ca: this.config.ca } : {}),
-            cert: certificate.cert,
-            key: certificate.key,
-            rejectUnauthorized: !this.config.insecureSkipTLSVerify,
-          },
-        }),
-      };
+      this.#pluginAgent = { cert: certificate.cert, agent: connections(this.config, certificate) };
     }
     return this.#pluginAgent.agent;
   }
@@ -288,6 +276,17 @@ export class KubeClient {
 }
 
 const ACCEPT_JSON: Readonly<Record<string, string>> = { accept: 'application/json' };
+
+/** Connections to the configuration's server with its TLS trust, presenting `certificate` if given. */
+function connections(config: RestConfig, certificate: { cert: string; key: string } | undefined): Agent {
+  return new Agent({
+    connect: {
+      ...(config.ca !== undefined ? { ca: config.ca } : {}),
+      ...(certificate !== undefined ? { cert: certificate.cert, key: certificate.key } : {}),
+      rejectUnauthorized: !config.insecureSkipTLSVerify,
+    },
+  });
+}
 
 /** A credential plugin's failure as the call's error: its message names no output (see ExecCredentialError). */
 function pluginError(method: string, path: string, error: unknown): KubeApiError {
