@@ -50,6 +50,11 @@ interface Pool {
   lastDraws: number;
 }
 
+/** How often a pool is drawn from: this second's draws so far, or the previous second's if more. */
+function drawsPerSecond(pool: Pool): number {
+  return Math.max(pool.draws, pool.lastDraws);
+}
+
 /** Pools kept at most (namespaces × prefixes); the oldest goes first. */
 const MAX_POOLS = 1_024;
 
@@ -149,7 +154,7 @@ export class StoredNameCheck {
    * out unchecked, whose answer `isStored` then gives).
    */
   private fill(namespace: string, prefix: string, pool: Pool, now: number, drawn: string | undefined): void {
-    if (pool.filling || Math.max(pool.draws, pool.lastDraws) < this.busyPerSecond) return;
+    if (pool.filling || drawsPerSecond(pool) < this.busyPerSecond) return;
     const generate = this.generate as (prefix: string) => string;
     this.sweep(now);
     pool.filling = true;
@@ -194,8 +199,7 @@ export class StoredNameCheck {
    * well within maxAgeMs), at least 16, at most poolSize.
    */
   private target(pool: Pool): number {
-    const perSecond = Math.max(pool.draws, pool.lastDraws);
-    return Math.min(this.poolSize, Math.max(16, Math.ceil(perSecond / 4)));
+    return Math.min(this.poolSize, Math.max(16, Math.ceil(drawsPerSecond(pool) / 4)));
   }
 
   /** Forgets checks and answers older than maxAgeMs once they pile up (names drawn but not used). */
