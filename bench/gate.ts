@@ -26,7 +26,7 @@ import { Agent } from 'undici';
 import { EgressPolicy } from '../adapters/egress/policy.ts';
 import { UndiciTaskClient } from '../adapters/http-client.ts';
 import { DagExecutor } from '../core/engine/executor.ts';
-import { flag, cpuPerExecution, machine, median, round3, type Shot } from './api/measure.ts';
+import { cpuPerExecution, flag, machine, median, round3, type Shot } from './api/measure.ts';
 import { startUpstream } from './engine/upstream-process.ts';
 import { baselineRun, FAN, syncflowWorkflow } from './engine/workloads.ts';
 
