@@ -3,27 +3,31 @@
 # with free ports in a fresh directory, installs syncflow's CRDs and aggregated API registration, and
 # writes $dir/env.sh (see docs/development.md for the variables). Tear down with hack/cp-down.sh $dir.
 #
-#   hack/cp-up.sh [--dir DIR] [--examples] [--owner-pid PID] [--print-env]
+#   hack/cp-up.sh [--dir DIR] [--examples] [--no-crds] [--owner-pid PID] [--print-env]
 #     --dir DIR        state directory (must not exist or be empty); default: a new mktemp directory
 #     --examples       also apply examples/ (the README's "run it" flow)
+#     --no-crds        leave out syncflow's CRDs, like a cluster nothing was installed on (the Helm
+#                      test's chart brings them); cannot be combined with --examples
 #     --owner-pid PID  tear everything down by itself once process PID exits (used by the test harness
 #                      so that nothing survives a killed test run)
 #     --print-env      print only the env.sh path on stdout (for scripts); progress goes to stderr
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-dir="" with_examples=0 owner_pid="" print_env=0
+dir="" with_examples=0 with_crds=1 owner_pid="" print_env=0
 while (($#)); do
   case "$1" in
     --dir) dir="${2:?--dir needs a value}"; shift 2 ;;
     --examples) with_examples=1; shift ;;
+    --no-crds) with_crds=0; shift ;;
     --owner-pid) owner_pid="${2:?--owner-pid needs a value}"; shift 2 ;;
     --print-env) print_env=1; shift ;;
-    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
     *) echo "cp-up: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
 log() { echo "cp-up: $*" >&2; }
+((with_crds || !with_examples)) || { echo "cp-up: --examples needs the CRDs; drop --no-crds" >&2; exit 2; }
 
 bin="$("$repo/hack/controlplane/build.sh")"
 # shellcheck source=/dev/null
@@ -168,8 +172,10 @@ write_kubeconfig "$dir/kubeconfig" syncflow-dev-admin admin
 write_kubeconfig "$dir/syncflow-server.kubeconfig" syncflow-server syncflow-server
 
 kubectl=("$bin/kubectl" --kubeconfig "$dir/kubeconfig")
-"${kubectl[@]}" apply -f "$repo/manifests/crds/" >&2
-"${kubectl[@]}" wait --for condition=Established --timeout=60s -f "$repo/manifests/crds/" >&2
+if ((with_crds)); then
+  "${kubectl[@]}" apply -f "$repo/manifests/crds/" >&2
+  "${kubectl[@]}" wait --for condition=Established --timeout=60s -f "$repo/manifests/crds/" >&2
+fi
 
 ca_bundle="$(base64 -w0 < "$pki/syncflow-ca.crt")"
 "${kubectl[@]}" apply -f - >&2 <<YAML

@@ -70,6 +70,8 @@ export function parseEnvFile(text: string): Record<string, string> {
 export interface StartOptions {
   /** Also apply examples/ (as `hack/cp-up.sh --examples`). */
   examples?: boolean;
+  /** Leave out syncflow's CRDs, like a cluster nothing was installed on (`hack/cp-up.sh --no-crds`). */
+  withoutCrds?: boolean;
 }
 
 /** A running control plane with a kubectl and clients bound to it. */
@@ -102,6 +104,7 @@ export class ControlPlane {
       String(process.pid),
       '--print-env',
       ...(options.examples ? ['--examples'] : []),
+      ...(options.withoutCrds ? ['--no-crds'] : []),
     ];
     const { stdout } = await execFileAsync(join(repoRoot, 'hack/cp-up.sh'), args, {
       maxBuffer: 16 * 1024 * 1024,
