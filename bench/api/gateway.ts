@@ -55,6 +55,7 @@ import {
   type Shot,
 } from './measure.ts';
 import { makeBenchPki } from './pki.ts';
+import { postgresCpuReader } from './postgres-cpu.ts';
 import { workerCount } from '../../apiserver/workers.ts';
 
 const args = process.argv.slice(2);
@@ -178,7 +179,8 @@ class ServerProcess {
  * `--ablation`: the gateway's server CPU per request with one part switched off at a time (fan
  * workflow, concurrency 64), to see where the gateway's cost over the baseline goes. CPU time per
  * request is measured in the server process, so it is far less sensitive to machine load than rates;
- * the whole machine's CPU per request is reported next to it (what PostgreSQL and the driver add).
+ * the whole machine's CPU per request is reported next to it (what PostgreSQL and the driver add),
+ * and a local PostgreSQL's own CPU per request (`databaseCpuUsPerRequest`, its processes' times).
  */
 async function ablation(
   start: Omit<Extract<DriverMessage, { type: 'start' }>, 'mode'>,
@@ -231,8 +233,17 @@ async function ablation(
   const requests = Number(flag('--requests') ?? (quick ? 1_000 : 3_000));
   const samples = new Map<
     string,
-    Array<{ cpu: number; machine: number; perSecond: number; p50Ms: number; errors: number }>
+    Array<{
+      cpu: number;
+      database?: number;
+      machine: number;
+      perSecond: number;
+      p50Ms: number;
+      errors: number;
+    }>
   >();
+  // A local PostgreSQL's own CPU per request (its processes, from /proc), beside the server's.
+  const databaseCpu = databaseUrl ? await postgresCpuReader(databaseUrl) : undefined;
   for (let r = 0; r < repeat; r++) {
     for (const variant of variants) {
       const server = await ServerProcess.start({
@@ -247,10 +258,13 @@ async function ablation(
         await closedLoop(shot, ablationConcurrency, requests / 2);
         const cpu0 = await server.cpuMicros();
         const machine0 = machineBusyMicros();
+        const database0 = databaseCpu?.();
         const result = await closedLoop(shot, ablationConcurrency, requests);
         const cpu = (await server.cpuMicros()) - cpu0;
+        const database = databaseCpu && database0 !== undefined ? databaseCpu() - database0 : undefined;
         const sample = {
           cpu: Math.round(cpu / requests),
+          ...(database !== undefined ? { database: Math.round(database / requests) } : {}),
           machine: Math.round((machineBusyMicros() - machine0) / requests),
           perSecond: Math.round(result.latencies.length / result.seconds),
           p50Ms: summary(result.latencies).p50,
@@ -269,6 +283,12 @@ async function ablation(
   for (const [name, list] of samples) {
     rows[name] = {
       serverCpuUsPerRequest: median(list.map((x) => x.cpu)),
+      ...(databaseCpu
+        ? {
+            databaseCpuUsPerRequest: median(list.map((x) => x.database ?? NaN)),
+            ...(list.length > 1 ? { databaseCpuPerRun: list.map((x) => x.database ?? NaN) } : {}),
+          }
+        : {}),
       machineCpuUsPerRequest: median(list.map((x) => x.machine)),
       perSecond: median(list.map((x) => x.perSecond)),
       p50Ms: median(list.map((x) => x.p50Ms)),

@@ -4,8 +4,11 @@
  * a → (b, c), 0 ms upstreams, 64 connections, compiled server), interleaved `--repeat` times in one
  * run, on PostgreSQL (TEST_DATABASE_URL) and on the embedded PGlite default. The cost is the
  * median of the runs' differences (the machine is shared: rows move by tens of µs from run to run),
- * with the difference of the rows' medians next to it. Writes the section `gatewayHistoryCost` of
- * the history results.
+ * with the difference of the rows' medians next to it. An external PostgreSQL does its part in
+ * processes of its own: when it runs on this machine, their CPU per request is read from /proc
+ * (bench/api/postgres-cpu.ts) and `historyWithDatabaseCpuUsPerRequest` adds it, which is the figure
+ * to compare with PGlite's (whose database work is inside the server process). Writes the section
+ * `gatewayHistoryCost` of the history results.
  *
  * With `--against DIR` (another checkout of the repository with node_modules, e.g. the commit
  * before a change), the same ablation of that checkout runs after each of this one's, so a change is
@@ -31,6 +34,14 @@ const ROWS = ['gateway', 'gateway without history'] as const;
 interface Row {
   serverCpuUsPerRequest: number;
   cpuPerRun?: number[];
+  databaseCpuUsPerRequest?: number;
+  databaseCpuPerRun?: number[];
+}
+
+/** The median of the runs' differences `on − off` (a run's two rows ran back to back). */
+function medianDifference(on: number[], off: number[]): number {
+  const sorted = on.map((x, i) => x - (off[i] ?? NaN)).sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] as number;
 }
 
 /**
@@ -68,19 +79,33 @@ function ablation(databaseUrl: string | undefined, root = repoRoot): Record<stri
     ).gatewayAblation.rows;
     const on = rows[ROWS[0]] as Row;
     const off = rows[ROWS[1]] as Row;
-    const pairs = (on.cpuPerRun ?? [on.serverCpuUsPerRequest]).map(
-      (cpu, i) => cpu - ((off.cpuPerRun ?? [off.serverCpuUsPerRequest])[i] ?? NaN),
-    );
-    const sorted = [...pairs].sort((a, b) => a - b);
+    const onRuns = on.cpuPerRun ?? [on.serverCpuUsPerRequest];
+    const offRuns = off.cpuPerRun ?? [off.serverCpuUsPerRequest];
+    const pairs = onRuns.map((cpu, i) => cpu - (offRuns[i] ?? NaN));
+    // An external PostgreSQL works in processes of its own: its CPU counts with the server's.
+    const databaseRuns = (row: Row) => row.databaseCpuPerRun ?? [row.databaseCpuUsPerRequest ?? NaN];
+    const withDatabase = (row: Row, runs: number[]) =>
+      runs.map((cpu, i) => cpu + (databaseRuns(row)[i] ?? NaN));
     return {
       gatewayCpuUsPerRequest: on.serverCpuUsPerRequest,
       withoutHistoryCpuUsPerRequest: off.serverCpuUsPerRequest,
       // The median of the runs' differences: a run's two rows ran back to back, so it moves less.
-      historyCpuUsPerRequest: sorted[Math.floor(sorted.length / 2)],
+      historyCpuUsPerRequest: medianDifference(onRuns, offRuns),
       historyCpuUsPerRequestFromMedians: on.serverCpuUsPerRequest - off.serverCpuUsPerRequest,
       historyCpuUsPerRun: pairs,
       gatewayCpuPerRun: on.cpuPerRun,
       withoutHistoryCpuPerRun: off.cpuPerRun,
+      ...(on.databaseCpuUsPerRequest !== undefined
+        ? {
+            databaseCpuUsPerRequest: on.databaseCpuUsPerRequest,
+            databaseCpuPerRun: on.databaseCpuPerRun,
+            withoutHistoryDatabaseCpuPerRun: off.databaseCpuPerRun,
+            historyWithDatabaseCpuUsPerRequest: medianDifference(
+              withDatabase(on, onRuns),
+              withDatabase(off, offRuns),
+            ),
+          }
+        : {}),
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -111,7 +136,7 @@ const result = {
   commit: commitOf(repoRoot),
   date,
   machine: machine(before, 'shared 2-core VM; other engineers build and benchmark concurrently'),
-  workload: `fan a → (b, c), 0 ms upstreams, concurrency 64, ${requests} requests per row, ${repeat} interleaved runs, server CPU per request (process.cpuUsage of the server)`,
+  workload: `fan a → (b, c), 0 ms upstreams, concurrency 64, ${requests} requests per row, ${repeat} interleaved runs, server CPU per request (process.cpuUsage of the server), and PostgreSQL's processes' CPU per request (/proc)`,
   ...(postgresql ? { postgresql } : {}),
   embeddedPglite,
   ...(against
