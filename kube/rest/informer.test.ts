@@ -41,8 +41,9 @@ describe('startListWatch', () => {
     await client.close();
   });
 
-  const start = (): ListWatch =>
+  const start = (options: { pageSize?: number } = {}): ListWatch =>
     (running = startListWatch<KubeObject>({
+      ...options,
       client,
       path: PATH,
       query: { labelSelector: 'team=web' },
@@ -82,6 +83,52 @@ describe('startListWatch', () => {
       watch: 'true',
     });
     expect(queryOf(api.requests[0]!).get('labelSelector')).to.equal('team=web');
+  });
+
+  it('lists in pages of pageSize (500 by default), following continue, and hands over the whole collection once', async () => {
+    lists.push((res) =>
+      json(res, 200, { metadata: { resourceVersion: '10', continue: 'page-2' }, items: [object('a', '8')] }),
+    );
+    lists.push((res) =>
+      json(res, 200, { metadata: { resourceVersion: '10', continue: 'page-3' }, items: [object('b', '9')] }),
+    );
+    lists.push((res) => json(res, 200, { metadata: { resourceVersion: '10' }, items: [object('c', '9')] }));
+    start({ pageSize: 1 });
+    await until(() => watchRequests().length === 1);
+    expect(log).to.deep.equal(['list a,b,c']);
+    const pages = api.requests.filter((r) => !r.url.includes('watch=true')).map(queryOf);
+    expect(pages.map((q) => [q.get('limit'), q.get('continue'), q.get('labelSelector')])).to.deep.equal([
+      ['1', null, 'team=web'],
+      ['1', 'page-2', 'team=web'],
+      ['1', 'page-3', 'team=web'],
+    ]);
+    expect(watchRequests()[0]?.get('resourceVersion')).to.equal('10');
+    await running?.stop();
+    lists.push((res) => json(res, 200, { metadata: { resourceVersion: '11' }, items: [] }));
+    start();
+    await until(() => watchRequests().length === 2);
+    expect(queryOf(api.requests.filter((r) => !r.url.includes('watch=true')).at(-1)!).get('limit')).to.equal(
+      '500',
+    );
+  });
+
+  it('falls back to one list of everything when a continue token has expired (410), as the pager of client-go does', async () => {
+    lists.push((res) =>
+      json(res, 200, { metadata: { resourceVersion: '10', continue: 'old' }, items: [object('a', '8')] }),
+    );
+    lists.push((res) => json(res, 410, { kind: 'Status', status: 'Failure', reason: 'Expired', code: 410 }));
+    lists.push((res) => json(res, 200, { metadata: { resourceVersion: '12' }, items: [object('a', '8')] }));
+    start({ pageSize: 1 });
+    await until(() => watchRequests().length === 1);
+    expect(log).to.deep.equal(['list a']);
+    const pages = api.requests.filter((r) => !r.url.includes('watch=true')).map(queryOf);
+    expect(pages.map((q) => [q.get('limit'), q.get('continue')])).to.deep.equal([
+      ['1', null],
+      ['1', 'old'],
+      [null, null],
+    ]);
+    expect(pages.every((q) => q.get('labelSelector') === 'team=web')).to.equal(true);
+    expect(watchRequests()[0]?.get('resourceVersion')).to.equal('12');
   });
 
   it('resumes an ended watch from the last resourceVersion seen, a bookmark included, without listing again', async () => {

@@ -1,9 +1,9 @@
 /**
- * List+watch of one collection, the way client-go's reflector does it: list, then watch from the
- * list's resourceVersion (bookmarks on, so the resume point stays fresh), resume a watch that ends
- * from the last resourceVersion seen, list again on 410 Gone, and back off while failing.
+ * List+watch of one collection, the way client-go's reflector does it: list in pages, then watch
+ * from the list's resourceVersion (bookmarks on, so the resume point stays fresh), resume a watch
+ * that ends from the last resourceVersion seen, list again on 410 Gone, and back off while failing.
  */
-import type { KubeClient, Query } from './client.ts';
+import type { KubeClient, KubeList, Query } from './client.ts';
 
 /** What the loop reads of an object: its resourceVersion. */
 type Versioned = { metadata?: { resourceVersion?: string } };
@@ -24,6 +24,11 @@ export interface ListWatchOptions<T extends Versioned> extends ListWatchHandlers
   path: string;
   /** labelSelector / fieldSelector, sent with the list and the watch. */
   query?: Query;
+  /**
+   * Objects per list request (default 500, as client-go's reflector): a large collection comes in
+   * pages of one snapshot instead of one answer held whole in memory at once.
+   */
+  pageSize?: number;
   /** First retry delay after a failure (default 1 s); doubles per failure up to `maxBackoffMs` (30 s). */
   backoffMs?: number;
   maxBackoffMs?: number;
@@ -32,6 +37,9 @@ export interface ListWatchOptions<T extends Versioned> extends ListWatchHandlers
   /** Waits between attempts (tests). */
   sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
 }
+
+/** Objects per list page unless `pageSize` says otherwise (client-go's reflector uses 500). */
+const DEFAULT_PAGE_SIZE = 500;
 
 /** A running list+watch. */
 export interface ListWatch {
@@ -57,13 +65,10 @@ export function startListWatch<T extends Versioned>(options: ListWatchOptions<T>
       let listed = false;
       try {
         if (resourceVersion === '') {
-          const list = await options.client.list<T>(options.path, {
-            ...(options.query ? { query: options.query } : {}),
-            signal: controller.signal,
-          });
+          const list = await listPages(options, controller.signal);
           if (controller.signal.aborted) return;
-          options.onList(list.items ?? []);
-          resourceVersion = list.metadata?.resourceVersion ?? '';
+          options.onList(list.items);
+          resourceVersion = list.resourceVersion;
           progressed = listed = true;
         }
         const timeoutSeconds = options.timeoutSeconds ?? 300 + Math.floor(Math.random() * 300);
@@ -107,6 +112,42 @@ export function startListWatch<T extends Versioned>(options: ListWatchOptions<T>
       await running;
     },
   };
+}
+
+/**
+ * The whole collection, page by page: each `continue` token carries the first page's snapshot, so
+ * the pages make one consistent list at one resourceVersion. When a token has expired (410: the
+ * snapshot was compacted away while paging), the rest cannot be had: like client-go's pager, it
+ * falls back to one list of everything.
+ */
+async function listPages<T extends Versioned>(
+  options: ListWatchOptions<T>,
+  signal: AbortSignal,
+): Promise<{ items: T[]; resourceVersion: string }> {
+  const items: T[] = [];
+  const limit = options.pageSize ?? DEFAULT_PAGE_SIZE;
+  let token: string | undefined;
+  for (;;) {
+    let page: KubeList<T>;
+    try {
+      page = await options.client.list<T>(options.path, {
+        query: { ...options.query, limit, ...(token !== undefined ? { continue: token } : {}) },
+        signal,
+      });
+    } catch (error) {
+      if (token === undefined || (error as { code?: unknown }).code !== 410) throw error;
+      const whole = await options.client.list<T>(options.path, {
+        ...(options.query ? { query: options.query } : {}),
+        signal,
+      });
+      return { items: whole.items ?? [], resourceVersion: whole.metadata?.resourceVersion ?? '' };
+    }
+    for (const item of page.items ?? []) items.push(item);
+    token = page.metadata?.continue || undefined;
+    if (token === undefined || signal.aborted) {
+      return { items, resourceVersion: page.metadata?.resourceVersion ?? '' };
+    }
+  }
 }
 
 function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
