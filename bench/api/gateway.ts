@@ -55,7 +55,7 @@ import {
   type Shot,
 } from './measure.ts';
 import { makeBenchPki } from './pki.ts';
-import { postgresCpuReader } from './postgres-cpu.ts';
+import { postgresProcesses } from './postgres-processes.ts';
 import { workerCount } from '../../apiserver/workers.ts';
 
 const args = process.argv.slice(2);
@@ -243,7 +243,8 @@ async function ablation(
     }>
   >();
   // A local PostgreSQL's own CPU per request (its processes, from /proc), beside the server's.
-  const databaseCpu = databaseUrl ? await postgresCpuReader(databaseUrl) : undefined;
+  const postgres = databaseUrl ? await postgresProcesses(databaseUrl) : undefined;
+  const databaseCpu = postgres && (() => postgres.cpuMicros());
   for (let r = 0; r < repeat; r++) {
     for (const variant of variants) {
       const server = await ServerProcess.start({

@@ -12,6 +12,10 @@
  *
  * Builds run alternately (A/B/A/B) and each figure is the median of the rounds. `--variant NAME=FLAGS`
  * adds a run of the last build with other Node flags (e.g. `nosemi=` for V8's default young generation).
+ * `--embedded NAME` adds a run of the last build on the embedded PGlite (in memory) instead of the
+ * external PostgreSQL; for the external runs, the PostgreSQL server's own memory (the summed PSS of
+ * its processes, bench/api/postgres-processes.ts) is reported beside the server's, so the two can be
+ * compared whole. `--section NAME` writes the report as that key of `--out` (keeping the others).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -24,12 +28,15 @@ import { join } from 'node:path';
 import { Agent } from 'undici';
 import { makeBenchPki } from '../api/pki.ts';
 import { machine } from '../api/measure.ts';
+import { postgresProcesses, type PostgresProcesses } from '../api/postgres-processes.ts';
 
 const args = process.argv.slice(2);
 const all = (name: string): string[] =>
   args.flatMap((a, i) => (a === name && args[i + 1] ? [args[i + 1]!] : []));
 const flag = (name: string): string | undefined => all(name)[0];
-const builds = all('--build').map((b) => {
+const builds: Array<{ name: string; dist: string; nodeFlags: string[]; embedded?: boolean }> = all(
+  '--build',
+).map((b) => {
   const [name, dist] = b.split('=') as [string, string];
   return {
     name,
@@ -42,7 +49,12 @@ for (const v of all('--variant')) {
   const last = builds.at(-1);
   if (last) builds.push({ name, dist: last.dist, nodeFlags: flags.split(' ').filter(Boolean) });
 }
+for (const name of all('--embedded')) {
+  const last = builds.at(-1);
+  if (last) builds.push({ ...last, name, embedded: true });
+}
 const rounds = Number(flag('--rounds') ?? 2);
+const section = flag('--section');
 const inFlight = Number(flag('--in-flight') ?? 1000);
 const out = flag('--out');
 const databaseUrl = process.env.TEST_DATABASE_URL ?? process.env.DATABASE_URL;
@@ -52,6 +64,9 @@ if (builds.length === 0 || !databaseUrl) {
   );
   process.exit(2);
 }
+
+/** The external PostgreSQL's processes, when it runs on this machine. */
+const postgres = await postgresProcesses(databaseUrl);
 
 const NAMESPACE = 'bench';
 const TOKEN = 'bench-caller-token';
@@ -155,6 +170,9 @@ interface Round {
   peakMB: number;
   afterMB: number;
   startMs: number;
+  /** The external PostgreSQL's summed PSS: idle, and the most seen with the executions. */
+  databaseIdleMB?: number;
+  databasePeakMB?: number;
   /** Executions seen in flight at once (upstream calls held). */
   held: number;
   answered: number;
@@ -176,8 +194,7 @@ async function measure(
       'server',
       '--kubeconfig',
       files.kubeconfig,
-      '--database-url',
-      databaseUrl as string,
+      ...(build.embedded ? [] : ['--database-url', databaseUrl as string]),
       '--tls-cert-file',
       files.cert,
       '--tls-private-key-file',
@@ -210,6 +227,7 @@ async function measure(
   try {
     await sleep(5_000);
     const idle = await rss(child.pid as number);
+    const database = build.embedded ? [] : postgres ? [postgres.pssMB()] : [];
     // One execution first, so that the caller's TokenReview and SubjectAccessReview are cached
     // (as for a caller in steady state) rather than 1,000 reviews asked at once.
     const warmUp = dispatcher.request({
@@ -251,16 +269,21 @@ async function measure(
     while (upstream.held.length < inFlight && Date.now() < deadline && answered === 0) await sleep(100);
     await sleep(3_000); // all in flight: let the collector see it
     const during = await rss(child.pid as number);
+    if (database.length) database.push((postgres as PostgresProcesses).pssMB());
     const held = upstream.held.length;
     upstream.release();
     await Promise.all(requests);
     await sleep(2_000);
     const after = await rss(child.pid as number);
+    if (database.length) database.push((postgres as PostgresProcesses).pssMB());
     if (failure) console.error(`${build.name}: ${inFlight - ok} of ${inFlight} failed, first: ${failure}`);
     return {
       idleMB: idle.rssMB,
       peakMB: Math.max(during.hwmMB, after.hwmMB),
       afterMB: after.rssMB,
+      ...(database.length
+        ? { databaseIdleMB: database[0] as number, databasePeakMB: Math.max(...database) }
+        : {}),
       startMs,
       held,
       answered,
@@ -352,7 +375,7 @@ try {
   upstream.server.closeAllConnections();
   upstream.server.close();
   const report = {
-    what: `RSS of the compiled syncflow server with an external PostgreSQL: idle 5 s after start, and peak (VmHWM) with ${inFlight} executions in flight (upstream holds every answer), medians of ${rounds} alternating rounds`,
+    what: `RSS of the compiled syncflow server with an external PostgreSQL (and that PostgreSQL's summed PSS) or the embedded PGlite: idle 5 s after start, and peak (VmHWM) with ${inFlight} executions in flight (upstream holds every answer), medians of ${rounds} alternating rounds`,
     machine: machine(loadBefore, 'shared 2-core machine; other engineers ran benchmarks and tests meanwhile'),
     inFlight,
     builds: Object.fromEntries(
@@ -366,6 +389,13 @@ try {
             idleMB: median(rs.map((r) => r.idleMB)),
             peakMB: median(rs.map((r) => r.peakMB)),
             afterMB: median(rs.map((r) => r.afterMB)),
+            ...(b.embedded ? { database: 'embedded PGlite, in memory' } : {}),
+            ...(rs.some((r) => r.databasePeakMB !== undefined)
+              ? {
+                  databaseIdleMB: median(rs.map((r) => r.databaseIdleMB ?? NaN)),
+                  databasePeakMB: median(rs.map((r) => r.databasePeakMB ?? NaN)),
+                }
+              : {}),
             startMs: median(rs.map((r) => r.startMs)),
             rounds: rs,
           },
@@ -374,7 +404,11 @@ try {
     ),
   };
   console.log(JSON.stringify(report, null, 2));
-  if (out) await writeFile(out, `${JSON.stringify(report, null, 2)}\n`);
+  if (out && section) {
+    const doc = JSON.parse(await readFile(out, 'utf8').catch(() => '{}')) as Record<string, unknown>;
+    doc[section] = report;
+    await writeFile(out, `${JSON.stringify(doc, null, 2)}\n`);
+  } else if (out) await writeFile(out, `${JSON.stringify(report, null, 2)}\n`);
 } finally {
   await rm(dir, { recursive: true, force: true });
 }
