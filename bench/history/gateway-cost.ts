@@ -6,7 +6,7 @@
  * median of the runs' differences (the machine is shared: rows move by tens of µs from run to run),
  * with the difference of the rows' medians next to it. An external PostgreSQL does its part in
  * processes of its own: when it runs on this machine, their CPU per request is read from /proc
- * (bench/api/postgres-processes.ts) and `historyWithDatabaseCpuUsPerRequest` adds it, which is the figure
+ * (bench/api/postgres-processes.ts) and `historyWithDatabaseCpuUsPerRequest` adds it, the figure
  * to compare with PGlite's (whose database work is inside the server process). Writes the section
  * `gatewayHistoryCost` of the history results.
  *
