@@ -86,13 +86,14 @@ describe('startListWatch', () => {
   });
 
   it('lists in pages of pageSize (500 by default), following continue, and hands over the whole collection once', async () => {
+    // The list is the first page's snapshot: later pages' resourceVersions do not move it.
     lists.push((res) =>
       json(res, 200, { metadata: { resourceVersion: '10', continue: 'page-2' }, items: [object('a', '8')] }),
     );
     lists.push((res) =>
-      json(res, 200, { metadata: { resourceVersion: '10', continue: 'page-3' }, items: [object('b', '9')] }),
+      json(res, 200, { metadata: { resourceVersion: '11', continue: 'page-3' }, items: [object('b', '9')] }),
     );
-    lists.push((res) => json(res, 200, { metadata: { resourceVersion: '10' }, items: [object('c', '9')] }));
+    lists.push((res) => json(res, 200, { metadata: { resourceVersion: '12' }, items: [object('c', '9')] }));
     start({ pageSize: 1 });
     await until(() => watchRequests().length === 1);
     expect(log).to.deep.equal(['list a,b,c']);
@@ -129,6 +130,33 @@ describe('startListWatch', () => {
     ]);
     expect(pages.every((q) => q.get('labelSelector') === 'team=web')).to.equal(true);
     expect(watchRequests()[0]?.get('resourceVersion')).to.equal('12');
+  });
+
+  it('reports a 410 to the list itself and backs off, instead of listing again at once', async () => {
+    lists.push((res) => json(res, 410, { kind: 'Status', status: 'Failure', reason: 'Gone', code: 410 }));
+    lists.push((res) => json(res, 200, { metadata: { resourceVersion: '12' }, items: [object('a', '8')] }));
+    start();
+    await until(() => watchRequests().length === 1);
+    expect(log).to.deep.equal(['error 410', 'list a']);
+    expect(sleeps).to.deep.equal([100]);
+  });
+
+  it('refuses a server that answers a page with the continue token it was given (no endless paging)', async () => {
+    lists.push((res) =>
+      json(res, 200, { metadata: { resourceVersion: '10', continue: 'again' }, items: [object('a', '8')] }),
+    );
+    lists.push((res) =>
+      json(res, 200, { metadata: { resourceVersion: '10', continue: 'again' }, items: [object('b', '8')] }),
+    );
+    lists.push((res) => json(res, 200, { metadata: { resourceVersion: '12' }, items: [object('a', '8')] }));
+    start({ pageSize: 1 });
+    await until(() => watchRequests().length === 1);
+    expect(log).to.have.length(2);
+    expect(log[0]).to.match(
+      /^error LIST .*workflows: the server answered a page with the same continue token$/,
+    );
+    expect(log[1]).to.equal('list a');
+    expect(sleeps).to.deep.equal([100]);
   });
 
   it('resumes an ended watch from the last resourceVersion seen, a bookmark included, without listing again', async () => {

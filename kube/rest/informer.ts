@@ -3,7 +3,7 @@
  * from the list's resourceVersion (bookmarks on, so the resume point stays fresh), resume a watch
  * that ends from the last resourceVersion seen, list again on 410 Gone, and back off while failing.
  */
-import type { KubeClient, KubeList, Query } from './client.ts';
+import { KubeApiError, type KubeClient, type KubeList, type Query } from './client.ts';
 
 /** What the loop reads of an object: its resourceVersion. */
 type Versioned = { metadata?: { resourceVersion?: string } };
@@ -26,7 +26,7 @@ export interface ListWatchOptions<T extends Versioned> extends ListWatchHandlers
   query?: Query;
   /**
    * Objects per list request (default 500, as client-go's reflector): a large collection comes in
-   * pages of one snapshot instead of one answer held whole in memory at once.
+   * pages of one snapshot, so no single answer (its text and its parse) holds all of it.
    */
   pageSize?: number;
   /** First retry delay after a failure (default 1 s); doubles per failure up to `maxBackoffMs` (30 s). */
@@ -63,13 +63,16 @@ export function startListWatch<T extends Versioned>(options: ListWatchOptions<T>
       const started = Date.now();
       let progressed = false;
       let listed = false;
+      let listing = false;
       try {
         if (resourceVersion === '') {
+          listing = true;
           const list = await listPages(options, controller.signal);
-          if (controller.signal.aborted) return;
+          if (list === undefined) return; // stopped while paging
           options.onList(list.items);
           resourceVersion = list.resourceVersion;
           progressed = listed = true;
+          listing = false;
         }
         const timeoutSeconds = options.timeoutSeconds ?? 300 + Math.floor(Math.random() * 300);
         await options.client.watch<T>(
@@ -92,9 +95,10 @@ export function startListWatch<T extends Versioned>(options: ListWatchOptions<T>
         }
       } catch (error) {
         if (controller.signal.aborted) return;
-        if ((error as { code?: unknown }).code === 410) {
-          // Too old: whatever happened since is unknown; list again, at once unless this round
-          // already listed (a server that answers every watch with 410 is paced like a failure).
+        if (!listing && (error as { code?: unknown }).code === 410) {
+          // The watch's resourceVersion is too old: whatever happened since is unknown; list again,
+          // at once unless this round already listed (a server that answers every watch with 410
+          // is paced like a failure). A 410 to the list itself is a failure like any other.
           resourceVersion = '';
           if (!listed) continue;
         } else options.onError?.(error);
@@ -115,17 +119,19 @@ export function startListWatch<T extends Versioned>(options: ListWatchOptions<T>
 }
 
 /**
- * The whole collection, page by page: each `continue` token carries the first page's snapshot, so
- * the pages make one consistent list at one resourceVersion. When a token has expired (410: the
- * snapshot was compacted away while paging), the rest cannot be had: like client-go's pager, it
- * falls back to one list of everything.
+ * The whole collection, page by page, or `undefined` when stopped meanwhile. Each `continue` token
+ * carries the first page's snapshot, so the pages make one consistent list at the first page's
+ * resourceVersion. When a token has expired (410: the snapshot was compacted away while paging),
+ * the rest cannot be had: like client-go's pager, it falls back to one list of everything. A
+ * server that hands back a token it was just given would page for ever: that is refused.
  */
 async function listPages<T extends Versioned>(
   options: ListWatchOptions<T>,
   signal: AbortSignal,
-): Promise<{ items: T[]; resourceVersion: string }> {
+): Promise<{ items: T[]; resourceVersion: string } | undefined> {
   const items: T[] = [];
   const limit = options.pageSize ?? DEFAULT_PAGE_SIZE;
+  let resourceVersion: string | undefined;
   let token: string | undefined;
   for (;;) {
     let page: KubeList<T>;
@@ -140,13 +146,18 @@ async function listPages<T extends Versioned>(
         ...(options.query ? { query: options.query } : {}),
         signal,
       });
+      if (signal.aborted) return undefined;
       return { items: whole.items ?? [], resourceVersion: whole.metadata?.resourceVersion ?? '' };
     }
+    if (signal.aborted) return undefined;
     for (const item of page.items ?? []) items.push(item);
-    token = page.metadata?.continue || undefined;
-    if (token === undefined || signal.aborted) {
-      return { items, resourceVersion: page.metadata?.resourceVersion ?? '' };
+    resourceVersion ??= page.metadata?.resourceVersion ?? '';
+    const next = page.metadata?.continue || undefined;
+    if (next === undefined) return { items, resourceVersion };
+    if (next === token) {
+      throw new KubeApiError(`LIST ${options.path}: the server answered a page with the same continue token`);
     }
+    token = next;
   }
 }
 
