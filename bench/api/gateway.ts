@@ -47,6 +47,7 @@ import {
   closedLoop,
   flag,
   machine,
+  median,
   pairedLoop,
   replyOf,
   round3,
@@ -244,7 +245,6 @@ async function ablation(
   >();
   // A local PostgreSQL's own CPU per request (its processes, from /proc), beside the server's.
   const postgres = databaseUrl ? await postgresProcesses(databaseUrl) : undefined;
-  const databaseCpu = postgres && (() => postgres.cpuMicros());
   for (let r = 0; r < repeat; r++) {
     for (const variant of variants) {
       const server = await ServerProcess.start({
@@ -259,10 +259,10 @@ async function ablation(
         await closedLoop(shot, ablationConcurrency, requests / 2);
         const cpu0 = await server.cpuMicros();
         const machine0 = machineBusyMicros();
-        const database0 = databaseCpu?.();
+        const database0 = postgres?.cpuMicros();
         const result = await closedLoop(shot, ablationConcurrency, requests);
         const cpu = (await server.cpuMicros()) - cpu0;
-        const database = databaseCpu && database0 !== undefined ? databaseCpu() - database0 : undefined;
+        const database = postgres && database0 !== undefined ? postgres.cpuMicros() - database0 : undefined;
         const sample = {
           cpu: Math.round(cpu / requests),
           ...(database !== undefined ? { database: Math.round(database / requests) } : {}),
@@ -279,16 +279,12 @@ async function ablation(
       }
     }
   }
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
   const rows: Record<string, unknown> = {};
   for (const [name, list] of samples) {
     rows[name] = {
       serverCpuUsPerRequest: median(list.map((x) => x.cpu)),
-      ...(databaseCpu
-        ? {
-            databaseCpuUsPerRequest: median(list.map((x) => x.database ?? NaN)),
-            ...(list.length > 1 ? { databaseCpuPerRun: list.map((x) => x.database ?? NaN) } : {}),
-          }
+      ...(postgres
+        ? databaseFigures(list.flatMap((x) => (x.database === undefined ? [] : [x.database])))
         : {}),
       machineCpuUsPerRequest: median(list.map((x) => x.machine)),
       perSecond: median(list.map((x) => x.perSecond)),
@@ -306,6 +302,14 @@ async function ablation(
       requests,
       rows,
     });
+}
+
+/** PostgreSQL's own CPU per request of a row: the median, and each run's when there were several. */
+function databaseFigures(runs: number[]): Record<string, unknown> {
+  return {
+    databaseCpuUsPerRequest: median(runs),
+    ...(runs.length > 1 ? { databaseCpuPerRun: runs } : {}),
+  };
 }
 
 /**

@@ -7,7 +7,9 @@
  * Linux only; `undefined` when the server is not local or /proc cannot be read. The kernel counts CPU
  * in clock ticks (10 ms at the usual 100 Hz), per process: a figure per request wants runs of
  * thousands of requests. Memory is the proportional set size (PSS): pages the processes share, such
- * as shared_buffers, count once in the sum.
+ * as shared_buffers, count once in the sum. Every process of the server counts, so the figures are
+ * the benchmark's only when nothing else uses that server (as with `hack/postgres.sh run`'s
+ * throwaway PostgreSQL).
  */
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -31,6 +33,22 @@ function processTimes(pid: number): ProcessTimes | undefined {
   const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
   const tick = (i: number) => Number(fields[i] ?? NaN);
   return { ppid: tick(1), own: tick(11) + tick(12), children: tick(13) + tick(14) };
+}
+
+/** A process's proportional set size in kB; `undefined` when it has exited (any other error throws). */
+function pssKb(pid: number): number | undefined {
+  let rollup: string;
+  try {
+    rollup = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+  } catch (error) {
+    if (
+      (error as NodeJS.ErrnoException).code === 'ENOENT' ||
+      (error as NodeJS.ErrnoException).code === 'ESRCH'
+    )
+      return undefined;
+    throw error;
+  }
+  return Number(/^Pss:\s+(\d+) kB/m.exec(rollup)?.[1] ?? 0);
 }
 
 function commandOf(pid: number): string {
@@ -66,8 +84,14 @@ export async function postgresProcesses(url: string): Promise<PostgresProcesses 
   } finally {
     await client.end().catch(() => undefined);
   }
-  // A backend of another machine (or container) has a pid that means nothing here.
+  // A backend of another machine (or container) has a pid that means nothing here; memory that
+  // cannot be read (another user's processes without the right to) must not read as 0 MB.
   if (postmaster === undefined || !commandOf(postmaster).startsWith('postgres')) return undefined;
+  try {
+    pssKb(postmaster);
+  } catch {
+    return undefined;
+  }
   const main = postmaster;
   const microsPerTick = 1e6 / Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
   const children = (): number[] =>
@@ -84,14 +108,7 @@ export async function postgresProcesses(url: string): Promise<PostgresProcesses 
     },
     pssMB() {
       let kb = 0;
-      for (const pid of [main, ...children()]) {
-        try {
-          const rollup = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
-          kb += Number(/^Pss:\s+(\d+) kB/m.exec(rollup)?.[1] ?? 0);
-        } catch {
-          // exited meanwhile
-        }
-      }
+      for (const pid of [main, ...children()]) kb += pssKb(pid) ?? 0;
       return Math.round(kb / 1024);
     },
   };

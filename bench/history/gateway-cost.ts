@@ -22,7 +22,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { flag, machine } from '../api/measure.ts';
+import { flag, machine, median } from '../api/measure.ts';
 
 const repeat = Number(flag('--repeat') ?? 5);
 const requests = Number(flag('--requests') ?? 3_000);
@@ -40,8 +40,7 @@ interface Row {
 
 /** The median of the runs' differences `on − off` (a run's two rows ran back to back). */
 function medianDifference(on: number[], off: number[]): number {
-  const sorted = on.map((x, i) => x - (off[i] ?? NaN)).sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] as number;
+  return median(on.flatMap((x, i) => (off[i] === undefined ? [] : [x - off[i]])));
 }
 
 /**
@@ -81,11 +80,12 @@ function ablation(databaseUrl: string | undefined, root = repoRoot): Record<stri
     const off = rows[ROWS[1]] as Row;
     const onRuns = on.cpuPerRun ?? [on.serverCpuUsPerRequest];
     const offRuns = off.cpuPerRun ?? [off.serverCpuUsPerRequest];
-    const pairs = onRuns.map((cpu, i) => cpu - (offRuns[i] ?? NaN));
+    const pairs = onRuns.flatMap((cpu, i) => (offRuns[i] === undefined ? [] : [cpu - offRuns[i]]));
     // An external PostgreSQL works in processes of its own: its CPU counts with the server's.
-    const databaseRuns = (row: Row) => row.databaseCpuPerRun ?? [row.databaseCpuUsPerRequest ?? NaN];
-    const withDatabase = (row: Row, runs: number[]) =>
-      runs.map((cpu, i) => cpu + (databaseRuns(row)[i] ?? NaN));
+    const withDatabase = (row: Row, runs: number[]) => {
+      const database = row.databaseCpuPerRun ?? [row.databaseCpuUsPerRequest ?? 0];
+      return runs.flatMap((cpu, i) => (database[i] === undefined ? [] : [cpu + database[i]]));
+    };
     return {
       gatewayCpuUsPerRequest: on.serverCpuUsPerRequest,
       withoutHistoryCpuUsPerRequest: off.serverCpuUsPerRequest,

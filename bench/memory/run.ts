@@ -28,7 +28,7 @@ import { join } from 'node:path';
 import { Agent } from 'undici';
 import { makeBenchPki } from '../api/pki.ts';
 import { machine } from '../api/measure.ts';
-import { postgresProcesses, type PostgresProcesses } from '../api/postgres-processes.ts';
+import { postgresProcesses } from '../api/postgres-processes.ts';
 
 const args = process.argv.slice(2);
 const all = (name: string): string[] =>
@@ -170,7 +170,7 @@ interface Round {
   peakMB: number;
   afterMB: number;
   startMs: number;
-  /** The external PostgreSQL's summed PSS: idle, and the most seen with the executions. */
+  /** The external PostgreSQL's summed PSS: idle, and the most of three samples (idle, in flight, after). */
   databaseIdleMB?: number;
   databasePeakMB?: number;
   /** Executions seen in flight at once (upstream calls held). */
@@ -227,7 +227,9 @@ async function measure(
   try {
     await sleep(5_000);
     const idle = await rss(child.pid as number);
-    const database = build.embedded ? [] : postgres ? [postgres.pssMB()] : [];
+    // The external PostgreSQL's memory beside the server's (none to read on the embedded PGlite).
+    const database = build.embedded ? undefined : postgres;
+    const databaseMB = database ? [database.pssMB()] : [];
     // One execution first, so that the caller's TokenReview and SubjectAccessReview are cached
     // (as for a caller in steady state) rather than 1,000 reviews asked at once.
     const warmUp = dispatcher.request({
@@ -269,20 +271,20 @@ async function measure(
     while (upstream.held.length < inFlight && Date.now() < deadline && answered === 0) await sleep(100);
     await sleep(3_000); // all in flight: let the collector see it
     const during = await rss(child.pid as number);
-    if (database.length) database.push((postgres as PostgresProcesses).pssMB());
+    if (database) databaseMB.push(database.pssMB());
     const held = upstream.held.length;
     upstream.release();
     await Promise.all(requests);
     await sleep(2_000);
     const after = await rss(child.pid as number);
-    if (database.length) database.push((postgres as PostgresProcesses).pssMB());
+    if (database) databaseMB.push(database.pssMB());
     if (failure) console.error(`${build.name}: ${inFlight - ok} of ${inFlight} failed, first: ${failure}`);
     return {
       idleMB: idle.rssMB,
       peakMB: Math.max(during.hwmMB, after.hwmMB),
       afterMB: after.rssMB,
-      ...(database.length
-        ? { databaseIdleMB: database[0] as number, databasePeakMB: Math.max(...database) }
+      ...(database
+        ? { databaseIdleMB: databaseMB[0] as number, databasePeakMB: Math.max(...databaseMB) }
         : {}),
       startMs,
       held,
@@ -319,6 +321,20 @@ const median = (values: number[]): number => {
   const mid = Math.floor(sorted.length / 2);
   return sorted.length % 2 ? sorted[mid]! : Math.round((sorted[mid - 1]! + sorted[mid]!) / 2);
 };
+
+/**
+ * The external PostgreSQL's memory over the rounds that read it: the medians of its PSS idle and of
+ * the most of its three samples (idle, in flight, after), which is not a high-water mark like the
+ * server's VmHWM.
+ */
+function databaseMemory(rs: Round[]): Record<string, number> {
+  const read = rs.filter((r) => r.databaseIdleMB !== undefined && r.databasePeakMB !== undefined);
+  if (read.length === 0) return {};
+  return {
+    databaseIdleMB: median(read.map((r) => r.databaseIdleMB as number)),
+    databasePeakMB: median(read.map((r) => r.databasePeakMB as number)),
+  };
+}
 
 const loadBefore = loadavg();
 const dir = await mkdtemp(join(tmpdir(), 'syncflow-memory-'));
@@ -390,12 +406,7 @@ try {
             peakMB: median(rs.map((r) => r.peakMB)),
             afterMB: median(rs.map((r) => r.afterMB)),
             ...(b.embedded ? { database: 'embedded PGlite, in memory' } : {}),
-            ...(rs.some((r) => r.databasePeakMB !== undefined)
-              ? {
-                  databaseIdleMB: median(rs.map((r) => r.databaseIdleMB ?? NaN)),
-                  databasePeakMB: median(rs.map((r) => r.databasePeakMB ?? NaN)),
-                }
-              : {}),
+            ...databaseMemory(rs),
             startMs: median(rs.map((r) => r.startMs)),
             rounds: rs,
           },
