@@ -564,6 +564,8 @@ describe('Helm chart charts/syncflow (helm from its Go module)', function () {
       expect((await kube('get', 'crd', 'workflows.syncflow.io', '-o', 'name')).code).to.equal(0);
     });
 
+    // This test and the next run after the real install: the CRDs (and the stand-in monitoring
+    // CRDs) it leaves are there for them, as on a cluster the chart was installed on before.
     it('`helm install --dry-run=server` accepts every object', async () => {
       const result = await run(
         helm,
