@@ -22,7 +22,7 @@ while (($#)); do
     --no-crds) with_crds=0; shift ;;
     --owner-pid) owner_pid="${2:?--owner-pid needs a value}"; shift 2 ;;
     --print-env) print_env=1; shift ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
     *) echo "cp-up: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
