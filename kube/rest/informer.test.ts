@@ -7,6 +7,14 @@ import { startListWatch, type ListWatch } from './informer.ts';
 
 const PATH = '/apis/syncflow.io/v1alpha1/workflows';
 const object = (name: string, resourceVersion: string) => ({ metadata: { name, resourceVersion } });
+/** A list answer: one object per name, at `resourceVersion`, with a continue token when more follow. */
+const page =
+  (resourceVersion: string, names: string[], next?: string) =>
+  (res: ServerResponse): void =>
+    json(res, 200, {
+      metadata: { resourceVersion, ...(next !== undefined ? { continue: next } : {}) },
+      items: names.map((name) => object(name, '8')),
+    });
 
 /** Scripted answers: each list and each watch request takes the next script of its kind. */
 type Script = (res: ServerResponse) => void;
@@ -64,7 +72,7 @@ describe('startListWatch', () => {
   const watchRequests = () => api.requests.filter((r) => r.url.includes('watch=true')).map(queryOf);
 
   it('lists, then watches from the list resourceVersion with bookmarks and the selector', async () => {
-    lists.push((res) => json(res, 200, { metadata: { resourceVersion: '10' }, items: [object('a', '9')] }));
+    lists.push(page('10', ['a']));
     watches.push((res) => {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.write(watchLine('ADDED', object('b', '11')) + watchLine('MODIFIED', object('a', '12')));
@@ -87,13 +95,9 @@ describe('startListWatch', () => {
 
   it('lists in pages of pageSize (500 by default), following continue, and hands over the whole collection once', async () => {
     // The list is the first page's snapshot: later pages' resourceVersions do not move it.
-    lists.push((res) =>
-      json(res, 200, { metadata: { resourceVersion: '10', continue: 'page-2' }, items: [object('a', '8')] }),
-    );
-    lists.push((res) =>
-      json(res, 200, { metadata: { resourceVersion: '11', continue: 'page-3' }, items: [object('b', '9')] }),
-    );
-    lists.push((res) => json(res, 200, { metadata: { resourceVersion: '12' }, items: [object('c', '9')] }));
+    lists.push(page('10', ['a'], 'page-2'));
+    lists.push(page('11', ['b'], 'page-3'));
+    lists.push(page('12', ['c']));
     start({ pageSize: 1 });
     await until(() => watchRequests().length === 1);
     expect(log).to.deep.equal(['list a,b,c']);
@@ -114,11 +118,9 @@ describe('startListWatch', () => {
   });
 
   it('falls back to one list of everything when a continue token has expired (410), as the pager of client-go does', async () => {
-    lists.push((res) =>
-      json(res, 200, { metadata: { resourceVersion: '10', continue: 'old' }, items: [object('a', '8')] }),
-    );
+    lists.push(page('10', ['a'], 'old'));
     lists.push((res) => json(res, 410, { kind: 'Status', status: 'Failure', reason: 'Expired', code: 410 }));
-    lists.push((res) => json(res, 200, { metadata: { resourceVersion: '12' }, items: [object('a', '8')] }));
+    lists.push(page('12', ['a']));
     start({ pageSize: 1 });
     await until(() => watchRequests().length === 1);
     expect(log).to.deep.equal(['list a']);
@@ -134,7 +136,7 @@ describe('startListWatch', () => {
 
   it('reports a 410 to the list itself and backs off, instead of listing again at once', async () => {
     lists.push((res) => json(res, 410, { kind: 'Status', status: 'Failure', reason: 'Gone', code: 410 }));
-    lists.push((res) => json(res, 200, { metadata: { resourceVersion: '12' }, items: [object('a', '8')] }));
+    lists.push(page('12', ['a']));
     start();
     await until(() => watchRequests().length === 1);
     expect(log).to.deep.equal(['error 410', 'list a']);
@@ -142,13 +144,9 @@ describe('startListWatch', () => {
   });
 
   it('refuses a server that answers a page with the continue token it was given (no endless paging)', async () => {
-    lists.push((res) =>
-      json(res, 200, { metadata: { resourceVersion: '10', continue: 'again' }, items: [object('a', '8')] }),
-    );
-    lists.push((res) =>
-      json(res, 200, { metadata: { resourceVersion: '10', continue: 'again' }, items: [object('b', '8')] }),
-    );
-    lists.push((res) => json(res, 200, { metadata: { resourceVersion: '12' }, items: [object('a', '8')] }));
+    lists.push(page('10', ['a'], 'again'));
+    lists.push(page('10', ['b'], 'again'));
+    lists.push(page('12', ['a']));
     start({ pageSize: 1 });
     await until(() => watchRequests().length === 1);
     expect(log).to.have.length(2);
@@ -176,9 +174,9 @@ describe('startListWatch', () => {
   });
 
   it('lists again at once on 410 Gone, from an ERROR event or from the HTTP status', async () => {
-    lists.push((res) => json(res, 200, { metadata: { resourceVersion: '10' }, items: [object('a', '1')] }));
-    lists.push((res) => json(res, 200, { metadata: { resourceVersion: '30' }, items: [object('b', '2')] }));
-    lists.push((res) => json(res, 200, { metadata: { resourceVersion: '40' }, items: [object('c', '3')] }));
+    lists.push(page('10', ['a']));
+    lists.push(page('30', ['b']));
+    lists.push(page('40', ['c']));
     watches.push((res) => {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(watchLine('ADDED', object('x', '11')));
